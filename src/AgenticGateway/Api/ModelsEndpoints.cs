@@ -1,0 +1,42 @@
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Api;
+
+/// <summary>GET /v1/models and /v1/models/{id}: the public model names (groups and visible aliases).</summary>
+internal static class ModelsEndpoints
+{
+    private static readonly long Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public static async Task ListAsync(HttpContext context, RuntimeHolder runtimes)
+    {
+        var runtime = runtimes.Current;
+        RequestIds.AcceptOrMint(context);
+        if (ClientAuth.Check(context.Request, runtime) is { } error)
+        {
+            await ErrorWriter.WriteAsync(context.Response, error);
+            return;
+        }
+        var data = runtime.Catalog.PublicModels().Select(m => new ModelObject(m.Id, "model", Created, m.OwnedBy)).ToList();
+        await context.Response.WriteAsJsonAsync(new ModelList("list", data), GatewayJsonContext.Default.ModelList);
+    }
+
+    public static async Task GetAsync(HttpContext context, RuntimeHolder runtimes, string id)
+    {
+        var runtime = runtimes.Current;
+        RequestIds.AcceptOrMint(context);
+        if (ClientAuth.Check(context.Request, runtime) is { } error)
+        {
+            await ErrorWriter.WriteAsync(context.Response, error);
+            return;
+        }
+        var match = runtime.Catalog.PublicModels().FirstOrDefault(m => m.Id == id);
+        if (match.Id is null)
+        {
+            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"The model '{id}' does not exist", "invalid_request_error", "model_not_found", "model"));
+            return;
+        }
+        await context.Response.WriteAsJsonAsync(new ModelObject(match.Id, "model", Created, match.OwnedBy), GatewayJsonContext.Default.ModelObject);
+    }
+}

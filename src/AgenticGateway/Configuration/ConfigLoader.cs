@@ -1,0 +1,150 @@
+using System.Collections.Immutable;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace AgenticGateway.Configuration;
+
+internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// Loads configuration from YAML in either of the two accepted shapes, applies environment overrides
+/// (<c>AGW__section__key=value</c>) and validates everything, reporting all errors at once.
+/// </summary>
+internal static class ConfigLoader
+{
+    public const string EnvOverridePrefix = "AGW__";
+
+    public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new ConfigLoadResult(null, [$"{path}: cannot read config file: {ex.Message}"], []);
+        }
+        return Load(text, Path.GetFullPath(path), environment);
+    }
+
+    public static ConfigLoadResult Load(string yaml, string source, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var issues = new ConfigIssues();
+        YamlMappingNode root;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            root = stream.Documents.Count == 0 ? new YamlMappingNode() : stream.Documents[0].RootNode as YamlMappingNode ?? throw new YamlException("the document root must be a mapping");
+        }
+        catch (YamlException ex)
+        {
+            return new ConfigLoadResult(null, [$"{source}: invalid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}"], []);
+        }
+
+        ApplyEnvironmentOverrides(root, environment ?? ProcessEnvironment());
+        var extraEnv = ReadEnvironmentVariablesSection(root);
+        var context = new ConfigContext(issues, EnvInterpolator.FromProcess(extraEnv));
+        var map = new ConfigMap(root, "", context);
+
+        var isLiteLlm = map.Keys.Any(k => k is "model_list" or "litellm_settings" or "router_settings" or "general_settings");
+        var (server, masterKey, specs, router, logging) = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
+
+        var deployments = ImmutableArray.CreateBuilder<DeploymentOptions>();
+        foreach (var spec in specs)
+        {
+            if (spec.Build(context) is { } d) deployments.Add(d);
+        }
+        if (specs.Count == 0) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
+
+        var built = deployments.ToImmutable();
+        ValidateReferences(built, router, issues);
+
+        if (issues.HasErrors) return new ConfigLoadResult(null, issues.Errors, issues.Warnings);
+        var options = new GatewayOptions
+        {
+            Server = server,
+            MasterKey = masterKey,
+            Deployments = built,
+            Aliases = router.Aliases.ToImmutableDictionary(StringComparer.Ordinal),
+            Router = router.Options,
+            Logging = logging,
+            Source = source,
+        };
+        return new ConfigLoadResult(options, [], issues.Warnings);
+    }
+
+    private static void ValidateReferences(ImmutableArray<DeploymentOptions> deployments, RouterSpec router, ConfigIssues issues)
+    {
+        var groups = deployments.Select(d => d.ModelName).ToHashSet(StringComparer.Ordinal);
+        var wildcards = deployments.Where(d => d.IsWildcard).Select(d => d.ModelName[..^1]).ToArray();
+        bool Exists(string name) => groups.Contains(name) || router.Aliases.ContainsKey(name) || wildcards.Any(w => name.StartsWith(w, StringComparison.Ordinal));
+
+        foreach (var (path, group) in router.GroupReferences)
+        {
+            if (!Exists(group)) issues.Error(path, $"unknown model group '{group}' (configured: {string.Join(", ", groups.Order())})");
+        }
+        foreach (var (alias, target) in router.Aliases)
+        {
+            if (groups.Contains(alias)) issues.Error($"model_group_alias.{alias}", $"alias '{alias}' has the same name as a model group");
+            if (router.Aliases.ContainsKey(target.Target)) issues.Error($"model_group_alias.{alias}", $"alias '{alias}' points to another alias '{target.Target}'");
+        }
+        foreach (var dup in deployments.GroupBy(d => d.Id).Where(g => g.Count() > 1))
+            issues.Error("model_list", $"deployment id '{dup.Key}' is used {dup.Count()} times; ids must be unique");
+    }
+
+    /// <summary>AGW__router__num_retries=3 sets router.num_retries; an index selects a list item (AGW__models__0__api_key).</summary>
+    private static void ApplyEnvironmentOverrides(YamlMappingNode root, IReadOnlyDictionary<string, string> environment)
+    {
+        foreach (var (name, value) in environment)
+        {
+            if (!name.StartsWith(EnvOverridePrefix, StringComparison.OrdinalIgnoreCase)) continue;
+            var parts = name[EnvOverridePrefix.Length..].Split("__", StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0) continue;
+            YamlNode current = root;
+            for (var i = 0; i < parts.Length; i++)
+            {
+                var last = i == parts.Length - 1;
+                var key = parts[i].ToLowerInvariant();
+                if (current is YamlMappingNode m)
+                {
+                    var k = new YamlScalarNode(key);
+                    if (last) { m.Children[k] = new YamlScalarNode(value); break; }
+                    if (!m.Children.TryGetValue(k, out var next))
+                    {
+                        next = int.TryParse(parts[i + 1], out _) ? new YamlSequenceNode() : new YamlMappingNode();
+                        m.Children[k] = next;
+                    }
+                    current = next;
+                }
+                else if (current is YamlSequenceNode s && int.TryParse(key, out var index) && index >= 0 && index < s.Children.Count)
+                {
+                    if (last) { s.Children[index] = new YamlScalarNode(value); break; }
+                    current = s.Children[index];
+                }
+                else break;
+            }
+        }
+    }
+
+    private static Dictionary<string, string> ReadEnvironmentVariablesSection(YamlMappingNode root)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root.Children.TryGetValue(new YamlScalarNode("environment_variables"), out var node) && node is YamlMappingNode map)
+        {
+            foreach (var (k, v) in map.Children)
+            {
+                if (k is YamlScalarNode { Value: { } key } && v is YamlScalarNode { Value: { } value }) result[key] = value;
+            }
+        }
+        return result;
+    }
+
+    private static Dictionary<string, string> ProcessEnvironment()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            if (e.Key is string k && e.Value is string v) result[k] = v;
+        }
+        return result;
+    }
+}

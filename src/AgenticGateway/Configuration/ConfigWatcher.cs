@@ -1,0 +1,71 @@
+using AgenticGateway.Observability;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>
+/// Watches the config file. A valid change is swapped in atomically (requests in flight finish on the snapshot
+/// they started with); an invalid one is logged with every error and ignored.
+/// </summary>
+internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger<ConfigWatcher> logger) : IHostedService, IDisposable
+{
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
+    private readonly string _fullPath = Path.GetFullPath(path);
+    private FileSystemWatcher? _watcher;
+    private Timer? _timer;
+    private string? _lastText;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _lastText = TryRead();
+        _timer = new Timer(_ => Reload(), null, Timeout.Infinite, Timeout.Infinite);
+        _watcher = new FileSystemWatcher(Path.GetDirectoryName(_fullPath)!, Path.GetFileName(_fullPath))
+        {
+            NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
+        };
+        _watcher.Changed += (_, _) => Schedule();
+        _watcher.Created += (_, _) => Schedule();
+        _watcher.Renamed += (_, _) => Schedule();
+        _watcher.EnableRaisingEvents = true;
+        return Task.CompletedTask;
+    }
+
+    private void Schedule() => _timer?.Change(Debounce, Timeout.InfiniteTimeSpan);
+
+    private string? TryRead()
+    {
+        try { return File.ReadAllText(_fullPath); }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>Loads and applies the file now; returns whether a new configuration was applied.</summary>
+    public bool Reload()
+    {
+        var text = TryRead();
+        if (text is null || text == _lastText) return false;
+        _lastText = text;
+        var result = ConfigLoader.Load(text, _fullPath);
+        if (result.Options is null)
+        {
+            Log.ConfigRejected(logger, _fullPath, string.Join("\n", result.Errors.Select(e => "  - " + e)));
+            return false;
+        }
+        foreach (var warning in result.Warnings) Log.ConfigWarning(logger, warning);
+        runtimes.Swap(result.Options);
+        Log.ConfigReloaded(logger, _fullPath, result.Options.Deployments.Length);
+        return true;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_watcher is not null) _watcher.EnableRaisingEvents = false;
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _timer?.Dispose();
+    }
+}

@@ -1,0 +1,118 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Text;
+using AgenticGateway.Providers;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>One deployment's raw settings, whichever schema they came from; <see cref="Build"/> validates them.</summary>
+internal sealed class DeploymentSpec
+{
+    public required string Path { get; init; }
+    public string? ModelName { get; set; }
+    public string? ModelNamePath { get; set; }
+    public string? Provider { get; set; }
+    public string? Model { get; set; }
+    public string ModelPath { get; set; } = "";
+    public string? ApiBase { get; set; }
+    public string ApiBasePath { get; set; } = "";
+    public string? ApiKey { get; set; }
+    public string? ApiVersion { get; set; }
+    public string? Id { get; set; }
+    public ImmutableArray<KeyValuePair<string, string>> Headers { get; set; } = [];
+    public TimeSpan? Timeout { get; set; }
+    public TimeSpan? StreamTimeout { get; set; }
+    public int? MaxRetries { get; set; }
+    public double? Weight { get; set; }
+    public long? Rpm { get; set; }
+    public long? Tpm { get; set; }
+    public decimal? InputCostPerToken { get; set; }
+    public decimal? OutputCostPerToken { get; set; }
+    public int? MaxInputTokens { get; set; }
+    public MockDeploymentOptions? Mock { get; set; }
+
+    public DeploymentOptions? Build(ConfigContext context)
+    {
+        var issues = context.Issues;
+        var ok = true;
+        if (string.IsNullOrWhiteSpace(ModelName)) { issues.Error(ModelNamePath ?? Path, "a model name is required"); ok = false; }
+        if (string.IsNullOrWhiteSpace(Model)) { issues.Error(ModelPath, "an upstream model is required"); ok = false; }
+        if (Provider is null) return null;
+
+        if (!ProviderCatalog.TryGet(Provider, out var provider))
+        {
+            if (ProviderCatalog.IsTranslatedProvider(Provider))
+                issues.Error(ModelPath, $"provider '{Provider}' needs format translation, which this version does not support yet");
+            else
+                issues.Error(ModelPath, $"unknown provider '{Provider}' (known: {string.Join(", ", ProviderCatalog.Names.Order())})");
+            return null;
+        }
+
+        var apiBaseText = ApiBase;
+        if (string.IsNullOrEmpty(apiBaseText) && provider.ApiBaseEnv is not null) apiBaseText = Environment.GetEnvironmentVariable(provider.ApiBaseEnv);
+        if (string.IsNullOrEmpty(apiBaseText)) apiBaseText = provider.DefaultApiBase;
+        Uri? apiBase = null;
+        if (string.IsNullOrEmpty(apiBaseText))
+        {
+            issues.Error(ApiBasePath, $"provider '{Provider}' needs an api_base");
+            ok = false;
+        }
+        else if (!Uri.TryCreate(apiBaseText.TrimEnd('/'), UriKind.Absolute, out apiBase) || (apiBase.Scheme != "http" && apiBase.Scheme != "https"))
+        {
+            issues.Error(ApiBasePath, $"'{apiBaseText}' is not an absolute http(s) URL");
+            ok = false;
+        }
+        else if (provider.RequiredPathSuffix is { } suffix && !apiBase.AbsolutePath.TrimEnd('/').EndsWith(suffix, StringComparison.Ordinal))
+        {
+            apiBase = new Uri(apiBase.ToString().TrimEnd('/') + suffix);
+        }
+
+        var apiKey = ApiKey;
+        if (string.IsNullOrEmpty(apiKey)) apiKey = provider.ApiKeyEnv.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+
+        if (ModelName is not null && ModelName.Contains('*') && !ModelName.EndsWith('*'))
+        {
+            issues.Error(ModelNamePath ?? Path, "a wildcard model name may only end in '*'");
+            ok = false;
+        }
+        if (!ok || apiBase is null) return null;
+
+        return new DeploymentOptions
+        {
+            Id = Id ?? StableId(ModelName!, Provider, Model!, apiBase),
+            ModelName = ModelName!,
+            Provider = Provider,
+            Model = Model!,
+            ApiBase = apiBase,
+            ApiKey = new Secret(apiKey),
+            ApiVersion = provider.Wire == ProviderWire.AzureOpenAi ? (ApiVersion ?? Environment.GetEnvironmentVariable("AZURE_API_VERSION") ?? ProviderCatalog.DefaultAzureApiVersion) : ApiVersion,
+            Headers = Headers,
+            Timeout = Timeout,
+            StreamTimeout = StreamTimeout,
+            MaxRetries = MaxRetries,
+            Weight = Weight,
+            Rpm = Rpm,
+            Tpm = Tpm,
+            InputCostPerToken = InputCostPerToken,
+            OutputCostPerToken = OutputCostPerToken,
+            MaxInputTokens = MaxInputTokens,
+            Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
+        };
+    }
+
+    /// <summary>Splits LiteLLM's "provider/model"; a bare model name gets the provider LiteLLM would infer.</summary>
+    public void SetProviderModel(string? value, string path)
+    {
+        ModelPath = path;
+        if (value is null) return;
+        var slash = value.IndexOf('/');
+        if (slash > 0) { Provider = value[..slash]; Model = value[(slash + 1)..]; }
+        else { Provider = ProviderCatalog.InferFromBareModel(value); Model = value; }
+    }
+
+    private static string StableId(string name, string provider, string model, Uri apiBase)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{name}\n{provider}\n{model}\n{apiBase}"));
+        return Convert.ToHexStringLower(hash.AsSpan(0, 8));
+    }
+}

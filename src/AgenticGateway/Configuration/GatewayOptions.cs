@@ -1,0 +1,102 @@
+using System.Collections.Immutable;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>The whole validated configuration. Immutable: a reload builds a new one and swaps it in.</summary>
+internal sealed record GatewayOptions
+{
+    public required ServerOptions Server { get; init; }
+    public Secret MasterKey { get; init; }
+    public required ImmutableArray<DeploymentOptions> Deployments { get; init; }
+    /// <summary>Alias name to model group name (LiteLLM's model_group_alias).</summary>
+    public required ImmutableDictionary<string, AliasOptions> Aliases { get; init; }
+    public required RouterOptions Router { get; init; }
+    public required LoggingOptions Logging { get; init; }
+    /// <summary>Where the options came from, for /health and logs.</summary>
+    public string Source { get; init; } = "embedded defaults";
+}
+
+internal sealed record AliasOptions(string Target, bool Hidden);
+
+internal sealed record ServerOptions
+{
+    /// <summary>Kestrel URLs; default http://0.0.0.0:8080.</summary>
+    public string Urls { get; init; } = "http://0.0.0.0:8080";
+    /// <summary>Largest accepted request body. Default 32 MiB: base64 images make chat bodies large.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 32 * 1024 * 1024;
+}
+
+internal sealed record LoggingOptions
+{
+    public LogLevel Level { get; init; } = LogLevel.Information;
+    /// <summary>"text" or "json".</summary>
+    public string Format { get; init; } = "text";
+}
+
+internal sealed record DeploymentOptions
+{
+    /// <summary>Stable id: model_info.id, or derived from name, provider, model and api_base.</summary>
+    public required string Id { get; init; }
+    /// <summary>Public model name; deployments sharing it form a group. May end in '*' (wildcard).</summary>
+    public required string ModelName { get; init; }
+    public required string Provider { get; init; }
+    /// <summary>Model name sent upstream. May contain '*', replaced by what the public wildcard matched.</summary>
+    public required string Model { get; init; }
+    public required Uri ApiBase { get; init; }
+    public Secret ApiKey { get; init; }
+    public string? ApiVersion { get; init; }
+    public ImmutableArray<KeyValuePair<string, string>> Headers { get; init; } = [];
+    public TimeSpan? Timeout { get; init; }
+    public TimeSpan? StreamTimeout { get; init; }
+    public int? MaxRetries { get; init; }
+    public double? Weight { get; init; }
+    public long? Rpm { get; init; }
+    public long? Tpm { get; init; }
+    public decimal? InputCostPerToken { get; init; }
+    public decimal? OutputCostPerToken { get; init; }
+    public int? MaxInputTokens { get; init; }
+    public MockDeploymentOptions? Mock { get; init; }
+
+    public bool IsWildcard => ModelName.EndsWith('*');
+}
+
+/// <summary>Behaviour of the built-in mock provider for one deployment.</summary>
+internal sealed record MockDeploymentOptions
+{
+    public TimeSpan Latency { get; init; }
+    public TimeSpan TimeToFirstToken { get; init; }
+    /// <summary>0 means as fast as possible.</summary>
+    public double TokensPerSecond { get; init; }
+    /// <summary>A fault spec applied to every request (see Emulator/MockFault).</summary>
+    public string? Fault { get; init; }
+}
+
+internal sealed record RouterOptions
+{
+    public string Strategy { get; init; } = "simple-shuffle";
+    public ImmutableDictionary<string, string> GroupStrategies { get; init; } = ImmutableDictionary<string, string>.Empty;
+    public int NumRetries { get; init; } = 2;
+    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan MaxRetryBackoff { get; init; } = TimeSpan.FromSeconds(8);
+    /// <summary>An upstream Retry-After longer than this is not waited for: the next deployment or fallback is tried.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Failures within <see cref="FailureWindow"/> that put a deployment into cooldown.</summary>
+    public int AllowedFails { get; init; } = 3;
+    public TimeSpan FailureWindow { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan CooldownTime { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Whole-request timeout, all attempts included.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(600);
+    /// <summary>Longest silence allowed between two chunks of a stream.</summary>
+    public TimeSpan StreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    public ImmutableDictionary<string, ImmutableArray<string>> Fallbacks { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+    public ImmutableArray<string> DefaultFallbacks { get; init; } = [];
+    public ImmutableDictionary<string, ImmutableArray<string>> ContextWindowFallbacks { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+    public ImmutableDictionary<string, ImmutableArray<string>> ContentPolicyFallbacks { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+}
+
+/// <summary>A secret value that never prints itself.</summary>
+internal readonly record struct Secret(string? Value)
+{
+    public bool IsSet => !string.IsNullOrEmpty(Value);
+    public override string ToString() => IsSet ? "***" : "";
+}

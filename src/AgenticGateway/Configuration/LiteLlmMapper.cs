@@ -1,0 +1,146 @@
+using System.Collections.Immutable;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>
+/// Maps a LiteLLM proxy config.yaml as-is. Keys we understand are applied; every other key is reported as a
+/// warning with its path, so a migrating user sees exactly what is not carried over.
+/// </summary>
+internal static class LiteLlmMapper
+{
+    /// <summary>model_info keys that only describe a model (capabilities, limits) and need no action here.</summary>
+    private static readonly string[] DescriptiveModelInfoKeys =
+    [
+        "mode", "base_model", "max_tokens", "max_output_tokens", "litellm_provider", "description", "db_model",
+        "supports_function_calling", "supports_parallel_function_calling", "supports_vision", "supports_response_schema",
+        "supports_tool_choice", "supports_system_messages", "supports_prompt_caching", "supports_reasoning",
+        "supports_audio_input", "supports_audio_output", "supports_pdf_input", "supports_web_search",
+    ];
+
+    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging) Map(ConfigMap root)
+    {
+        var deployments = new List<DeploymentSpec>();
+        foreach (var (node, path) in root.Sequence("model_list"))
+        {
+            var entry = root.AsMap(node, path);
+            if (entry is null) continue;
+            var spec = new DeploymentSpec { Path = path, ModelName = entry.String("model_name"), ModelNamePath = entry.Child("model_name") };
+            var p = entry.Map("litellm_params");
+            if (p is null)
+            {
+                entry.Context.Issues.Error(entry.Child("litellm_params"), "litellm_params with a model is required");
+                continue;
+            }
+            spec.SetProviderModel(p.String("model"), p.Child("model"));
+            spec.ApiBase = p.String("api_base") ?? p.String("base_url");
+            spec.ApiBasePath = p.Child("api_base");
+            spec.ApiKey = p.String("api_key");
+            spec.ApiVersion = p.String("api_version");
+            spec.Rpm = p.Long("rpm");
+            spec.Tpm = p.Long("tpm");
+            spec.Timeout = p.Duration("timeout");
+            spec.StreamTimeout = p.Duration("stream_timeout");
+            spec.MaxRetries = p.Int("max_retries", 0, 100);
+            spec.Weight = p.Double("weight", 0);
+            spec.InputCostPerToken = p.Decimal("input_cost_per_token");
+            spec.OutputCostPerToken = p.Decimal("output_cost_per_token");
+            var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
+            if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));
+            spec.Headers = headers;
+            if (p.Map("mock") is { } mock) spec.Mock = OwnSchemaMapper.ReadMock(mock);
+            p.ReportUnknownKeys(strict: false);
+
+            if (entry.Map("model_info") is { } info)
+            {
+                spec.Id = info.String("id");
+                spec.InputCostPerToken = info.Decimal("input_cost_per_token") ?? spec.InputCostPerToken;
+                spec.OutputCostPerToken = info.Decimal("output_cost_per_token") ?? spec.OutputCostPerToken;
+                spec.MaxInputTokens = info.Int("max_input_tokens", 1);
+                foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
+                info.ReportUnknownKeys(strict: false);
+            }
+            entry.ReportUnknownKeys(strict: false);
+            deployments.Add(spec);
+        }
+
+        var router = new RouterSpec();
+        var o = new RouterOptions();
+        var logging = new LoggingOptions();
+
+        // litellm_settings first: router_settings wins where both set the same thing, as in LiteLLM's Router.
+        if (root.Map("litellm_settings") is { } ls)
+        {
+            o = o with
+            {
+                NumRetries = ls.Int("num_retries", 0, 20) ?? o.NumRetries,
+                Timeout = ls.Duration("request_timeout") ?? o.Timeout,
+            };
+            o = ReadFallbackFamily(ls, router, o);
+            if (ls.Bool("json_logs") == true) logging = logging with { Format = "json" };
+            if (ls.Bool("set_verbose") == true) logging = logging with { Level = LogLevel.Debug };
+            // Unknown request fields always flow through to the provider, so drop_params has nothing to drop.
+            ls.MarkRead("drop_params");
+            ls.ReportUnknownKeys(strict: false);
+        }
+
+        if (root.Map("router_settings") is { } rs)
+        {
+            if (router.ReadStrategy(rs, "routing_strategy") is { } strategy) o = o with { Strategy = strategy };
+            o = o with
+            {
+                NumRetries = rs.Int("num_retries", 0, 20) ?? o.NumRetries,
+                Timeout = rs.Duration("timeout") ?? o.Timeout,
+                StreamIdleTimeout = rs.Duration("stream_timeout") ?? o.StreamIdleTimeout,
+                AllowedFails = rs.Int("allowed_fails", 1) ?? o.AllowedFails,
+                CooldownTime = rs.Duration("cooldown_time") ?? o.CooldownTime,
+                RetryBackoff = rs.Duration("retry_after") ?? o.RetryBackoff,
+            };
+            o = ReadFallbackFamily(rs, router, o);
+            if (rs.Map("model_group_alias") is { } aliases)
+            {
+                foreach (var alias in aliases.Keys.ToList())
+                {
+                    string? target;
+                    var hidden = false;
+                    if (aliases.RawNode(alias) is YamlDotNet.RepresentationModel.YamlMappingNode)
+                    {
+                        var a = aliases.Map(alias)!;
+                        target = a.String("model");
+                        hidden = a.Bool("hidden") ?? false;
+                        a.ReportUnknownKeys(strict: false);
+                    }
+                    else target = aliases.String(alias);
+                    if (target is null) { aliases.Context.Issues.Error(aliases.Child(alias), "alias needs a target model"); continue; }
+                    router.Aliases[alias] = new AliasOptions(target, hidden);
+                    router.GroupReferences.Add((aliases.Child(alias), target));
+                }
+            }
+            rs.ReportUnknownKeys(strict: false);
+        }
+        router.Options = o;
+
+        var masterKey = default(Secret);
+        if (root.Map("general_settings") is { } gs)
+        {
+            masterKey = new Secret(gs.String("master_key"));
+            gs.ReportUnknownKeys(strict: false);
+        }
+
+        // environment_variables were applied before mapping (see ConfigLoader); mark them read.
+        root.MarkRead("environment_variables");
+        root.ReportUnknownKeys(strict: false);
+        return (new ServerOptions(), masterKey, deployments, router, logging);
+    }
+
+    private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)
+    {
+        o = o with
+        {
+            Fallbacks = router.ReadFallbacks(m, "fallbacks", o.Fallbacks),
+            ContextWindowFallbacks = router.ReadFallbacks(m, "context_window_fallbacks", o.ContextWindowFallbacks),
+            ContentPolicyFallbacks = router.ReadFallbacks(m, "content_policy_fallbacks", o.ContentPolicyFallbacks),
+        };
+        if (m.Has("default_fallbacks")) o = o with { DefaultFallbacks = router.ReadGroupList(m, "default_fallbacks") };
+        return o;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Collections.Immutable;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>Maps our own documented schema (docs/configuration.md). Unknown keys are errors: typos must not pass silently.</summary>
+internal static class OwnSchemaMapper
+{
+    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging) Map(ConfigMap root)
+    {
+        var server = new ServerOptions();
+        if (root.Map("server") is { } s)
+        {
+            var port = s.Int("port", 0, 65535);
+            var urls = s.String("urls");
+            if (urls is not null) server = server with { Urls = urls };
+            else if (port is not null) server = server with { Urls = $"http://0.0.0.0:{port}" };
+            if (s.Long("max_request_body_bytes", 1024) is { } max) server = server with { MaxRequestBodyBytes = max };
+            s.ReportUnknownKeys(strict: true);
+        }
+
+        var masterKey = new Secret(root.String("master_key"));
+
+        var deployments = new List<DeploymentSpec>();
+        foreach (var (node, path) in root.Sequence("models"))
+        {
+            var m = root.AsMap(node, path);
+            if (m is null) continue;
+            var spec = new DeploymentSpec
+            {
+                Path = path,
+                ModelName = m.String("name"),
+                ModelNamePath = m.Child("name"),
+                Provider = m.String("provider"),
+                ModelPath = m.Child("provider"),
+                ApiBase = m.String("api_base"),
+                ApiBasePath = m.Child("api_base"),
+                ApiKey = m.String("api_key"),
+                ApiVersion = m.String("api_version"),
+                Id = m.String("id"),
+                Headers = m.StringPairs("headers"),
+                Timeout = m.Duration("timeout"),
+                StreamTimeout = m.Duration("stream_timeout"),
+                MaxRetries = m.Int("max_retries", 0, 100),
+                Weight = m.Double("weight", 0),
+                Rpm = m.Long("rpm"),
+                Tpm = m.Long("tpm"),
+                InputCostPerToken = m.Decimal("input_cost_per_token"),
+                OutputCostPerToken = m.Decimal("output_cost_per_token"),
+                MaxInputTokens = m.Int("max_input_tokens", 1),
+            };
+            spec.Model = m.String("model") ?? spec.ModelName;
+            if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");
+            if (m.Map("mock") is { } mock) spec.Mock = ReadMock(mock);
+            m.ReportUnknownKeys(strict: true);
+            deployments.Add(spec);
+        }
+
+        var router = new RouterSpec();
+        if (root.Map("aliases") is { } aliases)
+        {
+            foreach (var alias in aliases.Keys.ToList())
+            {
+                var target = aliases.String(alias);
+                if (target is null) continue;
+                router.Aliases[alias] = new AliasOptions(target, Hidden: false);
+                router.GroupReferences.Add((aliases.Child(alias), target));
+            }
+        }
+        if (root.Map("router") is { } r) router.Options = ReadRouter(r, router);
+
+        var logging = ReadLogging(root.Map("logging"));
+        root.ReportUnknownKeys(strict: true);
+        return (server, masterKey, deployments, router, logging);
+    }
+
+    public static MockDeploymentOptions ReadMock(ConfigMap mock)
+    {
+        var options = new MockDeploymentOptions
+        {
+            Latency = mock.Duration("latency") ?? TimeSpan.Zero,
+            TimeToFirstToken = mock.Duration("time_to_first_token") ?? TimeSpan.Zero,
+            TokensPerSecond = mock.Double("tokens_per_second", 0) ?? 0,
+            Fault = mock.String("fault"),
+        };
+        if (options.Fault is not null && !Emulator.MockFault.TryParse(options.Fault, out _, out var error))
+            mock.Context.Issues.Error(mock.Child("fault"), error!);
+        mock.ReportUnknownKeys(strict: true);
+        return options;
+    }
+
+    private static RouterOptions ReadRouter(ConfigMap r, RouterSpec spec)
+    {
+        var o = new RouterOptions();
+        if (spec.ReadStrategy(r, "strategy") is { } strategy) o = o with { Strategy = strategy };
+        if (r.Map("groups") is { } groups)
+        {
+            var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            foreach (var group in groups.Keys.ToList())
+            {
+                var g = groups.Map(group);
+                if (g is null) continue;
+                spec.GroupReferences.Add((groups.Child(group), group));
+                if (spec.ReadStrategy(g, "strategy") is { } gs) builder[group] = gs;
+                g.ReportUnknownKeys(strict: true);
+            }
+            o = o with { GroupStrategies = builder.ToImmutable() };
+        }
+        o = o with
+        {
+            NumRetries = r.Int("num_retries", 0, 20) ?? o.NumRetries,
+            RetryBackoff = r.Duration("retry_backoff") ?? o.RetryBackoff,
+            MaxRetryBackoff = r.Duration("max_retry_backoff") ?? o.MaxRetryBackoff,
+            MaxRetryAfter = r.Duration("max_retry_after") ?? o.MaxRetryAfter,
+            AllowedFails = r.Int("allowed_fails", 1) ?? o.AllowedFails,
+            FailureWindow = r.Duration("failure_window") ?? o.FailureWindow,
+            CooldownTime = r.Duration("cooldown_time") ?? o.CooldownTime,
+            Timeout = r.Duration("timeout") ?? o.Timeout,
+            StreamIdleTimeout = r.Duration("stream_idle_timeout") ?? o.StreamIdleTimeout,
+        };
+        o = o with
+        {
+            Fallbacks = spec.ReadFallbacks(r, "fallbacks", o.Fallbacks),
+            DefaultFallbacks = spec.ReadGroupList(r, "default_fallbacks"),
+            ContextWindowFallbacks = spec.ReadFallbacks(r, "context_window_fallbacks", o.ContextWindowFallbacks),
+            ContentPolicyFallbacks = spec.ReadFallbacks(r, "content_policy_fallbacks", o.ContentPolicyFallbacks),
+        };
+        r.ReportUnknownKeys(strict: true);
+        return o;
+    }
+
+    public static LoggingOptions ReadLogging(ConfigMap? l)
+    {
+        var logging = new LoggingOptions();
+        if (l is null) return logging;
+        if (l.String("level") is { } level)
+        {
+            if (Enum.TryParse<LogLevel>(level, ignoreCase: true, out var parsed)) logging = logging with { Level = parsed };
+            else l.Context.Issues.Error(l.Child("level"), $"unknown log level '{level}' (trace, debug, information, warning, error, critical, none)");
+        }
+        if (l.String("format") is { } format)
+        {
+            if (format is "text" or "json") logging = logging with { Format = format };
+            else l.Context.Issues.Error(l.Child("format"), $"unknown log format '{format}' (text, json)");
+        }
+        l.ReportUnknownKeys(strict: true);
+        return logging;
+    }
+}

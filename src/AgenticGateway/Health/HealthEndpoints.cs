@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Reflection;
+using AgenticGateway.Api;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Health;
+
+/// <summary>/health (detail, as in seed 002), /health/live and /health/ready (with LiteLLM's spellings too).</summary>
+internal static class HealthEndpoints
+{
+    private static readonly long Started = Stopwatch.GetTimestamp();
+    public static readonly string Version = typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", (RuntimeHolder runtimes) => Results.Json(Report(runtimes.Current), GatewayJsonContext.Default.HealthReport));
+        foreach (var path in new[] { "/health/live", "/health/liveliness", "/health/liveness" })
+            app.MapGet(path, () => Results.Json(new SimpleStatus("alive"), GatewayJsonContext.Default.SimpleStatus));
+        foreach (var path in new[] { "/health/ready", "/health/readiness" })
+        {
+            app.MapGet(path, (IHostApplicationLifetime lifetime) => lifetime.ApplicationStopping.IsCancellationRequested
+                ? Results.Json(new SimpleStatus("draining"), GatewayJsonContext.Default.SimpleStatus, statusCode: 503)
+                : Results.Json(new SimpleStatus("ready"), GatewayJsonContext.Default.SimpleStatus));
+        }
+    }
+
+    public static HealthReport Report(GatewayRuntime runtime)
+    {
+        var now = DateTime.UtcNow.Ticks;
+        var deployments = runtime.AllDeployments.Select(d => new DeploymentHealth(
+            d.Id, d.GroupName, d.ProviderName,
+            d.State.IsCoolingDown(now) ? "cooldown" : d.State.IsHealthy ? "healthy" : "half_open",
+            d.State.InFlight,
+            double.IsNaN(d.State.LatencySeconds) ? null : Math.Round(d.State.LatencySeconds * 1000, 2))).ToList();
+        var providers = deployments.GroupBy(d => d.Provider).Select(g => new ProviderHealth(
+            g.Key,
+            g.Any(d => d.State != "cooldown"),
+            g.Where(d => d.LatencyMs is not null).Select(d => d.LatencyMs).DefaultIfEmpty(null).Average() is { } avg ? Math.Round(avg, 2) : null)).ToList();
+        var status = providers.All(p => p.Healthy) ? "healthy" : providers.Any(p => p.Healthy) ? "degraded" : "unhealthy";
+        return new HealthReport(status, Version, (long)Stopwatch.GetElapsedTime(Started).TotalSeconds, providers, deployments, runtime.Options.Source);
+    }
+}

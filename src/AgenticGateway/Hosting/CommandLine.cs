@@ -1,0 +1,104 @@
+using System.Globalization;
+using AgenticGateway.Configuration;
+using AgenticGateway.Emulator;
+
+namespace AgenticGateway.Hosting;
+
+/// <summary>
+/// The command line: <c>agw [--config FILE] [--urls URLS | --port N]</c> runs the gateway,
+/// <c>agw mock [--port N] ...</c> runs the provider emulator, <c>agw check-config --config FILE</c> validates.
+/// </summary>
+internal static class CommandLine
+{
+    private const string Usage = """
+        Agentic Gateway
+
+        Usage:
+          agw [--config FILE] [--urls URLS | --port N]     run the gateway (config also from AGW_CONFIG)
+          agw check-config --config FILE                   validate a config file and exit
+          agw mock [--port N | --urls URLS] [--latency-ms N] [--ttft-ms N] [--tokens-per-second N]
+                   [--fault SPEC] [--api-key KEY]          run the provider emulator
+
+        With no config the gateway serves the built-in mock provider on :8080.
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
+        var flags = ParseFlags(command == "serve" ? args : args[1..], out var usageError);
+        if (usageError is not null || flags.ContainsKey("help"))
+        {
+            Console.Error.WriteLine(usageError is null ? Usage : $"{usageError}\n\n{Usage}");
+            return usageError is null ? 0 : 2;
+        }
+
+        switch (command)
+        {
+            case "serve":
+            case "check-config":
+            {
+                var configPath = flags.GetValueOrDefault("config") ?? Environment.GetEnvironmentVariable("AGW_CONFIG");
+                var result = configPath is null ? EmbeddedDefaults.Load() : ConfigLoader.LoadFile(configPath);
+                if (result.Options is null)
+                {
+                    Console.Error.WriteLine($"Configuration is invalid ({result.Errors.Count} error{(result.Errors.Count == 1 ? "" : "s")}):");
+                    foreach (var e in result.Errors) Console.Error.WriteLine($"  - {e}");
+                    return 1;
+                }
+                if (command == "check-config")
+                {
+                    foreach (var w in result.Warnings) Console.WriteLine($"warning: {w}");
+                    Console.WriteLine($"Configuration is valid: {result.Options.Deployments.Length} deployments.");
+                    return 0;
+                }
+                var urls = Urls(flags) ?? Environment.GetEnvironmentVariable("AGW_URLS") ?? result.Options.Server.Urls;
+                var app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls, result.Warnings));
+                await app.RunAsync();
+                return 0;
+            }
+            case "mock":
+            {
+                var settings = new MockSettings(
+                    TimeSpan.FromMilliseconds(Number(flags, "latency-ms")),
+                    TimeSpan.FromMilliseconds(Number(flags, "ttft-ms")),
+                    Number(flags, "tokens-per-second"),
+                    flags.GetValueOrDefault("fault"));
+                if (settings.Fault is not null && !MockFault.TryParse(settings.Fault, out _, out var faultError))
+                {
+                    Console.Error.WriteLine(faultError);
+                    return 2;
+                }
+                var app = MockServer.Build(Urls(flags) ?? "http://127.0.0.1:8090", settings, flags.GetValueOrDefault("api-key"));
+                await app.RunAsync();
+                return 0;
+            }
+            default:
+                Console.Error.WriteLine($"Unknown command '{command}'.\n\n{Usage}");
+                return 2;
+        }
+    }
+
+    private static string? Urls(Dictionary<string, string> flags) =>
+        flags.GetValueOrDefault("urls") ?? (flags.TryGetValue("port", out var port) ? $"http://0.0.0.0:{port}" : null);
+
+    private static double Number(Dictionary<string, string> flags, string name) =>
+        flags.TryGetValue(name, out var v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : 0;
+
+    private static Dictionary<string, string> ParseFlags(string[] args, out string? error)
+    {
+        var flags = new Dictionary<string, string>(StringComparer.Ordinal);
+        error = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "-h" or "--help") { flags["help"] = ""; continue; }
+            if (!arg.StartsWith("--", StringComparison.Ordinal)) { error = $"Unexpected argument '{arg}'."; return flags; }
+            var eq = arg.IndexOf('=');
+            if (eq > 0) { flags[arg[2..eq]] = arg[(eq + 1)..]; continue; }
+            if (i + 1 >= args.Length) { error = $"Missing value for {arg}."; return flags; }
+            flags[arg[2..]] = args[++i];
+        }
+        if (flags.TryGetValue("port", out var port) && !(int.TryParse(port, out var p) && p is >= 0 and <= 65535)) error = $"Invalid port '{port}'.";
+        return flags;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Net;
+using AgenticGateway.Api;
+using AgenticGateway.Configuration;
+using AgenticGateway.Observability;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace AgenticGateway.Hosting;
+
+/// <summary>What the host starts with: validated options, where they came from, and where to listen.</summary>
+internal sealed record GatewayStartOptions(GatewayOptions Options, string? ConfigPath, string Urls, IReadOnlyList<string> Warnings);
+
+/// <summary>Builds the gateway's web application. Used by Program and by the functional tests alike.</summary>
+internal static class GatewayApp
+{
+    public static WebApplication Build(GatewayStartOptions start)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        var options = start.Options;
+
+        builder.Logging.ClearProviders();
+        if (options.Logging.Format == "json") builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
+        else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; });
+        builder.Logging.SetMinimumLevel(options.Logging.Level);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+
+        builder.WebHost.UseUrls(start.Urls);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.Server.MaxRequestBodyBytes;
+        });
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Agentic Gateway";
+            doc.Info.Version = Health.HealthEndpoints.Version;
+            doc.Info.Description = "OpenAI-compatible LLM gateway: chat completions, completions, embeddings and models over many providers.";
+            return Task.CompletedTask;
+        }));
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new HttpMessageInvoker(CreateNetworkHandler(), disposeHandler: true));
+        builder.Services.AddSingleton(sp => new RuntimeBuilder(sp.GetRequiredService<HttpMessageInvoker>()));
+        builder.Services.AddSingleton(sp => new RuntimeHolder(sp.GetRequiredService<RuntimeBuilder>(), options));
+        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddSingleton<ResponseRelay>();
+        builder.Services.AddSingleton<UpstreamDispatcher>();
+        builder.Services.AddSingleton<LlmProxyHandler>();
+        if (start.ConfigPath is not null)
+        {
+            builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
+        }
+        // Drain streams in flight on shutdown (SIGTERM) before stopping.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        var app = builder.Build();
+        GatewayEndpoints.Map(app);
+        RegisterGauges(app);
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway");
+        foreach (var warning in start.Warnings) Log.ConfigWarning(logger, warning);
+        if (!options.MasterKey.IsSet) Log.NoMasterKey(logger);
+        app.Lifetime.ApplicationStarted.Register(() =>
+            Log.Started(logger, Health.HealthEndpoints.Version, string.Join(", ", BoundAddresses(app)), options.Deployments.Length, options.Source));
+        return app;
+    }
+
+    /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>
+    public static IReadOnlyList<string> BoundAddresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+
+    /// <summary>One pooled handler for all providers: many concurrent streams, HTTP/1.1 and HTTP/2, no decompression.</summary>
+    private static SocketsHttpHandler CreateNetworkHandler() => new()
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+        MaxConnectionsPerServer = int.MaxValue,
+        EnableMultipleHttp2Connections = true,
+        AutomaticDecompression = DecompressionMethods.None,
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+        KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+        KeepAlivePingTimeout = TimeSpan.FromSeconds(15),
+    };
+
+    private static void RegisterGauges(WebApplication app)
+    {
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        var runtimes = app.Services.GetRequiredService<RuntimeHolder>();
+        exporter.AddGauges(() =>
+        {
+            var now = DateTime.UtcNow.Ticks;
+            return runtimes.Current.AllDeployments.SelectMany(d => new[]
+            {
+                new PrometheusExporter.GaugeSample("llm_deployment_state", "1 when the deployment takes traffic, 0 while it cools down after failures.",
+                    d.State.IsCoolingDown(now) ? 0 : 1, [("provider", d.ProviderName), ("model", d.GroupName), ("deployment", d.Id)]),
+                new PrometheusExporter.GaugeSample("llm_deployment_in_flight", "Requests in flight per deployment.",
+                    d.State.InFlight, [("provider", d.ProviderName), ("model", d.GroupName), ("deployment", d.Id)]),
+            });
+        });
+    }
+}

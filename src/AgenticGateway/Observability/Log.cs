@@ -1,0 +1,38 @@
+namespace AgenticGateway.Observability;
+
+/// <summary>Log messages, defined once with event ids. Never log keys, prompts or completions.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "{Method} {Path} {Status} model={Model} deployment={Deployment} attempts={Attempts} tokens_in={InputTokens} tokens_out={OutputTokens} duration_ms={DurationMs:F1} overhead_ms={OverheadMs:F2} request_id={RequestId}")]
+    public static partial void Access(ILogger logger, string method, string path, int status, string model, string deployment, int attempts, long inputTokens, long outputTokens, double durationMs, double overheadMs, string requestId);
+
+    [LoggerMessage(2, LogLevel.Warning, "Attempt on deployment {Deployment} failed ({ErrorClass}, HTTP {Status}): {Message} request_id={RequestId}")]
+    public static partial void AttemptFailed(ILogger logger, string deployment, string errorClass, int status, string message, string requestId);
+
+    [LoggerMessage(3, LogLevel.Warning, "Deployment {Deployment} of {Model} is cooling down for {CooldownSeconds:F0}s after repeated failures")]
+    public static partial void CooldownStarted(ILogger logger, string deployment, string model, double cooldownSeconds);
+
+    [LoggerMessage(4, LogLevel.Warning, "Stream from deployment {Deployment} failed after it started: {Message} request_id={RequestId}")]
+    public static partial void StreamFailed(ILogger logger, string deployment, string message, string requestId);
+
+    [LoggerMessage(5, LogLevel.Information, "Falling back from {From} to {To} after {ErrorClass} request_id={RequestId}")]
+    public static partial void FallingBack(ILogger logger, string from, string to, string errorClass, string requestId);
+
+    [LoggerMessage(10, LogLevel.Information, "Configuration reloaded from {Source}: {Deployments} deployments")]
+    public static partial void ConfigReloaded(ILogger logger, string source, int deployments);
+
+    [LoggerMessage(11, LogLevel.Error, "Configuration change in {Source} rejected, keeping the running configuration:\n{Errors}")]
+    public static partial void ConfigRejected(ILogger logger, string source, string errors);
+
+    [LoggerMessage(12, LogLevel.Warning, "Configuration warning: {Warning}")]
+    public static partial void ConfigWarning(ILogger logger, string warning);
+
+    [LoggerMessage(13, LogLevel.Warning, "No master key is configured: the API is open to anyone who can reach it")]
+    public static partial void NoMasterKey(ILogger logger);
+
+    [LoggerMessage(14, LogLevel.Information, "Agentic Gateway {Version} listening on {Urls} with {Deployments} deployments from {Source}")]
+    public static partial void Started(ILogger logger, string version, string urls, int deployments, string source);
+
+    [LoggerMessage(15, LogLevel.Error, "Unhandled error serving {Path} request_id={RequestId}")]
+    public static partial void Unhandled(ILogger logger, Exception exception, string path, string requestId);
+}

@@ -1,0 +1,233 @@
+using System.Text.Json;
+using AgenticGateway.Routing;
+
+namespace AgenticGateway.OpenAi;
+
+/// <summary>
+/// What the gateway needs from a request body, read in one pass without building a DOM: the model (and where it
+/// sits, so it can be replaced without re-serialising), stream flags and token hints. Every other field is
+/// only checked for its type and flows through to the provider byte for byte.
+/// </summary>
+internal struct ParsedRequest
+{
+    public string Model;
+    /// <summary>Byte range of the model's JSON string token, quotes included.</summary>
+    public int ModelStart;
+    public int ModelEnd;
+    public bool Stream;
+    public bool IncludeUsage;
+    public int? MaxTokens;
+}
+
+internal static class RequestReader
+{
+    private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 128 };
+
+    public static ApiError? TryParse(ReadOnlySpan<byte> body, LlmOperation operation, out ParsedRequest request)
+    {
+        request = default;
+        if (body.IsEmpty) return ApiError.BadRequest("The request body is empty; expected a JSON object.");
+        var reader = new Utf8JsonReader(body, ReaderOptions);
+        var hasMessages = false;
+        var hasPrompt = false;
+        var hasInput = false;
+        bool? streamOptionsSeen = null;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                return ApiError.BadRequest("The request body must be a JSON object.");
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("model"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String) return TypeError("model", "a string", reader.TokenType);
+                    request.ModelStart = (int)reader.TokenStartIndex;
+                    request.ModelEnd = request.ModelStart + reader.ValueSpan.Length + 2;
+                    request.Model = reader.GetString()!;
+                }
+                else if (reader.ValueTextEquals("stream"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType is JsonTokenType.True or JsonTokenType.False) request.Stream = reader.GetBoolean();
+                    else if (reader.TokenType != JsonTokenType.Null) return TypeError("stream", "a boolean", reader.TokenType);
+                }
+                else if (reader.ValueTextEquals("stream_options"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    if (reader.TokenType != JsonTokenType.StartObject) return TypeError("stream_options", "an object", reader.TokenType);
+                    streamOptionsSeen = true;
+                    var depth = reader.CurrentDepth;
+                    while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+                    {
+                        if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("include_usage"u8))
+                        {
+                            reader.Read();
+                            if (reader.TokenType is JsonTokenType.True or JsonTokenType.False) request.IncludeUsage = reader.GetBoolean();
+                            else return TypeError("stream_options.include_usage", "a boolean", reader.TokenType);
+                        }
+                        else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("messages"u8))
+                {
+                    reader.Read();
+                    if (ValidateMessages(ref reader) is { } error) return error;
+                    hasMessages = true;
+                }
+                else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8))
+                {
+                    var name = reader.GetString()!;
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var max)) return TypeError(name, "an integer", reader.TokenType);
+                    if (max < 1) return ApiError.BadRequest($"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {max} instead.", name, "integer_below_min_value");
+                    request.MaxTokens = max;
+                }
+                else if (reader.ValueTextEquals("n"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var n)) return TypeError("n", "an integer", reader.TokenType);
+                    if (n is < 1 or > 128) return ApiError.BadRequest($"Invalid 'n': expected a value between 1 and 128, but got {n} instead.", "n");
+                }
+                else if (reader.ValueTextEquals("temperature"u8))
+                {
+                    if (NumberInRange(ref reader, "temperature", 0, 2) is { } error) return error;
+                }
+                else if (reader.ValueTextEquals("top_p"u8))
+                {
+                    if (NumberInRange(ref reader, "top_p", 0, 1) is { } error) return error;
+                }
+                else if (reader.ValueTextEquals("prompt"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.StartArray)) return TypeError("prompt", "a string or an array", reader.TokenType);
+                    hasPrompt = true;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("input"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        var empty = true;
+                        var depth = reader.CurrentDepth;
+                        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == depth))
+                        {
+                            empty = false;
+                            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip();
+                        }
+                        if (empty) return ApiError.BadRequest("'input' must not be empty.", "input");
+                    }
+                    else if (reader.TokenType != JsonTokenType.String) return TypeError("input", "a string or an array", reader.TokenType);
+                    hasInput = true;
+                }
+                else if (reader.ValueTextEquals("encoding_format"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    if (reader.TokenType != JsonTokenType.String || !(reader.ValueTextEquals("float"u8) || reader.ValueTextEquals("base64"u8)))
+                        return ApiError.BadRequest("Invalid 'encoding_format': expected 'float' or 'base64'.", "encoding_format");
+                }
+                else if (reader.ValueTextEquals("tools"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType is not (JsonTokenType.StartArray or JsonTokenType.Null)) return TypeError("tools", "an array", reader.TokenType);
+                    reader.Skip();
+                }
+                else
+                {
+                    // Unknown or pass-through field: validate its JSON, keep it as is.
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            if (reader.TokenType != JsonTokenType.EndObject) return ApiError.BadRequest("The request body must be a JSON object.");
+            if (reader.Read()) return ApiError.BadRequest($"Unexpected data after the JSON object at byte {reader.TokenStartIndex}.");
+        }
+        catch (JsonException ex)
+        {
+            return ApiError.BadRequest($"We could not parse the JSON body of your request: {Describe(ex)}", code: "invalid_json");
+        }
+
+        if (request.Model is null) return ApiError.BadRequest("you must provide a model parameter", "model");
+        if (request.Model.Length == 0) return ApiError.BadRequest("Invalid 'model': must not be empty.", "model");
+        if (streamOptionsSeen == true && !request.Stream)
+            return ApiError.BadRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
+        return operation switch
+        {
+            LlmOperation.ChatCompletions when !hasMessages => ApiError.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter"),
+            LlmOperation.Completions when !hasPrompt => ApiError.BadRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter"),
+            LlmOperation.Embeddings when !hasInput => ApiError.BadRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter"),
+            _ => null,
+        };
+    }
+
+    private static ApiError? ValidateMessages(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) return TypeError("messages", "an array", reader.TokenType);
+        var index = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject) return TypeError($"messages[{index}]", "an object", reader.TokenType);
+            var depth = reader.CurrentDepth;
+            var hasRole = false;
+            while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("role"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String) return TypeError($"messages[{index}].role", "a string", reader.TokenType);
+                    if (!(reader.ValueTextEquals("system"u8) || reader.ValueTextEquals("user"u8) || reader.ValueTextEquals("assistant"u8)
+                          || reader.ValueTextEquals("tool"u8) || reader.ValueTextEquals("developer"u8) || reader.ValueTextEquals("function"u8)))
+                        return ApiError.BadRequest($"Invalid value: '{reader.GetString()}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", $"messages[{index}].role", "invalid_value");
+                    hasRole = true;
+                }
+                else if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            if (!hasRole) return ApiError.BadRequest($"Missing required parameter: 'messages[{index}].role'.", $"messages[{index}].role", "missing_required_parameter");
+            index++;
+        }
+        if (index == 0) return ApiError.BadRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "messages", "empty_array");
+        return null;
+    }
+
+    private static ApiError? NumberInRange(ref Utf8JsonReader reader, string name, double min, double max)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType != JsonTokenType.Number) return TypeError(name, "a number", reader.TokenType);
+        var value = reader.GetDouble();
+        if (value < min || value > max)
+            return ApiError.BadRequest($"Invalid '{name}': expected a value between {min} and {max}, but got {value} instead.", name, "invalid_value");
+        return null;
+    }
+
+    private static ApiError TypeError(string param, string expected, JsonTokenType got) =>
+        ApiError.BadRequest($"Invalid type for '{param}': expected {expected}, but got {Describe(got)} instead.", param, "invalid_type");
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.StartObject => "an object",
+        _ => token.ToString(),
+    };
+
+    private static string Describe(JsonException ex)
+    {
+        var message = ex.Message;
+        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut > 0) message = message[..cut];
+        return ex.LineNumber is { } line ? $"{message.TrimEnd('.')} at line {line + 1}, byte {ex.BytePositionInLine + 1}." : message;
+    }
+}

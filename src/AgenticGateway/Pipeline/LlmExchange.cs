@@ -1,0 +1,33 @@
+using System.Diagnostics;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Routing;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>One LLM API request as it moves through the pipeline, and what happened to it.</summary>
+internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmOperation operation, RequestBody body, ParsedRequest request, ModelGroup group, string requestId, long startTimestamp)
+{
+    public HttpContext Http { get; } = http;
+    public GatewayRuntime Runtime { get; } = runtime;
+    public LlmOperation Operation { get; } = operation;
+    public RequestBody Body { get; } = body;
+    public ParsedRequest Request = request;
+    public ModelGroup RequestedGroup { get; } = group;
+    public string RequestId { get; } = requestId;
+    public long StartTimestamp { get; } = startTimestamp;
+
+    public int Attempts { get; set; }
+    public int Fallbacks { get; set; }
+    public Deployment? Deployment { get; set; }
+    public ModelGroup? ServedBy { get; set; }
+    public Usage? Usage { get; set; }
+    /// <summary>Time spent waiting on providers and in retry backoff: everything that is not the gateway's own work.</summary>
+    public long UpstreamTicks { get; set; }
+    public double OverheadSeconds { get; set; }
+    public int Status { get; set; }
+    /// <summary>When the first streamed byte went to the client (0 for non-stream responses).</summary>
+    public long FirstByteTimestamp { get; set; }
+
+    public double ElapsedMs => Stopwatch.GetElapsedTime(StartTimestamp).TotalMilliseconds;
+}

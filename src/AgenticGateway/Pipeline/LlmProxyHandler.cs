@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using AgenticGateway.Observability;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Routing;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>
+/// The request path of the LLM API, in order: request id, auth, body, parse and validate, model resolution,
+/// dispatch (routing, retries, fallbacks, forwarding), then metrics and the access log.
+/// </summary>
+internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher dispatcher, GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
+{
+    public async Task HandleAsync(HttpContext context, LlmOperation operation)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var runtime = runtimes.Current;
+        var requestId = RequestIds.AcceptOrMint(context);
+
+        if (ClientAuth.Check(context.Request, runtime) is { } authError)
+        {
+            await FinishAsync(context, null, authError, "-", requestId, start);
+            return;
+        }
+
+        var (body, bodyError) = await RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
+        if (body is null)
+        {
+            await FinishAsync(context, null, bodyError!, "-", requestId, start);
+            return;
+        }
+        using (body)
+        {
+            if (RequestReader.TryParse(body.Span, operation, out var parsed) is { } parseError)
+            {
+                await FinishAsync(context, null, parseError, parsed.Model ?? "-", requestId, start);
+                return;
+            }
+            if (!runtime.Catalog.TryResolve(parsed.Model, out var group))
+            {
+                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), parsed.Model, requestId, start);
+                return;
+            }
+
+            var exchange = new LlmExchange(context, runtime, operation, body, parsed, group, requestId, start);
+            ApiError? error;
+            try
+            {
+                error = await dispatcher.DispatchAsync(exchange);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away; the upstream call was cancelled with it.
+                exchange.Status = StatusCodes.Status499ClientClosedRequest;
+                error = null;
+            }
+            await FinishAsync(context, exchange, error, group.Name, requestId, start);
+        }
+    }
+
+    private async Task FinishAsync(HttpContext context, LlmExchange? x, ApiError? error, string model, string requestId, long start)
+    {
+        if (error is not null)
+        {
+            try { await ErrorWriter.WriteAsync(context.Response, error); }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException) { }
+        }
+        var status = error?.Status ?? x?.Status ?? context.Response.StatusCode;
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        metrics.Request(model, status);
+        if (x?.Deployment is not null) metrics.Overhead(context.Request.Path.Value ?? "", x.OverheadSeconds);
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            Log.Access(logger, context.Request.Method, context.Request.Path.Value ?? "", status, model, x?.Deployment?.Id ?? "-", x?.Attempts ?? 0,
+                x?.Usage?.PromptTokens ?? 0, x?.Usage?.CompletionTokens ?? 0, elapsed.TotalMilliseconds, (x?.OverheadSeconds ?? 0) * 1000, requestId);
+        }
+    }
+
+    private static ApiError ModelNotFound(GatewayRuntime runtime, string model)
+    {
+        var available = string.Join(", ", runtime.Catalog.PublicModels().Select(m => m.Id).Order(StringComparer.Ordinal));
+        return new ApiError(404, $"The model '{model}' does not exist on this gateway. Available models: {available}.", "invalid_request_error", "model_not_found", "model");
+    }
+}

@@ -1,0 +1,76 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using AgenticGateway.OpenAi;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>The request body in a pooled buffer, bounded by the configured maximum size.</summary>
+internal sealed class RequestBody : IDisposable
+{
+    private byte[] _buffer;
+
+    private RequestBody(byte[] buffer, int length)
+    {
+        _buffer = buffer;
+        Length = length;
+    }
+
+    public int Length { get; }
+    public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
+    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    /// <summary>Reads the whole body. Returns an error (413 or 400) instead of throwing for bad input.</summary>
+    public static async ValueTask<(RequestBody? Body, ApiError? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is { } declared && declared > maxBytes) return (null, TooLarge(maxBytes));
+        var reader = request.BodyReader;
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength is > 0 ? request.ContentLength.Value : 4096, maxBytes) + 1);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                ReadResult result;
+                try { result = await reader.ReadAsync(cancellationToken); }
+                catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return (null, TooLarge(maxBytes));
+                }
+                var data = result.Buffer;
+                if (length + data.Length > maxBytes)
+                {
+                    reader.AdvanceTo(data.End);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return (null, TooLarge(maxBytes));
+                }
+                if (length + data.Length > buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(buffer.Length * 2L, length + data.Length), maxBytes + 1));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                data.CopyTo(buffer.AsSpan(length));
+                length += (int)data.Length;
+                reader.AdvanceTo(data.End);
+                if (result.IsCompleted) break;
+            }
+            return (new RequestBody(buffer, length), null);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private static ApiError TooLarge(long maxBytes) =>
+        new(413, $"Request body too large: the limit is {maxBytes} bytes.", "invalid_request_error", "request_too_large");
+}

@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Routing;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>
+/// Delivers a successful upstream response to the client: a JSON body after checking it is whole, or an SSE stream
+/// forwarded event by event as it arrives. Until the first byte goes out a failure is returned for retry; after
+/// that, a failure ends the stream with an error event.
+/// </summary>
+internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
+{
+    private const int MaxBufferedBody = 256 * 1024 * 1024;
+    private const int MaxEventBytes = 16 * 1024 * 1024;
+    private static readonly byte[] UsageProperty = "\"usage\""u8.ToArray();
+
+    /// <summary>Reads a non-stream response whole (so a broken body can still be retried), then writes it.</summary>
+    public async Task<UpstreamFailure?> BufferedAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationToken attemptToken, long attemptStart)
+    {
+        byte[] buffer;
+        int length;
+        try
+        {
+            (buffer, length) = await ReadAllAsync(response.Content, MaxBufferedBody, attemptToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return new UpstreamFailure(FailureKind.Connection, 502, $"reading the response from {d.Id} failed: {ex.Message}");
+        }
+        try
+        {
+            x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
+            if (!UsageReader.TryRead(buffer.AsSpan(0, length), out var usage))
+                return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} returned a malformed JSON body");
+            x.Usage = usage;
+            var http = x.Http.Response;
+            http.StatusCode = (int)response.StatusCode;
+            http.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
+            http.ContentLength = length;
+            Commit(x, d);
+            await http.Body.WriteAsync(buffer.AsMemory(0, length), x.Http.RequestAborted);
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Forwards an SSE stream. Complete events are written and flushed as soon as they arrive (never coalesced or
+    /// delayed); only a partial event waits for its end. The first event is awaited before committing.
+    /// </summary>
+    public async Task<UpstreamFailure?> StreamAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationTokenSource attemptCts, TimeSpan idleTimeout, long attemptStart)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var pending = 0;
+        var committed = false;
+        var clientAborted = x.Http.RequestAborted;
+        try
+        {
+            await using var upstream = await response.Content.ReadAsStreamAsync(attemptCts.Token);
+            while (true)
+            {
+                if (pending == buffer.Length)
+                {
+                    if (buffer.Length >= MaxEventBytes) return Fail(new UpstreamFailure(FailureKind.InvalidResponse, 502, $"an event from {d.Id} exceeded {MaxEventBytes} bytes"));
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, pending).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                int read;
+                if (committed)
+                {
+                    // After the first event the attempt timeout no longer applies; silence longer than the idle timeout does.
+                    attemptCts.CancelAfter(idleTimeout);
+                }
+                try
+                {
+                    read = await upstream.ReadAsync(buffer.AsMemory(pending), attemptCts.Token);
+                }
+                catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !clientAborted.IsCancellationRequested)
+                {
+                    if (!committed) throw;
+                    return Fail(new UpstreamFailure(FailureKind.Timeout, 504, $"no data from {d.Id} for {idleTimeout.TotalSeconds:F0}s"));
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    return Fail(new UpstreamFailure(FailureKind.Connection, 502, $"the stream from {d.Id} broke: {ex.Message}"));
+                }
+
+                if (read == 0)
+                {
+                    if (!committed && pending == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
+                    if (!committed) { x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart; Start(x, d, response); committed = true; }
+                    if (pending > 0)
+                    {
+                        ScanUsage(x, buffer.AsSpan(0, pending));
+                        await x.Http.Response.Body.WriteAsync(buffer.AsMemory(0, pending), clientAborted);
+                    }
+                    await x.Http.Response.Body.FlushAsync(clientAborted);
+                    return null;
+                }
+
+                var scanFrom = Math.Max(0, pending - 3);
+                pending += read;
+                var boundary = LastEventBoundary(buffer.AsSpan(0, pending), scanFrom);
+                if (boundary <= 0) continue;
+                if (!committed)
+                {
+                    x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
+                    Start(x, d, response);
+                    committed = true;
+                }
+                ScanUsage(x, buffer.AsSpan(0, boundary));
+                await x.Http.Response.Body.WriteAsync(buffer.AsMemory(0, boundary), clientAborted);
+                await x.Http.Response.Body.FlushAsync(clientAborted);
+                buffer.AsSpan(boundary, pending - boundary).CopyTo(buffer);
+                pending -= boundary;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        UpstreamFailure? Fail(UpstreamFailure failure)
+        {
+            if (!committed) return failure;
+            // The client already has part of the answer: end it with an error event and a clean close.
+            Observability.Log.StreamFailed(logger, d.Id, failure.Message, x.RequestId);
+            var error = ErrorWriter.SseEvent(new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error"));
+            // Only complete events were forwarded, so the error event starts cleanly; a partial event is dropped.
+            return new StreamBrokenFailure(failure, error);
+        }
+    }
+
+    /// <summary>Writes the error event of a stream that broke after it started.</summary>
+    public static async Task FinishBrokenStreamAsync(LlmExchange x, StreamBrokenFailure broken)
+    {
+        try
+        {
+            var body = x.Http.Response.Body;
+            await body.WriteAsync(broken.ErrorEvent, x.Http.RequestAborted);
+            await body.FlushAsync(x.Http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The client left as well; nothing more to tell it.
+        }
+    }
+
+    private static void Start(LlmExchange x, Deployment d, HttpResponseMessage response)
+    {
+        var http = x.Http.Response;
+        http.StatusCode = (int)response.StatusCode;
+        http.ContentType = response.Content.Headers.ContentType?.ToString() ?? "text/event-stream";
+        http.Headers.CacheControl = "no-cache";
+        http.Headers["x-accel-buffering"] = "no";
+        x.Http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        x.FirstByteTimestamp = Stopwatch.GetTimestamp();
+        Commit(x, d);
+    }
+
+    /// <summary>Sets the headers that tell the client what happened, just before the first byte goes out.</summary>
+    private static void Commit(LlmExchange x, Deployment d)
+    {
+        x.Deployment = d;
+        x.Status = x.Http.Response.StatusCode;
+        x.OverheadSeconds = Math.Max(0, Stopwatch.GetElapsedTime(x.StartTimestamp).TotalSeconds - Stopwatch.GetElapsedTime(0, x.UpstreamTicks).TotalSeconds);
+        var h = x.Http.Response.Headers;
+        var overheadMs = (x.OverheadSeconds * 1000).ToString("F3", CultureInfo.InvariantCulture);
+        var retries = (x.Attempts - 1 - x.Fallbacks).ToString(CultureInfo.InvariantCulture);
+        var fallbacks = x.Fallbacks.ToString(CultureInfo.InvariantCulture);
+        h["x-agw-deployment"] = d.Id;
+        h["x-agw-provider"] = d.ProviderName;
+        h["x-agw-model-group"] = d.GroupName;
+        h["x-agw-attempts"] = x.Attempts.ToString(CultureInfo.InvariantCulture);
+        h["x-agw-fallbacks"] = fallbacks;
+        h["x-agw-overhead-ms"] = overheadMs;
+        h["x-litellm-model-id"] = d.Id;
+        h["x-litellm-model-group"] = d.GroupName;
+        h["x-litellm-model-api-base"] = d.ApiBaseForDisplay;
+        h["x-litellm-attempted-retries"] = retries;
+        h["x-litellm-attempted-fallbacks"] = fallbacks;
+        h["x-litellm-overhead-duration-ms"] = overheadMs;
+    }
+
+    /// <summary>Index just past the last "\n\n" (or "\r\n\r\n") in the data, or 0 when there is none yet.</summary>
+    internal static int LastEventBoundary(ReadOnlySpan<byte> data, int scanFrom)
+    {
+        var region = data[scanFrom..];
+        var lf = region.LastIndexOf("\n\n"u8);
+        var crlf = region.LastIndexOf("\r\n\r\n"u8);
+        var end = Math.Max(lf < 0 ? -1 : lf + 2, crlf < 0 ? -1 : crlf + 4);
+        return end < 0 ? 0 : scanFrom + end;
+    }
+
+    /// <summary>Finds a usage object in complete events (the final usage chunk) and records it.</summary>
+    private static void ScanUsage(LlmExchange x, ReadOnlySpan<byte> events)
+    {
+        var at = events.LastIndexOf(UsageProperty);
+        if (at < 0) return;
+        var after = events[(at + UsageProperty.Length)..].TrimStart(" \t:"u8);
+        if (after.IsEmpty || after[0] != (byte)'{') return;
+        var start = events[..at].LastIndexOf("data:"u8);
+        if (start < 0) return;
+        var line = events[(start + 5)..];
+        var end = line.IndexOf((byte)'\n');
+        if (end >= 0) line = line[..end];
+        if (UsageReader.TryRead(line.Trim(" \r"u8), out var usage) && usage is not null) x.Usage = usage;
+    }
+
+    private static async Task<(byte[] Buffer, int Length)> ReadAllAsync(HttpContent content, int max, CancellationToken cancellationToken)
+    {
+        var declared = content.Headers.ContentLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(declared is > 0 and < 1 << 24 ? (int)declared.Value : 8192);
+        var length = 0;
+        try
+        {
+            await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= max) throw new IOException($"response body larger than {max} bytes");
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, max));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0) return (buffer, length);
+                length += read;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>Reads an error body, bounded: enough to pass on the provider's message.</summary>
+    public static async Task<byte[]> ReadErrorBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (buffer, length) = await ReadAllAsync(content, 1 << 20, cancellationToken);
+            var copy = buffer.AsSpan(0, length).ToArray();
+            ArrayPool<byte>.Shared.Return(buffer);
+            return copy;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return [];
+        }
+    }
+}
+
+/// <summary>A stream that failed after the client received part of it; the dispatcher must not retry it.</summary>
+internal sealed record StreamBrokenFailure(UpstreamFailure Cause, byte[] ErrorEvent)
+    : UpstreamFailure(Cause.Kind, Cause.Status, Cause.Message);

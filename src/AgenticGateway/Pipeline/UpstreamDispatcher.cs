@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Net;
+using AgenticGateway.Observability;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Routing;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>
+/// Sends a request to a deployment of its model group and delivers the answer, with retries inside the group
+/// (another deployment when one is free, otherwise exponential backoff with jitter that honours Retry-After),
+/// cooldowns for failing deployments, and ordered fallbacks to other groups. Returns the error to send when
+/// nothing succeeded, or null when the client got its answer.
+/// </summary>
+internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger)
+{
+    private const int MaxFallbacks = 5;
+
+    public async Task<ApiError?> DispatchAsync(LlmExchange x)
+    {
+        var router = x.Runtime.Router;
+        var clientAborted = x.Http.RequestAborted;
+        using var overall = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        overall.CancelAfter(RequestTimeout(x, router.Timeout));
+
+        var group = x.RequestedGroup;
+        UpstreamFailure? last = null;
+        ModelGroup[]? fallbackList = null;
+        var fallbackIndex = 0;
+        try
+        {
+            while (true)
+            {
+                last = await TryGroupAsync(x, group, overall.Token);
+                if (last is null) return null;
+                if (last is StreamBrokenFailure broken)
+                {
+                    await ResponseRelay.FinishBrokenStreamAsync(x, broken);
+                    return null;
+                }
+                if (last.Kind == FailureKind.BadRequest) break;
+
+                fallbackList ??= FallbacksFor(x, last.Kind);
+                ModelGroup? next = null;
+                while (fallbackIndex < fallbackList.Length && x.Fallbacks < MaxFallbacks)
+                {
+                    var candidate = fallbackList[fallbackIndex++];
+                    if (candidate != group && candidate != x.RequestedGroup) { next = candidate; break; }
+                }
+                if (next is null) break;
+                Log.FallingBack(logger, group.Name, next.Name, last.ErrorClass, x.RequestId);
+                metrics.Fallback(x.RequestedGroup.Name, next.Name);
+                x.Fallbacks++;
+                group = next;
+            }
+        }
+        catch (OperationCanceledException) when (overall.IsCancellationRequested && !clientAborted.IsCancellationRequested)
+        {
+            return new ApiError(504, $"The request timed out after {RequestTimeout(x, router.Timeout).TotalSeconds:F0}s" + (last is null ? "." : $"; last error: {last.Message}"), "timeout_error", "request_timeout");
+        }
+        return ToClientError(x, last!);
+    }
+
+    /// <summary>Attempts within one group. Returns null on success, or the failure that ended the group's turn.</summary>
+    private async Task<UpstreamFailure?> TryGroupAsync(LlmExchange x, ModelGroup group, CancellationToken cancellationToken)
+    {
+        var router = x.Runtime.Router;
+        ulong tried = 0;
+        var retriesLeft = router.NumRetries;
+        var retry = 0;
+        while (true)
+        {
+            var nowTicks = time.GetUtcNow().UtcTicks;
+            var index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks);
+            if (index < 0)
+            {
+                var wait = TimeSpan.FromTicks(Math.Max(0, group.EarliestAvailableTicks() - nowTicks));
+                return new UpstreamFailure(FailureKind.NoDeployment, 503, $"All deployments of '{group.Name}' are cooling down after failures.", RetryAfter: wait);
+            }
+            tried |= 1UL << index;
+            var deployment = group.Deployments[index];
+            x.Attempts++;
+            x.ServedBy = group;
+            var failure = await AttemptAsync(x, group, deployment, cancellationToken);
+            if (failure is null or StreamBrokenFailure) return failure;
+
+            RecordFailure(x, group, deployment, failure);
+            if (!failure.Retryable || retriesLeft-- <= 0) return failure;
+
+            nowTicks = time.GetUtcNow().UtcTicks;
+            if (!group.HasUntriedAvailable(tried, nowTicks))
+            {
+                var delay = Backoff(router, retry, failure.RetryAfter);
+                if (delay is null) return failure; // Retry-After longer than we are willing to wait: fall back instead.
+                var waitStart = Stopwatch.GetTimestamp();
+                await Task.Delay(delay.Value, time, cancellationToken);
+                x.UpstreamTicks += Stopwatch.GetTimestamp() - waitStart;
+            }
+            retry++;
+            metrics.Retry(group.Name);
+        }
+    }
+
+    private async Task<UpstreamFailure?> AttemptAsync(LlmExchange x, ModelGroup group, Deployment d, CancellationToken cancellationToken)
+    {
+        var router = x.Runtime.Router;
+        string? upstreamModel = null;
+        var modelToken = d.UpstreamModelJson;
+        if (group.WildcardPrefix is not null)
+        {
+            upstreamModel = d.UpstreamModel(x.Request.Model);
+            modelToken = Deployment.QuoteJson(upstreamModel);
+        }
+        var body = x.Body.Memory;
+        var sameModel = body.Span[x.Request.ModelStart..x.Request.ModelEnd].SequenceEqual(modelToken);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
+        {
+            Content = new UpstreamContent(body, x.Request.ModelStart, x.Request.ModelEnd, sameModel ? null : modelToken),
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
+        };
+        foreach (var (name, value) in d.Headers) request.Headers.TryAddWithoutValidation(name, value);
+        request.Headers.TryAddWithoutValidation("x-request-id", x.RequestId);
+
+        using var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attemptCts.CancelAfter(d.Options.Timeout ?? router.Timeout);
+        var start = Stopwatch.GetTimestamp();
+        d.State.Enter();
+        UpstreamFailure? failure;
+        try
+        {
+            HttpResponseMessage response;
+            try
+            {
+                response = await d.Invoker.SendAsync(request, attemptCts.Token);
+            }
+            catch (HttpRequestException ex)
+            {
+                x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                return new UpstreamFailure(FailureKind.Connection, 502, $"could not reach {d.Id}: {ex.Message}");
+            }
+            catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                return new UpstreamFailure(FailureKind.Timeout, 504, $"deployment {d.Id} did not answer within {(d.Options.Timeout ?? router.Timeout).TotalSeconds:F0}s");
+            }
+
+            using (response)
+            {
+                if (!response.IsSuccessStatusCode)
+                {
+                    var errorBody = await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptCts.Token);
+                    x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                    return UpstreamFailure.FromResponse((int)response.StatusCode, errorBody, response.Content.Headers.ContentType?.ToString(), RetryAfter(response));
+                }
+                try
+                {
+                    failure = x.Request.Stream
+                        ? await relay.StreamAsync(x, d, response, attemptCts, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start)
+                        : await relay.BufferedAsync(x, d, response, attemptCts.Token, start);
+                }
+                catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                    return new UpstreamFailure(FailureKind.Timeout, 504, $"deployment {d.Id} did not finish within {(d.Options.Timeout ?? router.Timeout).TotalSeconds:F0}s");
+                }
+            }
+        }
+        finally
+        {
+            d.State.Exit();
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        if (failure is null || failure is StreamBrokenFailure)
+        {
+            double? ttft = x.FirstByteTimestamp != 0 ? Stopwatch.GetElapsedTime(start, x.FirstByteTimestamp).TotalSeconds : null;
+            if (failure is null) d.State.RecordSuccess(seconds, ttft);
+            else RecordFailure(x, group, d, ((StreamBrokenFailure)failure).Cause);
+            d.State.RecordUsage(time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute, x.Usage?.TotalTokens ?? 0);
+            metrics.ProviderAttempt(d.ProviderName, group.Name, d.Id, seconds, failure is null ? "success" : "error");
+            if (ttft is { } t) metrics.TimeToFirstToken(d.ProviderName, group.Name, t);
+            if (x.Usage is { } u) metrics.Tokens(d.ProviderName, group.Name, u.PromptTokens, u.CompletionTokens);
+        }
+        else
+        {
+            metrics.ProviderAttempt(d.ProviderName, group.Name, d.Id, seconds, "error");
+        }
+        return failure;
+    }
+
+    private void RecordFailure(LlmExchange x, ModelGroup group, Deployment d, UpstreamFailure failure)
+    {
+        metrics.ProviderError(d.ProviderName, group.Name, d.Id, failure.ErrorClass);
+        Log.AttemptFailed(logger, d.Id, failure.ErrorClass, failure.Status, failure.Message, x.RequestId);
+        if (!failure.CountsAgainstDeployment) return;
+        var router = x.Runtime.Router;
+        // As LiteLLM: a rate limit cools a deployment down at once when the group has others to take the load
+        // (for as long as the provider asked); auth and not-found errors do so always; the rest after allowed_fails.
+        var immediate = (failure.Kind == FailureKind.RateLimited && group.Deployments.Length > 1) || failure.Kind is FailureKind.Auth or FailureKind.NotFound;
+        var cooldown = failure.Kind == FailureKind.RateLimited && failure.RetryAfter is { } ra && ra > router.CooldownTime ? ra : router.CooldownTime;
+        if (d.State.RecordFailure(time.GetUtcNow().UtcTicks, router.AllowedFails, router.FailureWindow, cooldown, immediate))
+            Log.CooldownStarted(logger, d.Id, group.Name, cooldown.TotalSeconds);
+    }
+
+    private static ModelGroup[] FallbacksFor(LlmExchange x, FailureKind kind)
+    {
+        var g = x.RequestedGroup;
+        var specific = kind switch
+        {
+            FailureKind.ContextWindow => g.ContextWindowFallbacks,
+            FailureKind.ContentPolicy => g.ContentPolicyFallbacks,
+            _ => [],
+        };
+        if (specific.Length > 0) return specific;
+        return g.Fallbacks.Length > 0 ? g.Fallbacks : x.Runtime.Catalog.DefaultFallbacks;
+    }
+
+    /// <summary>Exponential backoff with jitter, or the provider's Retry-After; null when that is too long to wait.</summary>
+    private static TimeSpan? Backoff(Configuration.RouterOptions router, int retry, TimeSpan? retryAfter)
+    {
+        if (retryAfter is { } ra)
+        {
+            if (ra > router.MaxRetryAfter) return null;
+            if (ra > TimeSpan.Zero) return ra;
+        }
+        var exp = router.RetryBackoff.TotalMilliseconds * Math.Pow(2, retry);
+        var capped = Math.Min(exp, router.MaxRetryBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (1 - 0.25 * Random.Shared.NextDouble()));
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta) return delta;
+        if (header?.Date is { } date) return date - DateTimeOffset.UtcNow is var d && d > TimeSpan.Zero ? d : TimeSpan.Zero;
+        // OpenAI also sends retry-after-ms.
+        if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var m))
+            return TimeSpan.FromMilliseconds(m);
+        return null;
+    }
+
+    /// <summary>A per-request timeout from x-agw-timeout or LiteLLM's x-litellm-timeout (seconds), capped by config.</summary>
+    private static TimeSpan RequestTimeout(LlmExchange x, TimeSpan configured)
+    {
+        var headers = x.Http.Request.Headers;
+        var value = headers["x-agw-timeout"];
+        if (value.Count == 0) value = headers["x-litellm-timeout"];
+        if (value.Count > 0 && double.TryParse(value[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+        {
+            var requested = TimeSpan.FromSeconds(seconds);
+            return requested < configured ? requested : configured;
+        }
+        return configured;
+    }
+
+    /// <summary>The error the client gets when every attempt failed, in OpenAI's shape with a matching status.</summary>
+    private static ApiError ToClientError(LlmExchange x, UpstreamFailure last)
+    {
+        var attempts = x.Attempts == 1 ? "1 attempt" : $"{x.Attempts} attempts";
+        return last.Kind switch
+        {
+            FailureKind.NoDeployment => new ApiError(503, last.Message, "service_unavailable_error", "no_healthy_deployment") { RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling(last.RetryAfter?.TotalSeconds ?? 1)) },
+            FailureKind.Timeout => new ApiError(504, $"The upstream provider timed out ({attempts}): {last.Message}", "timeout_error", "upstream_timeout"),
+            FailureKind.RateLimited => PassThrough(last, 429, "rate_limit_error", "rate_limit_exceeded"),
+            FailureKind.ServerError when last.Status == 503 => new ApiError(503, $"The upstream provider is unavailable ({attempts}): {last.Message}", "service_unavailable_error", "upstream_unavailable") { RetryAfterSeconds = RetrySeconds(last) },
+            FailureKind.ServerError or FailureKind.Connection or FailureKind.InvalidResponse => new ApiError(502, $"The upstream provider failed ({attempts}): {last.Message}", "upstream_error", "upstream_error"),
+            _ => PassThrough(last, last.Status, "invalid_request_error", last.ErrorClass),
+        };
+    }
+
+    private static int? RetrySeconds(UpstreamFailure f) => f.RetryAfter is { } r ? Math.Max(1, (int)Math.Ceiling(r.TotalSeconds)) : null;
+
+    /// <summary>Keeps the provider's status, message and code for errors the client should see as they are.</summary>
+    private static ApiError PassThrough(UpstreamFailure failure, int status, string type, string code) =>
+        new UpstreamApiError(status, failure.Message, type, code, failure.BodyIsOpenAiError ? failure.Body : null) { RetryAfterSeconds = RetrySeconds(failure) };
+}
+
+/// <summary>An error whose body is the provider's own OpenAI-shaped error, passed on unchanged.</summary>
+internal sealed record UpstreamApiError(int Status, string Message, string Type, string Code, byte[]? RawBody) : ApiError(Status, Message, Type, Code);

@@ -1,0 +1,1 @@
+return await AgenticGateway.Hosting.CommandLine.RunAsync(args);

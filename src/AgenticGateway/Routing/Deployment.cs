@@ -1,0 +1,95 @@
+using System.Text;
+using System.Text.Json;
+using AgenticGateway.Configuration;
+using AgenticGateway.Providers;
+
+namespace AgenticGateway.Routing;
+
+/// <summary>The API operations the gateway forwards.</summary>
+internal enum LlmOperation
+{
+    ChatCompletions,
+    Completions,
+    Embeddings,
+}
+
+/// <summary>
+/// A deployment ready to receive traffic: its options plus everything precomputed for the hot path (endpoint URIs,
+/// outbound headers, the upstream model name as a JSON string) and its shared run-time state.
+/// </summary>
+internal sealed class Deployment
+{
+    private readonly Uri[] _uris;
+
+    public Deployment(DeploymentOptions options, ProviderDefinition provider, HttpMessageInvoker invoker, DeploymentState state)
+    {
+        Options = options;
+        Provider = provider;
+        Invoker = invoker;
+        State = state;
+        WildcardPrefix = options.IsWildcard ? options.ModelName[..^1] : null;
+        UpstreamModelJson = QuoteJson(options.Model);
+        _uris = options.Model.Contains('*') ? [] : [Endpoint(LlmOperation.ChatCompletions, options.Model), Endpoint(LlmOperation.Completions, options.Model), Endpoint(LlmOperation.Embeddings, options.Model)];
+        Headers = BuildHeaders(options, provider);
+        ApiBaseForDisplay = options.ApiBase.GetLeftPart(UriPartial.Path);
+    }
+
+    public DeploymentOptions Options { get; }
+    public ProviderDefinition Provider { get; }
+    public HttpMessageInvoker Invoker { get; }
+    public DeploymentState State { get; }
+    public string Id => Options.Id;
+    public string ProviderName => Options.Provider;
+    public string GroupName => Options.ModelName;
+    public string? WildcardPrefix { get; }
+    public string ApiBaseForDisplay { get; }
+    /// <summary>The upstream model name as a JSON string token, quotes included.</summary>
+    public byte[] UpstreamModelJson { get; }
+    public KeyValuePair<string, string>[] Headers { get; }
+
+    /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
+    public string UpstreamModel(string requestedModel) =>
+        WildcardPrefix is null ? Options.Model : Options.Model.Replace("*", requestedModel[WildcardPrefix.Length..], StringComparison.Ordinal);
+
+    public Uri EndpointFor(LlmOperation operation, string? upstreamModel) =>
+        _uris.Length > 0 ? _uris[(int)operation] : Endpoint(operation, upstreamModel ?? Options.Model);
+
+    private Uri Endpoint(LlmOperation operation, string model)
+    {
+        var path = operation switch
+        {
+            LlmOperation.ChatCompletions => "chat/completions",
+            LlmOperation.Completions => "completions",
+            _ => "embeddings",
+        };
+        var baseText = Options.ApiBase.ToString().TrimEnd('/');
+        return Provider.Wire == ProviderWire.AzureOpenAi
+            ? new Uri($"{baseText}/openai/deployments/{Uri.EscapeDataString(model)}/{path}?api-version={Uri.EscapeDataString(Options.ApiVersion ?? ProviderCatalog.DefaultAzureApiVersion)}")
+            : new Uri($"{baseText}/{path}");
+    }
+
+    private static KeyValuePair<string, string>[] BuildHeaders(DeploymentOptions options, ProviderDefinition provider)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        if (options.ApiKey.IsSet)
+        {
+            headers.Add(provider.Wire == ProviderWire.AzureOpenAi
+                ? new("api-key", options.ApiKey.Value!)
+                : new("Authorization", "Bearer " + options.ApiKey.Value));
+        }
+        headers.AddRange(options.Headers);
+        return [.. headers];
+    }
+
+    public static byte[] QuoteJson(string value)
+    {
+        var encoded = JsonEncodedText.Encode(value).EncodedUtf8Bytes;
+        var quoted = new byte[encoded.Length + 2];
+        quoted[0] = (byte)'"';
+        encoded.CopyTo(quoted.AsSpan(1));
+        quoted[^1] = (byte)'"';
+        return quoted;
+    }
+
+    public override string ToString() => $"{Id} ({ProviderName}/{Options.Model})";
+}

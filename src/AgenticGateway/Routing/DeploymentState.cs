@@ -1,0 +1,103 @@
+namespace AgenticGateway.Routing;
+
+/// <summary>
+/// What the router knows about one deployment at run time: requests in flight, smoothed latency, token usage in
+/// the current minute, and its cooldown (circuit) state. Kept across config reloads for an unchanged deployment.
+/// </summary>
+internal sealed class DeploymentState
+{
+    private const double Alpha = 0.2;
+    private readonly Lock _failuresLock = new();
+    private readonly Queue<long> _failures = new();
+    private int _inFlight;
+    private long _latencyBits = BitConverter.DoubleToInt64Bits(double.NaN);
+    private long _ttftBits = BitConverter.DoubleToInt64Bits(double.NaN);
+    private long _cooldownUntil;
+    private int _probeInFlight;
+    private long _minute;
+    private long _minuteTokens;
+    private long _minuteRequests;
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+    /// <summary>Smoothed (EWMA) full-response latency in seconds; NaN until the first success.</summary>
+    public double LatencySeconds => BitConverter.Int64BitsToDouble(Interlocked.Read(ref _latencyBits));
+    /// <summary>Smoothed time to first token of streams in seconds; NaN until the first stream.</summary>
+    public double TimeToFirstTokenSeconds => BitConverter.Int64BitsToDouble(Interlocked.Read(ref _ttftBits));
+
+    public void Enter() => Interlocked.Increment(ref _inFlight);
+    public void Exit() => Interlocked.Decrement(ref _inFlight);
+
+    public long TokensThisMinute(long nowMinute) => Interlocked.Read(ref _minute) == nowMinute ? Interlocked.Read(ref _minuteTokens) : 0;
+    public long RequestsThisMinute(long nowMinute) => Interlocked.Read(ref _minute) == nowMinute ? Interlocked.Read(ref _minuteRequests) : 0;
+
+    public void RecordUsage(long nowMinute, long tokens)
+    {
+        if (Interlocked.Exchange(ref _minute, nowMinute) != nowMinute)
+        {
+            Interlocked.Exchange(ref _minuteTokens, 0);
+            Interlocked.Exchange(ref _minuteRequests, 0);
+        }
+        Interlocked.Add(ref _minuteTokens, tokens);
+        Interlocked.Increment(ref _minuteRequests);
+    }
+
+    public void RecordSuccess(double latencySeconds, double? ttftSeconds)
+    {
+        Smooth(ref _latencyBits, latencySeconds);
+        if (ttftSeconds is { } t) Smooth(ref _ttftBits, t);
+        // A success closes the circuit: a half-open probe that succeeded brings the deployment back.
+        Interlocked.Exchange(ref _cooldownUntil, 0);
+        Interlocked.Exchange(ref _probeInFlight, 0);
+        lock (_failuresLock) _failures.Clear();
+    }
+
+    private static void Smooth(ref long bits, double sample)
+    {
+        while (true)
+        {
+            var old = Interlocked.Read(ref bits);
+            var current = BitConverter.Int64BitsToDouble(old);
+            var next = double.IsNaN(current) ? sample : current + Alpha * (sample - current);
+            if (Interlocked.CompareExchange(ref bits, BitConverter.DoubleToInt64Bits(next), old) == old) return;
+        }
+    }
+
+    /// <summary>
+    /// Records a failure. Returns true when it put the deployment into cooldown: at once when <paramref name="immediate"/>
+    /// (rate limited or auth/not-found), or when more than <paramref name="allowedFails"/> failures fell within the window.
+    /// </summary>
+    public bool RecordFailure(long nowTicks, int allowedFails, TimeSpan window, TimeSpan cooldown, bool immediate)
+    {
+        Interlocked.Exchange(ref _probeInFlight, 0);
+        bool trip;
+        lock (_failuresLock)
+        {
+            _failures.Enqueue(nowTicks);
+            while (_failures.Count > 0 && nowTicks - _failures.Peek() > window.Ticks) _failures.Dequeue();
+            trip = immediate || _failures.Count >= allowedFails;
+            if (trip) _failures.Clear();
+        }
+        if (trip) Interlocked.Exchange(ref _cooldownUntil, nowTicks + cooldown.Ticks);
+        return trip;
+    }
+
+    /// <summary>True while in cooldown. After it ends, exactly one caller at a time gets through as a half-open probe.</summary>
+    public bool IsCoolingDown(long nowTicks) => nowTicks < Interlocked.Read(ref _cooldownUntil);
+
+    public long CooldownUntilTicks => Interlocked.Read(ref _cooldownUntil);
+
+    /// <summary>
+    /// Whether a request may go to this deployment now. Closed: yes. Cooling down: no. Half-open (cooldown over but not
+    /// yet confirmed healthy): only the one caller that wins the probe.
+    /// </summary>
+    public bool TryAcquire(long nowTicks)
+    {
+        var until = Interlocked.Read(ref _cooldownUntil);
+        if (until == 0) return true;
+        if (nowTicks < until) return false;
+        return Interlocked.CompareExchange(ref _probeInFlight, 1, 0) == 0;
+    }
+
+    /// <summary>Whether the deployment is in use normally (not cooling down, not waiting on a probe).</summary>
+    public bool IsHealthy => Interlocked.Read(ref _cooldownUntil) == 0;
+}

@@ -1,0 +1,52 @@
+namespace AgenticGateway.Routing;
+
+/// <summary>Deployments under one public model name, the strategy that picks among them, and where to fall back.</summary>
+internal sealed class ModelGroup(string name, Deployment[] deployments, IRoutingStrategy strategy)
+{
+    public const int MaxDeployments = 64;
+
+    public string Name { get; } = name;
+    public Deployment[] Deployments { get; } = deployments;
+    public IRoutingStrategy Strategy { get; } = strategy;
+    public string? WildcardPrefix { get; } = name.EndsWith('*') ? name[..^1] : null;
+    public ModelGroup[] Fallbacks { get; set; } = [];
+    public ModelGroup[] ContextWindowFallbacks { get; set; } = [];
+    public ModelGroup[] ContentPolicyFallbacks { get; set; } = [];
+
+    /// <summary>
+    /// Picks a deployment not in <paramref name="tried"/> (a bit mask) that is not cooling down; if every untried one
+    /// is unavailable, allows a repeat of a tried one. Returns -1 when all are cooling down.
+    /// </summary>
+    public int Pick(ulong tried, in RoutingInput input, long nowTicks)
+    {
+        var all = Deployments;
+        ulong available = 0;
+        for (var i = 0; i < all.Length; i++)
+        {
+            if (!all[i].State.IsCoolingDown(nowTicks)) available |= 1UL << i;
+        }
+        var untried = available & ~tried;
+        var pool = untried != 0 ? untried : available;
+        while (pool != 0)
+        {
+            var index = all.Length == 1 ? 0 : Strategy.Pick(new Candidates(all, pool), input);
+            // A deployment whose cooldown just ended admits one probe at a time; others look elsewhere.
+            if (all[index].State.TryAcquire(nowTicks)) return index;
+            pool &= ~(1UL << index);
+        }
+        return -1;
+    }
+
+    /// <summary>Whether another deployment than those tried could take a retry right now.</summary>
+    public bool HasUntriedAvailable(ulong tried, long nowTicks)
+    {
+        for (var i = 0; i < Deployments.Length; i++)
+        {
+            if ((tried & (1UL << i)) == 0 && !Deployments[i].State.IsCoolingDown(nowTicks)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>When the first deployment leaves cooldown (for Retry-After when all are cooling down).</summary>
+    public long EarliestAvailableTicks() => Deployments.Min(d => d.State.CooldownUntilTicks);
+}

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using AgenticGateway.Configuration;
+using AgenticGateway.Emulator;
+using AgenticGateway.Providers;
+using AgenticGateway.Routing;
+
+namespace AgenticGateway.Runtime;
+
+/// <summary>
+/// Turns validated options into a <see cref="GatewayRuntime"/>: groups with their strategies, resolved fallbacks and
+/// aliases, and each deployment's transport. Deployment state is looked up by id so it survives reloads.
+/// </summary>
+internal sealed class RuntimeBuilder(HttpMessageInvoker network)
+{
+    private readonly ConcurrentDictionary<string, DeploymentState> _states = new(StringComparer.Ordinal);
+
+    public GatewayRuntime Build(GatewayOptions options)
+    {
+        var groups = new List<ModelGroup>();
+        foreach (var byName in options.Deployments.GroupBy(d => d.ModelName, StringComparer.Ordinal))
+        {
+            var deployments = byName.Select(CreateDeployment).ToArray();
+            var strategyName = options.Router.GroupStrategies.TryGetValue(byName.Key, out var s) ? s : options.Router.Strategy;
+            groups.Add(new ModelGroup(byName.Key, deployments, RoutingStrategies.Create(strategyName)));
+        }
+
+        var byGroupName = groups.Where(g => g.WildcardPrefix is null).ToDictionary(g => g.Name, StringComparer.Ordinal);
+        var aliases = new Dictionary<string, (ModelGroup, bool)>(StringComparer.Ordinal);
+        var preliminary = new ModelCatalog(groups, aliases, []);
+        foreach (var (alias, target) in options.Aliases)
+        {
+            if (preliminary.TryResolve(target.Target, out var g)) aliases[alias] = (g, target.Hidden);
+        }
+        var lookup = new ModelCatalog(groups, aliases, []);
+        ModelGroup[] Resolve(IEnumerable<string> names) =>
+            [.. names.Select(n => lookup.TryResolve(n, out var g) ? g : null).OfType<ModelGroup>()];
+
+        foreach (var g in groups)
+        {
+            if (options.Router.Fallbacks.TryGetValue(g.Name, out var f)) g.Fallbacks = Resolve(f);
+            if (options.Router.ContextWindowFallbacks.TryGetValue(g.Name, out var cw)) g.ContextWindowFallbacks = Resolve(cw);
+            if (options.Router.ContentPolicyFallbacks.TryGetValue(g.Name, out var cp)) g.ContentPolicyFallbacks = Resolve(cp);
+        }
+        // Fallbacks keyed by an alias apply to the group it names.
+        foreach (var (alias, (group, _)) in aliases)
+        {
+            if (group.Fallbacks.Length == 0 && options.Router.Fallbacks.TryGetValue(alias, out var f)) group.Fallbacks = Resolve(f);
+        }
+        var catalog = new ModelCatalog(groups, aliases, Resolve(options.Router.DefaultFallbacks));
+        return new GatewayRuntime(options, catalog);
+    }
+
+    private Deployment CreateDeployment(DeploymentOptions options)
+    {
+        ProviderCatalog.TryGet(options.Provider, out var provider);
+        var state = _states.GetOrAdd(options.Id, static _ => new DeploymentState());
+        var invoker = provider.Wire == ProviderWire.Mock
+            ? new HttpMessageInvoker(new InProcessMockHandler(new MockEngine(MockSettings.From(options.Mock))), disposeHandler: true)
+            : network;
+        return new Deployment(options, provider, invoker, state);
+    }
+}

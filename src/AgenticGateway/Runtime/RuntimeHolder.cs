@@ -1,0 +1,22 @@
+using AgenticGateway.Configuration;
+
+namespace AgenticGateway.Runtime;
+
+/// <summary>Holds the current runtime snapshot and swaps in a new one atomically on reload.</summary>
+internal sealed class RuntimeHolder(RuntimeBuilder builder, GatewayOptions initial)
+{
+    private volatile GatewayRuntime _current = builder.Build(initial);
+
+    public GatewayRuntime Current => _current;
+
+    /// <summary>Raised after a new snapshot was swapped in.</summary>
+    public event Action<GatewayRuntime>? Reloaded;
+
+    public GatewayRuntime Swap(GatewayOptions options)
+    {
+        var next = builder.Build(options);
+        _current = next;
+        Reloaded?.Invoke(next);
+        return next;
+    }
+}
