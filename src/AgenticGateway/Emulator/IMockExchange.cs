@@ -8,6 +8,9 @@ internal interface IMockExchange
 {
     string Method { get; }
     string Path { get; }
+    /// <summary>The query string including '?', or empty.</summary>
+    string Query { get; }
+    IEnumerable<KeyValuePair<string, string>> RequestHeaders { get; }
     string? RequestHeader(string name);
     ReadOnlyMemory<byte> RequestBody { get; }
 

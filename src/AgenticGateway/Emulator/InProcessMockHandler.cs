@@ -55,6 +55,10 @@ internal sealed class InProcessMockHandler(MockEngine engine) : HttpMessageHandl
         public CancellationToken ReaderGone => _readerGone.Token;
         public string Method => _request.Method.Method;
         public string Path => _request.RequestUri?.AbsolutePath ?? "/";
+        public string Query => _request.RequestUri?.Query ?? "";
+        public IEnumerable<KeyValuePair<string, string>> RequestHeaders =>
+            _request.Headers.Concat(_request.Content?.Headers ?? Enumerable.Empty<KeyValuePair<string, IEnumerable<string>>>())
+                .Select(h => new KeyValuePair<string, string>(h.Key, string.Join(",", h.Value)));
         public ReadOnlyMemory<byte> RequestBody { get; }
 
         public string? RequestHeader(string name)

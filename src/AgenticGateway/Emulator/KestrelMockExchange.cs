@@ -7,6 +7,8 @@ internal sealed class KestrelMockExchange(HttpContext context, ReadOnlyMemory<by
 {
     public string Method => context.Request.Method;
     public string Path => context.Request.Path.Value ?? "/";
+    public string Query => context.Request.QueryString.Value ?? "";
+    public IEnumerable<KeyValuePair<string, string>> RequestHeaders => context.Request.Headers.Select(h => new KeyValuePair<string, string>(h.Key, h.Value.ToString()));
     public ReadOnlyMemory<byte> RequestBody => body;
     public string? RequestHeader(string name) => context.Request.Headers.TryGetValue(name, out var v) ? v.ToString() : null;
 
@@ -37,7 +39,8 @@ internal sealed class KestrelMockExchange(HttpContext context, ReadOnlyMemory<by
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The client went away: nothing to answer.
+            // The client went away: nothing to answer, but count it (tests check that cancellation reached us).
+            engine.RecordCancelled();
         }
     }
 }

@@ -13,10 +13,23 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly MockScript _script = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _byModel = new(StringComparer.Ordinal);
     private long _requests;
+    private long _inFlight;
+    private long _cancelled;
+    private volatile RecordedRequest? _last;
 
     public MockScript Script => _script;
     public long RequestCount => Interlocked.Read(ref _requests);
+    public long InFlight => Interlocked.Read(ref _inFlight);
+    public long Cancelled => Interlocked.Read(ref _cancelled);
+    public RecordedRequest? LastRequest => _last;
+    public long RequestsFor(string model) => _byModel.TryGetValue(model, out var n) ? n : 0;
+
+    public void RecordCancelled() => Interlocked.Increment(ref _cancelled);
+
+    /// <summary>The last API request as received, for tests that check what the gateway sent upstream.</summary>
+    public sealed record RecordedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body);
 
     public async Task HandleAsync(IMockExchange exchange, CancellationToken cancellationToken)
     {
@@ -27,6 +40,26 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
             return;
         }
         Interlocked.Increment(ref _requests);
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            _last = new RecordedRequest(exchange.Method, path, exchange.Query,
+                exchange.RequestHeaders.GroupBy(h => h.Key.ToLowerInvariant()).ToDictionary(g => g.Key, g => g.First().Value),
+                Encoding.UTF8.GetString(exchange.RequestBody.Span));
+            await HandleApiAsync(exchange, path, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _cancelled);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task HandleApiAsync(IMockExchange exchange, string path, CancellationToken cancellationToken)
+    {
         if (requiredApiKey is not null && !Authorized(exchange))
         {
             await WriteErrorAsync(exchange, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key", null, cancellationToken);
@@ -61,6 +94,7 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
                 return;
             }
 
+            _byModel.AddOrUpdate(model, 1, static (_, n) => n + 1);
             var settings = defaults.WithHeaders(exchange);
             if (body.TryGetProperty("mock_fault", out var bodyFault) && bodyFault.ValueKind == JsonValueKind.String) settings = settings with { Fault = bodyFault.GetString() };
             var fault = _script.Take(model) ?? Parse(settings.Fault);
@@ -163,7 +197,33 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
         }
         if (exchange.Path == "/mock/stats")
         {
-            await WriteJsonAsync(exchange, 200, w => { w.WriteStartObject(); w.WriteNumber("requests", RequestCount); w.WriteEndObject(); }, cancellationToken);
+            await WriteJsonAsync(exchange, 200, w =>
+            {
+                w.WriteStartObject();
+                w.WriteNumber("requests", RequestCount);
+                w.WriteNumber("in_flight", InFlight);
+                w.WriteNumber("cancelled", Cancelled);
+                w.WriteStartObject("by_model");
+                foreach (var (model, count) in _byModel) w.WriteNumber(model, count);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }, cancellationToken);
+            return;
+        }
+        if (exchange.Path == "/mock/last_request" && _last is { } last)
+        {
+            await WriteJsonAsync(exchange, 200, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("method", last.Method);
+                w.WriteString("path", last.Path);
+                w.WriteString("query", last.Query);
+                w.WriteStartObject("headers");
+                foreach (var (k, v) in last.Headers) w.WriteString(k, k is "authorization" or "api-key" ? "(redacted)" : v);
+                w.WriteEndObject();
+                w.WriteString("body", last.Body);
+                w.WriteEndObject();
+            }, cancellationToken);
             return;
         }
         await WriteErrorAsync(exchange, 404, "unknown control route", "invalid_request_error", null, null, cancellationToken);

@@ -1,0 +1,68 @@
+using AgenticGateway.Routing;
+
+namespace AgenticGateway.Tests.Routing;
+
+public class DeploymentStateTests
+{
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Cooldown = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public void Allowed_fails_within_the_window_trip_the_cooldown()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        Assert.False(state.RecordFailure(t, 3, Window, Cooldown, immediate: false));
+        Assert.False(state.RecordFailure(t + 1, 3, Window, Cooldown, immediate: false));
+        Assert.True(state.RecordFailure(t + 2, 3, Window, Cooldown, immediate: false));
+        Assert.True(state.IsCoolingDown(t + 3));
+        Assert.False(state.TryAcquire(t + 3));
+    }
+
+    [Fact]
+    public void Failures_outside_the_window_are_forgotten()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        state.RecordFailure(t, 2, Window, Cooldown, false);
+        Assert.False(state.RecordFailure(t + Window.Ticks + 1, 2, Window, Cooldown, false));
+    }
+
+    [Fact]
+    public void After_cooldown_one_probe_is_admitted_and_success_closes_the_circuit()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        state.RecordFailure(t, 1, Window, Cooldown, immediate: true);
+        var after = t + Cooldown.Ticks + 1;
+        Assert.False(state.IsCoolingDown(after));
+        Assert.True(state.TryAcquire(after));   // the probe
+        Assert.False(state.TryAcquire(after));  // others wait for its outcome
+        state.RecordSuccess(0.1, null);
+        Assert.True(state.IsHealthy);
+        Assert.True(state.TryAcquire(after));
+        Assert.True(state.TryAcquire(after));
+    }
+
+    [Fact]
+    public void A_failed_probe_starts_a_new_cooldown()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        state.RecordFailure(t, 1, Window, Cooldown, immediate: true);
+        var after = t + Cooldown.Ticks + 1;
+        Assert.True(state.TryAcquire(after));
+        Assert.True(state.RecordFailure(after, 3, Window, Cooldown, immediate: true));
+        Assert.True(state.IsCoolingDown(after + 1));
+    }
+
+    [Fact]
+    public void Latency_is_smoothed()
+    {
+        var state = new DeploymentState();
+        Assert.True(double.IsNaN(state.LatencySeconds));
+        state.RecordSuccess(1.0, null);
+        state.RecordSuccess(0.0, null);
+        Assert.Equal(0.8, state.LatencySeconds, 3);
+    }
+}

@@ -1,0 +1,108 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using AgenticGateway.Configuration;
+using AgenticGateway.Emulator;
+using AgenticGateway.Hosting;
+
+namespace AgenticGateway.Tests.Support;
+
+/// <summary>A provider emulator on a real Kestrel server on a free loopback port.</summary>
+internal sealed class EmulatorServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private EmulatorServer(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+        Engine = app.Services.GetRequiredService<MockEngine>();
+    }
+
+    public string Url { get; }
+    public string ApiBase => Url + "/v1";
+    public MockEngine Engine { get; }
+
+    public static async Task<EmulatorServer> StartAsync(MockSettings settings = default, string? apiKey = null)
+    {
+        var app = MockServer.Build("http://127.0.0.1:0", settings, apiKey);
+        await app.StartAsync();
+        return new EmulatorServer(app, GatewayApp.BoundAddresses(app)[0]);
+    }
+
+    /// <summary>The next <paramref name="count"/> requests (for <paramref name="model"/>, or any) fail with the given fault.</summary>
+    public void Fail(string fault, int count = 1, string? model = null)
+    {
+        Assert.True(MockFault.TryParse(fault, out var parsed, out var error), error);
+        Engine.Script.Add(model, parsed, count);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>The gateway on a real Kestrel server on a free loopback port, with a client pointed at it.</summary>
+internal sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private GatewayServer(WebApplication app, string url)
+    {
+        _app = app;
+        Url = url;
+        Client = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public string Url { get; }
+    public HttpClient Client { get; }
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null)
+    {
+        var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
+        Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
+        var app = GatewayApp.Build(new GatewayStartOptions(result.Options!, configPath, "http://127.0.0.1:0", result.Warnings));
+        await app.StartAsync();
+        return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]);
+    }
+
+    public Task<HttpResponseMessage> PostJsonAsync(string path, string json, CancellationToken cancellationToken = default, Action<HttpRequestMessage>? configure = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        configure?.Invoke(request);
+        return Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
+    public static async Task<JsonDocument> JsonAsync(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+internal static class Sse
+{
+    /// <summary>Reads an SSE body into its data payloads.</summary>
+    public static async Task<List<string>> ReadEventsAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        return text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => e.Trim())
+            .Where(e => e.StartsWith("data:", StringComparison.Ordinal))
+            .Select(e => e["data:".Length..].Trim())
+            .ToList();
+    }
+}
+
+internal static class Chat
+{
+    public static string Request(string model, bool stream = false, string content = "hello there", string extra = "") =>
+        $$"""{"model":"{{model}}","messages":[{"role":"user","content":"{{content}}"}]{{(stream ? ",\"stream\":true" : "")}}{{extra}}}""";
+}
