@@ -38,16 +38,18 @@ internal sealed class InProcessMockHandler(MockEngine engine) : HttpMessageHandl
         private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
         private readonly HttpResponseMessage _response;
         private readonly CancellationTokenSource _readerGone = new();
+        private readonly ReaderStream _reader;
         private bool _aborted;
 
         public PipeExchange(HttpRequestMessage request, ReadOnlyMemory<byte> body)
         {
             _request = request;
             RequestBody = body;
+            _reader = new ReaderStream(_pipe.Reader, _readerGone);
             _response = new HttpResponseMessage(HttpStatusCode.OK)
             {
                 RequestMessage = request,
-                Content = new StreamContent(new ReaderStream(_pipe.Reader, _readerGone)),
+                Content = new StreamContent(_reader),
             };
         }
 
@@ -98,7 +100,10 @@ internal sealed class InProcessMockHandler(MockEngine engine) : HttpMessageHandl
         {
             _aborted = true;
             var error = new HttpRequestException(HttpRequestError.ResponseEnded, "The upstream connection was reset.", new IOException("Connection reset by peer"));
-            if (!Response.TrySetException(error)) _pipe.Writer.Complete(new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely.", error));
+            if (Response.TrySetException(error)) return;
+            // Like a dropped connection: what was sent can still be read, then reading fails.
+            _reader.FailAtEnd(new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely.", error));
+            _pipe.Writer.Complete();
         }
 
         public void Complete(Exception? error)
@@ -118,6 +123,9 @@ internal sealed class InProcessMockHandler(MockEngine engine) : HttpMessageHandl
     private sealed class ReaderStream(PipeReader reader, CancellationTokenSource gone) : Stream
     {
         private readonly Stream _inner = reader.AsStream();
+        private Exception? _failAtEnd;
+
+        public void FailAtEnd(Exception error) => _failAtEnd = error;
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -125,8 +133,15 @@ internal sealed class InProcessMockHandler(MockEngine engine) : HttpMessageHandl
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await _inner.ReadAsync(buffer, cancellationToken);
+            if (read == 0 && _failAtEnd is { } error) throw error;
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();

@@ -52,7 +52,7 @@ internal sealed partial class MockEngine
 
         async ValueTask<bool> EmitAsync(Action<Utf8JsonWriter> write)
         {
-            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { exchange.Abort(); return false; }
+            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return false; }
             json.ResetWrittenCount();
             using (var w = new Utf8JsonWriter(json)) write(w);
             await WriteEventAsync(exchange, json, cancellationToken);
@@ -91,7 +91,7 @@ internal sealed partial class MockEngine
             if (!await EmitAsync(w => WriteChunk(w, id, created, model, index, includeUsage, role: false, content: null, choice.FinishReason, null))) return;
         }
         if (includeUsage && !await EmitAsync(w => WriteUsageChunk(w, id, created, model, "chat.completion.chunk", promptTokens, completionTokens))) return;
-        if (fault.Kind == MockFaultKind.Cut) { exchange.Abort(); return; }
+        if (fault.Kind == MockFaultKind.Cut) { await CutAsync(exchange, sent, cancellationToken); return; }
         await exchange.WriteAsync(Done, cancellationToken);
         await exchange.FlushAsync(cancellationToken);
     }
@@ -105,6 +105,7 @@ internal sealed partial class MockEngine
         {
             await exchange.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)], cancellationToken);
             await exchange.FlushAsync(cancellationToken);
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
             exchange.Abort();
             return;
         }
@@ -114,6 +115,16 @@ internal sealed partial class MockEngine
     }
 
     private static ulong Hash(ReadOnlySpan<byte> data) => MockText.Hash(data);
+
+    /// <summary>
+    /// Drops the connection mid-response. After chunks were sent it waits a moment first: a reset discards data the
+    /// peer has not read yet, and a cut "mid-way" means the reader already has the first chunks.
+    /// </summary>
+    private async Task CutAsync(IMockExchange exchange, int sent, CancellationToken cancellationToken)
+    {
+        if (sent > 0) await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken);
+        exchange.Abort();
+    }
 
     private static int CountPromptTokens(JsonElement messages)
     {

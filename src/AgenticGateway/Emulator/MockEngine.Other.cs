@@ -65,7 +65,7 @@ internal sealed partial class MockEngine
         var sent = 0;
         for (var i = 0; i <= pieces.Count; i++)
         {
-            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { exchange.Abort(); return; }
+            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return; }
             if (i > 0 && delay > TimeSpan.Zero) await Task.Delay(delay, _time, cancellationToken);
             json.ResetWrittenCount();
             using (var w = new Utf8JsonWriter(json))
