@@ -7,7 +7,8 @@
 #   DURATION=30 bash bench/run.sh     # longer measurements
 #   QUICK=1 bash bench/run.sh         # 3 s measurements, smoke test
 #
-# Other knobs: WARMUP (seconds, discarded run before each measurement), NGINX_WORKERS (default auto),
+# Other knobs: WARMUP (seconds, discarded run before each measurement), PRIME (seconds of load per mode that
+# every target gets once after startup, see prime()), NGINX_WORKERS (default auto),
 # AGW_BIN (an already published gateway directory; skips the publish step), KEEP=1 (keep the temp dir).
 set -euo pipefail
 
@@ -16,9 +17,9 @@ REPO=$(cd "$HERE/.." && pwd)
 RESULTS="$HERE/results"
 
 if [[ ${QUICK:-0} == 1 ]]; then
-  DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}
+  DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}; PRIME=${PRIME:-3}
 else
-  DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}
+  DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; PRIME=${PRIME:-5}
 fi
 # "auto" = one nginx worker per core. The gateway is free to use every core (Kestrel + the thread pool),
 # so nginx gets the same allowance; a single worker would understate the baseline on a multi-core box.
@@ -185,6 +186,20 @@ check_target() {
 for t in direct nginx gateway; do check_target "$t" "${URL[$t]}"; done
 
 # --- 4. Load ---------------------------------------------------------------------------------------------
+# prime URL [KEY]: load a freshly started target for PRIME s non-stream + PRIME s stream at c=32, discarded.
+# .NET starts on unoptimised tier-0 code and recompiles hot methods over the first seconds of load (tiered
+# compilation, dynamic PGO); unprimed, the first scenario measures the JIT (p99 of hundreds of ms), not the
+# steady state. The per-measurement warm-up (WARMUP) is too short for that on its own.
+prime() {
+  local url=$1 key=${2:-} auth=()
+  [[ -n $key ]] && auth=("key=$key")
+  log "priming $url (${PRIME}s non-stream + ${PRIME}s stream, discarded)"
+  wrk -t2 -c32 -d"${PRIME}s" --timeout "$WRK_TIMEOUT" -s "$HERE/chat.lua" "$url" -- "${auth[@]}" >/dev/null
+  wrk -t2 -c32 -d"${PRIME}s" --timeout "$WRK_TIMEOUT" -s "$HERE/chat.lua" "$url" -- stream "${auth[@]}" >/dev/null
+}
+# Through the gateway first: that also primes the emulator behind it; then the others (cheap if already warm).
+for t in gateway nginx direct; do prime "${URL[$t]}"; done
+
 RAW="$WORK/wrk.log"
 : >"$RAW"
 declare -A R   # R[scenario|target|field] from wrk's RESULT line
@@ -232,6 +247,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json
        -d '{"model":"bench-model","messages":[{"role":"user","content":"hello"}]}')
 [[ $code == 401 ]] || die "auth gateway answered $code without a key (expected 401): auth is not on"
 check_target gateway-auth "$URL_AUTH" "$MASTER_KEY"
+prime "$URL_AUTH" "$MASTER_KEY"   # a fresh process again, so prime it like the first one
 AUTH_SCN="non-stream c=32 (auth on)"
 measure "$AUTH_SCN" direct  "${URL[direct]}" 32 non-stream "$MASTER_KEY"
 measure "$AUTH_SCN" nginx   "${URL[nginx]}"  32 non-stream "$MASTER_KEY"

@@ -195,6 +195,9 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         metrics.ProviderError(d.ProviderName, group.Name, d.Id, failure.ErrorClass);
         Log.AttemptFailed(logger, d.Id, failure.ErrorClass, failure.Status, failure.Message, x.RequestId);
         if (!failure.CountsAgainstDeployment) return;
+        // A lone deployment that is rate limited is not failing: the client gets the 429 and its Retry-After
+        // instead of a cooldown's 503 (LiteLLM does the same).
+        if (failure.Kind == FailureKind.RateLimited && group.Deployments.Length == 1) return;
         var router = x.Runtime.Router;
         // As LiteLLM: a rate limit cools a deployment down at once when the group has others to take the load
         // (for as long as the provider asked); auth and not-found errors do so always; the rest after allowed_fails.
