@@ -32,7 +32,9 @@ internal static class GatewayApp
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = options.Server.MaxRequestBodyBytes;
+            // The handler enforces the configured limit (it can change on reload) and answers 413 itself after
+            // draining a bounded amount; Kestrel's limit is the hard stop beyond that.
+            k.Limits.MaxRequestBodySize = RequestBody.DrainLimit(options.Server.MaxRequestBodyBytes);
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>

@@ -19,10 +19,12 @@ internal sealed class PrometheusExporter : IDisposable
     private readonly ConcurrentDictionary<Instrument, Family> _families = new();
     private readonly List<Func<IEnumerable<GaugeSample>>> _gauges = [];
 
-    public PrometheusExporter()
+    public PrometheusExporter(IMeterFactory meterFactory)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
+            // Only this host's meters: several hosts in one process (tests) must not mix their series.
+            if (!ReferenceEquals(instrument.Meter.Scope, meterFactory)) return;
             if (instrument.Meter.Name == GatewayMetrics.MeterName || (instrument.Meter.Name == AspNetHosting && instrument.Name == AspNetRequestDuration))
             {
                 _families.TryAdd(instrument, new Family(instrument));
@@ -213,6 +215,14 @@ internal sealed class PrometheusExporter : IDisposable
                 names.Add(name.Replace('.', '_'));
                 values.Add(Convert.ToString(tag.Value, CultureInfo.InvariantCulture) ?? "");
                 kept.Add(tag);
+            }
+            if (aspNet)
+            {
+                // Display order route, method, status; the raw tags keep ASP.NET's order for matching.
+                var order = new[] { "route", "method", "status" };
+                var pairs = names.Zip(values).OrderBy(p => Array.IndexOf(order, p.First)).ToList();
+                names = [.. pairs.Select(p => p.First)];
+                values = [.. pairs.Select(p => p.Second)];
             }
             return new SeriesKey([.. names], [.. values]) { RawTags = [.. kept] };
         }

@@ -28,7 +28,11 @@ internal sealed class RequestBody : IDisposable
     /// <summary>Reads the whole body. Returns an error (413 or 400) instead of throwing for bad input.</summary>
     public static async ValueTask<(RequestBody? Body, ApiError? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentLength is { } declared && declared > maxBytes) return (null, TooLarge(maxBytes));
+        if (request.ContentLength is { } declared && declared > maxBytes)
+        {
+            if (declared <= DrainLimit(maxBytes)) await DrainAsync(request.BodyReader, 0, DrainLimit(maxBytes), false, cancellationToken);
+            return (null, TooLarge(maxBytes));
+        }
         var reader = request.BodyReader;
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength is > 0 ? request.ContentLength.Value : 4096, maxBytes) + 1);
         var length = 0;
@@ -48,6 +52,7 @@ internal sealed class RequestBody : IDisposable
                 {
                     reader.AdvanceTo(data.End);
                     ArrayPool<byte>.Shared.Return(buffer);
+                    await DrainAsync(reader, length + data.Length, DrainLimit(maxBytes), result.IsCompleted, cancellationToken);
                     return (null, TooLarge(maxBytes));
                 }
                 if (length + data.Length > buffer.Length)
@@ -68,6 +73,31 @@ internal sealed class RequestBody : IDisposable
         {
             ArrayPool<byte>.Shared.Return(buffer);
             throw;
+        }
+    }
+
+    /// <summary>How much of an oversized upload is read and discarded so the client can receive its 413.</summary>
+    public static long DrainLimit(long maxBytes) => Math.Max(maxBytes * 2, 8L * 1024 * 1024);
+
+    /// <summary>
+    /// Reads and discards the rest of an oversized body (up to a limit): a client still uploading would otherwise
+    /// see the connection close instead of the 413.
+    /// </summary>
+    private static async ValueTask DrainAsync(PipeReader reader, long seen, long limit, bool completed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!completed && seen <= limit)
+            {
+                var result = await reader.ReadAsync(cancellationToken);
+                seen += result.Buffer.Length;
+                reader.AdvanceTo(result.Buffer.End);
+                completed = result.IsCompleted;
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Past the server's hard limit: the connection closes after the response.
         }
     }
 
