@@ -1,0 +1,87 @@
+using System.Net;
+using AgenticGateway.Configuration;
+using AgenticGateway.Runtime;
+using AgenticGateway.Tests.Support;
+
+namespace AgenticGateway.Tests.Configuration;
+
+public class HotReloadTests
+{
+    private static async Task<bool> Eventually(Func<Task<bool>> condition, int timeoutMs = 5000)
+    {
+        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition()) return true;
+            await Task.Delay(50);
+        }
+        return false;
+    }
+
+    [Fact]
+    public async Task A_valid_change_is_swapped_in_an_invalid_one_is_ignored_and_requests_in_flight_finish()
+    {
+        await using var slow = await EmulatorServer.StartAsync(new AgenticGateway.Emulator.MockSettings(TimeSpan.Zero, TimeSpan.Zero, 20, null));
+        var dir = Directory.CreateTempSubdirectory("agw-reload-");
+        var path = Path.Combine(dir.FullName, "gateway.yaml");
+        string Config(string name) => $"""
+            models:
+              - name: {name}
+                provider: openai_compatible
+                api_base: {slow.ApiBase}
+            """;
+        await File.WriteAllTextAsync(path, Config("before"));
+        await using var gw = await GatewayServer.StartAsync(Config("before"), path);
+
+        // A stream in flight on the old configuration (20 tokens/s: it lasts about a second).
+        var inFlight = gw.PostJsonAsync("/v1/chat/completions", Chat.Request("before", stream: true));
+        await Task.Delay(100);
+
+        await File.WriteAllTextAsync(path, Config("after"));
+        Assert.True(await Eventually(async () => (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode == HttpStatusCode.OK));
+        Assert.Equal(HttpStatusCode.NotFound, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("before"))).StatusCode);
+
+        using (var response = await inFlight)
+        {
+            var events = await Sse.ReadEventsAsync(response);
+            Assert.Equal("[DONE]", events[^1]);
+        }
+
+        // An invalid file is rejected; the running configuration stays.
+        await File.WriteAllTextAsync(path, "models:\n  - name: broken\n    provider: opneai\n");
+        var watcher = gw.Services.GetRequiredService<ConfigWatcher>();
+        Assert.False(watcher.Reload());
+        await Task.Delay(400);
+        Assert.Equal(HttpStatusCode.OK, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode);
+        Assert.Equal("after", gw.Services.GetRequiredService<RuntimeHolder>().Current.Options.Deployments[0].ModelName);
+        dir.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task Deployment_health_survives_a_reload_when_the_deployment_is_unchanged()
+    {
+        await using var upstream = await EmulatorServer.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("agw-reload-");
+        var path = Path.Combine(dir.FullName, "gateway.yaml");
+        var config = $"""
+            models:
+              - name: m
+                provider: openai_compatible
+                api_base: {upstream.ApiBase}
+            router:
+              num_retries: 0
+              allowed_fails: 1
+              cooldown_time: 60s
+            """;
+        await File.WriteAllTextAsync(path, config);
+        await using var gw = await GatewayServer.StartAsync(config, path);
+        upstream.Fail("status=500");
+        (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
+
+        await File.WriteAllTextAsync(path, config.Replace("num_retries: 0", "num_retries: 1", StringComparison.Ordinal));
+        var holder = gw.Services.GetRequiredService<RuntimeHolder>();
+        Assert.True(await Eventually(() => Task.FromResult(holder.Current.Router.NumRetries == 1)));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).StatusCode);
+        dir.Delete(recursive: true);
+    }
+}
