@@ -71,7 +71,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         while (true)
         {
             var nowTicks = time.GetUtcNow().UtcTicks;
-            var index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks);
+            var index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out var probe);
             if (index < 0)
             {
                 var wait = TimeSpan.FromTicks(Math.Max(0, group.EarliestAvailableTicks() - nowTicks));
@@ -81,10 +81,17 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             var deployment = group.Deployments[index];
             x.Attempts++;
             x.ServedBy = group;
-            var failure = await AttemptAsync(x, group, deployment, cancellationToken);
+            UpstreamFailure? failure;
+            try
+            {
+                failure = await AttemptAsync(x, group, deployment, cancellationToken);
+                if (failure is not null and not StreamBrokenFailure) RecordFailure(x, group, deployment, failure);
+            }
+            finally
+            {
+                if (probe) deployment.State.EndProbe();
+            }
             if (failure is null or StreamBrokenFailure) return failure;
-
-            RecordFailure(x, group, deployment, failure);
             if (!failure.Retryable || retriesLeft-- <= 0) return failure;
 
             nowTicks = time.GetUtcNow().UtcTicks;

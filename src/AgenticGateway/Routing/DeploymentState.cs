@@ -68,6 +68,9 @@ internal sealed class DeploymentState
     /// </summary>
     public bool RecordFailure(long nowTicks, int allowedFails, TimeSpan window, TimeSpan cooldown, bool immediate)
     {
+        // A failure while half-open (the probe's, or any other) sends the deployment straight back to cooldown.
+        var until = Interlocked.Read(ref _cooldownUntil);
+        if (until != 0 && nowTicks >= until) immediate = true;
         Interlocked.Exchange(ref _probeInFlight, 0);
         bool trip;
         lock (_failuresLock)
@@ -90,13 +93,21 @@ internal sealed class DeploymentState
     /// Whether a request may go to this deployment now. Closed: yes. Cooling down: no. Half-open (cooldown over but not
     /// yet confirmed healthy): only the one caller that wins the probe.
     /// </summary>
-    public bool TryAcquire(long nowTicks)
+    public bool TryAcquire(long nowTicks, out bool probe)
     {
+        probe = false;
         var until = Interlocked.Read(ref _cooldownUntil);
         if (until == 0) return true;
         if (nowTicks < until) return false;
-        return Interlocked.CompareExchange(ref _probeInFlight, 1, 0) == 0;
+        probe = Interlocked.CompareExchange(ref _probeInFlight, 1, 0) == 0;
+        return probe;
     }
+
+    /// <summary>
+    /// Ends a probe whose outcome said nothing about the deployment (a bad request, a client that left): the next
+    /// request may probe again.
+    /// </summary>
+    public void EndProbe() => Interlocked.Exchange(ref _probeInFlight, 0);
 
     /// <summary>Whether the deployment is in use normally (not cooling down, not waiting on a probe).</summary>
     public bool IsHealthy => Interlocked.Read(ref _cooldownUntil) == 0;

@@ -17,8 +17,13 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     /// Picks a deployment not in <paramref name="tried"/> (a bit mask) that is not cooling down; if every untried one
     /// is unavailable, allows a repeat of a tried one. Returns -1 when all are cooling down.
     /// </summary>
-    public int Pick(ulong tried, in RoutingInput input, long nowTicks)
+    public int Pick(ulong tried, in RoutingInput input, long nowTicks) => Pick(tried, input, nowTicks, out _);
+
+    /// <param name="probe">True when the pick is the half-open probe of a deployment leaving cooldown; the caller
+    /// must end it (<see cref="DeploymentState.EndProbe"/>) whatever the outcome.</param>
+    public int Pick(ulong tried, in RoutingInput input, long nowTicks, out bool probe)
     {
+        probe = false;
         var all = Deployments;
         ulong available = 0;
         for (var i = 0; i < all.Length; i++)
@@ -31,7 +36,7 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
         {
             var index = all.Length == 1 ? 0 : Strategy.Pick(new Candidates(all, pool), input);
             // A deployment whose cooldown just ended admits one probe at a time; others look elsewhere.
-            if (all[index].State.TryAcquire(nowTicks)) return index;
+            if (all[index].State.TryAcquire(nowTicks, out probe)) return index;
             pool &= ~(1UL << index);
         }
         return -1;

@@ -289,4 +289,18 @@ public class ResilienceTests : IAsyncLifetime
         Assert.Equal(0, slow.Engine.InFlight);
         Assert.Equal(1, slow.Engine.Cancelled);
     }
+
+    [Fact]
+    public async Task A_probe_that_ends_in_a_bad_request_does_not_leave_the_deployment_stuck()
+    {
+        await using var gw = await Gateway(Deployment("m", _a), "  num_retries: 0\n  allowed_fails: 1\n  cooldown_time: 300ms");
+        _a.Fail("status=500", count: 1);
+        (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
+        await Task.Delay(400);
+        _a.Fail("status=400", count: 1);
+        using (var probe = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m")))
+            Assert.Equal(HttpStatusCode.BadRequest, probe.StatusCode);
+        using var next = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
 }

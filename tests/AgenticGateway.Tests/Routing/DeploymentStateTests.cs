@@ -16,7 +16,7 @@ public class DeploymentStateTests
         Assert.False(state.RecordFailure(t + 1, 3, Window, Cooldown, immediate: false));
         Assert.True(state.RecordFailure(t + 2, 3, Window, Cooldown, immediate: false));
         Assert.True(state.IsCoolingDown(t + 3));
-        Assert.False(state.TryAcquire(t + 3));
+        Assert.False(state.TryAcquire(t + 3, out _));
     }
 
     [Fact]
@@ -36,12 +36,12 @@ public class DeploymentStateTests
         state.RecordFailure(t, 1, Window, Cooldown, immediate: true);
         var after = t + Cooldown.Ticks + 1;
         Assert.False(state.IsCoolingDown(after));
-        Assert.True(state.TryAcquire(after));   // the probe
-        Assert.False(state.TryAcquire(after));  // others wait for its outcome
+        Assert.True(state.TryAcquire(after, out _));   // the probe
+        Assert.False(state.TryAcquire(after, out _));  // others wait for its outcome
         state.RecordSuccess(0.1, null);
         Assert.True(state.IsHealthy);
-        Assert.True(state.TryAcquire(after));
-        Assert.True(state.TryAcquire(after));
+        Assert.True(state.TryAcquire(after, out _));
+        Assert.True(state.TryAcquire(after, out _));
     }
 
     [Fact]
@@ -51,7 +51,7 @@ public class DeploymentStateTests
         var t = TimeSpan.FromHours(1).Ticks;
         state.RecordFailure(t, 1, Window, Cooldown, immediate: true);
         var after = t + Cooldown.Ticks + 1;
-        Assert.True(state.TryAcquire(after));
+        Assert.True(state.TryAcquire(after, out _));
         Assert.True(state.RecordFailure(after, 3, Window, Cooldown, immediate: true));
         Assert.True(state.IsCoolingDown(after + 1));
     }
@@ -64,5 +64,30 @@ public class DeploymentStateTests
         state.RecordSuccess(1.0, null);
         state.RecordSuccess(0.0, null);
         Assert.Equal(0.8, state.LatencySeconds, 3);
+    }
+
+    [Fact]
+    public void A_probe_ended_without_an_outcome_lets_the_next_request_probe()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        state.RecordFailure(t, 1, Window, Cooldown, immediate: true);
+        var after = t + Cooldown.Ticks + 1;
+        Assert.True(state.TryAcquire(after, out var probe));
+        Assert.True(probe);
+        state.EndProbe(); // e.g. the probe was a bad request, or its client left
+        Assert.True(state.TryAcquire(after, out probe));
+        Assert.True(probe);
+    }
+
+    [Fact]
+    public void Any_failure_while_half_open_restarts_the_cooldown_at_once()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        state.RecordFailure(t, 5, Window, Cooldown, immediate: true);
+        var after = t + Cooldown.Ticks + 1;
+        Assert.True(state.RecordFailure(after, 5, Window, Cooldown, immediate: false));
+        Assert.True(state.IsCoolingDown(after + 1));
     }
 }
