@@ -30,7 +30,7 @@ WRK_TIMEOUT=5s   # wrk's default (2 s) would hide slow responses as "timeout"; t
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# --- 1. Tools -------------------------------------------------------------------------------------------
+# --- Tools -------------------------------------------------------------------------------------------
 missing=()
 for tool in nginx wrk; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if (( ${#missing[@]} )); then
@@ -73,7 +73,7 @@ wait_up() {
   die "$name did not come up at $url"
 }
 
-# --- 2. Publish the gateway (Release) ---------------------------------------------------------------------
+# --- Publish the gateway (Release) ---------------------------------------------------------------------
 if [[ -n ${AGW_BIN:-} ]]; then
   BIN=$AGW_BIN
 else
@@ -85,7 +85,7 @@ else
 fi
 if [[ -x $BIN/AgenticGateway ]]; then AGW=("$BIN/AgenticGateway"); else AGW=(dotnet "$BIN/AgenticGateway.dll"); fi
 
-# --- 3. Ports, configs, servers ---------------------------------------------------------------------------
+# --- Ports, configs, servers ---------------------------------------------------------------------------
 # Bind port 0 for all ports at once (so they are distinct), then release them for the servers.
 read -r P_EMU P_SLOW P_NGINX P_GW P_GW_AUTH < <(python3 -c '
 import socket
@@ -185,7 +185,7 @@ check_target() {
 }
 for t in direct nginx gateway; do check_target "$t" "${URL[$t]}"; done
 
-# --- 4. Load ---------------------------------------------------------------------------------------------
+# --- Load ---------------------------------------------------------------------------------------------
 # prime URL [KEY]: load a freshly started target for PRIME s non-stream + PRIME s stream at c=32, discarded.
 # .NET starts on unoptimised tier-0 code and recompiles hot methods over the first seconds of load (tiered
 # compilation, dynamic PGO); unprimed, the first scenario measures the JIT (p99 of hundreds of ms), not the
@@ -226,19 +226,19 @@ for scn in "${SCENARIOS[@]}"; do
   for t in direct nginx gateway; do measure "$scn" "$t" "${URL[$t]}" "$c" "$mode"; done
 done
 
-# --- 7. Streaming "no coalescing" check (before reading the peak RSS, so it counts too) -----------------
+# --- Streaming "no coalescing" check (before reading the peak RSS, so it counts too) -----------------
 log "streaming check (emulator paced at 50 tokens/s)"
 STREAM_CHECK_RC=0
 STREAM_CHECK=$(python3 "$HERE/stream_check.py" --requests 5 --model bench-slow \
   "direct=http://127.0.0.1:$P_SLOW/v1/chat/completions" \
   "gateway=http://127.0.0.1:$P_GW/v1/chat/completions") || STREAM_CHECK_RC=$?
 
-# --- 5. Peak RSS of the gateway that served all of the above ------------------------------------------------
+# --- Peak RSS of the gateway that served all of the above ------------------------------------------------
 kill -0 "$PID_gateway" 2>/dev/null || die "gateway exited during the benchmark (see $WORK/gateway.log)"
 RSS_PEAK_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$PID_gateway/status")
 kill "$PID_gateway"; wait "$PID_gateway" 2>/dev/null || true
 
-# --- 8. Auth on: a second gateway with master_key, non-stream c=32 ----------------------------------------------
+# --- Auth on: a second gateway with master_key, non-stream c=32 ----------------------------------------------
 # All three targets get the Authorization header (the emulator and nginx ignore it), re-measured side by side.
 start gateway-auth "${AGW[@]}" --config "$WORK/gateway-auth.yaml" --urls "http://127.0.0.1:$P_GW_AUTH"
 wait_up gateway-auth "http://127.0.0.1:$P_GW_AUTH/health/ready"
@@ -254,7 +254,7 @@ measure "$AUTH_SCN" nginx   "${URL[nginx]}"  32 non-stream "$MASTER_KEY"
 measure "$AUTH_SCN" gateway "$URL_AUTH"      32 non-stream "$MASTER_KEY"
 SCENARIOS+=("$AUTH_SCN")
 
-# --- 6. Report ---------------------------------------------------------------------------------------------
+# --- Report ---------------------------------------------------------------------------------------------
 ms()  { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 num() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 INVALID=()
@@ -277,7 +277,7 @@ report() {
       errs+=("$e")
       (( e == 0 )) || INVALID+=("$scn / $t: HTTP status>=400 ${R[$scn|$t|status_errors]}, connect ${R[$scn|$t|connect]}, read ${R[$scn|$t|read]}, write ${R[$scn|$t|write]}, timeout ${R[$scn|$t|timeout]} (of ${R[$scn|$t|requests]} requests)")
     done
-    row+=" | $(awk -v g="${R[$scn|gateway|rps]}" -v n="${R[$scn|nginx|rps]}" 'BEGIN { printf "%.2f", g / n }')"
+    row+=" | $(awk -v g="${R[$scn|gateway|rps]}" -v n="${R[$scn|nginx|rps]}" 'BEGIN { if (n > 0) printf "%.2f", g / n; else printf "n/a" }')"
     row+=" | $(awk -v g="${R[$scn|gateway|p50_us]}" -v d="${R[$scn|direct|p50_us]}" 'BEGIN { printf "%+.2f", (g - d) / 1000 }')"
     row+=" | $(awk -v g="${R[$scn|gateway|p99_us]}" -v d="${R[$scn|direct|p99_us]}" 'BEGIN { printf "%+.2f", (g - d) / 1000 }')"
     row+=" | ${errs[0]}/${errs[1]}/${errs[2]} |"
@@ -302,7 +302,8 @@ report() {
 }
 
 mkdir -p "$RESULTS"
-report | tee "$RESULTS/latest.md"
+report >"$RESULTS/latest.md"   # not "| tee": report would run in a subshell and INVALID would not come back
+cat "$RESULTS/latest.md"
 cp "$RAW" "$RESULTS/latest-wrk.log"
 log "written $RESULTS/latest.md (raw wrk output: $RESULTS/latest-wrk.log)"
 (( ${#INVALID[@]} == 0 && STREAM_CHECK_RC == 0 )) || exit 1
