@@ -130,13 +130,18 @@ internal sealed class ConfigMap
     }
 
     /// <summary>A duration: a number of seconds, or text such as "250ms", "30s", "5m".</summary>
-    public TimeSpan? Duration(string key)
+    public TimeSpan? Duration(string key, bool positive = false)
     {
         var text = String(key);
         if (text is null) return null;
         if (!Durations.TryParse(text, out var v))
         {
-            Issues.Error(Child(key), $"expected a duration such as 30, \"30s\" or \"250ms\", got '{text}'");
+            Issues.Error(Child(key), $"expected a duration up to 30 days such as 30, \"30s\" or \"250ms\", got '{text}'");
+            return null;
+        }
+        if (positive && v <= TimeSpan.Zero)
+        {
+            Issues.Error(Child(key), "must be greater than zero");
             return null;
         }
         return v;

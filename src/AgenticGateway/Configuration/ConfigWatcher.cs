@@ -18,7 +18,7 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _lastText = TryRead();
-        _timer = new Timer(_ => Reload(), null, Timeout.Infinite, Timeout.Infinite);
+        _timer = new Timer(_ => SafeReload(), null, Timeout.Infinite, Timeout.Infinite);
         _watcher = new FileSystemWatcher(Path.GetDirectoryName(_fullPath)!, Path.GetFileName(_fullPath))
         {
             NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
@@ -37,6 +37,15 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
         try { return File.ReadAllText(_fullPath); }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
+    }
+
+    private void SafeReload()
+    {
+        try { Reload(); }
+        catch (Exception ex)
+        {
+            Log.ConfigRejected(logger, _fullPath, ex.Message);
+        }
     }
 
     /// <summary>Loads and applies the file now; returns whether a new configuration was applied.</summary>

@@ -38,8 +38,8 @@ internal static class LiteLlmMapper
             spec.ApiVersion = p.String("api_version");
             spec.Rpm = p.Long("rpm");
             spec.Tpm = p.Long("tpm");
-            spec.Timeout = p.Duration("timeout");
-            spec.StreamTimeout = p.Duration("stream_timeout");
+            spec.Timeout = p.Duration("timeout", positive: true);
+            spec.StreamTimeout = p.Duration("stream_timeout", positive: true);
             spec.MaxRetries = p.Int("max_retries", 0, 100);
             spec.Weight = p.Double("weight", 0);
             spec.InputCostPerToken = p.Decimal("input_cost_per_token");
@@ -73,7 +73,7 @@ internal static class LiteLlmMapper
             o = o with
             {
                 NumRetries = ls.Int("num_retries", 0, 20) ?? o.NumRetries,
-                Timeout = ls.Duration("request_timeout") ?? o.Timeout,
+                Timeout = ls.Duration("request_timeout", positive: true) ?? o.Timeout,
             };
             o = ReadFallbackFamily(ls, router, o);
             if (ls.Bool("json_logs") == true) logging = logging with { Format = "json" };
@@ -89,8 +89,8 @@ internal static class LiteLlmMapper
             o = o with
             {
                 NumRetries = rs.Int("num_retries", 0, 20) ?? o.NumRetries,
-                Timeout = rs.Duration("timeout") ?? o.Timeout,
-                StreamIdleTimeout = rs.Duration("stream_timeout") ?? o.StreamIdleTimeout,
+                Timeout = rs.Duration("timeout", positive: true) ?? o.Timeout,
+                StreamIdleTimeout = rs.Duration("stream_timeout", positive: true) ?? o.StreamIdleTimeout,
                 AllowedFails = rs.Int("allowed_fails", 1) ?? o.AllowedFails,
                 CooldownTime = rs.Duration("cooldown_time") ?? o.CooldownTime,
                 RetryBackoff = rs.Duration("retry_after") ?? o.RetryBackoff,

@@ -38,8 +38,8 @@ internal static class OwnSchemaMapper
                 ApiVersion = m.String("api_version"),
                 Id = m.String("id"),
                 Headers = m.StringPairs("headers"),
-                Timeout = m.Duration("timeout"),
-                StreamTimeout = m.Duration("stream_timeout"),
+                Timeout = m.Duration("timeout", positive: true),
+                StreamTimeout = m.Duration("stream_timeout", positive: true),
                 MaxRetries = m.Int("max_retries", 0, 100),
                 Weight = m.Double("weight", 0),
                 Rpm = m.Long("rpm"),
@@ -112,10 +112,10 @@ internal static class OwnSchemaMapper
             MaxRetryBackoff = r.Duration("max_retry_backoff") ?? o.MaxRetryBackoff,
             MaxRetryAfter = r.Duration("max_retry_after") ?? o.MaxRetryAfter,
             AllowedFails = r.Int("allowed_fails", 1) ?? o.AllowedFails,
-            FailureWindow = r.Duration("failure_window") ?? o.FailureWindow,
+            FailureWindow = r.Duration("failure_window", positive: true) ?? o.FailureWindow,
             CooldownTime = r.Duration("cooldown_time") ?? o.CooldownTime,
-            Timeout = r.Duration("timeout") ?? o.Timeout,
-            StreamIdleTimeout = r.Duration("stream_idle_timeout") ?? o.StreamIdleTimeout,
+            Timeout = r.Duration("timeout", positive: true) ?? o.Timeout,
+            StreamIdleTimeout = r.Duration("stream_idle_timeout", positive: true) ?? o.StreamIdleTimeout,
         };
         o = o with
         {

@@ -40,6 +40,7 @@ internal static class RequestReader
             {
                 if (reader.ValueTextEquals("model"u8))
                 {
+                    if (request.Model is not null) return ApiError.BadRequest("The 'model' field appears more than once.", "model");
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.String) return TypeError("model", "a string", reader.TokenType);
                     request.ModelStart = (int)reader.TokenStartIndex;

@@ -58,12 +58,12 @@ internal static class UsageReader
             if (reader.CurrentDepth == depth + 1 && (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8)))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.Number) prompt = reader.GetInt64();
+                if (reader.TokenType == JsonTokenType.Number) prompt = (long)reader.GetDouble();
             }
             else if (reader.CurrentDepth == depth + 1 && (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8)))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.Number) completion = reader.GetInt64();
+                if (reader.TokenType == JsonTokenType.Number) completion = (long)reader.GetDouble();
             }
             else
             {

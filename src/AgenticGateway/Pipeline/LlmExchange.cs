@@ -18,6 +18,9 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     public long StartTimestamp { get; } = startTimestamp;
 
     public int Attempts { get; set; }
+    public int Retries { get; set; }
+    /// <summary>The whole-request timeout; disarmed once a stream starts (then only the idle timeout applies).</summary>
+    public CancellationTokenSource? Overall { get; set; }
     public int Fallbacks { get; set; }
     public Deployment? Deployment { get; set; }
     public ModelGroup? ServedBy { get; set; }

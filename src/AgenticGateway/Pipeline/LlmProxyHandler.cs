@@ -15,31 +15,50 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
     public async Task HandleAsync(HttpContext context, LlmOperation operation)
     {
         var start = Stopwatch.GetTimestamp();
-        var runtime = runtimes.Current;
         var requestId = RequestIds.AcceptOrMint(context);
+        try
+        {
+            await HandleCoreAsync(context, operation, requestId, start);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away (while we read its body or wrote the answer); the upstream call went with it.
+            metrics.Request("-", StatusCodes.Status499ClientClosedRequest);
+        }
+        catch (Exception ex)
+        {
+            // A bug, not bad input: log it and still answer in the API's error shape.
+            Log.Unhandled(logger, ex, context.Request.Path.Value ?? "", requestId);
+            await FinishAsync(context, null, new ApiError(500, $"Internal gateway error (request id {requestId}).", "server_error", "internal_error"), "-", operation, requestId, start);
+        }
+    }
 
+    private async Task HandleCoreAsync(HttpContext context, LlmOperation operation, string requestId, long start)
+    {
+        var runtime = runtimes.Current;
         if (ClientAuth.Check(context.Request, runtime) is { } authError)
         {
-            await FinishAsync(context, null, authError, "-", requestId, start);
+            await FinishAsync(context, null, authError, "-", operation, requestId, start);
             return;
         }
 
         var (body, bodyError) = await RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
         if (body is null)
         {
-            await FinishAsync(context, null, bodyError!, "-", requestId, start);
+            await FinishAsync(context, null, bodyError!, "-", operation, requestId, start);
             return;
         }
         using (body)
         {
             if (RequestReader.TryParse(body.Span, operation, out var parsed) is { } parseError)
             {
-                await FinishAsync(context, null, parseError, parsed.Model ?? "-", requestId, start);
+                await FinishAsync(context, null, parseError, "-", operation, requestId, start);
                 return;
             }
             if (!runtime.Catalog.TryResolve(parsed.Model, out var group))
             {
-                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), parsed.Model, requestId, start);
+                // The label is not the client's string: metric labels must stay bounded.
+                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), "-", operation, requestId, start);
                 return;
             }
 
@@ -55,11 +74,11 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
                 exchange.Status = StatusCodes.Status499ClientClosedRequest;
                 error = null;
             }
-            await FinishAsync(context, exchange, error, group.Name, requestId, start);
+            await FinishAsync(context, exchange, error, group.Name, operation, requestId, start);
         }
     }
 
-    private async Task FinishAsync(HttpContext context, LlmExchange? x, ApiError? error, string model, string requestId, long start)
+    private async Task FinishAsync(HttpContext context, LlmExchange? x, ApiError? error, string model, LlmOperation operation, string requestId, long start)
     {
         if (error is not null)
         {
@@ -69,13 +88,20 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
         var status = error?.Status ?? x?.Status ?? context.Response.StatusCode;
         var elapsed = Stopwatch.GetElapsedTime(start);
         metrics.Request(model, status);
-        if (x?.Deployment is not null) metrics.Overhead(context.Request.Path.Value ?? "", x.OverheadSeconds);
+        if (x?.Deployment is not null) metrics.Overhead(OperationLabel(operation), x.OverheadSeconds);
         if (logger.IsEnabled(LogLevel.Information))
         {
             Log.Access(logger, context.Request.Method, context.Request.Path.Value ?? "", status, model, x?.Deployment?.Id ?? "-", x?.Attempts ?? 0,
                 x?.Usage?.PromptTokens ?? 0, x?.Usage?.CompletionTokens ?? 0, elapsed.TotalMilliseconds, (x?.OverheadSeconds ?? 0) * 1000, requestId);
         }
     }
+
+    private static string OperationLabel(LlmOperation operation) => operation switch
+    {
+        LlmOperation.ChatCompletions => "chat_completions",
+        LlmOperation.Completions => "completions",
+        _ => "embeddings",
+    };
 
     private static ApiError ModelNotFound(GatewayRuntime runtime, string model)
     {

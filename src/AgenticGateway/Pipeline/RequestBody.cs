@@ -44,14 +44,12 @@ internal sealed class RequestBody : IDisposable
                 try { result = await reader.ReadAsync(cancellationToken); }
                 catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
                     return (null, TooLarge(maxBytes));
                 }
                 var data = result.Buffer;
                 if (length + data.Length > maxBytes)
                 {
                     reader.AdvanceTo(data.End);
-                    ArrayPool<byte>.Shared.Return(buffer);
                     await DrainAsync(reader, length + data.Length, DrainLimit(maxBytes), result.IsCompleted, cancellationToken);
                     return (null, TooLarge(maxBytes));
                 }
@@ -67,12 +65,14 @@ internal sealed class RequestBody : IDisposable
                 reader.AdvanceTo(data.End);
                 if (result.IsCompleted) break;
             }
-            return (new RequestBody(buffer, length), null);
+            var body = new RequestBody(buffer, length);
+            buffer = [];
+            return (body, null);
         }
-        catch
+        finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            throw;
+            // Returned exactly once, whatever happened, unless the body now owns it.
+            if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -14,7 +14,7 @@ namespace AgenticGateway.Pipeline;
 /// </summary>
 internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
 {
-    private const int MaxBufferedBody = 256 * 1024 * 1024;
+    private const int MaxBufferedBody = 128 * 1024 * 1024;
     private const int MaxEventBytes = 16 * 1024 * 1024;
     private static readonly byte[] UsageProperty = "\"usage\""u8.ToArray();
 
@@ -75,14 +75,13 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                     buffer = bigger;
                 }
                 int read;
-                if (committed)
-                {
-                    // After the first event the attempt timeout no longer applies; silence longer than the idle timeout does.
-                    attemptCts.CancelAfter(idleTimeout);
-                }
+                // Until the first event the attempt timeout applies; after it, only silence from the upstream longer
+                // than the idle timeout (time spent writing to a slow client does not count).
+                if (committed) attemptCts.CancelAfter(idleTimeout);
                 try
                 {
                     read = await upstream.ReadAsync(buffer.AsMemory(pending), attemptCts.Token);
+                    if (committed) attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
                 }
                 catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !clientAborted.IsCancellationRequested)
                 {
@@ -97,7 +96,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                 if (read == 0)
                 {
                     if (!committed && pending == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
-                    if (!committed) { x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart; Start(x, d, response); committed = true; }
+                    if (!committed) { x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart; Start(x, d, response); attemptCts.CancelAfter(Timeout.InfiniteTimeSpan); committed = true; }
                     if (pending > 0)
                     {
                         ScanUsage(x, buffer.AsSpan(0, pending));
@@ -115,11 +114,12 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                 {
                     x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
                     Start(x, d, response);
+                    attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
                     committed = true;
                 }
                 ScanUsage(x, buffer.AsSpan(0, boundary));
+                // Kestrel's response stream flushes on every write: each event goes out at once.
                 await x.Http.Response.Body.WriteAsync(buffer.AsMemory(0, boundary), clientAborted);
-                await x.Http.Response.Body.FlushAsync(clientAborted);
                 buffer.AsSpan(boundary, pending - boundary).CopyTo(buffer);
                 pending -= boundary;
             }
@@ -164,6 +164,8 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
         http.Headers["x-accel-buffering"] = "no";
         x.Http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         x.FirstByteTimestamp = Stopwatch.GetTimestamp();
+        // A started stream may run as long as it keeps producing: the whole-request timeout no longer applies.
+        x.Overall?.CancelAfter(Timeout.InfiniteTimeSpan);
         Commit(x, d);
     }
 
@@ -175,7 +177,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
         x.OverheadSeconds = Math.Max(0, Stopwatch.GetElapsedTime(x.StartTimestamp).TotalSeconds - Stopwatch.GetElapsedTime(0, x.UpstreamTicks).TotalSeconds);
         var h = x.Http.Response.Headers;
         var overheadMs = (x.OverheadSeconds * 1000).ToString("F3", CultureInfo.InvariantCulture);
-        var retries = (x.Attempts - 1 - x.Fallbacks).ToString(CultureInfo.InvariantCulture);
+        var retries = x.Retries.ToString(CultureInfo.InvariantCulture);
         var fallbacks = x.Fallbacks.ToString(CultureInfo.InvariantCulture);
         h["x-agw-deployment"] = d.Id;
         h["x-agw-provider"] = d.ProviderName;
@@ -219,7 +221,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
     private static async Task<(byte[] Buffer, int Length)> ReadAllAsync(HttpContent content, int max, CancellationToken cancellationToken)
     {
         var declared = content.Headers.ContentLength;
-        var buffer = ArrayPool<byte>.Shared.Rent(declared is > 0 and < 1 << 24 ? (int)declared.Value : 8192);
+        var buffer = ArrayPool<byte>.Shared.Rent(declared is > 0 ? (int)Math.Min(declared.Value, Math.Min(max, 1 << 24)) : 8192);
         var length = 0;
         try
         {

@@ -15,6 +15,8 @@ namespace AgenticGateway.Pipeline;
 internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger)
 {
     private const int MaxFallbacks = 5;
+    /// <summary>Upper bound on a provider's Retry-After as we use it (for cooldowns, and passed on to clients).</summary>
+    private static readonly TimeSpan MaxRetryAfterHonoured = TimeSpan.FromMinutes(10);
 
     public async Task<ApiError?> DispatchAsync(LlmExchange x)
     {
@@ -22,6 +24,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var clientAborted = x.Http.RequestAborted;
         using var overall = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         overall.CancelAfter(RequestTimeout(x, router.Timeout));
+        x.Overall = overall;
 
         var group = x.RequestedGroup;
         UpstreamFailure? last = null;
@@ -66,14 +69,17 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         var router = x.Runtime.Router;
         ulong tried = 0;
-        var retriesLeft = router.NumRetries;
+        var retriesLeft = RetriesFor(group, router);
         var retry = 0;
+        UpstreamFailure? lastFailure = null;
         while (true)
         {
             var nowTicks = time.GetUtcNow().UtcTicks;
             var index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out var probe);
             if (index < 0)
             {
+                // If this group already failed for this request, that failure is the truth to report.
+                if (lastFailure is not null) return lastFailure;
                 var wait = TimeSpan.FromTicks(Math.Max(0, group.EarliestAvailableTicks() - nowTicks));
                 return new UpstreamFailure(FailureKind.NoDeployment, 503, $"All deployments of '{group.Name}' are cooling down after failures.", RetryAfter: wait);
             }
@@ -92,6 +98,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 if (probe) deployment.State.EndProbe();
             }
             if (failure is null or StreamBrokenFailure) return failure;
+            lastFailure = failure;
             if (!failure.Retryable || retriesLeft-- <= 0) return failure;
 
             nowTicks = time.GetUtcNow().UtcTicks;
@@ -104,6 +111,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 x.UpstreamTicks += Stopwatch.GetTimestamp() - waitStart;
             }
             retry++;
+            x.Retries++;
             metrics.Retry(group.Name);
         }
     }
@@ -155,14 +163,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
 
             using (response)
             {
-                if (!response.IsSuccessStatusCode)
-                {
-                    var errorBody = await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptCts.Token);
-                    x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
-                    return UpstreamFailure.FromResponse((int)response.StatusCode, errorBody, response.Content.Headers.ContentType?.ToString(), RetryAfter(response));
-                }
                 try
                 {
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        var errorBody = await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptCts.Token);
+                        x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                        return UpstreamFailure.FromResponse((int)response.StatusCode, errorBody, response.Content.Headers.ContentType?.ToString(), RetryAfter(response));
+                    }
                     failure = x.Request.Stream
                         ? await relay.StreamAsync(x, d, response, attemptCts, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start)
                         : await relay.BufferedAsync(x, d, response, attemptCts.Token, start);
@@ -183,7 +191,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         if (failure is null || failure is StreamBrokenFailure)
         {
             double? ttft = x.FirstByteTimestamp != 0 ? Stopwatch.GetElapsedTime(start, x.FirstByteTimestamp).TotalSeconds : null;
-            if (failure is null) d.State.RecordSuccess(seconds, ttft);
+            if (failure is null) d.State.RecordSuccess(seconds, ttft, time.GetUtcNow().UtcTicks);
             else RecordFailure(x, group, d, ((StreamBrokenFailure)failure).Cause);
             d.State.RecordUsage(time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute, x.Usage?.TotalTokens ?? 0);
             metrics.ProviderAttempt(d.ProviderName, group.Name, d.Id, seconds, failure is null ? "success" : "error");
@@ -212,6 +220,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var cooldown = failure.Kind == FailureKind.RateLimited && failure.RetryAfter is { } ra && ra > router.CooldownTime ? ra : router.CooldownTime;
         if (d.State.RecordFailure(time.GetUtcNow().UtcTicks, router.AllowedFails, router.FailureWindow, cooldown, immediate))
             Log.CooldownStarted(logger, d.Id, group.Name, cooldown.TotalSeconds);
+    }
+
+    /// <summary>Retries for a group: the deployments' own max_retries when set (the largest), else the router's.</summary>
+    private static int RetriesFor(ModelGroup group, Configuration.RouterOptions router)
+    {
+        var own = -1;
+        foreach (var d in group.Deployments) if (d.Options.MaxRetries is { } r && r > own) own = r;
+        return own >= 0 ? own : router.NumRetries;
     }
 
     private static ModelGroup[] FallbacksFor(LlmExchange x, FailureKind kind)
@@ -243,12 +259,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     private static TimeSpan? RetryAfter(HttpResponseMessage response)
     {
         var header = response.Headers.RetryAfter;
-        if (header?.Delta is { } delta) return delta;
-        if (header?.Date is { } date) return date - DateTimeOffset.UtcNow is var d && d > TimeSpan.Zero ? d : TimeSpan.Zero;
+        TimeSpan? value = null;
+        if (header?.Delta is { } delta) value = delta;
+        else if (header?.Date is { } date) value = date - DateTimeOffset.UtcNow;
         // OpenAI also sends retry-after-ms.
-        if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var m))
-            return TimeSpan.FromMilliseconds(m);
-        return null;
+        else if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var m) && double.IsFinite(m))
+            value = TimeSpan.FromMilliseconds(Math.Clamp(m, 0, MaxRetryAfterHonoured.TotalMilliseconds));
+        if (value is null) return null;
+        return value < TimeSpan.Zero ? TimeSpan.Zero : value > MaxRetryAfterHonoured ? MaxRetryAfterHonoured : value;
     }
 
     /// <summary>A per-request timeout from x-agw-timeout or LiteLLM's x-litellm-timeout (seconds), capped by config.</summary>
@@ -276,6 +294,9 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             FailureKind.RateLimited => PassThrough(last, 429, "rate_limit_error", "rate_limit_exceeded"),
             FailureKind.ServerError when last.Status == 503 => new ApiError(503, $"The upstream provider is unavailable ({attempts}): {last.Message}", "service_unavailable_error", "upstream_unavailable") { RetryAfterSeconds = RetrySeconds(last) },
             FailureKind.ServerError or FailureKind.Connection or FailureKind.InvalidResponse => new ApiError(502, $"The upstream provider failed ({attempts}): {last.Message}", "upstream_error", "upstream_error"),
+            // The caller's key was fine: the gateway's provider credentials were refused. Say so, and do not echo the
+            // provider's message (it may quote part of that credential).
+            FailureKind.Auth => new ApiError(502, $"The upstream provider rejected the gateway's credentials (HTTP {last.Status}); check the deployment's api_key.", "upstream_error", "upstream_auth_error"),
             _ => PassThrough(last, last.Status, "invalid_request_error", last.ErrorClass),
         };
     }

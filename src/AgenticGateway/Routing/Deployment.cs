@@ -31,7 +31,8 @@ internal sealed class Deployment
         UpstreamModelJson = QuoteJson(options.Model);
         _uris = options.Model.Contains('*') ? [] : [Endpoint(LlmOperation.ChatCompletions, options.Model), Endpoint(LlmOperation.Completions, options.Model), Endpoint(LlmOperation.Embeddings, options.Model)];
         Headers = BuildHeaders(options, provider);
-        ApiBaseForDisplay = options.ApiBase.GetLeftPart(UriPartial.Path);
+        // Never show credentials that may sit in the URL's userinfo.
+        ApiBaseForDisplay = options.ApiBase.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
     }
 
     public DeploymentOptions Options { get; }

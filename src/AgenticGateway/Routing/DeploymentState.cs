@@ -41,11 +41,13 @@ internal sealed class DeploymentState
         Interlocked.Increment(ref _minuteRequests);
     }
 
-    public void RecordSuccess(double latencySeconds, double? ttftSeconds)
+    public void RecordSuccess(double latencySeconds, double? ttftSeconds, long nowTicks)
     {
         Smooth(ref _latencyBits, latencySeconds);
         if (ttftSeconds is { } t) Smooth(ref _ttftBits, t);
-        // A success closes the circuit: a half-open probe that succeeded brings the deployment back.
+        // A success after the cooldown closes the circuit (the probe succeeded). A success of a request that
+        // started before the cooldown says nothing about now, and leaves it in place.
+        if (nowTicks < Interlocked.Read(ref _cooldownUntil)) return;
         Interlocked.Exchange(ref _cooldownUntil, 0);
         Interlocked.Exchange(ref _probeInFlight, 0);
         lock (_failuresLock) _failures.Clear();
@@ -88,6 +90,13 @@ internal sealed class DeploymentState
     public bool IsCoolingDown(long nowTicks) => nowTicks < Interlocked.Read(ref _cooldownUntil);
 
     public long CooldownUntilTicks => Interlocked.Read(ref _cooldownUntil);
+
+    /// <summary>Could take a request now: closed, or half-open with no probe out.</summary>
+    public bool IsAvailable(long nowTicks)
+    {
+        var until = Interlocked.Read(ref _cooldownUntil);
+        return until == 0 || (nowTicks >= until && Volatile.Read(ref _probeInFlight) == 0);
+    }
 
     /// <summary>
     /// Whether a request may go to this deployment now. Closed: yes. Cooling down: no. Half-open (cooldown over but not

@@ -31,7 +31,15 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
             if (!all[i].State.IsCoolingDown(nowTicks)) available |= 1UL << i;
         }
         var untried = available & ~tried;
-        var pool = untried != 0 ? untried : available;
+        var index = PickFrom(untried, input, nowTicks, out probe);
+        // Every untried deployment may be busy with another request's probe: repeat a tried one rather than fail.
+        return index >= 0 ? index : PickFrom(available & tried, input, nowTicks, out probe);
+    }
+
+    private int PickFrom(ulong pool, in RoutingInput input, long nowTicks, out bool probe)
+    {
+        probe = false;
+        var all = Deployments;
         while (pool != 0)
         {
             var index = all.Length == 1 ? 0 : Strategy.Pick(new Candidates(all, pool), input);
@@ -47,7 +55,7 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     {
         for (var i = 0; i < Deployments.Length; i++)
         {
-            if ((tried & (1UL << i)) == 0 && !Deployments[i].State.IsCoolingDown(nowTicks)) return true;
+            if ((tried & (1UL << i)) == 0 && Deployments[i].State.IsAvailable(nowTicks)) return true;
         }
         return false;
     }

@@ -86,7 +86,12 @@ internal sealed class LatencyBasedStrategy : IRoutingStrategy
             if (!candidates.Contains(i)) continue;
             var state = all[i].State;
             var latency = input.Stream && !double.IsNaN(state.TimeToFirstTokenSeconds) ? state.TimeToFirstTokenSeconds : state.LatencySeconds;
-            if (double.IsNaN(latency)) return i;
+            if (double.IsNaN(latency))
+            {
+                // Not measured yet: sample it when idle; while its first request runs, measured ones go first.
+                if (state.InFlight == 0) return i;
+                latency = double.MaxValue / 2;
+            }
             if (latency < bestLatency) { best = i; bestLatency = latency; }
         }
         return best;

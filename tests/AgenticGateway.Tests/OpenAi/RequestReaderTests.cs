@@ -45,6 +45,7 @@ public class RequestReaderTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"n":0}""", null, "n")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}""", null, "stream_options")]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}]} trailing""", "invalid_json", null)]
+    [InlineData("""{"model":"a","messages":[{"role":"user","content":"hi"}],"model":"b"}""", null, "model")]
     public void Bad_chat_requests_get_a_400_naming_the_problem(string json, string? code, string? param)
     {
         var error = Parse(json, LlmOperation.ChatCompletions, out _);

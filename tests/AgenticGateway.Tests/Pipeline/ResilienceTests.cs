@@ -303,4 +303,27 @@ public class ResilienceTests : IAsyncLifetime
         using var next = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
     }
+
+    [Fact]
+    public async Task Rejected_provider_credentials_are_a_502_that_does_not_echo_the_provider_message()
+    {
+        await using var gw = await Gateway(Deployment("m", _a), "  num_retries: 0");
+        _a.Fail("status=401,message=Incorrect API key provided: sk-abc***xyz", count: 1);
+        using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("upstream_auth_error", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-abc", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task When_a_failure_cools_the_last_deployment_down_the_client_sees_that_failure_not_a_503()
+    {
+        await using var gw = await Gateway(Deployment("m", _a) + Deployment("m", _b), "  num_retries: 3\n  strategy: round-robin");
+        _a.Fail("status=404", count: 10);
+        _b.Fail("status=404", count: 10);
+        using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(2, _a.Engine.RequestCount + _b.Engine.RequestCount);
+    }
 }

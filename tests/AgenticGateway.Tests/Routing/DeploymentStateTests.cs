@@ -38,7 +38,7 @@ public class DeploymentStateTests
         Assert.False(state.IsCoolingDown(after));
         Assert.True(state.TryAcquire(after, out _));   // the probe
         Assert.False(state.TryAcquire(after, out _));  // others wait for its outcome
-        state.RecordSuccess(0.1, null);
+        state.RecordSuccess(0.1, null, after);
         Assert.True(state.IsHealthy);
         Assert.True(state.TryAcquire(after, out _));
         Assert.True(state.TryAcquire(after, out _));
@@ -61,8 +61,8 @@ public class DeploymentStateTests
     {
         var state = new DeploymentState();
         Assert.True(double.IsNaN(state.LatencySeconds));
-        state.RecordSuccess(1.0, null);
-        state.RecordSuccess(0.0, null);
+        state.RecordSuccess(1.0, null, 0);
+        state.RecordSuccess(0.0, null, 0);
         Assert.Equal(0.8, state.LatencySeconds, 3);
     }
 

@@ -48,10 +48,10 @@ public class StrategyTests
     {
         var slow = Deployment("slow");
         var fast = Deployment("fast");
-        slow.State.RecordSuccess(0.5, null);
+        slow.State.RecordSuccess(0.5, null, 0);
         var group = new ModelGroup("g", [slow, fast], new LatencyBasedStrategy());
         Assert.Equal("fast", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id);
-        fast.State.RecordSuccess(0.05, null);
+        fast.State.RecordSuccess(0.05, null, 0);
         Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal("fast", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id));
     }
 
@@ -60,8 +60,8 @@ public class StrategyTests
     {
         var a = Deployment("a");
         var b = Deployment("b");
-        a.State.RecordSuccess(1.0, 0.05);  // long answers, quick first token
-        b.State.RecordSuccess(0.5, 0.40);
+        a.State.RecordSuccess(1.0, 0.05, 0);  // long answers, quick first token
+        b.State.RecordSuccess(0.5, 0.40, 0);
         var group = new ModelGroup("g", [a, b], new LatencyBasedStrategy());
         Assert.Equal("a", group.Deployments[group.Pick(0, new RoutingInput(true, 1), 0)].Id);
         Assert.Equal("b", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id);
