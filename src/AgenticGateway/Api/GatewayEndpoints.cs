@@ -12,14 +12,15 @@ internal static class GatewayEndpoints
 {
     public static void Map(WebApplication app)
     {
+        var llm = app.Services.GetRequiredService<LlmProxyHandler>();
         // LiteLLM serves each OpenAI route with and without the /v1 prefix; so do we.
         foreach (var prefix in new[] { "/v1", "" })
         {
-            app.MapPost(prefix + "/chat/completions", (HttpContext c, LlmProxyHandler h) => h.HandleAsync(c, LlmOperation.ChatCompletions))
+            app.MapPost(prefix + "/chat/completions", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.ChatCompletions)))
                 .WithName(prefix + "chat").WithSummary("Create a chat completion (OpenAI format, streaming with stream: true)").Accepts<System.Text.Json.JsonElement>("application/json");
-            app.MapPost(prefix + "/completions", (HttpContext c, LlmProxyHandler h) => h.HandleAsync(c, LlmOperation.Completions))
+            app.MapPost(prefix + "/completions", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Completions)))
                 .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)").Accepts<System.Text.Json.JsonElement>("application/json");
-            app.MapPost(prefix + "/embeddings", (HttpContext c, LlmProxyHandler h) => h.HandleAsync(c, LlmOperation.Embeddings))
+            app.MapPost(prefix + "/embeddings", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Embeddings)))
                 .WithName(prefix + "embeddings").WithSummary("Create embeddings (float or base64)").Accepts<System.Text.Json.JsonElement>("application/json");
             app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r) => ModelsEndpoints.ListAsync(c, r))
                 .WithName(prefix + "models").WithSummary("List the models this gateway serves");

@@ -24,6 +24,8 @@ internal sealed record ServerOptions
     public string Urls { get; init; } = "http://0.0.0.0:8080";
     /// <summary>Largest accepted request body. Default 32 MiB: base64 images make chat bodies large.</summary>
     public long MaxRequestBodyBytes { get; init; } = 32 * 1024 * 1024;
+    /// <summary>Also send LiteLLM's x-litellm-* response headers (on by default when a LiteLLM config is loaded).</summary>
+    public bool LiteLlmHeaders { get; init; }
 }
 
 internal sealed record LoggingOptions

@@ -129,7 +129,7 @@ internal static class LiteLlmMapper
         // environment_variables were applied before mapping (see ConfigLoader); mark them read.
         root.MarkRead("environment_variables");
         root.ReportUnknownKeys(strict: false);
-        return (new ServerOptions(), masterKey, deployments, router, logging);
+        return (new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging);
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

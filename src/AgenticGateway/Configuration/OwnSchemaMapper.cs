@@ -15,6 +15,7 @@ internal static class OwnSchemaMapper
             if (urls is not null) server = server with { Urls = urls };
             else if (port is not null) server = server with { Urls = $"http://0.0.0.0:{port}" };
             if (s.Long("max_request_body_bytes", 1024) is { } max) server = server with { MaxRequestBodyBytes = max };
+            if (s.Bool("litellm_headers") is { } compat) server = server with { LiteLlmHeaders = compat };
             s.ReportUnknownKeys(strict: true);
         }
 

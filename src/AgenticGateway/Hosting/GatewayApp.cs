@@ -29,6 +29,9 @@ internal static class GatewayApp
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
 
         builder.WebHost.UseUrls(start.Urls);
+        // Run request continuations inline on the transport's I/O thread rather than queueing them: the handlers never
+        // block, and on few cores the hand-off dominates (see bench/README.md).
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

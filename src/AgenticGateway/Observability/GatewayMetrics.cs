@@ -20,12 +20,10 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _overhead;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _fallbacks;
-    private readonly Counter<long> _requests;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _requests = meter.CreateCounter<long>("llm.requests", "{request}", "LLM API requests by model group and outcome status.");
         _providerRequests = meter.CreateCounter<long>("llm.provider.requests", "{request}", "Attempts sent to providers.");
         _providerErrors = meter.CreateCounter<long>("llm.provider.errors", "{error}", "Failed provider attempts by error class.");
         _providerLatency = meter.CreateHistogram<double>("llm.provider.latency", "s", "Provider response time (to full body, or to the end of a stream).");
@@ -34,11 +32,6 @@ internal sealed class GatewayMetrics
         _overhead = meter.CreateHistogram<double>("gateway.overhead", "s", "Time the gateway itself added to a request.");
         _retries = meter.CreateCounter<long>("llm.retries", "{retry}", "Retries within a model group.");
         _fallbacks = meter.CreateCounter<long>("llm.fallbacks", "{fallback}", "Fallbacks to another model group.");
-    }
-
-    public void Request(string model, int status)
-    {
-        if (_requests.Enabled) _requests.Add(1, new("model", model), new("status", StatusLabel(status)));
     }
 
     public void ProviderAttempt(string provider, string model, string deployment, double seconds, string outcome)
@@ -78,13 +71,6 @@ internal sealed class GatewayMetrics
     {
         if (_fallbacks.Enabled) _fallbacks.Add(1, new("from", from), new("to", to));
     }
-
-    private static string StatusLabel(int status) => status switch
-    {
-        200 => "200", 400 => "400", 401 => "401", 404 => "404", 413 => "413", 429 => "429",
-        499 => "499", 500 => "500", 502 => "502", 503 => "503", 504 => "504",
-        _ => status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     public static double Seconds(long startTimestamp, long endTimestamp) => Stopwatch.GetElapsedTime(startTimestamp, endTimestamp).TotalSeconds;
 }

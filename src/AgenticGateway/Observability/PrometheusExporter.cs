@@ -252,23 +252,29 @@ internal sealed class PrometheusExporter : IDisposable
             var j = 0;
             foreach (var tag in incoming)
             {
-                if (!Keep(tag.Key)) continue;
+                if (kept is not null && !Keep(tag.Key)) continue;
                 if (j >= stored.Length || !string.Equals(tag.Key, stored[j].Key, StringComparison.Ordinal) || !Equals(tag.Value, stored[j].Value)) return false;
                 j++;
             }
             return j == stored.Length;
         }
 
+        /// <summary>
+        /// A cheap hash (length and a few characters of each string): this runs for every measurement, and equality
+        /// still compares whole values, so a collision costs a comparison, never a wrong series.
+        /// </summary>
         private int Hash(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var h = new HashCode();
+            var h = 17;
             foreach (var t in tags)
             {
-                if (!Keep(t.Key)) continue;
-                h.Add(t.Key);
-                h.Add(t.Value);
+                if (kept is not null && !Keep(t.Key)) continue;
+                h = h * 31 + Cheap(t.Key);
+                h = h * 31 + (t.Value is string s ? Cheap(s) : t.Value?.GetHashCode() ?? 0);
             }
-            return h.ToHashCode();
+            return h;
         }
+
+        private static int Cheap(string s) => s.Length == 0 ? 0 : (s.Length * 397) ^ s[0] ^ (s[s.Length / 2] << 8) ^ (s[^1] << 16);
     }
 }

@@ -23,7 +23,6 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
         catch (Exception ex) when (ex is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
         {
             // The client went away (while we read its body or wrote the answer); the upstream call went with it.
-            metrics.Request("-", StatusCodes.Status499ClientClosedRequest);
         }
         catch (Exception ex)
         {
@@ -87,7 +86,6 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
         }
         var status = error?.Status ?? x?.Status ?? context.Response.StatusCode;
         var elapsed = Stopwatch.GetElapsedTime(start);
-        metrics.Request(model, status);
         if (x?.Deployment is not null) metrics.Overhead(OperationLabel(operation), x.OverheadSeconds);
         if (logger.IsEnabled(LogLevel.Information))
         {

@@ -185,6 +185,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
         h["x-agw-attempts"] = x.Attempts.ToString(CultureInfo.InvariantCulture);
         h["x-agw-fallbacks"] = fallbacks;
         h["x-agw-overhead-ms"] = overheadMs;
+        if (!x.Runtime.Options.Server.LiteLlmHeaders) return;
         h["x-litellm-model-id"] = d.Id;
         h["x-litellm-model-group"] = d.GroupName;
         h["x-litellm-model-api-base"] = d.ApiBaseForDisplay;

@@ -138,8 +138,11 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         foreach (var (name, value) in d.Headers) request.Headers.TryAddWithoutValidation(name, value);
         request.Headers.TryAddWithoutValidation("x-request-id", x.RequestId);
 
-        using var attemptCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attemptCts.CancelAfter(d.Options.Timeout ?? router.Timeout);
+        // A separate timer only when the attempt has its own limit (a deployment timeout, or a stream's idle timeout);
+        // otherwise the whole-request timeout is the attempt's too, and one timer per request is enough.
+        using var attemptCts = d.Options.Timeout is not null || x.Request.Stream ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : null;
+        attemptCts?.CancelAfter(d.Options.Timeout ?? router.Timeout);
+        var attemptToken = attemptCts?.Token ?? cancellationToken;
         var start = Stopwatch.GetTimestamp();
         d.State.Enter();
         UpstreamFailure? failure;
@@ -148,14 +151,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             HttpResponseMessage response;
             try
             {
-                response = await d.Invoker.SendAsync(request, attemptCts.Token);
+                response = await d.Invoker.SendAsync(request, attemptToken);
             }
             catch (HttpRequestException ex)
             {
                 x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                 return new UpstreamFailure(FailureKind.Connection, 502, $"could not reach {d.Id}: {ex.Message}");
             }
-            catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
             {
                 x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                 return new UpstreamFailure(FailureKind.Timeout, 504, $"deployment {d.Id} did not answer within {(d.Options.Timeout ?? router.Timeout).TotalSeconds:F0}s");
@@ -167,15 +170,15 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 {
                     if (!response.IsSuccessStatusCode)
                     {
-                        var errorBody = await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptCts.Token);
+                        var errorBody = await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptToken);
                         x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                         return UpstreamFailure.FromResponse((int)response.StatusCode, errorBody, response.Content.Headers.ContentType?.ToString(), RetryAfter(response));
                     }
                     failure = x.Request.Stream
-                        ? await relay.StreamAsync(x, d, response, attemptCts, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start)
-                        : await relay.BufferedAsync(x, d, response, attemptCts.Token, start);
+                        ? await relay.StreamAsync(x, d, response, attemptCts!, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start)
+                        : await relay.BufferedAsync(x, d, response, attemptToken, start);
                 }
-                catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
                 {
                     x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                     return new UpstreamFailure(FailureKind.Timeout, 504, $"deployment {d.Id} did not finish within {(d.Options.Timeout ?? router.Timeout).TotalSeconds:F0}s");

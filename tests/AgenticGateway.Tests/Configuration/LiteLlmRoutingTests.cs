@@ -74,6 +74,10 @@ public class LiteLlmRoutingTests
             using var fallback = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("gpt-4"), configure: m => m.Headers.Add("Authorization", "Bearer sk-1234"));
             Assert.Equal(HttpStatusCode.OK, fallback.StatusCode);
             Assert.Equal("llama", fallback.Headers.GetValues("x-agw-model-group").Single());
+            // A LiteLLM config gets LiteLLM's response headers too, so scripts reading them keep working.
+            Assert.Equal("1", fallback.Headers.GetValues("x-litellm-attempted-fallbacks").Single());
+            Assert.Equal("0", fallback.Headers.GetValues("x-litellm-attempted-retries").Single());
+            Assert.Equal("llama", fallback.Headers.GetValues("x-litellm-model-group").Single());
             Assert.Contains("\"model\":\"llama-3.1-8b-instant\"", groq.Engine.LastRequest!.Body, StringComparison.Ordinal);
             Assert.Equal("Bearer gsk-groq", groq.Engine.LastRequest.Headers["authorization"]);
         }
