@@ -204,6 +204,19 @@ RAW="$WORK/wrk.log"
 : >"$RAW"
 declare -A R   # R[scenario|target|field] from wrk's RESULT line
 
+# CPU time (user + system, in clock ticks) of the processes serving a target: the emulator for direct, nginx's
+# master and workers, the gateway process alone. Divided by the requests served, it shows what each proxy costs
+# per request, independent of how the 2 shared cores were split between the processes during the run.
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { local t=0 p; for p in "$@"; do [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+target_pids() {
+  case $1 in
+    direct)  echo "$PID_emu" ;;
+    nginx)   echo "$PID_nginx $(pgrep -P "$PID_nginx" | tr '\n' ' ')" ;;
+    gateway) echo "${PID_gateway_auth:-$PID_gateway}" ;;
+  esac
+}
+
 # measure SCENARIO TARGET URL CONNS MODE [KEY]: warm-up run (discarded), then the measured run.
 measure() {
   local scn=$1 tgt=$2 url=$3 c=$4 mode=$5 key=${6:-} threads=2 args=() out kv
@@ -212,11 +225,16 @@ measure() {
   [[ -n $key ]] && args+=("key=$key")
   log "$scn: $tgt (warm-up ${WARMUP}s, measure ${DURATION}s)"
   wrk -t"$threads" -c"$c" -d"${WARMUP}s" --timeout "$WRK_TIMEOUT" -s "$HERE/chat.lua" "$url" -- "${args[@]}" >/dev/null
+  local pids cpu0 cpu1
+  pids=$(target_pids "$tgt")
+  cpu0=$(cpu_ticks $pids)
   out=$(wrk -t"$threads" -c"$c" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" -s "$HERE/chat.lua" "$url" -- "${args[@]}")
+  cpu1=$(cpu_ticks $pids)
   printf '### %s / %s\n%s\n\n' "$scn" "$tgt" "$out" >>"$RAW"
   local line
   line=$(grep '^RESULT ' <<<"$out") || die "no RESULT line from wrk for $scn/$tgt: $out"
   for kv in ${line#RESULT }; do R["$scn|$tgt|${kv%%=*}"]=${kv#*=}; done
+  R["$scn|$tgt|cpu_us"]=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICK" -v n="${R[$scn|$tgt|requests]}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else printf "n/a" }')
 }
 
 SCENARIOS=("non-stream c=1" "non-stream c=32" "non-stream c=64" "stream c=1" "stream c=32")
@@ -282,6 +300,15 @@ report() {
     row+=" | $(awk -v g="${R[$scn|gateway|p99_us]}" -v d="${R[$scn|direct|p99_us]}" 'BEGIN { printf "%+.2f", (g - d) / 1000 }')"
     row+=" | ${errs[0]}/${errs[1]}/${errs[2]} |"
     echo "$row"
+  done
+  echo
+  echo "CPU time per request (µs, user + system, of the serving process only; the emulator behind nginx and the"
+  echo "gateway is not counted in their columns):"
+  echo
+  echo "| scenario | direct (emulator) | nginx | gateway | gateway/nginx |"
+  echo "|---|---:|---:|---:|---:|"
+  for scn in "${SCENARIOS[@]}"; do
+    echo "| $scn | ${R[$scn|direct|cpu_us]} | ${R[$scn|nginx|cpu_us]} | ${R[$scn|gateway|cpu_us]} | $(awk -v g="${R[$scn|gateway|cpu_us]}" -v n="${R[$scn|nginx|cpu_us]}" 'BEGIN { if (n > 0) printf "%.1f", g / n; else printf "n/a" }') |"
   done
   echo
   echo "Gateway memory: RSS $(awk -v k="$RSS_START_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after startup," \
