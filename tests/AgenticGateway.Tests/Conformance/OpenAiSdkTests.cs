@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Text;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
@@ -53,6 +54,22 @@ public class OpenAiSdkTests : IAsyncLifetime
         Assert.Equal(ChatMessageRole.Assistant, completion.Role);
         Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
         Assert.Equal(completion.Usage.InputTokenCount + completion.Usage.OutputTokenCount, completion.Usage.TotalTokenCount);
+    }
+
+    [Fact]
+    public async Task Images_in_content_parts_and_extra_options_reach_the_provider()
+    {
+        var message = new UserChatMessage(
+            ChatMessageContentPart.CreateTextPart("What is in this image?"),
+            ChatMessageContentPart.CreateImagePart(new Uri("https://example.com/cat.png"), ChatImageDetailLevel.Low));
+        var options = new ChatCompletionOptions { Temperature = 0.2f, MaxOutputTokenCount = 4, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() };
+        ChatCompletion completion = await _client.GetChatClient("gpt-4o").CompleteChatAsync([message], options);
+        Assert.NotNull(completion.Content[0].Text);
+        using var sent = JsonDocument.Parse(_upstream.Engine.LastRequest!.Body);
+        var part = sent.RootElement.GetProperty("messages")[0].GetProperty("content")[1];
+        Assert.Equal("image_url", part.GetProperty("type").GetString());
+        Assert.Equal("https://example.com/cat.png", part.GetProperty("image_url").GetProperty("url").GetString());
+        Assert.Equal("json_object", sent.RootElement.GetProperty("response_format").GetProperty("type").GetString());
     }
 
     [Fact]
@@ -128,6 +145,13 @@ public class OpenAiSdkTests : IAsyncLifetime
         using var doc = await GatewayServer.JsonAsync(response);
         var floats = doc.RootElement.GetProperty("data")[0].GetProperty("embedding").EnumerateArray().Select(e => e.GetSingle()).ToArray();
         Assert.Equal(floats, sdkVector);
+
+        // The SDK's protocol method with encoding_format float, read back into the SDK's own model type.
+        var raw = await client.GenerateEmbeddingsAsync(
+            BinaryContent.Create(BinaryData.FromString("""{"model":"text-embedding-3-small","input":["The quick brown fox"],"dimensions":16,"encoding_format":"float"}""")),
+            new RequestOptions());
+        var collection = System.ClientModel.Primitives.ModelReaderWriter.Read<OpenAIEmbeddingCollection>(raw.GetRawResponse().Content)!;
+        Assert.Equal(sdkVector, collection[0].ToFloats().ToArray());
 
         var many = await client.GenerateEmbeddingsAsync(["one", "two", "three"]);
         Assert.Equal(3, many.Value.Count);
