@@ -17,11 +17,11 @@ internal static class GatewayEndpoints
         foreach (var prefix in new[] { "/v1", "" })
         {
             app.MapPost(prefix + "/chat/completions", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.ChatCompletions)))
-                .WithName(prefix + "chat").WithSummary("Create a chat completion (OpenAI format, streaming with stream: true)").Accepts<System.Text.Json.JsonElement>("application/json");
+                .WithName(prefix + "chat").WithSummary("Create a chat completion (OpenAI format, streaming with stream: true)");
             app.MapPost(prefix + "/completions", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Completions)))
-                .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)").Accepts<System.Text.Json.JsonElement>("application/json");
+                .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)");
             app.MapPost(prefix + "/embeddings", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Embeddings)))
-                .WithName(prefix + "embeddings").WithSummary("Create embeddings (float or base64)").Accepts<System.Text.Json.JsonElement>("application/json");
+                .WithName(prefix + "embeddings").WithSummary("Create embeddings (float or base64)");
             app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r) => ModelsEndpoints.ListAsync(c, r))
                 .WithName(prefix + "models").WithSummary("List the models this gateway serves");
             app.MapGet(prefix + "/models/{**id}", (HttpContext c, RuntimeHolder r, string id) => ModelsEndpoints.GetAsync(c, r, id))
@@ -33,7 +33,21 @@ internal static class GatewayEndpoints
             .WithSummary("Prometheus metrics");
         app.MapOpenApi("/openapi/{documentName}.json");
 
-        app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response,
-            new ApiError(404, $"Unknown route: {c.Request.Method} {c.Request.Path}", "invalid_request_error", "unknown_url")));
+        app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response, Unmatched(c.Request)));
+    }
+
+    private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings"];
+
+    /// <summary>404 for unknown paths; 405 (with Allow) for a known path used with the wrong method.</summary>
+    private static ApiError Unmatched(HttpRequest request)
+    {
+        var path = (request.Path.Value ?? "").TrimEnd('/');
+        if (path.StartsWith("/v1/", StringComparison.Ordinal)) path = path[3..];
+        if (PostRoutes.Contains(path, StringComparer.Ordinal))
+        {
+            request.HttpContext.Response.Headers.Allow = "POST";
+            return new ApiError(405, $"Method {request.Method} is not allowed on {request.Path}; use POST.", "invalid_request_error", "method_not_allowed");
+        }
+        return new ApiError(404, $"Unknown route: {request.Method} {request.Path}", "invalid_request_error", "unknown_url");
     }
 }

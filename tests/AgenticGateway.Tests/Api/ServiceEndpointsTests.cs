@@ -129,6 +129,24 @@ public class ServiceEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_known_route_with_the_wrong_method_is_a_405()
+    {
+        using var response = await _gateway.Client.GetAsync("/v1/chat/completions");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal("POST", response.Content.Headers.Allow.Single());
+    }
+
+    [Fact]
+    public async Task A_body_sent_without_a_json_content_type_is_still_served()
+    {
+        // curl -d sends application/x-www-form-urlencoded unless told otherwise; the body is JSON all the same.
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Chat.Request("gpt-4o"), Encoding.UTF8, "application/x-www-form-urlencoded") };
+        request.Headers.Authorization = new("Bearer", "sk-test-master");
+        using var response = await _gateway.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task An_empty_body_is_a_400_not_a_500()
     {
         using var response = await Post("/v1/chat/completions", "");
