@@ -313,6 +313,4 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
 
     private static bool BoolField(JsonElement body, string name) =>
         body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
-
-    private static string Utf8(ReadOnlySpan<byte> b) => Encoding.UTF8.GetString(b);
 }

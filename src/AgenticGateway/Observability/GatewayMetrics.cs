@@ -72,5 +72,4 @@ internal sealed class GatewayMetrics
         if (_fallbacks.Enabled) _fallbacks.Add(1, new("from", from), new("to", to));
     }
 
-    public static double Seconds(long startTimestamp, long endTimestamp) => Stopwatch.GetElapsedTime(startTimestamp, endTimestamp).TotalSeconds;
 }

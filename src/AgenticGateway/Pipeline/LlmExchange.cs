@@ -23,7 +23,6 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     public CancellationTokenSource? Overall { get; set; }
     public int Fallbacks { get; set; }
     public Deployment? Deployment { get; set; }
-    public ModelGroup? ServedBy { get; set; }
     public Usage? Usage { get; set; }
     /// <summary>Time spent waiting on providers and in retry backoff: everything that is not the gateway's own work.</summary>
     public long UpstreamTicks { get; set; }

@@ -86,7 +86,6 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             tried |= 1UL << index;
             var deployment = group.Deployments[index];
             x.Attempts++;
-            x.ServedBy = group;
             UpstreamFailure? failure;
             try
             {

@@ -112,6 +112,4 @@ internal record UpstreamFailure(FailureKind Kind, int Status, string Message, by
             catch (JsonException) { return false; }
         }
     }
-
-    public ApiError ToApiError(int status, string type, string code) => new(status, Message, type, code) { RetryAfterSeconds = RetryAfter is { } r ? (int)Math.Ceiling(r.TotalSeconds) : null };
 }

@@ -9,14 +9,10 @@ internal sealed class RuntimeHolder(RuntimeBuilder builder, GatewayOptions initi
 
     public GatewayRuntime Current => _current;
 
-    /// <summary>Raised after a new snapshot was swapped in.</summary>
-    public event Action<GatewayRuntime>? Reloaded;
-
     public GatewayRuntime Swap(GatewayOptions options)
     {
         var next = builder.Build(options);
         _current = next;
-        Reloaded?.Invoke(next);
         return next;
     }
 }
