@@ -173,6 +173,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                         return UpstreamFailure.FromResponse((int)response.StatusCode, errorBody, response.Content.Headers.ContentType?.ToString(), RetryAfter(response));
                     }
+                    if (x.Request.Stream && response.Content.Headers.ContentType?.MediaType is { } media && media != "text/event-stream")
+                    {
+                        // A stream request answered with something else (a JSON body, an HTML error page) is not a
+                        // stream we can forward: treat it as a broken answer and try elsewhere.
+                        await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptToken);
+                        x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                        return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} answered a stream request with {media} instead of text/event-stream");
+                    }
                     failure = x.Request.Stream
                         ? await relay.StreamAsync(x, d, response, attemptCts!, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start)
                         : await relay.BufferedAsync(x, d, response, attemptToken, start);
