@@ -4,16 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use, installed only when missing so repeated runs stay fast. The LLM gateway's tests
-# need nothing beyond the .NET SDK; suites that use real Redis, PostgreSQL, bubblewrap or QEMU add them here.
-packages=()
+# System packages the tests use, installed only when missing so repeated runs stay fast:
+#   prometheus  for promtool, which checks the /metrics exposition
+packages=(prometheus)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
   else
     echo "missing packages (run as root to install): ${need[*]}" >&2
     exit 1

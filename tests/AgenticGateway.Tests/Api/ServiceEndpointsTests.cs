@@ -70,6 +70,29 @@ public class ServiceEndpointsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_pass_promtool_check()
+    {
+        (await Post("/v1/chat/completions", Chat.Request("gpt-4o"))).Dispose();
+        (await Post("/v1/chat/completions", Chat.Request("no-such-model"))).Dispose();
+        using (var s = await Post("/v1/chat/completions", Chat.Request("gpt-4o", stream: true))) await s.Content.ReadAsStringAsync();
+        var metrics = await _gateway.Client.GetStringAsync("/metrics");
+
+        // promtool comes from Debian's prometheus package; scripts/test.sh installs it.
+        var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists);
+        Assert.True(promtool is not null, "promtool is not installed: run the tests with scripts/test.sh, which installs it");
+        var start = new System.Diagnostics.ProcessStartInfo(promtool!, "check metrics")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        await process.StandardInput.WriteAsync(metrics);
+        process.StandardInput.Close();
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0 && output.Trim().Length == 0, $"promtool: exit {process.ExitCode}\n{output}");
+    }
+
+    [Fact]
     public async Task OpenApi_document_lists_the_api()
     {
         using var doc = JsonDocument.Parse(await _gateway.Client.GetStringAsync("/openapi/v1.json"));
