@@ -29,6 +29,7 @@ internal sealed class DeploymentSpec
     public decimal? InputCostPerToken { get; set; }
     public decimal? OutputCostPerToken { get; set; }
     public int? MaxInputTokens { get; set; }
+    public bool? StreamUsage { get; set; }
     public MockDeploymentOptions? Mock { get; set; }
 
     public DeploymentOptions? Build(ConfigContext context)
@@ -96,6 +97,7 @@ internal sealed class DeploymentSpec
             InputCostPerToken = InputCostPerToken,
             OutputCostPerToken = OutputCostPerToken,
             MaxInputTokens = MaxInputTokens,
+            StreamUsage = StreamUsage ?? provider.StreamUsage,
             Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
         };
     }

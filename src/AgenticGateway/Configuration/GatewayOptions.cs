@@ -57,6 +57,8 @@ internal sealed record DeploymentOptions
     public decimal? InputCostPerToken { get; init; }
     public decimal? OutputCostPerToken { get; init; }
     public int? MaxInputTokens { get; init; }
+    /// <summary>Ask for usage in streams the client did not ask it for (default: whether the provider supports it).</summary>
+    public bool? StreamUsage { get; init; }
     public MockDeploymentOptions? Mock { get; init; }
 
     public bool IsWildcard => ModelName.EndsWith('*');

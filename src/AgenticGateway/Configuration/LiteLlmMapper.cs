@@ -44,6 +44,7 @@ internal static class LiteLlmMapper
             spec.Weight = p.Double("weight", 0);
             spec.InputCostPerToken = p.Decimal("input_cost_per_token");
             spec.OutputCostPerToken = p.Decimal("output_cost_per_token");
+            spec.StreamUsage = p.Bool("stream_usage");
             var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
             if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));
             spec.Headers = headers;

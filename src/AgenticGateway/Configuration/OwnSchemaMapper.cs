@@ -48,6 +48,7 @@ internal static class OwnSchemaMapper
                 InputCostPerToken = m.Decimal("input_cost_per_token"),
                 OutputCostPerToken = m.Decimal("output_cost_per_token"),
                 MaxInputTokens = m.Int("max_input_tokens", 1),
+                StreamUsage = m.Bool("stream_usage"),
             };
             spec.Model = m.String("model") ?? spec.ModelName;
             if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");

@@ -16,6 +16,10 @@ internal struct ParsedRequest
     public int ModelEnd;
     public bool Stream;
     public bool IncludeUsage;
+    /// <summary>Whether the body has a stream_options field at all (then the gateway leaves it alone).</summary>
+    public bool HasStreamOptions;
+    /// <summary>Byte offset of the closing brace of the top-level object.</summary>
+    public int ObjectEnd;
     public int? MaxTokens;
 }
 
@@ -56,6 +60,7 @@ internal static class RequestReader
                 else if (reader.ValueTextEquals("stream_options"u8))
                 {
                     reader.Read();
+                    request.HasStreamOptions = true;
                     if (reader.TokenType == JsonTokenType.Null) continue;
                     if (reader.TokenType != JsonTokenType.StartObject) return TypeError("stream_options", "an object", reader.TokenType);
                     streamOptionsSeen = true;
@@ -146,6 +151,7 @@ internal static class RequestReader
                 }
             }
             if (reader.TokenType != JsonTokenType.EndObject) return ApiError.BadRequest("The request body must be a JSON object.");
+            request.ObjectEnd = (int)reader.TokenStartIndex;
             if (reader.Read()) return ApiError.BadRequest($"Unexpected data after the JSON object at byte {reader.TokenStartIndex}.");
         }
         catch (JsonException ex)

@@ -19,6 +19,8 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
 
     public int Attempts { get; set; }
     public int Retries { get; set; }
+    /// <summary>The gateway added stream_options.include_usage to this attempt: the usage chunk is ours to remove.</summary>
+    public bool UsageInjected { get; set; }
     /// <summary>The whole-request timeout; disarmed once a stream starts (then only the idle timeout applies).</summary>
     public CancellationTokenSource? Overall { get; set; }
     public int Fallbacks { get; set; }

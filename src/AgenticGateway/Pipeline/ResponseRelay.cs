@@ -100,7 +100,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                     if (pending > 0)
                     {
                         ScanUsage(x, buffer.AsSpan(0, pending));
-                        await x.Http.Response.Body.WriteAsync(buffer.AsMemory(0, pending), clientAborted);
+                        await ForwardAsync(x, buffer.AsMemory(0, pending), clientAborted);
                     }
                     await x.Http.Response.Body.FlushAsync(clientAborted);
                     return null;
@@ -119,7 +119,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                 }
                 ScanUsage(x, buffer.AsSpan(0, boundary));
                 // Kestrel's response stream flushes on every write: each event goes out at once.
-                await x.Http.Response.Body.WriteAsync(buffer.AsMemory(0, boundary), clientAborted);
+                await ForwardAsync(x, buffer.AsMemory(0, boundary), clientAborted);
                 buffer.AsSpan(boundary, pending - boundary).CopyTo(buffer);
                 pending -= boundary;
             }
@@ -138,6 +138,40 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
             // Only complete events were forwarded, so the error event starts cleanly; a partial event is dropped.
             return new StreamBrokenFailure(failure, error);
         }
+    }
+
+    /// <summary>Writes complete events to the client, leaving out the usage chunk the gateway asked for itself.</summary>
+    private static async ValueTask ForwardAsync(LlmExchange x, ReadOnlyMemory<byte> events, CancellationToken cancellationToken)
+    {
+        var body = x.Http.Response.Body;
+        if (x.UsageInjected && FindUsageOnlyEvent(events.Span, out var start, out var end))
+        {
+            if (start > 0) await body.WriteAsync(events[..start], cancellationToken);
+            if (end < events.Length) await body.WriteAsync(events[end..], cancellationToken);
+            return;
+        }
+        await body.WriteAsync(events, cancellationToken);
+    }
+
+    /// <summary>Finds the event that carries usage with no choices (the chunk include_usage adds), as a byte range.</summary>
+    internal static bool FindUsageOnlyEvent(ReadOnlySpan<byte> events, out int start, out int end)
+    {
+        start = end = 0;
+        var at = events.LastIndexOf(UsageProperty);
+        if (at < 0) return false;
+        var after = events[(at + UsageProperty.Length)..].TrimStart(" \t:"u8);
+        if (after.IsEmpty || after[0] != (byte)'{') return false;
+        var before = events[..at].LastIndexOf("\n\n"u8);
+        start = before < 0 ? 0 : before + 2;
+        var next = events[at..].IndexOf("\n\n"u8);
+        end = next < 0 ? events.Length : at + next + 2;
+        var evt = events[start..end];
+        var choices = evt.IndexOf("\"choices\""u8);
+        if (choices < 0) return true; // usage alone is ours too
+        var rest = evt[(choices + 9)..].TrimStart(" \t\r\n:"u8);
+        if (rest.IsEmpty || rest[0] != (byte)'[') return false;
+        rest = rest[1..].TrimStart(" \t\r\n"u8);
+        return !rest.IsEmpty && rest[0] == (byte)']';
     }
 
     /// <summary>Writes the error event of a stream that broke after it started.</summary>

@@ -13,34 +13,46 @@ internal sealed class UpstreamContent : HttpContent
     private readonly int _modelStart;
     private readonly int _modelEnd;
     private readonly byte[]? _model;
+    private readonly int _insertAt;
+    private readonly byte[]? _insert;
 
-    /// <param name="model">The replacement model as a JSON string token (quotes included), or null to send the body as is.</param>
-    public UpstreamContent(ReadOnlyMemory<byte> body, int modelStart, int modelEnd, byte[]? model)
+    /// <param name="model">The replacement model as a JSON string token (quotes included), or null to keep it.</param>
+    /// <param name="insertAt">Offset of the body's closing brace, where <paramref name="insert"/> goes.</param>
+    /// <param name="insert">Extra members to add (starting with a comma), or null.</param>
+    public UpstreamContent(ReadOnlyMemory<byte> body, int modelStart, int modelEnd, byte[]? model, int insertAt = 0, byte[]? insert = null)
     {
         _body = body;
         _modelStart = modelStart;
         _modelEnd = modelEnd;
         _model = model;
+        _insertAt = insertAt;
+        _insert = insert;
         Headers.ContentType = Json;
     }
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        if (_model is null)
+        var tail = _insert is null ? _body.Length : _insertAt;
+        if (_model is null) await stream.WriteAsync(_body[..tail], cancellationToken);
+        else
         {
-            await stream.WriteAsync(_body, cancellationToken);
-            return;
+            // The model always comes before the closing brace.
+            await stream.WriteAsync(_body[.._modelStart], cancellationToken);
+            await stream.WriteAsync(_model, cancellationToken);
+            await stream.WriteAsync(_body[_modelEnd..tail], cancellationToken);
         }
-        await stream.WriteAsync(_body[.._modelStart], cancellationToken);
-        await stream.WriteAsync(_model, cancellationToken);
-        await stream.WriteAsync(_body[_modelEnd..], cancellationToken);
+        if (_insert is not null)
+        {
+            await stream.WriteAsync(_insert, cancellationToken);
+            await stream.WriteAsync(_body[_insertAt..], cancellationToken);
+        }
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
     protected override bool TryComputeLength(out long length)
     {
-        length = _model is null ? _body.Length : _body.Length - (_modelEnd - _modelStart) + _model.Length;
+        length = (_model is null ? _body.Length : _body.Length - (_modelEnd - _modelStart) + _model.Length) + (_insert?.Length ?? 0);
         return true;
     }
 }

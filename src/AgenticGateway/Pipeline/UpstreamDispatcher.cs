@@ -15,6 +15,7 @@ namespace AgenticGateway.Pipeline;
 internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger)
 {
     private const int MaxFallbacks = 5;
+    private static readonly byte[] IncludeUsage = ",\"stream_options\":{\"include_usage\":true}"u8.ToArray();
     /// <summary>Upper bound on a provider's Retry-After as we use it (for cooldowns, and passed on to clients).</summary>
     private static readonly TimeSpan MaxRetryAfterHonoured = TimeSpan.FromMinutes(10);
 
@@ -127,10 +128,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         var body = x.Body.Memory;
         var sameModel = body.Span[x.Request.ModelStart..x.Request.ModelEnd].SequenceEqual(modelToken);
+        // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are
+        // known for every stream, and take the extra usage chunk out again before the client sees it.
+        x.UsageInjected = x.Request.Stream && !x.Request.HasStreamOptions && x.Operation != LlmOperation.Embeddings && d.Options.StreamUsage == true;
 
         using var request = new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
         {
-            Content = new UpstreamContent(body, x.Request.ModelStart, x.Request.ModelEnd, sameModel ? null : modelToken),
+            Content = new UpstreamContent(body, x.Request.ModelStart, x.Request.ModelEnd, sameModel ? null : modelToken,
+                x.Request.ObjectEnd, x.UsageInjected ? IncludeUsage : null),
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
         };

@@ -22,7 +22,9 @@ internal sealed record ProviderDefinition(
     string[] ApiKeyEnv,
     string? ApiBaseEnv = null,
     /// <summary>Appended to a configured api_base that lacks it (Ollama's OpenAI API lives under /v1).</summary>
-    string? RequiredPathSuffix = null);
+    string? RequiredPathSuffix = null,
+    /// <summary>Accepts stream_options.include_usage, so the gateway can ask for usage in every stream.</summary>
+    bool StreamUsage = false);
 
 internal static class ProviderCatalog
 {
@@ -31,23 +33,23 @@ internal static class ProviderCatalog
 
     private static readonly FrozenDictionary<string, ProviderDefinition> Providers = new ProviderDefinition[]
     {
-        new("openai", ProviderWire.OpenAiCompatible, "https://api.openai.com/v1", ["OPENAI_API_KEY"], "OPENAI_BASE_URL"),
-        new("azure", ProviderWire.AzureOpenAi, null, ["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"], "AZURE_API_BASE"),
-        new("groq", ProviderWire.OpenAiCompatible, "https://api.groq.com/openai/v1", ["GROQ_API_KEY"]),
-        new("deepseek", ProviderWire.OpenAiCompatible, "https://api.deepseek.com/v1", ["DEEPSEEK_API_KEY"]),
-        new("xai", ProviderWire.OpenAiCompatible, "https://api.x.ai/v1", ["XAI_API_KEY"]),
+        new("openai", ProviderWire.OpenAiCompatible, "https://api.openai.com/v1", ["OPENAI_API_KEY"], "OPENAI_BASE_URL", StreamUsage: true),
+        new("azure", ProviderWire.AzureOpenAi, null, ["AZURE_OPENAI_API_KEY", "AZURE_API_KEY"], "AZURE_API_BASE", StreamUsage: true),
+        new("groq", ProviderWire.OpenAiCompatible, "https://api.groq.com/openai/v1", ["GROQ_API_KEY"], StreamUsage: true),
+        new("deepseek", ProviderWire.OpenAiCompatible, "https://api.deepseek.com/v1", ["DEEPSEEK_API_KEY"], StreamUsage: true),
+        new("xai", ProviderWire.OpenAiCompatible, "https://api.x.ai/v1", ["XAI_API_KEY"], StreamUsage: true),
         new("mistral", ProviderWire.OpenAiCompatible, "https://api.mistral.ai/v1", ["MISTRAL_API_KEY"]),
-        new("together_ai", ProviderWire.OpenAiCompatible, "https://api.together.xyz/v1", ["TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY"]),
-        new("fireworks_ai", ProviderWire.OpenAiCompatible, "https://api.fireworks.ai/inference/v1", ["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY"]),
-        new("openrouter", ProviderWire.OpenAiCompatible, "https://openrouter.ai/api/v1", ["OPENROUTER_API_KEY"]),
+        new("together_ai", ProviderWire.OpenAiCompatible, "https://api.together.xyz/v1", ["TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY"], StreamUsage: true),
+        new("fireworks_ai", ProviderWire.OpenAiCompatible, "https://api.fireworks.ai/inference/v1", ["FIREWORKS_API_KEY", "FIREWORKS_AI_API_KEY"], StreamUsage: true),
+        new("openrouter", ProviderWire.OpenAiCompatible, "https://openrouter.ai/api/v1", ["OPENROUTER_API_KEY"], StreamUsage: true),
         new("perplexity", ProviderWire.OpenAiCompatible, "https://api.perplexity.ai", ["PERPLEXITYAI_API_KEY", "PERPLEXITY_API_KEY"]),
         new("ollama", ProviderWire.OpenAiCompatible, "http://localhost:11434/v1", ["OLLAMA_API_KEY"], "OLLAMA_API_BASE", "/v1"),
         new("ollama_chat", ProviderWire.OpenAiCompatible, "http://localhost:11434/v1", ["OLLAMA_API_KEY"], "OLLAMA_API_BASE", "/v1"),
-        new("hosted_vllm", ProviderWire.OpenAiCompatible, null, ["HOSTED_VLLM_API_KEY"], "HOSTED_VLLM_API_BASE"),
-        new("vllm", ProviderWire.OpenAiCompatible, null, ["HOSTED_VLLM_API_KEY"], "HOSTED_VLLM_API_BASE"),
+        new("hosted_vllm", ProviderWire.OpenAiCompatible, null, ["HOSTED_VLLM_API_KEY"], "HOSTED_VLLM_API_BASE", StreamUsage: true),
+        new("vllm", ProviderWire.OpenAiCompatible, null, ["HOSTED_VLLM_API_KEY"], "HOSTED_VLLM_API_BASE", StreamUsage: true),
         new("openai_compatible", ProviderWire.OpenAiCompatible, null, []),
         new("custom_openai", ProviderWire.OpenAiCompatible, null, []),
-        new("mock", ProviderWire.Mock, MockBase, []),
+        new("mock", ProviderWire.Mock, MockBase, [], StreamUsage: true),
     }.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
 
     /// <summary>Providers whose wire format needs translation; they arrive with the provider-translation work.</summary>

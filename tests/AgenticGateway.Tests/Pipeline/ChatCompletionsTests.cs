@@ -21,6 +21,11 @@ public class ChatCompletionsTests : IAsyncLifetime
                 api_base: {_upstream.ApiBase}
                 api_key: sk-upstream
                 headers: {"{"}X-Custom-Header: custom-value{"}"}
+              - name: counted
+                provider: openai_compatible
+                api_base: {_upstream.ApiBase}
+                api_key: sk-upstream
+                stream_usage: true
               - name: text-embedding-3-small
                 provider: openai_compatible
                 api_base: {_upstream.ApiBase}
@@ -201,5 +206,28 @@ public class ChatCompletionsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var doc = await GatewayServer.JsonAsync(response);
         Assert.Equal("Invalid value for temperature", doc.RootElement.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Streams_are_asked_for_usage_and_the_extra_chunk_is_removed_before_the_client_sees_it()
+    {
+        using var response = await _gateway.PostJsonAsync("/v1/chat/completions", Chat.Request("counted", stream: true));
+        var events = await Sse.ReadEventsAsync(response);
+        Assert.Contains("\"stream_options\":{\"include_usage\":true}", _upstream.Engine.LastRequest!.Body, StringComparison.Ordinal);
+        Assert.Equal("[DONE]", events[^1]);
+        Assert.DoesNotContain(events, e => e.Contains("\"choices\":[]", StringComparison.Ordinal));
+        Assert.All(events[..^1], e => Assert.True(JsonDocument.Parse(e).RootElement.GetProperty("choices").GetArrayLength() > 0));
+        // The gateway still counted the tokens.
+        var metrics = await _gateway.Client.GetStringAsync("/metrics");
+        Assert.Contains("llm_tokens_total{provider=\"openai_compatible\",model=\"counted\",direction=\"output\"}", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Streams_to_providers_without_stream_usage_are_sent_unchanged()
+    {
+        var body = Chat.Request("gpt-4o", stream: true);
+        using var response = await _gateway.PostJsonAsync("/v1/chat/completions", body);
+        await Sse.ReadEventsAsync(response);
+        Assert.DoesNotContain("stream_options", _upstream.Engine.LastRequest!.Body, StringComparison.Ordinal);
     }
 }
