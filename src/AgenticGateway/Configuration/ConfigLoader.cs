@@ -46,7 +46,7 @@ internal static class ConfigLoader
         var map = new ConfigMap(root, "", context);
 
         var isLiteLlm = map.Keys.Any(k => k is "model_list" or "litellm_settings" or "router_settings" or "general_settings");
-        var (server, masterKey, specs, router, logging) = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
+        var (server, masterKey, specs, router, logging, tracing) = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
 
         var deployments = ImmutableArray.CreateBuilder<DeploymentOptions>();
         foreach (var spec in specs)
@@ -67,6 +67,7 @@ internal static class ConfigLoader
             Aliases = router.Aliases.ToImmutableDictionary(StringComparer.Ordinal),
             Router = router.Options,
             Logging = logging,
+            Tracing = tracing,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -12,6 +12,7 @@ internal sealed record GatewayOptions
     public required ImmutableDictionary<string, AliasOptions> Aliases { get; init; }
     public required RouterOptions Router { get; init; }
     public required LoggingOptions Logging { get; init; }
+    public TracingOptions Tracing { get; init; } = new();
     /// <summary>Where the options came from, for /health and logs.</summary>
     public string Source { get; init; } = "embedded defaults";
 }
@@ -26,6 +27,17 @@ internal sealed record ServerOptions
     public long MaxRequestBodyBytes { get; init; } = 32 * 1024 * 1024;
     /// <summary>Also send LiteLLM's x-litellm-* response headers (on by default when a LiteLLM config is loaded).</summary>
     public bool LiteLlmHeaders { get; init; }
+}
+
+/// <summary>OpenTelemetry tracing; off unless an OTLP endpoint is set (here or in OTEL_EXPORTER_OTLP_ENDPOINT).</summary>
+internal sealed record TracingOptions
+{
+    public string? OtlpEndpoint { get; init; }
+    /// <summary>"http/protobuf" (default) or "grpc".</summary>
+    public string Protocol { get; init; } = "http/protobuf";
+    public double SampleRatio { get; init; } = 1.0;
+    public string ServiceName { get; init; } = "agentic-gateway";
+    public TimeSpan ExportInterval { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 internal sealed record LoggingOptions

@@ -5,7 +5,7 @@ namespace AgenticGateway.Configuration;
 /// <summary>Maps our own documented schema (docs/configuration.md). Unknown keys are errors: typos must not pass silently.</summary>
 internal static class OwnSchemaMapper
 {
-    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging) Map(ConfigMap root)
+    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging, TracingOptions Tracing) Map(ConfigMap root)
     {
         var server = new ServerOptions();
         if (root.Map("server") is { } s)
@@ -71,8 +71,9 @@ internal static class OwnSchemaMapper
         if (root.Map("router") is { } r) router.Options = ReadRouter(r, router);
 
         var logging = ReadLogging(root.Map("logging"));
+        var tracing = ReadTracing(root.Map("tracing"));
         root.ReportUnknownKeys(strict: true);
-        return (server, masterKey, deployments, router, logging);
+        return (server, masterKey, deployments, router, logging, tracing);
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)
@@ -128,6 +129,31 @@ internal static class OwnSchemaMapper
         };
         r.ReportUnknownKeys(strict: true);
         return o;
+    }
+
+    private static TracingOptions ReadTracing(ConfigMap? t)
+    {
+        var tracing = new TracingOptions();
+        if (t is null) return tracing;
+        if (t.String("otlp_endpoint") is { } endpoint)
+        {
+            if (Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https") tracing = tracing with { OtlpEndpoint = endpoint };
+            else t.Context.Issues.Error(t.Child("otlp_endpoint"), $"'{endpoint}' is not an absolute http(s) URL");
+        }
+        if (t.String("protocol") is { } protocol)
+        {
+            if (protocol is "http/protobuf" or "grpc") tracing = tracing with { Protocol = protocol };
+            else t.Context.Issues.Error(t.Child("protocol"), $"unknown protocol '{protocol}' (http/protobuf, grpc)");
+        }
+        if (t.Double("sample_ratio", 0) is { } ratio)
+        {
+            if (ratio <= 1) tracing = tracing with { SampleRatio = ratio };
+            else t.Context.Issues.Error(t.Child("sample_ratio"), "must be between 0 and 1");
+        }
+        if (t.String("service_name") is { Length: > 0 } name) tracing = tracing with { ServiceName = name };
+        if (t.Duration("export_interval", positive: true) is { } interval) tracing = tracing with { ExportInterval = interval };
+        t.ReportUnknownKeys(strict: true);
+        return tracing;
     }
 
     public static LoggingOptions ReadLogging(ConfigMap? l)

@@ -16,6 +16,8 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
     {
         var start = Stopwatch.GetTimestamp();
         var requestId = RequestIds.AcceptOrMint(context);
+        using var span = GatewayTracing.StartRequest(context, OperationName(operation));
+        span?.SetTag("agw.request_id", requestId);
         try
         {
             await HandleCoreAsync(context, operation, requestId, start);
@@ -35,7 +37,9 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
     private async Task HandleCoreAsync(HttpContext context, LlmOperation operation, string requestId, long start)
     {
         var runtime = runtimes.Current;
-        if (ClientAuth.Check(context.Request, runtime) is { } authError)
+        ApiError? authError;
+        using (GatewayTracing.Source.StartActivity("auth")) authError = ClientAuth.Check(context.Request, runtime);
+        if (authError is not null)
         {
             await FinishAsync(context, null, authError, "-", operation, requestId, start);
             return;
@@ -86,6 +90,19 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
         }
         var status = error?.Status ?? x?.Status ?? context.Response.StatusCode;
         var elapsed = Stopwatch.GetElapsedTime(start);
+        if (Activity.Current is { Source.Name: GatewayTracing.SourceName } span)
+        {
+            span.SetTag("gen_ai.request.model", model);
+            span.SetTag("http.response.status_code", status);
+            if (x is not null)
+            {
+                span.SetTag("agw.attempts", x.Attempts);
+                span.SetTag("agw.fallbacks", x.Fallbacks);
+                if (x.Deployment is { } d) { span.SetTag("agw.deployment", d.Id); span.SetTag("gen_ai.system", d.ProviderName); }
+                if (x.Usage is { } u) { span.SetTag("gen_ai.usage.input_tokens", u.PromptTokens); span.SetTag("gen_ai.usage.output_tokens", u.CompletionTokens); }
+            }
+            if (error is not null) { span.SetStatus(ActivityStatusCode.Error, error.Message); span.SetTag("error.type", error.Code ?? error.Type); }
+        }
         if (x?.Deployment is not null) metrics.Overhead(OperationLabel(operation), x.OverheadSeconds);
         if (logger.IsEnabled(LogLevel.Information))
         {
@@ -93,6 +110,14 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
                 x?.Usage?.PromptTokens ?? 0, x?.Usage?.CompletionTokens ?? 0, elapsed.TotalMilliseconds, (x?.OverheadSeconds ?? 0) * 1000, requestId);
         }
     }
+
+    /// <summary>gen_ai.operation.name values.</summary>
+    internal static string OperationName(LlmOperation operation) => operation switch
+    {
+        LlmOperation.ChatCompletions => "chat",
+        LlmOperation.Completions => "text_completion",
+        _ => "embeddings",
+    };
 
     private static string OperationLabel(LlmOperation operation) => operation switch
     {

@@ -76,7 +76,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         while (true)
         {
             var nowTicks = time.GetUtcNow().UtcTicks;
-            var index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out var probe);
+            int index;
+            bool probe;
+            using (var route = GatewayTracing.Source.StartActivity("route"))
+            {
+                index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out probe);
+                route?.SetTag("agw.model_group", group.Name);
+                route?.SetTag("agw.deployment", index >= 0 ? group.Deployments[index].Id : null);
+            }
             if (index < 0)
             {
                 // If this group already failed for this request, that failure is the truth to report.
@@ -116,7 +123,34 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
     }
 
+    /// <summary>One attempt on one deployment, in its own GenAI client span when tracing is on.</summary>
     private async Task<UpstreamFailure?> AttemptAsync(LlmExchange x, ModelGroup group, Deployment d, CancellationToken cancellationToken)
+    {
+        if (!GatewayTracing.Source.HasListeners()) return await AttemptCoreAsync(x, group, d, cancellationToken);
+        var operation = LlmProxyHandler.OperationName(x.Operation);
+        var model = group.WildcardPrefix is null ? d.Options.Model : d.UpstreamModel(x.Request.Model);
+        using var span = GatewayTracing.Source.StartActivity($"{operation} {model}", ActivityKind.Client);
+        span?.SetTag("gen_ai.operation.name", operation);
+        span?.SetTag("gen_ai.system", d.ProviderName);
+        span?.SetTag("gen_ai.provider.name", d.ProviderName);
+        span?.SetTag("gen_ai.request.model", model);
+        span?.SetTag("server.address", d.Options.ApiBase.Host);
+        span?.SetTag("agw.deployment", d.Id);
+        var failure = await AttemptCoreAsync(x, group, d, cancellationToken);
+        if (failure is not null)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, failure.Message);
+            span?.SetTag("error.type", failure.ErrorClass);
+        }
+        else if (x.Usage is { } usage)
+        {
+            span?.SetTag("gen_ai.usage.input_tokens", usage.PromptTokens);
+            span?.SetTag("gen_ai.usage.output_tokens", usage.CompletionTokens);
+        }
+        return failure;
+    }
+
+    private async Task<UpstreamFailure?> AttemptCoreAsync(LlmExchange x, ModelGroup group, Deployment d, CancellationToken cancellationToken)
     {
         var router = x.Runtime.Router;
         string? upstreamModel = null;
@@ -141,6 +175,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         };
         foreach (var (name, value) in d.Headers) request.Headers.TryAddWithoutValidation(name, value);
         request.Headers.TryAddWithoutValidation("x-request-id", x.RequestId);
+
+        // With tracing on, HttpClient propagates the attempt span upstream as traceparent; with it off, the caller's own
+        // traceparent is passed on as it came.
+        if (Activity.Current is null && x.Http.Request.Headers.TryGetValue("traceparent", out var traceparent))
+        {
+            request.Headers.TryAddWithoutValidation("traceparent", traceparent.ToString());
+            if (x.Http.Request.Headers.TryGetValue("tracestate", out var tracestate)) request.Headers.TryAddWithoutValidation("tracestate", tracestate.ToString());
+        }
 
         // A separate timer only when the attempt has its own limit (a deployment timeout, or a stream's idle timeout);
         // otherwise the whole-request timeout is the attempt's too, and one timer per request is enough.

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using AgenticGateway.Observability;
+using AgenticGateway.Tests.Support;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace AgenticGateway.Tests.Observability;
+
+/// <summary>Spans of the request path, traceparent propagation, and export over OTLP to a real HTTP receiver.</summary>
+public class TracingTests
+{
+    private static string Yaml(EmulatorServer upstream, string extra = "") => $"""
+        models:
+          - name: m
+            provider: openai_compatible
+            model: upstream-m
+            api_base: {upstream.ApiBase}
+        {extra}
+        """;
+
+    [Fact]
+    public async Task A_request_yields_request_auth_route_and_attempt_spans_in_the_callers_trace_and_propagates_it()
+    {
+        var traceId = ActivityTraceId.CreateRandom();
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == GatewayTracing.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => { if (a.TraceId == traceId) spans.Add(a); },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using var gw = await GatewayServer.StartAsync(Yaml(upstream));
+        upstream.Fail("status=500", count: 1);
+        using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"),
+            configure: r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var request = Assert.Single(spans, s => s.OperationName == "gateway chat");
+        Assert.Equal("m", request.GetTagItem("gen_ai.request.model"));
+        Assert.Equal(2, request.GetTagItem("agw.attempts"));
+        Assert.True((long)request.GetTagItem("gen_ai.usage.output_tokens")! > 0);
+        Assert.Contains(spans, s => s.OperationName == "auth" && s.ParentSpanId == request.SpanId);
+        Assert.Equal(2, spans.Count(s => s.OperationName == "route"));
+
+        var attempts = spans.Where(s => s.OperationName == "chat upstream-m").OrderBy(s => s.StartTimeUtc).ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.All(attempts, a =>
+        {
+            Assert.Equal(ActivityKind.Client, a.Kind);
+            Assert.Equal("openai_compatible", a.GetTagItem("gen_ai.system"));
+            Assert.Equal("upstream-m", a.GetTagItem("gen_ai.request.model"));
+        });
+        Assert.Equal(ActivityStatusCode.Error, attempts[0].Status);
+        Assert.Equal("server_error", attempts[0].GetTagItem("error.type"));
+        Assert.True((long)attempts[1].GetTagItem("gen_ai.usage.input_tokens")! > 0);
+
+        // The provider saw the same trace, with the successful attempt as parent.
+        var sent = upstream.Engine.LastRequest!.Headers["traceparent"];
+        Assert.Contains(traceId.ToString(), sent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_tracing_off_the_callers_trace_still_reaches_the_provider()
+    {
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using var gw = await GatewayServer.StartAsync(Yaml(upstream));
+        var traceId = ActivityTraceId.CreateRandom();
+        using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"),
+            configure: r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(traceId.ToString(), upstream.Engine.LastRequest!.Headers["traceparent"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Spans_are_exported_over_otlp_http()
+    {
+        var received = new ConcurrentQueue<byte[]>();
+        var receiver = WebApplication.CreateSlimBuilder();
+        receiver.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var collector = receiver.Build();
+        collector.MapPost("/v1/traces", async (HttpContext c) =>
+        {
+            using var body = new MemoryStream();
+            await c.Request.Body.CopyToAsync(body);
+            received.Enqueue(body.ToArray());
+            c.Response.ContentType = "application/x-protobuf";
+        });
+        await collector.StartAsync();
+        var collectorUrl = AgenticGateway.Hosting.GatewayApp.BoundAddresses(collector)[0];
+
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using (var gw = await GatewayServer.StartAsync(Yaml(upstream, $"tracing:\n  otlp_endpoint: {collectorUrl}\n  export_interval: 100ms\n  service_name: agw-test")))
+        {
+            using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        } // disposing the host flushes the exporter
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !received.Any(b => Contains(b, "chat upstream-m"))) await Task.Delay(50);
+        var all = received.ToArray();
+        Assert.Contains(all, b => Contains(b, "chat upstream-m"));
+        Assert.Contains(all, b => Contains(b, "gateway chat") && Contains(b, "agw-test") && Contains(b, "gen_ai.request.model"));
+    }
+
+    private static bool Contains(byte[] data, string text) => data.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
+}
