@@ -22,13 +22,14 @@ internal static class GatewayEndpoints
                 .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)");
             app.MapPost(prefix + "/embeddings", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Embeddings)))
                 .WithName(prefix + "embeddings").WithSummary("Create embeddings (float or base64)");
-            app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r) => ModelsEndpoints.ListAsync(c, r))
+            app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r, ClientAuth a) => ModelsEndpoints.ListAsync(c, r, a))
                 .WithName(prefix + "models").WithSummary("List the models this gateway serves");
-            app.MapGet(prefix + "/models/{**id}", (HttpContext c, RuntimeHolder r, string id) => ModelsEndpoints.GetAsync(c, r, id))
+            app.MapGet(prefix + "/models/{**id}", (HttpContext c, RuntimeHolder r, ClientAuth a, string id) => ModelsEndpoints.GetAsync(c, r, a, id))
                 .WithName(prefix + "model").WithSummary("Describe one model");
         }
 
         HealthEndpoints.Map(app);
+        Keys.KeyEndpoints.Map(app);
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
             .WithSummary("Prometheus metrics");
         app.MapOpenApi("/openapi/{documentName}.json");

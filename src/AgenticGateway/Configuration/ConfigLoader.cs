@@ -46,7 +46,7 @@ internal static class ConfigLoader
         var map = new ConfigMap(root, "", context);
 
         var isLiteLlm = map.Keys.Any(k => k is "model_list" or "litellm_settings" or "router_settings" or "general_settings");
-        var (server, masterKey, specs, router, logging, tracing) = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
+        var (server, masterKey, specs, router, logging, tracing, storage) = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
 
         var deployments = ImmutableArray.CreateBuilder<DeploymentOptions>();
         foreach (var spec in specs)
@@ -68,6 +68,7 @@ internal static class ConfigLoader
             Router = router.Options,
             Logging = logging,
             Tracing = tracing,
+            Storage = storage,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

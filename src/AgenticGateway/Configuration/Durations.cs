@@ -7,7 +7,9 @@ internal static class Durations
 {
     public static readonly TimeSpan Max = TimeSpan.FromDays(30);
 
-    public static bool TryParse(string text, out TimeSpan value)
+    public static bool TryParse(string text, out TimeSpan value) => TryParse(text, Max, out value);
+
+    public static bool TryParse(string text, TimeSpan max, out TimeSpan value)
     {
         value = default;
         var s = text.Trim();
@@ -20,7 +22,7 @@ internal static class Durations
         if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || n < 0 || !double.IsFinite(n)) return false;
         var ms = n * factorMs;
         // Timers cannot wait longer than about 49 days; nothing here needs more than 30.
-        if (ms > Max.TotalMilliseconds) return false;
+        if (ms > max.TotalMilliseconds) return false;
         value = TimeSpan.FromMilliseconds(ms);
         return true;
     }

@@ -13,6 +13,7 @@ internal sealed record GatewayOptions
     public required RouterOptions Router { get; init; }
     public required LoggingOptions Logging { get; init; }
     public TracingOptions Tracing { get; init; } = new();
+    public StorageOptions Storage { get; init; } = new();
     /// <summary>Where the options came from, for /health and logs.</summary>
     public string Source { get; init; } = "embedded defaults";
 }
@@ -27,6 +28,13 @@ internal sealed record ServerOptions
     public long MaxRequestBodyBytes { get; init; } = 32 * 1024 * 1024;
     /// <summary>Also send LiteLLM's x-litellm-* response headers (on by default when a LiteLLM config is loaded).</summary>
     public bool LiteLlmHeaders { get; init; }
+}
+
+/// <summary>Where the gateway keeps its state (virtual keys): a SQLite file in the data directory.</summary>
+internal sealed record StorageOptions
+{
+    /// <summary>Default: AGW_DATA_DIR, else ./data.</summary>
+    public string DataDirectory { get; init; } = Environment.GetEnvironmentVariable("AGW_DATA_DIR") is { Length: > 0 } dir ? dir : "data";
 }
 
 /// <summary>OpenTelemetry tracing; off unless an OTLP endpoint is set (here or in OTEL_EXPORTER_OTLP_ENDPOINT).</summary>

@@ -5,7 +5,7 @@ namespace AgenticGateway.Configuration;
 /// <summary>Maps our own documented schema (docs/configuration.md). Unknown keys are errors: typos must not pass silently.</summary>
 internal static class OwnSchemaMapper
 {
-    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging, TracingOptions Tracing) Map(ConfigMap root)
+    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging, TracingOptions Tracing, StorageOptions Storage) Map(ConfigMap root)
     {
         var server = new ServerOptions();
         if (root.Map("server") is { } s)
@@ -72,8 +72,14 @@ internal static class OwnSchemaMapper
 
         var logging = ReadLogging(root.Map("logging"));
         var tracing = ReadTracing(root.Map("tracing"));
+        var storage = new StorageOptions();
+        if (root.Map("storage") is { } st)
+        {
+            if (st.String("data_dir") is { Length: > 0 } dir) storage = storage with { DataDirectory = dir };
+            st.ReportUnknownKeys(strict: true);
+        }
         root.ReportUnknownKeys(strict: true);
-        return (server, masterKey, deployments, router, logging, tracing);
+        return (server, masterKey, deployments, router, logging, tracing, storage);
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

@@ -1,6 +1,7 @@
 using System.Net;
 using AgenticGateway.Api;
 using AgenticGateway.Configuration;
+using AgenticGateway.Keys;
 using AgenticGateway.Observability;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Runtime;
@@ -54,6 +55,10 @@ internal static class GatewayApp
         builder.Services.AddSingleton(new HttpMessageInvoker(CreateNetworkHandler(), disposeHandler: true));
         builder.Services.AddSingleton(sp => new RuntimeBuilder(sp.GetRequiredService<HttpMessageInvoker>()));
         builder.Services.AddSingleton(sp => new RuntimeHolder(sp.GetRequiredService<RuntimeBuilder>(), options));
+        builder.Services.AddSingleton<IKeyStore>(SqliteKeyStore.ForDataDirectory(options.Storage.DataDirectory));
+        builder.Services.AddSingleton<KeyRegistry>();
+        builder.Services.AddSingleton<ClientAuth>();
+        builder.Services.AddSingleton<KeyManager>();
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<ResponseRelay>();

@@ -1,31 +1,34 @@
 using System.Security.Cryptography;
 using System.Text;
+using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Runtime;
 
 namespace AgenticGateway.Pipeline;
 
 /// <summary>
-/// Checks the caller's key. Accepts <c>Authorization: Bearer</c>, <c>x-api-key</c> and <c>api-key</c> (the headers
-/// OpenAI, Anthropic and Azure clients send). Keys are compared as SHA-256 hashes in constant time.
+/// Identifies the caller. Accepts <c>Authorization: Bearer</c>, <c>x-api-key</c> and <c>api-key</c> (the headers
+/// OpenAI, Anthropic and Azure clients send). Keys are only ever handled as SHA-256 hashes: the master key's is
+/// compared in constant time, virtual keys are looked up by theirs. With no master key configured, auth is off.
 /// </summary>
-internal static class ClientAuth
+internal sealed class ClientAuth(KeyRegistry keys, TimeProvider time)
 {
-    public static ApiError? Check(HttpRequest request, GatewayRuntime runtime)
+    public async ValueTask<(Caller? Caller, ApiError? Error)> AuthenticateAsync(HttpRequest request, GatewayRuntime runtime, CancellationToken cancellationToken)
     {
-        var expected = runtime.MasterKeyHash;
-        if (expected is null) return null;
+        var master = runtime.MasterKeyHash;
+        if (master is null) return (Caller.Anonymous, null);
         var presented = PresentedKey(request);
         if (presented is null)
-            return new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "invalid_request_error", "missing_api_key");
-        Span<byte> hash = stackalloc byte[32];
-        var max = Encoding.UTF8.GetMaxByteCount(presented.Length);
-        var bytes = max <= 512 ? stackalloc byte[max] : new byte[max];
-        var written = Encoding.UTF8.GetBytes(presented, bytes);
-        SHA256.HashData(bytes[..written], hash);
-        return CryptographicOperations.FixedTimeEquals(hash, expected)
-            ? null
-            : new ApiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
+            return (null, new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "invalid_request_error", "missing_api_key"));
+
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        if (CryptographicOperations.FixedTimeEquals(hash, master)) return (Caller.Admin, null);
+
+        var key = await keys.FindByTokenAsync(Convert.ToHexStringLower(hash), cancellationToken);
+        if (key is null) return (null, new ApiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
+        if (key.Blocked) return (null, new ApiError(401, "This API key is blocked.", "invalid_request_error", "key_blocked"));
+        if (key.IsExpired(time.GetUtcNow())) return (null, new ApiError(401, $"This API key expired at {key.ExpiresAt:O}.", "invalid_request_error", "key_expired"));
+        return (new Caller(false, key), null);
     }
 
     public static string? PresentedKey(HttpRequest request)

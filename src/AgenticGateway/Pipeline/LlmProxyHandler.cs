@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgenticGateway.Keys;
 using AgenticGateway.Observability;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Routing;
@@ -10,7 +11,7 @@ namespace AgenticGateway.Pipeline;
 /// The request path of the LLM API, in order: request id, auth, body, parse and validate, model resolution,
 /// dispatch (routing, retries, fallbacks, forwarding), then metrics and the access log.
 /// </summary>
-internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher dispatcher, GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
+internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, UpstreamDispatcher dispatcher, GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
 {
     public async Task HandleAsync(HttpContext context, LlmOperation operation)
     {
@@ -37,8 +38,9 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
     private async Task HandleCoreAsync(HttpContext context, LlmOperation operation, string requestId, long start)
     {
         var runtime = runtimes.Current;
+        Caller? caller;
         ApiError? authError;
-        using (GatewayTracing.Source.StartActivity("auth")) authError = ClientAuth.Check(context.Request, runtime);
+        using (GatewayTracing.Source.StartActivity("auth")) (caller, authError) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
         if (authError is not null)
         {
             await FinishAsync(context, null, authError, "-", operation, requestId, start);
@@ -62,6 +64,12 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, UpstreamDispatcher
             {
                 // The label is not the client's string: metric labels must stay bounded.
                 await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), "-", operation, requestId, start);
+                return;
+            }
+            if (!caller!.MayUse(parsed.Model, group.Name))
+            {
+                await FinishAsync(context, null, new ApiError(403, $"This key may not use the model '{parsed.Model}'. It can use: {string.Join(", ", caller.Key!.Models)}.",
+                    "permission_error", "model_not_allowed", "model"), "-", operation, requestId, start);
                 return;
             }
 

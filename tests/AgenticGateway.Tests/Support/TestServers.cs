@@ -49,6 +49,8 @@ internal sealed class GatewayServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
+    private string? _ownedData;
+
     private GatewayServer(WebApplication app, string url)
     {
         _app = app;
@@ -60,13 +62,15 @@ internal sealed class GatewayServer : IAsyncDisposable
     public HttpClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null)
+    /// <param name="dataDirectory">Where keys are stored; a fresh temporary directory unless given (to test restarts).</param>
+    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
-        var app = GatewayApp.Build(new GatewayStartOptions(result.Options!, configPath, "http://127.0.0.1:0", result.Warnings));
+        var options = result.Options! with { Storage = new StorageOptions { DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("agw-data-").FullName } };
+        var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings));
         await app.StartAsync();
-        return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]);
+        return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]) { _ownedData = dataDirectory is null ? options.Storage.DataDirectory : null };
     }
 
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json, CancellationToken cancellationToken = default, Action<HttpRequestMessage>? configure = null)
@@ -84,6 +88,11 @@ internal sealed class GatewayServer : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (_ownedData is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(_ownedData, recursive: true); } catch (IOException) { }
+        }
     }
 }
 

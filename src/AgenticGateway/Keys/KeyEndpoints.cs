@@ -1,0 +1,175 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using AgenticGateway.Configuration;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Keys;
+
+/// <summary>
+/// LiteLLM's key management API, same paths and field names, so existing scripts keep working:
+/// /key/generate, /key/update, /key/info, /key/list, /key/delete, /key/block, /key/unblock, /key/regenerate.
+/// Only the master key may call it. A key is named by its secret ("sk-...") or by its token (the hash).
+/// </summary>
+internal static class KeyEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/key/generate", (HttpContext c, KeyManager m) => Admin(c, m, m.GenerateAsync));
+        app.MapPost("/key/update", (HttpContext c, KeyManager m) => Admin(c, m, m.UpdateAsync));
+        app.MapGet("/key/info", (HttpContext c, KeyManager m) => Admin(c, m, m.InfoAsync));
+        app.MapGet("/key/list", (HttpContext c, KeyManager m) => Admin(c, m, m.ListAsync));
+        app.MapPost("/key/delete", (HttpContext c, KeyManager m) => Admin(c, m, m.DeleteAsync));
+        app.MapPost("/key/block", (HttpContext c, KeyManager m) => Admin(c, m, (x, ct) => m.SetBlockedAsync(x, true, ct)));
+        app.MapPost("/key/unblock", (HttpContext c, KeyManager m) => Admin(c, m, (x, ct) => m.SetBlockedAsync(x, false, ct)));
+        app.MapPost("/key/regenerate", (HttpContext c, KeyManager m) => Admin(c, m, (x, ct) => m.RegenerateAsync(x, null, ct)));
+        app.MapPost("/key/{key}/regenerate", (HttpContext c, KeyManager m, string key) => Admin(c, m, (x, ct) => m.RegenerateAsync(x, key, ct)));
+    }
+
+    private static async Task Admin(HttpContext context, KeyManager manager, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
+    {
+        RequestIds.AcceptOrMint(context);
+        var runtime = manager.Runtimes.Current;
+        if (runtime.MasterKeyHash is null)
+        {
+            await ErrorWriter.WriteAsync(context.Response, new ApiError(403, "Key management needs a master key: set master_key (or general_settings.master_key).", "permission_error", "no_master_key"));
+            return;
+        }
+        var (caller, error) = await manager.Auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
+        if (error is not null || caller is not { IsAdmin: true })
+        {
+            await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key may manage keys.", "permission_error", "not_admin"));
+            return;
+        }
+
+        JsonDocument? body = null;
+        try
+        {
+            if (HttpMethods.IsPost(context.Request.Method))
+            {
+                var (raw, bodyError) = await RequestBody.ReadAsync(context.Request, 1 << 20, context.RequestAborted);
+                if (bodyError is not null) { await ErrorWriter.WriteAsync(context.Response, bodyError); return; }
+                using (raw)
+                {
+                    if (raw!.Length > 0)
+                    {
+                        try { body = JsonDocument.Parse(raw.Memory); }
+                        catch (JsonException ex)
+                        {
+                            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"The body is not valid JSON: {ex.Message}", code: "invalid_json"));
+                            return;
+                        }
+                        if (body.RootElement.ValueKind != JsonValueKind.Object)
+                        {
+                            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("The body must be a JSON object."));
+                            return;
+                        }
+                    }
+                }
+            }
+            await manager.Store.EnsureInitializedAsync();
+            var result = await action(new KeyRequest(body?.RootElement, context.Request.Query), context.RequestAborted);
+            if (result.Error is not null)
+            {
+                await ErrorWriter.WriteAsync(context.Response, result.Error);
+                return;
+            }
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(result.Json);
+        }
+        finally
+        {
+            body?.Dispose();
+        }
+    }
+}
+
+/// <summary>The parsed body (if any) and query string of a management request, with typed, validated reads.</summary>
+internal sealed class KeyRequest(JsonElement? body, IQueryCollection query)
+{
+    public List<string> Errors { get; } = [];
+
+    public bool Has(string name) => body is { } b && b.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    public string? String(string name)
+    {
+        if (body is { } b && b.TryGetProperty(name, out var v))
+        {
+            if (v.ValueKind == JsonValueKind.Null) return null;
+            if (v.ValueKind == JsonValueKind.String) return v.GetString();
+            Errors.Add($"'{name}' must be a string");
+            return null;
+        }
+        return query.TryGetValue(name, out var q) ? q.ToString() : null;
+    }
+
+    public decimal? Decimal(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDecimal(out var d) && d >= 0) return d;
+        if (v.ValueKind == JsonValueKind.String && decimal.TryParse(v.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out d) && d >= 0) return d;
+        Errors.Add($"'{name}' must be a non-negative number");
+        return null;
+    }
+
+    public long? Long(string name)
+    {
+        var d = Decimal(name);
+        if (d is null) return null;
+        if (d != Math.Floor(d.Value) || d > long.MaxValue) { Errors.Add($"'{name}' must be an integer"); return null; }
+        return (long)d.Value;
+    }
+
+    public bool? Bool(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind is JsonValueKind.True or JsonValueKind.False) return v.GetBoolean();
+        Errors.Add($"'{name}' must be true or false");
+        return null;
+    }
+
+    public List<string>? StringList(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+            return v.EnumerateArray().Select(e => e.GetString()!).ToList();
+        Errors.Add($"'{name}' must be a list of strings");
+        return null;
+    }
+
+    /// <summary>A JSON object kept as raw text (metadata).</summary>
+    public string? ObjectText(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Object) return v.GetRawText();
+        Errors.Add($"'{name}' must be an object");
+        return null;
+    }
+
+    /// <summary>A LiteLLM duration ("30d", "12h", "15m", "45s").</summary>
+    public TimeSpan? Duration(string name)
+    {
+        var text = String(name);
+        if (text is null) return null;
+        if (Durations.TryParse(text, TimeSpan.FromDays(36500), out var span) && span > TimeSpan.Zero) return span;
+        Errors.Add($"'{name}' must be a duration such as \"30d\", \"12h\" or \"30s\", got '{text}'");
+        return null;
+    }
+
+    public ApiError? Error => Errors.Count == 0 ? null : ApiError.BadRequest(string.Join("; ", Errors));
+}
+
+internal sealed record KeyResult(ReadOnlyMemory<byte> Json, ApiError? Error)
+{
+    public static KeyResult Fail(ApiError error) => new(ReadOnlyMemory<byte>.Empty, error);
+
+    public static KeyResult Ok(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer)) write(w);
+        return new KeyResult(buffer.WrittenMemory, null);
+    }
+}

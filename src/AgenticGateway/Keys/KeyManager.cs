@@ -1,0 +1,225 @@
+using System.Text.Json;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Keys;
+
+/// <summary>The key management operations behind <see cref="KeyEndpoints"/>, in LiteLLM's request and response shapes.</summary>
+internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, ClientAuth auth, TimeProvider time)
+{
+    public RuntimeHolder Runtimes => runtimes;
+    public ClientAuth Auth => auth;
+    public KeyRegistry Store => registry;
+
+    public async Task<KeyResult> GenerateAsync(KeyRequest r, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var secret = r.String("key") ?? VirtualKey.NewSecret();
+        if (!secret.StartsWith("sk-", StringComparison.Ordinal) || secret.Length < 20)
+            return KeyResult.Fail(ApiError.BadRequest("A custom 'key' must start with 'sk-' and be at least 20 characters long.", "key"));
+        var key = Apply(r, new VirtualKey { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), CreatedAt = now, UpdatedAt = now }, now);
+        if (r.Error is { } error) return KeyResult.Fail(error);
+        var problem = await CheckUnknownModelsAsync(key);
+        if (problem is not null) return KeyResult.Fail(problem);
+        if (key.KeyAlias is not null && await registry.Store.FindByAliasAsync(key.KeyAlias, ct) is not null)
+            return KeyResult.Fail(ApiError.BadRequest($"A key with alias '{key.KeyAlias}' already exists.", "key_alias", "duplicate_alias"));
+        if (await registry.Store.FindAsync(key.Token, ct) is not null)
+            return KeyResult.Fail(ApiError.BadRequest("That key already exists.", "key", "duplicate_key"));
+        await registry.Store.InsertAsync(key, ct);
+        registry.Invalidate(key.Token);
+        // The secret is returned this once and never stored.
+        return KeyResult.Ok(w => WriteKey(w, key, secret));
+    }
+
+    public async Task<KeyResult> UpdateAsync(KeyRequest r, CancellationToken ct)
+    {
+        var (key, error) = await FindAsync(r, ct);
+        if (key is null) return KeyResult.Fail(error!);
+        var now = time.GetUtcNow();
+        var updated = Apply(r, key, now) with { UpdatedAt = now };
+        if (r.Error is { } invalid) return KeyResult.Fail(invalid);
+        if (await CheckUnknownModelsAsync(updated) is { } problem) return KeyResult.Fail(problem);
+        if (updated.KeyAlias is not null && updated.KeyAlias != key.KeyAlias && await registry.Store.FindByAliasAsync(updated.KeyAlias, ct) is not null)
+            return KeyResult.Fail(ApiError.BadRequest($"A key with alias '{updated.KeyAlias}' already exists.", "key_alias", "duplicate_alias"));
+        await registry.Store.UpdateAsync(updated, ct);
+        registry.Invalidate(updated.Token);
+        return KeyResult.Ok(w => WriteKey(w, updated, null));
+    }
+
+    public async Task<KeyResult> InfoAsync(KeyRequest r, CancellationToken ct)
+    {
+        var (key, error) = await FindAsync(r, ct);
+        if (key is null) return KeyResult.Fail(error!);
+        return KeyResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("key", key.Token);
+            w.WritePropertyName("info");
+            WriteKey(w, key, null);
+            w.WriteEndObject();
+        });
+    }
+
+    public async Task<KeyResult> ListAsync(KeyRequest r, CancellationToken ct)
+    {
+        var page = int.TryParse(r.String("page"), out var p) && p > 0 ? p : 1;
+        var size = int.TryParse(r.String("size"), out var s) && s is > 0 and <= 1000 ? s : 100;
+        var detailed = r.String("return_full_object") is "true" or "True";
+        var (keys, total) = await registry.Store.ListAsync(new KeyQuery(r.String("user_id"), r.String("team_id"), r.String("key_alias"), page, size), ct);
+        return KeyResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("keys");
+            foreach (var k in keys)
+            {
+                if (detailed) WriteKey(w, k, null); else w.WriteStringValue(k.Token);
+            }
+            w.WriteEndArray();
+            w.WriteNumber("total_count", total);
+            w.WriteNumber("current_page", page);
+            w.WriteNumber("total_pages", (total + size - 1) / size);
+            w.WriteEndObject();
+        });
+    }
+
+    public async Task<KeyResult> DeleteAsync(KeyRequest r, CancellationToken ct)
+    {
+        var tokens = new List<string>();
+        foreach (var k in r.StringList("keys") ?? []) tokens.Add(TokenOf(k));
+        foreach (var alias in r.StringList("key_aliases") ?? [])
+        {
+            if (await registry.Store.FindByAliasAsync(alias, ct) is { } found) tokens.Add(found.Token);
+        }
+        if (r.Error is { } invalid) return KeyResult.Fail(invalid);
+        if (tokens.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the keys to delete in 'keys' (or 'key_aliases').", "keys"));
+        var deleted = await registry.Store.DeleteAsync(tokens, ct);
+        foreach (var t in tokens) registry.Invalidate(t);
+        if (deleted.Count == 0) return KeyResult.Fail(new ApiError(404, "None of those keys exist.", "invalid_request_error", "key_not_found", "keys"));
+        return KeyResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("deleted_keys");
+            foreach (var t in deleted) w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public async Task<KeyResult> SetBlockedAsync(KeyRequest r, bool blocked, CancellationToken ct)
+    {
+        var (key, error) = await FindAsync(r, ct);
+        if (key is null) return KeyResult.Fail(error!);
+        var updated = key with { Blocked = blocked, UpdatedAt = time.GetUtcNow() };
+        await registry.Store.UpdateAsync(updated, ct);
+        registry.Invalidate(updated.Token);
+        return KeyResult.Ok(w => WriteKey(w, updated, null));
+    }
+
+    /// <summary>Rotation: a new secret for the same key. With grace_period, the old secret keeps working that long.</summary>
+    public async Task<KeyResult> RegenerateAsync(KeyRequest r, string? keyFromPath, CancellationToken ct)
+    {
+        var (key, error) = await FindAsync(r, ct, keyFromPath);
+        if (key is null) return KeyResult.Fail(error!);
+        var grace = r.Duration("grace_period");
+        var custom = r.String("new_key");
+        if (r.Error is { } invalid) return KeyResult.Fail(invalid);
+        var secret = custom ?? VirtualKey.NewSecret();
+        if (!secret.StartsWith("sk-", StringComparison.Ordinal) || secret.Length < 20)
+            return KeyResult.Fail(ApiError.BadRequest("'new_key' must start with 'sk-' and be at least 20 characters long.", "new_key"));
+        var now = time.GetUtcNow();
+        var renewed = key with { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), UpdatedAt = now };
+        if (!await registry.Store.ReplaceTokenAsync(key.Token, renewed, ct)) return KeyResult.Fail(NotFound());
+        if (grace is { } g)
+        {
+            // The old secret stays valid, with the same limits, until the grace period ends.
+            var old = key with { KeyAlias = null, ExpiresAt = Min(key.ExpiresAt, now + g), UpdatedAt = now };
+            await registry.Store.InsertAsync(old, ct);
+        }
+        registry.Invalidate(key.Token);
+        registry.Invalidate(renewed.Token);
+        return KeyResult.Ok(w => WriteKey(w, renewed, secret));
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x < b ? x : b;
+
+    private VirtualKey Apply(KeyRequest r, VirtualKey key, DateTimeOffset now)
+    {
+        var duration = r.Duration("duration");
+        return key with
+        {
+            KeyAlias = r.Has("key_alias") ? r.String("key_alias") : key.KeyAlias,
+            UserId = r.Has("user_id") ? r.String("user_id") : key.UserId,
+            TeamId = r.Has("team_id") ? r.String("team_id") : key.TeamId,
+            Models = r.StringList("models") ?? key.Models,
+            MaxBudget = r.Has("max_budget") ? r.Decimal("max_budget") : key.MaxBudget,
+            BudgetDuration = r.Has("budget_duration") ? r.String("budget_duration") : key.BudgetDuration,
+            RpmLimit = r.Has("rpm_limit") ? r.Long("rpm_limit") : key.RpmLimit,
+            TpmLimit = r.Has("tpm_limit") ? r.Long("tpm_limit") : key.TpmLimit,
+            MaxParallelRequests = r.Has("max_parallel_requests") ? (int?)r.Long("max_parallel_requests") : key.MaxParallelRequests,
+            Metadata = r.ObjectText("metadata") ?? key.Metadata,
+            Tags = r.StringList("tags") ?? key.Tags,
+            Blocked = r.Bool("blocked") ?? key.Blocked,
+            ExpiresAt = duration is { } d ? now + d : key.ExpiresAt,
+        };
+    }
+
+    /// <summary>Model names a key is limited to must exist (or be wildcards), so a typo does not lock a key out silently.</summary>
+    private Task<ApiError?> CheckUnknownModelsAsync(VirtualKey key)
+    {
+        var catalog = runtimes.Current.Catalog;
+        var unknown = key.Models.Where(m => m is not ("*" or "all-proxy-models") && !m.EndsWith('*') && !catalog.TryResolve(m, out _)).ToList();
+        return Task.FromResult(unknown.Count == 0 ? null
+            : ApiError.BadRequest($"Unknown models for this key: {string.Join(", ", unknown)}.", "models", "model_not_found"));
+    }
+
+    private async Task<(VirtualKey? Key, ApiError? Error)> FindAsync(KeyRequest r, CancellationToken ct, string? fromPath = null)
+    {
+        var name = fromPath ?? r.String("key");
+        if (r.Error is { } invalid) return (null, invalid);
+        if (string.IsNullOrEmpty(name)) return (null, ApiError.BadRequest("Name the key in 'key' (its secret or its token).", "key"));
+        var key = await registry.Store.FindAsync(TokenOf(name), ct);
+        return key is null ? (null, NotFound()) : (key, null);
+    }
+
+    private static ApiError NotFound() => new(404, "No such key.", "invalid_request_error", "key_not_found", "key");
+
+    /// <summary>A secret ("sk-...") is hashed; anything else is taken to be a token already.</summary>
+    private static string TokenOf(string keyOrToken) =>
+        keyOrToken.StartsWith("sk-", StringComparison.Ordinal) ? VirtualKey.HashOf(keyOrToken) : keyOrToken.ToLowerInvariant();
+
+    private static void WriteKey(Utf8JsonWriter w, VirtualKey k, string? secret)
+    {
+        w.WriteStartObject();
+        if (secret is not null) w.WriteString("key", secret);
+        w.WriteString("token", k.Token);
+        w.WriteString("key_name", k.KeyName);
+        WriteNullable(w, "key_alias", k.KeyAlias);
+        WriteNullable(w, "user_id", k.UserId);
+        WriteNullable(w, "team_id", k.TeamId);
+        w.WriteStartArray("models");
+        foreach (var m in k.Models) w.WriteStringValue(m);
+        w.WriteEndArray();
+        w.WriteNumber("spend", k.Spend);
+        if (k.MaxBudget is { } b) w.WriteNumber("max_budget", b); else w.WriteNull("max_budget");
+        WriteNullable(w, "budget_duration", k.BudgetDuration);
+        if (k.RpmLimit is { } rpm) w.WriteNumber("rpm_limit", rpm); else w.WriteNull("rpm_limit");
+        if (k.TpmLimit is { } tpm) w.WriteNumber("tpm_limit", tpm); else w.WriteNull("tpm_limit");
+        if (k.MaxParallelRequests is { } mp) w.WriteNumber("max_parallel_requests", mp); else w.WriteNull("max_parallel_requests");
+        w.WritePropertyName("metadata");
+        using (var meta = JsonDocument.Parse(k.Metadata)) meta.RootElement.WriteTo(w);
+        w.WriteStartArray("tags");
+        foreach (var t in k.Tags) w.WriteStringValue(t);
+        w.WriteEndArray();
+        if (k.ExpiresAt is { } e) w.WriteString("expires", e); else w.WriteNull("expires");
+        w.WriteBoolean("blocked", k.Blocked);
+        w.WriteString("created_at", k.CreatedAt);
+        w.WriteString("updated_at", k.UpdatedAt);
+        w.WriteEndObject();
+    }
+
+    private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is null) w.WriteNull(name); else w.WriteString(name, value);
+    }
+}

@@ -1,0 +1,56 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace AgenticGateway.Keys;
+
+/// <summary>
+/// A virtual key as stored: never the key itself, only its SHA-256 (<see cref="Token"/>, LiteLLM's name for it)
+/// and a masked form for display. Field names follow LiteLLM's management API.
+/// </summary>
+internal sealed record VirtualKey
+{
+    public required string Token { get; init; }
+    public required string KeyName { get; init; }
+    public string? KeyAlias { get; init; }
+    public string? UserId { get; init; }
+    public string? TeamId { get; init; }
+    /// <summary>Allowed model names: exact names, aliases, "*" or prefix wildcards such as "openai/*". Empty: all.</summary>
+    public IReadOnlyList<string> Models { get; init; } = [];
+    public decimal? MaxBudget { get; init; }
+    public string? BudgetDuration { get; init; }
+    public decimal Spend { get; init; }
+    public long? RpmLimit { get; init; }
+    public long? TpmLimit { get; init; }
+    public int? MaxParallelRequests { get; init; }
+    /// <summary>Free-form JSON object, kept as sent.</summary>
+    public string Metadata { get; init; } = "{}";
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public bool Blocked { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    public bool IsExpired(DateTimeOffset now) => ExpiresAt is { } e && e <= now;
+
+    /// <summary>Whether this key may use a model, by the name the client asked for or the group it resolved to.</summary>
+    public bool Allows(string requested, string group)
+    {
+        if (Models.Count == 0) return true;
+        foreach (var m in Models)
+        {
+            if (m is "*" or "all-proxy-models" || m == requested || m == group) return true;
+            if (m.EndsWith('*') && (requested.StartsWith(m[..^1], StringComparison.Ordinal) || group.StartsWith(m[..^1], StringComparison.Ordinal))) return true;
+        }
+        return false;
+    }
+
+    /// <summary>A new secret key: "sk-" and 32 URL-safe characters (192 random bits).</summary>
+    public static string NewSecret() => "sk-" + Base64Url(RandomNumberGenerator.GetBytes(24));
+
+    public static string HashOf(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>The display form LiteLLM shows: the first and last characters only.</summary>
+    public static string Mask(string key) => key.Length <= 8 ? "sk-..." : $"{key[..3]}...{key[^4..]}";
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
