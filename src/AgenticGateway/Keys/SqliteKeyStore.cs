@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace AgenticGateway.Keys;
 
 /// <summary>Virtual keys in a SQLite file (the embedded default), with schema migrations applied at start.</summary>
-internal sealed class SqliteKeyStore(string connectionString) : IKeyStore
+internal sealed class SqliteKeyStore(string connectionString, string? directory = null) : IKeyStore
 {
     /// <summary>Ordered migrations; each runs once, recorded in schema_migrations.</summary>
     private static readonly string[] Migrations =
@@ -36,11 +36,11 @@ internal sealed class SqliteKeyStore(string connectionString) : IKeyStore
         """,
     ];
 
+    /// <summary>The file is created on first use, so a gateway that never uses keys writes nothing (read-only roots work).</summary>
     public static SqliteKeyStore ForDataDirectory(string directory)
     {
-        Directory.CreateDirectory(directory);
         var builder = new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "gateway.db"), Pooling = true };
-        return new SqliteKeyStore(builder.ToString());
+        return new SqliteKeyStore(builder.ToString(), directory);
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -52,6 +52,7 @@ internal sealed class SqliteKeyStore(string connectionString) : IKeyStore
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
+        if (directory is not null) Directory.CreateDirectory(directory);
         await using var c = await OpenAsync(cancellationToken);
         await c.ExecuteAsync("PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);");
         var applied = (await c.QueryAsync<long>("SELECT version FROM schema_migrations")).ToHashSet();
