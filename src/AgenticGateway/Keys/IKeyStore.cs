@@ -1,9 +1,11 @@
 namespace AgenticGateway.Keys;
 
-/// <summary>Where virtual keys live. SQLite by default; other backends implement the same contract.</summary>
+/// <summary>
+/// Where virtual keys live. SQLite by default; other backends implement the same contract. A store prepares its
+/// schema itself on first use.
+/// </summary>
 internal interface IKeyStore
 {
-    Task InitializeAsync(CancellationToken cancellationToken);
     Task<VirtualKey?> FindAsync(string token, CancellationToken cancellationToken);
     Task<VirtualKey?> FindByAliasAsync(string alias, CancellationToken cancellationToken);
     Task InsertAsync(VirtualKey key, CancellationToken cancellationToken);

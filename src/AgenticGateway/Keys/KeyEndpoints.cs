@@ -17,27 +17,32 @@ internal static class KeyEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/key/generate", (HttpContext c, KeyManager m) => Admin(c, m, m.GenerateAsync));
-        app.MapPost("/key/update", (HttpContext c, KeyManager m) => Admin(c, m, m.UpdateAsync));
-        app.MapGet("/key/info", (HttpContext c, KeyManager m) => Admin(c, m, m.InfoAsync));
-        app.MapGet("/key/list", (HttpContext c, KeyManager m) => Admin(c, m, m.ListAsync));
-        app.MapPost("/key/delete", (HttpContext c, KeyManager m) => Admin(c, m, m.DeleteAsync));
-        app.MapPost("/key/block", (HttpContext c, KeyManager m) => Admin(c, m, (x, ct) => m.SetBlockedAsync(x, true, ct)));
-        app.MapPost("/key/unblock", (HttpContext c, KeyManager m) => Admin(c, m, (x, ct) => m.SetBlockedAsync(x, false, ct)));
-        app.MapPost("/key/regenerate", (HttpContext c, KeyManager m) => Admin(c, m, (x, ct) => m.RegenerateAsync(x, null, ct)));
-        app.MapPost("/key/{key}/regenerate", (HttpContext c, KeyManager m, string key) => Admin(c, m, (x, ct) => m.RegenerateAsync(x, key, ct)));
+        var m = app.ServiceProvider.GetRequiredService<KeyManager>();
+        var auth = app.ServiceProvider.GetRequiredService<ClientAuth>();
+        var runtimes = app.ServiceProvider.GetRequiredService<RuntimeHolder>();
+        RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => AdminAsync(c, auth, runtimes, action);
+
+        app.MapPost("/key/generate", Admin(m.GenerateAsync));
+        app.MapPost("/key/update", Admin(m.UpdateAsync));
+        app.MapGet("/key/info", Admin(m.InfoAsync));
+        app.MapGet("/key/list", Admin(m.ListAsync));
+        app.MapPost("/key/delete", Admin(m.DeleteAsync));
+        app.MapPost("/key/block", Admin((x, ct) => m.SetBlockedAsync(x, true, ct)));
+        app.MapPost("/key/unblock", Admin((x, ct) => m.SetBlockedAsync(x, false, ct)));
+        app.MapPost("/key/regenerate", Admin(m.RegenerateAsync));
+        app.MapPost("/key/{key}/regenerate", Admin(m.RegenerateAsync));
     }
 
-    private static async Task Admin(HttpContext context, KeyManager manager, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
+    private static async Task AdminAsync(HttpContext context, ClientAuth auth, RuntimeHolder runtimes, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
     {
         RequestIds.AcceptOrMint(context);
-        var runtime = manager.Runtimes.Current;
+        var runtime = runtimes.Current;
         if (runtime.MasterKeyHash is null)
         {
             await ErrorWriter.WriteAsync(context.Response, new ApiError(403, "Key management needs a master key: set master_key (or general_settings.master_key).", "permission_error", "no_master_key"));
             return;
         }
-        var (caller, error) = await manager.Auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
+        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
         if (error is not null || caller is not { IsAdmin: true })
         {
             await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key may manage keys.", "permission_error", "not_admin"));
@@ -69,8 +74,7 @@ internal static class KeyEndpoints
                     }
                 }
             }
-            await manager.Store.EnsureInitializedAsync();
-            var result = await action(new KeyRequest(body?.RootElement, context.Request.Query), context.RequestAborted);
+            var result = await action(new KeyRequest(body?.RootElement, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
             if (result.Error is not null)
             {
                 await ErrorWriter.WriteAsync(context.Response, result.Error);
@@ -88,8 +92,11 @@ internal static class KeyEndpoints
 }
 
 /// <summary>The parsed body (if any) and query string of a management request, with typed, validated reads.</summary>
-internal sealed class KeyRequest(JsonElement? body, IQueryCollection query)
+internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, string? routeKey = null)
 {
+    /// <summary>The key named in the path (/key/{key}/regenerate), if any.</summary>
+    public string? RouteKey => routeKey;
+
     public List<string> Errors { get; } = [];
 
     public bool Has(string name) => body is { } b && b.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;

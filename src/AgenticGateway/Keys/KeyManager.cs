@@ -1,32 +1,24 @@
 using System.Text.Json;
 using AgenticGateway.OpenAi;
-using AgenticGateway.Pipeline;
 using AgenticGateway.Runtime;
 
 namespace AgenticGateway.Keys;
 
 /// <summary>The key management operations behind <see cref="KeyEndpoints"/>, in LiteLLM's request and response shapes.</summary>
-internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, ClientAuth auth, TimeProvider time)
+internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeHolder runtimes, TimeProvider time)
 {
-    public RuntimeHolder Runtimes => runtimes;
-    public ClientAuth Auth => auth;
-    public KeyRegistry Store => registry;
-
     public async Task<KeyResult> GenerateAsync(KeyRequest r, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var secret = r.String("key") ?? VirtualKey.NewSecret();
-        if (!secret.StartsWith("sk-", StringComparison.Ordinal) || secret.Length < 20)
-            return KeyResult.Fail(ApiError.BadRequest("A custom 'key' must start with 'sk-' and be at least 20 characters long.", "key"));
+        if (InvalidSecret(secret, "key") is { } badSecret) return KeyResult.Fail(badSecret);
         var key = Apply(r, new VirtualKey { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), CreatedAt = now, UpdatedAt = now }, now);
         if (r.Error is { } error) return KeyResult.Fail(error);
-        var problem = await CheckUnknownModelsAsync(key);
-        if (problem is not null) return KeyResult.Fail(problem);
-        if (key.KeyAlias is not null && await registry.Store.FindByAliasAsync(key.KeyAlias, ct) is not null)
-            return KeyResult.Fail(ApiError.BadRequest($"A key with alias '{key.KeyAlias}' already exists.", "key_alias", "duplicate_alias"));
-        if (await registry.Store.FindAsync(key.Token, ct) is not null)
+        if (UnknownModels(key) is { } problem) return KeyResult.Fail(problem);
+        if (await AliasTakenAsync(key.KeyAlias, null, ct) is { } taken) return KeyResult.Fail(taken);
+        if (await store.FindAsync(key.Token, ct) is not null)
             return KeyResult.Fail(ApiError.BadRequest("That key already exists.", "key", "duplicate_key"));
-        await registry.Store.InsertAsync(key, ct);
+        await store.InsertAsync(key, ct);
         registry.Invalidate(key.Token);
         // The secret is returned this once and never stored.
         return KeyResult.Ok(w => WriteKey(w, key, secret));
@@ -39,10 +31,9 @@ internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, C
         var now = time.GetUtcNow();
         var updated = Apply(r, key, now) with { UpdatedAt = now };
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
-        if (await CheckUnknownModelsAsync(updated) is { } problem) return KeyResult.Fail(problem);
-        if (updated.KeyAlias is not null && updated.KeyAlias != key.KeyAlias && await registry.Store.FindByAliasAsync(updated.KeyAlias, ct) is not null)
-            return KeyResult.Fail(ApiError.BadRequest($"A key with alias '{updated.KeyAlias}' already exists.", "key_alias", "duplicate_alias"));
-        await registry.Store.UpdateAsync(updated, ct);
+        if (UnknownModels(updated) is { } problem) return KeyResult.Fail(problem);
+        if (await AliasTakenAsync(updated.KeyAlias, key.KeyAlias, ct) is { } taken) return KeyResult.Fail(taken);
+        await store.UpdateAsync(updated, ct);
         registry.Invalidate(updated.Token);
         return KeyResult.Ok(w => WriteKey(w, updated, null));
     }
@@ -66,7 +57,7 @@ internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, C
         var page = int.TryParse(r.String("page"), out var p) && p > 0 ? p : 1;
         var size = int.TryParse(r.String("size"), out var s) && s is > 0 and <= 1000 ? s : 100;
         var detailed = r.String("return_full_object") is "true" or "True";
-        var (keys, total) = await registry.Store.ListAsync(new KeyQuery(r.String("user_id"), r.String("team_id"), r.String("key_alias"), page, size), ct);
+        var (keys, total) = await store.ListAsync(new KeyQuery(r.String("user_id"), r.String("team_id"), r.String("key_alias"), page, size), ct);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -89,11 +80,11 @@ internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, C
         foreach (var k in r.StringList("keys") ?? []) tokens.Add(TokenOf(k));
         foreach (var alias in r.StringList("key_aliases") ?? [])
         {
-            if (await registry.Store.FindByAliasAsync(alias, ct) is { } found) tokens.Add(found.Token);
+            if (await store.FindByAliasAsync(alias, ct) is { } found) tokens.Add(found.Token);
         }
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (tokens.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the keys to delete in 'keys' (or 'key_aliases').", "keys"));
-        var deleted = await registry.Store.DeleteAsync(tokens, ct);
+        var deleted = await store.DeleteAsync(tokens, ct);
         foreach (var t in tokens) registry.Invalidate(t);
         if (deleted.Count == 0) return KeyResult.Fail(new ApiError(404, "None of those keys exist.", "invalid_request_error", "key_not_found", "keys"));
         return KeyResult.Ok(w =>
@@ -111,30 +102,29 @@ internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, C
         var (key, error) = await FindAsync(r, ct);
         if (key is null) return KeyResult.Fail(error!);
         var updated = key with { Blocked = blocked, UpdatedAt = time.GetUtcNow() };
-        await registry.Store.UpdateAsync(updated, ct);
+        await store.UpdateAsync(updated, ct);
         registry.Invalidate(updated.Token);
         return KeyResult.Ok(w => WriteKey(w, updated, null));
     }
 
     /// <summary>Rotation: a new secret for the same key. With grace_period, the old secret keeps working that long.</summary>
-    public async Task<KeyResult> RegenerateAsync(KeyRequest r, string? keyFromPath, CancellationToken ct)
+    public async Task<KeyResult> RegenerateAsync(KeyRequest r, CancellationToken ct)
     {
-        var (key, error) = await FindAsync(r, ct, keyFromPath);
+        var (key, error) = await FindAsync(r, ct);
         if (key is null) return KeyResult.Fail(error!);
         var grace = r.Duration("grace_period");
         var custom = r.String("new_key");
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         var secret = custom ?? VirtualKey.NewSecret();
-        if (!secret.StartsWith("sk-", StringComparison.Ordinal) || secret.Length < 20)
-            return KeyResult.Fail(ApiError.BadRequest("'new_key' must start with 'sk-' and be at least 20 characters long.", "new_key"));
+        if (InvalidSecret(secret, "new_key") is { } badSecret) return KeyResult.Fail(badSecret);
         var now = time.GetUtcNow();
         var renewed = key with { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), UpdatedAt = now };
-        if (!await registry.Store.ReplaceTokenAsync(key.Token, renewed, ct)) return KeyResult.Fail(NotFound());
+        if (!await store.ReplaceTokenAsync(key.Token, renewed, ct)) return KeyResult.Fail(NotFound());
         if (grace is { } g)
         {
             // The old secret stays valid, with the same limits, until the grace period ends.
             var old = key with { KeyAlias = null, ExpiresAt = Min(key.ExpiresAt, now + g), UpdatedAt = now };
-            await registry.Store.InsertAsync(old, ct);
+            await store.InsertAsync(old, ct);
         }
         registry.Invalidate(key.Token);
         registry.Invalidate(renewed.Token);
@@ -165,20 +155,32 @@ internal sealed class KeyManager(KeyRegistry registry, RuntimeHolder runtimes, C
     }
 
     /// <summary>Model names a key is limited to must exist (or be wildcards), so a typo does not lock a key out silently.</summary>
-    private Task<ApiError?> CheckUnknownModelsAsync(VirtualKey key)
+    private ApiError? UnknownModels(VirtualKey key)
     {
         var catalog = runtimes.Current.Catalog;
         var unknown = key.Models.Where(m => m is not ("*" or "all-proxy-models") && !m.EndsWith('*') && !catalog.TryResolve(m, out _)).ToList();
-        return Task.FromResult(unknown.Count == 0 ? null
-            : ApiError.BadRequest($"Unknown models for this key: {string.Join(", ", unknown)}.", "models", "model_not_found"));
+        return unknown.Count == 0 ? null
+            : ApiError.BadRequest($"Unknown models for this key: {string.Join(", ", unknown)}.", "models", "model_not_found");
     }
 
-    private async Task<(VirtualKey? Key, ApiError? Error)> FindAsync(KeyRequest r, CancellationToken ct, string? fromPath = null)
+    /// <summary>An alias names one key only; <paramref name="current"/> is the key's own alias, which it may keep.</summary>
+    private async Task<ApiError?> AliasTakenAsync(string? alias, string? current, CancellationToken ct) =>
+        alias is not null && alias != current && await store.FindByAliasAsync(alias, ct) is not null
+            ? ApiError.BadRequest($"A key with alias '{alias}' already exists.", "key_alias", "duplicate_alias")
+            : null;
+
+    private static ApiError? InvalidSecret(string secret, string param) =>
+        secret.StartsWith("sk-", StringComparison.Ordinal) && secret.Length >= 20
+            ? null
+            : ApiError.BadRequest($"'{param}' must start with 'sk-' and be at least 20 characters long.", param);
+
+    /// <summary>The key named in the path, or else in the body's or query's "key".</summary>
+    private async Task<(VirtualKey? Key, ApiError? Error)> FindAsync(KeyRequest r, CancellationToken ct)
     {
-        var name = fromPath ?? r.String("key");
+        var name = r.RouteKey ?? r.String("key");
         if (r.Error is { } invalid) return (null, invalid);
         if (string.IsNullOrEmpty(name)) return (null, ApiError.BadRequest("Name the key in 'key' (its secret or its token).", "key"));
-        var key = await registry.Store.FindAsync(TokenOf(name), ct);
+        var key = await store.FindAsync(TokenOf(name), ct);
         return key is null ? (null, NotFound()) : (key, null);
     }
 

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 
 namespace AgenticGateway.Keys;
 
-/// <summary>Virtual keys in a SQLite file (the embedded default), with schema migrations applied at start.</summary>
+/// <summary>Virtual keys in a SQLite file (the embedded default), with schema migrations applied on first use.</summary>
 internal sealed class SqliteKeyStore(string connectionString, string? directory = null) : IKeyStore
 {
     /// <summary>Ordered migrations; each runs once, recorded in schema_migrations.</summary>
@@ -43,17 +43,38 @@ internal sealed class SqliteKeyStore(string connectionString, string? directory 
         return new SqliteKeyStore(builder.ToString(), directory);
     }
 
+    private readonly SemaphoreSlim _migrationLock = new(1, 1);
+    private volatile bool _migrated;
+
+    /// <summary>Opens a connection, creating and migrating the database the first time (again after a failed try).</summary>
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
+        if (!_migrated) await MigrateAsync(cancellationToken);
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         return connection;
     }
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
+    private async Task MigrateAsync(CancellationToken cancellationToken)
     {
-        if (directory is not null) Directory.CreateDirectory(directory);
-        await using var c = await OpenAsync(cancellationToken);
+        await _migrationLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_migrated) return;
+            if (directory is not null) Directory.CreateDirectory(directory);
+            await using var c = new SqliteConnection(connectionString);
+            await c.OpenAsync(cancellationToken);
+            await ApplyMigrationsAsync(c, cancellationToken);
+            _migrated = true;
+        }
+        finally
+        {
+            _migrationLock.Release();
+        }
+    }
+
+    private static async Task ApplyMigrationsAsync(SqliteConnection c, CancellationToken cancellationToken)
+    {
         await c.ExecuteAsync("PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);");
         var applied = (await c.QueryAsync<long>("SELECT version FROM schema_migrations")).ToHashSet();
         for (var i = 0; i < Migrations.Length; i++)
