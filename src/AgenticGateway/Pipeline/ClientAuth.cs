@@ -21,7 +21,11 @@ internal sealed class ClientAuth(KeyRegistry keys, TimeProvider time)
         if (presented is null)
             return (null, new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "invalid_request_error", "missing_api_key"));
 
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        // Hashed on the stack: the master key's path allocates nothing; only a virtual key's lookup needs the hex.
+        Span<byte> hash = stackalloc byte[32];
+        var max = Encoding.UTF8.GetMaxByteCount(presented.Length);
+        var bytes = max <= 512 ? stackalloc byte[max] : new byte[max];
+        SHA256.HashData(bytes[..Encoding.UTF8.GetBytes(presented, bytes)], hash);
         if (CryptographicOperations.FixedTimeEquals(hash, master)) return (Caller.Admin, null);
 
         var key = await keys.FindByTokenAsync(Convert.ToHexStringLower(hash), cancellationToken);

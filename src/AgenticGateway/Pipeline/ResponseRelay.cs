@@ -96,7 +96,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                 if (read == 0)
                 {
                     if (!committed && pending == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
-                    if (!committed) { x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart; Start(x, d, response); attemptCts.CancelAfter(Timeout.InfiniteTimeSpan); committed = true; }
+                    if (!committed) CommitStream();
                     if (pending > 0)
                     {
                         ScanUsage(x, buffer.AsSpan(0, pending));
@@ -110,13 +110,7 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
                 pending += read;
                 var boundary = LastEventBoundary(buffer.AsSpan(0, pending), scanFrom);
                 if (boundary <= 0) continue;
-                if (!committed)
-                {
-                    x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
-                    Start(x, d, response);
-                    attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
-                    committed = true;
-                }
+                if (!committed) CommitStream();
                 ScanUsage(x, buffer.AsSpan(0, boundary));
                 // Kestrel's response stream flushes on every write: each event goes out at once.
                 await ForwardAsync(x, buffer.AsMemory(0, boundary), clientAborted);
@@ -127,6 +121,15 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        // The first bytes go to the client: from here on the attempt timeout no longer applies (only idle silence).
+        void CommitStream()
+        {
+            x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
+            Start(x, d, response);
+            attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+            committed = true;
         }
 
         UpstreamFailure? Fail(UpstreamFailure failure)
@@ -157,10 +160,8 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
     internal static bool FindUsageOnlyEvent(ReadOnlySpan<byte> events, out int start, out int end)
     {
         start = end = 0;
-        var at = events.LastIndexOf(UsageProperty);
+        var at = LastUsageObject(events);
         if (at < 0) return false;
-        var after = events[(at + UsageProperty.Length)..].TrimStart(" \t:"u8);
-        if (after.IsEmpty || after[0] != (byte)'{') return false;
         var before = events[..at].LastIndexOf("\n\n"u8);
         start = before < 0 ? 0 : before + 2;
         var next = events[at..].IndexOf("\n\n"u8);
@@ -172,6 +173,15 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
         if (rest.IsEmpty || rest[0] != (byte)'[') return false;
         rest = rest[1..].TrimStart(" \t\r\n"u8);
         return !rest.IsEmpty && rest[0] == (byte)']';
+    }
+
+    /// <summary>Where the last <c>"usage"</c> property with an object value (not null) starts, or -1.</summary>
+    private static int LastUsageObject(ReadOnlySpan<byte> events)
+    {
+        var at = events.LastIndexOf(UsageProperty);
+        if (at < 0) return -1;
+        var after = events[(at + UsageProperty.Length)..].TrimStart(" \t:"u8);
+        return !after.IsEmpty && after[0] == (byte)'{' ? at : -1;
     }
 
     /// <summary>Writes the error event of a stream that broke after it started.</summary>
@@ -241,10 +251,8 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
     /// <summary>Finds a usage object in complete events (the final usage chunk) and records it.</summary>
     private static void ScanUsage(LlmExchange x, ReadOnlySpan<byte> events)
     {
-        var at = events.LastIndexOf(UsageProperty);
+        var at = LastUsageObject(events);
         if (at < 0) return;
-        var after = events[(at + UsageProperty.Length)..].TrimStart(" \t:"u8);
-        if (after.IsEmpty || after[0] != (byte)'{') return;
         var start = events[..at].LastIndexOf("data:"u8);
         if (start < 0) return;
         var line = events[(start + 5)..];
