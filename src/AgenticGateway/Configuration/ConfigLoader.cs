@@ -4,6 +4,13 @@ using YamlDotNet.RepresentationModel;
 
 namespace AgenticGateway.Configuration;
 
+/// <summary>What a schema mapper read, before deployments are built and references checked.</summary>
+internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging)
+{
+    public TracingOptions Tracing { get; init; } = new();
+    public StorageOptions Storage { get; init; } = new();
+}
+
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
 
 /// <summary>
@@ -46,7 +53,8 @@ internal static class ConfigLoader
         var map = new ConfigMap(root, "", context);
 
         var isLiteLlm = map.Keys.Any(k => k is "model_list" or "litellm_settings" or "router_settings" or "general_settings");
-        var (server, masterKey, specs, router, logging, tracing, storage) = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
+        var mapped = isLiteLlm ? LiteLlmMapper.Map(map) : OwnSchemaMapper.Map(map);
+        var (specs, router) = (mapped.Deployments, mapped.Router);
 
         var deployments = ImmutableArray.CreateBuilder<DeploymentOptions>();
         foreach (var spec in specs)
@@ -61,14 +69,14 @@ internal static class ConfigLoader
         if (issues.HasErrors) return new ConfigLoadResult(null, issues.Errors, issues.Warnings);
         var options = new GatewayOptions
         {
-            Server = server,
-            MasterKey = masterKey,
+            Server = mapped.Server,
+            MasterKey = mapped.MasterKey,
             Deployments = built,
             Aliases = router.Aliases.ToImmutableDictionary(StringComparer.Ordinal),
             Router = router.Options,
-            Logging = logging,
-            Tracing = tracing,
-            Storage = storage,
+            Logging = mapped.Logging,
+            Tracing = mapped.Tracing,
+            Storage = mapped.Storage,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -17,7 +17,7 @@ internal static class LiteLlmMapper
         "supports_audio_input", "supports_audio_output", "supports_pdf_input", "supports_web_search",
     ];
 
-    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging, TracingOptions Tracing, StorageOptions Storage) Map(ConfigMap root)
+    public static MappedConfig Map(ConfigMap root)
     {
         var deployments = new List<DeploymentSpec>();
         foreach (var (node, path) in root.Sequence("model_list"))
@@ -131,7 +131,7 @@ internal static class LiteLlmMapper
         root.MarkRead("environment_variables");
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
-        return (new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging, new TracingOptions(), new StorageOptions());
+        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging);
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

@@ -5,7 +5,7 @@ namespace AgenticGateway.Configuration;
 /// <summary>Maps our own documented schema (docs/configuration.md). Unknown keys are errors: typos must not pass silently.</summary>
 internal static class OwnSchemaMapper
 {
-    public static (ServerOptions Server, Secret MasterKey, List<DeploymentSpec> Deployments, RouterSpec Router, LoggingOptions Logging, TracingOptions Tracing, StorageOptions Storage) Map(ConfigMap root)
+    public static MappedConfig Map(ConfigMap root)
     {
         var server = new ServerOptions();
         if (root.Map("server") is { } s)
@@ -79,7 +79,7 @@ internal static class OwnSchemaMapper
             st.ReportUnknownKeys(strict: true);
         }
         root.ReportUnknownKeys(strict: true);
-        return (server, masterKey, deployments, router, logging, tracing, storage);
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)
