@@ -97,7 +97,7 @@ internal sealed partial class MockEngine
     }
 
     /// <summary>Writes a complete JSON body, or with a cut fault half of it before dropping the connection.</summary>
-    private static async Task WriteBodyWithFaultAsync(IMockExchange exchange, ArrayBufferWriter<byte> buffer, MockFault fault, CancellationToken cancellationToken)
+    private async Task WriteBodyWithFaultAsync(IMockExchange exchange, ArrayBufferWriter<byte> buffer, MockFault fault, CancellationToken cancellationToken)
     {
         exchange.SetStatus(200);
         exchange.SetHeader("content-type", "application/json");
@@ -105,8 +105,7 @@ internal sealed partial class MockEngine
         {
             await exchange.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)], cancellationToken);
             await exchange.FlushAsync(cancellationToken);
-            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
-            exchange.Abort();
+            await CutAsync(exchange, sent: 1, cancellationToken);
             return;
         }
         exchange.SetHeader("content-length", buffer.WrittenCount.ToString(System.Globalization.CultureInfo.InvariantCulture));

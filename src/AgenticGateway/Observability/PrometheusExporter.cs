@@ -252,7 +252,7 @@ internal sealed class PrometheusExporter : IDisposable
             var j = 0;
             foreach (var tag in incoming)
             {
-                if (kept is not null && !Keep(tag.Key)) continue;
+                if (!Keep(tag.Key)) continue;
                 if (j >= stored.Length || !string.Equals(tag.Key, stored[j].Key, StringComparison.Ordinal) || !Equals(tag.Value, stored[j].Value)) return false;
                 j++;
             }
@@ -268,7 +268,7 @@ internal sealed class PrometheusExporter : IDisposable
             var h = 17;
             foreach (var t in tags)
             {
-                if (kept is not null && !Keep(t.Key)) continue;
+                if (!Keep(t.Key)) continue;
                 h = h * 31 + Cheap(t.Key);
                 h = h * 31 + (t.Value is string s ? Cheap(s) : t.Value?.GetHashCode() ?? 0);
             }

@@ -128,7 +128,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         if (!GatewayTracing.Source.HasListeners()) return await AttemptCoreAsync(x, group, d, cancellationToken);
         var operation = LlmProxyHandler.OperationName(x.Operation);
-        var model = group.WildcardPrefix is null ? d.Options.Model : d.UpstreamModel(x.Request.Model);
+        var model = d.UpstreamModel(x.Request.Model);
         using var span = GatewayTracing.Source.StartActivity($"{operation} {model}", ActivityKind.Client);
         span?.SetTag("gen_ai.operation.name", operation);
         span?.SetTag("gen_ai.system", d.ProviderName);

@@ -17,8 +17,6 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     /// Picks a deployment not in <paramref name="tried"/> (a bit mask) that is not cooling down; if every untried one
     /// is unavailable, allows a repeat of a tried one. Returns -1 when all are cooling down.
     /// </summary>
-    public int Pick(ulong tried, in RoutingInput input, long nowTicks) => Pick(tried, input, nowTicks, out _);
-
     /// <param name="probe">True when the pick is the half-open probe of a deployment leaving cooldown; the caller
     /// must end it (<see cref="DeploymentState.EndProbe"/>) whatever the outcome.</param>
     public int Pick(ulong tried, in RoutingInput input, long nowTicks, out bool probe)

@@ -6,6 +6,9 @@ namespace AgenticGateway.Tests.Routing;
 
 internal static class RoutingTestData
 {
+    /// <summary>A pick whose probe flag the test does not need.</summary>
+    public static int PickOne(this ModelGroup group, ulong tried, RoutingInput input, long nowTicks) => group.Pick(tried, input, nowTicks, out _);
+
     private static readonly HttpMessageInvoker Unused = new(new HttpClientHandler());
 
     public static Deployment Deployment(string id, double? weight = null, long? rpm = null, decimal? inputCost = null, decimal? outputCost = null, long? tpm = null)
@@ -32,7 +35,7 @@ internal static class RoutingTestData
         var counts = new Dictionary<string, int>();
         for (var i = 0; i < picks; i++)
         {
-            var index = group.Pick(0, new RoutingInput(stream, 1), DateTime.UtcNow.Ticks);
+            var index = group.PickOne(0, new RoutingInput(stream, 1), DateTime.UtcNow.Ticks);
             var id = group.Deployments[index].Id;
             counts[id] = counts.GetValueOrDefault(id) + 1;
         }

@@ -26,7 +26,7 @@ public class StrategyTests
     public void Round_robin_takes_turns()
     {
         var group = new ModelGroup("g", [Deployment("a"), Deployment("b"), Deployment("c")], new RoundRobinStrategy());
-        var order = Enumerable.Range(0, 6).Select(_ => group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id).ToArray();
+        var order = Enumerable.Range(0, 6).Select(_ => group.Deployments[group.PickOne(0, new RoutingInput(false, 1), 0)].Id).ToArray();
         Assert.Equal(order[..3], order[3..]);
         Assert.Equal(3, order[..3].Distinct().Count());
     }
@@ -40,7 +40,7 @@ public class StrategyTests
         busy.State.Enter();
         idle.State.Enter();
         var group = new ModelGroup("g", [busy, idle], new LeastBusyStrategy());
-        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal("idle", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id));
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal("idle", group.Deployments[group.PickOne(0, new RoutingInput(false, 1), 0)].Id));
     }
 
     [Fact]
@@ -50,9 +50,9 @@ public class StrategyTests
         var fast = Deployment("fast");
         slow.State.RecordSuccess(0.5, null, 0);
         var group = new ModelGroup("g", [slow, fast], new LatencyBasedStrategy());
-        Assert.Equal("fast", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id);
+        Assert.Equal("fast", group.Deployments[group.PickOne(0, new RoutingInput(false, 1), 0)].Id);
         fast.State.RecordSuccess(0.05, null, 0);
-        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal("fast", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id));
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal("fast", group.Deployments[group.PickOne(0, new RoutingInput(false, 1), 0)].Id));
     }
 
     [Fact]
@@ -63,8 +63,8 @@ public class StrategyTests
         a.State.RecordSuccess(1.0, 0.05, 0);  // long answers, quick first token
         b.State.RecordSuccess(0.5, 0.40, 0);
         var group = new ModelGroup("g", [a, b], new LatencyBasedStrategy());
-        Assert.Equal("a", group.Deployments[group.Pick(0, new RoutingInput(true, 1), 0)].Id);
-        Assert.Equal("b", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id);
+        Assert.Equal("a", group.Deployments[group.PickOne(0, new RoutingInput(true, 1), 0)].Id);
+        Assert.Equal("b", group.Deployments[group.PickOne(0, new RoutingInput(false, 1), 0)].Id);
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public class StrategyTests
         var group = new ModelGroup("g",
             [Deployment("pricey", inputCost: 0.00001m, outputCost: 0.00003m), Deployment("cheap", inputCost: 0.000001m, outputCost: 0.000002m), Deployment("unpriced")],
             new LowestCostStrategy());
-        Assert.All(Enumerable.Range(0, 20), _ => Assert.Equal("cheap", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0)].Id));
+        Assert.All(Enumerable.Range(0, 20), _ => Assert.Equal("cheap", group.Deployments[group.PickOne(0, new RoutingInput(false, 1), 0)].Id));
     }
 
     [Fact]
@@ -84,14 +84,14 @@ public class StrategyTests
         a.State.RecordUsage(7, 500);
         b.State.RecordUsage(7, 5000);
         var group = new ModelGroup("g", [a, b], new UsageBasedStrategy());
-        Assert.Equal("b", group.Deployments[group.Pick(0, new RoutingInput(false, 7), 0)].Id);
+        Assert.Equal("b", group.Deployments[group.PickOne(0, new RoutingInput(false, 7), 0)].Id);
     }
 
     [Fact]
     public void Tried_deployments_are_skipped_while_others_remain()
     {
         var group = new ModelGroup("g", [Deployment("a"), Deployment("b")], new SimpleShuffleStrategy());
-        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal(1, group.Pick(tried: 0b01, new RoutingInput(false, 1), 0)));
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal(1, group.PickOne(tried: 0b01, new RoutingInput(false, 1), 0)));
     }
 
     [Fact]
