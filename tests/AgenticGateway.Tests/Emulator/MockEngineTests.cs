@@ -99,7 +99,8 @@ public class MockEngineTests : IAsyncLifetime
         request.Headers.Add("x-mock-fault", "malformed");
         using var response = await _client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(response.Content.ReadAsStringAsync().Result));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(body));
     }
 
     [Fact]
