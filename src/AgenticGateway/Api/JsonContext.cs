@@ -31,7 +31,23 @@ internal sealed record HealthReport(
     [property: JsonPropertyName("uptime_seconds")] long UptimeSeconds,
     [property: JsonPropertyName("providers")] IReadOnlyList<ProviderHealth> Providers,
     [property: JsonPropertyName("deployments")] IReadOnlyList<DeploymentHealth> Deployments,
-    [property: JsonPropertyName("config_source")] string ConfigSource);
+    [property: JsonPropertyName("config_source")] string ConfigSource)
+{
+    /// <summary>The shared limit store, when one is configured.</summary>
+    [JsonPropertyName("redis")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public StoreHealth? Redis { get; init; }
+
+    /// <summary>The spend pipeline: logs waiting for the database.</summary>
+    [JsonPropertyName("spend_queue")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SpendQueue { get; init; }
+}
+
+internal sealed record StoreHealth(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("endpoint")] string Endpoint,
+    [property: JsonPropertyName("mode")] string Mode);
 
 internal sealed record SimpleStatus([property: JsonPropertyName("status")] string Status);
 

@@ -30,11 +30,21 @@ internal sealed record ServerOptions
     public bool LiteLlmHeaders { get; init; }
 }
 
-/// <summary>Where the gateway keeps its state (virtual keys): a SQLite file in the data directory.</summary>
+/// <summary>
+/// Where the gateway keeps its state: keys, teams, users and spend logs in a SQLite file in the data directory, or in
+/// PostgreSQL when a database URL is set; counters shared by replicas (rate limits, budgets) in Redis when a Redis URL
+/// is set, else in memory. Read at start only.
+/// </summary>
 internal sealed record StorageOptions
 {
-    /// <summary>Default: AGW_DATA_DIR, else ./data.</summary>
+    /// <summary>Default: AGW_DATA_DIR, else ./data. The spend write-ahead log lives here whatever the database.</summary>
     public string DataDirectory { get; init; } = Environment.GetEnvironmentVariable("AGW_DATA_DIR") is { Length: > 0 } dir ? dir : "data";
+    /// <summary>PostgreSQL, as postgresql://user:pass@host:port/db or an Npgsql connection string. Default: DATABASE_URL.</summary>
+    public Secret DatabaseUrl { get; init; } = new(Environment.GetEnvironmentVariable("DATABASE_URL"));
+    /// <summary>Redis, as redis://[:password@]host:port or host:port. Default: REDIS_URL.</summary>
+    public Secret RedisUrl { get; init; } = new(Environment.GetEnvironmentVariable("REDIS_URL"));
+    /// <summary>When Redis is unreachable: true keeps serving on this node's own limits; false refuses limited requests (503).</summary>
+    public bool RedisFailOpen { get; init; } = true;
 }
 
 /// <summary>OpenTelemetry tracing; off unless an OTLP endpoint is set (here or in OTEL_EXPORTER_OTLP_ENDPOINT).</summary>

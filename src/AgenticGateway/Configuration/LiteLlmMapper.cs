@@ -84,6 +84,7 @@ internal static class LiteLlmMapper
             ls.ReportUnknownKeys(strict: false);
         }
 
+        string? redis = null;
         if (root.Map("router_settings") is { } rs)
         {
             if (router.ReadStrategy(rs, "routing_strategy") is { } strategy) o = o with { Strategy = strategy };
@@ -116,14 +117,23 @@ internal static class LiteLlmMapper
                     router.GroupReferences.Add((aliases.Child(alias), target));
                 }
             }
+            // LiteLLM shares rate-limit counters across replicas through Redis named here.
+            redis = rs.String("redis_url");
+            if (redis is null && rs.String("redis_host") is { Length: > 0 } host)
+            {
+                var password = rs.String("redis_password");
+                redis = $"redis://{(password is null ? "" : ":" + Uri.EscapeDataString(password) + "@")}{host}:{rs.Int("redis_port", 1, 65535) ?? 6379}";
+            }
             rs.ReportUnknownKeys(strict: false);
         }
         router.Options = o;
 
         var masterKey = default(Secret);
+        var storage = new StorageOptions();
         if (root.Map("general_settings") is { } gs)
         {
             masterKey = new Secret(gs.String("master_key"));
+            if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             gs.ReportUnknownKeys(strict: false);
         }
 
@@ -131,7 +141,8 @@ internal static class LiteLlmMapper
         root.MarkRead("environment_variables");
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
-        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging);
+        if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
+        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging) { Storage = storage };
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

@@ -76,6 +76,9 @@ internal static class OwnSchemaMapper
         if (root.Map("storage") is { } st)
         {
             if (st.String("data_dir") is { Length: > 0 } dir) storage = storage with { DataDirectory = dir };
+            if (st.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
+            if (st.String("redis_url") is { Length: > 0 } redis) storage = storage with { RedisUrl = new Secret(redis) };
+            if (st.Bool("redis_fail_open") is { } failOpen) storage = storage with { RedisFailOpen = failOpen };
             st.ReportUnknownKeys(strict: true);
         }
         root.ReportUnknownKeys(strict: true);

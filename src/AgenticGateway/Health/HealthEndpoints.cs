@@ -13,7 +13,18 @@ internal static class HealthEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", (RuntimeHolder runtimes) => Results.Json(Report(runtimes.Current), GatewayJsonContext.Default.HealthReport));
+        app.MapGet("/health", (RuntimeHolder runtimes, Spend.SpendWriter spend, IServiceProvider services) =>
+        {
+            var report = Report(runtimes.Current) with { SpendQueue = spend.Pending };
+            // Redis being down degrades the gateway (limits are per node until it returns) but does not stop it.
+            if (services.GetService<Limits.RedisConnection>() is { } redis)
+            {
+                var mode = redis.IsUp ? "shared" : redis.FailOpen ? "local (fail-open)" : "refusing limited requests (fail-closed)";
+                report = report with { Redis = new StoreHealth(redis.IsUp ? "up" : "down", redis.Endpoint, mode) };
+                if (!redis.IsUp && report.Status == "healthy") report = report with { Status = "degraded" };
+            }
+            return Results.Json(report, GatewayJsonContext.Default.HealthReport);
+        });
         foreach (var path in new[] { "/health/live", "/health/liveliness", "/health/liveness" })
             app.MapGet(path, () => Results.Json(new SimpleStatus("alive"), GatewayJsonContext.Default.SimpleStatus));
         foreach (var path in new[] { "/health/ready", "/health/readiness" })

@@ -2,9 +2,12 @@ using System.Net;
 using AgenticGateway.Api;
 using AgenticGateway.Configuration;
 using AgenticGateway.Keys;
+using AgenticGateway.Limits;
 using AgenticGateway.Observability;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Runtime;
+using AgenticGateway.Spend;
+using AgenticGateway.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -55,8 +58,12 @@ internal static class GatewayApp
         builder.Services.AddSingleton(new HttpMessageInvoker(CreateNetworkHandler(), disposeHandler: true));
         builder.Services.AddSingleton(sp => new RuntimeBuilder(sp.GetRequiredService<HttpMessageInvoker>()));
         builder.Services.AddSingleton(sp => new RuntimeHolder(sp.GetRequiredService<RuntimeBuilder>(), options));
-        builder.Services.AddSingleton<IKeyStore>(SqliteKeyStore.ForDataDirectory(options.Storage.DataDirectory));
+        AddStorage(builder.Services, options.Storage);
+        builder.Services.AddSingleton<IKeyStore, SqlKeyStore>();
+        builder.Services.AddSingleton<IdentityStore>();
+        builder.Services.AddSingleton<AuditLog>();
         builder.Services.AddSingleton<KeyRegistry>();
+        builder.Services.AddSingleton<IdentityManager>();
         builder.Services.AddSingleton<ClientAuth>();
         builder.Services.AddSingleton<KeyManager>();
         builder.Services.AddSingleton<PrometheusExporter>();
@@ -84,6 +91,29 @@ internal static class GatewayApp
         return app;
     }
 
+    /// <summary>
+    /// The database (SQLite unless database_url names PostgreSQL), the spend pipeline (write-ahead file, bounded queue,
+    /// batching writer), and the limit counters (in memory, shared through Redis when redis_url is set).
+    /// </summary>
+    private static void AddStorage(IServiceCollection services, StorageOptions storage)
+    {
+        if (storage.DatabaseUrl.IsSet) services.AddSingleton<IDatabase>(_ => new PostgresDatabase(storage.DatabaseUrl.Value!));
+        else services.AddSingleton<IDatabase>(SqliteDatabase.ForDataDirectory(storage.DataDirectory));
+        services.AddSingleton<SpendStore>();
+        var queue = SpendWriter.CreateQueue();
+        services.AddSingleton(queue);
+        services.AddSingleton(_ => new SpendWal(storage.DataDirectory, queue.Writer));
+        services.AddSingleton<SpendWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<SpendWriter>());
+        services.AddSingleton<SpendRecorder>();
+        services.AddSingleton<MemoryRateLimitStore>();
+        services.AddSingleton<MemoryBudgetCounters>();
+        if (storage.RedisUrl.IsSet)
+            services.AddSingleton(sp => new RedisConnection(storage.RedisUrl.Value!, storage.RedisFailOpen, sp.GetRequiredService<ILogger<RedisConnection>>()));
+        services.AddSingleton(sp => new Admission(sp.GetRequiredService<MemoryRateLimitStore>(), sp.GetRequiredService<MemoryBudgetCounters>(),
+            sp.GetRequiredService<SpendStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<RedisConnection>()));
+    }
+
     /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>
     public static IReadOnlyList<string> BoundAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
@@ -108,6 +138,18 @@ internal static class GatewayApp
     {
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var runtimes = app.Services.GetRequiredService<RuntimeHolder>();
+        var spend = app.Services.GetRequiredService<SpendWriter>();
+        var redis = app.Services.GetService<RedisConnection>();
+        exporter.AddGauges(() =>
+        {
+            var samples = new List<PrometheusExporter.GaugeSample>
+            {
+                new("gateway_spend_queue_depth", "Spend logs waiting for the database writer.", spend.Pending, []),
+            };
+            if (redis is not null)
+                samples.Add(new("gateway_redis_up", "1 while the shared limit store (Redis) is reachable; 0 while limits fall back to this node.", redis.IsUp ? 1 : 0, []));
+            return samples;
+        });
         exporter.AddGauges(() =>
         {
             var now = DateTime.UtcNow.Ticks;

@@ -1,10 +1,26 @@
 namespace AgenticGateway.Keys;
 
 /// <summary>Who is calling: the admin (master key, or anyone when auth is off) or the holder of a virtual key.</summary>
-internal sealed record Caller(bool IsAdmin, VirtualKey? Key)
+internal sealed record Caller(bool IsAdmin, KeyIdentity? Identity)
 {
     public static readonly Caller Admin = new(true, null);
     public static readonly Caller Anonymous = new(false, null);
 
-    public bool MayUse(string requested, string group) => Key?.Allows(requested, group) ?? true;
+    public VirtualKey? Key => Identity?.Key;
+
+    /// <summary>A model must be allowed by the key, its user and its team alike: the strictest wins.</summary>
+    public bool MayUse(string requested, string group) =>
+        Identity is not { } id
+        || (id.Key.Allows(requested, group)
+            && (id.User is null || ModelAccess.Allows(id.User.Models, requested, group))
+            && (id.Team is null || ModelAccess.Allows(id.Team.Models, requested, group)));
+
+    /// <summary>The key, then its user and team: whatever carries limits for this caller.</summary>
+    public IEnumerable<ILimitHolder> LimitHolders()
+    {
+        if (Identity is not { } id) yield break;
+        yield return id.Key;
+        if (id.User is not null) yield return id.User;
+        if (id.Team is not null) yield return id.Team;
+    }
 }

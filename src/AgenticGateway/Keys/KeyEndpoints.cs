@@ -18,6 +18,7 @@ internal static class KeyEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         var m = app.ServiceProvider.GetRequiredService<KeyManager>();
+        var ids = app.ServiceProvider.GetRequiredService<IdentityManager>();
         var auth = app.ServiceProvider.GetRequiredService<ClientAuth>();
         var runtimes = app.ServiceProvider.GetRequiredService<RuntimeHolder>();
         RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => AdminAsync(c, auth, runtimes, action);
@@ -31,9 +32,22 @@ internal static class KeyEndpoints
         app.MapPost("/key/unblock", Admin((x, ct) => m.SetBlockedAsync(x, false, ct)));
         app.MapPost("/key/regenerate", Admin(m.RegenerateAsync));
         app.MapPost("/key/{key}/regenerate", Admin(m.RegenerateAsync));
+
+        app.MapPost("/team/new", Admin(ids.NewTeamAsync));
+        app.MapPost("/team/update", Admin(ids.UpdateTeamAsync));
+        app.MapGet("/team/info", Admin(ids.TeamInfoAsync));
+        app.MapGet("/team/list", Admin(ids.ListTeamsAsync));
+        app.MapPost("/team/delete", Admin(ids.DeleteTeamsAsync));
+        app.MapPost("/team/member_add", Admin(ids.AddMemberAsync));
+        app.MapPost("/team/member_delete", Admin(ids.DeleteMemberAsync));
+        app.MapPost("/user/new", Admin(ids.NewUserAsync));
+        app.MapPost("/user/update", Admin(ids.UpdateUserAsync));
+        app.MapGet("/user/info", Admin(ids.UserInfoAsync));
+        app.MapPost("/user/delete", Admin(ids.DeleteUsersAsync));
     }
 
-    private static async Task AdminAsync(HttpContext context, ClientAuth auth, RuntimeHolder runtimes, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
+    /// <summary>Runs a management action for the admin: auth, body parsing, and the store's failures as clean errors.</summary>
+    internal static async Task AdminAsync(HttpContext context, ClientAuth auth, RuntimeHolder runtimes, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
     {
         RequestIds.AcceptOrMint(context);
         var runtime = runtimes.Current;
@@ -74,7 +88,17 @@ internal static class KeyEndpoints
                     }
                 }
             }
-            var result = await action(new KeyRequest(body?.RootElement, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
+            KeyResult result;
+            try
+            {
+                result = await action(new KeyRequest(body?.RootElement, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
+            }
+            catch (System.Data.Common.DbException ex)
+            {
+                // The database is down or refused the change: say so in the API's shape, never as a bare 500.
+                await ErrorWriter.WriteAsync(context.Response, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
+                return;
+            }
             if (result.Error is not null)
             {
                 await ErrorWriter.WriteAsync(context.Response, result.Error);
@@ -96,6 +120,13 @@ internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, stri
 {
     /// <summary>The key named in the path (/key/{key}/regenerate), if any.</summary>
     public string? RouteKey => routeKey;
+
+    /// <summary>Who is acting, for the audit log. Only the master key manages today.</summary>
+    public string Actor { get; init; } = "master_key";
+
+    /// <summary>A body field as it is, or null when absent or null.</summary>
+    public JsonElement? Element(string name) =>
+        body is { } b && b.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
     public List<string> Errors { get; } = [];
 
@@ -166,6 +197,15 @@ internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, stri
         return null;
     }
 
+    /// <summary>A budget reset period, validated ("30d", "1mo", ...).</summary>
+    public string? BudgetDuration(string name)
+    {
+        var text = String(name);
+        if (text is null || Spend.BudgetPeriod.TryParse(text, out _)) return text;
+        Errors.Add($"'{name}' must be a period such as \"30s\", \"1h\", \"30d\" or \"1mo\", got '{text}'");
+        return null;
+    }
+
     public ApiError? Error => Errors.Count == 0 ? null : ApiError.BadRequest(string.Join("; ", Errors));
 }
 
@@ -179,4 +219,6 @@ internal sealed record KeyResult(ReadOnlyMemory<byte> Json, ApiError? Error)
         using (var w = new Utf8JsonWriter(buffer)) write(w);
         return new KeyResult(buffer.WrittenMemory, null);
     }
+
+    public string Text => System.Text.Encoding.UTF8.GetString(Json.Span);
 }

@@ -2,5 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace AgenticGateway.Keys;
 
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(List<TeamMember>))]
 internal sealed partial class KeyJsonContext : JsonSerializerContext;

@@ -5,7 +5,7 @@ using AgenticGateway.Runtime;
 namespace AgenticGateway.Keys;
 
 /// <summary>The key management operations behind <see cref="KeyEndpoints"/>, in LiteLLM's request and response shapes.</summary>
-internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeHolder runtimes, TimeProvider time)
+internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeHolder runtimes, AuditLog audit, TimeProvider time)
 {
     public async Task<KeyResult> GenerateAsync(KeyRequest r, CancellationToken ct)
     {
@@ -20,8 +20,20 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
             return KeyResult.Fail(ApiError.BadRequest("That key already exists.", "key", "duplicate_key"));
         await store.InsertAsync(key, ct);
         registry.Invalidate(key.Token);
+        await audit.RecordAsync(r.Actor, "key.create", "key", key.Token, null, KeyJson(key), ct);
         // The secret is returned this once and never stored.
         return KeyResult.Ok(w => WriteKey(w, key, secret));
+    }
+
+    /// <summary>The key /user/new makes for a new user (LiteLLM's auto_create_key).</summary>
+    public async Task<(VirtualKey Key, string Secret)> CreateForUserAsync(string userId, IReadOnlyList<string> models, string actor, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var secret = VirtualKey.NewSecret();
+        var key = new VirtualKey { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), UserId = userId, Models = models, CreatedAt = now, UpdatedAt = now };
+        await store.InsertAsync(key, ct);
+        await audit.RecordAsync(actor, "key.create", "key", key.Token, null, KeyJson(key), ct);
+        return (key, secret);
     }
 
     public async Task<KeyResult> UpdateAsync(KeyRequest r, CancellationToken ct)
@@ -35,6 +47,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         if (await AliasTakenAsync(updated.KeyAlias, key.KeyAlias, ct) is { } taken) return KeyResult.Fail(taken);
         await store.UpdateAsync(updated, ct);
         registry.Invalidate(updated.Token);
+        await audit.RecordAsync(r.Actor, "key.update", "key", key.Token, KeyJson(key), KeyJson(updated), ct);
         return KeyResult.Ok(w => WriteKey(w, updated, null));
     }
 
@@ -86,6 +99,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         if (tokens.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the keys to delete in 'keys' (or 'key_aliases').", "keys"));
         var deleted = await store.DeleteAsync(tokens, ct);
         foreach (var t in tokens) registry.Invalidate(t);
+        foreach (var t in deleted) await audit.RecordAsync(r.Actor, "key.delete", "key", t, null, null, ct);
         if (deleted.Count == 0) return KeyResult.Fail(new ApiError(404, "None of those keys exist.", "invalid_request_error", "key_not_found", "keys"));
         return KeyResult.Ok(w =>
         {
@@ -104,6 +118,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         var updated = key with { Blocked = blocked, UpdatedAt = time.GetUtcNow() };
         await store.UpdateAsync(updated, ct);
         registry.Invalidate(updated.Token);
+        await audit.RecordAsync(r.Actor, blocked ? "key.block" : "key.unblock", "key", key.Token, KeyJson(key), KeyJson(updated), ct);
         return KeyResult.Ok(w => WriteKey(w, updated, null));
     }
 
@@ -128,6 +143,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         }
         registry.Invalidate(key.Token);
         registry.Invalidate(renewed.Token);
+        await audit.RecordAsync(r.Actor, "key.regenerate", "key", renewed.Token, KeyJson(key), KeyJson(renewed), ct);
         return KeyResult.Ok(w => WriteKey(w, renewed, secret));
     }
 
@@ -143,9 +159,10 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
             TeamId = r.Has("team_id") ? r.String("team_id") : key.TeamId,
             Models = r.StringList("models") ?? key.Models,
             MaxBudget = r.Has("max_budget") ? r.Decimal("max_budget") : key.MaxBudget,
-            BudgetDuration = r.Has("budget_duration") ? r.String("budget_duration") : key.BudgetDuration,
+            BudgetDuration = r.Has("budget_duration") ? r.BudgetDuration("budget_duration") : key.BudgetDuration,
             RpmLimit = r.Has("rpm_limit") ? r.Long("rpm_limit") : key.RpmLimit,
             TpmLimit = r.Has("tpm_limit") ? r.Long("tpm_limit") : key.TpmLimit,
+            TpdLimit = r.Has("tpd_limit") ? r.Long("tpd_limit") : key.TpdLimit,
             MaxParallelRequests = r.Has("max_parallel_requests") ? (int?)r.Long("max_parallel_requests") : key.MaxParallelRequests,
             Metadata = r.ObjectText("metadata") ?? key.Metadata,
             Tags = r.StringList("tags") ?? key.Tags,
@@ -190,7 +207,9 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
     private static string TokenOf(string keyOrToken) =>
         keyOrToken.StartsWith("sk-", StringComparison.Ordinal) ? VirtualKey.HashOf(keyOrToken) : keyOrToken.ToLowerInvariant();
 
-    private static void WriteKey(Utf8JsonWriter w, VirtualKey k, string? secret)
+    private static string KeyJson(VirtualKey k) => KeyResult.Ok(w => WriteKey(w, k, null)).Text;
+
+    internal static void WriteKey(Utf8JsonWriter w, VirtualKey k, string? secret)
     {
         w.WriteStartObject();
         if (secret is not null) w.WriteString("key", secret);
@@ -202,12 +221,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         w.WriteStartArray("models");
         foreach (var m in k.Models) w.WriteStringValue(m);
         w.WriteEndArray();
-        w.WriteNumber("spend", k.Spend);
-        if (k.MaxBudget is { } b) w.WriteNumber("max_budget", b); else w.WriteNull("max_budget");
-        WriteNullable(w, "budget_duration", k.BudgetDuration);
-        if (k.RpmLimit is { } rpm) w.WriteNumber("rpm_limit", rpm); else w.WriteNull("rpm_limit");
-        if (k.TpmLimit is { } tpm) w.WriteNumber("tpm_limit", tpm); else w.WriteNull("tpm_limit");
-        if (k.MaxParallelRequests is { } mp) w.WriteNumber("max_parallel_requests", mp); else w.WriteNull("max_parallel_requests");
+        IdentityManager.WriteBudgetFields(w, k.Spend, k.MaxBudget, k.BudgetDuration, k.RpmLimit, k.TpmLimit, k.TpdLimit, k.MaxParallelRequests, k.CreatedAt);
         w.WritePropertyName("metadata");
         using (var meta = JsonDocument.Parse(k.Metadata)) meta.RootElement.WriteTo(w);
         w.WriteStartArray("tags");

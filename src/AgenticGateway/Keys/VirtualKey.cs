@@ -7,7 +7,7 @@ namespace AgenticGateway.Keys;
 /// A virtual key as stored: never the key itself, only its SHA-256 (<see cref="Token"/>, LiteLLM's name for it)
 /// and a masked form for display. Field names follow LiteLLM's management API.
 /// </summary>
-internal sealed record VirtualKey
+internal sealed record VirtualKey : ILimitHolder
 {
     public required string Token { get; init; }
     public required string KeyName { get; init; }
@@ -21,6 +21,8 @@ internal sealed record VirtualKey
     public decimal Spend { get; init; }
     public long? RpmLimit { get; init; }
     public long? TpmLimit { get; init; }
+    /// <summary>Tokens per day (ours; LiteLLM has no such limit).</summary>
+    public long? TpdLimit { get; init; }
     public int? MaxParallelRequests { get; init; }
     /// <summary>Free-form JSON object, kept as sent.</summary>
     public string Metadata { get; init; } = "{}";
@@ -30,19 +32,13 @@ internal sealed record VirtualKey
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
 
+    string ILimitHolder.Scope => "key";
+    string ILimitHolder.Id => Token;
+
     public bool IsExpired(DateTimeOffset now) => ExpiresAt is { } e && e <= now;
 
     /// <summary>Whether this key may use a model, by the name the client asked for or the group it resolved to.</summary>
-    public bool Allows(string requested, string group)
-    {
-        if (Models.Count == 0) return true;
-        foreach (var m in Models)
-        {
-            if (m is "*" or "all-proxy-models" || m == requested || m == group) return true;
-            if (m.EndsWith('*') && (requested.StartsWith(m[..^1], StringComparison.Ordinal) || group.StartsWith(m[..^1], StringComparison.Ordinal))) return true;
-        }
-        return false;
-    }
+    public bool Allows(string requested, string group) => ModelAccess.Allows(Models, requested, group);
 
     /// <summary>A new secret key: "sk-" and 32 URL-safe characters (192 random bits).</summary>
     public static string NewSecret() => "sk-" + Base64Url(RandomNumberGenerator.GetBytes(24));
@@ -53,4 +49,19 @@ internal sealed record VirtualKey
     public static string Mask(string key) => key.Length <= 8 ? "sk-..." : $"{key[..3]}...{key[^4..]}";
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>Model access lists: exact names, groups, "*" (or LiteLLM's "all-proxy-models") and prefix wildcards. Empty allows all.</summary>
+internal static class ModelAccess
+{
+    public static bool Allows(IReadOnlyList<string> models, string requested, string group)
+    {
+        if (models.Count == 0) return true;
+        foreach (var m in models)
+        {
+            if (m is "*" or "all-proxy-models" || m == requested || m == group) return true;
+            if (m.EndsWith('*') && (requested.StartsWith(m[..^1], StringComparison.Ordinal) || group.StartsWith(m[..^1], StringComparison.Ordinal))) return true;
+        }
+        return false;
+    }
 }

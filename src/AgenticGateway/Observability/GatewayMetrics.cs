@@ -20,6 +20,7 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _overhead;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _fallbacks;
+    private readonly Counter<long> _refused;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -32,6 +33,7 @@ internal sealed class GatewayMetrics
         _overhead = meter.CreateHistogram<double>("gateway.overhead", "s", "Time the gateway itself added to a request.");
         _retries = meter.CreateCounter<long>("llm.retries", "{retry}", "Retries within a model group.");
         _fallbacks = meter.CreateCounter<long>("llm.fallbacks", "{fallback}", "Fallbacks to another model group.");
+        _refused = meter.CreateCounter<long>("gateway.refused", "{request}", "Requests refused at admission, by reason (rate limit, budget, parallel limit).");
     }
 
     public void ProviderAttempt(string provider, string model, string deployment, double seconds, string outcome)
@@ -65,6 +67,11 @@ internal sealed class GatewayMetrics
     public void Retry(string model)
     {
         if (_retries.Enabled) _retries.Add(1, new KeyValuePair<string, object?>("model", model));
+    }
+
+    public void Refused(string reason)
+    {
+        if (_refused.Enabled) _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
 
     public void Fallback(string from, string to)

@@ -35,4 +35,19 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Error, "Unhandled error serving {Path} request_id={RequestId}")]
     public static partial void Unhandled(ILogger logger, Exception exception, string path, string requestId);
+
+    [LoggerMessage(20, LogLevel.Warning, "Writing {Count} spend logs failed, retrying in {DelaySeconds:F1}s (they are safe in the write-ahead file): {Message}")]
+    public static partial void SpendWriteFailed(ILogger logger, int count, double delaySeconds, string message);
+
+    [LoggerMessage(21, LogLevel.Information, "Replayed {Count} spend logs from {Segment}")]
+    public static partial void SpendReplayed(ILogger logger, int count, string segment);
+
+    [LoggerMessage(22, LogLevel.Warning, "Redis at {Endpoint} is unreachable: limits and budgets fall back to this node's own counters ({Mode}): {Message}")]
+    public static partial void RedisDown(ILogger logger, string endpoint, string mode, string message);
+
+    [LoggerMessage(23, LogLevel.Information, "Redis at {Endpoint} is reachable again: limits and budgets are shared again")]
+    public static partial void RedisUp(ILogger logger, string endpoint);
+
+    [LoggerMessage(24, LogLevel.Warning, "Budget alert webhook failed: {Message}")]
+    public static partial void AlertFailed(ILogger logger, string message);
 }

@@ -28,11 +28,13 @@ internal sealed class ClientAuth(KeyRegistry keys, TimeProvider time)
         SHA256.HashData(bytes[..Encoding.UTF8.GetBytes(presented, bytes)], hash);
         if (CryptographicOperations.FixedTimeEquals(hash, master)) return (Caller.Admin, null);
 
-        var key = await keys.FindByTokenAsync(Convert.ToHexStringLower(hash), cancellationToken);
+        var identity = await keys.FindByTokenAsync(Convert.ToHexStringLower(hash), cancellationToken);
+        var key = identity?.Key;
         if (key is null) return (null, new ApiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
         if (key.Blocked) return (null, new ApiError(401, "This API key is blocked.", "invalid_request_error", "key_blocked"));
         if (key.IsExpired(time.GetUtcNow())) return (null, new ApiError(401, $"This API key expired at {key.ExpiresAt:O}.", "invalid_request_error", "key_expired"));
-        return (new Caller(false, key), null);
+        if (identity!.Team is { Blocked: true } team) return (null, new ApiError(401, $"The team '{team.TeamId}' of this API key is blocked.", "invalid_request_error", "team_blocked"));
+        return (new Caller(false, identity), null);
     }
 
     public static string? PresentedKey(HttpRequest request)

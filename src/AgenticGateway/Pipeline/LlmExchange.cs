@@ -33,5 +33,13 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     /// <summary>When the first streamed byte went to the client (0 for non-stream responses).</summary>
     public long FirstByteTimestamp { get; set; }
 
+    /// <summary>Who asked, and what admission took for them (null for callers without limits).</summary>
+    public Keys.Caller? Caller { get; set; }
+    public Limits.AdmissionTicket? Ticket { get; set; }
+    /// <summary>Prompt tokens estimated before the call: reserved against token limits, and the usage of last resort.</summary>
+    public long EstimatedPromptTokens { get; set; }
+    public long CostNanos { get; set; }
+    public bool SpendRecorded { get; set; }
+
     public double ElapsedMs => Stopwatch.GetElapsedTime(StartTimestamp).TotalMilliseconds;
 }

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using AgenticGateway.Keys;
+using AgenticGateway.Limits;
 using AgenticGateway.Observability;
+using AgenticGateway.Pricing;
+using AgenticGateway.Spend;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Routing;
 using AgenticGateway.Runtime;
@@ -8,10 +11,12 @@ using AgenticGateway.Runtime;
 namespace AgenticGateway.Pipeline;
 
 /// <summary>
-/// The request path of the LLM API, in order: request id, auth, body, parse and validate, model resolution,
-/// dispatch (routing, retries, fallbacks, forwarding), then metrics and the access log.
+/// The request path of the LLM API, in order: request id, auth, body, parse and validate, model resolution and
+/// access, admission (parallel requests, budgets, rate limits), dispatch (routing, retries, fallbacks, forwarding),
+/// then spend (cost, spend log, settling limits and budgets), metrics and the access log.
 /// </summary>
-internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, UpstreamDispatcher dispatcher, GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
+internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, Admission admission, UpstreamDispatcher dispatcher, SpendRecorder spend,
+    GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
 {
     public async Task HandleAsync(HttpContext context, LlmOperation operation)
     {
@@ -68,13 +73,33 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, U
             }
             if (!caller!.MayUse(parsed.Model, group.Name))
             {
-                await FinishAsync(context, null, new ApiError(403, $"This key may not use the model '{parsed.Model}'. It can use: {string.Join(", ", caller.Key!.Models)}.",
+                await FinishAsync(context, null, new ApiError(403, $"This key may not use the model '{parsed.Model}'.",
                     "permission_error", "model_not_allowed", "model"), "-", operation, requestId, start);
                 return;
             }
 
-            var exchange = new LlmExchange(context, runtime, operation, body, parsed, group, requestId, start);
-            ApiError? error;
+            // Limits and budgets apply to virtual keys; the estimate is what a request reserves before its usage is known.
+            AdmissionTicket? ticket = null;
+            long promptEstimate = 0;
+            if (caller.Identity is not null)
+            {
+                promptEstimate = TokenEstimator.EstimatePromptTokens(body.Span);
+                var reserve = promptEstimate + (parsed.MaxTokens ?? 0);
+                ApiError? refused;
+                (ticket, refused) = await admission.AdmitAsync(caller, reserve, MostExpensive(group, promptEstimate, parsed.MaxTokens ?? 0), context.Response, context.RequestAborted);
+                if (refused is not null)
+                {
+                    metrics.Refused(refused.Code ?? refused.Type);
+                    await FinishAsync(context, null, refused, group.Name, operation, requestId, start);
+                    return;
+                }
+            }
+
+            var exchange = new LlmExchange(context, runtime, operation, body, parsed, group, requestId, start)
+            {
+                Caller = caller, Ticket = ticket, EstimatedPromptTokens = promptEstimate,
+            };
+            ApiError? error = null;
             try
             {
                 error = await dispatcher.DispatchAsync(exchange);
@@ -83,10 +108,29 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, U
             {
                 // The client went away; the upstream call was cancelled with it.
                 exchange.Status = StatusCodes.Status499ClientClosedRequest;
-                error = null;
+            }
+            finally
+            {
+                if (error is not null) exchange.Status = error.Status;
+                // A stream whose provider sent no usage is charged the estimate rather than nothing.
+                if (exchange.Usage is null && exchange.Status is >= 200 and < 300 && exchange.Operation != LlmOperation.Embeddings)
+                    exchange.Usage = new Usage(promptEstimate > 0 ? promptEstimate : TokenEstimator.EstimatePromptTokens(body.Span), 0);
+                spend.Record(exchange);
+                if (ticket is not null) await admission.SettleAsync(ticket, exchange.Usage, exchange.CostNanos);
             }
             await FinishAsync(context, exchange, error, group.Name, operation, requestId, start);
         }
+    }
+
+    /// <summary>The most a request could cost on any deployment of its group: what a budget must still have room for.</summary>
+    private static decimal MostExpensive(ModelGroup group, long promptTokens, long maxTokens)
+    {
+        var most = 0m;
+        foreach (var d in group.Deployments)
+        {
+            if (d.Price is { } p) most = Math.Max(most, p.Estimate(promptTokens, maxTokens));
+        }
+        return most;
     }
 
     private async Task FinishAsync(HttpContext context, LlmExchange? x, ApiError? error, string model, LlmOperation operation, string requestId, long start)

@@ -12,7 +12,7 @@ namespace AgenticGateway.Pipeline;
 /// forwarded event by event as it arrives. Until the first byte goes out a failure is returned for retry; after
 /// that, a failure ends the stream with an error event.
 /// </summary>
-internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
+internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseRelay> logger)
 {
     private const int MaxBufferedBody = 128 * 1024 * 1024;
     private const int MaxEventBytes = 16 * 1024 * 1024;
@@ -42,6 +42,8 @@ internal sealed class ResponseRelay(ILogger<ResponseRelay> logger)
             http.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
             http.ContentLength = length;
             Commit(x, d);
+            // Priced and logged before the answer is released: its cost goes in a header, and a crash after this loses nothing.
+            spend.Record(x);
             await http.Body.WriteAsync(buffer.AsMemory(0, length), x.Http.RequestAborted);
             return null;
         }

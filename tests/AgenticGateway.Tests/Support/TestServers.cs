@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -63,11 +64,13 @@ internal sealed class GatewayServer : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <param name="dataDirectory">Where keys are stored; a fresh temporary directory unless given (to test restarts).</param>
-    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null)
+    /// <param name="storage">Backends beyond the data directory (database_url, redis_url); none by default, whatever the environment says.</param>
+    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
-        var options = result.Options! with { Storage = new StorageOptions { DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("agw-data-").FullName } };
+        var store = new StorageOptions { DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("agw-data-").FullName, DatabaseUrl = default, RedisUrl = default };
+        var options = result.Options! with { Storage = storage is null ? store : storage(store) };
         var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings));
         await app.StartAsync();
         return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]) { _ownedData = dataDirectory is null ? options.Storage.DataDirectory : null };
@@ -82,6 +85,27 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     public static async Task<JsonDocument> JsonAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+    /// <summary>An admin call with the master key: POST with a JSON body, or GET when <paramref name="json"/> is null.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)> AdminAsync(string path, string? json, string masterKey)
+    {
+        using var request = new HttpRequestMessage(json is null ? HttpMethod.Get : HttpMethod.Post, path);
+        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", masterKey);
+        using var response = await Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonDocument.Parse(text.Length == 0 ? "null" : text).RootElement.Clone());
+    }
+
+    /// <summary>Waits until the spend writer has stored everything queued so far.</summary>
+    public async Task FlushSpendAsync()
+    {
+        var writer = Services.GetRequiredService<AgenticGateway.Spend.SpendWriter>();
+        var target = Services.GetRequiredService<AgenticGateway.Spend.SpendWal>().LastSeq;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (writer.CommittedSeq < target && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(writer.CommittedSeq >= target, $"spend writer stored up to {writer.CommittedSeq}, expected {target}");
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,91 +1,13 @@
 using System.Text.Json;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using AgenticGateway.Storage;
 
 namespace AgenticGateway.Keys;
 
-/// <summary>Virtual keys in a SQLite file (the embedded default), with schema migrations applied on first use.</summary>
-internal sealed class SqliteKeyStore(string connectionString, string? directory = null) : IKeyStore
+/// <summary>Virtual keys in the gateway's database (SQLite or PostgreSQL).</summary>
+internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
 {
-    /// <summary>Ordered migrations; each runs once, recorded in schema_migrations.</summary>
-    private static readonly string[] Migrations =
-    [
-        """
-        CREATE TABLE keys (
-            token TEXT PRIMARY KEY,
-            key_name TEXT NOT NULL,
-            key_alias TEXT UNIQUE,
-            user_id TEXT,
-            team_id TEXT,
-            models TEXT NOT NULL DEFAULT '[]',
-            max_budget TEXT,
-            budget_duration TEXT,
-            spend TEXT NOT NULL DEFAULT '0',
-            rpm_limit INTEGER,
-            tpm_limit INTEGER,
-            max_parallel_requests INTEGER,
-            metadata TEXT NOT NULL DEFAULT '{}',
-            tags TEXT NOT NULL DEFAULT '[]',
-            expires_at TEXT,
-            blocked INTEGER NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX keys_user ON keys(user_id);
-        CREATE INDEX keys_team ON keys(team_id);
-        """,
-    ];
-
-    /// <summary>The file is created on first use, so a gateway that never uses keys writes nothing (read-only roots work).</summary>
-    public static SqliteKeyStore ForDataDirectory(string directory)
-    {
-        var builder = new SqliteConnectionStringBuilder { DataSource = Path.Combine(directory, "gateway.db"), Pooling = true };
-        return new SqliteKeyStore(builder.ToString(), directory);
-    }
-
-    private readonly SemaphoreSlim _migrationLock = new(1, 1);
-    private volatile bool _migrated;
-
-    /// <summary>Opens a connection, creating and migrating the database the first time (again after a failed try).</summary>
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        if (!_migrated) await MigrateAsync(cancellationToken);
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
-    }
-
-    private async Task MigrateAsync(CancellationToken cancellationToken)
-    {
-        await _migrationLock.WaitAsync(cancellationToken);
-        try
-        {
-            if (_migrated) return;
-            if (directory is not null) Directory.CreateDirectory(directory);
-            await using var c = new SqliteConnection(connectionString);
-            await c.OpenAsync(cancellationToken);
-            await ApplyMigrationsAsync(c, cancellationToken);
-            _migrated = true;
-        }
-        finally
-        {
-            _migrationLock.Release();
-        }
-    }
-
-    private static async Task ApplyMigrationsAsync(SqliteConnection c, CancellationToken cancellationToken)
-    {
-        await c.ExecuteAsync("PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);");
-        var applied = (await c.QueryAsync<long>("SELECT version FROM schema_migrations")).ToHashSet();
-        for (var i = 0; i < Migrations.Length; i++)
-        {
-            if (applied.Contains(i + 1)) continue;
-            await using var tx = await c.BeginTransactionAsync(cancellationToken);
-            await c.ExecuteAsync(Migrations[i], transaction: tx);
-            await c.ExecuteAsync("INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @t)", new { v = i + 1, t = DateTimeOffset.UtcNow.ToString("O") }, tx);
-            await tx.CommitAsync(cancellationToken);
-        }
-    }
+    private Task<System.Data.Common.DbConnection> OpenAsync(CancellationToken cancellationToken) => db.OpenAsync(cancellationToken);
 
     public async Task<VirtualKey?> FindAsync(string token, CancellationToken cancellationToken)
     {
@@ -105,10 +27,10 @@ internal sealed class SqliteKeyStore(string connectionString, string? directory 
     {
         await using var c = await OpenAsync(cancellationToken);
         await c.ExecuteAsync("""
-            INSERT INTO keys (token, key_name, key_alias, user_id, team_id, models, max_budget, budget_duration, spend, rpm_limit, tpm_limit,
-                              max_parallel_requests, metadata, tags, expires_at, blocked, created_at, updated_at)
-            VALUES (@token, @key_name, @key_alias, @user_id, @team_id, @models, @max_budget, @budget_duration, @spend, @rpm_limit, @tpm_limit,
-                    @max_parallel_requests, @metadata, @tags, @expires_at, @blocked, @created_at, @updated_at)
+            INSERT INTO keys (token, key_name, key_alias, user_id, team_id, models, max_budget, budget_duration, spend, spend_nanos, rpm_limit, tpm_limit,
+                              tpd_limit, max_parallel_requests, metadata, tags, expires_at, blocked, created_at, updated_at)
+            VALUES (@token, @key_name, @key_alias, @user_id, @team_id, @models, @max_budget, @budget_duration, '0', @spend_nanos, @rpm_limit, @tpm_limit,
+                    @tpd_limit, @max_parallel_requests, @metadata, @tags, @expires_at, @blocked, @created_at, @updated_at)
             """, Row.From(key));
     }
 
@@ -117,7 +39,7 @@ internal sealed class SqliteKeyStore(string connectionString, string? directory 
         await using var c = await OpenAsync(cancellationToken);
         var n = await c.ExecuteAsync("""
             UPDATE keys SET key_alias = @key_alias, user_id = @user_id, team_id = @team_id, models = @models, max_budget = @max_budget,
-                budget_duration = @budget_duration, rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, max_parallel_requests = @max_parallel_requests,
+                budget_duration = @budget_duration, rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, tpd_limit = @tpd_limit, max_parallel_requests = @max_parallel_requests,
                 metadata = @metadata, tags = @tags, expires_at = @expires_at, blocked = @blocked, updated_at = @updated_at
             WHERE token = @token
             """, Row.From(key));
@@ -162,9 +84,10 @@ internal sealed class SqliteKeyStore(string connectionString, string? directory 
         public string models { get; set; } = "[]";
         public string? max_budget { get; set; }
         public string? budget_duration { get; set; }
-        public string spend { get; set; } = "0";
+        public long spend_nanos { get; set; }
         public long? rpm_limit { get; set; }
         public long? tpm_limit { get; set; }
+        public long? tpd_limit { get; set; }
         public long? max_parallel_requests { get; set; }
         public string metadata { get; set; } = "{}";
         public string tags { get; set; } = "[]";
@@ -179,7 +102,7 @@ internal sealed class SqliteKeyStore(string connectionString, string? directory 
             token = k.Token, key_name = k.KeyName, key_alias = k.KeyAlias, user_id = k.UserId, team_id = k.TeamId,
             models = JsonSerializer.Serialize(k.Models, KeyJsonContext.Default.IReadOnlyListString),
             max_budget = k.MaxBudget?.ToString(System.Globalization.CultureInfo.InvariantCulture), budget_duration = k.BudgetDuration,
-            spend = k.Spend.ToString(System.Globalization.CultureInfo.InvariantCulture), rpm_limit = k.RpmLimit, tpm_limit = k.TpmLimit,
+            spend_nanos = Money.ToNanos(k.Spend), rpm_limit = k.RpmLimit, tpm_limit = k.TpmLimit, tpd_limit = k.TpdLimit,
             max_parallel_requests = k.MaxParallelRequests, metadata = k.Metadata,
             tags = JsonSerializer.Serialize(k.Tags, KeyJsonContext.Default.IReadOnlyListString),
             expires_at = k.ExpiresAt?.ToString("O"), blocked = k.Blocked ? 1 : 0,
@@ -191,8 +114,8 @@ internal sealed class SqliteKeyStore(string connectionString, string? directory 
             Token = token, KeyName = key_name, KeyAlias = key_alias, UserId = user_id, TeamId = team_id,
             Models = JsonSerializer.Deserialize(models, KeyJsonContext.Default.IReadOnlyListString) ?? [],
             MaxBudget = max_budget is null ? null : decimal.Parse(max_budget, System.Globalization.CultureInfo.InvariantCulture),
-            BudgetDuration = budget_duration, Spend = decimal.Parse(spend, System.Globalization.CultureInfo.InvariantCulture),
-            RpmLimit = rpm_limit, TpmLimit = tpm_limit, MaxParallelRequests = (int?)max_parallel_requests, Metadata = metadata,
+            BudgetDuration = budget_duration, Spend = Money.FromNanos(spend_nanos),
+            RpmLimit = rpm_limit, TpmLimit = tpm_limit, TpdLimit = tpd_limit, MaxParallelRequests = (int?)max_parallel_requests, Metadata = metadata,
             Tags = JsonSerializer.Deserialize(tags, KeyJsonContext.Default.IReadOnlyListString) ?? [],
             ExpiresAt = expires_at is null ? null : DateTimeOffset.Parse(expires_at, System.Globalization.CultureInfo.InvariantCulture),
             Blocked = blocked != 0,

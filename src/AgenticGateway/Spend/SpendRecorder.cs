@@ -1,0 +1,54 @@
+using System.Globalization;
+using AgenticGateway.Pipeline;
+
+namespace AgenticGateway.Spend;
+
+/// <summary>
+/// Prices a finished request and records its spend log. For a JSON response this runs before the body is released,
+/// so the cost goes out in x-agw-response-cost and a client that got its answer is guaranteed a spend log (the
+/// write-ahead append is done by then). Streams and failures are recorded when they end.
+/// </summary>
+internal sealed class SpendRecorder(SpendWal wal, TimeProvider time)
+{
+    public void Record(LlmExchange x)
+    {
+        if (x.SpendRecorded) return;
+        x.SpendRecorded = true;
+        var usage = x.Usage;
+        var price = x.Deployment?.Price;
+        var cost = usage is { } u && price is not null && x.Status is >= 200 and < 300 ? price.Cost(u) : 0m;
+        x.CostNanos = Money.ToNanos(cost);
+        var response = x.Http.Response;
+        if (!response.HasStarted)
+        {
+            var text = cost.ToString("0.##########", CultureInfo.InvariantCulture);
+            response.Headers["x-agw-response-cost"] = text;
+            if (x.Runtime.Options.Server.LiteLlmHeaders) response.Headers["x-litellm-response-cost"] = text;
+        }
+        var key = x.Caller?.Key;
+        var end = time.GetUtcNow();
+        wal.Append(new SpendLog
+        {
+            LogId = Guid.CreateVersion7().ToString("N"),
+            RequestId = x.RequestId,
+            ApiKey = key?.Token ?? (x.Caller is { IsAdmin: true } && x.Runtime.MasterKeyHash is not null ? "master_key" : "anonymous"),
+            KeyAlias = key?.KeyAlias,
+            UserId = key?.UserId,
+            TeamId = key?.TeamId,
+            Model = x.Request.Model,
+            ModelGroup = x.Deployment?.GroupName ?? x.RequestedGroup.Name,
+            Deployment = x.Deployment?.Id,
+            Provider = x.Deployment?.ProviderName,
+            CallType = LlmProxyHandler.OperationName(x.Operation),
+            PromptTokens = usage?.PromptTokens ?? 0,
+            CompletionTokens = usage?.CompletionTokens ?? 0,
+            CostNanos = x.CostNanos,
+            Status = x.Status,
+            LatencyMs = Math.Round(x.ElapsedMs, 3),
+            Stream = x.Request.Stream,
+            Tags = key?.Tags ?? [],
+            StartTime = end - TimeSpan.FromMilliseconds(x.ElapsedMs),
+            EndTime = end,
+        });
+    }
+}

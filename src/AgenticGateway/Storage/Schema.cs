@@ -1,0 +1,142 @@
+using System.Data.Common;
+using Dapper;
+
+namespace AgenticGateway.Storage;
+
+/// <summary>
+/// The schema, as ordered migrations that run once each (recorded in schema_migrations). The SQL is written once
+/// for both backends; <c>{id}</c> stands for an auto-increment primary key. Money is stored as integer nano-dollars
+/// (<c>*_nanos</c>), so sums are exact and counters can be incremented atomically anywhere.
+/// </summary>
+internal static class Schema
+{
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE keys (
+            token TEXT PRIMARY KEY,
+            key_name TEXT NOT NULL,
+            key_alias TEXT UNIQUE,
+            user_id TEXT,
+            team_id TEXT,
+            models TEXT NOT NULL DEFAULT '[]',
+            max_budget TEXT,
+            budget_duration TEXT,
+            spend TEXT NOT NULL DEFAULT '0',
+            rpm_limit INTEGER,
+            tpm_limit INTEGER,
+            max_parallel_requests INTEGER,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            tags TEXT NOT NULL DEFAULT '[]',
+            expires_at TEXT,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX keys_user ON keys(user_id);
+        CREATE INDEX keys_team ON keys(team_id);
+        """,
+        """
+        ALTER TABLE keys ADD COLUMN spend_nanos BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE keys ADD COLUMN tpd_limit BIGINT;
+        CREATE TABLE teams (
+            team_id TEXT PRIMARY KEY,
+            team_alias TEXT,
+            models TEXT NOT NULL DEFAULT '[]',
+            max_budget TEXT,
+            budget_duration TEXT,
+            spend_nanos BIGINT NOT NULL DEFAULT 0,
+            rpm_limit BIGINT,
+            tpm_limit BIGINT,
+            tpd_limit BIGINT,
+            max_parallel_requests BIGINT,
+            members TEXT NOT NULL DEFAULT '[]',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            blocked INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE users (
+            user_id TEXT PRIMARY KEY,
+            user_email TEXT,
+            user_role TEXT,
+            teams TEXT NOT NULL DEFAULT '[]',
+            models TEXT NOT NULL DEFAULT '[]',
+            max_budget TEXT,
+            budget_duration TEXT,
+            spend_nanos BIGINT NOT NULL DEFAULT 0,
+            rpm_limit BIGINT,
+            tpm_limit BIGINT,
+            tpd_limit BIGINT,
+            max_parallel_requests BIGINT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE spend_logs (
+            log_id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            api_key TEXT NOT NULL,
+            key_alias TEXT,
+            user_id TEXT,
+            team_id TEXT,
+            model TEXT NOT NULL,
+            model_group TEXT,
+            deployment TEXT,
+            provider TEXT,
+            call_type TEXT NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            cost_nanos BIGINT NOT NULL,
+            status INTEGER NOT NULL,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            stream INTEGER NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            start_time TEXT NOT NULL,
+            end_time TEXT NOT NULL
+        );
+        CREATE INDEX spend_logs_key ON spend_logs(api_key, end_time);
+        CREATE INDEX spend_logs_team ON spend_logs(team_id, end_time);
+        CREATE INDEX spend_logs_user ON spend_logs(user_id, end_time);
+        CREATE INDEX spend_logs_time ON spend_logs(end_time);
+        CREATE INDEX spend_logs_request ON spend_logs(request_id);
+        CREATE TABLE audit_log (
+            id {id},
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            before_value TEXT,
+            after_value TEXT
+        );
+        CREATE INDEX audit_log_object ON audit_log(object_type, object_id);
+        """,
+    ];
+
+    public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)
+    {
+        // Replicas starting together against one PostgreSQL migrate one at a time.
+        if (dialect == SqlDialect.Postgres) await c.ExecuteAsync("SELECT pg_advisory_lock(727274)");
+        try
+        {
+            await c.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+            var applied = (await c.QueryAsync<int>("SELECT version FROM schema_migrations")).ToHashSet();
+            for (var i = 0; i < Migrations.Length; i++)
+            {
+                if (applied.Contains(i + 1)) continue;
+                await using var tx = await c.BeginTransactionAsync(cancellationToken);
+                await c.ExecuteAsync(Dialect(Migrations[i], dialect), transaction: tx);
+                await c.ExecuteAsync("INSERT INTO schema_migrations (version, applied_at) VALUES (@v, @t)", new { v = i + 1, t = DateTimeOffset.UtcNow.ToString("O") }, tx);
+                await tx.CommitAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            if (dialect == SqlDialect.Postgres) await c.ExecuteAsync("SELECT pg_advisory_unlock(727274)");
+        }
+    }
+
+    private static string Dialect(string sql, SqlDialect dialect) =>
+        sql.Replace("{id}", dialect == SqlDialect.Postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT");
+}

@@ -1,0 +1,255 @@
+using System.Net;
+using System.Text.Json;
+using AgenticGateway.Tests.Support;
+
+namespace AgenticGateway.Tests.Spend;
+
+/// <summary>
+/// Teams, users, budgets, rate limits and spend logs through the HTTP API, as a LiteLLM user would drive them, on
+/// each database backend (the embedded SQLite, and a real PostgreSQL).
+/// </summary>
+public class SpendAndLimitsTests
+{
+    private const string Master = "sk-master-key-for-spend-tests";
+
+    private static readonly string Config = $"""
+        master_key: {Master}
+        models:
+          - {"{"}name: gpt-4o, provider: mock{"}"}
+          - {"{"}name: gpt-4o-mini, provider: mock{"}"}
+          - name: slow
+            provider: mock
+            model: gpt-4o
+            mock: {"{"}latency: 400ms{"}"}
+        """;
+
+    private static Task<GatewayServer> StartAsync(string backend, string? data = null) => Backends.StartGatewayAsync(Config, backend, data);
+
+    private static async Task<HttpResponseMessage> Chat(GatewayServer g, string key, string model = "gpt-4o", string extra = "") =>
+        await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request(model, extra: extra), configure: r => r.Headers.Authorization = new("Bearer", key));
+
+    private static async Task<string> Generate(GatewayServer g, string json)
+    {
+        var (status, body) = await g.AdminAsync("/key/generate", json, Master);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        return body.GetProperty("key").GetString()!;
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task LiteLlm_style_script_generate_use_info_and_spend_logs_works_unchanged(string backend)
+    {
+        await using var g = await StartAsync(backend);
+        var key = await Generate(g, """{"max_budget": 5, "rpm_limit": 100, "models": ["gpt-4o"], "key_alias": "script-key", "tags": ["batch"]}""");
+
+        using var ok = await Chat(g, key);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var cost = decimal.Parse(ok.Headers.GetValues("x-agw-response-cost").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(cost > 0, "a priced model costs something");
+        Assert.Equal("100", ok.Headers.GetValues("x-ratelimit-limit-requests").Single());
+        Assert.Equal("99", ok.Headers.GetValues("x-ratelimit-remaining-requests").Single());
+        using var forbidden = await Chat(g, key, "gpt-4o-mini");
+        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+
+        await g.FlushSpendAsync();
+        var (status, info) = await g.AdminAsync($"/key/info?key={key}", null, Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(cost, info.GetProperty("info").GetProperty("spend").GetDecimal());
+        Assert.Equal(5m, info.GetProperty("info").GetProperty("max_budget").GetDecimal());
+
+        var (logsStatus, logs) = await g.AdminAsync($"/spend/logs?api_key={key}", null, Master);
+        Assert.Equal(HttpStatusCode.OK, logsStatus);
+        var entries = logs.EnumerateArray().ToList();
+        // The 403 never reached a provider: only the served request is logged.
+        var log = Assert.Single(entries);
+        Assert.Equal(cost, log.GetProperty("spend").GetDecimal());
+        Assert.Equal("gpt-4o", log.GetProperty("model").GetString());
+        Assert.Equal("success", log.GetProperty("status").GetString());
+        Assert.True(log.GetProperty("total_tokens").GetInt64() > 0);
+        Assert.Equal("batch", log.GetProperty("request_tags")[0].GetString());
+        Assert.Equal(ok.Headers.GetValues("x-request-id").Single(), log.GetProperty("request_id").GetString());
+
+        // Seed 000's usage summary, read by the key itself.
+        using var usageRequest = new HttpRequestMessage(HttpMethod.Get, "/v1/usage");
+        usageRequest.Headers.Authorization = new("Bearer", key);
+        using var usage = await g.Client.SendAsync(usageRequest);
+        Assert.Equal(HttpStatusCode.OK, usage.StatusCode);
+        var u = JsonDocument.Parse(await usage.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(1, u.GetProperty("requests").GetInt64());
+        Assert.Equal(cost, u.GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(log.GetProperty("total_tokens").GetInt64(), u.GetProperty("tokens_used").GetInt64());
+
+        var (reportStatus, report) = await g.AdminAsync("/global/spend/report?group_by=api_key", null, Master);
+        Assert.Equal(HttpStatusCode.OK, reportStatus);
+        Assert.Equal(cost, report[0].GetProperty("total_spend").GetDecimal());
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Rpm_limit_refuses_with_429_retry_after_and_names_the_limit(string backend)
+    {
+        await using var g = await StartAsync(backend);
+        var key = await Generate(g, """{"rpm_limit": 3, "key_alias": "rpm3"}""");
+        for (var i = 0; i < 3; i++)
+        {
+            using var ok = await Chat(g, key);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal((2 - i).ToString(System.Globalization.CultureInfo.InvariantCulture), ok.Headers.GetValues("x-ratelimit-remaining-requests").Single());
+        }
+        using var refused = await Chat(g, key);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        var retryAfter = int.Parse(refused.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(retryAfter, 1, 61);
+        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
+        Assert.Contains("rpm_limit", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("rpm3", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Team_limits_and_model_access_bind_every_key_of_the_team(string backend)
+    {
+        await using var g = await StartAsync(backend);
+        var (status, team) = await g.AdminAsync("/team/new", """{"team_alias": "research", "rpm_limit": 2, "models": ["gpt-4o"], "members_with_roles": [{"role": "admin", "user_id": "ann"}]}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var teamId = team.GetProperty("team_id").GetString()!;
+        (status, _) = await g.AdminAsync("/team/member_add", $$"""{"team_id": "{{teamId}}", "member": {"role": "user", "user_id": "bob"}}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        // Each key alone allows plenty; the team allows two requests a minute across both.
+        var a = await Generate(g, $$"""{"team_id": "{{teamId}}", "rpm_limit": 100}""");
+        var b = await Generate(g, $$"""{"team_id": "{{teamId}}"}""");
+        using (var r1 = await Chat(g, a)) Assert.Equal(HttpStatusCode.OK, r1.StatusCode);
+        using (var r2 = await Chat(g, b)) Assert.Equal(HttpStatusCode.OK, r2.StatusCode);
+        using (var r3 = await Chat(g, a))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, r3.StatusCode);
+            Assert.Contains("team", await r3.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        using (var denied = await Chat(g, b, "gpt-4o-mini")) Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+
+        var (infoStatus, info) = await g.AdminAsync($"/team/info?team_id={teamId}", null, Master);
+        Assert.Equal(HttpStatusCode.OK, infoStatus);
+        Assert.Equal(2, info.GetProperty("keys").GetArrayLength());
+        Assert.Equal(2, info.GetProperty("team_info").GetProperty("members_with_roles").GetArrayLength());
+
+        // Blocking the team blocks its keys.
+        (status, _) = await g.AdminAsync("/team/update", $$"""{"team_id": "{{teamId}}", "blocked": true}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+        using (var blocked = await Chat(g, b)) Assert.Equal(HttpStatusCode.Unauthorized, blocked.StatusCode);
+
+        var (auditStatus, audit) = await g.AdminAsync($"/audit/logs?object_type=team&object_id={teamId}", null, Master);
+        Assert.Equal(HttpStatusCode.OK, auditStatus);
+        var actions = audit.EnumerateArray().Select(e => e.GetProperty("action").GetString()).ToList();
+        Assert.Equal(["team.update", "team.member_add", "team.create"], actions);
+        var update = audit[0];
+        Assert.False(update.GetProperty("before").GetProperty("blocked").GetBoolean());
+        Assert.True(update.GetProperty("after").GetProperty("blocked").GetBoolean());
+        Assert.Equal("master_key", update.GetProperty("actor").GetString());
+
+        (status, _) = await g.AdminAsync("/team/delete", $$"""{"team_ids": ["{{teamId}}"]}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+        (status, _) = await g.AdminAsync($"/team/info?team_id={teamId}", null, Master);
+        Assert.Equal(HttpStatusCode.NotFound, status);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Users_own_keys_and_their_budget_binds_them(string backend)
+    {
+        await using var g = await StartAsync(backend);
+        var (status, user) = await g.AdminAsync("/user/new", """{"user_id": "carol", "user_email": "carol@example.com", "max_budget": 0.0001}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var key = user.GetProperty("key").GetString()!;
+
+        // The first request fits the small budget; what it really cost uses it up, so the next is refused.
+        using (var first = await Chat(g, key)) Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        using var second = await Chat(g, key);
+        Assert.Equal(HttpStatusCode.BadRequest, second.StatusCode);
+        var error = JsonDocument.Parse(await second.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("budget_exceeded", error.GetProperty("type").GetString());
+        Assert.Contains("user carol", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        await g.FlushSpendAsync();
+        var (infoStatus, info) = await g.AdminAsync("/user/info?user_id=carol", null, Master);
+        Assert.Equal(HttpStatusCode.OK, infoStatus);
+        Assert.True(info.GetProperty("user_info").GetProperty("spend").GetDecimal() > 0);
+        Assert.Equal(1, info.GetProperty("keys").GetArrayLength());
+
+        (status, _) = await g.AdminAsync("/user/update", """{"user_id": "carol", "max_budget": 100}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+        using (var again = await Chat(g, key)) Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+
+        (status, _) = await g.AdminAsync("/user/delete", """{"user_ids": ["carol"]}""", Master);
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task Budget_refuses_a_request_whose_reservation_would_exceed_what_remains()
+    {
+        await using var g = await StartAsync("sqlite");
+        // gpt-4o output costs $10 per million tokens: 1000 max_tokens reserve $0.01, more than this budget holds.
+        var key = await Generate(g, """{"max_budget": 0.005}""");
+        using var refused = await Chat(g, key, extra: ",\"max_tokens\":1000");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("may cost up to", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var fits = await Chat(g, key, extra: ",\"max_tokens\":50");
+        Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+    }
+
+    [Fact]
+    public async Task Tpm_limit_reserves_the_estimate_and_settles_to_real_usage()
+    {
+        await using var g = await StartAsync("sqlite");
+        var key = await Generate(g, """{"tpm_limit": 400}""");
+        // Reserving 1000 output tokens cannot fit in 400.
+        using (var tooBig = await Chat(g, key, extra: ",\"max_tokens\":1000")) Assert.Equal(HttpStatusCode.TooManyRequests, tooBig.StatusCode);
+        using var ok = await Chat(g, key, extra: ",\"max_tokens\":100");
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.Equal("400", ok.Headers.GetValues("x-ratelimit-limit-tokens").Single());
+        var usage = JsonDocument.Parse(await ok.Content.ReadAsStringAsync()).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64();
+        // After settling, what remains reflects the real usage, not the 100-token reservation.
+        using var next = await Chat(g, key, extra: ",\"max_tokens\":1");
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        var remaining = long.Parse(next.Headers.GetValues("x-ratelimit-remaining-tokens").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(remaining > 400 - usage - 100, $"remaining {remaining} should reflect {usage} used tokens, not the reservation");
+    }
+
+    [Fact]
+    public async Task Max_parallel_requests_refuses_the_extra_concurrent_request()
+    {
+        await using var g = await StartAsync("sqlite");
+        var key = await Generate(g, """{"max_parallel_requests": 1}""");
+        var first = Chat(g, key, "slow");
+        await Task.Delay(150);
+        using (var second = await Chat(g, key, "slow"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+            Assert.Contains("max_parallel_requests", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        using (var done = await first) Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        using var after = await Chat(g, key, "slow");
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task Streamed_requests_are_priced_and_logged_too()
+    {
+        await using var g = await StartAsync("sqlite");
+        var key = await Generate(g, """{"key_alias": "streamer"}""");
+        using var response = await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request("gpt-4o", stream: true), configure: r => r.Headers.Authorization = new("Bearer", key));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Sse.ReadEventsAsync(response);
+        await g.FlushSpendAsync();
+        var (_, logs) = await g.AdminAsync($"/spend/logs?api_key={key}", null, Master);
+        var log = Assert.Single(logs.EnumerateArray());
+        Assert.True(log.GetProperty("stream").GetBoolean());
+        Assert.True(log.GetProperty("spend").GetDecimal() > 0);
+        Assert.True(log.GetProperty("completion_tokens").GetInt64() > 0);
+    }
+}
