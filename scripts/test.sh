@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use, installed only when missing so repeated runs stay fast:
-#   prometheus  for promtool, which checks the /metrics exposition
-packages=(prometheus)
+#   prometheus    for promtool, which checks the /metrics exposition
+#   redis-server  for the private Redis servers the integration tests start (see tests/*/Support/RealServers.cs)
+#   postgresql    for initdb and postgres, which the integration tests run as a private cluster (its own service is not used)
+packages=(prometheus redis-server postgresql)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
