@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text;
+using AgenticGateway.Pricing;
 using AgenticGateway.Providers;
 
 namespace AgenticGateway.Configuration;
@@ -28,6 +29,9 @@ internal sealed class DeploymentSpec
     public long? Tpm { get; set; }
     public decimal? InputCostPerToken { get; set; }
     public decimal? OutputCostPerToken { get; set; }
+    public decimal? CacheReadInputTokenCost { get; set; }
+    public decimal? OutputCostPerReasoningToken { get; set; }
+    public decimal? InputCostPerRequest { get; set; }
     public int? MaxInputTokens { get; set; }
     public bool? StreamUsage { get; set; }
     public MockDeploymentOptions? Mock { get; set; }
@@ -94,12 +98,37 @@ internal sealed class DeploymentSpec
             Weight = Weight,
             Rpm = Rpm,
             Tpm = Tpm,
-            InputCostPerToken = InputCostPerToken,
-            OutputCostPerToken = OutputCostPerToken,
+            Price = ConfiguredPrice(),
             MaxInputTokens = MaxInputTokens,
             StreamUsage = StreamUsage ?? provider.StreamUsage,
             Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
         };
+    }
+
+    /// <summary>
+    /// The price from the cost keys, or null when none is set. Any cost key replaces the built-in price as a whole:
+    /// unset token rates are 0, unset cached and reasoning rates follow the input and output rates.
+    /// </summary>
+    private ModelPrice? ConfiguredPrice() =>
+        InputCostPerToken is null && OutputCostPerToken is null && CacheReadInputTokenCost is null && OutputCostPerReasoningToken is null && InputCostPerRequest is null
+            ? null
+            : new ModelPrice
+            {
+                InputPerToken = InputCostPerToken ?? 0,
+                OutputPerToken = OutputCostPerToken ?? 0,
+                CachedInputPerToken = CacheReadInputTokenCost,
+                ReasoningPerToken = OutputCostPerReasoningToken,
+                PerRequest = InputCostPerRequest ?? 0,
+            };
+
+    /// <summary>Reads the cost keys shared by both schemas (LiteLLM's names); a key already set keeps its value when absent here.</summary>
+    public void ReadCosts(ConfigMap m)
+    {
+        InputCostPerToken = m.Decimal("input_cost_per_token") ?? InputCostPerToken;
+        OutputCostPerToken = m.Decimal("output_cost_per_token") ?? OutputCostPerToken;
+        CacheReadInputTokenCost = m.Decimal("cache_read_input_token_cost") ?? CacheReadInputTokenCost;
+        OutputCostPerReasoningToken = m.Decimal("output_cost_per_reasoning_token") ?? OutputCostPerReasoningToken;
+        InputCostPerRequest = m.Decimal("input_cost_per_request") ?? InputCostPerRequest;
     }
 
     /// <summary>Splits LiteLLM's "provider/model"; a bare model name gets the provider LiteLLM would infer.</summary>

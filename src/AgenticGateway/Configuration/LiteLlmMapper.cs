@@ -42,8 +42,7 @@ internal static class LiteLlmMapper
             spec.StreamTimeout = p.Duration("stream_timeout", positive: true);
             spec.MaxRetries = p.Int("max_retries", 0, 100);
             spec.Weight = p.Double("weight", 0);
-            spec.InputCostPerToken = p.Decimal("input_cost_per_token");
-            spec.OutputCostPerToken = p.Decimal("output_cost_per_token");
+            spec.ReadCosts(p);
             spec.StreamUsage = p.Bool("stream_usage");
             var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
             if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));
@@ -54,8 +53,8 @@ internal static class LiteLlmMapper
             if (entry.Map("model_info") is { } info)
             {
                 spec.Id = info.String("id");
-                spec.InputCostPerToken = info.Decimal("input_cost_per_token") ?? spec.InputCostPerToken;
-                spec.OutputCostPerToken = info.Decimal("output_cost_per_token") ?? spec.OutputCostPerToken;
+                // model_info costs win over litellm_params ones, key by key.
+                spec.ReadCosts(info);
                 spec.MaxInputTokens = info.Int("max_input_tokens", 1);
                 foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
                 info.ReportUnknownKeys(strict: false);

@@ -45,11 +45,10 @@ internal static class OwnSchemaMapper
                 Weight = m.Double("weight", 0),
                 Rpm = m.Long("rpm"),
                 Tpm = m.Long("tpm"),
-                InputCostPerToken = m.Decimal("input_cost_per_token"),
-                OutputCostPerToken = m.Decimal("output_cost_per_token"),
                 MaxInputTokens = m.Int("max_input_tokens", 1),
                 StreamUsage = m.Bool("stream_usage"),
             };
+            spec.ReadCosts(m);
             spec.Model = m.String("model") ?? spec.ModelName;
             if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");
             if (m.Map("mock") is { } mock) spec.Mock = ReadMock(mock);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgenticGateway.Configuration;
+using AgenticGateway.Pricing;
 using AgenticGateway.Providers;
 
 namespace AgenticGateway.Routing;
@@ -32,6 +33,7 @@ internal sealed class Deployment
         Headers = BuildHeaders(options, provider);
         // Never show credentials that may sit in the URL's userinfo.
         ApiBaseForDisplay = options.ApiBase.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+        Price = options.Price ?? PriceBook.Find(options.Model) ?? PriceBook.Find(options.ModelName);
     }
 
     public DeploymentOptions Options { get; }
@@ -46,6 +48,18 @@ internal sealed class Deployment
     /// <summary>The upstream model name as a JSON string token, quotes included.</summary>
     public byte[] UpstreamModelJson { get; }
     public KeyValuePair<string, string>[] Headers { get; }
+
+    /// <summary>
+    /// What this deployment's requests cost: the configured price, else the built-in price of the upstream model, else
+    /// that of the public model name; null when unknown. Resolved once, when the runtime is built.
+    /// </summary>
+    public ModelPrice? Price { get; }
+
+    /// <summary>
+    /// The price for one request: <see cref="Price"/>, or for a wildcard deployment without one, the built-in price of
+    /// the upstream model the wildcard produced.
+    /// </summary>
+    public ModelPrice? PriceFor(string upstreamModel) => Price ?? (WildcardPrefix is null ? null : PriceBook.Find(upstreamModel));
 
     /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
     public string UpstreamModel(string requestedModel) =>

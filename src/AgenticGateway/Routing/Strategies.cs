@@ -98,9 +98,13 @@ internal sealed class LatencyBasedStrategy : IRoutingStrategy
     }
 }
 
-/// <summary>Cheapest per token (input plus output price); a deployment without prices counts as most expensive.</summary>
+/// <summary>
+/// Cheapest by <see cref="Deployment.Price"/>, compared on a reference request of 1,000 prompt and 1,000 completion
+/// tokens (so a per-request price counts too); a deployment without a known price counts as most expensive.
+/// </summary>
 internal sealed class LowestCostStrategy : IRoutingStrategy
 {
+    private const decimal ReferenceTokens = 1000;
     public string Name => StrategyNames.LowestCost;
 
     public int Pick(in Candidates candidates, in RoutingInput input)
@@ -113,8 +117,7 @@ internal sealed class LowestCostStrategy : IRoutingStrategy
         {
             var i = (k + offset) % all.Length;
             if (!candidates.Contains(i)) continue;
-            var o = all[i].Options;
-            var cost = o.InputCostPerToken is null && o.OutputCostPerToken is null ? decimal.MaxValue - 1 : (o.InputCostPerToken ?? 0) + (o.OutputCostPerToken ?? 0);
+            var cost = all[i].Price is { } p ? (p.InputPerToken + p.OutputPerToken) * ReferenceTokens + p.PerRequest : decimal.MaxValue - 1;
             if (cost < bestCost) { best = i; bestCost = cost; }
         }
         return best;
