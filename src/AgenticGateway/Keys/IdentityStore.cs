@@ -45,8 +45,8 @@ internal sealed class IdentityStore(IDatabase db)
     public async Task<IReadOnlyList<string>> DeleteTeamsAsync(IReadOnlyList<string> ids, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var existing = (await c.QueryAsync<string>("SELECT team_id FROM teams WHERE team_id IN @ids", new { ids })).ToList();
-        await c.ExecuteAsync("DELETE FROM teams WHERE team_id IN @ids", new { ids = existing });
+        var existing = (await c.QueryAsync<string>($"SELECT team_id FROM teams WHERE {db.In("team_id", "ids")}", new { ids })).ToList();
+        await c.ExecuteAsync($"DELETE FROM teams WHERE {db.In("team_id", "ids")}", new { ids = existing });
         return existing;
     }
 
@@ -78,8 +78,8 @@ internal sealed class IdentityStore(IDatabase db)
     public async Task<IReadOnlyList<string>> DeleteUsersAsync(IReadOnlyList<string> ids, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var existing = (await c.QueryAsync<string>("SELECT user_id FROM users WHERE user_id IN @ids", new { ids })).ToList();
-        await c.ExecuteAsync("DELETE FROM users WHERE user_id IN @ids", new { ids = existing });
+        var existing = (await c.QueryAsync<string>($"SELECT user_id FROM users WHERE {db.In("user_id", "ids")}", new { ids })).ToList();
+        await c.ExecuteAsync($"DELETE FROM users WHERE {db.In("user_id", "ids")}", new { ids = existing });
         return existing;
     }
 

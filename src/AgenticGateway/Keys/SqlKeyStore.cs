@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dapper;
+using AgenticGateway.Spend;
 using AgenticGateway.Storage;
 
 namespace AgenticGateway.Keys;
@@ -57,8 +58,8 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
     public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyList<string> tokens, CancellationToken cancellationToken)
     {
         await using var c = await OpenAsync(cancellationToken);
-        var existing = (await c.QueryAsync<string>("SELECT token FROM keys WHERE token IN @tokens", new { tokens })).ToList();
-        await c.ExecuteAsync("DELETE FROM keys WHERE token IN @tokens", new { tokens = existing });
+        var existing = (await c.QueryAsync<string>($"SELECT token FROM keys WHERE {db.In("token", "tokens")}", new { tokens })).ToList();
+        await c.ExecuteAsync($"DELETE FROM keys WHERE {db.In("token", "tokens")}", new { tokens = existing });
         return existing;
     }
 

@@ -29,9 +29,28 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
             if (!all[i].State.IsCoolingDown(nowTicks)) available |= 1UL << i;
         }
         var untried = available & ~tried;
-        var index = PickFrom(untried, input, nowTicks, out probe);
+        // Deployments that reached their rpm or tpm this minute are passed over while another has room; when none
+        // has, the limits only steer and the request still goes to one of them.
+        var withRoom = untried & UnderLimits(input.NowMinute);
+        var index = withRoom == untried ? -1 : PickFrom(withRoom, input, nowTicks, out probe);
+        if (index < 0) index = PickFrom(untried, input, nowTicks, out probe);
         // Every untried deployment may be busy with another request's probe: repeat a tried one rather than fail.
         return index >= 0 ? index : PickFrom(available & tried, input, nowTicks, out probe);
+    }
+
+    /// <summary>Deployments below their configured rpm and tpm in the current minute (this node's count).</summary>
+    private ulong UnderLimits(long nowMinute)
+    {
+        ulong mask = 0;
+        var all = Deployments;
+        for (var i = 0; i < all.Length; i++)
+        {
+            var o = all[i].Options;
+            var full = (o.Rpm is > 0 && all[i].State.RequestsThisMinute(nowMinute) >= o.Rpm)
+                || (o.Tpm is > 0 && all[i].State.TokensThisMinute(nowMinute) >= o.Tpm);
+            if (!full) mask |= 1UL << i;
+        }
+        return mask;
     }
 
     private int PickFrom(ulong pool, in RoutingInput input, long nowTicks, out bool probe)

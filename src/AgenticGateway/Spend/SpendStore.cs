@@ -88,9 +88,12 @@ internal sealed class SpendStore(IDatabase db)
         // Times are stored as ISO-8601 UTC text, so a prefix is the bucket: 2026-11-22T10 (hour), 2026-11-22 (day), 2026-11 (month).
         var bucketSql = bucket switch { "hour" => "SUBSTR(end_time, 1, 13)", "day" => "SUBSTR(end_time, 1, 10)", "month" => "SUBSTR(end_time, 1, 7)", _ => "'total'" };
         var groupSql = groupBy is null ? "''" : $"COALESCE({groupBy}, '')";
+        // PostgreSQL refuses constants in GROUP BY: group only by what varies.
+        var grouping = string.Join(", ", new[] { bucket is "hour" or "day" or "month" ? bucketSql : null, groupBy is null ? null : groupSql }.OfType<string>());
         var rows = await c.QueryAsync<(string, string, long, long, long, long)>($"""
-            SELECT {bucketSql} AS bucket, {groupSql} AS grp, CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), CAST(COUNT(*) AS BIGINT)
-            FROM spend_logs {where} GROUP BY {bucketSql}, {groupSql} ORDER BY 1, 2
+            SELECT {bucketSql} AS bucket, {groupSql} AS grp, CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT),
+                   CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT)
+            FROM spend_logs {where} {(grouping.Length == 0 ? "" : "GROUP BY " + grouping)} ORDER BY 1, 2
             """, args);
         return rows.Select(r => new SpendAggregate(r.Item1, r.Item2, r.Item3, r.Item4, r.Item5, r.Item6)).ToList();
     }

@@ -7,6 +7,16 @@ namespace AgenticGateway.Storage;
 
 internal enum SqlDialect { Sqlite, Postgres }
 
+internal static class SqlDialects
+{
+    /// <summary>
+    /// "column is one of the list @name": Dapper expands <c>IN @name</c> for SQLite, but hands Npgsql the list as one
+    /// array parameter, which PostgreSQL matches with <c>= ANY(@name)</c>.
+    /// </summary>
+    public static string In(this IDatabase db, string column, string parameter) =>
+        db.Dialect == SqlDialect.Postgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
+}
+
 /// <summary>
 /// The gateway's relational store: SQLite in the data directory by default, PostgreSQL when database_url is set.
 /// The schema is created and migrated on first use, so a gateway that never stores anything writes nothing.

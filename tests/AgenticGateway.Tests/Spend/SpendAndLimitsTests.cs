@@ -117,7 +117,7 @@ public class SpendAndLimitsTests
         var (status, team) = await g.AdminAsync("/team/new", """{"team_alias": "research", "rpm_limit": 2, "models": ["gpt-4o"], "members_with_roles": [{"role": "admin", "user_id": "ann"}]}""", Master);
         Assert.Equal(HttpStatusCode.OK, status);
         var teamId = team.GetProperty("team_id").GetString()!;
-        (status, _) = await g.AdminAsync("/team/member_add", $$"""{"team_id": "{{teamId}}", "member": {"role": "user", "user_id": "bob"}}""", Master);
+        (status, _) = await g.AdminAsync("/team/member_add", $$$"""{"team_id": "{{{teamId}}}", "member": {"role": "user", "user_id": "bob"}}""", Master);
         Assert.Equal(HttpStatusCode.OK, status);
 
         // Each key alone allows plenty; the team allows two requests a minute across both.
@@ -151,8 +151,8 @@ public class SpendAndLimitsTests
         Assert.True(update.GetProperty("after").GetProperty("blocked").GetBoolean());
         Assert.Equal("master_key", update.GetProperty("actor").GetString());
 
-        (status, _) = await g.AdminAsync("/team/delete", $$"""{"team_ids": ["{{teamId}}"]}""", Master);
-        Assert.Equal(HttpStatusCode.OK, status);
+        (status, var deleted) = await g.AdminAsync("/team/delete", $$"""{"team_ids": ["{{teamId}}"]}""", Master);
+        Assert.True(status == HttpStatusCode.OK, deleted.ToString());
         (status, _) = await g.AdminAsync($"/team/info?team_id={teamId}", null, Master);
         Assert.Equal(HttpStatusCode.NotFound, status);
     }
@@ -251,5 +251,25 @@ public class SpendAndLimitsTests
         Assert.True(log.GetProperty("stream").GetBoolean());
         Assert.True(log.GetProperty("spend").GetDecimal() > 0);
         Assert.True(log.GetProperty("completion_tokens").GetInt64() > 0);
+    }
+
+    [Fact]
+    public async Task A_deployment_at_its_rpm_is_passed_over_while_another_has_room()
+    {
+        await using var g = await GatewayServer.StartAsync("""
+            router: {strategy: round-robin}
+            models:
+              - {name: pool, provider: mock, model: gpt-4o, id: small, rpm: 2}
+              - {name: pool, provider: mock, model: gpt-4o, id: large, rpm: 1000}
+            """);
+        var served = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            using var r = await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request("pool"));
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            served.Add(r.Headers.GetValues("x-agw-deployment").Single());
+        }
+        Assert.Equal(2, served.Count(d => d == "small"));
+        Assert.Equal(6, served.Count(d => d == "large"));
     }
 }
