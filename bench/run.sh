@@ -42,6 +42,7 @@ for tool in nginx wrk python3 curl; do command -v "$tool" >/dev/null || die "$to
 
 # --- Temp dir and cleanup ---------------------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/agw-bench.XXXXXX)
+export AGW_DATA_DIR="$WORK/data"
 chmod 755 "$WORK"   # nginx workers run as an unprivileged user when started as root; they must reach it
 PIDS=()
 cleanup() {
@@ -272,6 +273,23 @@ measure "$AUTH_SCN" nginx   "${URL[nginx]}"  32 non-stream "$MASTER_KEY"
 measure "$AUTH_SCN" gateway "$URL_AUTH"      32 non-stream "$MASTER_KEY"
 SCENARIOS+=("$AUTH_SCN")
 
+# --- Virtual key with limits and a budget (issue 4): auth lookup, rpm/tpm windows, budget check, pricing and a
+# spend log per request (write-ahead file + batching writer into SQLite), on the same auth gateway.
+VKEY=$(curl -sf -H "Authorization: Bearer $MASTER_KEY" -H 'Content-Type: application/json' "http://127.0.0.1:$P_GW_AUTH/key/generate" \
+        -d '{"key_alias": "bench", "rpm_limit": 1000000000, "tpm_limit": 1000000000000, "max_budget": 1000000}' \
+      | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])') || die "could not create the benchmark's virtual key"
+check_target gateway-auth "$URL_AUTH" "$VKEY"
+code=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $VKEY" -H 'Content-Type: application/json' "$URL_AUTH" \
+       -d '{"model":"bench-model","messages":[{"role":"user","content":"hello"}]}' | grep -ci '^x-ratelimit-remaining-requests')
+[[ $code == 1 ]] || die "the virtual key's limits are not applied (no x-ratelimit headers)"
+KEY_SCN="non-stream c=32 (virtual key: limits + budget + spend log)"
+measure "$KEY_SCN" direct  "${URL[direct]}" 32 non-stream "$VKEY"
+measure "$KEY_SCN" nginx   "${URL[nginx]}"  32 non-stream "$VKEY"
+measure "$KEY_SCN" gateway "$URL_AUTH"      32 non-stream "$VKEY"
+SCENARIOS+=("$KEY_SCN")
+SPEND_LOGS=$(curl -sf -H "Authorization: Bearer $MASTER_KEY" "http://127.0.0.1:$P_GW_AUTH/v1/usage?key=$VKEY" | python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')
+log "spend logs stored for the virtual key: $SPEND_LOGS"
+
 # --- Report ---------------------------------------------------------------------------------------------
 ms()  { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 num() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
@@ -312,7 +330,7 @@ report() {
   done
   echo
   echo "Gateway memory: RSS $(awk -v k="$RSS_START_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after startup," \
-       "peak RSS (VmHWM) $(awk -v k="$RSS_PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after all runs above except the auth row."
+       "peak RSS (VmHWM) $(awk -v k="$RSS_PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after all runs above except the last two rows (auth, virtual key)."
   echo
   if (( ${#INVALID[@]} )); then
     echo "**INVALID: wrk saw errors; the affected numbers do not measure successful requests:**"

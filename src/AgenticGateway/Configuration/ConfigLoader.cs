@@ -9,6 +9,8 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
 {
     public TracingOptions Tracing { get; init; } = new();
     public StorageOptions Storage { get; init; } = new();
+    public JwtOptions? Jwt { get; init; }
+    public AlertOptions? Alerts { get; init; }
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -77,6 +79,8 @@ internal static class ConfigLoader
             Logging = mapped.Logging,
             Tracing = mapped.Tracing,
             Storage = mapped.Storage,
+            Jwt = mapped.Jwt,
+            Alerts = mapped.Alerts,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -14,6 +14,10 @@ internal sealed record GatewayOptions
     public required LoggingOptions Logging { get; init; }
     public TracingOptions Tracing { get; init; } = new();
     public StorageOptions Storage { get; init; } = new();
+    /// <summary>Budget alerts, when a webhook is set.</summary>
+    public AlertOptions? Alerts { get; init; }
+    /// <summary>JWTs accepted as client credentials, when set.</summary>
+    public JwtOptions? Jwt { get; init; }
     /// <summary>Where the options came from, for /health and logs.</summary>
     public string Source { get; init; } = "embedded defaults";
 }
@@ -45,6 +49,30 @@ internal sealed record StorageOptions
     public Secret RedisUrl { get; init; } = new(Environment.GetEnvironmentVariable("REDIS_URL"));
     /// <summary>When Redis is unreachable: true keeps serving on this node's own limits; false refuses limited requests (503).</summary>
     public bool RedisFailOpen { get; init; } = true;
+}
+
+/// <summary>
+/// Soft-budget alerts: when a key's, user's or team's spend crosses a fraction of its max_budget, a JSON event is
+/// POSTed to the webhook (LiteLLM's webhook event fields).
+/// </summary>
+internal sealed record AlertOptions
+{
+    public required Uri WebhookUrl { get; init; }
+    public ImmutableArray<double> BudgetThresholds { get; init; } = [0.8, 1.0];
+}
+
+/// <summary>
+/// Clients may authenticate with a JWT signed by an identity provider: HS256 with <see cref="Secret"/> or RS/ES256 with
+/// <see cref="PublicKeyPem"/>. The token's claims name the user and team whose limits, budget and models apply.
+/// </summary>
+internal sealed record JwtOptions
+{
+    public string? Issuer { get; init; }
+    public string? Audience { get; init; }
+    public Secret Secret { get; init; }
+    public string? PublicKeyPem { get; init; }
+    public string UserClaim { get; init; } = "sub";
+    public string TeamClaim { get; init; } = "team_id";
 }
 
 /// <summary>OpenTelemetry tracing; off unless an OTLP endpoint is set (here or in OTEL_EXPORTER_OTLP_ENDPOINT).</summary>

@@ -80,8 +80,10 @@ internal static class OwnSchemaMapper
             if (st.Bool("redis_fail_open") is { } failOpen) storage = storage with { RedisFailOpen = failOpen };
             st.ReportUnknownKeys(strict: true);
         }
+        var jwt = ReadJwt(root.Map("jwt"));
+        var alerts = ReadAlerts(root.Map("alerts"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)
@@ -137,6 +139,41 @@ internal static class OwnSchemaMapper
         };
         r.ReportUnknownKeys(strict: true);
         return o;
+    }
+
+    private static AlertOptions? ReadAlerts(ConfigMap? a)
+    {
+        if (a is null) return null;
+        var url = a.String("webhook_url");
+        var thresholds = a.Sequence("budget_thresholds").Count > 0
+            ? a.Sequence("budget_thresholds").Select(n => double.TryParse((n.Node as YamlDotNet.RepresentationModel.YamlScalarNode)?.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 10 ? v : -1).ToImmutableArray()
+            : [0.8, 1.0];
+        a.ReportUnknownKeys(strict: true);
+        if (thresholds.Any(t => t < 0)) { a.Context.Issues.Error(a.Child("budget_thresholds"), "thresholds are fractions of max_budget, such as 0.8 or 1.0"); return null; }
+        if (url is null || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            a.Context.Issues.Error(a.Child("webhook_url"), "an absolute http(s) URL is required");
+            return null;
+        }
+        return new AlertOptions { WebhookUrl = uri, BudgetThresholds = thresholds.Order().ToImmutableArray() };
+    }
+
+    private static JwtOptions? ReadJwt(ConfigMap? j)
+    {
+        if (j is null) return null;
+        var options = new JwtOptions
+        {
+            Issuer = j.String("issuer"),
+            Audience = j.String("audience"),
+            Secret = new Secret(j.String("secret")),
+            PublicKeyPem = j.String("public_key"),
+            UserClaim = j.String("user_claim") ?? "sub",
+            TeamClaim = j.String("team_claim") ?? "team_id",
+        };
+        if (!options.Secret.IsSet && options.PublicKeyPem is null) j.Context.Issues.Error(j.Path, "jwt needs a secret (HS256) or a public_key (PEM, RS256/ES256)");
+        else if (options.Secret.IsSet && options.Secret.Value!.Length < 32) j.Context.Issues.Error(j.Child("secret"), "an HS256 secret must be at least 32 characters");
+        j.ReportUnknownKeys(strict: true);
+        return options;
     }
 
     private static TracingOptions ReadTracing(ConfigMap? t)

@@ -64,6 +64,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<AuditLog>();
         builder.Services.AddSingleton<KeyRegistry>();
         builder.Services.AddSingleton<IdentityManager>();
+        builder.Services.AddSingleton<JwtAuthenticator>();
         builder.Services.AddSingleton<ClientAuth>();
         builder.Services.AddSingleton<KeyManager>();
         builder.Services.AddSingleton<PrometheusExporter>();
@@ -110,8 +111,10 @@ internal static class GatewayApp
         services.AddSingleton<MemoryBudgetCounters>();
         if (storage.RedisUrl.IsSet)
             services.AddSingleton(sp => new RedisConnection(storage.RedisUrl.Value!, storage.RedisFailOpen, sp.GetRequiredService<ILogger<RedisConnection>>()));
+        services.AddSingleton<BudgetAlerts>();
+        services.AddHostedService(sp => sp.GetRequiredService<BudgetAlerts>());
         services.AddSingleton(sp => new Admission(sp.GetRequiredService<MemoryRateLimitStore>(), sp.GetRequiredService<MemoryBudgetCounters>(),
-            sp.GetRequiredService<SpendStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<RedisConnection>()));
+            sp.GetRequiredService<SpendStore>(), sp.GetRequiredService<BudgetAlerts>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<RedisConnection>()));
     }
 
     /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>

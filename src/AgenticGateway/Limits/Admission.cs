@@ -14,8 +14,8 @@ internal sealed class AdmissionTicket
     public long[] Buckets { get; set; } = [];
     public long EstimatedTokens { get; init; }
     public int ParallelHeld { get; set; }
-    /// <summary>Budget counters (key, user, team) the settled cost is added to.</summary>
-    public List<string> BudgetCounters { get; } = [];
+    /// <summary>Budget counters (key, user, team) the settled cost is added to, with whom they belong to.</summary>
+    public List<(string Counter, ILimitHolder Holder)> BudgetCounters { get; } = [];
 }
 
 /// <summary>
@@ -23,8 +23,8 @@ internal sealed class AdmissionTicket
 /// its team, the strictest binding. Counters are shared through Redis when it is configured and reachable; otherwise
 /// (or when it fails, with fail-open) this node's own counters are used.
 /// </summary>
-internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetCounters memoryBudgets, SpendStore spend, TimeProvider time,
-    RedisConnection? redis = null)
+internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetCounters memoryBudgets, SpendStore spend, BudgetAlerts alerts,
+    TimeProvider time, RedisConnection? redis = null)
 {
     private readonly RedisRateLimitStore? _redisLimits = redis is null ? null : new RedisRateLimitStore(redis);
     private readonly RedisBudgetCounters? _redisBudgets = redis is null ? null : new RedisBudgetCounters(redis);
@@ -92,7 +92,10 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             }
             if (costNanos != 0)
             {
-                foreach (var counter in ticket.BudgetCounters) await Budgets(out _).AddAsync(counter, costNanos, CancellationToken.None);
+                foreach (var (counter, holder) in ticket.BudgetCounters)
+                {
+                    if (await Budgets(out _).AddAsync(counter, costNanos, CancellationToken.None) is { } now) alerts.Check(holder, now - costNanos, now);
+                }
             }
         }
         catch (Exception ex) when (IsRedisFailure(ex))
@@ -138,7 +141,7 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             var (start, end) = BudgetPeriod.Current(h.BudgetDuration, h.CreatedAt, now);
             var counter = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
             var lifetime = end is { } e ? e - now + TimeSpan.FromHours(1) : TimeSpan.FromDays(400);
-            ticket.BudgetCounters.Add(counter);
+            ticket.BudgetCounters.Add((counter, h));
             var spent = await SpentAsync(counter, h, start, lifetime, ct);
             var spentDollars = Money.FromNanos(spent);
             if (spentDollars + estimatedCost > max)

@@ -10,7 +10,8 @@ namespace AgenticGateway.Limits;
 internal interface IBudgetCounters
 {
     ValueTask<long> SpentAsync(string counter, Func<CancellationToken, Task<long>> load, TimeSpan lifetime, CancellationToken cancellationToken);
-    ValueTask AddAsync(string counter, long nanos, CancellationToken cancellationToken);
+    /// <summary>Adds to a counter that exists; returns its new value (null when it does not exist here).</summary>
+    ValueTask<long?> AddAsync(string counter, long nanos, CancellationToken cancellationToken);
 }
 
 /// <summary>Budget counters in this process.</summary>
@@ -39,17 +40,20 @@ internal sealed class MemoryBudgetCounters : IBudgetCounters
         }
     }
 
-    public ValueTask AddAsync(string counter, long nanos, CancellationToken cancellationToken)
+    public ValueTask<long?> AddAsync(string counter, long nanos, CancellationToken cancellationToken)
     {
         // Only counters that exist are added to: a counter made later loads what the database has by then.
-        if (_cells.TryGetValue(counter, out var cell)) Interlocked.Add(ref cell.Delta, nanos);
-        return ValueTask.CompletedTask;
+        if (!_cells.TryGetValue(counter, out var cell) || cell.Loaded is not { } loaded) return ValueTask.FromResult<long?>(null);
+        return ValueTask.FromResult<long?>(loaded + Interlocked.Add(ref cell.Delta, nanos));
     }
 
     private sealed class Cell
     {
         private Task<long>? _base;
         public long Delta;
+
+        /// <summary>The loaded starting value, once known.</summary>
+        public long? Loaded => _base is { IsCompletedSuccessfully: true } b ? b.Result : null;
 
         public Task<long> Start(Func<CancellationToken, Task<long>> load)
         {
@@ -64,7 +68,7 @@ internal sealed class MemoryBudgetCounters : IBudgetCounters
 internal sealed class RedisBudgetCounters(RedisConnection redis) : IBudgetCounters
 {
     private const string Prefix = "agw:budget:";
-    private const string AddScript = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end return 0";
+    private const string AddScript = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false";
 
     public async ValueTask<long> SpentAsync(string counter, Func<CancellationToken, Task<long>> load, TimeSpan lifetime, CancellationToken cancellationToken)
     {
@@ -79,6 +83,9 @@ internal sealed class RedisBudgetCounters(RedisConnection redis) : IBudgetCounte
         return value.HasValue ? (long)value : loaded;
     }
 
-    public async ValueTask AddAsync(string counter, long nanos, CancellationToken cancellationToken) =>
-        await redis.Database.ScriptEvaluateAsync(AddScript, [Prefix + counter], [nanos]).WaitAsync(RedisConnection.CallTimeout, cancellationToken);
+    public async ValueTask<long?> AddAsync(string counter, long nanos, CancellationToken cancellationToken)
+    {
+        var result = await redis.Database.ScriptEvaluateAsync(AddScript, [Prefix + counter], [nanos]).WaitAsync(RedisConnection.CallTimeout, cancellationToken);
+        return result.IsNull ? null : (long)result;
+    }
 }

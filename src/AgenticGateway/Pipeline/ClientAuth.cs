@@ -11,7 +11,7 @@ namespace AgenticGateway.Pipeline;
 /// OpenAI, Anthropic and Azure clients send). Keys are only ever handled as SHA-256 hashes: the master key's is
 /// compared in constant time, virtual keys are looked up by theirs. With no master key configured, auth is off.
 /// </summary>
-internal sealed class ClientAuth(KeyRegistry keys, TimeProvider time)
+internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimeProvider time)
 {
     public async ValueTask<(Caller? Caller, ApiError? Error)> AuthenticateAsync(HttpRequest request, GatewayRuntime runtime, CancellationToken cancellationToken)
     {
@@ -20,6 +20,14 @@ internal sealed class ClientAuth(KeyRegistry keys, TimeProvider time)
         var presented = PresentedKey(request);
         if (presented is null)
             return (null, new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "invalid_request_error", "missing_api_key"));
+
+        if (runtime.Options.Jwt is { } jwtOptions && JwtAuthenticator.LooksLikeJwt(presented))
+        {
+            var (claimed, problem) = await jwt.AuthenticateAsync(presented, jwtOptions, cancellationToken);
+            if (claimed is null) return (null, new ApiError(401, $"The JWT was rejected: {problem}", "invalid_request_error", "invalid_jwt"));
+            if (claimed.Team is { Blocked: true } blockedTeam) return (null, new ApiError(401, $"The team '{blockedTeam.TeamId}' is blocked.", "invalid_request_error", "team_blocked"));
+            return (new Caller(false, claimed), null);
+        }
 
         // Hashed on the stack: the master key's path allocates nothing; only a virtual key's lookup needs the hex.
         Span<byte> hash = stackalloc byte[32];

@@ -28,21 +28,36 @@ internal sealed class SpendStore(IDatabase db)
         var keys = new Dictionary<string, long>();
         var users = new Dictionary<string, long>();
         var teams = new Dictionary<string, long>();
+        // One prepared statement, re-executed with new values: a spend log costs a few microseconds to store, not a
+        // parse and a round of parameter binding each (this runs for every request the gateway serves).
+        await using var insert = c.CreateCommand();
+        insert.Transaction = tx;
+        insert.CommandText = """
+            INSERT INTO spend_logs (log_id, request_id, api_key, key_alias, user_id, team_id, model, model_group, deployment, provider, call_type,
+                prompt_tokens, completion_tokens, cost_nanos, status, latency_ms, stream, tags, start_time, end_time)
+            VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, @p15, @p16, @p17, @p18, @p19)
+            ON CONFLICT (log_id) DO NOTHING
+            """;
+        var p = new DbParameter[20];
+        for (var i = 0; i < p.Length; i++)
+        {
+            p[i] = insert.CreateParameter();
+            p[i].ParameterName = "p" + i;
+            p[i].DbType = i switch { 11 or 12 or 13 => System.Data.DbType.Int64, 14 or 16 => System.Data.DbType.Int32, 15 => System.Data.DbType.Double, _ => System.Data.DbType.String };
+            insert.Parameters.Add(p[i]);
+        }
+        await insert.PrepareAsync(ct);
         foreach (var log in logs)
         {
-            var inserted = await c.ExecuteAsync("""
-                INSERT INTO spend_logs (log_id, request_id, api_key, key_alias, user_id, team_id, model, model_group, deployment, provider, call_type,
-                    prompt_tokens, completion_tokens, cost_nanos, status, latency_ms, stream, tags, start_time, end_time)
-                VALUES (@LogId, @RequestId, @ApiKey, @KeyAlias, @UserId, @TeamId, @Model, @ModelGroup, @Deployment, @Provider, @CallType,
-                    @PromptTokens, @CompletionTokens, @CostNanos, @Status, @LatencyMs, @StreamFlag, @TagsJson, @StartText, @EndText)
-                ON CONFLICT (log_id) DO NOTHING
-                """, new
-            {
-                log.LogId, log.RequestId, log.ApiKey, log.KeyAlias, log.UserId, log.TeamId, log.Model, log.ModelGroup, log.Deployment, log.Provider,
-                log.CallType, log.PromptTokens, log.CompletionTokens, log.CostNanos, log.Status, log.LatencyMs, StreamFlag = log.Stream ? 1 : 0,
-                TagsJson = JsonSerializer.Serialize(log.Tags, KeyJsonContext.Default.IReadOnlyListString),
-                StartText = log.StartTime.ToUniversalTime().ToString("O"), EndText = log.EndTime.ToUniversalTime().ToString("O"),
-            }, tx);
+            p[0].Value = log.LogId; p[1].Value = log.RequestId; p[2].Value = log.ApiKey; p[3].Value = (object?)log.KeyAlias ?? DBNull.Value;
+            p[4].Value = (object?)log.UserId ?? DBNull.Value; p[5].Value = (object?)log.TeamId ?? DBNull.Value; p[6].Value = log.Model;
+            p[7].Value = (object?)log.ModelGroup ?? DBNull.Value; p[8].Value = (object?)log.Deployment ?? DBNull.Value;
+            p[9].Value = (object?)log.Provider ?? DBNull.Value; p[10].Value = log.CallType; p[11].Value = log.PromptTokens;
+            p[12].Value = log.CompletionTokens; p[13].Value = log.CostNanos; p[14].Value = log.Status; p[15].Value = log.LatencyMs;
+            p[16].Value = log.Stream ? 1 : 0;
+            p[17].Value = log.Tags.Count == 0 ? "[]" : JsonSerializer.Serialize(log.Tags, KeyJsonContext.Default.IReadOnlyListString);
+            p[18].Value = log.StartTime.ToUniversalTime().ToString("O"); p[19].Value = log.EndTime.ToUniversalTime().ToString("O");
+            var inserted = await insert.ExecuteNonQueryAsync(ct);
             if (inserted == 0 || log.CostNanos == 0) continue;
             Add(keys, log.ApiKey, log.CostNanos);
             if (log.UserId is not null) Add(users, log.UserId, log.CostNanos);

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 
 namespace AgenticGateway.Tests.Spend;
 
@@ -271,5 +274,41 @@ public class SpendAndLimitsTests
         }
         Assert.Equal(2, served.Count(d => d == "small"));
         Assert.Equal(6, served.Count(d => d == "large"));
+    }
+
+    [Fact]
+    public async Task Crossing_a_budget_threshold_posts_one_webhook_event_per_threshold()
+    {
+        var events = new System.Collections.Concurrent.ConcurrentQueue<JsonElement>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var hook = builder.Build();
+        hook.MapPost("/hook", async (HttpContext c) =>
+        {
+            events.Enqueue(JsonDocument.Parse(await new StreamReader(c.Request.Body).ReadToEndAsync()).RootElement.Clone());
+            return Results.Ok();
+        });
+        await hook.StartAsync();
+        var hookUrl = AgenticGateway.Hosting.GatewayApp.BoundAddresses(hook)[0] + "/hook";
+
+        await using var g = await GatewayServer.StartAsync(Config + $"\nalerts: {{webhook_url: \"{hookUrl}\", budget_thresholds: [0.5, 1.0]}}\n");
+        var key = await Generate(g, """{"max_budget": 0.0005, "key_alias": "watched"}""");
+        var served = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            using var r = await Chat(g, key);
+            if (r.StatusCode != HttpStatusCode.OK) break;
+            served++;
+        }
+        Assert.InRange(served, 2, 19);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (events.Count < 2 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await Task.Delay(200);
+        var list = events.ToList();
+        Assert.Equal(["threshold_crossed", "budget_crossed"], list.Select(e => e.GetProperty("event").GetString()).ToList());
+        Assert.All(list, e => Assert.Equal("watched", e.GetProperty("key_alias").GetString()));
+        Assert.All(list, e => Assert.Equal("key", e.GetProperty("event_group").GetString()));
+        Assert.Equal(0.0005m, list[0].GetProperty("max_budget").GetDecimal());
+        Assert.True(list[1].GetProperty("spend").GetDecimal() >= 0.0005m);
     }
 }
