@@ -12,6 +12,7 @@ internal sealed class SpendWriter(Channel<(SpendLog Log, long Seq)> queue, Spend
 {
     public const int QueueCapacity = 50_000;
     private const int MaxBatch = 500;
+    private static readonly TimeSpan BatchDelay = TimeSpan.FromMilliseconds(50);
 
     public static Channel<(SpendLog Log, long Seq)> CreateQueue() =>
         Channel.CreateBounded<(SpendLog, long)>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -47,6 +48,8 @@ internal sealed class SpendWriter(Channel<(SpendLog Log, long Seq)> queue, Spend
             {
                 if (!reader.TryPeek(out _) && !wal.HasDropped && wal.Recovered.Count == 0)
                     await reader.WaitToReadAsync(stoppingToken);
+                // Let a batch gather: one transaction for many logs costs far less than one each, and nothing waits on it.
+                if (reader.Count < MaxBatch) await Task.Delay(BatchDelay, stoppingToken);
             }
             catch (OperationCanceledException) { break; }
             await DrainOnceAsync(batch, stoppingToken);
