@@ -17,4 +17,4 @@ internal interface IKeyStore
 }
 
 /// <summary>Filters and paging for listing keys.</summary>
-internal sealed record KeyQuery(string? UserId = null, string? TeamId = null, string? KeyAlias = null, int Page = 1, int PageSize = 100);
+internal sealed record KeyQuery(string? UserId = null, string? TeamId = null, string? KeyAlias = null, int Page = 1, int PageSize = 100, bool BySpend = false);

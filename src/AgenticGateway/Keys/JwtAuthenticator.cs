@@ -10,10 +10,13 @@ namespace AgenticGateway.Keys;
 /// Validates client JWTs (signature, issuer, audience, lifetime) and maps their claims to a user and a team, whose
 /// models, budgets and limits then apply as they do to a virtual key of that user and team.
 /// </summary>
-internal sealed class JwtAuthenticator(IdentityStore identities)
+internal sealed class JwtAuthenticator(KeyRegistry registry)
 {
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
-    private (JwtOptions Options, TokenValidationParameters Parameters)? _cached;
+    /// <summary>Validation parameters for the options in force (one reference, swapped whole on a reload).</summary>
+    private ValidationFor? _cached;
+
+    private sealed record ValidationFor(JwtOptions Options, TokenValidationParameters Parameters);
 
     /// <summary>Whether a presented credential is shaped like a JWT (three base64url parts, a JSON header).</summary>
     public static bool LooksLikeJwt(string credential) =>
@@ -26,15 +29,7 @@ internal sealed class JwtAuthenticator(IdentityStore identities)
         var user = result.Claims.TryGetValue(options.UserClaim, out var u) ? u?.ToString() : null;
         var team = result.Claims.TryGetValue(options.TeamClaim, out var t) ? t?.ToString() : null;
         if (string.IsNullOrEmpty(user)) return (null, $"the token has no '{options.UserClaim}' claim");
-        var userRecord = await identities.FindUserAsync(user, ct);
-        var teamRecord = team is null ? null : await identities.FindTeamAsync(team, ct);
-        // The caller acts as a key of that user and team: limits come from the user and team records.
-        var key = new VirtualKey
-        {
-            Token = "jwt:" + user, KeyName = "jwt", KeyAlias = "jwt:" + user, UserId = user, TeamId = teamRecord?.TeamId,
-            CreatedAt = userRecord?.CreatedAt ?? DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
-        };
-        return (new KeyIdentity(key, userRecord, teamRecord), null);
+        return (await registry.FindForClaimsAsync(user, team, ct), null);
     }
 
     private TokenValidationParameters Parameters(JwtOptions options)
@@ -64,7 +59,7 @@ internal sealed class JwtAuthenticator(IdentityStore identities)
             RequireExpirationTime = true,
             ClockSkew = TimeSpan.FromSeconds(30),
         };
-        _cached = (options, parameters);
+        _cached = new ValidationFor(options, parameters);
         return parameters;
     }
 

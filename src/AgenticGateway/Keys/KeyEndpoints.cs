@@ -63,28 +63,28 @@ internal static class KeyEndpoints
             return;
         }
 
+        // The document reads the pooled body in place: both live until the action is done.
         JsonDocument? body = null;
+        RequestBody? raw = null;
         try
         {
             if (HttpMethods.IsPost(context.Request.Method))
             {
-                var (raw, bodyError) = await RequestBody.ReadAsync(context.Request, 1 << 20, context.RequestAborted);
+                ApiError? bodyError;
+                (raw, bodyError) = await RequestBody.ReadAsync(context.Request, 1 << 20, context.RequestAborted);
                 if (bodyError is not null) { await ErrorWriter.WriteAsync(context.Response, bodyError); return; }
-                using (raw)
+                if (raw!.Length > 0)
                 {
-                    if (raw!.Length > 0)
+                    try { body = JsonDocument.Parse(raw.Memory); }
+                    catch (JsonException ex)
                     {
-                        try { body = JsonDocument.Parse(raw.Memory); }
-                        catch (JsonException ex)
-                        {
-                            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"The body is not valid JSON: {ex.Message}", code: "invalid_json"));
-                            return;
-                        }
-                        if (body.RootElement.ValueKind != JsonValueKind.Object)
-                        {
-                            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("The body must be a JSON object."));
-                            return;
-                        }
+                        await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"The body is not valid JSON: {ex.Message}", code: "invalid_json"));
+                        return;
+                    }
+                    if (body.RootElement.ValueKind != JsonValueKind.Object)
+                    {
+                        await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("The body must be a JSON object."));
+                        return;
                     }
                 }
             }
@@ -111,6 +111,7 @@ internal static class KeyEndpoints
         finally
         {
             body?.Dispose();
+            raw?.Dispose();
         }
     }
 }

@@ -90,7 +90,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
     public async Task<KeyResult> DeleteAsync(KeyRequest r, CancellationToken ct)
     {
         var tokens = new List<string>();
-        foreach (var k in r.StringList("keys") ?? []) tokens.Add(TokenOf(k));
+        foreach (var k in r.StringList("keys") ?? []) tokens.Add(VirtualKey.TokenOf(k));
         foreach (var alias in r.StringList("key_aliases") ?? [])
         {
             if (await store.FindByAliasAsync(alias, ct) is { } found) tokens.Add(found.Token);
@@ -197,15 +197,12 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         var name = r.RouteKey ?? r.String("key");
         if (r.Error is { } invalid) return (null, invalid);
         if (string.IsNullOrEmpty(name)) return (null, ApiError.BadRequest("Name the key in 'key' (its secret or its token).", "key"));
-        var key = await store.FindAsync(TokenOf(name), ct);
+        var key = await store.FindAsync(VirtualKey.TokenOf(name), ct);
         return key is null ? (null, NotFound()) : (key, null);
     }
 
     private static ApiError NotFound() => new(404, "No such key.", "invalid_request_error", "key_not_found", "key");
 
-    /// <summary>A secret ("sk-...") is hashed; anything else is taken to be a token already.</summary>
-    private static string TokenOf(string keyOrToken) =>
-        keyOrToken.StartsWith("sk-", StringComparison.Ordinal) ? VirtualKey.HashOf(keyOrToken) : keyOrToken.ToLowerInvariant();
 
     private static string KeyJson(VirtualKey k) => KeyResult.Ok(w => WriteKey(w, k, null)).Text;
 

@@ -6,36 +6,68 @@ namespace AgenticGateway.Keys;
 internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team);
 
 /// <summary>
-/// Virtual keys for the request path: a cache in front of the stores, so authenticating a request does not touch the
-/// database. Writes through this node invalidate at once; entries expire after a short time so changes made by other
-/// replicas are seen too.
+/// Identities for the request path: a cache in front of the stores, so authenticating a request does not touch the
+/// database. Concurrent misses for one identity share a single lookup. Writes through this node invalidate at once;
+/// entries expire after a short time so changes made by other replicas are seen too.
 /// </summary>
 internal sealed class KeyRegistry(IKeyStore store, IdentityStore identities, TimeProvider time)
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
     private const int MaxCached = 100_000;
-    private readonly ConcurrentDictionary<string, (KeyIdentity? Identity, long Expires)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Task<KeyIdentity?> Lookup, long Expires)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>The key with this token (the secret's SHA-256, hex), or null. Unknown tokens are cached briefly too (bounded).</summary>
-    public async ValueTask<KeyIdentity?> FindByTokenAsync(string token, CancellationToken cancellationToken)
+    public ValueTask<KeyIdentity?> FindByTokenAsync(string token, CancellationToken cancellationToken) =>
+        GetAsync(token, async ct =>
+        {
+            var key = await store.FindAsync(token, ct);
+            return key is null ? null : await WithOwnersAsync(key, ct);
+        }, cancellationToken);
+
+    /// <summary>The identity a JWT's claims name: a key-shaped stand-in bound by that user's and team's records.</summary>
+    public ValueTask<KeyIdentity?> FindForClaimsAsync(string user, string? team, CancellationToken cancellationToken) =>
+        GetAsync($"jwt\n{user}\n{team}", async ct =>
+        {
+            var userRecord = await identities.FindUserAsync(user, ct);
+            var teamRecord = team is null ? null : await identities.FindTeamAsync(team, ct);
+            var key = new VirtualKey
+            {
+                Token = "jwt:" + user, KeyName = "jwt", KeyAlias = "jwt:" + user, UserId = user, TeamId = teamRecord?.TeamId,
+                CreatedAt = userRecord?.CreatedAt ?? DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
+            };
+            return new KeyIdentity(key, userRecord, teamRecord);
+        }, cancellationToken);
+
+    private async Task<KeyIdentity> WithOwnersAsync(VirtualKey key, CancellationToken ct)
+    {
+        var user = key.UserId is { } u ? await identities.FindUserAsync(u, ct) : null;
+        var team = key.TeamId is { } t ? await identities.FindTeamAsync(t, ct) : null;
+        return new KeyIdentity(key, user, team);
+    }
+
+    private async ValueTask<KeyIdentity?> GetAsync(string cacheKey, Func<CancellationToken, Task<KeyIdentity?>> load, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (_cache.TryGetValue(token, out var hit) && hit.Expires > now) return hit.Identity;
-        var key = await store.FindAsync(token, cancellationToken);
-        KeyIdentity? identity = null;
-        if (key is not null)
-        {
-            var user = key.UserId is { } u ? await identities.FindUserAsync(u, cancellationToken) : null;
-            var team = key.TeamId is { } t ? await identities.FindTeamAsync(t, cancellationToken) : null;
-            identity = new KeyIdentity(key, user, team);
-        }
+        if (_cache.TryGetValue(cacheKey, out var hit) && hit.Expires > now && !hit.Lookup.IsFaulted && !hit.Lookup.IsCanceled)
+            return await hit.Lookup.WaitAsync(cancellationToken);
         if (_cache.Count >= MaxCached) _cache.Clear();
-        _cache[token] = (identity, now + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
-        return identity;
+        // Not tied to one caller's cancellation: others may be waiting on the same lookup.
+        var entry = (load(CancellationToken.None), now + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
+        entry = _cache.AddOrUpdate(cacheKey, entry, (_, old) => old.Expires > now && !old.Lookup.IsFaulted ? old : entry);
+        try
+        {
+            return await entry.Item1.WaitAsync(cancellationToken);
+        }
+        catch (Exception) when (entry.Item1.IsFaulted)
+        {
+            // A failed lookup (database down) is not cached.
+            _cache.TryRemove(KeyValuePair.Create(cacheKey, entry));
+            throw;
+        }
     }
 
     public void Invalidate(string token) => _cache.TryRemove(token, out _);
 
-    /// <summary>After a team or user changes, every cached key may carry stale limits.</summary>
+    /// <summary>After a team or user changes, every cached identity may carry stale limits.</summary>
     public void InvalidateAll() => _cache.Clear();
 }

@@ -8,25 +8,23 @@ namespace AgenticGateway.Keys;
 /// <summary>Virtual keys in the gateway's database (SQLite or PostgreSQL).</summary>
 internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
 {
-    private Task<System.Data.Common.DbConnection> OpenAsync(CancellationToken cancellationToken) => db.OpenAsync(cancellationToken);
-
     public async Task<VirtualKey?> FindAsync(string token, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         var row = await c.QuerySingleOrDefaultAsync<Row>("SELECT * FROM keys WHERE token = @token", new { token });
         return row?.ToKey();
     }
 
     public async Task<VirtualKey?> FindByAliasAsync(string alias, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         var row = await c.QuerySingleOrDefaultAsync<Row>("SELECT * FROM keys WHERE key_alias = @alias", new { alias });
         return row?.ToKey();
     }
 
     public async Task InsertAsync(VirtualKey key, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         await c.ExecuteAsync("""
             INSERT INTO keys (token, key_name, key_alias, user_id, team_id, models, max_budget, budget_duration, spend, spend_nanos, rpm_limit, tpm_limit,
                               tpd_limit, max_parallel_requests, metadata, tags, expires_at, blocked, created_at, updated_at)
@@ -37,7 +35,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
 
     public async Task<bool> UpdateAsync(VirtualKey key, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         var n = await c.ExecuteAsync("""
             UPDATE keys SET key_alias = @key_alias, user_id = @user_id, team_id = @team_id, models = @models, max_budget = @max_budget,
                 budget_duration = @budget_duration, rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, tpd_limit = @tpd_limit, max_parallel_requests = @max_parallel_requests,
@@ -49,7 +47,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
 
     public async Task<bool> ReplaceTokenAsync(string oldToken, VirtualKey renewed, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         var n = await c.ExecuteAsync("UPDATE keys SET token = @token, key_name = @key_name, updated_at = @updated_at WHERE token = @old",
             new { token = renewed.Token, key_name = renewed.KeyName, updated_at = renewed.UpdatedAt.ToString("O"), old = oldToken });
         return n == 1;
@@ -57,7 +55,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
 
     public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyList<string> tokens, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         var existing = (await c.QueryAsync<string>($"SELECT token FROM keys WHERE {db.In("token", "tokens")}", new { tokens })).ToList();
         await c.ExecuteAsync($"DELETE FROM keys WHERE {db.In("token", "tokens")}", new { tokens = existing });
         return existing;
@@ -65,11 +63,11 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
 
     public async Task<(IReadOnlyList<VirtualKey> Keys, int Total)> ListAsync(KeyQuery q, CancellationToken cancellationToken)
     {
-        await using var c = await OpenAsync(cancellationToken);
+        await using var c = await db.OpenAsync(cancellationToken);
         const string where = "WHERE (@user_id IS NULL OR user_id = @user_id) AND (@team_id IS NULL OR team_id = @team_id) AND (@key_alias IS NULL OR key_alias = @key_alias)";
         var args = new { user_id = q.UserId, team_id = q.TeamId, key_alias = q.KeyAlias, limit = q.PageSize, offset = (q.Page - 1) * q.PageSize };
         var total = await c.ExecuteScalarAsync<int>($"SELECT COUNT(*) FROM keys {where}", args);
-        var rows = await c.QueryAsync<Row>($"SELECT * FROM keys {where} ORDER BY created_at LIMIT @limit OFFSET @offset", args);
+        var rows = await c.QueryAsync<Row>($"SELECT * FROM keys {where} ORDER BY {(q.BySpend ? "spend_nanos DESC" : "created_at")} LIMIT @limit OFFSET @offset", args);
         return (rows.Select(r => r.ToKey()).ToList(), total);
     }
 

@@ -43,6 +43,10 @@ internal sealed record VirtualKey : ILimitHolder
     /// <summary>A new secret key: "sk-" and 32 URL-safe characters (192 random bits).</summary>
     public static string NewSecret() => "sk-" + Base64Url(RandomNumberGenerator.GetBytes(24));
 
+    /// <summary>A secret ("sk-...") is hashed; anything else is taken to be a token (the hash, hex) already.</summary>
+    public static string TokenOf(string keyOrToken) =>
+        keyOrToken.StartsWith("sk-", StringComparison.Ordinal) ? HashOf(keyOrToken) : keyOrToken.ToLowerInvariant();
+
     public static string HashOf(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     /// <summary>The display form LiteLLM shows: the first and last characters only.</summary>

@@ -12,10 +12,12 @@ internal sealed class AdmissionTicket
     public required List<ILimitHolder> Holders { get; init; }
     public List<LimitRule> Rules { get; } = [];
     public long[] Buckets { get; set; } = [];
+    /// <summary>The store the rules were counted in: token counts are settled there, whatever Redis does meanwhile.</summary>
+    public IRateLimitStore? LimitStore { get; set; }
     public long EstimatedTokens { get; init; }
     public int ParallelHeld { get; set; }
-    /// <summary>Budget counters (key, user, team) the settled cost is added to, with whom they belong to.</summary>
-    public List<(string Counter, ILimitHolder Holder)> BudgetCounters { get; } = [];
+    /// <summary>Budget counters (key, user, team) the settled cost is added to, whom they belong to, and where they were read.</summary>
+    public List<(string Counter, ILimitHolder Holder, IBudgetCounters Store)> BudgetCounters { get; } = [];
 }
 
 /// <summary>
@@ -39,39 +41,36 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
         var ticket = new AdmissionTicket { Holders = caller.LimitHolders().ToList(), EstimatedTokens = estimatedTokens };
 
         if (AcquireParallel(ticket) is { } busy) return (null, busy);
+        var admitted = false;
         try
         {
-            if (await CheckBudgetsAsync(ticket, estimatedCost, ct) is { } over)
-            {
-                ReleaseParallel(ticket);
-                return (null, over);
-            }
+            if (await CheckBudgetsAsync(ticket, estimatedCost, ct) is { } over) return (null, over);
             foreach (var h in ticket.Holders) AddRules(ticket.Rules, h);
-            if (ticket.Rules.Count == 0) return (ticket, null);
-
-            var outcome = await AcquireAsync(ticket.Rules, estimatedTokens, ct);
-            if (outcome is null)
+            if (ticket.Rules.Count == 0)
             {
-                ReleaseParallel(ticket);
-                return (null, new ApiError(503, "Rate limits cannot be checked: the shared limit store (Redis) is unreachable and the gateway is set to fail closed.", "server_error", "rate_limiter_unavailable"));
+                admitted = true;
+                return (ticket, null);
             }
+
+            var (outcome, store) = await AcquireAsync(ticket.Rules, estimatedTokens, ct);
+            if (outcome is null)
+                return (null, new ApiError(503, "Rate limits cannot be checked: the shared limit store (Redis) is unreachable and the gateway is set to fail closed.", "server_error", "rate_limiter_unavailable"));
             WriteHeaders(response, ticket.Rules, outcome);
             if (!outcome.Allowed)
             {
-                ReleaseParallel(ticket);
                 var rule = ticket.Rules[outcome.Refused];
-                var seconds = Math.Max(1, (outcome.RetryAfterMs + 999) / 1000);
-                response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                var seconds = (int)Math.Max(1, (outcome.RetryAfterMs + 999) / 1000);
                 return (null, new ApiError(429, $"Rate limit exceeded: {rule.Name} ({rule.Limit} {(rule.Tokens ? "tokens" : "requests")} per {Window(rule.WindowMs)}). Try again in {seconds}s.",
-                    "rate_limit_error", "rate_limit_exceeded"));
+                    "rate_limit_error", "rate_limit_exceeded") { RetryAfterSeconds = seconds });
             }
             ticket.Buckets = outcome.Bucket;
+            ticket.LimitStore = store;
+            admitted = true;
             return (ticket, null);
         }
-        catch
+        finally
         {
-            ReleaseParallel(ticket);
-            throw;
+            if (!admitted) ReleaseParallel(ticket);
         }
     }
 
@@ -79,28 +78,28 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
     public async ValueTask SettleAsync(AdmissionTicket ticket, Usage? usage, long costNanos)
     {
         ReleaseParallel(ticket);
-        var actual = usage?.TotalTokens ?? 0;
-        var delta = actual - ticket.EstimatedTokens;
-        try
+        var delta = (usage?.TotalTokens ?? 0) - ticket.EstimatedTokens;
+        if (delta != 0 && ticket.LimitStore is { } limits)
         {
-            if (delta != 0)
+            for (var i = 0; i < ticket.Rules.Count; i++)
             {
-                for (var i = 0; i < ticket.Rules.Count; i++)
-                {
-                    if (ticket.Rules[i].Tokens && ticket.Buckets.Length > i) await Limits(out _).SettleAsync(ticket.Rules[i], ticket.Buckets[i], delta, CancellationToken.None);
-                }
-            }
-            if (costNanos != 0)
-            {
-                foreach (var (counter, holder) in ticket.BudgetCounters)
-                {
-                    if (await Budgets(out _).AddAsync(counter, costNanos, CancellationToken.None) is { } now) alerts.Check(holder, now - costNanos, now);
-                }
+                if (!ticket.Rules[i].Tokens) continue;
+                try { await limits.SettleAsync(ticket.Rules[i], ticket.Buckets[i], delta, CancellationToken.None); }
+                catch (Exception ex) when (IsRedisFailure(ex)) { redis!.MarkDown(ex); }
             }
         }
-        catch (Exception ex) when (IsRedisFailure(ex))
+        if (costNanos == 0) return;
+        foreach (var (counter, holder, store) in ticket.BudgetCounters)
         {
-            redis!.MarkDown(ex);
+            long? now;
+            try { now = await store.AddAsync(counter, costNanos, CancellationToken.None); }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                // The cost still counts on this node while Redis is away.
+                redis!.MarkDown(ex);
+                now = await memoryBudgets.AddAsync(counter, costNanos, CancellationToken.None);
+            }
+            if (now is { } after) alerts.Check(holder, after - costNanos, after);
         }
     }
 
@@ -117,18 +116,18 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
     }
 
     /// <summary>Shared counters when possible; on a Redis failure, this node's own (fail-open) or none (fail-closed: null).</summary>
-    private async ValueTask<LimitOutcome?> AcquireAsync(List<LimitRule> rules, long tokens, CancellationToken ct)
+    private async ValueTask<(LimitOutcome? Outcome, IRateLimitStore Store)> AcquireAsync(List<LimitRule> rules, long tokens, CancellationToken ct)
     {
         var store = Limits(out var shared);
-        if (!shared && redis is not null && !redis.FailOpen) return null;
+        if (!shared && redis is not null && !redis.FailOpen) return (null, store);
         try
         {
-            return await store.AcquireAsync(rules, tokens, ct);
+            return (await store.AcquireAsync(rules, tokens, ct), store);
         }
         catch (Exception ex) when (shared && IsRedisFailure(ex))
         {
             redis!.MarkDown(ex);
-            return redis.FailOpen ? await memoryLimits.AcquireAsync(rules, tokens, ct) : null;
+            return redis.FailOpen ? (await memoryLimits.AcquireAsync(rules, tokens, ct), memoryLimits) : (null, memoryLimits);
         }
     }
 
@@ -141,8 +140,8 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             var (start, end) = BudgetPeriod.Current(h.BudgetDuration, h.CreatedAt, now);
             var counter = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
             var lifetime = end is { } e ? e - now + TimeSpan.FromHours(1) : TimeSpan.FromDays(400);
-            ticket.BudgetCounters.Add((counter, h));
-            var spent = await SpentAsync(counter, h, start, lifetime, ct);
+            var (spent, store) = await SpentAsync(counter, h, start, lifetime, ct);
+            ticket.BudgetCounters.Add((counter, h, store));
             var spentDollars = Money.FromNanos(spent);
             if (spentDollars + estimatedCost > max)
             {
@@ -154,18 +153,18 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
         return null;
     }
 
-    private async ValueTask<long> SpentAsync(string counter, ILimitHolder h, DateTimeOffset start, TimeSpan lifetime, CancellationToken ct)
+    private async ValueTask<(long Spent, IBudgetCounters Store)> SpentAsync(string counter, ILimitHolder h, DateTimeOffset start, TimeSpan lifetime, CancellationToken ct)
     {
         Func<CancellationToken, Task<long>> load = c => spend.SpendSinceAsync(h.Scope, h.Id, start, c);
         var store = Budgets(out var shared);
         try
         {
-            return await store.SpentAsync(counter, load, lifetime, ct);
+            return (await store.SpentAsync(counter, load, lifetime, ct), store);
         }
         catch (Exception ex) when (shared && IsRedisFailure(ex))
         {
             redis!.MarkDown(ex);
-            return await memoryBudgets.SpentAsync(counter, load, lifetime, ct);
+            return (await memoryBudgets.SpentAsync(counter, load, lifetime, ct), memoryBudgets);
         }
     }
 

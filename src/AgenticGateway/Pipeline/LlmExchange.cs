@@ -25,6 +25,8 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     public CancellationTokenSource? Overall { get; set; }
     public int Fallbacks { get; set; }
     public Deployment? Deployment { get; set; }
+    /// <summary>The model a wildcard deployment was asked for in the last attempt (null: the deployment's own model).</summary>
+    public string? UpstreamModel { get; set; }
     public Usage? Usage { get; set; }
     /// <summary>Time spent waiting on providers and in retry backoff: everything that is not the gateway's own work.</summary>
     public long UpstreamTicks { get; set; }
@@ -33,9 +35,8 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     /// <summary>When the first streamed byte went to the client (0 for non-stream responses).</summary>
     public long FirstByteTimestamp { get; set; }
 
-    /// <summary>Who asked, and what admission took for them (null for callers without limits).</summary>
+    /// <summary>Who asked.</summary>
     public Keys.Caller? Caller { get; set; }
-    public Limits.AdmissionTicket? Ticket { get; set; }
     /// <summary>Prompt tokens estimated before the call: reserved against token limits, and the usage of last resort.</summary>
     public long EstimatedPromptTokens { get; set; }
     public long CostNanos { get; set; }

@@ -86,7 +86,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
                 promptEstimate = TokenEstimator.EstimatePromptTokens(body.Span);
                 var reserve = promptEstimate + (parsed.MaxTokens ?? 0);
                 ApiError? refused;
-                (ticket, refused) = await admission.AdmitAsync(caller, reserve, MostExpensive(group, promptEstimate, parsed.MaxTokens ?? 0), context.Response, context.RequestAborted);
+                (ticket, refused) = await admission.AdmitAsync(caller, reserve, MostExpensive(group, parsed.Model, promptEstimate, parsed.MaxTokens ?? 0), context.Response, context.RequestAborted);
                 if (refused is not null)
                 {
                     metrics.Refused(refused.Code ?? refused.Type);
@@ -97,7 +97,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
 
             var exchange = new LlmExchange(context, runtime, operation, body, parsed, group, requestId, start)
             {
-                Caller = caller, Ticket = ticket, EstimatedPromptTokens = promptEstimate,
+                Caller = caller, EstimatedPromptTokens = promptEstimate,
             };
             ApiError? error = null;
             try
@@ -112,23 +112,24 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
             finally
             {
                 if (error is not null) exchange.Status = error.Status;
-                // A stream whose provider sent no usage is charged the estimate rather than nothing.
-                if (exchange.Usage is null && exchange.Status is >= 200 and < 300 && exchange.Operation != LlmOperation.Embeddings)
-                    exchange.Usage = new Usage(promptEstimate > 0 ? promptEstimate : TokenEstimator.EstimatePromptTokens(body.Span), 0);
-                spend.Record(exchange);
-                if (ticket is not null) await admission.SettleAsync(ticket, exchange.Usage, exchange.CostNanos);
+                try { spend.Record(exchange); }
+                finally
+                {
+                    // Whatever happened, the request gives back its parallel slot and settles its reservations.
+                    if (ticket is not null) await admission.SettleAsync(ticket, exchange.Usage, exchange.CostNanos);
+                }
             }
             await FinishAsync(context, exchange, error, group.Name, operation, requestId, start);
         }
     }
 
     /// <summary>The most a request could cost on any deployment of its group: what a budget must still have room for.</summary>
-    private static decimal MostExpensive(ModelGroup group, long promptTokens, long maxTokens)
+    private static decimal MostExpensive(ModelGroup group, string requested, long promptTokens, long maxTokens)
     {
         var most = 0m;
         foreach (var d in group.Deployments)
         {
-            if (d.Price is { } p) most = Math.Max(most, p.Estimate(promptTokens, maxTokens));
+            if (d.PriceForRequest(requested) is { } p) most = Math.Max(most, p.Estimate(promptTokens, maxTokens));
         }
         return most;
     }

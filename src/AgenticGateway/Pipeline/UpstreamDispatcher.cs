@@ -160,6 +160,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             upstreamModel = d.UpstreamModel(x.Request.Model);
             modelToken = Deployment.QuoteJson(upstreamModel);
         }
+        x.UpstreamModel = upstreamModel;
         var body = x.Body.Memory;
         var sameModel = body.Span[x.Request.ModelStart..x.Request.ModelEnd].SequenceEqual(modelToken);
         // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are

@@ -61,6 +61,10 @@ internal sealed class Deployment
     /// </summary>
     public ModelPrice? PriceFor(string upstreamModel) => Price ?? (WildcardPrefix is null ? null : PriceBook.Find(upstreamModel));
 
+    /// <summary>The price a request for <paramref name="requestedModel"/> would pay here (before any attempt picked an upstream model).</summary>
+    public ModelPrice? PriceForRequest(string requestedModel) =>
+        Price ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.Find(UpstreamModel(requestedModel)) : null);
+
     /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
     public string UpstreamModel(string requestedModel) =>
         WildcardPrefix is null ? Options.Model : Options.Model.Replace("*", requestedModel[WildcardPrefix.Length..], StringComparison.Ordinal);

@@ -48,11 +48,11 @@ internal static class SpendEndpoints
     private static async Task<KeyResult> KeysAsync(IKeyStore keys, KeyRequest r, CancellationToken ct)
     {
         var limit = int.TryParse(r.String("limit"), out var n) && n is > 0 and <= 10_000 ? n : 1000;
-        var (list, _) = await keys.ListAsync(new KeyQuery(PageSize: limit), ct);
+        var (list, _) = await keys.ListAsync(new KeyQuery(PageSize: limit, BySpend: true), ct);
         return KeyResult.Ok(w =>
         {
             w.WriteStartArray();
-            foreach (var k in list.OrderByDescending(k => k.Spend)) KeyManager.WriteKey(w, k, null);
+            foreach (var k in list) KeyManager.WriteKey(w, k, null);
             w.WriteEndArray();
         });
     }
@@ -130,7 +130,7 @@ internal static class SpendEndpoints
         if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return; }
         var r = new KeyRequest(null, context.Request.Query);
         var named = r.String("key");
-        var token = named is null ? caller!.Key?.Token : named.StartsWith("sk-", StringComparison.Ordinal) ? VirtualKey.HashOf(named) : named.ToLowerInvariant();
+        var token = named is null ? caller!.Key?.Token : VirtualKey.TokenOf(named);
         if (token is null)
         {
             await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("Name the key in ?key=.", "key"));
@@ -258,8 +258,7 @@ internal static class SpendEndpoints
 
     private static SpendQuery? Query(KeyRequest r)
     {
-        var apiKey = r.String("api_key");
-        if (apiKey is not null && apiKey.StartsWith("sk-", StringComparison.Ordinal)) apiKey = VirtualKey.HashOf(apiKey);
+        var apiKey = r.String("api_key") is { } named ? VirtualKey.TokenOf(named) : null;
         var start = Date(r, "start_date");
         var end = Date(r, "end_date");
         var limit = int.TryParse(r.String("limit"), out var n) && n is > 0 and <= 10_000 ? n : 1000;

@@ -1,5 +1,8 @@
 using System.Globalization;
+using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
+using AgenticGateway.Pricing;
+using AgenticGateway.Routing;
 
 namespace AgenticGateway.Spend;
 
@@ -14,9 +17,14 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time)
     {
         if (x.SpendRecorded) return;
         x.SpendRecorded = true;
+        // A deployment is set once its answer was committed to the client: that answer is charged, even when the
+        // client left mid-stream, and a provider that reported no usage is charged the prompt estimate.
+        var served = x.Deployment;
+        if (served is not null && x.Usage is null && x.Operation != LlmOperation.Embeddings)
+            x.Usage = new Usage(x.EstimatedPromptTokens > 0 ? x.EstimatedPromptTokens : TokenEstimator.EstimatePromptTokens(x.Body.Span), 0);
         var usage = x.Usage;
-        var price = x.Deployment?.Price;
-        var cost = usage is { } u && price is not null && x.Status is >= 200 and < 300 ? price.Cost(u) : 0m;
+        var price = served?.PriceFor(x.UpstreamModel ?? served.Options.Model);
+        var cost = usage is { } u && price is not null ? price.Cost(u) : 0m;
         x.CostNanos = Money.ToNanos(cost);
         var response = x.Http.Response;
         if (!response.HasStarted)
@@ -27,11 +35,12 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time)
         }
         var key = x.Caller?.Key;
         var end = time.GetUtcNow();
+        var elapsedMs = x.ElapsedMs;
         wal.Append(new SpendLog
         {
             LogId = Guid.CreateVersion7().ToString("N"),
             RequestId = x.RequestId,
-            ApiKey = key?.Token ?? (x.Caller is { IsAdmin: true } && x.Runtime.MasterKeyHash is not null ? "master_key" : "anonymous"),
+            ApiKey = key?.Token ?? (x.Caller is { IsAdmin: true } ? "master_key" : "anonymous"),
             KeyAlias = key?.KeyAlias,
             UserId = key?.UserId,
             TeamId = key?.TeamId,
@@ -44,10 +53,10 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time)
             CompletionTokens = usage?.CompletionTokens ?? 0,
             CostNanos = x.CostNanos,
             Status = x.Status,
-            LatencyMs = Math.Round(x.ElapsedMs, 3),
+            LatencyMs = Math.Round(elapsedMs, 3),
             Stream = x.Request.Stream,
             Tags = key?.Tags ?? [],
-            StartTime = end - TimeSpan.FromMilliseconds(x.ElapsedMs),
+            StartTime = end - TimeSpan.FromMilliseconds(elapsedMs),
             EndTime = end,
         });
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
 
@@ -22,6 +23,10 @@ internal sealed class SpendWal : IDisposable
     private int _segmentNumber;
     /// <summary>The oldest record the bounded queue had no room for: segments from there on must be replayed, not dropped.</summary>
     private long _lowestDropped = long.MaxValue;
+    /// <summary>The oldest dropped record of the segments being replayed now: they stay until the replay is done.</summary>
+    private long _replayingFrom = long.MaxValue;
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_line;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
     private readonly ChannelWriter<(SpendLog Log, long Seq)> _queue;
 
     public SpendWal(string dataDirectory, ChannelWriter<(SpendLog Log, long Seq)> queue)
@@ -50,12 +55,17 @@ internal sealed class SpendWal : IDisposable
     /// </summary>
     public void Append(SpendLog log)
     {
-        var line = JsonSerializer.SerializeToUtf8Bytes(log, SpendJsonContext.Default.SpendLog);
+        // Serialised outside the lock into this thread's reused buffer, then written with one write(2).
+        var line = t_line ??= new ArrayBufferWriter<byte>(1024);
+        line.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(line);
+        writer.Reset(line);
+        JsonSerializer.Serialize(writer, log, SpendJsonContext.Default.SpendLog);
+        line.Write("\n"u8);
         lock (_lock)
         {
             _current ??= OpenSegment();
-            _current.Write(line);
-            _current.Write("\n"u8);
+            _current.Write(line.WrittenSpan);
             _currentLastSeq = ++_seq;
             if (!_queue.TryWrite((log, _seq)) && _seq < _lowestDropped) _lowestDropped = _seq;
         }
@@ -68,7 +78,7 @@ internal sealed class SpendWal : IDisposable
         lock (_lock)
         {
             // A record the queue dropped is not covered by the writer's progress.
-            seq = Math.Min(seq, _lowestDropped - 1);
+            seq = Math.Min(seq, Math.Min(_lowestDropped, _replayingFrom) - 1);
             if (_current is not null && _currentLastSeq <= seq)
             {
                 // Everything in the current segment is stored: start afresh instead of growing it.
@@ -93,9 +103,17 @@ internal sealed class SpendWal : IDisposable
                 _current = null;
                 _closed.Add((_currentPath!, _currentLastSeq));
             }
+            // Drops from here on are new; the ones before stay protected until ReplayDone.
+            _replayingFrom = Math.Min(_replayingFrom, _lowestDropped);
             _lowestDropped = long.MaxValue;
             return _closed.Select(c => c.Path).ToList();
         }
+    }
+
+    /// <summary>Every segment sealed for replay is in the database.</summary>
+    public void ReplayDone()
+    {
+        lock (_lock) _replayingFrom = long.MaxValue;
     }
 
     /// <summary>A replayed segment is in the database: forget and delete it.</summary>
@@ -125,7 +143,8 @@ internal sealed class SpendWal : IDisposable
 
     private FileStream OpenSegment()
     {
-        // Unique per process and segment, sortable by time: replicas may share a data directory.
+        // Sortable by time; the process id is for people reading the directory. Each gateway process needs a data
+        // directory of its own: at start, every segment found there is taken to be left over and replayed.
         _currentPath = Path.Combine(_directory, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Environment.ProcessId}-{Interlocked.Increment(ref _segmentNumber):D6}.jsonl");
         return new FileStream(_currentPath, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
     }

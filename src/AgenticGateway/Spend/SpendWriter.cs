@@ -17,10 +17,6 @@ internal sealed class SpendWriter(Channel<(SpendLog Log, long Seq)> queue, Spend
     public static Channel<(SpendLog Log, long Seq)> CreateQueue() =>
         Channel.CreateBounded<(SpendLog, long)>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
-    /// <summary>Logs written so far, for tests and metrics.</summary>
-    public long Written => Interlocked.Read(ref _written);
-    private long _written;
-
     public int Pending => queue.Reader.Count;
 
     /// <summary>The sequence number of the last record stored through the queue.</summary>
@@ -72,13 +68,15 @@ internal sealed class SpendWriter(Channel<(SpendLog Log, long Seq)> queue, Spend
         if (batch.Count > 0)
         {
             await WithRetryAsync(batch.Count, () => store.WriteBatchAsync(batch, ct), ct);
-            Interlocked.Add(ref _written, batch.Count);
             Interlocked.Exchange(ref _committedSeq, lastSeq);
             wal.Committed(lastSeq);
         }
         // Records the full queue could not take, and segments a replay could not finish earlier, come from the file.
-        if (queue.Reader.Count == 0 && (wal.HasDropped || wal.Recovered.Count > 0))
+        if (wal.HasDropped || wal.Recovered.Count > 0)
+        {
             await ReplayAsync(wal.SealForReplay().Concat(wal.Recovered).Distinct().ToList(), ct);
+            wal.ReplayDone();
+        }
     }
 
     private async Task ReplayAsync(IReadOnlyList<string> segments, CancellationToken ct)

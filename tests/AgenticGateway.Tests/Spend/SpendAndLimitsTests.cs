@@ -311,4 +311,19 @@ public class SpendAndLimitsTests
         Assert.Equal(0.0005m, list[0].GetProperty("max_budget").GetDecimal());
         Assert.True(list[1].GetProperty("spend").GetDecimal() >= 0.0005m);
     }
+
+    [Fact]
+    public async Task A_wildcard_deployment_is_priced_by_the_model_it_was_asked_for()
+    {
+        await using var g = await GatewayServer.StartAsync("""
+            models:
+              - {name: "openai/*", provider: mock, model: "*"}
+            """);
+        using var r = await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request("openai/gpt-4o"));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var usage = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("usage");
+        var expected = AgenticGateway.Pricing.PriceBook.Find("gpt-4o")!.Cost(new AgenticGateway.OpenAi.Usage(usage.GetProperty("prompt_tokens").GetInt64(), usage.GetProperty("completion_tokens").GetInt64()));
+        Assert.True(expected > 0);
+        Assert.Equal(expected, decimal.Parse(r.Headers.GetValues("x-agw-response-cost").Single(), System.Globalization.CultureInfo.InvariantCulture));
+    }
 }
