@@ -113,8 +113,7 @@ internal static class GatewayApp
             services.AddSingleton(sp => new RedisConnection(storage.RedisUrl.Value!, storage.RedisFailOpen, sp.GetRequiredService<ILogger<RedisConnection>>()));
         services.AddSingleton<BudgetAlerts>();
         services.AddHostedService(sp => sp.GetRequiredService<BudgetAlerts>());
-        services.AddSingleton(sp => new Admission(sp.GetRequiredService<MemoryRateLimitStore>(), sp.GetRequiredService<MemoryBudgetCounters>(),
-            sp.GetRequiredService<SpendStore>(), sp.GetRequiredService<BudgetAlerts>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<RedisConnection>()));
+        services.AddSingleton<Admission>();
     }
 
     /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>

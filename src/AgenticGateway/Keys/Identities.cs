@@ -1,5 +1,20 @@
 namespace AgenticGateway.Keys;
 
+/// <summary>A budget and rate limits, as keys, users and teams each carry them (LiteLLM's field names in the API).</summary>
+internal sealed record LimitSettings
+{
+    public static readonly LimitSettings None = new();
+
+    public decimal? MaxBudget { get; init; }
+    /// <summary>Budget reset period ("30d", "1mo"); none: the budget never resets.</summary>
+    public string? BudgetDuration { get; init; }
+    public long? RpmLimit { get; init; }
+    public long? TpmLimit { get; init; }
+    /// <summary>Tokens per day (ours; LiteLLM has no such limit).</summary>
+    public long? TpdLimit { get; init; }
+    public int? MaxParallelRequests { get; init; }
+}
+
 /// <summary>What keys, users and teams have in common: a budget, rate limits and model access.</summary>
 internal interface ILimitHolder
 {
@@ -8,12 +23,8 @@ internal interface ILimitHolder
     /// <summary>The key's token, the user id or the team id.</summary>
     string Id { get; }
     IReadOnlyList<string> Models { get; }
-    decimal? MaxBudget { get; }
-    string? BudgetDuration { get; }
-    long? RpmLimit { get; }
-    long? TpmLimit { get; }
-    long? TpdLimit { get; }
-    int? MaxParallelRequests { get; }
+    LimitSettings Limits { get; }
+    decimal Spend { get; }
     DateTimeOffset CreatedAt { get; }
 }
 
@@ -23,13 +34,8 @@ internal sealed record Team : ILimitHolder
     public required string TeamId { get; init; }
     public string? TeamAlias { get; init; }
     public IReadOnlyList<string> Models { get; init; } = [];
-    public decimal? MaxBudget { get; init; }
-    public string? BudgetDuration { get; init; }
+    public LimitSettings Limits { get; init; } = LimitSettings.None;
     public decimal Spend { get; init; }
-    public long? RpmLimit { get; init; }
-    public long? TpmLimit { get; init; }
-    public long? TpdLimit { get; init; }
-    public int? MaxParallelRequests { get; init; }
     public IReadOnlyList<TeamMember> Members { get; init; } = [];
     public string Metadata { get; init; } = "{}";
     public bool Blocked { get; init; }
@@ -51,13 +57,8 @@ internal sealed record User : ILimitHolder
     public string? UserRole { get; init; }
     public IReadOnlyList<string> Teams { get; init; } = [];
     public IReadOnlyList<string> Models { get; init; } = [];
-    public decimal? MaxBudget { get; init; }
-    public string? BudgetDuration { get; init; }
+    public LimitSettings Limits { get; init; } = LimitSettings.None;
     public decimal Spend { get; init; }
-    public long? RpmLimit { get; init; }
-    public long? TpmLimit { get; init; }
-    public long? TpdLimit { get; init; }
-    public int? MaxParallelRequests { get; init; }
     public string Metadata { get; init; } = "{}";
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }

@@ -118,12 +118,7 @@ internal sealed class IdentityManager(IdentityStore store, IKeyStore keys, KeyMa
     {
         TeamAlias = r.Has("team_alias") ? r.String("team_alias") : t.TeamAlias,
         Models = r.StringList("models") ?? t.Models,
-        MaxBudget = r.Has("max_budget") ? r.Decimal("max_budget") : t.MaxBudget,
-        BudgetDuration = r.Has("budget_duration") ? r.BudgetDuration("budget_duration") : t.BudgetDuration,
-        RpmLimit = r.Has("rpm_limit") ? r.Long("rpm_limit") : t.RpmLimit,
-        TpmLimit = r.Has("tpm_limit") ? r.Long("tpm_limit") : t.TpmLimit,
-        TpdLimit = r.Has("tpd_limit") ? r.Long("tpd_limit") : t.TpdLimit,
-        MaxParallelRequests = r.Has("max_parallel_requests") ? (int?)r.Long("max_parallel_requests") : t.MaxParallelRequests,
+        Limits = r.Limits(t.Limits),
         Metadata = r.ObjectText("metadata") ?? t.Metadata,
         Blocked = r.Bool("blocked") ?? t.Blocked,
     };
@@ -161,20 +156,20 @@ internal sealed class IdentityManager(IdentityStore store, IKeyStore keys, KeyMa
     {
         w.WriteStartObject();
         w.WriteString("team_id", t.TeamId);
-        Nullable(w, "team_alias", t.TeamAlias);
-        Strings(w, "models", t.Models);
-        WriteBudgetFields(w, t.Spend, t.MaxBudget, t.BudgetDuration, t.RpmLimit, t.TpmLimit, t.TpdLimit, t.MaxParallelRequests, t.CreatedAt);
+        JsonOut.Nullable(w, "team_alias", t.TeamAlias);
+        JsonOut.Strings(w, "models", t.Models);
+        JsonOut.Limits(w, t, DateTimeOffset.UtcNow);
         w.WriteStartArray("members_with_roles");
         foreach (var m in t.Members)
         {
             w.WriteStartObject();
             w.WriteString("role", m.Role);
-            Nullable(w, "user_id", m.UserId);
-            Nullable(w, "user_email", m.UserEmail);
+            JsonOut.Nullable(w, "user_id", m.UserId);
+            JsonOut.Nullable(w, "user_email", m.UserEmail);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        Raw(w, "metadata", t.Metadata);
+        JsonOut.Raw(w, "metadata", t.Metadata);
         w.WriteBoolean("blocked", t.Blocked);
         w.WriteString("created_at", t.CreatedAt);
         w.WriteString("updated_at", t.UpdatedAt);
@@ -265,12 +260,7 @@ internal sealed class IdentityManager(IdentityStore store, IKeyStore keys, KeyMa
         UserRole = r.Has("user_role") ? r.String("user_role") : u.UserRole,
         Teams = r.StringList("teams") ?? u.Teams,
         Models = r.StringList("models") ?? u.Models,
-        MaxBudget = r.Has("max_budget") ? r.Decimal("max_budget") : u.MaxBudget,
-        BudgetDuration = r.Has("budget_duration") ? r.BudgetDuration("budget_duration") : u.BudgetDuration,
-        RpmLimit = r.Has("rpm_limit") ? r.Long("rpm_limit") : u.RpmLimit,
-        TpmLimit = r.Has("tpm_limit") ? r.Long("tpm_limit") : u.TpmLimit,
-        TpdLimit = r.Has("tpd_limit") ? r.Long("tpd_limit") : u.TpdLimit,
-        MaxParallelRequests = r.Has("max_parallel_requests") ? (int?)r.Long("max_parallel_requests") : u.MaxParallelRequests,
+        Limits = r.Limits(u.Limits),
         Metadata = r.ObjectText("metadata") ?? u.Metadata,
     };
 
@@ -295,47 +285,13 @@ internal sealed class IdentityManager(IdentityStore store, IKeyStore keys, KeyMa
     private static void WriteUserFields(Utf8JsonWriter w, User u)
     {
         w.WriteString("user_id", u.UserId);
-        Nullable(w, "user_email", u.UserEmail);
-        Nullable(w, "user_role", u.UserRole);
-        Strings(w, "teams", u.Teams);
-        Strings(w, "models", u.Models);
-        WriteBudgetFields(w, u.Spend, u.MaxBudget, u.BudgetDuration, u.RpmLimit, u.TpmLimit, u.TpdLimit, u.MaxParallelRequests, u.CreatedAt);
-        Raw(w, "metadata", u.Metadata);
+        JsonOut.Nullable(w, "user_email", u.UserEmail);
+        JsonOut.Nullable(w, "user_role", u.UserRole);
+        JsonOut.Strings(w, "teams", u.Teams);
+        JsonOut.Strings(w, "models", u.Models);
+        JsonOut.Limits(w, u, DateTimeOffset.UtcNow);
+        JsonOut.Raw(w, "metadata", u.Metadata);
         w.WriteString("created_at", u.CreatedAt);
         w.WriteString("updated_at", u.UpdatedAt);
-    }
-
-    // ----- shared JSON pieces -----
-
-    internal static void WriteBudgetFields(Utf8JsonWriter w, decimal spend, decimal? maxBudget, string? duration, long? rpm, long? tpm, long? tpd, int? parallel, DateTimeOffset created)
-    {
-        w.WriteNumber("spend", spend);
-        if (maxBudget is { } b) w.WriteNumber("max_budget", b); else w.WriteNull("max_budget");
-        Nullable(w, "budget_duration", duration);
-        var (_, end) = BudgetPeriod.Current(duration, created, DateTimeOffset.UtcNow);
-        if (end is { } reset) w.WriteString("budget_reset_at", reset); else w.WriteNull("budget_reset_at");
-        if (rpm is { } r) w.WriteNumber("rpm_limit", r); else w.WriteNull("rpm_limit");
-        if (tpm is { } t) w.WriteNumber("tpm_limit", t); else w.WriteNull("tpm_limit");
-        if (tpd is { } d) w.WriteNumber("tpd_limit", d); else w.WriteNull("tpd_limit");
-        if (parallel is { } p) w.WriteNumber("max_parallel_requests", p); else w.WriteNull("max_parallel_requests");
-    }
-
-    internal static void Nullable(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null) w.WriteNull(name); else w.WriteString(name, value);
-    }
-
-    internal static void Strings(Utf8JsonWriter w, string name, IReadOnlyList<string> values)
-    {
-        w.WriteStartArray(name);
-        foreach (var v in values) w.WriteStringValue(v);
-        w.WriteEndArray();
-    }
-
-    internal static void Raw(Utf8JsonWriter w, string name, string json)
-    {
-        w.WritePropertyName(name);
-        using var doc = JsonDocument.Parse(json);
-        doc.RootElement.WriteTo(w);
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using AgenticGateway.Spend;
 using AgenticGateway.Storage;
@@ -42,13 +41,7 @@ internal sealed class IdentityStore(IDatabase db)
         await c.ExecuteAsync(sql, TeamRow.From(t));
     }
 
-    public async Task<IReadOnlyList<string>> DeleteTeamsAsync(IReadOnlyList<string> ids, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        var existing = (await c.QueryAsync<string>($"SELECT team_id FROM teams WHERE {db.In("team_id", "ids")}", new { ids })).ToList();
-        await c.ExecuteAsync($"DELETE FROM teams WHERE {db.In("team_id", "ids")}", new { ids = existing });
-        return existing;
-    }
+    public Task<IReadOnlyList<string>> DeleteTeamsAsync(IReadOnlyList<string> ids, CancellationToken ct) => db.DeleteWhereInAsync("teams", "team_id", ids, ct);
 
     public async Task<User?> FindUserAsync(string userId, CancellationToken ct)
     {
@@ -75,89 +68,66 @@ internal sealed class IdentityStore(IDatabase db)
         await c.ExecuteAsync(sql, UserRow.From(u));
     }
 
-    public async Task<IReadOnlyList<string>> DeleteUsersAsync(IReadOnlyList<string> ids, CancellationToken ct)
-    {
-        await using var c = await db.OpenAsync(ct);
-        var existing = (await c.QueryAsync<string>($"SELECT user_id FROM users WHERE {db.In("user_id", "ids")}", new { ids })).ToList();
-        await c.ExecuteAsync($"DELETE FROM users WHERE {db.In("user_id", "ids")}", new { ids = existing });
-        return existing;
-    }
-
-    private static string Json(IReadOnlyList<string> list) => JsonSerializer.Serialize(list, KeyJsonContext.Default.IReadOnlyListString);
-    private static IReadOnlyList<string> List(string json) => JsonSerializer.Deserialize(json, KeyJsonContext.Default.IReadOnlyListString) ?? [];
-    private static string? Dec(decimal? d) => d?.ToString(CultureInfo.InvariantCulture);
-    private static decimal? Dec(string? s) => s is null ? null : decimal.Parse(s, CultureInfo.InvariantCulture);
-    private static DateTimeOffset Time(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture);
+    public Task<IReadOnlyList<string>> DeleteUsersAsync(IReadOnlyList<string> ids, CancellationToken ct) => db.DeleteWhereInAsync("users", "user_id", ids, ct);
 
 #pragma warning disable IDE1006 // names match the columns
-    private sealed class TeamRow
+    private sealed class TeamRow : LimitColumns
     {
         public string team_id { get; set; } = "";
         public string? team_alias { get; set; }
         public string models { get; set; } = "[]";
-        public string? max_budget { get; set; }
-        public string? budget_duration { get; set; }
-        public long spend_nanos { get; set; }
-        public long? rpm_limit { get; set; }
-        public long? tpm_limit { get; set; }
-        public long? tpd_limit { get; set; }
-        public long? max_parallel_requests { get; set; }
         public string members { get; set; } = "[]";
         public string metadata { get; set; } = "{}";
         public long blocked { get; set; }
         public string created_at { get; set; } = "";
         public string updated_at { get; set; } = "";
 
-        public static TeamRow From(Team t) => new()
+        public static TeamRow From(Team t)
         {
-            team_id = t.TeamId, team_alias = t.TeamAlias, models = Json(t.Models), max_budget = Dec(t.MaxBudget), budget_duration = t.BudgetDuration,
-            rpm_limit = t.RpmLimit, tpm_limit = t.TpmLimit, tpd_limit = t.TpdLimit, max_parallel_requests = t.MaxParallelRequests,
-            members = JsonSerializer.Serialize(t.Members.ToList(), KeyJsonContext.Default.ListTeamMember), metadata = t.Metadata,
-            blocked = t.Blocked ? 1 : 0, created_at = t.CreatedAt.ToString("O"), updated_at = t.UpdatedAt.ToString("O"),
-        };
+            var row = new TeamRow
+            {
+                team_id = t.TeamId, team_alias = t.TeamAlias, models = Columns.Json(t.Models),
+                members = JsonSerializer.Serialize(t.Members.ToList(), KeyJsonContext.Default.ListTeamMember), metadata = t.Metadata,
+                blocked = t.Blocked ? 1 : 0, created_at = Columns.Time(t.CreatedAt), updated_at = Columns.Time(t.UpdatedAt),
+            };
+            row.SetLimits(t.Limits, t.Spend);
+            return row;
+        }
 
         public Team ToTeam() => new()
         {
-            TeamId = team_id, TeamAlias = team_alias, Models = List(models), MaxBudget = Dec(max_budget), BudgetDuration = budget_duration,
-            Spend = Money.FromNanos(spend_nanos), RpmLimit = rpm_limit, TpmLimit = tpm_limit, TpdLimit = tpd_limit,
-            MaxParallelRequests = (int?)max_parallel_requests,
+            TeamId = team_id, TeamAlias = team_alias, Models = Columns.List(models), Limits = ToLimits(), Spend = Spend,
             Members = JsonSerializer.Deserialize(members, KeyJsonContext.Default.ListTeamMember) ?? [], Metadata = metadata,
-            Blocked = blocked != 0, CreatedAt = Time(created_at), UpdatedAt = Time(updated_at),
+            Blocked = blocked != 0, CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };
     }
 
-    private sealed class UserRow
+    private sealed class UserRow : LimitColumns
     {
         public string user_id { get; set; } = "";
         public string? user_email { get; set; }
         public string? user_role { get; set; }
         public string teams { get; set; } = "[]";
         public string models { get; set; } = "[]";
-        public string? max_budget { get; set; }
-        public string? budget_duration { get; set; }
-        public long spend_nanos { get; set; }
-        public long? rpm_limit { get; set; }
-        public long? tpm_limit { get; set; }
-        public long? tpd_limit { get; set; }
-        public long? max_parallel_requests { get; set; }
         public string metadata { get; set; } = "{}";
         public string created_at { get; set; } = "";
         public string updated_at { get; set; } = "";
 
-        public static UserRow From(User u) => new()
+        public static UserRow From(User u)
         {
-            user_id = u.UserId, user_email = u.UserEmail, user_role = u.UserRole, teams = Json(u.Teams), models = Json(u.Models),
-            max_budget = Dec(u.MaxBudget), budget_duration = u.BudgetDuration, rpm_limit = u.RpmLimit, tpm_limit = u.TpmLimit,
-            tpd_limit = u.TpdLimit, max_parallel_requests = u.MaxParallelRequests, metadata = u.Metadata,
-            created_at = u.CreatedAt.ToString("O"), updated_at = u.UpdatedAt.ToString("O"),
-        };
+            var row = new UserRow
+            {
+                user_id = u.UserId, user_email = u.UserEmail, user_role = u.UserRole, teams = Columns.Json(u.Teams), models = Columns.Json(u.Models),
+                metadata = u.Metadata, created_at = Columns.Time(u.CreatedAt), updated_at = Columns.Time(u.UpdatedAt),
+            };
+            row.SetLimits(u.Limits, u.Spend);
+            return row;
+        }
 
         public User ToUser() => new()
         {
-            UserId = user_id, UserEmail = user_email, UserRole = user_role, Teams = List(teams), Models = List(models),
-            MaxBudget = Dec(max_budget), BudgetDuration = budget_duration, Spend = Money.FromNanos(spend_nanos), RpmLimit = rpm_limit,
-            TpmLimit = tpm_limit, TpdLimit = tpd_limit, MaxParallelRequests = (int?)max_parallel_requests, Metadata = metadata,
-            CreatedAt = Time(created_at), UpdatedAt = Time(updated_at),
+            UserId = user_id, UserEmail = user_email, UserRole = user_role, Teams = Columns.List(teams), Models = Columns.List(models),
+            Limits = ToLimits(), Spend = Spend, Metadata = metadata, CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };
     }
 #pragma warning restore IDE1006

@@ -198,6 +198,24 @@ internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, stri
         return null;
     }
 
+    /// <summary>The budget and limit fields this request sets, over <paramref name="current"/>: a field left out keeps its value, null clears it.</summary>
+    public LimitSettings Limits(LimitSettings current) => new()
+    {
+        MaxBudget = Has("max_budget") ? Decimal("max_budget") : current.MaxBudget,
+        BudgetDuration = Has("budget_duration") ? BudgetDuration("budget_duration") : current.BudgetDuration,
+        RpmLimit = Has("rpm_limit") ? Long("rpm_limit") : current.RpmLimit,
+        TpmLimit = Has("tpm_limit") ? Long("tpm_limit") : current.TpmLimit,
+        TpdLimit = Has("tpd_limit") ? Long("tpd_limit") : current.TpdLimit,
+        MaxParallelRequests = Has("max_parallel_requests") ? Int("max_parallel_requests") : current.MaxParallelRequests,
+    };
+
+    public int? Int(string name)
+    {
+        var n = Long(name);
+        if (n is > int.MaxValue) { Errors.Add($"'{name}' must be at most {int.MaxValue}"); return null; }
+        return (int?)n;
+    }
+
     /// <summary>A budget reset period, validated ("30d", "1mo", ...).</summary>
     public string? BudgetDuration(string name)
     {

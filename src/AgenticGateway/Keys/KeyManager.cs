@@ -158,12 +158,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
             UserId = r.Has("user_id") ? r.String("user_id") : key.UserId,
             TeamId = r.Has("team_id") ? r.String("team_id") : key.TeamId,
             Models = r.StringList("models") ?? key.Models,
-            MaxBudget = r.Has("max_budget") ? r.Decimal("max_budget") : key.MaxBudget,
-            BudgetDuration = r.Has("budget_duration") ? r.BudgetDuration("budget_duration") : key.BudgetDuration,
-            RpmLimit = r.Has("rpm_limit") ? r.Long("rpm_limit") : key.RpmLimit,
-            TpmLimit = r.Has("tpm_limit") ? r.Long("tpm_limit") : key.TpmLimit,
-            TpdLimit = r.Has("tpd_limit") ? r.Long("tpd_limit") : key.TpdLimit,
-            MaxParallelRequests = r.Has("max_parallel_requests") ? (int?)r.Long("max_parallel_requests") : key.MaxParallelRequests,
+            Limits = r.Limits(key.Limits),
             Metadata = r.ObjectText("metadata") ?? key.Metadata,
             Tags = r.StringList("tags") ?? key.Tags,
             Blocked = r.Bool("blocked") ?? key.Blocked,
@@ -212,27 +207,17 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         if (secret is not null) w.WriteString("key", secret);
         w.WriteString("token", k.Token);
         w.WriteString("key_name", k.KeyName);
-        WriteNullable(w, "key_alias", k.KeyAlias);
-        WriteNullable(w, "user_id", k.UserId);
-        WriteNullable(w, "team_id", k.TeamId);
-        w.WriteStartArray("models");
-        foreach (var m in k.Models) w.WriteStringValue(m);
-        w.WriteEndArray();
-        IdentityManager.WriteBudgetFields(w, k.Spend, k.MaxBudget, k.BudgetDuration, k.RpmLimit, k.TpmLimit, k.TpdLimit, k.MaxParallelRequests, k.CreatedAt);
-        w.WritePropertyName("metadata");
-        using (var meta = JsonDocument.Parse(k.Metadata)) meta.RootElement.WriteTo(w);
-        w.WriteStartArray("tags");
-        foreach (var t in k.Tags) w.WriteStringValue(t);
-        w.WriteEndArray();
+        JsonOut.Nullable(w, "key_alias", k.KeyAlias);
+        JsonOut.Nullable(w, "user_id", k.UserId);
+        JsonOut.Nullable(w, "team_id", k.TeamId);
+        JsonOut.Strings(w, "models", k.Models);
+        JsonOut.Limits(w, k, DateTimeOffset.UtcNow);
+        JsonOut.Raw(w, "metadata", k.Metadata);
+        JsonOut.Strings(w, "tags", k.Tags);
         if (k.ExpiresAt is { } e) w.WriteString("expires", e); else w.WriteNull("expires");
         w.WriteBoolean("blocked", k.Blocked);
         w.WriteString("created_at", k.CreatedAt);
         w.WriteString("updated_at", k.UpdatedAt);
         w.WriteEndObject();
-    }
-
-    private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
-    {
-        if (value is null) w.WriteNull(name); else w.WriteString(name, value);
     }
 }

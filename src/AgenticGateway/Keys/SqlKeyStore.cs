@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Dapper;
 using AgenticGateway.Spend;
 using AgenticGateway.Storage;
@@ -53,13 +52,8 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         return n == 1;
     }
 
-    public async Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyList<string> tokens, CancellationToken cancellationToken)
-    {
-        await using var c = await db.OpenAsync(cancellationToken);
-        var existing = (await c.QueryAsync<string>($"SELECT token FROM keys WHERE {db.In("token", "tokens")}", new { tokens })).ToList();
-        await c.ExecuteAsync($"DELETE FROM keys WHERE {db.In("token", "tokens")}", new { tokens = existing });
-        return existing;
-    }
+    public Task<IReadOnlyList<string>> DeleteAsync(IReadOnlyList<string> tokens, CancellationToken cancellationToken) =>
+        db.DeleteWhereInAsync("keys", "token", tokens, cancellationToken);
 
     public async Task<(IReadOnlyList<VirtualKey> Keys, int Total)> ListAsync(KeyQuery q, CancellationToken cancellationToken)
     {
@@ -72,7 +66,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
     }
 
     /// <summary>The table's row shape (snake_case, as stored).</summary>
-    private sealed class Row
+    private sealed class Row : LimitColumns
     {
 #pragma warning disable IDE1006 // names match the columns
         public string token { get; set; } = "";
@@ -81,13 +75,6 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         public string? user_id { get; set; }
         public string? team_id { get; set; }
         public string models { get; set; } = "[]";
-        public string? max_budget { get; set; }
-        public string? budget_duration { get; set; }
-        public long spend_nanos { get; set; }
-        public long? rpm_limit { get; set; }
-        public long? tpm_limit { get; set; }
-        public long? tpd_limit { get; set; }
-        public long? max_parallel_requests { get; set; }
         public string metadata { get; set; } = "{}";
         public string tags { get; set; } = "[]";
         public string? expires_at { get; set; }
@@ -96,30 +83,24 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         public string updated_at { get; set; } = "";
 #pragma warning restore IDE1006
 
-        public static Row From(VirtualKey k) => new()
+        public static Row From(VirtualKey k)
         {
-            token = k.Token, key_name = k.KeyName, key_alias = k.KeyAlias, user_id = k.UserId, team_id = k.TeamId,
-            models = JsonSerializer.Serialize(k.Models, KeyJsonContext.Default.IReadOnlyListString),
-            max_budget = k.MaxBudget?.ToString(System.Globalization.CultureInfo.InvariantCulture), budget_duration = k.BudgetDuration,
-            spend_nanos = Money.ToNanos(k.Spend), rpm_limit = k.RpmLimit, tpm_limit = k.TpmLimit, tpd_limit = k.TpdLimit,
-            max_parallel_requests = k.MaxParallelRequests, metadata = k.Metadata,
-            tags = JsonSerializer.Serialize(k.Tags, KeyJsonContext.Default.IReadOnlyListString),
-            expires_at = k.ExpiresAt?.ToString("O"), blocked = k.Blocked ? 1 : 0,
-            created_at = k.CreatedAt.ToString("O"), updated_at = k.UpdatedAt.ToString("O"),
-        };
+            var row = new Row
+            {
+                token = k.Token, key_name = k.KeyName, key_alias = k.KeyAlias, user_id = k.UserId, team_id = k.TeamId, models = Columns.Json(k.Models),
+                metadata = k.Metadata, tags = Columns.Json(k.Tags), expires_at = k.ExpiresAt is { } e ? Columns.Time(e) : null, blocked = k.Blocked ? 1 : 0,
+                created_at = Columns.Time(k.CreatedAt), updated_at = Columns.Time(k.UpdatedAt),
+            };
+            row.SetLimits(k.Limits, k.Spend);
+            return row;
+        }
 
         public VirtualKey ToKey() => new()
         {
-            Token = token, KeyName = key_name, KeyAlias = key_alias, UserId = user_id, TeamId = team_id,
-            Models = JsonSerializer.Deserialize(models, KeyJsonContext.Default.IReadOnlyListString) ?? [],
-            MaxBudget = max_budget is null ? null : decimal.Parse(max_budget, System.Globalization.CultureInfo.InvariantCulture),
-            BudgetDuration = budget_duration, Spend = Money.FromNanos(spend_nanos),
-            RpmLimit = rpm_limit, TpmLimit = tpm_limit, TpdLimit = tpd_limit, MaxParallelRequests = (int?)max_parallel_requests, Metadata = metadata,
-            Tags = JsonSerializer.Deserialize(tags, KeyJsonContext.Default.IReadOnlyListString) ?? [],
-            ExpiresAt = expires_at is null ? null : DateTimeOffset.Parse(expires_at, System.Globalization.CultureInfo.InvariantCulture),
-            Blocked = blocked != 0,
-            CreatedAt = DateTimeOffset.Parse(created_at, System.Globalization.CultureInfo.InvariantCulture),
-            UpdatedAt = DateTimeOffset.Parse(updated_at, System.Globalization.CultureInfo.InvariantCulture),
+            Token = token, KeyName = key_name, KeyAlias = key_alias, UserId = user_id, TeamId = team_id, Models = Columns.List(models),
+            Limits = ToLimits(), Spend = Spend, Metadata = metadata, Tags = Columns.List(tags),
+            ExpiresAt = expires_at is null ? null : Columns.Time(expires_at), Blocked = blocked != 0,
+            CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };
     }
 }

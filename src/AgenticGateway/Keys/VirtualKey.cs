@@ -16,14 +16,8 @@ internal sealed record VirtualKey : ILimitHolder
     public string? TeamId { get; init; }
     /// <summary>Allowed model names: exact names, aliases, "*" or prefix wildcards such as "openai/*". Empty: all.</summary>
     public IReadOnlyList<string> Models { get; init; } = [];
-    public decimal? MaxBudget { get; init; }
-    public string? BudgetDuration { get; init; }
+    public LimitSettings Limits { get; init; } = LimitSettings.None;
     public decimal Spend { get; init; }
-    public long? RpmLimit { get; init; }
-    public long? TpmLimit { get; init; }
-    /// <summary>Tokens per day (ours; LiteLLM has no such limit).</summary>
-    public long? TpdLimit { get; init; }
-    public int? MaxParallelRequests { get; init; }
     /// <summary>Free-form JSON object, kept as sent.</summary>
     public string Metadata { get; init; } = "{}";
     public IReadOnlyList<string> Tags { get; init; } = [];

@@ -136,8 +136,8 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
         var now = time.GetUtcNow();
         foreach (var h in ticket.Holders)
         {
-            if (h.MaxBudget is not { } max) continue;
-            var (start, end) = BudgetPeriod.Current(h.BudgetDuration, h.CreatedAt, now);
+            if (h.Limits.MaxBudget is not { } max) continue;
+            var (start, end) = BudgetPeriod.Current(h.Limits.BudgetDuration, h.CreatedAt, now);
             var counter = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
             var lifetime = end is { } e ? e - now + TimeSpan.FromHours(1) : TimeSpan.FromDays(400);
             var (spent, store) = await SpentAsync(counter, h, start, lifetime, ct);
@@ -173,9 +173,9 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
     private static void AddRules(List<LimitRule> rules, ILimitHolder h)
     {
         var who = $"{h.Scope} {Display(h)}";
-        if (h.RpmLimit is { } rpm) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:rpm", $"{who} rpm_limit", rpm, MinuteMs, false));
-        if (h.TpmLimit is { } tpm) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:tpm", $"{who} tpm_limit", tpm, MinuteMs, true));
-        if (h.TpdLimit is { } tpd) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:tpd", $"{who} tpd_limit", tpd, DayMs, true));
+        if (h.Limits.RpmLimit is { } rpm) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:rpm", $"{who} rpm_limit", rpm, MinuteMs, false));
+        if (h.Limits.TpmLimit is { } tpm) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:tpm", $"{who} tpm_limit", tpm, MinuteMs, true));
+        if (h.Limits.TpdLimit is { } tpd) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:tpd", $"{who} tpd_limit", tpd, DayMs, true));
     }
 
     private ApiError? AcquireParallel(AdmissionTicket ticket)
@@ -183,7 +183,7 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
         for (var i = 0; i < ticket.Holders.Count; i++)
         {
             var h = ticket.Holders[i];
-            if (h.MaxParallelRequests is not { } max) { ticket.ParallelHeld = i + 1; continue; }
+            if (h.Limits.MaxParallelRequests is not { } max) { ticket.ParallelHeld = i + 1; continue; }
             var box = _parallel.GetOrAdd($"{h.Scope}:{h.Id}", _ => new StrongBox());
             if (Interlocked.Increment(ref box.Value) > max)
             {
@@ -201,7 +201,7 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
         for (var i = 0; i < ticket.ParallelHeld; i++)
         {
             var h = ticket.Holders[i];
-            if (h.MaxParallelRequests is not null && _parallel.TryGetValue($"{h.Scope}:{h.Id}", out var box)) Interlocked.Decrement(ref box.Value);
+            if (h.Limits.MaxParallelRequests is not null && _parallel.TryGetValue($"{h.Scope}:{h.Id}", out var box)) Interlocked.Decrement(ref box.Value);
         }
         ticket.ParallelHeld = 0;
     }

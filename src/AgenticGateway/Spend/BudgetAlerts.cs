@@ -23,7 +23,7 @@ internal sealed class BudgetAlerts(RuntimeHolder runtimes, ILogger<BudgetAlerts>
     /// <summary>Queues an alert for every threshold crossed by going from <paramref name="beforeNanos"/> to <paramref name="afterNanos"/>.</summary>
     public void Check(ILimitHolder holder, long beforeNanos, long afterNanos)
     {
-        if (holder.MaxBudget is not { } max || max <= 0 || runtimes.Current.Options.Alerts is not { } options) return;
+        if (holder.Limits.MaxBudget is not { } max || max <= 0 || runtimes.Current.Options.Alerts is not { } options) return;
         var before = Money.FromNanos(beforeNanos) / max;
         var after = Money.FromNanos(afterNanos) / max;
         foreach (var t in options.BudgetThresholds)
@@ -66,10 +66,10 @@ internal sealed class BudgetAlerts(RuntimeHolder runtimes, ILogger<BudgetAlerts>
             w.WriteStartObject();
             w.WriteNumber("spend", a.Spend);
             w.WriteNumber("max_budget", a.MaxBudget);
-            IdentityManager.Nullable(w, "token", key?.Token);
-            IdentityManager.Nullable(w, "key_alias", key?.KeyAlias);
-            IdentityManager.Nullable(w, "user_id", a.Holder is User u ? u.UserId : key?.UserId);
-            IdentityManager.Nullable(w, "team_id", a.Holder is Team t ? t.TeamId : key?.TeamId);
+            JsonOut.Nullable(w, "token", key?.Token);
+            JsonOut.Nullable(w, "key_alias", key?.KeyAlias);
+            JsonOut.Nullable(w, "user_id", a.Holder is User u ? u.UserId : key?.UserId);
+            JsonOut.Nullable(w, "team_id", a.Holder is Team t ? t.TeamId : key?.TeamId);
             w.WriteString("event", a.Threshold >= 1 ? "budget_crossed" : "threshold_crossed");
             w.WriteString("event_group", a.Holder.Scope);
             w.WriteNumber("threshold", a.Threshold);

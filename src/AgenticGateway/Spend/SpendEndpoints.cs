@@ -147,10 +147,9 @@ internal static class SpendEndpoints
             return;
         }
         q = q with { ApiKey = token };
-        IReadOnlyList<SpendAggregate> totals, breakdown;
+        IReadOnlyList<SpendAggregate> breakdown;
         try
         {
-            totals = await spend.AggregateAsync(q, "total", null, context.RequestAborted);
             breakdown = await spend.AggregateAsync(q, bucket, null, context.RequestAborted);
         }
         catch (System.Data.Common.DbException ex)
@@ -158,7 +157,7 @@ internal static class SpendEndpoints
             await ErrorWriter.WriteAsync(context.Response, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
             return;
         }
-        var total = totals.FirstOrDefault() ?? new SpendAggregate("total", "", 0, 0, 0, 0);
+        var total = new SpendAggregate("total", "", breakdown.Sum(b => b.PromptTokens), breakdown.Sum(b => b.CompletionTokens), breakdown.Sum(b => b.CostNanos), breakdown.Sum(b => b.Requests));
         var result = KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -307,22 +306,22 @@ internal static class SpendEndpoints
         w.WriteString("startTime", l.StartTime);
         w.WriteString("endTime", l.EndTime);
         w.WriteString("model", l.Model);
-        IdentityManager.Nullable(w, "model_group", l.ModelGroup);
-        IdentityManager.Nullable(w, "model_id", l.Deployment);
-        IdentityManager.Nullable(w, "custom_llm_provider", l.Provider);
-        IdentityManager.Nullable(w, "user", l.UserId);
-        IdentityManager.Nullable(w, "team_id", l.TeamId);
-        IdentityManager.Nullable(w, "key_alias", l.KeyAlias);
+        JsonOut.Nullable(w, "model_group", l.ModelGroup);
+        JsonOut.Nullable(w, "model_id", l.Deployment);
+        JsonOut.Nullable(w, "custom_llm_provider", l.Provider);
+        JsonOut.Nullable(w, "user", l.UserId);
+        JsonOut.Nullable(w, "team_id", l.TeamId);
+        JsonOut.Nullable(w, "key_alias", l.KeyAlias);
         w.WriteString("status", l.Status is >= 200 and < 300 ? "success" : "failure");
         w.WriteNumber("http_status", l.Status);
         w.WriteNumber("latency_ms", l.LatencyMs);
         w.WriteBoolean("stream", l.Stream);
-        IdentityManager.Strings(w, "request_tags", l.Tags);
+        JsonOut.Strings(w, "request_tags", l.Tags);
         w.WriteEndObject();
     }
 
     private static void WriteJsonOrNull(Utf8JsonWriter w, string name, string? json)
     {
-        if (json is null) w.WriteNull(name); else IdentityManager.Raw(w, name, json);
+        if (json is null) w.WriteNull(name); else JsonOut.Raw(w, name, json);
     }
 }

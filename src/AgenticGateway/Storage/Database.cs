@@ -15,6 +15,13 @@ internal static class SqlDialects
     /// </summary>
     public static string In(this IDatabase db, string column, string parameter) =>
         db.Dialect == SqlDialect.Postgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
+
+    /// <summary>Deletes the rows whose <paramref name="column"/> is one of <paramref name="ids"/>; returns the ids that existed.</summary>
+    public static async Task<IReadOnlyList<string>> DeleteWhereInAsync(this IDatabase db, string table, string column, IReadOnlyList<string> ids, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<string>($"DELETE FROM {table} WHERE {db.In(column, "ids")} RETURNING {column}", new { ids = ids.ToArray() })).ToList();
+    }
 }
 
 /// <summary>
