@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 #   prometheus    for promtool, which checks the /metrics exposition
 #   redis-server  for the private Redis servers the integration tests start (see tests/*/Support/RealServers.cs)
 #   postgresql    for initdb and postgres, which the integration tests run as a private cluster (its own service is not used)
-packages=(prometheus redis-server postgresql)
+#   python3       prints the closing summary line from the test results
+packages=(prometheus redis-server postgresql python3)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -37,9 +37,6 @@ public class JwtTests
         });
     }
 
-    private static async Task<HttpResponseMessage> Chat(GatewayServer g, string token, string model = "gpt-4o") =>
-        await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request(model), configure: r => r.Headers.Authorization = new("Bearer", token));
-
     [Fact]
     public async Task A_valid_jwt_acts_as_its_user_and_team_and_a_bad_one_is_refused()
     {
@@ -50,10 +47,10 @@ public class JwtTests
         Assert.Equal(HttpStatusCode.OK, status);
 
         var token = Token("dana", "ml");
-        using (var ok = await Chat(g, token)) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-        using (var model = await Chat(g, token, "gpt-4o-mini")) Assert.Equal(HttpStatusCode.Forbidden, model.StatusCode);
-        using (var second = await Chat(g, token)) Assert.Equal(HttpStatusCode.OK, second.StatusCode);
-        using (var third = await Chat(g, token))
+        using (var ok = await g.ChatAsync(token)) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using (var model = await g.ChatAsync(token, "gpt-4o-mini")) Assert.Equal(HttpStatusCode.Forbidden, model.StatusCode);
+        using (var second = await g.ChatAsync(token)) Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        using (var third = await g.ChatAsync(token))
         {
             Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
             Assert.Contains("user dana rpm_limit", await third.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -66,7 +63,7 @@ public class JwtTests
             Token("dana", issuer: "https://evil.example.com"),
         })
         {
-            using var refused = await Chat(g, bad);
+            using var refused = await g.ChatAsync(bad);
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
             Assert.Contains("invalid_jwt", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }

@@ -26,28 +26,16 @@ public class KeyManagementTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> Admin(HttpMethod method, string path, string? json = null, string key = Master)
-    {
-        var request = new HttpRequestMessage(method, path);
-        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        using var response = await _gateway.Client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> Admin(HttpMethod method, string path, string? json = null, string key = Master) =>
+        _gateway.AdminAsync(path, json, key, method);
 
     private async Task<HttpStatusCode> Chat(string key, string model = "gpt-4o")
     {
-        using var response = await _gateway.PostJsonAsync("/v1/chat/completions", Support.Chat.Request(model), configure: r => r.Headers.Authorization = new("Bearer", key));
+        using var response = await _gateway.ChatAsync(key, model);
         return response.StatusCode;
     }
 
-    private async Task<string> Generate(string json)
-    {
-        var (status, body) = await Admin(HttpMethod.Post, "/key/generate", json);
-        Assert.Equal(HttpStatusCode.OK, status);
-        return body.GetProperty("key").GetString()!;
-    }
+    private Task<string> Generate(string json) => _gateway.GenerateKeyAsync(json, Master);
 
     [Fact]
     public async Task Generate_returns_the_secret_once_and_stores_only_its_hash()

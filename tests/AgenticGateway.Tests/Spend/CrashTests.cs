@@ -28,7 +28,7 @@ public class CrashTests(ITestOutputHelper output)
               - {name: gpt-4o, provider: mock}
             """);
         var database = backend == "postgres" ? await (await PostgresInstance.SharedAsync()).CreateDatabaseAsync() : null;
-        var port = FreePort();
+        var port = LocalServers.FreePort();
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
 
         var first = await StartAsync(config, data, database, port, client);
@@ -133,12 +133,5 @@ public class CrashTests(ITestOutputHelper output)
         }
         if (!process.HasExited) process.Kill(true);
         lock (log) throw new InvalidOperationException($"the gateway did not start:\n{log}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

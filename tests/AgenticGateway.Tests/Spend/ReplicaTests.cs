@@ -22,22 +22,16 @@ public class ReplicaTests(ITestOutputHelper output)
 
     private static async Task<GatewayServer[]> StartReplicasAsync(int count, string redis)
     {
-        var database = await (await PostgresInstance.SharedAsync()).CreateDatabaseAsync();
+        // One database and one Redis for all of them.
+        var storage = await Backends.StorageAsync("postgres", redis);
         var replicas = new GatewayServer[count];
-        for (var i = 0; i < count; i++)
-        {
-            replicas[i] = await GatewayServer.StartAsync(Config, storage: s => s with
-            {
-                DatabaseUrl = new AgenticGateway.Configuration.Secret(database),
-                RedisUrl = new AgenticGateway.Configuration.Secret(redis),
-            });
-        }
+        for (var i = 0; i < count; i++) replicas[i] = await GatewayServer.StartAsync(Config, storage: storage);
         return replicas;
     }
 
     private static async Task<HttpStatusCode> ChatAsync(GatewayServer g, string key)
     {
-        using var r = await g.PostJsonAsync("/v1/chat/completions", Chat.Request("gpt-4o"), configure: m => m.Headers.Authorization = new("Bearer", key));
+        using var r = await g.ChatAsync(key);
         await r.Content.ReadAsByteArrayAsync();
         return r.StatusCode;
     }
@@ -49,8 +43,7 @@ public class ReplicaTests(ITestOutputHelper output)
         var replicas = await StartReplicasAsync(3, redis.Endpoint);
         try
         {
-            var (_, created) = await replicas[0].AdminAsync("/key/generate", """{"rpm_limit": 60}""", Master);
-            var key = created.GetProperty("key").GetString()!;
+            var key = await replicas[0].GenerateKeyAsync("""{"rpm_limit": 60}""", Master);
 
             // 240 requests, 12 at a time, spread over the three replicas: far more than a minute's allowance.
             var statuses = new ConcurrentBag<HttpStatusCode>();
@@ -95,7 +88,7 @@ public class ReplicaTests(ITestOutputHelper output)
             {
                 while (Volatile.Read(ref refused) == 0 && Interlocked.Increment(ref n) < 2000)
                 {
-                    using var r = await replicas[n % 3].PostJsonAsync("/v1/chat/completions", Chat.Request("gpt-4o"), configure: m => m.Headers.Authorization = new("Bearer", key));
+                    using var r = await replicas[n % 3].ChatAsync(key);
                     await r.Content.ReadAsByteArrayAsync();
                     if (r.StatusCode == HttpStatusCode.OK) costs.Add(decimal.Parse(r.Headers.GetValues("x-agw-response-cost").Single(), System.Globalization.CultureInfo.InvariantCulture));
                     else if (r.StatusCode == HttpStatusCode.BadRequest) Interlocked.Increment(ref refused);
@@ -125,8 +118,7 @@ public class ReplicaTests(ITestOutputHelper output)
     {
         await using var redis = await RedisInstance.StartAsync();
         await using var g = await GatewayServer.StartAsync(Config, storage: s => s with { RedisUrl = new AgenticGateway.Configuration.Secret(redis.Endpoint), RedisFailOpen = failOpen });
-        var (_, created) = await g.AdminAsync("/key/generate", """{"rpm_limit": 1000}""", Master);
-        var key = created.GetProperty("key").GetString()!;
+        var key = await g.GenerateKeyAsync("""{"rpm_limit": 1000}""", Master);
         Assert.Equal(HttpStatusCode.OK, await ChatAsync(g, key));
         Assert.Equal("up", (await HealthAsync(g)).GetProperty("redis").GetProperty("status").GetString());
 
@@ -138,7 +130,7 @@ public class ReplicaTests(ITestOutputHelper output)
         Assert.Equal("degraded", health.GetProperty("status").GetString());
         Assert.Contains("gateway_redis_up 0", await g.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
         // A caller without limits is never affected.
-        using (var master = await g.PostJsonAsync("/v1/chat/completions", Chat.Request("gpt-4o"), configure: m => m.Headers.Authorization = new("Bearer", Master)))
+        using (var master = await g.ChatAsync(Master))
             Assert.Equal(HttpStatusCode.OK, master.StatusCode);
 
         await redis.RestartAsync();

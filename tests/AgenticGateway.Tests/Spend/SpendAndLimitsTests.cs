@@ -28,31 +28,21 @@ public class SpendAndLimitsTests
 
     private static Task<GatewayServer> StartAsync(string backend, string? data = null) => Backends.StartGatewayAsync(Config, backend, data);
 
-    private static async Task<HttpResponseMessage> Chat(GatewayServer g, string key, string model = "gpt-4o", string extra = "") =>
-        await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request(model, extra: extra), configure: r => r.Headers.Authorization = new("Bearer", key));
-
-    private static async Task<string> Generate(GatewayServer g, string json)
-    {
-        var (status, body) = await g.AdminAsync("/key/generate", json, Master);
-        Assert.True(status == HttpStatusCode.OK, body.ToString());
-        return body.GetProperty("key").GetString()!;
-    }
-
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
     public async Task LiteLlm_style_script_generate_use_info_and_spend_logs_works_unchanged(string backend)
     {
         await using var g = await StartAsync(backend);
-        var key = await Generate(g, """{"max_budget": 5, "rpm_limit": 100, "models": ["gpt-4o"], "key_alias": "script-key", "tags": ["batch"]}""");
+        var key = await g.GenerateKeyAsync("""{"max_budget": 5, "rpm_limit": 100, "models": ["gpt-4o"], "key_alias": "script-key", "tags": ["batch"]}""", Master);
 
-        using var ok = await Chat(g, key);
+        using var ok = await g.ChatAsync(key);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         var cost = decimal.Parse(ok.Headers.GetValues("x-agw-response-cost").Single(), System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(cost > 0, "a priced model costs something");
         Assert.Equal("100", ok.Headers.GetValues("x-ratelimit-limit-requests").Single());
         Assert.Equal("99", ok.Headers.GetValues("x-ratelimit-remaining-requests").Single());
-        using var forbidden = await Chat(g, key, "gpt-4o-mini");
+        using var forbidden = await g.ChatAsync(key, "gpt-4o-mini");
         Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
 
         await g.FlushSpendAsync();
@@ -94,14 +84,14 @@ public class SpendAndLimitsTests
     public async Task Rpm_limit_refuses_with_429_retry_after_and_names_the_limit(string backend)
     {
         await using var g = await StartAsync(backend);
-        var key = await Generate(g, """{"rpm_limit": 3, "key_alias": "rpm3"}""");
+        var key = await g.GenerateKeyAsync("""{"rpm_limit": 3, "key_alias": "rpm3"}""", Master);
         for (var i = 0; i < 3; i++)
         {
-            using var ok = await Chat(g, key);
+            using var ok = await g.ChatAsync(key);
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
             Assert.Equal((2 - i).ToString(System.Globalization.CultureInfo.InvariantCulture), ok.Headers.GetValues("x-ratelimit-remaining-requests").Single());
         }
-        using var refused = await Chat(g, key);
+        using var refused = await g.ChatAsync(key);
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         var retryAfter = int.Parse(refused.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(retryAfter, 1, 61);
@@ -124,16 +114,16 @@ public class SpendAndLimitsTests
         Assert.Equal(HttpStatusCode.OK, status);
 
         // Each key alone allows plenty; the team allows two requests a minute across both.
-        var a = await Generate(g, $$"""{"team_id": "{{teamId}}", "rpm_limit": 100}""");
-        var b = await Generate(g, $$"""{"team_id": "{{teamId}}"}""");
-        using (var r1 = await Chat(g, a)) Assert.Equal(HttpStatusCode.OK, r1.StatusCode);
-        using (var r2 = await Chat(g, b)) Assert.Equal(HttpStatusCode.OK, r2.StatusCode);
-        using (var r3 = await Chat(g, a))
+        var a = await g.GenerateKeyAsync($$"""{"team_id": "{{teamId}}", "rpm_limit": 100}""", Master);
+        var b = await g.GenerateKeyAsync($$"""{"team_id": "{{teamId}}"}""", Master);
+        using (var r1 = await g.ChatAsync(a)) Assert.Equal(HttpStatusCode.OK, r1.StatusCode);
+        using (var r2 = await g.ChatAsync(b)) Assert.Equal(HttpStatusCode.OK, r2.StatusCode);
+        using (var r3 = await g.ChatAsync(a))
         {
             Assert.Equal(HttpStatusCode.TooManyRequests, r3.StatusCode);
             Assert.Contains("team", await r3.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
-        using (var denied = await Chat(g, b, "gpt-4o-mini")) Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        using (var denied = await g.ChatAsync(b, "gpt-4o-mini")) Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
 
         var (infoStatus, info) = await g.AdminAsync($"/team/info?team_id={teamId}", null, Master);
         Assert.Equal(HttpStatusCode.OK, infoStatus);
@@ -143,7 +133,7 @@ public class SpendAndLimitsTests
         // Blocking the team blocks its keys.
         (status, _) = await g.AdminAsync("/team/update", $$"""{"team_id": "{{teamId}}", "blocked": true}""", Master);
         Assert.Equal(HttpStatusCode.OK, status);
-        using (var blocked = await Chat(g, b)) Assert.Equal(HttpStatusCode.Unauthorized, blocked.StatusCode);
+        using (var blocked = await g.ChatAsync(b)) Assert.Equal(HttpStatusCode.Unauthorized, blocked.StatusCode);
 
         var (auditStatus, audit) = await g.AdminAsync($"/audit/logs?object_type=team&object_id={teamId}", null, Master);
         Assert.Equal(HttpStatusCode.OK, auditStatus);
@@ -171,8 +161,8 @@ public class SpendAndLimitsTests
         var key = user.GetProperty("key").GetString()!;
 
         // The first request fits the small budget; what it really cost uses it up, so the next is refused.
-        using (var first = await Chat(g, key)) Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        using var second = await Chat(g, key);
+        using (var first = await g.ChatAsync(key)) Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        using var second = await g.ChatAsync(key);
         Assert.Equal(HttpStatusCode.BadRequest, second.StatusCode);
         var error = JsonDocument.Parse(await second.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("budget_exceeded", error.GetProperty("type").GetString());
@@ -186,7 +176,7 @@ public class SpendAndLimitsTests
 
         (status, _) = await g.AdminAsync("/user/update", """{"user_id": "carol", "max_budget": 100}""", Master);
         Assert.Equal(HttpStatusCode.OK, status);
-        using (var again = await Chat(g, key)) Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        using (var again = await g.ChatAsync(key)) Assert.Equal(HttpStatusCode.OK, again.StatusCode);
 
         (status, _) = await g.AdminAsync("/user/delete", """{"user_ids": ["carol"]}""", Master);
         Assert.Equal(HttpStatusCode.OK, status);
@@ -197,11 +187,11 @@ public class SpendAndLimitsTests
     {
         await using var g = await StartAsync("sqlite");
         // gpt-4o output costs $10 per million tokens: 1000 max_tokens reserve $0.01, more than this budget holds.
-        var key = await Generate(g, """{"max_budget": 0.005}""");
-        using var refused = await Chat(g, key, extra: ",\"max_tokens\":1000");
+        var key = await g.GenerateKeyAsync("""{"max_budget": 0.005}""", Master);
+        using var refused = await g.ChatAsync(key, extra: ",\"max_tokens\":1000");
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Contains("may cost up to", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        using var fits = await Chat(g, key, extra: ",\"max_tokens\":50");
+        using var fits = await g.ChatAsync(key, extra: ",\"max_tokens\":50");
         Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
     }
 
@@ -209,34 +199,40 @@ public class SpendAndLimitsTests
     public async Task Tpm_limit_reserves_the_estimate_and_settles_to_real_usage()
     {
         await using var g = await StartAsync("sqlite");
-        var key = await Generate(g, """{"tpm_limit": 400}""");
+        var key = await g.GenerateKeyAsync("""{"tpm_limit": 400}""", Master);
         // Reserving 1000 output tokens cannot fit in 400.
-        using (var tooBig = await Chat(g, key, extra: ",\"max_tokens\":1000")) Assert.Equal(HttpStatusCode.TooManyRequests, tooBig.StatusCode);
-        using var ok = await Chat(g, key, extra: ",\"max_tokens\":100");
+        using (var tooBig = await g.ChatAsync(key, extra: ",\"max_tokens\":1000")) Assert.Equal(HttpStatusCode.TooManyRequests, tooBig.StatusCode);
+        using var ok = await g.ChatAsync(key, extra: ",\"max_tokens\":100");
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         Assert.Equal("400", ok.Headers.GetValues("x-ratelimit-limit-tokens").Single());
         var usage = JsonDocument.Parse(await ok.Content.ReadAsStringAsync()).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64();
-        // After settling, what remains reflects the real usage, not the 100-token reservation.
-        using var next = await Chat(g, key, extra: ",\"max_tokens\":1");
+        // After settling, the first request counts its real usage, not its reservation; the next one reserves its own estimate.
+        const string nextExtra = ",\"max_tokens\":1";
+        var nextReservation = AgenticGateway.Pricing.TokenEstimator.EstimatePromptTokens(System.Text.Encoding.UTF8.GetBytes(Support.Chat.Request("gpt-4o", extra: nextExtra))) + 1;
+        using var next = await g.ChatAsync(key, extra: nextExtra);
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
         var remaining = long.Parse(next.Headers.GetValues("x-ratelimit-remaining-tokens").Single(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(remaining > 400 - usage - 100, $"remaining {remaining} should reflect {usage} used tokens, not the reservation");
+        Assert.Equal(400 - usage - nextReservation, remaining);
     }
 
     [Fact]
     public async Task Max_parallel_requests_refuses_the_extra_concurrent_request()
     {
         await using var g = await StartAsync("sqlite");
-        var key = await Generate(g, """{"max_parallel_requests": 1}""");
-        var first = Chat(g, key, "slow");
-        await Task.Delay(150);
-        using (var second = await Chat(g, key, "slow"))
+        var key = await g.GenerateKeyAsync("""{"max_parallel_requests": 1}""", Master);
+        var first = g.ChatAsync(key, "slow");
+        // The first request holds the key's only slot once it is in flight at its deployment.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !JsonDocument.Parse(await g.Client.GetStringAsync("/health")).RootElement.GetProperty("deployments").EnumerateArray()
+                   .Any(d => d.GetProperty("model").GetString() == "slow" && d.GetProperty("in_flight").GetInt32() == 1))
+            await Task.Delay(10);
+        using (var second = await g.ChatAsync(key, "slow"))
         {
             Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
             Assert.Contains("max_parallel_requests", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
         using (var done = await first) Assert.Equal(HttpStatusCode.OK, done.StatusCode);
-        using var after = await Chat(g, key, "slow");
+        using var after = await g.ChatAsync(key, "slow");
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
     }
 
@@ -244,7 +240,7 @@ public class SpendAndLimitsTests
     public async Task Streamed_requests_are_priced_and_logged_too()
     {
         await using var g = await StartAsync("sqlite");
-        var key = await Generate(g, """{"key_alias": "streamer"}""");
+        var key = await g.GenerateKeyAsync("""{"key_alias": "streamer"}""", Master);
         using var response = await g.PostJsonAsync("/v1/chat/completions", Support.Chat.Request("gpt-4o", stream: true), configure: r => r.Headers.Authorization = new("Bearer", key));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await Sse.ReadEventsAsync(response);
@@ -292,11 +288,11 @@ public class SpendAndLimitsTests
         var hookUrl = AgenticGateway.Hosting.GatewayApp.BoundAddresses(hook)[0] + "/hook";
 
         await using var g = await GatewayServer.StartAsync(Config + $"\nalerts: {{webhook_url: \"{hookUrl}\", budget_thresholds: [0.5, 1.0]}}\n");
-        var key = await Generate(g, """{"max_budget": 0.0005, "key_alias": "watched"}""");
+        var key = await g.GenerateKeyAsync("""{"max_budget": 0.0005, "key_alias": "watched"}""", Master);
         var served = 0;
         for (var i = 0; i < 20; i++)
         {
-            using var r = await Chat(g, key);
+            using var r = await g.ChatAsync(key);
             if (r.StatusCode != HttpStatusCode.OK) break;
             served++;
         }

@@ -86,16 +86,28 @@ internal sealed class GatewayServer : IAsyncDisposable
     public static async Task<JsonDocument> JsonAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync());
 
-    /// <summary>An admin call with the master key: POST with a JSON body, or GET when <paramref name="json"/> is null.</summary>
-    public async Task<(HttpStatusCode Status, JsonElement Body)> AdminAsync(string path, string? json, string masterKey)
+    /// <summary>A management call: POST with a JSON body, or GET when <paramref name="json"/> is null (or <paramref name="method"/>).</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)> AdminAsync(string path, string? json, string key, HttpMethod? method = null)
     {
-        using var request = new HttpRequestMessage(json is null ? HttpMethod.Get : HttpMethod.Post, path);
+        using var request = new HttpRequestMessage(method ?? (json is null ? HttpMethod.Get : HttpMethod.Post), path);
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", masterKey);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         using var response = await Client.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, JsonDocument.Parse(text.Length == 0 ? "null" : text).RootElement.Clone());
     }
+
+    /// <summary>/key/generate with the master key; returns the new secret.</summary>
+    public async Task<string> GenerateKeyAsync(string json, string masterKey)
+    {
+        var (status, body) = await AdminAsync("/key/generate", json, masterKey);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        return body.GetProperty("key").GetString()!;
+    }
+
+    /// <summary>A chat completion sent with a key (response headers read; the caller reads or disposes the body).</summary>
+    public Task<HttpResponseMessage> ChatAsync(string key, string model = "gpt-4o", string extra = "", bool stream = false) =>
+        PostJsonAsync("/v1/chat/completions", Chat.Request(model, stream, extra: extra), configure: r => r.Headers.Authorization = new("Bearer", key));
 
     /// <summary>Waits until the spend writer has stored everything queued so far.</summary>
     public async Task FlushSpendAsync()
