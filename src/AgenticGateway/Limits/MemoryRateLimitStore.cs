@@ -11,12 +11,18 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
     private const int MaxWindows = 200_000;
     private readonly ConcurrentDictionary<string, Window> _windows = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private long _lastPruneMs;
 
     public ValueTask<LimitOutcome> AcquireAsync(IReadOnlyList<LimitRule> rules, long tokens, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var outcome = new LimitOutcome(rules.Count);
-        if (_windows.Count > MaxWindows) Prune(now);
+        // Over the bound, drop idle windows, at most once a minute: never a scan per request.
+        if (_windows.Count > MaxWindows && now - Interlocked.Read(ref _lastPruneMs) > 60_000)
+        {
+            Interlocked.Exchange(ref _lastPruneMs, now);
+            Prune(now);
+        }
         lock (_lock)
         {
             for (var i = 0; i < rules.Count; i++)

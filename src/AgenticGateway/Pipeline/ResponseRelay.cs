@@ -164,10 +164,9 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
         start = end = 0;
         var at = LastUsageObject(events);
         if (at < 0) return false;
-        var before = events[..at].LastIndexOf("\n\n"u8);
-        start = before < 0 ? 0 : before + 2;
-        var next = events[at..].IndexOf("\n\n"u8);
-        end = next < 0 ? events.Length : at + next + 2;
+        start = EndOfLastEvent(events[..at]);
+        var next = EndOfFirstEvent(events[at..]);
+        end = next == 0 ? events.Length : at + next;
         var evt = events[start..end];
         var choices = evt.IndexOf("\"choices\""u8);
         if (choices < 0) return true; // usage alone is ours too
@@ -243,11 +242,25 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
     /// <summary>Index just past the last "\n\n" (or "\r\n\r\n") in the data, or 0 when there is none yet.</summary>
     internal static int LastEventBoundary(ReadOnlySpan<byte> data, int scanFrom)
     {
-        var region = data[scanFrom..];
-        var lf = region.LastIndexOf("\n\n"u8);
-        var crlf = region.LastIndexOf("\r\n\r\n"u8);
-        var end = Math.Max(lf < 0 ? -1 : lf + 2, crlf < 0 ? -1 : crlf + 4);
-        return end < 0 ? 0 : scanFrom + end;
+        var end = EndOfLastEvent(data[scanFrom..]);
+        return end == 0 ? 0 : scanFrom + end;
+    }
+
+    /// <summary>Index just past the last event separator ("\n\n" or "\r\n\r\n"), or 0 when there is none.</summary>
+    private static int EndOfLastEvent(ReadOnlySpan<byte> data)
+    {
+        var lf = data.LastIndexOf("\n\n"u8);
+        var crlf = data.LastIndexOf("\r\n\r\n"u8);
+        return Math.Max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
+    }
+
+    /// <summary>Index just past the first event separator, or 0 when there is none.</summary>
+    private static int EndOfFirstEvent(ReadOnlySpan<byte> data)
+    {
+        var lf = data.IndexOf("\n\n"u8);
+        var crlf = data.IndexOf("\r\n\r\n"u8);
+        if (lf < 0) return crlf < 0 ? 0 : crlf + 4;
+        return crlf < 0 || lf < crlf ? lf + 2 : crlf + 4;
     }
 
     /// <summary>Finds a usage object in complete events (the final usage chunk) and records it.</summary>

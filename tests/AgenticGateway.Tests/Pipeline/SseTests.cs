@@ -27,4 +27,15 @@ public class SseTests
         Assert.False(ResponseRelay.FindUsageOnlyEvent(withChoices, out _, out _));
         Assert.False(ResponseRelay.FindUsageOnlyEvent(Encoding.UTF8.GetBytes(content), out _, out _));
     }
+
+    [Fact]
+    public void The_usage_only_chunk_is_found_in_crlf_framed_events_too()
+    {
+        var content = "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\r\n\r\n";
+        var usageChunk = "data: {\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5}}\r\n\r\n";
+        var block = Encoding.UTF8.GetBytes(content + usageChunk + "data: [DONE]\r\n\r\n");
+        Assert.True(ResponseRelay.FindUsageOnlyEvent(block, out var start, out var end));
+        Assert.Equal(content.Length, start);
+        Assert.Equal(content.Length + usageChunk.Length, end);
+    }
 }
