@@ -117,18 +117,6 @@ internal sealed record DeploymentOptions
     /// gateway charges is <see cref="Routing.Deployment.Price"/>: this, else the built-in price of the model.
     /// </summary>
     public Pricing.ModelPrice? Price { get; init; }
-    /// <summary>Shorthand for <see cref="Price"/>'s input rate; setting it creates or updates <see cref="Price"/>.</summary>
-    public decimal? InputCostPerToken
-    {
-        get => Price?.InputPerToken;
-        init { if (value is { } v) Price = (Price ?? new Pricing.ModelPrice()) with { InputPerToken = v }; }
-    }
-    /// <summary>Shorthand for <see cref="Price"/>'s output rate; setting it creates or updates <see cref="Price"/>.</summary>
-    public decimal? OutputCostPerToken
-    {
-        get => Price?.OutputPerToken;
-        init { if (value is { } v) Price = (Price ?? new Pricing.ModelPrice()) with { OutputPerToken = v }; }
-    }
     public int? MaxInputTokens { get; init; }
     /// <summary>Ask for usage in streams the client did not ask it for (default: whether the provider supports it).</summary>
     public bool? StreamUsage { get; init; }

@@ -160,17 +160,4 @@ public class PricingConfigTests
         var group = new ModelGroup("g", [Deployment("g", "gpt-4o"), perRequest], new LowestCostStrategy());
         Assert.Equal("per-request", group.Deployments[group.Pick(0, new RoutingInput(false, 1), 0, out _)].Id);
     }
-
-    [Fact]
-    public void Input_and_output_cost_shorthands_build_the_price()
-    {
-        var o = new DeploymentOptions
-        {
-            Id = "a", ModelName = "m", Provider = "openai", Model = "m", ApiBase = new Uri("http://127.0.0.1:1/v1"),
-            InputCostPerToken = 0.000001m, OutputCostPerToken = 0.000002m,
-        };
-        Assert.Equal(new ModelPrice { InputPerToken = 0.000001m, OutputPerToken = 0.000002m }, o.Price);
-        Assert.Equal(0.000001m, o.InputCostPerToken);
-        Assert.Null((o with { Price = null }).InputCostPerToken);
-    }
 }

@@ -22,8 +22,7 @@ internal static class PricingTestData
         Provider = "openai",
         Model = model,
         ApiBase = new Uri("http://127.0.0.1:1/v1"),
-        InputCostPerToken = inputCost,
-        OutputCostPerToken = outputCost,
+        Price = inputCost is null && outputCost is null ? null : new AgenticGateway.Pricing.ModelPrice { InputPerToken = inputCost ?? 0, OutputPerToken = outputCost ?? 0 },
     });
 
     public static GatewayOptions Load(string yaml)

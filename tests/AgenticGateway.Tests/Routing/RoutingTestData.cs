@@ -24,8 +24,7 @@ internal static class RoutingTestData
             Weight = weight,
             Rpm = rpm,
             Tpm = tpm,
-            InputCostPerToken = inputCost,
-            OutputCostPerToken = outputCost,
+            Price = inputCost is null && outputCost is null ? null : new AgenticGateway.Pricing.ModelPrice { InputPerToken = inputCost ?? 0, OutputPerToken = outputCost ?? 0 },
         };
         return new Deployment(options, provider, Unused, new DeploymentState());
     }
