@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 #   prometheus    for promtool, which checks the /metrics exposition
 #   redis-server  for the private Redis servers the integration tests start (see tests/*/Support/RealServers.cs)
 #   postgresql    for initdb and postgres, which the integration tests run as a private cluster (its own service is not used)
-#   python3       prints the closing summary line from the test results
-packages=(prometheus redis-server postgresql python3)
+#   python3       prints the closing summary line from the test results, and runs the sandbox agent
+#   bubblewrap    the sandbox driver; nodejs for Node sandboxes; procps (ps, pkill) used inside sandboxes;
+#   python3-matplotlib  for the test of PNG results from matplotlib figures
+packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

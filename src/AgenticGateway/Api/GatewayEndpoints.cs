@@ -31,6 +31,7 @@ internal static class GatewayEndpoints
         HealthEndpoints.Map(app);
         Keys.KeyEndpoints.Map(app);
         Spend.SpendEndpoints.Map(app);
+        Sandboxes.Api.SandboxEndpoints.Map(app);
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
             .WithSummary("Prometheus metrics");
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -11,6 +11,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public StorageOptions Storage { get; init; } = new();
     public JwtOptions? Jwt { get; init; }
     public AlertOptions? Alerts { get; init; }
+    public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -81,6 +82,7 @@ internal static class ConfigLoader
             Storage = mapped.Storage,
             Jwt = mapped.Jwt,
             Alerts = mapped.Alerts,
+            Sandboxes = mapped.Sandboxes,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -18,6 +18,8 @@ internal sealed record GatewayOptions
     public AlertOptions? Alerts { get; init; }
     /// <summary>JWTs accepted as client credentials, when set.</summary>
     public JwtOptions? Jwt { get; init; }
+    /// <summary>The sandbox gateway (<c>sandboxes:</c>).</summary>
+    public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     /// <summary>Where the options came from, for /health and logs.</summary>
     public string Source { get; init; } = "embedded defaults";
 }

@@ -138,10 +138,12 @@ internal static class LiteLlmMapper
 
         // environment_variables were applied before mapping (see ConfigLoader); mark them read.
         root.MarkRead("environment_variables");
+        // Not a LiteLLM key: our sandbox section, accepted beside a LiteLLM config so one file configures both.
+        var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging) { Storage = storage };
+        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes };
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

@@ -82,8 +82,9 @@ internal static class OwnSchemaMapper
         }
         var jwt = ReadJwt(root.Map("jwt"));
         var alerts = ReadAlerts(root.Map("alerts"));
+        var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

@@ -72,6 +72,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmProxyHandler>();
+        AddSandboxes(builder.Services, options);
         if (start.ConfigPath is not null)
         {
             builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>()));
@@ -116,6 +117,18 @@ internal static class GatewayApp
         services.AddSingleton<Admission>();
     }
 
+    /// <summary>The sandbox gateway: the driver named in config, the manager (lifecycle, pool, quotas) and the API's helpers.</summary>
+    private static void AddSandboxes(IServiceCollection services, GatewayOptions options)
+    {
+        services.AddSingleton<Sandboxes.Egress.EgressProxy>();
+        services.AddSingleton<Sandboxes.ISandboxDriver>(sp => new Sandboxes.Bubblewrap.BubblewrapDriver(
+            options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.Egress.EgressProxy>(), sp.GetRequiredService<ILogger<Sandboxes.Bubblewrap.BubblewrapDriver>>()));
+        services.AddSingleton<Sandboxes.SandboxMetrics>();
+        services.AddSingleton(sp => new Sandboxes.SandboxManager(options.Sandboxes, sp.GetRequiredService<Sandboxes.ISandboxDriver>(), sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());
+        services.AddSingleton<Sandboxes.Api.SandboxHttp>();
+    }
+
     /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>
     public static IReadOnlyList<string> BoundAddresses(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
@@ -142,12 +155,19 @@ internal static class GatewayApp
         var runtimes = app.Services.GetRequiredService<RuntimeHolder>();
         var spend = app.Services.GetRequiredService<SpendWriter>();
         var redis = app.Services.GetService<RedisConnection>();
+        var sandboxes = app.Services.GetRequiredService<Sandboxes.SandboxManager>();
         exporter.AddGauges(() =>
         {
             var samples = new List<PrometheusExporter.GaugeSample>
             {
                 new("gateway_spend_queue_depth", "Spend logs waiting for the database writer.", spend.Pending, []),
             };
+            if (sandboxes.Unavailable is null)
+            {
+                samples.Add(new("sandbox_active", "Sandboxes in use (pooled ones not counted).", sandboxes.Active, []));
+                foreach (var runtime in sandboxes.Options.Pools.Keys)
+                    samples.Add(new("sandbox_pool_ready", "Ready sandboxes waiting in the warm pool.", sandboxes.PoolReady(runtime), [("runtime", runtime)]));
+            }
             if (redis is not null)
                 samples.Add(new("gateway_redis_up", "1 while the shared limit store (Redis) is reachable; 0 while limits fall back to this node.", redis.IsUp ? 1 : 0, []));
             return samples;

@@ -71,6 +71,9 @@ internal sealed class GatewayServer : IAsyncDisposable
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
         var store = new StorageOptions { DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("agw-data-").FullName, DatabaseUrl = default, RedisUrl = default };
         var options = result.Options! with { Storage = storage is null ? store : storage(store) };
+        // Gateways of tests that do not use sandboxes keep no warm pool: the suite would otherwise start hundreds.
+        if (!yaml.Contains("sandboxes:", StringComparison.Ordinal))
+            options = options with { Sandboxes = options.Sandboxes with { Pools = System.Collections.Immutable.ImmutableDictionary<string, AgenticGateway.Sandboxes.PoolOptions>.Empty } };
         var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings));
         await app.StartAsync();
         return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]) { _ownedData = dataDirectory is null ? options.Storage.DataDirectory : null };

@@ -1,0 +1,128 @@
+using System.Buffers;
+using System.Text.Json;
+using AgenticGateway.Keys;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+using AgenticGateway.Sandboxes.Agent;
+
+namespace AgenticGateway.Sandboxes.Api;
+
+/// <summary>What every sandbox route shares: who is calling (the owner), finding their sandbox, JSON in and out, error mapping.</summary>
+internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, RuntimeHolder runtimes)
+{
+    public SandboxManager Manager { get; } = manager;
+
+    /// <summary>The caller's owner id, or null after writing the error. The master key is one owner; each virtual key another.</summary>
+    public async Task<string?> OwnerAsync(HttpContext context)
+    {
+        RequestIds.AcceptOrMint(context);
+        if (Manager.Unavailable is { } reason)
+        {
+            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"The sandbox API is off on this gateway: {reason}.", "invalid_request_error", "sandboxes_disabled"));
+            return null;
+        }
+        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtimes.Current, context.RequestAborted);
+        if (error is not null || caller is null)
+        {
+            await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(401, "Authentication required.", "authentication_error", "invalid_api_key"));
+            return null;
+        }
+        return OwnerOf(caller);
+    }
+
+    public static string OwnerOf(Caller caller) =>
+        caller.Key is { } key ? "key:" + key.Token
+        : caller.Identity?.User is { } user ? "user:" + user.UserId
+        : "admin";
+
+    /// <summary>The caller's sandbox by id, or null after a 404 (also for another owner's sandbox: its existence is not revealed).</summary>
+    public async Task<(string? Owner, Sandbox? Sandbox)> SandboxAsync(HttpContext context, string id)
+    {
+        var owner = await OwnerAsync(context);
+        if (owner is null) return (null, null);
+        var sandbox = Manager.Find(owner, id);
+        if (sandbox is null)
+            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"No sandbox '{Truncate(id)}' (it may have expired or been deleted).", "invalid_request_error", "sandbox_not_found", "id"));
+        return (owner, sandbox);
+    }
+
+    /// <summary>The JSON body (an empty body is an empty object), or null after a 400/413.</summary>
+    public static async Task<JsonElement?> BodyAsync(HttpContext context, long maxBytes = 4 << 20)
+    {
+        var (raw, error) = await RequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
+        if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return null; }
+        using (raw)
+        {
+            if (raw!.Length == 0) return JsonDocument.Parse("{}").RootElement.Clone();
+            try
+            {
+                var reader = new Utf8JsonReader(raw.Span);
+                var body = JsonElement.ParseValue(ref reader);
+                if (body.ValueKind == JsonValueKind.Object) return body;
+                await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("The body must be a JSON object."));
+            }
+            catch (JsonException ex)
+            {
+                await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"The body is not valid JSON: {ex.Message}"));
+            }
+            return null;
+        }
+    }
+
+    public static Task JsonAsync(HttpResponse response, int status, Action<Utf8JsonWriter> write)
+    {
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer)) write(w);
+        response.ContentLength = buffer.WrittenCount;
+        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+
+    /// <summary>An agent's refusal in the gateway's error shape, with the status its code means.</summary>
+    public static ApiError FromAgent(AgentException ex) => ex.Code switch
+    {
+        "invalid" => ApiError.BadRequest(ex.Message),
+        "not_found" => new ApiError(404, ex.Message, "invalid_request_error", "not_found"),
+        "exists" => new ApiError(409, ex.Message, "invalid_request_error", "already_exists"),
+        "busy" => new ApiError(409, ex.Message, "invalid_request_error", "context_busy"),
+        "denied" => new ApiError(403, ex.Message, "permission_error", "path_denied"),
+        "too_large" => new ApiError(413, ex.Message, "invalid_request_error", "too_large"),
+        "limit" => new ApiError(429, ex.Message, "rate_limit_error", "sandbox_process_limit"),
+        "sandbox_gone" => new ApiError(410, "The sandbox has ended.", "invalid_request_error", "sandbox_ended"),
+        _ => new ApiError(502, $"The sandbox agent failed: {ex.Message}", "sandbox_error", "sandbox_agent_error"),
+    };
+
+    public static string? Query(HttpContext context, string name) =>
+        context.Request.Query.TryGetValue(name, out var v) && v.Count > 0 && !string.IsNullOrEmpty(v[0]) ? v[0] : null;
+
+    public static string Truncate(string s) => s.Length > 64 ? s[..64] + "..." : s;
+
+    public static string? String(JsonElement body, params string[] names)
+    {
+        foreach (var name in names)
+            if (body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String) return v.GetString();
+        return null;
+    }
+
+    /// <summary>A timeout in seconds from the body, or the default; null (after a 400) when it is not a positive number.</summary>
+    public static bool TryTimeout(JsonElement body, TimeSpan fallback, TimeSpan max, out TimeSpan timeout, out ApiError? error)
+    {
+        timeout = fallback;
+        error = null;
+        if (!body.TryGetProperty("timeout", out var t) || t.ValueKind == JsonValueKind.Null) return true;
+        if (t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var seconds) || seconds <= 0 || seconds > max.TotalSeconds)
+        {
+            error = ApiError.BadRequest($"timeout must be a number of seconds between 0 and {max.TotalSeconds:0}.", "timeout");
+            return false;
+        }
+        timeout = TimeSpan.FromSeconds(seconds);
+        return true;
+    }
+
+    /// <summary>Whether the client asked for Server-Sent Events (Accept header or "stream": true).</summary>
+    public static bool WantsStream(HttpContext context, JsonElement body) =>
+        (body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True)
+        || context.Request.Headers.Accept.Any(a => a is not null && a.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase));
+}

@@ -1,0 +1,51 @@
+using AgenticGateway.Sandboxes.Agent;
+
+namespace AgenticGateway.Sandboxes;
+
+/// <summary>
+/// An isolation backend, chosen by name from config: it starts a sandbox with the guest agent running inside and
+/// hands back the agent's connection. Everything above it (API, pool, quotas) is backend-neutral.
+/// </summary>
+internal interface ISandboxDriver
+{
+    string Name { get; }
+
+    /// <summary>Null when the backend can run here; otherwise why not (missing binary, wrong OS).</summary>
+    string? Unavailable { get; }
+
+    /// <summary>Starts a sandbox and returns once its agent has said it is ready.</summary>
+    Task<ISandboxInstance> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken);
+
+    /// <summary>Removes whatever an earlier run of this gateway (same data directory) left behind; returns how many sandboxes.</summary>
+    int ReapOrphans();
+}
+
+/// <summary>What a driver needs to start one sandbox.</summary>
+internal sealed record SandboxLaunch(string Id, SandboxResources Resources, int MaxProcesses, NetworkPolicy Network, TimeSpan BootTimeout)
+{
+    /// <summary>Read-only host directory mounted at /opt/agw-packages (the package cache), if any.</summary>
+    public string? PackageCache { get; init; }
+}
+
+/// <summary>A running sandbox as its driver sees it.</summary>
+internal interface ISandboxInstance : IAsyncDisposable
+{
+    AgentConnection Agent { get; }
+
+    /// <summary>Completes when the sandbox has ended (its agent exited, or it was killed).</summary>
+    Task Exited { get; }
+
+    /// <summary>Why it ended, when the driver can tell (e.g. "oom").</summary>
+    string? EndReason { get; }
+
+    /// <summary>Unix socket the sandbox's egress goes to, when its network policy allows any.</summary>
+    string? EgressSocket { get; }
+}
+
+internal enum NetworkMode { None, Allowlist }
+
+/// <summary>No network at all, or egress through the filtering proxy to the listed host names only.</summary>
+internal sealed record NetworkPolicy(NetworkMode Mode, IReadOnlyList<string> AllowHosts)
+{
+    public static readonly NetworkPolicy None = new(NetworkMode.None, []);
+}

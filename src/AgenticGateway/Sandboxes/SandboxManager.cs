@@ -1,0 +1,224 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Sandboxes.Agent;
+
+namespace AgenticGateway.Sandboxes;
+
+/// <summary>
+/// Owns every sandbox's lifecycle: create (from the warm pool when it fits, cold otherwise), find (only by its owner),
+/// extend, end (deleted, expired, out of quota, crashed), and at start-up the reaping of what a crashed run left.
+/// </summary>
+internal sealed class SandboxManager : BackgroundService
+{
+    private readonly SandboxOptions _options;
+    private readonly ISandboxDriver _driver;
+    private readonly SandboxMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, Sandbox> _live = new(StringComparer.Ordinal);
+    private readonly SandboxCounts _counts = new();
+    private readonly SandboxQuotas _quotas;
+    private readonly SandboxPool _pool;
+
+    public SandboxManager(SandboxOptions options, ISandboxDriver driver, SandboxMetrics metrics, TimeProvider time, ILogger<SandboxManager> logger)
+    {
+        _options = options;
+        _driver = driver;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _quotas = new SandboxQuotas(_options.Quota, time);
+        _pool = new SandboxPool(_options, StartWarmAsync, _counts, (runtime, instance, reason) => _ = DiscardAsync(runtime, instance, reason), time, logger);
+        Unavailable = _options.Enabled == false ? "sandboxes.enabled is false" : driver.Unavailable;
+    }
+
+    /// <summary>Why the sandbox API is off, or null when it is on.</summary>
+    public string? Unavailable { get; }
+
+    public SandboxOptions Options => _options;
+
+    public SandboxMetrics Metrics => _metrics;
+
+    public int Active => _live.Count;
+
+    public int PoolReady(string runtime) => _pool.Ready(runtime);
+
+    public async Task<(Sandbox? Sandbox, ApiError? Error)> CreateAsync(string owner, SandboxSpec spec, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var pool = _options.Pools.GetValueOrDefault(spec.Runtime);
+        var resources = spec.Resources;
+        if (pool is not null && resources.Timeout > pool.MaxLifetime) resources = resources with { Timeout = pool.MaxLifetime };
+        if (spec.Packages.Length > 0 && spec.Network.Mode == NetworkMode.None && (_options.PackageCache is null || spec.Runtime != "python"))
+            return (null, new ApiError(400, $"packages cannot be installed: network is \"none\" and {(spec.Runtime == "python" ? "no package_cache is configured" : "only Python packages install from the package cache")}. Use network \"allowlist\" with the package index in allow_hosts, or configure sandboxes.package_cache.", "invalid_request_error", "packages_unavailable", "packages"));
+
+        if (_quotas.TryAdmit(owner, resources.Timeout, LiveSecondsOf(owner)) is { } refusal) return (null, refusal);
+        var admitted = false;
+        try
+        {
+            if (!_counts.TryReserve(spec.Runtime, pool?.MaxTotal ?? int.MaxValue))
+                return (null, new ApiError(503, $"The gateway runs its maximum of {pool!.MaxTotal} {spec.Runtime} sandboxes; try again later.", "service_unavailable", "sandbox_capacity") { RetryAfterSeconds = 5 });
+            var fromPool = spec.FitsPool(_options.Defaults) ? _pool.TryTake(spec.Runtime) : null;
+            var id = NewId();
+            ISandboxInstance instance;
+            try
+            {
+                instance = fromPool ?? await StartAsync(id, spec, cancellationToken);
+            }
+            catch (SandboxStartError ex)
+            {
+                _counts.Release(spec.Runtime);
+                return (null, ex.Error);
+            }
+            if (fromPool is not null) _counts.Release(spec.Runtime); // the pooled one already holds a reservation
+            var now = _time.GetUtcNow();
+            var sandbox = new Sandbox(id, owner, spec with { Resources = resources }, instance, now, now + resources.Timeout);
+            sandbox.ContextKnown(spec.Runtime);
+            _live[id] = sandbox;
+            admitted = true;
+            _ = WatchAsync(sandbox);
+            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            _metrics.Created(spec.Runtime, fromPool is not null, seconds);
+            SandboxLog.Created(_logger, id, spec.Runtime, owner, seconds * 1000, fromPool is not null ? "pool" : "cold");
+            return (sandbox, null);
+        }
+        finally
+        {
+            if (!admitted) _quotas.Released(owner, TimeSpan.Zero);
+        }
+    }
+
+    public Sandbox? Find(string owner, string id) =>
+        _live.TryGetValue(id, out var s) && s.Owner == owner && !s.HasEnded ? s : null;
+
+    public IEnumerable<Sandbox> List(string owner) => _live.Values.Where(s => s.Owner == owner && !s.HasEnded).OrderBy(s => s.CreatedAt);
+
+    /// <summary>New expiry: now plus <paramref name="timeout"/>, within sandboxes.max.timeout, the pool's max_lifetime and the owner's quota.</summary>
+    public ApiError? Extend(Sandbox sandbox, TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero || timeout > _options.Max.Timeout)
+            return ApiError.BadRequest($"timeout must be between 1 and {_options.Max.Timeout.TotalSeconds:0} seconds.", "timeout");
+        var now = _time.GetUtcNow();
+        var until = now + timeout;
+        if (_options.Pools.GetValueOrDefault(sandbox.Runtime) is { } pool && until > sandbox.CreatedAt + pool.MaxLifetime)
+            until = sandbox.CreatedAt + pool.MaxLifetime;
+        sandbox.ExpiresAt = until;
+        return null;
+    }
+
+    public async Task EndAsync(Sandbox sandbox, string reason)
+    {
+        if (!sandbox.TryEnd(reason)) return;
+        _live.TryRemove(sandbox.Id, out _);
+        await sandbox.Instance.DisposeAsync();
+        _counts.Release(sandbox.Runtime);
+        _quotas.Released(sandbox.Owner, _time.GetUtcNow() - sandbox.CreatedAt);
+        _metrics.Ended(sandbox.Runtime, reason);
+        SandboxLog.Ended(_logger, sandbox.Id, reason);
+        _pool.Nudge();
+    }
+
+    /// <summary>Ends a sandbox whose instance died by itself (e.g. its agent was OOM-killed).</summary>
+    private async Task WatchAsync(Sandbox sandbox)
+    {
+        await sandbox.Instance.Exited;
+        if (!sandbox.HasEnded) await EndAsync(sandbox, sandbox.Instance.EndReason ?? "exited");
+    }
+
+    private double LiveSecondsOf(string owner)
+    {
+        var now = _time.GetUtcNow();
+        return _live.Values.Where(s => s.Owner == owner).Sum(s => (now - s.CreatedAt).TotalSeconds);
+    }
+
+    private async Task<ISandboxInstance> StartAsync(string id, SandboxSpec spec, CancellationToken cancellationToken)
+    {
+        var pool = _options.Pools.GetValueOrDefault(spec.Runtime);
+        var launch = new SandboxLaunch(id, spec.Resources, _options.MaxProcesses, spec.Network, pool?.BootTimeout ?? TimeSpan.FromSeconds(10))
+        {
+            PackageCache = spec.Packages.Length > 0 ? _options.PackageCache : null,
+        };
+        ISandboxInstance instance;
+        try { instance = await _driver.StartAsync(launch, cancellationToken); }
+        catch (Bubblewrap.SandboxStartException ex)
+        {
+            SandboxLog.StartFailed(_logger, id, ex.Message);
+            throw new SandboxStartError(new ApiError(503, $"The sandbox could not be started: {ex.Message}", "service_unavailable", "sandbox_start_failed") { RetryAfterSeconds = 1 });
+        }
+        try
+        {
+            await instance.Agent.CallAsync("context.create", w => { w.WriteString("context", spec.Runtime); w.WriteString("language", spec.Runtime); }, cancellationToken);
+            if (spec.Packages.Length > 0)
+            {
+                await PackageInstaller.InstallAsync(instance.Agent, spec, _options, cancellationToken);
+                // Python adds the user site directory to sys.path only if it exists at start: restart to see the packages.
+                await instance.Agent.CallAsync("context.restart", w => w.WriteString("context", spec.Runtime), cancellationToken);
+            }
+            return instance;
+        }
+        catch (Exception ex)
+        {
+            await instance.DisposeAsync();
+            if (ex is SandboxStartError) throw;
+            if (ex is AgentException a)
+                throw new SandboxStartError(new ApiError(503, $"The sandbox's {spec.Runtime} interpreter did not start: {a.Message}", "service_unavailable", "sandbox_start_failed"));
+            throw;
+        }
+    }
+
+    private Task<ISandboxInstance> StartWarmAsync(string runtime, CancellationToken cancellationToken) =>
+        StartAsync(NewId(), new SandboxSpec { Runtime = runtime, Resources = _options.Defaults }, cancellationToken);
+
+    private async Task DiscardAsync(string runtime, ISandboxInstance instance, string reason)
+    {
+        await instance.DisposeAsync();
+        _counts.Release(runtime);
+        _metrics.Ended(runtime, reason);
+        _pool.Nudge();
+    }
+
+    private static string NewId() => "sb-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (Unavailable is not null)
+        {
+            SandboxLog.Disabled(_logger, Unavailable);
+            return;
+        }
+        var reaped = _driver.ReapOrphans();
+        if (reaped > 0) SandboxLog.Reaped(_logger, reaped);
+        SandboxLog.Enabled(_logger, _driver.Name, (_driver as Bubblewrap.BubblewrapDriver)?.CgroupDescription ?? "n/a",
+            string.Join(", ", _options.Pools.Select(p => $"{p.Key} min_ready={p.Value.MinReady}")));
+        var pool = _pool.RunAsync(stoppingToken);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var now = _time.GetUtcNow();
+                foreach (var sandbox in _live.Values)
+                {
+                    if (now >= sandbox.ExpiresAt) _ = EndAsync(sandbox, "expired");
+                    else if (_quotas.Exhausted(sandbox.Owner, LiveSecondsOf(sandbox.Owner))) _ = EndAsync(sandbox, "quota");
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        await pool;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await Task.WhenAll(_live.Values.Select(s => EndAsync(s, "shutdown")).Concat(_pool.Drain().Select(p => DiscardAsync(p.Runtime, p.Instance, "shutdown"))));
+    }
+}
+
+/// <summary>A start failure already phrased for the caller.</summary>
+internal sealed class SandboxStartError(ApiError error) : Exception(error.Message)
+{
+    public ApiError Error { get; } = error;
+}

@@ -1,0 +1,62 @@
+using System.Collections.Immutable;
+
+namespace AgenticGateway.Sandboxes;
+
+/// <summary>The sandbox gateway's settings (<c>sandboxes:</c> in the config). Every default is written here.</summary>
+internal sealed record SandboxOptions
+{
+    /// <summary>Off turns the /v1/sandboxes API into 404s. On by default where the driver can run.</summary>
+    public bool? Enabled { get; init; }
+    /// <summary>Isolation backend, chosen by name: "bubblewrap" (Linux namespaces).</summary>
+    public string Driver { get; init; } = "bubblewrap";
+    public SandboxResources Defaults { get; init; } = new();
+    /// <summary>The most a sandbox may ask for; larger requests are refused.</summary>
+    public SandboxResources Max { get; init; } = new() { Timeout = TimeSpan.FromHours(24), MemoryMb = 8192, Cpu = 4, DiskMb = 16384 };
+    /// <summary>Default wall-clock limit of one execute or foreground command.</summary>
+    public TimeSpan ExecuteTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Output kept per execute or command (stdout and stderr together); the rest is dropped and marked truncated.</summary>
+    public int MaxOutputBytes { get; init; } = 1 << 20;
+    /// <summary>Largest file accepted by an upload.</summary>
+    public long MaxFileBytes { get; init; } = 100L << 20;
+    /// <summary>Processes per sandbox (cgroup pids.max): what holds a fork bomb.</summary>
+    public int MaxProcesses { get; init; } = 256;
+    /// <summary>A local directory of Python wheels and npm tarballs that <c>packages: [...]</c> installs from.</summary>
+    public string? PackageCache { get; init; }
+    /// <summary>Warm pools per runtime. A runtime without an entry has no pool (every create is cold).</summary>
+    public ImmutableDictionary<string, PoolOptions> Pools { get; init; } = ImmutableDictionary<string, PoolOptions>.Empty.Add("python", new PoolOptions());
+    public QuotaOptions Quota { get; init; } = new();
+
+    public static readonly ImmutableArray<string> Runtimes = ["python", "node", "bash"];
+}
+
+/// <summary>What one sandbox gets: wall-clock lifetime, memory, CPUs and a size-capped writable disk.</summary>
+internal sealed record SandboxResources
+{
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+    public int MemoryMb { get; init; } = 512;
+    public double Cpu { get; init; } = 1;
+    public int DiskMb { get; init; } = 512;
+}
+
+/// <summary>Seed 000's SandboxPoolConfig: how many ready sandboxes to keep per runtime, and for how long.</summary>
+internal sealed record PoolOptions
+{
+    public int MinReady { get; init; } = 2;
+    /// <summary>Sandboxes of this runtime alive at once, pooled and in use together; creates beyond it are refused (503).</summary>
+    public int MaxTotal { get; init; } = 50;
+    /// <summary>A ready sandbox unused this long is replaced by a fresh one.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>No sandbox of this runtime lives longer than this, whatever timeout it asks for.</summary>
+    public TimeSpan MaxLifetime { get; init; } = TimeSpan.FromHours(24);
+    /// <summary>A sandbox whose agent has not answered in this time is killed.</summary>
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Per key (the master key counts as one owner): sandboxes alive at once, and sandbox-seconds per period.</summary>
+internal sealed record QuotaOptions
+{
+    public int MaxConcurrent { get; init; } = 20;
+    /// <summary>Sandbox-seconds a key may use per <see cref="Period"/>; 0 means no limit.</summary>
+    public long MaxSandboxSeconds { get; init; }
+    public TimeSpan Period { get; init; } = TimeSpan.FromDays(1);
+}
