@@ -193,9 +193,11 @@ class Context:
         if not self.lock.acquire(blocking=False):
             raise OpError("busy", "context %s is already executing; run one execution at a time per context" % self.name)
         try:
-            self._execute(rid, req)
+            result = self._execute(rid, req)
         finally:
             self.lock.release()
+        # Answered only once the context is free again, so the caller's next execute is never refused as busy.
+        done(rid, **result)
 
     def _execute(self, rid, req):
         started = time.monotonic()
@@ -306,8 +308,8 @@ class Context:
             self.restart()
             emit({"id": rid, "type": "exception", "name": error[0], "value": error[1], "traceback": ""})
             exit_code = 1
-        done(rid, exit_code=exit_code, duration_ms=round((time.monotonic() - started) * 1000, 3), truncated=out.truncated,
-             timed_out=timed_out, context_restarted=restarted)
+        return dict(exit_code=exit_code, duration_ms=round((time.monotonic() - started) * 1000, 3), truncated=out.truncated,
+                    timed_out=timed_out, context_restarted=restarted)
 
 
 class KernelDied(Exception):
