@@ -98,6 +98,14 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
     }
 
     [Fact]
+    public async Task Back_to_back_executes_are_never_refused_as_busy()
+    {
+        var id = await G.CreateAsync();
+        for (var i = 0; i < 100; i++)
+            Assert.Equal($"{i}\n", (await G.ExecAsync(id, $"print({i})")).GetProperty("stdout").GetString());
+    }
+
+    [Fact]
     public async Task Python_exception_returns_name_value_traceback_and_the_context_survives()
     {
         var id = await G.CreateAsync();

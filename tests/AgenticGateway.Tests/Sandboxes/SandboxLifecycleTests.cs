@@ -50,7 +50,7 @@ public class SandboxLifecycleTests
     [Fact]
     public async Task Quotas_limit_concurrent_sandboxes_and_sandbox_seconds_per_key()
     {
-        await using var g = await SandboxGateway.StartAsync("pools: {}, quota: {max_concurrent: 2, max_sandbox_seconds: 3}");
+        await using var g = await SandboxGateway.StartAsync("pools: {}, quota: {max_concurrent: 2, max_sandbox_seconds: 10}");
         var key = await g.NewKeyAsync();
         var first = await g.CreateAsync("""{"runtime":"bash"}""", key);
         await g.CreateAsync("""{"runtime":"bash"}""", key);
@@ -60,8 +60,8 @@ public class SandboxLifecycleTests
         // Another key has its own quota.
         await g.CreateAsync("""{"runtime":"bash"}""");
 
-        // Two live sandboxes use 3 sandbox-seconds in 1.5 s; then they are ended and new ones refused.
-        await WaitUntil(async () => (await g.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{first}", key: key)).Status == HttpStatusCode.NotFound, TimeSpan.FromSeconds(10));
+        // Two live sandboxes use 10 sandbox-seconds in 5 s; then they are ended and new ones refused.
+        await WaitUntil(async () => (await g.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{first}", key: key)).Status == HttpStatusCode.NotFound, TimeSpan.FromSeconds(30));
         (status, body) = await g.PostAsync("/v1/sandboxes", """{"runtime":"bash"}""", key);
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
         Assert.Equal("sandbox_time_quota", body.GetProperty("error").GetProperty("code").GetString());
