@@ -27,8 +27,8 @@ NGINX_WORKERS=${NGINX_WORKERS:-auto}
 MASTER_KEY=sk-master
 WRK_TIMEOUT=5s   # wrk's default (2 s) would hide slow responses as "timeout"; they are errors either way
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
 # --- Tools -------------------------------------------------------------------------------------------
 missing=()
@@ -75,16 +75,7 @@ wait_up() {
 }
 
 # --- Publish the gateway (Release) ---------------------------------------------------------------------
-if [[ -n ${AGW_BIN:-} ]]; then
-  BIN=$AGW_BIN
-else
-  log "publishing the gateway (Release) to $WORK/bin"
-  # --artifacts-path keeps obj/ and bin/ out of src/, so this never collides with a developer's build.
-  dotnet publish "$REPO/src/AgenticGateway" -c Release -o "$WORK/bin" --artifacts-path "$WORK/artifacts" \
-    -nologo -v quiet >"$WORK/publish.log" 2>&1 || { tail -n 40 "$WORK/publish.log" >&2; die "publish failed"; }
-  BIN=$WORK/bin
-fi
-if [[ -x $BIN/AgenticGateway ]]; then AGW=("$BIN/AgenticGateway"); else AGW=(dotnet "$BIN/AgenticGateway.dll"); fi
+publish_gateway
 
 # --- Ports, configs, servers ---------------------------------------------------------------------------
 # Bind port 0 for all ports at once (so they are distinct), then release them for the servers.

@@ -12,8 +12,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 RESULTS="$HERE/results"
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
 command -v bwrap >/dev/null || { log "installing bubblewrap"; apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; }
 for tool in bwrap python3 curl; do command -v "$tool" >/dev/null || die "$tool not found"; done
@@ -28,15 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ -n ${AGW_BIN:-} ]]; then
-  BIN=$AGW_BIN
-else
-  log "publishing the gateway (Release) to $WORK/bin"
-  dotnet publish "$REPO/src/AgenticGateway" -c Release -o "$WORK/bin" --artifacts-path "$WORK/artifacts" \
-    -nologo -v quiet >"$WORK/publish.log" 2>&1 || { tail -n 40 "$WORK/publish.log" >&2; die "publish failed"; }
-  BIN=$WORK/bin
-fi
-if [[ -x $BIN/AgenticGateway ]]; then AGW=("$BIN/AgenticGateway"); else AGW=(dotnet "$BIN/AgenticGateway.dll"); fi
+publish_gateway
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$WORK/config.yaml" <<YAML

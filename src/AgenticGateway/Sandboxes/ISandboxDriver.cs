@@ -10,6 +10,9 @@ internal interface ISandboxDriver
 {
     string Name { get; }
 
+    /// <summary>What isolation it provides here, for the start-up log (e.g. "bubblewrap, cgroups V1").</summary>
+    string Description { get; }
+
     /// <summary>Null when the backend can run here; otherwise why not (missing binary, wrong OS).</summary>
     string? Unavailable { get; }
 
@@ -37,9 +40,6 @@ internal interface ISandboxInstance : IAsyncDisposable
 
     /// <summary>Why it ended, when the driver can tell (e.g. "oom").</summary>
     string? EndReason { get; }
-
-    /// <summary>Unix socket the sandbox's egress goes to, when its network policy allows any.</summary>
-    string? EgressSocket { get; }
 }
 
 internal enum NetworkMode { None, Allowlist }

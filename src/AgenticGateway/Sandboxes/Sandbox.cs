@@ -50,7 +50,7 @@ internal sealed class Sandbox(string id, string owner, SandboxSpec spec, ISandbo
 }
 
 /// <summary>A command started through the API: its pid, and for background commands the tail of its output.</summary>
-internal sealed class ProcessRecord(long pid, string command, bool background, AgentCall call)
+internal sealed class ProcessRecord(long pid, string command, AgentCall call)
 {
     private const int KeepBytes = 64 * 1024;
     private readonly System.Text.StringBuilder _stdout = new();
@@ -59,7 +59,6 @@ internal sealed class ProcessRecord(long pid, string command, bool background, A
 
     public long Pid { get; } = pid;
     public string Command { get; } = command;
-    public bool Background { get; } = background;
     public AgentCall Call { get; } = call;
     public int? ExitCode { get; private set; }
     public string? Signal { get; private set; }

@@ -3,8 +3,8 @@ namespace AgenticGateway.Sandboxes;
 /// <summary>The sandbox gateway's log messages (event ids 100-119). Never log code, output or file contents.</summary>
 internal static partial class SandboxLog
 {
-    [LoggerMessage(100, LogLevel.Information, "Sandboxes enabled: driver {Driver}, cgroups {Cgroups}, pools {Pools}")]
-    public static partial void Enabled(ILogger logger, string driver, string cgroups, string pools);
+    [LoggerMessage(100, LogLevel.Information, "Sandboxes enabled: driver {Driver}, pools {Pools}")]
+    public static partial void Enabled(ILogger logger, string driver, string pools);
 
     [LoggerMessage(101, LogLevel.Warning, "Sandboxes disabled: {Reason}")]
     public static partial void Disabled(ILogger logger, string reason);

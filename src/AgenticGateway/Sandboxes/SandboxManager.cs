@@ -54,25 +54,26 @@ internal sealed class SandboxManager : BackgroundService
         if (spec.Packages.Length > 0 && spec.Network.Mode == NetworkMode.None && (_options.PackageCache is null || spec.Runtime != "python"))
             return (null, new ApiError(400, $"packages cannot be installed: network is \"none\" and {(spec.Runtime == "python" ? "no package_cache is configured" : "only Python packages install from the package cache")}. Use network \"allowlist\" with the package index in allow_hosts, or configure sandboxes.package_cache.", "invalid_request_error", "packages_unavailable", "packages"));
 
-        if (_quotas.TryAdmit(owner, resources.Timeout, LiveSecondsOf(owner)) is { } refusal) return (null, refusal);
+        if (_quotas.TryAdmit(owner, resources.Timeout, LiveSecondsOf(owner, _time.GetUtcNow())) is { } refusal) return (null, refusal);
         var admitted = false;
         try
         {
-            if (!_counts.TryReserve(spec.Runtime, pool?.MaxTotal ?? int.MaxValue))
-                return (null, new ApiError(503, $"The gateway runs its maximum of {pool!.MaxTotal} {spec.Runtime} sandboxes; try again later.", "service_unavailable", "sandbox_capacity") { RetryAfterSeconds = 5 });
+            // A pooled sandbox already counts towards max_total; only a cold start needs room of its own.
             var fromPool = spec.FitsPool(_options.Defaults) ? _pool.TryTake(spec.Runtime) : null;
             var id = NewId();
-            ISandboxInstance instance;
-            try
+            var instance = fromPool;
+            if (instance is null)
             {
-                instance = fromPool ?? await StartAsync(id, spec, cancellationToken);
+                if (!_counts.TryReserve(spec.Runtime, pool?.MaxTotal ?? int.MaxValue))
+                    return (null, new ApiError(503, $"The gateway runs its maximum of {pool!.MaxTotal} {spec.Runtime} sandboxes; try again later.", "service_unavailable", "sandbox_capacity") { RetryAfterSeconds = 5 });
+                try { instance = await StartAsync(id, spec, cancellationToken); }
+                catch (Exception ex)
+                {
+                    _counts.Release(spec.Runtime);
+                    if (ex is SandboxStartError start) return (null, start.Error);
+                    throw;
+                }
             }
-            catch (SandboxStartError ex)
-            {
-                _counts.Release(spec.Runtime);
-                return (null, ex.Error);
-            }
-            if (fromPool is not null) _counts.Release(spec.Runtime); // the pooled one already holds a reservation
             var now = _time.GetUtcNow();
             var sandbox = new Sandbox(id, owner, spec with { Resources = resources }, instance, now, now + resources.Timeout);
             sandbox.ContextKnown(spec.Runtime);
@@ -127,11 +128,8 @@ internal sealed class SandboxManager : BackgroundService
         if (!sandbox.HasEnded) await EndAsync(sandbox, sandbox.Instance.EndReason ?? "exited");
     }
 
-    private double LiveSecondsOf(string owner)
-    {
-        var now = _time.GetUtcNow();
-        return _live.Values.Where(s => s.Owner == owner).Sum(s => (now - s.CreatedAt).TotalSeconds);
-    }
+    private double LiveSecondsOf(string owner, DateTimeOffset now) =>
+        _live.Values.Where(s => s.Owner == owner).Sum(s => (now - s.CreatedAt).TotalSeconds);
 
     private async Task<ISandboxInstance> StartAsync(string id, SandboxSpec spec, CancellationToken cancellationToken)
     {
@@ -190,8 +188,7 @@ internal sealed class SandboxManager : BackgroundService
         }
         var reaped = _driver.ReapOrphans();
         if (reaped > 0) SandboxLog.Reaped(_logger, reaped);
-        SandboxLog.Enabled(_logger, _driver.Name, (_driver as Bubblewrap.BubblewrapDriver)?.CgroupDescription ?? "n/a",
-            string.Join(", ", _options.Pools.Select(p => $"{p.Key} min_ready={p.Value.MinReady}")));
+        SandboxLog.Enabled(_logger, _driver.Description, string.Join(", ", _options.Pools.Select(p => $"{p.Key} min_ready={p.Value.MinReady}")));
         var pool = _pool.RunAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
         try
@@ -199,10 +196,15 @@ internal sealed class SandboxManager : BackgroundService
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var now = _time.GetUtcNow();
+                // Each owner's live sandbox-seconds once per tick (not once per sandbox), and only with a time quota.
+                var liveSeconds = new Dictionary<string, double>(StringComparer.Ordinal);
+                if (_options.Quota.MaxSandboxSeconds > 0)
+                    foreach (var sandbox in _live.Values)
+                        liveSeconds[sandbox.Owner] = liveSeconds.GetValueOrDefault(sandbox.Owner) + (now - sandbox.CreatedAt).TotalSeconds;
                 foreach (var sandbox in _live.Values)
                 {
                     if (now >= sandbox.ExpiresAt) _ = EndAsync(sandbox, "expired");
-                    else if (_quotas.Exhausted(sandbox.Owner, LiveSecondsOf(sandbox.Owner))) _ = EndAsync(sandbox, "quota");
+                    else if (_quotas.Exhausted(sandbox.Owner, liveSeconds.GetValueOrDefault(sandbox.Owner))) _ = EndAsync(sandbox, "quota");
                 }
             }
         }

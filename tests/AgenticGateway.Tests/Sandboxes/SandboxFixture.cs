@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
 
@@ -27,19 +25,8 @@ internal sealed class SandboxGateway : IAsyncDisposable
         return new SandboxGateway(await GatewayServer.StartAsync(yaml));
     }
 
-    public async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, string? json = null, string key = Master, TimeSpan? timeout = null)
-    {
-        using var request = new HttpRequestMessage(method, path);
-        if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
-        using var response = await _gateway.Client.SendAsync(request, cts.Token);
-        var text = await response.Content.ReadAsStringAsync(cts.Token);
-        JsonElement body;
-        try { body = JsonDocument.Parse(text.Length == 0 ? "null" : text).RootElement.Clone(); }
-        catch (JsonException) { body = JsonDocument.Parse(JsonSerializer.Serialize(text)).RootElement.Clone(); }
-        return (response.StatusCode, body);
-    }
+    public Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, string? json = null, string key = Master) =>
+        _gateway.AdminAsync(path, json, key, method);
 
     public Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string path, string json, string key = Master) => SendAsync(HttpMethod.Post, path, json, key);
 

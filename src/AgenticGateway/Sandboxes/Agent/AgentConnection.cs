@@ -34,6 +34,7 @@ internal sealed class AgentConnection : IAsyncDisposable
     private readonly TaskCompletionSource<JsonElement> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _reader;
     private readonly Task _writer;
+    private static readonly AgentEvent Gone = new("error", JsonDocument.Parse("""{"type":"error","code":"sandbox_gone","message":"the sandbox ended"}""").RootElement.Clone());
     private long _nextId;
     private volatile bool _closed;
 
@@ -172,12 +173,9 @@ internal sealed class AgentConnection : IAsyncDisposable
     private void Fail(long id, Channel<AgentEvent> events)
     {
         if (!_calls.TryRemove(id, out _)) return;
-        using var doc = JsonDocument.Parse("""{"type":"error","code":"sandbox_gone","message":"the sandbox ended"}""");
-        events.Writer.TryWrite(new AgentEvent("error", doc.RootElement.Clone()));
+        events.Writer.TryWrite(Gone);
         events.Writer.TryComplete();
     }
-
-    internal void Forget(long id) => _calls.TryRemove(id, out _);
 
     public async ValueTask DisposeAsync()
     {

@@ -38,13 +38,7 @@ internal static class CommandEndpoints
             await ErrorWriter.WriteAsync(context.Response, timeoutError!);
             return;
         }
-        var env = sandbox.Spec.Env;
-        if (body.TryGetProperty("env", out var envJson) || body.TryGetProperty("envs", out envJson))
-        {
-            var (extra, envError) = SandboxSpec.StringMap(envJson, "env", 256, 32 * 1024, SandboxSpec.EnvName());
-            if (envError is not null) { await ErrorWriter.WriteAsync(context.Response, envError); return; }
-            env = env.SetItems(extra);
-        }
+        if (await SandboxHttp.EnvAsync(context, body, sandbox.Spec.Env) is not { } env) return;
         var stdin = SandboxHttp.String(body, "stdin");
         var call = Start(sandbox, cmd, SandboxHttp.String(body, "cwd"), env, timeout, options.MaxOutputBytes, SandboxHttp.String(body, "tag"), pty: null);
 
@@ -52,7 +46,7 @@ internal static class CommandEndpoints
         var first = await FirstAsync(call, context.RequestAborted);
         if (first.Type == "error") { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(AgentConnection.ToException(first))); return; }
         var pid = first.Body.TryGetProperty("pid", out var p) ? p.GetInt64() : 0;
-        var record = new ProcessRecord(pid, cmd, background, call);
+        var record = new ProcessRecord(pid, cmd, call);
         sandbox.Processes[pid] = record;
         if (stdin is not null)
         {
@@ -129,12 +123,7 @@ internal static class CommandEndpoints
                 w.WriteNumber("rows", size.Rows);
                 w.WriteEndObject();
             }
-            if (env.Count > 0)
-            {
-                w.WriteStartObject("env");
-                foreach (var (k, v) in env) w.WriteString(k, v);
-                w.WriteEndObject();
-            }
+            SandboxHttp.WriteEnv(w, env);
         });
 
     public static async Task<AgentEvent> FirstAsync(AgentCall call, CancellationToken cancellationToken)
@@ -167,19 +156,7 @@ internal static class CommandEndpoints
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
-        try
-        {
-            var done = await sandbox.Agent.CallAsync("process.list", null, context.RequestAborted);
-            await SandboxHttp.JsonAsync(context.Response, 200, w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("object", "list");
-                w.WritePropertyName("data");
-                if (done.TryGetProperty("processes", out var list)) list.WriteTo(w); else { w.WriteStartArray(); w.WriteEndArray(); }
-                w.WriteEndObject();
-            });
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+        await SandboxHttp.AgentAsync(context, sandbox, "process.list", null, SandboxHttp.List("processes"));
     }
 
     private static async Task GetAsync(HttpContext context, SandboxHttp http, string id, long pid)
@@ -214,13 +191,13 @@ internal static class CommandEndpoints
         var data = SandboxHttp.String(body, "data");
         var data64 = SandboxHttp.String(body, "data_b64");
         var eof = body.TryGetProperty("eof", out var e) && e.ValueKind == JsonValueKind.True;
-        await UnaryAsync(context, sandbox, "process.input", w =>
+        await SandboxHttp.AgentAsync(context, sandbox, "process.input", w =>
         {
             w.WriteNumber("pid", pid);
             if (data is not null) w.WriteString("data", data);
             if (data64 is not null) w.WriteString("data_b64", data64);
             if (eof) w.WriteBoolean("eof", true);
-        });
+        }, SandboxHttp.Ok);
     }
 
     private static async Task SignalAsync(HttpContext context, SandboxHttp http, string id, long pid, string? fixedSignal)
@@ -239,16 +216,6 @@ internal static class CommandEndpoints
                 return;
             }
         }
-        await UnaryAsync(context, sandbox, "process.signal", w => { w.WriteNumber("pid", pid); w.WriteString("signal", signal); });
-    }
-
-    private static async Task UnaryAsync(HttpContext context, Sandbox sandbox, string op, Action<Utf8JsonWriter> args)
-    {
-        try
-        {
-            await sandbox.Agent.CallAsync(op, args, context.RequestAborted);
-            await SandboxHttp.JsonAsync(context.Response, 200, w => { w.WriteStartObject(); w.WriteBoolean("ok", true); w.WriteEndObject(); });
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+        await SandboxHttp.AgentAsync(context, sandbox, "process.signal", w => { w.WriteNumber("pid", pid); w.WriteString("signal", signal); }, SandboxHttp.Ok);
     }
 }

@@ -56,13 +56,7 @@ internal static class ExecuteEndpoints
             await ErrorWriter.WriteAsync(context.Response, timeoutError!);
             return;
         }
-        var env = sandbox.Spec.Env;
-        if (body.TryGetProperty("env", out var envJson) || body.TryGetProperty("envs", out envJson))
-        {
-            var (extra, envError) = SandboxSpec.StringMap(envJson, "env", 256, 32 * 1024, SandboxSpec.EnvName());
-            if (envError is not null) { await ErrorWriter.WriteAsync(context.Response, envError); return; }
-            env = env.SetItems(extra);
-        }
+        if (await SandboxHttp.EnvAsync(context, body, sandbox.Spec.Env) is not { } env) return;
         var contextName = SandboxHttp.String(body, "context", "context_id");
         try
         {
@@ -85,12 +79,7 @@ internal static class ExecuteEndpoints
             w.WriteNumber("timeout_ms", (long)timeout.TotalMilliseconds);
             w.WriteNumber("max_output_bytes", options.MaxOutputBytes);
             if (cwd is not null) w.WriteString("cwd", cwd);
-            if (env.Count > 0)
-            {
-                w.WriteStartObject("env");
-                foreach (var (k, v) in env) w.WriteString(k, v);
-                w.WriteEndObject();
-            }
+            SandboxHttp.WriteEnv(w, env);
         });
         var started = Stopwatch.GetTimestamp();
         // The agent enforces the timeout; this is the backstop should the agent itself stop answering.
@@ -142,50 +131,30 @@ internal static class ExecuteEndpoints
             return;
         }
         var cwd = SandboxHttp.String(body, "cwd");
-        try
+        await SandboxHttp.AgentAsync(context, sandbox, "context.create", w =>
         {
-            var done = await sandbox.Agent.CallAsync("context.create", w =>
-            {
-                w.WriteString("context", name);
-                w.WriteString("language", language);
-                if (cwd is not null) w.WriteString("cwd", cwd);
-            }, context.RequestAborted);
-            sandbox.ContextKnown(name);
-            await SandboxHttp.JsonAsync(context.Response, 201, w => EventStream.WithoutId(w, done));
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+            w.WriteString("context", name);
+            w.WriteString("language", language);
+            if (cwd is not null) w.WriteString("cwd", cwd);
+        }, (w, done) => { sandbox.ContextKnown(name); EventStream.WithoutId(w, done); }, 201);
     }
 
     private static async Task ListContextsAsync(HttpContext context, SandboxHttp http, string id)
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
-        try
-        {
-            var done = await sandbox.Agent.CallAsync("context.list", null, context.RequestAborted);
-            await SandboxHttp.JsonAsync(context.Response, 200, w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("object", "list");
-                w.WritePropertyName("data");
-                if (done.TryGetProperty("contexts", out var list)) list.WriteTo(w); else { w.WriteStartArray(); w.WriteEndArray(); }
-                w.WriteEndObject();
-            });
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+        await SandboxHttp.AgentAsync(context, sandbox, "context.list", null, SandboxHttp.List("contexts"));
     }
 
     private static async Task ContextOpAsync(HttpContext context, SandboxHttp http, string id, string name, string op)
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
-        try
+        await SandboxHttp.AgentAsync(context, sandbox, op, w => w.WriteString("context", name), (w, done) =>
         {
-            var done = await sandbox.Agent.CallAsync(op, w => w.WriteString("context", name), context.RequestAborted);
             if (op == "context.remove") sandbox.ContextForgotten(name);
-            await SandboxHttp.JsonAsync(context.Response, 200, w => EventStream.WithoutId(w, done));
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+            EventStream.WithoutId(w, done);
+        });
     }
 }
 

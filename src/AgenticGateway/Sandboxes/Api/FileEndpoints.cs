@@ -24,11 +24,11 @@ internal static class FileEndpoints
             app.MapPut(sb + "/files", (HttpContext c, string id) => UploadAsync(c, http, id)).WithSummary("Write a file (raw body)");
             app.MapPost(sb + "/files", (HttpContext c, string id) => MultipartAsync(c, http, id)).WithSummary("Upload files (multipart/form-data) into a directory");
             app.MapGet(sb + "/files", (HttpContext c, string id) => DownloadAsync(c, http, id)).WithSummary("Read a file");
-            app.MapDelete(sb + "/files", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.remove")).WithSummary("Remove a file or directory");
+            app.MapDelete(sb + "/files", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.remove", Done)).WithSummary("Remove a file or directory");
         }
         const string s = "/v1/sandboxes/{id}";
         app.MapGet(s + "/files/list", (HttpContext c, string id) => ListAsync(c, http, id)).WithSummary("List a directory");
-        app.MapGet(s + "/files/stat", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.stat")).WithSummary("Describe a file");
+        app.MapGet(s + "/files/stat", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.stat", _ => EventStream.WithoutId)).WithSummary("Describe a file");
         app.MapPost(s + "/files/mkdir", (HttpContext c, string id) => MkdirAsync(c, http, id)).WithSummary("Create a directory (with parents)");
         app.MapPost(s + "/files/move", (HttpContext c, string id) => MoveAsync(c, http, id)).WithSummary("Move or rename");
     }
@@ -171,26 +171,14 @@ internal static class FileEndpoints
         if (sandbox is null) return;
         var path = SandboxHttp.Query(context, "path") ?? "/home/user";
         var depth = int.TryParse(SandboxHttp.Query(context, "depth"), out var d) ? Math.Clamp(d, 1, 10) : 1;
-        try
-        {
-            var done = await sandbox.Agent.CallAsync("fs.list", w => { w.WriteString("path", path); w.WriteNumber("depth", depth); }, context.RequestAborted);
-            await SandboxHttp.JsonAsync(context.Response, 200, w =>
-            {
-                w.WriteStartObject();
-                w.WriteString("object", "list");
-                w.WritePropertyName("data");
-                if (done.TryGetProperty("entries", out var entries)) entries.WriteTo(w); else { w.WriteStartArray(); w.WriteEndArray(); }
-                w.WriteEndObject();
-            });
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+        await SandboxHttp.AgentAsync(context, sandbox, "fs.list", w => { w.WriteString("path", path); w.WriteNumber("depth", depth); }, SandboxHttp.List("entries"));
     }
 
-    private static async Task PathOpAsync(HttpContext context, SandboxHttp http, string id, string op)
+    private static async Task PathOpAsync(HttpContext context, SandboxHttp http, string id, string op, Func<string, Action<Utf8JsonWriter, JsonElement>> answer)
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null || await RequirePathAsync(context) is not { } path) return;
-        await UnaryAsync(context, sandbox, op, w => w.WriteString("path", path), path);
+        await SandboxHttp.AgentAsync(context, sandbox, op, w => w.WriteString("path", path), answer(path));
     }
 
     private static async Task MkdirAsync(HttpContext context, SandboxHttp http, string id)
@@ -200,7 +188,7 @@ internal static class FileEndpoints
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var path = SandboxHttp.String(body, "path") ?? SandboxHttp.Query(context, "path");
         if (path is null) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("path is required.", "path")); return; }
-        await UnaryAsync(context, sandbox, "fs.mkdir", w => w.WriteString("path", path), path);
+        await SandboxHttp.AgentAsync(context, sandbox, "fs.mkdir", w => w.WriteString("path", path), Done(path));
     }
 
     private static async Task MoveAsync(HttpContext context, SandboxHttp http, string id)
@@ -211,25 +199,17 @@ internal static class FileEndpoints
         var from = SandboxHttp.String(body, "from", "source", "path");
         var to = SandboxHttp.String(body, "to", "destination", "new_path");
         if (from is null || to is null) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("from and to are required.", from is null ? "from" : "to")); return; }
-        await UnaryAsync(context, sandbox, "fs.move", w => { w.WriteString("from", from); w.WriteString("to", to); }, to);
+        await SandboxHttp.AgentAsync(context, sandbox, "fs.move", w => { w.WriteString("from", from); w.WriteString("to", to); }, Done(to));
     }
 
-    private static async Task UnaryAsync(HttpContext context, Sandbox sandbox, string op, Action<Utf8JsonWriter> args, string path)
+    /// <summary>The answer of an operation on a path that reports nothing but success.</summary>
+    private static Action<Utf8JsonWriter, JsonElement> Done(string path) => (w, _) =>
     {
-        try
-        {
-            var done = await sandbox.Agent.CallAsync(op, args, context.RequestAborted);
-            await SandboxHttp.JsonAsync(context.Response, 200, w =>
-            {
-                if (op == "fs.stat") { EventStream.WithoutId(w, done); return; }
-                w.WriteStartObject();
-                w.WriteString("path", path);
-                w.WriteBoolean("ok", true);
-                w.WriteEndObject();
-            });
-        }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
-    }
+        w.WriteStartObject();
+        w.WriteString("path", path);
+        w.WriteBoolean("ok", true);
+        w.WriteEndObject();
+    };
 
     /// <summary>Uploads may exceed the server-wide body limit up to the configured file size.</summary>
     private static void AllowBody(HttpContext context, long max)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Immutable;
 using System.Text.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
@@ -47,6 +48,8 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         return (owner, sandbox);
     }
 
+    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
+
     /// <summary>The JSON body (an empty body is an empty object), or null after a 400/413.</summary>
     public static async Task<JsonElement?> BodyAsync(HttpContext context, long maxBytes = 4 << 20)
     {
@@ -54,7 +57,7 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return null; }
         using (raw)
         {
-            if (raw!.Length == 0) return JsonDocument.Parse("{}").RootElement.Clone();
+            if (raw!.Length == 0) return EmptyObject;
             try
             {
                 var reader = new Utf8JsonReader(raw.Span);
@@ -78,6 +81,55 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         using (var w = new Utf8JsonWriter(buffer)) write(w);
         response.ContentLength = buffer.WrittenCount;
         return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+
+    /// <summary>
+    /// One agent request answering one API call: its "done" goes to <paramref name="write"/> as the JSON response, an
+    /// agent refusal becomes the HTTP error its code means.
+    /// </summary>
+    public static async Task AgentAsync(HttpContext context, Sandbox sandbox, string op, Action<Utf8JsonWriter>? args, Action<Utf8JsonWriter, JsonElement> write, int status = 200)
+    {
+        JsonElement done;
+        try { done = await sandbox.Agent.CallAsync(op, args, context.RequestAborted); }
+        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, FromAgent(ex)); return; }
+        await JsonAsync(context.Response, status, w => write(w, done));
+    }
+
+    /// <summary>An agent's array (contexts, processes, directory entries) as a list object.</summary>
+    public static Action<Utf8JsonWriter, JsonElement> List(string property) => (w, done) =>
+    {
+        w.WriteStartObject();
+        w.WriteString("object", "list");
+        w.WritePropertyName("data");
+        if (done.TryGetProperty(property, out var list)) list.WriteTo(w); else { w.WriteStartArray(); w.WriteEndArray(); }
+        w.WriteEndObject();
+    };
+
+    /// <summary>The answer of an operation that has nothing to report but success.</summary>
+    public static void Ok(Utf8JsonWriter w, JsonElement _)
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("ok", true);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The sandbox's environment with the request's <c>env</c> (or E2B's <c>envs</c>) over it; null after a 400.</summary>
+    public static async Task<ImmutableDictionary<string, string>?> EnvAsync(HttpContext context, JsonElement body, ImmutableDictionary<string, string> sandboxEnv)
+    {
+        if (!body.TryGetProperty("env", out var json) && !body.TryGetProperty("envs", out json)) return sandboxEnv;
+        var (extra, error) = SandboxSpec.StringMap(json, "env", 256, 32 * 1024, SandboxSpec.EnvName());
+        if (error is null) return sandboxEnv.SetItems(extra);
+        await ErrorWriter.WriteAsync(context.Response, error);
+        return null;
+    }
+
+    /// <summary>An agent request's <c>env</c> argument (left out when empty).</summary>
+    public static void WriteEnv(Utf8JsonWriter w, IReadOnlyDictionary<string, string> env)
+    {
+        if (env.Count == 0) return;
+        w.WriteStartObject("env");
+        foreach (var (k, v) in env) w.WriteString(k, v);
+        w.WriteEndObject();
     }
 
     /// <summary>An agent's refusal in the gateway's error shape, with the status its code means.</summary>

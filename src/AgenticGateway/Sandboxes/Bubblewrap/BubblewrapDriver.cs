@@ -30,7 +30,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         _cgroupPrefix = "agw-" + tag;
         // The unprivileged sandbox user must be able to reach what is bound into its sandbox, which a data directory
         // under /root would not allow; as root the state lives in /run (tmpfs, gone at reboot with the sandboxes).
-        var isRoot = Environment.UserName == "root";
+        var isRoot = BubblewrapHost.IsRootUser();
         var state = isRoot ? Path.Combine("/run/agentic-gateway", tag) : Path.Combine(full, "sandboxes");
         _sandboxDirectory = Path.Combine(state, "sandboxes");
         try
@@ -50,7 +50,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
 
     public string? Unavailable { get; }
 
-    public string CgroupDescription => _host?.Cgroups.ToString() ?? "none";
+    public string Description => $"bubblewrap, cgroups {_host?.Cgroups.ToString() ?? "none"}";
 
     public async Task<ISandboxInstance> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
     {
@@ -156,8 +156,6 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
     public Task Exited { get; } = process.WaitForExitAsync();
 
     public string? EndReason => _endReason ?? (cgroup?.OomKilled() == true ? "oom" : null);
-
-    public string? EgressSocket => hostDirectory is null ? null : Path.Combine(hostDirectory, "egress.sock");
 
     public async ValueTask DisposeAsync()
     {

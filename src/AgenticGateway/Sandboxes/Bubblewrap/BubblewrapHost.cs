@@ -27,7 +27,7 @@ internal sealed partial record BubblewrapHost
         {
             if (!File.Exists(needed)) { problem = $"{needed} is missing"; return null; }
         }
-        var isRoot = geteuid() == 0;
+        var isRoot = IsRootUser();
         if (isRoot && !File.Exists("/usr/bin/setpriv")) { problem = "/usr/bin/setpriv is missing (util-linux)"; return null; }
 
         var links = new List<(string, string)>();
@@ -65,6 +65,8 @@ internal sealed partial record BubblewrapHost
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException) { return false; }
     }
+
+    public static bool IsRootUser() => geteuid() == 0;
 
     [LibraryImport("libc")]
     private static partial uint geteuid();

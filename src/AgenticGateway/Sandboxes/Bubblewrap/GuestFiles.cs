@@ -47,7 +47,4 @@ internal static class GuestFiles
         UnixFiles.SetMode(temp, UnixFiles.WorldReadable);
         File.Move(temp, path, overwrite: true);
     }
-
-    /// <summary>Loaded to make sure the resources are in the assembly (a packaging mistake fails at start, not per sandbox).</summary>
-    public static bool HasAgent => typeof(GuestFiles).Assembly.GetManifestResourceInfo("guest/agent.py") is not null;
 }

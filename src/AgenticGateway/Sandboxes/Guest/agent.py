@@ -338,11 +338,15 @@ def op_context_create(rid, req):
     done(rid, **ctx.describe())
 
 
+def find(table, key, what):
+    item = table.get(key)
+    if item is None:
+        raise OpError("not_found", "no %s %s" % (what, key))
+    return item
+
+
 def get_context(req):
-    ctx = _contexts.get(req.get("context"))
-    if ctx is None:
-        raise OpError("not_found", "no context named %s" % req.get("context"))
-    return ctx
+    return find(_contexts, req.get("context"), "context named")
 
 
 def op_context_list(rid, req):
@@ -497,10 +501,7 @@ def op_process_start(rid, req):
 
 
 def get_process(req):
-    p = _processes.get(req.get("pid"))
-    if p is None:
-        raise OpError("not_found", "no running process with pid %s" % req.get("pid"))
-    return p
+    return find(_processes, req.get("pid"), "running process with pid")
 
 
 def op_process_input(rid, req):

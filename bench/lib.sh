@@ -1,0 +1,20 @@
+# Shared by the bench scripts (sourced): logging, and the published gateway they measure.
+# Needs REPO and WORK set; sets AGW (the command that runs the gateway).
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# publish_gateway: AGW_BIN (an already published directory) or a fresh Release publish into $WORK/bin.
+publish_gateway() {
+  local bin
+  if [[ -n ${AGW_BIN:-} ]]; then
+    bin=$AGW_BIN
+  else
+    log "publishing the gateway (Release) to $WORK/bin"
+    # --artifacts-path keeps obj/ and bin/ out of src/, so this never collides with a developer's build.
+    dotnet publish "$REPO/src/AgenticGateway" -c Release -o "$WORK/bin" --artifacts-path "$WORK/artifacts" \
+      -nologo -v quiet >"$WORK/publish.log" 2>&1 || { tail -n 40 "$WORK/publish.log" >&2; die "publish failed"; }
+    bin=$WORK/bin
+  fi
+  if [[ -x $bin/AgenticGateway ]]; then AGW=("$bin/AgenticGateway"); else AGW=(dotnet "$bin/AgenticGateway.dll"); fi
+}
