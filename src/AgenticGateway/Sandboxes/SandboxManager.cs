@@ -112,10 +112,11 @@ internal sealed class SandboxManager : BackgroundService
     public async Task EndAsync(Sandbox sandbox, string reason)
     {
         if (!sandbox.TryEnd(reason)) return;
+        // Its seconds move from "live" to "used" before it leaves the live set, so no create slips in between.
+        _quotas.Released(sandbox.Owner, _time.GetUtcNow() - sandbox.CreatedAt);
         _live.TryRemove(sandbox.Id, out _);
         await sandbox.Instance.DisposeAsync();
         _counts.Release(sandbox.Runtime);
-        _quotas.Released(sandbox.Owner, _time.GetUtcNow() - sandbox.CreatedAt);
         _metrics.Ended(sandbox.Runtime, reason);
         SandboxLog.Ended(_logger, sandbox.Id, reason);
         _pool.Nudge();
