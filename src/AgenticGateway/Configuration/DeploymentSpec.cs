@@ -35,6 +35,25 @@ internal sealed class DeploymentSpec
     public int? MaxInputTokens { get; set; }
     public bool? StreamUsage { get; set; }
     public MockDeploymentOptions? Mock { get; set; }
+    public string? AwsRegion { get; set; }
+    public string? AwsAccessKeyId { get; set; }
+    public string? AwsSecretAccessKey { get; set; }
+    public string? AwsSessionToken { get; set; }
+    public string? VertexProject { get; set; }
+    public string? VertexLocation { get; set; }
+    public string? VertexCredentials { get; set; }
+
+    /// <summary>Reads the cloud keys shared by both schemas (LiteLLM's names).</summary>
+    public void ReadCloud(ConfigMap m)
+    {
+        AwsRegion = m.String("aws_region_name") ?? AwsRegion;
+        AwsAccessKeyId = m.String("aws_access_key_id") ?? AwsAccessKeyId;
+        AwsSecretAccessKey = m.String("aws_secret_access_key") ?? AwsSecretAccessKey;
+        AwsSessionToken = m.String("aws_session_token") ?? AwsSessionToken;
+        VertexProject = m.String("vertex_project") ?? VertexProject;
+        VertexLocation = m.String("vertex_location") ?? VertexLocation;
+        VertexCredentials = m.String("vertex_credentials") ?? VertexCredentials;
+    }
 
     public DeploymentOptions? Build(ConfigContext context)
     {
@@ -53,9 +72,22 @@ internal sealed class DeploymentSpec
             return null;
         }
 
+        var cloud = BuildCloud(provider);
         var apiBaseText = ApiBase;
         if (string.IsNullOrEmpty(apiBaseText) && provider.ApiBaseEnv is not null) apiBaseText = Environment.GetEnvironmentVariable(provider.ApiBaseEnv);
         if (string.IsNullOrEmpty(apiBaseText)) apiBaseText = provider.DefaultApiBase;
+        if (string.IsNullOrEmpty(apiBaseText) && provider.Wire == ProviderWire.Bedrock)
+        {
+            if (cloud.AwsRegion is null) { issues.Error(ModelPath, "provider 'bedrock' needs aws_region_name (or AWS_REGION) or an api_base"); ok = false; }
+            else apiBaseText = $"https://bedrock-runtime.{cloud.AwsRegion}.amazonaws.com";
+        }
+        if (string.IsNullOrEmpty(apiBaseText) && provider.Wire == ProviderWire.VertexAi)
+            apiBaseText = cloud.VertexLocation == "global" ? "https://aiplatform.googleapis.com" : $"https://{cloud.VertexLocation}-aiplatform.googleapis.com";
+        if (provider.Wire == ProviderWire.VertexAi && cloud.VertexProject is null)
+        {
+            issues.Error(ModelPath, "provider 'vertex_ai' needs vertex_project (or VERTEXAI_PROJECT)");
+            ok = false;
+        }
         Uri? apiBase = null;
         if (string.IsNullOrEmpty(apiBaseText))
         {
@@ -102,6 +134,29 @@ internal sealed class DeploymentSpec
             MaxInputTokens = MaxInputTokens,
             StreamUsage = StreamUsage ?? provider.StreamUsage,
             Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
+            Cloud = cloud,
+        };
+    }
+
+    private CloudOptions BuildCloud(ProviderDefinition provider)
+    {
+        static string? Env(params string[] names) => names.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        return provider.Wire switch
+        {
+            ProviderWire.Bedrock => new CloudOptions
+            {
+                AwsRegion = AwsRegion ?? Env("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+                AwsAccessKeyId = new Secret(AwsAccessKeyId ?? Env("AWS_ACCESS_KEY_ID")),
+                AwsSecretAccessKey = new Secret(AwsSecretAccessKey ?? Env("AWS_SECRET_ACCESS_KEY")),
+                AwsSessionToken = new Secret(AwsSessionToken ?? Env("AWS_SESSION_TOKEN")),
+            },
+            ProviderWire.VertexAi => new CloudOptions
+            {
+                VertexProject = VertexProject ?? Env("VERTEXAI_PROJECT", "VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+                VertexLocation = VertexLocation ?? Env("VERTEXAI_LOCATION", "VERTEX_LOCATION") ?? "us-central1",
+                VertexCredentials = new Secret(VertexCredentials ?? Env("GOOGLE_APPLICATION_CREDENTIALS")),
+            },
+            _ => CloudOptions.None,
         };
     }
 

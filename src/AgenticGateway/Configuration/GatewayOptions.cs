@@ -123,8 +123,27 @@ internal sealed record DeploymentOptions
     /// <summary>Ask for usage in streams the client did not ask it for (default: whether the provider supports it).</summary>
     public bool? StreamUsage { get; init; }
     public MockDeploymentOptions? Mock { get; init; }
+    /// <summary>AWS and Google Cloud settings, for the bedrock and vertex_ai providers.</summary>
+    public CloudOptions Cloud { get; init; } = CloudOptions.None;
 
     public bool IsWildcard => ModelName.EndsWith('*');
+}
+
+/// <summary>Cloud credentials and placement (LiteLLM's names), with the SDKs' environment variables as fallbacks.</summary>
+internal sealed record CloudOptions
+{
+    public static readonly CloudOptions None = new();
+    /// <summary>aws_region_name, else AWS_REGION_NAME, AWS_REGION, AWS_DEFAULT_REGION.</summary>
+    public string? AwsRegion { get; init; }
+    public Secret AwsAccessKeyId { get; init; }
+    public Secret AwsSecretAccessKey { get; init; }
+    public Secret AwsSessionToken { get; init; }
+    /// <summary>vertex_project, else VERTEXAI_PROJECT, VERTEX_PROJECT, GOOGLE_CLOUD_PROJECT.</summary>
+    public string? VertexProject { get; init; }
+    /// <summary>vertex_location, else VERTEXAI_LOCATION, VERTEX_LOCATION; default us-central1.</summary>
+    public string? VertexLocation { get; init; }
+    /// <summary>vertex_credentials: a service-account JSON document or a path to one (else GOOGLE_APPLICATION_CREDENTIALS).</summary>
+    public Secret VertexCredentials { get; init; }
 }
 
 /// <summary>Behaviour of the built-in mock provider for one deployment.</summary>

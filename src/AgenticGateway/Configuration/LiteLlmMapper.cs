@@ -43,6 +43,7 @@ internal static class LiteLlmMapper
             spec.MaxRetries = p.Int("max_retries", 0, 100);
             spec.Weight = p.Double("weight", 0);
             spec.ReadCosts(p);
+            spec.ReadCloud(p);
             spec.StreamUsage = p.Bool("stream_usage");
             var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
             if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));

@@ -49,6 +49,7 @@ internal static class OwnSchemaMapper
                 StreamUsage = m.Bool("stream_usage"),
             };
             spec.ReadCosts(m);
+            spec.ReadCloud(m);
             spec.Model = m.String("model") ?? spec.ModelName;
             if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");
             if (m.Map("mock") is { } mock) spec.Mock = ReadMock(mock);

@@ -60,6 +60,8 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
 
     private async Task HandleApiAsync(IMockExchange exchange, string path, CancellationToken cancellationToken)
     {
+        // Other providers' wire formats (each checks its own auth header and writes its own error shape).
+        if (await TryDialectAsync(exchange, path, cancellationToken)) return;
         if (requiredApiKey is not null && !Authorized(exchange))
         {
             await WriteErrorAsync(exchange, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key", null, cancellationToken);

@@ -11,6 +11,14 @@ internal enum ProviderWire
     AzureOpenAi,
     /// <summary>The built-in emulator, served in process.</summary>
     Mock,
+    /// <summary>Anthropic's Messages API: {api_base}/v1/messages, x-api-key and anthropic-version headers.</summary>
+    Anthropic,
+    /// <summary>Google AI Studio: {api_base}/v1beta/models/{model}:generateContent, x-goog-api-key.</summary>
+    Gemini,
+    /// <summary>Vertex AI: Gemini (generateContent) and Anthropic (rawPredict) publisher models, OAuth bearer tokens.</summary>
+    VertexAi,
+    /// <summary>AWS Bedrock Runtime: Converse/ConverseStream and InvokeModel, SigV4-signed.</summary>
+    Bedrock,
 }
 
 /// <summary>A provider preset: wire format, default base URL and the environment variables LiteLLM users expect.</summary>
@@ -50,12 +58,19 @@ internal static class ProviderCatalog
         new("openai_compatible", ProviderWire.OpenAiCompatible, null, []),
         new("custom_openai", ProviderWire.OpenAiCompatible, null, []),
         new("mock", ProviderWire.Mock, MockBase, [], StreamUsage: true),
+        new("anthropic", ProviderWire.Anthropic, "https://api.anthropic.com", ["ANTHROPIC_API_KEY"], "ANTHROPIC_API_BASE"),
+        new("gemini", ProviderWire.Gemini, "https://generativelanguage.googleapis.com", ["GEMINI_API_KEY", "GOOGLE_API_KEY"], "GEMINI_API_BASE"),
+        // Vertex and Bedrock derive their default endpoint from the location or region (see DeploymentSpec).
+        new("vertex_ai", ProviderWire.VertexAi, null, []),
+        new("vertex_ai_beta", ProviderWire.VertexAi, null, []),
+        new("bedrock", ProviderWire.Bedrock, null, []),
+        new("bedrock_converse", ProviderWire.Bedrock, null, []),
     }.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
 
     /// <summary>Providers whose wire format needs translation; they arrive with the provider-translation work.</summary>
     private static readonly FrozenSet<string> Translated = new[]
     {
-        "anthropic", "gemini", "vertex_ai", "vertex_ai_beta", "bedrock", "bedrock_converse", "cohere", "azure_ai",
+        "cohere", "azure_ai",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Providers.Keys;

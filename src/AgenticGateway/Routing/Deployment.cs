@@ -89,7 +89,8 @@ internal sealed class Deployment
     private static KeyValuePair<string, string>[] BuildHeaders(DeploymentOptions options, ProviderDefinition provider)
     {
         var headers = new List<KeyValuePair<string, string>>();
-        if (options.ApiKey.IsSet)
+        // Providers with their own wire format authenticate in their translator (x-api-key, x-goog-api-key, SigV4).
+        if (options.ApiKey.IsSet && provider.Wire is ProviderWire.OpenAiCompatible or ProviderWire.AzureOpenAi or ProviderWire.Mock)
         {
             headers.Add(provider.Wire == ProviderWire.AzureOpenAi
                 ? new("api-key", options.ApiKey.Value!)
