@@ -105,7 +105,7 @@ public class ConfigLoaderTests
         var result = Load("""
             model_list:
               - model_name: a
-                litellm_params: {model: openai/gpt-4o, api_key: sk-x, aws_region_name: us-east-1}
+                litellm_params: {model: openai/gpt-4o, api_key: sk-x, mock_response: hi}
             litellm_settings:
               success_callback: [langfuse]
               drop_params: true
@@ -114,7 +114,7 @@ public class ConfigLoaderTests
               alerting: [slack]
             """);
         Assert.Empty(result.Errors);
-        Assert.Contains(result.Warnings, w => w.StartsWith("model_list[0].litellm_params.aws_region_name:", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.StartsWith("model_list[0].litellm_params.mock_response:", StringComparison.Ordinal));
         Assert.Contains(result.Warnings, w => w.StartsWith("litellm_settings.success_callback:", StringComparison.Ordinal));
         Assert.Contains(result.Warnings, w => w.StartsWith("general_settings.alerting:", StringComparison.Ordinal));
         Assert.DoesNotContain(result.Warnings, w => w.Contains("drop_params", StringComparison.Ordinal));
