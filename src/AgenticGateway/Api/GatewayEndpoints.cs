@@ -28,6 +28,12 @@ internal static class GatewayEndpoints
                 .WithName(prefix + "model").WithSummary("Describe one model");
         }
 
+        // Anthropic's Messages API, for Anthropic-format clients (Claude Code, the Anthropic SDKs), on any deployment.
+        app.MapPost("/v1/messages", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Messages)))
+            .WithName("messages").WithSummary("Create a message (Anthropic format, streaming with stream: true)");
+        app.MapPost("/v1/messages/count_tokens", (Func<HttpContext, Task>)(c => llm.CountTokensAsync(c)))
+            .WithName("count_tokens").WithSummary("Count the input tokens of a message request (Anthropic format)");
+
         HealthEndpoints.Map(app);
         Keys.KeyEndpoints.Map(app);
         Spend.SpendEndpoints.Map(app);
@@ -39,14 +45,14 @@ internal static class GatewayEndpoints
         app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response, Unmatched(c.Request)));
     }
 
-    private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings"];
+    private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings", "/messages", "/messages/count_tokens"];
 
     /// <summary>404 for unknown paths; 405 (with Allow) for a known path used with the wrong method.</summary>
     private static ApiError Unmatched(HttpRequest request)
     {
         var path = (request.Path.Value ?? "").TrimEnd('/');
         if (path.StartsWith("/v1/", StringComparison.Ordinal)) path = path[3..];
-        if (PostRoutes.Contains(path, StringComparer.Ordinal))
+        if (request.Method != HttpMethods.Post && PostRoutes.Contains(path, StringComparer.Ordinal))
         {
             request.HttpContext.Response.Headers.Allow = "POST";
             return new ApiError(405, $"Method {request.Method} is not allowed on {request.Path}; use POST.", "invalid_request_error", "method_not_allowed");

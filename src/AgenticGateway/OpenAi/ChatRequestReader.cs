@@ -165,7 +165,7 @@ internal static class RequestReader
             return ApiError.BadRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options");
         return operation switch
         {
-            LlmOperation.ChatCompletions when !hasMessages => ApiError.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter"),
+            LlmOperation.ChatCompletions or LlmOperation.Messages when !hasMessages => ApiError.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter"),
             LlmOperation.Completions when !hasPrompt => ApiError.BadRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter"),
             LlmOperation.Embeddings when !hasInput => ApiError.BadRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter"),
             _ => null,

@@ -15,7 +15,7 @@ internal static class ErrorWriter
         response.ContentType = "application/json";
         if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
         var buffer = new ArrayBufferWriter<byte>(256);
-        if (error is Pipeline.UpstreamApiError { RawBody: { } raw }) buffer.Write(raw);
+        if (error is Pipeline.UpstreamApiError { RawBody: { } raw, RawIsAnthropic: false }) buffer.Write(raw);
         else Write(buffer, error);
         response.ContentLength = buffer.WrittenCount;
         return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();

@@ -13,6 +13,14 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     public LlmOperation Operation { get; } = operation;
     public RequestBody Body { get; } = body;
     public ParsedRequest Request = request;
+    /// <summary>
+    /// The request in OpenAI chat format: the client's own body, or (for an Anthropic-format client) its conversion,
+    /// made once, the first time an attempt goes to a deployment that is not Anthropic.
+    /// </summary>
+    public ReadOnlyMemory<byte> OpenAiBody { get; set; } = body.Memory;
+    public ParsedRequest OpenAiRequest = request;
+    /// <summary>Whether <see cref="OpenAiBody"/> is ready (always for OpenAI-format clients).</summary>
+    public bool HasOpenAiBody { get; set; } = operation != LlmOperation.Messages;
     public ModelGroup RequestedGroup { get; } = group;
     public string RequestId { get; } = requestId;
     public long StartTimestamp { get; } = startTimestamp;

@@ -123,6 +123,63 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         }
     }
 
+    /// <summary>
+    /// <c>POST /v1/messages/count_tokens</c>: Anthropic counts for an Anthropic deployment (the request passed through),
+    /// the gateway's estimate for any other. Costs nothing and takes no rate-limit budget, as on Anthropic.
+    /// </summary>
+    public async Task CountTokensAsync(HttpContext context)
+    {
+        var requestId = RequestIds.AcceptOrMint(context);
+        var runtime = runtimes.Current;
+        var (caller, authError) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
+        if (authError is not null) { await AnthropicErrorShape.WriteAsync(context.Response, authError); return; }
+        var (body, bodyError) = await RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
+        if (body is null) { await AnthropicErrorShape.WriteAsync(context.Response, bodyError!); return; }
+        using (body)
+        {
+            ApiError? error = RequestReader.TryParse(body.Span, LlmOperation.Messages, out var parsed);
+            ModelGroup? group = null;
+            if (error is null && !runtime.Catalog.TryResolve(parsed.Model, out group)) error = ModelNotFound(runtime, parsed.Model);
+            if (error is null && !caller!.MayUse(parsed.Model, group!.Name)) error = new ApiError(403, $"This key may not use the model '{parsed.Model}'.", "permission_error", "model_not_allowed", "model");
+            if (error is not null) { await AnthropicErrorShape.WriteAsync(context.Response, error); return; }
+
+            var anthropic = Array.Find(group!.Deployments, d => d.Provider.Wire == Providers.ProviderWire.Anthropic);
+            if (anthropic is not null && await CountOnAnthropicAsync(context, anthropic, body, parsed, requestId)) return;
+            var tokens = TokenEstimator.EstimatePromptTokens(body.Span);
+            context.Response.ContentType = "application/json";
+            context.Response.Headers["x-agw-token-count"] = "estimated";
+            await context.Response.WriteAsync($"{{\"input_tokens\":{tokens}}}", context.RequestAborted);
+        }
+    }
+
+    /// <summary>Asks Anthropic; false (so the estimate answers instead) when it cannot be reached or fails.</summary>
+    private async Task<bool> CountOnAnthropicAsync(HttpContext context, Deployment d, RequestBody body, ParsedRequest parsed, string requestId)
+    {
+        var modelToken = d.WildcardPrefix is null ? d.UpstreamModelJson : Deployment.QuoteJson(d.UpstreamModel(parsed.Model));
+        var sameModel = body.Span[parsed.ModelStart..parsed.ModelEnd].SequenceEqual(modelToken);
+        using var request = new HttpRequestMessage(HttpMethod.Post, AnthropicPassthrough.MessagesUri(d, countTokens: true))
+        {
+            Content = new UpstreamContent(body.Memory, parsed.ModelStart, parsed.ModelEnd, sameModel ? null : modelToken),
+        };
+        AnthropicPassthrough.AddHeaders(request, context.Request, d);
+        request.Headers.TryAddWithoutValidation("x-request-id", requestId);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(d.Options.Timeout ?? TimeSpan.FromSeconds(30));
+        try
+        {
+            using var response = await d.Invoker.SendAsync(request, timeout.Token);
+            if (!response.IsSuccessStatusCode) return false;
+            var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(answer, context.RequestAborted);
+            return true;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The most a request could cost on any deployment of its group: what a budget must still have room for.</summary>
     private static decimal MostExpensive(ModelGroup group, string requested, long promptTokens, long maxTokens)
     {
@@ -138,7 +195,11 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
     {
         if (error is not null)
         {
-            try { await ErrorWriter.WriteAsync(context.Response, error); }
+            try
+            {
+                if (operation == LlmOperation.Messages) await AnthropicErrorShape.WriteAsync(context.Response, error);
+                else await ErrorWriter.WriteAsync(context.Response, error);
+            }
             catch (Exception ex) when (ex is IOException or OperationCanceledException) { }
         }
         var status = error?.Status ?? x?.Status ?? context.Response.StatusCode;
@@ -167,7 +228,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
     /// <summary>gen_ai.operation.name values.</summary>
     internal static string OperationName(LlmOperation operation) => operation switch
     {
-        LlmOperation.ChatCompletions => "chat",
+        LlmOperation.ChatCompletions or LlmOperation.Messages => "chat",
         LlmOperation.Completions => "text_completion",
         _ => "embeddings",
     };
@@ -176,6 +237,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
     {
         LlmOperation.ChatCompletions => "chat_completions",
         LlmOperation.Completions => "completions",
+        LlmOperation.Messages => "messages",
         _ => "embeddings",
     };
 

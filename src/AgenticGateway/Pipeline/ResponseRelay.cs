@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Providers.Translation;
 using AgenticGateway.Routing;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -19,7 +20,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
     private static readonly byte[] UsageProperty = "\"usage\""u8.ToArray();
 
     /// <summary>Reads a non-stream response whole (so a broken body can still be retried), then writes it.</summary>
-    public async Task<UpstreamFailure?> BufferedAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationToken attemptToken, long attemptStart)
+    public async Task<UpstreamFailure?> BufferedAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationToken attemptToken, long attemptStart, AnswerCodec? codec)
     {
         byte[] buffer;
         int length;
@@ -34,17 +35,30 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
         try
         {
             x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
-            if (!UsageReader.TryRead(buffer.AsSpan(0, length), out var usage))
-                return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} returned a malformed JSON body");
+            var answer = buffer.AsMemory(0, length);
+            Usage? usage;
+            if (codec is null)
+            {
+                if (!UsageReader.TryRead(answer.Span, out usage))
+                    return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} returned a malformed JSON body");
+            }
+            else
+            {
+                try { answer = codec.ConvertBody(answer.Span, out usage); }
+                catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+                {
+                    return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} returned a body that is not what {d.ProviderName} documents: {ex.Message}");
+                }
+            }
             x.Usage = usage;
             var http = x.Http.Response;
             http.StatusCode = (int)response.StatusCode;
-            http.ContentType = response.Content.Headers.ContentType?.ToString() ?? "application/json";
-            http.ContentLength = length;
+            http.ContentType = codec is null ? response.Content.Headers.ContentType?.ToString() ?? "application/json" : "application/json";
+            http.ContentLength = answer.Length;
             Commit(x, d);
             // Priced and logged before the answer is released: its cost goes in a header, and a crash after this loses nothing.
             spend.Record(x);
-            await http.Body.WriteAsync(buffer.AsMemory(0, length), x.Http.RequestAborted);
+            await http.Body.WriteAsync(answer, x.Http.RequestAborted);
             return null;
         }
         finally
@@ -57,8 +71,9 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
     /// Forwards an SSE stream. Complete events are written and flushed as soon as they arrive (never coalesced or
     /// delayed); only a partial event waits for its end. The first event is awaited before committing.
     /// </summary>
-    public async Task<UpstreamFailure?> StreamAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationTokenSource attemptCts, TimeSpan idleTimeout, long attemptStart)
+    public async Task<UpstreamFailure?> StreamAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationTokenSource attemptCts, TimeSpan idleTimeout, long attemptStart, IStreamTranslator? transform)
     {
+        if (transform is not null) return await StreamTranslatedAsync(x, d, response, attemptCts, idleTimeout, attemptStart, transform);
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var pending = 0;
         var committed = false;
@@ -139,11 +154,96 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
             if (!committed) return failure;
             // The client already has part of the answer: end it with an error event and a clean close.
             Observability.Log.StreamFailed(logger, d.Id, failure.Message, x.RequestId);
-            var error = ErrorWriter.SseEvent(new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error"));
+            var error = ClientErrorEvent(x, new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error"));
             // Only complete events were forwarded, so the error event starts cleanly; a partial event is dropped.
             return new StreamBrokenFailure(failure, error);
         }
     }
+
+    /// <summary>
+    /// Streams an answer through a translator: each read goes in as it arrives, and whatever events it completes
+    /// go out at once. Until the first event is written, a failure is returned for retry.
+    /// </summary>
+    private async Task<UpstreamFailure?> StreamTranslatedAsync(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationTokenSource attemptCts, TimeSpan idleTimeout, long attemptStart, IStreamTranslator transform)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var output = new ArrayBufferWriter<byte>(16 * 1024);
+        var committed = false;
+        var clientAborted = x.Http.RequestAborted;
+        try
+        {
+            await using var upstream = await response.Content.ReadAsStreamAsync(attemptCts.Token);
+            while (true)
+            {
+                int read;
+                if (committed) attemptCts.CancelAfter(idleTimeout);
+                try
+                {
+                    read = await upstream.ReadAsync(buffer, attemptCts.Token);
+                    if (committed) attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+                }
+                catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !clientAborted.IsCancellationRequested)
+                {
+                    if (!committed) throw;
+                    return Fail(new UpstreamFailure(FailureKind.Timeout, 504, $"no data from {d.Id} for {idleTimeout.TotalSeconds:F0}s"));
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    return Fail(new UpstreamFailure(FailureKind.Connection, 502, $"the stream from {d.Id} broke: {ex.Message}"));
+                }
+
+                try
+                {
+                    if (read == 0) transform.Complete(output);
+                    else transform.Feed(buffer.AsSpan(0, read), output);
+                }
+                catch (ProviderStreamException ex)
+                {
+                    var e = ex.Error;
+                    return Fail(UpstreamFailure.FromProviderError(e, [], keepBody: false, null, null));
+                }
+                catch (InvalidDataException ex)
+                {
+                    return Fail(new UpstreamFailure(FailureKind.InvalidResponse, 502, $"the stream from {d.Id} is not what {d.ProviderName} documents: {ex.Message}"));
+                }
+                x.Usage = transform.Usage ?? x.Usage;
+                if (output.WrittenCount > 0)
+                {
+                    if (!committed)
+                    {
+                        x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
+                        Start(x, d, response);
+                        x.Http.Response.ContentType = "text/event-stream";
+                        attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+                        committed = true;
+                    }
+                    await x.Http.Response.Body.WriteAsync(output.WrittenMemory, clientAborted);
+                    output.ResetWrittenCount();
+                }
+                if (read == 0)
+                {
+                    if (!committed) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
+                    await x.Http.Response.Body.FlushAsync(clientAborted);
+                    return null;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        UpstreamFailure? Fail(UpstreamFailure failure)
+        {
+            if (!committed) return failure;
+            Observability.Log.StreamFailed(logger, d.Id, failure.Message, x.RequestId);
+            return new StreamBrokenFailure(failure, ClientErrorEvent(x, new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error")));
+        }
+    }
+
+    /// <summary>An error event in the client's stream format.</summary>
+    internal static byte[] ClientErrorEvent(LlmExchange x, ApiError error) =>
+        x.Operation == LlmOperation.Messages ? AnthropicErrorShape.SseEvent(error) : ErrorWriter.SseEvent(error);
 
     /// <summary>Writes complete events to the client, leaving out the usage chunk the gateway asked for itself.</summary>
     private static async ValueTask ForwardAsync(LlmExchange x, ReadOnlyMemory<byte> events, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using AgenticGateway.Observability;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Providers.Translation;
 using AgenticGateway.Routing;
 
 namespace AgenticGateway.Pipeline;
@@ -161,19 +162,34 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             modelToken = Deployment.QuoteJson(upstreamModel);
         }
         x.UpstreamModel = upstreamModel;
-        var body = x.Body.Memory;
-        var sameModel = body.Span[x.Request.ModelStart..x.Request.ModelEnd].SequenceEqual(modelToken);
-        // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are
-        // known for every stream, and take the extra usage chunk out again before the client sees it.
-        x.UsageInjected = x.Request.Stream && !x.Request.HasStreamOptions && x.Operation != LlmOperation.Embeddings && d.Options.StreamUsage == true;
-
-        using var request = new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
+        x.UsageInjected = false;
+        var call = new ProviderCall(d.Options, upstreamModel ?? d.Options.Model, x.Request.Stream, x.OpenAiRequest.IncludeUsage, x.RequestId);
+        var codec = AnswerCodec.For(x, d, call);
+        HttpRequestMessage request;
+        if (AnswerCodec.IsAnthropicNative(x, d))
         {
-            Content = new UpstreamContent(body, x.Request.ModelStart, x.Request.ModelEnd, sameModel ? null : modelToken,
-                x.Request.ObjectEnd, x.UsageInjected ? IncludeUsage : null),
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher,
-        };
+            request = AnthropicPassthrough.Build(x, d, modelToken);
+        }
+        else
+        {
+            if (!x.HasOpenAiBody && ClientRequests.ToOpenAi(x) is { } conversionError)
+                return new UpstreamFailure(FailureKind.BadRequest, conversionError.Status, conversionError.Message) { ClientError = conversionError };
+            if (d.Translator is { } translator)
+            {
+                var built = x.Operation == LlmOperation.Embeddings
+                    ? await translator.BuildEmbeddingsRequestAsync(x.OpenAiBody, call, cancellationToken)
+                    : await translator.BuildChatRequestAsync(x.OpenAiBody, call, cancellationToken);
+                if (built.Error is { } refused) return new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message) { ClientError = refused };
+                request = built.Request!;
+            }
+            else
+            {
+                request = OpenAiRequest(x, d, upstreamModel, modelToken);
+            }
+        }
+        using var _ = request;
+        request.Version = HttpVersion.Version11;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher;
         foreach (var (name, value) in d.Headers) request.Headers.TryAddWithoutValidation(name, value);
         request.Headers.TryAddWithoutValidation("x-request-id", x.RequestId);
 
@@ -219,9 +235,14 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                     {
                         var errorBody = await ResponseRelay.ReadErrorBodyAsync(response.Content, attemptToken);
                         x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
-                        return UpstreamFailure.FromResponse((int)response.StatusCode, errorBody, response.Content.Headers.ContentType?.ToString(), RetryAfter(response));
+                        var contentType = response.Content.Headers.ContentType?.ToString();
+                        var status = (int)response.StatusCode;
+                        var native = AnswerCodec.IsAnthropicNative(x, d);
+                        if (native) return UpstreamFailure.FromProviderError(AnthropicPassthrough.ReadError(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
+                        if (d.Translator is { } translator) return UpstreamFailure.FromProviderError(translator.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
+                        return UpstreamFailure.FromResponse(status, errorBody, contentType, RetryAfter(response));
                     }
-                    if (x.Request.Stream && response.Content.Headers.ContentType?.MediaType is { } media && media != "text/event-stream")
+                    if (x.Request.Stream && response.Content.Headers.ContentType?.MediaType is { } media && media != ExpectedStreamMedia(d))
                     {
                         // A stream request answered with something else (a JSON body, an HTML error page) is not a
                         // stream we can forward: treat it as a broken answer and try elsewhere.
@@ -230,8 +251,8 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} answered a stream request with {media} instead of text/event-stream");
                     }
                     failure = x.Request.Stream
-                        ? await relay.StreamAsync(x, d, response, attemptCts!, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start)
-                        : await relay.BufferedAsync(x, d, response, attemptToken, start);
+                        ? await relay.StreamAsync(x, d, response, attemptCts!, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start, codec?.CreateStream(x))
+                        : await relay.BufferedAsync(x, d, response, attemptToken, start, codec);
                 }
                 catch (OperationCanceledException) when (attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
                 {
@@ -262,6 +283,25 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         return failure;
     }
+
+    /// <summary>The OpenAI-compatible request: the client's bytes with only the model replaced (and usage asked for).</summary>
+    private static HttpRequestMessage OpenAiRequest(LlmExchange x, Deployment d, string? upstreamModel, byte[] modelToken)
+    {
+        var body = x.OpenAiBody;
+        ref readonly var parsed = ref x.OpenAiRequest;
+        var sameModel = body.Span[parsed.ModelStart..parsed.ModelEnd].SequenceEqual(modelToken);
+        // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are
+        // known for every stream, and take the extra usage chunk out again before the client sees it.
+        x.UsageInjected = parsed.Stream && !parsed.HasStreamOptions && x.Operation != LlmOperation.Embeddings && d.Options.StreamUsage == true;
+        return new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
+        {
+            Content = new UpstreamContent(body, parsed.ModelStart, parsed.ModelEnd, sameModel ? null : modelToken, parsed.ObjectEnd, x.UsageInjected ? IncludeUsage : null),
+        };
+    }
+
+    /// <summary>Bedrock streams in AWS's binary event-stream framing; everyone else in SSE.</summary>
+    private static string ExpectedStreamMedia(Deployment d) =>
+        d.Provider.Wire == Providers.ProviderWire.Bedrock ? "application/vnd.amazon.eventstream" : "text/event-stream";
 
     private void RecordFailure(LlmExchange x, ModelGroup group, Deployment d, UpstreamFailure failure)
     {
@@ -344,6 +384,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     /// <summary>The error the client gets when every attempt failed, in OpenAI's shape with a matching status.</summary>
     private static ApiError ToClientError(LlmExchange x, UpstreamFailure last)
     {
+        if (last.ClientError is { } own) return own;
         var attempts = x.Attempts == 1 ? "1 attempt" : $"{x.Attempts} attempts";
         return last.Kind switch
         {
@@ -363,8 +404,16 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
 
     /// <summary>Keeps the provider's status, message and code for errors the client should see as they are.</summary>
     private static ApiError PassThrough(UpstreamFailure failure, int status, string type, string code) =>
-        new UpstreamApiError(status, failure.Message, type, code, failure.BodyIsOpenAiError ? failure.Body : null) { RetryAfterSeconds = RetrySeconds(failure) };
+        new UpstreamApiError(status, failure.Message, type, code, failure.BodyIsOpenAiError || failure.BodyIsAnthropicError ? failure.Body : null)
+        {
+            RetryAfterSeconds = RetrySeconds(failure),
+            RawIsAnthropic = failure.BodyIsAnthropicError,
+        };
 }
 
-/// <summary>An error whose body is the provider's own OpenAI-shaped error, passed on unchanged.</summary>
-internal sealed record UpstreamApiError(int Status, string Message, string Type, string Code, byte[]? RawBody) : ApiError(Status, Message, Type, Code);
+/// <summary>An error whose body is the provider's own error (OpenAI- or Anthropic-shaped), passed on unchanged to clients of that format.</summary>
+internal sealed record UpstreamApiError(int Status, string Message, string Type, string Code, byte[]? RawBody) : ApiError(Status, Message, Type, Code)
+{
+    /// <summary>The raw body is Anthropic's error shape (an Anthropic deployment answering an Anthropic-format client).</summary>
+    public bool RawIsAnthropic { get; init; }
+}

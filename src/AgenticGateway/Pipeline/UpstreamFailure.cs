@@ -51,7 +51,29 @@ internal record UpstreamFailure(FailureKind Kind, int Status, string Message, by
     public static UpstreamFailure FromResponse(int status, byte[] body, string? contentType, TimeSpan? retryAfter)
     {
         var (message, code) = ReadError(body);
-        var kind = status switch
+        return new UpstreamFailure(Classify(status, code, message), status, message ?? $"upstream returned HTTP {status}", body, contentType, retryAfter);
+    }
+
+    /// <summary>
+    /// A failure from a provider with its own error format, read by its translator. The body is kept only when
+    /// <paramref name="keepBody"/> (it is already in the client's format and can be passed on as it is).
+    /// </summary>
+    public static UpstreamFailure FromProviderError(Providers.Translation.ProviderError error, byte[] body, bool keepBody, string? contentType, TimeSpan? retryAfter) =>
+        new(Classify(error.Status, error.Code, error.Message), error.Status, error.Message, keepBody ? body : null, contentType, retryAfter)
+        {
+            ProviderCode = error.Code,
+            BodyIsAnthropicError = keepBody && body.Length > 0,
+        };
+
+    /// <summary>The gateway's own answer for this failure (a request a provider's format cannot express), sent as it is.</summary>
+    public ApiError? ClientError { get; init; }
+
+    /// <summary>The provider's own error type or code, when a translator read one.</summary>
+    public string? ProviderCode { get; init; }
+
+    private static FailureKind Classify(int status, string? code, string? message)
+    {
+        return status switch
         {
             429 => FailureKind.RateLimited,
             401 or 403 => FailureKind.Auth,
@@ -62,12 +84,14 @@ internal record UpstreamFailure(FailureKind Kind, int Status, string Message, by
             _ when IsContentPolicy(code, message) => FailureKind.ContentPolicy,
             _ => FailureKind.BadRequest,
         };
-        return new UpstreamFailure(kind, status, message ?? $"upstream returned HTTP {status}", body, contentType, retryAfter);
     }
 
     private static bool IsContextWindow(string? code, string? message) =>
         code is "context_length_exceeded" or "string_above_max_length"
-        || (message is not null && (message.Contains("maximum context length", StringComparison.OrdinalIgnoreCase) || message.Contains("context window", StringComparison.OrdinalIgnoreCase)));
+        || (message is not null && (message.Contains("maximum context length", StringComparison.OrdinalIgnoreCase) || message.Contains("context window", StringComparison.OrdinalIgnoreCase)
+            // Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"; Gemini: "input token count ... exceeds the maximum"; Bedrock: "Input is too long".
+            || message.Contains("prompt is too long", StringComparison.OrdinalIgnoreCase) || message.Contains("input is too long", StringComparison.OrdinalIgnoreCase)
+            || (message.Contains("token count", StringComparison.OrdinalIgnoreCase) && message.Contains("exceeds the maximum", StringComparison.OrdinalIgnoreCase))));
 
     private static bool IsContentPolicy(string? code, string? message) =>
         code is "content_policy_violation" or "content_filter"
@@ -98,12 +122,15 @@ internal record UpstreamFailure(FailureKind Kind, int Status, string Message, by
         }
     }
 
+    /// <summary>Anthropic's error body, kept (only for an Anthropic deployment answering an Anthropic-format client).</summary>
+    public bool BodyIsAnthropicError { get; init; }
+
     /// <summary>Whether the body is already an OpenAI-shaped error that can be passed on as is.</summary>
     public bool BodyIsOpenAiError
     {
         get
         {
-            if (Body is null || Body.Length == 0) return false;
+            if (Body is null || Body.Length == 0 || BodyIsAnthropicError) return false;
             try
             {
                 using var doc = JsonDocument.Parse(Body);

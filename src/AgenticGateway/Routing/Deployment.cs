@@ -11,6 +11,8 @@ internal enum LlmOperation
     ChatCompletions,
     Completions,
     Embeddings,
+    /// <summary>Anthropic's Messages API (/v1/messages): passed through to Anthropic deployments, converted for the rest.</summary>
+    Messages,
 }
 
 /// <summary>
@@ -39,6 +41,8 @@ internal sealed class Deployment
     public DeploymentOptions Options { get; }
     public ProviderDefinition Provider { get; }
     public HttpMessageInvoker Invoker { get; }
+    /// <summary>Converts OpenAI requests and answers to and from the provider's own format; null for OpenAI-compatible wires.</summary>
+    public Providers.Translation.IProviderTranslator? Translator { get; init; }
     public DeploymentState State { get; }
     public string Id => Options.Id;
     public string ProviderName => Options.Provider;
@@ -69,8 +73,12 @@ internal sealed class Deployment
     public string UpstreamModel(string requestedModel) =>
         WildcardPrefix is null ? Options.Model : Options.Model.Replace("*", requestedModel[WildcardPrefix.Length..], StringComparison.Ordinal);
 
-    public Uri EndpointFor(LlmOperation operation, string? upstreamModel) =>
-        _uris.Length > 0 ? _uris[(int)operation] : Endpoint(operation, upstreamModel ?? Options.Model);
+    /// <summary>The OpenAI-format endpoint (a Messages request sent here was converted to chat completions first).</summary>
+    public Uri EndpointFor(LlmOperation operation, string? upstreamModel)
+    {
+        if (operation == LlmOperation.Messages) operation = LlmOperation.ChatCompletions;
+        return _uris.Length > 0 ? _uris[(int)operation] : Endpoint(operation, upstreamModel ?? Options.Model);
+    }
 
     private Uri Endpoint(LlmOperation operation, string model)
     {
