@@ -1,5 +1,4 @@
 using AgenticGateway.OpenAi;
-using AgenticGateway.Providers.Anthropic;
 using AgenticGateway.Providers.Translation;
 using AgenticGateway.Routing;
 
@@ -45,7 +44,7 @@ internal sealed class AnswerCodec
     {
         if (_anthropicNative)
         {
-            if (!AnthropicUsage.TryRead(body, out usage)) throw new InvalidDataException("the body is not valid JSON");
+            if (!AnthropicNativeUsage.TryRead(body, out usage)) throw new InvalidDataException("the body is not valid JSON");
             return body.ToArray();
         }
         byte[] openAi;

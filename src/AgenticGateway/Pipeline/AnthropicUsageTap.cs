@@ -3,14 +3,14 @@ using System.Text.Json;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Providers.Translation;
 
-namespace AgenticGateway.Providers.Anthropic;
+namespace AgenticGateway.Pipeline;
 
 /// <summary>
 /// Reads token usage from Anthropic's own answers when they are passed through unchanged (an Anthropic-format client
 /// on an Anthropic deployment). Anthropic's <c>input_tokens</c> excludes cache reads and writes; the gateway's
 /// prompt tokens include both, as OpenAI's do, so prices apply the same way whatever the provider.
 /// </summary>
-internal static class AnthropicUsage
+internal static class AnthropicNativeUsage
 {
     /// <summary>Usage from a whole Message body; false when the body is not valid JSON.</summary>
     public static bool TryRead(ReadOnlySpan<byte> message, out Usage? usage)
@@ -90,8 +90,8 @@ internal sealed class AnthropicUsageTap : IStreamTranslator
             using var doc = JsonDocument.Parse(data.ToArray());
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type)) return;
-            if (type.ValueEquals("message_start") && root.TryGetProperty("message", out var m) && m.TryGetProperty("usage", out var u1)) Usage = AnthropicUsage.From(u1, Usage);
-            else if (type.ValueEquals("message_delta") && root.TryGetProperty("usage", out var u2)) Usage = AnthropicUsage.From(u2, Usage);
+            if (type.ValueEquals("message_start") && root.TryGetProperty("message", out var m) && m.TryGetProperty("usage", out var u1)) Usage = AnthropicNativeUsage.From(u1, Usage);
+            else if (type.ValueEquals("message_delta") && root.TryGetProperty("usage", out var u2)) Usage = AnthropicNativeUsage.From(u2, Usage);
         }
         catch (JsonException)
         {
