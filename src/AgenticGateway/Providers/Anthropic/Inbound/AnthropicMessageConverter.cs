@@ -62,9 +62,34 @@ internal static class AnthropicMessageConverter
             throw new InboundRequestException($"{path}.content: Input should be a valid string or a list of content blocks", $"{path}.content");
         if (role.ValueKind == JsonValueKind.String && role.ValueEquals("user")) WriteUser(w, content, path);
         else if (role.ValueKind == JsonValueKind.String && role.ValueEquals("assistant")) WriteAssistant(w, content, path);
-        else if (role.ValueKind == JsonValueKind.String && role.ValueEquals("system"))
-            throw new InboundRequestException($"{path}.role: Unexpected role \"system\". The Messages API accepts a top-level `system` parameter, not \"system\" as an input message role.", $"{path}.role");
-        else throw new InboundRequestException($"{path}.role: Input should be 'user' or 'assistant'", $"{path}.role");
+        else if (role.ValueKind == JsonValueKind.String && role.ValueEquals("system")) WriteSystemMessage(w, content, path);
+        else throw new InboundRequestException($"{path}.role: Input should be 'user', 'assistant' or 'system'", $"{path}.role");
+    }
+
+    /// <summary>
+    /// A mid-conversation system message (Anthropic accepts <c>role:"system"</c> turns in <c>messages</c> since Claude
+    /// Opus 4.8): text only, written where it stands; placement rules are the backend's to enforce.
+    /// </summary>
+    private static void WriteSystemMessage(Utf8JsonWriter w, JsonElement content, string path)
+    {
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            WriteSimple(w, "system", content.GetString()!);
+            return;
+        }
+        var texts = new List<string>();
+        var j = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            var blockPath = $"{path}.content.{j++}";
+            if (BlockType(block, blockPath) != "text") throw new InboundRequestException($"{blockPath}.type: a system message takes text blocks only", $"{blockPath}.type");
+            texts.Add(Text(block, blockPath));
+        }
+        w.WriteStartObject();
+        w.WriteString("role", "system");
+        if (texts.Count == 0) w.WriteString("content", "");
+        else WriteTextContent(w, texts);
+        w.WriteEndObject();
     }
 
     private static void WriteUser(Utf8JsonWriter w, JsonElement content, string path)

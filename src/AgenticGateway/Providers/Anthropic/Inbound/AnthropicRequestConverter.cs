@@ -10,8 +10,8 @@ namespace AgenticGateway.Providers.Anthropic.Inbound;
 /// </summary>
 /// <remarks>
 /// <para>Validation follows what Anthropic itself rejects: <c>model</c>, <c>max_tokens</c> (an integer of at least 1)
-/// and <c>messages</c> (a non-empty list of <c>user</c>/<c>assistant</c> turns whose content is a string or a list of
-/// blocks) are required. Errors are 400 <c>invalid_request_error</c> with the field path in <c>Param</c>, ready for
+/// and <c>messages</c> (a non-empty list of <c>user</c>/<c>assistant</c> turns, or mid-conversation <c>system</c>
+/// turns, whose content is a string or a list of blocks) are required. Errors are 400 <c>invalid_request_error</c> with the field path in <c>Param</c>, ready for
 /// <see cref="AnthropicErrors"/>.</para>
 /// <para>Mapping (the same as LiteLLM's <c>/v1/messages</c> adapter where it has one): <c>system</c> becomes the
 /// system message; <c>stop_sequences</c> becomes <c>stop</c>; <c>metadata.user_id</c> becomes <c>user</c>;
@@ -25,7 +25,8 @@ namespace AgenticGateway.Providers.Anthropic.Inbound;
 /// <para>Top-level fields the converter does not know are passed through (new OpenAI-compatible parameters keep
 /// working). Anthropic-only fields an OpenAI server would reject or misread are dropped: <c>service_tier</c>
 /// (different values), <c>container</c>, <c>context_management</c>, <c>anthropic_version</c>, <c>anthropic_beta</c>,
-/// <c>betas</c>, <c>inference_geo</c>. <c>mcp_servers</c> is refused when not empty: its tools would silently vanish.</para>
+/// <c>betas</c>, <c>inference_geo</c>, and the top-level <c>cache_control</c>, <c>speed</c>, <c>diagnostics</c>,
+/// <c>user_profile_id</c> and <c>workspace_id</c> (fields of the Anthropic SDK's request type). <c>mcp_servers</c> is refused when not empty: its tools would silently vanish.</para>
 /// </remarks>
 internal static class AnthropicRequestConverter
 {
@@ -36,6 +37,7 @@ internal static class AnthropicRequestConverter
         "thinking", "output_format", "output_config", "mcp_servers",
         // Anthropic-only: an OpenAI server would reject or misread them.
         "service_tier", "container", "context_management", "anthropic_version", "anthropic_beta", "betas", "inference_geo",
+        "cache_control", "speed", "diagnostics", "user_profile_id", "workspace_id",
     ];
 
     /// <summary>

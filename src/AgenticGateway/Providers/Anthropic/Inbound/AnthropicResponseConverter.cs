@@ -126,12 +126,24 @@ internal static class AnthropicResponseConverter
                 w.WriteString("type", "tool_use");
                 w.WriteString("id", call.TryGetProperty("id", out var callId) && callId.ValueKind == JsonValueKind.String ? callId.GetString() : "toolu_" + Guid.NewGuid().ToString("N"));
                 w.WriteString("name", function.ValueKind == JsonValueKind.Object && function.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : "");
+                WriteDirectCaller(w);
                 w.WritePropertyName("input");
                 WriteToolInput(w, function.ValueKind == JsonValueKind.Object && function.TryGetProperty("arguments", out var args) ? args : default);
                 w.WriteEndObject();
             }
         }
         return any;
+    }
+
+    /// <summary>
+    /// <c>"caller":{"type":"direct"}</c>: the current API marks every tool_use block with who invoked it (the model
+    /// itself, or code execution for programmatic tool calls), and the SDKs require the field.
+    /// </summary>
+    internal static void WriteDirectCaller(Utf8JsonWriter w)
+    {
+        w.WriteStartObject("caller");
+        w.WriteString("type", "direct");
+        w.WriteEndObject();
     }
 
     private static void WriteThinkingBlock(Utf8JsonWriter w, JsonElement block)

@@ -362,6 +362,7 @@ internal sealed class OpenAiToAnthropicStream : IStreamTranslator
                     w.WriteString("type", "tool_use");
                     w.WriteString("id", tool.Id);
                     w.WriteString("name", tool.Name);
+                    AnthropicResponseConverter.WriteDirectCaller(w);
                     w.WriteStartObject("input");
                     w.WriteEndObject();
                     break;
