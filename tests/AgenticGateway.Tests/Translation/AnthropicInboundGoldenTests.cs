@@ -129,6 +129,30 @@ public class AnthropicInboundGoldenTests
     }
 
     [Fact]
+    public void Interleaved_tool_arguments_end_the_stream_with_an_error_instead_of_being_dropped()
+    {
+        static string Call(int index, string? id, string args) => "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":" + index
+            + (id is null ? "" : ",\"id\":\"" + id + "\",\"type\":\"function\"") + ",\"function\":{" + (id is null ? "" : "\"name\":\"f\",") + "\"arguments\":\"" + args + "\"}}]}}]}\n\n";
+        var input = Encoding.UTF8.GetBytes(Call(0, "a", "{") + Call(1, "b", "{") + Call(0, null, "}") + "data: [DONE]\n\n");
+        var stream = new OpenAiToAnthropicStream(Model, MessageId, Estimate);
+        var events = Events(ConvertStream(stream, input, [int.MaxValue]));
+        Assert.True(stream.Failed);
+        Assert.Equal("error", events[^1].Name);
+        Assert.Equal(2, events.Count(e => e.Name == "content_block_start"));
+    }
+
+    [Fact]
+    public void Tool_calls_without_an_index_are_told_apart_by_id()
+    {
+        var input = Encoding.UTF8.GetBytes(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}},{\"id\":\"b\",\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n");
+        var events = Events(ConvertStream(input, [int.MaxValue]));
+        var starts = events.Where(e => e.Name == "content_block_start").Select(e => e.Data["content_block"]!["id"]!.GetValue<string>());
+        Assert.Equal(["a", "b"], starts);
+        Assert.Equal("tool_use", events.Single(e => e.Name == "message_delta").Data["delta"]!["stop_reason"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Stream_reports_usage_and_failure()
     {
         var ok = new OpenAiToAnthropicStream(Model, MessageId, Estimate);
