@@ -16,9 +16,11 @@ internal sealed class AnswerCodec
     private readonly ProviderCall _call;
     private readonly bool _anthropicNative;
     private readonly LlmOperation _operation;
+    private readonly LlmExchange _x;
 
-    private AnswerCodec(IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation)
+    private AnswerCodec(LlmExchange x, IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation)
     {
+        _x = x;
         _provider = provider;
         _call = call;
         _anthropicNative = anthropicNative;
@@ -31,9 +33,9 @@ internal sealed class AnswerCodec
 
     public static AnswerCodec? For(LlmExchange x, Deployment d, ProviderCall call)
     {
-        if (IsAnthropicNative(x, d)) return new AnswerCodec(null, call, anthropicNative: true, x.Operation);
+        if (IsAnthropicNative(x, d)) return new AnswerCodec(x, null, call, anthropicNative: true, x.Operation);
         if (d.Translator is null && x.Operation != LlmOperation.Messages) return null;
-        return new AnswerCodec(d.Translator, call, anthropicNative: false, x.Operation);
+        return new AnswerCodec(x, d.Translator, call, anthropicNative: false, x.Operation);
     }
 
     /// <summary>
@@ -59,16 +61,16 @@ internal sealed class AnswerCodec
                 ? _provider.TranslateEmbeddingsResponse(body, _call, out usage)
                 : _provider.TranslateChatResponse(body, _call, out usage);
         }
-        return _operation == LlmOperation.Messages ? ClientFormats.ToAnthropicMessage(openAi, _call) : openAi;
+        return _operation == LlmOperation.Messages ? ClientFormats.ToAnthropicMessage(openAi, _x) : openAi;
     }
 
     /// <summary>A decoder chain for one streamed answer.</summary>
-    public IStreamTranslator CreateStream(LlmExchange x)
+    public IStreamTranslator CreateStream()
     {
         if (_anthropicNative) return new AnthropicUsageTap();
         IStreamTranslator? provider = _provider?.CreateChatStream(_call);
         if (_operation != LlmOperation.Messages) return provider!;
-        var client = ClientFormats.ToAnthropicStream(x, _call);
+        var client = ClientFormats.ToAnthropicStream(_x);
         return provider is null ? client : new ChainedStream(provider, client);
     }
 }

@@ -62,11 +62,3 @@ internal static class AnthropicPassthrough
         return new ProviderError(effective, string.IsNullOrEmpty(message) ? $"upstream returned HTTP {status}" : message, type);
     }
 }
-
-/// <summary>The Anthropic-format client side: converts its request into OpenAI chat for deployments that are not Anthropic.</summary>
-internal static class ClientRequests
-{
-    /// <summary>Converts once; returns the error to answer with when the request cannot be converted.</summary>
-    public static OpenAi.ApiError? ToOpenAi(LlmExchange x) =>
-        new(501, "Anthropic-format requests to this deployment arrive with the inbound converter.", "api_error");
-}

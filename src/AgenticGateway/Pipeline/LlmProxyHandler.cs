@@ -145,7 +145,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
 
             var anthropic = Array.Find(group!.Deployments, d => d.Provider.Wire == Providers.ProviderWire.Anthropic);
             if (anthropic is not null && await CountOnAnthropicAsync(context, anthropic, body, parsed, requestId)) return;
-            var tokens = TokenEstimator.EstimatePromptTokens(body.Span);
+            var tokens = Providers.Anthropic.Inbound.AnthropicTokenCounter.Estimate(body.Span);
             context.Response.ContentType = "application/json";
             context.Response.Headers["x-agw-token-count"] = "estimated";
             await context.Response.WriteAsync($"{{\"input_tokens\":{tokens}}}", context.RequestAborted);

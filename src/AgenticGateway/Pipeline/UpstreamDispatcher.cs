@@ -172,7 +172,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         else
         {
-            if (!x.HasOpenAiBody && ClientRequests.ToOpenAi(x) is { } conversionError)
+            if (!x.HasOpenAiBody && ClientFormats.ToOpenAi(x) is { } conversionError)
                 return new UpstreamFailure(FailureKind.BadRequest, conversionError.Status, conversionError.Message) { ClientError = conversionError };
             if (d.Translator is { } translator)
             {
@@ -251,7 +251,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} answered a stream request with {media} instead of text/event-stream");
                     }
                     failure = x.Request.Stream
-                        ? await relay.StreamAsync(x, d, response, attemptCts!, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start, codec?.CreateStream(x))
+                        ? await relay.StreamAsync(x, d, response, attemptCts!, d.Options.StreamTimeout ?? router.StreamIdleTimeout, start, codec?.CreateStream())
                         : await relay.BufferedAsync(x, d, response, attemptToken, start, codec);
                 }
                 catch (OperationCanceledException) when (attemptCts is { IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
