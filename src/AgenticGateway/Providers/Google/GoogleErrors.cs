@@ -36,8 +36,20 @@ internal static class GoogleErrors
         var code = e.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number && c.TryGetInt32(out var ci) ? ci : (int?)null;
         var canonical = e.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
         var message = e.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "Google returned an error.";
-        error = new ProviderError(StatusOf(canonical) ?? (code is >= 400 and <= 599 ? code.Value : fallbackStatus), message, canonical);
+        var status = StatusOf(canonical) ?? (code is >= 400 and <= 599 ? code.Value : fallbackStatus);
+        // AI Studio answers a wrong API key with 400 INVALID_ARGUMENT; its ErrorInfo reason says what it is.
+        if (HasReason(e, "API_KEY_INVALID")) status = 401;
+        error = new ProviderError(status, message, canonical);
         return true;
+    }
+
+    private static bool HasReason(JsonElement error, string reason)
+    {
+        if (!error.TryGetProperty("details", out var details) || details.ValueKind != JsonValueKind.Array) return false;
+        foreach (var detail in details.EnumerateArray())
+            if (detail.ValueKind == JsonValueKind.Object && detail.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() == reason)
+                return true;
+        return false;
     }
 
     /// <summary>google.rpc.Code names to HTTP statuses (the mapping Google's own HTTP gateway uses).</summary>
