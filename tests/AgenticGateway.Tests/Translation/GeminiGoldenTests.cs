@@ -15,6 +15,14 @@ namespace AgenticGateway.Tests.Translation;
 /// </summary>
 public class GeminiGoldenTests
 {
+    /// <summary>A fixed clock: the three feeds of one stream must give byte-identical output.</summary>
+    private static readonly TimeProvider Clock = new FixedTime(DateTimeOffset.FromUnixTimeSeconds(1_750_000_000));
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
     private static readonly string Root = Path.Combine(AppContext.BaseDirectory, "Fixtures", "translation", "gemini");
 
     public static TheoryData<string> Cases()
@@ -47,7 +55,7 @@ public class GeminiGoldenTests
             ApiKey = new Secret(vertex ? null : "test-key"),
             Cloud = vertex ? new CloudOptions { VertexProject = "my-proj", VertexLocation = "us-central1" } : CloudOptions.None,
         };
-        var translator = vertex ? new GeminiTranslator(true, _ => ValueTask.FromResult("ya29.test-token")) : new GeminiTranslator();
+        var translator = vertex ? new GeminiTranslator(true, _ => ValueTask.FromResult("ya29.test-token"), Clock) : new GeminiTranslator(Clock);
         var call = new ProviderCall(deployment, settings["model"]?.GetValue<string>() ?? "gemini-2.5-flash", Flag("stream"), Flag("include_usage"), "req-1");
         return new Case(dir, translator, call, Flag("embeddings"));
     }
