@@ -92,6 +92,14 @@ internal static class ConverseResponseReader
         if (any) w.WriteEndArray();
     }
 
+    /// <summary>Tool input as compact JSON text, as OpenAI sends arguments (Bedrock's body may be pretty-printed).</summary>
+    private static string Compact(JsonElement input)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping })) input.WriteTo(w);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     private static void WriteToolCalls(Utf8JsonWriter w, JsonElement content)
     {
         var any = false;
@@ -104,7 +112,7 @@ internal static class ConverseResponseReader
             w.WriteString("type", "function");
             w.WriteStartObject("function");
             w.WriteString("name", tu.GetProperty("name").GetString());
-            w.WriteString("arguments", tu.TryGetProperty("input", out var input) ? input.GetRawText() : "{}");
+            w.WriteString("arguments", tu.TryGetProperty("input", out var input) ? Compact(input) : "{}");
             w.WriteEndObject();
             w.WriteEndObject();
         }
