@@ -58,15 +58,20 @@ internal sealed class BedrockEmbeddings
                 if (texts.Count != 1)
                     return (null, ApiError.BadRequest("Amazon Titan embeddings take one text per request: send one input at a time", "input"));
                 w.WriteString("inputText", texts[0]);
+                var v2 = model.Contains("titan-embed-text-v2", StringComparison.Ordinal);
+                var image = model.Contains("titan-embed-image", StringComparison.Ordinal);
                 if (dimensions is not null)
                 {
-                    if (model.Contains("titan-embed-text-v1", StringComparison.Ordinal))
-                        return (null, ApiError.BadRequest("amazon.titan-embed-text-v1 has a fixed size: 'dimensions' is not supported", "dimensions"));
-                    w.WritePropertyName("dimensions");
+                    if (!v2 && !image)
+                        return (null, ApiError.BadRequest($"{model} has a fixed size: 'dimensions' is not supported", "dimensions"));
+                    // Text v2 takes "dimensions"; the multimodal model takes embeddingConfig.outputEmbeddingLength.
+                    if (image) w.WriteStartObject("embeddingConfig");
+                    w.WritePropertyName(image ? "outputEmbeddingLength" : "dimensions");
                     dimensions.WriteTo(w);
+                    if (image) w.WriteEndObject();
                 }
-                // Titan v2 normalises by default; OpenAI's embeddings are normalised too, so this is said once, explicitly.
-                if (!model.Contains("titan-embed-text-v1", StringComparison.Ordinal)) w.WriteBoolean("normalize", true);
+                // Text v2 normalises by default; OpenAI's embeddings are normalised too, so this is said once, explicitly.
+                if (v2) w.WriteBoolean("normalize", true);
             }
             else
             {
