@@ -12,6 +12,7 @@ internal sealed partial class MockEngine
     {
         // One line per dialect, e.g.: if (AnthropicRoute(exchange, path)) return ServeAnthropicAsync(exchange, path, cancellationToken);
         if (GeminiRoute(exchange, path)) return ServeGeminiAsync(exchange, path, cancellationToken);
+        if (BedrockRoute(exchange, path)) return ServeBedrockAsync(exchange, path, cancellationToken);
         return Task.FromResult(false);
     }
 }
