@@ -11,6 +11,7 @@ internal sealed partial class MockEngine
     private Task<bool> TryDialectAsync(IMockExchange exchange, string path, CancellationToken cancellationToken)
     {
         // One line per dialect, e.g.: if (AnthropicRoute(exchange, path)) return ServeAnthropicAsync(exchange, path, cancellationToken);
+        if (AnthropicRoute(exchange, path)) return ServeAnthropicAsync(exchange, path, cancellationToken);
         return Task.FromResult(false);
     }
 }
