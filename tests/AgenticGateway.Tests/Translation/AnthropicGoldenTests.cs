@@ -133,6 +133,34 @@ public class AnthropicGoldenTests
         Assert.ThrowsAny<Exception>(() => AssertStream(stream.Replace("\"index\":1", "\"index\":2"), stream));
     }
 
+    [Fact]
+    public async Task Embeddings_are_refused_with_a_400()
+    {
+        var result = await new AnthropicTranslator().BuildEmbeddingsRequestAsync("{\"input\":\"x\"}"u8.ToArray(), Call(new JsonObject()), CancellationToken.None);
+        Assert.Null(result.Request);
+        Assert.Equal(400, result.Error!.Status);
+        Assert.Contains("embeddings", result.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://api.anthropic.com")]
+    [InlineData("https://api.anthropic.com/")]
+    [InlineData("https://api.anthropic.com/v1")]
+    [InlineData("https://api.anthropic.com/v1/messages")]
+    public void Api_base_is_accepted_with_or_without_the_version_path(string apiBase)
+    {
+        Assert.Equal("https://api.anthropic.com/v1/messages", AnthropicTranslator.MessagesUri(new Uri(apiBase)).ToString());
+        Assert.Equal("https://api.anthropic.com/v1/messages/count_tokens", AnthropicTranslator.CountTokensUri(new Uri(apiBase)).ToString());
+    }
+
+    [Fact]
+    public void An_empty_error_body_still_gives_a_message()
+    {
+        var error = new AnthropicTranslator().ReadError(529, []);
+        Assert.Equal(503, error.Status);
+        Assert.Equal("Anthropic returned HTTP 529.", error.Message);
+    }
+
     private static AnthropicTranslator Translator(JsonObject settings)
     {
         var headers = new AnthropicHeaders((string?)settings["anthropic_version"], (string?)settings["anthropic_beta"]);

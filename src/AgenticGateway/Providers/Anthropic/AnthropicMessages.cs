@@ -142,9 +142,14 @@ internal static class AnthropicMessages
                 {
                     var partPath = $"{path}.content[{j++}]";
                     var type = PartType(part);
-                    if (type == "refusal" && Str(part, "refusal") is { Length: > 0 } refusal) blocks.Add(Text(refusal));
-                    else if (type == "text") { if (TextPart(part, partPath) is { } block) blocks.Add(block); }
-                    else if (type is not ("refusal")) throw AnthropicRequestException.BadRequest($"{partPath}: an assistant message can only hold text parts.", partPath);
+                    var block = type switch
+                    {
+                        "text" => TextPart(part, partPath),
+                        // OpenAI's refusal part is what the assistant said; Anthropic has only text for it.
+                        "refusal" => Str(part, "refusal") is { Length: > 0 } refusal ? Text(refusal) : null,
+                        _ => throw AnthropicRequestException.BadRequest($"{partPath}: an assistant message can only hold text and refusal parts.", partPath),
+                    };
+                    if (block is not null) blocks.Add(block);
                 }
             }
         }
