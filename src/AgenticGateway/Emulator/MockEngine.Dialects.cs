@@ -10,9 +10,9 @@ internal sealed partial class MockEngine
     /// <summary>Serves the request when a dialect owns its route; false leaves it to the OpenAI format.</summary>
     private Task<bool> TryDialectAsync(IMockExchange exchange, string path, CancellationToken cancellationToken)
     {
-        // One line per dialect, e.g.: if (AnthropicRoute(exchange, path)) return ServeAnthropicAsync(exchange, path, cancellationToken);
         if (GeminiRoute(exchange, path)) return ServeGeminiAsync(exchange, path, cancellationToken);
         if (BedrockRoute(exchange, path)) return ServeBedrockAsync(exchange, path, cancellationToken);
+        if (AnthropicRoute(exchange, path)) return ServeAnthropicAsync(exchange, path, cancellationToken);
         return Task.FromResult(false);
     }
 }
