@@ -13,6 +13,7 @@ namespace AgenticGateway.Runtime;
 internal sealed class RuntimeBuilder(HttpMessageInvoker network)
 {
     private readonly ConcurrentDictionary<string, DeploymentState> _states = new(StringComparer.Ordinal);
+    private readonly ProviderTranslators _translators = new(network);
 
     public GatewayRuntime Build(GatewayOptions options)
     {
@@ -57,6 +58,6 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network)
         var invoker = provider.Wire == ProviderWire.Mock
             ? new HttpMessageInvoker(new InProcessMockHandler(new MockEngine(MockSettings.From(options.Mock))), disposeHandler: true)
             : network;
-        return new Deployment(options, provider, invoker, state);
+        return new Deployment(options, provider, invoker, state) { Translator = _translators.For(options, provider) };
     }
 }
