@@ -176,9 +176,18 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 return new UpstreamFailure(FailureKind.BadRequest, conversionError.Status, conversionError.Message) { ClientError = conversionError };
             if (d.Translator is { } translator)
             {
-                var built = x.Operation == LlmOperation.Embeddings
-                    ? await translator.BuildEmbeddingsRequestAsync(x.OpenAiBody, call, cancellationToken)
-                    : await translator.BuildChatRequestAsync(x.OpenAiBody, call, cancellationToken);
+                TranslatedRequest built;
+                try
+                {
+                    built = x.Operation == LlmOperation.Embeddings
+                        ? await translator.BuildEmbeddingsRequestAsync(x.OpenAiBody, call, cancellationToken)
+                        : await translator.BuildChatRequestAsync(x.OpenAiBody, call, cancellationToken);
+                }
+                catch (HttpRequestException ex)
+                {
+                    // Credentials the provider needs could not be had (a Vertex token exchange failed): like an unreachable provider.
+                    return new UpstreamFailure(FailureKind.Connection, 502, $"could not get credentials for {d.Id}: {ex.Message}");
+                }
                 if (built.Error is { } refused) return new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message) { ClientError = refused };
                 request = built.Request!;
             }

@@ -243,6 +243,55 @@ public class ProviderEndToEndTests : IAsyncLifetime
         Assert.Equal(0, _upstream.Engine.RequestsFor("claude-sonnet-4-5"));
     }
 
+    [Fact]
+    public async Task Messages_pass_through_to_anthropic_with_unknown_fields_and_the_clients_beta_header()
+    {
+        using var response = await _gateway.PostJsonAsync("/v1/messages",
+            """{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"}],"future_field":{"kept":true}}""",
+            configure: r => { r.Headers.Add("x-api-key", "sk-gateway-master"); r.Headers.Add("anthropic-version", "2023-06-01"); r.Headers.Add("anthropic-beta", "some-beta-2099-01-01"); });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var body = JsonDocument.Parse(text);
+        Assert.Equal("message", body.RootElement.GetProperty("type").GetString());
+        var sent = _upstream.Engine.LastRequest!;
+        Assert.Equal("/v1/messages", sent.Path);
+        Assert.Contains("\"future_field\":{\"kept\":true}", sent.Body);
+        Assert.Contains("\"model\":\"claude-sonnet-4-5\"", sent.Body);
+        Assert.Equal("some-beta-2099-01-01", sent.Headers["anthropic-beta"]);
+        Assert.Equal(Key, sent.Headers["x-api-key"]);
+    }
+
+    [Fact]
+    public async Task Anthropic_errors_reach_anthropic_clients_in_anthropics_shape()
+    {
+        _upstream.Fail("status=429,retry_after=3", model: "claude-sonnet-4-5");
+        using var response = await _gateway.PostJsonAsync("/v1/messages", """{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}""",
+            configure: r => r.Headers.Add("x-api-key", "sk-gateway-master"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("error", body.RootElement.GetProperty("type").GetString());
+        Assert.Equal("rate_limit_error", body.RootElement.GetProperty("error").GetProperty("type").GetString());
+
+        // The same failure for an OpenAI-format client comes in OpenAI's shape.
+        _upstream.Fail("status=429,retry_after=3", model: "claude-sonnet-4-5");
+        var (status, openAi, _) = await PostAsync("/v1/chat/completions", """{"model":"claude","messages":[{"role":"user","content":"hi"}]}""");
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Equal("rate_limit_error", openAi.GetProperty("error").GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_messages_stream_that_breaks_on_a_translated_provider_ends_with_an_anthropic_error_event()
+    {
+        _upstream.Fail("cut=3", model: "gemini-2.5-flash");
+        using var response = await _gateway.PostJsonAsync("/v1/messages", """{"model":"gemini","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"tell me a long story"}]}""",
+            configure: r => r.Headers.Add("x-api-key", "sk-gateway-master"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("event: message_start", text);
+        Assert.Contains("event: error", text);
+        Assert.DoesNotContain("event: message_stop", text);
+    }
+
     internal static string UpstreamModelOf(string model) => model switch
     {
         "claude" => "claude-sonnet-4-5",
