@@ -226,6 +226,16 @@ public class ProviderEndToEndTests : IAsyncLifetime
         Assert.True(data[0].GetProperty("embedding").GetArrayLength() > 0);
     }
 
+    [Theory]
+    [InlineData("claude")]
+    [InlineData("vertex-claude")]
+    public async Task Embeddings_on_a_provider_without_them_are_a_clear_400(string model)
+    {
+        var (status, body, _) = await PostAsync("/v1/embeddings", $$$"""{"model":"{{{model}}}","input":"hello"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("embeddings", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task A_gemini_safety_stop_is_content_filter_never_stop()
     {
