@@ -21,6 +21,8 @@ internal struct ParsedRequest
     /// <summary>Byte offset of the closing brace of the top-level object.</summary>
     public int ObjectEnd;
     public int? MaxTokens;
+    /// <summary>Embeddings asked for as base64 (<c>encoding_format: base64</c>).</summary>
+    public bool Base64;
 }
 
 internal static class RequestReader
@@ -136,6 +138,7 @@ internal static class RequestReader
                     if (reader.TokenType == JsonTokenType.Null) continue;
                     if (reader.TokenType != JsonTokenType.String || !(reader.ValueTextEquals("float"u8) || reader.ValueTextEquals("base64"u8)))
                         return ApiError.BadRequest("Invalid 'encoding_format': expected 'float' or 'base64'.", "encoding_format");
+                    request.Base64 = reader.ValueTextEquals("base64"u8);
                 }
                 else if (reader.ValueTextEquals("tools"u8))
                 {

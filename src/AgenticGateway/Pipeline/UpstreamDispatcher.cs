@@ -163,7 +163,10 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         x.UpstreamModel = upstreamModel;
         x.UsageInjected = false;
-        var call = new ProviderCall(d.Options, upstreamModel ?? d.Options.Model, x.Request.Stream, x.OpenAiRequest.IncludeUsage, x.RequestId);
+        var call = new ProviderCall(d.Options, upstreamModel ?? d.Options.Model, x.Request.Stream, x.OpenAiRequest.IncludeUsage, x.RequestId)
+        {
+            Base64Embeddings = x.OpenAiRequest.Base64,
+        };
         var codec = AnswerCodec.For(x, d, call);
         HttpRequestMessage request;
         if (AnswerCodec.IsAnthropicNative(x, d))

@@ -239,7 +239,7 @@ public class BedrockEmulatorTests : IAsyncLifetime
     [InlineData("cohere.embed-english-v3", """{"model":"e","input":["one","two","three"],"encoding_format":"base64"}""", 3, 1024)]
     public async Task Embeddings_round_trip(string model, string openAi, int count, int dimensions)
     {
-        var call = Call(model: model);
+        var call = Call(model: model) with { Base64Embeddings = openAi.Contains("\"base64\"", StringComparison.Ordinal) };
         var built = await _translator.BuildEmbeddingsRequestAsync(Encoding.UTF8.GetBytes(openAi), call, CancellationToken.None);
         using var response = await _client.SendAsync(built.Request!);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -271,7 +271,7 @@ public class GeminiEmulatorTests : IAsyncLifetime
     {
         var deployment = vertex ? Vertex(token: Key) : Studio();
         var translator = vertex ? new GeminiTranslator(true, _ => ValueTask.FromResult(Key)) : new GeminiTranslator();
-        var call = Call(deployment, model: "gemini-embedding-001");
+        var call = Call(deployment, model: "gemini-embedding-001") with { Base64Embeddings = openAi.Contains("\"base64\"", StringComparison.Ordinal) };
         var built = await translator.BuildEmbeddingsRequestAsync(Encoding.UTF8.GetBytes(openAi), call, default);
         using var response = await _http.SendAsync(built.Request!);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

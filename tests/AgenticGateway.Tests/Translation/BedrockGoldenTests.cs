@@ -39,6 +39,7 @@ public class BedrockGoldenTests
         var dir = Path.Combine(Root, name);
         var caseInfo = File.Exists(Path.Combine(dir, "case.json")) ? JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "case.json")))!.AsObject() : new JsonObject();
         var call = Call(caseInfo);
+        if (File.Exists(Path.Combine(dir, "openai_request.json"))) call = call with { Base64Embeddings = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "openai_request.json")))?["encoding_format"]?.GetValue<string>() == "base64" };
         var translator = new BedrockTranslator(time: new FixedTime(SigningTime));
         var embeddings = caseInfo["kind"]?.GetValue<string>() == "embeddings";
         var checks = 0;

@@ -57,6 +57,7 @@ public class GeminiGoldenTests
         };
         var translator = vertex ? new GeminiTranslator(true, _ => ValueTask.FromResult("ya29.test-token"), Clock) : new GeminiTranslator(Clock);
         var call = new ProviderCall(deployment, settings["model"]?.GetValue<string>() ?? "gemini-2.5-flash", Flag("stream"), Flag("include_usage"), "req-1");
+        if (File.Exists(Path.Combine(dir, "openai_request.json"))) call = call with { Base64Embeddings = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "openai_request.json")))?["encoding_format"]?.GetValue<string>() == "base64" };
         return new Case(dir, translator, call, Flag("embeddings"));
     }
 

@@ -227,6 +227,18 @@ public class ProviderEndToEndTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("gemini-embed")]
+    [InlineData("cohere-embed")]
+    public async Task Base64_embeddings_are_little_endian_floats(string model)
+    {
+        var (status, body, _) = await PostAsync("/v1/embeddings", $$$"""{"model":"{{{model}}}","input":["hello"],"encoding_format":"base64"}""");
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var bytes = Convert.FromBase64String(body.GetProperty("data")[0].GetProperty("embedding").GetString()!);
+        Assert.True(bytes.Length > 0 && bytes.Length % 4 == 0);
+        Assert.All(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray(), f => Assert.True(float.IsFinite(f)));
+    }
+
+    [Theory]
     [InlineData("claude")]
     [InlineData("vertex-claude")]
     public async Task Embeddings_on_a_provider_without_them_are_a_clear_400(string model)

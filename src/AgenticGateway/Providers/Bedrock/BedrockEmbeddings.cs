@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -12,18 +11,12 @@ namespace AgenticGateway.Providers.Bedrock;
 /// text embeddings (<c>{"inputText","dimensions","normalize"}</c> → <c>{"embedding","inputTextTokenCount"}</c>, one
 /// text per call) and Cohere Embed (<c>{"texts","input_type"}</c> → <c>{"embeddings","id","texts"}</c>).
 /// </summary>
-internal sealed class BedrockEmbeddings
+internal static class BedrockEmbeddings
 {
-    /// <summary>
-    /// Requests that asked for base64 output, by request id: the response translation is not given the request, and
-    /// OpenAI's own SDKs ask for base64 by default. An entry lives from the request built to the response read.
-    /// </summary>
-    private readonly ConcurrentDictionary<string, byte> _base64 = new(StringComparer.Ordinal);
-
     public static bool IsTitan(string model) => model.Contains("amazon.titan-embed", StringComparison.Ordinal);
     public static bool IsCohere(string model) => model.Contains("cohere.embed", StringComparison.Ordinal);
 
-    public (byte[]? Body, ApiError? Error) Write(ReadOnlySpan<byte> openAiBody, string model, string requestId)
+    public static (byte[]? Body, ApiError? Error) Write(ReadOnlySpan<byte> openAiBody, string model)
     {
         JsonObject request;
         try { request = JsonNode.Parse(openAiBody) as JsonObject ?? throw new JsonException("the body is not a JSON object"); }
@@ -86,17 +79,11 @@ internal sealed class BedrockEmbeddings
             }
             w.WriteEndObject();
         }
-        if (format == "base64")
-        {
-            if (_base64.Count > 10_000) _base64.Clear(); // entries of failed requests are never read back; keep the memo bounded
-            _base64[requestId] = 0;
-        }
         return (buffer.WrittenSpan.ToArray(), null);
     }
 
-    public byte[] Translate(ReadOnlySpan<byte> body, string model, string requestId, out Usage? usage)
+    public static byte[] Translate(ReadOnlySpan<byte> body, string model, bool base64, out Usage? usage)
     {
-        var base64 = _base64.TryRemove(requestId, out _);
         JsonDocument document;
         try { document = JsonDocument.Parse(body.ToArray()); }
         catch (JsonException ex) { throw new InvalidDataException("InvokeModel embeddings response is not JSON: " + ex.Message, ex); }

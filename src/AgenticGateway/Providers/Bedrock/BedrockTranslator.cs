@@ -19,7 +19,6 @@ internal sealed class BedrockTranslator(IAwsRequestSigner? signer = null, TimePr
 
     private readonly IAwsRequestSigner _signer = signer ?? new SigV4Signer();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly BedrockEmbeddings _embeddings = new();
 
     public ValueTask<TranslatedRequest> BuildChatRequestAsync(ReadOnlyMemory<byte> openAiBody, ProviderCall call, CancellationToken cancellationToken)
     {
@@ -35,13 +34,13 @@ internal sealed class BedrockTranslator(IAwsRequestSigner? signer = null, TimePr
 
     public ValueTask<TranslatedRequest> BuildEmbeddingsRequestAsync(ReadOnlyMemory<byte> openAiBody, ProviderCall call, CancellationToken cancellationToken)
     {
-        var (body, error) = _embeddings.Write(openAiBody.Span, call.UpstreamModel, call.RequestId);
+        var (body, error) = BedrockEmbeddings.Write(openAiBody.Span, call.UpstreamModel);
         if (error is not null) return ValueTask.FromResult(TranslatedRequest.Fail(error));
         return ValueTask.FromResult(Build(call, "invoke", body!, "application/json"));
     }
 
     public byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
-        _embeddings.Translate(providerBody, call.UpstreamModel, call.RequestId, out usage);
+        BedrockEmbeddings.Translate(providerBody, call.UpstreamModel, call.Base64Embeddings, out usage);
 
     public ProviderError ReadError(int status, ReadOnlySpan<byte> body) => BedrockErrors.Read(status, body);
 

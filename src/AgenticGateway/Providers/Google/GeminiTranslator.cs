@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -23,12 +22,6 @@ internal sealed class GeminiTranslator : IProviderTranslator
     private readonly bool _vertex;
     private readonly Func<DeploymentOptions, CancellationToken, ValueTask<string>>? _token;
     private readonly TimeProvider _time;
-    /// <summary>
-    /// Request ids whose embeddings were asked for as base64: the response translation does not see the request body.
-    /// Entries leave when the response is translated, or after <see cref="MemoLifetime"/> when it never came.
-    /// </summary>
-    private readonly ConcurrentDictionary<string, long> _base64 = new(StringComparer.Ordinal);
-    private static readonly TimeSpan MemoLifetime = TimeSpan.FromMinutes(15);
 
     /// <summary>AI Studio: the deployment's api_key goes in <c>x-goog-api-key</c>.</summary>
     public GeminiTranslator(TimeProvider? time = null)
@@ -88,14 +81,13 @@ internal sealed class GeminiTranslator : IProviderTranslator
             content = GeminiEmbeddings.WriteStudio(parsed, call.UpstreamModel);
             url = ModelUrl(call, parsed.Single ? "embedContent" : "batchEmbedContents");
         }
-        if (parsed.Base64) Remember(call.RequestId);
         var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = Json(content) };
         await AuthorizeAsync(request, call.Deployment, cancellationToken);
         return new TranslatedRequest(request, null);
     }
 
     public byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
-        GeminiEmbeddings.Translate(providerBody, call.UpstreamModel, _base64.TryRemove(call.RequestId, out _), out usage);
+        GeminiEmbeddings.Translate(providerBody, call.UpstreamModel, call.Base64Embeddings, out usage);
 
     /// <summary>The same, with the encoding known to the caller (no per-request memo needed).</summary>
     public static byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, string model, bool base64, out Usage? usage) =>
@@ -153,12 +145,4 @@ internal sealed class GeminiTranslator : IProviderTranslator
         return json is not null;
     }
 
-    private void Remember(string requestId)
-    {
-        var now = _time.GetTimestamp();
-        _base64[requestId] = now;
-        if (_base64.Count < 256) return;
-        foreach (var (id, at) in _base64)
-            if (_time.GetElapsedTime(at, now) > MemoLifetime) _base64.TryRemove(id, out _);
-    }
 }

@@ -10,7 +10,11 @@ namespace AgenticGateway.Providers.Translation;
 /// <param name="Stream">The client asked for a stream.</param>
 /// <param name="IncludeUsage">The stream must end with an OpenAI usage chunk (<c>stream_options.include_usage</c>).</param>
 /// <param name="RequestId">The gateway's request id: used as the OpenAI response id's suffix.</param>
-internal readonly record struct ProviderCall(DeploymentOptions Deployment, string UpstreamModel, bool Stream, bool IncludeUsage, string RequestId);
+internal readonly record struct ProviderCall(DeploymentOptions Deployment, string UpstreamModel, bool Stream, bool IncludeUsage, string RequestId)
+{
+    /// <summary>Embeddings were asked for with <c>encoding_format: base64</c> (the answer's translation needs to know).</summary>
+    public bool Base64Embeddings { get; init; }
+}
 
 /// <summary>The provider request built from an OpenAI one, or why the provider cannot take it (OpenAI-shaped, 400).</summary>
 internal readonly record struct TranslatedRequest(HttpRequestMessage? Request, ApiError? Error)
