@@ -1,3 +1,4 @@
+using AgenticGateway.Providers.Translation;
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -115,7 +116,7 @@ internal static class BedrockEmbeddings
                     w.WriteStartObject();
                     w.WriteString("object", "embedding");
                     w.WriteNumber("index", i);
-                    if (base64) w.WriteString("embedding", ToBase64(vectors[i]));
+                    if (base64) w.WriteString("embedding", EmbeddingVectors.ToBase64(vectors[i]));
                     else
                     {
                         w.WritePropertyName("embedding");
@@ -136,12 +137,4 @@ internal static class BedrockEmbeddings
     }
 
     /// <summary>OpenAI's base64 embedding: the little-endian float32 values, base64-encoded.</summary>
-    private static string ToBase64(JsonElement vector)
-    {
-        var floats = new float[vector.GetArrayLength()];
-        var i = 0;
-        foreach (var v in vector.EnumerateArray()) floats[i++] = v.GetSingle();
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian hosts are not supported");
-        return Convert.ToBase64String(MemoryMarshal.AsBytes(floats.AsSpan()));
-    }
 }

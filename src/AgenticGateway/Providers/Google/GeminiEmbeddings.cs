@@ -1,3 +1,4 @@
+using AgenticGateway.Providers.Translation;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
@@ -152,7 +153,7 @@ internal static class GeminiEmbeddings
                     w.WriteStartObject();
                     w.WriteString("object", "embedding");
                     w.WriteNumber("index", i);
-                    if (base64) w.WriteString("embedding", Base64(vectors[i]));
+                    if (base64) w.WriteString("embedding", EmbeddingVectors.ToBase64(vectors[i]));
                     else
                     {
                         w.WriteStartArray("embedding");
@@ -178,11 +179,4 @@ internal static class GeminiEmbeddings
             ? values : throw new InvalidDataException("Google embedding without values.");
 
     /// <summary>OpenAI's base64 encoding: the vector's float32 values, little-endian, base64 encoded.</summary>
-    private static string Base64(JsonElement values)
-    {
-        var bytes = new byte[values.GetArrayLength() * 4];
-        var i = 0;
-        foreach (var v in values.EnumerateArray()) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(4 * i++), v.GetSingle());
-        return Convert.ToBase64String(bytes);
-    }
 }
