@@ -40,6 +40,8 @@ public class TracingTests
             configure: r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
+        // The request span ends after the answer is written: the client can have it a moment earlier.
+        await SpanEnded(spans, "gateway chat");
         var request = Assert.Single(spans, s => s.OperationName == "gateway chat");
         Assert.Equal("m", request.GetTagItem("gen_ai.request.model"));
         Assert.Equal(2, request.GetTagItem("agw.attempts"));
@@ -62,6 +64,53 @@ public class TracingTests
         // The provider saw the same trace, with the successful attempt as parent.
         var sent = upstream.Engine.LastRequest!.Headers["traceparent"];
         Assert.Contains(traceId.ToString(), sent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_attempt_and_its_fallback_to_another_provider_are_both_in_the_trace()
+    {
+        var traceId = ActivityTraceId.CreateRandom();
+        var spans = new ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == GatewayTracing.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => { if (a.TraceId == traceId) spans.Add(a); },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using var gw = await GatewayServer.StartAsync(Yaml(upstream, $$"""
+              - {name: claude, provider: anthropic, model: claude-sonnet-4-5, api_base: "{{upstream.Url}}"}
+            router:
+              num_retries: 0
+              fallbacks: [{m: [claude]}]
+            """));
+        upstream.Fail("status=500", count: 1, model: "upstream-m");
+        using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"),
+            configure: r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("anthropic", response.Headers.GetValues("x-agw-provider").Single());
+
+        await SpanEnded(spans, "gateway chat");
+        var request = Assert.Single(spans, s => s.OperationName == "gateway chat");
+        Assert.Equal(2, request.GetTagItem("agw.attempts"));
+        Assert.Equal(1, request.GetTagItem("agw.fallbacks"));
+        var failed = Assert.Single(spans, s => s.OperationName == "chat upstream-m");
+        Assert.Equal(ActivityStatusCode.Error, failed.Status);
+        Assert.Equal("openai_compatible", failed.GetTagItem("gen_ai.system"));
+        var fallback = Assert.Single(spans, s => s.OperationName == "chat claude-sonnet-4-5");
+        Assert.Equal(ActivityStatusCode.Unset, fallback.Status);
+        Assert.Equal("anthropic", fallback.GetTagItem("gen_ai.system"));
+        Assert.True((long)fallback.GetTagItem("gen_ai.usage.output_tokens")! > 0);
+        Assert.True(failed.StartTimeUtc < fallback.StartTimeUtc);
+        Assert.All([failed, fallback], a => Assert.Equal(ActivityKind.Client, a.Kind));
+    }
+
+    /// <summary>Waits (briefly) for a span to end: spans end after the response is flushed.</summary>
+    private static async Task SpanEnded(ConcurrentBag<Activity> spans, string name)
+    {
+        for (var i = 0; i < 100 && !spans.Any(s => s.OperationName == name); i++) await Task.Delay(20);
     }
 
     [Fact]
