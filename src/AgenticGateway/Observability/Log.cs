@@ -3,8 +3,9 @@ namespace AgenticGateway.Observability;
 /// <summary>Log messages, defined once with event ids. Never log keys, prompts or completions.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(1, LogLevel.Information, "{Method} {Path} {Status} model={Model} deployment={Deployment} attempts={Attempts} tokens_in={InputTokens} tokens_out={OutputTokens} duration_ms={DurationMs:F1} overhead_ms={OverheadMs:F2} request_id={RequestId}")]
-    public static partial void Access(ILogger logger, string method, string path, int status, string model, string deployment, int attempts, long inputTokens, long outputTokens, double durationMs, double overheadMs, string requestId);
+    /// <summary>One line per request: who (key alias and team, never the key), what, where it went, and what it cost.</summary>
+    [LoggerMessage(1, LogLevel.Information, "{Method} {Path} {Status} key_alias={KeyAlias} team={Team} model={Model} deployment={Deployment} attempts={Attempts} tokens_in={InputTokens} tokens_out={OutputTokens} cost_usd={CostUsd} duration_ms={DurationMs:F1} overhead_ms={OverheadMs:F2} request_id={RequestId}")]
+    public static partial void Access(ILogger logger, string method, string path, int status, string keyAlias, string team, string model, string deployment, int attempts, long inputTokens, long outputTokens, decimal costUsd, double durationMs, double overheadMs, string requestId);
 
     [LoggerMessage(2, LogLevel.Warning, "Attempt on deployment {Deployment} failed ({ErrorClass}, HTTP {Status}): {Message} request_id={RequestId}")]
     public static partial void AttemptFailed(ILogger logger, string deployment, string errorClass, int status, string message, string requestId);

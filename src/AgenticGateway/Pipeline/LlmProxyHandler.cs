@@ -220,8 +220,10 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         if (x?.Deployment is not null) metrics.Overhead(OperationLabel(operation), x.OverheadSeconds);
         if (logger.IsEnabled(LogLevel.Information))
         {
-            Log.Access(logger, context.Request.Method, context.Request.Path.Value ?? "", status, model, x?.Deployment?.Id ?? "-", x?.Attempts ?? 0,
-                x?.Usage?.PromptTokens ?? 0, x?.Usage?.CompletionTokens ?? 0, elapsed.TotalMilliseconds, (x?.OverheadSeconds ?? 0) * 1000, requestId);
+            var key = x?.Caller?.Key;
+            Log.Access(logger, context.Request.Method, context.Request.Path.Value ?? "", status, key?.KeyAlias ?? (x?.Caller?.IsAdmin == true ? "master_key" : "-"), key?.TeamId ?? "-",
+                model, x?.Deployment?.Id ?? "-", x?.Attempts ?? 0, x?.Usage?.PromptTokens ?? 0, x?.Usage?.CompletionTokens ?? 0, Money.FromNanos(x?.CostNanos ?? 0),
+                elapsed.TotalMilliseconds, (x?.OverheadSeconds ?? 0) * 1000, requestId);
         }
     }
 
