@@ -197,23 +197,8 @@ internal sealed class AnthropicStreamTranslator(ProviderCall call, long created)
         w.WriteEndArray();
     }
 
-    private static void WriteToolCall(Utf8JsonWriter w, int index, string? id, string? name, string arguments)
-    {
-        w.WriteStartArray("tool_calls");
-        w.WriteStartObject();
-        w.WriteNumber("index", index);
-        if (id is not null)
-        {
-            w.WriteString("id", id);
-            w.WriteString("type", "function");
-        }
-        w.WriteStartObject("function");
-        if (name is not null) w.WriteString("name", name);
-        w.WriteString("arguments", arguments);
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.WriteEndArray();
-    }
+    private static void WriteToolCall(Utf8JsonWriter w, int index, string? id, string? name, string arguments) =>
+        OpenAiChunks.WriteToolCallDelta(w, index, id, name, arguments);
 
     private void EnsureStarted()
     {

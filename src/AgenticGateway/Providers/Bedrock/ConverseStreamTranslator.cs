@@ -205,23 +205,8 @@ internal sealed class ConverseStreamTranslator(ProviderCall call, long created) 
         w.WriteEndObject();
     }
 
-    private void WriteToolDelta(Utf8JsonWriter w, int index, string? id, string? name, string arguments) => WriteChoice(w, d =>
-    {
-        d.WriteStartArray("tool_calls");
-        d.WriteStartObject();
-        d.WriteNumber("index", index);
-        if (id is not null)
-        {
-            d.WriteString("id", id);
-            d.WriteString("type", "function");
-        }
-        d.WriteStartObject("function");
-        if (name is not null) d.WriteString("name", name);
-        d.WriteString("arguments", arguments);
-        d.WriteEndObject();
-        d.WriteEndObject();
-        d.WriteEndArray();
-    }, null);
+    private void WriteToolDelta(Utf8JsonWriter w, int index, string? id, string? name, string arguments) =>
+        WriteChoice(w, d => OpenAiChunks.WriteToolCallDelta(d, index, id, name, arguments), null);
 
     private void Emit(IBufferWriter<byte> output, Action<Utf8JsonWriter> write)
     {

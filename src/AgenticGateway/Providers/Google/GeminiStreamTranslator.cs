@@ -130,20 +130,8 @@ internal sealed class GeminiStreamTranslator(ProviderCall call, long created) : 
             {
                 var toolIndex = state.ToolCalls++;
                 var callInfo = GeminiCandidate.ReadCall(part, fc, toolIndex);
-                Delta(output, index, w =>
-                {
-                    w.WriteStartArray("tool_calls");
-                    w.WriteStartObject();
-                    w.WriteNumber("index", toolIndex);
-                    w.WriteString("id", callInfo.Id);
-                    w.WriteString("type", "function");
-                    w.WriteStartObject("function");
-                    w.WriteString("name", callInfo.Name);
-                    w.WriteString("arguments", callInfo.Arguments);
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                    w.WriteEndArray();
-                }, null);
+                // Gemini sends each call whole: id, name and all its arguments go in one delta.
+                Delta(output, index, w => OpenAiChunks.WriteToolCallDelta(w, toolIndex, callInfo.Id, callInfo.Name, callInfo.Arguments), null);
             }
             else if (GeminiCandidate.Str(part, "text") is { Length: > 0 } text)
             {
