@@ -163,20 +163,22 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         x.UpstreamModel = upstreamModel;
         x.UsageInjected = false;
+        var native = AnswerCodec.IsAnthropicNative(x, d);
+        // An Anthropic-format request is converted to OpenAI chat once, the first time a deployment needs it.
+        if (!native && !x.HasOpenAiBody && ClientFormats.ToOpenAi(x) is { } conversionError)
+            return new UpstreamFailure(FailureKind.BadRequest, conversionError.Status, conversionError.Message) { ClientError = conversionError };
         var call = new ProviderCall(d.Options, upstreamModel ?? d.Options.Model, x.Request.Stream, x.OpenAiRequest.IncludeUsage, x.RequestId)
         {
             Base64Embeddings = x.OpenAiRequest.Base64,
         };
         var codec = AnswerCodec.For(x, d, call);
         HttpRequestMessage request;
-        if (AnswerCodec.IsAnthropicNative(x, d))
+        if (native)
         {
             request = AnthropicPassthrough.Build(x, d, modelToken);
         }
         else
         {
-            if (!x.HasOpenAiBody && ClientFormats.ToOpenAi(x) is { } conversionError)
-                return new UpstreamFailure(FailureKind.BadRequest, conversionError.Status, conversionError.Message) { ClientError = conversionError };
             if (d.Translator is { } translator)
             {
                 TranslatedRequest built;
@@ -249,7 +251,6 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                         var contentType = response.Content.Headers.ContentType?.ToString();
                         var status = (int)response.StatusCode;
-                        var native = AnswerCodec.IsAnthropicNative(x, d);
                         if (native) return UpstreamFailure.FromProviderError(AnthropicPassthrough.ReadError(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
                         if (d.Translator is { } translator) return UpstreamFailure.FromProviderError(translator.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
                         return UpstreamFailure.FromResponse(status, errorBody, contentType, RetryAfter(response));

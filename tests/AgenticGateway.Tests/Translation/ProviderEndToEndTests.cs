@@ -301,6 +301,28 @@ public class ProviderEndToEndTests : IAsyncLifetime
         Assert.Equal("rate_limit_error", openAi.GetProperty("error").GetProperty("type").GetString());
     }
 
+    [Theory]
+    [InlineData("gemini")]
+    [InlineData("bedrock")]
+    [InlineData("gpt")]
+    public async Task A_messages_stream_on_another_provider_reports_the_providers_usage(string model)
+    {
+        var request = $$$"""{"model":"{{{model}}}","max_tokens":60,"messages":[{"role":"user","content":"count the stars"}]}""";
+        using var whole = await _gateway.PostJsonAsync("/v1/messages", request, configure: r => r.Headers.Add("x-api-key", "sk-gateway-master"));
+        using var message = JsonDocument.Parse(await whole.Content.ReadAsStringAsync());
+        var expected = message.RootElement.GetProperty("usage").GetProperty("output_tokens").GetInt64();
+        Assert.True(expected > 0);
+
+        using var streamed = await _gateway.PostJsonAsync("/v1/messages", request[..^1] + ",\"stream\":true}", configure: r => r.Headers.Add("x-api-key", "sk-gateway-master"));
+        // Anthropic events are "event: <type>" then "data: <json>".
+        var events = (await streamed.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => e.Split('\n').FirstOrDefault(l => l.StartsWith("data:", StringComparison.Ordinal))?["data:".Length..].Trim())
+            .OfType<string>().ToList();
+        var delta = events.Select(e => JsonDocument.Parse(e).RootElement).Single(e => e.GetProperty("type").GetString() == "message_delta");
+        Assert.Equal(expected, delta.GetProperty("usage").GetProperty("output_tokens").GetInt64());
+        Assert.Equal("end_turn", delta.GetProperty("delta").GetProperty("stop_reason").GetString());
+    }
+
     [Fact]
     public async Task A_messages_stream_that_breaks_on_a_translated_provider_ends_with_an_anthropic_error_event()
     {
