@@ -21,6 +21,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _retries;
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _refused;
+    private readonly Counter<double> _cost;
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
@@ -34,6 +35,8 @@ internal sealed class GatewayMetrics
         _retries = meter.CreateCounter<long>("llm.retries", "{retry}", "Retries within a model group.");
         _fallbacks = meter.CreateCounter<long>("llm.fallbacks", "{fallback}", "Fallbacks to another model group.");
         _refused = meter.CreateCounter<long>("gateway.refused", "{request}", "Requests refused at admission, by reason (rate limit, budget, parallel limit).");
+        // The unit is in the name because the exporter only appends units for seconds: llm_cost_usd_total.
+        _cost = meter.CreateCounter<double>("llm.cost.usd", "USD", "What requests cost in US dollars, priced as in their spend logs.");
     }
 
     public void ProviderAttempt(string provider, string model, string deployment, double seconds, string outcome)
@@ -57,6 +60,11 @@ internal sealed class GatewayMetrics
         if (!_tokens.Enabled) return;
         if (input > 0) _tokens.Add(input, new("provider", provider), new("model", model), new("direction", "input"));
         if (output > 0) _tokens.Add(output, new("provider", provider), new("model", model), new("direction", "output"));
+    }
+
+    public void Cost(string provider, string model, decimal dollars)
+    {
+        if (dollars > 0 && _cost.Enabled) _cost.Add((double)dollars, new("provider", provider), new("model", model));
     }
 
     public void Overhead(string route, double seconds)

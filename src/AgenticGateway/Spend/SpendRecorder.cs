@@ -11,7 +11,7 @@ namespace AgenticGateway.Spend;
 /// so the cost goes out in x-agw-response-cost and a client that got its answer is guaranteed a spend log (the
 /// write-ahead append is done by then). Streams and failures are recorded when they end.
 /// </summary>
-internal sealed class SpendRecorder(SpendWal wal, TimeProvider time)
+internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observability.GatewayMetrics metrics)
 {
     public void Record(LlmExchange x)
     {
@@ -26,6 +26,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time)
         var price = served?.PriceFor(x.UpstreamModel ?? served.Options.Model);
         var cost = usage is { } u && price is not null ? price.Cost(u) : 0m;
         x.CostNanos = Money.ToNanos(cost);
+        if (served is not null) metrics.Cost(served.ProviderName, served.GroupName, cost);
         var response = x.Http.Response;
         if (!response.HasStarted)
         {
