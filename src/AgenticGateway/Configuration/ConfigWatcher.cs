@@ -19,13 +19,17 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
     {
         _lastText = TryRead();
         _timer = new Timer(_ => SafeReload(), null, Timeout.Infinite, Timeout.Infinite);
-        _watcher = new FileSystemWatcher(Path.GetDirectoryName(_fullPath)!, Path.GetFileName(_fullPath))
+        // The whole directory, not just the file's name: Kubernetes updates a mounted ConfigMap by swapping a "..data"
+        // symlink, and editors often replace a file by renaming another over it. Reload compares the text, so changes
+        // to other files cost one read.
+        _watcher = new FileSystemWatcher(Path.GetDirectoryName(_fullPath)!)
         {
-            NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
+            NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.Size | NotifyFilters.CreationTime,
         };
         _watcher.Changed += (_, _) => Schedule();
         _watcher.Created += (_, _) => Schedule();
         _watcher.Renamed += (_, _) => Schedule();
+        _watcher.Deleted += (_, _) => Schedule();
         _watcher.EnableRaisingEvents = true;
         return Task.CompletedTask;
     }

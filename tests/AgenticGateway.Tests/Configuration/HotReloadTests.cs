@@ -19,6 +19,31 @@ public class HotReloadTests
     }
 
     [Fact]
+    public async Task A_kubernetes_configmap_update_by_symlink_swap_is_picked_up()
+    {
+        // The kubelet's layout: config.yaml -> ..data/config.yaml, ..data -> ..<timestamp>/; an update writes a new
+        // timestamped directory and renames a new ..data link over the old one.
+        await using var upstream = await EmulatorServer.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("agw-configmap-").FullName;
+        string Config(string name) => $"models:\n  - {{name: {name}, provider: openai_compatible, api_base: \"{upstream.ApiBase}\"}}\n";
+        Directory.CreateDirectory(Path.Combine(dir, "..v1"));
+        await File.WriteAllTextAsync(Path.Combine(dir, "..v1", "config.yaml"), Config("before"));
+        File.CreateSymbolicLink(Path.Combine(dir, "..data"), "..v1");
+        File.CreateSymbolicLink(Path.Combine(dir, "config.yaml"), "..data/config.yaml");
+        var path = Path.Combine(dir, "config.yaml");
+        await using var gw = await GatewayServer.StartAsync(Config("before"), path);
+
+        Directory.CreateDirectory(Path.Combine(dir, "..v2"));
+        await File.WriteAllTextAsync(Path.Combine(dir, "..v2", "config.yaml"), Config("after"));
+        File.CreateSymbolicLink(Path.Combine(dir, "..data_tmp"), "..v2");
+        // rename(2) over the old link, as the kubelet does (File.Move will not move a link to a directory).
+        using (var mv = System.Diagnostics.Process.Start("mv", ["-T", Path.Combine(dir, "..data_tmp"), Path.Combine(dir, "..data")])) await mv.WaitForExitAsync();
+
+        Assert.True(await Eventually(async () => (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode == HttpStatusCode.OK));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
     public async Task A_valid_change_is_swapped_in_an_invalid_one_is_ignored_and_requests_in_flight_finish()
     {
         await using var slow = await EmulatorServer.StartAsync(new AgenticGateway.Emulator.MockSettings(TimeSpan.Zero, TimeSpan.Zero, 20, null));
