@@ -7,16 +7,17 @@ using AgenticGateway.Spend;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Routing;
 using AgenticGateway.Runtime;
+using AgenticGateway.Ui;
 
 namespace AgenticGateway.Pipeline;
 
 /// <summary>
 /// The request path of the LLM API, in order: request id, auth, body, parse and validate, model resolution and
 /// access, admission (parallel requests, budgets, rate limits), dispatch (routing, retries, fallbacks, forwarding),
-/// then spend (cost, spend log, settling limits and budgets), metrics and the access log.
+/// then spend (cost, spend log, settling limits and budgets), metrics, the access log and the admin UI's live log.
 /// </summary>
 internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, Admission admission, UpstreamDispatcher dispatcher, SpendRecorder spend,
-    GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
+    GatewayMetrics metrics, RecentRequests recent, ILogger<LlmProxyHandler> logger)
 {
     public async Task HandleAsync(HttpContext context, LlmOperation operation)
     {
@@ -218,6 +219,16 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
             if (error is not null) { span.SetStatus(ActivityStatusCode.Error, error.Message); span.SetTag("error.type", error.Code ?? error.Type); }
         }
         if (x?.Deployment is not null) metrics.Overhead(OperationLabel(operation), x.OverheadSeconds);
+        recent.Add(new RequestRecord
+        {
+            Time = DateTimeOffset.UtcNow, RequestId = requestId, Operation = OperationLabel(operation),
+            KeyAlias = x?.Caller?.Key?.KeyAlias, KeyName = x?.Caller is { } c ? c.Key?.KeyName ?? (c.IsAdmin ? "master_key" : null) : null,
+            TeamId = x?.Caller?.Key?.TeamId, UserId = x?.Caller?.Key?.UserId,
+            Model = model, Deployment = x?.Deployment?.Id, Provider = x?.Deployment?.ProviderName,
+            Status = status, ErrorCode = error?.Code ?? error?.Type, LatencyMs = elapsed.TotalMilliseconds,
+            PromptTokens = x?.Usage?.PromptTokens ?? 0, CompletionTokens = x?.Usage?.CompletionTokens ?? 0, CostNanos = x?.CostNanos ?? 0,
+            Stream = x?.Request.Stream ?? false,
+        });
         if (logger.IsEnabled(LogLevel.Information))
         {
             Log.Access(logger, context.Request.Method, context.Request.Path.Value ?? "", status, model, x?.Deployment?.Id ?? "-", x?.Attempts ?? 0,
