@@ -118,6 +118,7 @@ public class AdminUiBrowserTests(AdminUiFixture fixture, ITestOutputHelper outpu
         await Gateway.AdminAsync("/user/new", """{"user_id":"ada","user_email":"ada@example.com","teams":["platform"],"auto_create_key":false}""", AdminUiFixture.Master);
         var key = await Gateway.GenerateKeyAsync("""{"key_alias":"pages-key","team_id":"platform"}""", AdminUiFixture.Master);
         for (var i = 0; i < 3; i++) using (var chat = await Gateway.ChatAsync(key)) Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        for (var i = 0; i < 4; i++) using (var chat = await Gateway.ChatAsync(key, model: "gpt-4o-mini", stream: i % 2 == 0)) await chat.Content.ReadAsStringAsync();
         using (var missing = await Gateway.ChatAsync(key, model: "no-such-model")) Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         await Gateway.FlushSpendAsync();
 
