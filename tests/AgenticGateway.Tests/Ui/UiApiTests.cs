@@ -117,6 +117,7 @@ public class UiApiTests : IAsyncLifetime
         Assert.True(ok.GetProperty("latency_ms").GetDouble() > 0);
         Assert.Equal(404, data[0].GetProperty("status").GetInt32());
         Assert.Equal("model_not_found", data[0].GetProperty("error").GetString());
+        Assert.Equal("live-log-key", data[0].GetProperty("key_alias").GetString()); // refused before routing, still attributed
 
         var (status, overview) = await _gateway.AdminAsync("/ui/api/overview?minutes=5&buckets=10", null, Master);
         Assert.Equal(HttpStatusCode.OK, status);
