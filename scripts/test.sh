@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 #   python3       prints the closing summary line from the test results, and runs the sandbox agent
 #   bubblewrap    the sandbox driver; nodejs for Node sandboxes; procps (ps, pkill) used inside sandboxes;
 #   python3-matplotlib  for the test of PNG results from matplotlib figures
-packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib)
+#   chromium      the headless browser the admin UI tests drive through Playwright (it cannot download its own)
+packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib chromium)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -38,6 +38,7 @@ internal static class GatewayEndpoints
         Keys.KeyEndpoints.Map(app);
         Spend.SpendEndpoints.Map(app);
         Sandboxes.Api.SandboxEndpoints.Map(app);
+        Ui.UiEndpoints.Map(app);
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
             .WithSummary("Prometheus metrics");
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -72,6 +72,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmProxyHandler>();
+        builder.Services.AddSingleton(new Ui.RecentRequests());
         AddSandboxes(builder.Services, options);
         if (start.ConfigPath is not null)
         {

@@ -49,6 +49,12 @@ internal sealed class IdentityStore(IDatabase db)
         return (await c.QuerySingleOrDefaultAsync<UserRow>("SELECT * FROM users WHERE user_id = @userId", new { userId }))?.ToUser();
     }
 
+    public async Task<IReadOnlyList<User>> ListUsersAsync(int limit, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<UserRow>("SELECT * FROM users ORDER BY created_at LIMIT @limit", new { limit })).Select(r => r.ToUser()).ToList();
+    }
+
     public async Task SaveUserAsync(User u, bool insert, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);

@@ -7,16 +7,17 @@ using AgenticGateway.Spend;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Routing;
 using AgenticGateway.Runtime;
+using AgenticGateway.Ui;
 
 namespace AgenticGateway.Pipeline;
 
 /// <summary>
 /// The request path of the LLM API, in order: request id, auth, body, parse and validate, model resolution and
 /// access, admission (parallel requests, budgets, rate limits), dispatch (routing, retries, fallbacks, forwarding),
-/// then spend (cost, spend log, settling limits and budgets), metrics and the access log.
+/// then spend (cost, spend log, settling limits and budgets), metrics, the access log and the admin UI's live log.
 /// </summary>
 internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, Admission admission, UpstreamDispatcher dispatcher, SpendRecorder spend,
-    GatewayMetrics metrics, ILogger<LlmProxyHandler> logger)
+    GatewayMetrics metrics, RecentRequests recent, ILogger<LlmProxyHandler> logger)
 {
     public async Task HandleAsync(HttpContext context, LlmOperation operation)
     {
@@ -55,26 +56,26 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         var (body, bodyError) = await RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
         if (body is null)
         {
-            await FinishAsync(context, null, bodyError!, "-", operation, requestId, start);
+            await FinishAsync(context, null, bodyError!, "-", operation, requestId, start, caller);
             return;
         }
         using (body)
         {
             if (RequestReader.TryParse(body.Span, operation, out var parsed) is { } parseError)
             {
-                await FinishAsync(context, null, parseError, "-", operation, requestId, start);
+                await FinishAsync(context, null, parseError, "-", operation, requestId, start, caller);
                 return;
             }
             if (!runtime.Catalog.TryResolve(parsed.Model, out var group))
             {
                 // The label is not the client's string: metric labels must stay bounded.
-                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), "-", operation, requestId, start);
+                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), "-", operation, requestId, start, caller);
                 return;
             }
             if (!caller!.MayUse(parsed.Model, group.Name))
             {
                 await FinishAsync(context, null, new ApiError(403, $"This key may not use the model '{parsed.Model}'.",
-                    "permission_error", "model_not_allowed", "model"), "-", operation, requestId, start);
+                    "permission_error", "model_not_allowed", "model"), "-", operation, requestId, start, caller);
                 return;
             }
 
@@ -90,7 +91,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
                 if (refused is not null)
                 {
                     metrics.Refused(refused.Code ?? refused.Type);
-                    await FinishAsync(context, null, refused, group.Name, operation, requestId, start);
+                    await FinishAsync(context, null, refused, group.Name, operation, requestId, start, caller);
                     return;
                 }
             }
@@ -191,7 +192,8 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         return most;
     }
 
-    private async Task FinishAsync(HttpContext context, LlmExchange? x, ApiError? error, string model, LlmOperation operation, string requestId, long start)
+    /// <param name="refusedCaller">Who was refused before an exchange existed (a bad body, a model not allowed, a limit), for the live log.</param>
+    private async Task FinishAsync(HttpContext context, LlmExchange? x, ApiError? error, string model, LlmOperation operation, string requestId, long start, Caller? refusedCaller = null)
     {
         if (error is not null)
         {
@@ -218,6 +220,17 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
             if (error is not null) { span.SetStatus(ActivityStatusCode.Error, error.Message); span.SetTag("error.type", error.Code ?? error.Type); }
         }
         if (x?.Deployment is not null) metrics.Overhead(OperationLabel(operation), x.OverheadSeconds);
+        var caller = x?.Caller ?? refusedCaller;
+        recent.Add(new RequestRecord
+        {
+            Time = DateTimeOffset.UtcNow, RequestId = requestId, Operation = OperationLabel(operation),
+            KeyAlias = caller?.Key?.KeyAlias, KeyName = caller is null ? null : caller.Key?.KeyName ?? (caller.IsAdmin ? "master_key" : null),
+            TeamId = caller?.Key?.TeamId, UserId = caller?.Key?.UserId,
+            Model = model, Deployment = x?.Deployment?.Id, Provider = x?.Deployment?.ProviderName,
+            Status = status, ErrorCode = error?.Code ?? error?.Type, LatencyMs = elapsed.TotalMilliseconds,
+            PromptTokens = x?.Usage?.PromptTokens ?? 0, CompletionTokens = x?.Usage?.CompletionTokens ?? 0, CostNanos = x?.CostNanos ?? 0,
+            Stream = x?.Request.Stream ?? false,
+        });
         if (logger.IsEnabled(LogLevel.Information))
         {
             var key = x?.Caller?.Key;

@@ -96,6 +96,11 @@ internal sealed class SandboxManager : BackgroundService
 
     public IEnumerable<Sandbox> List(string owner) => _live.Values.Where(s => s.Owner == owner && !s.HasEnded).OrderBy(s => s.CreatedAt);
 
+    /// <summary>Every live sandbox, whoever owns it: what the admin UI lists and may end.</summary>
+    public IEnumerable<Sandbox> All() => _live.Values.Where(s => !s.HasEnded).OrderBy(s => s.CreatedAt);
+
+    public Sandbox? FindAny(string id) => _live.TryGetValue(id, out var s) && !s.HasEnded ? s : null;
+
     /// <summary>New expiry: now plus <paramref name="timeout"/>, within sandboxes.max.timeout, the pool's max_lifetime and the owner's quota.</summary>
     public ApiError? Extend(Sandbox sandbox, TimeSpan timeout)
     {
