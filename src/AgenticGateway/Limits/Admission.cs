@@ -60,8 +60,8 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             {
                 var rule = ticket.Rules[outcome.Refused];
                 var seconds = (int)Math.Max(1, (outcome.RetryAfterMs + 999) / 1000);
-                return (null, new ApiError(429, $"Rate limit exceeded: {rule.Name} ({rule.Limit} {(rule.Tokens ? "tokens" : "requests")} per {Window(rule.WindowMs)}). Try again in {seconds}s.",
-                    "rate_limit_error", "rate_limit_exceeded") { RetryAfterSeconds = seconds });
+                return (null, new RateLimitRefusal(429, $"Rate limit exceeded: {rule.Name} ({rule.Limit} {(rule.Tokens ? "tokens" : "requests")} per {Window(rule.WindowMs)}). Try again in {seconds}s.",
+                    "rate_limit_error", "rate_limit_exceeded", rule.Key[..rule.Key.IndexOf(':')], rule.Key[(rule.Key.LastIndexOf(':') + 1)..]) { RetryAfterSeconds = seconds });
             }
             ticket.Buckets = outcome.Bucket;
             ticket.LimitStore = store;
@@ -189,7 +189,7 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             {
                 Interlocked.Decrement(ref box.Value);
                 ReleaseParallel(ticket);
-                return new ApiError(429, $"Too many parallel requests for {h.Scope} {Display(h)}: max_parallel_requests is {max}.", "rate_limit_error", "max_parallel_requests");
+                return new RateLimitRefusal(429, $"Too many parallel requests for {h.Scope} {Display(h)}: max_parallel_requests is {max}.", "rate_limit_error", "max_parallel_requests", h.Scope.ToString().ToLowerInvariant(), "parallel");
             }
             ticket.ParallelHeld = i + 1;
         }
@@ -246,3 +246,6 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
 
     private sealed class StrongBox { public int Value; }
 }
+
+/// <summary>A 429 from a rate limit, with which owner's limit refused (key, user or team) and which limit (rpm, tpm, tpd, parallel) for metrics.</summary>
+internal sealed record RateLimitRefusal(int Status, string Message, string Type, string Code, string Scope, string Limit) : ApiError(Status, Message, Type, Code);

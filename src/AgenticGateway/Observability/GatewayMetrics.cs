@@ -13,6 +13,7 @@ internal sealed class GatewayMetrics
     public const string MeterName = "AgenticGateway";
 
     private readonly Counter<long> _providerRequests;
+    private readonly Counter<long> _rateLimited;
     private readonly Counter<long> _providerErrors;
     private readonly Histogram<double> _providerLatency;
     private readonly Histogram<double> _timeToFirstToken;
@@ -35,6 +36,7 @@ internal sealed class GatewayMetrics
         _retries = meter.CreateCounter<long>("llm.retries", "{retry}", "Retries within a model group.");
         _fallbacks = meter.CreateCounter<long>("llm.fallbacks", "{fallback}", "Fallbacks to another model group.");
         _refused = meter.CreateCounter<long>("gateway.refused", "{request}", "Requests refused at admission, by reason (rate limit, budget, parallel limit).");
+        _rateLimited = meter.CreateCounter<long>("llm.rate_limit_exceeded", "{request}", "Requests refused by a rate limit, by whose limit (key, user, team) and which (rpm, tpm, tpd, parallel).");
         // The unit is in the name because the exporter only appends units for seconds: llm_cost_usd_total.
         _cost = meter.CreateCounter<double>("llm.cost.usd", "USD", "What requests cost in US dollars, priced as in their spend logs.");
     }
@@ -80,6 +82,11 @@ internal sealed class GatewayMetrics
     public void Refused(string reason)
     {
         if (_refused.Enabled) _refused.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    public void RateLimited(string scope, string limit)
+    {
+        if (_rateLimited.Enabled) _rateLimited.Add(1, new("scope", scope), new("limit", limit));
     }
 
     public void Fallback(string from, string to)

@@ -91,6 +91,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
                 if (refused is not null)
                 {
                     metrics.Refused(refused.Code ?? refused.Type);
+                    if (refused is Limits.RateLimitRefusal limited) metrics.RateLimited(limited.Scope, limited.Limit);
                     await FinishAsync(context, null, refused, group.Name, operation, requestId, start, caller);
                     return;
                 }

@@ -99,6 +99,7 @@ public class SpendAndLimitsTests
         Assert.Equal("rate_limit_exceeded", error.GetProperty("code").GetString());
         Assert.Contains("rpm_limit", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Contains("rpm3", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("llm_rate_limit_exceeded_total{scope=\"key\",limit=\"rpm\"} 1", await g.Client.GetStringAsync("/metrics"));
     }
 
     [Theory]
