@@ -17,6 +17,8 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
     {
         if (x.SpendRecorded) return;
         x.SpendRecorded = true;
+        // A child span of the request: pricing and the write-ahead append of its spend log.
+        using var span = Observability.GatewayTracing.Source.StartActivity("spend");
         // A deployment is set once its answer was committed to the client: that answer is charged, even when the
         // client left mid-stream, and a provider that reported no usage is charged the prompt estimate.
         var served = x.Deployment;
@@ -26,6 +28,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
         var price = served?.PriceFor(x.UpstreamModel ?? served.Options.Model);
         var cost = usage is { } u && price is not null ? price.Cost(u) : 0m;
         x.CostNanos = Money.ToNanos(cost);
+        span?.SetTag("agw.cost_usd", (double)cost);
         if (served is not null) metrics.Cost(served.ProviderName, served.GroupName, cost);
         var response = x.Http.Response;
         if (!response.HasStarted)

@@ -60,6 +60,10 @@ public class TracingTests
         Assert.Equal(ActivityStatusCode.Error, attempts[0].Status);
         Assert.Equal("server_error", attempts[0].GetTagItem("error.type"));
         Assert.True((long)attempts[1].GetTagItem("gen_ai.usage.input_tokens")! > 0);
+        // A JSON answer is priced and its spend log written before it is released: inside the attempt that served it.
+        var spend = Assert.Single(spans, s => s.OperationName == "spend");
+        Assert.Equal(attempts[1].SpanId, spend.ParentSpanId);
+        Assert.NotNull(spend.GetTagItem("agw.cost_usd"));
 
         // The provider saw the same trace, with the successful attempt as parent.
         var sent = upstream.Engine.LastRequest!.Headers["traceparent"];
