@@ -69,7 +69,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
             if (!runtime.Catalog.TryResolve(parsed.Model, out var group))
             {
                 // The label is not the client's string: metric labels must stay bounded.
-                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model), "-", operation, requestId, start, caller);
+                await FinishAsync(context, null, ModelNotFound(runtime, parsed.Model, caller!), "-", operation, requestId, start, caller);
                 return;
             }
             if (!caller!.MayUse(parsed.Model, group.Name))
@@ -141,7 +141,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         {
             ApiError? error = RequestReader.TryParse(body.Span, LlmOperation.Messages, out var parsed);
             ModelGroup? group = null;
-            if (error is null && !runtime.Catalog.TryResolve(parsed.Model, out group)) error = ModelNotFound(runtime, parsed.Model);
+            if (error is null && !runtime.Catalog.TryResolve(parsed.Model, out group)) error = ModelNotFound(runtime, parsed.Model, caller!);
             if (error is null && !caller!.MayUse(parsed.Model, group!.Name)) error = new ApiError(403, $"This key may not use the model '{parsed.Model}'.", "permission_error", "model_not_allowed", "model");
             if (error is not null) { await AnthropicErrorShape.WriteAsync(context.Response, error); return; }
 
@@ -257,9 +257,10 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         _ => "embeddings",
     };
 
-    private static ApiError ModelNotFound(GatewayRuntime runtime, string model)
+    /// <summary>The 404 for an unknown model, naming only the models this caller may use (as GET /v1/models does).</summary>
+    private static ApiError ModelNotFound(GatewayRuntime runtime, string model, Caller caller)
     {
-        var available = string.Join(", ", runtime.Catalog.PublicModels().Select(m => m.Id).Order(StringComparer.Ordinal));
+        var available = string.Join(", ", runtime.Catalog.PublicModels().Where(m => caller.MayUse(m.Id, m.Id)).Select(m => m.Id).Order(StringComparer.Ordinal));
         return new ApiError(404, $"The model '{model}' does not exist on this gateway. Available models: {available}.", "invalid_request_error", "model_not_found", "model");
     }
 }

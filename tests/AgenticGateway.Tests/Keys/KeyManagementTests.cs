@@ -75,6 +75,12 @@ public class KeyManagementTests : IAsyncLifetime
         using var models = await _gateway.Client.SendAsync(request);
         using var doc = JsonDocument.Parse(await models.Content.ReadAsStringAsync());
         Assert.Equal(["gpt-4o"], doc.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+
+        // An unknown model's 404 names only the models this key may use.
+        using var unknown = await _gateway.PostJsonAsync("/v1/chat/completions", AgenticGateway.Tests.Support.Chat.Request("no-such-model"), configure: r => r.Headers.Authorization = new("Bearer", secret));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        var message = JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.EndsWith("Available models: gpt-4o.", message, StringComparison.Ordinal);
     }
 
     [Fact]
