@@ -22,6 +22,11 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     /// <summary>Whether <see cref="OpenAiBody"/> is ready (always for OpenAI-format clients).</summary>
     public bool HasOpenAiBody { get; set; } = operation != LlmOperation.Messages;
     public ModelGroup RequestedGroup { get; } = group;
+    /// <summary>
+    /// The name the current group's wildcard deployments build their upstream model from: the requested model (or an
+    /// alias's target), then each fallback's configured name.
+    /// </summary>
+    public string GroupModel { get; set; } = runtime.Catalog.WildcardName(request.Model);
     public string RequestId { get; } = requestId;
     public long StartTimestamp { get; } = startTimestamp;
 

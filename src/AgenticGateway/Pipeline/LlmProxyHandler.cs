@@ -87,7 +87,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
                 promptEstimate = TokenEstimator.EstimatePromptTokens(body.Span);
                 var reserve = promptEstimate + (parsed.MaxTokens ?? 0);
                 ApiError? refused;
-                (ticket, refused) = await admission.AdmitAsync(caller, reserve, MostExpensive(group, parsed.Model, promptEstimate, parsed.MaxTokens ?? 0), context.Response, context.RequestAborted);
+                (ticket, refused) = await admission.AdmitAsync(caller, reserve, MostExpensive(group, runtime.Catalog.WildcardName(parsed.Model), promptEstimate, parsed.MaxTokens ?? 0), context.Response, context.RequestAborted);
                 if (refused is not null)
                 {
                     metrics.Refused(refused.Code ?? refused.Type);
@@ -157,7 +157,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
     /// <summary>Asks Anthropic; false (so the estimate answers instead) when it cannot be reached or fails.</summary>
     private async Task<bool> CountOnAnthropicAsync(HttpContext context, Deployment d, RequestBody body, ParsedRequest parsed, string requestId)
     {
-        var modelToken = d.WildcardPrefix is null ? d.UpstreamModelJson : Deployment.QuoteJson(d.UpstreamModel(parsed.Model));
+        var modelToken = d.WildcardPrefix is null ? d.UpstreamModelJson : Deployment.QuoteJson(d.UpstreamModel(runtimes.Current.Catalog.WildcardName(parsed.Model)));
         var sameModel = body.Span[parsed.ModelStart..parsed.ModelEnd].SequenceEqual(modelToken);
         using var request = new HttpRequestMessage(HttpMethod.Post, AnthropicPassthrough.MessagesUri(d, countTokens: true))
         {

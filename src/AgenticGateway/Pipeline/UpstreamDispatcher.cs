@@ -30,7 +30,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
 
         var group = x.RequestedGroup;
         UpstreamFailure? last = null;
-        ModelGroup[]? fallbackList = null;
+        GroupTarget[]? fallbackList = null;
         var fallbackIndex = 0;
         try
         {
@@ -46,17 +46,18 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 if (last.Kind == FailureKind.BadRequest) break;
 
                 fallbackList ??= FallbacksFor(x, last.Kind);
-                ModelGroup? next = null;
+                GroupTarget? next = null;
                 while (fallbackIndex < fallbackList.Length && x.Fallbacks < MaxFallbacks)
                 {
                     var candidate = fallbackList[fallbackIndex++];
-                    if (candidate != group && candidate != x.RequestedGroup) { next = candidate; break; }
+                    if (candidate.Group != group && candidate.Group != x.RequestedGroup) { next = candidate; break; }
                 }
-                if (next is null) break;
-                Log.FallingBack(logger, group.Name, next.Name, last.ErrorClass, x.RequestId);
-                metrics.Fallback(x.RequestedGroup.Name, next.Name);
+                if (next is not { } target) break;
+                Log.FallingBack(logger, group.Name, target.Group.Name, last.ErrorClass, x.RequestId);
+                metrics.Fallback(x.RequestedGroup.Name, target.Group.Name);
                 x.Fallbacks++;
-                group = next;
+                group = target.Group;
+                x.GroupModel = target.Name;
             }
         }
         catch (OperationCanceledException) when (overall.IsCancellationRequested && !clientAborted.IsCancellationRequested)
@@ -129,7 +130,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         if (!GatewayTracing.Source.HasListeners()) return await AttemptCoreAsync(x, group, d, cancellationToken);
         var operation = LlmProxyHandler.OperationName(x.Operation);
-        var model = d.UpstreamModel(x.Request.Model);
+        var model = d.UpstreamModel(x.GroupModel);
         using var span = GatewayTracing.Source.StartActivity($"{operation} {model}", ActivityKind.Client);
         span?.SetTag("gen_ai.operation.name", operation);
         span?.SetTag("gen_ai.system", d.ProviderName);
@@ -158,7 +159,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var modelToken = d.UpstreamModelJson;
         if (group.WildcardPrefix is not null)
         {
-            upstreamModel = d.UpstreamModel(x.Request.Model);
+            upstreamModel = d.UpstreamModel(x.GroupModel);
             modelToken = Deployment.QuoteJson(upstreamModel);
         }
         x.UpstreamModel = upstreamModel;
@@ -341,7 +342,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         return own >= 0 ? own : router.NumRetries;
     }
 
-    private static ModelGroup[] FallbacksFor(LlmExchange x, FailureKind kind)
+    private static GroupTarget[] FallbacksFor(LlmExchange x, FailureKind kind)
     {
         var g = x.RequestedGroup;
         var specific = kind switch

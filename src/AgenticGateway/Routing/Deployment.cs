@@ -71,7 +71,8 @@ internal sealed class Deployment
 
     /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
     public string UpstreamModel(string requestedModel) =>
-        WildcardPrefix is null ? Options.Model : Options.Model.Replace("*", requestedModel[WildcardPrefix.Length..], StringComparison.Ordinal);
+        WildcardPrefix is null ? Options.Model
+        : Options.Model.Replace("*", requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? requestedModel[WildcardPrefix.Length..] : requestedModel, StringComparison.Ordinal);
 
     /// <summary>The OpenAI-format endpoint (a Messages request sent here was converted to chat completions first).</summary>
     public Uri EndpointFor(LlmOperation operation, string? upstreamModel)

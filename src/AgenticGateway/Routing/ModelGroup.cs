@@ -9,9 +9,9 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     public Deployment[] Deployments { get; } = deployments;
     public IRoutingStrategy Strategy { get; } = strategy;
     public string? WildcardPrefix { get; } = name.EndsWith('*') ? name[..^1] : null;
-    public ModelGroup[] Fallbacks { get; set; } = [];
-    public ModelGroup[] ContextWindowFallbacks { get; set; } = [];
-    public ModelGroup[] ContentPolicyFallbacks { get; set; } = [];
+    public GroupTarget[] Fallbacks { get; set; } = [];
+    public GroupTarget[] ContextWindowFallbacks { get; set; } = [];
+    public GroupTarget[] ContentPolicyFallbacks { get; set; } = [];
 
     /// <summary>
     /// Picks a deployment not in <paramref name="tried"/> (a bit mask) that is not cooling down; if every untried one

@@ -26,15 +26,15 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network)
         }
 
         var byGroupName = groups.Where(g => g.WildcardPrefix is null).ToDictionary(g => g.Name, StringComparer.Ordinal);
-        var aliases = new Dictionary<string, (ModelGroup, bool)>(StringComparer.Ordinal);
+        var aliases = new Dictionary<string, (ModelGroup, bool, string)>(StringComparer.Ordinal);
         var preliminary = new ModelCatalog(groups, aliases, []);
         foreach (var (alias, target) in options.Aliases)
         {
-            if (preliminary.TryResolve(target.Target, out var g)) aliases[alias] = (g, target.Hidden);
+            if (preliminary.TryResolve(target.Target, out var g)) aliases[alias] = (g, target.Hidden, target.Target);
         }
         var lookup = new ModelCatalog(groups, aliases, []);
-        ModelGroup[] Resolve(IEnumerable<string> names) =>
-            [.. names.Select(n => lookup.TryResolve(n, out var g) ? g : null).OfType<ModelGroup>()];
+        GroupTarget[] Resolve(IEnumerable<string> names) =>
+            [.. names.Where(n => lookup.TryResolve(n, out _)).Select(n => { lookup.TryResolve(n, out var g); return new GroupTarget(g, lookup.WildcardName(n)); })];
 
         foreach (var g in groups)
         {
@@ -43,7 +43,7 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network)
             if (options.Router.ContentPolicyFallbacks.TryGetValue(g.Name, out var cp)) g.ContentPolicyFallbacks = Resolve(cp);
         }
         // Fallbacks keyed by an alias apply to the group it names.
-        foreach (var (alias, (group, _)) in aliases)
+        foreach (var (alias, (group, _, _)) in aliases)
         {
             if (group.Fallbacks.Length == 0 && options.Router.Fallbacks.TryGetValue(alias, out var f)) group.Fallbacks = Resolve(f);
         }

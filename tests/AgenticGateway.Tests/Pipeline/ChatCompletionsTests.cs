@@ -41,8 +41,10 @@ public class ChatCompletionsTests : IAsyncLifetime
                 api_key: sk-upstream
             aliases:
               smart: gpt-4o
+              nano: openai/gpt-4.1-nano
             router:
               num_retries: 0
+              fallbacks: [{"{"}counted: [openai/gpt-4.1-mini]{"}"}]
             """);
     }
 
@@ -130,6 +132,21 @@ public class ChatCompletionsTests : IAsyncLifetime
         using var response = await _gateway.PostJsonAsync("/v1/chat/completions", Chat.Request("openai/gpt-4.1-nano"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("\"model\":\"gpt-4.1-nano\"", _upstream.Engine.LastRequest!.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_alias_or_a_fallback_into_a_wildcard_group_sends_the_model_it_names()
+    {
+        using (var aliased = await _gateway.PostJsonAsync("/v1/chat/completions", Chat.Request("nano")))
+        {
+            Assert.Equal(HttpStatusCode.OK, aliased.StatusCode);
+            Assert.Contains("\"model\":\"gpt-4.1-nano\"", _upstream.Engine.LastRequest!.Body, StringComparison.Ordinal);
+        }
+        _upstream.Fail("status=500", model: "counted");
+        using var fellBack = await _gateway.PostJsonAsync("/v1/chat/completions", Chat.Request("counted"));
+        Assert.Equal(HttpStatusCode.OK, fellBack.StatusCode);
+        Assert.Equal("1", fellBack.Headers.GetValues("x-agw-fallbacks").Single());
+        Assert.Contains("\"model\":\"gpt-4.1-mini\"", _upstream.Engine.LastRequest!.Body, StringComparison.Ordinal);
     }
 
     [Fact]
