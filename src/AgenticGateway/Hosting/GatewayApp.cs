@@ -122,8 +122,13 @@ internal static class GatewayApp
     private static void AddSandboxes(IServiceCollection services, GatewayOptions options)
     {
         services.AddSingleton<Sandboxes.Egress.EgressProxy>();
-        services.AddSingleton<Sandboxes.ISandboxDriver>(sp => new Sandboxes.Bubblewrap.BubblewrapDriver(
-            options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.Egress.EgressProxy>(), sp.GetRequiredService<ILogger<Sandboxes.Bubblewrap.BubblewrapDriver>>()));
+        services.AddSingleton<Sandboxes.ISandboxDriver>(sp => options.Sandboxes.Driver switch
+        {
+            "firecracker" => new Sandboxes.Firecracker.FirecrackerDriver(options.Sandboxes.Firecracker, options.Storage.DataDirectory,
+                sp.GetRequiredService<ILogger<Sandboxes.Firecracker.FirecrackerDriver>>()),
+            _ => new Sandboxes.Bubblewrap.BubblewrapDriver(options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.Egress.EgressProxy>(),
+                sp.GetRequiredService<ILogger<Sandboxes.Bubblewrap.BubblewrapDriver>>()),
+        });
         services.AddSingleton<Sandboxes.SandboxMetrics>();
         services.AddSingleton(sp => new Sandboxes.SandboxManager(options.Sandboxes, sp.GetRequiredService<Sandboxes.ISandboxDriver>(), sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());

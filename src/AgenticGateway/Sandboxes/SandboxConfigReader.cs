@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using AgenticGateway.Configuration;
+using AgenticGateway.Sandboxes.Firecracker;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -13,9 +14,12 @@ internal static class SandboxConfigReader
         if (s.Bool("enabled") is { } enabled) options = options with { Enabled = enabled };
         if (s.String("driver") is { } driver)
         {
-            if (driver is "bubblewrap") options = options with { Driver = driver };
-            else s.Context.Issues.Error(s.Child("driver"), $"unknown sandbox driver '{driver}' (bubblewrap)");
+            if (SandboxOptions.Drivers.Contains(driver)) options = options with { Driver = driver };
+            else s.Context.Issues.Error(s.Child("driver"), $"unknown sandbox driver '{driver}' ({string.Join(", ", SandboxOptions.Drivers)})");
         }
+        if (s.Map("firecracker") is { } fc) options = options with { Firecracker = FirecrackerConfigReader.Read(fc) };
+        if (options.Driver == "firecracker" && (options.Firecracker.Kernel is null || options.Firecracker.Rootfs is null))
+            s.Context.Issues.Error(s.Child("firecracker"), "driver 'firecracker' needs firecracker.kernel and firecracker.rootfs");
         if (s.Map("defaults") is { } d) options = options with { Defaults = ReadResources(d, options.Defaults) };
         if (s.Map("max") is { } m) options = options with { Max = ReadResources(m, options.Max) };
         if (s.Duration("execute_timeout", positive: true) is { } exec) options = options with { ExecuteTimeout = exec };

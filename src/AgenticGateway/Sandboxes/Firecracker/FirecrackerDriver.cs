@@ -1,0 +1,305 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Bubblewrap;
+using AgenticGateway.Sandboxes.Isolation;
+
+namespace AgenticGateway.Sandboxes.Firecracker;
+
+/// <summary>
+/// Sandboxes as Firecracker microVMs (KVM): one VM per sandbox, optionally jailed (chroot, uid/gid, cgroups, pid
+/// namespace), its agent reached over vsock. With snapshots on, the first sandbox of a size boots a template VM up to
+/// a ready agent and snapshots it; every sandbox after that is a clone restored from it. See docs/firecracker.md.
+/// </summary>
+internal sealed class FirecrackerDriver : ISandboxDriver
+{
+    private const int VmmOverheadMb = 64;
+    private readonly FirecrackerOptions _options;
+    private readonly string _state;
+    private readonly string _cgroupParent;
+    private readonly int _cgroupVersion;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(int Vcpus, int MemoryMib), Lazy<Task<Template?>>> _templates = new();
+
+    public FirecrackerDriver(FirecrackerOptions options, string dataDirectory, ILogger<FirecrackerDriver> logger, string kvmDevice = "/dev/kvm")
+    {
+        _options = options;
+        _logger = logger;
+        var full = Path.GetFullPath(dataDirectory);
+        var tag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(full)))[..12];
+        _cgroupParent = "agw-fc-" + tag;
+        // Unix socket paths are limited to 108 bytes, so the VMs' sockets live under a short path, not the data directory.
+        _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "firecracker") : Path.Combine(Path.GetTempPath(), "agw-fc-" + tag);
+        _cgroupVersion = options.CgroupVersion ?? (File.Exists("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1);
+        Unavailable = Check(options, kvmDevice);
+    }
+
+    public string Name => "firecracker";
+
+    public string? Unavailable { get; }
+
+    public string Description => _options.UseJailer
+        ? $"firecracker microVMs, jailed (uid {_options.Uid}, cgroups V{_cgroupVersion}){(_options.Snapshots ? ", snapshot clones" : "")}"
+        : $"firecracker microVMs, not jailed{(_options.Snapshots ? ", snapshot clones" : "")}";
+
+    /// <summary>Why this host cannot run the driver, or null.</summary>
+    internal static string? Check(FirecrackerOptions options, string kvmDevice)
+    {
+        if (!OperatingSystem.IsLinux()) return "Firecracker needs Linux";
+        if (!File.Exists(kvmDevice)) return $"{kvmDevice} is absent: Firecracker needs KVM (bare metal or nested virtualization)";
+        if (!File.Exists(options.Binary)) return $"firecracker not found at {options.Binary} (sandboxes.firecracker.binary)";
+        if (options.UseJailer)
+        {
+            if (!File.Exists(options.Jailer)) return $"jailer not found at {options.Jailer} (sandboxes.firecracker.jailer, or use_jailer: false)";
+            if (!Path.GetFileName(options.Binary).Contains("firecracker", StringComparison.Ordinal))
+                return $"the jailer only runs a binary whose name contains 'firecracker' ({options.Binary})";
+            if (!BubblewrapHost.IsRootUser()) return "the jailer needs root (or set sandboxes.firecracker.use_jailer: false)";
+        }
+        if (options.Kernel is null || !File.Exists(options.Kernel)) return $"guest kernel not found at '{options.Kernel}' (sandboxes.firecracker.kernel)";
+        if (options.Rootfs is null || !File.Exists(options.Rootfs)) return $"guest rootfs not found at '{options.Rootfs}' (sandboxes.firecracker.rootfs)";
+        return null;
+    }
+
+    public async Task<ISandboxInstance> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
+    {
+        if (Unavailable is not null) throw new InvalidOperationException(Unavailable);
+        if (launch.Network.Mode != NetworkMode.None)
+            throw new SandboxStartException("network 'allowlist' is not available with the firecracker driver yet; use network 'none'");
+        var size = Size(launch.Resources);
+        var template = _options.Snapshots ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
+        var watch = Stopwatch.StartNew();
+        FirecrackerVm? vm = null;
+        AgentConnection? agent = null;
+        try
+        {
+            vm = await LaunchAsync(launch.Id, launch.Resources, size.MemoryMib, launch.BootTimeout, cancellationToken);
+            using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            boot.CancelAfter(launch.BootTimeout);
+            if (template is not null) await RestoreAsync(vm, template, boot.Token);
+            else await VmRequests.BootAsync(vm.Client, Plan(vm.Layout, size), boot.Token);
+            agent = await ConnectAgentAsync(vm, boot.Token);
+            await agent.Ready.WaitAsync(boot.Token);
+            if (template is not null) await ReseedAsync(agent, boot.Token);
+            FirecrackerLog.Started(_logger, launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
+            return new FirecrackerInstance(vm, agent);
+        }
+        catch (Exception ex)
+        {
+            if (agent is not null) await agent.DisposeAsync();
+            if (vm is not null) await vm.DisposeAsync();
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new SandboxStartException($"the microVM did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s");
+            if (ex is FirecrackerApiException or VsockConnectException or AgentException or IOException)
+                throw new SandboxStartException($"the microVM could not be started: {ex.Message}");
+            throw;
+        }
+    }
+
+    private (int Vcpus, int MemoryMib) Size(SandboxResources resources) =>
+        (_options.Vcpus ?? Math.Clamp((int)Math.Ceiling(resources.Cpu), 1, 32), _options.MemoryMb ?? resources.MemoryMb + resources.DiskMb);
+
+    private VmPlan Plan(VmLayout layout, (int Vcpus, int MemoryMib) size) => new()
+    {
+        Vcpus = size.Vcpus,
+        MemoryMib = size.MemoryMib,
+        Kernel = layout.Kernel,
+        BootArgs = _options.BootArgs,
+        Rootfs = layout.Rootfs,
+        VsockUds = layout.Vsock,
+    };
+
+    /// <summary>A Firecracker process for <paramref name="id"/>, API up, nothing configured yet.</summary>
+    private async Task<FirecrackerVm> LaunchAsync(string id, SandboxResources resources, int memoryMib, TimeSpan timeout, CancellationToken ct)
+    {
+        var registry = Path.Join(_state, "vms", id);
+        Directory.CreateDirectory(registry);
+        IReadOnlyList<string> command;
+        VmLayout layout;
+        Action cleanup = () => { };
+        if (_options.UseJailer)
+        {
+            layout = JailerCommand.Layout(_options, id);
+            File.WriteAllText(Path.Join(registry, "jail"), layout.HostDirectory);
+            Directory.CreateDirectory(layout.ChrootRoot!);
+            FirecrackerVm.LinkInto(_options.Kernel!, layout.ToHost(layout.Kernel));
+            FirecrackerVm.LinkInto(_options.Rootfs!, layout.ToHost(layout.Rootfs));
+            var memoryBytes = (long)(memoryMib + VmmOverheadMb) << 20;
+            command = [_options.Jailer, .. JailerCommand.Build(_options, id, _cgroupParent, _cgroupVersion, memoryBytes, resources.Cpu)];
+            cleanup = () => RemoveCgroups(id);
+        }
+        else
+        {
+            layout = VmLayout.Direct(registry, _options);
+            command = [_options.Binary, "--id", id, .. JailerCommand.FirecrackerArgs(_options, layout.ApiSocket)];
+        }
+        return await FirecrackerVm.LaunchAsync(_options, layout, command, registry, line => FirecrackerLog.Vmm(_logger, id, line), cleanup, timeout, ct);
+    }
+
+    private async Task RestoreAsync(FirecrackerVm vm, Template template, CancellationToken ct)
+    {
+        var layout = vm.Layout;
+        FirecrackerVm.LinkInto(template.State, layout.ToHost(layout.SnapshotState));
+        FirecrackerVm.LinkInto(template.Memory, layout.ToHost(layout.SnapshotMemory));
+        // Jailed, every clone's vsock socket has the snapshot's path inside its own chroot; direct, each needs its own.
+        var vsockOverride = layout.ChrootRoot is null ? layout.Vsock : null;
+        await VmRequests.RestoreAsync(vm.Client, layout.SnapshotState, layout.SnapshotMemory, vsockOverride, logPath: null, ct);
+    }
+
+    /// <summary>The guest's agent listener comes up some time after boot or restore: retry until the deadline.</summary>
+    private async Task<AgentConnection> ConnectAgentAsync(FirecrackerVm vm, CancellationToken ct)
+    {
+        while (true)
+        {
+            if (vm.Exited.IsCompleted) throw new SandboxStartException("the microVM exited while starting");
+            try
+            {
+                var stream = await VsockConnector.ConnectAsync(vm.Layout.VsockHost, _options.AgentPort, TimeSpan.FromSeconds(1), ct);
+                return new AgentConnection(stream, stream);
+            }
+            catch (VsockConnectException) { }
+            await Task.Delay(10, ct);
+        }
+    }
+
+    /// <summary>
+    /// Clones of one snapshot resume with the same RNG state. The entropy device lets the guest kernel reseed; writing
+    /// fresh host bytes into /dev/urandom right away mixes them into the pool before the user's first request.
+    /// </summary>
+    private static async Task ReseedAsync(AgentConnection agent, CancellationToken ct)
+    {
+        var seed = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
+        var call = agent.Start("process.start", w => w.WriteString("cmd", $"printf %s {seed} | base64 -d > /dev/urandom"));
+        await foreach (var e in call.Events.ReadAllAsync(ct))
+        {
+            if (e.Type == "error") throw AgentConnection.ToException(e);
+            if (e.Type == "done") return;
+        }
+    }
+
+    private Task<Template?> TemplateAsync((int Vcpus, int MemoryMib) size, TimeSpan bootTimeout, CancellationToken ct)
+    {
+        var lazy = _templates.GetOrAdd(size, s => new Lazy<Task<Template?>>(() => CreateTemplateAsync(s, bootTimeout)));
+        return lazy.Value.WaitAsync(ct);
+    }
+
+    /// <summary>Boots a VM to a ready agent, disconnects the agent and snapshots it. Null (boot each VM) if that fails.</summary>
+    private async Task<Template?> CreateTemplateAsync((int Vcpus, int MemoryMib) size, TimeSpan bootTimeout)
+    {
+        var id = $"tpl-{size.Vcpus}x{size.MemoryMib}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        // Jailed, clones hard-link the snapshot into their chroots, so it must be on the chroot base's filesystem.
+        var templates = _options.UseJailer ? Path.Join(_options.ChrootBase, _cgroupParent + "-templates") : Path.Join(_state, "templates");
+        var directory = Path.Join(templates, $"{size.Vcpus}x{size.MemoryMib}");
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            Directory.CreateDirectory(directory);
+            using var timeout = new CancellationTokenSource(bootTimeout * 3);
+            await using var vm = await LaunchAsync(id, new SandboxResources { Cpu = size.Vcpus }, size.MemoryMib, bootTimeout, timeout.Token);
+            await VmRequests.BootAsync(vm.Client, Plan(vm.Layout, size), timeout.Token);
+            await using (var agent = await ConnectAgentAsync(vm, timeout.Token))
+            {
+                await agent.Ready.WaitAsync(timeout.Token);
+                await agent.CallAsync("ping", null, timeout.Token);
+            }
+            await VmRequests.SnapshotAsync(vm.Client, vm.Layout.SnapshotState, vm.Layout.SnapshotMemory, timeout.Token);
+            var template = new Template(Path.Join(directory, "vm.state"), Path.Join(directory, "vm.mem"));
+            File.Move(vm.Layout.ToHost(vm.Layout.SnapshotState), template.State, overwrite: true);
+            File.Move(vm.Layout.ToHost(vm.Layout.SnapshotMemory), template.Memory, overwrite: true);
+            FirecrackerLog.TemplateReady(_logger, size.Vcpus, size.MemoryMib, watch.Elapsed.TotalMilliseconds);
+            return template;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            FirecrackerLog.TemplateFailed(_logger, size.Vcpus, size.MemoryMib, ex.Message);
+            return null;
+        }
+    }
+
+    private void RemoveCgroups(string id)
+    {
+        var roots = _cgroupVersion == 2 ? [CgroupFs.Mount] : new[] { "memory", "cpu", "cpu,cpuacct" }.Select(c => Path.Join(CgroupFs.Mount, c));
+        foreach (var root in roots) TryRemoveDirectory(Path.Join(root, _cgroupParent, id));
+    }
+
+    public int ReapOrphans()
+    {
+        var vms = Path.Join(_state, "vms");
+        if (!Directory.Exists(vms)) return 0;
+        var reaped = 0;
+        foreach (var registry in Directory.EnumerateDirectories(vms))
+        {
+            var pidFile = Path.Join(registry, "pid");
+            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                && IsFirecracker(pid))
+            {
+                CgroupFs.Kill(pid, 9);
+            }
+            var jail = Path.Join(registry, "jail");
+            if (File.Exists(jail)) TryDelete(File.ReadAllText(jail).Trim());
+            RemoveCgroups(Path.GetFileName(registry));
+            TryDelete(registry);
+            reaped++;
+        }
+        return reaped;
+    }
+
+    private static bool IsFirecracker(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/comm").StartsWith("firecracker", StringComparison.Ordinal); }
+        catch (IOException) { return false; }
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+    }
+
+    private static void TryRemoveDirectory(string path)
+    {
+        try { if (Directory.Exists(path)) Directory.Delete(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+    }
+
+    private sealed record Template(string State, string Memory);
+}
+
+/// <summary>One running microVM sandbox: its Firecracker process and the agent connection over vsock.</summary>
+internal sealed class FirecrackerInstance(FirecrackerVm vm, AgentConnection agent) : ISandboxInstance
+{
+    private int _disposed;
+
+    public AgentConnection Agent { get; } = agent;
+
+    /// <summary>The VM ended, or its agent did (the sandbox is of no use without it).</summary>
+    public Task Exited { get; } = Task.WhenAny(vm.Exited, agent.Closed);
+
+    public string? EndReason => null;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        // Nothing in the VM outlives it, so there is no graceful shutdown to wait for: close the agent, kill the VMM.
+        await Agent.DisposeAsync();
+        await vm.DisposeAsync();
+    }
+}
+
+/// <summary>The microVM driver's log messages (event ids 120-129).</summary>
+internal static partial class FirecrackerLog
+{
+    [LoggerMessage(120, LogLevel.Debug, "Sandbox {Id} microVM ready from {Source} in {Milliseconds:F1} ms")]
+    public static partial void Started(ILogger logger, string id, string source, double milliseconds);
+
+    [LoggerMessage(121, LogLevel.Debug, "Sandbox {Id} VMM: {Line}")]
+    public static partial void Vmm(ILogger logger, string id, string line);
+
+    [LoggerMessage(122, LogLevel.Information, "Firecracker snapshot template {Vcpus} vCPU / {MemoryMib} MiB ready in {Milliseconds:F0} ms")]
+    public static partial void TemplateReady(ILogger logger, int vcpus, int memoryMib, double milliseconds);
+
+    [LoggerMessage(123, LogLevel.Warning, "Firecracker snapshot template {Vcpus} vCPU / {MemoryMib} MiB failed, booting each VM instead: {Message}")]
+    public static partial void TemplateFailed(ILogger logger, int vcpus, int memoryMib, string message);
+}

@@ -1,0 +1,106 @@
+using AgenticGateway.Configuration;
+using AgenticGateway.Sandboxes;
+using AgenticGateway.Sandboxes.Firecracker;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AgenticGateway.Tests.Sandboxes.Firecracker;
+
+/// <summary>When the driver says it cannot run, and the <c>sandboxes.firecracker</c> config.</summary>
+public sealed class FirecrackerDriverTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("agw-fc-driver-").FullName;
+
+    private string Touch(string name)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllText(path, "");
+        return path;
+    }
+
+    [Fact]
+    public void Without_kvm_the_driver_is_unavailable_and_says_why()
+    {
+        var driver = new FirecrackerDriver(new FirecrackerOptions { Kernel = "/k", Rootfs = "/r" }, _directory,
+            NullLogger<FirecrackerDriver>.Instance, kvmDevice: Path.Combine(_directory, "no-kvm"));
+        Assert.Equal($"{_directory}/no-kvm is absent: Firecracker needs KVM (bare metal or nested virtualization)", driver.Unavailable);
+        Assert.Equal("firecracker", driver.Name);
+    }
+
+    [Fact]
+    public void Missing_binaries_and_images_are_named_with_their_config_key()
+    {
+        var kvm = Touch("kvm");
+        var options = new FirecrackerOptions { Binary = Path.Combine(_directory, "firecracker"), Jailer = Path.Combine(_directory, "jailer"), UseJailer = false };
+        Assert.Contains("firecracker not found at", FirecrackerDriver.Check(options, kvm));
+        Assert.Contains("(sandboxes.firecracker.binary)", FirecrackerDriver.Check(options, kvm));
+
+        options = options with { Binary = Touch("firecracker") };
+        Assert.Contains("guest kernel not found", FirecrackerDriver.Check(options, kvm));
+        options = options with { Kernel = Touch("vmlinux") };
+        Assert.Contains("guest rootfs not found", FirecrackerDriver.Check(options, kvm));
+        options = options with { Rootfs = Touch("rootfs.ext4") };
+        Assert.Null(FirecrackerDriver.Check(options, kvm));
+
+        Assert.Contains("jailer not found at", FirecrackerDriver.Check(options with { UseJailer = true }, kvm));
+    }
+
+    [Fact]
+    public void Config_reads_every_firecracker_key()
+    {
+        var result = ConfigLoader.Load("""
+            models: [{name: m, provider: mock}]
+            sandboxes:
+              driver: firecracker
+              firecracker:
+                binary: /opt/fc/firecracker
+                jailer: /opt/fc/jailer
+                kernel: /var/lib/agw/vmlinux
+                rootfs: /var/lib/agw/rootfs.ext4
+                vcpus: 2
+                memory_mb: 1024
+                boot_args: console=ttyS0 quiet
+                agent_port: 52
+                use_jailer: true
+                chroot_base: /srv/jail
+                uid: 123
+                gid: 100
+                cgroup_version: 2
+                new_pid_ns: false
+                seccomp: true
+                snapshots: false
+            """, "test.yaml", new Dictionary<string, string>());
+        Assert.Empty(result.Errors);
+        var s = result.Options!.Sandboxes;
+        Assert.Equal("firecracker", s.Driver);
+        Assert.Equal(new FirecrackerOptions
+        {
+            Binary = "/opt/fc/firecracker", Jailer = "/opt/fc/jailer", Kernel = "/var/lib/agw/vmlinux", Rootfs = "/var/lib/agw/rootfs.ext4",
+            Vcpus = 2, MemoryMb = 1024, BootArgs = "console=ttyS0 quiet", AgentPort = 52, UseJailer = true, ChrootBase = "/srv/jail",
+            Uid = 123, Gid = 100, CgroupVersion = 2, NewPidNs = false, Seccomp = true, Snapshots = false,
+        }, s.Firecracker);
+    }
+
+    [Fact]
+    public void Bubblewrap_stays_the_default_driver()
+    {
+        var result = ConfigLoader.Load("models: [{name: m, provider: mock}]\n", "test.yaml", new Dictionary<string, string>());
+        Assert.Equal("bubblewrap", result.Options!.Sandboxes.Driver);
+    }
+
+    [Theory]
+    [InlineData("driver: firecracker", "needs firecracker.kernel and firecracker.rootfs")]
+    [InlineData("driver: qemu", "unknown sandbox driver 'qemu' (bubblewrap, firecracker)")]
+    [InlineData("firecracker: {kernel: vmlinux}", "sandboxes.firecracker.kernel: must be an absolute path")]
+    [InlineData("firecracker: {vcpus: 64}", "sandboxes.firecracker.vcpus: must be between 1 and 32")]
+    [InlineData("firecracker: {cgroup_version: 3}", "sandboxes.firecracker.cgroup_version: must be between 1 and 2")]
+    [InlineData("firecracker: {uid: 0}", "a jailed Firecracker must not run as root")]
+    [InlineData("firecracker: {binary: /usr/bin/vmm}", "file name contains 'firecracker'")]
+    [InlineData("firecracker: {kernal: /k}", "sandboxes.firecracker.kernal: unknown key")]
+    public void Config_errors_name_the_key(string section, string expected)
+    {
+        var result = ConfigLoader.Load($"models: [{{name: m, provider: mock}}]\nsandboxes:\n  {section}\n", "test.yaml", new Dictionary<string, string>());
+        Assert.Contains(result.Errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using AgenticGateway.Sandboxes;
+using AgenticGateway.Sandboxes.Firecracker;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AgenticGateway.Tests.Sandboxes.Firecracker;
+
+/// <summary>
+/// Real microVMs, end to end: needs /dev/kvm, firecracker (AGW_FC_BINARY, default /usr/local/bin/firecracker) and a
+/// guest kernel and rootfs with the agent on vsock (AGW_FC_KERNEL, AGW_FC_ROOTFS; docs/firecracker.md). Skipped only
+/// when /dev/kvm is absent.
+/// </summary>
+public sealed class FirecrackerKvmTests
+{
+    private static FirecrackerOptions Options(bool snapshots) => new()
+    {
+        Binary = Environment.GetEnvironmentVariable("AGW_FC_BINARY") ?? "/usr/local/bin/firecracker",
+        Kernel = Environment.GetEnvironmentVariable("AGW_FC_KERNEL") ?? "/var/lib/agentic-gateway/firecracker/vmlinux",
+        Rootfs = Environment.GetEnvironmentVariable("AGW_FC_ROOTFS") ?? "/var/lib/agentic-gateway/firecracker/rootfs.ext4",
+        UseJailer = false,
+        Snapshots = snapshots,
+    };
+
+    private static SandboxLaunch Launch() =>
+        new("sb-kvm-" + Guid.NewGuid().ToString("N")[..8], new SandboxResources { MemoryMb = 256, DiskMb = 128, Cpu = 1 }, 256, NetworkPolicy.None, TimeSpan.FromSeconds(30));
+
+    [KvmFact]
+    public async Task A_microvm_boots_to_a_ready_agent_and_a_snapshot_clone_answers_too()
+    {
+        var data = Directory.CreateTempSubdirectory("agw-fc-kvm-").FullName;
+        try
+        {
+            var driver = new FirecrackerDriver(Options(snapshots: true), data, NullLogger<FirecrackerDriver>.Instance);
+            Assert.True(driver.Unavailable is null, $"the KVM test needs firecracker and guest images: {driver.Unavailable}");
+
+            // The first start boots the template VM and snapshots it, then restores a clone from it.
+            await using (var first = await driver.StartAsync(Launch(), default))
+            {
+                await first.Agent.CallAsync("ping", null, default).WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            var watch = Stopwatch.StartNew();
+            await using var clone = await driver.StartAsync(Launch(), default);
+            var restore = watch.Elapsed;
+            await clone.Agent.CallAsync("ping", null, default).WaitAsync(TimeSpan.FromSeconds(10));
+            var listing = await clone.Agent.CallAsync("fs.list", w => w.WriteString("path", "/tmp"), default).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.True(listing.TryGetProperty("entries", out _));
+            Assert.True(restore < TimeSpan.FromSeconds(5), $"a snapshot clone took {restore.TotalMilliseconds:0} ms to a ready agent");
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [KvmFact]
+    public async Task A_cold_boot_without_snapshots_reaches_the_agent()
+    {
+        var data = Directory.CreateTempSubdirectory("agw-fc-kvm-").FullName;
+        try
+        {
+            var driver = new FirecrackerDriver(Options(snapshots: false), data, NullLogger<FirecrackerDriver>.Instance);
+            Assert.True(driver.Unavailable is null, $"the KVM test needs firecracker and guest images: {driver.Unavailable}");
+            await using var vm = await driver.StartAsync(Launch(), default);
+            await vm.Agent.CallAsync("ping", null, default).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+}
