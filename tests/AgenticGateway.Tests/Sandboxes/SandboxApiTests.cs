@@ -98,6 +98,20 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
     }
 
     [Fact]
+    public async Task The_agent_starts_from_bytecode_the_gateway_compiled()
+    {
+        var id = await G.CreateAsync();
+        var r = await G.ExecAsync(id, """
+            import glob, importlib.util, os, struct
+            src = os.stat('/opt/agw/agent.py')
+            head = open(glob.glob('/opt/agw/__pycache__/agent.*.pyc')[0], 'rb').read(16)
+            magic, flags, mtime, size = head[:4], *struct.unpack('<III', head[4:])
+            print(magic == importlib.util.MAGIC_NUMBER, flags, mtime == int(src.st_mtime) & 0xFFFFFFFF, size == src.st_size)
+            """);
+        Assert.Equal("True 0 True True\n", r.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
     public async Task Back_to_back_executes_are_never_refused_as_busy()
     {
         var id = await G.CreateAsync();
@@ -119,6 +133,11 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
         Assert.Contains("KeyError", error.GetProperty("traceback").GetString());
         var after = await G.ExecAsync(id, "print(kept)");
         Assert.Equal("still here\n", after.GetProperty("stdout").GetString());
+        // cwd changes the context's directory (it stays, as a cd would); a missing one is refused.
+        Assert.Equal("/tmp\n", (await G.ExecAsync(id, "import os; print(os.getcwd())", "\"cwd\":\"/tmp\"")).GetProperty("stdout").GetString());
+        Assert.Equal("/tmp\n", (await G.ExecAsync(id, "print(os.getcwd())")).GetProperty("stdout").GetString());
+        var (status, _) = await G.PostAsync($"/v1/sandboxes/{id}/execute", """{"code":"1","cwd":"/home/user/missing"}""");
+        Assert.Equal(HttpStatusCode.NotFound, status);
     }
 
     [Fact]
@@ -296,6 +315,11 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
         Assert.Equal("file", entries["blob.bin"].GetProperty("type").GetString());
         Assert.Equal(bytes.Length, entries["blob.bin"].GetProperty("size").GetInt64());
         Assert.Equal("dir", entries["er"].GetProperty("type").GetString());
+        (status, var stat) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}/files/stat?path=out/deep/blob.bin");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("file", stat.GetProperty("type").GetString());
+        Assert.Equal(bytes.Length, stat.GetProperty("size").GetInt64());
+        Assert.Equal("/home/user/out/deep/blob.bin", stat.GetProperty("path").GetString());
         (status, _) = await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}/files?path=out");
         Assert.Equal(HttpStatusCode.OK, status);
         (status, var missing) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}/files/stat?path=out/deep/blob.bin");

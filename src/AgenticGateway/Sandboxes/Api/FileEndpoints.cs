@@ -28,7 +28,7 @@ internal static class FileEndpoints
         }
         const string s = "/v1/sandboxes/{id}";
         app.MapGet(s + "/files/list", (HttpContext c, string id) => ListAsync(c, http, id)).WithSummary("List a directory");
-        app.MapGet(s + "/files/stat", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.stat", _ => EventStream.WithoutId)).WithSummary("Describe a file");
+        app.MapGet(s + "/files/stat", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.stat", _ => Entry)).WithSummary("Describe a file");
         app.MapPost(s + "/files/mkdir", (HttpContext c, string id) => MkdirAsync(c, http, id)).WithSummary("Create a directory (with parents)");
         app.MapPost(s + "/files/move", (HttpContext c, string id) => MoveAsync(c, http, id)).WithSummary("Move or rename");
     }
@@ -200,6 +200,13 @@ internal static class FileEndpoints
         var to = SandboxHttp.String(body, "to", "destination", "new_path");
         if (from is null || to is null) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("from and to are required.", from is null ? "from" : "to")); return; }
         await SandboxHttp.AgentAsync(context, sandbox, "fs.move", w => { w.WriteString("from", from); w.WriteString("to", to); }, Done(to));
+    }
+
+    /// <summary>fs.stat's entry (nested in the agent's answer, whose own "type" is "done"), as a listing shows it.</summary>
+    private static void Entry(Utf8JsonWriter w, JsonElement done)
+    {
+        if (done.TryGetProperty("entry", out var entry)) entry.WriteTo(w);
+        else { w.WriteStartObject(); w.WriteEndObject(); }
     }
 
     /// <summary>The answer of an operation on a path that reports nothing but success.</summary>

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace AgenticGateway.Sandboxes.Bubblewrap;
 
 /// <summary>
@@ -8,7 +10,8 @@ namespace AgenticGateway.Sandboxes.Bubblewrap;
 internal static class GuestFiles
 {
     public const string MountPoint = "/opt/agw";
-    public const string AgentPath = MountPoint + "/agent.py";
+    /// <summary>The agent's launcher: it imports agent.py as a module, so that its precompiled bytecode is used.</summary>
+    public const string AgentPath = MountPoint + "/start.py";
 
     /// <summary>Writes the files under <paramref name="directory"/> (replacing older versions) and returns it.</summary>
     public static string Extract(string directory)
@@ -26,7 +29,33 @@ internal static class GuestFiles
         WriteIfChanged(Path.Combine(etc, "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
         WriteIfChanged(Path.Combine(etc, "hosts"), "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         WriteIfChanged(Path.Combine(etc, "nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
+        Precompile(directory);
         return directory;
+    }
+
+    /// <summary>
+    /// Compiles agent.py into __pycache__ with the sandboxes' own interpreter (they see the host's /usr), so that every
+    /// sandbox's agent starts from bytecode instead of compiling its source (~25 ms of each cold start). Best effort:
+    /// without the cache, or with a stale one (Python checks the source's size and time), Python compiles the source as
+    /// it would anyway.
+    /// </summary>
+    private static void Precompile(string directory)
+    {
+        try
+        {
+            var info = new ProcessStartInfo("/usr/bin/python3", ["-I", "-S", "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)", Path.Combine(directory, "agent.py")])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            using var process = Process.Start(info);
+            if (process is null) return;
+            if (!process.WaitForExit(10_000)) { process.Kill(); return; }
+            var cache = Path.Combine(directory, "__pycache__");
+            if (process.ExitCode != 0 || !Directory.Exists(cache)) return;
+            UnixFiles.SetMode(cache, UnixFiles.WorldTraversable);
+            foreach (var file in Directory.EnumerateFiles(cache)) UnixFiles.SetMode(file, UnixFiles.WorldReadable);
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException or InvalidOperationException) { }
     }
 
     private static void WriteIfChanged(string path, string text)

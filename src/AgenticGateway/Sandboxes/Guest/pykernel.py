@@ -1,131 +1,263 @@
-"""Python context of the sandbox agent: one persistent namespace, code in, results out.
+"""Python interpreter loop of a code context, started by agent.py (one process per context, its own process group).
 
-Control lines (JSON) arrive on the file descriptor in AGW_CONTROL_FD; results, exceptions and "done" go as JSON lines
-to AGW_RESULT_FD. stdout and stderr are the process's own (the agent reads them), so output of child processes is
-captured too. See docs/sandbox-agent-protocol.md.
+fd 0: /dev/null. fd 1, 2: pipes the agent reads (so subprocesses' output is captured too). fd 3: results to the agent,
+JSON lines. fd 4: executions from the agent, JSON lines {"seq", "code", "env"?, "cwd"?}.
+
+To the agent: {"type": "ready", "pid"} once, then per execution any number of {"type": "result", "seq", ...} and
+{"type": "exception", "seq", "name", "value", "traceback"}, and one {"type": "done", "seq", "exit_code"}, written after
+stdout and stderr are flushed. SIGINT (the agent's timeout or cancel) raises KeyboardInterrupt in the user's code and is
+ignored between executions.
 """
-import ast, base64, json, linecache, os, signal, sys, traceback
 
-_res = os.fdopen(int(os.environ.pop("AGW_RESULT_FD")), "w", buffering=1)
-_ctl = os.fdopen(int(os.environ.pop("AGW_CONTROL_FD")), "r")
-_fd = os.open(os.devnull, os.O_RDONLY)
-os.dup2(_fd, 0)  # user code reading stdin gets end-of-file, never the control channel
-os.close(_fd)
-if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
-    sys.path[0] = ""
-try:
-    with open("/proc/self/oom_score_adj", "w") as f:
-        f.write("500")  # under memory pressure the interpreter goes before the agent
-except OSError:
-    pass
-
-_G = {"__name__": "__main__", "__builtins__": __builtins__}
-_REPRS = (("_repr_html_", "html"), ("_repr_markdown_", "markdown"), ("_repr_svg_", "svg"), ("_repr_png_", "png"),
-          ("_repr_jpeg_", "jpeg"), ("_repr_json_", "json"), ("_repr_latex_", "latex"))
-_cells = 0
-
-
-def _send(obj):
-    _res.write(json.dumps(obj) + "\n")
-
-
-def _formats(value):
-    out = {"text": repr(value)}
-    for attr, key in _REPRS:
-        method = getattr(type(value), attr, None)
-        if method is None:
-            continue
-        try:
-            r = method(value)
-        except Exception:
-            continue
-        if isinstance(r, tuple):
-            r = r[0]
-        if r is None:
-            continue
-        if isinstance(r, bytes):
-            r = base64.b64encode(r).decode()
-        out[key] = r
-    return out
-
-
-def _figures():
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None:
-        return
-    import io
-    for num in plt.get_fignums():
-        buf = io.BytesIO()
-        plt.figure(num).savefig(buf, format="png")
-        _send({"type": "result", "is_main_result": False, "png": base64.b64encode(buf.getvalue()).decode(), "text": "<Figure>"})
-    plt.close("all")
-
-
-def _exception(e):
-    tb = e.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next  # hide the kernel's own frames
-    lines = traceback.format_exception(type(e), e, tb)
-    _send({"type": "exception", "name": type(e).__name__, "value": str(e), "traceback": "".join(lines)})
-
-
-def _run(msg):
-    global _cells
-    _cells += 1
-    name = "<cell-%d>" % _cells
-    code = msg.get("code", "")
-    linecache.cache[name] = (len(code), None, code.splitlines(True), name)
-    saved = {}
-    for k, v in (msg.get("env") or {}).items():
-        saved[k] = os.environ.get(k)
-        os.environ[k] = v
-    ok = True
-    try:
-        if msg.get("cwd"):
-            os.chdir(msg["cwd"])
-        tree = ast.parse(code, name, "exec")
-        last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, name, "exec"), _G)
-        if last is not None:
-            value = eval(compile(last, name, "eval"), _G)
-            if value is not None:
-                _G["_"] = value
-                _send(dict(type="result", is_main_result=True, **_formats(value)))
-    except BaseException as e:  # KeyboardInterrupt (timeout) and SystemExit too: the context lives on
-        ok = False
-        _exception(e)
-    finally:
-        try:
-            _figures()
-        except Exception as e:
-            _exception(e)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-    _send({"type": "done", "ok": ok})
+import os
+import sys
 
 
 def _main():
-    _send({"type": "ready", "pid": os.getpid()})
+    import ast
+    import base64
+    import builtins
+    import io
+    import json
+    import linecache
+    import signal
+    import traceback
+    import types
+
+    RES_FD, CTL_FD = 3, 4
+    kernel_file = os.path.abspath(__file__)
+    os.set_inheritable(RES_FD, False)
+    os.set_inheritable(CTL_FD, False)
+    cwd = os.environ.pop("AGW_CWD", "")
+    if cwd:
+        os.chdir(cwd)
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("500")          # under memory pressure the interpreter goes before the agent
+    except OSError:
+        pass
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    sys.argv = [""]
+    if sys.path and sys.path[0] == os.path.dirname(kernel_file):
+        sys.path[0] = ""            # like the interactive interpreter: the cwd, not the kernel's directory
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace", line_buffering=True)
+        except Exception:
+            pass
+
+    # The user's globals live in a fresh __main__ module (pickle and friends look classes up there).
+    kernel_module = sys.modules["__main__"]
+    main_module = types.ModuleType("__main__")
+    main_module.__builtins__ = builtins
+    sys.modules["__main__"] = main_module
+    ns = main_module.__dict__
+
+    def write(obj):
+        data = (json.dumps(obj) + "\n").encode("utf-8", "surrogatepass")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(RES_FD, view):]
+
+    def user_tb(tb):
+        """The traceback from the first frame of the user's code on (the kernel's own frames hidden)."""
+        t = tb
+        while t is not None and not t.tb_frame.f_code.co_filename.startswith("<cell-"):
+            t = t.tb_next
+        if t is not None:
+            return t
+        while tb is not None and tb.tb_frame.f_code.co_filename == kernel_file:
+            tb = tb.tb_next
+        return tb
+
+    def report_exception(seq, e):
+        try:
+            value = str(e)
+        except BaseException:
+            value = "<unprintable %s>" % type(e).__name__
+        try:
+            tb = "".join(traceback.format_exception(type(e), e, user_tb(e.__traceback__)))
+        except BaseException:
+            tb = ""
+        write({"type": "exception", "seq": seq, "name": type(e).__name__, "value": value, "traceback": tb})
+
+    rich = (("html", "_repr_html_"), ("markdown", "_repr_markdown_"), ("svg", "_repr_svg_"), ("png", "_repr_png_"),
+            ("jpeg", "_repr_jpeg_"), ("json", "_repr_json_"), ("latex", "_repr_latex_"))
+    mime = {"text/plain": "text", "text/html": "html", "text/markdown": "markdown", "image/svg+xml": "svg",
+            "image/png": "png", "image/jpeg": "jpeg", "application/json": "json", "text/latex": "latex"}
+
+    def rich_value(key, v):
+        if isinstance(v, tuple) and len(v) == 2:
+            v = v[0]                # (data, metadata)
+        if v is None:
+            return None
+        if key in ("png", "jpeg"):
+            if isinstance(v, (bytes, bytearray)):
+                return base64.b64encode(v).decode("ascii")
+            return v if isinstance(v, str) else None
+        if key == "json":
+            json.dumps(v)           # must be JSON
+            return v
+        return v if isinstance(v, str) else str(v)
+
+    def method(value, name):
+        if isinstance(value, type):
+            return None             # a class's _repr_*_ are unbound functions
+        try:
+            f = getattr(value, name, None)
+        except Exception:           # a __getattr__ that raises something else
+            return None
+        return f if callable(f) else None
+
+    def display(seq, value):
+        msg = {"type": "result", "seq": seq, "is_main_result": True}
+        try:
+            msg["text"] = repr(value)
+        except Exception as e:
+            msg["text"] = "<repr failed: %s: %s>" % (type(e).__name__, e)
+        bundle = method(value, "_repr_mimebundle_")
+        if bundle is not None:
+            try:
+                b = bundle()
+                if isinstance(b, tuple):
+                    b = b[0]
+                for m, v in (b or {}).items():
+                    key = mime.get(m)
+                    if key and key != "text":
+                        v = rich_value(key, v)
+                        if v is not None:
+                            msg[key] = v
+            except Exception:
+                pass
+        for key, attr in rich:
+            if key in msg:
+                continue
+            f = method(value, attr)
+            if f is not None:
+                try:
+                    v = rich_value(key, f())
+                    if v is not None:
+                        msg[key] = v
+                except Exception:
+                    pass
+        write(msg)
+
+    def show_figures(seq):
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        try:
+            nums = plt.get_fignums()
+        except Exception:
+            return
+        for num in nums:
+            try:
+                fig = plt.figure(num)
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", bbox_inches="tight")
+                write({"type": "result", "seq": seq, "is_main_result": False, "text": repr(fig),
+                       "png": base64.b64encode(buf.getvalue()).decode("ascii")})
+            except Exception as e:
+                print("could not render figure %s: %s: %s" % (num, type(e).__name__, e), file=sys.stderr)
+        try:
+            plt.close("all")
+        except Exception:
+            pass
+
+    loop_holder = []
+
+    def run_code(code):
+        if code.co_flags & 0x80:    # CO_COROUTINE: top-level await
+            if not loop_holder:
+                import asyncio
+                loop_holder.append(asyncio.new_event_loop())
+                asyncio.set_event_loop(loop_holder[0])
+            return loop_holder[0].run_until_complete(eval(code, ns))
+        return eval(code, ns)
+
+    def run_cell(seq, n, source):
+        fname = "<cell-%d>" % n
+        linecache.cache[fname] = (len(source), None, source.splitlines(True), fname)
+        tree = ast.parse(source, fname, "exec")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        flags = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+        body = compile(tree, fname, "exec", flags, dont_inherit=True)
+        expr = compile(last, fname, "eval", flags, dont_inherit=True) if last is not None else None
+        run_code(body)
+        if expr is not None:
+            value = run_code(expr)
+            if value is not None:
+                ns["_"] = value
+                display(seq, value)
+
+    def ignore_sigint(*_):
+        pass
+
+    user_sigint = signal.default_int_handler
+    signal.signal(signal.SIGINT, ignore_sigint)
+    ctl = os.fdopen(CTL_FD, "rb", buffering=1 << 16)
+    write({"type": "ready", "pid": os.getpid()})
+    del kernel_module
+    n = 0
     while True:
         try:
-            line = _ctl.readline()
-            if not line:
-                return
-            _run(json.loads(line))
+            line = ctl.readline()
         except KeyboardInterrupt:
-            continue  # an interrupt that arrived between executions
-        except ValueError:
             continue
+        if not line:
+            os._exit(0)
+        try:
+            msg = json.loads(line)
+            seq = msg["seq"]
+        except Exception:
+            continue
+        n += 1
+        env = msg.get("env") or {}
+        saved = {}
+        exit_code = 0
+        try:
+            for k, v in env.items():
+                saved[k] = os.environ.get(k)
+                os.environ[k] = v
+            signal.signal(signal.SIGINT, user_sigint)
+            try:
+                if msg.get("cwd"):
+                    os.chdir(msg["cwd"])    # stays, as a cd would
+                run_cell(seq, n, msg.get("code") or "")
+            except BaseException as e:      # KeyboardInterrupt and SystemExit too: the context survives
+                exit_code = 1
+                report_exception(seq, e)
+            show_figures(seq)
+        except BaseException as e:          # interrupted while reporting
+            exit_code = 1
+            try:
+                report_exception(seq, e)
+            except BaseException:
+                pass
+        # From here on SIGINT must not interrupt: the done line has to be written.
+        while True:
+            try:
+                h = signal.getsignal(signal.SIGINT)
+                signal.signal(signal.SIGINT, ignore_sigint)
+                if h is not ignore_sigint:
+                    user_sigint = h
+                break
+            except BaseException:
+                exit_code = 1
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        write({"type": "done", "seq": seq, "exit_code": exit_code})
 
 
-_main()
+if __name__ == "__main__":
+    _main()
