@@ -119,8 +119,11 @@ public class ReplicaTests(ITestOutputHelper output)
         await using var redis = await RedisInstance.StartAsync();
         await using var g = await GatewayServer.StartAsync(Config, storage: s => s with { RedisUrl = new AgenticGateway.Configuration.Secret(redis.Endpoint), RedisFailOpen = failOpen });
         var key = await g.GenerateKeyAsync("""{"rpm_limit": 1000}""", Master);
-        Assert.Equal(HttpStatusCode.OK, await ChatAsync(g, key));
+        // The connection to Redis is made in the background at start; until it is up a fail-closed gateway refuses.
+        var connected = DateTime.UtcNow.AddSeconds(20);
+        while ((await HealthAsync(g)).GetProperty("redis").GetProperty("status").GetString() != "up" && DateTime.UtcNow < connected) await Task.Delay(100);
         Assert.Equal("up", (await HealthAsync(g)).GetProperty("redis").GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, await ChatAsync(g, key));
 
         await redis.StopAsync();
         var during = await ChatAsync(g, key);
