@@ -9,36 +9,46 @@ namespace AgenticGateway.Providers.Translation;
 internal sealed class SseEventBuffer
 {
     private const int MaxEventBytes = 16 * 1024 * 1024;
-    private readonly ArrayBufferWriter<byte> _pending = new(4096);
-    private int _consumed;
+    private byte[] _buffer = new byte[4096];
+    private int _start;
+    private int _end;
 
     public void Append(ReadOnlySpan<byte> data)
     {
-        Compact();
-        if (_pending.WrittenCount + data.Length > MaxEventBytes) throw new InvalidDataException($"an SSE event exceeded {MaxEventBytes} bytes");
-        _pending.Write(data);
+        if (_start == _end) _start = _end = 0;
+        if (_end + data.Length > _buffer.Length)
+        {
+            // Move the unread bytes to the front, and grow only when that is not enough: no copy per append.
+            var pending = _end - _start;
+            if (pending + data.Length > MaxEventBytes) throw new InvalidDataException($"an SSE event exceeded {MaxEventBytes} bytes");
+            var target = pending + data.Length > _buffer.Length ? new byte[Math.Max(_buffer.Length * 2, pending + data.Length)] : _buffer;
+            _buffer.AsSpan(_start, pending).CopyTo(target);
+            _buffer = target;
+            _start = 0;
+            _end = pending;
+        }
+        data.CopyTo(_buffer.AsSpan(_end));
+        _end += data.Length;
     }
 
     /// <summary>The next complete event, raw; valid until the next call.</summary>
     public bool TryTake(out ReadOnlySpan<byte> evt)
     {
-        var rest = _pending.WrittenSpan[_consumed..];
+        var rest = _buffer.AsSpan(_start, _end - _start);
         var lf = rest.IndexOf("\n\n"u8);
         var crlf = rest.IndexOf("\r\n\r\n"u8);
-        int end;
         if (lf < 0 && crlf < 0) { evt = default; return false; }
-        if (lf >= 0 && (crlf < 0 || lf < crlf)) end = lf + 2;
-        else end = crlf + 4;
+        var end = lf >= 0 && (crlf < 0 || lf < crlf) ? lf + 2 : crlf + 4;
         evt = rest[..end];
-        _consumed += end;
+        _start += end;
         return true;
     }
 
     /// <summary>Bytes left after the last complete event (a stream that ended mid-event).</summary>
     public ReadOnlySpan<byte> TakeRest()
     {
-        var rest = _pending.WrittenSpan[_consumed..];
-        _consumed = _pending.WrittenCount;
+        var rest = _buffer.AsSpan(_start, _end - _start);
+        _start = _end;
         return rest;
     }
 
@@ -70,14 +80,5 @@ internal sealed class SseEventBuffer
             joined.Write(v);
             after = nl < 0 ? default : after[(nl + 1)..];
         }
-    }
-
-    private void Compact()
-    {
-        if (_consumed == 0) return;
-        var rest = _pending.WrittenSpan[_consumed..].ToArray();
-        _pending.Clear();
-        _pending.Write(rest);
-        _consumed = 0;
     }
 }
