@@ -8,14 +8,17 @@ namespace AgenticGateway.OpenAi;
 /// <summary>Writes <see cref="ApiError"/>s as OpenAI-shaped JSON responses and as SSE error events.</summary>
 internal static class ErrorWriter
 {
-    public static Task WriteAsync(HttpResponse response, ApiError error)
+    /// <param name="anthropic">Write it in Anthropic's shape, for Anthropic-format clients (/v1/messages).</param>
+    public static Task WriteAsync(HttpResponse response, ApiError error, bool anthropic = false)
     {
         if (response.HasStarted) return Task.CompletedTask;
         response.StatusCode = error.Status;
         response.ContentType = "application/json";
         if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
         var buffer = new ArrayBufferWriter<byte>(256);
-        if (error is Pipeline.UpstreamApiError { RawBody: { } raw, RawIsAnthropic: false }) buffer.Write(raw);
+        // A provider's own error body goes as it came to a client of the same format.
+        if (error is Pipeline.UpstreamApiError { RawBody: { } raw } upstream && upstream.RawIsAnthropic == anthropic) buffer.Write(raw);
+        else if (anthropic) Providers.Anthropic.Inbound.AnthropicErrors.Write(buffer, error);
         else Write(buffer, error);
         response.ContentLength = buffer.WrittenCount;
         return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();

@@ -134,16 +134,16 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         var requestId = RequestIds.AcceptOrMint(context);
         var runtime = runtimes.Current;
         var (caller, authError) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-        if (authError is not null) { await AnthropicErrorShape.WriteAsync(context.Response, authError); return; }
+        if (authError is not null) { await ErrorWriter.WriteAsync(context.Response, authError, anthropic: true); return; }
         var (body, bodyError) = await RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
-        if (body is null) { await AnthropicErrorShape.WriteAsync(context.Response, bodyError!); return; }
+        if (body is null) { await ErrorWriter.WriteAsync(context.Response, bodyError!, anthropic: true); return; }
         using (body)
         {
             ApiError? error = RequestReader.TryParse(body.Span, LlmOperation.Messages, out var parsed);
             ModelGroup? group = null;
             if (error is null && !runtime.Catalog.TryResolve(parsed.Model, out group)) error = ModelNotFound(runtime, parsed.Model, caller!);
             if (error is null && !caller!.MayUse(parsed.Model, group!.Name)) error = new ApiError(403, $"This key may not use the model '{parsed.Model}'.", "permission_error", "model_not_allowed", "model");
-            if (error is not null) { await AnthropicErrorShape.WriteAsync(context.Response, error); return; }
+            if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error, anthropic: true); return; }
 
             var anthropic = Array.Find(group!.Deployments, d => d.Provider.Wire == Providers.ProviderWire.Anthropic);
             if (anthropic is not null && await CountOnAnthropicAsync(context, anthropic, body, parsed, requestId)) return;
@@ -200,8 +200,7 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         {
             try
             {
-                if (operation == LlmOperation.Messages) await AnthropicErrorShape.WriteAsync(context.Response, error);
-                else await ErrorWriter.WriteAsync(context.Response, error);
+                await ErrorWriter.WriteAsync(context.Response, error, anthropic: operation == LlmOperation.Messages);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException) { }
         }

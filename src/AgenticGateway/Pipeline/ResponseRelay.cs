@@ -243,7 +243,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
 
     /// <summary>An error event in the client's stream format.</summary>
     internal static byte[] ClientErrorEvent(LlmExchange x, ApiError error) =>
-        x.Operation == LlmOperation.Messages ? AnthropicErrorShape.SseEvent(error) : ErrorWriter.SseEvent(error);
+        x.Operation == LlmOperation.Messages ? Providers.Anthropic.Inbound.AnthropicErrors.SseEvent(error) : ErrorWriter.SseEvent(error);
 
     /// <summary>Writes complete events to the client, leaving out the usage chunk the gateway asked for itself.</summary>
     private static async ValueTask ForwardAsync(LlmExchange x, ReadOnlyMemory<byte> events, CancellationToken cancellationToken)
