@@ -16,6 +16,7 @@ internal static class CommandLine
         Usage:
           agw [--config FILE] [--urls URLS | --port N]     run the gateway (config also from AGW_CONFIG)
           agw check-config --config FILE                   validate a config file and exit
+          agw images build [--out DIR]                     build (or find cached) the QEMU driver's guest image
           agw mock [--port N | --urls URLS] [--latency-ms N] [--ttft-ms N] [--tokens-per-second N]
                    [--fault SPEC] [--api-key KEY]          run the provider emulator
 
@@ -25,7 +26,8 @@ internal static class CommandLine
     public static async Task<int> RunAsync(string[] args)
     {
         var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
-        var flags = ParseFlags(command == "serve" ? args : args[1..], out var usageError);
+        if (command == "images") command = args.Length > 1 && args[1] == "build" ? "images build" : "images ?";
+        var flags = ParseFlags(command == "serve" ? args : command.StartsWith("images", StringComparison.Ordinal) ? args[Math.Min(2, args.Length)..] : args[1..], out var usageError);
         if (usageError is not null || flags.ContainsKey("help"))
         {
             Console.Error.WriteLine(usageError is null ? Usage : $"{usageError}\n\n{Usage}");
@@ -71,6 +73,21 @@ internal static class CommandLine
                 var app = MockServer.Build(Urls(flags) ?? "http://127.0.0.1:8090", settings, flags.GetValueOrDefault("api-key"));
                 await app.RunAsync();
                 return 0;
+            }
+            case "images build":
+            {
+                var output = flags.GetValueOrDefault("out") ?? Sandboxes.Qemu.ImageBuilder.DefaultCacheDirectory;
+                try
+                {
+                    var image = Sandboxes.Qemu.ImageBuilder.Build(Path.GetFullPath(output), Console.WriteLine);
+                    Console.WriteLine(image);
+                    return 0;
+                }
+                catch (InvalidOperationException ex)
+                {
+                    Console.Error.WriteLine($"image build failed: {ex.Message}");
+                    return 1;
+                }
             }
             default:
                 Console.Error.WriteLine($"Unknown command '{command}'.\n\n{Usage}");

@@ -126,6 +126,8 @@ internal static class GatewayApp
         {
             "firecracker" => new Sandboxes.Firecracker.FirecrackerDriver(options.Sandboxes.Firecracker, options.Storage.DataDirectory,
                 sp.GetRequiredService<ILogger<Sandboxes.Firecracker.FirecrackerDriver>>()),
+            "qemu" => new Sandboxes.Qemu.QemuDriver(options.Sandboxes.Qemu, options.Storage.DataDirectory,
+                sp.GetRequiredService<ILogger<Sandboxes.Qemu.QemuDriver>>()),
             _ => new Sandboxes.Bubblewrap.BubblewrapDriver(options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.Egress.EgressProxy>(),
                 sp.GetRequiredService<ILogger<Sandboxes.Bubblewrap.BubblewrapDriver>>()),
         });

@@ -17,6 +17,7 @@ internal static class SandboxConfigReader
             if (SandboxOptions.Drivers.Contains(driver)) options = options with { Driver = driver };
             else s.Context.Issues.Error(s.Child("driver"), $"unknown sandbox driver '{driver}' ({string.Join(", ", SandboxOptions.Drivers)})");
         }
+        if (s.Map("qemu") is { } qemu) options = options with { Qemu = Qemu.QemuConfigReader.Read(qemu) };
         if (s.Map("firecracker") is { } fc) options = options with { Firecracker = FirecrackerConfigReader.Read(fc) };
         if (options.Driver == "firecracker" && (options.Firecracker.Kernel is null || options.Firecracker.Rootfs is null))
             s.Context.Issues.Error(s.Child("firecracker"), "driver 'firecracker' needs firecracker.kernel and firecracker.rootfs");

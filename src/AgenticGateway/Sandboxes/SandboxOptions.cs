@@ -7,10 +7,12 @@ internal sealed record SandboxOptions
 {
     /// <summary>Off turns the /v1/sandboxes API into 404s. On by default where the driver can run.</summary>
     public bool? Enabled { get; init; }
-    /// <summary>Isolation backend, chosen by name: "bubblewrap" (Linux namespaces) or "firecracker" (microVMs, KVM).</summary>
+    /// <summary>Isolation backend, chosen by name: "bubblewrap" (Linux namespaces), "firecracker" (microVMs, KVM) or "qemu" (microVMs, KVM or TCG).</summary>
     public string Driver { get; init; } = "bubblewrap";
     /// <summary>The firecracker driver's settings; used when <see cref="Driver"/> is "firecracker".</summary>
     public Firecracker.FirecrackerOptions Firecracker { get; init; } = new();
+    /// <summary>The qemu driver's settings; used when <see cref="Driver"/> is "qemu".</summary>
+    public Qemu.QemuOptions Qemu { get; init; } = new();
     public SandboxResources Defaults { get; init; } = new();
     /// <summary>The most a sandbox may ask for; larger requests are refused.</summary>
     public SandboxResources Max { get; init; } = new() { Timeout = TimeSpan.FromHours(24), MemoryMb = 8192, Cpu = 4, DiskMb = 16384 };
@@ -29,7 +31,7 @@ internal sealed record SandboxOptions
     public QuotaOptions Quota { get; init; } = new();
 
     public static readonly ImmutableArray<string> Runtimes = ["python", "node", "bash"];
-    public static readonly ImmutableArray<string> Drivers = ["bubblewrap", "firecracker"];
+    public static readonly ImmutableArray<string> Drivers = ["bubblewrap", "firecracker", "qemu"];
 }
 
 /// <summary>What one sandbox gets: wall-clock lifetime, memory, CPUs and a size-capped writable disk.</summary>

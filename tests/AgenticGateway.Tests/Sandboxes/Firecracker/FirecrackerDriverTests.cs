@@ -89,7 +89,7 @@ public sealed class FirecrackerDriverTests : IDisposable
 
     [Theory]
     [InlineData("driver: firecracker", "needs firecracker.kernel and firecracker.rootfs")]
-    [InlineData("driver: qemu", "unknown sandbox driver 'qemu' (bubblewrap, firecracker)")]
+    [InlineData("driver: vmware", "unknown sandbox driver 'vmware' (bubblewrap, firecracker, qemu)")]
     [InlineData("firecracker: {kernel: vmlinux}", "sandboxes.firecracker.kernel: must be an absolute path")]
     [InlineData("firecracker: {vcpus: 64}", "sandboxes.firecracker.vcpus: must be between 1 and 32")]
     [InlineData("firecracker: {cgroup_version: 3}", "sandboxes.firecracker.cgroup_version: must be between 1 and 2")]

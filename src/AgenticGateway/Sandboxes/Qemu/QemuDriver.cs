@@ -1,0 +1,304 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Bubblewrap;
+using AgenticGateway.Sandboxes.Isolation;
+
+namespace AgenticGateway.Sandboxes.Qemu;
+
+/// <summary>
+/// Sandboxes as QEMU microVMs (<c>-M microvm</c>; KVM when /dev/kvm exists, else TCG emulation): one VM per sandbox,
+/// no network device, the agent reached over a virtio-serial port on a per-sandbox Unix socket, QMP on another. With
+/// snapshots on, the first sandbox of a size boots a template VM to a ready agent and migrates it to a file; every
+/// sandbox after that is a clone started with <c>-incoming</c> from it, and its RNG is reseeded. See docs/qemu.md.
+/// </summary>
+internal sealed class QemuDriver : ISandboxDriver
+{
+    private static readonly TimeSpan MinimumTcgBootTimeout = TimeSpan.FromSeconds(60);
+    private readonly QemuOptions _options;
+    private readonly string _state;
+    private readonly bool _kvm;
+    private readonly string _image;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(int Vcpus, int MemoryMb, int DiskMb), Lazy<Task<string?>>> _templates = new();
+
+    public QemuDriver(QemuOptions options, string dataDirectory, ILogger<QemuDriver> logger, string kvmDevice = "/dev/kvm")
+    {
+        _options = options;
+        _logger = logger;
+        var full = Path.GetFullPath(dataDirectory);
+        var tag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(full)))[..12];
+        // Unix socket paths are limited to 108 bytes: the VMs' sockets live under a short path, not the data directory.
+        _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "qemu") : Path.Combine(Path.GetTempPath(), "agw-qemu-" + tag);
+        _kvm = File.Exists(kvmDevice);
+        _image = ImageBuilder.Resolve(options.ImageDirectory);
+        Unavailable = Check();
+    }
+
+    public string Name => "qemu";
+
+    public string? Unavailable { get; }
+
+    public string Description => $"qemu microVMs ({(_kvm ? "KVM" : "TCG emulation")}){(_options.Snapshots ? ", snapshot clones" : "")}";
+
+    private string? Check()
+    {
+        if (!OperatingSystem.IsLinux()) return "the qemu driver needs Linux";
+        if (!File.Exists(_options.Binary)) return $"{_options.Binary} not found (apt-get install qemu-system-x86, or sandboxes.qemu.binary)";
+        if (!File.Exists(Path.Join(_image, ImageBuilder.KernelFile)) || !File.Exists(Path.Join(_image, ImageBuilder.InitrdFile)))
+            return $"no guest image in {_options.ImageDirectory} (run 'agw images build', or set sandboxes.qemu.image_dir)";
+        return null;
+    }
+
+    public async Task<ISandboxInstance> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
+    {
+        if (Unavailable is not null) throw new InvalidOperationException(Unavailable);
+        if (launch.Network.Mode != NetworkMode.None)
+            throw new SandboxStartException("network 'allowlist' is not available with the qemu driver yet; use network 'none'");
+        // Under TCG a cold boot takes seconds (~5-8 s), more than the pools' default boot timeout allows.
+        if (!_kvm && launch.BootTimeout < MinimumTcgBootTimeout) launch = launch with { BootTimeout = MinimumTcgBootTimeout };
+        var size = Size(launch.Resources);
+        var snapshot = _options.Snapshots ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
+        var watch = Stopwatch.StartNew();
+        QemuVm? vm = null;
+        AgentConnection? agent = null;
+        try
+        {
+            using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            boot.CancelAfter(launch.BootTimeout);
+            vm = Launch(launch.Id, size, snapshot);
+            agent = await ConnectAgentAsync(vm, boot.Token);
+            if (snapshot is not null)
+            {
+                // The clone's agent said "ready" long ago, in the template: ask it something instead.
+                using var qmp = await QmpClient.ConnectAsync(vm.QmpSocket, boot.Token);
+                // The state comes in paused (the template was stopped); "cont" before it is all in would be lost.
+                while ((await qmp.ExecuteAsync("query-status", null, boot.Token)).GetProperty("status").GetString() == "inmigrate")
+                    await Task.Delay(10, boot.Token);
+                await qmp.ExecuteAsync("cont", null, boot.Token);
+                await agent.CallAsync("ping", null, boot.Token);
+                await ReseedAsync(agent, boot.Token);
+            }
+            else await agent.Ready.WaitAsync(boot.Token);
+            QemuLog.Started(_logger, launch.Id, snapshot is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
+            return new QemuInstance(vm, agent);
+        }
+        catch (Exception ex)
+        {
+            if (agent is not null) await agent.DisposeAsync();
+            if (vm is not null) await vm.DisposeAsync();
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new SandboxStartException($"the microVM did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s");
+            if (ex is AgentException or IOException or SocketException or QmpException or System.ComponentModel.Win32Exception)
+                throw new SandboxStartException($"the microVM could not be started: {ex.Message}");
+            throw;
+        }
+    }
+
+    private (int Vcpus, int MemoryMb, int DiskMb) Size(SandboxResources resources) =>
+        (_options.Vcpus ?? Math.Clamp((int)Math.Ceiling(resources.Cpu), 1, 32), _options.MemoryMb ?? resources.MemoryMb, resources.DiskMb);
+
+    /// <summary>A QEMU process for <paramref name="id"/>: booting, or (with <paramref name="snapshot"/>) restoring and paused.</summary>
+    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? snapshot)
+    {
+        var directory = Path.Join(_state, "vms", id);
+        Directory.CreateDirectory(directory);
+        var agentSocket = Path.Join(directory, "agent.sock");
+        var qmpSocket = Path.Join(directory, "qmp.sock");
+        var seed = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var append = $"console=ttyS0 quiet panic=-1 {(_kvm ? "" : "tsc_early_khz=2000000 ")}agw.seed={seed} agw.disk={size.DiskMb}";
+        var args = new List<string>
+        {
+            "-M", "microvm", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
+            "-smp", size.Vcpus.ToString(CultureInfo.InvariantCulture),
+            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-monitor", "none",
+            "-serial", "file:" + Path.Join(directory, "console.log"),
+            "-kernel", Path.Join(_image, ImageBuilder.KernelFile), "-initrd", Path.Join(_image, ImageBuilder.InitrdFile), "-append", append,
+            "-device", "virtio-serial-device",
+            "-chardev", $"socket,id=agent,path={agentSocket},server=on,wait=off",
+            "-device", "virtserialport,chardev=agent,name=agent",
+            "-qmp", $"unix:{qmpSocket},server=on,wait=off",
+        };
+        // Paused until the host has opened the agent port: a guest resumed without it would see the port closed.
+        if (snapshot is not null) args.AddRange(["-S", "-incoming", $"exec:cat {snapshot}"]);
+        var info = new ProcessStartInfo(_options.Binary, args)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        var process = Process.Start(info) ?? throw new IOException("qemu did not start");
+        File.WriteAllText(Path.Join(directory, "pid"), process.Id.ToString(CultureInfo.InvariantCulture));
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) QemuLog.Vmm(_logger, id, line); };
+        process.BeginErrorReadLine();
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        return new QemuVm(process, directory, agentSocket, qmpSocket);
+    }
+
+    /// <summary>QEMU creates the sockets a moment after it starts: retry until the deadline.</summary>
+    private static async Task<AgentConnection> ConnectAgentAsync(QemuVm vm, CancellationToken ct)
+    {
+        var stream = await QmpClient.ConnectUnixAsync(vm.AgentSocket, vm.Exited, ct);
+        return new AgentConnection(stream, stream);
+    }
+
+    /// <summary>Clones of one snapshot resume with the same RNG state: mix fresh host bytes in and force a reseed.</summary>
+    private static async Task ReseedAsync(AgentConnection agent, CancellationToken ct)
+    {
+        // Writing mixes the bytes into the input pool; RNDRESEEDCRNG (0x5207) makes getrandom() use them right away
+        // (Linux 5.18+ otherwise reseeds its output only every minute).
+        var seed = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(64));
+        var script = $"import fcntl, os; fd = os.open('/dev/urandom', os.O_WRONLY); os.write(fd, bytes.fromhex('{seed}')); fcntl.ioctl(fd, 0x5207)";
+        var call = agent.Start("process.start", w => w.WriteString("cmd", $"/usr/bin/python3 -I -S -c \"{script}\""));
+        await foreach (var e in call.Events.ReadAllAsync(ct))
+        {
+            if (e.Type == "error") throw AgentConnection.ToException(e);
+            if (e.Type == "done") return;
+        }
+    }
+
+    private Task<string?> TemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout, CancellationToken ct)
+    {
+        var lazy = _templates.GetOrAdd(size, s => new Lazy<Task<string?>>(() => CreateTemplateAsync(s, bootTimeout)));
+        return lazy.Value.WaitAsync(ct);
+    }
+
+    /// <summary>Boots a VM to a ready agent, stops it and migrates its state to a file. Null (boot each VM) if that fails.</summary>
+    private async Task<string?> CreateTemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout)
+    {
+        var id = $"tpl-{size.Vcpus}x{size.MemoryMb}x{size.DiskMb}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        var directory = Path.Join(_state, "templates");
+        var file = Path.Join(directory, $"{size.Vcpus}x{size.MemoryMb}x{size.DiskMb}.vmstate");
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            Directory.CreateDirectory(directory);
+            using var timeout = new CancellationTokenSource(bootTimeout * 2);
+            await using var vm = Launch(id, size, snapshot: null);
+            // The agent connection stays open through the migration: the snapshot has the port open, as clones will.
+            await using var agent = await ConnectAgentAsync(vm, timeout.Token);
+            await agent.Ready.WaitAsync(timeout.Token);
+            await agent.CallAsync("ping", null, timeout.Token);
+            using var qmp = await QmpClient.ConnectAsync(vm.QmpSocket, timeout.Token);
+            await qmp.ExecuteAsync("stop", null, timeout.Token);
+            var temp = file + ".tmp";
+            await qmp.ExecuteAsync("migrate", $"{{\"uri\":\"exec:cat > {temp}\"}}", timeout.Token);
+            while (true)
+            {
+                var status = await qmp.ExecuteAsync("query-migrate", null, timeout.Token);
+                var state = status.TryGetProperty("status", out var s) ? s.GetString() : null;
+                if (state == "completed") break;
+                if (state is "failed" or "cancelled") throw new QmpException($"migration {state}");
+                await Task.Delay(20, timeout.Token);
+            }
+            File.Move(temp, file, overwrite: true);
+            QemuLog.TemplateReady(_logger, size.Vcpus, size.MemoryMb, watch.Elapsed.TotalMilliseconds);
+            return file;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            QemuLog.TemplateFailed(_logger, size.Vcpus, size.MemoryMb, ex.Message);
+            return null;
+        }
+    }
+
+    public int ReapOrphans()
+    {
+        var vms = Path.Join(_state, "vms");
+        if (!Directory.Exists(vms)) return 0;
+        var reaped = 0;
+        foreach (var directory in Directory.EnumerateDirectories(vms))
+        {
+            var pidFile = Path.Join(directory, "pid");
+            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && IsQemu(pid))
+                CgroupFs.Kill(pid, 9);
+            QemuVm.TryDelete(directory);
+            reaped++;
+        }
+        return reaped;
+    }
+
+    private static bool IsQemu(int pid)
+    {
+        try { return File.ReadAllText($"/proc/{pid}/comm").StartsWith("qemu-system", StringComparison.Ordinal); }
+        catch (IOException) { return false; }
+    }
+}
+
+/// <summary>One QEMU process and its directory (sockets, console log, pid file).</summary>
+internal sealed class QemuVm(Process process, string directory, string agentSocket, string qmpSocket) : IAsyncDisposable
+{
+    private int _disposed;
+
+    public string AgentSocket { get; } = agentSocket;
+    public string QmpSocket { get; } = qmpSocket;
+    public Task Exited { get; } = process.WaitForExitAsync();
+
+    /// <summary>QMP quit, then SIGKILL if QEMU lingers; the directory goes with it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        if (!Exited.IsCompleted)
+        {
+            try
+            {
+                using var quick = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                using var qmp = await QmpClient.ConnectAsync(QmpSocket, quick.Token);
+                await qmp.ExecuteAsync("quit", null, quick.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or QmpException) { }
+            if (await Task.WhenAny(Exited, Task.Delay(500)) != Exited)
+            {
+                try { process.Kill(); } catch (InvalidOperationException) { }
+                await Task.WhenAny(Exited, Task.Delay(2000));
+            }
+        }
+        process.Dispose();
+        TryDelete(directory);
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary>One running QEMU sandbox: the VM and the agent connection over its virtio-serial port.</summary>
+internal sealed class QemuInstance(QemuVm vm, AgentConnection agent) : ISandboxInstance
+{
+    private int _disposed;
+
+    public AgentConnection Agent { get; } = agent;
+
+    /// <summary>The VM ended, or its agent did (the sandbox is of no use without it).</summary>
+    public Task Exited { get; } = Task.WhenAny(vm.Exited, agent.Closed);
+
+    public string? EndReason => null;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        await Agent.DisposeAsync();
+        await vm.DisposeAsync();
+    }
+}
+
+/// <summary>The QEMU driver's log messages (event ids 130-139).</summary>
+internal static partial class QemuLog
+{
+    [LoggerMessage(130, LogLevel.Debug, "Sandbox {Id} QEMU microVM ready from {Source} in {Milliseconds:F1} ms")]
+    public static partial void Started(ILogger logger, string id, string source, double milliseconds);
+
+    [LoggerMessage(131, LogLevel.Debug, "Sandbox {Id} QEMU: {Line}")]
+    public static partial void Vmm(ILogger logger, string id, string line);
+
+    [LoggerMessage(132, LogLevel.Information, "QEMU snapshot template {Vcpus} vCPU / {MemoryMb} MiB ready in {Milliseconds:F0} ms")]
+    public static partial void TemplateReady(ILogger logger, int vcpus, int memoryMb, double milliseconds);
+
+    [LoggerMessage(133, LogLevel.Warning, "QEMU snapshot template {Vcpus} vCPU / {MemoryMb} MiB failed, booting each VM instead: {Message}")]
+    public static partial void TemplateFailed(ILogger logger, int vcpus, int memoryMb, string message);
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using AgenticGateway.Sandboxes.Qemu;
+using Xunit.Abstractions;
+
+namespace AgenticGateway.Tests.Sandboxes.Qemu;
+
+/// <summary>Builds (or finds cached) the guest image and starts a gateway on the qemu driver with snapshots on.</summary>
+public sealed class QemuGatewayFixture : IAsyncLifetime
+{
+    internal SandboxGateway Gateway { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(File.Exists("/usr/bin/qemu-system-x86_64"), "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (scripts/test.sh does)");
+        var image = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { });
+        Assert.True(File.Exists(Path.Join(image, ImageBuilder.KernelFile)), $"no kernel in {image}");
+        Gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}");
+    }
+
+    public async Task DisposeAsync() => await Gateway.DisposeAsync();
+}
+
+/// <summary>The qemu driver end to end: real QEMU microVMs (TCG here), the real guest agent over virtio-serial.</summary>
+public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper output) : IClassFixture<QemuGatewayFixture>
+{
+    private SandboxGateway G => fixture.Gateway;
+
+    [Fact]
+    public async Task Image_build_is_cached()
+    {
+        var watch = Stopwatch.StartNew();
+        var first = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { });
+        var second = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { });
+        Assert.Equal(first, second);
+        Assert.True(File.Exists(Path.Join(first, ImageBuilder.VersionFile)));
+        output.WriteLine($"cached image build: {watch.Elapsed.TotalMilliseconds / 2:F0} ms each");
+    }
+
+    [Fact]
+    public async Task Stateful_execute_files_timeout_and_delete_leave_no_qemu()
+    {
+        var id = await G.CreateAsync();
+        Assert.Contains(id, QemuCommandLines());
+        Assert.Equal("", (await G.ExecAsync(id, "x = 1")).GetProperty("stdout").GetString());
+        Assert.Equal("2\n", (await G.ExecAsync(id, "print(x + 1)")).GetProperty("stdout").GetString());
+
+        var bytes = Encoding.UTF8.GetBytes("hello from the host\n");
+        using (var put = new HttpRequestMessage(HttpMethod.Put, $"/v1/sandboxes/{id}/files?path=data/note.txt") { Content = new ByteArrayContent(bytes) })
+        {
+            put.Headers.Authorization = new AuthenticationHeaderValue("Bearer", SandboxGateway.Master);
+            using var response = await G.Server.Client.SendAsync(put);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.Equal("hello from the host\n", (await G.ExecAsync(id, "print(open('/home/user/data/note.txt').read(), end='')")).GetProperty("stdout").GetString());
+        await G.ExecAsync(id, "open('/home/user/out.txt', 'w').write('from the guest')");
+        using (var get = new HttpRequestMessage(HttpMethod.Get, $"/v1/sandboxes/{id}/files?path=/home/user/out.txt"))
+        {
+            get.Headers.Authorization = new AuthenticationHeaderValue("Bearer", SandboxGateway.Master);
+            using var response = await G.Server.Client.SendAsync(get);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("from the guest", await response.Content.ReadAsStringAsync());
+        }
+
+        var timedOut = await G.ExecAsync(id, "while True: pass", "\"timeout\":1");
+        Assert.True(timedOut.GetProperty("timed_out").GetBoolean(), timedOut.ToString());
+        Assert.Equal("1\n", (await G.ExecAsync(id, "print(x)")).GetProperty("stdout").GetString());
+
+        var (status, _) = await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (QemuCommandLines().Contains(id, StringComparison.Ordinal) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.DoesNotContain(id, QemuCommandLines());
+    }
+
+    [Fact]
+    public async Task Snapshot_clones_are_fast_and_have_their_own_randomness()
+    {
+        var ids = new List<string>();
+        var random = new List<string>();
+        foreach (var i in Enumerable.Range(0, 3))
+        {
+            var watch = Stopwatch.StartNew();
+            var id = await G.CreateAsync();
+            var created = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            var r = await G.ExecAsync(id, "import os; print(os.urandom(16).hex())");
+            var exec = watch.Elapsed.TotalMilliseconds;
+            watch.Restart();
+            for (var n = 0; n < 10; n++) await G.ExecAsync(id, "1 + 1");
+            output.WriteLine($"sandbox {i}: create {created:F0} ms (template included for the first), first execute {exec:F0} ms, execute round trip {watch.Elapsed.TotalMilliseconds / 10:F1} ms");
+            ids.Add(id);
+            random.Add(r.GetProperty("stdout").GetString()!);
+        }
+        Assert.Equal(3, random.Distinct().Count());
+        foreach (var id in ids) await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+    }
+
+    [Fact]
+    public async Task Cold_boot_without_snapshots()
+    {
+        await using var gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}, qemu: {snapshots: false}");
+        var watch = Stopwatch.StartNew();
+        var id = await gateway.CreateAsync();
+        output.WriteLine($"cold boot to agent-ready (create): {watch.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.Equal("3\n", (await gateway.ExecAsync(id, "print(1 + 2)")).GetProperty("stdout").GetString());
+        await gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+    }
+
+    /// <summary>The command lines of every running QEMU (their socket paths name the sandbox).</summary>
+    private static string QemuCommandLines()
+    {
+        var all = new StringBuilder();
+        foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                if (!File.ReadAllText(Path.Join(dir, "comm")).StartsWith("qemu-system", StringComparison.Ordinal)) continue;
+                all.Append(File.ReadAllText(Path.Join(dir, "cmdline")).Replace('\0', ' ')).Append('\n');
+            }
+            catch (IOException) { }
+        }
+        return all.ToString();
+    }
+}
