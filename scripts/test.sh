@@ -28,6 +28,9 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# The QEMU image builder downloads Debian's kernel package with apt-get download: it needs the package lists.
+if [ "$(id -u)" -eq 0 ] && ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update -qq; fi
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 results="$(mktemp -d)"
 dotnet build AgenticGateway.slnx -c Release -nologo -v quiet
