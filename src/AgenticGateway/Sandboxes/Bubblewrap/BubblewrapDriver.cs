@@ -107,7 +107,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         {
             cgroup?.Delete();
             if (egress is not null) await egress.DisposeAsync();
-            if (hostDirectory is not null) TryDeleteDirectory(hostDirectory);
+            if (hostDirectory is not null) UnixFiles.TryDeleteTree(hostDirectory);
             throw new SandboxStartException($"the sandbox could not be started: {ex.Message}");
         }
     }
@@ -119,18 +119,13 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         {
             foreach (var dir in Directory.EnumerateDirectories(_sandboxDirectory))
             {
-                TryDeleteDirectory(dir);
+                UnixFiles.TryDeleteTree(dir);
                 reaped = Math.Max(reaped, 1);
             }
         }
         return reaped;
     }
 
-    internal static void TryDeleteDirectory(string path)
-    {
-        try { Directory.Delete(path, recursive: true); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
-    }
 
     private static void OpenUp(string state)
     {
@@ -170,7 +165,7 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
         _endReason = EndReason;
         cgroup?.Delete();
         if (egress is not null) await egress.DisposeAsync();
-        if (hostDirectory is not null) BubblewrapDriver.TryDeleteDirectory(hostDirectory);
+        if (hostDirectory is not null) UnixFiles.TryDeleteTree(hostDirectory);
         process.Dispose();
     }
 }

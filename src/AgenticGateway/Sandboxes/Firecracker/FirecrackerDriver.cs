@@ -83,8 +83,8 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             agent = await ConnectAgentAsync(vm, boot.Token);
             await agent.Ready.WaitAsync(boot.Token);
             if (template is not null) await ReseedAsync(agent, boot.Token);
-            FirecrackerLog.Started(_logger, launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
-            return new FirecrackerInstance(vm, agent);
+            MicroVmLog.Started(_logger, "Firecracker", launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
+            return new MicroVmInstance(vm, vm.Exited, agent);
         }
         catch (Exception ex)
         {
@@ -135,7 +135,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             layout = VmLayout.Direct(registry, _options);
             command = [_options.Binary, "--id", id, .. JailerCommand.FirecrackerArgs(_options, layout.ApiSocket)];
         }
-        return await FirecrackerVm.LaunchAsync(_options, layout, command, registry, line => FirecrackerLog.Vmm(_logger, id, line), cleanup, timeout, ct);
+        return await FirecrackerVm.LaunchAsync(_options, layout, command, registry, line => MicroVmLog.Vmm(_logger, "Firecracker", id, line), cleanup, timeout, ct);
     }
 
     private async Task RestoreAsync(FirecrackerVm vm, Template template, CancellationToken ct)
@@ -208,12 +208,12 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             var template = new Template(Path.Join(directory, "vm.state"), Path.Join(directory, "vm.mem"));
             File.Move(vm.Layout.ToHost(vm.Layout.SnapshotState), template.State, overwrite: true);
             File.Move(vm.Layout.ToHost(vm.Layout.SnapshotMemory), template.Memory, overwrite: true);
-            FirecrackerLog.TemplateReady(_logger, size.Vcpus, size.MemoryMib, watch.Elapsed.TotalMilliseconds);
+            MicroVmLog.TemplateReady(_logger, "Firecracker", size.Vcpus, size.MemoryMib, watch.Elapsed.TotalMilliseconds);
             return template;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            FirecrackerLog.TemplateFailed(_logger, size.Vcpus, size.MemoryMib, ex.Message);
+            MicroVmLog.TemplateFailed(_logger, "Firecracker", size.Vcpus, size.MemoryMib, ex.Message);
             return null;
         }
     }
@@ -238,9 +238,9 @@ internal sealed class FirecrackerDriver : ISandboxDriver
                 CgroupFs.Kill(pid, 9);
             }
             var jail = Path.Join(registry, "jail");
-            if (File.Exists(jail)) TryDelete(File.ReadAllText(jail).Trim());
+            if (File.Exists(jail)) UnixFiles.TryDeleteTree(File.ReadAllText(jail).Trim());
             RemoveCgroups(Path.GetFileName(registry));
-            TryDelete(registry);
+            UnixFiles.TryDeleteTree(registry);
             reaped++;
         }
         return reaped;
@@ -252,11 +252,6 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         catch (IOException) { return false; }
     }
 
-    internal static void TryDelete(string path)
-    {
-        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
-    }
 
     private static void TryRemoveDirectory(string path)
     {
@@ -265,41 +260,4 @@ internal sealed class FirecrackerDriver : ISandboxDriver
     }
 
     private sealed record Template(string State, string Memory);
-}
-
-/// <summary>One running microVM sandbox: its Firecracker process and the agent connection over vsock.</summary>
-internal sealed class FirecrackerInstance(FirecrackerVm vm, AgentConnection agent) : ISandboxInstance
-{
-    private int _disposed;
-
-    public AgentConnection Agent { get; } = agent;
-
-    /// <summary>The VM ended, or its agent did (the sandbox is of no use without it).</summary>
-    public Task Exited { get; } = Task.WhenAny(vm.Exited, agent.Closed);
-
-    public string? EndReason => null;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        // Nothing in the VM outlives it, so there is no graceful shutdown to wait for: close the agent, kill the VMM.
-        await Agent.DisposeAsync();
-        await vm.DisposeAsync();
-    }
-}
-
-/// <summary>The microVM driver's log messages (event ids 120-129).</summary>
-internal static partial class FirecrackerLog
-{
-    [LoggerMessage(120, LogLevel.Debug, "Sandbox {Id} microVM ready from {Source} in {Milliseconds:F1} ms")]
-    public static partial void Started(ILogger logger, string id, string source, double milliseconds);
-
-    [LoggerMessage(121, LogLevel.Debug, "Sandbox {Id} VMM: {Line}")]
-    public static partial void Vmm(ILogger logger, string id, string line);
-
-    [LoggerMessage(122, LogLevel.Information, "Firecracker snapshot template {Vcpus} vCPU / {MemoryMib} MiB ready in {Milliseconds:F0} ms")]
-    public static partial void TemplateReady(ILogger logger, int vcpus, int memoryMib, double milliseconds);
-
-    [LoggerMessage(123, LogLevel.Warning, "Firecracker snapshot template {Vcpus} vCPU / {MemoryMib} MiB failed, booting each VM instead: {Message}")]
-    public static partial void TemplateFailed(ILogger logger, int vcpus, int memoryMib, string message);
 }

@@ -1,3 +1,4 @@
+using AgenticGateway.Sandboxes.Bubblewrap;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -132,8 +133,8 @@ internal sealed partial class FirecrackerVm : IAsyncDisposable
         try { if (!_process.HasExited) _process.Kill(); } catch (InvalidOperationException) { }
         _process.Dispose();
         _cleanup();
-        FirecrackerDriver.TryDelete(Layout.HostDirectory);
-        FirecrackerDriver.TryDelete(_registry);
+        UnixFiles.TryDeleteTree(Layout.HostDirectory);
+        UnixFiles.TryDeleteTree(_registry);
     }
 
     [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

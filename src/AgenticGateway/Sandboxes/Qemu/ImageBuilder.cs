@@ -123,7 +123,7 @@ internal static class ImageBuilder
             }
             finally
             {
-                TryDelete(work);
+                UnixFiles.TryDeleteTree(work);
             }
             PointCurrent(cacheDirectory, version);
             log($"image {version} built in {watch.Elapsed.TotalSeconds:0.0} s: {target}");
@@ -131,7 +131,7 @@ internal static class ImageBuilder
         }
         finally
         {
-            TryDelete(guest);
+            UnixFiles.TryDeleteTree(guest);
         }
     }
 
@@ -248,11 +248,6 @@ internal static class ImageBuilder
         return info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
     }
 
-    private static void TryDelete(string path)
-    {
-        try { if (Directory.Exists(path)) Directory.Delete(path, true); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
-    }
 
     private static string Run(string file, IEnumerable<string> args, bool allowFailure = false, string? workingDirectory = null)
     {

@@ -84,8 +84,8 @@ internal sealed class QemuDriver : ISandboxDriver
                 await ReseedAsync(agent, boot.Token);
             }
             else await agent.Ready.WaitAsync(boot.Token);
-            QemuLog.Started(_logger, launch.Id, snapshot is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
-            return new QemuInstance(vm, agent);
+            MicroVmLog.Started(_logger, "QEMU", launch.Id, snapshot is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
+            return new MicroVmInstance(vm, vm.Exited, agent);
         }
         catch (Exception ex)
         {
@@ -131,7 +131,7 @@ internal sealed class QemuDriver : ISandboxDriver
         };
         var process = Process.Start(info) ?? throw new IOException("qemu did not start");
         File.WriteAllText(Path.Join(directory, "pid"), process.Id.ToString(CultureInfo.InvariantCulture));
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) QemuLog.Vmm(_logger, id, line); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) MicroVmLog.Vmm(_logger, "QEMU", id, line); };
         process.BeginErrorReadLine();
         process.OutputDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
@@ -195,12 +195,12 @@ internal sealed class QemuDriver : ISandboxDriver
                 await Task.Delay(20, timeout.Token);
             }
             File.Move(temp, file, overwrite: true);
-            QemuLog.TemplateReady(_logger, size.Vcpus, size.MemoryMb, watch.Elapsed.TotalMilliseconds);
+            MicroVmLog.TemplateReady(_logger, "QEMU", size.Vcpus, size.MemoryMb, watch.Elapsed.TotalMilliseconds);
             return file;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            QemuLog.TemplateFailed(_logger, size.Vcpus, size.MemoryMb, ex.Message);
+            MicroVmLog.TemplateFailed(_logger, "QEMU", size.Vcpus, size.MemoryMb, ex.Message);
             return null;
         }
     }
@@ -215,7 +215,7 @@ internal sealed class QemuDriver : ISandboxDriver
             var pidFile = Path.Join(directory, "pid");
             if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && IsQemu(pid))
                 CgroupFs.Kill(pid, 9);
-            QemuVm.TryDelete(directory);
+            UnixFiles.TryDeleteTree(directory);
             reaped++;
         }
         return reaped;
@@ -257,48 +257,7 @@ internal sealed class QemuVm(Process process, string directory, string agentSock
             }
         }
         process.Dispose();
-        TryDelete(directory);
+        UnixFiles.TryDeleteTree(directory);
     }
 
-    internal static void TryDelete(string path)
-    {
-        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
-    }
-}
-
-/// <summary>One running QEMU sandbox: the VM and the agent connection over its virtio-serial port.</summary>
-internal sealed class QemuInstance(QemuVm vm, AgentConnection agent) : ISandboxInstance
-{
-    private int _disposed;
-
-    public AgentConnection Agent { get; } = agent;
-
-    /// <summary>The VM ended, or its agent did (the sandbox is of no use without it).</summary>
-    public Task Exited { get; } = Task.WhenAny(vm.Exited, agent.Closed);
-
-    public string? EndReason => null;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        await Agent.DisposeAsync();
-        await vm.DisposeAsync();
-    }
-}
-
-/// <summary>The QEMU driver's log messages (event ids 130-139).</summary>
-internal static partial class QemuLog
-{
-    [LoggerMessage(130, LogLevel.Debug, "Sandbox {Id} QEMU microVM ready from {Source} in {Milliseconds:F1} ms")]
-    public static partial void Started(ILogger logger, string id, string source, double milliseconds);
-
-    [LoggerMessage(131, LogLevel.Debug, "Sandbox {Id} QEMU: {Line}")]
-    public static partial void Vmm(ILogger logger, string id, string line);
-
-    [LoggerMessage(132, LogLevel.Information, "QEMU snapshot template {Vcpus} vCPU / {MemoryMb} MiB ready in {Milliseconds:F0} ms")]
-    public static partial void TemplateReady(ILogger logger, int vcpus, int memoryMb, double milliseconds);
-
-    [LoggerMessage(133, LogLevel.Warning, "QEMU snapshot template {Vcpus} vCPU / {MemoryMb} MiB failed, booting each VM instead: {Message}")]
-    public static partial void TemplateFailed(ILogger logger, int vcpus, int memoryMb, string message);
 }

@@ -1,0 +1,44 @@
+using AgenticGateway.Sandboxes.Agent;
+
+namespace AgenticGateway.Sandboxes;
+
+/// <summary>
+/// One running microVM sandbox, whatever the VMM (Firecracker, QEMU): the VM and the agent connection into it.
+/// </summary>
+/// <param name="vm">The VM; disposing it kills the VMM and removes its files.</param>
+/// <param name="vmExited">Completes when the VMM process ends.</param>
+internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentConnection agent) : ISandboxInstance
+{
+    private int _disposed;
+
+    public AgentConnection Agent { get; } = agent;
+
+    /// <summary>The VM ended, or its agent did (the sandbox is of no use without it).</summary>
+    public Task Exited { get; } = Task.WhenAny(vmExited, agent.Closed);
+
+    public string? EndReason => null;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        // Nothing in the VM outlives it, so there is no graceful shutdown to wait for: close the agent, kill the VMM.
+        await Agent.DisposeAsync();
+        await vm.DisposeAsync();
+    }
+}
+
+/// <summary>The microVM drivers' log messages (event ids 120-129), naming the VMM.</summary>
+internal static partial class MicroVmLog
+{
+    [LoggerMessage(120, LogLevel.Debug, "Sandbox {Id} {Vmm} microVM ready from {Source} in {Milliseconds:F1} ms")]
+    public static partial void Started(ILogger logger, string vmm, string id, string source, double milliseconds);
+
+    [LoggerMessage(121, LogLevel.Debug, "Sandbox {Id} {Vmm}: {Line}")]
+    public static partial void Vmm(ILogger logger, string vmm, string id, string line);
+
+    [LoggerMessage(122, LogLevel.Information, "{Vmm} snapshot template {Vcpus} vCPU / {MemoryMib} MiB ready in {Milliseconds:F0} ms")]
+    public static partial void TemplateReady(ILogger logger, string vmm, int vcpus, int memoryMib, double milliseconds);
+
+    [LoggerMessage(123, LogLevel.Warning, "{Vmm} snapshot template {Vcpus} vCPU / {MemoryMib} MiB failed, booting each VM instead: {Message}")]
+    public static partial void TemplateFailed(ILogger logger, string vmm, int vcpus, int memoryMib, string message);
+}
