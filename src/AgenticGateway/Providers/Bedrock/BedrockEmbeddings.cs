@@ -105,36 +105,8 @@ internal static class BedrockEmbeddings
             }
             else throw new InvalidDataException("InvokeModel embeddings response has neither 'embedding' nor 'embeddings'");
 
-            var buffer = new ArrayBufferWriter<byte>(4096);
-            using (var w = new Utf8JsonWriter(buffer))
-            {
-                w.WriteStartObject();
-                w.WriteString("object", "list");
-                w.WriteStartArray("data");
-                for (var i = 0; i < vectors.Count; i++)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("object", "embedding");
-                    w.WriteNumber("index", i);
-                    if (base64) w.WriteString("embedding", EmbeddingVectors.ToBase64(vectors[i]));
-                    else
-                    {
-                        w.WritePropertyName("embedding");
-                        vectors[i].WriteTo(w);
-                    }
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteString("model", model);
-                w.WriteStartObject("usage");
-                w.WriteNumber("prompt_tokens", usage?.PromptTokens ?? 0);
-                w.WriteNumber("total_tokens", usage?.PromptTokens ?? 0);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-            return buffer.WrittenSpan.ToArray();
+            return EmbeddingVectors.WriteList(vectors, base64, float32: false, model, usage?.PromptTokens ?? 0);
         }
     }
 
-    /// <summary>OpenAI's base64 embedding: the little-endian float32 values, base64-encoded.</summary>
 }

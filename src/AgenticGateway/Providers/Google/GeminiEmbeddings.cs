@@ -142,35 +142,7 @@ internal static class GeminiEmbeddings
             else throw new InvalidDataException("Google returned an embeddings body with neither embedding, embeddings nor predictions.");
 
             usage = counted ? new Usage(tokens, 0) : null;
-            var buffer = new ArrayBufferWriter<byte>(4096);
-            using (var w = new Utf8JsonWriter(buffer))
-            {
-                w.WriteStartObject();
-                w.WriteString("object", "list");
-                w.WriteStartArray("data");
-                for (var i = 0; i < vectors.Count; i++)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("object", "embedding");
-                    w.WriteNumber("index", i);
-                    if (base64) w.WriteString("embedding", EmbeddingVectors.ToBase64(vectors[i]));
-                    else
-                    {
-                        w.WriteStartArray("embedding");
-                        foreach (var v in vectors[i].EnumerateArray()) w.WriteNumberValue(v.GetSingle());
-                        w.WriteEndArray();
-                    }
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteString("model", model);
-                w.WriteStartObject("usage");
-                w.WriteNumber("prompt_tokens", tokens);
-                w.WriteNumber("total_tokens", tokens);
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-            return buffer.WrittenSpan.ToArray();
+            return EmbeddingVectors.WriteList(vectors, base64, float32: true, model, tokens);
         }
     }
 
