@@ -158,12 +158,11 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
     private async Task<bool> CountOnAnthropicAsync(HttpContext context, Deployment d, RequestBody body, ParsedRequest parsed, string requestId)
     {
         var modelToken = d.WildcardPrefix is null ? d.UpstreamModelJson : Deployment.QuoteJson(d.UpstreamModel(runtimes.Current.Catalog.WildcardName(parsed.Model)));
-        var sameModel = body.Span[parsed.ModelStart..parsed.ModelEnd].SequenceEqual(modelToken);
-        using var request = new HttpRequestMessage(HttpMethod.Post, AnthropicPassthrough.MessagesUri(d, countTokens: true))
+        using var request = new HttpRequestMessage(HttpMethod.Post, Providers.Anthropic.AnthropicTranslator.CountTokensUri(d.Options.ApiBase))
         {
-            Content = new UpstreamContent(body.Memory, parsed.ModelStart, parsed.ModelEnd, sameModel ? null : modelToken),
+            Content = UpstreamContent.WithModel(body.Memory, parsed, modelToken),
         };
-        AnthropicPassthrough.AddHeaders(request, context.Request, d);
+        Providers.Anthropic.AnthropicTranslator.AddDirectHeaders(request, d.Options, AnthropicPassthrough.ClientHeaders(context.Request));
         request.Headers.TryAddWithoutValidation("x-request-id", requestId);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         timeout.CancelAfter(d.Options.Timeout ?? TimeSpan.FromSeconds(30));

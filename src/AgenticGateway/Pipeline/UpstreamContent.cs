@@ -30,6 +30,13 @@ internal sealed class UpstreamContent : HttpContent
         Headers.ContentType = Json;
     }
 
+    /// <summary>The body with its model replaced by <paramref name="modelToken"/> (left alone when it is already that).</summary>
+    public static UpstreamContent WithModel(ReadOnlyMemory<byte> body, in OpenAi.ParsedRequest parsed, byte[] modelToken, byte[]? insert = null)
+    {
+        var same = body.Span[parsed.ModelStart..parsed.ModelEnd].SequenceEqual(modelToken);
+        return new UpstreamContent(body, parsed.ModelStart, parsed.ModelEnd, same ? null : modelToken, parsed.ObjectEnd, insert);
+    }
+
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
         var tail = _insert is null ? _body.Length : _insertAt;

@@ -252,7 +252,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                         var contentType = response.Content.Headers.ContentType?.ToString();
                         var status = (int)response.StatusCode;
-                        if (native) return UpstreamFailure.FromProviderError(AnthropicPassthrough.ReadError(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
+                        if (native) return UpstreamFailure.FromProviderError(Providers.Anthropic.AnthropicErrors.Read(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
                         if (d.Translator is { } translator) return UpstreamFailure.FromProviderError(translator.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
                         return UpstreamFailure.FromResponse(status, errorBody, contentType, RetryAfter(response));
                     }
@@ -301,15 +301,13 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     /// <summary>The OpenAI-compatible request: the client's bytes with only the model replaced (and usage asked for).</summary>
     private static HttpRequestMessage OpenAiRequest(LlmExchange x, Deployment d, string? upstreamModel, byte[] modelToken)
     {
-        var body = x.OpenAiBody;
         ref readonly var parsed = ref x.OpenAiRequest;
-        var sameModel = body.Span[parsed.ModelStart..parsed.ModelEnd].SequenceEqual(modelToken);
         // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are
         // known for every stream, and take the extra usage chunk out again before the client sees it.
         x.UsageInjected = parsed.Stream && !parsed.HasStreamOptions && x.Operation != LlmOperation.Embeddings && d.Options.StreamUsage == true;
         return new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
         {
-            Content = new UpstreamContent(body, parsed.ModelStart, parsed.ModelEnd, sameModel ? null : modelToken, parsed.ObjectEnd, x.UsageInjected ? IncludeUsage : null),
+            Content = UpstreamContent.WithModel(x.OpenAiBody, parsed, modelToken, x.UsageInjected ? IncludeUsage : null),
         };
     }
 

@@ -10,8 +10,8 @@ namespace AgenticGateway.Providers.Anthropic;
 /// </summary>
 internal static class AnthropicErrors
 {
-    /// <summary>The HTTP status Anthropic documents for each error type (overloaded_error's 529 given as 503).</summary>
-    public static int StatusOf(string? type) => type switch
+    /// <summary>The HTTP status Anthropic documents for each error type (overloaded_error is 529), or null for another type.</summary>
+    public static int? DocumentedStatus(string? type) => type switch
     {
         "invalid_request_error" => 400,
         "authentication_error" => 401,
@@ -22,8 +22,16 @@ internal static class AnthropicErrors
         "rate_limit_error" => 429,
         "api_error" => 500,
         "timeout_error" => 504,
-        "overloaded_error" => 503,
-        _ => 500,
+        "overloaded_error" => 529,
+        _ => null,
+    };
+
+    /// <summary>The status to classify an error type by: as documented, overloaded's 529 as 503, an unknown type as 500.</summary>
+    public static int StatusOf(string? type) => DocumentedStatus(type) switch
+    {
+        529 => 503,
+        { } status => status,
+        null => 500,
     };
 
     public static ProviderError Read(int status, ReadOnlySpan<byte> body)

@@ -188,9 +188,16 @@ internal sealed class AnthropicTranslator : IProviderTranslator
         }
         else
         {
-            if (deployment.ApiKey.IsSet) request.Headers.TryAddWithoutValidation("x-api-key", deployment.ApiKey.Value);
-            request.Headers.TryAddWithoutValidation("anthropic-version", headers.Version is { Length: > 0 } v ? v : DefaultVersion);
+            AddDirectHeaders(request, deployment, headers with { Beta = null });
         }
+        if (headers.Beta is { Length: > 0 } beta) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+    }
+
+    /// <summary>Anthropic's own API: the deployment's key as <c>x-api-key</c>, the client's (or the default) version, its beta features.</summary>
+    public static void AddDirectHeaders(HttpRequestMessage request, DeploymentOptions deployment, AnthropicHeaders headers)
+    {
+        if (deployment.ApiKey.IsSet) request.Headers.TryAddWithoutValidation("x-api-key", deployment.ApiKey.Value);
+        request.Headers.TryAddWithoutValidation("anthropic-version", headers.Version is { Length: > 0 } v ? v : DefaultVersion);
         if (headers.Beta is { Length: > 0 } beta) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
     }
 

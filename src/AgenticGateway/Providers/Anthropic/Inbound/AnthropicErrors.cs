@@ -104,20 +104,7 @@ internal static class AnthropicErrors
         w.WriteEndObject();
     }
 
-    private static bool IsAnthropicType(string type) => StatusForType(type) != 0;
+    private static bool IsAnthropicType(string type) => Anthropic.AnthropicErrors.DocumentedStatus(type) is not null;
 
-    private static int StatusForType(string type) => type switch
-    {
-        "invalid_request_error" => 400,
-        "authentication_error" => 401,
-        "billing_error" => 402,
-        "permission_error" => 403,
-        "not_found_error" => 404,
-        "request_too_large" => 413,
-        "rate_limit_error" => 429,
-        "api_error" => 500,
-        "timeout_error" => 504,
-        "overloaded_error" => 529,
-        _ => 0,
-    };
+    private static int StatusForType(string type) => Anthropic.AnthropicErrors.DocumentedStatus(type) ?? 0;
 }
