@@ -91,24 +91,8 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = bigger;
                 }
-                int read;
-                // Until the first event the attempt timeout applies; after it, only silence from the upstream longer
-                // than the idle timeout (time spent writing to a slow client does not count).
-                if (committed) attemptCts.CancelAfter(idleTimeout);
-                try
-                {
-                    read = await upstream.ReadAsync(buffer.AsMemory(pending), attemptCts.Token);
-                    if (committed) attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
-                }
-                catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !clientAborted.IsCancellationRequested)
-                {
-                    if (!committed) throw;
-                    return Fail(new UpstreamFailure(FailureKind.Timeout, 504, $"no data from {d.Id} for {idleTimeout.TotalSeconds:F0}s"));
-                }
-                catch (Exception ex) when (ex is HttpRequestException or IOException)
-                {
-                    return Fail(new UpstreamFailure(FailureKind.Connection, 502, $"the stream from {d.Id} broke: {ex.Message}"));
-                }
+                var (read, broke) = await ReadUpstreamAsync(upstream, buffer.AsMemory(pending), d, attemptCts, idleTimeout, committed, clientAborted);
+                if (broke is not null) return Fail(broke);
 
                 if (read == 0)
                 {
@@ -140,24 +124,55 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        // The first bytes go to the client: from here on the attempt timeout no longer applies (only idle silence).
         void CommitStream()
         {
-            x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
-            Start(x, d, response);
-            attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+            StartStream(x, d, response, attemptCts, attemptStart, contentType: null);
             committed = true;
         }
 
-        UpstreamFailure? Fail(UpstreamFailure failure)
+        // Only complete events were forwarded, so the error event starts cleanly; a partial event is dropped.
+        UpstreamFailure? Fail(UpstreamFailure failure) => committed ? Broken(x, d, failure) : failure;
+    }
+
+    /// <summary>
+    /// One read from the upstream stream. Until the first event the attempt timeout applies; after it, only silence
+    /// longer than the idle timeout (time spent writing to a slow client does not count). A broken or silent stream
+    /// is returned as a failure; a timeout before anything was committed is thrown, for the attempt to report.
+    /// </summary>
+    private static async ValueTask<(int Read, UpstreamFailure? Failure)> ReadUpstreamAsync(Stream upstream, Memory<byte> into, Deployment d,
+        CancellationTokenSource attemptCts, TimeSpan idleTimeout, bool committed, CancellationToken clientAborted)
+    {
+        if (committed) attemptCts.CancelAfter(idleTimeout);
+        try
         {
-            if (!committed) return failure;
-            // The client already has part of the answer: end it with an error event and a clean close.
-            Observability.Log.StreamFailed(logger, d.Id, failure.Message, x.RequestId);
-            var error = ClientErrorEvent(x, new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error"));
-            // Only complete events were forwarded, so the error event starts cleanly; a partial event is dropped.
-            return new StreamBrokenFailure(failure, error);
+            var read = await upstream.ReadAsync(into, attemptCts.Token);
+            if (committed) attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+            return (read, null);
         }
+        catch (OperationCanceledException) when (committed && attemptCts.IsCancellationRequested && !clientAborted.IsCancellationRequested)
+        {
+            return (0, new UpstreamFailure(FailureKind.Timeout, 504, $"no data from {d.Id} for {idleTimeout.TotalSeconds:F0}s"));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            return (0, new UpstreamFailure(FailureKind.Connection, 502, $"the stream from {d.Id} broke: {ex.Message}"));
+        }
+    }
+
+    /// <summary>The first bytes go to the client: from here on the attempt timeout no longer applies (only idle silence).</summary>
+    private static void StartStream(LlmExchange x, Deployment d, HttpResponseMessage response, CancellationTokenSource attemptCts, long attemptStart, string? contentType)
+    {
+        x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
+        Start(x, d, response);
+        if (contentType is not null) x.Http.Response.ContentType = contentType;
+        attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>A failure after the client already has part of the answer: it ends with an error event and a clean close.</summary>
+    private StreamBrokenFailure Broken(LlmExchange x, Deployment d, UpstreamFailure failure)
+    {
+        Observability.Log.StreamFailed(logger, d.Id, failure.Message, x.RequestId);
+        return new StreamBrokenFailure(failure, ClientErrorEvent(x, new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error")));
     }
 
     /// <summary>
@@ -175,22 +190,8 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
             await using var upstream = await response.Content.ReadAsStreamAsync(attemptCts.Token);
             while (true)
             {
-                int read;
-                if (committed) attemptCts.CancelAfter(idleTimeout);
-                try
-                {
-                    read = await upstream.ReadAsync(buffer, attemptCts.Token);
-                    if (committed) attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
-                }
-                catch (OperationCanceledException) when (attemptCts.IsCancellationRequested && !clientAborted.IsCancellationRequested)
-                {
-                    if (!committed) throw;
-                    return Fail(new UpstreamFailure(FailureKind.Timeout, 504, $"no data from {d.Id} for {idleTimeout.TotalSeconds:F0}s"));
-                }
-                catch (Exception ex) when (ex is HttpRequestException or IOException)
-                {
-                    return Fail(new UpstreamFailure(FailureKind.Connection, 502, $"the stream from {d.Id} broke: {ex.Message}"));
-                }
+                var (read, broke) = await ReadUpstreamAsync(upstream, buffer, d, attemptCts, idleTimeout, committed, clientAborted);
+                if (broke is not null) return Fail(broke);
 
                 try
                 {
@@ -199,8 +200,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
                 }
                 catch (ProviderStreamException ex)
                 {
-                    var e = ex.Error;
-                    return Fail(UpstreamFailure.FromProviderError(e, [], keepBody: false, null, null));
+                    return Fail(UpstreamFailure.FromProviderError(ex.Error, [], keepBody: false, null, null));
                 }
                 catch (InvalidDataException ex)
                 {
@@ -211,10 +211,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
                 {
                     if (!committed)
                     {
-                        x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
-                        Start(x, d, response);
-                        x.Http.Response.ContentType = "text/event-stream";
-                        attemptCts.CancelAfter(Timeout.InfiniteTimeSpan);
+                        StartStream(x, d, response, attemptCts, attemptStart, "text/event-stream");
                         committed = true;
                     }
                     await x.Http.Response.Body.WriteAsync(output.WrittenMemory, clientAborted);
@@ -233,12 +230,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        UpstreamFailure? Fail(UpstreamFailure failure)
-        {
-            if (!committed) return failure;
-            Observability.Log.StreamFailed(logger, d.Id, failure.Message, x.RequestId);
-            return new StreamBrokenFailure(failure, ClientErrorEvent(x, new ApiError(failure.Status, $"The upstream stream failed: {failure.Message}", "server_error", "upstream_stream_error")));
-        }
+        UpstreamFailure? Fail(UpstreamFailure failure) => committed ? Broken(x, d, failure) : failure;
     }
 
     /// <summary>An error event in the client's stream format.</summary>
