@@ -25,13 +25,7 @@ public class TracingTests
     {
         var traceId = ActivityTraceId.CreateRandom();
         var spans = new ConcurrentBag<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name == GatewayTracing.SourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = a => { if (a.TraceId == traceId) spans.Add(a); },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = Listen(traceId, spans);
 
         await using var upstream = await EmulatorServer.StartAsync();
         await using var gw = await GatewayServer.StartAsync(Yaml(upstream));
@@ -75,13 +69,7 @@ public class TracingTests
     {
         var traceId = ActivityTraceId.CreateRandom();
         var spans = new ConcurrentBag<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = s => s.Name == GatewayTracing.SourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = a => { if (a.TraceId == traceId) spans.Add(a); },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = Listen(traceId, spans);
 
         await using var upstream = await EmulatorServer.StartAsync();
         await using var gw = await GatewayServer.StartAsync(Yaml(upstream, $$"""
@@ -109,6 +97,19 @@ public class TracingTests
         Assert.True((long)fallback.GetTagItem("gen_ai.usage.output_tokens")! > 0);
         Assert.True(failed.StartTimeUtc < fallback.StartTimeUtc);
         Assert.All([failed, fallback], a => Assert.Equal(ActivityKind.Client, a.Kind));
+    }
+
+    /// <summary>Records the gateway's spans of one trace as they end.</summary>
+    private static ActivityListener Listen(ActivityTraceId traceId, ConcurrentBag<Activity> spans)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == GatewayTracing.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a => { if (a.TraceId == traceId) spans.Add(a); },
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 
     /// <summary>Waits (briefly) for a span to end: spans end after the response is flushed.</summary>
