@@ -27,13 +27,8 @@ internal sealed partial class MockEngine
         }
         var operation = path[(path.LastIndexOf('/') + 1)..];
         var model = Uri.UnescapeDataString(path["/model/".Length..path.LastIndexOf('/')]);
-        _byModel.AddOrUpdate(model, 1, static (_, n) => n + 1);
-
         var settings = defaults.WithHeaders(exchange);
-        var fault = _script.Take(model) ?? Parse(settings.Fault);
-        if (fault.Delay > TimeSpan.Zero) await Task.Delay(fault.Delay, _time, cancellationToken);
-        if (await ApplyBedrockFaultAsync(exchange, fault, cancellationToken)) return true;
-        if (settings.Latency > TimeSpan.Zero) await Task.Delay(settings.Latency, _time, cancellationToken);
+        if (await BeginAsync(model, settings, f => ApplyBedrockFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return true;
 
         JsonDocument document;
         try { document = JsonDocument.Parse(exchange.RequestBody); }
@@ -82,16 +77,12 @@ internal sealed partial class MockEngine
         return expected == auth ? null : ("InvalidSignatureException", Mismatch);
     }
 
-    private async Task<bool> ApplyBedrockFaultAsync(IMockExchange exchange, MockFault fault, CancellationToken cancellationToken)
+    private async Task<bool> ApplyBedrockFaultAsync(IMockExchange exchange, MockFault fault, string model, CancellationToken cancellationToken)
     {
         switch (fault.Kind)
         {
-            case MockFaultKind.Reset:
-                exchange.Abort();
-                return true;
-            case MockFaultKind.Timeout:
-                await Task.Delay(Timeout.InfiniteTimeSpan, _time, cancellationToken);
-                return true;
+            case MockFaultKind.Reset or MockFaultKind.Timeout:
+                return await ApplyPreResponseFaultAsync(exchange, fault, model, cancellationToken);
             case MockFaultKind.Status:
                 if (fault.RetryAfterSeconds is { } ra) exchange.SetHeader("retry-after", ra.ToString(CultureInfo.InvariantCulture));
                 var (type, message) = fault.Status switch

@@ -62,12 +62,8 @@ internal sealed partial class MockEngine
             return true;
         }
 
-        _byModel.AddOrUpdate(model, 1, static (_, n) => n + 1);
         var settings = defaults.WithHeaders(exchange);
-        var fault = _script.Take(model) ?? Parse(settings.Fault);
-        if (fault.Delay > TimeSpan.Zero) await Task.Delay(fault.Delay, _time, cancellationToken);
-        if (await GeminiFaultAsync(exchange, fault, model, cancellationToken)) return true;
-        if (settings.Latency > TimeSpan.Zero) await Task.Delay(settings.Latency, _time, cancellationToken);
+        if (await BeginAsync(model, settings, f => GeminiFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return true;
 
         switch (method)
         {

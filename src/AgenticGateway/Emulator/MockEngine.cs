@@ -96,13 +96,9 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
                 return;
             }
 
-            _byModel.AddOrUpdate(model, 1, static (_, n) => n + 1);
             var settings = defaults.WithHeaders(exchange);
             if (body.TryGetProperty("mock_fault", out var bodyFault) && bodyFault.ValueKind == JsonValueKind.String) settings = settings with { Fault = bodyFault.GetString() };
-            var fault = _script.Take(model) ?? Parse(settings.Fault);
-            if (fault.Delay > TimeSpan.Zero) await Task.Delay(fault.Delay, _time, cancellationToken);
-            if (await ApplyPreResponseFaultAsync(exchange, fault, model, cancellationToken)) return;
-            if (settings.Latency > TimeSpan.Zero) await Task.Delay(settings.Latency, _time, cancellationToken);
+            if (await BeginAsync(model, settings, f => ApplyPreResponseFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return;
 
             if (path.EndsWith("/chat/completions", StringComparison.Ordinal))
                 await ChatAsync(exchange, body, model, settings, fault, cancellationToken);
@@ -113,6 +109,21 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
             else
                 await WriteErrorAsync(exchange, 404, $"Unknown route POST {path}", "invalid_request_error", "unknown_url", null, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// What every wire format does before answering: counts the request for its model, takes its fault (a scripted
+    /// one first, else the settings'), waits the fault's delay, lets the format's <paramref name="preResponseFault"/>
+    /// answer or drop it (then null), and waits the configured latency.
+    /// </summary>
+    private async Task<MockFault?> BeginAsync(string model, MockSettings settings, Func<MockFault, Task<bool>> preResponseFault, CancellationToken cancellationToken)
+    {
+        _byModel.AddOrUpdate(model, 1, static (_, n) => n + 1);
+        var fault = _script.Take(model) ?? Parse(settings.Fault);
+        if (fault.Delay > TimeSpan.Zero) await Task.Delay(fault.Delay, _time, cancellationToken);
+        if (await preResponseFault(fault)) return null;
+        if (settings.Latency > TimeSpan.Zero) await Task.Delay(settings.Latency, _time, cancellationToken);
+        return fault;
     }
 
     private bool Authorized(IMockExchange exchange)
