@@ -227,41 +227,12 @@ public class AnthropicGoldenTests
             foreach (var name in absent) Assert.False(request.Headers.Contains((string)name!), $"header {name} must not be sent");
     }
 
-    internal static void AssertJson(string expected, string actual, string what)
-    {
-        var e = Blank(JsonNode.Parse(expected));
-        var a = Blank(JsonNode.Parse(actual));
-        Assert.True(JsonNode.DeepEquals(e, a), $"{what} differs.\nexpected: {e?.ToJsonString()}\nactual:   {a?.ToJsonString()}");
-    }
+    internal static void AssertJson(string expected, string actual, string what) => GoldenAssert.Json(expected, actual, what);
 
     internal static void AssertStream(string expected, string actual)
     {
-        var e = Events(expected);
-        var a = Events(actual);
-        for (var i = 0; i < Math.Min(e.Count, a.Count); i++)
-        {
-            if (e[i] == "[DONE]" || a[i] == "[DONE]") Assert.Equal(e[i], a[i]);
-            else AssertJson(e[i], a[i], $"event {i}");
-        }
-        Assert.Equal(e.Count, a.Count);
+        GoldenAssert.Stream(expected, actual);
         Assert.EndsWith("data: [DONE]\n\n", actual, StringComparison.Ordinal);
-    }
-
-    private static List<string> Events(string sse)
-    {
-        var events = new List<string>();
-        foreach (var frame in sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
-        {
-            Assert.StartsWith("data: ", frame, StringComparison.Ordinal);
-            events.Add(frame["data: ".Length..]);
-        }
-        return events;
-    }
-
-    private static JsonNode? Blank(JsonNode? node)
-    {
-        if (node is JsonObject obj && obj.ContainsKey("created")) obj["created"] = 0;
-        return node;
     }
 
     private static string? Read(string dir, string file) => File.Exists(Path.Combine(dir, file)) ? File.ReadAllText(Path.Combine(dir, file)) : null;

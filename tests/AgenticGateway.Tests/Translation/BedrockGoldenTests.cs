@@ -220,42 +220,9 @@ public class BedrockGoldenTests
         if (expected["prompt_tokens_details"]?["cached_tokens"] is { } cached) Assert.Equal(cached.GetValue<long>(), usage.Value.CachedPromptTokens);
     }
 
-    internal static void AssertJson(string expected, string actual, string what)
-    {
-        var e = Blank(JsonNode.Parse(expected));
-        var a = Blank(JsonNode.Parse(actual));
-        Assert.True(JsonNode.DeepEquals(e, a), $"{what} differs.\nexpected: {e?.ToJsonString()}\nactual:   {a?.ToJsonString()}");
-    }
+    internal static void AssertJson(string expected, string actual, string what) => GoldenAssert.Json(expected, actual, what);
 
-    internal static void AssertStream(string expected, string actual)
-    {
-        var e = Events(expected);
-        var a = Events(actual);
-        for (var i = 0; i < Math.Min(e.Count, a.Count); i++)
-        {
-            if (e[i] == "[DONE]" || a[i] == "[DONE]") Assert.Equal(e[i], a[i]);
-            else AssertJson(e[i], a[i], $"stream event {i}");
-        }
-        Assert.Equal(e.Count, a.Count);
-    }
-
-    private static List<string> Events(string sse)
-    {
-        var events = new List<string>();
-        foreach (var block in sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
-        {
-            Assert.StartsWith("data: ", block, StringComparison.Ordinal);
-            events.Add(block["data: ".Length..]);
-        }
-        Assert.True(sse.Length == 0 || sse.EndsWith("\n\n", StringComparison.Ordinal), "SSE output must end with a blank line");
-        return events;
-    }
-
-    private static JsonNode? Blank(JsonNode? node)
-    {
-        if (node is JsonObject o && o.ContainsKey("created")) o["created"] = 0;
-        return node;
-    }
+    internal static void AssertStream(string expected, string actual) => GoldenAssert.Stream(expected, actual);
 
     internal sealed class FixedTime(DateTimeOffset now) : TimeProvider
     {
