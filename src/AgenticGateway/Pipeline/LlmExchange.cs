@@ -26,7 +26,13 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     /// The name the current group's wildcard deployments build their upstream model from: the requested model (or an
     /// alias's target), then each fallback's configured name.
     /// </summary>
-    public string GroupModel { get; set; } = runtime.Catalog.WildcardName(request.Model);
+    public string GroupModel
+    {
+        // Looked up only when a wildcard deployment needs it.
+        get => _groupModel ??= Runtime.Catalog.WildcardName(Request.Model);
+        set => _groupModel = value;
+    }
+    private string? _groupModel;
     public string RequestId { get; } = requestId;
     public long StartTimestamp { get; } = startTimestamp;
 
