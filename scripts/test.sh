@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 #   bubblewrap    the sandbox driver; nodejs for Node sandboxes; procps (ps, pkill) used inside sandboxes;
 #   python3-matplotlib  for the test of PNG results from matplotlib figures
 #   chromium      the headless browser the admin UI tests drive through Playwright (it cannot download its own)
-#   qemu-system-x86, busybox-static  the qemu sandbox driver's VMs and the busybox of its guest image (the image builder
-#                 also runs apt-get download linux-image-amd64 and dpkg-deb, which every Debian host has)
-packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib chromium qemu-system-x86 busybox-static)
+#   qemu-system-x86, busybox-static  the qemu sandbox driver's VMs and the busybox of the guest image's initramfs
+#   debootstrap, e2fsprogs, xz-utils  the guest image's root filesystem (debootstrap from deb.debian.org, mke2fs -d)
+#                 and its uncompressed vmlinux (the image builder also runs apt-get download and dpkg-deb)
+packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib chromium qemu-system-x86 busybox-static
+          debootstrap e2fsprogs xz-utils)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

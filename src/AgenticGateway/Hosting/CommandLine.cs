@@ -16,7 +16,7 @@ internal static class CommandLine
         Usage:
           agw [--config FILE] [--urls URLS | --port N]     run the gateway (config also from AGW_CONFIG)
           agw check-config --config FILE                   validate a config file and exit
-          agw images build [--out DIR]                     build (or find cached) the QEMU driver's guest image
+          agw images build [--out DIR]                     build (or find cached) the microVM guest image
           agw mock [--port N | --urls URLS] [--latency-ms N] [--ttft-ms N] [--tokens-per-second N]
                    [--fault SPEC] [--api-key KEY]          run the provider emulator
 
@@ -76,10 +76,10 @@ internal static class CommandLine
             }
             case "images build":
             {
-                var output = flags.GetValueOrDefault("out") ?? Sandboxes.Qemu.ImageBuilder.DefaultCacheDirectory;
+                var output = flags.GetValueOrDefault("out") ?? Sandboxes.Images.ImageBuilder.DefaultCacheDirectory;
                 try
                 {
-                    var image = Sandboxes.Qemu.ImageBuilder.Build(Path.GetFullPath(output), Console.WriteLine);
+                    var image = Sandboxes.Images.ImageBuilder.Build(Path.GetFullPath(output), Console.WriteLine);
                     Console.WriteLine(image);
                     return 0;
                 }

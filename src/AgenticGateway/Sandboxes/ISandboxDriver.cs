@@ -38,6 +38,12 @@ internal interface ISandboxInstance : IAsyncDisposable
     /// <summary>Completes when the sandbox has ended (its agent exited, or it was killed).</summary>
     Task Exited { get; }
 
+    /// <summary>The driver that runs it ("bubblewrap", "qemu", "firecracker").</summary>
+    string Isolation { get; }
+
+    /// <summary>The guest image version it booted (microVMs), or null where there is no image (bubblewrap).</summary>
+    string? Image { get; }
+
     /// <summary>Why it ended, when the driver can tell (e.g. "oom").</summary>
     string? EndReason { get; }
 }

@@ -7,9 +7,15 @@ namespace AgenticGateway.Sandboxes;
 /// </summary>
 /// <param name="vm">The VM; disposing it kills the VMM and removes its files.</param>
 /// <param name="vmExited">Completes when the VMM process ends.</param>
-internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentConnection agent) : ISandboxInstance
+/// <param name="isolation">The driver's name.</param>
+/// <param name="image">The guest image's version.</param>
+internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentConnection agent, string isolation, string? image) : ISandboxInstance
 {
     private int _disposed;
+
+    public string Isolation => isolation;
+
+    public string? Image => image;
 
     public AgentConnection Agent { get; } = agent;
 

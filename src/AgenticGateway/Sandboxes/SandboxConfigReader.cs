@@ -19,8 +19,6 @@ internal static class SandboxConfigReader
         }
         if (s.Map("qemu") is { } qemu) options = options with { Qemu = Qemu.QemuConfigReader.Read(qemu) };
         if (s.Map("firecracker") is { } fc) options = options with { Firecracker = FirecrackerConfigReader.Read(fc) };
-        if (options.Driver == "firecracker" && (options.Firecracker.Kernel is null || options.Firecracker.Rootfs is null))
-            s.Context.Issues.Error(s.Child("firecracker"), "driver 'firecracker' needs firecracker.kernel and firecracker.rootfs");
         if (s.Map("defaults") is { } d) options = options with { Defaults = ReadResources(d, options.Defaults) };
         if (s.Map("max") is { } m) options = options with { Max = ReadResources(m, options.Max) };
         if (s.Duration("execute_timeout", positive: true) is { } exec) options = options with { ExecuteTimeout = exec };

@@ -123,6 +123,8 @@ internal static class SandboxEndpoints
         w.WriteString("object", "sandbox");
         w.WriteString("status", status);
         w.WriteString("runtime", s.Runtime);
+        w.WriteString("isolation", s.Instance.Isolation);
+        if (s.Instance.Image is { } image) w.WriteString("image", image);
         w.WriteString("created_at", s.CreatedAt);
         w.WriteString("expires_at", s.ExpiresAt);
         w.WriteNumber("timeout", Math.Round(r.Timeout.TotalSeconds));

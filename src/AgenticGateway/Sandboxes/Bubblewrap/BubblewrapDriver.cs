@@ -152,6 +152,10 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
 
     public string? EndReason => _endReason ?? (cgroup?.OomKilled() == true ? "oom" : null);
 
+    public string Isolation => "bubblewrap";
+
+    public string? Image => null;
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;

@@ -15,6 +15,10 @@ internal static class FirecrackerConfigReader
         if (Absolute(f, "jailer") is { } jailer) o = o with { Jailer = jailer };
         if (Absolute(f, "kernel") is { } kernel) o = o with { Kernel = kernel };
         if (Absolute(f, "rootfs") is { } rootfs) o = o with { Rootfs = rootfs };
+        if (Absolute(f, "initrd") is { } initrd) o = o with { Initrd = initrd };
+        if (Absolute(f, "image_dir") is { } image) o = o with { ImageDirectory = image };
+        if ((o.Kernel is null) != (o.Rootfs is null))
+            f.Context.Issues.Error(f.Child(o.Kernel is null ? "kernel" : "rootfs"), "set both kernel and rootfs, or neither (then image_dir's image is used)");
         if (f.Int("vcpus", 1, 32) is { } vcpus) o = o with { Vcpus = vcpus };
         if (f.Int("memory_mb", 16, 1 << 20) is { } memory) o = o with { MemoryMb = memory };
         if (f.String("boot_args") is { Length: > 0 } args) o = o with { BootArgs = args };
@@ -36,7 +40,7 @@ internal static class FirecrackerConfigReader
             f.Context.Issues.Error(f.Child("binary"), "the jailer only runs a binary whose file name contains 'firecracker'");
         if (o.UseJailer && o.Uid == 0)
             f.Context.Issues.Error(f.Child("uid"), "a jailed Firecracker must not run as root (uid 0)");
-        return o;
+        return o.WithImageDefaults();
     }
 
     private static string? Absolute(ConfigMap f, string key)

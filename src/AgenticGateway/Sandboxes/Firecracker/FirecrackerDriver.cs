@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Bubblewrap;
+using AgenticGateway.Sandboxes.Images;
 using AgenticGateway.Sandboxes.Isolation;
 
 namespace AgenticGateway.Sandboxes.Firecracker;
@@ -22,6 +23,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
     private readonly string _cgroupParent;
     private readonly int _cgroupVersion;
     private readonly ILogger _logger;
+    private readonly string? _imageVersion;
     private readonly ConcurrentDictionary<(int Vcpus, int MemoryMib), Lazy<Task<Template?>>> _templates = new();
 
     public FirecrackerDriver(FirecrackerOptions options, string dataDirectory, ILogger<FirecrackerDriver> logger, string kvmDevice = "/dev/kvm")
@@ -35,6 +37,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "firecracker") : Path.Combine(Path.GetTempPath(), "agw-fc-" + tag);
         _cgroupVersion = options.CgroupVersion ?? (File.Exists("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1);
         Unavailable = Check(options, kvmDevice);
+        _imageVersion = options.Kernel is null ? null : ImageBuilder.VersionOf(Path.GetDirectoryName(options.Kernel)!);
     }
 
     public string Name => "firecracker";
@@ -60,6 +63,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         }
         if (options.Kernel is null || !File.Exists(options.Kernel)) return $"guest kernel not found at '{options.Kernel}' (sandboxes.firecracker.kernel)";
         if (options.Rootfs is null || !File.Exists(options.Rootfs)) return $"guest rootfs not found at '{options.Rootfs}' (sandboxes.firecracker.rootfs)";
+        if (options.Initrd is not null && !File.Exists(options.Initrd)) return $"guest initrd not found at '{options.Initrd}' (sandboxes.firecracker.initrd, or run 'agw images build')";
         return null;
     }
 
@@ -84,7 +88,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             await agent.Ready.WaitAsync(boot.Token);
             if (template is not null) await ReseedAsync(agent, boot.Token);
             MicroVmLog.Started(_logger, "Firecracker", launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
-            return new MicroVmInstance(vm, vm.Exited, agent);
+            return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion);
         }
         catch (Exception ex)
         {
@@ -106,7 +110,9 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         Vcpus = size.Vcpus,
         MemoryMib = size.MemoryMib,
         Kernel = layout.Kernel,
-        BootArgs = _options.BootArgs,
+        Initrd = layout.Initrd,
+        // The image's init starts the agent on this transport.
+        BootArgs = $"{_options.BootArgs} agw.transport=vsock:{_options.AgentPort}",
         Rootfs = layout.Rootfs,
         VsockUds = layout.Vsock,
     };
@@ -126,6 +132,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             Directory.CreateDirectory(layout.ChrootRoot!);
             FirecrackerVm.LinkInto(_options.Kernel!, layout.ToHost(layout.Kernel));
             FirecrackerVm.LinkInto(_options.Rootfs!, layout.ToHost(layout.Rootfs));
+            if (layout.Initrd is not null) FirecrackerVm.LinkInto(_options.Initrd!, layout.ToHost(layout.Initrd));
             var memoryBytes = (long)(memoryMib + VmmOverheadMb) << 20;
             command = [_options.Jailer, .. JailerCommand.Build(_options, id, _cgroupParent, _cgroupVersion, memoryBytes, resources.Cpu)];
             cleanup = () => RemoveCgroups(id);

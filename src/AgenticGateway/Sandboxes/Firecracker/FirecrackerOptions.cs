@@ -1,3 +1,5 @@
+using AgenticGateway.Sandboxes.Images;
+
 namespace AgenticGateway.Sandboxes.Firecracker;
 
 /// <summary><c>sandboxes.firecracker:</c> the microVM driver's settings. Every default is written here.</summary>
@@ -5,10 +7,15 @@ internal sealed record FirecrackerOptions
 {
     public string Binary { get; init; } = "/usr/local/bin/firecracker";
     public string Jailer { get; init; } = "/usr/local/bin/jailer";
+    /// <summary>The image built by <c>agw images build</c> (a directory, or a cache whose <c>current</c> is used):
+    /// kernel, rootfs and initrd default to its vmlinux, rootfs.ext4 and initrd.img.</summary>
+    public string ImageDirectory { get; init; } = ImageBuilder.DefaultCacheDirectory;
     /// <summary>Uncompressed guest kernel (vmlinux).</summary>
     public string? Kernel { get; init; }
     /// <summary>ext4 root filesystem with the agent started by init; attached read-only, shared by every VM.</summary>
     public string? Rootfs { get; init; }
+    /// <summary>An initramfs to boot with (the image's loads the kernel modules and mounts the root disk), or none.</summary>
+    public string? Initrd { get; init; }
     /// <summary>vCPUs per VM; null: the sandbox's <c>cpu</c> rounded up.</summary>
     public int? Vcpus { get; init; }
     /// <summary>Guest memory per VM; null: the sandbox's <c>memory_mb + disk_mb</c> (its writable disk is a tmpfs in guest memory).</summary>
@@ -29,4 +36,17 @@ internal sealed record FirecrackerOptions
     public bool Seccomp { get; init; } = true;
     /// <summary>Start sandboxes by restoring a snapshot of a booted, agent-ready VM instead of booting each one.</summary>
     public bool Snapshots { get; init; } = true;
+
+    /// <summary>Kernel, rootfs and initrd from <see cref="ImageDirectory"/> where neither kernel nor rootfs is set.</summary>
+    public FirecrackerOptions WithImageDefaults()
+    {
+        if (Kernel is not null || Rootfs is not null) return this;
+        var image = ImageBuilder.Resolve(ImageDirectory);
+        return this with
+        {
+            Kernel = Path.Join(image, ImageBuilder.VmlinuxFile),
+            Rootfs = Path.Join(image, ImageBuilder.RootfsFile),
+            Initrd = Initrd ?? Path.Join(image, ImageBuilder.InitrdFile),
+        };
+    }
 }

@@ -19,6 +19,7 @@ internal sealed record VmLayout
     public required string ApiSocket { get; init; }
     public required string Kernel { get; init; }
     public required string Rootfs { get; init; }
+    public string? Initrd { get; init; }
     public required string Vsock { get; init; }
     public required string SnapshotState { get; init; }
     public required string SnapshotMemory { get; init; }
@@ -35,6 +36,7 @@ internal sealed record VmLayout
         ApiSocket = Path.Join(directory, "api.sock"),
         Kernel = options.Kernel!,
         Rootfs = options.Rootfs!,
+        Initrd = options.Initrd,
         Vsock = Path.Join(directory, "vsock.sock"),
         SnapshotState = Path.Join(directory, "vm.state"),
         SnapshotMemory = Path.Join(directory, "vm.mem"),
@@ -52,6 +54,7 @@ internal static class JailerCommand
     public const string ApiSocket = "/api.sock";
     public const string Kernel = "/vmlinux";
     public const string Rootfs = "/rootfs.ext4";
+    public const string Initrd = "/initrd.img";
     public const string Vsock = "/vsock.sock";
     public const string SnapshotState = "/vm.state";
     public const string SnapshotMemory = "/vm.mem";
@@ -74,6 +77,7 @@ internal static class JailerCommand
             ApiSocket = ApiSocket,
             Kernel = Kernel,
             Rootfs = Rootfs,
+            Initrd = options.Initrd is null ? null : Initrd,
             Vsock = Vsock,
             SnapshotState = SnapshotState,
             SnapshotMemory = SnapshotMemory,

@@ -8,6 +8,7 @@ internal sealed record VmPlan
     public required int Vcpus { get; init; }
     public required int MemoryMib { get; init; }
     public required string Kernel { get; init; }
+    public string? Initrd { get; init; }
     public required string BootArgs { get; init; }
     public required string Rootfs { get; init; }
     public required string VsockUds { get; init; }
@@ -40,7 +41,7 @@ internal static class VmRequests
         if (plan.LogPath is not null) await client.PutLoggerAsync(new LoggerSettings(plan.LogPath) { Level = "Warning", ShowLevel = true }, ct);
         if (plan.MetricsPath is not null) await client.PutMetricsAsync(new MetricsSettings(plan.MetricsPath), ct);
         await client.PutMachineConfigAsync(new MachineConfiguration(plan.Vcpus, plan.MemoryMib) { Smt = false }, ct);
-        await client.PutBootSourceAsync(new BootSource(plan.Kernel) { BootArgs = plan.BootArgs }, ct);
+        await client.PutBootSourceAsync(new BootSource(plan.Kernel) { BootArgs = plan.BootArgs, InitrdPath = plan.Initrd }, ct);
         // Read-only: every VM (and every clone of a snapshot) shares one image; the guest writes to tmpfs.
         await client.PutDriveAsync(new Drive(RootDrive, IsRootDevice: true, plan.Rootfs, IsReadOnly: true), ct);
         if (plan.TapDevice is not null)

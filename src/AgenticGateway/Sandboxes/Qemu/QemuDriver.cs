@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Bubblewrap;
+using AgenticGateway.Sandboxes.Images;
 using AgenticGateway.Sandboxes.Isolation;
 
 namespace AgenticGateway.Sandboxes.Qemu;
@@ -23,6 +24,7 @@ internal sealed class QemuDriver : ISandboxDriver
     private readonly string _state;
     private readonly bool _kvm;
     private readonly string _image;
+    private readonly string? _imageVersion;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(int Vcpus, int MemoryMb, int DiskMb), Lazy<Task<string?>>> _templates = new();
 
@@ -36,6 +38,7 @@ internal sealed class QemuDriver : ISandboxDriver
         _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "qemu") : Path.Combine(Path.GetTempPath(), "agw-qemu-" + tag);
         _kvm = File.Exists(kvmDevice);
         _image = ImageBuilder.Resolve(options.ImageDirectory);
+        _imageVersion = ImageBuilder.VersionOf(_image);
         Unavailable = Check();
     }
 
@@ -49,8 +52,9 @@ internal sealed class QemuDriver : ISandboxDriver
     {
         if (!OperatingSystem.IsLinux()) return "the qemu driver needs Linux";
         if (!File.Exists(_options.Binary)) return $"{_options.Binary} not found (apt-get install qemu-system-x86, or sandboxes.qemu.binary)";
-        if (!File.Exists(Path.Join(_image, ImageBuilder.KernelFile)) || !File.Exists(Path.Join(_image, ImageBuilder.InitrdFile)))
-            return $"no guest image in {_options.ImageDirectory} (run 'agw images build', or set sandboxes.qemu.image_dir)";
+        foreach (var file in new[] { ImageBuilder.KernelFile, ImageBuilder.InitrdFile, _options.Root == QemuRoot.Disk ? ImageBuilder.RootfsFile : ImageBuilder.RootfsInitramfsFile })
+            if (!File.Exists(Path.Join(_image, file)))
+                return $"no guest image in {_options.ImageDirectory} ({file} is missing: run 'agw images build', or set sandboxes.qemu.image_dir)";
         return null;
     }
 
@@ -85,7 +89,7 @@ internal sealed class QemuDriver : ISandboxDriver
             }
             else await agent.Ready.WaitAsync(boot.Token);
             MicroVmLog.Started(_logger, "QEMU", launch.Id, snapshot is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
-            return new MicroVmInstance(vm, vm.Exited, agent);
+            return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion);
         }
         catch (Exception ex)
         {
@@ -110,19 +114,23 @@ internal sealed class QemuDriver : ISandboxDriver
         var agentSocket = Path.Join(directory, "agent.sock");
         var qmpSocket = Path.Join(directory, "qmp.sock");
         var seed = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        var append = $"console=ttyS0 quiet panic=-1 {(_kvm ? "" : "tsc_early_khz=2000000 ")}agw.seed={seed} agw.disk={size.DiskMb}";
+        var disk = _options.Root == QemuRoot.Disk;
+        var append = $"console=ttyS0 quiet panic=-1 {(_kvm ? "" : "tsc_early_khz=2000000 ")}{(disk ? "root=/dev/vda " : "")}agw.seed={seed} agw.disk={size.DiskMb}";
         var args = new List<string>
         {
             "-M", "microvm", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
             "-smp", size.Vcpus.ToString(CultureInfo.InvariantCulture),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-monitor", "none",
             "-serial", "file:" + Path.Join(directory, "console.log"),
-            "-kernel", Path.Join(_image, ImageBuilder.KernelFile), "-initrd", Path.Join(_image, ImageBuilder.InitrdFile), "-append", append,
+            "-kernel", Path.Join(_image, ImageBuilder.KernelFile), "-append", append,
+            "-initrd", Path.Join(_image, disk ? ImageBuilder.InitrdFile : ImageBuilder.RootfsInitramfsFile),
             "-device", "virtio-serial-device",
             "-chardev", $"socket,id=agent,path={agentSocket},server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=agent",
             "-qmp", $"unix:{qmpSocket},server=on,wait=off",
         };
+        // The root filesystem, shared read-only by every VM (the guest writes to a tmpfs overlay above it).
+        if (disk) args.AddRange(["-drive", $"id=root,file={Path.Join(_image, ImageBuilder.RootfsFile)},format=raw,if=none,readonly=on", "-device", "virtio-blk-device,drive=root"]);
         // Paused until the host has opened the agent port: a guest resumed without it would see the port closed.
         if (snapshot is not null) args.AddRange(["-S", "-incoming", $"exec:cat {snapshot}"]);
         var info = new ProcessStartInfo(_options.Binary, args)
@@ -145,13 +153,17 @@ internal sealed class QemuDriver : ISandboxDriver
         return new AgentConnection(stream, stream);
     }
 
-    /// <summary>Clones of one snapshot resume with the same RNG state: mix fresh host bytes in and force a reseed.</summary>
+    /// <summary>
+    /// Clones of one snapshot resume with the template's RNG state and clock: mix fresh host bytes in and force a
+    /// reseed, and set the guest's clock to the host's (it resumes at the moment the template was saved).
+    /// </summary>
     private static async Task ReseedAsync(AgentConnection agent, CancellationToken ct)
     {
         // Writing mixes the bytes into the input pool; RNDRESEEDCRNG (0x5207) makes getrandom() use them right away
         // (Linux 5.18+ otherwise reseeds its output only every minute).
         var seed = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(64));
-        var script = $"import fcntl, os; fd = os.open('/dev/urandom', os.O_WRONLY); os.write(fd, bytes.fromhex('{seed}')); fcntl.ioctl(fd, 0x5207)";
+        var now = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture);
+        var script = $"import fcntl, os, time; time.clock_settime(time.CLOCK_REALTIME, {now}); fd = os.open('/dev/urandom', os.O_WRONLY); os.write(fd, bytes.fromhex('{seed}')); fcntl.ioctl(fd, 0x5207)";
         var call = agent.Start("process.start", w => w.WriteString("cmd", $"/usr/bin/python3 -I -S -c \"{script}\""));
         await foreach (var e in call.Events.ReadAllAsync(ct))
         {

@@ -14,7 +14,8 @@ public class FirecrackerClientTests
         Vcpus = 2,
         MemoryMib = 1024,
         Kernel = "/vmlinux",
-        BootArgs = "console=ttyS0 reboot=k panic=1 pci=off",
+        Initrd = "/initrd.img",
+        BootArgs = "console=ttyS0 reboot=k panic=1 pci=off agw.transport=vsock:1024",
         Rootfs = "/rootfs.ext4",
         VsockUds = "/vsock.sock",
         BalloonMib = 0,
@@ -57,6 +58,7 @@ public class FirecrackerClientTests
         AssertValid(api.Requests);
         var byPath = api.Requests.ToDictionary(r => r.Path, r => r.Body);
         Assert.Equal("""{"vcpu_count":2,"mem_size_mib":1024,"smt":false}""", byPath["/machine-config"]);
+        Assert.Equal("""{"kernel_image_path":"/vmlinux","boot_args":"console=ttyS0 reboot=k panic=1 pci=off agw.transport=vsock:1024","initrd_path":"/initrd.img"}""", byPath["/boot-source"]);
         Assert.Equal("""{"drive_id":"rootfs","is_root_device":true,"path_on_host":"/rootfs.ext4","is_read_only":true}""", byPath["/drives/rootfs"]);
         Assert.Equal("""{"guest_cid":3,"uds_path":"/vsock.sock"}""", byPath["/vsock"]);
         Assert.Equal("""{"network_interfaces":["eth0"],"version":"V2"}""", byPath["/mmds/config"]);

@@ -81,6 +81,18 @@ public sealed class FirecrackerDriverTests : IDisposable
     }
 
     [Fact]
+    public void Without_kernel_and_rootfs_the_built_image_is_used()
+    {
+        var result = ConfigLoader.Load("models: [{name: m, provider: mock}]\nsandboxes:\n  driver: firecracker\n  firecracker: {image_dir: /var/img}\n", "test.yaml", new Dictionary<string, string>());
+        Assert.Empty(result.Errors);
+        var f = result.Options!.Sandboxes.Firecracker;
+        Assert.Equal(("/var/img/current/vmlinux", "/var/img/current/rootfs.ext4", "/var/img/current/initrd.img"), (f.Kernel, f.Rootfs, f.Initrd));
+
+        var own = ConfigLoader.Load("models: [{name: m, provider: mock}]\nsandboxes:\n  driver: firecracker\n  firecracker: {kernel: /k/vmlinux, rootfs: /k/root.ext4}\n", "test.yaml", new Dictionary<string, string>());
+        Assert.Equal(("/k/vmlinux", "/k/root.ext4", (string?)null), (own.Options!.Sandboxes.Firecracker.Kernel, own.Options.Sandboxes.Firecracker.Rootfs, own.Options.Sandboxes.Firecracker.Initrd));
+    }
+
+    [Fact]
     public void Bubblewrap_stays_the_default_driver()
     {
         var result = ConfigLoader.Load("models: [{name: m, provider: mock}]\n", "test.yaml", new Dictionary<string, string>());
@@ -88,7 +100,8 @@ public sealed class FirecrackerDriverTests : IDisposable
     }
 
     [Theory]
-    [InlineData("driver: firecracker", "needs firecracker.kernel and firecracker.rootfs")]
+    [InlineData("firecracker: {kernel: /boot/vmlinux}", "sandboxes.firecracker.rootfs: set both kernel and rootfs, or neither")]
+    [InlineData("firecracker: {image_dir: images}", "sandboxes.firecracker.image_dir: must be an absolute path")]
     [InlineData("driver: vmware", "unknown sandbox driver 'vmware' (bubblewrap, firecracker, qemu)")]
     [InlineData("firecracker: {kernel: vmlinux}", "sandboxes.firecracker.kernel: must be an absolute path")]
     [InlineData("firecracker: {vcpus: 64}", "sandboxes.firecracker.vcpus: must be between 1 and 32")]

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using AgenticGateway.Sandboxes.Qemu;
+using AgenticGateway.Sandboxes.Images;
 using Xunit.Abstractions;
 
 namespace AgenticGateway.Tests.Sandboxes.Qemu;
