@@ -5,10 +5,14 @@ using System.Text.Json;
 
 namespace AgenticGateway.Tests.Sandboxes;
 
-/// <summary>The sandbox API end to end: real gateway, real bubblewrap sandboxes, the real guest agent.</summary>
-public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<SandboxGatewayFixture>
+/// <summary>
+/// The sandbox API end to end, whatever the driver: a real gateway, real sandboxes, the real guest agent. Each driver's
+/// test class runs every test here against a gateway of its own (bubblewrap: <see cref="SandboxApiTests"/>; QEMU
+/// microVMs: Qemu.QemuSandboxApiTests).
+/// </summary>
+public abstract class SandboxApiSuite
 {
-    private SandboxGateway G => fixture.Gateway;
+    private protected abstract SandboxGateway G { get; }
 
     [Fact]
     public async Task Create_get_list_by_metadata_and_delete()
@@ -76,15 +80,6 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
     }
 
     [Fact]
-    public async Task Packages_without_network_or_cache_are_refused_clearly()
-    {
-        var (status, body) = await G.PostAsync("/v1/sandboxes", """{"runtime":"python","packages":["numpy","pandas"]}""");
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("packages_unavailable", body.GetProperty("error").GetProperty("code").GetString());
-        Assert.Contains("network", body.GetProperty("error").GetProperty("message").GetString());
-    }
-
-    [Fact]
     public async Task Python_context_keeps_variables_imports_and_functions()
     {
         var id = await G.CreateAsync();
@@ -95,20 +90,6 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
         Assert.Equal("42", main.GetProperty("text").GetString());
         Assert.True(main.GetProperty("is_main_result").GetBoolean());
         Assert.Equal(JsonValueKind.Null, result.GetProperty("error").ValueKind);
-    }
-
-    [Fact]
-    public async Task The_agent_starts_from_bytecode_the_gateway_compiled()
-    {
-        var id = await G.CreateAsync();
-        var r = await G.ExecAsync(id, """
-            import glob, importlib.util, os, struct
-            src = os.stat('/opt/agw/agent.py')
-            head = open(glob.glob('/opt/agw/__pycache__/agent.*.pyc')[0], 'rb').read(16)
-            magic, flags, mtime, size = head[:4], *struct.unpack('<III', head[4:])
-            print(magic == importlib.util.MAGIC_NUMBER, flags, mtime == int(src.st_mtime) & 0xFFFFFFFF, size == src.st_size)
-            """);
-        Assert.Equal("True 0 True True\n", r.GetProperty("stdout").GetString());
     }
 
     [Fact]
@@ -138,28 +119,6 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
         Assert.Equal("/tmp\n", (await G.ExecAsync(id, "print(os.getcwd())")).GetProperty("stdout").GetString());
         var (status, _) = await G.PostAsync($"/v1/sandboxes/{id}/execute", """{"code":"1","cwd":"/home/user/missing"}""");
         Assert.Equal(HttpStatusCode.NotFound, status);
-    }
-
-    [Fact]
-    public async Task Rich_results_carry_html_and_matplotlib_figures_as_png()
-    {
-        var id = await G.CreateAsync();
-        var r = await G.ExecAsync(id, """
-            class Table:
-                def _repr_html_(self): return '<table><tr><td>1</td></tr></table>'
-                def __repr__(self): return 'Table()'
-            import matplotlib.pyplot as plt
-            plt.plot([1, 2, 3], [1, 4, 9])
-            Table()
-            """);
-        var results = r.GetProperty("results").EnumerateArray().ToList();
-        var main = results.Single(x => x.GetProperty("is_main_result").GetBoolean());
-        Assert.Equal("Table()", main.GetProperty("text").GetString());
-        Assert.Equal("<table><tr><td>1</td></tr></table>", main.GetProperty("html").GetString());
-        var figure = results.Single(x => x.TryGetProperty("png", out _));
-        var png = Convert.FromBase64String(figure.GetProperty("png").GetString()!);
-        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
-        Assert.True(png.Length > 1000);
     }
 
     [Fact]
@@ -385,5 +344,56 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : IClassFixture<Sand
             (status, _) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}");
         }
         Assert.Equal(HttpStatusCode.NotFound, status);
+    }
+}
+
+/// <summary>The sandbox API suite on bubblewrap, plus what only a bubblewrap sandbox has (the host's Python packages, the Python agent's bytecode).</summary>
+public class SandboxApiTests(SandboxGatewayFixture fixture) : SandboxApiSuite, IClassFixture<SandboxGatewayFixture>
+{
+    private protected override SandboxGateway G => fixture.Gateway;
+
+    [Fact]
+    public async Task Packages_without_network_or_cache_are_refused_clearly()
+    {
+        var (status, body) = await G.PostAsync("/v1/sandboxes", """{"runtime":"python","packages":["numpy","pandas"]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("packages_unavailable", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("network", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task The_agent_starts_from_bytecode_the_gateway_compiled()
+    {
+        var id = await G.CreateAsync();
+        var r = await G.ExecAsync(id, """
+            import glob, importlib.util, os, struct
+            src = os.stat('/opt/agw/agent.py')
+            head = open(glob.glob('/opt/agw/__pycache__/agent.*.pyc')[0], 'rb').read(16)
+            magic, flags, mtime, size = head[:4], *struct.unpack('<III', head[4:])
+            print(magic == importlib.util.MAGIC_NUMBER, flags, mtime == int(src.st_mtime) & 0xFFFFFFFF, size == src.st_size)
+            """);
+        Assert.Equal("True 0 True True\n", r.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
+    public async Task Rich_results_carry_html_and_matplotlib_figures_as_png()
+    {
+        var id = await G.CreateAsync();
+        var r = await G.ExecAsync(id, """
+            class Table:
+                def _repr_html_(self): return '<table><tr><td>1</td></tr></table>'
+                def __repr__(self): return 'Table()'
+            import matplotlib.pyplot as plt
+            plt.plot([1, 2, 3], [1, 4, 9])
+            Table()
+            """);
+        var results = r.GetProperty("results").EnumerateArray().ToList();
+        var main = results.Single(x => x.GetProperty("is_main_result").GetBoolean());
+        Assert.Equal("Table()", main.GetProperty("text").GetString());
+        Assert.Equal("<table><tr><td>1</td></tr></table>", main.GetProperty("html").GetString());
+        var figure = results.Single(x => x.TryGetProperty("png", out _));
+        var png = Convert.FromBase64String(figure.GetProperty("png").GetString()!);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        Assert.True(png.Length > 1000);
     }
 }

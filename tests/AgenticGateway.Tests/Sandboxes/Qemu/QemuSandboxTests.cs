@@ -23,8 +23,20 @@ public sealed class QemuGatewayFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Gateway.DisposeAsync();
 }
 
+/// <summary>One QEMU gateway (and one snapshot template) for every QEMU test class; they run one after another.</summary>
+[CollectionDefinition("qemu")]
+public sealed class QemuCollection : ICollectionFixture<QemuGatewayFixture>;
+
+/// <summary>The whole sandbox API suite (<see cref="SandboxApiSuite"/>) against QEMU microVMs.</summary>
+[Collection("qemu")]
+public class QemuSandboxApiTests(QemuGatewayFixture fixture) : SandboxApiSuite
+{
+    private protected override SandboxGateway G => fixture.Gateway;
+}
+
 /// <summary>The qemu driver end to end: real QEMU microVMs (TCG here), the real guest agent over virtio-serial.</summary>
-public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper output) : IClassFixture<QemuGatewayFixture>
+[Collection("qemu")]
+public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper output)
 {
     private SandboxGateway G => fixture.Gateway;
 
@@ -44,6 +56,9 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
     {
         var id = await G.CreateAsync();
         Assert.Contains(id, QemuCommandLines());
+        var (_, info) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}");
+        Assert.Equal("qemu", info.GetProperty("isolation").GetString());
+        Assert.Equal(ImageBuilder.VersionOf(ImageBuilder.Resolve(ImageBuilder.DefaultCacheDirectory)), info.GetProperty("image").GetString());
         Assert.Equal("", (await G.ExecAsync(id, "x = 1")).GetProperty("stdout").GetString());
         Assert.Equal("2\n", (await G.ExecAsync(id, "print(x + 1)")).GetProperty("stdout").GetString());
 
