@@ -122,7 +122,7 @@ internal static class GatewayApp
     private static void AddSandboxes(IServiceCollection services, GatewayOptions options)
     {
         services.AddSingleton<Sandboxes.Egress.EgressProxy>();
-        services.AddSingleton<Sandboxes.ISandboxDriver>(sp => options.Sandboxes.Driver switch
+        Sandboxes.ISandboxDriver Driver(IServiceProvider sp, string name) => name switch
         {
             "firecracker" => new Sandboxes.Firecracker.FirecrackerDriver(options.Sandboxes.Firecracker, options.Storage.DataDirectory,
                 sp.GetRequiredService<ILogger<Sandboxes.Firecracker.FirecrackerDriver>>()),
@@ -130,9 +130,10 @@ internal static class GatewayApp
                 sp.GetRequiredService<ILogger<Sandboxes.Qemu.QemuDriver>>()),
             _ => new Sandboxes.Bubblewrap.BubblewrapDriver(options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.Egress.EgressProxy>(),
                 sp.GetRequiredService<ILogger<Sandboxes.Bubblewrap.BubblewrapDriver>>()),
-        });
+        };
         services.AddSingleton<Sandboxes.SandboxMetrics>();
-        services.AddSingleton(sp => new Sandboxes.SandboxManager(options.Sandboxes, sp.GetRequiredService<Sandboxes.ISandboxDriver>(), sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
+        services.AddSingleton(sp => new Sandboxes.SandboxManager(options.Sandboxes, options.Sandboxes.OfferedDrivers.ToDictionary(n => n, n => Driver(sp, n)),
+            sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());
         services.AddSingleton<Sandboxes.Api.SandboxHttp>();
     }

@@ -17,6 +17,13 @@ internal static class SandboxConfigReader
             if (SandboxOptions.Drivers.Contains(driver)) options = options with { Driver = driver };
             else s.Context.Issues.Error(s.Child("driver"), $"unknown sandbox driver '{driver}' ({string.Join(", ", SandboxOptions.Drivers)})");
         }
+        var offered = new List<string> { options.Driver };
+        foreach (var name in s.StringList("drivers"))
+        {
+            if (!SandboxOptions.Drivers.Contains(name)) s.Context.Issues.Error(s.Child("drivers"), $"unknown sandbox driver '{name}' ({string.Join(", ", SandboxOptions.Drivers)})");
+            else if (!offered.Contains(name)) offered.Add(name);
+        }
+        options = options with { OfferedDrivers = [.. offered] };
         if (s.Map("qemu") is { } qemu) options = options with { Qemu = Qemu.QemuConfigReader.Read(qemu) };
         if (s.Map("firecracker") is { } fc) options = options with { Firecracker = FirecrackerConfigReader.Read(fc) };
         if (s.Map("defaults") is { } d) options = options with { Defaults = ReadResources(d, options.Defaults) };
@@ -41,7 +48,7 @@ internal static class SandboxConfigReader
                     pools.MarkRead(runtime);
                     continue;
                 }
-                if (pools.Map(runtime) is { } p) builder[runtime] = ReadPool(p);
+                if (pools.Map(runtime) is { } p) builder[runtime] = ReadPool(p, options.OfferedDrivers);
             }
             pools.ReportUnknownKeys(strict: true);
             options = options with { Pools = builder.ToImmutable() };
@@ -73,9 +80,14 @@ internal static class SandboxConfigReader
         return result;
     }
 
-    private static PoolOptions ReadPool(ConfigMap p)
+    private static PoolOptions ReadPool(ConfigMap p, ImmutableArray<string> offered)
     {
         var pool = new PoolOptions();
+        if (p.String("driver") is { Length: > 0 } driver)
+        {
+            if (offered.Contains(driver)) pool = pool with { Driver = driver };
+            else p.Context.Issues.Error(p.Child("driver"), $"driver '{driver}' is not among sandboxes.drivers ({string.Join(", ", offered)})");
+        }
         if (p.Int("min_ready", 0, 1000) is { } min) pool = pool with { MinReady = min };
         if (p.Int("max_total", 1, 100_000) is { } max) pool = pool with { MaxTotal = max };
         if (p.Duration("idle_timeout", positive: true) is { } idle) pool = pool with { IdleTimeout = idle };

@@ -3,7 +3,7 @@ namespace AgenticGateway.Sandboxes;
 /// <summary>The sandbox gateway's log messages (event ids 100-119). Never log code, output or file contents.</summary>
 internal static partial class SandboxLog
 {
-    [LoggerMessage(100, LogLevel.Information, "Sandboxes enabled: driver {Driver}, pools {Pools}")]
+    [LoggerMessage(100, LogLevel.Information, "Sandboxes enabled: {Driver}, pools {Pools}")]
     public static partial void Enabled(ILogger logger, string driver, string pools);
 
     [LoggerMessage(101, LogLevel.Warning, "Sandboxes disabled: {Reason}")]
@@ -29,6 +29,9 @@ internal static partial class SandboxLog
 
     [LoggerMessage(108, LogLevel.Warning, "Warm pool for {Runtime} could not start a sandbox: {Message}")]
     public static partial void PoolFillFailed(ILogger logger, string runtime, string message);
+
+    [LoggerMessage(110, LogLevel.Warning, "Sandbox driver {Driver} is offered but unavailable here (creates asking for it get 503): {Reason}")]
+    public static partial void DriverUnavailable(ILogger logger, string driver, string reason);
 
     [LoggerMessage(109, LogLevel.Information, "Egress from sandbox {Id} to {Host}:{Port} {Decision}")]
     public static partial void Egress(ILogger logger, string id, string host, int port, string decision);

@@ -13,7 +13,7 @@ namespace AgenticGateway.Sandboxes;
 internal sealed class SandboxManager : BackgroundService
 {
     private readonly SandboxOptions _options;
-    private readonly ISandboxDriver _driver;
+    private readonly IReadOnlyDictionary<string, ISandboxDriver> _drivers;
     private readonly SandboxMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -22,16 +22,17 @@ internal sealed class SandboxManager : BackgroundService
     private readonly SandboxQuotas _quotas;
     private readonly SandboxPool _pool;
 
-    public SandboxManager(SandboxOptions options, ISandboxDriver driver, SandboxMetrics metrics, TimeProvider time, ILogger<SandboxManager> logger)
+    /// <param name="drivers">Every offered driver by name (<see cref="SandboxOptions.OfferedDrivers"/>), the default among them.</param>
+    public SandboxManager(SandboxOptions options, IReadOnlyDictionary<string, ISandboxDriver> drivers, SandboxMetrics metrics, TimeProvider time, ILogger<SandboxManager> logger)
     {
         _options = options;
-        _driver = driver;
+        _drivers = drivers;
         _metrics = metrics;
         _time = time;
         _logger = logger;
         _quotas = new SandboxQuotas(_options.Quota, time);
         _pool = new SandboxPool(_options, StartWarmAsync, _counts, (runtime, instance, reason) => _ = DiscardAsync(runtime, instance, reason), time, logger);
-        Unavailable = _options.Enabled == false ? "sandboxes.enabled is false" : driver.Unavailable;
+        Unavailable = _options.Enabled == false ? "sandboxes.enabled is false" : drivers[options.Driver].Unavailable;
     }
 
     /// <summary>Why the sandbox API is off, or null when it is on.</summary>
@@ -59,7 +60,7 @@ internal sealed class SandboxManager : BackgroundService
         try
         {
             // A pooled sandbox already counts towards max_total; only a cold start needs room of its own.
-            var fromPool = spec.FitsPool(_options.Defaults) ? _pool.TryTake(spec.Runtime) : null;
+            var fromPool = spec.FitsPool(_options.Defaults, _options.DriverFor(spec.Runtime, null)) ? _pool.TryTake(spec.Runtime) : null;
             var id = NewId();
             var instance = fromPool;
             if (instance is null)
@@ -144,8 +145,12 @@ internal sealed class SandboxManager : BackgroundService
         {
             PackageCache = spec.Packages.Length > 0 ? _options.PackageCache : null,
         };
+        var name = _options.DriverFor(spec.Runtime, spec.Isolation);
+        var driver = _drivers[name];
+        if (driver.Unavailable is { } why)
+            throw new SandboxStartError(new ApiError(503, $"Isolation \"{name}\" is not available on this host: {why}", "service_unavailable", "sandbox_isolation_unavailable"));
         ISandboxInstance instance;
-        try { instance = await _driver.StartAsync(launch, cancellationToken); }
+        try { instance = await driver.StartAsync(launch, cancellationToken); }
         catch (Bubblewrap.SandboxStartException ex)
         {
             SandboxLog.StartFailed(_logger, id, ex.Message);
@@ -192,9 +197,12 @@ internal sealed class SandboxManager : BackgroundService
             SandboxLog.Disabled(_logger, Unavailable);
             return;
         }
-        var reaped = _driver.ReapOrphans();
+        var reaped = _drivers.Values.Where(d => d.Unavailable is null).Sum(d => d.ReapOrphans());
         if (reaped > 0) SandboxLog.Reaped(_logger, reaped);
-        SandboxLog.Enabled(_logger, _driver.Description, string.Join(", ", _options.Pools.Select(p => $"{p.Key} min_ready={p.Value.MinReady}")));
+        foreach (var (name, driver) in _drivers)
+            if (name != _options.Driver && driver.Unavailable is { } why) SandboxLog.DriverUnavailable(_logger, name, why);
+        SandboxLog.Enabled(_logger, string.Join("; ", _drivers.Where(d => d.Value.Unavailable is null).Select(d => d.Key == _options.Driver ? d.Value.Description + " (default)" : d.Value.Description)),
+            string.Join(", ", _options.Pools.Select(p => $"{p.Key} min_ready={p.Value.MinReady}{(p.Value.Driver is { } d ? " on " + d : "")}")));
         var pool = _pool.RunAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
         try

@@ -9,6 +9,11 @@ internal sealed record SandboxOptions
     public bool? Enabled { get; init; }
     /// <summary>Isolation backend, chosen by name: "bubblewrap" (Linux namespaces), "firecracker" (microVMs, KVM) or "qemu" (microVMs, KVM or TCG).</summary>
     public string Driver { get; init; } = "bubblewrap";
+    /// <summary>
+    /// Every driver this gateway offers (<c>drivers:</c>; the default <see cref="Driver"/> always among them): what a
+    /// runtime's pool (<c>pools.&lt;runtime&gt;.driver</c>) or a create request (<c>"isolation"</c>) may choose.
+    /// </summary>
+    public ImmutableArray<string> OfferedDrivers { get; init; } = ["bubblewrap"];
     /// <summary>The firecracker driver's settings; used when <see cref="Driver"/> is "firecracker".</summary>
     public Firecracker.FirecrackerOptions Firecracker { get; init; } = new();
     /// <summary>The qemu driver's settings; used when <see cref="Driver"/> is "qemu".</summary>
@@ -32,6 +37,9 @@ internal sealed record SandboxOptions
 
     public static readonly ImmutableArray<string> Runtimes = ["python", "node", "bash"];
     public static readonly ImmutableArray<string> Drivers = ["bubblewrap", "firecracker", "qemu"];
+
+    /// <summary>The driver a sandbox runs on: the request's isolation, else its runtime's, else the default.</summary>
+    public string DriverFor(string runtime, string? isolation) => isolation ?? Pools.GetValueOrDefault(runtime)?.Driver ?? Driver;
 }
 
 /// <summary>What one sandbox gets: wall-clock lifetime, memory, CPUs and a size-capped writable disk.</summary>
@@ -55,6 +63,8 @@ internal sealed record PoolOptions
     public TimeSpan MaxLifetime { get; init; } = TimeSpan.FromHours(24);
     /// <summary>A sandbox whose agent has not answered in this time is killed.</summary>
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>The driver this runtime's sandboxes (pooled or not) run on; null: <c>sandboxes.driver</c>.</summary>
+    public string? Driver { get; init; }
 }
 
 /// <summary>Per key (the master key counts as one owner): sandboxes alive at once, and sandbox-seconds per period.</summary>

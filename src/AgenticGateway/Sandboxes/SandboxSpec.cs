@@ -15,10 +15,12 @@ internal sealed partial record SandboxSpec
     public ImmutableDictionary<string, string> Metadata { get; init; } = ImmutableDictionary<string, string>.Empty;
     public ImmutableDictionary<string, string> Env { get; init; } = ImmutableDictionary<string, string>.Empty;
     public ImmutableArray<string> Packages { get; init; } = [];
+    /// <summary>The driver asked for (<c>"isolation"</c>); null: the runtime's or the gateway's default.</summary>
+    public string? Isolation { get; init; }
 
-    /// <summary>Whether a warm pooled sandbox (default resources, no network, nothing to install) can serve it.</summary>
-    public bool FitsPool(SandboxResources defaults) =>
-        Network.Mode == NetworkMode.None && Packages.IsEmpty
+    /// <summary>Whether a warm pooled sandbox (default resources and driver, no network, nothing to install) can serve it.</summary>
+    public bool FitsPool(SandboxResources defaults, string poolDriver) =>
+        Network.Mode == NetworkMode.None && Packages.IsEmpty && (Isolation is null || Isolation == poolDriver)
         && Resources.MemoryMb == defaults.MemoryMb && Resources.Cpu == defaults.Cpu && Resources.DiskMb == defaults.DiskMb;
 
     public static (SandboxSpec? Spec, ApiError? Error) Parse(JsonElement body, SandboxOptions options)
@@ -29,7 +31,7 @@ internal sealed partial record SandboxSpec
         NetworkPolicy network = NetworkPolicy.None;
         ImmutableDictionary<string, string> metadata = ImmutableDictionary<string, string>.Empty, env = ImmutableDictionary<string, string>.Empty;
         var packages = ImmutableArray<string>.Empty;
-        string? networkMode = null;
+        string? networkMode = null, isolation = null;
         ImmutableArray<string> allowHosts = [];
         if (body.ValueKind == JsonValueKind.Object)
         {
@@ -43,6 +45,13 @@ internal sealed partial record SandboxSpec
                         if (v.ValueKind != JsonValueKind.String || !SandboxOptions.Runtimes.Contains(v.GetString()!))
                             error = ApiError.BadRequest($"{p.Name} must be one of: {string.Join(", ", SandboxOptions.Runtimes)}.", p.Name);
                         else runtime = v.GetString()!;
+                        break;
+                    case "isolation":
+                        if (v.ValueKind != JsonValueKind.String || !SandboxOptions.Drivers.Contains(v.GetString()!))
+                            error = ApiError.BadRequest($"isolation must be one of: {string.Join(", ", SandboxOptions.Drivers)}.", "isolation");
+                        else if (!options.OfferedDrivers.Contains(v.GetString()!))
+                            error = ApiError.BadRequest($"isolation \"{v.GetString()}\" is not offered by this gateway (it offers: {string.Join(", ", options.OfferedDrivers)}; see sandboxes.drivers).", "isolation");
+                        else isolation = v.GetString();
                         break;
                     case "timeout":
                         if (!PositiveSeconds(v, out var timeout) || timeout > options.Max.Timeout)
@@ -95,7 +104,7 @@ internal sealed partial record SandboxSpec
         else if (!allowHosts.IsEmpty)
             return (null, ApiError.BadRequest("allow_hosts only applies with network \"allowlist\".", "allow_hosts"));
 
-        var spec = new SandboxSpec { Runtime = runtime, Resources = resources, Network = network, Metadata = metadata, Env = env, Packages = packages };
+        var spec = new SandboxSpec { Runtime = runtime, Resources = resources, Network = network, Metadata = metadata, Env = env, Packages = packages, Isolation = isolation };
         return (spec, null);
     }
 

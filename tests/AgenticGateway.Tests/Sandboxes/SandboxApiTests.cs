@@ -68,6 +68,8 @@ public abstract class SandboxApiSuite
             ("""{"network":"allowlist"}""", "allow_hosts"),
             ("""{"env":{"1BAD":"x"}}""", "env"),
             ("""{"packages":["numpy; rm -rf /"]}""", "packages"),
+            ("""{"isolation":"vmware"}""", "isolation"),
+            ("""{"isolation":"firecracker"}""", "isolation"),     // a driver this gateway does not offer
         })
         {
             var (status, body) = await G.PostAsync("/v1/sandboxes", json);

@@ -109,6 +109,8 @@ public sealed class FirecrackerDriverTests : IDisposable
     [InlineData("firecracker: {uid: 0}", "a jailed Firecracker must not run as root")]
     [InlineData("firecracker: {binary: /usr/bin/vmm}", "file name contains 'firecracker'")]
     [InlineData("firecracker: {kernal: /k}", "sandboxes.firecracker.kernal: unknown key")]
+    [InlineData("drivers: [bubblewrap, vmware]", "sandboxes.drivers: unknown sandbox driver 'vmware'")]
+    [InlineData("pools: {node: {driver: qemu}}", "sandboxes.pools.node.driver: driver 'qemu' is not among sandboxes.drivers (bubblewrap)")]
     public void Config_errors_name_the_key(string section, string expected)
     {
         var result = ConfigLoader.Load($"models: [{{name: m, provider: mock}}]\nsandboxes:\n  {section}\n", "test.yaml", new Dictionary<string, string>());

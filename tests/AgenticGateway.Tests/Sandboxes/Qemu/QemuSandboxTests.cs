@@ -114,6 +114,28 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task One_gateway_offers_bubblewrap_and_qemu_per_runtime_and_per_request()
+    {
+        await using var gateway = await SandboxGateway.StartAsync("driver: bubblewrap, drivers: [bubblewrap, qemu], pools: {python: {min_ready: 1}, node: {min_ready: 0, driver: qemu}}");
+        async Task<string> IsolationOf(string id) => (await gateway.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}")).Body.GetProperty("isolation").GetString()!;
+        var python = await gateway.CreateAsync();
+        var node = await gateway.CreateAsync("""{"runtime":"node"}""");
+        var pythonVm = await gateway.CreateAsync("""{"runtime":"python","isolation":"qemu"}""");
+        Assert.Equal(("bubblewrap", "qemu", "qemu"), (await IsolationOf(python), await IsolationOf(node), await IsolationOf(pythonVm)));
+        Assert.Contains(node, QemuCommandLines());
+        Assert.Contains(pythonVm, QemuCommandLines());
+        Assert.DoesNotContain(python, QemuCommandLines());
+        // The guest kernel's command line (the host's is what a bubblewrap sandbox sees).
+        const string guestKernel = "require('fs').readFileSync('/proc/cmdline', 'utf8').includes('agw.seed=')";
+        Assert.Equal("true", (await gateway.ExecAsync(node, guestKernel)).GetProperty("results")[0].GetProperty("text").GetString());
+        Assert.Equal("False\n", (await gateway.ExecAsync(python, "print('agw.seed=' in open('/proc/cmdline').read())")).GetProperty("stdout").GetString());
+        var (status, body) = await gateway.PostAsync("/v1/sandboxes", """{"isolation":"firecracker"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("offers: bubblewrap, qemu", body.GetProperty("error").GetProperty("message").GetString());
+        foreach (var id in new[] { python, node, pythonVm }) await gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+    }
+
+    [Fact]
     public async Task Cold_boot_without_snapshots()
     {
         await using var gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}, qemu: {snapshots: false}");
