@@ -22,7 +22,7 @@ def bare(image, n):
     # exits. What remains is QEMU's start, the kernel's boot and the initramfs unpacking: the floor under any VM here.
     kvm = os.path.exists("/dev/kvm")
     argv = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm" if kvm else "tcg", "-m", "512", "-nodefaults",
-            "-no-user-config", "-nographic", "-no-reboot", "-serial", "none", "-kernel", os.path.join(image, "vmlinuz"),
+            "-no-user-config", "-nographic", "-no-reboot", "-serial", "none", "-kernel", os.path.join(image, "vmlinux"),
             "-initrd", os.path.join(image, "initrd.img"),
             "-append", "console=ttyS0 quiet panic=-1 rdinit=/agw/bin/true" + ("" if kvm else " tsc_early_khz=2000000")]
     return {"bare kernel boot to init (QEMU exits when init does)": timed(lambda: subprocess.run(argv, check=True, stdout=subprocess.DEVNULL), n)}

@@ -15,7 +15,7 @@ internal enum QemuRoot
 internal sealed record QemuOptions
 {
     public string Binary { get; init; } = "/usr/bin/qemu-system-x86_64";
-    /// <summary>An image directory (vmlinuz, initrd.img, rootfs.ext4, rootfs.cpio.gz) or a cache of them whose <c>current</c> is used; built by <c>agw images build</c>.</summary>
+    /// <summary>An image directory (vmlinux, initrd.img, rootfs.ext4, rootfs.cpio.gz) or a cache of them whose <c>current</c> is used; built by <c>agw images build</c>.</summary>
     public string ImageDirectory { get; init; } = ImageBuilder.DefaultCacheDirectory;
     /// <summary>vCPUs per VM; null: the sandbox's <c>cpu</c> rounded up.</summary>
     public int? Vcpus { get; init; }
