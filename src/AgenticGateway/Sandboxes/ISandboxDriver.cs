@@ -21,6 +21,12 @@ internal interface ISandboxDriver
 
     /// <summary>Removes whatever an earlier run of this gateway (same data directory) left behind; returns how many sandboxes.</summary>
     int ReapOrphans();
+
+    /// <summary>
+    /// At shutdown, once every sandbox has ended: removes what the driver keeps on the host for this data directory
+    /// (extracted guest files, snapshot templates, socket directories), so nothing is left in /run or /tmp.
+    /// </summary>
+    void RemoveHostState();
 }
 
 /// <summary>What a driver needs to start one sandbox.</summary>

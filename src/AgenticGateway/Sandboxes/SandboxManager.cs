@@ -230,6 +230,8 @@ internal sealed class SandboxManager : BackgroundService
     {
         await base.StopAsync(cancellationToken);
         await Task.WhenAll(_live.Values.Select(s => EndAsync(s, "shutdown")).Concat(_pool.Drain().Select(p => DiscardAsync(p.Runtime, p.Instance, "shutdown"))));
+        if (Unavailable is null)
+            foreach (var driver in _drivers.Values.Where(d => d.Unavailable is null)) driver.RemoveHostState();
     }
 }
 

@@ -14,7 +14,7 @@ internal sealed class SandboxGateway : IAsyncDisposable
 
     public GatewayServer Server => _gateway;
 
-    public static async Task<SandboxGateway> StartAsync(string sandboxes = "pools: {python: {min_ready: 1, max_total: 30}}")
+    public static async Task<SandboxGateway> StartAsync(string sandboxes = "pools: {python: {min_ready: 1, max_total: 30}}", string? dataDirectory = null)
     {
         var yaml = $"""
             master_key: {Master}
@@ -22,7 +22,7 @@ internal sealed class SandboxGateway : IAsyncDisposable
               - {"{"}name: gpt-4o, provider: mock{"}"}
             sandboxes: {"{"}{sandboxes}{"}"}
             """;
-        return new SandboxGateway(await GatewayServer.StartAsync(yaml));
+        return new SandboxGateway(await GatewayServer.StartAsync(yaml, dataDirectory: dataDirectory));
     }
 
     public Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, string? json = null, string key = Master) =>

@@ -17,6 +17,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
     private readonly BubblewrapHost? _host;
     private readonly string _cgroupPrefix;
     private readonly string _sandboxDirectory;
+    private readonly string _state;
     private readonly EgressProxy _egress;
     private readonly ProcessSpawner _spawner = new();
     private readonly ILogger _logger;
@@ -32,6 +33,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         // under /root would not allow; as root the state lives in /run (tmpfs, gone at reboot with the sandboxes).
         var isRoot = BubblewrapHost.IsRootUser();
         var state = isRoot ? Path.Combine("/run/agentic-gateway", tag) : Path.Combine(full, "sandboxes");
+        _state = state;
         _sandboxDirectory = Path.Combine(state, "sandboxes");
         try
         {
@@ -47,6 +49,8 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
     }
 
     public string Name => "bubblewrap";
+
+    public void RemoveHostState() => UnixFiles.TryDeleteTree(_state);
 
     public string? Unavailable { get; }
 

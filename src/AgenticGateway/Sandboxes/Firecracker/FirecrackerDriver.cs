@@ -196,8 +196,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
     private async Task<Template?> CreateTemplateAsync((int Vcpus, int MemoryMib) size, TimeSpan bootTimeout)
     {
         var id = $"tpl-{size.Vcpus}x{size.MemoryMib}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
-        // Jailed, clones hard-link the snapshot into their chroots, so it must be on the chroot base's filesystem.
-        var templates = _options.UseJailer ? Path.Join(_options.ChrootBase, _cgroupParent + "-templates") : Path.Join(_state, "templates");
+        var templates = TemplatesDirectory;
         var directory = Path.Join(templates, $"{size.Vcpus}x{size.MemoryMib}");
         var watch = Stopwatch.StartNew();
         try
@@ -231,8 +230,19 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         foreach (var root in roots) TryRemoveDirectory(Path.Join(root, _cgroupParent, id));
     }
 
+    /// <summary>Jailed, clones hard-link the snapshot into their chroots, so it must be on the chroot base's filesystem.</summary>
+    private string TemplatesDirectory => _options.UseJailer ? Path.Join(_options.ChrootBase, _cgroupParent + "-templates") : Path.Join(_state, "templates");
+
+    public void RemoveHostState()
+    {
+        UnixFiles.TryDeleteTree(TemplatesDirectory);
+        UnixFiles.TryDeleteTree(_state);
+    }
+
     public int ReapOrphans()
     {
+        // Snapshots of an earlier run may be of another kernel, image or Firecracker: never restore from them.
+        UnixFiles.TryDeleteTree(TemplatesDirectory);
         var vms = Path.Join(_state, "vms");
         if (!Directory.Exists(vms)) return 0;
         var reaped = 0;

@@ -218,8 +218,12 @@ internal sealed class QemuDriver : ISandboxDriver
         }
     }
 
+    public void RemoveHostState() => UnixFiles.TryDeleteTree(_state);
+
     public int ReapOrphans()
     {
+        // Templates of an earlier run may be of another image or QEMU: never restore from them.
+        UnixFiles.TryDeleteTree(Path.Join(_state, "templates"));
         var vms = Path.Join(_state, "vms");
         if (!Directory.Exists(vms)) return 0;
         var reaped = 0;

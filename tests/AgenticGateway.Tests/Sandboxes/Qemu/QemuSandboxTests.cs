@@ -138,12 +138,25 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
     [Fact]
     public async Task Cold_boot_without_snapshots()
     {
-        await using var gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}, qemu: {snapshots: false}");
-        var watch = Stopwatch.StartNew();
-        var id = await gateway.CreateAsync();
-        output.WriteLine($"cold boot to agent-ready (create): {watch.Elapsed.TotalMilliseconds:F0} ms");
-        Assert.Equal("3\n", (await gateway.ExecAsync(id, "print(1 + 2)")).GetProperty("stdout").GetString());
-        await gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+        var data = Directory.CreateTempSubdirectory("agw-qemu-data-").FullName;
+        try
+        {
+            var gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}, qemu: {snapshots: false}", data);
+            var watch = Stopwatch.StartNew();
+            var id = await gateway.CreateAsync();
+            output.WriteLine($"cold boot to agent-ready (create): {watch.Elapsed.TotalMilliseconds:F0} ms");
+            Assert.Equal("3\n", (await gateway.ExecAsync(id, "print(1 + 2)")).GetProperty("stdout").GetString());
+            var state = Path.Join("/run/agentic-gateway", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(data)))[..12], "qemu");
+            Assert.True(Directory.Exists(Path.Join(state, "vms", id)), state);
+            await gateway.DisposeAsync();
+            // Shutdown ends the VM and removes the driver's host state (sockets, console logs, templates).
+            Assert.False(Directory.Exists(state), $"{state} is left behind");
+            Assert.DoesNotContain(id, QemuCommandLines());
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
     }
 
     /// <summary>The command lines of every running QEMU (their socket paths name the sandbox).</summary>
