@@ -33,6 +33,21 @@ internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentC
     }
 }
 
+/// <summary>What both microVM drivers do to a VM restored from a snapshot before handing it out.</summary>
+internal static class MicroVmGuest
+{
+    /// <summary>
+    /// Clones of one snapshot resume with the template's RNG state and clock: the agent's <c>guest.resume</c> mixes
+    /// fresh host bytes in (forcing a reseed) and sets the clock to the host's, without starting a process.
+    /// </summary>
+    public static Task ResumeAsync(AgentConnection agent, CancellationToken ct) =>
+        agent.CallAsync("guest.resume", w =>
+        {
+            w.WriteNumber("time_ns", (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100);
+            w.WriteString("seed", Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64)));
+        }, ct);
+}
+
 /// <summary>The microVM drivers' log messages (event ids 120-129), naming the VMM.</summary>
 internal static partial class MicroVmLog
 {

@@ -86,7 +86,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             else await VmRequests.BootAsync(vm.Client, Plan(vm.Layout, size), boot.Token);
             agent = await ConnectAgentAsync(vm, boot.Token);
             await agent.Ready.WaitAsync(boot.Token);
-            if (template is not null) await ReseedAsync(agent, boot.Token);
+            if (template is not null) await MicroVmGuest.ResumeAsync(agent, boot.Token);
             MicroVmLog.Started(_logger, "Firecracker", launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
             return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion);
         }
@@ -168,21 +168,6 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             }
             catch (VsockConnectException) { }
             await Task.Delay(10, ct);
-        }
-    }
-
-    /// <summary>
-    /// Clones of one snapshot resume with the same RNG state. The entropy device lets the guest kernel reseed; writing
-    /// fresh host bytes into /dev/urandom right away mixes them into the pool before the user's first request.
-    /// </summary>
-    private static async Task ReseedAsync(AgentConnection agent, CancellationToken ct)
-    {
-        var seed = Convert.ToBase64String(RandomNumberGenerator.GetBytes(64));
-        var call = agent.Start("process.start", w => w.WriteString("cmd", $"printf %s {seed} | base64 -d > /dev/urandom"));
-        await foreach (var e in call.Events.ReadAllAsync(ct))
-        {
-            if (e.Type == "error") throw AgentConnection.ToException(e);
-            if (e.Type == "done") return;
         }
     }
 

@@ -1282,6 +1282,29 @@ class Proc:
 # Files
 
 
+def guest_resume(req):
+    """A microVM restored from a snapshot resumes with the template's clock and RNG state: set the clock to the
+    host's and mix the host's seed into the RNG, forcing a reseed (RNDRESEEDCRNG) so getrandom() uses it at once."""
+    time_ns = arg_int(req, "time_ns", lo=0)
+    seed = arg_str(req, "seed")
+    if time_ns is None:
+        raise OpError("invalid", "time_ns is required")
+    try:
+        data = bytes.fromhex(seed)
+    except ValueError:
+        raise OpError("invalid", "seed must be hex") from None
+    if len(data) < 32:
+        raise OpError("invalid", "seed must be at least 32 bytes")
+    time.clock_settime_ns(time.CLOCK_REALTIME, time_ns)
+    fd = os.open("/dev/urandom", os.O_WRONLY)
+    try:
+        os.write(fd, data)
+        fcntl.ioctl(fd, 0x5207)         # RNDRESEEDCRNG
+    finally:
+        os.close(fd)
+    return {}
+
+
 def inside_roots(real):
     for r in ROOTS:
         if real == r or real.startswith(r + "/") or r == "/":
@@ -1685,6 +1708,7 @@ class Agent:
         self._shutting_down = False
         self.ops = {
             "ping": (None, lambda rid, req: {}),
+            "guest.resume": (None, lambda rid, req: guest_resume(req)),
             "context.create": (None, self.op_context_create),
             "context.list": (None, self.op_context_list),
             "context.restart": (None, self.op_context_restart),

@@ -85,7 +85,7 @@ internal sealed class QemuDriver : ISandboxDriver
                     await Task.Delay(10, boot.Token);
                 await qmp.ExecuteAsync("cont", null, boot.Token);
                 await agent.CallAsync("ping", null, boot.Token);
-                await ReseedAsync(agent, boot.Token);
+                await MicroVmGuest.ResumeAsync(agent, boot.Token);
             }
             else await agent.Ready.WaitAsync(boot.Token);
             MicroVmLog.Started(_logger, "QEMU", launch.Id, snapshot is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
@@ -152,25 +152,6 @@ internal sealed class QemuDriver : ISandboxDriver
     {
         var stream = await QmpClient.ConnectUnixAsync(vm.AgentSocket, vm.Exited, ct);
         return new AgentConnection(stream, stream);
-    }
-
-    /// <summary>
-    /// Clones of one snapshot resume with the template's RNG state and clock: mix fresh host bytes in and force a
-    /// reseed, and set the guest's clock to the host's (it resumes at the moment the template was saved).
-    /// </summary>
-    private static async Task ReseedAsync(AgentConnection agent, CancellationToken ct)
-    {
-        // Writing mixes the bytes into the input pool; RNDRESEEDCRNG (0x5207) makes getrandom() use them right away
-        // (Linux 5.18+ otherwise reseeds its output only every minute).
-        var seed = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(64));
-        var now = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", CultureInfo.InvariantCulture);
-        var script = $"import fcntl, os, time; time.clock_settime(time.CLOCK_REALTIME, {now}); fd = os.open('/dev/urandom', os.O_WRONLY); os.write(fd, bytes.fromhex('{seed}')); fcntl.ioctl(fd, 0x5207)";
-        var call = agent.Start("process.start", w => w.WriteString("cmd", $"/usr/bin/python3 -I -S -c \"{script}\""));
-        await foreach (var e in call.Events.ReadAllAsync(ct))
-        {
-            if (e.Type == "error") throw AgentConnection.ToException(e);
-            if (e.Type == "done") return;
-        }
     }
 
     private Task<string?> TemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout, CancellationToken ct)
