@@ -9,7 +9,8 @@ internal static class GuestInit
     /// initramfs), mounts tmpfs on /tmp and /home/user (<c>agw.disk=</c> MiB each) and replaces itself with the agent
     /// on <c>agw.transport=</c> (default <c>serial:agent</c>: the virtio-serial port of that name; Firecracker passes
     /// <c>vsock:PORT</c>). The agent is then pid 1: when it exits the kernel panics and the VM ends (panic=-1, and
-    /// QEMU's -no-reboot).
+    /// QEMU's -no-reboot). On vsock a shell loop is pid 1 instead and starts a fresh agent whenever one ends (its
+    /// connection closed).
     /// </summary>
     public const string Script = """
         #!/agw/bin/busybox sh
@@ -52,6 +53,11 @@ internal static class GuestInit
           set -- /opt/agw/agw-agent --transport "$transport" --guest-dir /opt/agw
         else
           set -- /usr/bin/python3 -I -S /opt/agw/vmboot.py "$transport"
+        fi
+        if [ "${transport%%:*}" = vsock ]; then
+          # Firecracker: the gateway disconnects from the snapshot template before snapshotting it, and connects to
+          # each clone anew, so a fresh agent listens again whenever one ends.
+          set -- /bin/sh -c 'while :; do "$@"; sleep 0.05; done' agw-agent "$@"
         fi
         env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash"
         if [ "$new" = / ]; then cd /home/user && exec env -i $env "$@"; fi

@@ -6,20 +6,21 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 
 /// <summary>
-/// Real microVMs, end to end: needs /dev/kvm, firecracker (AGW_FC_BINARY, default /usr/local/bin/firecracker) and a
-/// guest kernel and rootfs with the agent on vsock (AGW_FC_KERNEL, AGW_FC_ROOTFS; docs/firecracker.md). Skipped only
-/// when /dev/kvm is absent.
+/// Real microVMs, end to end: needs /dev/kvm, firecracker (AGW_FC_BINARY, default /usr/local/bin/firecracker) and the
+/// guest image (<c>agw images build</c>; AGW_FC_IMAGE_DIR, default the image cache; or AGW_FC_KERNEL and AGW_FC_ROOTFS
+/// for images of your own). Skipped only when /dev/kvm is absent.
 /// </summary>
 public sealed class FirecrackerKvmTests
 {
-    private static FirecrackerOptions Options(bool snapshots) => new()
+    private static FirecrackerOptions Options(bool snapshots) => new FirecrackerOptions
     {
         Binary = Environment.GetEnvironmentVariable("AGW_FC_BINARY") ?? "/usr/local/bin/firecracker",
-        Kernel = Environment.GetEnvironmentVariable("AGW_FC_KERNEL") ?? "/var/lib/agentic-gateway/firecracker/vmlinux",
-        Rootfs = Environment.GetEnvironmentVariable("AGW_FC_ROOTFS") ?? "/var/lib/agentic-gateway/firecracker/rootfs.ext4",
+        ImageDirectory = Environment.GetEnvironmentVariable("AGW_FC_IMAGE_DIR") ?? AgenticGateway.Sandboxes.Images.ImageBuilder.DefaultCacheDirectory,
+        Kernel = Environment.GetEnvironmentVariable("AGW_FC_KERNEL"),
+        Rootfs = Environment.GetEnvironmentVariable("AGW_FC_ROOTFS"),
         UseJailer = false,
         Snapshots = snapshots,
-    };
+    }.WithImageDefaults();
 
     private static SandboxLaunch Launch() =>
         new("sb-kvm-" + Guid.NewGuid().ToString("N")[..8], new SandboxResources { MemoryMb = 256, DiskMb = 128, Cpu = 1 }, 256, NetworkPolicy.None, TimeSpan.FromSeconds(30));
