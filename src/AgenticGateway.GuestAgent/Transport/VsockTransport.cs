@@ -7,9 +7,12 @@ namespace AgenticGateway.GuestAgent.Transport;
 /// <c>--transport vsock:PORT</c> (Firecracker): listens on an AF_VSOCK port for any CID and serves the first
 /// connection. The host reaches it through Firecracker's Unix socket with <c>CONNECT PORT\n</c>.
 /// </summary>
-internal sealed class VsockTransport(uint port) : IAgentTransport
+internal sealed partial class VsockTransport(uint port) : IAgentTransport
 {
     public const AddressFamily Vsock = (AddressFamily)40;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int CreateSocket(int domain, int type, int protocol);
 
     public AgentStreams Open()
     {
@@ -23,7 +26,10 @@ internal sealed class VsockTransport(uint port) : IAgentTransport
     /// <summary>A vsock socket bound to <paramref name="port"/> on every CID, listening.</summary>
     public static Socket Listen(uint port)
     {
-        var socket = new Socket(Vsock, SocketType.Stream, ProtocolType.Unspecified);
+        // The runtime's Socket constructor knows no AF_VSOCK: the descriptor is made here and handed to a Socket.
+        var fd = CreateSocket(40, 1 | 0x80000 /* SOCK_STREAM | SOCK_CLOEXEC */, 0);
+        if (fd < 0) throw Protocol.ErrnoException.Last("socket(AF_VSOCK)");
+        var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
         try
         {
             socket.Bind(new VsockEndPoint(VsockEndPoint.AnyCid, port));
@@ -50,9 +56,11 @@ internal sealed class VsockEndPoint(uint cid, uint port) : EndPoint
 
     public override SocketAddress Serialize()
     {
-        var address = new SocketAddress(VsockTransport.Vsock, 16);
+        // SocketAddress refuses a family the runtime does not know: made as an IPv4 one, then the family is rewritten.
+        var address = new SocketAddress(AddressFamily.InterNetwork, 16);
         var bytes = address.Buffer.Span;
-        bytes[2..16].Clear();
+        bytes.Clear();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes, 40);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes[4..], Port);
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes[8..], Cid);
         return address;
