@@ -277,7 +277,7 @@ internal sealed class Agent
                 pty = ((int)(size.Int("cols", 1, 65535) ?? 80), (int)(size.Int("rows", 1, 65535) ?? 24));
             }
         }
-        var tag = req.Get("tag") is { } t ? (t.ValueKind == JsonValueKind.String ? t.GetString() : t.GetRawText()) : null;
+        var tag = req.Get("tag")?.Clone();      // any JSON value, echoed by process.list
         var timeout = req.Int("timeout_ms", 0);
         var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
         var process = new UserProcess(this, id, cmd, cwd, env, pty, tag, timeout, maxOutput);

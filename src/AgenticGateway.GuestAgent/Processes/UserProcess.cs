@@ -13,7 +13,7 @@ namespace AgenticGateway.GuestAgent.Processes;
 /// Loop thread only.
 /// </summary>
 internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, List<KeyValuePair<string, string>> env,
-    (int Cols, int Rows)? pty, string? tag, long? timeoutMs, long maxOutput) : ICancellable
+    (int Cols, int Rows)? pty, System.Text.Json.JsonElement? tag, long? timeoutMs, long maxOutput) : ICancellable
 {
     private const int ReadSize = 65536;
     private static readonly TimeSpan PtyLinger = TimeSpan.FromMilliseconds(100);
@@ -118,8 +118,9 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, 
         w.WriteStartObject();
         w.WriteNumber("pid", Pid);
         w.WriteString("cmd", cmd);
-        if (tag is null) w.WriteNull("tag");
-        else w.WriteString("tag", tag);
+        w.WritePropertyName("tag");
+        if (tag is { } t) t.WriteTo(w);
+        else w.WriteNullValue();
         w.WriteString("cwd", cwd);
         w.WriteBoolean("pty", _isPty);
         JsonNumbers.WriteFloat(w, "started_at", StartedAt);

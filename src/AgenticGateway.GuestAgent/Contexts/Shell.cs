@@ -1,4 +1,4 @@
-namespace AgenticGateway.GuestAgent;
+namespace AgenticGateway.GuestAgent.Contexts;
 
 /// <summary>Single-quoting for the shell lines the agent writes to a bash context.</summary>
 internal static class Shell
