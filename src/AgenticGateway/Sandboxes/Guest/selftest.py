@@ -7,6 +7,8 @@ AgentSelfTests (--bwrap --no-bench). Not embedded in the gateway.
     python3 selftest.py --bench      # only the execute round-trip measurement
     python3 selftest.py -k files     # only tests whose name contains "files"
     python3 selftest.py --no-bench   # the tests without the round-trip measurement
+    python3 selftest.py --agent PATH # another implementation of the agent (the C# agw-agent): runs PATH instead of
+                                     # agent.py; with --bwrap it is bound at /opt/agw/agw-agent beside the kernels
 
 Exercises every op: contexts in python, node and bash (persistence, exceptions, rich results, timeouts the context
 survives, timeouts that need a kill, interpreter death, output cap with 100 MB written, env, cancel, busy),
@@ -834,25 +836,38 @@ def main():
     args = sys.argv[1:]
     in_bwrap = "--bwrap" in args
     only = args[args.index("-k") + 1] if "-k" in args else None
+    agent_exe = os.path.abspath(args[args.index("--agent") + 1]) if "--agent" in args else None
     scratch = tempfile.mkdtemp(prefix="agw-selftest-")
     try:
         if in_bwrap:
             os.makedirs(scratch + "/run", exist_ok=True)
+            if agent_exe:
+                # The kernels and the agent side by side in /opt/agw, the agent's default guest directory.
+                guest_binds = ["--tmpfs", "/opt/agw"]
+                for name in ("pykernel.py", "nodekernel.js"):
+                    guest_binds += ["--ro-bind", os.path.join(GUEST, name), "/opt/agw/" + name]
+                guest_binds += ["--ro-bind", agent_exe, "/opt/agw/agw-agent", "--remount-ro", "/opt/agw"]
+                command = ["/opt/agw/agw-agent"]
+            else:
+                guest_binds = ["--ro-bind", GUEST, "/opt/agw"]
+                command = ["/usr/bin/python3", "-I", "-S", "/opt/agw/start.py"]     # as BubblewrapCommand starts it
             argv = ["bwrap", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
                     "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                     "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev",
-                    "--tmpfs", "/tmp", "--tmpfs", "/home/user", "--ro-bind", GUEST, "/opt/agw",
+                    "--tmpfs", "/tmp", "--tmpfs", "/home/user"] + guest_binds + [
                     "--bind", scratch + "/run", "/run/agw",
                     "--unshare-all", "--die-with-parent", "--new-session", "--chdir", "/home/user", "--clearenv",
-                    "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/home/user",
-                    "/usr/bin/python3", "-I", "-S", "/opt/agw/start.py"]     # as BubblewrapCommand starts it
+                    "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/home/user"] + command
             env = None
             home, tmp = "/home/user", "/tmp"
         else:
             home, tmp = scratch + "/home", scratch + "/tmp"
             os.makedirs(home)
             os.makedirs(tmp)
-            argv = [PYTHON, "-I", os.path.join(GUEST, "agent.py")]
+            if agent_exe:
+                argv = [agent_exe, "--guest-dir", GUEST]
+            else:
+                argv = [PYTHON, "-I", os.path.join(GUEST, "agent.py")]
             env = dict(os.environ, AGW_FS_ROOTS=home + ":" + tmp, AGW_HOME=home, HOME=home)
         if "--bench" not in args:
             agent = AgentProcess(argv, env)

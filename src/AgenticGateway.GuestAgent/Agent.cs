@@ -1,0 +1,388 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using AgenticGateway.GuestAgent.Contexts;
+using AgenticGateway.GuestAgent.Egress;
+using AgenticGateway.GuestAgent.Files;
+using AgenticGateway.GuestAgent.Loop;
+using AgenticGateway.GuestAgent.Native;
+using AgenticGateway.GuestAgent.Processes;
+using AgenticGateway.GuestAgent.Protocol;
+
+namespace AgenticGateway.GuestAgent;
+
+/// <summary>
+/// The agent: reads request lines from the transport, dispatches each op (contexts and processes on the loop thread,
+/// file ops and the egress forwarder on pool threads, the chunks of uploads one at a time in order) and shuts
+/// everything down when the transport ends. Protocol: docs/sandbox-agent-protocol.md.
+/// </summary>
+internal sealed class Agent
+{
+    public const int Version = 1;
+    private const long DefaultMaxOutput = 1 << 20;
+    private static readonly string[] Languages = ["python", "node", "bash"];
+
+    private readonly FileOps _files;
+    private readonly EgressForwarder _egress;
+    private readonly Channel<(long Id, JsonDocument Doc)> _uploads = Channel.CreateUnbounded<(long, JsonDocument)>(new() { SingleReader = true });
+    private string? _cellDirectory;
+    private int _cellIds;
+    private int _shuttingDown;
+
+    public Agent(AgentSettings settings, AgentLoop loop, EventSink events)
+    {
+        Settings = settings;
+        Loop = loop;
+        Events = events;
+        _files = new FileOps(new PathResolver(settings.Roots, settings.Home), events);
+        _egress = new EgressForwarder(events);
+        _ = Task.Run(RunUploadsAsync);
+    }
+
+    public AgentSettings Settings { get; }
+    public AgentLoop Loop { get; }
+    public EventSink Events { get; }
+    public Dictionary<string, CodeContext> Contexts { get; } = new(StringComparer.Ordinal);
+    public Dictionary<int, UserProcess> Processes { get; } = [];
+    public Dictionary<long, ICancellable> Cancellable { get; } = [];
+
+    /// <summary>Serves the transport: one reader, on the loop thread, until end-of-file.</summary>
+    public async Task ServeAsync(Stream input)
+    {
+        var buffer = new byte[1 << 20];
+        var filled = 0;
+        while (true)
+        {
+            if (filled == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            int n;
+            try { n = await input.ReadAsync(buffer.AsMemory(filled)); }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException) { n = 0; }
+            if (n == 0) break;
+            var scanFrom = filled;
+            filled += n;
+            var start = 0;
+            int nl;
+            while ((nl = buffer.AsSpan(scanFrom, filled - scanFrom).IndexOf((byte)'\n')) >= 0)
+            {
+                var end = scanFrom + nl;
+                var line = buffer.AsSpan(start, end - start);
+                if (!line.Trim(" \t\r"u8).IsEmpty) OnRequest(line);
+                start = scanFrom = end + 1;
+            }
+            if (start > 0)
+            {
+                buffer.AsSpan(start, filled - start).CopyTo(buffer);
+                filled -= start;
+            }
+        }
+        Shutdown();
+    }
+
+    private void OnRequest(ReadOnlySpan<byte> line)
+    {
+        long id = 0;
+        JsonDocument? doc = null;
+        var handedOff = false;
+        try
+        {
+            try { doc = JsonDocument.Parse(line.ToArray()); }
+            catch (JsonException e) { throw OpError.Invalid($"bad request: {e.Message}"); }
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw OpError.Invalid("a request is a JSON object");
+            if (!root.TryGetProperty("id", out var idElement) || idElement.ValueKind != JsonValueKind.Number
+                || !idElement.TryGetInt64(out id) || id <= 0)
+            {
+                id = 0;
+                throw OpError.Invalid("id must be a positive integer");
+            }
+            var op = root.TryGetProperty("op", out var opElement) && opElement.ValueKind == JsonValueKind.String ? opElement.GetString() : null;
+            var req = new Request(root);
+            switch (op)
+            {
+                case "ping": Events.Done(id); break;
+                case "context.create": ContextCreate(id, req); break;
+                case "context.list": ContextList(id); break;
+                case "context.restart": FindContext(req).Restart(id); break;
+                case "context.remove": ContextRemove(id, req); break;
+                case "execute": Execute(id, req); break;
+                case "process.start": ProcessStart(id, req); break;
+                case "process.input": ProcessInput(id, req); break;
+                case "process.signal": ProcessSignal(id, req); break;
+                case "process.resize": ProcessResize(id, req); break;
+                case "process.list": ProcessList(id); break;
+                case "cancel": Cancel(id, req); break;
+                case "fs.write":
+                    handedOff = true;
+                    _uploads.Writer.TryWrite((id, doc));
+                    break;
+                case "fs.stat" or "fs.list" or "fs.read" or "fs.mkdir" or "fs.move" or "fs.remove" or "egress.start":
+                    handedOff = true;
+                    var (rid, d, name) = (id, doc, op);
+                    ThreadPool.UnsafeQueueUserWorkItem(_ => RunPooled(rid, d, name), null);
+                    break;
+                default:
+                    throw OpError.Invalid($"unknown op '{op}'");
+            }
+        }
+        catch (Exception e)
+        {
+            ReportFailure(id, e);
+        }
+        finally
+        {
+            if (!handedOff) doc?.Dispose();
+        }
+    }
+
+    private void ReportFailure(long id, Exception e)
+    {
+        switch (e)
+        {
+            case OpError op: Events.Error(id, op.Code, op.Message); break;
+            case ErrnoException errno: Events.Error(id, errno.Code, errno.Code == "limit" ? OpError.LimitMessage : errno.Message); break;
+            case OutOfMemoryException: Events.Error(id, "limit", OpError.LimitMessage); break;
+            default:
+                AgentLog.Write($"request failed:\n{e}");
+                Events.Error(id, "internal", $"{e.GetType().Name}: {e.Message}");
+                break;
+        }
+    }
+
+    private void RunPooled(long id, JsonDocument doc, string op)
+    {
+        using (doc)
+        {
+            try
+            {
+                var req = new Request(doc.RootElement);
+                switch (op)
+                {
+                    case "fs.stat": _files.Stat(id, req); break;
+                    case "fs.list": _files.List(id, req); break;
+                    case "fs.read": _files.Read(id, req); break;
+                    case "fs.write": _files.Write(id, req); break;
+                    case "fs.mkdir": _files.MakeDirectory(id, req); break;
+                    case "fs.move": _files.Move(id, req); break;
+                    case "fs.remove": _files.Remove(id, req); break;
+                    case "egress.start": _egress.Start(id, req); break;
+                }
+            }
+            catch (Exception e)
+            {
+                ReportFailure(id, e);
+            }
+        }
+    }
+
+    private async Task RunUploadsAsync()
+    {
+        await foreach (var (id, doc) in _uploads.Reader.ReadAllAsync().ConfigureAwait(false))
+            RunPooled(id, doc, "fs.write");
+    }
+
+    // -- contexts
+
+    private CodeContext FindContext(Request req)
+    {
+        var name = req.String("context")!;
+        return Contexts.TryGetValue(name, out var ctx) ? ctx : throw new OpError("not_found", $"no context {name}");
+    }
+
+    private string ResolveCwd(Request req)
+    {
+        var cwd = req.String("cwd", required: false);
+        var path = string.IsNullOrEmpty(cwd) ? Settings.Home : PathResolver.NormPath(PathResolver.Join(Settings.Home, cwd));
+        if (Libc.FStatAt(Libc.AT_FDCWD, path, out var st, 0) < 0 || !st.IsDirectory)
+            throw new OpError("not_found", $"cwd {path} is not a directory");
+        return path;
+    }
+
+    private void ContextCreate(long id, Request req)
+    {
+        var name = req.String("context")!;
+        var language = req.Get("language") is { ValueKind: JsonValueKind.String } l ? l.GetString() : null;
+        if (language is null || !Languages.Contains(language)) throw OpError.Invalid($"language must be one of {string.Join(", ", Languages)}");
+        if (Contexts.ContainsKey(name)) throw new OpError("exists", $"context {name} exists");
+        var ctx = new CodeContext(this, name, language, ResolveCwd(req), req.Env());
+        ctx.Start();
+        Contexts[name] = ctx;
+        ctx.AddWaiter(id);
+    }
+
+    private void ContextList(long id)
+    {
+        var w = Events.Begin(id, "done");
+        w.WriteStartArray("contexts");
+        foreach (var ctx in Contexts.Values)
+        {
+            w.WriteStartObject();
+            ctx.WriteInfo(w);
+            w.WriteBoolean("busy", ctx.Busy);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        Events.End();
+    }
+
+    private void ContextRemove(long id, Request req)
+    {
+        var ctx = FindContext(req);
+        Contexts.Remove(ctx.Name);
+        ctx.Remove();
+        Events.Done(id);
+    }
+
+    private void Execute(long id, Request req)
+    {
+        var ctx = FindContext(req);
+        var code = req.String("code", required: false, allowEmpty: true) ?? "";
+        var env = req.Env();
+        if (ctx.Language == "bash")
+        {
+            foreach (var (k, _) in env)
+            {
+                if (!(char.IsAsciiLetter(k[0]) || k[0] == '_') || !k.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+                    throw OpError.Invalid($"env: '{k}' is not a shell variable name");
+            }
+        }
+        var cwd = req.Has("cwd") ? ResolveCwd(req) : null;
+        var timeout = req.Int("timeout_ms", 0);
+        var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
+        if (ctx.Busy) throw new OpError("busy", $"context {ctx.Name} is executing");
+        var ex = new Execution(ctx, id, code, env, cwd, timeout, maxOutput);
+        ctx.Submit(ex);
+        Cancellable[id] = ex;
+    }
+
+    // -- processes
+
+    private UserProcess FindProcess(Request req)
+    {
+        var pid = req.Int("pid");
+        return pid is not null && Processes.TryGetValue((int)pid, out var p) ? p : throw new OpError("not_found", $"no running process {pid}");
+    }
+
+    private void ProcessStart(long id, Request req)
+    {
+        var cmd = req.String("cmd")!;
+        var cwd = ResolveCwd(req);
+        var env = req.Env();
+        (int, int)? pty = null;
+        if (req.Get("pty") is { } p && p.ValueKind != JsonValueKind.False)
+        {
+            if (p.ValueKind == JsonValueKind.True) pty = (80, 24);
+            else if (p.ValueKind != JsonValueKind.Object) throw OpError.Invalid("pty must be an object {cols, rows}");
+            else
+            {
+                var size = new Request(p);
+                pty = ((int)(size.Int("cols", 1, 65535) ?? 80), (int)(size.Int("rows", 1, 65535) ?? 24));
+            }
+        }
+        var tag = req.Get("tag")?.Clone();      // any JSON value, echoed by process.list
+        var timeout = req.Int("timeout_ms", 0);
+        var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
+        var process = new UserProcess(this, id, cmd, cwd, env, pty, tag, timeout, maxOutput);
+        process.Start();
+        if (!process.Exited) Processes[process.Pid] = process;
+        if (!process.Finished) Cancellable[id] = process;
+    }
+
+    private void ProcessInput(long id, Request req)
+    {
+        var p = FindProcess(req);
+        byte[] data;
+        if (req.Has("data_b64"))
+        {
+            try { data = Convert.FromBase64String(req.String("data_b64", allowEmpty: true)!); }
+            catch (FormatException) { throw OpError.Invalid("data_b64 is not valid base64"); }
+        }
+        else data = System.Text.Encoding.UTF8.GetBytes(req.String("data", required: false, allowEmpty: true) ?? "");
+        var eof = req.Bool("eof");
+        var stdin = p.Stdin!;
+        if (data.Length > 0) stdin.Write(data);
+        if (eof)
+        {
+            if (p.PtySize is not null)
+            {
+                if (!stdin.Closed) stdin.Write([4]);        // a terminal has no end of file to close: ^D says it
+            }
+            else stdin.CloseAfterDrain();
+        }
+        Events.Done(id);
+    }
+
+    private void ProcessSignal(long id, Request req)
+    {
+        var p = FindProcess(req);
+        var name = req.Get("signal") is { ValueKind: JsonValueKind.String } s ? s.GetString()! : "";
+        if (!Signals.Accepted.TryGetValue(name, out var sig))
+            throw OpError.Invalid($"signal must be one of {string.Join(", ", Signals.Accepted.Keys)}");
+        p.Signal(sig);
+        Events.Done(id);
+    }
+
+    private void ProcessResize(long id, Request req)
+    {
+        var p = FindProcess(req);
+        if (p.PtySize is null) throw OpError.Invalid($"process {p.Pid} has no pty");
+        var cols = req.Int("cols", 1, 65535);
+        var rows = req.Int("rows", 1, 65535);
+        if (cols is null || rows is null) throw OpError.Invalid("cols and rows are required");
+        if (!p.Stdin!.Closed) Pty.SetSize(p.Stdin.Fd, (int)cols, (int)rows);
+        p.PtySize = ((int)cols, (int)rows);
+        Events.Done(id);
+    }
+
+    private void ProcessList(long id)
+    {
+        var w = Events.Begin(id, "done");
+        w.WriteStartArray("processes");
+        foreach (var p in Processes.Values) p.WriteInfo(w);
+        w.WriteEndArray();
+        Events.End();
+    }
+
+    private void Cancel(long id, Request req)
+    {
+        var target = req.Int("target");
+        // Else it has ended already (a cancel racing its end is no error).
+        if (target is not null && Cancellable.TryGetValue(target.Value, out var c)) c.Cancel();
+        Events.Done(id);
+    }
+
+    // -- bash cells
+
+    public string CellDirectory()
+    {
+        if (_cellDirectory is null)
+        {
+            var tmp = Settings.Environment.TryGetValue("TMPDIR", out var t) && t.Length > 0 ? t : "/tmp";
+            var dir = Path.Join(tmp, $".agw-{Environment.ProcessId}");
+            if (dir.IndexOfAny(" \t\n'\"\\$`;&|<>(){}*?[]#~".ToCharArray()) >= 0) dir = $"/tmp/.agw-{Environment.ProcessId}";  // goes into a shell line unquoted
+            DirectoryFds.MakeDirectories(dir);
+            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            _cellDirectory = dir;
+        }
+        return _cellDirectory;
+    }
+
+    public int NextCellId() => ++_cellIds;
+
+    // -- life
+
+    /// <summary>The transport ended (or a signal asked): kill everything started here, write what is queued, exit.</summary>
+    public void Shutdown()
+    {
+        if (Interlocked.Exchange(ref _shuttingDown, 1) != 0) return;
+        foreach (var ctx in Contexts.Values.ToList())
+            if (ctx.Kernel is { Pid: > 0 } k) ProcessGroups.Kill(k.Pid);
+        foreach (var p in Processes.Values.ToList()) ProcessGroups.Kill(p.Pid);
+        if (_cellDirectory is not null)
+        {
+            try { Directory.Delete(_cellDirectory, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        Events.OnBroken = null;
+        Events.Flush(TimeSpan.FromSeconds(5));
+        Environment.Exit(0);
+    }
+}

@@ -1,0 +1,168 @@
+using System.Collections.Concurrent;
+using AgenticGateway.GuestAgent.Native;
+
+namespace AgenticGateway.GuestAgent.Loop;
+
+/// <summary>
+/// The agent's one event-loop thread: an epoll set (interpreter pipes, process pidfds, ptys, the transport's fd) plus a
+/// <see cref="SynchronizationContext"/>, so every <c>await</c> of the agent's request handling resumes here. All mutable
+/// state of contexts and processes is owned by this thread and needs no locks, and an execution's round trip (request
+/// line, control pipe, result channel, done event) runs without a thread hand-off: readiness completes the awaiting
+/// code inline. Other threads (file ops, timers, sockets) come back through <see cref="Post"/>.
+/// </summary>
+internal sealed unsafe class AgentLoop : SynchronizationContext
+{
+    private const ulong WakeToken = ulong.MaxValue;
+    private readonly int _epoll;
+    private readonly int _wake;
+    private readonly ConcurrentQueue<(SendOrPostCallback, object?)> _queue = new();
+    private readonly Dictionary<int, Registration> _fds = [];
+    private int _signalled;
+    private Thread? _thread;
+
+    public AgentLoop()
+    {
+        _epoll = Libc.epoll_create1(Libc.O_CLOEXEC);
+        if (_epoll < 0) throw ErrnoExceptionFor("epoll_create1");
+        _wake = Libc.eventfd(0, Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        if (_wake < 0) throw ErrnoExceptionFor("eventfd");
+        var ev = new Libc.EpollEvent { Events = Libc.EPOLLIN, Data = WakeToken };
+        Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_ADD, _wake, &ev);
+    }
+
+    public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    public override void Post(SendOrPostCallback d, object? state)
+    {
+        _queue.Enqueue((d, state));
+        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+        {
+            ulong one = 1;
+            Libc.write(_wake, (byte*)&one, 8);
+        }
+    }
+
+    public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException();
+
+    public override SynchronizationContext CreateCopy() => this;
+
+    /// <summary>Runs <paramref name="action"/> on the loop thread (at once when called there).</summary>
+    public void Run(Action action)
+    {
+        if (IsLoopThread) action();
+        else Post(static s => ((Action)s!)(), action);
+    }
+
+    /// <summary>Completes when <paramref name="fd"/> is readable (or at end-of-file, hang-up or error). Loop thread only.</summary>
+    public Task WaitReadableAsync(int fd) => Wait(fd, write: false);
+
+    /// <summary>Completes when <paramref name="fd"/> is writable (or broken). Loop thread only.</summary>
+    public Task WaitWritableAsync(int fd) => Wait(fd, write: true);
+
+    private Task Wait(int fd, bool write)
+    {
+        if (!_fds.TryGetValue(fd, out var reg))
+        {
+            reg = new Registration();
+            _fds[fd] = reg;
+        }
+        ref var slot = ref write ? ref reg.Writer : ref reg.Reader;
+        slot ??= new TaskCompletionSource();
+        var task = slot.Task;
+        Arm(fd, reg);
+        return task;
+    }
+
+    private void Arm(int fd, Registration reg)
+    {
+        var mask = (reg.Reader is null ? 0 : Libc.EPOLLIN) | (reg.Writer is null ? 0 : Libc.EPOLLOUT);
+        if (mask == reg.Mask) return;
+        var ev = new Libc.EpollEvent { Events = mask, Data = (ulong)fd };
+        var op = reg.Mask == 0 && !reg.Added ? Libc.EPOLL_CTL_ADD : Libc.EPOLL_CTL_MOD;
+        if (Libc.epoll_ctl(_epoll, op, fd, &ev) < 0)
+        {
+            // Not pollable (a regular file): always ready.
+            reg.Reader?.TrySetResult();
+            reg.Writer?.TrySetResult();
+            reg.Reader = reg.Writer = null;
+            return;
+        }
+        reg.Added = true;
+        reg.Mask = mask;
+    }
+
+    /// <summary>Drops <paramref name="fd"/> from the set before it is closed; whoever waits on it wakes up.</summary>
+    public void Forget(int fd)
+    {
+        if (!_fds.Remove(fd, out var reg)) return;
+        if (reg.Added) Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
+        reg.Reader?.TrySetResult();
+        reg.Writer?.TrySetResult();
+    }
+
+    /// <summary>Runs the loop on the calling thread until the process exits.</summary>
+    public void RunForever()
+    {
+        _thread = Thread.CurrentThread;
+        SetSynchronizationContext(this);
+        const int max = 64;
+        var events = stackalloc Libc.EpollEvent[max];
+        while (true)
+        {
+            Drain();
+            var n = Libc.epoll_wait(_epoll, events, max, _queue.IsEmpty ? -1 : 0);
+            if (n < 0)
+            {
+                if (Libc.Errno == Libc.EINTR) continue;
+                throw ErrnoExceptionFor("epoll_wait");
+            }
+            for (var i = 0; i < n; i++)
+            {
+                var data = events[i].Data;
+                if (data == WakeToken)
+                {
+                    ulong value;
+                    Libc.read(_wake, (byte*)&value, 8);
+                    continue;
+                }
+                var fd = (int)data;
+                if (!_fds.TryGetValue(fd, out var reg)) continue;
+                var got = events[i].Events;
+                var broken = (got & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0;
+                TaskCompletionSource? reader = null, writer = null;
+                if (reg.Reader is not null && (broken || (got & Libc.EPOLLIN) != 0)) { reader = reg.Reader; reg.Reader = null; }
+                if (reg.Writer is not null && (broken || (got & Libc.EPOLLOUT) != 0)) { writer = reg.Writer; reg.Writer = null; }
+                Arm(fd, reg);
+                Invoke(reader);
+                Invoke(writer);
+            }
+        }
+    }
+
+    private static void Invoke(TaskCompletionSource? tcs)
+    {
+        if (tcs is null) return;
+        try { tcs.TrySetResult(); }
+        catch (Exception e) { AgentLog.Write($"callback failed: {e}"); }
+    }
+
+    private void Drain()
+    {
+        Volatile.Write(ref _signalled, 0);
+        while (_queue.TryDequeue(out var item))
+        {
+            try { item.Item1(item.Item2); }
+            catch (Exception e) { AgentLog.Write($"callback failed: {e}"); }
+        }
+    }
+
+    private static Exception ErrnoExceptionFor(string what) => Protocol.ErrnoException.Last(what);
+
+    private sealed class Registration
+    {
+        public TaskCompletionSource? Reader;
+        public TaskCompletionSource? Writer;
+        public uint Mask;
+        public bool Added;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace AgenticGateway.GuestAgent.Protocol;
+
+/// <summary>
+/// The event stream to the gateway. Any thread builds an event (one JSON object, <see cref="Begin"/> ... <see cref="End"/>)
+/// and queues it; a single writer task drains the queue and writes every line that is waiting in one write, so a burst
+/// of events (output then result then done) costs one system call and lines never interleave.
+/// </summary>
+internal sealed class EventSink
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
+    private readonly Channel<byte[]> _lines = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _writer;
+
+    /// <summary>Called once when the output cannot be written (the gateway is gone).</summary>
+    public Action? OnBroken { get; set; }
+
+    public void Start(Stream output) => _writer = Task.Run(() => WriteLinesAsync(output));
+
+    public Utf8JsonWriter Begin(long id, string type)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(512);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        writer.Reset(buffer);
+        writer.WriteStartObject();
+        writer.WriteNumber("id", id);
+        writer.WriteString("type", type);
+        return writer;
+    }
+
+    public void End()
+    {
+        var writer = t_writer!;
+        writer.WriteEndObject();
+        writer.Flush();
+        var buffer = t_buffer!;
+        var line = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > 1 << 20) t_buffer = null;      // a 4 MiB fs.read answer: do not keep its buffer
+        _lines.Writer.TryWrite(line);
+    }
+
+    public void Done(long id)
+    {
+        Begin(id, "done");
+        End();
+    }
+
+    public void Error(long id, string code, string message)
+    {
+        var w = Begin(id, "error");
+        w.WriteString("code", code);
+        w.WriteString("message", Text.Safe(message));
+        End();
+    }
+
+    /// <summary>Writes what is queued, then stops (shutdown); gives up after <paramref name="timeout"/>.</summary>
+    public void Flush(TimeSpan timeout)
+    {
+        _lines.Writer.TryComplete();
+        _writer?.Wait(timeout);
+    }
+
+    private async Task WriteLinesAsync(Stream output)
+    {
+        var batch = new ArrayBufferWriter<byte>(1 << 16);
+        var reader = _lines.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.ResetWrittenCount();
+            while (batch.WrittenCount < 4 << 20 && reader.TryRead(out var line))
+            {
+                batch.Write(line);
+                batch.Write("\n"u8);
+            }
+            try
+            {
+                output.Write(batch.WrittenSpan);
+                output.Flush();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+                OnBroken?.Invoke();
+                return;
+            }
+            if (batch.Capacity > 8 << 20) batch = new ArrayBufferWriter<byte>(1 << 16);
+        }
+    }
+}
