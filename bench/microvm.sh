@@ -31,6 +31,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 publish_gateway
+if [[ ! -x $(dirname "${AGW[-1]}")/guest-agent/agw-agent && -z ${AGW_GUEST_AGENT:-} ]]; then
+  log "publishing the guest agent to $WORK/guest-agent"
+  dotnet publish "$REPO/src/AgenticGateway.GuestAgent" -c Release -o "$WORK/guest-agent" --artifacts-path "$WORK/artifacts-agent" \
+    -nologo -v quiet >"$WORK/publish-agent.log" 2>&1 || { tail -n 40 "$WORK/publish-agent.log" >&2; die "agent publish failed"; }
+  export AGW_GUEST_AGENT=$WORK/guest-agent/agw-agent
+fi
 log "building (or finding cached) the guest image"
 IMAGE=$("${AGW[@]}" images build | tail -n 1)
 [[ -f $IMAGE/vmlinuz ]] || die "image build failed"

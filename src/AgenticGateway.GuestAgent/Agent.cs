@@ -99,6 +99,7 @@ internal sealed class Agent
             switch (op)
             {
                 case "ping": Events.Done(id); break;
+                case "guest.resume": GuestResume.Run(req); Events.Done(id); break;
                 case "context.create": ContextCreate(id, req); break;
                 case "context.list": ContextList(id); break;
                 case "context.restart": FindContext(req).Restart(id); break;

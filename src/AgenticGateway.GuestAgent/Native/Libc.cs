@@ -73,6 +73,16 @@ internal static unsafe partial class Libc
         public readonly bool IsSymlink => Type == 0xA000;
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Sec;
+        public long Nsec;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int clock_settime(int clockId, Timespec* ts);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int pipe2(int* fds, int flags);
 

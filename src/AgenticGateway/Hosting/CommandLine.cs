@@ -79,7 +79,8 @@ internal static class CommandLine
                 var output = flags.GetValueOrDefault("out") ?? Sandboxes.Images.ImageBuilder.DefaultCacheDirectory;
                 try
                 {
-                    var image = Sandboxes.Images.ImageBuilder.Build(Path.GetFullPath(output), Console.WriteLine);
+                    var agent = Sandboxes.Agent.GuestAgentBinary.Locate(Console.WriteLine);
+                    var image = Sandboxes.Images.ImageBuilder.Build(Path.GetFullPath(output), Console.WriteLine, agent);
                     Console.WriteLine(image);
                     return 0;
                 }

@@ -18,7 +18,7 @@ internal static class GuestAgentBinary
     private const string ProjectDirectory = "src/AgenticGateway.GuestAgent";
     private const string ProjectFile = ProjectDirectory + "/AgenticGateway.GuestAgent.csproj";
 
-    /// <summary>Where published agents are cached: /var/cache/agentic-gateway as root, else ~/.cache/agentic-gateway (as <see cref="Qemu.ImageBuilder.DefaultCacheDirectory"/>'s parent).</summary>
+    /// <summary>Where published agents are cached: /var/cache/agentic-gateway as root, else ~/.cache/agentic-gateway (as <see cref="Images.ImageBuilder.DefaultCacheDirectory"/>'s parent).</summary>
     public static string DefaultCacheRoot =>
         BubblewrapHost.IsRootUser() ? "/var/cache/agentic-gateway"
         : Path.Join(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x : Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "agentic-gateway");

@@ -8,9 +8,9 @@ internal static class GuestInit
     /// root disk named by <c>root=</c> read-only under a tmpfs overlay (no <c>root=</c>: the root filesystem is this
     /// initramfs), mounts tmpfs on /tmp and /home/user (<c>agw.disk=</c> MiB each) and replaces itself with the agent
     /// on <c>agw.transport=</c> (default <c>serial:agent</c>: the virtio-serial port of that name; Firecracker passes
-    /// <c>vsock:PORT</c>). The agent is then pid 1: when it exits the kernel panics and the VM ends (panic=-1, and
-    /// QEMU's -no-reboot). On vsock a shell loop is pid 1 instead and starts a fresh agent whenever one ends (its
-    /// connection closed).
+    /// <c>vsock:PORT</c>). A shell is pid 1 with the agent as its child (.NET reaps every child when it is pid 1):
+    /// on a virtio-serial port the shell exits when the agent does, the kernel panics and the VM ends (panic=-1, and
+    /// QEMU's -no-reboot); on vsock it starts a fresh agent whenever one ends (its connection closed).
     /// </summary>
     public const string Script = """
         #!/agw/bin/busybox sh
@@ -54,10 +54,14 @@ internal static class GuestInit
         else
           set -- /usr/bin/python3 -I -S /opt/agw/vmboot.py "$transport"
         fi
+        # A shell stays pid 1 and runs the agent as its child: .NET reaps every child process when it runs as pid 1,
+        # which would take the exit statuses the agent waits for.
         if [ "${transport%%:*}" = vsock ]; then
           # Firecracker: the gateway disconnects from the snapshot template before snapshotting it, and connects to
           # each clone anew, so a fresh agent listens again whenever one ends.
           set -- /bin/sh -c 'while :; do "$@"; sleep 0.05; done' agw-agent "$@"
+        else
+          set -- /bin/sh -c '"$@"; echo "agw: agent exited ($?)" > /dev/console' agw-agent "$@"
         fi
         env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash"
         if [ "$new" = / ]; then cd /home/user && exec env -i $env "$@"; fi

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Images;
 using Xunit.Abstractions;
 
@@ -15,7 +16,7 @@ public sealed class QemuGatewayFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Assert.True(File.Exists("/usr/bin/qemu-system-x86_64"), "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (scripts/test.sh does)");
-        var image = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { });
+        var image = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
         Assert.True(File.Exists(Path.Join(image, ImageBuilder.KernelFile)), $"no kernel in {image}");
         Gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}");
     }
@@ -44,8 +45,8 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
     public async Task Image_build_is_cached()
     {
         var watch = Stopwatch.StartNew();
-        var first = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { });
-        var second = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { });
+        var first = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
+        var second = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
         Assert.Equal(first, second);
         Assert.True(File.Exists(Path.Join(first, ImageBuilder.VersionFile)));
         output.WriteLine($"cached image build: {watch.Elapsed.TotalMilliseconds / 2:F0} ms each");
