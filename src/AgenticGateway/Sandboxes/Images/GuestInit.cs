@@ -63,7 +63,8 @@ internal static class GuestInit
         else
           set -- /bin/sh -c '"$@"; echo "agw: agent exited ($?)" > /dev/console' agw-agent "$@"
         fi
-        env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash"
+        # DOTNET_TieredPGO=0: no instrumented re-JIT of the agent's hot paths (costly under TCG emulation).
+        env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash DOTNET_TieredPGO=0"
         if [ "$new" = / ]; then cd /home/user && exec env -i $env "$@"; fi
         exec switch_root /newroot /usr/bin/env -i $env "$@"
         """;
