@@ -18,10 +18,8 @@ internal static class GuestAgentBinary
     private const string ProjectDirectory = "src/AgenticGateway.GuestAgent";
     private const string ProjectFile = ProjectDirectory + "/AgenticGateway.GuestAgent.csproj";
 
-    /// <summary>Where published agents are cached: /var/cache/agentic-gateway as root, else ~/.cache/agentic-gateway (as <see cref="Images.ImageBuilder.DefaultCacheDirectory"/>'s parent).</summary>
-    public static string DefaultCacheRoot =>
-        BubblewrapHost.IsRootUser() ? "/var/cache/agentic-gateway"
-        : Path.Join(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x : Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "agentic-gateway");
+    /// <summary>Where published agents are cached (as agent-&lt;source hash&gt;).</summary>
+    public static string DefaultCacheRoot => SandboxCache.Root;
 
     public static string Locate(Action<string> log) => Locate(log, DefaultCacheRoot);
 

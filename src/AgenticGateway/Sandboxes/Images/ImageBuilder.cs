@@ -33,9 +33,7 @@ internal static class ImageBuilder
     /// <summary>Where the guest files (agent, kernels) live inside the image.</summary>
     public const string GuestDirectory = "opt/agw";
 
-    public static string DefaultCacheDirectory =>
-        BubblewrapHost.IsRootUser() ? "/var/cache/agentic-gateway/images"
-        : Path.Join(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x : Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "agentic-gateway", "images");
+    public static string DefaultCacheDirectory => Path.Join(SandboxCache.Root, "images");
 
     /// <summary>The image directory in use: <paramref name="directory"/> itself when it holds a kernel, else its <c>current</c>.</summary>
     public static string Resolve(string directory) =>
