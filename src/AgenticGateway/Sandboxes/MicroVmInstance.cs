@@ -60,6 +60,9 @@ internal static partial class MicroVmLog
     [LoggerMessage(122, LogLevel.Information, "{Vmm} snapshot template {Vcpus} vCPU / {MemoryMib} MiB ready in {Milliseconds:F0} ms")]
     public static partial void TemplateReady(ILogger logger, string vmm, int vcpus, int memoryMib, double milliseconds);
 
+    [LoggerMessage(124, LogLevel.Warning, "Sandbox {Id} {Vmm} microVM failed; its console ended with:\n{Console}")]
+    public static partial void Console(ILogger logger, string vmm, string id, string console);
+
     [LoggerMessage(123, LogLevel.Warning, "{Vmm} snapshot template {Vcpus} vCPU / {MemoryMib} MiB failed, booting each VM instead: {Message}")]
     public static partial void TemplateFailed(ILogger logger, string vmm, int vcpus, int memoryMib, string message);
 }

@@ -94,7 +94,11 @@ internal sealed class QemuDriver : ISandboxDriver
         catch (Exception ex)
         {
             if (agent is not null) await agent.DisposeAsync();
-            if (vm is not null) await vm.DisposeAsync();
+            if (vm is not null)
+            {
+                MicroVmLog.Console(_logger, "QEMU", launch.Id, vm.ConsoleTail());
+                await vm.DisposeAsync();
+            }
             if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                 throw new SandboxStartException($"the microVM did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s");
             if (ex is AgentException or IOException or SocketException or QmpException or System.ComponentModel.Win32Exception)
@@ -167,11 +171,12 @@ internal sealed class QemuDriver : ISandboxDriver
         var directory = Path.Join(_state, "templates");
         var file = Path.Join(directory, $"{size.Vcpus}x{size.MemoryMb}x{size.DiskMb}.vmstate");
         var watch = Stopwatch.StartNew();
+        QemuVm? vm = null;
         try
         {
             Directory.CreateDirectory(directory);
             using var timeout = new CancellationTokenSource(bootTimeout * 2);
-            await using var vm = Launch(id, size, snapshot: null);
+            vm = Launch(id, size, snapshot: null);
             // The agent connection stays open through the migration: the snapshot has the port open, as clones will.
             await using var agent = await ConnectAgentAsync(vm, timeout.Token);
             await agent.Ready.WaitAsync(timeout.Token);
@@ -194,8 +199,13 @@ internal sealed class QemuDriver : ISandboxDriver
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            if (vm is not null) MicroVmLog.Console(_logger, "QEMU", id, vm.ConsoleTail());
             MicroVmLog.TemplateFailed(_logger, "QEMU", size.Vcpus, size.MemoryMb, ex.Message);
             return null;
+        }
+        finally
+        {
+            if (vm is not null) await vm.DisposeAsync();
         }
     }
 
@@ -234,6 +244,17 @@ internal sealed class QemuVm(Process process, string directory, string agentSock
     public string AgentSocket { get; } = agentSocket;
     public string QmpSocket { get; } = qmpSocket;
     public Task Exited { get; } = process.WaitForExitAsync();
+
+    /// <summary>The last lines of the guest's serial console (kernel errors, the init's and the agent's messages).</summary>
+    public string ConsoleTail(int lines = 20)
+    {
+        try
+        {
+            var text = File.ReadAllLines(Path.Join(directory, "console.log"));
+            return string.Join('\n', text.TakeLast(lines));
+        }
+        catch (IOException) { return ""; }
+    }
 
     /// <summary>QMP quit, then SIGKILL if QEMU lingers; the directory goes with it.</summary>
     public async ValueTask DisposeAsync()

@@ -153,6 +153,16 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
             var id = await gateway.CreateAsync();
             output.WriteLine($"cold boot to agent-ready (create): {watch.Elapsed.TotalMilliseconds:F0} ms");
             Assert.Equal("3\n", (await gateway.ExecAsync(id, "print(1 + 2)")).GetProperty("stdout").GetString());
+            // The VM has the sandbox's memory and vCPUs: 512 MiB (less what the kernel keeps) and 1 by default, ...
+            const string size = "import os; print(os.cpu_count(), os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') >> 20)";
+            var defaults = (await gateway.ExecAsync(id, size)).GetProperty("stdout").GetString()!.Split(' ');
+            Assert.Equal("1", defaults[0]);
+            Assert.InRange(int.Parse(defaults[1], System.Globalization.CultureInfo.InvariantCulture), 400, 512);
+            // ... and what a create asks for.
+            var big = await gateway.CreateAsync("""{"runtime":"python","memory_mb":768,"cpu":2}""");
+            var asked = (await gateway.ExecAsync(big, size)).GetProperty("stdout").GetString()!.Split(' ');
+            Assert.Equal("2", asked[0]);
+            Assert.InRange(int.Parse(asked[1], System.Globalization.CultureInfo.InvariantCulture), 640, 768);
             var state = Path.Join("/run/agentic-gateway", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(data)))[..12], "qemu");
             Assert.True(Directory.Exists(Path.Join(state, "vms", id)), state);
             await gateway.DisposeAsync();
