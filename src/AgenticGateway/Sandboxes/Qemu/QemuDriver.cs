@@ -14,8 +14,9 @@ namespace AgenticGateway.Sandboxes.Qemu;
 /// <summary>
 /// Sandboxes as QEMU microVMs (<c>-M microvm</c>; KVM when /dev/kvm exists, else TCG emulation): one VM per sandbox,
 /// no network device, the agent reached over a virtio-serial port on a per-sandbox Unix socket, QMP on another. With
-/// snapshots on, the first sandbox of a size boots a template VM to a ready agent and migrates it to a file; every
-/// sandbox after that is a clone started with <c>-incoming</c> from it, and its RNG is reseeded. See docs/qemu.md.
+/// snapshots on, the first sandbox of a size boots a template VM (its RAM a shared file) to a ready agent and migrates
+/// its device state to a file; every sandbox after that is a clone that maps the template's RAM copy-on-write, takes
+/// the device state with <c>-incoming</c>, and gets a fresh RNG seed and the host's clock. See docs/qemu.md.
 /// </summary>
 internal sealed class QemuDriver : ISandboxDriver
 {
@@ -26,7 +27,9 @@ internal sealed class QemuDriver : ISandboxDriver
     private readonly string _image;
     private readonly string? _imageVersion;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<(int Vcpus, int MemoryMb, int DiskMb), Lazy<Task<string?>>> _templates = new();
+    private readonly ConcurrentDictionary<(int Vcpus, int MemoryMb, int DiskMb), Lazy<Task<QemuTemplate?>>> _templates = new();
+    /// <summary>Migration without the RAM: it stays in the template's memory file, which clones map copy-on-write.</summary>
+    private const string IgnoreShared = """{"capabilities":[{"capability":"x-ignore-shared","state":true}]}""";
 
     public QemuDriver(QemuOptions options, string dataDirectory, ILogger<QemuDriver> logger, string kvmDevice = "/dev/kvm")
     {
@@ -66,7 +69,7 @@ internal sealed class QemuDriver : ISandboxDriver
         // Under TCG a cold boot takes seconds (~5-8 s), more than the pools' default boot timeout allows.
         if (!_kvm && launch.BootTimeout < MinimumTcgBootTimeout) launch = launch with { BootTimeout = MinimumTcgBootTimeout };
         var size = Size(launch.Resources);
-        var snapshot = _options.Snapshots ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
+        var template = _options.Snapshots ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
         var watch = Stopwatch.StartNew();
         QemuVm? vm = null;
         AgentConnection? agent = null;
@@ -74,12 +77,14 @@ internal sealed class QemuDriver : ISandboxDriver
         {
             using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             boot.CancelAfter(launch.BootTimeout);
-            vm = Launch(launch.Id, size, snapshot);
+            vm = Launch(launch.Id, size, template?.Memory, clone: template is not null);
             agent = await ConnectAgentAsync(vm, boot.Token);
-            if (snapshot is not null)
+            if (template is not null)
             {
                 // The clone's agent said "ready" long ago, in the template: ask it something instead.
                 using var qmp = await QmpClient.ConnectAsync(vm.QmpSocket, boot.Token);
+                await qmp.ExecuteAsync("migrate-set-capabilities", IgnoreShared, boot.Token);
+                await qmp.ExecuteAsync("migrate-incoming", $$"""{"uri":"exec:cat {{template.State}}"}""", boot.Token);
                 // The state comes in paused (the template was stopped); "cont" before it is all in would be lost.
                 while ((await qmp.ExecuteAsync("query-status", null, boot.Token)).GetProperty("status").GetString() == "inmigrate")
                     await Task.Delay(10, boot.Token);
@@ -88,7 +93,7 @@ internal sealed class QemuDriver : ISandboxDriver
                 await MicroVmGuest.ResumeAsync(agent, boot.Token);
             }
             else await agent.Ready.WaitAsync(boot.Token);
-            MicroVmLog.Started(_logger, "QEMU", launch.Id, snapshot is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
+            MicroVmLog.Started(_logger, "QEMU", launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
             return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion);
         }
         catch (Exception ex)
@@ -110,8 +115,12 @@ internal sealed class QemuDriver : ISandboxDriver
     private (int Vcpus, int MemoryMb, int DiskMb) Size(SandboxResources resources) =>
         (_options.Vcpus ?? Math.Clamp((int)Math.Ceiling(resources.Cpu), 1, 32), _options.MemoryMb ?? resources.MemoryMb, resources.DiskMb);
 
-    /// <summary>A QEMU process for <paramref name="id"/>: booting, or (with <paramref name="snapshot"/>) restoring and paused.</summary>
-    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? snapshot)
+    /// <summary>
+    /// A QEMU process for <paramref name="id"/>. With <paramref name="memory"/> its RAM is that file: shared (a template
+    /// booting: what the guest writes lands in the file) or, for a <paramref name="clone"/>, mapped copy-on-write (it
+    /// reads the template's pages and keeps its own writes). A clone starts paused, waiting for the incoming state.
+    /// </summary>
+    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? memory, bool clone)
     {
         var directory = Path.Join(_state, "vms", id);
         Directory.CreateDirectory(directory);
@@ -122,7 +131,7 @@ internal sealed class QemuDriver : ISandboxDriver
         var append = $"console=ttyS0 quiet panic=-1 {(_kvm ? "" : "tsc_early_khz=2000000 ")}{(disk ? "root=/dev/vda " : "")}agw.seed={seed} agw.disk={size.DiskMb}";
         var args = new List<string>
         {
-            "-M", "microvm", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
+            "-M", memory is null ? "microvm" : "microvm,memory-backend=ram", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
             "-smp", size.Vcpus.ToString(CultureInfo.InvariantCulture),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-monitor", "none",
             "-serial", "file:" + Path.Join(directory, "console.log"),
@@ -136,8 +145,11 @@ internal sealed class QemuDriver : ISandboxDriver
         };
         // The root filesystem, shared read-only by every VM (the guest writes to a tmpfs overlay above it).
         if (disk) args.AddRange(["-drive", $"id=root,file={Path.Join(_image, ImageBuilder.RootfsFile)},format=raw,if=none,readonly=on", "-device", "virtio-blk-device,drive=root"]);
-        // Paused until the host has opened the agent port: a guest resumed without it would see the port closed.
-        if (snapshot is not null) args.AddRange(["-S", "-incoming", $"exec:cat {snapshot}"]);
+        if (memory is not null)
+            args.AddRange(["-object", $"memory-backend-file,id=ram,size={size.MemoryMb}M,mem-path={memory},share={(clone ? "off" : "on")}"]);
+        // Paused until the host has opened the agent port (a guest resumed without it would see the port closed) and
+        // has set the migration capabilities the template was saved with.
+        if (clone) args.AddRange(["-S", "-incoming", "defer"]);
         var info = new ProcessStartInfo(_options.Binary, args)
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -158,31 +170,37 @@ internal sealed class QemuDriver : ISandboxDriver
         return new AgentConnection(stream, stream);
     }
 
-    private Task<string?> TemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout, CancellationToken ct)
+    private Task<QemuTemplate?> TemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout, CancellationToken ct)
     {
-        var lazy = _templates.GetOrAdd(size, s => new Lazy<Task<string?>>(() => CreateTemplateAsync(s, bootTimeout)));
+        var lazy = _templates.GetOrAdd(size, s => new Lazy<Task<QemuTemplate?>>(() => CreateTemplateAsync(s, bootTimeout)));
         return lazy.Value.WaitAsync(ct);
     }
 
-    /// <summary>Boots a VM to a ready agent, stops it and migrates its state to a file. Null (boot each VM) if that fails.</summary>
-    private async Task<string?> CreateTemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout)
+    /// <summary>
+    /// Boots a VM whose RAM is a shared file to a ready agent, stops it and migrates its device state (not its RAM: it
+    /// is in the file) to another. Null (boot each VM) if that fails.
+    /// </summary>
+    private async Task<QemuTemplate?> CreateTemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout)
     {
         var id = $"tpl-{size.Vcpus}x{size.MemoryMb}x{size.DiskMb}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
         var directory = Path.Join(_state, "templates");
         var file = Path.Join(directory, $"{size.Vcpus}x{size.MemoryMb}x{size.DiskMb}.vmstate");
+        var memory = Path.ChangeExtension(file, ".ram");
         var watch = Stopwatch.StartNew();
         QemuVm? vm = null;
         try
         {
             Directory.CreateDirectory(directory);
+            File.Delete(memory);
             using var timeout = new CancellationTokenSource(bootTimeout * 2);
-            vm = Launch(id, size, snapshot: null);
+            vm = Launch(id, size, memory, clone: false);
             // The agent connection stays open through the migration: the snapshot has the port open, as clones will.
             await using var agent = await ConnectAgentAsync(vm, timeout.Token);
             await agent.Ready.WaitAsync(timeout.Token);
             await agent.CallAsync("ping", null, timeout.Token);
             using var qmp = await QmpClient.ConnectAsync(vm.QmpSocket, timeout.Token);
             await qmp.ExecuteAsync("stop", null, timeout.Token);
+            await qmp.ExecuteAsync("migrate-set-capabilities", IgnoreShared, timeout.Token);
             var temp = file + ".tmp";
             await qmp.ExecuteAsync("migrate", $"{{\"uri\":\"exec:cat > {temp}\"}}", timeout.Token);
             while (true)
@@ -195,7 +213,7 @@ internal sealed class QemuDriver : ISandboxDriver
             }
             File.Move(temp, file, overwrite: true);
             MicroVmLog.TemplateReady(_logger, "QEMU", size.Vcpus, size.MemoryMb, watch.Elapsed.TotalMilliseconds);
-            return file;
+            return new QemuTemplate(file, memory);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -235,6 +253,9 @@ internal sealed class QemuDriver : ISandboxDriver
         catch (IOException) { return false; }
     }
 }
+
+/// <summary>A snapshot of a booted VM: its device state, and its RAM as a file that clones map copy-on-write.</summary>
+internal sealed record QemuTemplate(string State, string Memory);
 
 /// <summary>One QEMU process and its directory (sockets, console log, pid file).</summary>
 internal sealed class QemuVm(Process process, string directory, string agentSocket, string qmpSocket) : IAsyncDisposable
