@@ -143,6 +143,19 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task The_root_filesystem_can_be_the_initramfs_instead_of_a_disk()
+    {
+        await using var gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}, qemu: {root: initramfs, snapshots: false}");
+        // The whole root filesystem unpacks into guest memory: give it room.
+        var id = await gateway.CreateAsync("""{"runtime":"node","memory_mb":1024}""");
+        var r = await gateway.RunAsync(id, "cat /proc/cmdline; stat -f -c %T /; node -e 'console.log(1 + 1)'");
+        var lines = r.GetProperty("stdout").GetString()!.Split('\n');
+        Assert.DoesNotContain("root=", lines[0]);
+        Assert.Equal(("tmpfs", "2"), (lines[1], lines[2]));     // on a disk, / is the overlay ("overlayfs")
+        await gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+    }
+
+    [Fact]
     public async Task Cold_boot_without_snapshots()
     {
         var data = Directory.CreateTempSubdirectory("agw-qemu-data-").FullName;
