@@ -95,7 +95,9 @@ internal static unsafe class DirectoryFds
             finally { Libc.close(src); }
             return;
         }
-        var input = Libc.openat(fromFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+        // A FIFO would block the copy forever, a device would copy its stream: only regular files are copied.
+        if (!st.IsRegular) throw new OpError("invalid", $"'{name}' is not a regular file, a directory or a symlink; it cannot be moved across file systems");
+        var input = Libc.openat(fromFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         if (input < 0) throw ErrnoException.Last(name);
         try
         {

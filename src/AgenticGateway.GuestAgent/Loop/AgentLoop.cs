@@ -91,13 +91,18 @@ internal sealed unsafe class AgentLoop : SynchronizationContext
         reg.Mask = mask;
     }
 
-    /// <summary>Drops <paramref name="fd"/> from the set before it is closed; whoever waits on it wakes up.</summary>
+    /// <summary>
+    /// Drops <paramref name="fd"/> from the set before it is closed; whoever waits on it wakes up, but only after the
+    /// caller is done: a waiter resumed inline could re-register the fd (or read and close it) in the middle of the
+    /// caller's teardown, leaving a stale registration for the next descriptor with that number.
+    /// </summary>
     public void Forget(int fd)
     {
         if (!_fds.Remove(fd, out var reg)) return;
         if (reg.Added) Libc.epoll_ctl(_epoll, Libc.EPOLL_CTL_DEL, fd, null);
-        reg.Reader?.TrySetResult();
-        reg.Writer?.TrySetResult();
+        var (reader, writer) = (reg.Reader, reg.Writer);
+        if (reader is not null || writer is not null)
+            Post(_ => { reader?.TrySetResult(); writer?.TrySetResult(); }, null);
     }
 
     /// <summary>Runs the loop on the calling thread until the process exits.</summary>

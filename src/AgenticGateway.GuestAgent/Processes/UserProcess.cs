@@ -226,12 +226,14 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, 
     {
         if (_finished) return;
         _finished = true;
-        foreach (var fd in _fds.Keys.ToList())
+        // Cleared first: a reader that wakes up must find its fd gone, not read (or close) it again.
+        var open = _fds.Keys.ToList();
+        _fds.Clear();
+        foreach (var fd in open)
         {
             agent.Loop.Forget(fd);
             if (!_isPty) Fd.Close(fd);
         }
-        _fds.Clear();
         Stdin?.Close();         // for a pty: the master
         for (var stream = 1; stream <= 2; stream++)
         {

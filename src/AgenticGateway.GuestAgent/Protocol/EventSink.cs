@@ -66,7 +66,9 @@ internal sealed class EventSink
     public void Flush(TimeSpan timeout)
     {
         _lines.Writer.TryComplete();
-        _writer?.Wait(timeout);
+        // A writer that failed has nothing left to flush; shutting down must not stop on its exception.
+        try { _writer?.Wait(timeout); }
+        catch (AggregateException) { }
     }
 
     private async Task WriteLinesAsync(Stream output)
@@ -86,7 +88,8 @@ internal sealed class EventSink
                 output.Write(batch.WrittenSpan);
                 output.Flush();
             }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            // ErrnoException: an fd transport's write (EPIPE once the gateway has gone).
+            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or ErrnoException)
             {
                 OnBroken?.Invoke();
                 return;

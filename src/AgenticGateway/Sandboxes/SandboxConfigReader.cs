@@ -25,7 +25,8 @@ internal static class SandboxConfigReader
         }
         options = options with { OfferedDrivers = [.. offered] };
         if (s.Map("qemu") is { } qemu) options = options with { Qemu = Qemu.QemuConfigReader.Read(qemu) };
-        if (s.Map("firecracker") is { } fc) options = options with { Firecracker = FirecrackerConfigReader.Read(fc) };
+        // The image's kernel, rootfs and initrd also when there is no firecracker: section at all.
+        options = options with { Firecracker = s.Map("firecracker") is { } fc ? FirecrackerConfigReader.Read(fc) : options.Firecracker.WithImageDefaults() };
         if (s.Map("defaults") is { } d) options = options with { Defaults = ReadResources(d, options.Defaults) };
         if (s.Map("max") is { } m) options = options with { Max = ReadResources(m, options.Max) };
         if (s.Duration("execute_timeout", positive: true) is { } exec) options = options with { ExecuteTimeout = exec };

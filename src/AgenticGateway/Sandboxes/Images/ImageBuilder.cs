@@ -35,9 +35,18 @@ internal static class ImageBuilder
 
     public static string DefaultCacheDirectory => Path.Join(SandboxCache.Root, "images");
 
-    /// <summary>The image directory in use: <paramref name="directory"/> itself when it holds a kernel, else its <c>current</c>.</summary>
-    public static string Resolve(string directory) =>
-        File.Exists(Path.Join(directory, KernelFile)) ? directory : Path.Join(directory, "current");
+    /// <summary>
+    /// The image directory in use: <paramref name="directory"/> itself when it holds a kernel, else the image its
+    /// <c>current</c> points at now. Resolved once by each driver, so that a later build re-pointing <c>current</c>
+    /// never gives running VMs (or clones of their snapshots) another image's files.
+    /// </summary>
+    public static string Resolve(string directory)
+    {
+        if (File.Exists(Path.Join(directory, KernelFile))) return directory;
+        var current = new DirectoryInfo(Path.Join(directory, "current"));
+        try { return current.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? current.FullName; }
+        catch (IOException) { return current.FullName; }      // no image yet: the driver says so when it starts
+    }
 
     /// <summary>The version (first line of the version file) of the image in <paramref name="directory"/>, if any.</summary>
     public static string? VersionOf(string directory)

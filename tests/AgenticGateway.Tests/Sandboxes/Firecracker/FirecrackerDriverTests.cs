@@ -88,6 +88,12 @@ public sealed class FirecrackerDriverTests : IDisposable
         var f = result.Options!.Sandboxes.Firecracker;
         Assert.Equal(("/var/img/current/vmlinux", "/var/img/current/rootfs.ext4", "/var/img/current/initrd.img"), (f.Kernel, f.Rootfs, f.Initrd));
 
+        // Also with no firecracker: section at all.
+        var bare = ConfigLoader.Load("models: [{name: m, provider: mock}]\nsandboxes:\n  driver: firecracker\n", "test.yaml", new Dictionary<string, string>());
+        Assert.Empty(bare.Errors);
+        Assert.StartsWith(AgenticGateway.Sandboxes.Images.ImageBuilder.DefaultCacheDirectory, bare.Options!.Sandboxes.Firecracker.Kernel);
+        Assert.EndsWith("vmlinux", bare.Options.Sandboxes.Firecracker.Kernel);
+
         var own = ConfigLoader.Load("models: [{name: m, provider: mock}]\nsandboxes:\n  driver: firecracker\n  firecracker: {kernel: /k/vmlinux, rootfs: /k/root.ext4}\n", "test.yaml", new Dictionary<string, string>());
         Assert.Equal(("/k/vmlinux", "/k/root.ext4", (string?)null), (own.Options!.Sandboxes.Firecracker.Kernel, own.Options.Sandboxes.Firecracker.Rootfs, own.Options.Sandboxes.Firecracker.Initrd));
     }
