@@ -582,6 +582,16 @@ def processes_pipes(t):
 
 
 @test
+def processes_after_a_background_job(t):
+    # A command that leaves a job running ends with its pipes still open elsewhere; the descriptors it frees are
+    # reused by the next command, whose output must still arrive in full (not stall once a pipe buffer fills).
+    r = t.process("sleep 30 & echo started")
+    eq((r.stdout, r.done["exit_code"]), ("started\n", 0), "background job")
+    r = t.process("head -c 300000 /dev/zero | base64 -w 0", timeout_ms=10000)
+    eq((len(r.stdout), r.done["timed_out"]), (400000, False), "output after a background job")
+
+
+@test
 def processes_pty(t):
     r = t.process("tty; stty size; echo TERM=$TERM", pty={"cols": 100, "rows": 30})
     out = r.pty.decode()
