@@ -30,7 +30,7 @@ internal static partial class SandboxLog
     [LoggerMessage(108, LogLevel.Warning, "Warm pool for {Runtime} could not start a sandbox: {Message}")]
     public static partial void PoolFillFailed(ILogger logger, string runtime, string message);
 
-    [LoggerMessage(110, LogLevel.Warning, "Sandbox driver {Driver} is offered but unavailable here (creates asking for it get 503): {Reason}")]
+    [LoggerMessage(110, LogLevel.Warning, "Sandbox driver {Driver} is offered but unavailable here (creates asking for it get 503, pools on it stay empty): {Reason}")]
     public static partial void DriverUnavailable(ILogger logger, string driver, string reason);
 
     [LoggerMessage(109, LogLevel.Information, "Egress from sandbox {Id} to {Host}:{Port} {Decision}")]

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using AgenticGateway.OpenAi;
@@ -31,7 +32,9 @@ internal sealed class SandboxManager : BackgroundService
         _time = time;
         _logger = logger;
         _quotas = new SandboxQuotas(_options.Quota, time);
-        _pool = new SandboxPool(_options, StartWarmAsync, _counts, (runtime, instance, reason) => _ = DiscardAsync(runtime, instance, reason), time, logger);
+        // A pool on a driver that cannot run here is not filled (it would fail every 2 s, slowing the other pools).
+        var fillable = _options.Pools.Where(p => drivers[_options.DriverFor(p.Key, null)].Unavailable is null).ToImmutableDictionary();
+        _pool = new SandboxPool(_options with { Pools = fillable }, StartWarmAsync, _counts, (runtime, instance, reason) => _ = DiscardAsync(runtime, instance, reason), time, logger);
         Unavailable = _options.Enabled == false ? "sandboxes.enabled is false" : drivers[options.Driver].Unavailable;
     }
 

@@ -355,6 +355,25 @@ public class SandboxApiTests(SandboxGatewayFixture fixture) : SandboxApiSuite, I
     private protected override SandboxGateway G => fixture.Gateway;
 
     [Fact]
+    public async Task An_offered_driver_that_cannot_run_here_gets_503s_and_its_pool_stays_empty()
+    {
+        await using var gateway = await SandboxGateway.StartAsync(
+            "drivers: [bubblewrap, firecracker], firecracker: {binary: /nonexistent/firecracker, use_jailer: false}, pools: {python: {min_ready: 1}, node: {min_ready: 1, driver: firecracker}}");
+        var (status, body) = await gateway.PostAsync("/v1/sandboxes", """{"runtime":"node"}""");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("sandbox_isolation_unavailable", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.StartsWith("Isolation \"firecracker\" is not available on this host: ", body.GetProperty("error").GetProperty("message").GetString());
+        (status, _) = await gateway.PostAsync("/v1/sandboxes", """{"runtime":"python","isolation":"firecracker"}""");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        var id = await gateway.CreateAsync();                 // the default driver is fine
+        await gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+        // The python pool fills; the node pool (on firecracker) is never tried.
+        var manager = gateway.Server.Services.GetRequiredService<AgenticGateway.Sandboxes.SandboxManager>();
+        for (var i = 0; i < 100 && manager.PoolReady("python") == 0; i++) await Task.Delay(100);
+        Assert.Equal((1, 0), (manager.PoolReady("python"), manager.PoolReady("node")));
+    }
+
+    [Fact]
     public async Task Packages_without_network_or_cache_are_refused_clearly()
     {
         var (status, body) = await G.PostAsync("/v1/sandboxes", """{"runtime":"python","packages":["numpy","pandas"]}""");

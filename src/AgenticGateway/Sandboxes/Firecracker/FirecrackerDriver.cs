@@ -220,6 +220,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
 
     public void RemoveHostState()
     {
+        ReapOrphans();          // a template VM may still be booting: no Firecracker outlives the gateway
         UnixFiles.TryDeleteTree(TemplatesDirectory);
         UnixFiles.TryDeleteTree(_state);
     }

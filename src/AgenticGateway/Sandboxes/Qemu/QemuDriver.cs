@@ -21,6 +21,7 @@ namespace AgenticGateway.Sandboxes.Qemu;
 internal sealed class QemuDriver : ISandboxDriver
 {
     private static readonly TimeSpan MinimumTcgBootTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan TemplateRetry = TimeSpan.FromMinutes(1);
     private readonly QemuOptions _options;
     private readonly string _state;
     private readonly bool _kvm;
@@ -219,6 +220,9 @@ internal sealed class QemuDriver : ISandboxDriver
         {
             if (vm is not null) MicroVmLog.Console(_logger, "QEMU", id, vm.ConsoleTail());
             MicroVmLog.TemplateFailed(_logger, "QEMU", size.Vcpus, size.MemoryMb, ex.Message);
+            foreach (var leftover in new[] { memory, file + ".tmp" }) File.Delete(leftover);
+            // Sandboxes of this size boot cold for a while, then the next one tries to make the template again.
+            _ = Task.Delay(TemplateRetry).ContinueWith(_ => _templates.TryRemove(size, out Lazy<Task<QemuTemplate?>>? _), TaskScheduler.Default);
             return null;
         }
         finally
@@ -227,7 +231,11 @@ internal sealed class QemuDriver : ISandboxDriver
         }
     }
 
-    public void RemoveHostState() => UnixFiles.TryDeleteTree(_state);
+    public void RemoveHostState()
+    {
+        ReapOrphans();          // a template VM may still be booting: no QEMU outlives the gateway
+        UnixFiles.TryDeleteTree(_state);
+    }
 
     public int ReapOrphans()
     {
