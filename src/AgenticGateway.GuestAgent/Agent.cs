@@ -359,8 +359,7 @@ internal sealed class Agent
             var tmp = Settings.Environment.TryGetValue("TMPDIR", out var t) && t.Length > 0 ? t : "/tmp";
             var dir = Path.Join(tmp, $".agw-{Environment.ProcessId}");
             if (dir.IndexOfAny(" \t\n'\"\\$`;&|<>(){}*?[]#~".ToCharArray()) >= 0) dir = $"/tmp/.agw-{Environment.ProcessId}";  // goes into a shell line unquoted
-            DirectoryFds.MakeDirectories(dir);
-            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            DirectoryFds.MakePrivateDirectory(dir);
             _cellDirectory = dir;
         }
         return _cellDirectory;

@@ -266,7 +266,7 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
         var fd = Libc.open(_cellPath, flags, 384);
         if (fd < 0 && Libc.Errno == Libc.ENOENT)
         {
-            DirectoryFds_MakePrivate(Path.GetDirectoryName(_cellPath)!);
+            Files.DirectoryFds.MakePrivateDirectory(Path.GetDirectoryName(_cellPath)!);
             fd = Libc.open(_cellPath, flags, 384);
         }
         if (fd < 0) throw ErrnoException.Last(_cellPath);
@@ -296,12 +296,6 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
         if (ex.Cwd is not null) line.Append("cd -- ").Append(Shell.Quote(ex.Cwd)).Append(" && ");
         line.Append(prefix).Append(". ").Append(_cellPath).Append(" 3>&- </dev/null;__agw_d ").Append(ex.Seq).Append('\n');
         return Encoding.UTF8.GetBytes(line.ToString());
-    }
-
-    private static void DirectoryFds_MakePrivate(string dir)
-    {
-        Files.DirectoryFds.MakeDirectories(dir);
-        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     /// <summary>Timeout or cancel: SIGINT now, SIGKILL (and a restart) if still running <see cref="KillGrace"/> later.</summary>

@@ -123,6 +123,13 @@ internal static unsafe class DirectoryFds
         finally { Libc.close(input); }
     }
 
+    /// <summary>mkdir -p, then owner-only access (the bash cells' private directory).</summary>
+    public static void MakePrivateDirectory(string path)
+    {
+        MakeDirectories(path);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
     /// <summary>mkdir -p: fine when it exists as a directory; EEXIST when something else is there.</summary>
     public static void MakeDirectories(string path)
     {
