@@ -10,6 +10,33 @@ internal static class UnixFiles
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
     }
 
+    /// <summary>
+    /// Creates <paramref name="path"/> for this user alone (0700), or accepts it if it already is a real directory
+    /// nobody else can write to. Null when fine, else why not: a VMM's sockets and snapshot files under a shared /tmp
+    /// must not be in a directory another user made (or replaced with a symlink).
+    /// </summary>
+    public static string? PrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows()) return null;
+        try
+        {
+            var info = new DirectoryInfo(path);
+            if (info.LinkTarget is not null) return $"{path} is a symlink";
+            if (!info.Exists) Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            info.Refresh();
+            const UnixFileMode othersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+            if ((info.UnixFileMode & othersWrite) != 0) return $"{path} is writable by other users";
+            var probe = Path.Join(path, $".probe-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");          // ours to use (a directory of another user's would refuse this)
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"cannot use {path}: {ex.Message}";
+        }
+    }
+
     public const UnixFileMode WorldReadable = (UnixFileMode)0b110_100_100;
     public const UnixFileMode WorldTraversable = (UnixFileMode)0b111_101_101;
     public const UnixFileMode WorldWritable = (UnixFileMode)0b110_110_110;

@@ -36,7 +36,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         // Unix socket paths are limited to 108 bytes, so the VMs' sockets live under a short path, not the data directory.
         _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "firecracker") : Path.Combine(Path.GetTempPath(), "agw-fc-" + tag);
         _cgroupVersion = options.CgroupVersion ?? (File.Exists("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1);
-        Unavailable = Check(options, kvmDevice);
+        Unavailable = Check(options, kvmDevice) ?? UnixFiles.PrivateDirectory(_state);
         _imageVersion = options.Kernel is null ? null : ImageBuilder.VersionOf(Path.GetDirectoryName(options.Kernel)!);
     }
 

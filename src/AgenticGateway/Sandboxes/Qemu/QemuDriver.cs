@@ -43,7 +43,7 @@ internal sealed class QemuDriver : ISandboxDriver
         _kvm = File.Exists(kvmDevice);
         _image = ImageBuilder.Resolve(options.ImageDirectory);
         _imageVersion = ImageBuilder.VersionOf(_image);
-        Unavailable = Check();
+        Unavailable = Check() ?? UnixFiles.PrivateDirectory(_state);
     }
 
     public string Name => "qemu";
