@@ -69,7 +69,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
 
     public async Task<ISandboxInstance> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
     {
-        if (Unavailable is not null) throw new InvalidOperationException(Unavailable);
+        if (Unavailable is not null) throw new SandboxStartException(Unavailable);   // a 503 naming why, never a 500
         if (launch.Network.Mode != NetworkMode.None)
             throw new SandboxStartException("network 'allowlist' is not available with the firecracker driver yet; use network 'none'");
         var size = Size(launch.Resources);

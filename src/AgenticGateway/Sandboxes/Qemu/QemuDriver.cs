@@ -64,7 +64,7 @@ internal sealed class QemuDriver : ISandboxDriver
 
     public async Task<ISandboxInstance> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
     {
-        if (Unavailable is not null) throw new InvalidOperationException(Unavailable);
+        if (Unavailable is not null) throw new SandboxStartException(Unavailable);   // a 503 naming why, never a 500
         if (launch.Network.Mode != NetworkMode.None)
             throw new SandboxStartException("network 'allowlist' is not available with the qemu driver yet; use network 'none'");
         // Under TCG a cold boot takes seconds (~5-8 s), more than the pools' default boot timeout allows.
