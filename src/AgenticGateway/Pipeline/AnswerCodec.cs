@@ -42,17 +42,17 @@ internal sealed class AnswerCodec
     /// Converts a whole successful body. Throws <see cref="InvalidDataException"/> when it is not what the provider
     /// documents (the attempt then counts as an invalid response and may be retried elsewhere).
     /// </summary>
-    public byte[] ConvertBody(ReadOnlySpan<byte> body, out Usage? usage)
+    public byte[] ConvertBody(ReadOnlyMemory<byte> body, out Usage? usage)
     {
         if (_anthropicNative)
         {
-            if (!AnthropicNativeUsage.TryRead(body, out usage)) throw new InvalidDataException("the body is not valid JSON");
+            if (!AnthropicNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
             return body.ToArray();
         }
         byte[] openAi;
         if (_provider is null)
         {
-            if (!UsageReader.TryRead(body, out usage)) throw new InvalidDataException("the body is not valid JSON");
+            if (!UsageReader.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
             openAi = body.ToArray();
         }
         else

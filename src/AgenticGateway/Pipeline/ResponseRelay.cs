@@ -44,7 +44,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
             }
             else
             {
-                try { answer = codec.ConvertBody(answer.Span, out usage); }
+                try { answer = codec.ConvertBody(answer, out usage); }
                 catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
                 {
                     return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} returned a body that is not what {d.ProviderName} documents: {ex.Message}");

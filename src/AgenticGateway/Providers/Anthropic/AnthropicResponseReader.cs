@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using AgenticGateway.Providers.Translation;
 using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Providers.Anthropic;
@@ -12,12 +13,9 @@ namespace AgenticGateway.Providers.Anthropic;
 /// </summary>
 internal static class AnthropicResponseReader
 {
-    public static byte[] Translate(ReadOnlySpan<byte> providerBody, string fallbackId, string fallbackModel, long created, out Usage? usage)
+    public static byte[] Translate(ReadOnlyMemory<byte> providerBody, string fallbackId, string fallbackModel, long created, out Usage? usage)
     {
-        JsonDocument document;
-        try { document = JsonDocument.Parse(providerBody.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("Anthropic returned a body that is not JSON: " + ex.Message, ex); }
-        using (document)
+        using (var document = ProviderJson.Parse(providerBody, "Anthropic returned a body that is not JSON"))
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object || AnthropicMessages.Str(root, "type") != "message"

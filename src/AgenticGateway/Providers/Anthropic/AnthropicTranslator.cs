@@ -139,7 +139,7 @@ internal sealed class AnthropicTranslator : IProviderTranslator
     /// <summary>The token counting endpoint, <c>{api_base}/v1/messages/count_tokens</c>.</summary>
     public static Uri CountTokensUri(Uri apiBase) => new(MessagesUri(apiBase) + "/count_tokens");
 
-    public byte[] TranslateChatResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
+    public byte[] TranslateChatResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage) =>
         AnthropicResponseReader.Translate(providerBody, call.RequestId, call.UpstreamModel, _time.GetUtcNow().ToUnixTimeSeconds(), out usage);
 
     public IStreamTranslator CreateChatStream(ProviderCall call) => new AnthropicStreamTranslator(call, _time.GetUtcNow().ToUnixTimeSeconds());
@@ -148,7 +148,7 @@ internal sealed class AnthropicTranslator : IProviderTranslator
         ValueTask.FromResult(TranslatedRequest.Fail(ApiError.BadRequest(
             $"Anthropic has no embeddings API; '{call.UpstreamModel}' cannot create embeddings (Anthropic recommends Voyage AI).", "model", "model_not_supported")));
 
-    public byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
+    public byte[] TranslateEmbeddingsResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage) =>
         throw new NotSupportedException("Anthropic has no embeddings API.");
 
     public ProviderError ReadError(int status, ReadOnlySpan<byte> body) => AnthropicErrors.Read(status, body);

@@ -83,12 +83,9 @@ internal static class BedrockEmbeddings
         return (buffer.WrittenSpan.ToArray(), null);
     }
 
-    public static byte[] Translate(ReadOnlySpan<byte> body, string model, bool base64, out Usage? usage)
+    public static byte[] Translate(ReadOnlyMemory<byte> body, string model, bool base64, out Usage? usage)
     {
-        JsonDocument document;
-        try { document = JsonDocument.Parse(body.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("InvokeModel embeddings response is not JSON: " + ex.Message, ex); }
-        using (document)
+        using (var document = ProviderJson.Parse(body, "InvokeModel embeddings response is not JSON"))
         {
             var root = document.RootElement;
             var vectors = new List<JsonElement>();

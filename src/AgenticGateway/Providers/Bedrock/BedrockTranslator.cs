@@ -27,7 +27,7 @@ internal sealed class BedrockTranslator(IAwsRequestSigner? signer = null, TimePr
         return ValueTask.FromResult(Build(call, call.Stream ? "converse-stream" : "converse", body!, call.Stream ? EventStreamContentType : "application/json"));
     }
 
-    public byte[] TranslateChatResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
+    public byte[] TranslateChatResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage) =>
         ConverseResponseReader.Translate(providerBody, call, _time.GetUtcNow().ToUnixTimeSeconds(), out usage);
 
     public IStreamTranslator CreateChatStream(ProviderCall call) => new ConverseStreamTranslator(call, _time.GetUtcNow().ToUnixTimeSeconds());
@@ -39,7 +39,7 @@ internal sealed class BedrockTranslator(IAwsRequestSigner? signer = null, TimePr
         return ValueTask.FromResult(Build(call, "invoke", body!, "application/json"));
     }
 
-    public byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
+    public byte[] TranslateEmbeddingsResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage) =>
         BedrockEmbeddings.Translate(providerBody, call.UpstreamModel, call.Base64Embeddings, out usage);
 
     public ProviderError ReadError(int status, ReadOnlySpan<byte> body) => BedrockErrors.Read(status, body);

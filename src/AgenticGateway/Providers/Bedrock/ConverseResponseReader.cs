@@ -9,12 +9,9 @@ namespace AgenticGateway.Providers.Bedrock;
 /// <summary>A Converse response body to an OpenAI <c>chat.completion</c>.</summary>
 internal static class ConverseResponseReader
 {
-    public static byte[] Translate(ReadOnlySpan<byte> body, ProviderCall call, long created, out Usage? usage)
+    public static byte[] Translate(ReadOnlyMemory<byte> body, ProviderCall call, long created, out Usage? usage)
     {
-        JsonDocument document;
-        try { document = JsonDocument.Parse(body.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("Converse response is not JSON: " + ex.Message, ex); }
-        using (document)
+        using (var document = ProviderJson.Parse(body, "Converse response is not JSON"))
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("output", out var output) || !output.TryGetProperty("message", out var message)

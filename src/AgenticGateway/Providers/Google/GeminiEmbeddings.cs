@@ -112,12 +112,9 @@ internal static class GeminiEmbeddings
     }
 
     /// <summary>Reads any of the three response shapes into an OpenAI embeddings list.</summary>
-    public static byte[] Translate(ReadOnlySpan<byte> body, string model, bool base64, out Usage? usage)
+    public static byte[] Translate(ReadOnlyMemory<byte> body, string model, bool base64, out Usage? usage)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(body.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("Google returned an embeddings body that is not JSON: " + ex.Message, ex); }
-        using (doc)
+        using (var doc = ProviderJson.Parse(body, "Google returned an embeddings body that is not JSON"))
         {
             var root = doc.RootElement;
             var vectors = new List<JsonElement>();

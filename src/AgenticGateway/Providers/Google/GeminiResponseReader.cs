@@ -9,12 +9,9 @@ namespace AgenticGateway.Providers.Google;
 /// <summary>Converts a whole <c>GenerateContentResponse</c> into an OpenAI <c>chat.completion</c>.</summary>
 internal static class GeminiResponseReader
 {
-    public static byte[] Translate(ReadOnlySpan<byte> providerBody, ProviderCall call, long created, out Usage? usage)
+    public static byte[] Translate(ReadOnlyMemory<byte> providerBody, ProviderCall call, long created, out Usage? usage)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(providerBody.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("Gemini returned a body that is not JSON: " + ex.Message, ex); }
-        using (doc)
+        using (var doc = ProviderJson.Parse(providerBody, "Gemini returned a body that is not JSON"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("Gemini returned a body that is not a GenerateContentResponse object.");

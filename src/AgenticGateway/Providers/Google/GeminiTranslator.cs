@@ -60,7 +60,7 @@ internal sealed class GeminiTranslator : IProviderTranslator
         return new TranslatedRequest(request, null);
     }
 
-    public byte[] TranslateChatResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
+    public byte[] TranslateChatResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage) =>
         GeminiResponseReader.Translate(providerBody, call, _time.GetUtcNow().ToUnixTimeSeconds(), out usage);
 
     public IStreamTranslator CreateChatStream(ProviderCall call) => new GeminiStreamTranslator(call, _time.GetUtcNow().ToUnixTimeSeconds());
@@ -86,12 +86,8 @@ internal sealed class GeminiTranslator : IProviderTranslator
         return new TranslatedRequest(request, null);
     }
 
-    public byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage) =>
+    public byte[] TranslateEmbeddingsResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage) =>
         GeminiEmbeddings.Translate(providerBody, call.UpstreamModel, call.Base64Embeddings, out usage);
-
-    /// <summary>The same, with the encoding known to the caller (no per-request memo needed).</summary>
-    public static byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, string model, bool base64, out Usage? usage) =>
-        GeminiEmbeddings.Translate(providerBody, model, base64, out usage);
 
     public ProviderError ReadError(int status, ReadOnlySpan<byte> body) => GoogleErrors.Read(status, body);
 

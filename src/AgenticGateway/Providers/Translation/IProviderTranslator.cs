@@ -43,7 +43,7 @@ internal interface IProviderTranslator
     /// Converts a successful non-stream provider body into an OpenAI <c>chat.completion</c> body, with the usage read.
     /// Throws <see cref="InvalidDataException"/> when the body is not what the provider documents.
     /// </summary>
-    byte[] TranslateChatResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage);
+    byte[] TranslateChatResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage);
 
     /// <summary>A decoder for one streamed response (the provider's framing: SSE, or AWS event-stream).</summary>
     IStreamTranslator CreateChatStream(ProviderCall call);
@@ -52,7 +52,7 @@ internal interface IProviderTranslator
     ValueTask<TranslatedRequest> BuildEmbeddingsRequestAsync(ReadOnlyMemory<byte> openAiBody, ProviderCall call, CancellationToken cancellationToken);
 
     /// <summary>Converts a successful embeddings body into an OpenAI <c>list</c> of embeddings (float or base64 as asked).</summary>
-    byte[] TranslateEmbeddingsResponse(ReadOnlySpan<byte> providerBody, ProviderCall call, out Usage? usage);
+    byte[] TranslateEmbeddingsResponse(ReadOnlyMemory<byte> providerBody, ProviderCall call, out Usage? usage);
 
     /// <summary>Reads a non-2xx body (any shape, possibly empty or HTML) into a message and the status to classify by.</summary>
     ProviderError ReadError(int status, ReadOnlySpan<byte> body);

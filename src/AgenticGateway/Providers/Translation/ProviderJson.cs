@@ -1,0 +1,17 @@
+using System.Text.Json;
+
+namespace AgenticGateway.Providers.Translation;
+
+/// <summary>How every translator opens a provider's response body.</summary>
+internal static class ProviderJson
+{
+    /// <summary>
+    /// Parses <paramref name="body"/> in place (the document reads the caller's memory; no copy of the body), or throws
+    /// <see cref="InvalidDataException"/> starting with <paramref name="notJson"/>, which the pipeline turns into a 502.
+    /// </summary>
+    public static JsonDocument Parse(ReadOnlyMemory<byte> body, string notJson)
+    {
+        try { return JsonDocument.Parse(body); }
+        catch (JsonException ex) { throw new InvalidDataException($"{notJson}: {ex.Message}", ex); }
+    }
+}
