@@ -27,7 +27,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         _egress = egress;
         _logger = logger;
         var full = Path.GetFullPath(dataDirectory);
-        var tag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(full)))[..12];
+        var tag = HostState.Tag(full);
         _cgroupPrefix = "agw-" + tag;
         // The unprivileged sandbox user must be able to reach what is bound into its sandbox, which a data directory
         // under /root would not allow; as root the state lives in /run (tmpfs, gone at reboot with the sandboxes).

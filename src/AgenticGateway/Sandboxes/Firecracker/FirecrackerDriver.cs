@@ -30,11 +30,8 @@ internal sealed class FirecrackerDriver : ISandboxDriver
     {
         _options = options;
         _logger = logger;
-        var full = Path.GetFullPath(dataDirectory);
-        var tag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(full)))[..12];
-        _cgroupParent = "agw-fc-" + tag;
-        // Unix socket paths are limited to 108 bytes, so the VMs' sockets live under a short path, not the data directory.
-        _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "firecracker") : Path.Combine(Path.GetTempPath(), "agw-fc-" + tag);
+        _cgroupParent = "agw-fc-" + HostState.Tag(dataDirectory);
+        _state = HostState.MicroVmDirectory(dataDirectory, "firecracker");
         _cgroupVersion = options.CgroupVersion ?? (File.Exists("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1);
         Unavailable = Check(options, kvmDevice) ?? UnixFiles.PrivateDirectory(_state);
         _imageVersion = options.Kernel is null ? null : ImageBuilder.VersionOf(Path.GetDirectoryName(options.Kernel)!);
@@ -234,12 +231,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         var reaped = 0;
         foreach (var registry in Directory.EnumerateDirectories(vms))
         {
-            var pidFile = Path.Join(registry, "pid");
-            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
-                && IsFirecracker(pid))
-            {
-                CgroupFs.Kill(pid, 9);
-            }
+            HostState.KillRecorded(registry, "firecracker");
             var jail = Path.Join(registry, "jail");
             if (File.Exists(jail)) UnixFiles.TryDeleteTree(File.ReadAllText(jail).Trim());
             RemoveCgroups(Path.GetFileName(registry));
@@ -247,12 +239,6 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             reaped++;
         }
         return reaped;
-    }
-
-    private static bool IsFirecracker(int pid)
-    {
-        try { return File.ReadAllText($"/proc/{pid}/comm").StartsWith("firecracker", StringComparison.Ordinal); }
-        catch (IOException) { return false; }
     }
 
 

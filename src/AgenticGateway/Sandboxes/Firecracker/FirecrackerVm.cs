@@ -60,7 +60,7 @@ internal sealed partial class FirecrackerVm : IAsyncDisposable
             deadline.CancelAfter(timeout);
             if (layout.ChrootRoot is not null && options.NewPidNs)
                 await vm.FollowPidFileAsync(JailerCommand.PidFile(options, layout), deadline.Token);
-            File.WriteAllText(Path.Join(registry, "pid"), vm._pid.ToString(CultureInfo.InvariantCulture));
+            HostState.RecordPid(registry, vm._pid);
             await vm.WaitForApiAsync(deadline.Token);
             return vm;
         }

@@ -36,10 +36,7 @@ internal sealed class QemuDriver : ISandboxDriver
     {
         _options = options;
         _logger = logger;
-        var full = Path.GetFullPath(dataDirectory);
-        var tag = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(full)))[..12];
-        // Unix socket paths are limited to 108 bytes: the VMs' sockets live under a short path, not the data directory.
-        _state = BubblewrapHost.IsRootUser() ? Path.Combine("/run/agentic-gateway", tag, "qemu") : Path.Combine(Path.GetTempPath(), "agw-qemu-" + tag);
+        _state = HostState.MicroVmDirectory(dataDirectory, "qemu");
         _kvm = File.Exists(kvmDevice);
         _image = ImageBuilder.Resolve(options.ImageDirectory);
         _imageVersion = ImageBuilder.VersionOf(_image);
@@ -156,7 +153,7 @@ internal sealed class QemuDriver : ISandboxDriver
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         var process = Process.Start(info) ?? throw new IOException("qemu did not start");
-        File.WriteAllText(Path.Join(directory, "pid"), process.Id.ToString(CultureInfo.InvariantCulture));
+        HostState.RecordPid(directory, process.Id);
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) MicroVmLog.Vmm(_logger, "QEMU", id, line); };
         process.BeginErrorReadLine();
         process.OutputDataReceived += (_, _) => { };
@@ -246,19 +243,11 @@ internal sealed class QemuDriver : ISandboxDriver
         var reaped = 0;
         foreach (var directory in Directory.EnumerateDirectories(vms))
         {
-            var pidFile = Path.Join(directory, "pid");
-            if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && IsQemu(pid))
-                CgroupFs.Kill(pid, 9);
+            HostState.KillRecorded(directory, "qemu-system");
             UnixFiles.TryDeleteTree(directory);
             reaped++;
         }
         return reaped;
-    }
-
-    private static bool IsQemu(int pid)
-    {
-        try { return File.ReadAllText($"/proc/{pid}/comm").StartsWith("qemu-system", StringComparison.Ordinal); }
-        catch (IOException) { return false; }
     }
 }
 

@@ -176,7 +176,7 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
             var asked = (await gateway.ExecAsync(big, size)).GetProperty("stdout").GetString()!.Split(' ');
             Assert.Equal("2", asked[0]);
             Assert.InRange(int.Parse(asked[1], System.Globalization.CultureInfo.InvariantCulture), 640, 768);
-            var state = Path.Join("/run/agentic-gateway", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(data)))[..12], "qemu");
+            var state = AgenticGateway.Sandboxes.HostState.MicroVmDirectory(data, "qemu");
             Assert.True(Directory.Exists(Path.Join(state, "vms", id)), state);
             await gateway.DisposeAsync();
             // Shutdown ends the VM and removes the driver's host state (sockets, console logs, templates).
