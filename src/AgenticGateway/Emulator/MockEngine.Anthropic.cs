@@ -319,9 +319,7 @@ internal sealed partial class MockEngine
     /// <summary>The documented event order: message_start, then per block start/deltas/stop (a ping after the first start), message_delta, message_stop.</summary>
     private async Task AnthropicStreamAsync(IMockExchange exchange, AnthropicAnswer a, string model, MockSettings settings, MockFault fault, CancellationToken cancellationToken)
     {
-        StartStream(exchange);
-        await exchange.FlushAsync(cancellationToken);
-        if (settings.TimeToFirstToken > TimeSpan.Zero) await Task.Delay(settings.TimeToFirstToken, _time, cancellationToken);
+        await StartStreamAsync(exchange, settings, cancellationToken);
         var tokenDelay = TokenDelay(settings);
         var json = new ArrayBufferWriter<byte>(512);
         var sent = 0;

@@ -252,8 +252,7 @@ internal sealed partial class MockEngine
         exchange.SetStatus(200);
         exchange.SetHeader("content-type", BedrockTranslator.EventStreamContentType);
         exchange.SetHeader("x-amzn-RequestId", Guid.NewGuid().ToString());
-        await exchange.FlushAsync(cancellationToken);
-        if (settings.TimeToFirstToken > TimeSpan.Zero) await Task.Delay(settings.TimeToFirstToken, _time, cancellationToken);
+        await FirstTokenAsync(exchange, settings, cancellationToken);
         var tokenDelay = TokenDelay(settings);
         var sent = 0;
         var json = new ArrayBufferWriter<byte>(256);

@@ -43,9 +43,7 @@ internal sealed partial class MockEngine
         }
 
         var includeUsage = body.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && BoolField(so, "include_usage");
-        StartStream(exchange);
-        await exchange.FlushAsync(cancellationToken);
-        if (settings.TimeToFirstToken > TimeSpan.Zero) await Task.Delay(settings.TimeToFirstToken, _time, cancellationToken);
+        await StartStreamAsync(exchange, settings, cancellationToken);
         var tokenDelay = TokenDelay(settings);
         var json = new ArrayBufferWriter<byte>(512);
         var sent = 0;
@@ -347,16 +345,7 @@ internal sealed partial class MockEngine
         w.WriteNumber("index", index);
         w.WriteStartObject("delta");
         if (role) { w.WriteString("role", "assistant"); w.WriteNull("content"); }
-        w.WriteStartArray("tool_calls");
-        w.WriteStartObject();
-        w.WriteNumber("index", toolIndex);
-        if (callId is not null) { w.WriteString("id", callId); w.WriteString("type", "function"); }
-        w.WriteStartObject("function");
-        if (name is not null) w.WriteString("name", name);
-        w.WriteString("arguments", arguments);
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.WriteEndArray();
+        Providers.Translation.OpenAiChunks.WriteToolCallDelta(w, toolIndex, callId, name, arguments);
         w.WriteEndObject();
         w.WriteNull("logprobs");
         w.WriteNull("finish_reason");

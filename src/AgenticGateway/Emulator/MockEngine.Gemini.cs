@@ -213,9 +213,7 @@ internal sealed partial class MockEngine
             return;
         }
 
-        StartStream(exchange);
-        await exchange.FlushAsync(cancellationToken);
-        if (settings.TimeToFirstToken > TimeSpan.Zero) await Task.Delay(settings.TimeToFirstToken, _time, cancellationToken);
+        await StartStreamAsync(exchange, settings, cancellationToken);
         var tokenDelay = TokenDelay(settings);
         var json = new ArrayBufferWriter<byte>(512);
         var sent = 0;

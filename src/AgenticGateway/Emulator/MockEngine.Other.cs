@@ -57,9 +57,7 @@ internal sealed partial class MockEngine
         }
 
         var includeUsage = body.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object && BoolField(so, "include_usage");
-        StartStream(exchange);
-        await exchange.FlushAsync(cancellationToken);
-        if (settings.TimeToFirstToken > TimeSpan.Zero) await Task.Delay(settings.TimeToFirstToken, _time, cancellationToken);
+        await StartStreamAsync(exchange, settings, cancellationToken);
         var json = new ArrayBufferWriter<byte>(256);
         var delay = TokenDelay(settings);
         var sent = 0;

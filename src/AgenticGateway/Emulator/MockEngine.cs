@@ -312,11 +312,20 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
         await exchange.FlushAsync(cancellationToken);
     }
 
-    private static void StartStream(IMockExchange exchange)
+    /// <summary>An SSE response: its headers, sent at once, then the configured time to first token.</summary>
+    private Task StartStreamAsync(IMockExchange exchange, MockSettings settings, CancellationToken cancellationToken)
     {
         exchange.SetStatus(200);
         exchange.SetHeader("content-type", "text/event-stream; charset=utf-8");
         exchange.SetHeader("cache-control", "no-cache");
+        return FirstTokenAsync(exchange, settings, cancellationToken);
+    }
+
+    /// <summary>Sends the headers set so far, then waits the configured time to first token (every streamed dialect).</summary>
+    private async Task FirstTokenAsync(IMockExchange exchange, MockSettings settings, CancellationToken cancellationToken)
+    {
+        await exchange.FlushAsync(cancellationToken);
+        if (settings.TimeToFirstToken > TimeSpan.Zero) await Task.Delay(settings.TimeToFirstToken, _time, cancellationToken);
     }
 
     private static TimeSpan TokenDelay(MockSettings s) => s.TokensPerSecond > 0 ? TimeSpan.FromSeconds(1 / s.TokensPerSecond) : TimeSpan.Zero;
