@@ -196,14 +196,7 @@ internal sealed class OpenAiToAnthropicStream : IStreamTranslator
         {
             Open(BlockKind.Thinking, -1, default, output);
             _outputChars += reasoning.Length;
-            Event(output, "content_block_delta", w =>
-            {
-                w.WriteNumber("index", _nextIndex - 1);
-                w.WriteStartObject("delta");
-                w.WriteString("type", "thinking_delta");
-                w.WriteString("thinking", reasoning);
-                w.WriteEndObject();
-            });
+            BlockDelta(output, _nextIndex - 1, "thinking_delta", "thinking", reasoning);
         }
         if (delta.TryGetProperty("thinking_blocks", out var blocks) && blocks.ValueKind == JsonValueKind.Array) ThinkingBlocks(blocks, output);
         foreach (var name in (ReadOnlySpan<string>)["content", "refusal"])
@@ -211,14 +204,7 @@ internal sealed class OpenAiToAnthropicStream : IStreamTranslator
             if (!delta.TryGetProperty(name, out var content) || content.ValueKind != JsonValueKind.String || content.GetString() is not { Length: > 0 } text) continue;
             Open(BlockKind.Text, -1, default, output);
             _outputChars += text.Length;
-            Event(output, "content_block_delta", w =>
-            {
-                w.WriteNumber("index", _nextIndex - 1);
-                w.WriteStartObject("delta");
-                w.WriteString("type", "text_delta");
-                w.WriteString("text", text);
-                w.WriteEndObject();
-            });
+            BlockDelta(output, _nextIndex - 1, "text_delta", "text", text);
         }
         if (delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
         {
@@ -256,16 +242,20 @@ internal sealed class OpenAiToAnthropicStream : IStreamTranslator
             }
             if (!block.TryGetProperty("signature", out var signature) || signature.ValueKind != JsonValueKind.String || signature.GetString() is not { Length: > 0 } sig) continue;
             Open(BlockKind.Thinking, -1, default, output);
-            Event(output, "content_block_delta", w =>
-            {
-                w.WriteNumber("index", _nextIndex - 1);
-                w.WriteStartObject("delta");
-                w.WriteString("type", "signature_delta");
-                w.WriteString("signature", sig);
-                w.WriteEndObject();
-            });
+            BlockDelta(output, _nextIndex - 1, "signature_delta", "signature", sig);
         }
     }
+
+    /// <summary><c>content_block_delta</c> of block <paramref name="index"/>: <c>{"type": type, field: value}</c>.</summary>
+    private void BlockDelta(IBufferWriter<byte> output, int index, string type, string field, string value) =>
+        Event(output, "content_block_delta", w =>
+        {
+            w.WriteNumber("index", index);
+            w.WriteStartObject("delta");
+            w.WriteString("type", type);
+            w.WriteString(field, value);
+            w.WriteEndObject();
+        });
 
     /// <summary>One <c>delta.tool_calls</c> entry; false when it ended the stream with an error.</summary>
     private bool ToolCall(JsonElement call, int position, IBufferWriter<byte> output)
@@ -290,14 +280,7 @@ internal sealed class OpenAiToAnthropicStream : IStreamTranslator
         if (!HasArguments(function, out var arguments)) return true;
         _outputChars += arguments.Length;
         var blockIndex = _toolBlocks[key];
-        Event(output, "content_block_delta", w =>
-        {
-            w.WriteNumber("index", blockIndex);
-            w.WriteStartObject("delta");
-            w.WriteString("type", "input_json_delta");
-            w.WriteString("partial_json", arguments);
-            w.WriteEndObject();
-        });
+        BlockDelta(output, blockIndex, "input_json_delta", "partial_json", arguments);
         return true;
     }
 
