@@ -42,18 +42,18 @@ internal sealed class AnswerCodec
     /// Converts a whole successful body. Throws <see cref="InvalidDataException"/> when it is not what the provider
     /// documents (the attempt then counts as an invalid response and may be retried elsewhere).
     /// </summary>
-    public byte[] ConvertBody(ReadOnlyMemory<byte> body, out Usage? usage)
+    public ReadOnlyMemory<byte> ConvertBody(ReadOnlyMemory<byte> body, out Usage? usage)
     {
         if (_anthropicNative)
         {
             if (!AnthropicNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
-            return body.ToArray();
+            return body;
         }
-        byte[] openAi;
+        ReadOnlyMemory<byte> openAi;
         if (_provider is null)
         {
             if (!UsageReader.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
-            openAi = body.ToArray();
+            openAi = body;
         }
         else
         {

@@ -23,7 +23,7 @@ internal static class ClientFormats
         return null;
     }
 
-    public static byte[] ToAnthropicMessage(byte[] openAiCompletion, LlmExchange x) =>
+    public static byte[] ToAnthropicMessage(ReadOnlyMemory<byte> openAiCompletion, LlmExchange x) =>
         AnthropicResponseConverter.FromOpenAi(openAiCompletion, x.Request.Model);
 
     public static IStreamTranslator ToAnthropicStream(LlmExchange x)

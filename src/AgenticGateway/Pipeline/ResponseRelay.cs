@@ -35,7 +35,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
         try
         {
             x.UpstreamTicks += Stopwatch.GetTimestamp() - attemptStart;
-            var answer = buffer.AsMemory(0, length);
+            ReadOnlyMemory<byte> answer = buffer.AsMemory(0, length);
             Usage? usage;
             if (codec is null)
             {

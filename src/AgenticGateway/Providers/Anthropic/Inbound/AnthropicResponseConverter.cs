@@ -18,16 +18,16 @@ namespace AgenticGateway.Providers.Anthropic.Inbound;
 internal static class AnthropicResponseConverter
 {
     /// <summary>Converts the body; throws <see cref="InvalidDataException"/> when it is not a chat completion object.</summary>
-    public static byte[] FromOpenAi(ReadOnlySpan<byte> openAiCompletion, string requestedModel) => FromOpenAi(openAiCompletion, requestedModel, out _);
+    public static byte[] FromOpenAi(ReadOnlyMemory<byte> openAiCompletion, string requestedModel) => FromOpenAi(openAiCompletion, requestedModel, out _);
 
     /// <summary>Converts the body and returns the usage in the gateway's terms for spend tracking.</summary>
-    public static byte[] FromOpenAi(ReadOnlySpan<byte> openAiCompletion, string requestedModel, out OpenAi.Usage? usage)
+    public static byte[] FromOpenAi(ReadOnlyMemory<byte> openAiCompletion, string requestedModel, out OpenAi.Usage? usage)
     {
         usage = null;
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(openAiCompletion.ToArray());
+            document = JsonDocument.Parse(openAiCompletion);
         }
         catch (JsonException e)
         {
