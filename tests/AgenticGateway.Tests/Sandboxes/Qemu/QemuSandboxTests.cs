@@ -42,12 +42,17 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
     private SandboxGateway G => fixture.Gateway;
 
     [Fact]
-    public async Task Image_build_is_cached()
+    public void Image_build_is_cached()
     {
+        // The fixture built (or found) the image: building again must find it, not download or write anything.
+        var agent = GuestAgentBinary.Locate(_ => { });
         var watch = Stopwatch.StartNew();
-        var first = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
-        var second = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
+        var log = new List<string>();
+        var first = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, log.Add, agent);
+        var second = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, log.Add, agent);
         Assert.Equal(first, second);
+        Assert.Equal(2, log.Count);
+        Assert.All(log, line => Assert.StartsWith($"image {Path.GetFileName(first)} is cached in ", line));
         Assert.True(File.Exists(Path.Join(first, ImageBuilder.VersionFile)));
         output.WriteLine($"cached image build: {watch.Elapsed.TotalMilliseconds / 2:F0} ms each");
     }
