@@ -7,14 +7,7 @@ Prints one JSON object of millisecond samples per measurement.
 """
 import http.client, json, os, subprocess, sys, time, urllib.parse
 
-
-def timed(fn, n):
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+from benchlib import timed
 
 
 def bare(image, n):

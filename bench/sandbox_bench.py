@@ -1,6 +1,8 @@
 """Sandbox latency benchmark client (standard library only). Run by bench/sandbox.sh; prints a markdown table."""
 import http.client, json, os, statistics, subprocess, sys, time, urllib.parse
 
+from benchlib import timed
+
 base, key, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 url = urllib.parse.urlparse(base)
 N = 10 if quick else 1
@@ -30,15 +32,6 @@ def metric(name):
         if line.startswith(name):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-def timed(fn, n):
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 rows = []
