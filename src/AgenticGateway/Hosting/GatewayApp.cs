@@ -14,7 +14,11 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace AgenticGateway.Hosting;
 
 /// <summary>What the host starts with: validated options, where they came from, and where to listen.</summary>
-internal sealed record GatewayStartOptions(GatewayOptions Options, string? ConfigPath, string Urls, IReadOnlyList<string> Warnings);
+internal sealed record GatewayStartOptions(GatewayOptions Options, string? ConfigPath, string Urls, IReadOnlyList<string> Warnings)
+{
+    /// <summary>Replaces services after the defaults are registered: a seam for tests (e.g. a resolver without DNS).</summary>
+    public Action<IServiceCollection>? OverrideServices { get; init; }
+}
 
 /// <summary>Builds the gateway's web application. Used by Program and by the functional tests alike.</summary>
 internal static class GatewayApp
@@ -74,6 +78,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<LlmProxyHandler>();
         builder.Services.AddSingleton(new Ui.RecentRequests());
         AddSandboxes(builder.Services, options);
+        start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
         {
             builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>()));
@@ -121,7 +126,9 @@ internal static class GatewayApp
     /// <summary>The sandbox gateway: the driver named in config, the manager (lifecycle, pool, quotas) and the API's helpers.</summary>
     private static void AddSandboxes(IServiceCollection services, GatewayOptions options)
     {
-        services.AddSingleton<Sandboxes.Egress.EgressProxy>();
+        services.AddSingleton<Sandboxes.Egress.IEgressResolver, Sandboxes.Egress.SystemEgressResolver>();
+        services.AddSingleton(sp => new Sandboxes.Egress.EgressProxy(options.Sandboxes.Egress, sp.GetRequiredService<Sandboxes.Egress.IEgressResolver>(),
+            sp.GetRequiredService<ILogger<Sandboxes.Egress.EgressProxy>>()));
         Sandboxes.ISandboxDriver Driver(IServiceProvider sp, string name) => name switch
         {
             "firecracker" => new Sandboxes.Firecracker.FirecrackerDriver(options.Sandboxes.Firecracker, options.Storage.DataDirectory,

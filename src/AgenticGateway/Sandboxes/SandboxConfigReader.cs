@@ -63,6 +63,7 @@ internal static class SandboxConfigReader
             q.ReportUnknownKeys(strict: true);
             options = options with { Quota = quota };
         }
+        if (s.Map("egress") is { } egress) options = options with { Egress = Egress.EgressConfigReader.Read(egress) };
         s.ReportUnknownKeys(strict: true);
         if (options.Defaults.MemoryMb > options.Max.MemoryMb || options.Defaults.Cpu > options.Max.Cpu
             || options.Defaults.DiskMb > options.Max.DiskMb || options.Defaults.Timeout > options.Max.Timeout)

@@ -34,6 +34,8 @@ internal sealed record SandboxOptions
     /// <summary>Warm pools per runtime. A runtime without an entry has no pool (every create is cold).</summary>
     public ImmutableDictionary<string, PoolOptions> Pools { get; init; } = ImmutableDictionary<string, PoolOptions>.Empty.Add("python", new PoolOptions());
     public QuotaOptions Quota { get; init; } = new();
+    /// <summary>The operator's bounds on network "allowlist": a ceiling on allow_hosts, and private networks opted in.</summary>
+    public Egress.EgressOptions Egress { get; init; } = new();
 
     public static readonly ImmutableArray<string> Runtimes = ["python", "node", "bash"];
     public static readonly ImmutableArray<string> Drivers = ["bubblewrap", "firecracker", "qemu"];

@@ -85,7 +85,7 @@ internal sealed partial record SandboxSpec
                         else networkMode = v.GetString();
                         break;
                     case "allow_hosts":
-                        (allowHosts, error) = StringList(v, "allow_hosts", 64, HostName(), "a host name such as pypi.org or *.example.com");
+                        (allowHosts, error) = AllowHosts(v, options.Egress);
                         break;
                     case "packages":
                         (packages, error) = StringList(v, "packages", 100, PackageName(), "a package name with an optional version, such as numpy==2.1.0");
@@ -153,11 +153,40 @@ internal sealed partial record SandboxSpec
         return (builder.ToImmutable(), null);
     }
 
+    /// <summary>
+    /// The names a sandbox may reach: host names, never addresses or localhost (the proxy connects from the gateway's
+    /// network), each within the operator's ceiling. Stored normalized (lower case, no trailing dot).
+    /// </summary>
+    private static (ImmutableArray<string>, ApiError?) AllowHosts(JsonElement v, Egress.EgressOptions egress)
+    {
+        const string Name = "allow_hosts";
+        if (v.ValueKind == JsonValueKind.Null) return ([], null);
+        if (v.ValueKind != JsonValueKind.Array) return ([], ApiError.BadRequest($"{Name} must be a list of host names.", Name));
+        if (v.GetArrayLength() > 64) return ([], ApiError.BadRequest($"{Name} may have at most 64 items.", Name));
+        var builder = ImmutableArray.CreateBuilder<string>();
+        foreach (var item in v.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String) return ([], ApiError.BadRequest($"{Name}: each item must be a host name such as pypi.org or *.example.com.", Name));
+            var text = item.GetString()!;
+            var name = Egress.EgressHostNames.Normalize(text);
+            if (Egress.EgressHostNames.Problem(name, wildcard: true) is { } problem)
+                return ([], ApiError.BadRequest($"{Name}: '{Shown(text)}' {problem}.", Name));
+            if (!egress.Permits(name))
+                return ([], ApiError.BadRequest($"{Name}: '{name}' is not permitted by this gateway (sandboxes.egress.allow_hosts: {string.Join(", ", egress.AllowHosts!)}).", Name));
+            if (!builder.Contains(name)) builder.Add(name);
+        }
+        return (builder.ToImmutable(), null);
+    }
+
+    /// <summary>An entry as quoted back in an error: bounded, and only printable ASCII.</summary>
+    private static string Shown(string text)
+    {
+        var cut = text.Length > 80 ? text[..80] + "..." : text;
+        return string.Create(cut.Length, cut, (span, s) => { for (var i = 0; i < s.Length; i++) span[i] = s[i] is >= ' ' and <= '~' ? s[i] : '?'; });
+    }
+
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
     internal static partial Regex EnvName();
-
-    [GeneratedRegex(@"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")]
-    private static partial Regex HostName();
 
     [GeneratedRegex(@"^(@[a-z0-9][a-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}(\[[A-Za-z0-9,_-]+\])?((==|>=|<=|~=|!=|>|<|@)[A-Za-z0-9.*+!_-]{1,64})?$")]
     private static partial Regex PackageName();

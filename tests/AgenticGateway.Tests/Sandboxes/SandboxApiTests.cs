@@ -82,6 +82,26 @@ public abstract class SandboxApiSuite
     }
 
     [Fact]
+    public async Task Allow_hosts_refuses_addresses_and_localhost_in_every_spelling()
+    {
+        foreach (var entry in new[]
+        {
+            "127.0.0.1", "localhost", "0.0.0.0", "[::1]", "::1", "127.1", "2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1",
+            "*.0.0.1", "*.1", "localhost.", "LOCALHOST", "foo.localhost", "*.localhost", "169.254.169.254", "::ffff:127.0.0.1",
+            "fe80::1%lo", "10.0.0.1", "1.2.3.4.",
+        })
+        {
+            var json = JsonSerializer.Serialize(new { runtime = "python", network = "allowlist", allow_hosts = new[] { "pypi.org", entry } });
+            var (status, body) = await G.PostAsync("/v1/sandboxes", json);
+            Assert.True(status == HttpStatusCode.BadRequest, $"{entry}: {status} {body}");
+            var error = body.GetProperty("error");
+            Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+            Assert.Equal("allow_hosts", error.GetProperty("param").GetString());
+            Assert.Contains($"'{entry}'", error.GetProperty("message").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Python_context_keeps_variables_imports_and_functions()
     {
         var id = await G.CreateAsync();

@@ -14,7 +14,8 @@ internal sealed class SandboxGateway : IAsyncDisposable
 
     public GatewayServer Server => _gateway;
 
-    public static async Task<SandboxGateway> StartAsync(string sandboxes = "pools: {python: {min_ready: 1, max_total: 30}}", string? dataDirectory = null)
+    public static async Task<SandboxGateway> StartAsync(string sandboxes = "pools: {python: {min_ready: 1, max_total: 30}}", string? dataDirectory = null,
+        Action<IServiceCollection>? services = null)
     {
         var yaml = $"""
             master_key: {Master}
@@ -22,7 +23,7 @@ internal sealed class SandboxGateway : IAsyncDisposable
               - {"{"}name: gpt-4o, provider: mock{"}"}
             sandboxes: {"{"}{sandboxes}{"}"}
             """;
-        return new SandboxGateway(await GatewayServer.StartAsync(yaml, dataDirectory: dataDirectory));
+        return new SandboxGateway(await GatewayServer.StartAsync(yaml, dataDirectory: dataDirectory, services: services));
     }
 
     public Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, string? json = null, string key = Master) =>

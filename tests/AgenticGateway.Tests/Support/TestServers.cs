@@ -65,7 +65,9 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     /// <param name="dataDirectory">Where keys are stored; a fresh temporary directory unless given (to test restarts).</param>
     /// <param name="storage">Backends beyond the data directory (database_url, redis_url); none by default, whatever the environment says.</param>
-    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null)
+    /// <param name="services">Replaces services after the gateway's own are registered (a resolver without DNS, say).</param>
+    public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null,
+        Action<IServiceCollection>? services = null)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
@@ -74,7 +76,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         // Gateways of tests that do not use sandboxes keep no warm pool: the suite would otherwise start hundreds.
         if (!yaml.Contains("sandboxes:", StringComparison.Ordinal))
             options = options with { Sandboxes = options.Sandboxes with { Pools = System.Collections.Immutable.ImmutableDictionary<string, AgenticGateway.Sandboxes.PoolOptions>.Empty } };
-        var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings));
+        var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings) { OverrideServices = services });
         await app.StartAsync();
         return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]) { _ownedData = dataDirectory is null ? options.Storage.DataDirectory : null };
     }

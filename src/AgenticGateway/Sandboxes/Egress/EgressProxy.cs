@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -7,9 +8,13 @@ namespace AgenticGateway.Sandboxes.Egress;
 /// The only way out of a sandbox with network "allowlist": an HTTP proxy on a Unix socket bound into that sandbox
 /// (the agent relays 127.0.0.1:3128 to it). It reads the target host name from the request (CONNECT host:port, or an
 /// absolute http:// URL) and connects only to hosts on the sandbox's list, so the filter works by name even where every
-/// name resolves to one address. Anything else gets a 403 that says why.
+/// name resolves to one address. It connects from the gateway's own network, so it also refuses what would reach the
+/// gateway's side: a target given as an address or localhost, and any name that resolves to a loopback, private,
+/// link-local, metadata or otherwise non-public address (<see cref="EgressAddresses"/>). It resolves each name once and
+/// connects to exactly the addresses it checked, so a second, different DNS answer (rebinding) never gets used.
+/// Anything refused gets a 403 that says why.
 /// </summary>
-internal sealed class EgressProxy(ILogger<EgressProxy> logger)
+internal sealed class EgressProxy(EgressOptions options, IEgressResolver resolver, ILogger<EgressProxy> logger)
 {
     private const int MaxHead = 16 * 1024;
 
@@ -24,18 +29,6 @@ internal sealed class EgressProxy(ILogger<EgressProxy> logger)
         var stop = new CancellationTokenSource();
         var loop = AcceptLoopAsync(sandboxId, listener, allowHosts, stop.Token);
         return new Listener(listener, stop, loop);
-    }
-
-    public static bool IsAllowed(string host, IReadOnlyList<string> allowHosts)
-    {
-        foreach (var entry in allowHosts)
-        {
-            if (entry.StartsWith("*.", StringComparison.Ordinal)
-                ? host.EndsWith(entry[1..], StringComparison.OrdinalIgnoreCase) && host.Length > entry.Length - 1
-                : string.Equals(host, entry, StringComparison.OrdinalIgnoreCase))
-                return true;
-        }
-        return false;
     }
 
     private async Task AcceptLoopAsync(string sandboxId, Socket listener, IReadOnlyList<string> allowHosts, CancellationToken stop)
@@ -62,23 +55,48 @@ internal sealed class EgressProxy(ILogger<EgressProxy> logger)
                 await RefuseAsync(clientStream, 400, "Bad Request", "agentic-gateway egress: use CONNECT host:port or an absolute http:// URL");
                 return;
             }
-            if (!IsAllowed(host, allowHosts))
+            var name = EgressHostNames.Normalize(host);
+            if (EgressHostNames.Problem(name, wildcard: false) is { } problem)
+            {
+                EgressLog.Refused(logger, sandboxId, host, port, problem);
+                await RefuseAsync(clientStream, 403, "Forbidden", $"agentic-gateway egress: {host} {problem}");
+                return;
+            }
+            if (!EgressHostNames.MatchesAny(name, allowHosts) || options.AllowHosts is { } ceiling && !EgressHostNames.MatchesAny(name, ceiling))
             {
                 SandboxLog.Egress(logger, sandboxId, host, port, "denied");
                 await RefuseAsync(clientStream, 403, "Forbidden", $"agentic-gateway egress: {host} is not in this sandbox's allow_hosts");
                 return;
             }
-            using var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            Socket? upstream;
             using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stop))
             {
                 connectTimeout.CancelAfter(TimeSpan.FromSeconds(10));
-                try { await upstream.ConnectAsync(host, port, connectTimeout.Token); }
-                catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+                IPAddress[] addresses;
+                try { addresses = await resolver.ResolveAsync(name, connectTimeout.Token); }
+                catch (Exception ex) when (ex is SocketException or OperationCanceledException or ArgumentException) { addresses = []; }
+                if (addresses.Length == 0)
                 {
-                    await RefuseAsync(clientStream, 502, "Bad Gateway", $"agentic-gateway egress: cannot connect to {host}:{port}");
+                    await RefuseAsync(clientStream, 502, "Bad Gateway", $"agentic-gateway egress: cannot resolve {host}");
                     return;
                 }
+                // A name with any forbidden address is refused outright rather than filtered: mixing public and internal
+                // answers is how rebinding attacks hedge, and a client would not know which address it got.
+                foreach (var address in addresses)
+                {
+                    if (EgressAddresses.Refusal(address, options.AllowPrivateNetworks) is not { } why) continue;
+                    EgressLog.Refused(logger, sandboxId, host, port, $"resolves to {address}, {why}");
+                    await RefuseAsync(clientStream, 403, "Forbidden", $"agentic-gateway egress: {host} resolves to {address}, {why}; refused");
+                    return;
+                }
+                upstream = await ConnectAsync(addresses, port, connectTimeout.Token);
             }
+            if (upstream is null)
+            {
+                await RefuseAsync(clientStream, 502, "Bad Gateway", $"agentic-gateway egress: cannot connect to {host}:{port}");
+                return;
+            }
+            using var __ = upstream;
             SandboxLog.Egress(logger, sandboxId, host, port, "allowed");
             using var upstreamStream = new NetworkStream(upstream, ownsSocket: false);
             if (method == "CONNECT")
@@ -93,6 +111,27 @@ internal sealed class EgressProxy(ILogger<EgressProxy> logger)
             await Task.WhenAll(PumpAsync(clientStream, upstream, stop), PumpAsync(upstreamStream, client, stop));
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException) { }
+    }
+
+    /// <summary>Connects to the checked addresses in the resolver's order (never to the name, which could resolve anew).</summary>
+    private static async Task<Socket?> ConnectAsync(IPAddress[] addresses, int port, CancellationToken cancellationToken)
+    {
+        foreach (var address in addresses)
+        {
+            var target = EgressAddresses.ForConnect(address);
+            var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(target, port), cancellationToken);
+                return socket;
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                socket.Dispose();
+                if (ex is OperationCanceledException) return null;
+            }
+        }
+        return null;
     }
 
     private static async Task PumpAsync(NetworkStream from, Socket to, CancellationToken stop)
