@@ -172,7 +172,9 @@ internal sealed partial record SandboxSpec
             if (Egress.EgressHostNames.Problem(name, wildcard: true) is { } problem)
                 return ([], ApiError.BadRequest($"{Name}: '{Shown(text)}' {problem}.", Name));
             if (!egress.Permits(name))
-                return ([], ApiError.BadRequest($"{Name}: '{name}' is not permitted by this gateway (sandboxes.egress.allow_hosts: {string.Join(", ", egress.AllowHosts!)}).", Name));
+                return ([], ApiError.BadRequest(egress.AllowHosts!.Value.IsEmpty
+                    ? $"{Name}: '{name}' is not permitted: this gateway allows no egress (sandboxes.egress.allow_hosts is empty)."
+                    : $"{Name}: '{name}' is not permitted by this gateway (sandboxes.egress.allow_hosts: {string.Join(", ", egress.AllowHosts!)}).", Name));
             if (!builder.Contains(name)) builder.Add(name);
         }
         return (builder.ToImmutable(), null);
