@@ -12,6 +12,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public JwtOptions? Jwt { get; init; }
     public AlertOptions? Alerts { get; init; }
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
+    public BudgetOptions Budgets { get; init; } = new();
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -62,7 +63,12 @@ internal static class ConfigLoader
         var deployments = ImmutableArray.CreateBuilder<DeploymentOptions>();
         foreach (var spec in specs)
         {
-            if (spec.Build(context) is { } d) deployments.Add(d);
+            if (spec.Build(context) is not { } d) continue;
+            deployments.Add(d);
+            // A wildcard is priced per request, by the upstream model each one resolves to.
+            if (!d.IsWildcard && d.ResolvedPrice is null)
+                issues.Warning(spec.Path, $"no price is known for model '{d.Model}' (deployment {d.Id}): its requests are recorded at $0, and callers with a budget "
+                    + "are refused on it unless budgets.allow_unpriced_models is true. Set input_cost_per_token and output_cost_per_token (0 for a free model).");
         }
         if (specs.Count == 0) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
 
@@ -83,6 +89,7 @@ internal static class ConfigLoader
             Jwt = mapped.Jwt,
             Alerts = mapped.Alerts,
             Sandboxes = mapped.Sandboxes,
+            Budgets = mapped.Budgets,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -33,6 +33,7 @@ internal sealed class DeploymentSpec
     public decimal? OutputCostPerReasoningToken { get; set; }
     public decimal? InputCostPerRequest { get; set; }
     public int? MaxInputTokens { get; set; }
+    public int? MaxOutputTokens { get; set; }
     public bool? StreamUsage { get; set; }
     public MockDeploymentOptions? Mock { get; set; }
     public string? AwsRegion { get; set; }
@@ -132,6 +133,7 @@ internal sealed class DeploymentSpec
             Tpm = Tpm,
             Price = ConfiguredPrice(),
             MaxInputTokens = MaxInputTokens,
+            MaxOutputTokens = MaxOutputTokens,
             StreamUsage = StreamUsage ?? provider.StreamUsage,
             Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
             Cloud = cloud,

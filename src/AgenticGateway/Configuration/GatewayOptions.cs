@@ -18,6 +18,8 @@ internal sealed record GatewayOptions
     public AlertOptions? Alerts { get; init; }
     /// <summary>JWTs accepted as client credentials, when set.</summary>
     public JwtOptions? Jwt { get; init; }
+    /// <summary>How budgets and token limits reserve for requests before their usage is known (<c>budgets:</c>).</summary>
+    public BudgetOptions Budgets { get; init; } = new();
     /// <summary>The sandbox gateway (<c>sandboxes:</c>).</summary>
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     /// <summary>Where the options came from, for /health and logs.</summary>
@@ -51,6 +53,8 @@ internal sealed record StorageOptions
     public Secret RedisUrl { get; init; } = new(Environment.GetEnvironmentVariable("REDIS_URL"));
     /// <summary>When Redis is unreachable: true keeps serving on this node's own limits; false refuses limited requests (503).</summary>
     public bool RedisFailOpen { get; init; } = true;
+    /// <summary>How long a limit or budget check waits for Redis before Redis counts as down (then <see cref="RedisFailOpen"/> applies).</summary>
+    public TimeSpan RedisTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 }
 
 /// <summary>
@@ -61,6 +65,21 @@ internal sealed record AlertOptions
 {
     public required Uri WebhookUrl { get; init; }
     public ImmutableArray<double> BudgetThresholds { get; init; } = [0.8, 1.0];
+}
+
+/// <summary>
+/// Budgets and token limits are enforced by reserving each request's worst case at admission and settling to its real
+/// usage at the end, so requests in flight together cannot overshoot (see docs/keys-and-spend.md).
+/// </summary>
+internal sealed record BudgetOptions
+{
+    /// <summary>
+    /// Whether a caller bound by a budget may use a model with no known price. Off by default: such a request would cost
+    /// $0 on the books and the budget would never stop it.
+    /// </summary>
+    public bool AllowUnpricedModels { get; init; }
+    /// <summary>Output tokens a request reserves when it sets no max_tokens and its model's maximum output is not known.</summary>
+    public int DefaultMaxOutputTokens { get; init; } = 16_384;
 }
 
 /// <summary>
@@ -120,6 +139,8 @@ internal sealed record DeploymentOptions
     /// </summary>
     public Pricing.ModelPrice? Price { get; init; }
     public int? MaxInputTokens { get; init; }
+    /// <summary>The most a single answer may hold (LiteLLM's <c>max_output_tokens</c>): what a request without its own max_tokens reserves.</summary>
+    public int? MaxOutputTokens { get; init; }
     /// <summary>Ask for usage in streams the client did not ask it for (default: whether the provider supports it).</summary>
     public bool? StreamUsage { get; init; }
     public MockDeploymentOptions? Mock { get; init; }
@@ -127,6 +148,15 @@ internal sealed record DeploymentOptions
     public CloudOptions Cloud { get; init; } = CloudOptions.None;
 
     public bool IsWildcard => ModelName.EndsWith('*');
+
+    /// <summary>
+    /// What the deployment's requests cost: the configured price, else the built-in price of the upstream model, else
+    /// that of the public model name; null when unknown (a wildcard is priced per request instead).
+    /// </summary>
+    public Pricing.ModelPrice? ResolvedPrice => Price ?? Pricing.PriceBook.Find(Model) ?? Pricing.PriceBook.Find(ModelName);
+
+    /// <summary>The configured maximum output, else the built-in one of the upstream model, else that of the public name.</summary>
+    public int? ResolvedMaxOutputTokens => MaxOutputTokens ?? Pricing.PriceBook.FindMaxOutputTokens(Model) ?? Pricing.PriceBook.FindMaxOutputTokens(ModelName);
 }
 
 /// <summary>Cloud credentials and placement (LiteLLM's names), with the SDKs' environment variables as fallbacks.</summary>

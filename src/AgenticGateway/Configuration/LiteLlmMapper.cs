@@ -11,7 +11,7 @@ internal static class LiteLlmMapper
     /// <summary>model_info keys that only describe a model (capabilities, limits) and need no action here.</summary>
     private static readonly string[] DescriptiveModelInfoKeys =
     [
-        "mode", "base_model", "max_tokens", "max_output_tokens", "litellm_provider", "description", "db_model",
+        "mode", "base_model", "litellm_provider", "description", "db_model",
         "supports_function_calling", "supports_parallel_function_calling", "supports_vision", "supports_response_schema",
         "supports_tool_choice", "supports_system_messages", "supports_prompt_caching", "supports_reasoning",
         "supports_audio_input", "supports_audio_output", "supports_pdf_input", "supports_web_search",
@@ -57,6 +57,8 @@ internal static class LiteLlmMapper
                 // model_info costs win over litellm_params ones, key by key.
                 spec.ReadCosts(info);
                 spec.MaxInputTokens = info.Int("max_input_tokens", 1);
+                // LiteLLM's legacy max_tokens is the maximum output where max_output_tokens is absent.
+                spec.MaxOutputTokens = info.Int("max_output_tokens", 1) ?? info.Int("max_tokens", 1);
                 foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
                 info.ReportUnknownKeys(strict: false);
             }
@@ -141,10 +143,11 @@ internal static class LiteLlmMapper
         root.MarkRead("environment_variables");
         // Not a LiteLLM key: our sandbox section, accepted beside a LiteLLM config so one file configures both.
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
+        var budgets = OwnSchemaMapper.ReadBudgets(root.Map("budgets"));
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes };
+        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets };
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

@@ -46,6 +46,7 @@ internal static class OwnSchemaMapper
                 Rpm = m.Long("rpm"),
                 Tpm = m.Long("tpm"),
                 MaxInputTokens = m.Int("max_input_tokens", 1),
+                MaxOutputTokens = m.Int("max_output_tokens", 1),
                 StreamUsage = m.Bool("stream_usage"),
             };
             spec.ReadCosts(m);
@@ -79,13 +80,15 @@ internal static class OwnSchemaMapper
             if (st.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             if (st.String("redis_url") is { Length: > 0 } redis) storage = storage with { RedisUrl = new Secret(redis) };
             if (st.Bool("redis_fail_open") is { } failOpen) storage = storage with { RedisFailOpen = failOpen };
+            if (st.Duration("redis_timeout", positive: true) is { } redisTimeout) storage = storage with { RedisTimeout = redisTimeout };
             st.ReportUnknownKeys(strict: true);
         }
         var jwt = ReadJwt(root.Map("jwt"));
         var alerts = ReadAlerts(root.Map("alerts"));
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
+        var budgets = ReadBudgets(root.Map("budgets"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Budgets = budgets };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)
@@ -141,6 +144,20 @@ internal static class OwnSchemaMapper
         };
         r.ReportUnknownKeys(strict: true);
         return o;
+    }
+
+    /// <summary>The <c>budgets:</c> section (ours; accepted beside a LiteLLM config too). Unknown keys are errors in either.</summary>
+    public static BudgetOptions ReadBudgets(ConfigMap? b)
+    {
+        var options = new BudgetOptions();
+        if (b is null) return options;
+        options = options with
+        {
+            AllowUnpricedModels = b.Bool("allow_unpriced_models") ?? options.AllowUnpricedModels,
+            DefaultMaxOutputTokens = b.Int("default_max_output_tokens", 1) ?? options.DefaultMaxOutputTokens,
+        };
+        b.ReportUnknownKeys(strict: true);
+        return options;
     }
 
     private static AlertOptions? ReadAlerts(ConfigMap? a)

@@ -117,7 +117,7 @@ internal static class GatewayApp
         services.AddSingleton<MemoryRateLimitStore>();
         services.AddSingleton<MemoryBudgetCounters>();
         if (storage.RedisUrl.IsSet)
-            services.AddSingleton(sp => new RedisConnection(storage.RedisUrl.Value!, storage.RedisFailOpen, sp.GetRequiredService<ILogger<RedisConnection>>()));
+            services.AddSingleton(sp => new RedisConnection(storage.RedisUrl.Value!, storage.RedisFailOpen, storage.RedisTimeout, sp.GetRequiredService<ILogger<RedisConnection>>()));
         services.AddSingleton<BudgetAlerts>();
         services.AddHostedService(sp => sp.GetRequiredService<BudgetAlerts>());
         services.AddSingleton<Admission>();

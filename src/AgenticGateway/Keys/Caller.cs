@@ -15,6 +15,9 @@ internal sealed record Caller(bool IsAdmin, KeyIdentity? Identity)
             && (id.User is null || ModelAccess.Allows(id.User.Models, requested, group))
             && (id.Team is null || ModelAccess.Allows(id.Team.Models, requested, group)));
 
+    /// <summary>Whether a budget binds this caller (its key's, its user's or its team's).</summary>
+    public bool HasBudget => Identity is { } id && (id.Key.Limits.MaxBudget is not null || id.User?.Limits.MaxBudget is not null || id.Team?.Limits.MaxBudget is not null);
+
     /// <summary>The key, then its user and team: whatever carries limits for this caller.</summary>
     public IEnumerable<ILimitHolder> LimitHolders()
     {

@@ -24,6 +24,9 @@ internal sealed class KeyRegistry(IKeyStore store, IdentityStore identities, Tim
             return key is null ? null : await WithOwnersAsync(key, ct);
         }, cancellationToken);
 
+    /// <summary>The key name of a JWT caller's stand-in key.</summary>
+    public const string JwtKeyName = "jwt";
+
     /// <summary>The identity a JWT's claims name: a key-shaped stand-in bound by that user's and team's records.</summary>
     public ValueTask<KeyIdentity?> FindForClaimsAsync(string user, string? team, CancellationToken cancellationToken) =>
         GetAsync($"jwt\n{user}\n{team}", async ct =>
@@ -32,7 +35,7 @@ internal sealed class KeyRegistry(IKeyStore store, IdentityStore identities, Tim
             var teamRecord = team is null ? null : await identities.FindTeamAsync(team, ct);
             var key = new VirtualKey
             {
-                Token = "jwt:" + user, KeyName = "jwt", KeyAlias = "jwt:" + user, UserId = user, TeamId = teamRecord?.TeamId,
+                Token = "jwt:" + user, KeyName = JwtKeyName, KeyAlias = "jwt:" + user, UserId = user, TeamId = teamRecord?.TeamId,
                 CreatedAt = userRecord?.CreatedAt ?? DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
             };
             return new KeyIdentity(key, userRecord, teamRecord);

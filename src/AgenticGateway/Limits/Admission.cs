@@ -12,12 +12,17 @@ internal sealed class AdmissionTicket
     public required List<ILimitHolder> Holders { get; init; }
     public List<LimitRule> Rules { get; } = [];
     public long[] Buckets { get; set; } = [];
+    /// <summary>The minute the token reservation was held in (where the store settles it).</summary>
+    public long LimitMinute { get; set; }
     /// <summary>The store the rules were counted in: token counts are settled there, whatever Redis does meanwhile.</summary>
     public IRateLimitStore? LimitStore { get; set; }
-    public long EstimatedTokens { get; init; }
+    /// <summary>Tokens reserved against token rules: the request's worst case.</summary>
+    public long ReservedTokens { get; init; }
+    /// <summary>Nano-dollars reserved against each budget: the request's worst-case cost.</summary>
+    public long ReservedNanos { get; init; }
     public int ParallelHeld { get; set; }
-    /// <summary>Budget counters (key, user, team) the settled cost is added to, whom they belong to, and where they were read.</summary>
-    public List<(string Counter, ILimitHolder Holder, IBudgetCounters Store)> BudgetCounters { get; } = [];
+    /// <summary>Budget counters (key, user, team) holding this request's reservation: whose, where, and since which minute.</summary>
+    public List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)> Budgets { get; } = [];
 }
 
 /// <summary>
@@ -34,17 +39,21 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
 
     private const long MinuteMs = 60_000, DayMs = 86_400_000;
 
-    /// <summary>Admits the request or says why not. Returns a null ticket (and no work) for callers without limits.</summary>
-    public async ValueTask<(AdmissionTicket? Ticket, ApiError? Error)> AdmitAsync(Caller caller, long estimatedTokens, decimal estimatedCost, HttpResponse response, CancellationToken ct)
+    /// <summary>
+    /// Admits the request or says why not, reserving its worst case (<paramref name="reservedTokens"/>,
+    /// <paramref name="reservedCost"/>) against the caller's token limits and budgets until <see cref="SettleAsync"/>.
+    /// Returns a null ticket (and no work) for callers without limits.
+    /// </summary>
+    public async ValueTask<(AdmissionTicket? Ticket, ApiError? Error)> AdmitAsync(Caller caller, long reservedTokens, decimal reservedCost, HttpResponse response, CancellationToken ct)
     {
         if (caller.Identity is null) return (null, null);
-        var ticket = new AdmissionTicket { Holders = caller.LimitHolders().ToList(), EstimatedTokens = estimatedTokens };
+        var ticket = new AdmissionTicket { Holders = caller.LimitHolders().ToList(), ReservedTokens = reservedTokens, ReservedNanos = Money.ToNanos(reservedCost) };
 
         if (AcquireParallel(ticket) is { } busy) return (null, busy);
         var admitted = false;
         try
         {
-            if (await CheckBudgetsAsync(ticket, estimatedCost, ct) is { } over) return (null, over);
+            if (await ReserveBudgetsAsync(ticket, reservedCost, ct) is { } over) return (null, over);
             foreach (var h in ticket.Holders) AddRules(ticket.Rules, h);
             if (ticket.Rules.Count == 0)
             {
@@ -52,7 +61,7 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
                 return (ticket, null);
             }
 
-            var (outcome, store) = await AcquireAsync(ticket.Rules, estimatedTokens, ct);
+            var (outcome, store) = await AcquireAsync(ticket.Rules, reservedTokens, ct);
             if (outcome is null)
                 return (null, new ApiError(503, "Rate limits cannot be checked: the shared limit store (Redis) is unreachable and the gateway is set to fail closed.", "server_error", "rate_limiter_unavailable"));
             WriteHeaders(response, ticket.Rules, outcome);
@@ -60,47 +69,66 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             {
                 var rule = ticket.Rules[outcome.Refused];
                 var seconds = (int)Math.Max(1, (outcome.RetryAfterMs + 999) / 1000);
-                return (null, new RateLimitRefusal(429, $"Rate limit exceeded: {rule.Name} ({rule.Limit} {(rule.Tokens ? "tokens" : "requests")} per {Window(rule.WindowMs)}). Try again in {seconds}s.",
+                return (null, new RateLimitRefusal(429, $"Rate limit exceeded: {rule.Name} ({rule.Limit} {(rule.Tokens ? "tokens" : "requests")} per {Window(rule.WindowMs)}"
+                    + (rule.Tokens ? $"; this request reserves up to {reservedTokens} tokens" : "") + $"). Try again in {seconds}s.",
                     "rate_limit_error", "rate_limit_exceeded", rule.Key[..rule.Key.IndexOf(':')], rule.Key[(rule.Key.LastIndexOf(':') + 1)..]) { RetryAfterSeconds = seconds });
             }
             ticket.Buckets = outcome.Bucket;
+            ticket.LimitMinute = outcome.Minute;
             ticket.LimitStore = store;
             admitted = true;
             return (ticket, null);
         }
         finally
         {
-            if (!admitted) ReleaseParallel(ticket);
+            if (!admitted)
+            {
+                ReleaseParallel(ticket);
+                await ReleaseBudgetsAsync(ticket);
+            }
         }
     }
 
-    /// <summary>The request ended: settle token counts to the real usage, add its cost to the budgets, free its parallel slot.</summary>
+    /// <summary>
+    /// The request ended: replace its token reservation by the real usage, its budget reservations by the real cost,
+    /// and free its parallel slot. Always called once per admitted request, whatever happened to it.
+    /// </summary>
     public async ValueTask SettleAsync(AdmissionTicket ticket, Usage? usage, long costNanos)
     {
         ReleaseParallel(ticket);
-        var delta = (usage?.TotalTokens ?? 0) - ticket.EstimatedTokens;
-        if (delta != 0 && ticket.LimitStore is { } limits)
+        if (ticket.LimitStore is { } limits)
         {
+            var actual = usage?.TotalTokens ?? 0;
             for (var i = 0; i < ticket.Rules.Count; i++)
             {
                 if (!ticket.Rules[i].Tokens) continue;
-                try { await limits.SettleAsync(ticket.Rules[i], ticket.Buckets[i], delta, CancellationToken.None); }
+                try { await limits.SettleAsync(ticket.Rules[i], ticket.Buckets[i], ticket.LimitMinute, ticket.ReservedTokens, actual, CancellationToken.None); }
                 catch (Exception ex) when (IsRedisFailure(ex)) { redis!.MarkDown(ex); }
             }
         }
-        if (costNanos == 0) return;
-        foreach (var (counter, holder, store) in ticket.BudgetCounters)
+        foreach (var (counter, holder, store, minute) in ticket.Budgets)
         {
             long? now;
-            try { now = await store.AddAsync(counter, costNanos, CancellationToken.None); }
+            try { now = await store.SettleAsync(counter, minute, ticket.ReservedNanos, costNanos, CancellationToken.None); }
             catch (Exception ex) when (IsRedisFailure(ex))
             {
-                // The cost still counts on this node while Redis is away.
+                // The cost still counts on this node while Redis is away (the reservation there expires on its own).
                 redis!.MarkDown(ex);
-                now = await memoryBudgets.AddAsync(counter, costNanos, CancellationToken.None);
+                now = await memoryBudgets.SettleAsync(counter, 0, 0, costNanos, CancellationToken.None);
             }
-            if (now is { } after) alerts.Check(holder, after - costNanos, after);
+            if (now is { } after && costNanos != 0) alerts.Check(holder, after - costNanos, after);
         }
+    }
+
+    /// <summary>Gives back the budget reservations of a request that was not admitted after all.</summary>
+    private async ValueTask ReleaseBudgetsAsync(AdmissionTicket ticket)
+    {
+        foreach (var (counter, _, store, minute) in ticket.Budgets)
+        {
+            try { await store.SettleAsync(counter, minute, ticket.ReservedNanos, 0, CancellationToken.None); }
+            catch (Exception ex) when (IsRedisFailure(ex)) { redis!.MarkDown(ex); }
+        }
+        ticket.Budgets.Clear();
     }
 
     private IRateLimitStore Limits(out bool shared)
@@ -131,7 +159,8 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
         }
     }
 
-    private async ValueTask<ApiError?> CheckBudgetsAsync(AdmissionTicket ticket, decimal estimatedCost, CancellationToken ct)
+    /// <summary>Reserves the request's worst-case cost against every budget that binds it, or says which refused.</summary>
+    private async ValueTask<ApiError?> ReserveBudgetsAsync(AdmissionTicket ticket, decimal cost, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         foreach (var h in ticket.Holders)
@@ -140,31 +169,39 @@ internal sealed class Admission(MemoryRateLimitStore memoryLimits, MemoryBudgetC
             var (start, end) = BudgetPeriod.Current(h.Limits.BudgetDuration, h.CreatedAt, now);
             var counter = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
             var lifetime = end is { } e ? e - now + TimeSpan.FromHours(1) : TimeSpan.FromDays(400);
-            var (spent, store) = await SpentAsync(counter, h, start, lifetime, ct);
-            ticket.BudgetCounters.Add((counter, h, store));
-            var spentDollars = Money.FromNanos(spent);
-            if (spentDollars + estimatedCost > max)
+            var (reservation, store) = await ReserveAsync(counter, h, start, lifetime, Money.ToNanos(max), ticket.ReservedNanos, ct);
+            if (reservation.Verdict == BudgetVerdict.Reserved)
+            {
+                ticket.Budgets.Add((counter, h, store, reservation.Minute));
+                continue;
+            }
+            var spent = Money.FromNanos(reservation.SpentNanos);
+            var mayCost = cost > 0 ? $" (this request may cost up to ${cost:0.######})" : "";
+            if (reservation.Verdict == BudgetVerdict.Exceeded)
             {
                 var reset = end is { } r ? $" The budget resets at {r:O}." : "";
-                return new ApiError(400, $"Budget exceeded for {h.Scope} {Display(h)}: spent ${spentDollars:0.######} of ${max:0.######}{(estimatedCost > 0 ? $" (this request may cost up to ${estimatedCost:0.######})" : "")}.{reset}",
-                    "budget_exceeded", "budget_exceeded");
+                return new ApiError(400, $"Budget exceeded for {h.Scope} {Display(h)}: spent ${spent:0.######} of ${max:0.######}.{reset}", "budget_exceeded", "budget_exceeded");
             }
+            // Room is left, but requests in flight hold it: a retry once they end may well be admitted.
+            return new ApiError(429, $"Budget of {h.Scope} {Display(h)} is held by requests in flight: spent ${spent:0.######} of ${max:0.######}, "
+                + $"${Money.FromNanos(reservation.ReservedNanos):0.######} reserved{mayCost}. Try again when they finish.", "budget_exceeded", "budget_in_flight") { RetryAfterSeconds = 1 };
         }
         return null;
     }
 
-    private async ValueTask<(long Spent, IBudgetCounters Store)> SpentAsync(string counter, ILimitHolder h, DateTimeOffset start, TimeSpan lifetime, CancellationToken ct)
+    private async ValueTask<(BudgetReservation Reservation, IBudgetCounters Store)> ReserveAsync(string counter, ILimitHolder h, DateTimeOffset start, TimeSpan lifetime,
+        long maxNanos, long costNanos, CancellationToken ct)
     {
         Func<CancellationToken, Task<long>> load = c => spend.SpendSinceAsync(h.Scope, h.Id, start, c);
         var store = Budgets(out var shared);
         try
         {
-            return (await store.SpentAsync(counter, load, lifetime, ct), store);
+            return (await store.ReserveAsync(counter, load, lifetime, maxNanos, costNanos, ct), store);
         }
         catch (Exception ex) when (shared && IsRedisFailure(ex))
         {
             redis!.MarkDown(ex);
-            return (await memoryBudgets.SpentAsync(counter, load, lifetime, ct), memoryBudgets);
+            return (await memoryBudgets.ReserveAsync(counter, load, lifetime, maxNanos, costNanos, ct), memoryBudgets);
         }
     }
 

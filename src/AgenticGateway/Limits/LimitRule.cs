@@ -25,14 +25,21 @@ internal sealed class LimitOutcome(int count)
     public long[] Remaining { get; } = new long[count];
     /// <summary>Milliseconds until each rule's oldest counted bucket leaves its window.</summary>
     public long[] ResetMs { get; } = new long[count];
+    /// <summary>The minute the token reservation was counted as in flight (settled there).</summary>
+    public long Minute { get; set; }
 }
 
 /// <summary>Where rate-limit counters live: this process, or Redis shared by every replica.</summary>
 internal interface IRateLimitStore
 {
-    /// <summary>Checks every rule and, only if all have room, counts the request in all of them (requests count 1, token rules <paramref name="tokens"/>).</summary>
+    /// <summary>
+    /// Checks every rule and, only if all have room, counts the request in all of them: a request rule counts 1, a token
+    /// rule reserves <paramref name="tokens"/> (the request's worst case) and holds it as in flight until settled. A token
+    /// rule has room when the reservation fits beside what the window counts, or, with nothing else in flight, while
+    /// the window is below its limit: so one request may overshoot by at most its own usage, never more.
+    /// </summary>
     ValueTask<LimitOutcome> AcquireAsync(IReadOnlyList<LimitRule> rules, long tokens, CancellationToken cancellationToken);
 
-    /// <summary>Corrects a token rule's count once the real usage is known (delta may be negative).</summary>
-    ValueTask SettleAsync(LimitRule rule, long bucket, long delta, CancellationToken cancellationToken);
+    /// <summary>Replaces a token rule's reservation by the real usage and ends it being in flight.</summary>
+    ValueTask SettleAsync(LimitRule rule, long bucket, long minute, long reserved, long actual, CancellationToken cancellationToken);
 }

@@ -35,7 +35,8 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
                 outcome.Bucket[i] = cur;
                 outcome.Remaining[i] = Math.Max(0, rule.Limit - used - cost);
                 outcome.ResetMs[i] = w.ResetMs(cur, rule.BucketMs, now);
-                if (used + cost > rule.Limit && outcome.Refused < 0)
+                var fits = used + cost <= rule.Limit || (rule.Tokens && w.Pending == 0 && used < rule.Limit);
+                if (!fits && outcome.Refused < 0)
                 {
                     outcome.Refused = i;
                     outcome.Remaining[i] = Math.Max(0, rule.Limit - used);
@@ -44,17 +45,25 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
             }
             if (outcome.Refused >= 0) return ValueTask.FromResult(outcome);
             for (var i = 0; i < rules.Count; i++)
-                _windows[rules[i].Key].Add(outcome.Bucket[i], rules[i].Tokens ? tokens : 1);
+            {
+                var w = _windows[rules[i].Key];
+                w.Add(outcome.Bucket[i], rules[i].Tokens ? tokens : 1);
+                if (rules[i].Tokens) w.Pending += tokens;
+            }
         }
         outcome.Allowed = true;
         return ValueTask.FromResult(outcome);
     }
 
-    public ValueTask SettleAsync(LimitRule rule, long bucket, long delta, CancellationToken cancellationToken)
+    public ValueTask SettleAsync(LimitRule rule, long bucket, long minute, long reserved, long actual, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
-            if (_windows.TryGetValue(rule.Key, out var w)) w.Correct(bucket, delta);
+            if (_windows.TryGetValue(rule.Key, out var w))
+            {
+                w.Correct(bucket, actual - reserved);
+                w.Pending = Math.Max(0, w.Pending - reserved);
+            }
         }
         return ValueTask.CompletedTask;
     }
@@ -78,6 +87,9 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
         private readonly long[] _ids = new long[Ring];
         private readonly long[] _counts = new long[Ring];
         private long _lastTouchedMs;
+
+        /// <summary>Tokens reserved by requests still in flight (a token rule's; always 0 for request rules).</summary>
+        public long Pending;
 
         public long Used(long cur)
         {
@@ -114,6 +126,6 @@ internal sealed class MemoryRateLimitStore(TimeProvider time) : IRateLimitStore
             return oldest == long.MaxValue ? 0 : Math.Max(0, (oldest + Ring) * bucketMs - now);
         }
 
-        public bool Idle(long nowMs) => Environment.TickCount64 - _lastTouchedMs > 2 * 86_400_000L;
+        public bool Idle(long nowMs) => Pending == 0 && Environment.TickCount64 - _lastTouchedMs > 2 * 86_400_000L;
     }
 }

@@ -15,10 +15,11 @@ internal sealed class RedisConnection : IDisposable
     private volatile bool _up = true;
     private int _probing;
 
-    public RedisConnection(string url, bool failOpen, ILogger<RedisConnection> logger)
+    public RedisConnection(string url, bool failOpen, TimeSpan callTimeout, ILogger<RedisConnection> logger)
     {
         _logger = logger;
         FailOpen = failOpen;
+        CallTimeout = callTimeout;
         var options = Parse(url);
         Endpoint = options.EndPoints.Count > 0 ? options.EndPoints[0].ToString() ?? url : url;
         _mux = ConnectionMultiplexer.Connect(options);
@@ -30,8 +31,8 @@ internal sealed class RedisConnection : IDisposable
     public bool IsUp => _up;
     public IDatabase Database => _mux.GetDatabase();
 
-    /// <summary>How long a limit check may wait for Redis before it counts as down.</summary>
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromMilliseconds(500);
+    /// <summary>How long a limit check may wait for Redis before it counts as down (<c>storage.redis_timeout</c>).</summary>
+    public TimeSpan CallTimeout { get; }
 
     public void MarkDown(Exception ex)
     {

@@ -16,6 +16,9 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Warning, "Stream from deployment {Deployment} failed after it started: {Message} request_id={RequestId}")]
     public static partial void StreamFailed(ILogger logger, string deployment, string message, string requestId);
 
+    [LoggerMessage(25, LogLevel.Warning, "Stream ended by the gateway: its caller lost access ({Reason}) request_id={RequestId}")]
+    public static partial void StreamRevoked(ILogger logger, string reason, string requestId);
+
     [LoggerMessage(5, LogLevel.Information, "Falling back from {From} to {To} after {ErrorClass} request_id={RequestId}")]
     public static partial void FallingBack(ILogger logger, string from, string to, string errorClass, string requestId);
 

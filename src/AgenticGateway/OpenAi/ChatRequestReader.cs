@@ -21,6 +21,8 @@ internal struct ParsedRequest
     /// <summary>Byte offset of the closing brace of the top-level object.</summary>
     public int ObjectEnd;
     public int? MaxTokens;
+    /// <summary>Choices asked for (<c>n</c>); null means one.</summary>
+    public int? N;
     /// <summary>Embeddings asked for as base64 (<c>encoding_format: base64</c>).</summary>
     public bool Base64;
 }
@@ -99,6 +101,7 @@ internal static class RequestReader
                     if (reader.TokenType == JsonTokenType.Null) continue;
                     if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var n)) return TypeError("n", "an integer", reader.TokenType);
                     if (n is < 1 or > 128) return ApiError.BadRequest($"Invalid 'n': expected a value between 1 and 128, but got {n} instead.", "n");
+                    request.N = n;
                 }
                 else if (reader.ValueTextEquals("temperature"u8))
                 {

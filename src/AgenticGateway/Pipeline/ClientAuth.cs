@@ -37,12 +37,34 @@ internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimePro
         if (CryptographicOperations.FixedTimeEquals(hash, master)) return (Caller.Admin, null);
 
         var identity = await keys.FindByTokenAsync(Convert.ToHexStringLower(hash), cancellationToken);
-        var key = identity?.Key;
-        if (key is null) return (null, new ApiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
-        if (key.Blocked) return (null, new ApiError(401, "This API key is blocked.", "invalid_request_error", "key_blocked"));
-        if (key.IsExpired(time.GetUtcNow())) return (null, new ApiError(401, $"This API key expired at {key.ExpiresAt:O}.", "invalid_request_error", "key_expired"));
-        if (identity!.Team is { Blocked: true } team) return (null, new ApiError(401, $"The team '{team.TeamId}' of this API key is blocked.", "invalid_request_error", "team_blocked"));
+        if (Refusal(identity) is { } refused) return (null, refused);
         return (new Caller(false, identity), null);
+    }
+
+    /// <summary>
+    /// Whether a caller admitted earlier may still be served (asked again while a long stream runs): its key not deleted,
+    /// blocked or expired meanwhile, its team not blocked. Reads the identity cache, which a change made on this node
+    /// invalidates at once and one made on another replica within seconds.
+    /// </summary>
+    public async ValueTask<ApiError?> RecheckAsync(Caller caller, CancellationToken cancellationToken)
+    {
+        if (caller.Identity is not { } admitted) return null;
+        if (admitted.Key.KeyName == KeyRegistry.JwtKeyName)
+        {
+            var claimed = await keys.FindForClaimsAsync(admitted.Key.UserId!, admitted.Key.TeamId, cancellationToken);
+            return claimed?.Team is { Blocked: true } team ? new ApiError(401, $"The team '{team.TeamId}' is blocked.", "invalid_request_error", "team_blocked") : null;
+        }
+        return Refusal(await keys.FindByTokenAsync(admitted.Key.Token, cancellationToken));
+    }
+
+    private ApiError? Refusal(KeyIdentity? identity)
+    {
+        var key = identity?.Key;
+        if (key is null) return new ApiError(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
+        if (key.Blocked) return new ApiError(401, "This API key is blocked.", "invalid_request_error", "key_blocked");
+        if (key.IsExpired(time.GetUtcNow())) return new ApiError(401, $"This API key expired at {key.ExpiresAt:O}.", "invalid_request_error", "key_expired");
+        if (identity!.Team is { Blocked: true } team) return new ApiError(401, $"The team '{team.TeamId}' of this API key is blocked.", "invalid_request_error", "team_blocked");
+        return null;
     }
 
     public static string? PresentedKey(HttpRequest request)

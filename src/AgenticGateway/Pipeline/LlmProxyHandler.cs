@@ -79,15 +79,21 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
                 return;
             }
 
-            // Limits and budgets apply to virtual keys; the estimate is what a request reserves before its usage is known.
+            if (caller.HasBudget && !runtime.Options.Budgets.AllowUnpricedModels && !GroupAccess.IsPriced(group, runtime.Catalog.WildcardName(parsed.Model)))
+            {
+                await FinishAsync(context, null, GroupAccess.Unpriced(parsed.Model), "-", operation, requestId, start, caller);
+                return;
+            }
+
+            // Limits and budgets apply to virtual keys: a request reserves its worst case until its usage is known.
             AdmissionTicket? ticket = null;
             long promptEstimate = 0;
             if (caller.Identity is not null)
             {
                 promptEstimate = TokenEstimator.EstimatePromptTokens(body.Span);
-                var reserve = promptEstimate + (parsed.MaxTokens ?? 0);
+                var reserve = Reservation.For(runtime, caller, group, parsed, operation, promptEstimate);
                 ApiError? refused;
-                (ticket, refused) = await admission.AdmitAsync(caller, reserve, MostExpensive(group, runtime.Catalog.WildcardName(parsed.Model), promptEstimate, parsed.MaxTokens ?? 0), context.Response, context.RequestAborted);
+                (ticket, refused) = await admission.AdmitAsync(caller, reserve.Tokens, reserve.Cost, context.Response, context.RequestAborted);
                 if (refused is not null)
                 {
                     metrics.Refused(refused.Code ?? refused.Type);
@@ -179,17 +185,6 @@ internal sealed class LlmProxyHandler(RuntimeHolder runtimes, ClientAuth auth, A
         {
             return false;
         }
-    }
-
-    /// <summary>The most a request could cost on any deployment of its group: what a budget must still have room for.</summary>
-    private static decimal MostExpensive(ModelGroup group, string requested, long promptTokens, long maxTokens)
-    {
-        var most = 0m;
-        foreach (var d in group.Deployments)
-        {
-            if (d.PriceForRequest(requested) is { } p) most = Math.Max(most, p.Estimate(promptTokens, maxTokens));
-        }
-        return most;
     }
 
     /// <param name="refusedCaller">Who was refused before an exchange existed (a bad body, a model not allowed, a limit), for the live log.</param>

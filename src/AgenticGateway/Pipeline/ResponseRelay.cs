@@ -13,7 +13,7 @@ namespace AgenticGateway.Pipeline;
 /// forwarded event by event as it arrives. Until the first byte goes out a failure is returned for retry; after
 /// that, a failure ends the stream with an error event.
 /// </summary>
-internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseRelay> logger)
+internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, ILogger<ResponseRelay> logger)
 {
     private const int MaxBufferedBody = 128 * 1024 * 1024;
     private const int MaxEventBytes = 16 * 1024 * 1024;
@@ -117,6 +117,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
                 await ForwardAsync(x, buffer.AsMemory(0, boundary), clientAborted);
                 buffer.AsSpan(boundary, pending - boundary).CopyTo(buffer);
                 pending -= boundary;
+                if (await CallerRevokedAsync(x) is { } revoked) return revoked;
             }
         }
         finally
@@ -216,6 +217,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
                     }
                     await x.Http.Response.Body.WriteAsync(output.WrittenMemory, clientAborted);
                     output.ResetWrittenCount();
+                    if (read > 0 && await CallerRevokedAsync(x) is { } revoked) return revoked;
                 }
                 if (read == 0)
                 {
@@ -232,6 +234,25 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
 
         UpstreamFailure? Fail(UpstreamFailure failure) => committed ? Broken(x, d, failure) : failure;
     }
+
+    /// <summary>
+    /// A stream may outlive its key: every <see cref="CallerRecheckInterval"/> the caller is checked again, and a stream
+    /// whose key was deleted, blocked or expired meanwhile (or whose team was blocked) ends with an error event.
+    /// </summary>
+    private async ValueTask<StreamBrokenFailure?> CallerRevokedAsync(LlmExchange x)
+    {
+        if (x.Caller is not { Identity: not null } caller) return null;
+        var now = Stopwatch.GetTimestamp();
+        if (x.NextCallerCheck == 0) x.NextCallerCheck = now + (long)(CallerRecheckInterval.TotalSeconds * Stopwatch.Frequency);
+        if (now < x.NextCallerCheck) return null;
+        x.NextCallerCheck = now + (long)(CallerRecheckInterval.TotalSeconds * Stopwatch.Frequency);
+        if (await auth.RecheckAsync(caller, x.Http.RequestAborted) is not { } refused) return null;
+        Observability.Log.StreamRevoked(logger, refused.Code ?? refused.Type, x.RequestId);
+        return new StreamBrokenFailure(new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message), ClientErrorEvent(x, refused)) { EndedByGateway = true };
+    }
+
+    /// <summary>How often a running stream's caller is checked again.</summary>
+    internal static readonly TimeSpan CallerRecheckInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>An error event in the client's stream format.</summary>
     internal static byte[] ClientErrorEvent(LlmExchange x, ApiError error) =>
@@ -417,4 +438,8 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ILogger<ResponseR
 
 /// <summary>A stream that failed after the client received part of it; the dispatcher must not retry it.</summary>
 internal sealed record StreamBrokenFailure(UpstreamFailure Cause, byte[] ErrorEvent)
-    : UpstreamFailure(Cause.Kind, Cause.Status, Cause.Message);
+    : UpstreamFailure(Cause.Kind, Cause.Status, Cause.Message)
+{
+    /// <summary>The gateway ended a healthy stream (its caller lost access): nothing the deployment did.</summary>
+    public bool EndedByGateway { get; init; }
+}

@@ -50,7 +50,8 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 while (fallbackIndex < fallbackList.Length && x.Fallbacks < MaxFallbacks)
                 {
                     var candidate = fallbackList[fallbackIndex++];
-                    if (candidate.Group != group && candidate.Group != x.RequestedGroup) { next = candidate; break; }
+                    // A fallback the caller may not use (its models, or an unpriced model under a budget) is never tried for it.
+                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller!, x.Runtime, candidate)) { next = candidate; break; }
                 }
                 if (next is not { } target) break;
                 Log.FallingBack(logger, group.Name, target.Group.Name, last.ErrorClass, x.RequestId);
@@ -72,6 +73,9 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         var router = x.Runtime.Router;
         ulong tried = 0;
+        // Deployments this request has already counted a failure against: one request counts once per deployment,
+        // however often it is retried there (a poison request must not cool a deployment down by itself).
+        ulong counted = 0;
         var retriesLeft = RetriesFor(group, router);
         var retry = 0;
         UpstreamFailure? lastFailure = null;
@@ -100,7 +104,11 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             try
             {
                 failure = await AttemptAsync(x, group, deployment, cancellationToken);
-                if (failure is not null and not StreamBrokenFailure) RecordFailure(x, group, deployment, failure);
+                if (failure is not null and not StreamBrokenFailure { EndedByGateway: true })
+                {
+                    RecordFailure(x, group, deployment, failure is StreamBrokenFailure broken ? broken.Cause : failure, countAgainst: (counted & (1UL << index)) == 0);
+                    counted |= 1UL << index;
+                }
             }
             finally
             {
@@ -285,9 +293,8 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         {
             double? ttft = x.FirstByteTimestamp != 0 ? Stopwatch.GetElapsedTime(start, x.FirstByteTimestamp).TotalSeconds : null;
             if (failure is null) d.State.RecordSuccess(seconds, ttft, time.GetUtcNow().UtcTicks);
-            else RecordFailure(x, group, d, ((StreamBrokenFailure)failure).Cause);
             d.State.RecordUsage(time.GetUtcNow().UtcTicks / TimeSpan.TicksPerMinute, x.Usage?.TotalTokens ?? 0);
-            metrics.ProviderAttempt(d.ProviderName, group.Name, d.Id, seconds, failure is null ? "success" : "error");
+            metrics.ProviderAttempt(d.ProviderName, group.Name, d.Id, seconds, failure is null or StreamBrokenFailure { EndedByGateway: true } ? "success" : "error");
             if (ttft is { } t) metrics.TimeToFirstToken(d.ProviderName, group.Name, t);
             if (x.Usage is { } u) metrics.Tokens(d.ProviderName, group.Name, u.PromptTokens, u.CompletionTokens);
         }
@@ -315,11 +322,15 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     private static string ExpectedStreamMedia(Deployment d) =>
         d.Provider.Wire == Providers.ProviderWire.Bedrock ? "application/vnd.amazon.eventstream" : "text/event-stream";
 
-    private void RecordFailure(LlmExchange x, ModelGroup group, Deployment d, UpstreamFailure failure)
+    /// <param name="countAgainst">False when this request already counted a failure against the deployment.</param>
+    private void RecordFailure(LlmExchange x, ModelGroup group, Deployment d, UpstreamFailure failure, bool countAgainst)
     {
         metrics.ProviderError(d.ProviderName, group.Name, d.Id, failure.ErrorClass);
         Log.AttemptFailed(logger, d.Id, failure.ErrorClass, failure.Status, failure.Message, x.RequestId);
-        if (!failure.CountsAgainstDeployment) return;
+        if (!countAgainst || !failure.CountsAgainstDeployment) return;
+        // Through a wildcard the client names the upstream model: a model it may not use (403) or that does not exist
+        // (404) is its own mistake, not the deployment's.
+        if (group.WildcardPrefix is not null && (failure.Kind == FailureKind.NotFound || failure.Status == 403)) return;
         // A lone deployment that is rate limited is not failing: the client gets the 429 and its Retry-After
         // instead of a cooldown's 503 (LiteLLM does the same).
         if (failure.Kind == FailureKind.RateLimited && group.Deployments.Length == 1) return;

@@ -35,7 +35,8 @@ internal sealed class Deployment
         Headers = BuildHeaders(options, provider);
         // Never show credentials that may sit in the URL's userinfo.
         ApiBaseForDisplay = options.ApiBase.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
-        Price = options.Price ?? PriceBook.Find(options.Model) ?? PriceBook.Find(options.ModelName);
+        Price = options.ResolvedPrice;
+        MaxOutputTokens = options.ResolvedMaxOutputTokens;
     }
 
     public DeploymentOptions Options { get; }
@@ -68,6 +69,13 @@ internal sealed class Deployment
     /// <summary>The price a request for <paramref name="requestedModel"/> would pay here (before any attempt picked an upstream model).</summary>
     public ModelPrice? PriceForRequest(string requestedModel) =>
         Price ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.Find(UpstreamModel(requestedModel)) : null);
+
+    /// <summary>The most tokens one answer may hold here, when known: configured, else built in. Resolved once.</summary>
+    public int? MaxOutputTokens { get; }
+
+    /// <summary>The maximum output a request for <paramref name="requestedModel"/> may get here (a wildcard's per upstream model).</summary>
+    public int? MaxOutputForRequest(string requestedModel) =>
+        MaxOutputTokens ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.FindMaxOutputTokens(UpstreamModel(requestedModel)) : null);
 
     /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
     public string UpstreamModel(string requestedModel) =>

@@ -7,6 +7,8 @@ namespace AgenticGateway.Routing;
 internal sealed class DeploymentState
 {
     private const double Alpha = 0.2;
+    /// <summary>Failures from this many requests at least before a deployment cools down (other than at once).</summary>
+    public const int MinFailingRequests = 2;
     private readonly Lock _failuresLock = new();
     private readonly Queue<long> _failures = new();
     private int _inFlight;
@@ -65,8 +67,10 @@ internal sealed class DeploymentState
     }
 
     /// <summary>
-    /// Records a failure. Returns true when it put the deployment into cooldown: at once when <paramref name="immediate"/>
-    /// (rate limited or auth/not-found), or when more than <paramref name="allowedFails"/> failures fell within the window.
+    /// Records one request's failure (callers count a request at most once per deployment). Returns true when it put the
+    /// deployment into cooldown: at once when <paramref name="immediate"/> (rate limited or auth/not-found), or when
+    /// <paramref name="allowedFails"/> failures, and never fewer than two (so from at least two requests), fell within
+    /// the window: like Envoy's outlier detection, errors count across requests, and one request alone cannot trip it.
     /// </summary>
     public bool RecordFailure(long nowTicks, int allowedFails, TimeSpan window, TimeSpan cooldown, bool immediate)
     {
@@ -79,7 +83,7 @@ internal sealed class DeploymentState
         {
             _failures.Enqueue(nowTicks);
             while (_failures.Count > 0 && nowTicks - _failures.Peek() > window.Ticks) _failures.Dequeue();
-            trip = immediate || _failures.Count >= allowedFails;
+            trip = immediate || _failures.Count >= Math.Max(allowedFails, MinFailingRequests);
             if (trip) _failures.Clear();
         }
         if (trip) Interlocked.Exchange(ref _cooldownUntil, nowTicks + cooldown.Ticks);

@@ -100,8 +100,8 @@ public class HotReloadTests
             """;
         await File.WriteAllTextAsync(path, config);
         await using var gw = await GatewayServer.StartAsync(config, path);
-        upstream.Fail("status=500");
-        (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
+        upstream.Fail("status=500", count: 2);
+        for (var i = 0; i < 2; i++) (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
 
         await File.WriteAllTextAsync(path, config.Replace("num_retries: 0", "num_retries: 1", StringComparison.Ordinal));
         var holder = gw.Services.GetRequiredService<RuntimeHolder>();

@@ -167,8 +167,9 @@ public class ResilienceTests : IAsyncLifetime
     public async Task When_every_deployment_cools_down_the_client_gets_503_with_retry_after_and_no_upstream_call()
     {
         await using var gw = await Gateway(Deployment("m", _a), "  num_retries: 0\n  allowed_fails: 1\n  cooldown_time: 30s");
-        _a.Fail("status=500", count: 1);
-        (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
+        // Failures of two requests take the deployment out (one request alone never does).
+        _a.Fail("status=500", count: 2);
+        for (var i = 0; i < 2; i++) (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
         var before = _a.Engine.RequestCount;
         using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
@@ -294,8 +295,8 @@ public class ResilienceTests : IAsyncLifetime
     public async Task A_probe_that_ends_in_a_bad_request_does_not_leave_the_deployment_stuck()
     {
         await using var gw = await Gateway(Deployment("m", _a), "  num_retries: 0\n  allowed_fails: 1\n  cooldown_time: 300ms");
-        _a.Fail("status=500", count: 1);
-        (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
+        _a.Fail("status=500", count: 2);
+        for (var i = 0; i < 2; i++) (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
         await Task.Delay(400);
         _a.Fail("status=400", count: 1);
         using (var probe = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m")))

@@ -23,7 +23,10 @@ public class ReplicaTests(ITestOutputHelper output)
     private static async Task<GatewayServer[]> StartReplicasAsync(int count, string redis)
     {
         // One database and one Redis for all of them.
-        var storage = await Backends.StorageAsync("postgres", redis);
+        var shared = await Backends.StorageAsync("postgres", redis);
+        // These tests are about sharing, not outages: a generous call timeout keeps a loaded machine's slow first
+        // calls from falling back to local counters (the outage test below uses the default).
+        Func<AgenticGateway.Configuration.StorageOptions, AgenticGateway.Configuration.StorageOptions> storage = s => shared!(s) with { RedisTimeout = TimeSpan.FromSeconds(10) };
         var replicas = new GatewayServer[count];
         for (var i = 0; i < count; i++) replicas[i] = await GatewayServer.StartAsync(Config, storage: storage);
         return replicas;
@@ -69,7 +72,7 @@ public class ReplicaTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_budget_is_never_exceeded_by_more_than_the_requests_in_flight()
+    public async Task A_budget_is_never_exceeded_by_more_than_one_request_across_replicas()
     {
         var redis = await RedisInstance.SharedAsync();
         var replicas = await StartReplicasAsync(3, redis.Endpoint);
@@ -92,7 +95,8 @@ public class ReplicaTests(ITestOutputHelper output)
                     await r.Content.ReadAsByteArrayAsync();
                     if (r.StatusCode == HttpStatusCode.OK) costs.Add(decimal.Parse(r.Headers.GetValues("x-agw-response-cost").Single(), System.Globalization.CultureInfo.InvariantCulture));
                     else if (r.StatusCode == HttpStatusCode.BadRequest) Interlocked.Increment(ref refused);
-                    else Assert.Fail($"unexpected {r.StatusCode}");
+                    // What is left is held by requests in flight on some replica: an SDK retries.
+                    else if (r.StatusCode != HttpStatusCode.TooManyRequests) Assert.Fail($"unexpected {r.StatusCode}");
                 }
             }));
             Assert.True(refused > 0, "the budget must run out");
@@ -101,9 +105,9 @@ public class ReplicaTests(ITestOutputHelper output)
             var logged = logs.EnumerateArray().Sum(l => l.GetProperty("spend").GetDecimal());
             var spent = costs.Sum();
             var largest = costs.Max();
-            output.WriteLine($"budget {budget}, spent {spent} in {costs.Count} requests, overshoot {spent - budget} (at most {concurrency} in flight x {largest})");
+            output.WriteLine($"budget {budget}, spent {spent} in {costs.Count} requests, overshoot {spent - budget} (at most one request: {largest})");
             Assert.Equal(spent, logged);
-            Assert.True(spent <= budget + concurrency * largest, $"spent {spent} exceeds the budget {budget} by more than {concurrency} requests in flight");
+            Assert.True(spent <= budget + largest, $"spent {spent} exceeds the budget {budget} by more than one request ({largest})");
         }
         finally
         {

@@ -184,16 +184,27 @@ public class SpendAndLimitsTests
     }
 
     [Fact]
-    public async Task Budget_refuses_a_request_whose_reservation_would_exceed_what_remains()
+    public async Task A_reservation_larger_than_what_remains_waits_for_the_requests_in_flight()
     {
         await using var g = await StartAsync("sqlite");
         // gpt-4o output costs $10 per million tokens: 1000 max_tokens reserve $0.01, more than this budget holds.
         var key = await g.GenerateKeyAsync("""{"max_budget": 0.005}""", Master);
-        using var refused = await g.ChatAsync(key, extra: ",\"max_tokens\":1000");
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.Contains("may cost up to", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        using var fits = await g.ChatAsync(key, extra: ",\"max_tokens\":50");
-        Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+        // While a slow request holds part of the budget, one that may cost more than the rest is refused, and says why.
+        var holding = g.ChatAsync(key, "slow", extra: ",\"max_tokens\":50");
+        await WaitInFlightAsync(g, "slow");
+        using (var refused = await g.ChatAsync(key, extra: ",\"max_tokens\":1000"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            var text = await refused.Content.ReadAsStringAsync();
+            Assert.Contains("budget_in_flight", text, StringComparison.Ordinal);
+            Assert.Contains("may cost up to", text, StringComparison.Ordinal);
+            Assert.NotNull(refused.Headers.RetryAfter);
+        }
+        // One that fits beside it is admitted; and once nothing else is in flight, the large one may run alone.
+        using (var fits = await g.ChatAsync(key, extra: ",\"max_tokens\":50")) Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+        using (var done = await holding) Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+        using var alone = await g.ChatAsync(key, extra: ",\"max_tokens\":1000");
+        Assert.Equal(HttpStatusCode.OK, alone.StatusCode);
     }
 
     [Fact]
@@ -201,19 +212,36 @@ public class SpendAndLimitsTests
     {
         await using var g = await StartAsync("sqlite");
         var key = await g.GenerateKeyAsync("""{"tpm_limit": 400}""", Master);
-        // Reserving 1000 output tokens cannot fit in 400.
+        // Reserving 1000 output tokens cannot fit in 400 while another request is in flight.
+        var holding = g.ChatAsync(key, "slow", extra: ",\"max_tokens\":10");
+        await WaitInFlightAsync(g, "slow");
         using (var tooBig = await g.ChatAsync(key, extra: ",\"max_tokens\":1000")) Assert.Equal(HttpStatusCode.TooManyRequests, tooBig.StatusCode);
+        long held;
+        using (var done = await holding)
+        {
+            Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+            held = JsonDocument.Parse(await done.Content.ReadAsStringAsync()).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64();
+        }
         using var ok = await g.ChatAsync(key, extra: ",\"max_tokens\":100");
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         Assert.Equal("400", ok.Headers.GetValues("x-ratelimit-limit-tokens").Single());
         var usage = JsonDocument.Parse(await ok.Content.ReadAsStringAsync()).RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt64();
-        // After settling, the first request counts its real usage, not its reservation; the next one reserves its own estimate.
+        // After settling, the requests count their real usage, not their reservations; the next one reserves its own estimate.
         const string nextExtra = ",\"max_tokens\":1";
         var nextReservation = AgenticGateway.Pricing.TokenEstimator.EstimatePromptTokens(System.Text.Encoding.UTF8.GetBytes(Support.Chat.Request("gpt-4o", extra: nextExtra))) + 1;
         using var next = await g.ChatAsync(key, extra: nextExtra);
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
         var remaining = long.Parse(next.Headers.GetValues("x-ratelimit-remaining-tokens").Single(), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal(400 - usage - nextReservation, remaining);
+        Assert.Equal(400 - held - usage - nextReservation, remaining);
+    }
+
+    /// <summary>Waits until a request for <paramref name="model"/> is in flight at its deployment.</summary>
+    private static async Task WaitInFlightAsync(GatewayServer g, string model)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !JsonDocument.Parse(await g.Client.GetStringAsync("/health")).RootElement.GetProperty("deployments").EnumerateArray()
+                   .Any(d => d.GetProperty("model").GetString() == model && d.GetProperty("in_flight").GetInt32() == 1))
+            await Task.Delay(10);
     }
 
     [Fact]
