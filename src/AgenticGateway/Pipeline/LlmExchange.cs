@@ -51,6 +51,10 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     public long UpstreamTicks { get; set; }
     public double OverheadSeconds { get; set; }
     public int Status { get; set; }
+    /// <summary>Stream events sent to the client: the completion charged (a token an event) when a stream is cut before its usage.</summary>
+    public long StreamedEvents { get; set; }
+    /// <summary>The stream reached its end (the provider closed it); false while running, or when it was cut.</summary>
+    public bool StreamFinished { get; set; }
     /// <summary>When the first streamed byte went to the client (0 for non-stream responses).</summary>
     public long FirstByteTimestamp { get; set; }
 

@@ -101,8 +101,10 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, 
                     if (pending > 0)
                     {
                         ScanUsage(x, buffer.AsSpan(0, pending));
+                        x.StreamedEvents += CountEvents(buffer.AsSpan(0, pending));
                         await ForwardAsync(x, buffer.AsMemory(0, pending), clientAborted);
                     }
+                    x.StreamFinished = true;
                     await x.Http.Response.Body.FlushAsync(clientAborted);
                     return null;
                 }
@@ -113,6 +115,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, 
                 if (boundary <= 0) continue;
                 if (!committed) CommitStream();
                 ScanUsage(x, buffer.AsSpan(0, boundary));
+                x.StreamedEvents += CountEvents(buffer.AsSpan(0, boundary));
                 // Kestrel's response stream flushes on every write: each event goes out at once.
                 await ForwardAsync(x, buffer.AsMemory(0, boundary), clientAborted);
                 buffer.AsSpan(boundary, pending - boundary).CopyTo(buffer);
@@ -215,6 +218,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, 
                         StartStream(x, d, response, attemptCts, attemptStart, "text/event-stream");
                         committed = true;
                     }
+                    x.StreamedEvents += CountEvents(output.WrittenSpan);
                     await x.Http.Response.Body.WriteAsync(output.WrittenMemory, clientAborted);
                     output.ResetWrittenCount();
                     if (read > 0 && await CallerRevokedAsync(x) is { } revoked) return revoked;
@@ -222,6 +226,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, 
                 if (read == 0)
                 {
                     if (!committed) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
+                    x.StreamFinished = true;
                     await x.Http.Response.Body.FlushAsync(clientAborted);
                     return null;
                 }
@@ -374,6 +379,13 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, 
         var crlf = data.IndexOf("\r\n\r\n"u8);
         if (lf < 0) return crlf < 0 ? 0 : crlf + 4;
         return crlf < 0 || lf < crlf ? lf + 2 : crlf + 4;
+    }
+
+    /// <summary>SSE events in complete events (each has one data field; data lines start a line).</summary>
+    private static int CountEvents(ReadOnlySpan<byte> events)
+    {
+        var count = events.StartsWith("data:"u8) ? 1 : 0;
+        return count + System.MemoryExtensions.Count(events, "\ndata:"u8);
     }
 
     /// <summary>Finds a usage object in complete events (the final usage chunk) and records it.</summary>

@@ -24,6 +24,10 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
         var served = x.Deployment;
         if (served is not null && x.Usage is null && x.Operation != LlmOperation.Embeddings)
             x.Usage = new Usage(x.EstimatedPromptTokens > 0 ? x.EstimatedPromptTokens : TokenEstimator.EstimatePromptTokens(x.Body.Span), 0);
+        // A stream cut short (the client left, the upstream broke, the gateway ended it) may not have its final usage:
+        // what the client received is charged at least, a token an event, so leaving early is never free output.
+        if (served is not null && x.Request.Stream && !x.StreamFinished && x.Usage is { } partial && partial.CompletionTokens < x.StreamedEvents)
+            x.Usage = partial with { CompletionTokens = x.StreamedEvents };
         var usage = x.Usage;
         var price = served?.PriceFor(x.UpstreamModel ?? served.Options.Model);
         var cost = usage is { } u && price is not null ? price.Cost(u) : 0m;

@@ -108,6 +108,42 @@ public class BudgetReservationTests(ITestOutputHelper output)
         Assert.True(used.Sum() <= tpm + used.Max(), $"{used.Sum()} tokens in the window exceed tpm_limit {tpm} by more than one request ({used.Max()})");
     }
 
+    [Fact]
+    public async Task A_client_that_leaves_a_stream_early_is_charged_for_what_it_received()
+    {
+        await using var g = await GatewayServer.StartAsync($$"""
+            master_key: {{Master}}
+            models:
+              - {name: gpt-4o, provider: mock, mock: {tokens_per_second: 50} }
+            """);
+        var (_, created) = await g.AdminAsync("/key/generate", "{}", Master);
+        var key = created.GetProperty("key").GetString()!;
+        var received = 0;
+        using (var response = await g.PostJsonAsync("/v1/chat/completions", Chat.Request("gpt-4o", stream: true, extra: $",\"mock_response\":\"{LongAnswer}\""),
+                   configure: m => m.Headers.Authorization = new("Bearer", key)))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            while (received < 40 && await reader.ReadLineAsync() is { } line)
+                if (line.StartsWith("data:", StringComparison.Ordinal)) received++;
+        } // the client goes away with most of the answer still to come
+
+        var token = created.GetProperty("token").GetString()!;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        JsonElement log = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            await g.FlushSpendAsync();
+            var (_, logs) = await g.AdminAsync($"/spend/logs?api_key={token}", null, Master);
+            if (logs.GetArrayLength() == 1) { log = logs[0]; break; }
+            await Task.Delay(100);
+        }
+        Assert.Equal(JsonValueKind.Object, log.ValueKind);
+        var charged = log.GetProperty("completion_tokens").GetInt64();
+        output.WriteLine($"received {received} events, charged {charged} completion tokens");
+        Assert.InRange(charged, received, 300);
+        Assert.True(log.GetProperty("spend").GetDecimal() > 0);
+    }
+
     private const string UnpricedConfig = $$"""
         master_key: {{Master}}
         models:
