@@ -39,8 +39,7 @@ internal static class GatewayEndpoints
         Spend.SpendEndpoints.Map(app);
         Sandboxes.Api.SandboxEndpoints.Map(app);
         Ui.UiEndpoints.Map(app);
-        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), "text/plain; version=0.0.4; charset=utf-8"))
-            .WithSummary("Prometheus metrics");
+        MetricsEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
 
         app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response, Unmatched(c.Request)));

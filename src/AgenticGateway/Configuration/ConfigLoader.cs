@@ -25,7 +25,8 @@ internal static class ConfigLoader
 {
     public const string EnvOverridePrefix = "AGW__";
 
-    public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="allowUnsupported">--allow-unsupported: unenforceable security settings are warnings instead of errors.</param>
+    public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string>? environment = null, bool allowUnsupported = false)
     {
         string text;
         try { text = File.ReadAllText(path); }
@@ -33,12 +34,12 @@ internal static class ConfigLoader
         {
             return new ConfigLoadResult(null, [$"{path}: cannot read config file: {ex.Message}"], []);
         }
-        return Load(text, Path.GetFullPath(path), environment);
+        return Load(text, Path.GetFullPath(path), environment, allowUnsupported);
     }
 
-    public static ConfigLoadResult Load(string yaml, string source, IReadOnlyDictionary<string, string>? environment = null)
+    public static ConfigLoadResult Load(string yaml, string source, IReadOnlyDictionary<string, string>? environment = null, bool allowUnsupported = false)
     {
-        var issues = new ConfigIssues();
+        var issues = new ConfigIssues(allowUnsupported);
         YamlMappingNode root;
         try
         {

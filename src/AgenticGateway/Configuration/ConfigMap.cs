@@ -38,6 +38,9 @@ internal sealed class ConfigMap
 
     public void MarkRead(string key) => _read.Add(key);
 
+    /// <summary>The raw node without marking the key read (it is still reported as unknown unless read later).</summary>
+    public YamlNode? Peek(string key) => _node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
+
     public YamlNode? RawNode(string key) => Find(key);
 
     /// <summary>A scalar as text, environment references expanded; null when absent or YAML null.</summary>

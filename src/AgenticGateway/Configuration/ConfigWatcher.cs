@@ -7,7 +7,10 @@ namespace AgenticGateway.Configuration;
 /// Watches the config file. A valid change is swapped in atomically (requests in flight finish on the snapshot
 /// they started with); an invalid one is logged with every error and ignored.
 /// </summary>
-internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger<ConfigWatcher> logger) : IHostedService, IDisposable
+/// <param name="allowUnsupported">As at start (--allow-unsupported): unenforceable security settings are warnings.</param>
+/// <param name="veto">Why a valid configuration must still not be applied (it would open a network listener), or null.</param>
+internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger<ConfigWatcher> logger, bool allowUnsupported = false,
+    Func<GatewayOptions, string?>? veto = null) : IHostedService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
     private readonly string _fullPath = Path.GetFullPath(path);
@@ -58,10 +61,15 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
         var text = TryRead();
         if (text is null || text == _lastText) return false;
         _lastText = text;
-        var result = ConfigLoader.Load(text, _fullPath);
+        var result = ConfigLoader.Load(text, _fullPath, allowUnsupported: allowUnsupported);
         if (result.Options is null)
         {
             Log.ConfigRejected(logger, _fullPath, string.Join("\n", result.Errors.Select(e => "  - " + e)));
+            return false;
+        }
+        if (veto?.Invoke(result.Options) is { } refusal)
+        {
+            Log.ConfigRejected(logger, _fullPath, "  - " + refusal);
             return false;
         }
         foreach (var warning in result.Warnings) Log.ConfigWarning(logger, warning);

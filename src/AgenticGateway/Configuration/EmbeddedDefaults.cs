@@ -4,8 +4,6 @@ namespace AgenticGateway.Configuration;
 internal static class EmbeddedDefaults
 {
     public const string Yaml = """
-        server:
-          port: 8080
         models:
           - name: gpt-4o
             provider: mock

@@ -11,6 +11,9 @@ internal sealed class EnvInterpolator(Func<string, string?> lookup)
     public static EnvInterpolator FromProcess(IReadOnlyDictionary<string, string>? extra = null) =>
         new(name => extra is not null && extra.TryGetValue(name, out var v) ? v : Environment.GetEnvironmentVariable(name));
 
+    /// <summary>A variable's value (the config's environment_variables first, then the process), or null.</summary>
+    public string? Lookup(string name) => lookup(name);
+
     public string Expand(string value, string path, ConfigIssues issues)
     {
         if (value.StartsWith("os.environ/", StringComparison.Ordinal))

@@ -30,8 +30,15 @@ internal sealed record AliasOptions(string Target, bool Hidden);
 
 internal sealed record ServerOptions
 {
-    /// <summary>Kestrel URLs; default http://0.0.0.0:8080.</summary>
-    public string Urls { get; init; } = "http://0.0.0.0:8080";
+    /// <summary>
+    /// Kestrel URLs (server.urls, or server.port on every interface); null when not configured: then
+    /// http://0.0.0.0:8080 with authentication, http://localhost:8080 without (see Hosting/ListenPolicy).
+    /// </summary>
+    public string? Urls { get; init; }
+    /// <summary>/metrics needs the master key (or an admin JWT) when authentication is on. Default false.</summary>
+    public bool MetricsAuth { get; init; }
+    /// <summary>Serve /metrics on its own listener (such as http://127.0.0.1:9090) and not on the API's. Read at start.</summary>
+    public string? MetricsUrls { get; init; }
     /// <summary>Largest accepted request body. Default 32 MiB: base64 images make chat bodies large.</summary>
     public long MaxRequestBodyBytes { get; init; } = 32 * 1024 * 1024;
     /// <summary>Also send LiteLLM's x-litellm-* response headers (on by default when a LiteLLM config is loaded).</summary>
@@ -83,8 +90,10 @@ internal sealed record BudgetOptions
 }
 
 /// <summary>
-/// Clients may authenticate with a JWT signed by an identity provider: HS256 with <see cref="Secret"/> or RS/ES256 with
-/// <see cref="PublicKeyPem"/>. The token's claims name the user and team whose limits, budget and models apply.
+/// Clients may authenticate with a JWT signed by an identity provider: HS256 with <see cref="Secret"/>, RS/ES256 with
+/// <see cref="PublicKeyPem"/>, or any key the provider publishes at <see cref="JwksUrls"/>. The token's claims name the
+/// user and team whose limits, budget and models apply; a token with <see cref="AdminScope"/> acts as the admin.
+/// LiteLLM's <c>general_settings.litellm_jwtauth</c> maps onto the same options (its field names in the comments).
 /// </summary>
 internal sealed record JwtOptions
 {
@@ -92,9 +101,49 @@ internal sealed record JwtOptions
     public string? Audience { get; init; }
     public Secret Secret { get; init; }
     public string? PublicKeyPem { get; init; }
-    public string UserClaim { get; init; } = "sub";
-    public string TeamClaim { get; init; } = "team_id";
+    /// <summary>JWKS endpoints or OIDC discovery documents (JWT_PUBLIC_KEY_URL); their keys are merged.</summary>
+    public ImmutableArray<string> JwksUrls { get; init; } = [];
+    /// <summary>How long fetched signing keys are used before they are fetched again (public_key_ttl). Default 10 minutes.</summary>
+    public TimeSpan KeyCacheTtl { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan ClockSkew { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>The claim naming the user (user_id_jwt_field); null: tokens name no user. Dots index nested claims.</summary>
+    public string? UserClaim { get; init; } = "sub";
+    /// <summary>A token without the user claim is refused (our schema); LiteLLM's tokens may name only a team.</summary>
+    public bool RequireUserClaim { get; init; } = true;
+    /// <summary>Where the user id comes from when the user claim is absent (user_email_jwt_field).</summary>
+    public string? UserEmailClaim { get; init; }
+    /// <summary>Only users whose email is in this domain are accepted (user_allowed_email_domain).</summary>
+    public string? AllowedEmailDomain { get; init; }
+    /// <summary>The claim naming the team (team_id_jwt_field); a list takes its first item.</summary>
+    public string? TeamClaim { get; init; } = "team_id";
+    /// <summary>A token must name a team, or <see cref="DefaultTeam"/> applies (LiteLLM: when team_id_jwt_field is set).</summary>
+    public bool RequireTeamClaim { get; init; }
+    /// <summary>The claim listing the teams a user belongs to (team_ids_jwt_field).</summary>
+    public string? TeamsClaim { get; init; }
+    /// <summary>The team of tokens whose team claim is absent (team_id_default).</summary>
+    public string? DefaultTeam { get; init; }
+    /// <summary>A token that names no team is refused (enforce_team_based_model_access).</summary>
+    public bool RequireTeamMembership { get; init; }
+    /// <summary>A token must be the admin's, or name a user or a team (enforce_rbac without role mappings).</summary>
+    public bool RequireRole { get; init; }
+    /// <summary>The user and team a token names must exist (LiteLLM), unless they are created on first use.</summary>
+    public bool RequireKnownIdentities { get; init; }
+    /// <summary>Create the user a token names when it does not exist (user_id_upsert).</summary>
+    public bool CreateUsers { get; init; }
+    /// <summary>Create the team a token names when it does not exist (team_id_upsert).</summary>
+    public bool CreateTeams { get; init; }
+    /// <summary>A token whose scope claim has this scope acts as the admin (admin_jwt_scope); null: none does.</summary>
+    public string? AdminScope { get; init; }
+    /// <summary>Routes an admin token may call (admin_allowed_routes): paths or route groups; null: every route.</summary>
+    public ImmutableArray<string>? AdminRoutes { get; init; }
+    /// <summary>Routes a token that names a team may call (team_allowed_routes); null: every route.</summary>
+    public ImmutableArray<string>? TeamRoutes { get; init; }
+    /// <summary>Models each scope grants (scope_mappings with enforce_scope_based_access); null: scopes grant no models.</summary>
+    public ImmutableArray<JwtScopeModels>? ScopeModels { get; init; }
 }
+
+/// <summary>One of LiteLLM's scope_mappings: a token with <see cref="Scope"/> may use <see cref="Models"/> (model names as requested).</summary>
+internal sealed record JwtScopeModels(string Scope, ImmutableArray<string> Models);
 
 /// <summary>OpenTelemetry tracing; off unless an OTLP endpoint is set (here or in OTEL_EXPORTER_OTLP_ENDPOINT).</summary>
 internal sealed record TracingOptions

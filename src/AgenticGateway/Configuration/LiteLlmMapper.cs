@@ -69,6 +69,7 @@ internal static class LiteLlmMapper
         var router = new RouterSpec();
         var o = new RouterOptions();
         var logging = new LoggingOptions();
+        var server = new ServerOptions { LiteLlmHeaders = true };
 
         // litellm_settings first: router_settings wins where both set the same thing, as in LiteLLM's Router.
         if (root.Map("litellm_settings") is { } ls)
@@ -83,6 +84,7 @@ internal static class LiteLlmMapper
             if (ls.Bool("set_verbose") == true) logging = logging with { Level = LogLevel.Debug };
             // Unknown request fields always flow through to the provider, so drop_params has nothing to drop.
             ls.MarkRead("drop_params");
+            if (LiteLlmSecurity.CheckLiteLlmSettings(ls) is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
             ls.ReportUnknownKeys(strict: false);
         }
 
@@ -132,12 +134,15 @@ internal static class LiteLlmMapper
 
         var masterKey = default(Secret);
         var storage = new StorageOptions();
+        JwtOptions? jwt = null;
         if (root.Map("general_settings") is { } gs)
         {
             masterKey = new Secret(gs.String("master_key"));
             if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
+            jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
             gs.ReportUnknownKeys(strict: false);
         }
+        LiteLlmSecurity.CheckRoot(root);
 
         // environment_variables were applied before mapping (see ConfigLoader); mark them read.
         root.MarkRead("environment_variables");
@@ -147,7 +152,7 @@ internal static class LiteLlmMapper
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(new ServerOptions { LiteLlmHeaders = true }, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt };
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

@@ -16,6 +16,8 @@ internal static class OwnSchemaMapper
             else if (port is not null) server = server with { Urls = $"http://0.0.0.0:{port}" };
             if (s.Long("max_request_body_bytes", 1024) is { } max) server = server with { MaxRequestBodyBytes = max };
             if (s.Bool("litellm_headers") is { } compat) server = server with { LiteLlmHeaders = compat };
+            if (s.Bool("metrics_auth") is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
+            if (s.String("metrics_urls") is { Length: > 0 } metricsUrls) server = server with { MetricsUrls = metricsUrls };
             s.ReportUnknownKeys(strict: true);
         }
 
@@ -186,11 +188,20 @@ internal static class OwnSchemaMapper
             Audience = j.String("audience"),
             Secret = new Secret(j.String("secret")),
             PublicKeyPem = j.String("public_key"),
+            JwksUrls = j.StringList("jwks_url"),
+            KeyCacheTtl = j.Duration("jwks_cache_ttl", positive: true) ?? TimeSpan.FromMinutes(10),
             UserClaim = j.String("user_claim") ?? "sub",
             TeamClaim = j.String("team_claim") ?? "team_id",
+            AdminScope = j.String("admin_scope"),
         };
-        if (!options.Secret.IsSet && options.PublicKeyPem is null) j.Context.Issues.Error(j.Path, "jwt needs a secret (HS256) or a public_key (PEM, RS256/ES256)");
+        var sources = (options.Secret.IsSet ? 1 : 0) + (options.PublicKeyPem is null ? 0 : 1) + (options.JwksUrls.Length > 0 ? 1 : 0);
+        if (sources != 1) j.Context.Issues.Error(j.Path, "jwt needs exactly one of a secret (HS256), a public_key (PEM, RS256/ES256) or a jwks_url");
         else if (options.Secret.IsSet && options.Secret.Value!.Length < 32) j.Context.Issues.Error(j.Child("secret"), "an HS256 secret must be at least 32 characters");
+        foreach (var url in options.JwksUrls)
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                j.Context.Issues.Error(j.Child("jwks_url"), $"'{url}' is not an absolute http(s) URL");
+        }
         j.ReportUnknownKeys(strict: true);
         return options;
     }

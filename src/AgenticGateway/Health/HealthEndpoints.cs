@@ -5,7 +5,11 @@ using AgenticGateway.Runtime;
 
 namespace AgenticGateway.Health;
 
-/// <summary>/health (detail, as in seed 002), /health/live and /health/ready (with LiteLLM's spellings too).</summary>
+/// <summary>
+/// /health, /health/live and /health/ready (with LiteLLM's spellings too). /health answers everyone with the status;
+/// its details (deployments, the config path, the Redis endpoint) go only to the admin (master key or admin JWT) once
+/// authentication is on. The probes stay open.
+/// </summary>
 internal static class HealthEndpoints
 {
     private static readonly long Started = Stopwatch.GetTimestamp();
@@ -13,15 +17,22 @@ internal static class HealthEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", (RuntimeHolder runtimes, Spend.SpendWriter spend, IServiceProvider services) =>
+        app.MapGet("/health", async (HttpContext context, RuntimeHolder runtimes, Pipeline.ClientAuth auth, Spend.SpendWriter spend, IServiceProvider services) =>
         {
-            var report = Report(runtimes.Current) with { SpendQueue = spend.Pending };
+            var runtime = runtimes.Current;
+            var report = Report(runtime) with { SpendQueue = spend.Pending };
             // Redis being down degrades the gateway (limits are per node until it returns) but does not stop it.
             if (services.GetService<Limits.RedisConnection>() is { } redis)
             {
                 var mode = redis.IsUp ? "shared" : redis.FailOpen ? "local (fail-open)" : "refusing limited requests (fail-closed)";
                 report = report with { Redis = new StoreHealth(redis.IsUp ? "up" : "down", redis.Endpoint, mode) };
                 if (!redis.IsUp && report.Status == "healthy") report = report with { Status = "degraded" };
+            }
+            if (Pipeline.ClientAuth.IsOn(runtime))
+            {
+                // Load balancers call this without a key: they get the status, and nothing an attacker could map the deployment with.
+                var (caller, _) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
+                if (caller is not { IsAdmin: true }) return Results.Json(new SimpleStatus(report.Status), GatewayJsonContext.Default.SimpleStatus);
             }
             return Results.Json(report, GatewayJsonContext.Default.HealthReport);
         });

@@ -5,8 +5,8 @@ using AgenticGateway.Emulator;
 namespace AgenticGateway.Hosting;
 
 /// <summary>
-/// The command line: <c>agw [--config FILE] [--urls URLS | --port N]</c> runs the gateway,
-/// <c>agw mock [--port N] ...</c> runs the provider emulator, <c>agw check-config --config FILE</c> validates.
+/// The command line: <c>agw [--config FILE] [--urls URLS | --port N] [--insecure] [--allow-unsupported]</c> runs the
+/// gateway, <c>agw mock [--port N] ...</c> runs the provider emulator, <c>agw check-config --config FILE</c> validates.
 /// </summary>
 internal static class CommandLine
 {
@@ -14,14 +14,22 @@ internal static class CommandLine
         Agentic Gateway
 
         Usage:
-          agw [--config FILE] [--urls URLS | --port N]     run the gateway (config also from AGW_CONFIG)
-          agw check-config --config FILE                   validate a config file and exit
+          agw [--config FILE] [--urls URLS | --port N] [--insecure] [--allow-unsupported]
+                                                           run the gateway (config also from AGW_CONFIG)
+          agw check-config --config FILE [--allow-unsupported]
+                                                           validate a config file and exit
           agw images build [--out DIR]                     build (or find cached) the microVM guest image
           agw mock [--port N | --urls URLS] [--latency-ms N] [--ttft-ms N] [--tokens-per-second N]
                    [--fault SPEC] [--api-key KEY]          run the provider emulator
 
         With no config the gateway serves the built-in mock provider on :8080.
+        Without a master key (or JWT auth) it listens on loopback only; listening on the network then needs --insecure
+        (or AGW_INSECURE=1). --allow-unsupported starts with security settings it cannot enforce (custom_auth,
+        guardrails, ...) reported as warnings instead of errors.
         """;
+
+    /// <summary>Flags that take no value.</summary>
+    private static readonly HashSet<string> Switches = new(StringComparer.Ordinal) { "insecure", "allow-unsupported" };
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -40,7 +48,8 @@ internal static class CommandLine
             case "check-config":
             {
                 var configPath = flags.GetValueOrDefault("config") ?? Environment.GetEnvironmentVariable("AGW_CONFIG");
-                var result = configPath is null ? EmbeddedDefaults.Load() : ConfigLoader.LoadFile(configPath);
+                var allowUnsupported = flags.ContainsKey("allow-unsupported");
+                var result = configPath is null ? EmbeddedDefaults.Load() : ConfigLoader.LoadFile(configPath, allowUnsupported: allowUnsupported);
                 if (result.Options is null)
                 {
                     Console.Error.WriteLine($"Configuration is invalid ({result.Errors.Count} error{(result.Errors.Count == 1 ? "" : "s")}):");
@@ -53,8 +62,15 @@ internal static class CommandLine
                     Console.WriteLine($"Configuration is valid: {result.Options.Deployments.Length} deployments.");
                     return 0;
                 }
-                var urls = Urls(flags) ?? Environment.GetEnvironmentVariable("AGW_URLS") ?? result.Options.Server.Urls;
-                var app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls, result.Warnings));
+                var insecure = flags.ContainsKey("insecure") || Environment.GetEnvironmentVariable("AGW_INSECURE") is "1" or "true";
+                var requested = Urls(flags) ?? (Environment.GetEnvironmentVariable("AGW_URLS") is { Length: > 0 } env ? env : null) ?? result.Options.Server.Urls;
+                var (urls, refusal) = ListenPolicy.Resolve(requested, result.Options, insecure);
+                if (refusal is not null)
+                {
+                    Console.Error.WriteLine(refusal);
+                    return 1;
+                }
+                var app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported });
                 await app.RunAsync();
                 return 0;
             }
@@ -111,6 +127,7 @@ internal static class CommandLine
             var arg = args[i];
             if (arg is "-h" or "--help") { flags["help"] = ""; continue; }
             if (!arg.StartsWith("--", StringComparison.Ordinal)) { error = $"Unexpected argument '{arg}'."; return flags; }
+            if (Switches.Contains(arg[2..])) { flags[arg[2..]] = ""; continue; }
             var eq = arg.IndexOf('=');
             if (eq > 0) { flags[arg[2..eq]] = arg[(eq + 1)..]; continue; }
             if (i + 1 >= args.Length) { error = $"Missing value for {arg}."; return flags; }

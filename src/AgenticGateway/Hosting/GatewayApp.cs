@@ -18,6 +18,10 @@ internal sealed record GatewayStartOptions(GatewayOptions Options, string? Confi
 {
     /// <summary>Replaces services after the defaults are registered: a seam for tests (e.g. a resolver without DNS).</summary>
     public Action<IServiceCollection>? OverrideServices { get; init; }
+    /// <summary>--insecure: the operator accepts an unauthenticated gateway on a network address.</summary>
+    public bool Insecure { get; init; }
+    /// <summary>--allow-unsupported: also for reloads of the config file.</summary>
+    public bool AllowUnsupported { get; init; }
 }
 
 /// <summary>Builds the gateway's web application. Used by Program and by the functional tests alike.</summary>
@@ -27,6 +31,8 @@ internal static class GatewayApp
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         var options = start.Options;
+        // Every way of starting the gateway passes here: no unauthenticated network listener without --insecure.
+        if (ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(options), start.Insecure) is { } refusal) throw new InvalidOperationException(refusal);
 
         builder.Logging.ClearProviders();
         if (options.Logging.Format == "json") builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
@@ -72,6 +78,11 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ClientAuth>();
         builder.Services.AddSingleton<KeyManager>();
         builder.Services.AddSingleton<PrometheusExporter>();
+        if (options.Server.MetricsUrls is { } metricsUrls)
+        {
+            builder.Services.AddSingleton(sp => new MetricsListener(metricsUrls, sp.GetRequiredService<PrometheusExporter>(), sp.GetRequiredService<ILogger<MetricsListener>>()));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<MetricsListener>());
+        }
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
@@ -81,7 +92,9 @@ internal static class GatewayApp
         start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
         {
-            builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>()));
+            // A reload may not turn authentication off while the gateway listens on the network.
+            builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>(),
+                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure)));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         }
         // Drain streams in flight on shutdown (SIGTERM) before stopping.
@@ -93,7 +106,12 @@ internal static class GatewayApp
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway");
         foreach (var warning in start.Warnings) Log.ConfigWarning(logger, warning);
-        if (!options.MasterKey.IsSet) Log.NoMasterKey(logger);
+        if (!ListenPolicy.AuthRequired(options))
+        {
+            if (ListenPolicy.IsLoopbackOnly(start.Urls)) Log.OpenOnLoopbackOnly(logger, start.Urls);
+            else Log.OpenOnNetwork(logger, start.Urls);
+        }
+        if (options.Jwt is { JwksUrls.Length: > 0, Issuer: null, Audience: null }) Log.JwtUnscoped(logger);
         app.Lifetime.ApplicationStarted.Register(() =>
             Log.Started(logger, Health.HealthEndpoints.Version, string.Join(", ", BoundAddresses(app)), options.Deployments.Length, options.Source));
         return app;

@@ -8,12 +8,19 @@ internal sealed record Caller(bool IsAdmin, KeyIdentity? Identity)
 
     public VirtualKey? Key => Identity?.Key;
 
-    /// <summary>A model must be allowed by the key, its user and its team alike: the strictest wins.</summary>
+    /// <summary>
+    /// The models a JWT's scopes grant (LiteLLM's scope_mappings), by the name the client asks for; null when scopes
+    /// do not limit models. Applies to admin tokens too, as in LiteLLM.
+    /// </summary>
+    public IReadOnlyList<string>? ModelScope { get; init; }
+
+    /// <summary>A model must be allowed by the key, its user and its team alike (and the token's scopes): the strictest wins.</summary>
     public bool MayUse(string requested, string group) =>
-        Identity is not { } id
+        (ModelScope is null || ModelScope.Contains(requested, StringComparer.Ordinal))
+        && (Identity is not { } id
         || (id.Key.Allows(requested, group)
             && (id.User is null || ModelAccess.Allows(id.User.Models, requested, group))
-            && (id.Team is null || ModelAccess.Allows(id.Team.Models, requested, group)));
+            && (id.Team is null || ModelAccess.Allows(id.Team.Models, requested, group))));
 
     /// <summary>Whether a budget binds this caller (its key's, its user's or its team's).</summary>
     public bool HasBudget => Identity is { } id && (id.Key.Limits.MaxBudget is not null || id.User?.Limits.MaxBudget is not null || id.Team?.Limits.MaxBudget is not null);

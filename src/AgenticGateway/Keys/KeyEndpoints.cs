@@ -51,15 +51,15 @@ internal static class KeyEndpoints
     {
         RequestIds.AcceptOrMint(context);
         var runtime = runtimes.Current;
-        if (runtime.MasterKeyHash is null)
+        if (!ClientAuth.IsOn(runtime))
         {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(403, "Key management needs a master key: set master_key (or general_settings.master_key).", "permission_error", "no_master_key"));
+            await ErrorWriter.WriteAsync(context.Response, new ApiError(403, "Key management needs a master key: set master_key (or general_settings.master_key), or JWT auth with an admin scope.", "permission_error", "no_master_key"));
             return;
         }
         var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
         if (error is not null || caller is not { IsAdmin: true })
         {
-            await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key may manage keys.", "permission_error", "not_admin"));
+            await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key (or an admin JWT) may manage keys.", "permission_error", "not_admin"));
             return;
         }
 

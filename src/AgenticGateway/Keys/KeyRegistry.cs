@@ -27,19 +27,48 @@ internal sealed class KeyRegistry(IKeyStore store, IdentityStore identities, Tim
     /// <summary>The key name of a JWT caller's stand-in key.</summary>
     public const string JwtKeyName = "jwt";
 
-    /// <summary>The identity a JWT's claims name: a key-shaped stand-in bound by that user's and team's records.</summary>
-    public ValueTask<KeyIdentity?> FindForClaimsAsync(string user, string? team, CancellationToken cancellationToken) =>
-        GetAsync($"jwt\n{user}\n{team}", async ct =>
+    /// <summary>
+    /// The identity a JWT's claims name: a key-shaped stand-in bound by that user's and team's records (either may be
+    /// missing from the store: the caller decides whether that is allowed). <paramref name="principal"/> names the
+    /// stand-in (spend logs, sandbox ownership): the user, else the team, else the token's subject.
+    /// </summary>
+    public ValueTask<KeyIdentity?> FindForClaimsAsync(string? user, string? team, string principal, CancellationToken cancellationToken) =>
+        GetAsync($"jwt\n{user}\n{team}\n{principal}", async ct =>
         {
-            var userRecord = await identities.FindUserAsync(user, ct);
+            var userRecord = user is null ? null : await identities.FindUserAsync(user, ct);
             var teamRecord = team is null ? null : await identities.FindTeamAsync(team, ct);
             var key = new VirtualKey
             {
-                Token = "jwt:" + user, KeyName = JwtKeyName, KeyAlias = "jwt:" + user, UserId = user, TeamId = teamRecord?.TeamId,
+                Token = "jwt:" + principal, KeyName = JwtKeyName, KeyAlias = "jwt:" + principal, UserId = user, TeamId = teamRecord?.TeamId,
                 CreatedAt = userRecord?.CreatedAt ?? DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
             };
             return new KeyIdentity(key, userRecord, teamRecord);
         }, cancellationToken);
+
+    /// <summary>Creates a user a JWT names on its first request (LiteLLM's user_id_upsert): no limits, every model.</summary>
+    public async Task CreateUserAsync(string userId, string? email, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        try { await identities.SaveUserAsync(new User { UserId = userId, UserEmail = email, CreatedAt = now, UpdatedAt = now }, insert: true, ct); }
+        catch (System.Data.Common.DbException)
+        {
+            // Another request (or replica) created it first; anything else is the store's failure.
+            if (await identities.FindUserAsync(userId, ct) is null) throw;
+        }
+        InvalidateAll();
+    }
+
+    /// <summary>Creates a team a JWT names on its first request (LiteLLM's team_id_upsert): no limits, every model.</summary>
+    public async Task CreateTeamAsync(string teamId, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        try { await identities.SaveTeamAsync(new Team { TeamId = teamId, CreatedAt = now, UpdatedAt = now }, insert: true, ct); }
+        catch (System.Data.Common.DbException)
+        {
+            if (await identities.FindTeamAsync(teamId, ct) is null) throw;
+        }
+        InvalidateAll();
+    }
 
     private async Task<KeyIdentity> WithOwnersAsync(VirtualKey key, CancellationToken ct)
     {

@@ -31,9 +31,6 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Warning, "Configuration warning: {Warning}")]
     public static partial void ConfigWarning(ILogger logger, string warning);
 
-    [LoggerMessage(13, LogLevel.Warning, "No master key is configured: the API is open to anyone who can reach it")]
-    public static partial void NoMasterKey(ILogger logger);
-
     [LoggerMessage(14, LogLevel.Information, "Agentic Gateway {Version} listening on {Urls} with {Deployments} deployments from {Source}")]
     public static partial void Started(ILogger logger, string version, string urls, int deployments, string source);
 

@@ -9,24 +9,28 @@ namespace AgenticGateway.Pipeline;
 /// <summary>
 /// Identifies the caller. Accepts <c>Authorization: Bearer</c>, <c>x-api-key</c> and <c>api-key</c> (the headers
 /// OpenAI, Anthropic and Azure clients send). Keys are only ever handled as SHA-256 hashes: the master key's is
-/// compared in constant time, virtual keys are looked up by theirs. With no master key configured, auth is off.
+/// compared in constant time, virtual keys are looked up by theirs. With neither a master key nor JWT auth configured,
+/// auth is off (and the gateway listens on loopback only, see Hosting/ListenPolicy).
 /// </summary>
 internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimeProvider time)
 {
+    /// <summary>Whether callers must authenticate: a master key or JWT auth is configured.</summary>
+    public static bool IsOn(GatewayRuntime runtime) => runtime.MasterKeyHash is not null || runtime.Options.Jwt is not null;
+
     public async ValueTask<(Caller? Caller, ApiError? Error)> AuthenticateAsync(HttpRequest request, GatewayRuntime runtime, CancellationToken cancellationToken)
     {
+        if (!IsOn(runtime)) return (Caller.Anonymous, null);
         var master = runtime.MasterKeyHash;
-        if (master is null) return (Caller.Anonymous, null);
         var presented = PresentedKey(request);
         if (presented is null)
             return (null, new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "invalid_request_error", "missing_api_key"));
 
         if (runtime.Options.Jwt is { } jwtOptions && JwtAuthenticator.LooksLikeJwt(presented))
         {
-            var (claimed, problem) = await jwt.AuthenticateAsync(presented, jwtOptions, cancellationToken);
-            if (claimed is null) return (null, new ApiError(401, $"The JWT was rejected: {problem}", "invalid_request_error", "invalid_jwt"));
-            if (claimed.Team is { Blocked: true } blockedTeam) return (null, new ApiError(401, $"The team '{blockedTeam.TeamId}' is blocked.", "invalid_request_error", "team_blocked"));
-            return (new Caller(false, claimed), null);
+            var (claimed, problem) = await jwt.AuthenticateAsync(presented, jwtOptions, request, cancellationToken);
+            if (claimed is null) return (null, problem);
+            if (claimed.Identity?.Team is { Blocked: true } blockedTeam) return (null, new ApiError(401, $"The team '{blockedTeam.TeamId}' is blocked.", "invalid_request_error", "team_blocked"));
+            return (claimed, null);
         }
 
         // Hashed on the stack: the master key's path allocates nothing; only a virtual key's lookup needs the hex.
@@ -34,7 +38,7 @@ internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimePro
         var max = Encoding.UTF8.GetMaxByteCount(presented.Length);
         var bytes = max <= 512 ? stackalloc byte[max] : new byte[max];
         SHA256.HashData(bytes[..Encoding.UTF8.GetBytes(presented, bytes)], hash);
-        if (CryptographicOperations.FixedTimeEquals(hash, master)) return (Caller.Admin, null);
+        if (master is not null && CryptographicOperations.FixedTimeEquals(hash, master)) return (Caller.Admin, null);
 
         var identity = await keys.FindByTokenAsync(Convert.ToHexStringLower(hash), cancellationToken);
         if (Refusal(identity) is { } refused) return (null, refused);
@@ -51,7 +55,7 @@ internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimePro
         if (caller.Identity is not { } admitted) return null;
         if (admitted.Key.KeyName == KeyRegistry.JwtKeyName)
         {
-            var claimed = await keys.FindForClaimsAsync(admitted.Key.UserId!, admitted.Key.TeamId, cancellationToken);
+            var claimed = await keys.FindForClaimsAsync(admitted.Key.UserId, admitted.Key.TeamId, admitted.Key.Token["jwt:".Length..], cancellationToken);
             return claimed?.Team is { Blocked: true } team ? new ApiError(401, $"The team '{team.TeamId}' is blocked.", "invalid_request_error", "team_blocked") : null;
         }
         return Refusal(await keys.FindByTokenAsync(admitted.Key.Token, cancellationToken));

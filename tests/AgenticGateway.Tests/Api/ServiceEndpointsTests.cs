@@ -33,7 +33,10 @@ public class ServiceEndpointsTests : IAsyncLifetime
     [Fact]
     public async Task Health_reports_status_version_uptime_and_providers()
     {
-        using var doc = JsonDocument.Parse(await _gateway.Client.GetStringAsync("/health"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health");
+        request.Headers.Authorization = new("Bearer", "sk-test-master");
+        using var health = await _gateway.Client.SendAsync(request);
+        using var doc = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
         var root = doc.RootElement;
         Assert.Equal("healthy", root.GetProperty("status").GetString());
         Assert.False(string.IsNullOrEmpty(root.GetProperty("version").GetString()));

@@ -82,7 +82,7 @@ public class DeploymentArtifactsTests
         Assert.Equal("/health/live", Str(container, "livenessProbe.httpGet.path"));
         Assert.Equal("/health/ready", Str(container, "readinessProbe.httpGet.path"));
         Assert.Equal("/health/live", Str(container, "startupProbe.httpGet.path"));
-        var configPort = LoadDeployConfig(new Dictionary<string, string>()).Server.Urls.Split(':')[^1];
+        var configPort = LoadDeployConfig(new Dictionary<string, string>()).Server.Urls!.Split(':')[^1];
         foreach (var probe in new[] { "livenessProbe", "readinessProbe", "startupProbe" }) Assert.Equal(configPort, PortOf(probe));
 
         Assert.NotNull(At(container, "resources.requests.cpu"));

@@ -1,0 +1,23 @@
+namespace AgenticGateway.Observability;
+
+/// <summary>Log messages about exposure and authentication (event ids 60-79).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(60, LogLevel.Warning, "No master key and no JWT auth: the API is open, so the gateway listens on loopback only ({Urls}). Set master_key to listen on the network")]
+    public static partial void OpenOnLoopbackOnly(ILogger logger, string urls);
+
+    [LoggerMessage(61, LogLevel.Warning, "--insecure: no master key and no JWT auth, listening on {Urls}: anyone who can reach it can call the models and run code in sandboxes")]
+    public static partial void OpenOnNetwork(ILogger logger, string urls);
+
+    [LoggerMessage(62, LogLevel.Warning, "JWT auth has neither an audience (JWT_AUDIENCE) nor an issuer (JWT_ISSUER): a token any application of the identity provider obtained is accepted")]
+    public static partial void JwtUnscoped(ILogger logger);
+
+    [LoggerMessage(63, LogLevel.Warning, "Fetching JWT signing keys from {Url} failed: {Message}")]
+    public static partial void JwksFetchFailed(ILogger logger, string url, string message);
+
+    [LoggerMessage(64, LogLevel.Information, "Loaded {Count} JWT signing keys from {Urls}")]
+    public static partial void JwksLoaded(ILogger logger, int count, string urls);
+
+    [LoggerMessage(65, LogLevel.Information, "/metrics is served on its own listener at {Urls}")]
+    public static partial void MetricsListening(ILogger logger, string urls);
+}

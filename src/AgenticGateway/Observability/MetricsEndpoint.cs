@@ -1,0 +1,38 @@
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Observability;
+
+/// <summary>
+/// GET /metrics on the API's listener, unless server.metrics_urls gives it a listener of its own (then the API has no
+/// /metrics). With server.metrics_auth (LiteLLM: require_auth_for_metrics_endpoint) and authentication on, only the
+/// admin may scrape it: the master key or an admin JWT, sent as a bearer token.
+/// </summary>
+internal static class MetricsEndpoint
+{
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    public static void Map(WebApplication app)
+    {
+        if (app.Services.GetService<MetricsListener>() is not null) return;
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        var runtimes = app.Services.GetRequiredService<RuntimeHolder>();
+        var auth = app.Services.GetRequiredService<ClientAuth>();
+        app.MapGet("/metrics", async (HttpContext context) =>
+        {
+            var runtime = runtimes.Current;
+            if (runtime.Options.Server.MetricsAuth && ClientAuth.IsOn(runtime))
+            {
+                var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
+                if (error is not null || caller is not { IsAdmin: true })
+                {
+                    await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key (or an admin JWT) may read /metrics.", "permission_error", "not_admin"));
+                    return;
+                }
+            }
+            context.Response.ContentType = ContentType;
+            await context.Response.WriteAsync(exporter.Render(), context.RequestAborted);
+        }).WithSummary("Prometheus metrics");
+    }
+}
