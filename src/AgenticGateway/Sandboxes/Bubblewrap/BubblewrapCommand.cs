@@ -89,8 +89,11 @@ internal static class BubblewrapCommand
         foreach (var (link, target) in host.RootLinks) o.AddRange(["--symlink", target, link]);
         foreach (var etc in HostEtc) o.AddRange(["--ro-bind-try", etc, etc]);
         foreach (var (hostFile, sandboxFile) in host.GuestFiles) o.AddRange(["--perms", "0644", "--file", Fd(hostFile), sandboxFile]);
-        o.AddRange(["--proc", "/proc", "--dev", "/dev"]);
-        // The only writable places, both size-capped tmpfs: nothing a sandbox writes reaches the host's disk.
+        o.AddRange(["--proc", "/proc"]);
+        // bwrap's /dev is a tmpfs without a size: make it read-only and give /dev/shm its own capped tmpfs, so that
+        // filling it is ENOSPC, not the whole sandbox OOM-killed.
+        o.AddRange(["--dev", "/dev", "--perms", "1777", "--size", diskBytes, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]);
+        // The only writable places, all size-capped tmpfs: nothing a sandbox writes reaches the host's disk.
         o.AddRange(["--size", diskBytes, "--tmpfs", Home]);
         o.AddRange(["--size", diskBytes, "--tmpfs", "/tmp"]);
         if (launch.Network.Mode == NetworkMode.Allowlist) o.AddRange(["--size", "65536", "--tmpfs", EgressDirectory]);
