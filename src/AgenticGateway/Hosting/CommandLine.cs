@@ -54,7 +54,13 @@ internal static class CommandLine
                     return 0;
                 }
                 var urls = Urls(flags) ?? Environment.GetEnvironmentVariable("AGW_URLS") ?? result.Options.Server.Urls;
-                var app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls, result.Warnings));
+                WebApplication app;
+                try { app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls, result.Warnings)); }
+                catch (Storage.DataDirectoryInUseException ex)
+                {
+                    Console.Error.WriteLine($"Cannot start: {ex.Message}");
+                    return 1;
+                }
                 await app.RunAsync();
                 return 0;
             }
