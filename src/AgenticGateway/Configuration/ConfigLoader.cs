@@ -86,7 +86,7 @@ internal static class ConfigLoader
             Router = router.Options,
             Logging = mapped.Logging,
             Tracing = mapped.Tracing,
-            Storage = mapped.Storage,
+            Storage = mapped.Storage with { DataDirectory = StorageOptions.Resolve(mapped.Storage.DataDirectory, source) },
             Jwt = mapped.Jwt,
             Alerts = mapped.Alerts,
             Sandboxes = mapped.Sandboxes,

@@ -52,8 +52,12 @@ internal sealed record ServerOptions
 /// </summary>
 internal sealed record StorageOptions
 {
-    /// <summary>Default: AGW_DATA_DIR, else ./data. The spend write-ahead log lives here whatever the database.</summary>
-    public string DataDirectory { get; init; } = Environment.GetEnvironmentVariable("AGW_DATA_DIR") is { Length: > 0 } dir ? dir : "data";
+    /// <summary>
+    /// The spend write-ahead log lives here whatever the database; one gateway at a time (it is locked). Default
+    /// (<see cref="DefaultDataDirectory"/>) is absolute; a relative <c>data_dir</c> in a config file is relative to the file.
+    /// </summary>
+    public string DataDirectory { get; init; } = DefaultDataDirectory();
+
     /// <summary>PostgreSQL, as postgresql://user:pass@host:port/db or an Npgsql connection string. Default: DATABASE_URL.</summary>
     public Secret DatabaseUrl { get; init; } = new(Environment.GetEnvironmentVariable("DATABASE_URL"));
     /// <summary>Redis, as redis://[:password@]host:port or host:port. Default: REDIS_URL.</summary>
@@ -62,6 +66,28 @@ internal sealed record StorageOptions
     public bool RedisFailOpen { get; init; } = true;
     /// <summary>How long a limit or budget check waits for Redis before Redis counts as down (then <see cref="RedisFailOpen"/> applies).</summary>
     public TimeSpan RedisTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// AGW_DATA_DIR; else /var/lib/agentic-gateway for root; else $XDG_DATA_HOME/agentic-gateway, by default
+    /// ~/.local/share/agentic-gateway. Never the working directory: the same gateway started from elsewhere (say
+    /// <c>dotnet run --project</c>) must find its keys and its sandboxes' state again.
+    /// </summary>
+    public static string DefaultDataDirectory()
+    {
+        if (Environment.GetEnvironmentVariable("AGW_DATA_DIR") is { Length: > 0 } dir) return Path.GetFullPath(dir);
+        if (Environment.IsPrivilegedProcess) return "/var/lib/agentic-gateway";
+        // The XDG spec has relative values ignored.
+        var data = Environment.GetEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg)
+            ? xdg
+            : Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        return Path.Join(data, "agentic-gateway");
+    }
+
+    /// <summary>A configured data directory: relative to the config file it is in, when it came from one.</summary>
+    public static string Resolve(string directory, string configSource) =>
+        Path.IsPathRooted(directory) || !Path.IsPathRooted(configSource)
+            ? Path.GetFullPath(directory)
+            : Path.GetFullPath(Path.Join(Path.GetDirectoryName(configSource), directory));
 }
 
 /// <summary>

@@ -70,7 +70,13 @@ internal static class CommandLine
                     Console.Error.WriteLine(refusal);
                     return 1;
                 }
-                var app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported });
+                WebApplication app;
+                try { app = GatewayApp.Build(new GatewayStartOptions(result.Options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported }); }
+                catch (Storage.DataDirectoryInUseException ex)
+                {
+                    Console.Error.WriteLine($"Cannot start: {ex.Message}");
+                    return 1;
+                }
                 await app.RunAsync();
                 return 0;
             }

@@ -27,12 +27,27 @@ internal sealed record GatewayStartOptions(GatewayOptions Options, string? Confi
 /// <summary>Builds the gateway's web application. Used by Program and by the functional tests alike.</summary>
 internal static class GatewayApp
 {
+    /// <exception cref="DataDirectoryInUseException">Another gateway runs on the same data directory.</exception>
     public static WebApplication Build(GatewayStartOptions start)
+    {
+        // First of all: nothing may touch the data directory (database, spend log, sandbox state) that another gateway holds.
+        var dataLock = DataDirectoryLock.Acquire(start.Options.Storage.DataDirectory);
+        try { return Build(start, dataLock); }
+        catch
+        {
+            dataLock.Dispose();
+            throw;
+        }
+    }
+
+    private static WebApplication Build(GatewayStartOptions start, DataDirectoryLock dataLock)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         var options = start.Options;
         // Every way of starting the gateway passes here: no unauthenticated network listener without --insecure.
         if (ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(options), start.Insecure) is { } refusal) throw new InvalidOperationException(refusal);
+        // Held until the app is disposed (the container disposes what a factory returned once it is resolved, below).
+        builder.Services.AddSingleton(_ => dataLock);
 
         builder.Logging.ClearProviders();
         if (options.Logging.Format == "json") builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
@@ -101,6 +116,7 @@ internal static class GatewayApp
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         var app = builder.Build();
+        app.Services.GetRequiredService<DataDirectoryLock>();
         GatewayEndpoints.Map(app);
         RegisterGauges(app);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AgenticGateway.Sandboxes.Agent;
 
 namespace AgenticGateway.Sandboxes;
@@ -46,6 +47,26 @@ internal static class MicroVmGuest
             w.WriteNumber("time_ns", (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100);
             w.WriteString("seed", Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64)));
         }, ct);
+}
+
+/// <summary>How both microVM drivers start their VMM (QEMU, Firecracker, the jailer).</summary>
+internal static class MicroVmProcess
+{
+    /// <summary>
+    /// Stdio redirected, and an environment of PATH alone (QEMU's <c>exec:</c> migrations run commands through
+    /// /bin/sh): the gateway's own environment (master key, provider keys, database URL) has no business in a process
+    /// that a guest breaking out of its VM would own.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        info.Environment.Clear();
+        info.Environment["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+        return info;
+    }
 }
 
 /// <summary>The microVM drivers' log messages (event ids 120-129), naming the VMM.</summary>

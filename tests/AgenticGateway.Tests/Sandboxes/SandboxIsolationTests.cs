@@ -112,6 +112,25 @@ public class SandboxIsolationTests(SandboxGatewayFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Filling_dev_shm_gives_ENOSPC_at_the_disk_cap_and_the_rest_of_dev_is_read_only()
+    {
+        // 8 x 24 MiB is past the memory cgroup (128 + 32 MiB): without a cap of its own, filling /dev/shm or /dev would
+        // get the sandbox OOM-killed. Files of 24 MiB stay under the per-file size limit (disk_mb).
+        var id = await G.CreateAsync("""{"runtime":"python","memory_mb":128,"disk_mb":32}""");
+        const string fill = "for i in 1 2 3 4 5 6 7 8; do dd if=/dev/zero of={0}/f$i bs=1M count=24 status=none; done";
+        var shm = await G.RunAsync(id, string.Format(fill, "/dev/shm") + "; du -sm /dev/shm", "\"timeout\":60");
+        Assert.Contains("No space left on device", shm.GetProperty("stderr").GetString());
+        Assert.Equal("32\t/dev/shm\n", shm.GetProperty("stdout").GetString());
+        var dev = await G.RunAsync(id, string.Format(fill, "/dev") + "; echo to-null > /dev/null && echo null=ok", "\"timeout\":60");
+        Assert.Contains("'/dev/f1': Read-only file system", dev.GetProperty("stderr").GetString());
+        Assert.Equal("null=ok\n", dev.GetProperty("stdout").GetString());
+        // The sandbox lives on, and shared memory works in what is left.
+        await G.RunAsync(id, "rm /dev/shm/f*");
+        var after = await G.ExecAsync(id, "from multiprocessing import shared_memory\nm = shared_memory.SharedMemory(create=True, size=1 << 20)\nm.buf[0] = 7\nprint(m.buf[0])\nm.close(); m.unlink()");
+        Assert.Equal("7\n", after.GetProperty("stdout").GetString());
+    }
+
+    [Fact]
     public async Task An_infinite_loop_is_stopped_by_the_execute_timeout()
     {
         var id = await G.CreateAsync("""{"runtime":"node"}""");

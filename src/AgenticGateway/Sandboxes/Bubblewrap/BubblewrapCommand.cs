@@ -1,26 +1,49 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 
 namespace AgenticGateway.Sandboxes.Bubblewrap;
 
+/// <summary>How one sandbox starts: the process to run, and bwrap's options, which go into a file read through <c>--args</c>.</summary>
+/// <param name="Start">The launch chain, with an empty environment.</param>
+/// <param name="Options">bwrap's options, NUL-separated, for the file named first in the chain's arguments.</param>
+internal sealed record BubblewrapLaunch(ProcessStartInfo Start, byte[] Options);
+
 /// <summary>
-/// The command line that starts one sandbox. A tiny shell prologue runs first, as root: it moves itself into the
-/// sandbox's cgroups (so every descendant is counted from the first instruction) and opens the seccomp program on fd 3;
-/// then prlimit sets the per-process limits, setpriv drops to an unprivileged uid, and bwrap builds the namespaces.
-/// Each step execs the next, so the process the gateway holds is bwrap itself.
+/// The command line that starts one sandbox. A tiny bash prologue runs first, as root: it moves itself into the
+/// sandbox's cgroups (so every descendant is counted from the first instruction) and opens the files bwrap reads on
+/// numbered fds; then prlimit sets the per-process limits, setpriv drops to an unprivileged uid, and bwrap builds the
+/// namespaces. Each step execs the next, so the process the gateway holds is bwrap itself.
+/// <para>
+/// Nothing of the host may be readable inside. bwrap stays the sandbox's pid 1, and any process can read pid 1's
+/// command line (and, as the same uid, its environment and open files) through /proc. So the chain runs with an empty
+/// environment (<c>exec -c</c>), bwrap's options come from a file on an fd (<c>--args</c>: its command line is
+/// <c>bwrap --args 3</c> and the agent's), and the guest files and /etc files are copied in from fds (<c>--file</c>)
+/// rather than bind-mounted, because a bind mount shows its source's host path in every /proc/*/mountinfo.
+/// </para>
 /// </summary>
 internal static class BubblewrapCommand
 {
     /// <summary>The sandbox user as the host sees it: nobody, owning nothing on the host.</summary>
     public const int HostUid = 65534;
     public const string Home = "/home/user";
+    /// <summary>The allowlist sandbox's egress socket: a tmpfs of its own, where the gateway binds the socket (<see cref="BubblewrapDriver"/>).</summary>
+    public const string EgressDirectory = "/run/agw";
+    public const string EgressSocket = EgressDirectory + "/egress.sock";
 
+    // $1: the options file (fd 3); $2: how many cgroup.procs files follow; then the files to open on fds 4, 5, ...
+    // up to "--"; then the command. bash, not dash: dash redirects only fds 0-9.
     private const string Prologue = """
-        seccomp=$1; n=$2; shift 2
+        exec 3<"$1" || exit 125; n=$2; shift 2
         while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done
-        exec 3<"$seccomp" || exit 125
-        exec "$@"
+        fd=4
+        while [ "$1" != -- ]; do eval "exec $fd<\"\$1\"" || exit 125; fd=$((fd+1)); shift; done
+        shift
+        exec -c "$@"
         """;
+
+    /// <summary>The fd the options file is opened on.</summary>
+    private const int OptionsFd = 3;
 
     /// <summary>Read-only parts of the host's /etc the runtimes need (alternatives for python3/node links, TLS roots, time zone).</summary>
     private static readonly string[] HostEtc =
@@ -29,9 +52,10 @@ internal static class BubblewrapCommand
         "/etc/matplotlibrc", "/etc/python3", "/etc/python3.11", "/etc/fonts",
     ];
 
-    public static ProcessStartInfo Build(SandboxLaunch launch, BubblewrapHost host, IReadOnlyList<string> cgroupProcFiles, string? hostDirectory)
+    /// <param name="optionsFile">Where the caller writes <see cref="BubblewrapLaunch.Options"/> before starting; the prologue opens it.</param>
+    public static BubblewrapLaunch Build(SandboxLaunch launch, BubblewrapHost host, IReadOnlyList<string> cgroupProcFiles, string optionsFile)
     {
-        var info = new ProcessStartInfo("/bin/sh")
+        var info = new ProcessStartInfo(host.Bash)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -39,17 +63,51 @@ internal static class BubblewrapCommand
             UseShellExecute = false,
             WorkingDirectory = "/",
         };
+        // Nothing of the gateway's environment (keys, database URLs) reaches the chain: bwrap is the sandbox's pid 1.
+        info.Environment.Clear();
         var a = info.ArgumentList;
-        a.Add("-c"); a.Add(Prologue); a.Add("sh");
-        a.Add(host.SeccompFile);
+        a.Add("-c"); a.Add(Prologue); a.Add("agw-sandbox");
+        a.Add(optionsFile);
         a.Add(cgroupProcFiles.Count.ToString(CultureInfo.InvariantCulture));
         foreach (var f in cgroupProcFiles) a.Add(f);
+        var opened = new List<string>();
+        string Fd(string hostFile)
+        {
+            opened.Add(hostFile);
+            return (OptionsFd + opened.Count).ToString(CultureInfo.InvariantCulture);
+        }
 
         var r = launch.Resources;
-        var diskBytes = (long)r.DiskMb << 20;
+        var diskBytes = ((long)r.DiskMb << 20).ToString(CultureInfo.InvariantCulture);
+        var o = new List<string>
+        {
+            "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        };
+        if (host.SupportsDisableUserns) o.Add("--disable-userns");
+        o.AddRange(["--ro-bind", "/usr", "/usr"]);
+        foreach (var (link, target) in host.RootLinks) o.AddRange(["--symlink", target, link]);
+        foreach (var etc in HostEtc) o.AddRange(["--ro-bind-try", etc, etc]);
+        foreach (var (hostFile, sandboxFile) in host.GuestFiles) o.AddRange(["--perms", "0644", "--file", Fd(hostFile), sandboxFile]);
+        o.AddRange(["--proc", "/proc"]);
+        // bwrap's /dev is a tmpfs without a size: make it read-only and give /dev/shm its own capped tmpfs, so that
+        // filling it is ENOSPC, not the whole sandbox OOM-killed.
+        o.AddRange(["--dev", "/dev", "--perms", "1777", "--size", diskBytes, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]);
+        // The only writable places, all size-capped tmpfs: nothing a sandbox writes reaches the host's disk.
+        o.AddRange(["--size", diskBytes, "--tmpfs", Home]);
+        o.AddRange(["--size", diskBytes, "--tmpfs", "/tmp"]);
+        if (launch.Network.Mode == NetworkMode.Allowlist) o.AddRange(["--size", "65536", "--tmpfs", EgressDirectory]);
+        if (launch.PackageCache is not null) o.AddRange(["--ro-bind", launch.PackageCache, "/opt/agw-packages"]);
+        // The root bwrap builds is itself a writable tmpfs (where /etc's mount points live): make it read-only too.
+        o.AddRange(["--remount-ro", "/", "--chdir", Home, "--clearenv"]);
+        foreach (var (name, value) in Environment(launch)) o.AddRange(["--setenv", name, value]);
+        o.AddRange(["--seccomp", Fd(host.SeccompFile)]);
+
+        foreach (var f in opened) a.Add(f);
+        a.Add("--");
         a.Add("/usr/bin/prlimit");
         a.Add("--nofile=4096");
-        a.Add($"--fsize={diskBytes}");
+        a.Add($"--fsize={(long)r.DiskMb << 20}");
         a.Add("--core=0");
         // CPU seconds per process: the sandbox's whole lifetime at its CPU share, a backstop behind the wall clock.
         a.Add($"--cpu={(long)Math.Ceiling(r.Timeout.TotalSeconds * Math.Max(r.Cpu, 1)) + 5}");
@@ -61,37 +119,17 @@ internal static class BubblewrapCommand
             a.Add("--");
         }
         a.Add(host.Bwrap);
-        a.Add("--unshare-all"); a.Add("--unshare-user");
-        a.Add("--uid"); a.Add("1000"); a.Add("--gid"); a.Add("1000");
-        a.Add("--hostname"); a.Add("sandbox");
-        a.Add("--die-with-parent"); a.Add("--new-session"); a.Add("--cap-drop"); a.Add("ALL");
-        if (host.SupportsDisableUserns) a.Add("--disable-userns");
-        a.Add("--ro-bind"); a.Add("/usr"); a.Add("/usr");
-        foreach (var (link, target) in host.RootLinks) { a.Add("--symlink"); a.Add(target); a.Add(link); }
-        foreach (var etc in HostEtc) { a.Add("--ro-bind-try"); a.Add(etc); a.Add(etc); }
-        foreach (var file in new[] { "passwd", "group", "hosts", "nsswitch.conf" })
-        {
-            a.Add("--ro-bind"); a.Add(Path.Combine(host.GuestDirectory, "etc", file)); a.Add("/etc/" + file);
-        }
-        a.Add("--proc"); a.Add("/proc");
-        a.Add("--dev"); a.Add("/dev");
-        // The only writable places, both size-capped tmpfs: nothing a sandbox writes reaches the host's disk.
-        a.Add("--size"); a.Add(diskBytes.ToString(CultureInfo.InvariantCulture)); a.Add("--tmpfs"); a.Add(Home);
-        a.Add("--size"); a.Add(diskBytes.ToString(CultureInfo.InvariantCulture)); a.Add("--tmpfs"); a.Add("/tmp");
-        a.Add("--ro-bind"); a.Add(host.GuestDirectory); a.Add(GuestFiles.MountPoint);
-        if (launch.Network.Mode == NetworkMode.Allowlist && hostDirectory is not null) { a.Add("--bind"); a.Add(hostDirectory); a.Add("/run/agw"); }
-        if (launch.PackageCache is not null) { a.Add("--ro-bind"); a.Add(launch.PackageCache); a.Add("/opt/agw-packages"); }
-        // The root bwrap builds is itself a writable tmpfs (where /etc's mount points live): make it read-only too.
-        a.Add("--remount-ro"); a.Add("/");
-        a.Add("--chdir"); a.Add(Home);
-        a.Add("--clearenv");
-        foreach (var (name, value) in Environment(launch))
-        {
-            a.Add("--setenv"); a.Add(name); a.Add(value);
-        }
-        a.Add("--seccomp"); a.Add("3");
+        a.Add("--args"); a.Add(OptionsFd.ToString(CultureInfo.InvariantCulture));
+        // bwrap takes the command from its own command line only (it stops reading --args at the first non-option).
         a.Add("/usr/bin/python3"); a.Add("-I"); a.Add("-S"); a.Add(GuestFiles.AgentPath);
-        return info;
+        return new BubblewrapLaunch(info, Nul(o));
+    }
+
+    private static byte[] Nul(List<string> options)
+    {
+        var text = new StringBuilder();
+        foreach (var option in options) text.Append(option).Append('\0');
+        return Encoding.UTF8.GetBytes(text.ToString());
     }
 
     private static IEnumerable<(string, string)> Environment(SandboxLaunch launch)

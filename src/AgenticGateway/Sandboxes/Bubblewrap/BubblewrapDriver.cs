@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using AgenticGateway.Sandboxes.Agent;
@@ -29,15 +30,16 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         var full = Path.GetFullPath(dataDirectory);
         var tag = HostState.Tag(full);
         _cgroupPrefix = "agw-" + tag;
-        // The unprivileged sandbox user must be able to reach what is bound into its sandbox, which a data directory
-        // under /root would not allow; as root the state lives in /run (tmpfs, gone at reboot with the sandboxes).
+        // As root the state lives in /run (tmpfs, gone at reboot with the sandboxes). Only root (or the gateway's user)
+        // reads it: the launch chain opens what bwrap needs before it drops to the sandbox user.
         var isRoot = BubblewrapHost.IsRootUser();
         var state = isRoot ? Path.Combine("/run/agentic-gateway", tag) : Path.Combine(full, "sandboxes");
         _state = state;
         _sandboxDirectory = Path.Combine(state, "sandboxes");
         try
         {
-            if (isRoot) OpenUp(state);
+            Directory.CreateDirectory(state);
+            UnixFiles.SetMode(state, UnixFiles.Private);
             _host = BubblewrapHost.Detect(state, out var problem);
             Unavailable = problem;
             Directory.CreateDirectory(_sandboxDirectory);
@@ -60,19 +62,12 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
     {
         var host = _host ?? throw new InvalidOperationException(Unavailable);
         var resources = launch.Resources;
-        string? hostDirectory = null;
-        IAsyncDisposable? egress = null;
+        // bwrap's options, read by bwrap through an fd and deleted once the sandbox is up (see BubblewrapCommand).
+        var optionsFile = Path.Combine(_sandboxDirectory, launch.Id + ".args");
         CgroupLimits? cgroup = null;
         Process? process = null;
         try
         {
-            if (launch.Network.Mode == NetworkMode.Allowlist)
-            {
-                hostDirectory = Path.Combine(_sandboxDirectory, launch.Id);
-                Directory.CreateDirectory(hostDirectory);
-                UnixFiles.SetMode(hostDirectory, UnixFiles.WorldTraversable);
-                egress = _egress.Listen(launch.Id, Path.Combine(hostDirectory, "egress.sock"), launch.Network.AllowHosts);
-            }
             if (host.Cgroups != CgroupMode.None)
             {
                 // Files in the tmpfs count against the memory cgroup, so the cap covers memory and disk together.
@@ -81,28 +76,33 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
                 if (cgroup is null && problem is not null) SandboxLog.NoCgroup(_logger, launch.Id, problem);
             }
 
-            var info = BubblewrapCommand.Build(launch, host, cgroup?.ProcsFiles ?? [], hostDirectory);
-            process = await _spawner.StartAsync(info);
+            var command = BubblewrapCommand.Build(launch, host, cgroup?.ProcsFiles ?? [], optionsFile);
+            // For the gateway's user only: the sandbox's environment is in it.
+            UnixFiles.WriteOwnerOnly(optionsFile, command.Options);
+            process = await _spawner.StartAsync(command.Start);
             var id = launch.Id;
             process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) SandboxLog.AgentStderr(_logger, id, line); };
             process.BeginErrorReadLine();
             var agent = new AgentConnection(process.StandardInput.BaseStream, process.StandardOutput.BaseStream);
-            var instance = new BubblewrapInstance(process, agent, cgroup, hostDirectory, egress);
+            var instance = new BubblewrapInstance(process, agent, cgroup);
 
             using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             boot.CancelAfter(launch.BootTimeout);
             try
             {
                 await agent.Ready.WaitAsync(boot.Token);
-                if (egress is not null)
-                    await agent.CallAsync("egress.start", w => { w.WriteNumber("port", 3128); w.WriteString("socket", "/run/agw/egress.sock"); }, boot.Token);
+                if (launch.Network.Mode == NetworkMode.Allowlist)
+                {
+                    instance.Egress = ListenForEgress(launch, process.Id, host.IsRoot);
+                    await agent.CallAsync("egress.start", w => { w.WriteNumber("port", 3128); w.WriteString("socket", BubblewrapCommand.EgressSocket); }, boot.Token);
+                }
             }
             catch (Exception ex)
             {
                 await instance.DisposeAsync();
                 if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                     throw new SandboxStartException($"the sandbox did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s");
-                if (ex is AgentException) throw new SandboxStartException($"the sandbox exited while starting (exit code {(process.HasExited ? process.ExitCode : -1)})");
+                if (ex is AgentException) throw new SandboxStartException($"the sandbox exited while starting (exit code {instance.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown"})");
                 throw;
             }
             return instance;
@@ -110,9 +110,31 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         catch (Exception ex) when (process is null && ex is not OperationCanceledException)
         {
             cgroup?.Delete();
-            if (egress is not null) await egress.DisposeAsync();
-            if (hostDirectory is not null) UnixFiles.TryDeleteTree(hostDirectory);
             throw new SandboxStartException($"the sandbox could not be started: {ex.Message}");
+        }
+        finally
+        {
+            TryDelete(optionsFile);
+        }
+    }
+
+    /// <summary>
+    /// Binds the sandbox's egress socket inside the sandbox itself, in its own tmpfs at /run/agw, reached through
+    /// /proc/&lt;pid&gt;/root of the sandbox's pid 1 (bwrap's child), before any tenant code runs there. A socket in a
+    /// host directory would have to be bind-mounted in, and every bind mount shows its host path in the sandbox's
+    /// /proc/*/mountinfo; this one is the sandbox's own and goes with it. As root it is created as the sandbox user:
+    /// host root has no uid in the sandbox's user namespace.
+    /// </summary>
+    private IAsyncDisposable ListenForEgress(SandboxLaunch launch, int bwrapPid, bool asSandboxUser)
+    {
+        if (ProcessTree.OnlyChild(bwrapPid) is not { } sandboxInit)
+            throw new SandboxStartException("the sandbox exited while starting");
+        var socket = $"/proc/{sandboxInit}/root{BubblewrapCommand.EgressSocket}";
+        IAsyncDisposable Listen() => _egress.Listen(launch.Id, socket, launch.Network.AllowHosts);
+        try { return asSandboxUser ? UnixFiles.AsFileSystemUser(BubblewrapCommand.HostUid, Listen) : Listen(); }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            throw new SandboxStartException($"the sandbox's egress proxy could not be set up: {ex.Message}");
         }
     }
 
@@ -121,21 +143,20 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         var reaped = CgroupLimits.ReapOrphans(_cgroupPrefix);
         if (Directory.Exists(_sandboxDirectory))
         {
-            foreach (var dir in Directory.EnumerateDirectories(_sandboxDirectory))
+            // Options files of launches that never finished, and directories of earlier versions (egress sockets).
+            foreach (var entry in Directory.EnumerateFileSystemEntries(_sandboxDirectory))
             {
-                UnixFiles.TryDeleteTree(dir);
-                reaped = Math.Max(reaped, 1);
+                if (Directory.Exists(entry)) UnixFiles.TryDeleteTree(entry);
+                else TryDelete(entry);
             }
         }
         return reaped;
     }
 
-
-    private static void OpenUp(string state)
+    private static void TryDelete(string file)
     {
-        Directory.CreateDirectory(state);
-        for (var dir = new DirectoryInfo(state); dir is not null && dir.FullName != "/run"; dir = dir.Parent)
-            UnixFiles.SetMode(dir.FullName, UnixFiles.WorldTraversable);
+        try { File.Delete(file); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
     }
 
     public void Dispose() => _spawner.Dispose();
@@ -145,12 +166,15 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
 internal sealed class SandboxStartException(string message) : Exception(message);
 
 /// <summary>One running bubblewrap sandbox and everything on the host that belongs to it.</summary>
-internal sealed class BubblewrapInstance(Process process, AgentConnection agent, CgroupLimits? cgroup, string? hostDirectory, IAsyncDisposable? egress) : ISandboxInstance
+internal sealed class BubblewrapInstance(Process process, AgentConnection agent, CgroupLimits? cgroup) : ISandboxInstance
 {
     private int _disposed;
     private string? _endReason;
 
     public AgentConnection Agent { get; } = agent;
+
+    /// <summary>The egress proxy's listener, for a sandbox with network "allowlist" (set once it is bound).</summary>
+    public IAsyncDisposable? Egress { get; set; }
 
     public Task Exited { get; } = process.WaitForExitAsync();
 
@@ -159,6 +183,9 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
     public string Isolation => "bubblewrap";
 
     public string? Image => null;
+
+    /// <summary>bwrap's exit code, once disposed (if it had ended by then).</summary>
+    public int? ExitCode { get; private set; }
 
     public async ValueTask DisposeAsync()
     {
@@ -171,9 +198,9 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
             await Task.WhenAny(Exited, Task.Delay(2000));
         }
         _endReason = EndReason;
+        if (process.HasExited) ExitCode = process.ExitCode;
         cgroup?.Delete();
-        if (egress is not null) await egress.DisposeAsync();
-        if (hostDirectory is not null) UnixFiles.TryDeleteTree(hostDirectory);
+        if (Egress is not null) await Egress.DisposeAsync();
         process.Dispose();
     }
 }

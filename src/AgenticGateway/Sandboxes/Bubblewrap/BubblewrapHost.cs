@@ -8,11 +8,14 @@ namespace AgenticGateway.Sandboxes.Bubblewrap;
 internal sealed partial record BubblewrapHost
 {
     public required string Bwrap { get; init; }
+    /// <summary>The launch prologue's shell (bash: it opens more fds than dash's 0-9).</summary>
+    public required string Bash { get; init; }
     public required bool IsRoot { get; init; }
     public required bool SupportsDisableUserns { get; init; }
     /// <summary>/bin, /lib, ... as symlinks into /usr, as on the host (merged /usr).</summary>
     public required IReadOnlyList<(string Link, string Target)> RootLinks { get; init; }
-    public required string GuestDirectory { get; init; }
+    /// <summary>The guest files (host path, path in the sandbox), copied into every sandbox.</summary>
+    public required IReadOnlyList<(string Host, string Sandbox)> GuestFiles { get; init; }
     public required string SeccompFile { get; init; }
     public required CgroupMode Cgroups { get; init; }
 
@@ -23,7 +26,7 @@ internal sealed partial record BubblewrapHost
         if (!OperatingSystem.IsLinux()) { problem = "sandboxes need Linux (bubblewrap)"; return null; }
         var bwrap = new[] { "/usr/bin/bwrap", "/usr/local/bin/bwrap" }.FirstOrDefault(File.Exists);
         if (bwrap is null) { problem = "bubblewrap is not installed (apt-get install bubblewrap)"; return null; }
-        foreach (var needed in new[] { "/usr/bin/python3", "/usr/bin/prlimit", "/bin/sh" })
+        foreach (var needed in new[] { "/usr/bin/python3", "/usr/bin/prlimit", "/bin/bash" })
         {
             if (!File.Exists(needed)) { problem = $"{needed} is missing"; return null; }
         }
@@ -39,7 +42,7 @@ internal sealed partial record BubblewrapHost
         if (!links.Any(l => l.Item1 == "/bin")) { problem = "the host's /bin is not a symlink into /usr (merged /usr is required)"; return null; }
 
         Directory.CreateDirectory(stateDirectory);
-        var guest = GuestFiles.Extract(Path.Combine(stateDirectory, "guest"));
+        var guest = Bubblewrap.GuestFiles.Extract(Path.Combine(stateDirectory, "guest"));
         var seccomp = Path.Combine(stateDirectory, "seccomp.bpf");
         File.WriteAllBytes(seccomp, SeccompFilter.Build());
         return new BubblewrapHost
@@ -48,7 +51,8 @@ internal sealed partial record BubblewrapHost
             IsRoot = isRoot,
             SupportsDisableUserns = HelpMentions(bwrap, "--disable-userns"),
             RootLinks = links,
-            GuestDirectory = guest,
+            Bash = "/bin/bash",
+            GuestFiles = Bubblewrap.GuestFiles.Placements(guest),
             SeccompFile = seccomp,
             Cgroups = isRoot ? CgroupLimits.Detect() : CgroupMode.None,
         };

@@ -1,8 +1,33 @@
+using System.Runtime.InteropServices;
+
 namespace AgenticGateway.Sandboxes.Bubblewrap;
 
 /// <summary>File modes for what the unprivileged sandbox user must reach (the driver only runs on Linux).</summary>
-internal static class UnixFiles
+internal static partial class UnixFiles
 {
+    /// <summary>
+    /// Runs <paramref name="action"/> with <paramref name="uid"/>'s file-system identity (setfsuid and setfsgid, which
+    /// are per thread): a root gateway creating a file in a sandbox's own tmpfs must do it as a uid that is mapped in
+    /// the sandbox's user namespace (as root it gets EOVERFLOW). The action must not await.
+    /// </summary>
+    public static T AsFileSystemUser<T>(int uid, Func<T> action)
+    {
+        var gid = setfsgid(uid);
+        var previous = setfsuid(uid);
+        try { return action(); }
+        finally
+        {
+            setfsuid(previous);
+            setfsgid(gid);
+        }
+    }
+
+    [LibraryImport("libc")]
+    private static partial int setfsuid(int uid);
+
+    [LibraryImport("libc")]
+    private static partial int setfsgid(int gid);
+
     /// <summary>Removes a directory tree if it is there; what cannot be removed now is left (a later reap will try again).</summary>
     public static void TryDeleteTree(string path)
     {
@@ -37,9 +62,20 @@ internal static class UnixFiles
         }
     }
 
+    public const UnixFileMode OwnerOnly = (UnixFileMode)0b110_000_000;
+    public const UnixFileMode Private = (UnixFileMode)0b111_000_000;
     public const UnixFileMode WorldReadable = (UnixFileMode)0b110_100_100;
     public const UnixFileMode WorldTraversable = (UnixFileMode)0b111_101_101;
     public const UnixFileMode WorldWritable = (UnixFileMode)0b110_110_110;
+
+    /// <summary>Writes a new file that only this user can read, from its creation on.</summary>
+    public static void WriteOwnerOnly(string path, ReadOnlySpan<byte> content)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+        using var file = new FileStream(path, options);
+        file.Write(content);
+    }
 
     public static void SetMode(string path, UnixFileMode mode)
     {

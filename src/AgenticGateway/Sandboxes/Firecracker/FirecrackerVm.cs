@@ -43,12 +43,7 @@ internal sealed partial class FirecrackerVm : IAsyncDisposable
     public static async Task<FirecrackerVm> LaunchAsync(FirecrackerOptions options, VmLayout layout, IReadOnlyList<string> command,
         string registry, Action<string> output, Action cleanup, TimeSpan timeout, CancellationToken ct)
     {
-        var info = new ProcessStartInfo(command[0])
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var arg in command.Skip(1)) info.ArgumentList.Add(arg);
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command[0]}");
+        var process = Process.Start(MicroVmProcess.StartInfo(command[0], command.Skip(1))) ?? throw new InvalidOperationException($"cannot start {command[0]}");
         process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) output(line); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) output(line); };
         process.BeginOutputReadLine();

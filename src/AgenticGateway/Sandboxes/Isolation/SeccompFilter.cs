@@ -7,9 +7,9 @@ namespace AgenticGateway.Sandboxes.Isolation;
 /// The seccomp program every sandbox runs under, as classic BPF for <c>bwrap --seccomp FD</c> (bwrap installs it just
 /// before exec'ing the sandbox's program, after its own mount and namespace setup).
 /// It is a denylist: Python, Node and their native modules use a large and growing set of syscalls (rseq, statx,
-/// close_range, io_uring, pidfd_*, new *at2 variants), and an allowlist would break them on every runtime or libc upgrade.
+/// close_range, pidfd_*, new *at2 variants), and an allowlist would break them on every runtime or libc upgrade.
 /// Namespaces, dropped capabilities and cgroups are the boundary; this filter removes the kernel interfaces most used to
-/// attack it: tracing other processes, mounts, new namespaces, keyrings, eBPF, perf, modules, terminal injection.
+/// attack it: tracing other processes, mounts, new namespaces, keyrings, eBPF, perf, io_uring, modules, terminal injection.
 /// </summary>
 internal static class SeccompFilter
 {
@@ -24,6 +24,9 @@ internal static class SeccompFilter
         ("unshare", 272, 97), ("setns", 308, 268),
         ("keyctl", 250, 219), ("add_key", 248, 217), ("request_key", 249, 218),
         ("bpf", 321, 280), ("perf_event_open", 298, 241), ("userfaultfd", 323, 282),
+        // io_uring: a large source of kernel exploits, denied as Docker's default profile does; libuv (Node) and
+        // others fall back to ordinary syscalls when io_uring_setup fails.
+        ("io_uring_setup", 425, 425), ("io_uring_enter", 426, 426), ("io_uring_register", 427, 427),
         ("init_module", 175, 105), ("finit_module", 313, 273), ("delete_module", 176, 106),
         ("kexec_load", 246, 104), ("kexec_file_load", 320, 294), ("reboot", 169, 142),
         ("swapon", 167, 224), ("swapoff", 168, 225), ("acct", 163, 89),

@@ -148,11 +148,7 @@ internal sealed class QemuDriver : ISandboxDriver
         // Paused until the host has opened the agent port (a guest resumed without it would see the port closed) and
         // has set the migration capabilities the template was saved with.
         if (clone) args.AddRange(["-S", "-incoming", "defer"]);
-        var info = new ProcessStartInfo(_options.Binary, args)
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        var process = Process.Start(info) ?? throw new IOException("qemu did not start");
+        var process = Process.Start(MicroVmProcess.StartInfo(_options.Binary, args)) ?? throw new IOException("qemu did not start");
         HostState.RecordPid(directory, process.Id);
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) MicroVmLog.Vmm(_logger, "QEMU", id, line); };
         process.BeginErrorReadLine();

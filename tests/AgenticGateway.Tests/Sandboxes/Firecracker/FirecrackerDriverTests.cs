@@ -123,5 +123,26 @@ public sealed class FirecrackerDriverTests : IDisposable
         Assert.Contains(result.Errors, e => e.Contains(expected, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_vmm_process_starts_with_path_alone_not_the_gateways_environment()
+    {
+        // Firecracker needs KVM; a stand-in records the environment the launcher gives it, then exits (so the launch fails).
+        var secret = "agw-planted-" + Guid.NewGuid().ToString("N");
+        var recorded = Path.Combine(_directory, "environment");
+        Environment.SetEnvironmentVariable("AGW_TEST_FIRECRACKER_SECRET", secret);
+        try
+        {
+            var options = new FirecrackerOptions { Kernel = Touch("vmlinux"), Rootfs = Touch("rootfs.ext4"), UseJailer = false };
+            var registry = Directory.CreateDirectory(Path.Combine(_directory, "vm")).FullName;
+            await Assert.ThrowsAsync<AgenticGateway.Sandboxes.Bubblewrap.SandboxStartException>(() => FirecrackerVm.LaunchAsync(options,
+                VmLayout.Direct(registry, options), ["/bin/sh", "-c", "/usr/bin/env -0 > \"$0\"", recorded],
+                registry, _ => { }, () => { }, TimeSpan.FromSeconds(10), CancellationToken.None));
+        }
+        finally { Environment.SetEnvironmentVariable("AGW_TEST_FIRECRACKER_SECRET", null); }
+        var environment = File.ReadAllText(recorded).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain(environment, e => e.Contains(secret, StringComparison.Ordinal));
+        Assert.Contains("PATH=/usr/sbin:/usr/bin:/sbin:/bin", environment);
+    }
+
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 }

@@ -19,6 +19,7 @@ public sealed class SeccompFilterTests : IDisposable
         libc.syscall.restype = ctypes.c_long
         NR = {"x86_64": dict(keyctl=250, bpf=321, perf_event_open=298, userfaultfd=323, clone=56, clone3=435, process_vm_readv=310),
               "aarch64": dict(keyctl=219, bpf=280, perf_event_open=241, userfaultfd=282, clone=220, clone3=435, process_vm_readv=270)}[platform.machine()]
+        NR.update(io_uring_setup=425, io_uring_enter=426, io_uring_register=427)  # the same on both
         U = lambda v: ctypes.c_ulong(v & 0xffffffffffffffff)
         def result(r): return 0 if r >= 0 else ctypes.get_errno()
         def lib(f, *a): ctypes.set_errno(0); return result(f(*a))
@@ -31,6 +32,11 @@ public sealed class SeccompFilterTests : IDisposable
             return result(pid)
         def netlink(protocol):
             ctypes.set_errno(0); fd = libc.socket(16, 3, protocol)
+            if fd >= 0: os.close(fd)
+            return result(fd)
+        def io_uring_setup():
+            params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed: a plain 1-entry ring
+            ctypes.set_errno(0); fd = libc.syscall(ctypes.c_long(NR["io_uring_setup"]), U(1), params)
             if fd >= 0: os.close(fd)
             return result(fd)
         r, w = os.pipe(); ch = ctypes.c_char(b"x")
@@ -48,6 +54,9 @@ public sealed class SeccompFilterTests : IDisposable
             perf_event_open=sys("perf_event_open", 0, 0, -1, -1, 0),
             userfaultfd=sys("userfaultfd", 1),  # UFFD_USER_MODE_ONLY: allowed unprivileged
             process_vm_readv=sys("process_vm_readv", os.getpid(), 0, 0, 0, 0, 0),
+            io_uring_setup=io_uring_setup(),
+            io_uring_enter=sys("io_uring_enter", -1, 0, 0, 0, 0, 0),  # EBADF without the filter
+            io_uring_register=sys("io_uring_register", -1, 0, 0, 0),
             tiocsti=lib(libc.ioctl, r, U(0x5412), ctypes.byref(ch)),
             tiocsti_high_bits=lib(libc.ioctl, r, U((1 << 32) | 0x5412), ctypes.byref(ch)),
             tioclinux=lib(libc.ioctl, r, U(0x541C), ctypes.byref(ch)),
@@ -64,7 +73,7 @@ public sealed class SeccompFilterTests : IDisposable
     [
         "ptrace", "mount", "unshare_user", "unshare_mount", "setns", "clone_newuser", "clone_newns", "clone_newnet", "keyctl",
         "bpf", "perf_event_open", "userfaultfd", "process_vm_readv", "tiocsti", "tiocsti_high_bits", "tioclinux",
-        "netlink_netfilter", "personality_no_aslr",
+        "netlink_netfilter", "personality_no_aslr", "io_uring_setup", "io_uring_enter", "io_uring_register",
     ];
 
     private readonly string _filter = Path.Combine(Path.GetTempPath(), $"agw-seccomp-{Guid.NewGuid():N}.bpf");
@@ -86,8 +95,10 @@ public sealed class SeccompFilterTests : IDisposable
         Assert.Equal(0, filtered["netlink_route"]);
         Assert.Equal(0, filtered["personality_query"]);
 
-        // Without the filter these calls succeed or fail otherwise (ptrace and mount depend on bwrap's capabilities).
-        foreach (var name in Denied.Except(["ptrace", "mount"]))
+        // Without the filter these calls succeed or fail otherwise (ptrace and mount depend on bwrap's capabilities,
+        // io_uring_setup on the kernel.io_uring_disabled sysctl).
+        var ioUringOff = File.Exists("/proc/sys/kernel/io_uring_disabled") && File.ReadAllText("/proc/sys/kernel/io_uring_disabled").Trim() != "0";
+        foreach (var name in Denied.Except(ioUringOff ? ["ptrace", "mount", "io_uring_setup"] : ["ptrace", "mount"]))
             Assert.True(unfiltered[name] != Eperm, $"{name}: EPERM even without the filter, so the test proves nothing");
     }
 
@@ -133,6 +144,7 @@ public sealed class SeccompFilterTests : IDisposable
         const uint aarch64 = 0xC00000B7, x86_64 = 0xC000003E, eperm = 0x00050001, enosys = 0x00050026, allow = 0x7fff0000, kill = 0x80000000;
 
         Assert.Equal(eperm, Run(program, aarch64, 117)); // ptrace
+        Assert.Equal(eperm, Run(program, aarch64, 425)); // io_uring_setup
         Assert.Equal(eperm, Run(program, aarch64, 97)); // unshare
         Assert.Equal(eperm, Run(program, aarch64, 220, 0x10000000 | 17)); // clone(CLONE_NEWUSER)
         Assert.Equal(allow, Run(program, aarch64, 220, 0x003D0F00)); // clone for a thread

@@ -194,6 +194,38 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
         }
     }
 
+    [Fact]
+    public async Task Neither_the_guest_nor_its_qemu_process_holds_the_gateways_environment()
+    {
+        var secret = "agw-planted-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        Environment.SetEnvironmentVariable("AGW_TEST_VMM_SECRET", secret);
+        try
+        {
+            var id = await G.CreateAsync();
+            // The VMM: PATH alone (a guest that broke out of its VM would own this process).
+            var qemu = Directory.EnumerateDirectories("/proc").Single(d => int.TryParse(Path.GetFileName(d), out _) && ReadOrEmpty(Path.Join(d, "cmdline")).Contains(id, StringComparison.Ordinal));
+            Assert.Equal("PATH=/usr/sbin:/usr/bin:/sbin:/bin\0", File.ReadAllText(Path.Join(qemu, "environ")));
+
+            // The guest: its processes, mounts and kernel command line name nothing of the host.
+            var r = await G.ExecAsync(id, SandboxHostVisibilityTests.ProcDump);
+            var dump = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetProperty("stdout").GetString()!)!;
+            Assert.Contains("agw.seed=", dump["/proc/cmdline"]);
+            foreach (var (path, content) in dump)
+            {
+                foreach (var word in new[] { secret, "agentic-gateway", "agw-data-" })
+                    Assert.False(content.Contains(word, StringComparison.Ordinal), $"{path} shows '{word}':\n{content}");
+            }
+            await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+        }
+        finally { Environment.SetEnvironmentVariable("AGW_TEST_VMM_SECRET", null); }
+    }
+
+    private static string ReadOrEmpty(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return ""; }
+    }
+
     /// <summary>The command lines of every running QEMU (their socket paths name the sandbox).</summary>
     private static string QemuCommandLines()
     {
