@@ -90,7 +90,11 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         catch (Exception ex)
         {
             if (agent is not null) await agent.DisposeAsync();
-            if (vm is not null) await vm.DisposeAsync();
+            if (vm is not null)
+            {
+                if (vm.Console is { } console) MicroVmLog.Console(_logger, "Firecracker", launch.Id, console.Tail());
+                await vm.DisposeAsync();
+            }
             if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                 throw new SandboxStartException($"the microVM did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s");
             if (ex is FirecrackerApiException or VsockConnectException or AgentException or IOException)

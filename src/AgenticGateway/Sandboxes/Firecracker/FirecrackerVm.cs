@@ -32,6 +32,8 @@ internal sealed partial class FirecrackerVm : IAsyncDisposable
     }
 
     public VmLayout Layout { get; }
+    /// <summary>The guest's serial console (Firecracker's stdout).</summary>
+    public MicroVmConsole? Console { get; private init; }
     public FirecrackerClient Client { get; }
     /// <summary>Completes when the Firecracker process has ended.</summary>
     public Task Exited { get; private set; }
@@ -44,11 +46,10 @@ internal sealed partial class FirecrackerVm : IAsyncDisposable
         string registry, Action<string> output, Action cleanup, TimeSpan timeout, CancellationToken ct)
     {
         var process = Process.Start(MicroVmProcess.StartInfo(command[0], command.Skip(1))) ?? throw new InvalidOperationException($"cannot start {command[0]}");
-        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) output(line); };
+        // stdout is the guest's serial console, which tenant code may flood: kept as a bounded tail, never read by lines.
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) output(line); };
-        process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var vm = new FirecrackerVm(process, layout, registry, cleanup);
+        var vm = new FirecrackerVm(process, layout, registry, cleanup) { Console = new MicroVmConsole(process.StandardOutput.BaseStream) };
         try
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -132,7 +132,9 @@ internal sealed class QemuDriver : ISandboxDriver
             "-M", memory is null ? "microvm" : "microvm,memory-backend=ram", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
             "-smp", size.Vcpus.ToString(CultureInfo.InvariantCulture),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-monitor", "none",
-            "-serial", "file:" + Path.Join(directory, "console.log"),
+            // The console goes to QEMU's stdout, where only its tail is kept (see MicroVmConsole): never to a file a
+            // guest could grow without bound.
+            "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
             // The uncompressed ELF kernel, booted through PVH: no decompression (under TCG that alone is ~2.5 s).
             "-kernel", Path.Join(_image, ImageBuilder.VmlinuxFile), "-append", append,
             "-initrd", Path.Join(_image, disk ? ImageBuilder.InitrdFile : ImageBuilder.RootfsInitramfsFile),
@@ -152,9 +154,7 @@ internal sealed class QemuDriver : ISandboxDriver
         HostState.RecordPid(directory, process.Id);
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) MicroVmLog.Vmm(_logger, "QEMU", id, line); };
         process.BeginErrorReadLine();
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        return new QemuVm(process, directory, agentSocket, qmpSocket);
+        return new QemuVm(process, directory, agentSocket, qmpSocket, new MicroVmConsole(process.StandardOutput.BaseStream));
     }
 
     /// <summary>QEMU creates the sockets a moment after it starts: retry until the deadline.</summary>
@@ -250,8 +250,8 @@ internal sealed class QemuDriver : ISandboxDriver
 /// <summary>A snapshot of a booted VM: its device state, and its RAM as a file that clones map copy-on-write.</summary>
 internal sealed record QemuTemplate(string State, string Memory);
 
-/// <summary>One QEMU process and its directory (sockets, console log, pid file).</summary>
-internal sealed class QemuVm(Process process, string directory, string agentSocket, string qmpSocket) : IAsyncDisposable
+/// <summary>One QEMU process, its directory (sockets, pid file) and its console.</summary>
+internal sealed class QemuVm(Process process, string directory, string agentSocket, string qmpSocket, MicroVmConsole console) : IAsyncDisposable
 {
     private int _disposed;
 
@@ -259,16 +259,10 @@ internal sealed class QemuVm(Process process, string directory, string agentSock
     public string QmpSocket { get; } = qmpSocket;
     public Task Exited { get; } = process.WaitForExitAsync();
 
+    public MicroVmConsole Console { get; } = console;
+
     /// <summary>The last lines of the guest's serial console (kernel errors, the init's and the agent's messages).</summary>
-    public string ConsoleTail(int lines = 20)
-    {
-        try
-        {
-            var text = File.ReadAllLines(Path.Join(directory, "console.log"));
-            return string.Join('\n', text.TakeLast(lines));
-        }
-        catch (IOException) { return ""; }
-    }
+    public string ConsoleTail(int lines = 20) => Console.Tail(lines);
 
     /// <summary>QMP quit, then SIGKILL if QEMU lingers; the directory goes with it.</summary>
     public async ValueTask DisposeAsync()

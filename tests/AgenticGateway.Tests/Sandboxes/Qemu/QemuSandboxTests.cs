@@ -220,6 +220,26 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
         finally { Environment.SetEnvironmentVariable("AGW_TEST_VMM_SECRET", null); }
     }
 
+    [Fact]
+    public async Task A_guest_flooding_its_console_grows_nothing_on_the_host()
+    {
+        var id = await G.CreateAsync();
+        var qemu = Directory.EnumerateDirectories("/proc").Single(d => int.TryParse(Path.GetFileName(d), out _) && ReadOrEmpty(Path.Join(d, "cmdline")).Contains(id, StringComparison.Ordinal));
+        // The VM's own directory holds its sockets: find it from the agent socket on QEMU's command line.
+        var socket = ReadOrEmpty(Path.Join(qemu, "cmdline")).Split('\0').Single(a => a.Contains("agent.sock", StringComparison.Ordinal));
+        var directory = Path.GetDirectoryName(socket[(socket.IndexOf("path=", StringComparison.Ordinal) + 5)..].Split(',')[0])!;
+        Assert.True(Directory.Exists(directory), directory);
+
+        const int flood = 2 << 20;
+        var r = await G.RunAsync(id, $"head -c {flood} /dev/zero | tr '\\0' x > /dev/ttyS0 && echo done", "\"timeout\": 120");
+        Assert.Equal("done\n", r.GetProperty("stdout").GetString());
+        var onDisk = Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        output.WriteLine($"{flood} bytes to the console; {onDisk} bytes in {directory}");
+        Assert.True(onDisk < 64 * 1024, $"the VM's directory holds {onDisk} bytes after the guest wrote {flood} to its console");
+        Assert.Equal("2\n", (await G.ExecAsync(id, "print(1 + 1)")).GetProperty("stdout").GetString());
+        await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+    }
+
     private static string ReadOrEmpty(string path)
     {
         try { return File.ReadAllText(path); }
