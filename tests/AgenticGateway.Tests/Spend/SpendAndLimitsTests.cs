@@ -239,7 +239,7 @@ public class SpendAndLimitsTests
     private static async Task WaitInFlightAsync(GatewayServer g, string model)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < deadline && !JsonDocument.Parse(await g.Client.GetStringAsync("/health")).RootElement.GetProperty("deployments").EnumerateArray()
+        while (DateTime.UtcNow < deadline && !(await g.AdminAsync("/health", null, Master)).Body.GetProperty("deployments").EnumerateArray()
                    .Any(d => d.GetProperty("model").GetString() == model && d.GetProperty("in_flight").GetInt32() == 1))
             await Task.Delay(10);
     }
@@ -252,7 +252,7 @@ public class SpendAndLimitsTests
         var first = g.ChatAsync(key, "slow");
         // The first request holds the key's only slot once it is in flight at its deployment.
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < deadline && !JsonDocument.Parse(await g.Client.GetStringAsync("/health")).RootElement.GetProperty("deployments").EnumerateArray()
+        while (DateTime.UtcNow < deadline && !(await g.AdminAsync("/health", null, Master)).Body.GetProperty("deployments").EnumerateArray()
                    .Any(d => d.GetProperty("model").GetString() == "slow" && d.GetProperty("in_flight").GetInt32() == 1))
             await Task.Delay(10);
         using (var second = await g.ChatAsync(key, "slow"))
