@@ -396,11 +396,10 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var headers = x.Http.Request.Headers;
         var value = headers["x-agw-timeout"];
         if (value.Count == 0) value = headers["x-litellm-timeout"];
-        if (value.Count > 0 && double.TryParse(value[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
-        {
-            var requested = TimeSpan.FromSeconds(seconds);
-            return requested < configured ? requested : configured;
-        }
+        // Compared as seconds first: a huge value (1e308) is no TimeSpan. NaN and non-positive values are ignored.
+        if (value.Count > 0 && double.TryParse(value[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds > 0 && seconds < configured.TotalSeconds)
+            return TimeSpan.FromSeconds(seconds);
         return configured;
     }
 
