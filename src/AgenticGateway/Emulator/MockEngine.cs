@@ -111,7 +111,7 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
                 else
                     await WriteErrorAsync(exchange, 404, $"Unknown route POST {path}", "invalid_request_error", "unknown_url", null, cancellationToken);
             }
-            catch (Exception ex) when (ex is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException)
+            catch (Exception ex) when (Unreadable(ex))
             {
                 // OpenAI answers a field of the wrong type (or a string it cannot decode) with a 400. The emulator reads
                 // fields loosely and before it writes anything, so what it did not expect ends here, as a 400 too.
@@ -119,6 +119,9 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
             }
         }
     }
+
+    /// <summary>What reading a request body of unexpected types throws (JsonElement's typed getters, parsing a field).</summary>
+    private static bool Unreadable(Exception ex) => ex is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException;
 
     /// <summary>
     /// What every wire format does before answering: counts the request for its model, takes its fault (a scripted
