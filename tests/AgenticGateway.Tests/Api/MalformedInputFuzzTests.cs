@@ -30,12 +30,18 @@ public sealed class MalformedInputFuzzTests(ITestOutputHelper output)
         var count = int.TryParse(Environment.GetEnvironmentVariable("AGW_FUZZ_COUNT"), out var n) ? n : DefaultCount;
         // One request of a failing run, by its index, to debug it alone.
         IEnumerable<int> indexes = int.TryParse(Environment.GetEnvironmentVariable("AGW_FUZZ_ONLY"), out var only) ? [only] : Enumerable.Range(0, count);
+        await using var upstream = await EmulatorServer.StartAsync(apiKey: "sk-up");
+        var u = upstream.Url;
         await using var gateway = await GatewayServer.StartAsync($$"""
             server:
               max_request_body_bytes: 65536
             master_key: {{Master}}
             models:
               - {name: gpt-4o, provider: mock}
+              - {name: claude, provider: anthropic, model: claude-sonnet-4-5, api_base: "{{u}}", api_key: sk-up}
+              - {name: gemini, provider: gemini, model: gemini-2.5-flash, api_base: "{{u}}", api_key: sk-up}
+              - {name: bedrock, provider: bedrock, model: "anthropic.claude-3-5-sonnet-20240620-v1:0", api_base: "{{u}}", aws_region_name: us-east-1, aws_access_key_id: AKIDEXAMPLE, aws_secret_access_key: sk-up}
+              - {name: gpt, provider: openai_compatible, model: gpt-4o, api_base: "{{u}}/v1", api_key: sk-up}
             sandboxes:
               pools:
                 python: {min_ready: 1, max_total: 40}
@@ -46,7 +52,7 @@ public sealed class MalformedInputFuzzTests(ITestOutputHelper output)
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(1);
             k.Limits.MinRequestBodyDataRate = new MinDataRate(20_000, TimeSpan.FromSeconds(2));
         });
-        var virtualKey = await gateway.GenerateKeyAsync("""{"models":["gpt-4o"]}""", Master);
+        var virtualKey = await gateway.GenerateKeyAsync("""{"models":["gpt-4o","claude","gemini","bedrock","gpt"]}""", Master);
         var sandbox = await CreateSandboxAsync(gateway);
         var timeoutSandbox = await CreateSandboxAsync(gateway);
         var generator = new MalformedRequests(seed, new FuzzTargets(Master, virtualKey, sandbox, timeoutSandbox));

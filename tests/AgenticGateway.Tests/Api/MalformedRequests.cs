@@ -128,6 +128,8 @@ internal sealed class MalformedRequests(int seed, FuzzTargets t)
     private FuzzCase JsonCase(int index, Random rng)
     {
         var target = JsonTargets[rng.Next(JsonTargets.Count)];
+        string[] models = ["gpt-4o", "claude", "gemini", "bedrock", "gpt"];
+        if (target.Auth == Auth.Llm) target = target with { Seed = target.Seed.Replace("\"gpt-4o\"", "\"" + models[rng.Next(models.Length)] + "\"") };
         var (body, mutation) = MutateJson(rng, target.Seed);
         var headers = new List<(string, byte[])> { ("Authorization", Ascii("Bearer " + KeyFor(target.Auth, rng))) };
         var shape = target.Shape;
