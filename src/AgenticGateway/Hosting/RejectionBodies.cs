@@ -9,8 +9,9 @@ namespace AgenticGateway.Hosting;
 
 /// <summary>
 /// Gives the error responses Kestrel writes by itself (a request line or headers it cannot parse: 400, 414, 431, 505;
-/// request headers that arrive too slowly: 408; a bad Content-Length or Transfer-Encoding) a JSON body in OpenAI's
-/// shape. Kestrel writes them with an empty body, before (or instead of) running the application, and offers no hook.
+/// a method the target form does not allow, as <c>TRACE *</c>: 405; request headers that arrive too slowly: 408; a bad
+/// Content-Length or Transfer-Encoding: 400) a JSON body in OpenAI's shape (the path may be unknown). Kestrel writes them
+/// with an empty body, before (or instead of) running the application, and offers no hook.
 /// </summary>
 /// <remarks>
 /// <para>How: a connection middleware puts a <see cref="Writer"/> in front of the transport's output, and the first
@@ -18,7 +19,8 @@ namespace AgenticGateway.Hosting;
 /// (<c>OnCompleted</c> runs after Kestrel has handed every byte of that response to the transport). Kestrel only
 /// writes on its own between two of the application's requests, and then only such a rejection, after which it
 /// closes the connection: so the writer holds back just what is written while no request of the application is in
-/// progress, and, if it is a 4xx/5xx response with <c>Content-Length: 0</c> and nothing after it, adds the body.
+/// progress (before the first request too), and, if it is a 4xx/5xx response with <c>Content-Length: 0</c> and nothing
+/// after it, adds the body. A BadHttpRequestException that escapes a handler ends the same way (OnCompleted runs first).
 /// Anything else held back is passed on unchanged.</para>
 /// <para>Why this is safe: the bytes of the application's responses (JSON, SSE streams, file downloads that may look
 /// like an HTTP response, WebSocket frames after an upgrade) are never inspected; they pass straight through, at the
