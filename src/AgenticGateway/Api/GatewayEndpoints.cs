@@ -42,7 +42,7 @@ internal static class GatewayEndpoints
         MetricsEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json");
 
-        app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response, Unmatched(c.Request)));
+        app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response, Unmatched(c.Request), ErrorShapes.IsAnthropic(c.Request.Path)));
     }
 
     private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings", "/messages", "/messages/count_tokens"];

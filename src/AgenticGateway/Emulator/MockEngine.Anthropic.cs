@@ -70,9 +70,14 @@ internal sealed partial class MockEngine
                 await WriteAnthropicErrorAsync(exchange, 400, "invalid_request_error", invalid, cancellationToken);
                 return true;
             }
+            // Anthropic answers a field of the wrong type with a 400; the emulator reads the body loosely (and before it
+            // writes), so what it did not expect is a 400 too.
+            Task InvalidAsync(Exception ex) => WriteAnthropicErrorAsync(exchange, 400, "invalid_request_error", $"Invalid request body: {ex.Message}", cancellationToken);
             if (countTokens)
             {
-                var tokens = AnthropicPromptTokens(body);
+                int tokens;
+                try { tokens = AnthropicPromptTokens(body); }
+                catch (Exception ex) when (Unreadable(ex)) { await InvalidAsync(ex); return true; }
                 await WriteJsonAsync(exchange, 200, w => { w.WriteStartObject(); w.WriteNumber("input_tokens", tokens); w.WriteEndObject(); }, cancellationToken);
                 return true;
             }
@@ -80,7 +85,9 @@ internal sealed partial class MockEngine
             var settings = defaults.WithHeaders(exchange);
             if (await BeginAsync(model, settings, f => AnthropicPreResponseFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return true;
 
-            var reply = AnthropicReply(body, refuse: fault.Kind == MockFaultKind.ContentPolicy);
+            AnthropicAnswer reply;
+            try { reply = AnthropicReply(body, refuse: fault.Kind == MockFaultKind.ContentPolicy); }
+            catch (Exception ex) when (Unreadable(ex)) { await InvalidAsync(ex); return true; }
             var stream = vertex ? path.EndsWith(":streamRawPredict", StringComparison.Ordinal) || BoolField(body, "stream") : BoolField(body, "stream");
             if (stream) await AnthropicStreamAsync(exchange, reply, model, settings, fault, cancellationToken);
             else

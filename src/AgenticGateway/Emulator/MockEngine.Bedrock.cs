@@ -40,8 +40,16 @@ internal sealed partial class MockEngine
         using (document)
         {
             var body = document.RootElement;
-            if (operation == "invoke") await BedrockEmbeddingsAsync(exchange, body, model, cancellationToken);
-            else await ConverseAsync(exchange, body, model, operation == "converse-stream", settings, fault, cancellationToken);
+            try
+            {
+                if (operation == "invoke") await BedrockEmbeddingsAsync(exchange, body, model, cancellationToken);
+                else await ConverseAsync(exchange, body, model, operation == "converse-stream", settings, fault, cancellationToken);
+            }
+            catch (Exception ex) when (Unreadable(ex))
+            {
+                // Bedrock refuses a body it cannot read with a ValidationException; the emulator reads loosely, before it writes.
+                await WriteBedrockErrorAsync(exchange, 400, "ValidationException", $"Malformed input request: {ex.Message}", cancellationToken);
+            }
         }
         return true;
     }

@@ -65,14 +65,17 @@ internal sealed partial class MockEngine
         var settings = defaults.WithHeaders(exchange);
         if (await BeginAsync(model, settings, f => GeminiFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return true;
 
-        switch (method)
+        try
         {
-            case "generateContent" or "streamGenerateContent":
+            if (method is "generateContent" or "streamGenerateContent")
                 await GeminiGenerateAsync(exchange, body, model, method == "streamGenerateContent", settings, fault, cancellationToken);
-                break;
-            default:
+            else
                 await GeminiEmbedAsync(exchange, body, method, fault, cancellationToken);
-                break;
+        }
+        catch (Exception ex) when (Unreadable(ex))
+        {
+            // Google refuses a body it cannot read with INVALID_ARGUMENT; the emulator reads loosely, before it writes.
+            await GoogleErrorAsync(exchange, 400, $"Invalid JSON payload received. {ex.Message}", "INVALID_ARGUMENT", cancellationToken);
         }
         return true;
     }

@@ -100,16 +100,28 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
             if (body.TryGetProperty("mock_fault", out var bodyFault) && bodyFault.ValueKind == JsonValueKind.String) settings = settings with { Fault = bodyFault.GetString() };
             if (await BeginAsync(model, settings, f => ApplyPreResponseFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return;
 
-            if (path.EndsWith("/chat/completions", StringComparison.Ordinal))
-                await ChatAsync(exchange, body, model, settings, fault, cancellationToken);
-            else if (path.EndsWith("/completions", StringComparison.Ordinal))
-                await CompletionsAsync(exchange, body, model, settings, fault, cancellationToken);
-            else if (path.EndsWith("/embeddings", StringComparison.Ordinal))
-                await EmbeddingsAsync(exchange, body, model, fault, cancellationToken);
-            else
-                await WriteErrorAsync(exchange, 404, $"Unknown route POST {path}", "invalid_request_error", "unknown_url", null, cancellationToken);
+            try
+            {
+                if (path.EndsWith("/chat/completions", StringComparison.Ordinal))
+                    await ChatAsync(exchange, body, model, settings, fault, cancellationToken);
+                else if (path.EndsWith("/completions", StringComparison.Ordinal))
+                    await CompletionsAsync(exchange, body, model, settings, fault, cancellationToken);
+                else if (path.EndsWith("/embeddings", StringComparison.Ordinal))
+                    await EmbeddingsAsync(exchange, body, model, fault, cancellationToken);
+                else
+                    await WriteErrorAsync(exchange, 404, $"Unknown route POST {path}", "invalid_request_error", "unknown_url", null, cancellationToken);
+            }
+            catch (Exception ex) when (Unreadable(ex))
+            {
+                // OpenAI answers a field of the wrong type (or a string it cannot decode) with a 400. The emulator reads
+                // fields loosely and before it writes anything, so what it did not expect ends here, as a 400 too.
+                await WriteErrorAsync(exchange, 400, $"Invalid request body: {ex.Message}", "invalid_request_error", "invalid_type", null, cancellationToken);
+            }
         }
     }
+
+    /// <summary>What reading a request body of unexpected types throws (JsonElement's typed getters, parsing a field).</summary>
+    private static bool Unreadable(Exception ex) => ex is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException;
 
     /// <summary>
     /// What every wire format does before answering: counts the request for its model, takes its fault (a scripted

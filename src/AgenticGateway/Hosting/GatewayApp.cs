@@ -67,6 +67,8 @@ internal static class GatewayApp
             // The handler enforces the configured limit (it can change on reload) and answers 413 itself after
             // draining a bounded amount; Kestrel's limit is the hard stop beyond that.
             k.Limits.MaxRequestBodySize = RequestBody.DrainLimit(options.Server.MaxRequestBodyBytes);
+            // Kestrel's own 400/408/414/431 answers get a JSON body too.
+            k.ConfigureEndpointDefaults(RejectionBodies.Use);
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
@@ -117,6 +119,9 @@ internal static class GatewayApp
 
         var app = builder.Build();
         app.Services.GetRequiredService<DataDirectoryLock>();
+        RejectionBodies.TrackRequests(app);
+        ErrorShapes.Use(app);
+        app.UseRouting();
         GatewayEndpoints.Map(app);
         RegisterGauges(app);
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using AgenticGateway.Api;
 using AgenticGateway.Configuration;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
@@ -63,56 +64,32 @@ internal static class KeyEndpoints
             return;
         }
 
-        // The document reads the pooled body in place: both live until the action is done.
-        JsonDocument? body = null;
-        RequestBody? raw = null;
+        JsonElement? body = null;
+        if (HttpMethods.IsPost(context.Request.Method))
+        {
+            ApiError? bodyError;
+            (body, bodyError) = await JsonBody.ReadObjectAsync(context.Request, 1 << 20, context.RequestAborted);
+            if (bodyError is not null) { await ErrorWriter.WriteAsync(context.Response, bodyError); return; }
+        }
+        KeyResult result;
         try
         {
-            if (HttpMethods.IsPost(context.Request.Method))
-            {
-                ApiError? bodyError;
-                (raw, bodyError) = await RequestBody.ReadAsync(context.Request, 1 << 20, context.RequestAborted);
-                if (bodyError is not null) { await ErrorWriter.WriteAsync(context.Response, bodyError); return; }
-                if (raw!.Length > 0)
-                {
-                    try { body = JsonDocument.Parse(raw.Memory); }
-                    catch (JsonException ex)
-                    {
-                        await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"The body is not valid JSON: {ex.Message}", code: "invalid_json"));
-                        return;
-                    }
-                    if (body.RootElement.ValueKind != JsonValueKind.Object)
-                    {
-                        await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("The body must be a JSON object."));
-                        return;
-                    }
-                }
-            }
-            KeyResult result;
-            try
-            {
-                result = await action(new KeyRequest(body?.RootElement, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
-            }
-            catch (System.Data.Common.DbException ex)
-            {
-                // The database is down or refused the change: say so in the API's shape, never as a bare 500.
-                await ErrorWriter.WriteAsync(context.Response, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
-                return;
-            }
-            if (result.Error is not null)
-            {
-                await ErrorWriter.WriteAsync(context.Response, result.Error);
-                return;
-            }
-            context.Response.StatusCode = 200;
-            context.Response.ContentType = "application/json";
-            await context.Response.Body.WriteAsync(result.Json);
+            result = await action(new KeyRequest(body, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
         }
-        finally
+        catch (System.Data.Common.DbException ex)
         {
-            body?.Dispose();
-            raw?.Dispose();
+            // The database is down or refused the change: say so in the API's shape, never as a bare 500.
+            await ErrorWriter.WriteAsync(context.Response, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
+            return;
         }
+        if (result.Error is not null)
+        {
+            await ErrorWriter.WriteAsync(context.Response, result.Error);
+            return;
+        }
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(result.Json);
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgenticGateway.Api;
 using AgenticGateway.Routing;
 
 namespace AgenticGateway.OpenAi;
@@ -35,6 +36,7 @@ internal static class RequestReader
     {
         request = default;
         if (body.IsEmpty) return ApiError.BadRequest("The request body is empty; expected a JSON object.");
+        if (JsonBody.CheckText(body) is { } textError) return textError;
         var reader = new Utf8JsonReader(body, ReaderOptions);
         var hasMessages = false;
         var hasPrompt = false;
@@ -162,7 +164,7 @@ internal static class RequestReader
         }
         catch (JsonException ex)
         {
-            return ApiError.BadRequest($"We could not parse the JSON body of your request: {Describe(ex)}", code: "invalid_json");
+            return ApiError.BadRequest($"We could not parse the JSON body of your request: {JsonBody.Describe(ex)}", code: "invalid_json");
         }
 
         if (request.Model is null) return ApiError.BadRequest("you must provide a model parameter", "model");
@@ -235,12 +237,4 @@ internal static class RequestReader
         JsonTokenType.StartObject => "an object",
         _ => token.ToString(),
     };
-
-    private static string Describe(JsonException ex)
-    {
-        var message = ex.Message;
-        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        if (cut > 0) message = message[..cut];
-        return ex.LineNumber is { } line ? $"{message.TrimEnd('.')} at line {line + 1}, byte {ex.BytePositionInLine + 1}." : message;
-    }
 }

@@ -25,7 +25,7 @@ internal sealed class RequestBody : IDisposable
         if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
     }
 
-    /// <summary>Reads the whole body. Returns an error (413 or 400) instead of throwing for bad input.</summary>
+    /// <summary>Reads the whole body. Returns an error (413, 408 or 400) instead of throwing for bad input.</summary>
     public static async ValueTask<(RequestBody? Body, ApiError? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength is { } declared && declared > maxBytes)
@@ -42,9 +42,16 @@ internal sealed class RequestBody : IDisposable
             {
                 ReadResult result;
                 try { result = await reader.ReadAsync(cancellationToken); }
-                catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                catch (BadHttpRequestException ex)
                 {
-                    return (null, TooLarge(maxBytes));
+                    // Kestrel refused the body (its hard size limit, broken chunked framing, a body that ended early,
+                    // or one that arrived too slowly): the connection is closing, but the client still gets the reason.
+                    return (null, FromKestrel(ex, maxBytes));
+                }
+                catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Kestrel reports a chunk size too large for an int as an IOException, not a BadHttpRequestException.
+                    return (null, Malformed(ex.Message));
                 }
                 var data = result.Buffer;
                 if (length + data.Length > maxBytes)
@@ -95,12 +102,22 @@ internal sealed class RequestBody : IDisposable
                 completed = result.IsCompleted;
             }
         }
-        catch (BadHttpRequestException)
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException)
         {
-            // Past the server's hard limit: the connection closes after the response.
+            // Past the server's hard limit, or framing Kestrel cannot read: the connection closes after the response.
         }
     }
 
-    private static ApiError TooLarge(long maxBytes) =>
-        new(413, $"Request body too large: the limit is {maxBytes} bytes.", "invalid_request_error", "request_too_large");
+    /// <summary>The client's error for a body Kestrel refused to deliver, by the status Kestrel chose.</summary>
+    public static ApiError FromKestrel(BadHttpRequestException ex, long? maxBytes) => ex.StatusCode switch
+    {
+        StatusCodes.Status413PayloadTooLarge => TooLarge(maxBytes),
+        StatusCodes.Status408RequestTimeout => new ApiError(408, "The request body arrived too slowly (below the server's minimum data rate); send it without pauses.", "invalid_request_error", "request_timeout"),
+        _ => Malformed(ex.Message) with { Status = ex.StatusCode is >= 400 and < 500 ? ex.StatusCode : 400 },
+    };
+
+    private static ApiError Malformed(string reason) => new(400, $"Malformed request body: {reason}", "invalid_request_error", "malformed_body");
+
+    private static ApiError TooLarge(long? maxBytes) =>
+        new(413, maxBytes is null ? "Request body too large." : $"Request body too large: the limit is {maxBytes} bytes.", "invalid_request_error", "request_too_large");
 }

@@ -202,6 +202,13 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                     // Credentials the provider needs could not be had (a Vertex token exchange failed): like an unreachable provider.
                     return new UpstreamFailure(FailureKind.Connection, 502, $"could not get credentials for {d.Id}: {ex.Message}");
                 }
+                catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException or KeyNotFoundException)
+                {
+                    // The translator reads the client's body as the provider's format needs it: a field of a type it does not
+                    // take (or a name given twice) is the client's error, as the provider itself would say.
+                    var untranslatable = ApiError.BadRequest($"The request cannot be translated for {d.ProviderName}: {ex.Message}", code: "invalid_request_for_provider");
+                    return new UpstreamFailure(FailureKind.BadRequest, 400, untranslatable.Message) { ClientError = untranslatable };
+                }
                 if (built.Error is { } refused) return new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message) { ClientError = refused };
                 request = built.Request!;
             }
@@ -396,11 +403,10 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var headers = x.Http.Request.Headers;
         var value = headers["x-agw-timeout"];
         if (value.Count == 0) value = headers["x-litellm-timeout"];
-        if (value.Count > 0 && double.TryParse(value[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
-        {
-            var requested = TimeSpan.FromSeconds(seconds);
-            return requested < configured ? requested : configured;
-        }
+        // Compared as seconds first: a huge value (1e308) is no TimeSpan. NaN and non-positive values are ignored.
+        if (value.Count > 0 && double.TryParse(value[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds > 0 && seconds < configured.TotalSeconds)
+            return TimeSpan.FromSeconds(seconds);
         return configured;
     }
 

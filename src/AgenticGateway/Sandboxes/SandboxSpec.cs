@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AgenticGateway.Api;
 using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Sandboxes;
@@ -59,7 +60,7 @@ internal sealed partial record SandboxSpec
                         else resources = resources with { Timeout = timeout };
                         break;
                     case "memory_mb":
-                        if (!v.TryGetInt32(out var memory) || memory < 16 || memory > options.Max.MemoryMb)
+                        if (!JsonValues.TryInt32(v, out var memory) || memory < 16 || memory > options.Max.MemoryMb)
                             error = ApiError.BadRequest($"memory_mb must be an integer between 16 and {options.Max.MemoryMb}.", "memory_mb");
                         else resources = resources with { MemoryMb = memory };
                         break;
@@ -69,7 +70,7 @@ internal sealed partial record SandboxSpec
                         else resources = resources with { Cpu = cpu };
                         break;
                     case "disk_mb":
-                        if (!v.TryGetInt32(out var disk) || disk < 1 || disk > options.Max.DiskMb)
+                        if (!JsonValues.TryInt32(v, out var disk) || disk < 1 || disk > options.Max.DiskMb)
                             error = ApiError.BadRequest($"disk_mb must be an integer between 1 and {options.Max.DiskMb}.", "disk_mb");
                         else resources = resources with { DiskMb = disk };
                         break;

@@ -153,4 +153,17 @@ public class MockEngineTests : IAsyncLifetime
         Assert.False(MockFault.TryParse("status=200", out _, out var error));
         Assert.Contains("status=200", error, StringComparison.Ordinal);
     }
+
+    /// <summary>As OpenAI does: a field of the wrong type is a 400, not a failure the gateway takes for an outage.</summary>
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":""}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ud800"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":5,"content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}""")]
+    public async Task A_body_with_fields_of_the_wrong_type_is_a_400(string json)
+    {
+        using var response = await _client.PostAsync("/v1/chat/completions", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("invalid_request_error", doc.RootElement.GetProperty("error").GetProperty("type").GetString());
+    }
 }

@@ -80,4 +80,47 @@ public class RequestReaderTests
         Assert.Null(Parse("""{"model":"m","prompt":"Say this"}""", LlmOperation.Completions, out _));
         Assert.Equal("prompt", Parse("""{"model":"m"}""", LlmOperation.Completions, out _)!.Param);
     }
+
+    /// <summary>
+    /// Text that parses but cannot be decoded is refused wherever it stands: in the model (which the reader decodes,
+    /// and which threw) or in content the reader only skips (which went on to the provider).
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { 0xff })]
+    [InlineData(new byte[] { 0xc0, 0x80 })]
+    [InlineData(new byte[] { 0xed, 0xa0, 0x80 })]
+    [InlineData(new byte[] { 0xe2, 0x82 })]
+    public void Bytes_that_are_not_utf8_are_a_400(byte[] bad)
+    {
+        foreach (var field in new[] { "model", "content" })
+        {
+            var json = Encoding.UTF8.GetBytes($$"""{"model":"{{(field == "model" ? "@" : "gpt-4o")}}","messages":[{"role":"user","content":"{{(field == "content" ? "@" : "hi")}}"}]}""");
+            var at = Array.IndexOf(json, (byte)'@');
+            byte[] body = [.. json[..at], .. bad, .. json[(at + 1)..]];
+            var error = RequestReader.TryParse(body, LlmOperation.ChatCompletions, out _);
+            Assert.NotNull(error);
+            Assert.Equal(400, error.Status);
+            Assert.Equal("invalid_encoding", error.Code);
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"model":"\ud800","messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"a\udc00b"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ud800\u0041"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\uDBFF"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"\udfff\ud800","content":"x"}]}""")]
+    public void Unpaired_surrogate_escapes_are_a_400(string json)
+    {
+        var error = Parse(json, LlmOperation.ChatCompletions, out _);
+        Assert.NotNull(error);
+        Assert.Equal("invalid_encoding", error.Code);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\ud83d\ude00"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\\ud800 is how you write one"}]}""")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"\\\ud83d\ude00\\"}]}""")]
+    public void Surrogate_pairs_and_escaped_backslashes_are_fine(string json) =>
+        Assert.Null(Parse(json, LlmOperation.ChatCompletions, out _));
 }

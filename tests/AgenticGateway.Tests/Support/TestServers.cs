@@ -66,8 +66,10 @@ internal sealed class GatewayServer : IAsyncDisposable
     /// <param name="dataDirectory">Where keys are stored; a fresh temporary directory unless given (to test restarts).</param>
     /// <param name="storage">Backends beyond the data directory (database_url, redis_url); none by default, whatever the environment says.</param>
     /// <param name="services">Replaces services after the gateway's own are registered (a resolver without DNS, say).</param>
+    /// <param name="kestrel">Changes to Kestrel's limits for this server (short timeouts, to test them quickly).</param>
+    /// <param name="routes">Extra endpoints for a test (one that fails on purpose), mapped after the gateway's own.</param>
     public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null, Action<WebApplication>? routes = null)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
@@ -77,6 +79,9 @@ internal sealed class GatewayServer : IAsyncDisposable
         if (!yaml.Contains("sandboxes:", StringComparison.Ordinal))
             options = options with { Sandboxes = options.Sandboxes with { Pools = System.Collections.Immutable.ImmutableDictionary<string, AgenticGateway.Sandboxes.PoolOptions>.Empty } };
         var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings) { OverrideServices = services });
+        // Kestrel reads its limits from this options instance for each connection, so a change before start holds.
+        kestrel?.Invoke(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>>().Value);
+        routes?.Invoke(app);
         await app.StartAsync();
         return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]) { _ownedData = dataDirectory is null ? options.Storage.DataDirectory : null };
     }

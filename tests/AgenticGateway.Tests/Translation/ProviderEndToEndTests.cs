@@ -344,4 +344,20 @@ public class ProviderEndToEndTests : IAsyncLifetime
         "bedrock" => "anthropic.claude-3-5-sonnet-20240620-v1:0",
         _ => model,
     };
+
+    /// <summary>
+    /// A field of a type a translator does not take, or a name given twice, is the client's 400 (as the provider would
+    /// answer), not a 500 or an upstream failure that could cool the deployment down.
+    /// </summary>
+    [Theory]
+    [InlineData("bedrock", "/v1/chat/completions", """{"model":"bedrock","messages":[{"role":"user","content":"hi"}],"response_format":{"type":123}}""")]
+    [InlineData("bedrock", "/v1/chat/completions", """{"model":"bedrock","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":-1}}}]}""")]
+    [InlineData("gemini-embed", "/v1/embeddings", """{"user":1,"model":"gemini-embed","input":["a"],"user":"u"}""")]
+    [InlineData("claude", "/v1/messages", """{"model":"claude","max_tokens":16,"messages":[{"role":"user","content":"hi"}],"output_config":""}""")]
+    public async Task A_body_a_provider_cannot_read_is_a_400(string model, string path, string json)
+    {
+        var (status, body, _) = await PostAsync(path, json);
+        Assert.True(status == HttpStatusCode.BadRequest, $"{model}: {(int)status} {body}");
+        Assert.Equal("invalid_request_error", body.GetProperty("error").GetProperty("type").GetString());
+    }
 }

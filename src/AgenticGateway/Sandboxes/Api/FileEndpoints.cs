@@ -59,6 +59,12 @@ internal static class FileEndpoints
         }
         catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge) { await TooLargeAsync(context, max); }
+        catch (BadHttpRequestException ex) { await ErrorWriter.WriteAsync(context.Response, Pipeline.RequestBody.FromKestrel(ex, max)); }
+        // The upload's own framing (a chunk size Kestrel cannot read); agent failures are AgentExceptions.
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"Malformed request body: {ex.Message}", code: "malformed_body"));
+        }
     }
 
     /// <summary>Sends the stream to the agent in chunks of one upload; -1 when it is larger than <paramref name="max"/>.</summary>
@@ -122,6 +128,12 @@ internal static class FileEndpoints
             }
         }
         catch (InvalidDataException ex) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"Malformed multipart body: {ex.Message}")); return; }
+        // The body ended before the closing boundary (agent failures are AgentExceptions, so this is the upload's fault).
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"Malformed multipart body: {ex.Message.Trim()}"));
+            return;
+        }
         catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); return; }
         await SandboxHttp.JsonAsync(context.Response, 200, w =>
         {

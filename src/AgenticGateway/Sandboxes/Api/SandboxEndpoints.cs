@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgenticGateway.Api;
 using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Sandboxes.Api;
@@ -105,12 +106,14 @@ internal static class SandboxEndpoints
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
-        if (!body.TryGetProperty("timeout", out var t) || t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var seconds))
+        if (!body.TryGetProperty("timeout", out var t) || t.ValueKind != JsonValueKind.Number)
         {
             await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("timeout (seconds from now) is required.", "timeout"));
             return;
         }
-        if (http.Manager.Extend(sandbox, TimeSpan.FromSeconds(seconds)) is { } error) { await ErrorWriter.WriteAsync(context.Response, error); return; }
+        // A number beyond the maximum (even one no TimeSpan can hold) is refused by Extend, which names the range.
+        var timeout = JsonValues.TrySeconds(t, 0, http.Manager.Options.Max.Timeout, out var seconds) ? seconds : TimeSpan.Zero;
+        if (http.Manager.Extend(sandbox, timeout) is { } error) { await ErrorWriter.WriteAsync(context.Response, error); return; }
         await SandboxHttp.JsonAsync(context.Response, 200, w => Write(w, sandbox, "running"));
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Immutable;
 using System.Text.Json;
+using AgenticGateway.Api;
 using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
@@ -48,29 +49,12 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         return (owner, sandbox);
     }
 
-    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
-
-    /// <summary>The JSON body (an empty body is an empty object), or null after a 400/413.</summary>
+    /// <summary>The JSON body (an empty body is an empty object), or null after a 400/408/413.</summary>
     public static async Task<JsonElement?> BodyAsync(HttpContext context, long maxBytes = 4 << 20)
     {
-        var (raw, error) = await RequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
-        if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return null; }
-        using (raw)
-        {
-            if (raw!.Length == 0) return EmptyObject;
-            try
-            {
-                var reader = new Utf8JsonReader(raw.Span);
-                var body = JsonElement.ParseValue(ref reader);
-                if (body.ValueKind == JsonValueKind.Object) return body;
-                await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("The body must be a JSON object."));
-            }
-            catch (JsonException ex)
-            {
-                await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"The body is not valid JSON: {ex.Message}"));
-            }
-            return null;
-        }
+        var (body, error) = await JsonBody.ReadObjectAsync(context.Request, maxBytes, context.RequestAborted);
+        if (error is not null) await ErrorWriter.WriteAsync(context.Response, error);
+        return body;
     }
 
     public static Task JsonAsync(HttpResponse response, int status, Action<Utf8JsonWriter> write)
@@ -164,12 +148,11 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         timeout = fallback;
         error = null;
         if (!body.TryGetProperty("timeout", out var t) || t.ValueKind == JsonValueKind.Null) return true;
-        if (t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var seconds) || seconds <= 0 || seconds > max.TotalSeconds)
+        if (!JsonValues.TrySeconds(t, 0, max, out timeout) || timeout <= TimeSpan.Zero)
         {
             error = ApiError.BadRequest($"timeout must be a number of seconds between 0 and {max.TotalSeconds:0}.", "timeout");
             return false;
         }
-        timeout = TimeSpan.FromSeconds(seconds);
         return true;
     }
 

@@ -334,6 +334,8 @@ internal static class AnthropicMessageConverter
                     parts.Add(w => WriteTextPart(w, s));
                     return;
                 }
+                if (inner.ValueKind != JsonValueKind.Array)
+                    throw new InboundRequestException($"{path}.source.content: Input should be a valid string or a list of content blocks", $"{path}.source.content");
                 var k = 0;
                 foreach (var item in inner.EnumerateArray())
                 {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AgenticGateway.Api;
 using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Providers.Anthropic.Inbound;
@@ -175,8 +176,10 @@ internal static class AnthropicRequestConverter
             thinking.TryGetProperty("type", out var type);
             if (type.ValueKind == JsonValueKind.String && type.ValueEquals("enabled"))
             {
-                if (!thinking.TryGetProperty("budget_tokens", out var budget) || !budget.TryGetInt64(out var tokens))
+                if (!thinking.TryGetProperty("budget_tokens", out var budget) || budget.ValueKind == JsonValueKind.Null)
                     throw new InboundRequestException("thinking.enabled.budget_tokens: Field required", "thinking.budget_tokens");
+                if (!JsonValues.TryInt64(budget, out var tokens))
+                    throw new InboundRequestException("thinking.enabled.budget_tokens: Input should be a valid integer", "thinking.budget_tokens");
                 effort = EffortForBudget(tokens);
             }
             else if (type.ValueKind == JsonValueKind.String && type.ValueEquals("adaptive"))
@@ -212,7 +215,7 @@ internal static class AnthropicRequestConverter
                 || !config.TryGetProperty("format", out format) || format.ValueKind != JsonValueKind.Object)
                 return;
         }
-        if (!format.TryGetProperty("type", out var type) || !type.ValueEquals("json_schema") || !format.TryGetProperty("schema", out var schema))
+        if (!format.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || !type.ValueEquals("json_schema") || !format.TryGetProperty("schema", out var schema))
             throw new InboundRequestException("output_format: only {\"type\":\"json_schema\",\"schema\":{...}} is supported", "output_format");
         w.WriteStartObject("response_format");
         w.WriteString("type", "json_schema");
