@@ -8,7 +8,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace AgenticGateway.Hosting;
 
 /// <summary>
-/// Gives the error responses Kestrel writes by itself (a request line or headers it cannot parse: 400, 414, 431, 505;
+/// Gives the error responses Kestrel writes by itself (a request line or headers it cannot parse: 400, 414, 431, and
+/// 505 for a version it does not speak, answered as the 400 it is: the client's malformed request line;
 /// a method the target form does not allow, as <c>TRACE *</c>: 405; request headers that arrive too slowly: 408; a bad
 /// Content-Length or Transfer-Encoding: 400) a JSON body in OpenAI's shape (the path may be unknown). Kestrel writes them
 /// with an empty body, before (or instead of) running the application, and offers no hook.
@@ -151,9 +152,11 @@ internal static class RejectionBodies
         var afterLength = headers[(contentLength + "\r\nContent-Length: 0"u8.Length)..];
         if (!afterLength.IsEmpty && !afterLength.StartsWith("\r\n"u8)) return null;
 
-        var body = Body(status);
+        var error = Error(status);
+        var body = Body(error);
         var output = new ArrayBufferWriter<byte>(response.Length + body.Length + 64);
-        output.Write(statusLine);
+        // A version Kestrel does not speak is the client's malformed request line: a 400, never a 5xx.
+        output.Write(error.Status == status ? statusLine : Encoding.ASCII.GetBytes($"{Encoding.ASCII.GetString(statusLine[..8])} {error.Status} Bad Request"));
         output.Write(headers[..contentLength]);
         output.Write(Encoding.ASCII.GetBytes($"\r\nContent-Length: {body.Length}\r\nContent-Type: application/json"));
         output.Write(afterLength);
@@ -162,10 +165,10 @@ internal static class RejectionBodies
         return output.WrittenSpan.ToArray();
     }
 
-    private static byte[] Body(int status)
+    private static byte[] Body(ApiError error)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        ErrorWriter.Write(buffer, Error(status));
+        ErrorWriter.Write(buffer, error);
         return buffer.WrittenSpan.ToArray();
     }
 
@@ -176,7 +179,7 @@ internal static class RejectionBodies
         413 => new(413, "The request body is too large.", "invalid_request_error", "request_too_large"),
         414 => new(414, "The request line (method and URL) is too long.", "invalid_request_error", "uri_too_long"),
         431 => new(431, "The request headers are too large or too many.", "invalid_request_error", "headers_too_large"),
-        505 => new(505, "This HTTP version is not supported: use HTTP/1.1 (or HTTP/2).", "invalid_request_error", "http_version_not_supported"),
+        505 => new(400, "This HTTP version is not supported: use HTTP/1.1 (or HTTP/2).", "invalid_request_error", "http_version_not_supported"),
         _ => new(status, "The HTTP request is malformed: its request line, headers or framing could not be parsed.", "invalid_request_error", "malformed_request"),
     };
 }

@@ -54,6 +54,16 @@ internal static class PriceBook
         ("claude-opus-4-0", ModelPrice.FromPerMillion(15.00m, 75.00m, 1.50m), 32000),
         ("claude-4-opus", ModelPrice.FromPerMillion(15.00m, 75.00m, 1.50m), 32000),
         ("claude-3-haiku", ModelPrice.FromPerMillion(0.25m, 1.25m, 0.03m), 4096),
+        // Newer Claude models: LiteLLM's map at commit 00035b69f416 (read 2026-12-06).
+        ("claude-haiku-4-5", ModelPrice.FromPerMillion(1.00m, 5.00m, 0.10m), 64000),
+        ("claude-sonnet-4-5", ModelPrice.FromPerMillion(3.00m, 15.00m, 0.30m), 64000),
+        ("claude-sonnet-4-6", ModelPrice.FromPerMillion(3.00m, 15.00m, 0.30m), 64000),
+        ("claude-sonnet-5", ModelPrice.FromPerMillion(2.00m, 10.00m, 0.20m), 128000),
+        ("claude-opus-4-1", ModelPrice.FromPerMillion(15.00m, 75.00m, 1.50m), 32000),
+        ("claude-opus-4-5", ModelPrice.FromPerMillion(5.00m, 25.00m, 0.50m), 64000),
+        ("claude-opus-4-6", ModelPrice.FromPerMillion(5.00m, 25.00m, 0.50m), 128000),
+        ("claude-opus-4-7", ModelPrice.FromPerMillion(5.00m, 25.00m, 0.50m), 128000),
+        ("claude-opus-4-8", ModelPrice.FromPerMillion(5.00m, 25.00m, 0.50m), 128000),
 
         // Google Gemini
         ("gemini-1.5-pro", ModelPrice.FromPerMillion(1.25m, 5.00m), 8192),
@@ -90,8 +100,8 @@ internal static class PriceBook
 
     /// <summary>
     /// The built-in entry of a model, or null. Tries the exact name, then without a provider prefix
-    /// (<c>openai/gpt-4o</c>), then without date or version suffixes (<c>-2024-08-06</c>, <c>-20241022</c>,
-    /// <c>-latest</c>, <c>-002</c>), ignoring case.
+    /// (<c>openai/gpt-4o</c>) or Bedrock's vendor and region (<c>us.anthropic.</c>), then without date or version
+    /// suffixes (<c>-2024-08-06</c>, <c>-20241022</c>, <c>-latest</c>, <c>-002</c>, <c>-v1:0</c>), ignoring case.
     /// </summary>
     private static (ModelPrice Price, int MaxOutputTokens)? FindEntry(string? model)
     {
@@ -104,6 +114,14 @@ internal static class PriceBook
             name = name[(slash + 1)..];
             if (BySpan.TryGetValue(name, out entry)) return entry;
         }
+        // Bedrock's ids put the vendor (and a region) in front with dots: us.anthropic.claude-sonnet-4-5-20250929-v1:0.
+        var dash = name.IndexOf('-');
+        var dot = dash < 0 ? -1 : name[..dash].LastIndexOf('.');
+        if (dot >= 0)
+        {
+            name = name[(dot + 1)..];
+            if (BySpan.TryGetValue(name, out entry)) return entry;
+        }
         while (TryStripSuffix(ref name))
         {
             if (BySpan.TryGetValue(name, out entry)) return entry;
@@ -112,7 +130,7 @@ internal static class PriceBook
     }
 
     // 'd' is any digit, anything else itself.
-    private static readonly string[] SuffixPatterns = ["-dddd-dd-dd", "-dddddddd", "-ddd"];
+    private static readonly string[] SuffixPatterns = ["-dddd-dd-dd", "-dddddddd", "-ddd", "-vd:d"];
 
     private static bool TryStripSuffix(ref ReadOnlySpan<char> name)
     {

@@ -10,11 +10,6 @@ internal enum Shape { OpenAi, Anthropic, Either }
 /// <summary>One generated request: the bytes to write (with pauses), and what its answers may be.</summary>
 internal sealed record FuzzCase(int Index, string Kind, IReadOnlyList<RawHttp.Part> Parts, bool HalfClose, Shape Shape, TimeSpan Timeout)
 {
-    /// <summary>
-    /// 505 is HTTP's answer to a request line naming a version the server does not speak (Kestrel gives it to any
-    /// version token but HTTP/1.0 and HTTP/1.1): the status of a refusal, not of a failure.
-    /// </summary>
-    public bool Allows505 { get; init; }
     /// <summary>The client spoke HTTP/2 (its preface): the answer is binary framing.</summary>
     public bool AllowsHttp2 { get; init; }
     public bool CreatesSandbox { get; init; }
@@ -392,10 +387,10 @@ internal sealed class MalformedRequests(int seed, FuzzTargets t)
                 return Case("bad-method", $"{methods[rng.Next(methods.Length)]} /v1/models HTTP/1.1\r\nHost: localhost\r\n{key}\r\n");
             case 5:
                 string[] unsupported = ["HTTP/1.2", "HTTP/2.0", "HTTP/9.9", "HTTP/3.0"];
-                return Case("version", $"GET /v1/models {unsupported[rng.Next(unsupported.Length)]}\r\nHost: localhost\r\n{key}\r\n") with { Allows505 = true };
+                return Case("version", $"GET /v1/models {unsupported[rng.Next(unsupported.Length)]}\r\nHost: localhost\r\n{key}\r\n");
             case 6:
                 string[] broken = ["HTTP/1", "http/1.1", "HTTP/1.1x", "HTTP/01.1", "HTTQ/1.1", "HTTP/", "HTTP/1.1 extra"];
-                return Case("bad-version", $"GET /v1/models {broken[rng.Next(broken.Length)]}\r\nHost: localhost\r\n{key}\r\n") with { Allows505 = true };
+                return Case("bad-version", $"GET /v1/models {broken[rng.Next(broken.Length)]}\r\nHost: localhost\r\n{key}\r\n");
             case 7:
                 // HTTP/1.0: no Host needed, no keep-alive unless asked.
                 var path10 = rng.Next(2) == 0 ? "/v1/models" : "/v1/messages";

@@ -11,6 +11,18 @@ namespace AgenticGateway.Tests.Hosting;
 /// </summary>
 public class RejectionBodiesTests
 {
+    [Fact]
+    public void An_unsupported_http_version_is_answered_as_the_400_it_is()
+    {
+        var result = RejectionBodies.WithBody("HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8);
+        Assert.NotNull(result);
+        var (parsed, malformed) = RawHttp.Parse(result);
+        Assert.False(malformed);
+        var single = Assert.Single(parsed);
+        Assert.Equal(400, single.Status);
+        Assert.Equal("http_version_not_supported", JsonDocument.Parse(single.Body).RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
+
     [Theory]
     [InlineData("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\nDate: x\r\n\r\n", true)]
     [InlineData("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", true)]

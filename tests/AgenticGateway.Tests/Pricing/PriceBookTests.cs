@@ -66,6 +66,10 @@ public class PriceBookTests
     [InlineData("groq/llama-3.1-8b-instant", "llama-3.1-8b-instant")]
     [InlineData("mistral/mistral-large-latest", "mistral-large-latest")]
     [InlineData(" deepseek/DeepSeek-Chat ", "deepseek-chat")]
+    [InlineData("anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-3-5-sonnet")]
+    [InlineData("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5")]
+    [InlineData("bedrock/eu.anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5")]
+    [InlineData("claude-opus-4-1-20250805", "claude-opus-4-1")]
     public void Lookup_strips_provider_prefixes_and_date_or_version_suffixes(string name, string expected)
     {
         Assert.Same(PriceBook.Find(expected), PriceBook.Find(name));
