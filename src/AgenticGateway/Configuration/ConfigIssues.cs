@@ -22,6 +22,6 @@ internal sealed class ConfigIssues(bool allowUnsupported = false)
     public void Unsupported(string path, string what, string instead)
     {
         if (allowUnsupported) Warning(path, $"{what} is not supported and NOT enforced (accepted with --allow-unsupported); {instead}");
-        else Error(path, $"{what} is not supported, so it cannot be enforced; {instead}. Start with --allow-unsupported to run without it");
+        else Error(path, $"{what} is not supported, so it cannot be enforced; {instead}. Run with --allow-unsupported to start without it");
     }
 }

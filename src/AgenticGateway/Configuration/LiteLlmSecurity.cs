@@ -43,14 +43,14 @@ internal static class LiteLlmSecurity
     /// <summary>Top-level guardrails and policies.</summary>
     public static void CheckRoot(ConfigMap root)
     {
-        if (root.Has("guardrails")) root.Context.Issues.Unsupported(root.Child("guardrails"), "guardrails", NoGuardrails);
+        if (root.Has("guardrails")) root.Context.Issues.Unsupported(root.Child("guardrails"), "a guardrails list", NoGuardrails);
         if (root.Has("policies")) root.Context.Issues.Unsupported(root.Child("policies"), "guardrail policies", NoGuardrails);
     }
 
     /// <summary>litellm_settings: guardrails (older place), guardrail callbacks, and auth on /metrics (which we enforce).</summary>
     public static bool? CheckLiteLlmSettings(ConfigMap ls)
     {
-        if (ls.Has("guardrails")) ls.Context.Issues.Unsupported(ls.Child("guardrails"), "guardrails", NoGuardrails);
+        if (ls.Has("guardrails")) ls.Context.Issues.Unsupported(ls.Child("guardrails"), "a guardrails list", NoGuardrails);
         if (ls.Has("prompt_injection_params")) ls.Context.Issues.Unsupported(ls.Child("prompt_injection_params"), "prompt injection detection", NoGuardrails);
         foreach (var key in new[] { "callbacks", "success_callback", "failure_callback" })
         {

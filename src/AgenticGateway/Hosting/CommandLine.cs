@@ -31,11 +31,22 @@ internal static class CommandLine
     /// <summary>Flags that take no value.</summary>
     private static readonly HashSet<string> Switches = new(StringComparer.Ordinal) { "insecure", "allow-unsupported" };
 
+    /// <summary>The flags each command knows: a mistyped one (--prot) is an error, never silently ignored.</summary>
+    private static readonly Dictionary<string, string[]> Known = new(StringComparer.Ordinal)
+    {
+        ["serve"] = ["config", "urls", "port", "insecure", "allow-unsupported"],
+        ["check-config"] = ["config", "allow-unsupported"],
+        ["images build"] = ["out"],
+        ["mock"] = ["port", "urls", "latency-ms", "ttft-ms", "tokens-per-second", "fault", "api-key"],
+    };
+
     public static async Task<int> RunAsync(string[] args)
     {
         var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
         if (command == "images") command = args.Length > 1 && args[1] == "build" ? "images build" : "images ?";
         var flags = ParseFlags(command == "serve" ? args : command.StartsWith("images", StringComparison.Ordinal) ? args[Math.Min(2, args.Length)..] : args[1..], out var usageError);
+        if (usageError is null && Known.TryGetValue(command, out var known) && flags.Keys.FirstOrDefault(f => f != "help" && !known.Contains(f)) is { } unknown)
+            usageError = $"Unknown option --{unknown} for {(command == "serve" ? "the gateway" : command)}.";
         if (usageError is not null || flags.ContainsKey("help"))
         {
             Console.Error.WriteLine(usageError is null ? Usage : $"{usageError}\n\n{Usage}");
@@ -59,7 +70,7 @@ internal static class CommandLine
                 if (command == "check-config")
                 {
                     foreach (var w in result.Warnings) Console.WriteLine($"warning: {w}");
-                    Console.WriteLine($"Configuration is valid: {result.Options.Deployments.Length} deployments.");
+                    Console.WriteLine($"Configuration is valid: {result.Options.Deployments.Length} deployment{(result.Options.Deployments.Length == 1 ? "" : "s")}.");
                     return 0;
                 }
                 var insecure = flags.ContainsKey("insecure") || Environment.GetEnvironmentVariable("AGW_INSECURE") is "1" or "true";
@@ -77,7 +88,17 @@ internal static class CommandLine
                     Console.Error.WriteLine($"Cannot start: {ex.Message}");
                     return 1;
                 }
-                await app.RunAsync();
+                await using (app)
+                {
+                    try { await app.StartAsync(); }
+                    catch (IOException ex) when (ex.InnerException is System.Net.Sockets.SocketException or Microsoft.AspNetCore.Connections.AddressInUseException)
+                    {
+                        // Another process (often an earlier gateway still running) holds the port.
+                        Console.Error.WriteLine($"Cannot start: {ex.Message} Stop what is listening there, or choose another address with --urls.");
+                        return 1;
+                    }
+                    await app.WaitForShutdownAsync();
+                }
                 return 0;
             }
             case "mock":

@@ -26,15 +26,27 @@ internal static class ListenPolicy
     }
 
     /// <summary>Null when <paramref name="urls"/> may be used; otherwise the message that says what to do.</summary>
-    public static string? Check(string urls, bool authRequired, bool insecure)
+    /// <param name="reload">The check is of a configuration reload on a running gateway (which keeps its addresses).</param>
+    public static string? Check(string urls, bool authRequired, bool insecure, bool reload = false)
     {
         if (authRequired || insecure) return null;
         var wide = NonLoopback(urls);
         if (wide.Count == 0) return null;
+        if (reload)
+            return $"The new configuration has no master key or JWT auth, but this gateway listens on {string.Join(", ", wide)}: " +
+                   "anyone who can reach it could call the models and run code in sandboxes. Keep master_key (or JWT auth) in the file, " +
+                   "or restart the gateway on loopback.";
+        var port = Port(wide[0]);
         return $"Refusing to listen on {string.Join(", ", wide)} without authentication: anyone who can reach the gateway could call " +
                "the models and run code in sandboxes. Set a master key (master_key, or general_settings.master_key in a LiteLLM " +
-               "config) or JWT auth, or listen on loopback only (--urls http://127.0.0.1:8080), or pass --insecure (AGW_INSECURE=1) " +
+               $"config) or JWT auth, or listen on loopback only (--urls http://127.0.0.1:{port}), or pass --insecure (AGW_INSECURE=1) " +
                "to accept an open gateway on the network.";
+    }
+
+    private static int Port(string url)
+    {
+        try { return BindingAddress.Parse(url).Port is > 0 and var p ? p : 8080; }
+        catch (FormatException) { return 8080; }
     }
 
     /// <summary>Every listed URL that is not loopback: wildcards (*, +, 0.0.0.0, ::), other IPs and host names.</summary>

@@ -3,7 +3,7 @@ namespace AgenticGateway.Observability;
 /// <summary>Log messages about exposure and authentication (event ids 60-79).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(60, LogLevel.Warning, "No master key and no JWT auth: the API is open, so the gateway listens on loopback only ({Urls}). Set master_key to listen on the network")]
+    [LoggerMessage(60, LogLevel.Warning, "No master key and no JWT auth: the API is open, so the gateway listens on loopback only ({Urls}). Set master_key (or JWT auth) to listen on the network, or accept an open gateway there with --insecure")]
     public static partial void OpenOnLoopbackOnly(ILogger logger, string urls);
 
     [LoggerMessage(61, LogLevel.Warning, "--insecure: no master key and no JWT auth, listening on {Urls}: anyone who can reach it can call the models and run code in sandboxes")]

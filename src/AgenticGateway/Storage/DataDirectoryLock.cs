@@ -34,7 +34,13 @@ internal sealed partial class DataDirectoryLock : IDisposable
     public static DataDirectoryLock Acquire(string directory)
     {
         var full = Path.GetFullPath(directory);
-        System.IO.Directory.CreateDirectory(full);
+        // Spend, audit and key hashes are the operator's: a directory the gateway makes is its user's alone. One the
+        // operator made (a container volume) keeps its mode.
+        if (!System.IO.Directory.Exists(full))
+        {
+            if (OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(full);
+            else System.IO.Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var path = Path.Join(full, FileName);
         FileStream file;
         try

@@ -105,11 +105,11 @@ public class UnsupportedSecuritySettingsTests
         {
             var (code, output) = await RunAsync([DotnetHost(), GatewayDll(), "check-config", "--config", file], null, TimeSpan.FromSeconds(60));
             Assert.True(code == 1, output);
-            Assert.Contains("guardrails: guardrails is not supported, so it cannot be enforced", output, StringComparison.Ordinal);
+            Assert.Contains("guardrails: a guardrails list is not supported, so it cannot be enforced", output, StringComparison.Ordinal);
 
             (code, output) = await RunAsync([DotnetHost(), GatewayDll(), "check-config", "--config", file, "--allow-unsupported"], null, TimeSpan.FromSeconds(60));
             Assert.True(code == 0, output);
-            Assert.Contains("warning: guardrails: guardrails is not supported and NOT enforced", output, StringComparison.Ordinal);
+            Assert.Contains("warning: guardrails: a guardrails list is not supported and NOT enforced", output, StringComparison.Ordinal);
 
             (code, output) = await RunAsync([DotnetHost(), GatewayDll(), "--config", file, "--urls", "http://127.0.0.1:0"], null, TimeSpan.FromSeconds(60));
             Assert.True(code == 1, output);

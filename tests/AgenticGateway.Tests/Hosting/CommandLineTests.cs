@@ -50,6 +50,40 @@ public class CommandLineTests
     }
 
     [Theory]
+    [InlineData("--prot", "8081")]
+    [InlineData("check-config", "--urls", "http://127.0.0.1:1")]
+    [InlineData("mock", "--insecure")]
+    public async Task A_mistyped_or_misplaced_option_is_a_usage_error_not_ignored(params string[] args)
+    {
+        var stderr = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(stderr);
+        try { Assert.Equal(2, await CommandLine.RunAsync(args)); }
+        finally { Console.SetError(original); }
+        Assert.Contains("Unknown option --", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_address_in_use_is_a_clear_refusal_not_a_crash()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var data = Directory.CreateTempSubdirectory("agw-port-in-use-").FullName;
+        var file = Path.Combine(data, "gateway.yaml");
+        await File.WriteAllTextAsync(file, $"models:\n  - {{name: m, provider: mock}}\nstorage: {{data_dir: {data}}}\nsandboxes: {{enabled: false}}\n");
+        var stderr = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(stderr);
+        int code;
+        try { code = await CommandLine.RunAsync(["--config", file, "--urls", $"http://127.0.0.1:{port}"]); }
+        finally { Console.SetError(original); Directory.Delete(data, recursive: true); }
+        Assert.Equal(1, code);
+        Assert.Contains("Cannot start:", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("--urls", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("examples/gateway.yaml")]
     [InlineData("examples/litellm-config.yaml")]
     public void The_example_configs_are_valid(string path)
