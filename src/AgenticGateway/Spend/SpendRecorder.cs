@@ -56,7 +56,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
             ModelGroup = x.Deployment?.GroupName ?? x.RequestedGroup.Name,
             Deployment = x.Deployment?.Id,
             Provider = x.Deployment?.ProviderName,
-            CallType = LlmProxyHandler.OperationName(x.Operation),
+            CallType = LlmOperations.Name(x.Operation),
             PromptTokens = usage?.PromptTokens ?? 0,
             CompletionTokens = usage?.CompletionTokens ?? 0,
             CostNanos = x.CostNanos,
