@@ -42,7 +42,8 @@ internal static class GatewayEndpoints
         Spend.SpendEndpoints.Map(app);
         Sandboxes.Api.SandboxEndpoints.Map(app);
         Ui.UiEndpoints.Map(app);
-        MetricsEndpoint.Map(app);
+        // With a listener of its own (server.metrics_urls), /metrics is not on the API's.
+        if (app.Services.GetService<MetricsListener>() is null) MetricsEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json").Gateway(GatewayRoute.Public);
 
         app.MapFallback((HttpContext c) => PipelineErrors.WriteAsync(c, Unmatched(c.Request))).Gateway(GatewayRoute.Public);

@@ -111,8 +111,8 @@ internal static class ConfigLoader
             if (groups.Contains(alias)) issues.Error($"model_group_alias.{alias}", $"alias '{alias}' has the same name as a model group");
             if (router.Aliases.ContainsKey(target.Target)) issues.Error($"model_group_alias.{alias}", $"alias '{alias}' points to another alias '{target.Target}'");
         }
-        foreach (var big in deployments.GroupBy(d => d.ModelName).Where(g => g.Count() > Routing.ModelGroup.MaxDeployments))
-            issues.Error("model_list", $"model group '{big.Key}' has {big.Count()} deployments; at most {Routing.ModelGroup.MaxDeployments} are supported per group");
+        foreach (var big in deployments.GroupBy(d => d.ModelName).Where(g => g.Count() > DeploymentOptions.MaxPerGroup))
+            issues.Error("model_list", $"model group '{big.Key}' has {big.Count()} deployments; at most {DeploymentOptions.MaxPerGroup} are supported per group");
         foreach (var dup in deployments.GroupBy(d => d.Id).Where(g => g.Count() > 1))
             issues.Error("model_list", $"deployment id '{dup.Key}' is used {dup.Count()} times; ids must be unique");
     }

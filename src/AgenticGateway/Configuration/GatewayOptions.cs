@@ -193,6 +193,9 @@ internal sealed record LoggingOptions
 
 internal sealed record DeploymentOptions
 {
+    /// <summary>Deployments one model group may hold (the router tracks which it tried as bits of a 64-bit mask).</summary>
+    public const int MaxPerGroup = 64;
+
     /// <summary>Stable id: model_info.id, or derived from name, provider, model and api_base.</summary>
     public required string Id { get; init; }
     /// <summary>Public model name; deployments sharing it form a group. May end in '*' (wildcard).</summary>

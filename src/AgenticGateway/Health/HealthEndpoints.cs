@@ -14,7 +14,7 @@ namespace AgenticGateway.Health;
 internal static class HealthEndpoints
 {
     private static readonly long Started = Stopwatch.GetTimestamp();
-    public static readonly string Version = typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    public static string Version => Telemetry.TelemetryNames.Version;
 
     public static void Map(IEndpointRouteBuilder app)
     {

@@ -119,7 +119,7 @@ internal static class CommandLine
             }
             case "images build":
             {
-                var output = flags.GetValueOrDefault("out") ?? Sandboxes.Images.ImageBuilder.DefaultCacheDirectory;
+                var output = flags.GetValueOrDefault("out") ?? Sandboxes.ImageLayout.DefaultCacheDirectory;
                 try
                 {
                     var agent = Sandboxes.Agent.GuestAgentBinary.Locate(Console.WriteLine);

@@ -74,7 +74,7 @@ internal static class GatewayApp
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Agentic Gateway";
-            doc.Info.Version = Health.HealthEndpoints.Version;
+            doc.Info.Version = Telemetry.TelemetryNames.Version;
             doc.Info.Description = "OpenAI-compatible LLM gateway: chat completions, completions, embeddings and models over many providers.";
             return Task.CompletedTask;
         }));
@@ -83,11 +83,12 @@ internal static class GatewayApp
         // Tracing is set up once at start (the provider is disposed, and flushed, with the host).
         if (Observability.GatewayTracing.CreateProvider(options.Tracing) is { } tracerProvider) builder.Services.AddSingleton(tracerProvider);
         builder.Services.AddSingleton(new HttpMessageInvoker(CreateNetworkHandler(), disposeHandler: true));
-        builder.Services.AddSingleton(sp => new RuntimeBuilder(sp.GetRequiredService<HttpMessageInvoker>()));
+        builder.Services.AddSingleton<IInProcessProvider, Emulator.InProcessMockProvider>();
+        builder.Services.AddSingleton(sp => new RuntimeBuilder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<IInProcessProvider>()));
         builder.Services.AddSingleton(sp => new RuntimeHolder(sp.GetRequiredService<RuntimeBuilder>(), options));
         AddStorage(builder.Services, options.Storage);
         builder.Services.AddSingleton<IKeyStore, SqlKeyStore>();
-        builder.Services.AddSingleton<IdentityStore>();
+        builder.Services.AddSingleton<IIdentityStore, IdentityStore>();
         builder.Services.AddSingleton<AuditLog>();
         builder.Services.AddSingleton<KeyRegistry>();
         builder.Services.AddSingleton<IdentityManager>();
@@ -135,7 +136,7 @@ internal static class GatewayApp
         }
         if (options.Jwt is { JwksUrls.Length: > 0, Issuer: null, Audience: null }) Log.JwtUnscoped(logger);
         app.Lifetime.ApplicationStarted.Register(() =>
-            Log.Started(logger, Health.HealthEndpoints.Version, string.Join(", ", BoundAddresses(app)), options.Deployments.Length, options.Source));
+            Log.Started(logger, Telemetry.TelemetryNames.Version, string.Join(", ", BoundAddresses(app)), options.Deployments.Length, options.Source));
         return app;
     }
 

@@ -5,7 +5,7 @@ using AgenticGateway.Spend;
 namespace AgenticGateway.Keys;
 
 /// <summary>LiteLLM's /team/* and /user/* operations, in its request and response shapes.</summary>
-internal sealed class IdentityManager(IdentityStore store, IKeyStore keys, KeyManager keyManager, KeyRegistry registry, AuditLog audit, TimeProvider time)
+internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyManager keyManager, KeyRegistry registry, AuditLog audit, TimeProvider time)
 {
     // ----- teams -----
 

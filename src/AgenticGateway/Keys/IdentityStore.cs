@@ -6,7 +6,7 @@ using Dapper;
 namespace AgenticGateway.Keys;
 
 /// <summary>Teams and users in the gateway's database (SQLite or PostgreSQL).</summary>
-internal sealed class IdentityStore(IDatabase db)
+internal sealed class IdentityStore(IDatabase db) : IIdentityStore
 {
     public async Task<Team?> FindTeamAsync(string teamId, CancellationToken ct)
     {

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using AgenticGateway.Observability;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
@@ -62,7 +61,7 @@ internal sealed class JwksKeySource(ImmutableArray<string> urls, TimeSpan ttl, H
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
             {
                 failures++;
-                Log.JwksFetchFailed(logger, url, ex.Message);
+                KeysLog.JwksFetchFailed(logger, url, ex.Message);
             }
         }
         var now = time.GetTimestamp();
@@ -75,7 +74,7 @@ internal sealed class JwksKeySource(ImmutableArray<string> urls, TimeSpan ttl, H
         }
         // Tokens naming keys nobody published must not make every request fetch again.
         Volatile.Write(ref _quietUntil, unknownKey ? backoff : 0);
-        Log.JwksLoaded(logger, keys.Count, string.Join(", ", urls));
+        KeysLog.JwksLoaded(logger, keys.Count, string.Join(", ", urls));
         var snapshot = new Snapshot(keys, now);
         _current = snapshot;
         return snapshot;

@@ -10,7 +10,7 @@ internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team);
 /// database. Concurrent misses for one identity share a single lookup. Writes through this node invalidate at once;
 /// entries expire after a short time so changes made by other replicas are seen too.
 /// </summary>
-internal sealed class KeyRegistry(IKeyStore store, IdentityStore identities, TimeProvider time)
+internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, TimeProvider time)
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
     private const int MaxCached = 100_000;

@@ -10,7 +10,7 @@ namespace AgenticGateway.Observability;
 /// </summary>
 internal sealed class GatewayMetrics
 {
-    public const string MeterName = "AgenticGateway";
+    public const string MeterName = Telemetry.TelemetryNames.Meter;
 
     private readonly Counter<long> _providerRequests;
     private readonly Counter<long> _rateLimited;

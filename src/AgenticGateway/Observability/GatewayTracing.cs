@@ -13,8 +13,8 @@ namespace AgenticGateway.Observability;
 /// </summary>
 internal static class GatewayTracing
 {
-    public const string SourceName = "AgenticGateway";
-    public static readonly ActivitySource Source = new(SourceName, Health.HealthEndpoints.Version);
+    public const string SourceName = Telemetry.TelemetryNames.ActivitySource;
+    public static readonly ActivitySource Source = new(SourceName, Telemetry.TelemetryNames.Version);
 
     /// <summary>
     /// The request span: a child of the server span when ASP.NET Core made one, else of the caller's traceparent.
@@ -45,7 +45,7 @@ internal static class GatewayTracing
         if (!grpc && !uri.AbsolutePath.EndsWith("/v1/traces", StringComparison.Ordinal))
             uri = new Uri(uri, uri.AbsolutePath.TrimEnd('/') + "/v1/traces");
         return Sdk.CreateTracerProviderBuilder()
-            .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(options.ServiceName, serviceVersion: Health.HealthEndpoints.Version))
+            .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(options.ServiceName, serviceVersion: Telemetry.TelemetryNames.Version))
             .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.SampleRatio)))
             .AddSource(SourceName, "Microsoft.AspNetCore", "System.Net.Http")
             .AddOtlpExporter(o =>

@@ -12,12 +12,6 @@ internal static partial class Log
     [LoggerMessage(62, LogLevel.Warning, "JWT auth has neither an audience (JWT_AUDIENCE) nor an issuer (JWT_ISSUER): a token any application of the identity provider obtained is accepted")]
     public static partial void JwtUnscoped(ILogger logger);
 
-    [LoggerMessage(63, LogLevel.Warning, "Fetching JWT signing keys from {Url} failed: {Message}")]
-    public static partial void JwksFetchFailed(ILogger logger, string url, string message);
-
-    [LoggerMessage(64, LogLevel.Information, "Loaded {Count} JWT signing keys from {Urls}")]
-    public static partial void JwksLoaded(ILogger logger, int count, string urls);
-
     [LoggerMessage(65, LogLevel.Information, "/metrics is served on its own listener at {Urls}")]
     public static partial void MetricsListening(ILogger logger, string urls);
 }

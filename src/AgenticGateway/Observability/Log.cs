@@ -37,12 +37,6 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Error, "Unhandled error serving {Path} request_id={RequestId}")]
     public static partial void Unhandled(ILogger logger, Exception exception, string path, string requestId);
 
-    [LoggerMessage(20, LogLevel.Warning, "Writing {Count} spend logs failed, retrying in {DelaySeconds:F1}s (they are safe in the write-ahead file): {Message}")]
-    public static partial void SpendWriteFailed(ILogger logger, int count, double delaySeconds, string message);
-
-    [LoggerMessage(21, LogLevel.Information, "Replayed {Count} spend logs from {Segment}")]
-    public static partial void SpendReplayed(ILogger logger, int count, string segment);
-
     [LoggerMessage(22, LogLevel.Warning, "Redis at {Endpoint} is unreachable: limits and budgets fall back to this node's own counters ({Mode}): {Message}")]
     public static partial void RedisDown(ILogger logger, string endpoint, string mode, string message);
 

@@ -15,7 +15,6 @@ internal static class MetricsEndpoint
 
     public static void Map(WebApplication app)
     {
-        if (app.Services.GetService<MetricsListener>() is not null) return;
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var runtimes = app.Services.GetRequiredService<RuntimeHolder>();
         app.MapGet("/metrics", async (HttpContext context) =>

@@ -8,3 +8,10 @@ internal record ApiError(int Status, string Message, string Type, string? Code =
 
     public static ApiError BadRequest(string message, string? param = null, string? code = null) => new(400, message, "invalid_request_error", code, param);
 }
+
+/// <summary>An error whose body is the provider's own error (OpenAI- or Anthropic-shaped), passed on unchanged to clients of that format.</summary>
+internal sealed record UpstreamApiError(int Status, string Message, string Type, string Code, byte[]? RawBody) : ApiError(Status, Message, Type, Code)
+{
+    /// <summary>The raw body is Anthropic's error shape (an Anthropic deployment answering an Anthropic-format client).</summary>
+    public bool RawIsAnthropic { get; init; }
+}

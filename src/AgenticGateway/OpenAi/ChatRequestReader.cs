@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AgenticGateway.Api;
+using AgenticGateway.Json;
 using AgenticGateway.Routing;
 
 namespace AgenticGateway.OpenAi;
@@ -36,7 +36,7 @@ internal static class RequestReader
     {
         request = default;
         if (body.IsEmpty) return ApiError.BadRequest("The request body is empty; expected a JSON object.");
-        if (JsonBody.CheckText(body) is { } textError) return textError;
+        if (JsonText.CheckText(body) is { } textError) return textError;
         var reader = new Utf8JsonReader(body, ReaderOptions);
         var hasMessages = false;
         var hasPrompt = false;
@@ -164,7 +164,7 @@ internal static class RequestReader
         }
         catch (JsonException ex)
         {
-            return ApiError.BadRequest($"We could not parse the JSON body of your request: {JsonBody.Describe(ex)}", code: "invalid_json");
+            return ApiError.BadRequest($"We could not parse the JSON body of your request: {JsonText.Describe(ex)}", code: "invalid_json");
         }
 
         if (request.Model is null) return ApiError.BadRequest("you must provide a model parameter", "model");

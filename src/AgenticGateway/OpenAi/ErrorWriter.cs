@@ -17,7 +17,7 @@ internal static class ErrorWriter
         if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
         var buffer = new ArrayBufferWriter<byte>(256);
         // A provider's own error body goes as it came to a client of the same format.
-        if (error is Pipeline.UpstreamApiError { RawBody: { } raw } upstream && upstream.RawIsAnthropic == anthropic) buffer.Write(raw);
+        if (error is UpstreamApiError { RawBody: { } raw } upstream && upstream.RawIsAnthropic == anthropic) buffer.Write(raw);
         else if (anthropic) Providers.Anthropic.Inbound.AnthropicErrors.Write(buffer, error);
         else Write(buffer, error);
         response.ContentLength = buffer.WrittenCount;

@@ -54,6 +54,16 @@ internal static class GatewayRouteExtensions
     public static TBuilder Gateway<TBuilder>(this TBuilder builder, GatewayRoute route) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(route);
 
+    /// <summary>The LLM call a route's payload is (null for count_tokens, which calls nothing billable, and non-LLM routes).</summary>
+    public static Routing.LlmOperation? Operation(this RoutePayload payload) => payload switch
+    {
+        RoutePayload.LlmChat => Routing.LlmOperation.ChatCompletions,
+        RoutePayload.LlmCompletions => Routing.LlmOperation.Completions,
+        RoutePayload.LlmEmbeddings => Routing.LlmOperation.Embeddings,
+        RoutePayload.LlmMessages => Routing.LlmOperation.Messages,
+        _ => null,
+    };
+
     /// <summary>The route of the request being served, or the internal default for a path no route serves.</summary>
     public static GatewayRoute Route(this HttpContext context) =>
         context.GetEndpoint()?.Metadata.GetMetadata<GatewayRoute>() ?? GatewayRoute.Public;

@@ -10,7 +10,7 @@ namespace AgenticGateway.Pipeline;
 /// where the answer came from, and what it used and cost. A request feature: the middlewares settle limits and budgets
 /// from it, and the request context step logs it.
 /// </summary>
-internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller caller, string requestId, long startTimestamp)
+internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller caller, string requestId, long startTimestamp) : ILlmOutcome
 {
     public HttpContext Http { get; } = http;
     public GatewayRuntime Runtime { get; } = llm.Runtime;

@@ -19,7 +19,7 @@ internal sealed class LlmService(UpstreamDispatcher dispatcher, SpendRecorder sp
         var llm = context.Features.Get<LlmRequest>()!;
         var request = context.Features.Get<GatewayRequest>()!;
         var x = new LlmExchange(context, llm, context.Features.Get<Caller>()!, request.Id, request.StartTimestamp) { BeforeAnswer = RecordAsync };
-        context.Features.Set(x);
+        context.Features.Set<ILlmOutcome>(x);
         ApiError? error = null;
         try
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AgenticGateway.Keys;
 using AgenticGateway.Observability;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Routing;
 using AgenticGateway.Spend;
 using AgenticGateway.Ui;
 
@@ -22,7 +23,7 @@ internal sealed class GatewayRequest(string id, long startTimestamp, GatewayRout
 /// Step 1, every route: accepts or mints the request id (echoed as x-request-id), opens the request's span, and when
 /// the response is done writes the access log line, the span's outcome, and, for LLM calls, the admin UI's live log
 /// entry and the overhead metric. What the later steps learned comes from their features: the caller
-/// (<see cref="Caller"/>), the LLM request and its outcome (<see cref="LlmExchange"/>).
+/// (<see cref="Caller"/>), the LLM request and its outcome (<see cref="ILlmOutcome"/>).
 /// </summary>
 internal sealed class RequestContextStep(RequestDelegate next, GatewayMetrics metrics, RecentRequests recent, ILogger<RequestContextStep> logger)
 {
@@ -52,7 +53,7 @@ internal sealed class RequestContextStep(RequestDelegate next, GatewayMetrics me
 
     private void Finish(HttpContext context, GatewayRequest request)
     {
-        var x = context.Features.Get<LlmExchange>();
+        var x = context.Features.Get<ILlmOutcome>();
         var llm = context.Features.Get<LlmRequest>();
         var caller = context.Features.Get<Caller>();
         var error = request.Error;

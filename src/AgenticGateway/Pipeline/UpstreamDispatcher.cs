@@ -439,10 +439,3 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             RawIsAnthropic = failure.BodyIsAnthropicError,
         };
 }
-
-/// <summary>An error whose body is the provider's own error (OpenAI- or Anthropic-shaped), passed on unchanged to clients of that format.</summary>
-internal sealed record UpstreamApiError(int Status, string Message, string Type, string Code, byte[]? RawBody) : ApiError(Status, Message, Type, Code)
-{
-    /// <summary>The raw body is Anthropic's error shape (an Anthropic deployment answering an Anthropic-format client).</summary>
-    public bool RawIsAnthropic { get; init; }
-}

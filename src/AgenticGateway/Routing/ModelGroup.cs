@@ -3,7 +3,7 @@ namespace AgenticGateway.Routing;
 /// <summary>Deployments under one public model name, the strategy that picks among them, and where to fall back.</summary>
 internal sealed class ModelGroup(string name, Deployment[] deployments, IRoutingStrategy strategy)
 {
-    public const int MaxDeployments = 64;
+    public const int MaxDeployments = Configuration.DeploymentOptions.MaxPerGroup;
 
     public string Name { get; } = name;
     public Deployment[] Deployments { get; } = deployments;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using AgenticGateway.Configuration;
-using AgenticGateway.Emulator;
 using AgenticGateway.Providers;
 using AgenticGateway.Routing;
 
@@ -8,9 +7,10 @@ namespace AgenticGateway.Runtime;
 
 /// <summary>
 /// Turns validated options into a <see cref="GatewayRuntime"/>: groups with their strategies, resolved fallbacks and
-/// aliases, and each deployment's transport. Deployment state is looked up by id so it survives reloads.
+/// aliases, and each deployment's transport (the network, or for the mock provider the in-process one the host
+/// supplies). Deployment state is looked up by id so it survives reloads.
 /// </summary>
-internal sealed class RuntimeBuilder(HttpMessageInvoker network)
+internal sealed class RuntimeBuilder(HttpMessageInvoker network, IInProcessProvider? inProcess = null)
 {
     private readonly ConcurrentDictionary<string, DeploymentState> _states = new(StringComparer.Ordinal);
     private readonly ProviderTranslators _translators = new(network);
@@ -55,8 +55,8 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network)
     {
         ProviderCatalog.TryGet(options.Provider, out var provider);
         var state = _states.GetOrAdd(options.Id, static _ => new DeploymentState());
-        var invoker = provider.Wire == ProviderWire.Mock
-            ? new HttpMessageInvoker(new InProcessMockHandler(new MockEngine(MockSettings.From(options.Mock))), disposeHandler: true)
+        var invoker = provider.Wire == ProviderWire.Mock && inProcess is not null
+            ? new HttpMessageInvoker(inProcess.CreateHandler(options), disposeHandler: true)
             : network;
         return new Deployment(options, provider, invoker, state) { Translator = _translators.For(options, provider) };
     }

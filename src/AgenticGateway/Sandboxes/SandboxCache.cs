@@ -1,5 +1,3 @@
-using AgenticGateway.Sandboxes.Bubblewrap;
-
 namespace AgenticGateway.Sandboxes;
 
 /// <summary>Where built artefacts for sandboxes are cached across runs (published guest agents, guest images).</summary>
@@ -7,6 +5,6 @@ internal static class SandboxCache
 {
     /// <summary>/var/cache/agentic-gateway as root, else $XDG_CACHE_HOME/agentic-gateway (~/.cache by default).</summary>
     public static string Root =>
-        BubblewrapHost.IsRootUser() ? "/var/cache/agentic-gateway"
+        Environment.IsPrivilegedProcess ? "/var/cache/agentic-gateway"
         : Path.Join(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x : Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "agentic-gateway");
 }

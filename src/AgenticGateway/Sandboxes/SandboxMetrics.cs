@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using AgenticGateway.Observability;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -13,7 +12,7 @@ internal sealed class SandboxMetrics
 
     public SandboxMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(GatewayMetrics.MeterName);
+        var meter = meterFactory.Create(Telemetry.TelemetryNames.Meter);
         _create = meter.CreateHistogram<double>("sandbox.create.duration", "s", "Cold sandbox starts, from request to a ready agent and interpreter.");
         _acquire = meter.CreateHistogram<double>("sandbox.acquire.duration", "s", "Sandboxes taken from the warm pool, from request to ready.");
         _exec = meter.CreateHistogram<double>("sandbox.execute.duration", "s", "Code executions, from request to the end of the result.");

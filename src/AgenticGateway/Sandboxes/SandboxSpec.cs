@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using AgenticGateway.Api;
+using AgenticGateway.Json;
 using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Sandboxes;

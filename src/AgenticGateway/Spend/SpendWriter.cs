@@ -90,7 +90,7 @@ internal sealed class SpendWriter(Channel<(SpendLog Log, long Seq)> queue, Spend
                 count += chunk.Length;
             }
             wal.Replayed(segment);
-            if (count > 0) Log.SpendReplayed(logger, count, Path.GetFileName(segment));
+            if (count > 0) SpendLogMessages.SpendReplayed(logger, count, Path.GetFileName(segment));
         }
     }
 
@@ -106,7 +106,7 @@ internal sealed class SpendWriter(Channel<(SpendLog Log, long Seq)> queue, Spend
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.SpendWriteFailed(logger, count, delay.TotalSeconds, ex.Message);
+                SpendLogMessages.SpendWriteFailed(logger, count, delay.TotalSeconds, ex.Message);
                 await Task.Delay(delay, ct);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
             }

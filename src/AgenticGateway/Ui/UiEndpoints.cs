@@ -24,7 +24,7 @@ internal static class UiEndpoints
         var runtimes = services.GetRequiredService<RuntimeHolder>();
         var recent = services.GetRequiredService<RecentRequests>();
         var sandboxes = services.GetRequiredService<SandboxManager>();
-        var identities = services.GetRequiredService<IdentityStore>();
+        var identities = services.GetRequiredService<IIdentityStore>();
         var time = services.GetRequiredService<TimeProvider>();
         static RequestDelegate Admin(Func<HttpContext, KeyRequest, CancellationToken, Task<KeyResult>> action) =>
             c => KeyEndpoints.AdminAsync(c, BindContext(action, c));
@@ -69,7 +69,7 @@ internal static class UiEndpoints
     {
         w.WriteStartObject();
         w.WriteBoolean("admin", true);
-        w.WriteString("version", Health.HealthEndpoints.Version);
+        w.WriteString("version", Telemetry.TelemetryNames.Version);
         JsonOut.Nullable(w, "sandboxes_unavailable", sandboxes.Unavailable);
         w.WriteEndObject();
     });
@@ -131,7 +131,7 @@ internal static class UiEndpoints
         w.WriteEndObject();
     }
 
-    private static async Task<KeyResult> UsersAsync(KeyRequest r, IdentityStore identities, CancellationToken ct)
+    private static async Task<KeyResult> UsersAsync(KeyRequest r, IIdentityStore identities, CancellationToken ct)
     {
         var limit = QueryLong(r, "limit") ?? 500;
         if (r.Error is { } error) return KeyResult.Fail(error);

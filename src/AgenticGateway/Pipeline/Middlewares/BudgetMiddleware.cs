@@ -21,7 +21,7 @@ internal sealed class BudgetMiddleware(Budgets budgets) : IRouterMiddleware
         try { return await next.InvokeAsync(context); }
         finally
         {
-            if (hold is not null) await budgets.SettleAsync(hold, context.Features.Get<LlmExchange>()?.CostNanos ?? 0);
+            if (hold is not null) await budgets.SettleAsync(hold, context.Features.Get<ILlmOutcome>()?.CostNanos ?? 0);
         }
     }
 }

@@ -22,7 +22,7 @@ internal sealed class RateLimitMiddleware(RateLimits limits) : IRouterMiddleware
         try { return await next.InvokeAsync(context); }
         finally
         {
-            if (hold is not null) await limits.SettleAsync(hold, context.Features.Get<LlmExchange>()?.Usage?.TotalTokens ?? 0);
+            if (hold is not null) await limits.SettleAsync(hold, context.Features.Get<ILlmOutcome>()?.Usage?.TotalTokens ?? 0);
         }
     }
 }

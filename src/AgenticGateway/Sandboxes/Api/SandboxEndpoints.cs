@@ -1,5 +1,5 @@
 using System.Text.Json;
-using AgenticGateway.Api;
+using AgenticGateway.Json;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Immutable;
 using System.Text.Json;
-using AgenticGateway.Api;
+using AgenticGateway.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;

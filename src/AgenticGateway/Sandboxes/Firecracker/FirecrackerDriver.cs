@@ -34,7 +34,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
         _state = HostState.MicroVmDirectory(dataDirectory, "firecracker");
         _cgroupVersion = options.CgroupVersion ?? (File.Exists("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1);
         Unavailable = Check(options, kvmDevice) ?? UnixFiles.PrivateDirectory(_state);
-        _imageVersion = options.Kernel is null ? null : ImageBuilder.VersionOf(Path.GetDirectoryName(options.Kernel)!);
+        _imageVersion = options.Kernel is null ? null : ImageLayout.VersionOf(Path.GetDirectoryName(options.Kernel)!);
     }
 
     public string Name => "firecracker";

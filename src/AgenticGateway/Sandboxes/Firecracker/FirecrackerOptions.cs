@@ -9,7 +9,7 @@ internal sealed record FirecrackerOptions
     public string Jailer { get; init; } = "/usr/local/bin/jailer";
     /// <summary>The image built by <c>agw images build</c> (a directory, or a cache whose <c>current</c> is used):
     /// kernel, rootfs and initrd default to its vmlinux, rootfs.ext4 and initrd.img.</summary>
-    public string ImageDirectory { get; init; } = ImageBuilder.DefaultCacheDirectory;
+    public string ImageDirectory { get; init; } = ImageLayout.DefaultCacheDirectory;
     /// <summary>Uncompressed guest kernel (vmlinux).</summary>
     public string? Kernel { get; init; }
     /// <summary>ext4 root filesystem with the agent started by init; attached read-only, shared by every VM.</summary>
@@ -41,12 +41,12 @@ internal sealed record FirecrackerOptions
     public FirecrackerOptions WithImageDefaults()
     {
         if (Kernel is not null || Rootfs is not null) return this;
-        var image = ImageBuilder.Resolve(ImageDirectory);
+        var image = ImageLayout.Resolve(ImageDirectory);
         return this with
         {
-            Kernel = Path.Join(image, ImageBuilder.VmlinuxFile),
-            Rootfs = Path.Join(image, ImageBuilder.RootfsFile),
-            Initrd = Initrd ?? Path.Join(image, ImageBuilder.InitrdFile),
+            Kernel = Path.Join(image, ImageLayout.VmlinuxFile),
+            Rootfs = Path.Join(image, ImageLayout.RootfsFile),
+            Initrd = Initrd ?? Path.Join(image, ImageLayout.InitrdFile),
         };
     }
 }

@@ -23,38 +23,6 @@ internal static class ImageBuilder
 {
     /// <summary>Bumped when the image layout changes, so that old caches are not reused.</summary>
     private const string LayoutVersion = "2";
-    public const string KernelFile = "vmlinuz";
-    public const string VmlinuxFile = "vmlinux";
-    public const string InitrdFile = "initrd.img";
-    public const string RootfsFile = "rootfs.ext4";
-    public const string RootfsInitramfsFile = "rootfs.cpio.gz";
-    public const string VersionFile = "version";
-    public const string ManifestFile = "manifest";
-    /// <summary>Where the guest files (agent, kernels) live inside the image.</summary>
-    public const string GuestDirectory = "opt/agw";
-
-    public static string DefaultCacheDirectory => Path.Join(SandboxCache.Root, "images");
-
-    /// <summary>
-    /// The image directory in use: <paramref name="directory"/> itself when it holds a kernel, else the image its
-    /// <c>current</c> points at now. Resolved once by each driver, so that a later build re-pointing <c>current</c>
-    /// never gives running VMs (or clones of their snapshots) another image's files.
-    /// </summary>
-    public static string Resolve(string directory)
-    {
-        if (File.Exists(Path.Join(directory, KernelFile))) return directory;
-        var current = new DirectoryInfo(Path.Join(directory, "current"));
-        try { return current.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? current.FullName; }
-        catch (IOException) { return current.FullName; }      // no image yet: the driver says so when it starts
-    }
-
-    /// <summary>The version (first line of the version file) of the image in <paramref name="directory"/>, if any.</summary>
-    public static string? VersionOf(string directory)
-    {
-        var file = Path.Join(directory, VersionFile);
-        return File.Exists(file) ? File.ReadLines(file).FirstOrDefault() : null;
-    }
-
     /// <summary>
     /// Builds (or finds in the cache) the image and returns its directory. <paramref name="agentBinary"/> is the C#
     /// guest agent (agw-agent) to put in the image; without one the image runs the Python agent.
@@ -81,7 +49,7 @@ internal static class ImageBuilder
             if (agentBinary is not null) hash.AppendData(SHA256.HashData(File.ReadAllBytes(agentBinary)));
             var version = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
             var target = Path.Join(cacheDirectory, version);
-            if (File.Exists(Path.Join(target, VersionFile)))
+            if (File.Exists(Path.Join(target, ImageLayout.VersionFile)))
             {
                 log($"image {version} is cached in {target}");
                 PointCurrent(cacheDirectory, version);
@@ -106,19 +74,19 @@ internal static class ImageBuilder
                 Tools.Run("cp", ["-a", baseTree, tree]);
                 File.Delete(Path.Join(tree, ".agw-manifest"));
                 AddGuestFiles(tree, guest, agentBinary);
-                RootFilesystem.WriteExt4(tree, Path.Join(staging, RootfsFile));
+                RootFilesystem.WriteExt4(tree, Path.Join(staging, ImageLayout.RootfsFile));
 
                 log("writing the initramfs images");
                 var boot = BootArchive(kernel, busybox);
-                WriteGzip(boot, Path.Join(staging, InitrdFile), CompressionLevel.Optimal);
+                WriteGzip(boot, Path.Join(staging, ImageLayout.InitrdFile), CompressionLevel.Optimal);
                 var full = BootArchive(kernel, busybox);
                 full.Tree(tree);
-                WriteGzip(full, Path.Join(staging, RootfsInitramfsFile), CompressionLevel.Fastest);
+                WriteGzip(full, Path.Join(staging, ImageLayout.RootfsInitramfsFile), CompressionLevel.Fastest);
 
-                File.Copy(kernel.Vmlinuz, Path.Join(staging, KernelFile));
-                KernelPackage.ExtractVmlinux(kernel.Vmlinuz, Path.Join(staging, VmlinuxFile));
-                File.Copy(Path.Join(baseTree, ".agw-manifest"), Path.Join(staging, ManifestFile));
-                File.WriteAllText(Path.Join(staging, VersionFile),
+                File.Copy(kernel.Vmlinuz, Path.Join(staging, ImageLayout.KernelFile));
+                KernelPackage.ExtractVmlinux(kernel.Vmlinuz, Path.Join(staging, ImageLayout.VmlinuxFile));
+                File.Copy(Path.Join(baseTree, ".agw-manifest"), Path.Join(staging, ImageLayout.ManifestFile));
+                File.WriteAllText(Path.Join(staging, ImageLayout.VersionFile),
                     $"{version}\nkernel {kernelName} {kernelVersion}\nrootfs debian {RootFilesystem.Suite} minbase + {string.Join(", ", packages)}\nagent {(agentBinary is null ? "python" : "agw-agent")}\n");
                 UnixFiles.TryDeleteTree(target);
                 Directory.Move(staging, target);
@@ -140,7 +108,7 @@ internal static class ImageBuilder
     /// <summary>The guest agent's files at /opt/agw (and its /etc files where the base has none of its own).</summary>
     private static void AddGuestFiles(string tree, string guest, string? agentBinary)
     {
-        var target = Path.Join(tree, GuestDirectory);
+        var target = Path.Join(tree, ImageLayout.GuestDirectory);
         Directory.CreateDirectory(target);
         foreach (var file in Directory.EnumerateFiles(guest, "*", SearchOption.TopDirectoryOnly))
             if (!file.EndsWith(".tmp", StringComparison.Ordinal)) File.Copy(file, Path.Join(target, Path.GetFileName(file)), overwrite: true);

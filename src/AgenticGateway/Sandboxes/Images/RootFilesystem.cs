@@ -22,7 +22,7 @@ internal static class RootFilesystem
         var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Suite}\n{Mirror}\n{string.Join(',', packages)}\n")))[..12];
         var target = Path.Join(cacheDirectory, "base-" + key);
         if (File.Exists(Path.Join(target, ".agw-manifest"))) return target;
-        if (!BubblewrapHost.IsRootUser()) throw new InvalidOperationException("building the root filesystem needs root (debootstrap)");
+        if (!Environment.IsPrivilegedProcess) throw new InvalidOperationException("building the root filesystem needs root (debootstrap)");
         if (!File.Exists("/usr/sbin/debootstrap")) throw new InvalidOperationException("debootstrap is missing (apt-get install debootstrap)");
         var work = target + ".tmp-" + Environment.ProcessId;
         UnixFiles.TryDeleteTree(work);

@@ -38,8 +38,8 @@ internal sealed class QemuDriver : ISandboxDriver
         _logger = logger;
         _state = HostState.MicroVmDirectory(dataDirectory, "qemu");
         _kvm = File.Exists(kvmDevice);
-        _image = ImageBuilder.Resolve(options.ImageDirectory);
-        _imageVersion = ImageBuilder.VersionOf(_image);
+        _image = ImageLayout.Resolve(options.ImageDirectory);
+        _imageVersion = ImageLayout.VersionOf(_image);
         Unavailable = Check() ?? UnixFiles.PrivateDirectory(_state);
     }
 
@@ -53,7 +53,7 @@ internal sealed class QemuDriver : ISandboxDriver
     {
         if (!OperatingSystem.IsLinux()) return "the qemu driver needs Linux";
         if (!File.Exists(_options.Binary)) return $"{_options.Binary} not found (apt-get install qemu-system-x86, or sandboxes.qemu.binary)";
-        foreach (var file in new[] { ImageBuilder.VmlinuxFile, ImageBuilder.InitrdFile, _options.Root == QemuRoot.Disk ? ImageBuilder.RootfsFile : ImageBuilder.RootfsInitramfsFile })
+        foreach (var file in new[] { ImageLayout.VmlinuxFile, ImageLayout.InitrdFile, _options.Root == QemuRoot.Disk ? ImageLayout.RootfsFile : ImageLayout.RootfsInitramfsFile })
             if (!File.Exists(Path.Join(_image, file)))
                 return $"no guest image in {_options.ImageDirectory} ({file} is missing: run 'agw images build', or set sandboxes.qemu.image_dir)";
         return null;
@@ -136,15 +136,15 @@ internal sealed class QemuDriver : ISandboxDriver
             // guest could grow without bound.
             "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
             // The uncompressed ELF kernel, booted through PVH: no decompression (under TCG that alone is ~2.5 s).
-            "-kernel", Path.Join(_image, ImageBuilder.VmlinuxFile), "-append", append,
-            "-initrd", Path.Join(_image, disk ? ImageBuilder.InitrdFile : ImageBuilder.RootfsInitramfsFile),
+            "-kernel", Path.Join(_image, ImageLayout.VmlinuxFile), "-append", append,
+            "-initrd", Path.Join(_image, disk ? ImageLayout.InitrdFile : ImageLayout.RootfsInitramfsFile),
             "-device", "virtio-serial-device",
             "-chardev", $"socket,id=agent,path={agentSocket},server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=agent",
             "-qmp", $"unix:{qmpSocket},server=on,wait=off",
         };
         // The root filesystem, shared read-only by every VM (the guest writes to a tmpfs overlay above it).
-        if (disk) args.AddRange(["-drive", $"id=root,file={Path.Join(_image, ImageBuilder.RootfsFile)},format=raw,if=none,readonly=on", "-device", "virtio-blk-device,drive=root"]);
+        if (disk) args.AddRange(["-drive", $"id=root,file={Path.Join(_image, ImageLayout.RootfsFile)},format=raw,if=none,readonly=on", "-device", "virtio-blk-device,drive=root"]);
         if (memory is not null)
             args.AddRange(["-object", $"memory-backend-file,id=ram,size={size.MemoryMb}M,mem-path={memory},share={(clone ? "off" : "on")}"]);
         // Paused until the host has opened the agent port (a guest resumed without it would see the port closed) and

@@ -16,7 +16,7 @@ internal sealed record QemuOptions
 {
     public string Binary { get; init; } = "/usr/bin/qemu-system-x86_64";
     /// <summary>An image directory (vmlinux, initrd.img, rootfs.ext4, rootfs.cpio.gz) or a cache of them whose <c>current</c> is used; built by <c>agw images build</c>.</summary>
-    public string ImageDirectory { get; init; } = ImageBuilder.DefaultCacheDirectory;
+    public string ImageDirectory { get; init; } = ImageLayout.DefaultCacheDirectory;
     /// <summary>vCPUs per VM; null: the sandbox's <c>cpu</c> rounded up.</summary>
     public int? Vcpus { get; init; }
     /// <summary>Guest memory per VM; null: the sandbox's <c>memory_mb</c>.</summary>

@@ -91,7 +91,7 @@ public sealed class FirecrackerDriverTests : IDisposable
         // Also with no firecracker: section at all.
         var bare = ConfigLoader.Load("models: [{name: m, provider: mock}]\nsandboxes:\n  driver: firecracker\n", "test.yaml", new Dictionary<string, string>());
         Assert.Empty(bare.Errors);
-        Assert.StartsWith(AgenticGateway.Sandboxes.Images.ImageBuilder.DefaultCacheDirectory, bare.Options!.Sandboxes.Firecracker.Kernel);
+        Assert.StartsWith(AgenticGateway.Sandboxes.ImageLayout.DefaultCacheDirectory, bare.Options!.Sandboxes.Firecracker.Kernel);
         Assert.EndsWith("vmlinux", bare.Options.Sandboxes.Firecracker.Kernel);
 
         var own = ConfigLoader.Load("models: [{name: m, provider: mock}]\nsandboxes:\n  driver: firecracker\n  firecracker: {kernel: /k/vmlinux, rootfs: /k/root.ext4}\n", "test.yaml", new Dictionary<string, string>());

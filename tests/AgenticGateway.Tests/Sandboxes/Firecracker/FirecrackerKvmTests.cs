@@ -15,7 +15,7 @@ public sealed class FirecrackerKvmTests
     private static FirecrackerOptions Options(bool snapshots) => new FirecrackerOptions
     {
         Binary = Environment.GetEnvironmentVariable("AGW_FC_BINARY") ?? "/usr/local/bin/firecracker",
-        ImageDirectory = Environment.GetEnvironmentVariable("AGW_FC_IMAGE_DIR") ?? AgenticGateway.Sandboxes.Images.ImageBuilder.DefaultCacheDirectory,
+        ImageDirectory = Environment.GetEnvironmentVariable("AGW_FC_IMAGE_DIR") ?? AgenticGateway.Sandboxes.ImageLayout.DefaultCacheDirectory,
         Kernel = Environment.GetEnvironmentVariable("AGW_FC_KERNEL"),
         Rootfs = Environment.GetEnvironmentVariable("AGW_FC_ROOTFS"),
         UseJailer = false,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Images;
 
 namespace AgenticGateway.Tests.Sandboxes.Images;
@@ -92,16 +93,16 @@ public sealed class ImageBuilderTests : IDisposable
         foreach (var v in new[] { "v1", "v2" })
         {
             Directory.CreateDirectory(Path.Join(_dir, v));
-            File.WriteAllText(Path.Join(_dir, v, ImageBuilder.KernelFile), v);
+            File.WriteAllText(Path.Join(_dir, v, ImageLayout.KernelFile), v);
         }
         File.CreateSymbolicLink(Path.Join(_dir, "current"), "v1");
-        var resolved = ImageBuilder.Resolve(_dir);
+        var resolved = ImageLayout.Resolve(_dir);
         Assert.Equal(Path.Join(_dir, "v1"), resolved);
         // A build re-pointing current later does not move what a driver resolved.
         File.Delete(Path.Join(_dir, "current"));
         File.CreateSymbolicLink(Path.Join(_dir, "current"), "v2");
-        Assert.Equal("v1", File.ReadAllText(Path.Join(resolved, ImageBuilder.KernelFile)));
-        Assert.Equal(Path.Join(_dir, "v2"), ImageBuilder.Resolve(_dir));
-        Assert.Equal(Path.Join(_dir, "v1"), ImageBuilder.Resolve(Path.Join(_dir, "v1")));
+        Assert.Equal("v1", File.ReadAllText(Path.Join(resolved, ImageLayout.KernelFile)));
+        Assert.Equal(Path.Join(_dir, "v2"), ImageLayout.Resolve(_dir));
+        Assert.Equal(Path.Join(_dir, "v1"), ImageLayout.Resolve(Path.Join(_dir, "v1")));
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Images;
 using Xunit.Abstractions;
 
@@ -16,8 +17,8 @@ public sealed class QemuGatewayFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Assert.True(File.Exists("/usr/bin/qemu-system-x86_64"), "qemu-system-x86_64 is missing: apt-get install qemu-system-x86 (scripts/test.sh does)");
-        var image = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
-        Assert.True(File.Exists(Path.Join(image, ImageBuilder.KernelFile)), $"no kernel in {image}");
+        var image = ImageBuilder.Build(ImageLayout.DefaultCacheDirectory, _ => { }, GuestAgentBinary.Locate(_ => { }));
+        Assert.True(File.Exists(Path.Join(image, ImageLayout.KernelFile)), $"no kernel in {image}");
         Gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}");
     }
 
@@ -48,12 +49,12 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
         var agent = GuestAgentBinary.Locate(_ => { });
         var watch = Stopwatch.StartNew();
         var log = new List<string>();
-        var first = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, log.Add, agent);
-        var second = ImageBuilder.Build(ImageBuilder.DefaultCacheDirectory, log.Add, agent);
+        var first = ImageBuilder.Build(ImageLayout.DefaultCacheDirectory, log.Add, agent);
+        var second = ImageBuilder.Build(ImageLayout.DefaultCacheDirectory, log.Add, agent);
         Assert.Equal(first, second);
         Assert.Equal(2, log.Count);
         Assert.All(log, line => Assert.StartsWith($"image {Path.GetFileName(first)} is cached in ", line));
-        Assert.True(File.Exists(Path.Join(first, ImageBuilder.VersionFile)));
+        Assert.True(File.Exists(Path.Join(first, ImageLayout.VersionFile)));
         output.WriteLine($"cached image build: {watch.Elapsed.TotalMilliseconds / 2:F0} ms each");
     }
 
@@ -64,7 +65,7 @@ public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper outp
         Assert.Contains(id, QemuCommandLines());
         var (_, info) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}");
         Assert.Equal("qemu", info.GetProperty("isolation").GetString());
-        Assert.Equal(ImageBuilder.VersionOf(ImageBuilder.Resolve(ImageBuilder.DefaultCacheDirectory)), info.GetProperty("image").GetString());
+        Assert.Equal(ImageLayout.VersionOf(ImageLayout.Resolve(ImageLayout.DefaultCacheDirectory)), info.GetProperty("image").GetString());
         Assert.Equal("", (await G.ExecAsync(id, "x = 1")).GetProperty("stdout").GetString());
         Assert.Equal("2\n", (await G.ExecAsync(id, "print(x + 1)")).GetProperty("stdout").GetString());
 

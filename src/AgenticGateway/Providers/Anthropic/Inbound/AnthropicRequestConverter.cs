@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
-using AgenticGateway.Api;
+using AgenticGateway.Json;
 using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Providers.Anthropic.Inbound;

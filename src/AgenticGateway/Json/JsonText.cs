@@ -2,31 +2,16 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using AgenticGateway.OpenAi;
-using AgenticGateway.Pipeline;
 
-namespace AgenticGateway.Api;
+namespace AgenticGateway.Json;
 
 /// <summary>
-/// The one way a JSON request body is read and checked before anything looks inside it: the size limit and the
-/// framing (<see cref="RequestBody"/>), then the text (<see cref="CheckText"/>), then the syntax. What passes can be
-/// read with <see cref="JsonElement"/>'s string accessors without an exception; a failure is a 400 in OpenAI's shape.
+/// JSON text checked before anything looks inside it: the text (<see cref="CheckText"/>), then the syntax. What passes
+/// can be read with <see cref="JsonElement"/>'s string accessors without an exception; a failure is a 400.
 /// </summary>
-internal static class JsonBody
+internal static class JsonText
 {
-    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
     private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 64 };
-
-    /// <summary>The body as a JSON object (an empty body is an empty object), or the error to send.</summary>
-    public static async ValueTask<(JsonElement? Body, ApiError? Error)> ReadObjectAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
-    {
-        var (raw, error) = await RequestBody.ReadAsync(request, maxBytes, cancellationToken);
-        if (error is not null) return (null, error);
-        using (raw)
-        {
-            if (raw!.Length == 0) return (EmptyObject, null);
-            return ParseObject(raw.Span);
-        }
-    }
 
     /// <summary>Checks and parses a JSON object; the element owns a copy of the data.</summary>
     public static (JsonElement? Body, ApiError? Error) ParseObject(ReadOnlySpan<byte> json)

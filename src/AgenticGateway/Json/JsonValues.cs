@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AgenticGateway.Api;
+namespace AgenticGateway.Json;
 
 /// <summary>
 /// Typed reads of request JSON that never throw. <see cref="JsonElement"/>'s own TryGet methods throw on a value of
