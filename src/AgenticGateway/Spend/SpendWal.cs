@@ -12,7 +12,8 @@ namespace AgenticGateway.Spend;
 /// records are in the database, and segments left by an earlier process are replayed at start.
 /// Appends are group-committed: a caller queues its record and awaits it; one writer loop writes every record queued
 /// meanwhile with a single write(2) (no fsync, as before), numbers them, hands them to the database queue and only
-/// then releases their callers. Request threads take no lock and do no file I/O here.
+/// then releases their callers. Request threads do no file I/O here and never wait behind one (the queue's own
+/// short lock is all they take).
 /// </summary>
 internal sealed class SpendWal : IDisposable, IAsyncDisposable
 {
