@@ -38,11 +38,7 @@ internal sealed class LlmService(UpstreamDispatcher dispatcher, SpendRecorder sp
         if (error is not null) await PipelineErrors.WriteAsync(context, error);
     }
 
-    private ValueTask RecordAsync(LlmExchange x)
-    {
-        spend.Record(x);
-        return ValueTask.CompletedTask;
-    }
+    private ValueTask RecordAsync(LlmExchange x) => spend.RecordAsync(x);
 
     /// <summary>
     /// <c>POST /v1/messages/count_tokens</c>: Anthropic counts for an Anthropic deployment (the request passed through),
