@@ -124,7 +124,7 @@ internal static class GatewayApp
 
         var app = builder.Build();
         app.Services.GetRequiredService<DataDirectoryLock>();
-        GatewayPipeline.Use(app);
+        GatewayPipeline.Use(app, GatewayEndpoints.Map);
         RegisterGauges(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway");

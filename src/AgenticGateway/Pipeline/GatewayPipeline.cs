@@ -1,6 +1,3 @@
-using AgenticGateway.Api;
-using AgenticGateway.Hosting;
-
 namespace AgenticGateway.Pipeline;
 
 /// <summary>
@@ -12,24 +9,26 @@ namespace AgenticGateway.Pipeline;
 /// <item>authentication (<see cref="AuthenticationStep"/>): master key, virtual key or JWT, as the route requires → <see cref="Keys.Caller"/></item>
 /// <item>payload (<see cref="PayloadStep"/>): the route's parser (LLM bodies) → <see cref="LlmRequest"/></item>
 /// <item>the router's middlewares (<see cref="RouterStep"/>), in configuration order: in-flight, budget, rate limit</item>
-/// <item>the service: the endpoint (<see cref="LlmService"/>, sandboxes, admin, health, UI, metrics; see <see cref="GatewayEndpoints"/>)</item>
+/// <item>the service: the endpoint (<see cref="LlmService"/>, sandboxes, admin, health, UI, metrics), mapped by <paramref name="mapServices"/></item>
 /// </list>
 /// Outside them: Kestrel's own refusals get a body (<see cref="RejectionBodies"/>), and an exception or an empty error
 /// status is answered in the API's shape as a last resort (<see cref="ErrorShapes"/>).
 /// </summary>
 internal static class GatewayPipeline
 {
-    public static void Use(WebApplication app)
+    /// <param name="app">The application whose pipeline this is.</param>
+    /// <param name="mapServices">Maps the services' endpoints, each with its <see cref="GatewayRoute"/>.</param>
+    public static void Use(WebApplication app, Action<WebApplication> mapServices)
     {
         RejectionBodies.TrackRequests(app);
-        // The sandbox terminal's upgrade (a protocol detail, not a step).
-        app.UseWebSockets(Sandboxes.Api.SandboxSocket.Options);
+        // WebSocket upgrades (the sandbox terminal): a protocol detail, not a step.
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
         app.UseMiddleware<RequestContextStep>();
         ErrorShapes.Use(app);
         app.UseMiddleware<AuthenticationStep>();
         app.UseMiddleware<PayloadStep>();
         app.UseMiddleware<RouterStep>();
-        GatewayEndpoints.Map(app);
+        mapServices(app);
     }
 }

@@ -15,7 +15,7 @@ internal static class PipelineErrors
         try
         {
             // By route, and by path for what no route serves (an unknown path under /v1/messages is an Anthropic client's).
-            var anthropic = (request?.Route ?? context.Route()).AnthropicErrors || Api.ErrorShapes.IsAnthropic(context.Request.Path);
+            var anthropic = (request?.Route ?? context.Route()).AnthropicErrors || ErrorShapes.IsAnthropic(context.Request.Path);
             await ErrorWriter.WriteAsync(context.Response, error, anthropic);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)

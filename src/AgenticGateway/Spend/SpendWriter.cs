@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using AgenticGateway.Observability;
 
 namespace AgenticGateway.Spend;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using AgenticGateway.Hosting;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Tests.Support;
 
 namespace AgenticGateway.Tests.Hosting;

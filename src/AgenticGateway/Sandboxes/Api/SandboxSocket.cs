@@ -17,9 +17,6 @@ namespace AgenticGateway.Sandboxes.Api;
 /// </summary>
 internal static class SandboxSocket
 {
-    /// <summary>The WebSocket protocol's middleware options (the pipeline adds the middleware before routing).</summary>
-    public static readonly WebSocketOptions Options = new() { KeepAliveInterval = TimeSpan.FromSeconds(30) };
-
     public static void Map(IEndpointRouteBuilder app, SandboxHttp http)
     {
         app.MapGet("/v1/sandboxes/{id}/ws", (HttpContext c, string id) => SessionAsync(c, http, id)).WithSummary("Interactive terminal session (WebSocket)");

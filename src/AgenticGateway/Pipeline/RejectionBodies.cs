@@ -5,7 +5,7 @@ using AgenticGateway.OpenAi;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace AgenticGateway.Hosting;
+namespace AgenticGateway.Pipeline;
 
 /// <summary>
 /// Gives the error responses Kestrel writes by itself (a request line or headers it cannot parse: 400, 414, 431, and

@@ -4,14 +4,14 @@ using AgenticGateway.Pipeline;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.WebUtilities;
 
-namespace AgenticGateway.Api;
+namespace AgenticGateway.Pipeline;
 
 /// <summary>
 /// Every error response leaves in its API's shape: Anthropic's for <c>/v1/messages</c> and below, OpenAI's for the rest
 /// (the OpenAI-compatible routes, key/team/user management, spend and sandboxes). The handlers write their own errors;
 /// this catches what they do not: an exception (a bug, or a body Kestrel refused while a handler streamed it) and an
 /// error status with an empty body (a path no route serves, a method a route does not take). Kestrel's own refusals,
-/// before the application runs, are <see cref="Hosting.RejectionBodies"/>'s.
+/// before the application runs, are <see cref="RejectionBodies"/>'s.
 /// </summary>
 internal static class ErrorShapes
 {
