@@ -313,6 +313,7 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
+    // Hand-written SSE, not SseFormatter: events go out one write and flush each through IMockExchange (an in-process pipe or Kestrel) with faults and delays between them, and Gemini's end in CRLF, which SseFormatter (LF only, from an IAsyncEnumerable to a Stream) cannot write.
     /// <summary>Writes one SSE event and flushes it at once: providers send each chunk as its own write.</summary>
     private static async ValueTask WriteEventAsync(IMockExchange exchange, ArrayBufferWriter<byte> json, CancellationToken cancellationToken)
     {

@@ -80,8 +80,8 @@ internal static class GatewayApp
         }));
 
         builder.Services.AddSingleton(TimeProvider.System);
-        // Tracing is set up once at start (the provider is disposed, and flushed, with the host).
-        if (Observability.GatewayTracing.CreateProvider(options.Tracing) is { } tracerProvider) builder.Services.AddSingleton(tracerProvider);
+        // Tracing is set up once at start (the provider starts with the host and is flushed when it is disposed).
+        Observability.GatewayTracing.Add(builder.Services, options.Tracing);
         builder.Services.AddSingleton(new HttpMessageInvoker(CreateNetworkHandler(), disposeHandler: true));
         builder.Services.AddSingleton<IInProcessProvider, Emulator.InProcessMockProvider>();
         builder.Services.AddSingleton(sp => new RuntimeBuilder(sp.GetRequiredService<HttpMessageInvoker>(), sp.GetRequiredService<IInProcessProvider>()));

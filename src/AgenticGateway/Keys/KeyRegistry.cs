@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Internal;
 
 namespace AgenticGateway.Keys;
 
@@ -6,22 +8,29 @@ namespace AgenticGateway.Keys;
 internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team);
 
 /// <summary>
-/// Identities for the request path: a cache in front of the stores, so authenticating a request does not touch the
-/// database. Concurrent misses for one identity share a single lookup. Writes through this node invalidate at once;
-/// entries expire after a short time so changes made by other replicas are seen too.
+/// Identities for the request path: a <see cref="MemoryCache"/> in front of the stores, so authenticating a request
+/// does not touch the database. Concurrent misses for one identity share a single lookup; a failed lookup is not
+/// cached. Writes through this node invalidate at once; entries expire after a short time so changes made by other
+/// replicas are seen too.
 /// </summary>
-internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, TimeProvider time)
+internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, TimeProvider time) : IDisposable
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);
-    private const int MaxCached = 100_000;
-    private readonly ConcurrentDictionary<string, (Task<KeyIdentity?> Lookup, long Expires)> _cache = new(StringComparer.Ordinal);
+    /// <summary>Entries held at most (each counts 1): past it the cache refuses new ones and compacts, expired first.</summary>
+    internal const int MaxCached = 100_000;
+
+    private readonly IKeyStore _store = store;
+    private readonly IIdentityStore _identities = identities;
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = MaxCached, Clock = new Clock(time) });
+    /// <summary>Lookups under way, by cache key: what concurrent misses share. An entry leaves when its lookup ends.</summary>
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<KeyIdentity?>> _inFlight = new(StringComparer.Ordinal);
 
     /// <summary>The key with this token (the secret's SHA-256, hex), or null. Unknown tokens are cached briefly too (bounded).</summary>
     public ValueTask<KeyIdentity?> FindByTokenAsync(string token, CancellationToken cancellationToken) =>
-        GetAsync(token, async ct =>
+        GetAsync(token, token, static async (registry, token, ct) =>
         {
-            var key = await store.FindAsync(token, ct);
-            return key is null ? null : await WithOwnersAsync(key, ct);
+            var key = await registry._store.FindAsync(token, ct);
+            return key is null ? null : await registry.WithOwnersAsync(key, ct);
         }, cancellationToken);
 
     /// <summary>The key name of a JWT caller's stand-in key.</summary>
@@ -33,10 +42,11 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
     /// stand-in (spend logs, sandbox ownership): the user, else the team, else the token's subject.
     /// </summary>
     public ValueTask<KeyIdentity?> FindForClaimsAsync(string? user, string? team, string principal, CancellationToken cancellationToken) =>
-        GetAsync($"jwt\n{user}\n{team}\n{principal}", async ct =>
+        GetAsync($"jwt\n{user}\n{team}\n{principal}", (user, team, principal), static async (registry, claims, ct) =>
         {
-            var userRecord = user is null ? null : await identities.FindUserAsync(user, ct);
-            var teamRecord = team is null ? null : await identities.FindTeamAsync(team, ct);
+            var (user, team, principal) = claims;
+            var userRecord = user is null ? null : await registry._identities.FindUserAsync(user, ct);
+            var teamRecord = team is null ? null : await registry._identities.FindTeamAsync(team, ct);
             var key = new VirtualKey
             {
                 Token = "jwt:" + principal, KeyName = JwtKeyName, KeyAlias = "jwt:" + principal, UserId = user, TeamId = teamRecord?.TeamId,
@@ -49,11 +59,11 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
     public async Task CreateUserAsync(string userId, string? email, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        try { await identities.SaveUserAsync(new User { UserId = userId, UserEmail = email, CreatedAt = now, UpdatedAt = now }, insert: true, ct); }
+        try { await _identities.SaveUserAsync(new User { UserId = userId, UserEmail = email, CreatedAt = now, UpdatedAt = now }, insert: true, ct); }
         catch (System.Data.Common.DbException)
         {
             // Another request (or replica) created it first; anything else is the store's failure.
-            if (await identities.FindUserAsync(userId, ct) is null) throw;
+            if (await _identities.FindUserAsync(userId, ct) is null) throw;
         }
         InvalidateAll();
     }
@@ -62,44 +72,77 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
     public async Task CreateTeamAsync(string teamId, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        try { await identities.SaveTeamAsync(new Team { TeamId = teamId, CreatedAt = now, UpdatedAt = now }, insert: true, ct); }
+        try { await _identities.SaveTeamAsync(new Team { TeamId = teamId, CreatedAt = now, UpdatedAt = now }, insert: true, ct); }
         catch (System.Data.Common.DbException)
         {
-            if (await identities.FindTeamAsync(teamId, ct) is null) throw;
+            if (await _identities.FindTeamAsync(teamId, ct) is null) throw;
         }
         InvalidateAll();
     }
 
     private async Task<KeyIdentity> WithOwnersAsync(VirtualKey key, CancellationToken ct)
     {
-        var user = key.UserId is { } u ? await identities.FindUserAsync(u, ct) : null;
-        var team = key.TeamId is { } t ? await identities.FindTeamAsync(t, ct) : null;
+        var user = key.UserId is { } u ? await _identities.FindUserAsync(u, ct) : null;
+        var team = key.TeamId is { } t ? await _identities.FindTeamAsync(t, ct) : null;
         return new KeyIdentity(key, user, team);
     }
 
-    private async ValueTask<KeyIdentity?> GetAsync(string cacheKey, Func<CancellationToken, Task<KeyIdentity?>> load, CancellationToken cancellationToken)
+    /// <summary>The cached identity, or the (shared) lookup's. The loader is static and gets its state passed: a hit allocates nothing.</summary>
+    private ValueTask<KeyIdentity?> GetAsync<TState>(string cacheKey, TState state, Func<KeyRegistry, TState, CancellationToken, Task<KeyIdentity?>> load,
+        CancellationToken cancellationToken)
     {
-        var now = time.GetTimestamp();
-        if (_cache.TryGetValue(cacheKey, out var hit) && hit.Expires > now && !hit.Lookup.IsFaulted && !hit.Lookup.IsCanceled)
-            return await hit.Lookup.WaitAsync(cancellationToken);
-        if (_cache.Count >= MaxCached) _cache.Clear();
+        // Unknown tokens are cached too, as null.
+        if (_cache.TryGetValue(cacheKey, out var cached)) return new ValueTask<KeyIdentity?>((KeyIdentity?)cached);
+        var mine = new TaskCompletionSource<KeyIdentity?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shared = _inFlight.GetOrAdd(cacheKey, mine);
+        if (shared == mine) _ = LoadAsync(cacheKey, mine, state, load);
         // Not tied to one caller's cancellation: others may be waiting on the same lookup.
-        var entry = (load(CancellationToken.None), now + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
-        entry = _cache.AddOrUpdate(cacheKey, entry, (_, old) => old.Expires > now && !old.Lookup.IsFaulted ? old : entry);
-        try
-        {
-            return await entry.Item1.WaitAsync(cancellationToken);
-        }
-        catch (Exception) when (entry.Item1.IsFaulted)
-        {
-            // A failed lookup (database down) is not cached.
-            _cache.TryRemove(KeyValuePair.Create(cacheKey, entry));
-            throw;
-        }
+        return new ValueTask<KeyIdentity?>(shared.Task.WaitAsync(cancellationToken));
     }
 
-    public void Invalidate(string token) => _cache.TryRemove(token, out _);
+    private async Task LoadAsync<TState>(string cacheKey, TaskCompletionSource<KeyIdentity?> lookup, TState state, Func<KeyRegistry, TState, CancellationToken, Task<KeyIdentity?>> load)
+    {
+        KeyIdentity? identity;
+        try { identity = await load(this, state, CancellationToken.None); }
+        catch (Exception ex)
+        {
+            // A failed lookup (database down) is not cached: the next request tries again.
+            _inFlight.TryRemove(KeyValuePair.Create(cacheKey, lookup));
+            lookup.SetException(ex);
+            return;
+        }
+        using (var entry = _cache.CreateEntry(cacheKey))
+        {
+            entry.Value = identity;
+            entry.Size = 1;
+            entry.AbsoluteExpirationRelativeToNow = Ttl;
+        }
+        // Invalidated while it ran: what it read may predate the write, so it is not kept.
+        if (!_inFlight.TryRemove(KeyValuePair.Create(cacheKey, lookup))) _cache.Remove(cacheKey);
+        lookup.SetResult(identity);
+    }
+
+    /// <summary>Entries held now (for tests of the bound).</summary>
+    internal int CachedCount => _cache.Count;
+
+    public void Invalidate(string token)
+    {
+        _inFlight.TryRemove(token, out _);
+        _cache.Remove(token);
+    }
 
     /// <summary>After a team or user changes, every cached identity may carry stale limits.</summary>
-    public void InvalidateAll() => _cache.Clear();
+    public void InvalidateAll()
+    {
+        _inFlight.Clear();
+        _cache.Clear();
+    }
+
+    public void Dispose() => _cache.Dispose();
+
+    /// <summary>The cache reads time from the gateway's <see cref="TimeProvider"/> (a fake one in tests).</summary>
+    private sealed class Clock(TimeProvider time) : ISystemClock
+    {
+        public DateTimeOffset UtcNow => time.GetUtcNow();
+    }
 }

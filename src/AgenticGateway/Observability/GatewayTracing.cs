@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using AgenticGateway.Configuration;
-using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -34,26 +33,33 @@ internal static class GatewayTracing
         return activity;
     }
 
-    /// <summary>Builds the OpenTelemetry tracer provider when tracing is configured; null otherwise.</summary>
-    public static TracerProvider? CreateProvider(TracingOptions options)
+    /// <summary>
+    /// Registers OpenTelemetry tracing through its hosting package when tracing is configured (an OTLP endpoint in the
+    /// config or OTEL_EXPORTER_OTLP_ENDPOINT): our spans, ASP.NET Core's server spans and HttpClient's client spans,
+    /// exported over OTLP. The provider starts with the host and is flushed when the host is disposed. Without an
+    /// endpoint nothing is registered, so no listener exists and our spans are never created.
+    /// </summary>
+    public static void Add(IServiceCollection services, TracingOptions options)
     {
         var endpoint = options.OtlpEndpoint ?? Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT");
-        if (string.IsNullOrEmpty(endpoint)) return null;
+        if (string.IsNullOrEmpty(endpoint)) return;
         var grpc = options.Protocol == "grpc";
         var uri = new Uri(endpoint);
         // For HTTP the endpoint given in code is used as is: point it at the traces path.
         if (!grpc && !uri.AbsolutePath.EndsWith("/v1/traces", StringComparison.Ordinal))
             uri = new Uri(uri, uri.AbsolutePath.TrimEnd('/') + "/v1/traces");
-        return Sdk.CreateTracerProviderBuilder()
-            .SetResourceBuilder(ResourceBuilder.CreateDefault().AddService(options.ServiceName, serviceVersion: Telemetry.TelemetryNames.Version))
-            .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.SampleRatio)))
-            .AddSource(SourceName, "Microsoft.AspNetCore", "System.Net.Http")
-            .AddOtlpExporter(o =>
-            {
-                o.Endpoint = uri;
-                o.Protocol = grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
-                o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = (int)options.ExportInterval.TotalMilliseconds;
-            })
-            .Build();
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(options.ServiceName, serviceVersion: Telemetry.TelemetryNames.Version))
+            .WithTracing(t => t
+                .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(options.SampleRatio)))
+                .AddSource(SourceName)
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddOtlpExporter(o =>
+                {
+                    o.Endpoint = uri;
+                    o.Protocol = grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
+                    o.BatchExportProcessorOptions.ScheduledDelayMilliseconds = (int)options.ExportInterval.TotalMilliseconds;
+                }));
     }
 }

@@ -7,8 +7,9 @@ namespace AgenticGateway.Observability;
 
 /// <summary>
 /// Aggregates measurements from our meter and ASP.NET Core's request-duration histogram and renders them in the
-/// Prometheus text exposition format (the Prometheus client packages are not available to us).
+/// Prometheus text exposition format.
 /// </summary>
+// Kept over the libraries, measured by bench/exposition-diff (docs/deployment.md): on the same traffic ours leaves 0 of the dashboards' and alerts' queries unanswered, OpenTelemetry.Exporter.Prometheus 1.20.1-beta.1 17 (no http_requests_total, ASP.NET's http_* labels, llm_cost_usd_USD_total, otel_scope_name on every series), prometheus-net 8.2.1 68 (every name prefixed with its meter, no _total).
 internal sealed class PrometheusExporter : IDisposable
 {
     private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];

@@ -45,6 +45,11 @@ public class CommandLineTests
         {
             Assert.Equal(2, await CommandLine.RunAsync(["--port"]));
             Assert.Equal(2, await CommandLine.RunAsync(["frobnicate"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["--port", "http"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["--port", "70000"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["images"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["mock", "--fault", "bogus"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["mock", "--latency-ms", "-5"]));
         }
         finally { Console.SetError(original); }
     }
@@ -61,6 +66,50 @@ public class CommandLineTests
         try { Assert.Equal(2, await CommandLine.RunAsync(args)); }
         finally { Console.SetError(original); }
         Assert.Contains("Unknown option --", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("check-config", "--help")]
+    [InlineData("mock", "--help")]
+    [InlineData("images", "build", "--help")]
+    public async Task Help_exits_0_and_describes_the_command(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var original = Console.Out;
+        Console.SetOut(stdout);
+        int code;
+        try { code = await CommandLine.RunAsync(args); }
+        finally { Console.SetOut(original); }
+        Assert.Equal(0, code);
+        var help = stdout.ToString();
+        Assert.Contains("Usage:", help, StringComparison.Ordinal);
+        if (args.Length == 1)
+        {
+            foreach (var expected in new[] { "--config", "--urls", "--port", "--insecure", "--allow-unsupported", "check-config", "images", "mock" })
+                Assert.Contains(expected, help, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_usage_error_names_the_problem_before_the_help()
+    {
+        var stderr = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(stderr);
+        try
+        {
+            Assert.Equal(2, await CommandLine.RunAsync(["--port", "http"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["frobnicate"]));
+            Assert.Equal(2, await CommandLine.RunAsync(["--config=x.yaml", "--prot=8081"]));
+        }
+        finally { Console.SetError(original); }
+        var text = stderr.ToString();
+        Assert.StartsWith("Invalid port 'http'.", text, StringComparison.Ordinal);
+        Assert.Contains("Unknown command 'frobnicate'.", text, StringComparison.Ordinal);
+        Assert.Contains("Unknown option --prot for the gateway.", text, StringComparison.Ordinal);
+        Assert.Contains("Usage:", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -161,5 +161,100 @@ public class TracingTests
         Assert.Contains(all, b => Contains(b, "gateway chat") && Contains(b, "agw-test") && Contains(b, "gen_ai.request.model"));
     }
 
+    [Fact]
+    public async Task Without_an_endpoint_tracing_registers_nothing_and_with_one_the_hosted_provider()
+    {
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using (var off = await GatewayServer.StartAsync(Yaml(upstream)))
+            Assert.Null(off.Services.GetService<OpenTelemetry.Trace.TracerProvider>());
+        await using (var on = await GatewayServer.StartAsync(Yaml(upstream, "tracing:\n  otlp_endpoint: http://127.0.0.1:9\n")))
+            Assert.NotNull(on.Services.GetService<OpenTelemetry.Trace.TracerProvider>());
+    }
+
+    [Fact]
+    public async Task A_sample_ratio_of_0_drops_new_traces_but_follows_a_callers_sampled_one()
+    {
+        var (collector, received) = await StartCollectorAsync();
+        await using var _ = collector;
+        var traceId = ActivityTraceId.CreateRandom();
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using (var gw = await GatewayServer.StartAsync(Yaml(upstream, $"tracing:\n  otlp_endpoint: {GatewayAppUrl(collector)}\n  export_interval: 100ms\n  sample_ratio: 0")))
+        {
+            // A client outside the gateway's tracing: the provider's HttpClient instrumentation would otherwise trace this
+            // test's own calls too, and send the client span's traceparent instead of the caller's.
+            using var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = new Uri(gw.Url) };
+            using (var unsampled = await client.PostAsync("/v1/chat/completions", new StringContent(Chat.Request("m"), System.Text.Encoding.UTF8, "application/json")))
+                Assert.Equal(HttpStatusCode.OK, unsampled.StatusCode);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(Chat.Request("m"), System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+            using var sampled = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, sampled.StatusCode);
+        } // disposing the host flushes the exporter
+
+        var all = received.ToArray();
+        var id = new byte[16];
+        traceId.CopyTo(id);
+        Assert.Contains(all, b => b.AsSpan().IndexOf(id) >= 0);
+        Assert.Equal(1, all.Sum(b => Count(b, "gateway chat")));
+    }
+
+    [Fact]
+    public async Task Spans_are_exported_over_otlp_grpc()
+    {
+        // A gRPC collector: HTTP/2 without TLS, TraceService/Export answered with an empty message and grpc-status 0.
+        var received = new ConcurrentQueue<byte[]>();
+        var receiver = WebApplication.CreateSlimBuilder();
+        receiver.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+        await using var collector = receiver.Build();
+        collector.MapPost("/opentelemetry.proto.collector.trace.v1.TraceService/Export", async (HttpContext c) =>
+        {
+            using var body = new MemoryStream();
+            await c.Request.Body.CopyToAsync(body);
+            received.Enqueue(body.ToArray());
+            c.Response.ContentType = "application/grpc";
+            await c.Response.Body.WriteAsync(new byte[5]);
+            c.Response.AppendTrailer("grpc-status", "0");
+        });
+        await collector.StartAsync();
+
+        await using var upstream = await EmulatorServer.StartAsync();
+        await using (var gw = await GatewayServer.StartAsync(Yaml(upstream, $"tracing:\n  otlp_endpoint: {GatewayAppUrl(collector)}\n  protocol: grpc\n  export_interval: 100ms\n  service_name: agw-grpc")))
+        {
+            using var response = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var all = received.ToArray();
+        Assert.Contains(all, b => Contains(b, "gateway chat") && Contains(b, "agw-grpc") && Contains(b, "gen_ai.request.model"));
+    }
+
+    /// <summary>An OTLP/HTTP collector on a free loopback port, keeping each export's protobuf body.</summary>
+    private static async Task<(WebApplication Collector, ConcurrentQueue<byte[]> Received)> StartCollectorAsync()
+    {
+        var received = new ConcurrentQueue<byte[]>();
+        var receiver = WebApplication.CreateSlimBuilder();
+        receiver.WebHost.UseUrls("http://127.0.0.1:0");
+        var collector = receiver.Build();
+        collector.MapPost("/v1/traces", async (HttpContext c) =>
+        {
+            using var body = new MemoryStream();
+            await c.Request.Body.CopyToAsync(body);
+            received.Enqueue(body.ToArray());
+            c.Response.ContentType = "application/x-protobuf";
+        });
+        await collector.StartAsync();
+        return (collector, received);
+    }
+
+    private static string GatewayAppUrl(WebApplication app) => AgenticGateway.Hosting.GatewayApp.BoundAddresses(app)[0];
+
+    private static int Count(byte[] data, string text)
+    {
+        var needle = System.Text.Encoding.UTF8.GetBytes(text);
+        var count = 0;
+        for (var rest = data.AsSpan(); rest.IndexOf(needle) is var at and >= 0; rest = rest[(at + needle.Length)..]) count++;
+        return count;
+    }
+
     private static bool Contains(byte[] data, string text) => data.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
 }

@@ -18,7 +18,7 @@ public class RealServersTests
 
         await database.StringSetAsync(key, "hello");
 
-        Assert.Equal("hello", (string)await database.StringGetAsync(key));
+        Assert.Equal("hello", (string?)await database.StringGetAsync(key));
         Assert.Same(redis, await RedisInstance.SharedAsync());
     }
 
@@ -46,7 +46,7 @@ public class RealServersTests
         var database = after.GetDatabase();
         Assert.True((await database.StringGetAsync("k")).IsNull); // no persistence: a restart starts empty
         await database.StringSetAsync("k", "again");
-        Assert.Equal("again", (string)await database.StringGetAsync("k"));
+        Assert.Equal("again", (string?)await database.StringGetAsync("k"));
     }
 
     [Fact]

@@ -68,8 +68,10 @@ internal sealed class GatewayServer : IAsyncDisposable
     /// <param name="services">Replaces services after the gateway's own are registered (a resolver without DNS, say).</param>
     /// <param name="kestrel">Changes to Kestrel's limits for this server (short timeouts, to test them quickly).</param>
     /// <param name="routes">Extra endpoints for a test (one that fails on purpose), mapped after the gateway's own.</param>
+    /// <param name="waitForRedis">With redis_url, return once Redis is connected (it is connected in the background).</param>
     public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null,
-        Action<IServiceCollection>? services = null, Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null, Action<WebApplication>? routes = null)
+        Action<IServiceCollection>? services = null, Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null, Action<WebApplication>? routes = null,
+        bool waitForRedis = true)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
@@ -83,6 +85,13 @@ internal sealed class GatewayServer : IAsyncDisposable
         kestrel?.Invoke(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>>().Value);
         routes?.Invoke(app);
         await app.StartAsync();
+        // Redis is connected in the background: tests about shared counters start once it is (an explicit signal, not a sleep).
+        if (waitForRedis && app.Services.GetService<AgenticGateway.Limits.RedisConnection>() is { } redis)
+        {
+            var connected = DateTime.UtcNow.AddSeconds(20);
+            while (!redis.IsUp && DateTime.UtcNow < connected) await Task.Delay(10);
+            Assert.True(redis.IsUp, $"Redis at {redis.Endpoint} was not connected within 20 s");
+        }
         return new GatewayServer(app, GatewayApp.BoundAddresses(app)[0]) { _ownedData = dataDirectory is null ? options.Storage.DataDirectory : null };
     }
 

@@ -51,11 +51,14 @@ public class BedrockWireTests
         Assert.Equal("/model/arn%253Aaws%253Abedrock%253Aus-east-1%253A1%253Aapplication-inference-profile%252Fx%2520y/converse", SigV4Signer.CanonicalUri(uri.AbsolutePath));
     }
 
+    /// <summary>The event-stream's CRC is CRC-32 (IEEE, reflected 0xEDB88320): the library's must give its check value.</summary>
     [Fact]
-    public void Crc32_has_the_standard_check_value()
+    public void The_framing_crc_is_crc32_ieee_with_the_standard_check_value()
     {
-        Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
-        Assert.Equal(Crc32.Compute("123456789"u8), Crc32.Append(Crc32.Compute("1234"u8), "56789"u8));
+        Assert.Equal(0xCBF43926u, System.IO.Hashing.Crc32.HashToUInt32("123456789"u8));
+        var frame = EventStreamMessage.Event("messageStop", "{}"u8);
+        Assert.Equal(System.IO.Hashing.Crc32.HashToUInt32(frame.AsSpan(0, 8)), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(8)));
+        Assert.Equal(System.IO.Hashing.Crc32.HashToUInt32(frame.AsSpan(0, frame.Length - 4)), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(frame.Length - 4)));
     }
 
     /// <summary>A frame assembled byte by byte from AWS's documented layout: the encoder must produce exactly it.</summary>

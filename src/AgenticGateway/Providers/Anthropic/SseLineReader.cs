@@ -6,6 +6,7 @@ namespace AgenticGateway.Providers.Anthropic;
 /// Incremental server-sent-events framing: bytes in (split anywhere), one callback per complete event's data.
 /// Only the unfinished line and the current event's data are kept between calls.
 /// </summary>
+// Not SseParser: the relay pushes each upstream read in as it arrives, SseParser pulls from a Stream (a Pipe between them would cost a copy and a task per stream); parsing costs about the same (bench/sse-parse: 2-5 us and ~4 KB per 21-event stream for both).
 internal sealed class SseLineReader
 {
     private readonly ArrayBufferWriter<byte> _line = new(256);

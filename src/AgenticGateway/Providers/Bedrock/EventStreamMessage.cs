@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 
 namespace AgenticGateway.Providers.Bedrock;
@@ -9,6 +10,7 @@ namespace AgenticGateway.Providers.Bedrock;
 /// prelude (total length, headers length, prelude CRC-32, all big-endian), headers, payload, and a CRC-32 of
 /// everything before it. Bedrock's streams only use string headers (<c>:event-type</c>, <c>:message-type</c>,
 /// <c>:content-type</c>, <c>:exception-type</c>), so other header types are read but kept as text of their bytes.
+/// Both CRCs are CRC-32 (IEEE), System.IO.Hashing's <see cref="Crc32"/>.
 /// </summary>
 internal sealed record EventStreamMessage(IReadOnlyList<KeyValuePair<string, string>> Headers, byte[] Payload)
 {
@@ -43,10 +45,10 @@ internal sealed record EventStreamMessage(IReadOnlyList<KeyValuePair<string, str
         var frame = new byte[total];
         BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)total);
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), (uint)headerBytes.WrittenCount);
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(8), Crc32.Compute(frame.AsSpan(0, 8)));
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(8), Crc32.HashToUInt32(frame.AsSpan(0, 8)));
         headerBytes.WrittenSpan.CopyTo(frame.AsSpan(12));
         payload.CopyTo(frame.AsSpan(12 + headerBytes.WrittenCount));
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(total - 4), Crc32.Compute(frame.AsSpan(0, total - 4)));
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(total - 4), Crc32.HashToUInt32(frame.AsSpan(0, total - 4)));
         return frame;
     }
 
@@ -72,9 +74,9 @@ internal sealed record EventStreamMessage(IReadOnlyList<KeyValuePair<string, str
         if (frame.Length < Overhead) throw new InvalidDataException("event-stream frame shorter than its prelude");
         var total = BinaryPrimitives.ReadUInt32BigEndian(frame);
         var headersLength = BinaryPrimitives.ReadUInt32BigEndian(frame[4..]);
-        if (BinaryPrimitives.ReadUInt32BigEndian(frame[8..]) != Crc32.Compute(frame[..8])) throw new InvalidDataException("event-stream prelude CRC mismatch");
+        if (BinaryPrimitives.ReadUInt32BigEndian(frame[8..]) != Crc32.HashToUInt32(frame[..8])) throw new InvalidDataException("event-stream prelude CRC mismatch");
         if (total != frame.Length || headersLength > total - Overhead) throw new InvalidDataException("event-stream frame lengths are inconsistent");
-        if (BinaryPrimitives.ReadUInt32BigEndian(frame[^4..]) != Crc32.Compute(frame[..^4])) throw new InvalidDataException("event-stream message CRC mismatch");
+        if (BinaryPrimitives.ReadUInt32BigEndian(frame[^4..]) != Crc32.HashToUInt32(frame[..^4])) throw new InvalidDataException("event-stream message CRC mismatch");
 
         var headers = new List<KeyValuePair<string, string>>(4);
         var h = frame.Slice(12, (int)headersLength);
@@ -151,7 +153,7 @@ internal sealed class EventStreamDecoder
     {
         var total = BinaryPrimitives.ReadUInt32BigEndian(prelude);
         if (total < EventStreamMessage.Overhead || total > MaxFrame) throw new InvalidDataException($"event-stream frame length {total} is not valid");
-        if (BinaryPrimitives.ReadUInt32BigEndian(prelude[8..]) != Crc32.Compute(prelude[..8])) throw new InvalidDataException("event-stream prelude CRC mismatch");
+        if (BinaryPrimitives.ReadUInt32BigEndian(prelude[8..]) != Crc32.HashToUInt32(prelude[..8])) throw new InvalidDataException("event-stream prelude CRC mismatch");
         return (int)total;
     }
 

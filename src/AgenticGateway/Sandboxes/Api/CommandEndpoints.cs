@@ -76,9 +76,7 @@ internal static class CommandEndpoints
             if (SandboxHttp.WantsStream(context, body))
             {
                 await EventStream.StartAsync(context.Response);
-                await EventStream.WriteAsync(context.Response, first, context.RequestAborted);
-                await foreach (var e in call.Events.ReadAllAsync(context.RequestAborted))
-                    await EventStream.WriteAsync(context.Response, e, context.RequestAborted);
+                await EventStream.WriteAllAsync(context.Response, call.Events.ReadAllAsync(context.RequestAborted), context.RequestAborted, first);
                 return;
             }
             var stdout = new StringBuilder();

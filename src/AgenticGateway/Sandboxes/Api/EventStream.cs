@@ -1,4 +1,5 @@
-using System.Buffers;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using AgenticGateway.Sandboxes.Agent;
 
@@ -20,17 +21,24 @@ internal static class EventStream
         await response.StartAsync();
     }
 
-    public static async Task WriteAsync(HttpResponse response, AgentEvent e, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes each event as it comes (SseFormatter; Kestrel's response stream sends every write at once), the
+    /// <paramref name="first"/> one before the rest when given.
+    /// </summary>
+    public static Task WriteAllAsync(HttpResponse response, IAsyncEnumerable<AgentEvent> events, CancellationToken cancellationToken, AgentEvent? first = null) =>
+        SseFormatter.WriteAsync(Items(first, events, cancellationToken), response.Body, static (item, buffer) =>
+        {
+            using var w = new Utf8JsonWriter(buffer);
+            WithoutId(w, item.Data.Body);
+        }, cancellationToken);
+
+    private static async IAsyncEnumerable<SseItem<AgentEvent>> Items(AgentEvent? first, IAsyncEnumerable<AgentEvent> events, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write("event: "u8);
-        buffer.Write(System.Text.Encoding.UTF8.GetBytes(e.Type == "exception" ? "error" : e.Type));
-        buffer.Write("\ndata: "u8);
-        using (var w = new Utf8JsonWriter(buffer)) WithoutId(w, e.Body);
-        buffer.Write("\n\n"u8);
-        await response.Body.WriteAsync(buffer.WrittenMemory, cancellationToken);
-        await response.Body.FlushAsync(cancellationToken);
+        if (first is { } e) yield return Item(e);
+        await foreach (var next in events.WithCancellation(cancellationToken)) yield return Item(next);
     }
+
+    private static SseItem<AgentEvent> Item(AgentEvent e) => new(e, e.Type == "exception" ? "error" : e.Type);
 
     /// <summary>The event's fields except the protocol's own "id" and "type".</summary>
     public static void WithoutId(Utf8JsonWriter w, JsonElement body)

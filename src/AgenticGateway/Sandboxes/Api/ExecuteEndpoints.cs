@@ -92,8 +92,7 @@ internal static class ExecuteEndpoints
             if (SandboxHttp.WantsStream(context, body))
             {
                 await EventStream.StartAsync(context.Response);
-                await foreach (var e in call.Events.ReadAllAsync(backstop.Token))
-                    await EventStream.WriteAsync(context.Response, e, backstop.Token);
+                await EventStream.WriteAllAsync(context.Response, call.Events.ReadAllAsync(backstop.Token), backstop.Token);
             }
             else
             {
