@@ -137,6 +137,21 @@ public class FileOpsTests
     }
 
     [Fact]
+    public async Task Names_that_are_not_utf8_are_listed_with_replacement_characters_and_can_be_moved_and_removed()
+    {
+        await using var a = await AgentUnderTest.StartAsync();
+        await a.RunProcessAsync("mkdir -p d/sub && touch d/$'\\xff'name d/sub/$'\\xfe\\xfd'", new { cwd = Home });
+        var names = (await List(a, new { path = "d", depth = 2 })).Select(e => e.Str("path"));
+        // Sorted by the names' bytes (as escapes, past ASCII), shown with '?' for each byte that is not UTF-8.
+        Assert.Equal(new[] { Home + "/d/sub", Home + "/d/sub/??", Home + "/d/?name" }, names);
+        await a.CallAsync("fs.move", new { from = "d", to = Tmp + "/d" });         // across roots: a copy, then a removal
+        Assert.Equal("3\n", (await a.RunProcessAsync($"find {Tmp}/d -type f -o -type d -name sub | wc -l")).Stdout);
+        await a.CallAsync("fs.remove", new { path = Tmp + "/d" });
+        await a.CallAsync("fs.stat", new { path = Tmp + "/d" }, expect: "not_found");
+        await a.ShutdownAsync();
+    }
+
+    [Fact]
     public async Task Paths_outside_the_writable_roots_are_denied_through_dotdot_and_symlinks()
     {
         await using var a = await AgentUnderTest.StartAsync();
