@@ -20,20 +20,30 @@ internal static class GuestFiles
     public static string Extract(string directory, string? agentBinary = null)
     {
         Directory.CreateDirectory(directory);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        void Write(string relative, byte[] content, UnixFileMode mode)
+        {
+            var path = Path.Join(directory, relative);
+            WriteIfChanged(path, content, mode);
+            written.Add(path);
+        }
         var assembly = typeof(GuestFiles).Assembly;
         foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith("guest/", StringComparison.Ordinal)))
         {
             using var resource = assembly.GetManifestResourceStream(name)!;
-            WriteIfChanged(Path.Combine(directory, name["guest/".Length..]), ReadAll(resource), UnixFiles.WorldReadable);
+            Write(name["guest/".Length..], ReadAll(resource), UnixFiles.WorldReadable);
         }
-        if (agentBinary is not null)
-            WriteIfChanged(Path.Combine(directory, GuestAgentBinary.FileName), File.ReadAllBytes(agentBinary), UnixFiles.WorldTraversable);
-        var etc = Path.Combine(directory, "etc");
-        Directory.CreateDirectory(etc);
-        WriteIfChanged(Path.Combine(etc, "passwd"), "root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:1000:1000:user:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-        WriteIfChanged(Path.Combine(etc, "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
-        WriteIfChanged(Path.Combine(etc, "hosts"), "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        WriteIfChanged(Path.Combine(etc, "nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
+        if (agentBinary is not null) Write(GuestAgentBinary.FileName, File.ReadAllBytes(agentBinary), UnixFiles.WorldTraversable);
+        Directory.CreateDirectory(Path.Join(directory, "etc"));
+        Write("etc/passwd", Utf8("root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:1000:1000:user:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"), UnixFiles.WorldReadable);
+        Write("etc/group", Utf8("root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n"), UnixFiles.WorldReadable);
+        Write("etc/hosts", Utf8("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"), UnixFiles.WorldReadable);
+        Write("etc/nsswitch.conf", Utf8("passwd: files\ngroup: files\nhosts: files dns\n"), UnixFiles.WorldReadable);
+        // What an earlier version left here (agent.py and its bytecode) would otherwise be copied into every sandbox.
+        foreach (var stale in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Where(f => !written.Contains(f) && !f.EndsWith(".tmp", StringComparison.Ordinal)).ToList())
+            File.Delete(stale);
+        foreach (var dir in Directory.EnumerateDirectories(directory).Where(d => !Directory.EnumerateFileSystemEntries(d).Any()).ToList())
+            Directory.Delete(dir);
         return directory;
     }
 
@@ -58,8 +68,7 @@ internal static class GuestFiles
         return buffer.ToArray();
     }
 
-    private static void WriteIfChanged(string path, string text) =>
-        WriteIfChanged(path, System.Text.Encoding.UTF8.GetBytes(text), UnixFiles.WorldReadable);
+    private static byte[] Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);
 
     private static void WriteIfChanged(string path, byte[] bytes, UnixFileMode mode)
     {
