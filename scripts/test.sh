@@ -8,15 +8,16 @@ cd "$(dirname "$0")/.."
 #   prometheus    for promtool, which checks the /metrics exposition
 #   redis-server  for the private Redis servers the integration tests start (see tests/*/Support/RealServers.cs)
 #   postgresql    for initdb and postgres, which the integration tests run as a private cluster (its own service is not used)
-#   python3       prints the closing summary line from the test results, and runs the sandbox agent
+#   python3       prints the closing summary line from the test results, and runs Python sandboxes
 #   bubblewrap    the sandbox driver; nodejs for Node sandboxes; procps (ps, pkill) used inside sandboxes;
 #   python3-matplotlib  for the test of PNG results from matplotlib figures
 #   chromium      the headless browser the admin UI tests drive through Playwright (it cannot download its own)
 #   qemu-system-x86, busybox-static  the qemu sandbox driver's VMs and the busybox of the guest image's initramfs
 #   debootstrap, e2fsprogs, xz-utils  the guest image's root filesystem (debootstrap from deb.debian.org, mke2fs -d)
 #                 and its uncompressed vmlinux (the image builder also runs apt-get download and dpkg-deb)
+#   gcc, libc6-dev  the native link of the guest agent, which the build publishes Native AOT (zlib is in the runtime pack)
 packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib chromium qemu-system-x86 busybox-static
-          debootstrap e2fsprogs xz-utils)
+          debootstrap e2fsprogs xz-utils gcc libc6-dev)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -1,7 +1,7 @@
 namespace AgenticGateway.GuestAgent;
 
 /// <summary>
-/// The agent's configuration, from its environment as agent.py reads it: AGW_FS_ROOTS (colon-separated writable roots,
+/// The agent's configuration, from its environment: AGW_FS_ROOTS (colon-separated writable roots,
 /// default /home/user:/tmp), AGW_HOME (base of relative paths and default cwd, default /home/user), AGW_PYTHON /
 /// AGW_NODE / AGW_BASH (interpreters), plus the directory holding pykernel.py and nodekernel.js.
 /// </summary>

@@ -25,7 +25,7 @@ internal static unsafe class DirectoryFds
                     var name = p + pos + 19;
                     var len = 0;
                     while (name[len] != 0) len++;
-                    var s = Text.Utf8.GetString(name, len);
+                    var s = FileNames.Decode(new ReadOnlySpan<byte>(name, len));
                     if (s is not ("." or "..")) names.Add(s);
                     pos += reclen;
                 }

@@ -93,7 +93,7 @@ internal sealed class PathResolver(IReadOnlyList<string> roots, string home)
     {
         var buf = stackalloc byte[4096];
         var n = Libc.readlinkat(dirFd, path, buf, 4096);
-        return n < 0 ? null : Text.Utf8.GetString(buf, (int)n);
+        return n < 0 ? null : FileNames.Decode(new ReadOnlySpan<byte>(buf, (int)n));
     }
 
     public static (string Head, string Name) Split(string path)

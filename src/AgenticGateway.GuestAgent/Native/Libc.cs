@@ -107,28 +107,28 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint pwrite(int fd, byte* buf, nint count, long offset);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial int open(string path, int flags, int mode);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial int openat(int dirfd, string path, int flags, int mode);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial nint readlink(string path, byte* buf, nint size);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial nint readlinkat(int dirfd, string path, byte* buf, nint size);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial int mkdirat(int dirfd, string path, int mode);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial int unlinkat(int dirfd, string path, int flags);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial int renameat(int olddirfd, string oldpath, int newdirfd, string newpath);
 
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(FileNameMarshaller))]
     public static partial int symlinkat(string target, int newdirfd, string linkpath);
 
     [LibraryImport(Lib, SetLastError = true)]
@@ -233,20 +233,13 @@ internal static unsafe partial class Libc
     public static int FStatAt(int dirfd, string path, out Stat st, int flags)
     {
         st = default;
-        var bytes = Utf8Z(path);
+        var bytes = FileNames.EncodeZ(path);
         fixed (byte* p = bytes)
         fixed (Stat* s = &st)
             return (int)syscall(SYS_newfstatat, dirfd, (long)p, (long)s, flags);
     }
 
     public const int AT_EMPTY_PATH = 0x1000;
-
-    public static byte[] Utf8Z(string s)
-    {
-        var bytes = new byte[System.Text.Encoding.UTF8.GetByteCount(s) + 1];
-        System.Text.Encoding.UTF8.GetBytes(s, bytes);
-        return bytes;
-    }
 
     public static string StrError(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }

@@ -10,7 +10,7 @@ internal sealed class OpError(string code, string message) : Exception(message)
     public static OpError Invalid(string message) => new("invalid", message);
 }
 
-/// <summary>A failed system call: its errno, mapped to a protocol error code the way agent.py maps OSError.</summary>
+/// <summary>A failed system call: its errno, mapped to a protocol error code (docs/sandbox-agent-protocol.md).</summary>
 internal sealed class ErrnoException(int errno, string message) : Exception(message)
 {
     public int Errno { get; } = errno;

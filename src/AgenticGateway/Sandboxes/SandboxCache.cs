@@ -1,6 +1,6 @@
 namespace AgenticGateway.Sandboxes;
 
-/// <summary>Where built artefacts for sandboxes are cached across runs (published guest agents, guest images).</summary>
+/// <summary>Where built artefacts for sandboxes are cached across runs (guest images).</summary>
 internal static class SandboxCache
 {
     /// <summary>/var/cache/agentic-gateway as root, else $XDG_CACHE_HOME/agentic-gateway (~/.cache by default).</summary>

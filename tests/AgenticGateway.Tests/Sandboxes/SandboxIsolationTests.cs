@@ -160,7 +160,7 @@ public class SandboxIsolationTests(SandboxGatewayFixture fixture) : IClassFixtur
     {
         var id = await G.CreateAsync("""{"runtime":"bash"}""");
         await G.RunAsync(id, "ln -s /etc/passwd ~/passwd-link; ln -s / ~/root-link; mkdir -p ~/d");
-        foreach (var path in new[] { "/etc/passwd", "../../etc/passwd", "/home/user/../../etc/passwd", "passwd-link", "root-link/etc/hostname", "/proc/self/environ", "/opt/agw/agent.py" })
+        foreach (var path in new[] { "/etc/passwd", "../../etc/passwd", "/home/user/../../etc/passwd", "passwd-link", "root-link/etc/hostname", "/proc/self/environ", "/opt/agw/agw-agent" })
         {
             var (status, body) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}/files?path={Uri.EscapeDataString(path)}");
             Assert.True(status == HttpStatusCode.Forbidden, $"{path}: {status} {body}");

@@ -88,7 +88,7 @@ internal static class BubblewrapCommand
         o.AddRange(["--ro-bind", "/usr", "/usr"]);
         foreach (var (link, target) in host.RootLinks) o.AddRange(["--symlink", target, link]);
         foreach (var etc in HostEtc) o.AddRange(["--ro-bind-try", etc, etc]);
-        foreach (var (hostFile, sandboxFile) in host.GuestFiles) o.AddRange(["--perms", "0644", "--file", Fd(hostFile), sandboxFile]);
+        foreach (var (hostFile, sandboxFile, mode) in host.GuestFiles) o.AddRange(["--perms", mode, "--file", Fd(hostFile), sandboxFile]);
         o.AddRange(["--proc", "/proc"]);
         // bwrap's /dev is a tmpfs without a size: make it read-only and give /dev/shm its own capped tmpfs, so that
         // filling it is ENOSPC, not the whole sandbox OOM-killed.
@@ -121,7 +121,8 @@ internal static class BubblewrapCommand
         a.Add(host.Bwrap);
         a.Add("--args"); a.Add(OptionsFd.ToString(CultureInfo.InvariantCulture));
         // bwrap takes the command from its own command line only (it stops reading --args at the first non-option).
-        a.Add("/usr/bin/python3"); a.Add("-I"); a.Add("-S"); a.Add(GuestFiles.AgentPath);
+        // The agent (stdio transport) is bwrap's child, not pid 1 (no --as-pid-1): .NET as pid 1 reaps every child.
+        a.Add(GuestFiles.AgentPath);
         return new BubblewrapLaunch(info, Nul(o));
     }
 

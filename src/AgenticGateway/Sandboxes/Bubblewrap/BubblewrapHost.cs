@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Isolation;
 
 namespace AgenticGateway.Sandboxes.Bubblewrap;
@@ -14,8 +15,8 @@ internal sealed partial record BubblewrapHost
     public required bool SupportsDisableUserns { get; init; }
     /// <summary>/bin, /lib, ... as symlinks into /usr, as on the host (merged /usr).</summary>
     public required IReadOnlyList<(string Link, string Target)> RootLinks { get; init; }
-    /// <summary>The guest files (host path, path in the sandbox), copied into every sandbox.</summary>
-    public required IReadOnlyList<(string Host, string Sandbox)> GuestFiles { get; init; }
+    /// <summary>The guest files (host path, path in the sandbox, mode there), copied into every sandbox.</summary>
+    public required IReadOnlyList<(string Host, string Sandbox, string Mode)> GuestFiles { get; init; }
     public required string SeccompFile { get; init; }
     public required CgroupMode Cgroups { get; init; }
 
@@ -26,7 +27,7 @@ internal sealed partial record BubblewrapHost
         if (!OperatingSystem.IsLinux()) { problem = "sandboxes need Linux (bubblewrap)"; return null; }
         var bwrap = new[] { "/usr/bin/bwrap", "/usr/local/bin/bwrap" }.FirstOrDefault(File.Exists);
         if (bwrap is null) { problem = "bubblewrap is not installed (apt-get install bubblewrap)"; return null; }
-        foreach (var needed in new[] { "/usr/bin/python3", "/usr/bin/prlimit", "/bin/bash" })
+        foreach (var needed in new[] { "/usr/bin/prlimit", "/bin/bash" })
         {
             if (!File.Exists(needed)) { problem = $"{needed} is missing"; return null; }
         }
@@ -41,8 +42,10 @@ internal sealed partial record BubblewrapHost
         }
         if (!links.Any(l => l.Item1 == "/bin")) { problem = "the host's /bin is not a symlink into /usr (merged /usr is required)"; return null; }
 
+        if (GuestAgentBinary.Find(out problem) is not { } agent) return null;
+
         Directory.CreateDirectory(stateDirectory);
-        var guest = Bubblewrap.GuestFiles.Extract(Path.Combine(stateDirectory, "guest"));
+        var guest = Bubblewrap.GuestFiles.Extract(Path.Combine(stateDirectory, "guest"), agent);
         var seccomp = Path.Combine(stateDirectory, "seccomp.bpf");
         File.WriteAllBytes(seccomp, SeccompFilter.Build());
         return new BubblewrapHost

@@ -1,90 +1,82 @@
-using System.Diagnostics;
+using AgenticGateway.Sandboxes.Agent;
 
 namespace AgenticGateway.Sandboxes.Bubblewrap;
 
 /// <summary>
-/// The files every sandbox sees read-only: the guest agent and its interpreters (embedded in the gateway, copied to
-/// /opt/agw), and a minimal /etc (passwd, group, hosts) so that nothing of the host's /etc is exposed beyond what the
-/// runtimes need.
+/// The files every sandbox sees read-only: the guest agent (agw-agent, from beside the gateway) and its interpreters'
+/// helpers (embedded in the gateway), copied to /opt/agw, and a minimal /etc (passwd, group, hosts) so that nothing of
+/// the host's /etc is exposed beyond what the runtimes need.
 /// </summary>
 internal static class GuestFiles
 {
     public const string MountPoint = "/opt/agw";
-    /// <summary>The agent's launcher: it imports agent.py as a module, so that its precompiled bytecode is used.</summary>
-    public const string AgentPath = MountPoint + "/start.py";
+    /// <summary>The agent inside a sandbox; it finds the kernels beside itself.</summary>
+    public const string AgentPath = MountPoint + "/" + GuestAgentBinary.FileName;
 
-    /// <summary>Writes the files under <paramref name="directory"/> (replacing older versions) and returns it.</summary>
-    public static string Extract(string directory)
+    /// <summary>
+    /// Writes the files under <paramref name="directory"/> (replacing older versions) and returns it: the kernels,
+    /// the /etc files, and the agent at <paramref name="agentBinary"/> when given.
+    /// </summary>
+    public static string Extract(string directory, string? agentBinary = null)
     {
         Directory.CreateDirectory(directory);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        void Write(string relative, byte[] content, UnixFileMode mode)
+        {
+            var path = Path.Join(directory, relative);
+            WriteIfChanged(path, content, mode);
+            written.Add(path);
+        }
         var assembly = typeof(GuestFiles).Assembly;
         foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith("guest/", StringComparison.Ordinal)))
         {
             using var resource = assembly.GetManifestResourceStream(name)!;
-            WriteIfChanged(Path.Combine(directory, name["guest/".Length..]), resource);
+            Write(name["guest/".Length..], ReadAll(resource), UnixFiles.WorldReadable);
         }
-        var etc = Path.Combine(directory, "etc");
-        Directory.CreateDirectory(etc);
-        WriteIfChanged(Path.Combine(etc, "passwd"), "root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:1000:1000:user:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-        WriteIfChanged(Path.Combine(etc, "group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
-        WriteIfChanged(Path.Combine(etc, "hosts"), "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-        WriteIfChanged(Path.Combine(etc, "nsswitch.conf"), "passwd: files\ngroup: files\nhosts: files dns\n");
-        Precompile(directory);
+        if (agentBinary is not null) Write(GuestAgentBinary.FileName, File.ReadAllBytes(agentBinary), UnixFiles.WorldTraversable);
+        Directory.CreateDirectory(Path.Join(directory, "etc"));
+        Write("etc/passwd", Utf8("root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:1000:1000:user:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"), UnixFiles.WorldReadable);
+        Write("etc/group", Utf8("root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n"), UnixFiles.WorldReadable);
+        Write("etc/hosts", Utf8("127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"), UnixFiles.WorldReadable);
+        Write("etc/nsswitch.conf", Utf8("passwd: files\ngroup: files\nhosts: files dns\n"), UnixFiles.WorldReadable);
+        // What an earlier version left here (agent.py and its bytecode) would otherwise be copied into every sandbox.
+        foreach (var stale in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Where(f => !written.Contains(f) && !f.EndsWith(".tmp", StringComparison.Ordinal)).ToList())
+            File.Delete(stale);
+        foreach (var dir in Directory.EnumerateDirectories(directory).Where(d => !Directory.EnumerateFileSystemEntries(d).Any()).ToList())
+            Directory.Delete(dir);
         return directory;
     }
 
     /// <summary>
-    /// Every file <see cref="Extract"/> wrote under <paramref name="directory"/> and where a sandbox has it: etc/* in
-    /// /etc, the rest under <see cref="MountPoint"/>.
+    /// Every file <see cref="Extract"/> wrote under <paramref name="directory"/>, where a sandbox has it (etc/* in
+    /// /etc, the rest under <see cref="MountPoint"/>) and its mode there (the agent is executable).
     /// </summary>
-    public static IReadOnlyList<(string Host, string Sandbox)> Placements(string directory) =>
+    public static IReadOnlyList<(string Host, string Sandbox, string Mode)> Placements(string directory) =>
         [.. Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
             .Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .Select(f => Path.GetRelativePath(directory, f))
-            .Select(rel => (Path.Join(directory, rel), rel.StartsWith("etc/", StringComparison.Ordinal) ? "/" + rel : MountPoint + "/" + rel))];
+            .Select(rel => (
+                Path.Join(directory, rel),
+                rel.StartsWith("etc/", StringComparison.Ordinal) ? "/" + rel : MountPoint + "/" + rel,
+                rel == GuestAgentBinary.FileName ? "0755" : "0644"))];
 
-    /// <summary>
-    /// Compiles agent.py into __pycache__ with the sandboxes' own interpreter (they see the host's /usr), so that every
-    /// sandbox's agent starts from bytecode instead of compiling its source (~25 ms of each cold start). Best effort:
-    /// without the cache, or with a stale one, Python compiles the source as it would anyway. The bytecode is checked
-    /// against a hash of the source, not its time: sandboxes get copies of the files, with new times.
-    /// </summary>
-    private static void Precompile(string directory)
-    {
-        try
-        {
-            var info = new ProcessStartInfo("/usr/bin/python3", ["-I", "-S", "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)", Path.Combine(directory, "agent.py")])
-            {
-                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            };
-            using var process = Process.Start(info);
-            if (process is null) return;
-            if (!process.WaitForExit(10_000)) { process.Kill(); return; }
-            var cache = Path.Combine(directory, "__pycache__");
-            if (process.ExitCode != 0 || !Directory.Exists(cache)) return;
-            UnixFiles.SetMode(cache, UnixFiles.WorldTraversable);
-            foreach (var file in Directory.EnumerateFiles(cache)) UnixFiles.SetMode(file, UnixFiles.WorldReadable);
-        }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException or InvalidOperationException) { }
-    }
-
-    private static void WriteIfChanged(string path, string text)
-    {
-        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text));
-        WriteIfChanged(path, stream);
-    }
-
-    private static void WriteIfChanged(string path, Stream content)
+    private static byte[] ReadAll(Stream content)
     {
         using var buffer = new MemoryStream();
         content.CopyTo(buffer);
-        var bytes = buffer.ToArray();
+        return buffer.ToArray();
+    }
+
+    private static byte[] Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);
+
+    private static void WriteIfChanged(string path, byte[] bytes, UnixFileMode mode)
+    {
         if (File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes)) return;
         // Written beside and renamed: a sandbox starting meanwhile sees the old file or the new one, never half.
         var temp = path + ".tmp";
         File.WriteAllBytes(temp, bytes);
-        UnixFiles.SetMode(temp, UnixFiles.WorldReadable);
+        UnixFiles.SetMode(temp, mode);
         File.Move(temp, path, overwrite: true);
     }
 }

@@ -1,4 +1,4 @@
-// Node interpreter loop of a code context, started by agent.py (one process per context, its own process group).
+// Node interpreter loop of a code context, started by the agent (one process per context, its own process group).
 //
 // fd 0: /dev/null. fd 1, 2: pipes the agent reads. fd 3: results to the agent, JSON lines. fd 4: executions from the
 // agent, JSON lines {"seq", "code", "env"?, "cwd"?}. Same messages as pykernel.py: ready once; then per execution results,

@@ -1,14 +1,14 @@
 namespace AgenticGateway.Sandboxes.Images;
 
-/// <summary>The guest's first process: the initramfs's /init, and the Python agent's boot shim for images without the C# agent.</summary>
+/// <summary>The guest's first process: the initramfs's /init.</summary>
 internal static class GuestInit
 {
     /// <summary>
     /// pid 1 (busybox sh). Mounts the basics, reseeds the RNG from <c>agw.seed=</c>, loads the modules, mounts the
     /// root disk named by <c>root=</c> read-only under a tmpfs overlay (no <c>root=</c>: the root filesystem is this
     /// initramfs), mounts tmpfs on /tmp and /home/user (<c>agw.disk=</c> MiB each) and replaces itself with the agent
-    /// on <c>agw.transport=</c> (default <c>serial:agent</c>: the virtio-serial port of that name; Firecracker passes
-    /// <c>vsock:PORT</c>). A shell is pid 1 with the agent as its child (.NET reaps every child when it is pid 1):
+    /// (agw-agent) on <c>agw.transport=</c> (default <c>serial:agent</c>: the virtio-serial port of that name;
+    /// Firecracker passes <c>vsock:PORT</c>). A shell is pid 1 with the agent as its child (.NET reaps every child when it is pid 1):
     /// on a virtio-serial port the shell exits when the agent does, the kernel panics and the VM ends (panic=-1, and
     /// QEMU's -no-reboot); on vsock it starts a fresh agent whenever one ends (its connection closed).
     /// </summary>
@@ -49,11 +49,7 @@ internal static class GuestInit
         mount -t tmpfs -o mode=755,size=${disk}m tmpfs $new/home/user
         hostname sandbox
         ip link set lo up 2>/dev/null
-        if [ -x $new/opt/agw/agw-agent ]; then
-          set -- /opt/agw/agw-agent --transport "$transport" --guest-dir /opt/agw
-        else
-          set -- /usr/bin/python3 -I -S /opt/agw/vmboot.py "$transport"
-        fi
+        set -- /opt/agw/agw-agent --transport "$transport" --guest-dir /opt/agw
         # A shell stays pid 1 and runs the agent as its child: .NET reaps every child process when it runs as pid 1,
         # which would take the exit statuses the agent waits for.
         if [ "${transport%%:*}" = vsock ]; then
@@ -63,48 +59,8 @@ internal static class GuestInit
         else
           set -- /bin/sh -c '"$@"; echo "agw: agent exited ($?)" > /dev/console' agw-agent "$@"
         fi
-        # DOTNET_TieredPGO=0: no instrumented re-JIT of the agent's hot paths (costly under TCG emulation).
-        env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash DOTNET_TieredPGO=0"
+        env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash"
         if [ "$new" = / ]; then cd /home/user && exec env -i $env "$@"; fi
         exec switch_root /newroot /usr/bin/env -i $env "$@"
-        """;
-
-    /// <summary>
-    /// Runs the Python agent on a virtio-serial port (<c>serial:NAME</c>): finds the port by name, waits until the
-    /// host has opened it (reads before that are end-of-file to the agent), puts it on fds 0 and 1 and runs the agent
-    /// in this interpreter.
-    /// </summary>
-    public const string PythonBoot = """
-        import glob, os, select, sys, time
-        kind, _, name = sys.argv[1].partition(":")
-        if kind != "serial":
-            sys.exit("agw: the python agent supports only serial:NAME transports, not " + sys.argv[1])
-        port = None
-        for _ in range(1000):
-            for f in glob.glob("/sys/class/virtio-ports/*/name"):
-                with open(f) as n:
-                    if n.read().strip() == name and os.path.exists("/dev/" + f.split("/")[-2]):
-                        port = "/dev/" + f.split("/")[-2]
-            if port:
-                break
-            time.sleep(0.01)
-        if port is None:
-            sys.exit("agw: no virtio port named " + name)
-        fd = os.open(port, os.O_RDWR)
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLOUT)
-        while True:
-            events = poller.poll(1000)
-            if events and not events[0][1] & select.POLLHUP:
-                break
-            time.sleep(0.005)
-        os.dup2(fd, 0)
-        os.dup2(fd, 1)
-        os.close(fd)
-        os.chdir("/home/user")
-        sys.argv = ["/opt/agw/start.py"]
-        sys.path.insert(0, "/opt/agw")
-        import agent
-        agent.main()
         """;
 }

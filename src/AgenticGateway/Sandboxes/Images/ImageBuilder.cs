@@ -24,10 +24,10 @@ internal static class ImageBuilder
     /// <summary>Bumped when the image layout changes, so that old caches are not reused.</summary>
     private const string LayoutVersion = "2";
     /// <summary>
-    /// Builds (or finds in the cache) the image and returns its directory. <paramref name="agentBinary"/> is the C#
-    /// guest agent (agw-agent) to put in the image; without one the image runs the Python agent.
+    /// Builds (or finds in the cache) the image and returns its directory. <paramref name="agentBinary"/> is the guest
+    /// agent (agw-agent, <see cref="Agent.GuestAgentBinary"/>) the image runs.
     /// </summary>
-    public static string Build(string cacheDirectory, Action<string> log, string? agentBinary = null, IReadOnlyList<string>? packages = null)
+    public static string Build(string cacheDirectory, Action<string> log, string agentBinary, IReadOnlyList<string>? packages = null)
     {
         packages ??= RootFilesystem.DefaultPackages;
         var (kernelName, kernelVersion) = KernelPackage.Candidate();
@@ -38,15 +38,14 @@ internal static class ImageBuilder
         var guest = Path.Join(Path.GetTempPath(), "agw-image-guest-" + Environment.ProcessId);
         try
         {
-            GuestFiles.Extract(guest);
+            GuestFiles.Extract(guest, agentBinary);
             var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            hash.AppendData(Encoding.UTF8.GetBytes($"{LayoutVersion}\n{kernelName}\n{kernelVersion}\n{RootFilesystem.Suite}\n{string.Join(',', packages)}\n{new FileInfo(busybox).Length}\n{GuestInit.Script}\n{GuestInit.PythonBoot}\n"));
-            foreach (var file in Directory.EnumerateFiles(guest, "*", SearchOption.AllDirectories).Where(f => !f.Contains("__pycache__", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            hash.AppendData(Encoding.UTF8.GetBytes($"{LayoutVersion}\n{kernelName}\n{kernelVersion}\n{RootFilesystem.Suite}\n{string.Join(',', packages)}\n{new FileInfo(busybox).Length}\n{GuestInit.Script}\n"));
+            foreach (var file in Directory.EnumerateFiles(guest, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
                 hash.AppendData(Encoding.UTF8.GetBytes(Path.GetRelativePath(guest, file) + "\n"));
                 hash.AppendData(File.ReadAllBytes(file));
             }
-            if (agentBinary is not null) hash.AppendData(SHA256.HashData(File.ReadAllBytes(agentBinary)));
             var version = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
             var target = Path.Join(cacheDirectory, version);
             if (File.Exists(Path.Join(target, ImageLayout.VersionFile)))
@@ -73,7 +72,7 @@ internal static class ImageBuilder
                 var tree = Path.Join(work, "rootfs");
                 Tools.Run("cp", ["-a", baseTree, tree]);
                 File.Delete(Path.Join(tree, ".agw-manifest"));
-                AddGuestFiles(tree, guest, agentBinary);
+                AddGuestFiles(tree, guest);
                 RootFilesystem.WriteExt4(tree, Path.Join(staging, ImageLayout.RootfsFile));
 
                 log("writing the initramfs images");
@@ -87,7 +86,7 @@ internal static class ImageBuilder
                 KernelPackage.ExtractVmlinux(kernel.Vmlinuz, Path.Join(staging, ImageLayout.VmlinuxFile));
                 File.Copy(Path.Join(baseTree, ".agw-manifest"), Path.Join(staging, ImageLayout.ManifestFile));
                 File.WriteAllText(Path.Join(staging, ImageLayout.VersionFile),
-                    $"{version}\nkernel {kernelName} {kernelVersion}\nrootfs debian {RootFilesystem.Suite} minbase + {string.Join(", ", packages)}\nagent {(agentBinary is null ? "python" : "agw-agent")}\n");
+                    $"{version}\nkernel {kernelName} {kernelVersion}\nrootfs debian {RootFilesystem.Suite} minbase + {string.Join(", ", packages)}\nagent agw-agent\n");
                 UnixFiles.TryDeleteTree(target);
                 Directory.Move(staging, target);
             }
@@ -106,19 +105,13 @@ internal static class ImageBuilder
     }
 
     /// <summary>The guest agent's files at /opt/agw (and its /etc files where the base has none of its own).</summary>
-    private static void AddGuestFiles(string tree, string guest, string? agentBinary)
+    private static void AddGuestFiles(string tree, string guest)
     {
         var target = Path.Join(tree, ImageLayout.GuestDirectory);
         Directory.CreateDirectory(target);
         foreach (var file in Directory.EnumerateFiles(guest, "*", SearchOption.TopDirectoryOnly))
             if (!file.EndsWith(".tmp", StringComparison.Ordinal)) File.Copy(file, Path.Join(target, Path.GetFileName(file)), overwrite: true);
-        File.WriteAllText(Path.Join(target, "vmboot.py"), GuestInit.PythonBoot);
-        if (agentBinary is not null)
-        {
-            var binary = Path.Join(target, "agw-agent");
-            File.Copy(agentBinary, binary, overwrite: true);
-            UnixFiles.SetMode(binary, UnixFiles.WorldTraversable);
-        }
+        UnixFiles.SetMode(Path.Join(target, Agent.GuestAgentBinary.FileName), UnixFiles.WorldTraversable);
         // The sandbox user, as bubblewrap sandboxes have it.
         var passwd = Path.Join(tree, "etc/passwd");
         if (!File.ReadAllText(passwd).Contains("\nuser:", StringComparison.Ordinal))

@@ -8,9 +8,7 @@ public class AgentConnectionTests
 {
     private static (Process, AgentConnection) StartAgent(string home)
     {
-        var agent = Path.Combine(AppContext.BaseDirectory, "guest-test", "agent.py");
-        AgenticGateway.Sandboxes.Bubblewrap.GuestFiles.Extract(Path.GetDirectoryName(agent)!);
-        var info = new ProcessStartInfo("/usr/bin/python3", ["-I", "-S", agent])
+        var info = new ProcessStartInfo(GuestAgentBuild.Executable, ["--guest-dir", GuestAgentBuild.GuestDirectory])
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = home,
         };

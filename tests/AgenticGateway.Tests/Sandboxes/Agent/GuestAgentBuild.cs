@@ -2,10 +2,10 @@ using AgenticGateway.Sandboxes.Agent;
 
 namespace AgenticGateway.Tests.Sandboxes.Agent;
 
-/// <summary>The published C# guest agent for tests (built once per source hash, see <see cref="GuestAgentBinary"/>) and the kernels beside it.</summary>
+/// <summary>The guest agent the build put beside the gateway (see <see cref="GuestAgentBinary"/>) and the kernels for it.</summary>
 internal static class GuestAgentBuild
 {
-    private static readonly Lazy<string> Binary = new(() => GuestAgentBinary.Locate(Console.WriteLine));
+    private static readonly Lazy<string> Binary = new(() => GuestAgentBinary.Locate(_ => { }));
     private static readonly Lazy<string> Guest = new(() =>
         AgenticGateway.Sandboxes.Bubblewrap.GuestFiles.Extract(System.IO.Path.Combine(AppContext.BaseDirectory, "guest-agent-test")));
 
