@@ -5,6 +5,7 @@ using AgenticGateway.Tests.Support;
 
 namespace AgenticGateway.Tests.Configuration;
 
+[Trait("Category", "functional")]
 public class HotReloadTests
 {
     private static async Task<bool> Eventually(Func<Task<bool>> condition, int timeoutMs = 5000)

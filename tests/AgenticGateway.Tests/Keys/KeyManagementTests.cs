@@ -8,6 +8,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Keys;
 
 /// <summary>LiteLLM-compatible key management and virtual-key auth, against a real gateway with its SQLite store.</summary>
+[Trait("Category", "functional")]
 public class KeyManagementTests : IAsyncLifetime
 {
     private const string Master = "sk-master-key-for-tests";

@@ -15,6 +15,7 @@ namespace AgenticGateway.Tests.Keys;
 /// LiteLLM's JWT auth (general_settings.enable_jwt_auth with litellm_jwtauth) end to end: a real JWKS endpoint on Kestrel
 /// serving RSA keys, tokens signed here, and LiteLLM's own documented configs.
 /// </summary>
+[Trait("Category", "functional")]
 public class LiteLlmJwtTests
 {
     private const string Audience = "api://agentic-gateway-tests";

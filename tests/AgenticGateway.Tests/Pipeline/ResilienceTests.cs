@@ -5,6 +5,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>Retries, fallbacks, cooldowns, timeouts and broken upstreams, against real emulator servers.</summary>
+[Trait("Category", "functional")]
 public class ResilienceTests : IAsyncLifetime
 {
     private EmulatorServer _a = null!;

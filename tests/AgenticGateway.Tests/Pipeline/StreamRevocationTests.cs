@@ -5,6 +5,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>A stream does not outlive its key: blocking or deleting the key (or blocking its team) ends it with an error event.</summary>
+[Trait("Category", "functional")]
 public class StreamRevocationTests
 {
     private const string Master = "sk-master-key-for-stream-revocation";

@@ -9,6 +9,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Sandboxes;
 
 /// <summary>Pool, quotas, expiry, clean-up and the interactive WebSocket, each with a gateway of its own.</summary>
+[Trait("Category", "sandbox")]
 public class SandboxLifecycleTests
 {
     [Fact]

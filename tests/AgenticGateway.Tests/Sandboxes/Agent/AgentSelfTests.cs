@@ -7,6 +7,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent;
 /// and bash contexts, processes, files, egress and shutdown, against the agent inside bubblewrap as a sandbox runs it.
 /// Both implementations of the protocol pass the same checks: agent.py and the C# agw-agent.
 /// </summary>
+[Trait("Category", "sandbox")]
 public class AgentSelfTests
 {
     [Fact]
