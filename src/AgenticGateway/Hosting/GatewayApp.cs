@@ -111,7 +111,7 @@ internal static class GatewayApp
         {
             // A reload may not turn authentication off while the gateway listens on the network.
             builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>(),
-                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure, reload: true)));
+                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure, reload: true), sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         }
         // Drain streams in flight on shutdown (SIGTERM) before stopping.

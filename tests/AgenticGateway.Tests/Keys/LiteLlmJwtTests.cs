@@ -8,6 +8,7 @@ using AgenticGateway.Hosting;
 using AgenticGateway.Tests.Support;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Keys;
 
@@ -198,7 +199,8 @@ public class LiteLlmJwtTests
     {
         await using var idp = await JwksServer.StartAsync();
         var signer = idp.AddKey("k");
-        await using var g = await GatewayServer.StartAsync(ScopesConfig(idp.JwksUrl));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var g = await GatewayServer.StartAsync(ScopesConfig(idp.JwksUrl), time: clock);
         var consumer = Sign(signer, new() { ["client_id"] = "c1", ["scope"] = new[] { "litellm.api.consumer" } }, audience: null);
         using (var ok = await g.ChatAsync(consumer, "anthropic-claude")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         using (var other = await g.ChatAsync(consumer, "gpt-3.5-turbo-testing")) Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
@@ -212,7 +214,7 @@ public class LiteLlmJwtTests
             Assert.Equal(HttpStatusCode.Unauthorized, nobody.StatusCode);
 
         var fetches = idp.Fetches;
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        clock.Advance(TimeSpan.FromSeconds(1.5));
         using (var again = await g.ChatAsync(consumer, "anthropic-claude")) Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(fetches + 1, idp.Fetches);
     }
