@@ -63,7 +63,7 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     /// <summary>Prompt tokens estimated before the call: reserved against token limits, and the usage of last resort.</summary>
     public long EstimatedPromptTokens { get; set; }
     public long CostNanos { get; set; }
-    /// <summary>When a running stream next checks that its caller may still be served (a Stopwatch timestamp; 0: not yet set).</summary>
+    /// <summary>When a running stream next checks that its caller may still be served (a timestamp of the gateway's TimeProvider; 0: not yet set).</summary>
     public long NextCallerCheck { get; set; }
     public bool SpendRecorded { get; set; }
 
