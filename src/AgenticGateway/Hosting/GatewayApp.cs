@@ -211,6 +211,7 @@ internal static class GatewayApp
         var spend = app.Services.GetRequiredService<SpendWriter>();
         var redis = app.Services.GetService<RedisConnection>();
         var sandboxes = app.Services.GetRequiredService<Sandboxes.SandboxManager>();
+        var time = app.Services.GetRequiredService<TimeProvider>();
         exporter.AddGauges(() =>
         {
             var samples = new List<PrometheusExporter.GaugeSample>
@@ -229,7 +230,7 @@ internal static class GatewayApp
         });
         exporter.AddGauges(() =>
         {
-            var now = DateTime.UtcNow.Ticks;
+            var now = time.GetUtcNow().UtcTicks;
             return runtimes.Current.AllDeployments.SelectMany(d => new[]
             {
                 new PrometheusExporter.GaugeSample("llm_deployment_state", "1 when the deployment takes traffic, 0 while it cools down after failures.",
