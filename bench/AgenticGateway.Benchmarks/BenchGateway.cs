@@ -1,5 +1,10 @@
 using AgenticGateway.Configuration;
 using AgenticGateway.Hosting;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Routing;
+using AgenticGateway.Runtime;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,6 +32,23 @@ internal sealed class BenchGateway : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     public T Get<T>() where T : notnull => _app.Services.GetRequiredService<T>();
+
+    /// <summary>
+    /// What the payload step makes of a chat request body: the body (pooled), its parse, its model's group and what it
+    /// reserves. The caller disposes <see cref="LlmRequest.Body"/>.
+    /// </summary>
+    public async Task<LlmRequest> LlmRequestAsync(byte[] json, Reservation reservation)
+    {
+        var runtime = Get<RuntimeHolder>().Current;
+        var context = new DefaultHttpContext();
+        context.Request.Body = new MemoryStream(json);
+        context.Request.ContentLength = json.Length;
+        var (body, error) = await RequestBody.ReadAsync(context.Request, 1 << 20, CancellationToken.None);
+        if (body is null) throw new InvalidOperationException(error!.Message);
+        if (RequestReader.TryParse(body.Span, LlmOperation.ChatCompletions, out var parsed) is { } invalid) throw new InvalidOperationException(invalid.Message);
+        if (!runtime.Catalog.TryResolve(parsed.Model, out var group)) throw new InvalidOperationException($"no group {parsed.Model}");
+        return new LlmRequest(runtime, LlmOperation.ChatCompletions, body, parsed, group, Pricing.TokenEstimator.EstimatePromptTokens(body.Span), reservation);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
-using AgenticGateway.Routing;
-using AgenticGateway.Runtime;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
 
@@ -19,10 +18,7 @@ public class RelayBenchmarks
     private const int Events = 200;
     private BenchGateway _gateway = null!;
     private ResponseRelay _relay = null!;
-    private GatewayRuntime _runtime = null!;
-    private ModelGroup _group = null!;
-    private RequestBody _body = null!;
-    private ParsedRequest _parsed;
+    private LlmRequest _llm = null!;
     private DefaultHttpContext _http = null!;
     private byte[] _stream = [];
 
@@ -35,16 +31,7 @@ public class RelayBenchmarks
     {
         _gateway = new BenchGateway("  - {name: gpt-4o, provider: openai_compatible, api_base: \"http://127.0.0.1:9/v1\"}\n");
         _relay = _gateway.Get<ResponseRelay>();
-        _runtime = _gateway.Get<RuntimeHolder>().Current;
-        if (!_runtime.Catalog.TryResolve("gpt-4o", out _group)) throw new InvalidOperationException("no gpt-4o group");
-
-        var request = """{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Write two hundred words."}]}"""u8.ToArray();
-        var context = new DefaultHttpContext();
-        context.Request.Body = new MemoryStream(request);
-        context.Request.ContentLength = request.Length;
-        var (body, error) = await RequestBody.ReadAsync(context.Request, 1 << 20, CancellationToken.None);
-        _body = body ?? throw new InvalidOperationException(error!.Message);
-        if (RequestReader.TryParse(_body.Span, LlmOperation.ChatCompletions, out _parsed) is { } invalid) throw new InvalidOperationException(invalid.Message);
+        _llm = await _gateway.LlmRequestAsync("""{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Write two hundred words."}]}"""u8.ToArray(), default);
         _http = new DefaultHttpContext();
         _http.Response.Body = Stream.Null;
 
@@ -54,15 +41,15 @@ public class RelayBenchmarks
     [GlobalCleanup]
     public async Task Cleanup()
     {
-        _body.Dispose();
+        _llm.Body.Dispose();
         await _gateway.DisposeAsync();
     }
 
     [Benchmark]
     public async Task<long> StreamAsync()
     {
-        var deployment = _group.Deployments[0];
-        var x = new LlmExchange(_http, _runtime, LlmOperation.ChatCompletions, _body, _parsed, _group, "req-bench", Stopwatch.GetTimestamp()) { UsageInjected = true };
+        var deployment = _llm.Group.Deployments[0];
+        var x = new LlmExchange(_http, _llm, Caller.Anonymous, "req-bench", Stopwatch.GetTimestamp()) { UsageInjected = true };
         using var response = new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StreamContent(new ChunkedStream(_stream, ReadSize)) };
         response.Content.Headers.ContentType = new("text/event-stream");
         using var attempt = new CancellationTokenSource();

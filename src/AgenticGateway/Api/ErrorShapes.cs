@@ -37,7 +37,9 @@ internal static class ErrorShapes
     private static Task HandleExceptionAsync(HttpContext context, ILogger logger)
     {
         var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-        var requestId = RequestIds.AcceptOrMint(context);
+        // The handler cleared the response's headers: the request id the pipeline gave the request goes back on.
+        var requestId = context.RequestId();
+        context.Response.Headers[RequestIds.Header] = requestId;
         ApiError error;
         if (exception is BadHttpRequestException bad) error = RequestBody.FromKestrel(bad, null);
         else
@@ -45,7 +47,7 @@ internal static class ErrorShapes
             Log.Unhandled(logger, exception ?? new InvalidOperationException("unknown error"), context.Request.Path.Value ?? "", requestId);
             error = new ApiError(500, $"Internal gateway error (request id {requestId}).", "server_error", "internal_error");
         }
-        return ErrorWriter.WriteAsync(context.Response, error, IsAnthropic(context.Request.Path));
+        return PipelineErrors.WriteAsync(context, error);
     }
 
     /// <summary>The error for a status set without a body (routing's 404 and 405 among them).</summary>

@@ -12,26 +12,29 @@ internal static class GatewayEndpoints
 {
     public static void Map(WebApplication app)
     {
-        var llm = app.Services.GetRequiredService<LlmProxyHandler>();
+        var service = app.Services.GetRequiredService<LlmService>();
+        // As route handlers (not RequestDelegates), so the OpenAPI document lists them.
+        var call = (Func<HttpContext, Task>)service.CallAsync;
+        var countTokens = (Func<HttpContext, Task>)service.CountTokensAsync;
         // LiteLLM serves each OpenAI route with and without the /v1 prefix; so do we.
         foreach (var prefix in new[] { "/v1", "" })
         {
-            app.MapPost(prefix + "/chat/completions", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.ChatCompletions)))
+            app.MapPost(prefix + "/chat/completions", call).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmChat))
                 .WithName(prefix + "chat").WithSummary("Create a chat completion (OpenAI format, streaming with stream: true)");
-            app.MapPost(prefix + "/completions", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Completions)))
+            app.MapPost(prefix + "/completions", call).Gateway(GatewayRoute.Llm("text_completion", RoutePayload.LlmCompletions))
                 .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)");
-            app.MapPost(prefix + "/embeddings", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Embeddings)))
+            app.MapPost(prefix + "/embeddings", call).Gateway(GatewayRoute.Llm("embeddings", RoutePayload.LlmEmbeddings))
                 .WithName(prefix + "embeddings").WithSummary("Create embeddings (float or base64)");
-            app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r, ClientAuth a) => ModelsEndpoints.ListAsync(c, r, a))
+            app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r) => ModelsEndpoints.ListAsync(c, r)).Gateway(GatewayRoute.Models)
                 .WithName(prefix + "models").WithSummary("List the models this gateway serves");
-            app.MapGet(prefix + "/models/{**id}", (HttpContext c, RuntimeHolder r, ClientAuth a, string id) => ModelsEndpoints.GetAsync(c, r, a, id))
+            app.MapGet(prefix + "/models/{**id}", (HttpContext c, RuntimeHolder r, string id) => ModelsEndpoints.GetAsync(c, r, id)).Gateway(GatewayRoute.Models)
                 .WithName(prefix + "model").WithSummary("Describe one model");
         }
 
         // Anthropic's Messages API, for Anthropic-format clients (Claude Code, the Anthropic SDKs), on any deployment.
-        app.MapPost("/v1/messages", (Func<HttpContext, Task>)(c => llm.HandleAsync(c, LlmOperation.Messages)))
+        app.MapPost("/v1/messages", call).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmMessages, anthropic: true))
             .WithName("messages").WithSummary("Create a message (Anthropic format, streaming with stream: true)");
-        app.MapPost("/v1/messages/count_tokens", (Func<HttpContext, Task>)(c => llm.CountTokensAsync(c)))
+        app.MapPost("/v1/messages/count_tokens", countTokens).Gateway(GatewayRoute.Llm("count_tokens", RoutePayload.LlmCountTokens, anthropic: true))
             .WithName("count_tokens").WithSummary("Count the input tokens of a message request (Anthropic format)");
 
         HealthEndpoints.Map(app);
@@ -40,9 +43,9 @@ internal static class GatewayEndpoints
         Sandboxes.Api.SandboxEndpoints.Map(app);
         Ui.UiEndpoints.Map(app);
         MetricsEndpoint.Map(app);
-        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapOpenApi("/openapi/{documentName}.json").Gateway(GatewayRoute.Public);
 
-        app.MapFallback((HttpContext c) => ErrorWriter.WriteAsync(c.Response, Unmatched(c.Request), ErrorShapes.IsAnthropic(c.Request.Path)));
+        app.MapFallback((HttpContext c) => PipelineErrors.WriteAsync(c, Unmatched(c.Request))).Gateway(GatewayRoute.Public);
     }
 
     private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings", "/messages", "/messages/count_tokens"];

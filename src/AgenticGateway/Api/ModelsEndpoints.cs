@@ -9,36 +9,24 @@ internal static class ModelsEndpoints
 {
     private static readonly long Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    public static async Task ListAsync(HttpContext context, RuntimeHolder runtimes, ClientAuth auth)
+    public static async Task ListAsync(HttpContext context, RuntimeHolder runtimes)
     {
         var runtime = runtimes.Current;
-        RequestIds.AcceptOrMint(context);
-        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-        if (error is not null)
-        {
-            await ErrorWriter.WriteAsync(context.Response, error);
-            return;
-        }
+        var caller = context.Features.Get<Keys.Caller>();
         // A key restricted to some models sees only those.
         var data = runtime.Catalog.PublicModels().Where(m => caller!.MayUse(m.Id, m.Id))
             .Select(m => new ModelObject(m.Id, "model", Created, m.OwnedBy)).ToList();
         await context.Response.WriteAsJsonAsync(new ModelList("list", data), GatewayJsonContext.Default.ModelList);
     }
 
-    public static async Task GetAsync(HttpContext context, RuntimeHolder runtimes, ClientAuth auth, string id)
+    public static async Task GetAsync(HttpContext context, RuntimeHolder runtimes, string id)
     {
         var runtime = runtimes.Current;
-        RequestIds.AcceptOrMint(context);
-        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-        if (error is not null)
-        {
-            await ErrorWriter.WriteAsync(context.Response, error);
-            return;
-        }
+        var caller = context.Features.Get<Keys.Caller>();
         var match = runtime.Catalog.PublicModels().FirstOrDefault(m => m.Id == id && caller!.MayUse(m.Id, m.Id));
         if (match.Id is null)
         {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"The model '{id}' does not exist", "invalid_request_error", "model_not_found", "model"));
+            await PipelineErrors.WriteAsync(context, new ApiError(404, $"The model '{id}' does not exist", "invalid_request_error", "model_not_found", "model"));
             return;
         }
         await context.Response.WriteAsJsonAsync(new ModelObject(match.Id, "model", Created, match.OwnedBy), GatewayJsonContext.Default.ModelObject);

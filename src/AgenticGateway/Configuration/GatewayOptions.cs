@@ -18,6 +18,8 @@ internal sealed record GatewayOptions
     public AlertOptions? Alerts { get; init; }
     /// <summary>JWTs accepted as client credentials, when set.</summary>
     public JwtOptions? Jwt { get; init; }
+    /// <summary>Routers, middlewares and services: the request path's configuration model (today always the defaults).</summary>
+    public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
     /// <summary>How budgets and token limits reserve for requests before their usage is known (<c>budgets:</c>).</summary>
     public BudgetOptions Budgets { get; init; } = new();
     /// <summary>The sandbox gateway (<c>sandboxes:</c>).</summary>

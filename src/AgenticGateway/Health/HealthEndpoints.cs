@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using AgenticGateway.Api;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Runtime;
 
 namespace AgenticGateway.Health;
@@ -17,7 +18,7 @@ internal static class HealthEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/health", async (HttpContext context, RuntimeHolder runtimes, Pipeline.ClientAuth auth, Spend.SpendWriter spend, IServiceProvider services) =>
+        app.MapGet("/health", (HttpContext context, RuntimeHolder runtimes, Spend.SpendWriter spend, IServiceProvider services) =>
         {
             var runtime = runtimes.Current;
             var report = Report(runtime, services.GetRequiredService<TimeProvider>()) with { SpendQueue = spend.Pending };
@@ -28,21 +29,18 @@ internal static class HealthEndpoints
                 report = report with { Redis = new StoreHealth(redis.IsUp ? "up" : "down", redis.Endpoint, mode) };
                 if (!redis.IsUp && report.Status == "healthy") report = report with { Status = "degraded" };
             }
-            if (Pipeline.ClientAuth.IsOn(runtime))
-            {
-                // Load balancers call this without a key: they get the status, and nothing an attacker could map the deployment with.
-                var (caller, _) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-                if (caller is not { IsAdmin: true }) return Results.Json(new SimpleStatus(report.Status), GatewayJsonContext.Default.SimpleStatus);
-            }
+            // Load balancers call this without a key: they get the status, and nothing an attacker could map the deployment with.
+            if (Pipeline.ClientAuth.IsOn(runtime) && context.Features.Get<Keys.Caller>() is not { IsAdmin: true })
+                return Results.Json(new SimpleStatus(report.Status), GatewayJsonContext.Default.SimpleStatus);
             return Results.Json(report, GatewayJsonContext.Default.HealthReport);
-        });
+        }).Gateway(GatewayRoute.Status);
         foreach (var path in new[] { "/health/live", "/health/liveliness", "/health/liveness" })
-            app.MapGet(path, () => Results.Json(new SimpleStatus("alive"), GatewayJsonContext.Default.SimpleStatus));
+            app.MapGet(path, () => Results.Json(new SimpleStatus("alive"), GatewayJsonContext.Default.SimpleStatus)).Gateway(GatewayRoute.Public);
         foreach (var path in new[] { "/health/ready", "/health/readiness" })
         {
             app.MapGet(path, (IHostApplicationLifetime lifetime) => lifetime.ApplicationStopping.IsCancellationRequested
                 ? Results.Json(new SimpleStatus("draining"), GatewayJsonContext.Default.SimpleStatus, statusCode: 503)
-                : Results.Json(new SimpleStatus("ready"), GatewayJsonContext.Default.SimpleStatus));
+                : Results.Json(new SimpleStatus("ready"), GatewayJsonContext.Default.SimpleStatus)).Gateway(GatewayRoute.Public);
         }
     }
 

@@ -103,7 +103,11 @@ internal static class GatewayApp
         builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
-        builder.Services.AddSingleton<LlmProxyHandler>();
+        builder.Services.AddSingleton<LlmService>();
+        builder.Services.AddSingleton<Pipeline.Middlewares.InFlightMiddleware>();
+        builder.Services.AddSingleton<Pipeline.Middlewares.BudgetMiddleware>();
+        builder.Services.AddSingleton<Pipeline.Middlewares.RateLimitMiddleware>();
+        builder.Services.AddSingleton<RouterChains>();
         builder.Services.AddSingleton(new Ui.RecentRequests());
         AddSandboxes(builder.Services, options);
         start.OverrideServices?.Invoke(builder.Services);
@@ -119,10 +123,7 @@ internal static class GatewayApp
 
         var app = builder.Build();
         app.Services.GetRequiredService<DataDirectoryLock>();
-        RejectionBodies.TrackRequests(app);
-        ErrorShapes.Use(app);
-        app.UseRouting();
-        GatewayEndpoints.Map(app);
+        GatewayPipeline.Use(app);
         RegisterGauges(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway");
@@ -159,7 +160,9 @@ internal static class GatewayApp
             services.AddSingleton(sp => new RedisConnection(storage.RedisUrl.Value!, storage.RedisFailOpen, storage.RedisTimeout, sp.GetRequiredService<ILogger<RedisConnection>>()));
         services.AddSingleton<BudgetAlerts>();
         services.AddHostedService(sp => sp.GetRequiredService<BudgetAlerts>());
-        services.AddSingleton<Admission>();
+        services.AddSingleton<ParallelRequests>();
+        services.AddSingleton<Budgets>();
+        services.AddSingleton<RateLimits>();
     }
 
     /// <summary>The sandbox gateway: the driver named in config, the manager (lifecycle, pool, quotas) and the API's helpers.</summary>

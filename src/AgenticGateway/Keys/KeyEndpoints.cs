@@ -16,13 +16,12 @@ namespace AgenticGateway.Keys;
 /// </summary>
 internal static class KeyEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public static void Map(IEndpointRouteBuilder routes)
     {
-        var m = app.ServiceProvider.GetRequiredService<KeyManager>();
-        var ids = app.ServiceProvider.GetRequiredService<IdentityManager>();
-        var auth = app.ServiceProvider.GetRequiredService<ClientAuth>();
-        var runtimes = app.ServiceProvider.GetRequiredService<RuntimeHolder>();
-        RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => AdminAsync(c, auth, runtimes, action);
+        var m = routes.ServiceProvider.GetRequiredService<KeyManager>();
+        var ids = routes.ServiceProvider.GetRequiredService<IdentityManager>();
+        var app = routes.MapGroup("").Gateway(GatewayRoute.Admin);
+        static RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => AdminAsync(c, action);
 
         app.MapPost("/key/generate", Admin(m.GenerateAsync));
         app.MapPost("/key/update", Admin(m.UpdateAsync));
@@ -47,29 +46,15 @@ internal static class KeyEndpoints
         app.MapPost("/user/delete", Admin(ids.DeleteUsersAsync));
     }
 
-    /// <summary>Runs a management action for the admin: auth, body parsing, and the store's failures as clean errors.</summary>
-    internal static async Task AdminAsync(HttpContext context, ClientAuth auth, RuntimeHolder runtimes, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
+    /// <summary>Runs a management action (the pipeline has checked the caller is the admin): body parsing, and the store's failures as clean errors.</summary>
+    internal static async Task AdminAsync(HttpContext context, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
     {
-        RequestIds.AcceptOrMint(context);
-        var runtime = runtimes.Current;
-        if (!ClientAuth.IsOn(runtime))
-        {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(403, "Key management needs a master key: set master_key (or general_settings.master_key), or JWT auth with an admin scope.", "permission_error", "no_master_key"));
-            return;
-        }
-        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-        if (error is not null || caller is not { IsAdmin: true })
-        {
-            await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key (or an admin JWT) may manage keys.", "permission_error", "not_admin"));
-            return;
-        }
-
         JsonElement? body = null;
         if (HttpMethods.IsPost(context.Request.Method))
         {
             ApiError? bodyError;
             (body, bodyError) = await JsonBody.ReadObjectAsync(context.Request, 1 << 20, context.RequestAborted);
-            if (bodyError is not null) { await ErrorWriter.WriteAsync(context.Response, bodyError); return; }
+            if (bodyError is not null) { await PipelineErrors.WriteAsync(context, bodyError); return; }
         }
         KeyResult result;
         try
@@ -79,12 +64,12 @@ internal static class KeyEndpoints
         catch (System.Data.Common.DbException ex)
         {
             // The database is down or refused the change: say so in the API's shape, never as a bare 500.
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
+            await PipelineErrors.WriteAsync(context, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
             return;
         }
         if (result.Error is not null)
         {
-            await ErrorWriter.WriteAsync(context.Response, result.Error);
+            await PipelineErrors.WriteAsync(context, result.Error);
             return;
         }
         context.Response.StatusCode = 200;

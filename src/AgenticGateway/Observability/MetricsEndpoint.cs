@@ -18,21 +18,19 @@ internal static class MetricsEndpoint
         if (app.Services.GetService<MetricsListener>() is not null) return;
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var runtimes = app.Services.GetRequiredService<RuntimeHolder>();
-        var auth = app.Services.GetRequiredService<ClientAuth>();
         app.MapGet("/metrics", async (HttpContext context) =>
         {
             var runtime = runtimes.Current;
-            if (runtime.Options.Server.MetricsAuth && ClientAuth.IsOn(runtime))
+            if (runtime.Options.Server.MetricsAuth && ClientAuth.IsOn(runtime) && context.Features.Get<Keys.Caller>() is not { IsAdmin: true })
             {
-                var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-                if (error is not null || caller is not { IsAdmin: true })
-                {
-                    await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(403, "Only the master key (or an admin JWT) may read /metrics.", "permission_error", "not_admin"));
-                    return;
-                }
+                // Credentials that did not authenticate say why; valid ones that are not the admin's are refused.
+                var error = context.Features.Get<AuthenticationFailure>()?.Error
+                    ?? new ApiError(403, "Only the master key (or an admin JWT) may read /metrics.", "permission_error", "not_admin");
+                await PipelineErrors.WriteAsync(context, error);
+                return;
             }
             context.Response.ContentType = ContentType;
             await context.Response.WriteAsync(exporter.Render(), context.RequestAborted);
-        }).WithSummary("Prometheus metrics");
+        }).WithSummary("Prometheus metrics").Gateway(GatewayRoute.Status);
     }
 }

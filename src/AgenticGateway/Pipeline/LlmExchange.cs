@@ -5,23 +5,27 @@ using AgenticGateway.Runtime;
 
 namespace AgenticGateway.Pipeline;
 
-/// <summary>One LLM API request as it moves through the pipeline, and what happened to it.</summary>
-internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmOperation operation, RequestBody body, ParsedRequest request, ModelGroup group, string requestId, long startTimestamp)
+/// <summary>
+/// The LLM service's work on one request (the <see cref="LlmRequest"/> its payload step read): the attempts it made,
+/// where the answer came from, and what it used and cost. A request feature: the middlewares settle limits and budgets
+/// from it, and the request context step logs it.
+/// </summary>
+internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller caller, string requestId, long startTimestamp)
 {
     public HttpContext Http { get; } = http;
-    public GatewayRuntime Runtime { get; } = runtime;
-    public LlmOperation Operation { get; } = operation;
-    public RequestBody Body { get; } = body;
-    public ParsedRequest Request = request;
+    public GatewayRuntime Runtime { get; } = llm.Runtime;
+    public LlmOperation Operation { get; } = llm.Operation;
+    public RequestBody Body { get; } = llm.Body;
+    public ParsedRequest Request = llm.Parsed;
     /// <summary>
     /// The request in OpenAI chat format: the client's own body, or (for an Anthropic-format client) its conversion,
     /// made once, the first time an attempt goes to a deployment that is not Anthropic.
     /// </summary>
-    public ReadOnlyMemory<byte> OpenAiBody { get; set; } = body.Memory;
-    public ParsedRequest OpenAiRequest = request;
+    public ReadOnlyMemory<byte> OpenAiBody { get; set; } = llm.Body.Memory;
+    public ParsedRequest OpenAiRequest = llm.Parsed;
     /// <summary>Whether <see cref="OpenAiBody"/> is ready (always for OpenAI-format clients).</summary>
-    public bool HasOpenAiBody { get; set; } = operation != LlmOperation.Messages;
-    public ModelGroup RequestedGroup { get; } = group;
+    public bool HasOpenAiBody { get; set; } = llm.Operation != LlmOperation.Messages;
+    public ModelGroup RequestedGroup { get; } = llm.Group;
     /// <summary>
     /// The name the current group's wildcard deployments build their upstream model from: the requested model (or an
     /// alias's target), then each fallback's configured name.
@@ -59,13 +63,19 @@ internal sealed class LlmExchange(HttpContext http, GatewayRuntime runtime, LlmO
     public long FirstByteTimestamp { get; set; }
 
     /// <summary>Who asked.</summary>
-    public Keys.Caller? Caller { get; set; }
+    public Keys.Caller Caller { get; } = caller;
     /// <summary>Prompt tokens estimated before the call: reserved against token limits, and the usage of last resort.</summary>
-    public long EstimatedPromptTokens { get; set; }
+    public long EstimatedPromptTokens { get; } = llm.PromptEstimate;
     public long CostNanos { get; set; }
     /// <summary>When a running stream next checks that its caller may still be served (a timestamp of the gateway's TimeProvider; 0: not yet set).</summary>
     public long NextCallerCheck { get; set; }
     public bool SpendRecorded { get; set; }
+    /// <summary>
+    /// Called once the whole answer is known and just before it is released to the client (a JSON answer; a stream
+    /// is accounted when it ends): the service records the spend here, so the client only has an answer whose spend
+    /// log is durable, and gets its cost in a header.
+    /// </summary>
+    public Func<LlmExchange, ValueTask>? BeforeAnswer { get; init; }
 
     public double ElapsedMs => Stopwatch.GetElapsedTime(StartTimestamp).TotalMilliseconds;
 }

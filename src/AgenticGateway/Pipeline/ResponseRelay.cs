@@ -13,7 +13,7 @@ namespace AgenticGateway.Pipeline;
 /// forwarded event by event as it arrives. Until the first byte goes out a failure is returned for retry; after
 /// that, a failure ends the stream with an error event.
 /// </summary>
-internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, TimeProvider time, ILogger<ResponseRelay> logger)
+internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<ResponseRelay> logger)
 {
     private const int MaxBufferedBody = 128 * 1024 * 1024;
     private const int MaxEventBytes = 16 * 1024 * 1024;
@@ -57,7 +57,7 @@ internal sealed class ResponseRelay(Spend.SpendRecorder spend, ClientAuth auth, 
             http.ContentLength = answer.Length;
             Commit(x, d);
             // Priced and logged before the answer is released: its cost goes in a header, and a crash after this loses nothing.
-            spend.Record(x);
+            if (x.BeforeAnswer is { } beforeAnswer) await beforeAnswer(x);
             await http.Body.WriteAsync(answer, x.Http.RequestAborted);
             return null;
         }

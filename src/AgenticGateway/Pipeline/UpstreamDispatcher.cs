@@ -51,7 +51,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 {
                     var candidate = fallbackList[fallbackIndex++];
                     // A fallback the caller may not use (its models, or an unpriced model under a budget) is never tried for it.
-                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller!, x.Runtime, candidate)) { next = candidate; break; }
+                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller, x.Runtime, candidate)) { next = candidate; break; }
                 }
                 if (next is not { } target) break;
                 Log.FallingBack(logger, group.Name, target.Group.Name, last.ErrorClass, x.RequestId);
@@ -137,7 +137,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     private async Task<UpstreamFailure?> AttemptAsync(LlmExchange x, ModelGroup group, Deployment d, CancellationToken cancellationToken)
     {
         if (!GatewayTracing.Source.HasListeners()) return await AttemptCoreAsync(x, group, d, cancellationToken);
-        var operation = LlmProxyHandler.OperationName(x.Operation);
+        var operation = LlmOperations.Name(x.Operation);
         var model = d.UpstreamModel(x.GroupModel);
         using var span = GatewayTracing.Source.StartActivity($"{operation} {model}", ActivityKind.Client);
         span?.SetTag("gen_ai.operation.name", operation);

@@ -9,8 +9,13 @@ internal sealed class DeploymentState
     private const double Alpha = 0.2;
     /// <summary>Failures from this many requests at least before a deployment cools down (other than at once).</summary>
     public const int MinFailingRequests = 2;
+    // Failures lock (they are rare); successes, on every request, do not: they only read the count and, when failures
+    // are queued, bump an epoch that tells the next failure to clear them first.
     private readonly Lock _failuresLock = new();
     private readonly Queue<long> _failures = new();
+    private int _failureCount;
+    private int _successEpoch;
+    private int _clearedEpoch;
     private int _inFlight;
     private long _latencyBits = BitConverter.DoubleToInt64Bits(double.NaN);
     private long _ttftBits = BitConverter.DoubleToInt64Bits(double.NaN);
@@ -34,7 +39,8 @@ internal sealed class DeploymentState
 
     public void RecordUsage(long nowMinute, long tokens)
     {
-        if (Interlocked.Exchange(ref _minute, nowMinute) != nowMinute)
+        // Read first: within a minute every request would otherwise write the same value to a line all cores share.
+        if (Interlocked.Read(ref _minute) != nowMinute && Interlocked.Exchange(ref _minute, nowMinute) != nowMinute)
         {
             Interlocked.Exchange(ref _minuteTokens, 0);
             Interlocked.Exchange(ref _minuteRequests, 0);
@@ -49,10 +55,13 @@ internal sealed class DeploymentState
         if (ttftSeconds is { } t) Smooth(ref _ttftBits, t);
         // A success after the cooldown closes the circuit (the probe succeeded). A success of a request that
         // started before the cooldown says nothing about now, and leaves it in place.
-        if (nowTicks < Interlocked.Read(ref _cooldownUntil)) return;
-        Interlocked.Exchange(ref _cooldownUntil, 0);
-        Interlocked.Exchange(ref _probeInFlight, 0);
-        lock (_failuresLock) _failures.Clear();
+        var until = Interlocked.Read(ref _cooldownUntil);
+        if (nowTicks < until) return;
+        // Written only when there is something to reset, so a healthy deployment's successes write nothing but their
+        // latency; and only the cooldown this success saw ends: one tripped meanwhile stays.
+        if (until != 0) Interlocked.CompareExchange(ref _cooldownUntil, 0, until);
+        if (Volatile.Read(ref _probeInFlight) != 0) Interlocked.Exchange(ref _probeInFlight, 0);
+        if (Volatile.Read(ref _failureCount) != 0) Interlocked.Increment(ref _successEpoch);
     }
 
     private static void Smooth(ref long bits, double sample)
@@ -81,10 +90,18 @@ internal sealed class DeploymentState
         bool trip;
         lock (_failuresLock)
         {
+            // A success since the last failure cleared what came before it.
+            var epoch = Volatile.Read(ref _successEpoch);
+            if (epoch != _clearedEpoch)
+            {
+                _failures.Clear();
+                _clearedEpoch = epoch;
+            }
             _failures.Enqueue(nowTicks);
             while (_failures.Count > 0 && nowTicks - _failures.Peek() > window.Ticks) _failures.Dequeue();
             trip = immediate || _failures.Count >= Math.Max(allowedFails, MinFailingRequests);
             if (trip) _failures.Clear();
+            Volatile.Write(ref _failureCount, _failures.Count);
         }
         if (trip) Interlocked.Exchange(ref _cooldownUntil, nowTicks + cooldown.Ticks);
         return trip;

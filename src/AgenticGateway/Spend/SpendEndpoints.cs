@@ -13,24 +13,26 @@ namespace AgenticGateway.Spend;
 /// </summary>
 internal static class SpendEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public static void Map(IEndpointRouteBuilder routes)
     {
-        var spend = app.ServiceProvider.GetRequiredService<SpendStore>();
-        var keys = app.ServiceProvider.GetRequiredService<IKeyStore>();
-        var audit = app.ServiceProvider.GetRequiredService<AuditLog>();
-        var auth = app.ServiceProvider.GetRequiredService<ClientAuth>();
-        var runtimes = app.ServiceProvider.GetRequiredService<RuntimeHolder>();
-        RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => KeyEndpoints.AdminAsync(c, auth, runtimes, action);
+        var spend = routes.ServiceProvider.GetRequiredService<SpendStore>();
+        var keys = routes.ServiceProvider.GetRequiredService<IKeyStore>();
+        var audit = routes.ServiceProvider.GetRequiredService<AuditLog>();
+        var runtimes = routes.ServiceProvider.GetRequiredService<RuntimeHolder>();
+        var admin = routes.MapGroup("").Gateway(GatewayRoute.Admin);
+        static RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => KeyEndpoints.AdminAsync(c, action);
 
-        app.MapGet("/spend/logs", Admin((r, ct) => LogsAsync(spend, r, ct)));
-        app.MapGet("/spend/keys", Admin((r, ct) => KeysAsync(keys, r, ct)));
-        app.MapGet("/global/spend/report", Admin((r, ct) => ReportAsync(spend, r, ct)));
-        app.MapGet("/audit/logs", Admin((r, ct) => AuditAsync(audit, r, ct)));
-        app.MapGet("/v1/usage", c => UsageAsync(c, spend, auth, runtimes));
-        app.MapGet("/usage", c => UsageAsync(c, spend, auth, runtimes));
-        app.MapGet("/model/info", c => ModelInfoAsync(c, auth, runtimes, groups: false));
-        app.MapGet("/v1/model/info", c => ModelInfoAsync(c, auth, runtimes, groups: false));
-        app.MapGet("/model_group/info", c => ModelInfoAsync(c, auth, runtimes, groups: true));
+        admin.MapGet("/spend/logs", Admin((r, ct) => LogsAsync(spend, r, ct)));
+        admin.MapGet("/spend/keys", Admin((r, ct) => KeysAsync(keys, r, ct)));
+        admin.MapGet("/global/spend/report", Admin((r, ct) => ReportAsync(spend, r, ct)));
+        admin.MapGet("/audit/logs", Admin((r, ct) => AuditAsync(audit, r, ct)));
+        // What any caller may read about itself.
+        var account = routes.MapGroup("").Gateway(GatewayRoute.Account);
+        account.MapGet("/v1/usage", c => UsageAsync(c, spend));
+        account.MapGet("/usage", c => UsageAsync(c, spend));
+        account.MapGet("/model/info", c => ModelInfoAsync(c, runtimes, groups: false));
+        account.MapGet("/v1/model/info", c => ModelInfoAsync(c, runtimes, groups: false));
+        account.MapGet("/model_group/info", c => ModelInfoAsync(c, runtimes, groups: true));
     }
 
     private static async Task<KeyResult> LogsAsync(SpendStore spend, KeyRequest r, CancellationToken ct)
@@ -123,27 +125,25 @@ internal static class SpendEndpoints
     /// Seed 000's usage summary: {"tokens_used", "cost_usd", "requests"} for a key, with a breakdown by hour, day or
     /// month. A key may read its own usage (?key= may be omitted); the master key may read any key's.
     /// </summary>
-    private static async Task UsageAsync(HttpContext context, SpendStore spend, ClientAuth auth, RuntimeHolder runtimes)
+    private static async Task UsageAsync(HttpContext context, SpendStore spend)
     {
-        RequestIds.AcceptOrMint(context);
-        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtimes.Current, context.RequestAborted);
-        if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return; }
+        var caller = context.Features.Get<Caller>();
         var r = new KeyRequest(null, context.Request.Query);
         var named = r.String("key");
         var token = named is null ? caller!.Key?.Token : VirtualKey.TokenOf(named);
         if (token is null)
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("Name the key in ?key=.", "key"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("Name the key in ?key=.", "key"));
             return;
         }
         if (!caller!.IsAdmin && caller.Key?.Token != token)
         {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(403, "A key may only read its own usage.", "permission_error", "not_own_key", "key"));
+            await PipelineErrors.WriteAsync(context, new ApiError(403, "A key may only read its own usage.", "permission_error", "not_own_key", "key"));
             return;
         }
         if (Query(r) is not { } q || Granularity(r, "day") is not { } bucket)
         {
-            await ErrorWriter.WriteAsync(context.Response, r.Error!);
+            await PipelineErrors.WriteAsync(context, r.Error!);
             return;
         }
         q = q with { ApiKey = token };
@@ -154,7 +154,7 @@ internal static class SpendEndpoints
         }
         catch (System.Data.Common.DbException ex)
         {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
+            await PipelineErrors.WriteAsync(context, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
             return;
         }
         var total = new SpendAggregate("total", "", breakdown.Sum(b => b.PromptTokens), breakdown.Sum(b => b.CompletionTokens), breakdown.Sum(b => b.CostNanos), breakdown.Sum(b => b.Requests));
@@ -184,12 +184,10 @@ internal static class SpendEndpoints
     }
 
     /// <summary>LiteLLM's /model/info (one entry per deployment) and /model_group/info (one per group), prices included, secrets never.</summary>
-    private static async Task ModelInfoAsync(HttpContext context, ClientAuth auth, RuntimeHolder runtimes, bool groups)
+    private static async Task ModelInfoAsync(HttpContext context, RuntimeHolder runtimes, bool groups)
     {
-        RequestIds.AcceptOrMint(context);
         var runtime = runtimes.Current;
-        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtime, context.RequestAborted);
-        if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return; }
+        var caller = context.Features.Get<Caller>();
         var deployments = runtime.AllDeployments.Where(d => caller!.MayUse(d.GroupName, d.GroupName)).ToList();
         var result = KeyResult.Ok(w =>
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Pricing;
@@ -9,11 +10,13 @@ namespace AgenticGateway.Spend;
 /// <summary>
 /// Prices a finished request and records its spend log. For a JSON response this runs before the body is released,
 /// so the cost goes out in x-agw-response-cost and a client that got its answer is guaranteed a spend log (the
-/// write-ahead append is done by then). Streams and failures are recorded when they end.
+/// write-ahead append is awaited before the body is released). Streams and failures are recorded when they end.
 /// </summary>
 internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observability.GatewayMetrics metrics)
 {
-    public void Record(LlmExchange x)
+    // Once per request: the pooling builder reuses the state machine instead of allocating one per await.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RecordAsync(LlmExchange x)
     {
         if (x.SpendRecorded) return;
         x.SpendRecorded = true;
@@ -44,7 +47,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
         var key = x.Caller?.Key;
         var end = time.GetUtcNow();
         var elapsedMs = x.ElapsedMs;
-        wal.Append(new SpendLog
+        await wal.AppendAsync(new SpendLog
         {
             LogId = Guid.CreateVersion7().ToString("N"),
             RequestId = x.RequestId,
@@ -56,7 +59,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
             ModelGroup = x.Deployment?.GroupName ?? x.RequestedGroup.Name,
             Deployment = x.Deployment?.Id,
             Provider = x.Deployment?.ProviderName,
-            CallType = LlmProxyHandler.OperationName(x.Operation),
+            CallType = LlmOperations.Name(x.Operation),
             PromptTokens = usage?.PromptTokens ?? 0,
             CompletionTokens = usage?.CompletionTokens ?? 0,
             CostNanos = x.CostNanos,

@@ -1,18 +1,29 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
+using Microsoft.Extensions.ObjectPool;
 
 namespace AgenticGateway.Spend;
 
 /// <summary>
 /// The spend write-ahead file: every spend log is appended here (one JSON line, written to the OS before the
 /// response is released) so a crash or kill -9 loses nothing; the batching writer deletes a segment once all of its
-/// records are in the database, and segments left by an earlier process are replayed at start. Appends are a single
-/// write(2) under a short lock (no await inside it).
+/// records are in the database, and segments left by an earlier process are replayed at start.
+/// Appends are group-committed: a caller queues its record and awaits it; one writer loop writes every record queued
+/// meanwhile with a single write(2) (no fsync, as before), numbers them, hands them to the database queue and only
+/// then releases their callers. Request threads do no file I/O here and never wait behind one (the queue's own
+/// short lock is all they take).
 /// </summary>
-internal sealed class SpendWal : IDisposable
+internal sealed class SpendWal : IDisposable, IAsyncDisposable
 {
+    /// <summary>Appends waiting for the writer loop. Past this, callers wait for room: a record is never dropped here.</summary>
+    public const int AppendQueueCapacity = 4096;
+    /// <summary>The most records one write(2) carries.</summary>
+    private const int MaxBatch = 1024;
+
     private readonly string _directory;
+    // Taken by the writer loop (once per batch) and the database writer's progress calls; never by a request thread.
     private readonly Lock _lock = new();
     private readonly List<(string Path, long LastSeq)> _closed = [];
     private readonly List<string> _recovered;
@@ -25,49 +36,125 @@ internal sealed class SpendWal : IDisposable
     private long _lowestDropped = long.MaxValue;
     /// <summary>The oldest dropped record of the segments being replayed now: they stay until the replay is done.</summary>
     private long _replayingFrom = long.MaxValue;
-    [ThreadStatic] private static ArrayBufferWriter<byte>? t_line;
-    [ThreadStatic] private static Utf8JsonWriter? t_writer;
     private readonly ChannelWriter<(SpendLog Log, long Seq)> _queue;
 
-    public SpendWal(string dataDirectory, ChannelWriter<(SpendLog Log, long Seq)> queue)
+    private readonly Channel<PendingAppend> _appends;
+    private readonly ObjectPool<PendingAppend> _pool;
+    private readonly Task _writerLoop;
+    // The writer loop's buffers: a batch's lines, and one record's line while it is serialised.
+    private readonly ArrayBufferWriter<byte> _lines = new(64 * 1024);
+    private readonly ArrayBufferWriter<byte> _line = new(1024);
+    private readonly Utf8JsonWriter _json;
+
+    /// <param name="appendQueueCapacity">Appends that may wait for the writer loop before callers wait for room.</param>
+    public SpendWal(string dataDirectory, ChannelWriter<(SpendLog Log, long Seq)> queue, int appendQueueCapacity = AppendQueueCapacity)
     {
+        _appends = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(appendQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _queue = queue;
         _directory = Path.Combine(dataDirectory, "spend-wal");
         Directory.CreateDirectory(_directory);
         _recovered = Directory.GetFiles(_directory, "*.jsonl").Order(StringComparer.Ordinal).ToList();
+        _json = new Utf8JsonWriter(_line);
+        _pool = new DefaultObjectPool<PendingAppend>(new PendingPolicy(this), AppendQueueCapacity);
+        // The loop must not carry the context (the request, its span) of whoever first resolved this.
+        using (ExecutionContext.SuppressFlow()) _writerLoop = Task.Run(WriteLoopAsync);
     }
 
     /// <summary>Segments an earlier process left: their records may or may not be in the database yet.</summary>
     public IReadOnlyList<string> Recovered => _recovered;
 
     /// <summary>The sequence number of the last record appended.</summary>
-    public long LastSeq
-    {
-        get { lock (_lock) return _seq; }
-    }
+    public long LastSeq => Volatile.Read(ref _seq);
 
     /// <summary>Whether records were left out of the queue (it was full): they are only in the file until replayed.</summary>
     public bool HasDropped => Volatile.Read(ref _lowestDropped) != long.MaxValue;
 
     /// <summary>
-    /// Appends a record to the file, then queues it for the database writer, in sequence order (both under the lock,
-    /// so the writer sees records in the order they were numbered).
+    /// Appends a record: completes once it is written to the file and queued for the database writer (records are
+    /// numbered and queued in file order). Throws what the write threw if it failed. Not cancellable: a request whose
+    /// client left is still charged.
     /// </summary>
-    public void Append(SpendLog log)
+    public ValueTask AppendAsync(SpendLog log)
     {
-        // Serialised outside the lock into this thread's reused buffer, then written with one write(2).
-        var line = t_line ??= new ArrayBufferWriter<byte>(1024);
-        line.ResetWrittenCount();
-        var writer = t_writer ??= new Utf8JsonWriter(line);
-        writer.Reset(line);
-        JsonSerializer.Serialize(writer, log, SpendJsonContext.Default.SpendLog);
-        line.Write("\n"u8);
+        var pending = _pool.Get();
+        var written = pending.Arm(log);
+        return _appends.Writer.TryWrite(pending) ? written : WaitForRoomAsync(pending, written);
+    }
+
+    private async ValueTask WaitForRoomAsync(PendingAppend pending, ValueTask written)
+    {
+        await _appends.Writer.WriteAsync(pending);
+        await written;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _appends.Reader;
+        var batch = new List<PendingAppend>(MaxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            _lines.ResetWrittenCount();
+            while (batch.Count < MaxBatch && reader.TryRead(out var pending))
+            {
+                if (TrySerialize(pending)) batch.Add(pending);
+            }
+            Exception? failure = null;
+            // Anything thrown goes to this batch's callers: the loop itself never stops while the gateway runs.
+            try { if (batch.Count > 0) Commit(batch); }
+            catch (Exception ex) { failure = ex; }
+            // A released caller may reuse its entry at once: nothing of it is touched after Complete.
+            foreach (var pending in batch) pending.Complete(failure);
+            batch.Clear();
+        }
+        // Disposed and drained: the open segment stays on disk until its records are known to be stored.
+        lock (_lock)
+        {
+            _current?.Dispose();
+            _current = null;
+        }
+        _json.Dispose();
+    }
+
+    /// <summary>Adds the record's line to the batch; a record that cannot be serialised fails alone.</summary>
+    private bool TrySerialize(PendingAppend pending)
+    {
+        try
+        {
+            _line.ResetWrittenCount();
+            _json.Reset(_line);
+            JsonSerializer.Serialize(_json, pending.Log, SpendJsonContext.Default.SpendLog);
+            _line.Write("\n"u8);
+            _lines.Write(_line.WrittenSpan);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            pending.Complete(ex);
+            return false;
+        }
+    }
+
+    /// <summary>One write(2) for the batch, then numbers and queues its records, in order, under the lock.</summary>
+    private void Commit(List<PendingAppend> batch)
+    {
         lock (_lock)
         {
             _current ??= OpenSegment();
-            _current.Write(line.WrittenSpan);
-            _currentLastSeq = ++_seq;
-            if (!_queue.TryWrite((log, _seq)) && _seq < _lowestDropped) _lowestDropped = _seq;
+            try { _current.Write(_lines.WrittenSpan); }
+            catch
+            {
+                // A partly written batch ends its segment: the torn tail cannot run into the next batch's first line.
+                CloseCurrent();
+                throw;
+            }
+            var seq = _seq;
+            foreach (var pending in batch)
+            {
+                seq++;
+                if (!_queue.TryWrite((pending.Log, seq)) && seq < _lowestDropped) _lowestDropped = seq;
+            }
+            _currentLastSeq = seq;
+            Volatile.Write(ref _seq, seq);
         }
     }
 
@@ -79,13 +166,8 @@ internal sealed class SpendWal : IDisposable
         {
             // A record the queue dropped is not covered by the writer's progress.
             seq = Math.Min(seq, Math.Min(_lowestDropped, _replayingFrom) - 1);
-            if (_current is not null && _currentLastSeq <= seq)
-            {
-                // Everything in the current segment is stored: start afresh instead of growing it.
-                _current.Dispose();
-                _current = null;
-                _closed.Add((_currentPath!, _currentLastSeq));
-            }
+            // Everything in the current segment is stored: start afresh instead of growing it.
+            if (_current is not null && _currentLastSeq <= seq) CloseCurrent();
             done = _closed.Where(c => c.LastSeq <= seq).Select(c => c.Path).ToList();
             _closed.RemoveAll(c => c.LastSeq <= seq);
         }
@@ -97,12 +179,7 @@ internal sealed class SpendWal : IDisposable
     {
         lock (_lock)
         {
-            if (_current is not null)
-            {
-                _current.Dispose();
-                _current = null;
-                _closed.Add((_currentPath!, _currentLastSeq));
-            }
+            if (_current is not null) CloseCurrent();
             // Drops from here on are new; the ones before stay protected until ReplayDone.
             _replayingFrom = Math.Min(_replayingFrom, _lowestDropped);
             _lowestDropped = long.MaxValue;
@@ -149,13 +226,70 @@ internal sealed class SpendWal : IDisposable
         return new FileStream(_currentPath, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
     }
 
+    private void CloseCurrent()
+    {
+        _current!.Dispose();
+        _current = null;
+        _closed.Add((_currentPath!, _currentLastSeq));
+    }
+
     private static void TryDelete(string path)
     {
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    public void Dispose()
+    /// <summary>Lets the writer loop write what is queued and close the file; appends after this fail.</summary>
+    public void Dispose() => _appends.Writer.TryComplete();
+
+    /// <summary>As <see cref="Dispose"/>, and completes once the file is closed.</summary>
+    public async ValueTask DisposeAsync()
     {
-        lock (_lock) _current?.Dispose();
+        _appends.Writer.TryComplete();
+        await _writerLoop.ConfigureAwait(false);
+    }
+
+    /// <summary>One queued record and what its caller awaits; pooled, so an append allocates nothing of its own.</summary>
+    private sealed class PendingAppend(SpendWal owner) : IValueTaskSource
+    {
+        // Continuations go to the thread pool: the writer loop never runs a caller's code.
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public SpendLog Log { get; private set; } = null!;
+
+        public ValueTask Arm(SpendLog log)
+        {
+            Log = log;
+            return new ValueTask(this, _core.Version);
+        }
+
+        public void Complete(Exception? failure)
+        {
+            if (failure is null) _core.SetResult(true);
+            // Each caller gets its own exception: one object rethrown on many threads would share a stack trace.
+            else _core.SetException(new IOException($"the spend log could not be appended to the write-ahead file: {failure.Message}", failure));
+        }
+
+        public void GetResult(short token)
+        {
+            try { _core.GetResult(token); }
+            finally
+            {
+                Log = null!;
+                _core.Reset();
+                owner._pool.Return(this);
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    private sealed class PendingPolicy(SpendWal owner) : PooledObjectPolicy<PendingAppend>
+    {
+        public override PendingAppend Create() => new(owner);
+
+        public override bool Return(PendingAppend obj) => true;
     }
 }

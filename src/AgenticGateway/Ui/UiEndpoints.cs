@@ -17,26 +17,28 @@ namespace AgenticGateway.Ui;
 /// </summary>
 internal static class UiEndpoints
 {
-    public static void Map(IEndpointRouteBuilder app)
+    public static void Map(IEndpointRouteBuilder routes)
     {
-        var services = app.ServiceProvider;
+        var services = routes.ServiceProvider;
         var assets = UiAssets.Load();
-        var auth = services.GetRequiredService<ClientAuth>();
         var runtimes = services.GetRequiredService<RuntimeHolder>();
         var recent = services.GetRequiredService<RecentRequests>();
         var sandboxes = services.GetRequiredService<SandboxManager>();
         var identities = services.GetRequiredService<IdentityStore>();
         var time = services.GetRequiredService<TimeProvider>();
-        RequestDelegate Admin(Func<HttpContext, KeyRequest, CancellationToken, Task<KeyResult>> action) =>
-            c => KeyEndpoints.AdminAsync(c, auth, runtimes, BindContext(action, c));
+        static RequestDelegate Admin(Func<HttpContext, KeyRequest, CancellationToken, Task<KeyResult>> action) =>
+            c => KeyEndpoints.AdminAsync(c, BindContext(action, c));
 
-        app.MapGet("/ui", async (HttpContext c) => { await assets.ServeAsync(c, "index.html"); }).ExcludeFromDescription();
-        app.MapGet("/ui/{file}", async (HttpContext c, string file) =>
+        // The pages hold no data: public. Their data comes from /ui/api, the admin's alone.
+        var pages = routes.MapGroup("").Gateway(GatewayRoute.Public);
+        pages.MapGet("/ui", async (HttpContext c) => { await assets.ServeAsync(c, "index.html"); }).ExcludeFromDescription();
+        pages.MapGet("/ui/{file}", async (HttpContext c, string file) =>
         {
             if (!await assets.ServeAsync(c, file))
-                await ErrorWriter.WriteAsync(c.Response, new ApiError(404, $"Unknown route: GET {c.Request.Path}", "invalid_request_error", "unknown_url"));
+                await PipelineErrors.WriteAsync(c, new ApiError(404, $"Unknown route: GET {c.Request.Path}", "invalid_request_error", "unknown_url"));
         }).ExcludeFromDescription();
 
+        var app = routes.MapGroup("").Gateway(GatewayRoute.Admin);
         var api = "/ui/api";
         app.MapGet(api + "/session", Admin((_, _, _) => Task.FromResult(Session(sandboxes)))).WithSummary("Admin UI: check the master key");
         app.MapGet(api + "/overview", Admin((_, r, _) => Task.FromResult(Overview(r, recent, time)))).WithSummary("Admin UI: request, error, latency, token and cost series");

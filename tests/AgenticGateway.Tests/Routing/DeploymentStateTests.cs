@@ -91,4 +91,35 @@ public class DeploymentStateTests
         Assert.True(state.RecordFailure(after, 5, Window, Cooldown, immediate: false));
         Assert.True(state.IsCoolingDown(after + 1));
     }
+
+    [Fact]
+    public void A_success_clears_the_failures_counted_before_it()
+    {
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        Assert.False(state.RecordFailure(t, 2, Window, Cooldown, immediate: false));
+        state.RecordSuccess(0.1, null, t + 1);
+        Assert.False(state.RecordFailure(t + 2, 2, Window, Cooldown, immediate: false));
+        Assert.True(state.RecordFailure(t + 3, 2, Window, Cooldown, immediate: false));
+        // Successes with no failure queued clear nothing later: two failures after them still trip.
+        state.RecordSuccess(0.1, null, t + Cooldown.Ticks + 4);
+        state.RecordSuccess(0.1, null, t + Cooldown.Ticks + 5);
+        Assert.False(state.RecordFailure(t + Cooldown.Ticks + 6, 2, Window, Cooldown, immediate: false));
+        Assert.True(state.RecordFailure(t + Cooldown.Ticks + 7, 2, Window, Cooldown, immediate: false));
+    }
+
+    [Fact]
+    public void Failures_from_many_threads_are_each_counted_once()
+    {
+        // No success: every failure counts, however they interleave (a cooldown does not stop the counting), so exactly
+        // every fourth one trips.
+        var state = new DeploymentState();
+        var t = TimeSpan.FromHours(1).Ticks;
+        var trips = 0;
+        Parallel.For(0, 4000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
+        {
+            if (state.RecordFailure(t, 4, Window, TimeSpan.FromHours(1), immediate: false)) Interlocked.Increment(ref trips);
+        });
+        Assert.Equal(1000, trips);
+    }
 }

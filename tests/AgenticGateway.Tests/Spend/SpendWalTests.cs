@@ -14,14 +14,14 @@ public class SpendWalTests
     };
 
     [Fact]
-    public void Records_the_full_queue_dropped_survive_the_writers_progress_until_replayed()
+    public async Task Records_the_full_queue_dropped_survive_the_writers_progress_until_replayed()
     {
         var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
         try
         {
             var queue = Channel.CreateBounded<(SpendLog Log, long Seq)>(2);
-            using var wal = new SpendWal(dir, queue.Writer);
-            for (var i = 1; i <= 5; i++) wal.Append(Log(i));
+            await using var wal = new SpendWal(dir, queue.Writer);
+            for (var i = 1; i <= 5; i++) await wal.AppendAsync(Log(i));
             Assert.True(wal.HasDropped);
 
             // The writer stores the two queued records: the segment still holds three that only the file has.
@@ -31,7 +31,7 @@ public class SpendWalTests
             Assert.Equal(["log-1", "log-2", "log-3", "log-4", "log-5"], SpendWal.Read(segment).Select(l => l.LogId).ToList());
 
             // Progress reported during the replay must not delete it either.
-            wal.Append(Log(6));
+            await wal.AppendAsync(Log(6));
             wal.Committed(6);
             Assert.True(File.Exists(segment));
             wal.Replayed(segment);
@@ -45,24 +45,102 @@ public class SpendWalTests
     }
 
     [Fact]
-    public void A_torn_last_line_is_skipped_on_replay()
+    public async Task A_torn_last_line_is_skipped_on_replay()
     {
         var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
         try
         {
             var queue = Channel.CreateUnbounded<(SpendLog Log, long Seq)>();
             string segment;
-            using (var wal = new SpendWal(dir, queue.Writer))
+            await using (var wal = new SpendWal(dir, queue.Writer))
             {
-                wal.Append(Log(1));
-                wal.Append(Log(2));
+                await wal.AppendAsync(Log(1));
+                await wal.AppendAsync(Log(2));
                 segment = Assert.Single(wal.SealForReplay());
             }
             File.AppendAllText(segment, "{\"log_id\":\"log-3\",\"requ");
             Assert.Equal(["log-1", "log-2"], SpendWal.Read(segment).Select(l => l.LogId).ToList());
             // A new process finds it and replays it.
-            using var next = new SpendWal(dir, queue.Writer);
+            await using var next = new SpendWal(dir, queue.Writer);
             Assert.Equal([segment], next.Recovered);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_appends_are_each_written_once_numbered_in_file_order_and_queued_in_that_order()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
+        try
+        {
+            var queue = Channel.CreateUnbounded<(SpendLog Log, long Seq)>();
+            string segment;
+            await using (var wal = new SpendWal(dir, queue.Writer))
+            {
+                // Many callers at once: the writer loop batches whatever is queued meanwhile into one write.
+                await Task.WhenAll(Enumerable.Range(0, 32).Select(t => Task.Run(async () =>
+                {
+                    for (var i = 0; i < 100; i++) await wal.AppendAsync(Log(t * 1000 + i));
+                })));
+                Assert.Equal(3200, wal.LastSeq);
+                segment = Assert.Single(wal.SealForReplay());
+            }
+            var inFile = SpendWal.Read(segment).Select(l => l.LogId).ToList();
+            Assert.Equal(3200, inFile.Distinct().Count());
+            Assert.Equal(3200, inFile.Count);
+            var queued = new List<(SpendLog Log, long Seq)>();
+            while (queue.Reader.TryRead(out var item)) queued.Add(item);
+            Assert.Equal(Enumerable.Range(1, 3200).Select(i => (long)i), queued.Select(q => q.Seq));
+            Assert.Equal(inFile, queued.Select(q => q.Log.LogId));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_full_append_queue_makes_callers_wait_and_loses_nothing()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
+        try
+        {
+            var queue = Channel.CreateUnbounded<(SpendLog Log, long Seq)>();
+            string segment;
+            // Room for one waiting append: issued all at once, nearly all of them have to wait for room.
+            await using (var wal = new SpendWal(dir, queue.Writer, appendQueueCapacity: 1))
+            {
+                var appends = Enumerable.Range(0, 2000).Select(i => wal.AppendAsync(Log(i)).AsTask()).ToList();
+                await Task.WhenAll(appends).WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.Equal(2000, wal.LastSeq);
+                segment = Assert.Single(wal.SealForReplay());
+            }
+            Assert.Equal(Enumerable.Range(0, 2000).Select(i => $"log-{i}").Order(), SpendWal.Read(segment).Select(l => l.LogId).Order());
+            Assert.Equal(2000, queue.Reader.Count);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task After_dispose_what_was_appended_stays_for_the_next_process_and_new_appends_fail()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
+        try
+        {
+            var queue = Channel.CreateUnbounded<(SpendLog Log, long Seq)>();
+            var wal = new SpendWal(dir, queue.Writer);
+            await wal.AppendAsync(Log(1));
+            await wal.DisposeAsync();
+            await Assert.ThrowsAnyAsync<InvalidOperationException>(async () => await wal.AppendAsync(Log(2)));
+            await using var next = new SpendWal(dir, queue.Writer);
+            var segment = Assert.Single(next.Recovered);
+            Assert.Equal(["log-1"], SpendWal.Read(segment).Select(l => l.LogId).ToList());
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
 
 namespace AgenticGateway.Sandboxes.Api;
@@ -13,7 +14,7 @@ internal static class CommandEndpoints
 {
     private static readonly string[] Signals = ["SIGTERM", "SIGKILL", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGSTOP", "SIGCONT"];
 
-    public static void Map(WebApplication app, SandboxHttp http)
+    public static void Map(IEndpointRouteBuilder app, SandboxHttp http)
     {
         const string sb = "/v1/sandboxes/{id}";
         app.MapPost(sb + "/commands", (HttpContext c, string id) => RunAsync(c, http, id)).WithSummary("Run a shell command (foreground, streamed, or background)");
@@ -31,11 +32,11 @@ internal static class CommandEndpoints
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var options = http.Manager.Options;
         var cmd = SandboxHttp.String(body, "cmd", "command");
-        if (string.IsNullOrEmpty(cmd)) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("cmd (a shell command) is required.", "cmd")); return; }
+        if (string.IsNullOrEmpty(cmd)) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("cmd (a shell command) is required.", "cmd")); return; }
         var background = body.TryGetProperty("background", out var bg) && bg.ValueKind == JsonValueKind.True;
         if (!SandboxHttp.TryTimeout(body, background ? TimeSpan.Zero : options.ExecuteTimeout, options.Max.Timeout, out var timeout, out var timeoutError))
         {
-            await ErrorWriter.WriteAsync(context.Response, timeoutError!);
+            await PipelineErrors.WriteAsync(context, timeoutError!);
             return;
         }
         if (await SandboxHttp.EnvAsync(context, body, sandbox.Spec.Env) is not { } env) return;
@@ -44,7 +45,7 @@ internal static class CommandEndpoints
 
         // The first event says whether it started (with its pid) or why not.
         var first = await FirstAsync(call, context.RequestAborted);
-        if (first.Type == "error") { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(AgentConnection.ToException(first))); return; }
+        if (first.Type == "error") { await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(AgentConnection.ToException(first))); return; }
         var pid = first.Body.TryGetProperty("pid", out var p) ? p.GetInt64() : 0;
         var record = new ProcessRecord(pid, cmd, call);
         sandbox.Processes[pid] = record;
@@ -88,7 +89,7 @@ internal static class CommandEndpoints
                 {
                     case "stdout": stdout.Append(e.String("data")); break;
                     case "stderr": stderr.Append(e.String("data")); break;
-                    case "error": await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return;
+                    case "error": await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return;
                     case "done":
                         await SandboxHttp.JsonAsync(context.Response, 200, w =>
                         {
@@ -165,7 +166,7 @@ internal static class CommandEndpoints
         if (sandbox is null) return;
         if (!sandbox.Processes.TryGetValue(pid, out var record))
         {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"No command with pid {pid} was started through the API (or it ended over 5 minutes ago).", "invalid_request_error", "process_not_found"));
+            await PipelineErrors.WriteAsync(context, new ApiError(404, $"No command with pid {pid} was started through the API (or it ended over 5 minutes ago).", "invalid_request_error", "process_not_found"));
             return;
         }
         var (stdout, stderr) = record.Output();
@@ -212,7 +213,7 @@ internal static class CommandEndpoints
             if (signal is not null && !signal.StartsWith("SIG", StringComparison.Ordinal)) signal = "SIG" + signal;
             if (signal is null || !Signals.Contains(signal))
             {
-                await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"signal must be one of {string.Join(", ", Signals)}.", "signal"));
+                await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"signal must be one of {string.Join(", ", Signals)}.", "signal"));
                 return;
             }
         }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
 
 namespace AgenticGateway.Sandboxes.Api;
@@ -14,7 +15,7 @@ internal static class ExecuteEndpoints
 {
     private const int MaxCodeBytes = 1 << 20;
 
-    public static void Map(WebApplication app, SandboxHttp http)
+    public static void Map(IEndpointRouteBuilder app, SandboxHttp http)
     {
         app.MapPost("/v1/sandboxes/{id}/execute", (HttpContext c, string id) => ExecuteAsync(c, http, id)).WithSummary("Run code in a persistent context");
         app.MapPost("/v1/sandbox/{id}/execute", (HttpContext c, string id) => ExecuteAsync(c, http, id)).WithSummary("Run code (seed 000 path)");
@@ -42,18 +43,18 @@ internal static class ExecuteEndpoints
 
         if (SandboxHttp.String(body, "code") is not { } code)
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("code (a string) is required.", "code"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("code (a string) is required.", "code"));
             return;
         }
         var language = Language(SandboxHttp.String(body, "language"));
         if (language == "")
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("language must be python, node or bash.", "language"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("language must be python, node or bash.", "language"));
             return;
         }
         if (!SandboxHttp.TryTimeout(body, options.ExecuteTimeout, options.Max.Timeout, out var timeout, out var timeoutError))
         {
-            await ErrorWriter.WriteAsync(context.Response, timeoutError!);
+            await PipelineErrors.WriteAsync(context, timeoutError!);
             return;
         }
         if (await SandboxHttp.EnvAsync(context, body, sandbox.Spec.Env) is not { } env) return;
@@ -68,7 +69,7 @@ internal static class ExecuteEndpoints
         }
         catch (AgentException ex)
         {
-            await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex));
+            await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(ex));
             return;
         }
         var cwd = SandboxHttp.String(body, "cwd");
@@ -99,7 +100,7 @@ internal static class ExecuteEndpoints
                 var result = new ExecutionResult();
                 await foreach (var e in call.Events.ReadAllAsync(backstop.Token))
                 {
-                    if (e.Type == "error") { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return; }
+                    if (e.Type == "error") { await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return; }
                     result.Add(e);
                 }
                 await SandboxHttp.JsonAsync(context.Response, 200, result.Write);
@@ -108,7 +109,7 @@ internal static class ExecuteEndpoints
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
             call.Cancel();
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(504, $"The sandbox did not finish the execution within {timeout.TotalSeconds + 10:0} s.", "timeout_error", "execution_timeout"));
+            await PipelineErrors.WriteAsync(context, new ApiError(504, $"The sandbox did not finish the execution within {timeout.TotalSeconds + 10:0} s.", "timeout_error", "execution_timeout"));
         }
         catch (OperationCanceledException) { }
         finally
@@ -123,11 +124,11 @@ internal static class ExecuteEndpoints
         if (sandbox is null) return;
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var language = Language(SandboxHttp.String(body, "language")) ?? sandbox.Runtime;
-        if (language == "") { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("language must be python, node or bash.", "language")); return; }
+        if (language == "") { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("language must be python, node or bash.", "language")); return; }
         var name = SandboxHttp.String(body, "name", "context") ?? $"{language}-{Guid.NewGuid():N}"[..(language.Length + 9)];
         if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[A-Za-z0-9_.-]{1,64}$"))
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("name may use letters, digits, '_', '.' and '-' (at most 64).", "name"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("name may use letters, digits, '_', '.' and '-' (at most 64).", "name"));
             return;
         }
         var cwd = SandboxHttp.String(body, "cwd");

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
@@ -17,7 +18,7 @@ internal static class FileEndpoints
 {
     private const int Chunk = 1 << 20;
 
-    public static void Map(WebApplication app, SandboxHttp http)
+    public static void Map(IEndpointRouteBuilder app, SandboxHttp http)
     {
         foreach (var sb in new[] { "/v1/sandboxes/{id}", "/v1/sandbox/{id}" })
         {
@@ -38,7 +39,7 @@ internal static class FileEndpoints
         var path = SandboxHttp.Query(context, "path");
         if (path is null || path.Length > 4096 || path.Contains('\0'))
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("path (query parameter) is required.", "path"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("path (query parameter) is required.", "path"));
             return null;
         }
         return path;
@@ -57,13 +58,13 @@ internal static class FileEndpoints
             if (size < 0) { await TooLargeAsync(context, max); return; }
             await SandboxHttp.JsonAsync(context.Response, 200, w => { w.WriteStartObject(); w.WriteString("path", path); w.WriteNumber("size", size); w.WriteEndObject(); });
         }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); }
+        catch (AgentException ex) { await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(ex)); }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge) { await TooLargeAsync(context, max); }
-        catch (BadHttpRequestException ex) { await ErrorWriter.WriteAsync(context.Response, Pipeline.RequestBody.FromKestrel(ex, max)); }
+        catch (BadHttpRequestException ex) { await PipelineErrors.WriteAsync(context, Pipeline.RequestBody.FromKestrel(ex, max)); }
         // The upload's own framing (a chunk size Kestrel cannot read); agent failures are AgentExceptions.
         catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"Malformed request body: {ex.Message}", code: "malformed_body"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"Malformed request body: {ex.Message}", code: "malformed_body"));
         }
     }
 
@@ -107,7 +108,7 @@ internal static class FileEndpoints
         var boundary = MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var type) ? HeaderUtilities.RemoveQuotes(type.Boundary).Value : null;
         if (type?.MediaType.Value != "multipart/form-data" || string.IsNullOrEmpty(boundary))
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("Send multipart/form-data with one part per file, or PUT a raw body with ?path=."));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("Send multipart/form-data with one part per file, or PUT a raw body with ?path=."));
             return;
         }
         var max = http.Manager.Options.MaxFileBytes;
@@ -127,14 +128,14 @@ internal static class FileEndpoints
                 written.Add((target, size));
             }
         }
-        catch (InvalidDataException ex) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"Malformed multipart body: {ex.Message}")); return; }
+        catch (InvalidDataException ex) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"Malformed multipart body: {ex.Message}")); return; }
         // The body ended before the closing boundary (agent failures are AgentExceptions, so this is the upload's fault).
         catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest($"Malformed multipart body: {ex.Message.Trim()}"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"Malformed multipart body: {ex.Message.Trim()}"));
             return;
         }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex)); return; }
+        catch (AgentException ex) { await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(ex)); return; }
         await SandboxHttp.JsonAsync(context.Response, 200, w =>
         {
             w.WriteStartObject();
@@ -171,7 +172,7 @@ internal static class FileEndpoints
         catch (AgentException ex)
         {
             // Before the first byte this is a clean error; after it, the truncated body is all that can be said.
-            if (offset == 0) await ErrorWriter.WriteAsync(context.Response, SandboxHttp.FromAgent(ex));
+            if (offset == 0) await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(ex));
             else context.Abort();
         }
         catch (OperationCanceledException) { }
@@ -199,7 +200,7 @@ internal static class FileEndpoints
         if (sandbox is null) return;
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var path = SandboxHttp.String(body, "path") ?? SandboxHttp.Query(context, "path");
-        if (path is null) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("path is required.", "path")); return; }
+        if (path is null) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("path is required.", "path")); return; }
         await SandboxHttp.AgentAsync(context, sandbox, "fs.mkdir", w => w.WriteString("path", path), Done(path));
     }
 
@@ -210,7 +211,7 @@ internal static class FileEndpoints
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var from = SandboxHttp.String(body, "from", "source", "path");
         var to = SandboxHttp.String(body, "to", "destination", "new_path");
-        if (from is null || to is null) { await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("from and to are required.", from is null ? "from" : "to")); return; }
+        if (from is null || to is null) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("from and to are required.", from is null ? "from" : "to")); return; }
         await SandboxHttp.AgentAsync(context, sandbox, "fs.move", w => { w.WriteString("from", from); w.WriteString("to", to); }, Done(to));
     }
 
@@ -237,5 +238,5 @@ internal static class FileEndpoints
     }
 
     private static Task TooLargeAsync(HttpContext context, long max) =>
-        ErrorWriter.WriteAsync(context.Response, new ApiError(413, $"The file is larger than the limit of {max} bytes (sandboxes.max_file_bytes).", "invalid_request_error", "file_too_large"));
+        PipelineErrors.WriteAsync(context, new ApiError(413, $"The file is larger than the limit of {max} bytes (sandboxes.max_file_bytes).", "invalid_request_error", "file_too_large"));
 }

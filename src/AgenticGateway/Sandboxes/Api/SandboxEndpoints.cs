@@ -1,6 +1,7 @@
 using System.Text.Json;
 using AgenticGateway.Api;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
 
 namespace AgenticGateway.Sandboxes.Api;
 
@@ -10,9 +11,10 @@ namespace AgenticGateway.Sandboxes.Api;
 /// </summary>
 internal static class SandboxEndpoints
 {
-    public static void Map(WebApplication app)
+    public static void Map(IEndpointRouteBuilder routes)
     {
-        var http = app.Services.GetRequiredService<SandboxHttp>();
+        var http = routes.ServiceProvider.GetRequiredService<SandboxHttp>();
+        var app = routes.MapGroup("").Gateway(GatewayRoute.Sandboxes);
         var sb = "/v1/sandboxes/{id}";
 
         app.MapPost("/v1/sandboxes", (HttpContext c) => CreateAsync(c, http)).WithSummary("Create a sandbox");
@@ -35,9 +37,9 @@ internal static class SandboxEndpoints
         if (owner is null) return;
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var (spec, error) = SandboxSpec.Parse(body, http.Manager.Options);
-        if (error is not null) { await ErrorWriter.WriteAsync(context.Response, error); return; }
+        if (error is not null) { await PipelineErrors.WriteAsync(context, error); return; }
         var (sandbox, refused) = await http.Manager.CreateAsync(owner, spec!, context.RequestAborted);
-        if (refused is not null) { await ErrorWriter.WriteAsync(context.Response, refused); return; }
+        if (refused is not null) { await PipelineErrors.WriteAsync(context, refused); return; }
         await SandboxHttp.JsonAsync(context.Response, 201, w => Write(w, sandbox!, "ready"));
     }
 
@@ -108,12 +110,12 @@ internal static class SandboxEndpoints
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         if (!body.TryGetProperty("timeout", out var t) || t.ValueKind != JsonValueKind.Number)
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("timeout (seconds from now) is required.", "timeout"));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("timeout (seconds from now) is required.", "timeout"));
             return;
         }
         // A number beyond the maximum (even one no TimeSpan can hold) is refused by Extend, which names the range.
         var timeout = JsonValues.TrySeconds(t, 0, http.Manager.Options.Max.Timeout, out var seconds) ? seconds : TimeSpan.Zero;
-        if (http.Manager.Extend(sandbox, timeout) is { } error) { await ErrorWriter.WriteAsync(context.Response, error); return; }
+        if (http.Manager.Extend(sandbox, timeout) is { } error) { await PipelineErrors.WriteAsync(context, error); return; }
         await SandboxHttp.JsonAsync(context.Response, 200, w => Write(w, sandbox, "running"));
     }
 

@@ -11,26 +11,22 @@ using AgenticGateway.Sandboxes.Agent;
 namespace AgenticGateway.Sandboxes.Api;
 
 /// <summary>What every sandbox route shares: who is calling (the owner), finding their sandbox, JSON in and out, error mapping.</summary>
-internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, RuntimeHolder runtimes)
+internal sealed class SandboxHttp(SandboxManager manager)
 {
     public SandboxManager Manager { get; } = manager;
 
-    /// <summary>The caller's owner id, or null after writing the error. The master key is one owner; each virtual key another.</summary>
+    /// <summary>
+    /// The caller's owner id (the pipeline authenticated the caller), or null after writing the error. The master key is
+    /// one owner; each virtual key another.
+    /// </summary>
     public async Task<string?> OwnerAsync(HttpContext context)
     {
-        RequestIds.AcceptOrMint(context);
         if (Manager.Unavailable is { } reason)
         {
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"The sandbox API is off on this gateway: {reason}.", "invalid_request_error", "sandboxes_disabled"));
+            await PipelineErrors.WriteAsync(context, new ApiError(404, $"The sandbox API is off on this gateway: {reason}.", "invalid_request_error", "sandboxes_disabled"));
             return null;
         }
-        var (caller, error) = await auth.AuthenticateAsync(context.Request, runtimes.Current, context.RequestAborted);
-        if (error is not null || caller is null)
-        {
-            await ErrorWriter.WriteAsync(context.Response, error ?? new ApiError(401, "Authentication required.", "authentication_error", "invalid_api_key"));
-            return null;
-        }
-        return OwnerOf(caller);
+        return OwnerOf(context.Features.Get<Caller>()!);
     }
 
     public static string OwnerOf(Caller caller) =>
@@ -45,7 +41,7 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         if (owner is null) return (null, null);
         var sandbox = Manager.Find(owner, id);
         if (sandbox is null)
-            await ErrorWriter.WriteAsync(context.Response, new ApiError(404, $"No sandbox '{Truncate(id)}' (it may have expired or been deleted).", "invalid_request_error", "sandbox_not_found", "id"));
+            await PipelineErrors.WriteAsync(context, new ApiError(404, $"No sandbox '{Truncate(id)}' (it may have expired or been deleted).", "invalid_request_error", "sandbox_not_found", "id"));
         return (owner, sandbox);
     }
 
@@ -53,7 +49,7 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
     public static async Task<JsonElement?> BodyAsync(HttpContext context, long maxBytes = 4 << 20)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(context.Request, maxBytes, context.RequestAborted);
-        if (error is not null) await ErrorWriter.WriteAsync(context.Response, error);
+        if (error is not null) await PipelineErrors.WriteAsync(context, error);
         return body;
     }
 
@@ -75,7 +71,7 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
     {
         JsonElement done;
         try { done = await sandbox.Agent.CallAsync(op, args, context.RequestAborted); }
-        catch (AgentException ex) { await ErrorWriter.WriteAsync(context.Response, FromAgent(ex)); return; }
+        catch (AgentException ex) { await PipelineErrors.WriteAsync(context, FromAgent(ex)); return; }
         await JsonAsync(context.Response, status, w => write(w, done));
     }
 
@@ -103,7 +99,7 @@ internal sealed class SandboxHttp(SandboxManager manager, ClientAuth auth, Runti
         if (!body.TryGetProperty("env", out var json) && !body.TryGetProperty("envs", out json)) return sandboxEnv;
         var (extra, error) = SandboxSpec.StringMap(json, "env", 256, 32 * 1024, SandboxSpec.EnvName());
         if (error is null) return sandboxEnv.SetItems(extra);
-        await ErrorWriter.WriteAsync(context.Response, error);
+        await PipelineErrors.WriteAsync(context, error);
         return null;
     }
 

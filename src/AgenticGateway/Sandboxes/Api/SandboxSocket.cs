@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
 
 namespace AgenticGateway.Sandboxes.Api;
@@ -16,9 +17,11 @@ namespace AgenticGateway.Sandboxes.Api;
 /// </summary>
 internal static class SandboxSocket
 {
-    public static void Map(WebApplication app, SandboxHttp http)
+    /// <summary>The WebSocket protocol's middleware options (the pipeline adds the middleware before routing).</summary>
+    public static readonly WebSocketOptions Options = new() { KeepAliveInterval = TimeSpan.FromSeconds(30) };
+
+    public static void Map(IEndpointRouteBuilder app, SandboxHttp http)
     {
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.MapGet("/v1/sandboxes/{id}/ws", (HttpContext c, string id) => SessionAsync(c, http, id)).WithSummary("Interactive terminal session (WebSocket)");
     }
 
@@ -28,7 +31,7 @@ internal static class SandboxSocket
         if (sandbox is null) return;
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            await ErrorWriter.WriteAsync(context.Response, ApiError.BadRequest("This endpoint speaks WebSocket: send an Upgrade request."));
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest("This endpoint speaks WebSocket: send an Upgrade request."));
             return;
         }
         var cmd = SandboxHttp.Query(context, "cmd") ?? "exec bash -i";

@@ -8,6 +8,8 @@ internal static partial class CgroupFs
 {
     public const string Mount = "/sys/fs/cgroup";
     private const int WriteOk = 2;
+    private const int RemoveAttempts = 100;
+    private static readonly TimeSpan RemovePause = TimeSpan.FromMilliseconds(20);
 
     /// <summary>This process's own cgroup directory for a v1 controller, or for v2 when <paramref name="controller"/> is null.</summary>
     public static string? OwnDirectory(string? controller)
@@ -62,30 +64,54 @@ internal static partial class CgroupFs
         }
     }
 
-    /// <summary>Removes a cgroup and any below it, deepest first. rmdir fails with EBUSY until killed tasks have exited.</summary>
+    /// <summary>
+    /// Removes a cgroup and any below it, deepest first. rmdir fails with EBUSY until killed tasks have exited: blocks
+    /// while it retries (start-up reaping and tests; request paths use <see cref="RemoveTreeAsync"/>).
+    /// </summary>
     public static bool RemoveTree(string directory)
     {
         foreach (var child in SafeSubdirectories(directory))
             RemoveTree(child);
         for (var attempt = 0; ; attempt++)
         {
-            try
-            {
-                Directory.Delete(directory);
+            if (RemovedOrGone(directory))
                 return true;
-            }
-            catch (DirectoryNotFoundException)
-            {
-                return true;
-            }
-            catch (IOException) when (attempt < 100)
-            {
-                Thread.Sleep(20);
-            }
-            catch (IOException)
-            {
+            if (attempt == RemoveAttempts)
                 return false;
-            }
+            Thread.Sleep(RemovePause);
+        }
+    }
+
+    /// <summary>As <see cref="RemoveTree"/>, waiting between attempts without holding a thread.</summary>
+    public static async Task<bool> RemoveTreeAsync(string directory, CancellationToken cancellationToken = default)
+    {
+        foreach (var child in SafeSubdirectories(directory))
+            await RemoveTreeAsync(child, cancellationToken).ConfigureAwait(false);
+        for (var attempt = 0; ; attempt++)
+        {
+            if (RemovedOrGone(directory))
+                return true;
+            if (attempt == RemoveAttempts)
+                return false;
+            await Task.Delay(RemovePause, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One rmdir: false while the group is busy (its tasks have not all exited yet).</summary>
+    private static bool RemovedOrGone(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory);
+            return true;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 

@@ -22,6 +22,7 @@ internal sealed class CgroupLimits
 {
     private const int SigKill = 9;
     private const long CpuPeriodUs = 100_000;
+    private const int KillRounds = 200;
     private static readonly string[] V1Controllers = ["memory", "pids", "cpu"];
 
     private readonly string[] _directories;
@@ -91,30 +92,31 @@ internal sealed class CgroupLimits
         return (Counter(_memory, "memory.oom_control", "oom_kill") ?? Counter(_memory, "memory.failcnt", null)) > 0;
     }
 
-    /// <summary>SIGKILLs every process in the group (and any group below it) until none is left; returns how many.</summary>
+    /// <summary>
+    /// SIGKILLs every process in the group (and any group below it) until none is left; returns how many. Blocks
+    /// between rounds: for start-up reaping and tests; request paths use <see cref="KillAllAsync"/>.
+    /// </summary>
     public int KillAll()
     {
-        // Rounds, because a process may fork between reading cgroup.procs and its SIGKILL. A pid could in theory be
-        // reused between the read and the kill; cgroup.kill (v2, Linux 5.14) has no such window and is used when present.
         var killed = new HashSet<int>();
-        for (var round = 0; round < 200; round++)
-        {
-            var pids = _directories.SelectMany(Pids).ToList();
-            if (pids.Count == 0)
-                break;
-            if (Mode == CgroupMode.V2)
-                TryWrite(_directories[0], "cgroup.kill", "1");
-            foreach (var pid in pids)
-            {
-                if (Kill(pid, SigKill) == 0)
-                    killed.Add(pid);
-            }
-            Thread.Sleep(round < 10 ? 1 : 10);
-        }
+        for (var round = 0; round < KillRounds && KillRound(killed); round++)
+            Thread.Sleep(RoundPause(round));
         return killed.Count;
     }
 
-    /// <summary>Kills everything in the group and removes its directories; false if one stayed busy (it is then leaked).</summary>
+    /// <summary>As <see cref="KillAll"/>, waiting between rounds without holding a thread.</summary>
+    public async Task<int> KillAllAsync(CancellationToken cancellationToken = default)
+    {
+        var killed = new HashSet<int>();
+        for (var round = 0; round < KillRounds && KillRound(killed); round++)
+            await Task.Delay(RoundPause(round), cancellationToken).ConfigureAwait(false);
+        return killed.Count;
+    }
+
+    /// <summary>
+    /// Kills everything in the group and removes its directories; false if one stayed busy (it is then leaked). Blocks
+    /// while processes exit: for start-up reaping and tests; request paths use <see cref="DeleteAsync"/>.
+    /// </summary>
     public bool Delete()
     {
         KillAll();
@@ -123,6 +125,36 @@ internal sealed class CgroupLimits
             removed &= RemoveTree(directory);
         return removed;
     }
+
+    /// <summary>As <see cref="Delete"/>, waiting for killed processes to exit without holding a thread.</summary>
+    public async Task<bool> DeleteAsync(CancellationToken cancellationToken = default)
+    {
+        await KillAllAsync(cancellationToken).ConfigureAwait(false);
+        var removed = true;
+        foreach (var directory in _directories)
+            removed &= await RemoveTreeAsync(directory, cancellationToken).ConfigureAwait(false);
+        return removed;
+    }
+
+    /// <summary>One round of <see cref="KillAll"/>: false once the group is empty.</summary>
+    private bool KillRound(HashSet<int> killed)
+    {
+        // Rounds, because a process may fork between reading cgroup.procs and its SIGKILL. A pid could in theory be
+        // reused between the read and the kill; cgroup.kill (v2, Linux 5.14) has no such window and is used when present.
+        var pids = _directories.SelectMany(Pids).ToList();
+        if (pids.Count == 0)
+            return false;
+        if (Mode == CgroupMode.V2)
+            TryWrite(_directories[0], "cgroup.kill", "1");
+        foreach (var pid in pids)
+        {
+            if (Kill(pid, SigKill) == 0)
+                killed.Add(pid);
+        }
+        return true;
+    }
+
+    private static TimeSpan RoundPause(int round) => TimeSpan.FromMilliseconds(round < 10 ? 1 : 10);
 
     /// <summary>
     /// Kills and removes every group under <c>&lt;own&gt;/<paramref name="prefix"/></c>, in every controller, and then the

@@ -79,6 +79,23 @@ public sealed class CgroupLimitsTests : IDisposable
     }
 
     [Fact]
+    public async Task DeleteAsync_kills_members_and_their_children_and_removes_every_directory()
+    {
+        var limits = Create("sb-delete-async", memory: 64 * MiB, pids: 16);
+        // A shell with children: every one of them must be gone before the directories can go.
+        using var shell = Launch.Start(Launch.InCgroup(limits, "/bin/sh", "-c", "sleep 120 & sleep 120 & wait"));
+        WaitUntil(() => Members(limits) == 3);
+
+        Assert.True(await limits.DeleteAsync());
+
+        Assert.True(shell.WaitForExit(5_000));
+        Assert.Equal(137, shell.ExitCode);
+        Assert.All(limits.Directories, d => Assert.False(Directory.Exists(d), d));
+        Assert.Equal(0, await limits.KillAllAsync());
+        Assert.True(await limits.DeleteAsync()); // a second time: nothing left, no exception
+    }
+
+    [Fact]
     public void ReapOrphans_kills_and_removes_the_groups_a_previous_run_left_under_its_prefix()
     {
         var first = Create("sb-1", memory: 64 * MiB, pids: 16);

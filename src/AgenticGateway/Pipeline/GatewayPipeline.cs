@@ -1,0 +1,35 @@
+using AgenticGateway.Api;
+using AgenticGateway.Hosting;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>
+/// The request path of every route, in order. Each step is a middleware in a file of its own; it reads what the route
+/// asks of it from the route's <see cref="GatewayRoute"/> (endpoint metadata) and hands what it learned to the next
+/// step as a request feature. A step that refuses writes its error once, in the route's shape (<see cref="PipelineErrors"/>).
+/// <list type="number">
+/// <item>request context (<see cref="RequestContextStep"/>): request id, span; access log, live log and metrics when done</item>
+/// <item>authentication (<see cref="AuthenticationStep"/>): master key, virtual key or JWT, as the route requires → <see cref="Keys.Caller"/></item>
+/// <item>payload (<see cref="PayloadStep"/>): the route's parser (LLM bodies) → <see cref="LlmRequest"/></item>
+/// <item>the router's middlewares (<see cref="RouterStep"/>), in configuration order: in-flight, budget, rate limit</item>
+/// <item>the service: the endpoint (<see cref="LlmService"/>, sandboxes, admin, health, UI, metrics; see <see cref="GatewayEndpoints"/>)</item>
+/// </list>
+/// Outside them: Kestrel's own refusals get a body (<see cref="RejectionBodies"/>), and an exception or an empty error
+/// status is answered in the API's shape as a last resort (<see cref="ErrorShapes"/>).
+/// </summary>
+internal static class GatewayPipeline
+{
+    public static void Use(WebApplication app)
+    {
+        RejectionBodies.TrackRequests(app);
+        // The sandbox terminal's upgrade (a protocol detail, not a step).
+        app.UseWebSockets(Sandboxes.Api.SandboxSocket.Options);
+        app.UseRouting();
+        app.UseMiddleware<RequestContextStep>();
+        ErrorShapes.Use(app);
+        app.UseMiddleware<AuthenticationStep>();
+        app.UseMiddleware<PayloadStep>();
+        app.UseMiddleware<RouterStep>();
+        GatewayEndpoints.Map(app);
+    }
+}

@@ -1,0 +1,27 @@
+using AgenticGateway.Keys;
+using AgenticGateway.Limits;
+using AgenticGateway.OpenAi;
+
+namespace AgenticGateway.Pipeline.Middlewares;
+
+/// <summary>
+/// <c>budget</c>: reserves the LLM request's worst-case cost against the budgets of the caller's key, user and team,
+/// and settles to what the request really cost (0 when it was refused further on, or failed).
+/// </summary>
+internal sealed class BudgetMiddleware(Budgets budgets) : IRouterMiddleware
+{
+    public const string Type = "budget";
+
+    public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
+    {
+        if (context.Features.Get<Caller>() is not { Identity: not null } caller || context.Features.Get<LlmRequest>() is not { } llm)
+            return await next.InvokeAsync(context);
+        var (hold, refused) = await budgets.ReserveAsync(caller, llm.Reservation.Cost, context.RequestAborted);
+        if (refused is not null) return refused;
+        try { return await next.InvokeAsync(context); }
+        finally
+        {
+            if (hold is not null) await budgets.SettleAsync(hold, context.Features.Get<LlmExchange>()?.CostNanos ?? 0);
+        }
+    }
+}
