@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need, builds once, runs every test.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
+#   --fast   only the unit and functional tests (Category=unit|functional, see tests/README.md): no servers, sandboxes,
+#            VMs or browsers, so only python3 (for the closing line) is installed.
+# Further arguments go to dotnet test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fast=0
+if [ "${1-}" = "--fast" ]; then fast=1; shift; fi
 
 # System packages the tests use, installed only when missing so repeated runs stay fast:
 #   prometheus    for promtool, which checks the /metrics exposition
@@ -18,6 +24,11 @@ cd "$(dirname "$0")/.."
 #   gcc, libc6-dev  the native link of the guest agent, which the build publishes Native AOT (zlib is in the runtime pack)
 packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib chromium qemu-system-x86 busybox-static
           debootstrap e2fsprogs xz-utils gcc libc6-dev)
+filter=()
+if [ "$fast" -eq 1 ]; then
+  packages=(python3 gcc libc6-dev)
+  filter=(--filter "Category=unit|Category=functional")
+fi
 need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
@@ -32,14 +43,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # The QEMU image builder downloads Debian's kernel package with apt-get download: it needs the package lists.
-if [ "$(id -u)" -eq 0 ] && ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update -qq; fi
+if [ "$fast" -eq 0 ] && [ "$(id -u)" -eq 0 ] && ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update -qq; fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 results="$(mktemp -d)"
 dotnet build AgenticGateway.slnx -c Release -nologo -v quiet
 set +e
 dotnet test AgenticGateway.slnx -c Release --no-build --nologo \
-  --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
+  --logger "trx;LogFileName=results.trx" --results-directory "$results" "${filter[@]}" "$@"
 status=$?
 set -e
 

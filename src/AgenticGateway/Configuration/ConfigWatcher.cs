@@ -9,19 +9,20 @@ namespace AgenticGateway.Configuration;
 /// </summary>
 /// <param name="allowUnsupported">As at start (--allow-unsupported): unenforceable security settings are warnings.</param>
 /// <param name="veto">Why a valid configuration must still not be applied (it would open a network listener), or null.</param>
+/// <param name="time">Runs the debounce timer (a test's fake clock moves past it).</param>
 internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger<ConfigWatcher> logger, bool allowUnsupported = false,
-    Func<GatewayOptions, string?>? veto = null) : IHostedService, IDisposable
+    Func<GatewayOptions, string?>? veto = null, TimeProvider? time = null) : IHostedService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
     private readonly string _fullPath = Path.GetFullPath(path);
     private FileSystemWatcher? _watcher;
-    private Timer? _timer;
+    private ITimer? _timer;
     private string? _lastText;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _lastText = TryRead();
-        _timer = new Timer(_ => SafeReload(), null, Timeout.Infinite, Timeout.Infinite);
+        _timer = (time ?? TimeProvider.System).CreateTimer(_ => SafeReload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         // The whole directory, not just the file's name: Kubernetes updates a mounted ConfigMap by swapping a "..data"
         // symlink, and editors often replace a file by renaming another over it. Reload compares the text, so changes
         // to other files cost one read.

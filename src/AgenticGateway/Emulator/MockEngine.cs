@@ -14,19 +14,26 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly MockScript _script = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _byModel = new(StringComparer.Ordinal);
-    private long _requests;
+    private readonly AwaitableCount _requests = new();
+    private readonly AwaitableCount _ended = new();
     private long _inFlight;
     private long _cancelled;
     private volatile RecordedRequest? _last;
 
     public MockScript Script => _script;
-    public long RequestCount => Interlocked.Read(ref _requests);
+    public long RequestCount => _requests.Value;
     public long InFlight => Interlocked.Read(ref _inFlight);
     public long Cancelled => Interlocked.Read(ref _cancelled);
     public RecordedRequest? LastRequest => _last;
     public long RequestsFor(string model) => _byModel.TryGetValue(model, out var n) ? n : 0;
 
     public void RecordCancelled() => Interlocked.Increment(ref _cancelled);
+
+    /// <summary>Completes once the <paramref name="count"/>th API request has arrived: it is then in flight here.</summary>
+    public Task WhenArrivedAsync(long count = 1) => _requests.WhenReachedAsync(count);
+
+    /// <summary>Completes once <paramref name="count"/> API requests have ended here (answered, failed or cancelled).</summary>
+    public Task WhenEndedAsync(long count) => _ended.WhenReachedAsync(count);
 
     /// <summary>The last API request as received, for tests that check what the gateway sent upstream.</summary>
     public sealed record RecordedRequest(string Method, string Path, string Query, IReadOnlyDictionary<string, string> Headers, string Body);
@@ -39,13 +46,14 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
             await HandleControlAsync(exchange, cancellationToken);
             return;
         }
-        Interlocked.Increment(ref _requests);
         Interlocked.Increment(ref _inFlight);
         try
         {
             _last = new RecordedRequest(exchange.Method, path, exchange.Query,
                 exchange.RequestHeaders.GroupBy(h => h.Key.ToLowerInvariant()).ToDictionary(g => g.Key, g => g.First().Value),
                 Encoding.UTF8.GetString(exchange.RequestBody.Span));
+            // Counted once it is in flight and recorded, so that a test woken by WhenArrivedAsync sees both.
+            _requests.Increment();
             await HandleApiAsync(exchange, path, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -55,6 +63,7 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
         finally
         {
             Interlocked.Decrement(ref _inFlight);
+            _ended.Increment();
         }
     }
 

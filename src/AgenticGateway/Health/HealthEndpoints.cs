@@ -21,7 +21,7 @@ internal static class HealthEndpoints
         app.MapGet("/health", (HttpContext context, RuntimeHolder runtimes, Spend.SpendWriter spend, IServiceProvider services) =>
         {
             var runtime = runtimes.Current;
-            var report = Report(runtime) with { SpendQueue = spend.Pending };
+            var report = Report(runtime, services.GetRequiredService<TimeProvider>()) with { SpendQueue = spend.Pending };
             // Redis being down degrades the gateway (limits are per node until it returns) but does not stop it.
             if (services.GetService<Limits.RedisConnection>() is { } redis)
             {
@@ -44,9 +44,10 @@ internal static class HealthEndpoints
         }
     }
 
-    public static HealthReport Report(GatewayRuntime runtime)
+    /// <param name="time">The gateway's clock, the one cooldowns are set by.</param>
+    public static HealthReport Report(GatewayRuntime runtime, TimeProvider time)
     {
-        var now = DateTime.UtcNow.Ticks;
+        var now = time.GetUtcNow().UtcTicks;
         var deployments = runtime.AllDeployments.Select(d => new DeploymentHealth(
             d.Id, d.GroupName, d.ProviderName,
             d.State.IsCoolingDown(now) ? "cooldown" : d.State.IsHealthy ? "healthy" : "half_open",

@@ -116,7 +116,7 @@ internal static class GatewayApp
         {
             // A reload may not turn authentication off while the gateway listens on the network.
             builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>(),
-                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure, reload: true)));
+                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure, reload: true), sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         }
         // Drain streams in flight on shutdown (SIGTERM) before stopping.
@@ -215,6 +215,7 @@ internal static class GatewayApp
         var spend = app.Services.GetRequiredService<SpendWriter>();
         var redis = app.Services.GetService<RedisConnection>();
         var sandboxes = app.Services.GetRequiredService<Sandboxes.SandboxManager>();
+        var time = app.Services.GetRequiredService<TimeProvider>();
         exporter.AddGauges(() =>
         {
             var samples = new List<PrometheusExporter.GaugeSample>
@@ -233,7 +234,7 @@ internal static class GatewayApp
         });
         exporter.AddGauges(() =>
         {
-            var now = DateTime.UtcNow.Ticks;
+            var now = time.GetUtcNow().UtcTicks;
             return runtimes.Current.AllDeployments.SelectMany(d => new[]
             {
                 new PrometheusExporter.GaugeSample("llm_deployment_state", "1 when the deployment takes traffic, 0 while it cools down after failures.",

@@ -67,7 +67,7 @@ internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller 
     /// <summary>Prompt tokens estimated before the call: reserved against token limits, and the usage of last resort.</summary>
     public long EstimatedPromptTokens { get; } = llm.PromptEstimate;
     public long CostNanos { get; set; }
-    /// <summary>When a running stream next checks that its caller may still be served (a Stopwatch timestamp; 0: not yet set).</summary>
+    /// <summary>When a running stream next checks that its caller may still be served (a timestamp of the gateway's TimeProvider; 0: not yet set).</summary>
     public long NextCallerCheck { get; set; }
     public bool SpendRecorded { get; set; }
     /// <summary>

@@ -13,7 +13,7 @@ namespace AgenticGateway.Pipeline;
 /// forwarded event by event as it arrives. Until the first byte goes out a failure is returned for retry; after
 /// that, a failure ends the stream with an error event.
 /// </summary>
-internal sealed class ResponseRelay(ClientAuth auth, ILogger<ResponseRelay> logger)
+internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<ResponseRelay> logger)
 {
     private const int MaxBufferedBody = 128 * 1024 * 1024;
     private const int MaxEventBytes = 16 * 1024 * 1024;
@@ -247,10 +247,12 @@ internal sealed class ResponseRelay(ClientAuth auth, ILogger<ResponseRelay> logg
     private async ValueTask<StreamBrokenFailure?> CallerRevokedAsync(LlmExchange x)
     {
         if (x.Caller is not { Identity: not null } caller) return null;
-        var now = Stopwatch.GetTimestamp();
-        if (x.NextCallerCheck == 0) x.NextCallerCheck = now + (long)(CallerRecheckInterval.TotalSeconds * Stopwatch.Frequency);
+        // The gateway's clock, not the Stopwatch: a test moves it past the interval instead of waiting seconds.
+        var now = time.GetTimestamp();
+        var interval = (long)(CallerRecheckInterval.TotalSeconds * time.TimestampFrequency);
+        if (x.NextCallerCheck == 0) x.NextCallerCheck = now + interval;
         if (now < x.NextCallerCheck) return null;
-        x.NextCallerCheck = now + (long)(CallerRecheckInterval.TotalSeconds * Stopwatch.Frequency);
+        x.NextCallerCheck = now + interval;
         if (await auth.RecheckAsync(caller, x.Http.RequestAborted) is not { } refused) return null;
         Observability.Log.StreamRevoked(logger, refused.Code ?? refused.Type, x.RequestId);
         return new StreamBrokenFailure(new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message), ClientErrorEvent(x, refused)) { EndedByGateway = true };

@@ -9,6 +9,7 @@ namespace AgenticGateway.Tests.Api;
 /// Errors the handlers do not write themselves still leave in the API's error shape: routing's 404 and 405, an
 /// exception, and the 400/408/414/431 Kestrel writes before the application sees the request.
 /// </summary>
+[Trait("Category", "functional")]
 public class ErrorShapeTests : IAsyncLifetime
 {
     private const string Key = "sk-shape-master";

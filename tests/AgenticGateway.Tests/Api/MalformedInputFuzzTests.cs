@@ -15,6 +15,7 @@ namespace AgenticGateway.Tests.Api;
 /// HTTP layer under them) on a real gateway with a master key, a virtual key and real bubblewrap sandboxes: no
 /// malformed request may get a 5xx, a 4xx without its API's JSON error shape, or no answer at all.
 /// </summary>
+[Trait("Category", "sandbox")]
 public sealed class MalformedInputFuzzTests(ITestOutputHelper output)
 {
     private const string Master = "sk-fuzz-master-key";

@@ -5,10 +5,10 @@ using AgenticGateway.Tests.Support;
 
 namespace AgenticGateway.Tests.Api;
 
-/// <summary>Health, metrics, OpenAPI, auth, limits and unknown routes on the gateway with its built-in mock.</summary>
-public class ServiceEndpointsTests : IAsyncLifetime
+/// <summary>The gateway with its built-in mock, a master key and a small body limit, fresh for each test.</summary>
+public abstract class MockGatewayTests : IAsyncLifetime
 {
-    private GatewayServer _gateway = null!;
+    private protected GatewayServer _gateway = null!;
 
     public async Task InitializeAsync() => _gateway = await GatewayServer.StartAsync("""
         server:
@@ -23,13 +23,18 @@ public class ServiceEndpointsTests : IAsyncLifetime
 
     public Task DisposeAsync() => _gateway.DisposeAsync().AsTask();
 
-    private Task<HttpResponseMessage> Post(string path, string json, string? key = "sk-test-master", string header = "Authorization") =>
+    private protected Task<HttpResponseMessage> Post(string path, string json, string? key = "sk-test-master", string header = "Authorization") =>
         _gateway.PostJsonAsync(path, json, configure: r =>
         {
             if (key is null) return;
             r.Headers.TryAddWithoutValidation(header, header == "Authorization" ? "Bearer " + key : key);
         });
+}
 
+/// <summary>Health, metrics, OpenAPI, auth, limits and unknown routes on the gateway with its built-in mock.</summary>
+[Trait("Category", "functional")]
+public class ServiceEndpointsTests : MockGatewayTests
+{
     [Fact]
     public async Task Health_reports_status_version_uptime_and_providers()
     {
@@ -70,29 +75,6 @@ public class ServiceEndpointsTests : IAsyncLifetime
         // Every sample line parses: name{labels} value.
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')))
             Assert.Matches(@"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.eE+-]+|\+Inf|NaN)$", line);
-    }
-
-    [Fact]
-    public async Task Metrics_pass_promtool_check()
-    {
-        (await Post("/v1/chat/completions", Chat.Request("gpt-4o"))).Dispose();
-        (await Post("/v1/chat/completions", Chat.Request("no-such-model"))).Dispose();
-        using (var s = await Post("/v1/chat/completions", Chat.Request("gpt-4o", stream: true))) await s.Content.ReadAsStringAsync();
-        var metrics = await _gateway.Client.GetStringAsync("/metrics");
-
-        // promtool comes from Debian's prometheus package; scripts/test.sh installs it.
-        var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists);
-        Assert.True(promtool is not null, "promtool is not installed: run the tests with scripts/test.sh, which installs it");
-        var start = new System.Diagnostics.ProcessStartInfo(promtool!, "check metrics")
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = System.Diagnostics.Process.Start(start)!;
-        await process.StandardInput.WriteAsync(metrics);
-        process.StandardInput.Close();
-        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0 && output.Trim().Length == 0, $"promtool: exit {process.ExitCode}\n{output}");
     }
 
     [Fact]
@@ -177,5 +159,33 @@ public class ServiceEndpointsTests : IAsyncLifetime
     {
         using var response = await Post("/v1/chat/completions", "");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+}
+
+/// <summary>The /metrics exposition as Prometheus itself parses it: promtool, from Debian's prometheus package.</summary>
+[Trait("Category", "deploy")]
+public class MetricsExpositionTests : MockGatewayTests
+{
+    [Fact]
+    public async Task Metrics_pass_promtool_check()
+    {
+        (await Post("/v1/chat/completions", Chat.Request("gpt-4o"))).Dispose();
+        (await Post("/v1/chat/completions", Chat.Request("no-such-model"))).Dispose();
+        using (var s = await Post("/v1/chat/completions", Chat.Request("gpt-4o", stream: true))) await s.Content.ReadAsStringAsync();
+        var metrics = await _gateway.Client.GetStringAsync("/metrics");
+
+        // promtool comes from Debian's prometheus package; scripts/test.sh installs it.
+        var promtool = new[] { "/usr/bin/promtool", "/usr/local/bin/promtool" }.FirstOrDefault(File.Exists);
+        Assert.True(promtool is not null, "promtool is not installed: run the tests with scripts/test.sh, which installs it");
+        var start = new System.Diagnostics.ProcessStartInfo(promtool!, "check metrics")
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        await process.StandardInput.WriteAsync(metrics);
+        process.StandardInput.Close();
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0 && output.Trim().Length == 0, $"promtool: exit {process.ExitCode}\n{output}");
     }
 }

@@ -2,6 +2,7 @@ using AgenticGateway.Configuration;
 
 namespace AgenticGateway.Tests.Configuration;
 
+[Trait("Category", "unit")]
 public class DurationsTests
 {
     [Theory]

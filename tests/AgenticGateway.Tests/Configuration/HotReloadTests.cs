@@ -2,16 +2,26 @@ using System.Net;
 using AgenticGateway.Configuration;
 using AgenticGateway.Runtime;
 using AgenticGateway.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Configuration;
 
+[Trait("Category", "functional")]
 public class HotReloadTests
 {
-    private static async Task<bool> Eventually(Func<Task<bool>> condition, int timeoutMs = 5000)
+    /// <summary>The gateway's clock: the reload debounce passes when the test moves it.</summary>
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// Waits for the file watcher's event (the kernel's, asynchronous) by moving the clock past the debounce until the
+    /// reload it schedules has happened.
+    /// </summary>
+    private async Task<bool> Eventually(Func<Task<bool>> condition, int timeoutMs = 5000)
     {
         var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
         while (DateTime.UtcNow < deadline)
         {
+            _clock.Advance(TimeSpan.FromMilliseconds(250));
             if (await condition()) return true;
             await Task.Delay(50);
         }
@@ -31,7 +41,7 @@ public class HotReloadTests
         File.CreateSymbolicLink(Path.Combine(dir, "..data"), "..v1");
         File.CreateSymbolicLink(Path.Combine(dir, "config.yaml"), "..data/config.yaml");
         var path = Path.Combine(dir, "config.yaml");
-        await using var gw = await GatewayServer.StartAsync(Config("before"), path);
+        await using var gw = await GatewayServer.StartAsync(Config("before"), path, time: _clock);
 
         Directory.CreateDirectory(Path.Combine(dir, "..v2"));
         await File.WriteAllTextAsync(Path.Combine(dir, "..v2", "config.yaml"), Config("after"));
@@ -56,11 +66,11 @@ public class HotReloadTests
                 api_base: {slow.ApiBase}
             """;
         await File.WriteAllTextAsync(path, Config("before"));
-        await using var gw = await GatewayServer.StartAsync(Config("before"), path);
+        await using var gw = await GatewayServer.StartAsync(Config("before"), path, time: _clock);
 
         // A stream in flight on the old configuration (20 tokens/s: it lasts about a second).
         var inFlight = gw.PostJsonAsync("/v1/chat/completions", Chat.Request("before", stream: true));
-        await Task.Delay(100);
+        await slow.Engine.WhenArrivedAsync(1).WaitAsync(TimeSpan.FromSeconds(30));
 
         await File.WriteAllTextAsync(path, Config("after"));
         Assert.True(await Eventually(async () => (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode == HttpStatusCode.OK));
@@ -76,7 +86,7 @@ public class HotReloadTests
         await File.WriteAllTextAsync(path, "models:\n  - name: broken\n    provider: opneai\n");
         var watcher = gw.Services.GetRequiredService<ConfigWatcher>();
         Assert.False(watcher.Reload());
-        await Task.Delay(400);
+        _clock.Advance(TimeSpan.FromMilliseconds(400));
         Assert.Equal(HttpStatusCode.OK, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode);
         Assert.Equal("after", gw.Services.GetRequiredService<RuntimeHolder>().Current.Options.Deployments[0].ModelName);
         dir.Delete(recursive: true);
@@ -99,7 +109,7 @@ public class HotReloadTests
               cooldown_time: 60s
             """;
         await File.WriteAllTextAsync(path, config);
-        await using var gw = await GatewayServer.StartAsync(config, path);
+        await using var gw = await GatewayServer.StartAsync(config, path, time: _clock);
         upstream.Fail("status=500", count: 2);
         for (var i = 0; i < 2; i++) (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
 

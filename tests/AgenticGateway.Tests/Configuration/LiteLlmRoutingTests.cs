@@ -4,6 +4,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Configuration;
 
 /// <summary>A LiteLLM proxy config.yaml, loaded unchanged, routes as LiteLLM would.</summary>
+[Trait("Category", "functional")]
 public class LiteLlmRoutingTests
 {
     [Fact]

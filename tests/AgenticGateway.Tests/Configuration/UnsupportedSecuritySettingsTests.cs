@@ -7,6 +7,7 @@ namespace AgenticGateway.Tests.Configuration;
 /// LiteLLM settings that govern authentication, guardrails, policies or access are errors when the gateway cannot
 /// enforce them (they used to load with a warning and run open); --allow-unsupported turns them back into warnings.
 /// </summary>
+[Trait("Category", "unit")]
 public class UnsupportedSecuritySettingsTests
 {
     private const string Models = """

@@ -13,6 +13,7 @@ namespace AgenticGateway.Tests.Conformance;
 /// converts the SDK's request to OpenAI (which must succeed) and answers with a golden OpenAI response or stream
 /// converted back.
 /// </summary>
+[Trait("Category", "functional")]
 public sealed class AnthropicSdkInboundTests : IAsyncLifetime
 {
     private static readonly string Fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures", "translation", "anthropic_inbound");

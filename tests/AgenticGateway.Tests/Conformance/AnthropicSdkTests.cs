@@ -11,6 +11,7 @@ namespace AgenticGateway.Tests.Conformance;
 /// The official Anthropic .NET SDK (13.12.0) against the gateway's /v1/messages: on an Anthropic deployment (passed
 /// through) and on an OpenAI deployment (converted both ways): plain, streaming, tools and count_tokens.
 /// </summary>
+[Trait("Category", "functional")]
 public class AnthropicSdkTests : IAsyncLifetime
 {
     private EmulatorServer _upstream = null!;

@@ -7,6 +7,7 @@ using OpenAI.Chat;
 namespace AgenticGateway.Tests.Conformance;
 
 /// <summary>The official OpenAI .NET SDK driving chat with tools against translated providers: it must not notice.</summary>
+[Trait("Category", "functional")]
 public class OpenAiSdkProviderTests : IAsyncLifetime
 {
     private EmulatorServer _upstream = null!;

@@ -10,6 +10,7 @@ using OpenAI.Embeddings;
 namespace AgenticGateway.Tests.Conformance;
 
 /// <summary>The official OpenAI .NET SDK (2.15.0) against the gateway: what real clients send and expect.</summary>
+[Trait("Category", "functional")]
 public class OpenAiSdkTests : IAsyncLifetime
 {
     private EmulatorServer _upstream = null!;

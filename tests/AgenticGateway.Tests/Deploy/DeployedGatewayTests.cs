@@ -12,6 +12,7 @@ namespace AgenticGateway.Tests.Deploy;
 /// deploy/ against a running gateway: the dashboards and alert rules ask only for metrics and labels that /metrics
 /// really has, and the built gateway, run as compose runs it, serves as a non-root user and drains on SIGTERM.
 /// </summary>
+[Trait("Category", "deploy")]
 public partial class DeployedGatewayTests
 {
     private const string Master = "sk-deploy-master";

@@ -11,6 +11,7 @@ namespace AgenticGateway.Tests.Deploy;
 /// compose file have the essentials, Prometheus accepts the config, the rules and the dashboards' queries, and the
 /// config validates with the real loader. <see cref="DeployedGatewayTests"/> checks them against a running gateway.
 /// </summary>
+[Trait("Category", "deploy")]
 public class DeploymentArtifactsTests
 {
     // ---------- YAML and Kubernetes ----------

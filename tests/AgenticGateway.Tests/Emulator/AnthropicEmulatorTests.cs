@@ -14,6 +14,7 @@ namespace AgenticGateway.Tests.Emulator;
 /// The emulator's Anthropic dialect, driven through the Anthropic translator: OpenAI request → translated request →
 /// emulator → translated response, for Anthropic's own API and Claude on Vertex AI, streamed and not.
 /// </summary>
+[Trait("Category", "functional")]
 public class AnthropicEmulatorTests : IAsyncLifetime
 {
     private const string Key = "sk-ant-emulator";

@@ -10,6 +10,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Emulator;
 
 /// <summary>The emulator's Bedrock dialect, round-tripped through the Bedrock translator over a real Kestrel server.</summary>
+[Trait("Category", "functional")]
 public class BedrockEmulatorTests : IAsyncLifetime
 {
     private const string Secret = "emulator-secret-access-key";

@@ -12,6 +12,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Emulator;
 
 /// <summary>The emulator's Gemini dialect, round-tripped through the Gemini translator (AI Studio and Vertex AI).</summary>
+[Trait("Category", "functional")]
 public class GeminiEmulatorTests : IAsyncLifetime
 {
     private const string Key = "gemini-test-key";

@@ -6,6 +6,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Emulator;
 
 /// <summary>The emulator on its own: the wire format and behaviour tests and benchmarks rely on.</summary>
+[Trait("Category", "functional")]
 public class MockEngineTests : IAsyncLifetime
 {
     private EmulatorServer _mock = null!;

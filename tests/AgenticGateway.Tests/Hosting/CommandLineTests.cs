@@ -3,6 +3,7 @@ using AgenticGateway.Hosting;
 
 namespace AgenticGateway.Tests.Hosting;
 
+[Trait("Category", "unit")]
 public class CommandLineTests
 {
     private static string RepoRoot()

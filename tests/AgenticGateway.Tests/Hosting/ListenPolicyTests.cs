@@ -14,9 +14,10 @@ namespace AgenticGateway.Tests.Hosting;
 /// without --insecure stops it with a message saying what to do, and a reload cannot take authentication away from a
 /// gateway that listens on the network.
 /// </summary>
+[Trait("Category", "functional")]
 public class ListenPolicyTests
 {
-    private const string OpenConfig = """
+    internal const string OpenConfig = """
         models:
           - {name: gpt-4o, provider: mock}
         sandboxes: {enabled: false}
@@ -39,6 +40,46 @@ public class ListenPolicyTests
     [InlineData("http://127.0.0.1:8080;http://0.0.0.0:8081", false)]
     public void Loopback_means_every_listed_address_is_loopback(string urls, bool loopback) =>
         Assert.Equal(loopback, ListenPolicy.IsLoopbackOnly(urls));
+
+    [Fact]
+    public async Task Building_the_host_refuses_an_open_network_listener_and_a_reload_cannot_drop_the_master_key()
+    {
+        var open = ConfigLoader.Load(OpenConfig, "test.yaml").Options!;
+        var refused = Assert.Throws<InvalidOperationException>(() => GatewayApp.Build(new GatewayStartOptions(open, null, "http://0.0.0.0:0", [])));
+        Assert.Contains("--insecure", refused.Message, StringComparison.Ordinal);
+
+        var dir = Directory.CreateTempSubdirectory("agw-listen-");
+        var path = Path.Combine(dir.FullName, "gateway.yaml");
+        var keyed = "master_key: sk-listen-test\n" + OpenConfig;
+        await File.WriteAllTextAsync(path, keyed);
+        var options = ConfigLoader.LoadFile(path).Options! with { Storage = new StorageOptions { DataDirectory = Path.Combine(dir.FullName, "data"), DatabaseUrl = default, RedisUrl = default } };
+        await using var app = GatewayApp.Build(new GatewayStartOptions(options, path, "http://0.0.0.0:0", []));
+        await app.StartAsync();
+        try
+        {
+            await File.WriteAllTextAsync(path, OpenConfig.Replace("gpt-4o", "gpt-4o-mini"));
+            Assert.False(app.Services.GetRequiredService<ConfigWatcher>().Reload());
+            Assert.True(app.Services.GetRequiredService<RuntimeHolder>().Current.Options.MasterKey.IsSet);
+            using var client = new HttpClient { BaseAddress = new Uri(GatewayApp.BoundAddresses(app)[0].Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)) };
+            using var anonymous = await client.PostAsync("/v1/chat/completions", new StringContent(Chat.Request("gpt-4o"), Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+        finally
+        {
+            await app.StopAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            dir.Delete(recursive: true);
+        }
+    }
+}
+
+/// <summary>
+/// The same policy as an operator meets it: the built gateway run as a process, its exit code and what it logs.
+/// </summary>
+[Trait("Category", "deploy")]
+public class ListenPolicyProcessTests
+{
+    private const string OpenConfig = ListenPolicyTests.OpenConfig;
 
     [Fact]
     public async Task Without_a_master_key_a_network_address_is_refused_with_what_to_do()
@@ -93,37 +134,6 @@ public class ListenPolicyTests
         var jwt = "jwt: {secret: a-shared-hs256-secret-of-at-least-32-chars}\n" + OpenConfig;
         (exited, _, output) = await RunGatewayAsync(jwt, ["--urls", "http://0.0.0.0:0"], until: "listening on");
         Assert.False(exited, output);
-    }
-
-    [Fact]
-    public async Task Building_the_host_refuses_an_open_network_listener_and_a_reload_cannot_drop_the_master_key()
-    {
-        var open = ConfigLoader.Load(OpenConfig, "test.yaml").Options!;
-        var refused = Assert.Throws<InvalidOperationException>(() => GatewayApp.Build(new GatewayStartOptions(open, null, "http://0.0.0.0:0", [])));
-        Assert.Contains("--insecure", refused.Message, StringComparison.Ordinal);
-
-        var dir = Directory.CreateTempSubdirectory("agw-listen-");
-        var path = Path.Combine(dir.FullName, "gateway.yaml");
-        var keyed = "master_key: sk-listen-test\n" + OpenConfig;
-        await File.WriteAllTextAsync(path, keyed);
-        var options = ConfigLoader.LoadFile(path).Options! with { Storage = new StorageOptions { DataDirectory = Path.Combine(dir.FullName, "data"), DatabaseUrl = default, RedisUrl = default } };
-        await using var app = GatewayApp.Build(new GatewayStartOptions(options, path, "http://0.0.0.0:0", []));
-        await app.StartAsync();
-        try
-        {
-            await File.WriteAllTextAsync(path, OpenConfig.Replace("gpt-4o", "gpt-4o-mini"));
-            Assert.False(app.Services.GetRequiredService<ConfigWatcher>().Reload());
-            Assert.True(app.Services.GetRequiredService<RuntimeHolder>().Current.Options.MasterKey.IsSet);
-            using var client = new HttpClient { BaseAddress = new Uri(GatewayApp.BoundAddresses(app)[0].Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)) };
-            using var anonymous = await client.PostAsync("/v1/chat/completions", new StringContent(Chat.Request("gpt-4o"), Encoding.UTF8, "application/json"));
-            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        }
-        finally
-        {
-            await app.StopAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            dir.Delete(recursive: true);
-        }
     }
 
     /// <summary>

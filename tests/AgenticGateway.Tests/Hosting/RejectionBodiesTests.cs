@@ -9,6 +9,7 @@ namespace AgenticGateway.Tests.Hosting;
 /// The rewrite of Kestrel's own empty error responses: only an error status line with headers that declare an empty
 /// body, and nothing after them, gets a body (end to end in Api.ErrorShapeTests).
 /// </summary>
+[Trait("Category", "unit")]
 public class RejectionBodiesTests
 {
     [Fact]

@@ -8,6 +8,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace AgenticGateway.Tests.Keys;
 
 /// <summary>Clients authenticating with a JWT: its claims pick the user and team whose limits and models apply.</summary>
+[Trait("Category", "functional")]
 public class JwtTests
 {
     private const string Master = "sk-master-key-for-jwt-tests";

@@ -4,14 +4,18 @@ using System.Text;
 using System.Text.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Keys;
 
 /// <summary>LiteLLM-compatible key management and virtual-key auth, against a real gateway with its SQLite store.</summary>
+[Trait("Category", "functional")]
 public class KeyManagementTests : IAsyncLifetime
 {
     private const string Master = "sk-master-key-for-tests";
     private readonly string _data = Directory.CreateTempSubdirectory("agw-keys-").FullName;
+    // The gateway's clock: expiry and grace periods pass when a test moves it.
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private GatewayServer _gateway = null!;
 
     private static readonly string Config = $"""
@@ -22,7 +26,7 @@ public class KeyManagementTests : IAsyncLifetime
           - {"{"}name: "openai/*", provider: mock, model: "*"{"}"}
         """;
 
-    public async Task InitializeAsync() => _gateway = await GatewayServer.StartAsync(Config, dataDirectory: _data);
+    public async Task InitializeAsync() => _gateway = await GatewayServer.StartAsync(Config, dataDirectory: _data, time: _clock);
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
@@ -121,7 +125,7 @@ public class KeyManagementTests : IAsyncLifetime
     {
         var secret = await Generate("""{"duration":"1s"}""");
         Assert.Equal(HttpStatusCode.OK, await Chat(secret));
-        await Task.Delay(1200);
+        _clock.Advance(TimeSpan.FromMilliseconds(1200));
         using var response = await _gateway.PostJsonAsync("/v1/chat/completions", Support.Chat.Request("gpt-4o"), configure: r => r.Headers.Authorization = new("Bearer", secret));
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("key_expired", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -143,7 +147,7 @@ public class KeyManagementTests : IAsyncLifetime
         var third = graceBody.GetProperty("key").GetString()!;
         Assert.Equal(HttpStatusCode.OK, await Chat(second)); // still valid during the grace period
         Assert.Equal(HttpStatusCode.OK, await Chat(third));
-        await Task.Delay(1200);
+        _clock.Advance(TimeSpan.FromMilliseconds(1200));
         Assert.Equal(HttpStatusCode.Unauthorized, await Chat(second));
         Assert.Equal(HttpStatusCode.OK, await Chat(third));
     }

@@ -8,6 +8,7 @@ namespace AgenticGateway.Tests.Keys;
 /// The identity cache in front of the key store: hits do not reach the store, entries live 10 s, concurrent misses
 /// share one lookup, failures are not cached, and invalidation wins over a lookup that was already under way.
 /// </summary>
+[Trait("Category", "unit")]
 public class KeyRegistryTests
 {
     private static readonly TimeSpan Ttl = TimeSpan.FromSeconds(10);

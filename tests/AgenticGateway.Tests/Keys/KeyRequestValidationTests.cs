@@ -6,6 +6,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Keys;
 
 /// <summary>Management bodies that parse as JSON but cannot be decoded are a 400 in OpenAI's shape, not a 500.</summary>
+[Trait("Category", "functional")]
 public class KeyRequestValidationTests : IAsyncLifetime
 {
     private const string Master = "sk-keys-master";

@@ -8,6 +8,7 @@ using AgenticGateway.Hosting;
 using AgenticGateway.Tests.Support;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Keys;
 
@@ -15,6 +16,7 @@ namespace AgenticGateway.Tests.Keys;
 /// LiteLLM's JWT auth (general_settings.enable_jwt_auth with litellm_jwtauth) end to end: a real JWKS endpoint on Kestrel
 /// serving RSA keys, tokens signed here, and LiteLLM's own documented configs.
 /// </summary>
+[Trait("Category", "functional")]
 public class LiteLlmJwtTests
 {
     private const string Audience = "api://agentic-gateway-tests";
@@ -197,7 +199,8 @@ public class LiteLlmJwtTests
     {
         await using var idp = await JwksServer.StartAsync();
         var signer = idp.AddKey("k");
-        await using var g = await GatewayServer.StartAsync(ScopesConfig(idp.JwksUrl));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var g = await GatewayServer.StartAsync(ScopesConfig(idp.JwksUrl), time: clock);
         var consumer = Sign(signer, new() { ["client_id"] = "c1", ["scope"] = new[] { "litellm.api.consumer" } }, audience: null);
         using (var ok = await g.ChatAsync(consumer, "anthropic-claude")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         using (var other = await g.ChatAsync(consumer, "gpt-3.5-turbo-testing")) Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
@@ -211,7 +214,7 @@ public class LiteLlmJwtTests
             Assert.Equal(HttpStatusCode.Unauthorized, nobody.StatusCode);
 
         var fetches = idp.Fetches;
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        clock.Advance(TimeSpan.FromSeconds(1.5));
         using (var again = await g.ChatAsync(consumer, "anthropic-claude")) Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(fetches + 1, idp.Fetches);
     }

@@ -6,6 +6,7 @@ namespace AgenticGateway.Tests.Limits;
 /// The in-process rate-limit store under concurrency: requests whose rule sets overlap (named in any order) neither
 /// deadlock nor lose a count, a refused request counts nowhere, and reservations settle exactly.
 /// </summary>
+[Trait("Category", "unit")]
 public class MemoryRateLimitStoreTests
 {
     private const long Minute = 60_000;

@@ -7,6 +7,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Observability;
 
 /// <summary>The JSON access log of a real gateway process: one line per request, who and what it cost, never the key.</summary>
+[Trait("Category", "deploy")]
 public class AccessLogTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace AgenticGateway.Tests.Observability;
 /// /metrics can be put behind the master key (server.metrics_auth, LiteLLM's require_auth_for_metrics_endpoint) or on a
 /// listener of its own (server.metrics_urls), and it never names an upstream URL.
 /// </summary>
+[Trait("Category", "functional")]
 public class MetricsAccessTests
 {
     private const string Master = "sk-metrics-master";

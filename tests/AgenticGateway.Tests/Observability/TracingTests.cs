@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 namespace AgenticGateway.Tests.Observability;
 
 /// <summary>Spans of the request path, traceparent propagation, and export over OTLP to a real HTTP receiver.</summary>
+[Trait("Category", "functional")]
 public class TracingTests
 {
     private static string Yaml(EmulatorServer upstream, string extra = "") => $"""

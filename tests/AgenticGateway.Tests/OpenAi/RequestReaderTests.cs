@@ -4,6 +4,7 @@ using AgenticGateway.Routing;
 
 namespace AgenticGateway.Tests.OpenAi;
 
+[Trait("Category", "unit")]
 public class RequestReaderTests
 {
     private static ApiError? Parse(string json, LlmOperation op, out ParsedRequest request) =>

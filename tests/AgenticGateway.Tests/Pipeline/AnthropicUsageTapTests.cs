@@ -5,6 +5,7 @@ using AgenticGateway.Pipeline;
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>The Anthropic pass-through stream: bytes out exactly as in, events as soon as complete, usage read on the way.</summary>
+[Trait("Category", "unit")]
 public class AnthropicUsageTapTests
 {
     private const string Stream =

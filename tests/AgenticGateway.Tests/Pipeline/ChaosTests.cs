@@ -5,6 +5,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>Many concurrent requests against failing upstreams: every answer is complete and well-formed, none hangs.</summary>
+[Trait("Category", "functional")]
 public class ChaosTests
 {
     private static readonly string[] Faults = ["none", "status=500", "status=503", "status=429,retry_after=0", "reset", "cut=2", "cut=0", "malformed", "status=400"];

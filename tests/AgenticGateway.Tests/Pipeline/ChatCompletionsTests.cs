@@ -5,6 +5,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>The OpenAI endpoints end to end: gateway and emulator on real Kestrel servers.</summary>
+[Trait("Category", "functional")]
 public class ChatCompletionsTests : IAsyncLifetime
 {
     private EmulatorServer _upstream = null!;

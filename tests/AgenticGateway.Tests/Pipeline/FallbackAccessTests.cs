@@ -13,6 +13,7 @@ namespace AgenticGateway.Tests.Pipeline;
 /// A key limited to some models is never served by a fallback group it may not use (ordinary, default, context-window
 /// and content-policy fallbacks alike), and what it reserves is priced only over groups it may actually reach.
 /// </summary>
+[Trait("Category", "functional")]
 public class FallbackAccessTests
 {
     private const string Master = "sk-master-key-for-fallback-access";

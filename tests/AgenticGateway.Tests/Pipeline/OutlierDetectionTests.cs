@@ -8,6 +8,7 @@ namespace AgenticGateway.Tests.Pipeline;
 /// Cooldowns count errors across requests: one request counts at most once per deployment however often it is
 /// retried there, one request alone never takes a deployment out, and a client's own mistake never counts.
 /// </summary>
+[Trait("Category", "functional")]
 public class OutlierDetectionTests : IAsyncLifetime
 {
     private EmulatorServer _a = null!;

@@ -9,6 +9,7 @@ namespace AgenticGateway.Tests.Pipeline;
 /// A body Kestrel refuses to deliver (broken chunked framing, one that stops arriving) is the client's error, answered
 /// in the API's shape: 400 or 408, never a 500.
 /// </summary>
+[Trait("Category", "functional")]
 public class RequestBodyTests : IAsyncLifetime
 {
     private const string Key = "sk-body-master";

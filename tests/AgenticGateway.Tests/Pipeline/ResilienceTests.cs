@@ -1,10 +1,12 @@
 using System.Net;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>Retries, fallbacks, cooldowns, timeouts and broken upstreams, against real emulator servers.</summary>
+[Trait("Category", "functional")]
 public class ResilienceTests : IAsyncLifetime
 {
     private EmulatorServer _a = null!;
@@ -30,14 +32,15 @@ public class ResilienceTests : IAsyncLifetime
         {extra ?? ""}
         """;
 
-    private Task<GatewayServer> Gateway(string models, string router) => GatewayServer.StartAsync($"""
+    /// <param name="time">The gateway's clock; a fake one moves past a cooldown without waiting for it.</param>
+    private Task<GatewayServer> Gateway(string models, string router, TimeProvider? time = null) => GatewayServer.StartAsync($"""
         models:
         {models}
         router:
           retry_backoff: 10ms
           max_retry_backoff: 50ms
         {router}
-        """);
+        """, time: time);
 
     [Fact]
     public async Task A_failed_attempt_is_retried_on_another_deployment_of_the_group()
@@ -135,8 +138,9 @@ public class ResilienceTests : IAsyncLifetime
     [Fact]
     public async Task A_failing_deployment_cools_down_is_skipped_and_recovers_after_a_probe()
     {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var gw = await Gateway(Deployment("m", _a) + Deployment("m", _b),
-            "  num_retries: 1\n  allowed_fails: 2\n  cooldown_time: 1s\n  strategy: round-robin");
+            "  num_retries: 1\n  allowed_fails: 2\n  cooldown_time: 1s\n  strategy: round-robin", clock);
         _a.Fail("status=500", count: 1000, model: "m");
         // Two failures on A put it into cooldown; retries land on B so every client request succeeds.
         for (var i = 0; i < 6; i++)
@@ -158,7 +162,7 @@ public class ResilienceTests : IAsyncLifetime
 
         // After the cooldown a probe goes through; A is healthy again and takes its share.
         _a.Engine.Script.Clear();
-        await Task.Delay(1200);
+        clock.Advance(TimeSpan.FromMilliseconds(1200));
         for (var i = 0; i < 6; i++) (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
         Assert.True(_a.Engine.RequestCount >= aAfterTrip + 2, $"A got {_a.Engine.RequestCount - aAfterTrip} requests after recovery");
     }
@@ -285,8 +289,7 @@ public class ResilienceTests : IAsyncLifetime
         Assert.Equal(1, slow.Engine.InFlight);
         cts.Cancel();
         response.Dispose();
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (slow.Engine.InFlight > 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        await slow.Engine.WhenEndedAsync(1).WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(0, slow.Engine.InFlight);
         Assert.Equal(1, slow.Engine.Cancelled);
     }
@@ -294,10 +297,11 @@ public class ResilienceTests : IAsyncLifetime
     [Fact]
     public async Task A_probe_that_ends_in_a_bad_request_does_not_leave_the_deployment_stuck()
     {
-        await using var gw = await Gateway(Deployment("m", _a), "  num_retries: 0\n  allowed_fails: 1\n  cooldown_time: 300ms");
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gw = await Gateway(Deployment("m", _a), "  num_retries: 0\n  allowed_fails: 1\n  cooldown_time: 300ms", clock);
         _a.Fail("status=500", count: 2);
         for (var i = 0; i < 2; i++) (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).Dispose();
-        await Task.Delay(400);
+        clock.Advance(TimeSpan.FromMilliseconds(400));
         _a.Fail("status=400", count: 1);
         using (var probe = await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m")))
             Assert.Equal(HttpStatusCode.BadRequest, probe.StatusCode);

@@ -3,6 +3,7 @@ using AgenticGateway.Pipeline;
 
 namespace AgenticGateway.Tests.Pipeline;
 
+[Trait("Category", "unit")]
 public class SseTests
 {
     [Theory]

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using AgenticGateway.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Pipeline;
 
 /// <summary>A stream does not outlive its key: blocking or deleting the key (or blocking its team) ends it with an error event.</summary>
+[Trait("Category", "functional")]
 public class StreamRevocationTests
 {
     private const string Master = "sk-master-key-for-stream-revocation";
@@ -22,7 +24,8 @@ public class StreamRevocationTests
     [InlineData("team", "team_blocked")]
     public async Task A_running_stream_ends_with_an_error_event_soon_after_its_key_loses_access(string change, string code)
     {
-        await using var g = await GatewayServer.StartAsync(Config);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var g = await GatewayServer.StartAsync(Config, time: clock);
         var (_, team) = await g.AdminAsync("/team/new", """{"team_alias": "streamers"}""", Master);
         var teamId = team.GetProperty("team_id").GetString()!;
         var key = await g.GenerateKeyAsync($$"""{"team_id": "{{teamId}}"}""", Master);
@@ -32,6 +35,10 @@ public class StreamRevocationTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         Assert.NotNull(await reader.ReadLineAsync()); // the stream is under way
+        // The next event leaves only after the first one's caller check, which set the clock time of the next check.
+        string? next;
+        do next = await reader.ReadLineAsync(); while (next == "");
+        Assert.NotNull(next);
 
         var (status, _) = change switch
         {
@@ -41,6 +48,8 @@ public class StreamRevocationTests
         };
         Assert.Equal(HttpStatusCode.OK, status);
         var changed = Stopwatch.StartNew();
+        // The gateway checks a running stream's caller again every CallerRecheckInterval of its clock.
+        clock.Advance(AgenticGateway.Pipeline.ResponseRelay.CallerRecheckInterval);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var rest = await reader.ReadToEndAsync(timeout.Token);

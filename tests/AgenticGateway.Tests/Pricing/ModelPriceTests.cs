@@ -3,6 +3,7 @@ using AgenticGateway.Pricing;
 
 namespace AgenticGateway.Tests.Pricing;
 
+[Trait("Category", "unit")]
 public class ModelPriceTests
 {
     private static readonly ModelPrice Plain = new() { InputPerToken = 0.000002m, OutputPerToken = 0.000008m };

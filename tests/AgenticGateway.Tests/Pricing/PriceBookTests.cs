@@ -4,6 +4,7 @@ using AgenticGateway.Pricing;
 
 namespace AgenticGateway.Tests.Pricing;
 
+[Trait("Category", "unit")]
 public class PriceBookTests
 {
     public static TheoryData<string> RequiredModels => new()

@@ -6,6 +6,7 @@ using static AgenticGateway.Tests.Pricing.PricingTestData;
 
 namespace AgenticGateway.Tests.Pricing;
 
+[Trait("Category", "unit")]
 public class PricingConfigTests
 {
     private static readonly ModelPrice Custom = new()

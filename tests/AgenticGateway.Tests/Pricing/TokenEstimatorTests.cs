@@ -3,6 +3,7 @@ using AgenticGateway.Pricing;
 
 namespace AgenticGateway.Tests.Pricing;
 
+[Trait("Category", "unit")]
 public class TokenEstimatorTests
 {
     private static long Estimate(string json) => TokenEstimator.EstimatePromptTokens(Encoding.UTF8.GetBytes(json));

@@ -3,6 +3,7 @@ using AgenticGateway.OpenAi;
 
 namespace AgenticGateway.Tests.Pricing;
 
+[Trait("Category", "unit")]
 public class UsageReaderTests
 {
     private static Usage? Read(string json)

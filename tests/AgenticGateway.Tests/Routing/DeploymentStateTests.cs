@@ -2,6 +2,7 @@ using AgenticGateway.Routing;
 
 namespace AgenticGateway.Tests.Routing;
 
+[Trait("Category", "unit")]
 public class DeploymentStateTests
 {
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(60);

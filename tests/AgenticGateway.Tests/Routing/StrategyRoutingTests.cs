@@ -5,6 +5,7 @@ using AgenticGateway.Tests.Support;
 namespace AgenticGateway.Tests.Routing;
 
 /// <summary>Each routing strategy end to end: a gateway in front of a slow and a fast emulator.</summary>
+[Trait("Category", "functional")]
 public class StrategyRoutingTests : IAsyncLifetime
 {
     private EmulatorServer _slow = null!;

@@ -3,6 +3,7 @@ using static AgenticGateway.Tests.Routing.RoutingTestData;
 
 namespace AgenticGateway.Tests.Routing;
 
+[Trait("Category", "unit")]
 public class StrategyTests
 {
     [Fact]

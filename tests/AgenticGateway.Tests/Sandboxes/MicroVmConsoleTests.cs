@@ -4,6 +4,7 @@ using AgenticGateway.Sandboxes;
 
 namespace AgenticGateway.Tests.Sandboxes;
 
+[Trait("Category", "unit")]
 public class MicroVmConsoleTests
 {
     [Fact]

@@ -370,6 +370,7 @@ public abstract class SandboxApiSuite
 }
 
 /// <summary>The sandbox API suite on bubblewrap, plus what only a bubblewrap sandbox has (the host's Python packages, the native agent as bwrap's child).</summary>
+[Trait("Category", "sandbox")]
 public class SandboxApiTests(SandboxGatewayFixture fixture) : SandboxApiSuite, IClassFixture<SandboxGatewayFixture>
 {
     private protected override SandboxGateway G => fixture.Gateway;

@@ -13,6 +13,7 @@ public sealed class ProcessEnvironmentCollection;
 
 /// <summary>What a tenant can read of the host from inside a bubblewrap sandbox: nothing of the gateway.</summary>
 [Collection("process environment")]
+[Trait("Category", "sandbox")]
 public class SandboxHostVisibilityTests
 {
     /// <summary>

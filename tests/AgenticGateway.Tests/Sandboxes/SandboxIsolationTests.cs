@@ -5,6 +5,7 @@ using System.Text.Json;
 namespace AgenticGateway.Tests.Sandboxes;
 
 /// <summary>Escape and abuse attempts, each contained with a clear result.</summary>
+[Trait("Category", "sandbox")]
 public class SandboxIsolationTests(SandboxGatewayFixture fixture) : IClassFixture<SandboxGatewayFixture>
 {
     private SandboxGateway G => fixture.Gateway;

@@ -5,10 +5,12 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AgenticGateway.Tests.Sandboxes;
 
 /// <summary>Pool, quotas, expiry, clean-up and the interactive WebSocket, each with a gateway of its own.</summary>
+[Trait("Category", "sandbox")]
 public class SandboxLifecycleTests
 {
     [Fact]
@@ -50,7 +52,9 @@ public class SandboxLifecycleTests
     [Fact]
     public async Task Quotas_limit_concurrent_sandboxes_and_sandbox_seconds_per_key()
     {
-        await using var g = await SandboxGateway.StartAsync("pools: {}, quota: {max_concurrent: 2, max_sandbox_seconds: 10}");
+        // The gateway's clock: sandbox-seconds accrue when the test moves it.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var g = await SandboxGateway.StartAsync("pools: {}, quota: {max_concurrent: 2, max_sandbox_seconds: 10}", services: s => s.AddSingleton<TimeProvider>(clock));
         var key = await g.NewKeyAsync();
         var first = await g.CreateAsync("""{"runtime":"bash"}""", key);
         await g.CreateAsync("""{"runtime":"bash"}""", key);
@@ -61,6 +65,7 @@ public class SandboxLifecycleTests
         await g.CreateAsync("""{"runtime":"bash"}""");
 
         // Two live sandboxes use 10 sandbox-seconds in 5 s; then they are ended and new ones refused.
+        clock.Advance(TimeSpan.FromSeconds(5));
         await WaitUntil(async () => (await g.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{first}", key: key)).Status == HttpStatusCode.NotFound, TimeSpan.FromSeconds(30));
         (status, body) = await g.PostAsync("/v1/sandboxes", """{"runtime":"bash"}""", key);
         Assert.Equal(HttpStatusCode.TooManyRequests, status);

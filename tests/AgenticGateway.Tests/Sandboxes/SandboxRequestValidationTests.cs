@@ -11,6 +11,7 @@ namespace AgenticGateway.Tests.Sandboxes;
 /// Malformed sandbox and file requests (wrong types, text that cannot be decoded, numbers no TimeSpan holds, broken
 /// uploads) get a 400 in OpenAI's shape naming the field, never a 500.
 /// </summary>
+[Trait("Category", "sandbox")]
 public class SandboxRequestValidationTests(SandboxGatewayFixture fixture) : IClassFixture<SandboxGatewayFixture>
 {
     private SandboxGateway G => fixture.Gateway;

@@ -3,6 +3,7 @@ using AgenticGateway.Sandboxes.Bubblewrap;
 namespace AgenticGateway.Tests.Sandboxes;
 
 /// <summary>The private state directory a microVM driver keeps its sockets and snapshots in.</summary>
+[Trait("Category", "unit")]
 public sealed class UnixFilesTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("agw-unixfiles-").FullName;

@@ -13,6 +13,7 @@ namespace AgenticGateway.Tests.Spend;
 /// overshoot a budget by at most one request, on one node and across replicas sharing Redis. A budget never runs open
 /// on a model without a price.
 /// </summary>
+[Trait("Category", "integration")]
 public class BudgetReservationTests(ITestOutputHelper output)
 {
     private const string Master = "sk-master-key-for-budget-reservations";

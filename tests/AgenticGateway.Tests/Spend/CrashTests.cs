@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 namespace AgenticGateway.Tests.Spend;
 
 /// <summary>kill -9 of a gateway process in the middle of a load: every request that got a 200 has its spend log after restart.</summary>
+[Trait("Category", "integration")]
 public class CrashTests(ITestOutputHelper output)
 {
     private const string Master = "sk-master-key-for-crash-tests";

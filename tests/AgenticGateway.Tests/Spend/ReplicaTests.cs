@@ -10,6 +10,7 @@ namespace AgenticGateway.Tests.Spend;
 /// Three gateway replicas sharing one Redis and one PostgreSQL: limits and budgets are global, not per replica; and
 /// when Redis goes away the gateway keeps serving on local limits (fail-open) or refuses (fail-closed), and says so.
 /// </summary>
+[Trait("Category", "integration")]
 public class ReplicaTests(ITestOutputHelper output)
 {
     private const string Master = "sk-master-key-for-replica-tests";

@@ -11,6 +11,7 @@ namespace AgenticGateway.Tests.Spend;
 /// Teams, users, budgets, rate limits and spend logs through the HTTP API, as a LiteLLM user would drive them, on
 /// each database backend (the embedded SQLite, and a real PostgreSQL).
 /// </summary>
+[Trait("Category", "integration")]
 public class SpendAndLimitsTests
 {
     private const string Master = "sk-master-key-for-spend-tests";

@@ -4,6 +4,7 @@ using AgenticGateway.Spend;
 namespace AgenticGateway.Tests.Spend;
 
 /// <summary>The write-ahead file keeps what the bounded queue could not take until it has been replayed.</summary>
+[Trait("Category", "unit")]
 public class SpendWalTests
 {
     private static SpendLog Log(int n) => new()

@@ -7,10 +7,11 @@ using AgenticGateway.Tests.Support;
 
 namespace AgenticGateway.Tests.Storage;
 
-/// <summary>One gateway per data directory, and where the data directory is when nobody says.</summary>
+/// <summary>One gateway per data directory, also while its sandboxes run.</summary>
+[Trait("Category", "sandbox")]
 public class DataDirectoryTests
 {
-    private const string Config = "models:\n  - {name: m, provider: mock}\nsandboxes: {pools: {}}\n";
+    internal const string Config = "models:\n  - {name: m, provider: mock}\nsandboxes: {pools: {}}\n";
 
     [Fact]
     public async Task A_second_gateway_on_the_same_data_directory_refuses_to_start_and_the_first_ones_sandbox_lives_on()
@@ -62,6 +63,20 @@ public class DataDirectoryTests
         }
     }
 
+    internal static GatewayOptions Load(string yaml)
+    {
+        var result = ConfigLoader.Load(yaml, "test.yaml", new Dictionary<string, string>());
+        Assert.True(result.Options is not null, string.Join("; ", result.Errors));
+        return result.Options!;
+    }
+}
+
+/// <summary>Where the data directory is when nobody says, and where a relative one in a config file points.</summary>
+[Trait("Category", "unit")]
+public class DataDirectoryLocationTests
+{
+    private const string Config = DataDirectoryTests.Config;
+
     [Fact]
     public void The_default_data_directory_is_absolute_and_not_the_working_directory()
     {
@@ -92,10 +107,5 @@ public class DataDirectoryTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    private static GatewayOptions Load(string yaml)
-    {
-        var result = ConfigLoader.Load(yaml, "test.yaml", new Dictionary<string, string>());
-        Assert.True(result.Options is not null, string.Join("; ", result.Errors));
-        return result.Options!;
-    }
+    private static GatewayOptions Load(string yaml) => DataDirectoryTests.Load(yaml);
 }

@@ -6,6 +6,7 @@ using StackExchange.Redis;
 namespace AgenticGateway.Tests.Support;
 
 /// <summary>The private Redis and PostgreSQL servers the integration tests run against really work.</summary>
+[Trait("Category", "integration")]
 public class RealServersTests
 {
     [Fact]

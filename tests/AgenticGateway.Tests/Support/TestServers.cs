@@ -69,9 +69,11 @@ internal sealed class GatewayServer : IAsyncDisposable
     /// <param name="kestrel">Changes to Kestrel's limits for this server (short timeouts, to test them quickly).</param>
     /// <param name="routes">Extra endpoints for a test (one that fails on purpose), mapped after the gateway's own.</param>
     /// <param name="waitForRedis">With redis_url, return once Redis is connected (it is connected in the background).</param>
+    /// <param name="time">The gateway's clock: a FakeTimeProvider (started at the real time) lets a test move past a
+    /// cooldown, an expiry, a grace period or a debounce instead of sleeping through it.</param>
     public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null,
         Action<IServiceCollection>? services = null, Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null, Action<WebApplication>? routes = null,
-        bool waitForRedis = true)
+        bool waitForRedis = true, TimeProvider? time = null)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
@@ -80,7 +82,12 @@ internal sealed class GatewayServer : IAsyncDisposable
         // Gateways of tests that do not use sandboxes keep no warm pool: the suite would otherwise start hundreds.
         if (!yaml.Contains("sandboxes:", StringComparison.Ordinal))
             options = options with { Sandboxes = options.Sandboxes with { Pools = System.Collections.Immutable.ImmutableDictionary<string, AgenticGateway.Sandboxes.PoolOptions>.Empty } };
-        var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings) { OverrideServices = services });
+        Action<IServiceCollection>? overrides = time is { } clock ? s =>
+        {
+            s.AddSingleton(clock);
+            services?.Invoke(s);
+        } : services;
+        var app = GatewayApp.Build(new GatewayStartOptions(options, configPath, "http://127.0.0.1:0", result.Warnings) { OverrideServices = overrides });
         // Kestrel reads its limits from this options instance for each connection, so a change before start holds.
         kestrel?.Invoke(app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>>().Value);
         routes?.Invoke(app);

@@ -13,6 +13,7 @@ namespace AgenticGateway.Tests.Translation;
 /// directory holds is checked. An optional call.json sets the attempt: model, stream, include_usage, vertex,
 /// anthropic_version/anthropic_beta (client headers), upstream_status (for provider_error), expect_incomplete.
 /// </summary>
+[Trait("Category", "unit")]
 public class AnthropicGoldenTests
 {
     private const string DefaultModel = "claude-sonnet-4-5-20250929";

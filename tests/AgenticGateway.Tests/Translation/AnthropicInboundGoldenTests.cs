@@ -11,6 +11,7 @@ namespace AgenticGateway.Tests.Translation;
 /// Fixtures/translation/anthropic_inbound: anthropic_request.json → openai_request.json (or expected_error.json),
 /// openai_response.json → anthropic_response.json, openai_stream.txt → anthropic_stream.txt.
 /// </summary>
+[Trait("Category", "unit")]
 public class AnthropicInboundGoldenTests
 {
     private const string Model = "claude-sonnet-4-5";

@@ -4,6 +4,7 @@ using AgenticGateway.Providers.Anthropic.Inbound;
 namespace AgenticGateway.Tests.Translation;
 
 /// <summary>An Anthropic request with a field of the wrong type is refused with a 400 naming the field, never thrown.</summary>
+[Trait("Category", "unit")]
 public class AnthropicInboundValidationTests
 {
     private const string Messages = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";

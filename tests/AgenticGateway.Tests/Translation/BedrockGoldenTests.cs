@@ -13,6 +13,7 @@ namespace AgenticGateway.Tests.Translation;
 /// against every file pair it holds. Stream frames come as hex built by an independent encoder (Python's zlib CRC)
 /// and as a JSON list that our encoder must turn into the very same bytes.
 /// </summary>
+[Trait("Category", "unit")]
 public class BedrockGoldenTests
 {
     internal static readonly string Root = Path.Combine(AppContext.BaseDirectory, "Fixtures", "translation", "bedrock");

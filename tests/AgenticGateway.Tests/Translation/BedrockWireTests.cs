@@ -6,6 +6,7 @@ using AgenticGateway.Providers.Translation;
 namespace AgenticGateway.Tests.Translation;
 
 /// <summary>The Bedrock wire pieces on their own: SigV4 against AWS's published vectors, the event-stream framing, CRC-32.</summary>
+[Trait("Category", "unit")]
 public class BedrockWireTests
 {
     private static readonly AwsCredentials SuiteCredentials = new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", null);

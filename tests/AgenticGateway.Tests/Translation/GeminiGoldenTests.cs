@@ -13,6 +13,7 @@ namespace AgenticGateway.Tests.Translation;
 /// Fixtures/translation/gemini is a case, and every file pair found in it is checked. An optional <c>call.json</c>
 /// sets the attempt (<c>vertex</c>, <c>stream</c>, <c>include_usage</c>, <c>model</c>, <c>embeddings</c>).
 /// </summary>
+[Trait("Category", "unit")]
 public class GeminiGoldenTests
 {
     /// <summary>A fixed clock: the three feeds of one stream must give byte-identical output.</summary>

@@ -8,6 +8,7 @@ namespace AgenticGateway.Tests.Translation;
 /// Every translated provider end to end: an OpenAI-format client, the gateway, the provider's wire format spoken by
 /// the emulator (which checks what it receives the way the provider does: auth, signatures, role order, tool pairing).
 /// </summary>
+[Trait("Category", "functional")]
 public class ProviderEndToEndTests : IAsyncLifetime
 {
     internal const string Key = "test-provider-key";

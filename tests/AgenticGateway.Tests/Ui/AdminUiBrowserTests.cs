@@ -10,6 +10,7 @@ namespace AgenticGateway.Tests.Ui;
 /// The admin UI in a real browser: Playwright driving Debian's headless Chromium against a real gateway (mock
 /// provider, bubblewrap sandboxes). Screenshots of every page go to TestResults/ui-screenshots under the test output.
 /// </summary>
+[Trait("Category", "browser")]
 public class AdminUiBrowserTests(AdminUiFixture fixture, ITestOutputHelper output) : IClassFixture<AdminUiFixture>
 {
     private GatewayServer Gateway => fixture.Gateway;

@@ -6,6 +6,7 @@ using AgenticGateway.Ui;
 namespace AgenticGateway.Tests.Ui;
 
 /// <summary>The admin UI's JSON endpoints (/ui/api/...) and its files, against a real gateway with the mock provider.</summary>
+[Trait("Category", "functional")]
 public class UiApiTests : IAsyncLifetime
 {
     private const string Master = "sk-ui-master-key-for-tests";

@@ -4,6 +4,7 @@ using AgenticGateway.Sandboxes.Agent;
 namespace AgenticGateway.Tests.Sandboxes.Agent;
 
 /// <summary>The gateway's protocol client against the real guest agent, run directly (no sandbox) in a temporary home.</summary>
+[Trait("Category", "sandbox")]
 public class AgentConnectionTests
 {
     private static (Process, AgentConnection) StartAgent(string home)

@@ -12,6 +12,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent;
 /// The C# guest agent's transports: the same protocol over a Unix socket, a vsock port (listening; this host has no
 /// vsock loopback to connect through) and a virtio-serial port found by its name (a fake sysfs whose port is a pty).
 /// </summary>
+[Trait("Category", "sandbox")]
 public class GuestAgentTransportTests
 {
     private static Process StartAgent(string transport, string home, params string[] extra)

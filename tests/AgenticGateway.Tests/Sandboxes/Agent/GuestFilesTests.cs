@@ -3,6 +3,7 @@ using AgenticGateway.Sandboxes.Bubblewrap;
 namespace AgenticGateway.Tests.Sandboxes.Agent;
 
 /// <summary>What the bubblewrap driver copies into every sandbox: the agent, the kernels and the generated /etc files.</summary>
+[Trait("Category", "unit")]
 public class GuestFilesTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using AgenticGateway.Sandboxes.Egress;
 namespace AgenticGateway.Tests.Sandboxes.Egress;
 
 /// <summary>The address classifier the egress proxy checks every resolved address with.</summary>
+[Trait("Category", "unit")]
 public class EgressAddressesTests
 {
     [Theory]

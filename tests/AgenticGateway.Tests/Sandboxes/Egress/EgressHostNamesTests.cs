@@ -6,6 +6,7 @@ using AgenticGateway.Sandboxes.Egress;
 namespace AgenticGateway.Tests.Sandboxes.Egress;
 
 /// <summary>Which names allow_hosts, the operator's ceiling and proxied requests accept, and how entries match.</summary>
+[Trait("Category", "unit")]
 public class EgressHostNamesTests
 {
     [Theory]

@@ -11,6 +11,7 @@ namespace AgenticGateway.Tests.Sandboxes.Egress;
 /// however a sandbox names it; names resolve through a scripted resolver (there is no DNS here), so a name can be made
 /// to answer loopback, private or metadata addresses, or a different address the second time (rebinding).
 /// </summary>
+[Trait("Category", "sandbox")]
 public class EgressProxyTests
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 /// The client and the driver's request sequences against a fake Firecracker API on a Unix socket: every body sent is
 /// checked against the Firecracker OpenAPI document (Fixtures/firecracker/firecracker-api.yaml).
 /// </summary>
+[Trait("Category", "functional")]
 public class FirecrackerClientTests
 {
     private static readonly VmPlan FullPlan = new()

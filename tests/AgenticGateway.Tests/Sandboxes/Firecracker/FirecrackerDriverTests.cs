@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 
 /// <summary>When the driver says it cannot run, and the <c>sandboxes.firecracker</c> config.</summary>
+[Trait("Category", "unit")]
 public sealed class FirecrackerDriverTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("agw-fc-driver-").FullName;

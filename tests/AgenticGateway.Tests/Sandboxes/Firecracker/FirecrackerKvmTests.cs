@@ -10,6 +10,7 @@ namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 /// guest image (<c>agw images build</c>; AGW_FC_IMAGE_DIR, default the image cache; or AGW_FC_KERNEL and AGW_FC_ROOTFS
 /// for images of your own). Skipped only when /dev/kvm is absent.
 /// </summary>
+[Trait("Category", "vm")]
 public sealed class FirecrackerKvmTests
 {
     private static FirecrackerOptions Options(bool snapshots) => new FirecrackerOptions

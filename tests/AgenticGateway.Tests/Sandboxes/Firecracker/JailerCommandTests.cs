@@ -3,6 +3,7 @@ using AgenticGateway.Sandboxes.Firecracker;
 namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 
 /// <summary>The jailer's argv and the chroot layout, as Firecracker's docs/jailer.md describes them.</summary>
+[Trait("Category", "unit")]
 public class JailerCommandTests
 {
     private static readonly FirecrackerOptions Options = new()

@@ -3,6 +3,7 @@ using System.Text.Json;
 namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 
 /// <summary>The schema checker itself: it accepts the document's own examples and rejects wrong bodies, so the request tests can fail.</summary>
+[Trait("Category", "unit")]
 public class SwaggerSchemaTests
 {
     private static List<string> Check(string method, string path, string body) => SwaggerSchema.Firecracker.ValidateRequest(method, path, body);

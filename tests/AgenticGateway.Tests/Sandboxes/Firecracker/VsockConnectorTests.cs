@@ -5,6 +5,7 @@ using AgenticGateway.Sandboxes.Firecracker;
 namespace AgenticGateway.Tests.Sandboxes.Firecracker;
 
 /// <summary>The host side of Firecracker's vsock against a fake Unix socket server playing Firecracker.</summary>
+[Trait("Category", "unit")]
 public sealed class VsockConnectorTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("agw-vsock-").FullName;

@@ -6,6 +6,7 @@ using AgenticGateway.Sandboxes.Images;
 namespace AgenticGateway.Tests.Sandboxes.Images;
 
 /// <summary>The image builder's pieces that need no download: module order, vmlinux extraction, cpio, the current link.</summary>
+[Trait("Category", "vm")]
 public sealed class ImageBuilderTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("agw-image-test-").FullName;

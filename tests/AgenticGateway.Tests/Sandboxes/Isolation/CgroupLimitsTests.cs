@@ -6,6 +6,7 @@ namespace AgenticGateway.Tests.Sandboxes.Isolation;
 /// Real cgroups (root and a writable hierarchy required), each test under its own prefix below this process's cgroup,
 /// reaped in Dispose whatever happens.
 /// </summary>
+[Trait("Category", "sandbox")]
 public sealed class CgroupLimitsTests : IDisposable
 {
     private const long MiB = 1 << 20;

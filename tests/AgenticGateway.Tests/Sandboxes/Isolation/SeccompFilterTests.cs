@@ -6,6 +6,7 @@ using AgenticGateway.Sandboxes.Isolation;
 namespace AgenticGateway.Tests.Sandboxes.Isolation;
 
 /// <summary>The filter in real bubblewrap sandboxes (root and bwrap required), plus its arm64 program through a BPF interpreter.</summary>
+[Trait("Category", "sandbox")]
 public sealed class SeccompFilterTests : IDisposable
 {
     private const int Eperm = 1, Enosys = 38;

@@ -31,6 +31,7 @@ public sealed class QemuCollection : ICollectionFixture<QemuGatewayFixture>;
 
 /// <summary>The whole sandbox API suite (<see cref="SandboxApiSuite"/>) against QEMU microVMs.</summary>
 [Collection("qemu")]
+[Trait("Category", "vm")]
 public class QemuSandboxApiTests(QemuGatewayFixture fixture) : SandboxApiSuite
 {
     private protected override SandboxGateway G => fixture.Gateway;
@@ -38,6 +39,7 @@ public class QemuSandboxApiTests(QemuGatewayFixture fixture) : SandboxApiSuite
 
 /// <summary>The qemu driver end to end: real QEMU microVMs (TCG here), the real guest agent over virtio-serial.</summary>
 [Collection("qemu")]
+[Trait("Category", "vm")]
 public class QemuSandboxTests(QemuGatewayFixture fixture, ITestOutputHelper output)
 {
     private SandboxGateway G => fixture.Gateway;

@@ -8,6 +8,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 /// concurrently, malformed lines, and its end on end-of-file.
 /// </summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class AgentOpsTests
 {
     [Fact]

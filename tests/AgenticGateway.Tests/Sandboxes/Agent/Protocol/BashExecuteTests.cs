@@ -2,6 +2,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 
 /// <summary><c>execute</c> in bash contexts (a persistent shell under the agent).</summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class BashExecuteTests
 {
     private const string Home = AgentUnderTest.Home;

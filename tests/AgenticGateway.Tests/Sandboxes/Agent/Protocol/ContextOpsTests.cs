@@ -4,6 +4,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 
 /// <summary><c>context.create</c>, <c>context.list</c>, <c>context.restart</c> and <c>context.remove</c>.</summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class ContextOpsTests
 {
     private static async Task<JsonElement> Listed(AgentUnderTest a, string name) =>

@@ -5,6 +5,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 
 /// <summary>The file ops: <c>fs.mkdir</c>, <c>fs.write</c>, <c>fs.read</c>, <c>fs.list</c>, <c>fs.stat</c>, <c>fs.move</c>, <c>fs.remove</c>, and the writable roots they keep to.</summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class FileOpsTests
 {
     private const string Home = AgentUnderTest.Home;

@@ -6,6 +6,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 
 /// <summary><c>execute</c> in node contexts (nodekernel.js under the agent).</summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class NodeExecuteTests
 {
     [Fact]

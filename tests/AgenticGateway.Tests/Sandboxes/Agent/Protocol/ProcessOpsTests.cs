@@ -5,6 +5,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 
 /// <summary><c>process.start</c>, <c>process.input</c>, <c>process.signal</c>, <c>process.resize</c>, <c>process.list</c> and <c>cancel</c> of a process.</summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class ProcessOpsTests
 {
     private static Task<System.Text.Json.JsonElement> Started(AgentUnderTest a, long id) => a.WaitEventAsync(id, e => e.Str("type") == "start");

@@ -5,6 +5,7 @@ namespace AgenticGateway.Tests.Sandboxes.Agent.Protocol;
 
 /// <summary><c>execute</c> in python contexts (pykernel.py under the agent).</summary>
 [Collection(AgentProtocolCollection.Name)]
+[Trait("Category", "sandbox")]
 public class PythonExecuteTests
 {
     private const string Home = AgentUnderTest.Home;
