@@ -5,6 +5,7 @@ using AgenticGateway.Pipeline;
 using AgenticGateway.Pipeline.Middlewares;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
+using AgenticGateway.Services.Llm;
 
 namespace AgenticGateway.Benchmarks;
 

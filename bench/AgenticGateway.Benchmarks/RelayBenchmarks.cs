@@ -5,6 +5,7 @@ using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
+using AgenticGateway.Services.Llm;
 
 namespace AgenticGateway.Benchmarks;
 

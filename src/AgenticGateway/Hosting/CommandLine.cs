@@ -98,7 +98,7 @@ internal static class CommandLine
             try
             {
                 var agent = Sandboxes.Agent.GuestAgentBinary.Locate(Console.WriteLine);
-                var image = Sandboxes.Images.ImageBuilder.Build(Path.GetFullPath(result.GetValue(output) ?? Sandboxes.ImageLayout.DefaultCacheDirectory), Console.WriteLine, agent);
+                var image = Images.ImageBuilder.Build(Path.GetFullPath(result.GetValue(output) ?? Sandboxes.ImageLayout.DefaultCacheDirectory), Console.WriteLine, agent);
                 Console.WriteLine(image);
                 return 0;
             }

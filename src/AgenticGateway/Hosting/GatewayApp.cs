@@ -1,5 +1,4 @@
 using System.Net;
-using AgenticGateway.Api;
 using AgenticGateway.Configuration;
 using AgenticGateway.Keys;
 using AgenticGateway.Limits;
@@ -10,6 +9,9 @@ using AgenticGateway.Spend;
 using AgenticGateway.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using AgenticGateway.Services.Admin;
+using AgenticGateway.Services.Llm;
+using AgenticGateway.Services.Status;
 
 namespace AgenticGateway.Hosting;
 
@@ -109,7 +111,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<Pipeline.Middlewares.BudgetMiddleware>();
         builder.Services.AddSingleton<Pipeline.Middlewares.RateLimitMiddleware>();
         builder.Services.AddSingleton<RouterChains>();
-        builder.Services.AddSingleton(new Ui.RecentRequests());
+        builder.Services.AddSingleton(new RecentRequests());
         AddSandboxes(builder.Services, options);
         start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
@@ -185,7 +187,7 @@ internal static class GatewayApp
         services.AddSingleton(sp => new Sandboxes.SandboxManager(options.Sandboxes, options.Sandboxes.OfferedDrivers.ToDictionary(n => n, n => Driver(sp, n)),
             sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());
-        services.AddSingleton<Sandboxes.Api.SandboxHttp>();
+        services.AddSingleton<Services.Sandboxes.SandboxHttp>();
     }
 
     /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>

@@ -58,7 +58,7 @@ public class ConfigLoaderTests
         Assert.Equal(["gpt-4o"], o.Router.Fallbacks["smart"].ToArray());
     }
 
-    private const string ProvidersDefaultAzureVersion = AgenticGateway.Providers.ProviderCatalog.DefaultAzureApiVersion;
+    private const string ProvidersDefaultAzureVersion = ProviderCatalog.DefaultAzureApiVersion;
 
     [Fact]
     public void Every_error_is_reported_at_once_with_its_path()

@@ -1,4 +1,5 @@
 using AgenticGateway.Configuration;
+using AgenticGateway.Yaml;
 
 namespace AgenticGateway.Tests.Configuration;
 

@@ -3,6 +3,7 @@ using AgenticGateway.Configuration;
 using AgenticGateway.Runtime;
 using AgenticGateway.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
+using AgenticGateway.Hosting;
 
 namespace AgenticGateway.Tests.Configuration;
 

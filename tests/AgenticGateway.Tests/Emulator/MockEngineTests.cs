@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using AgenticGateway.Emulator;
 using AgenticGateway.Tests.Support;
+using AgenticGateway.Configuration;
 
 namespace AgenticGateway.Tests.Emulator;
 

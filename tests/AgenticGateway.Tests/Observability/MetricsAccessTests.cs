@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using AgenticGateway.Observability;
 using AgenticGateway.Tests.Support;
+using AgenticGateway.Hosting;
 
 namespace AgenticGateway.Tests.Observability;
 

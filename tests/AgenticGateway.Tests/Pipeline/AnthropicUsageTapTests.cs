@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using AgenticGateway.Pipeline;
+using AgenticGateway.Services.Llm;
 
 namespace AgenticGateway.Tests.Pipeline;
 

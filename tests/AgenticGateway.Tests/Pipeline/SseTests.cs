@@ -1,5 +1,6 @@
 using System.Text;
 using AgenticGateway.Pipeline;
+using AgenticGateway.Services.Llm;
 
 namespace AgenticGateway.Tests.Pipeline;
 

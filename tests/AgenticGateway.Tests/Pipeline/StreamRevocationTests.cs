@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using AgenticGateway.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
+using AgenticGateway.Services.Llm;
 
 namespace AgenticGateway.Tests.Pipeline;
 
@@ -49,7 +50,7 @@ public class StreamRevocationTests
         Assert.Equal(HttpStatusCode.OK, status);
         var changed = Stopwatch.StartNew();
         // The gateway checks a running stream's caller again every CallerRecheckInterval of its clock.
-        clock.Advance(AgenticGateway.Pipeline.ResponseRelay.CallerRecheckInterval);
+        clock.Advance(ResponseRelay.CallerRecheckInterval);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var rest = await reader.ReadToEndAsync(timeout.Token);

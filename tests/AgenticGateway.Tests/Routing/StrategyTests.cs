@@ -1,5 +1,6 @@
 using AgenticGateway.Routing;
 using static AgenticGateway.Tests.Routing.RoutingTestData;
+using AgenticGateway.Configuration;
 
 namespace AgenticGateway.Tests.Routing;
 

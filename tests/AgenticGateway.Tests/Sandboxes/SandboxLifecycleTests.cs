@@ -1,3 +1,4 @@
+using AgenticGateway.Sandboxes;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -152,7 +153,7 @@ public class SandboxLifecycleTests
     {
         var cache = Directory.CreateTempSubdirectory("agw-wheels-").FullName;
         BuildWheel(Path.Combine(cache, "agwdemo-1.2.0-py3-none-any.whl"), "agwdemo", "1.2.0", "def answer():\n    return 42\n");
-        AgenticGateway.Sandboxes.Bubblewrap.UnixFiles.SetMode(cache, AgenticGateway.Sandboxes.Bubblewrap.UnixFiles.WorldTraversable);
+        AgenticGateway.Sandboxes.UnixFiles.SetMode(cache, AgenticGateway.Sandboxes.UnixFiles.WorldTraversable);
         await using var g = await SandboxGateway.StartAsync($"pools: {{}}, package_cache: {cache}");
         var id = await g.CreateAsync("""{"runtime":"python","packages":["agwdemo==1.2.0"]}""");
         var r = await g.ExecAsync(id, "import agwdemo\nagwdemo.answer()");

@@ -1,3 +1,4 @@
+using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Bubblewrap;
 
 namespace AgenticGateway.Tests.Sandboxes;

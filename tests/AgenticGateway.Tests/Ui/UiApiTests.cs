@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
 using AgenticGateway.Ui;
+using AgenticGateway.Observability;
 
 namespace AgenticGateway.Tests.Ui;
 

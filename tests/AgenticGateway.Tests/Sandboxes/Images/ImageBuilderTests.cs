@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using AgenticGateway.Sandboxes;
-using AgenticGateway.Sandboxes.Images;
+using AgenticGateway.Images;
 
 namespace AgenticGateway.Tests.Sandboxes.Images;
 

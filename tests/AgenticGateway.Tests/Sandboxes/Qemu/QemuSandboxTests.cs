@@ -4,7 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes;
-using AgenticGateway.Sandboxes.Images;
+using AgenticGateway.Images;
 using Xunit.Abstractions;
 
 namespace AgenticGateway.Tests.Sandboxes.Qemu;

@@ -1,3 +1,4 @@
+using AgenticGateway.Sandboxes;
 using System.Diagnostics;
 using System.Net.Sockets;
 
@@ -38,7 +39,7 @@ public class AgentOpsTests
         using var server = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         server.Bind(new UnixDomainSocketEndPoint(socketPath));
         server.Listen(8);
-        AgenticGateway.Sandboxes.Bubblewrap.UnixFiles.SetMode(socketPath, (UnixFileMode)0b111_111_111);
+        AgenticGateway.Sandboxes.UnixFiles.SetMode(socketPath, (UnixFileMode)0b111_111_111);
         // Echoes what a connection sent, only after the client half-closed.
         var serving = Task.Run(async () =>
         {

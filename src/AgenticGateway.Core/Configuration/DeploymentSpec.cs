@@ -1,0 +1,206 @@
+using System.Collections.Immutable;
+using System.Security.Cryptography;
+using System.Text;
+using AgenticGateway.Pricing;
+using AgenticGateway.Yaml;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>One deployment's raw settings, whichever schema they came from; <see cref="Build"/> validates them.</summary>
+internal sealed class DeploymentSpec
+{
+    public required string Path { get; init; }
+    public string? ModelName { get; set; }
+    public string? ModelNamePath { get; set; }
+    public string? Provider { get; set; }
+    public string? Model { get; set; }
+    public string ModelPath { get; set; } = "";
+    public string? ApiBase { get; set; }
+    public string ApiBasePath { get; set; } = "";
+    public string? ApiKey { get; set; }
+    public string? ApiVersion { get; set; }
+    public string? Id { get; set; }
+    public ImmutableArray<KeyValuePair<string, string>> Headers { get; set; } = [];
+    public TimeSpan? Timeout { get; set; }
+    public TimeSpan? StreamTimeout { get; set; }
+    public int? MaxRetries { get; set; }
+    public double? Weight { get; set; }
+    public long? Rpm { get; set; }
+    public long? Tpm { get; set; }
+    public decimal? InputCostPerToken { get; set; }
+    public decimal? OutputCostPerToken { get; set; }
+    public decimal? CacheReadInputTokenCost { get; set; }
+    public decimal? OutputCostPerReasoningToken { get; set; }
+    public decimal? InputCostPerRequest { get; set; }
+    public int? MaxInputTokens { get; set; }
+    public int? MaxOutputTokens { get; set; }
+    public bool? StreamUsage { get; set; }
+    public MockDeploymentOptions? Mock { get; set; }
+    public string? AwsRegion { get; set; }
+    public string? AwsAccessKeyId { get; set; }
+    public string? AwsSecretAccessKey { get; set; }
+    public string? AwsSessionToken { get; set; }
+    public string? VertexProject { get; set; }
+    public string? VertexLocation { get; set; }
+    public string? VertexCredentials { get; set; }
+
+    /// <summary>Reads the cloud keys shared by both schemas (LiteLLM's names).</summary>
+    public void ReadCloud(ConfigMap m)
+    {
+        AwsRegion = m.String("aws_region_name") ?? AwsRegion;
+        AwsAccessKeyId = m.String("aws_access_key_id") ?? AwsAccessKeyId;
+        AwsSecretAccessKey = m.String("aws_secret_access_key") ?? AwsSecretAccessKey;
+        AwsSessionToken = m.String("aws_session_token") ?? AwsSessionToken;
+        VertexProject = m.String("vertex_project") ?? VertexProject;
+        VertexLocation = m.String("vertex_location") ?? VertexLocation;
+        VertexCredentials = m.String("vertex_credentials") ?? VertexCredentials;
+    }
+
+    public DeploymentOptions? Build(ConfigContext context)
+    {
+        var issues = context.Issues;
+        var ok = true;
+        if (string.IsNullOrWhiteSpace(ModelName)) { issues.Error(ModelNamePath ?? Path, "a model name is required"); ok = false; }
+        if (string.IsNullOrWhiteSpace(Model)) { issues.Error(ModelPath, "an upstream model is required"); ok = false; }
+        if (Provider is null) return null;
+
+        if (!ProviderCatalog.TryGet(Provider, out var provider))
+        {
+            if (ProviderCatalog.IsTranslatedProvider(Provider))
+                issues.Error(ModelPath, $"provider '{Provider}' needs format translation, which this version does not support yet");
+            else
+                issues.Error(ModelPath, $"unknown provider '{Provider}' (known: {string.Join(", ", ProviderCatalog.Names.Order())})");
+            return null;
+        }
+
+        var cloud = BuildCloud(provider);
+        var apiBaseText = ApiBase;
+        if (string.IsNullOrEmpty(apiBaseText) && provider.ApiBaseEnv is not null) apiBaseText = Environment.GetEnvironmentVariable(provider.ApiBaseEnv);
+        if (string.IsNullOrEmpty(apiBaseText)) apiBaseText = provider.DefaultApiBase;
+        if (string.IsNullOrEmpty(apiBaseText) && provider.Wire == ProviderWire.Bedrock)
+        {
+            if (cloud.AwsRegion is null) { issues.Error(ModelPath, "provider 'bedrock' needs aws_region_name (or AWS_REGION) or an api_base"); ok = false; }
+            else apiBaseText = $"https://bedrock-runtime.{cloud.AwsRegion}.amazonaws.com";
+        }
+        if (string.IsNullOrEmpty(apiBaseText) && provider.Wire == ProviderWire.VertexAi)
+            apiBaseText = cloud.VertexLocation == "global" ? "https://aiplatform.googleapis.com" : $"https://{cloud.VertexLocation}-aiplatform.googleapis.com";
+        if (provider.Wire == ProviderWire.VertexAi && cloud.VertexProject is null)
+        {
+            issues.Error(ModelPath, "provider 'vertex_ai' needs vertex_project (or VERTEXAI_PROJECT)");
+            ok = false;
+        }
+        Uri? apiBase = null;
+        if (string.IsNullOrEmpty(apiBaseText))
+        {
+            issues.Error(ApiBasePath, $"provider '{Provider}' needs an api_base");
+            ok = false;
+        }
+        else if (!Uri.TryCreate(apiBaseText.TrimEnd('/'), UriKind.Absolute, out apiBase) || (apiBase.Scheme != "http" && apiBase.Scheme != "https"))
+        {
+            issues.Error(ApiBasePath, $"'{apiBaseText}' is not an absolute http(s) URL");
+            ok = false;
+        }
+        else if (provider.RequiredPathSuffix is { } suffix && !apiBase.AbsolutePath.TrimEnd('/').EndsWith(suffix, StringComparison.Ordinal))
+        {
+            apiBase = new Uri(apiBase.ToString().TrimEnd('/') + suffix);
+        }
+
+        var apiKey = ApiKey;
+        if (string.IsNullOrEmpty(apiKey)) apiKey = provider.ApiKeyEnv.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+
+        if (ModelName is not null && ModelName.Contains('*') && !ModelName.EndsWith('*'))
+        {
+            issues.Error(ModelNamePath ?? Path, "a wildcard model name may only end in '*'");
+            ok = false;
+        }
+        if (!ok || apiBase is null) return null;
+
+        return new DeploymentOptions
+        {
+            Id = Id ?? StableId(ModelName!, Provider, Model!, apiBase),
+            ModelName = ModelName!,
+            Provider = Provider,
+            Model = Model!,
+            ApiBase = apiBase,
+            ApiKey = new Secret(apiKey),
+            ApiVersion = provider.Wire == ProviderWire.AzureOpenAi ? (ApiVersion ?? Environment.GetEnvironmentVariable("AZURE_API_VERSION") ?? ProviderCatalog.DefaultAzureApiVersion) : ApiVersion,
+            Headers = Headers,
+            Timeout = Timeout,
+            StreamTimeout = StreamTimeout,
+            MaxRetries = MaxRetries,
+            Weight = Weight,
+            Rpm = Rpm,
+            Tpm = Tpm,
+            Price = ConfiguredPrice(),
+            MaxInputTokens = MaxInputTokens,
+            MaxOutputTokens = MaxOutputTokens,
+            StreamUsage = StreamUsage ?? provider.StreamUsage,
+            Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
+            Cloud = cloud,
+        };
+    }
+
+    private CloudOptions BuildCloud(ProviderDefinition provider)
+    {
+        static string? Env(params string[] names) => names.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        return provider.Wire switch
+        {
+            ProviderWire.Bedrock => new CloudOptions
+            {
+                AwsRegion = AwsRegion ?? Env("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION"),
+                AwsAccessKeyId = new Secret(AwsAccessKeyId ?? Env("AWS_ACCESS_KEY_ID")),
+                AwsSecretAccessKey = new Secret(AwsSecretAccessKey ?? Env("AWS_SECRET_ACCESS_KEY")),
+                AwsSessionToken = new Secret(AwsSessionToken ?? Env("AWS_SESSION_TOKEN")),
+            },
+            ProviderWire.VertexAi => new CloudOptions
+            {
+                VertexProject = VertexProject ?? Env("VERTEXAI_PROJECT", "VERTEX_PROJECT", "GOOGLE_CLOUD_PROJECT"),
+                VertexLocation = VertexLocation ?? Env("VERTEXAI_LOCATION", "VERTEX_LOCATION") ?? "us-central1",
+                VertexCredentials = new Secret(VertexCredentials ?? Env("GOOGLE_APPLICATION_CREDENTIALS")),
+            },
+            _ => CloudOptions.None,
+        };
+    }
+
+    /// <summary>
+    /// The price from the cost keys, or null when none is set. Any cost key replaces the built-in price as a whole:
+    /// unset token rates are 0, unset cached and reasoning rates follow the input and output rates.
+    /// </summary>
+    private ModelPrice? ConfiguredPrice() =>
+        InputCostPerToken is null && OutputCostPerToken is null && CacheReadInputTokenCost is null && OutputCostPerReasoningToken is null && InputCostPerRequest is null
+            ? null
+            : new ModelPrice
+            {
+                InputPerToken = InputCostPerToken ?? 0,
+                OutputPerToken = OutputCostPerToken ?? 0,
+                CachedInputPerToken = CacheReadInputTokenCost,
+                ReasoningPerToken = OutputCostPerReasoningToken,
+                PerRequest = InputCostPerRequest ?? 0,
+            };
+
+    /// <summary>Reads the cost keys shared by both schemas (LiteLLM's names); a key already set keeps its value when absent here.</summary>
+    public void ReadCosts(ConfigMap m)
+    {
+        InputCostPerToken = m.Decimal("input_cost_per_token") ?? InputCostPerToken;
+        OutputCostPerToken = m.Decimal("output_cost_per_token") ?? OutputCostPerToken;
+        CacheReadInputTokenCost = m.Decimal("cache_read_input_token_cost") ?? CacheReadInputTokenCost;
+        OutputCostPerReasoningToken = m.Decimal("output_cost_per_reasoning_token") ?? OutputCostPerReasoningToken;
+        InputCostPerRequest = m.Decimal("input_cost_per_request") ?? InputCostPerRequest;
+    }
+
+    /// <summary>Splits LiteLLM's "provider/model"; a bare model name gets the provider LiteLLM would infer.</summary>
+    public void SetProviderModel(string? value, string path)
+    {
+        ModelPath = path;
+        if (value is null) return;
+        var slash = value.IndexOf('/');
+        if (slash > 0) { Provider = value[..slash]; Model = value[(slash + 1)..]; }
+        else { Provider = ProviderCatalog.InferFromBareModel(value); Model = value; }
+    }
+
+    private static string StableId(string name, string provider, string model, Uri apiBase)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{name}\n{provider}\n{model}\n{apiBase}"));
+        return Convert.ToHexStringLower(hash.AsSpan(0, 8));
+    }
+}

@@ -1,0 +1,171 @@
+using Microsoft.Extensions.Logging;
+using System.Collections.Immutable;
+using AgenticGateway.Yaml;
+
+namespace AgenticGateway.Configuration;
+
+/// <summary>
+/// Maps a LiteLLM proxy config.yaml as-is. Keys we understand are applied; every other key is reported as a
+/// warning with its path, so a migrating user sees exactly what is not carried over.
+/// </summary>
+internal static class LiteLlmMapper
+{
+    /// <summary>model_info keys that only describe a model (capabilities, limits) and need no action here.</summary>
+    private static readonly string[] DescriptiveModelInfoKeys =
+    [
+        "mode", "base_model", "litellm_provider", "description", "db_model",
+        "supports_function_calling", "supports_parallel_function_calling", "supports_vision", "supports_response_schema",
+        "supports_tool_choice", "supports_system_messages", "supports_prompt_caching", "supports_reasoning",
+        "supports_audio_input", "supports_audio_output", "supports_pdf_input", "supports_web_search",
+    ];
+
+    public static MappedConfig Map(ConfigMap root)
+    {
+        var deployments = new List<DeploymentSpec>();
+        foreach (var (node, path) in root.Sequence("model_list"))
+        {
+            var entry = root.AsMap(node, path);
+            if (entry is null) continue;
+            var spec = new DeploymentSpec { Path = path, ModelName = entry.String("model_name"), ModelNamePath = entry.Child("model_name") };
+            var p = entry.Map("litellm_params");
+            if (p is null)
+            {
+                entry.Context.Issues.Error(entry.Child("litellm_params"), "litellm_params with a model is required");
+                continue;
+            }
+            spec.SetProviderModel(p.String("model"), p.Child("model"));
+            spec.ApiBase = p.String("api_base") ?? p.String("base_url");
+            spec.ApiBasePath = p.Child("api_base");
+            spec.ApiKey = p.String("api_key");
+            spec.ApiVersion = p.String("api_version");
+            spec.Rpm = p.Long("rpm");
+            spec.Tpm = p.Long("tpm");
+            spec.Timeout = p.Duration("timeout", positive: true);
+            spec.StreamTimeout = p.Duration("stream_timeout", positive: true);
+            spec.MaxRetries = p.Int("max_retries", 0, 100);
+            spec.Weight = p.Double("weight", 0);
+            spec.ReadCosts(p);
+            spec.ReadCloud(p);
+            spec.StreamUsage = p.Bool("stream_usage");
+            var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
+            if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));
+            spec.Headers = headers;
+            if (p.Map("mock") is { } mock) spec.Mock = OwnSchemaMapper.ReadMock(mock);
+            p.ReportUnknownKeys(strict: false);
+
+            if (entry.Map("model_info") is { } info)
+            {
+                spec.Id = info.String("id");
+                // model_info costs win over litellm_params ones, key by key.
+                spec.ReadCosts(info);
+                spec.MaxInputTokens = info.Int("max_input_tokens", 1);
+                // LiteLLM's legacy max_tokens is the maximum output where max_output_tokens is absent.
+                spec.MaxOutputTokens = info.Int("max_output_tokens", 1) ?? info.Int("max_tokens", 1);
+                foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
+                info.ReportUnknownKeys(strict: false);
+            }
+            entry.ReportUnknownKeys(strict: false);
+            deployments.Add(spec);
+        }
+
+        var router = new RouterSpec();
+        var o = new RouterOptions();
+        var logging = new LoggingOptions();
+        var server = new ServerOptions { LiteLlmHeaders = true };
+
+        // litellm_settings first: router_settings wins where both set the same thing, as in LiteLLM's Router.
+        if (root.Map("litellm_settings") is { } ls)
+        {
+            o = o with
+            {
+                NumRetries = ls.Int("num_retries", 0, 20) ?? o.NumRetries,
+                Timeout = ls.Duration("request_timeout", positive: true) ?? o.Timeout,
+            };
+            o = ReadFallbackFamily(ls, router, o);
+            if (ls.Bool("json_logs") == true) logging = logging with { Format = "json" };
+            if (ls.Bool("set_verbose") == true) logging = logging with { Level = LogLevel.Debug };
+            // Unknown request fields always flow through to the provider, so drop_params has nothing to drop.
+            ls.MarkRead("drop_params");
+            if (LiteLlmSecurity.CheckLiteLlmSettings(ls) is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
+            ls.ReportUnknownKeys(strict: false);
+        }
+
+        string? redis = null;
+        if (root.Map("router_settings") is { } rs)
+        {
+            if (router.ReadStrategy(rs, "routing_strategy") is { } strategy) o = o with { Strategy = strategy };
+            o = o with
+            {
+                NumRetries = rs.Int("num_retries", 0, 20) ?? o.NumRetries,
+                Timeout = rs.Duration("timeout", positive: true) ?? o.Timeout,
+                StreamIdleTimeout = rs.Duration("stream_timeout", positive: true) ?? o.StreamIdleTimeout,
+                AllowedFails = rs.Int("allowed_fails", 1) ?? o.AllowedFails,
+                CooldownTime = rs.Duration("cooldown_time") ?? o.CooldownTime,
+                RetryBackoff = rs.Duration("retry_after") ?? o.RetryBackoff,
+            };
+            o = ReadFallbackFamily(rs, router, o);
+            if (rs.Map("model_group_alias") is { } aliases)
+            {
+                foreach (var alias in aliases.Keys.ToList())
+                {
+                    string? target;
+                    var hidden = false;
+                    if (aliases.RawNode(alias) is YamlDotNet.RepresentationModel.YamlMappingNode)
+                    {
+                        var a = aliases.Map(alias)!;
+                        target = a.String("model");
+                        hidden = a.Bool("hidden") ?? false;
+                        a.ReportUnknownKeys(strict: false);
+                    }
+                    else target = aliases.String(alias);
+                    if (target is null) { aliases.Context.Issues.Error(aliases.Child(alias), "alias needs a target model"); continue; }
+                    router.Aliases[alias] = new AliasOptions(target, hidden);
+                    router.GroupReferences.Add((aliases.Child(alias), target));
+                }
+            }
+            // LiteLLM shares rate-limit counters across replicas through Redis named here.
+            redis = rs.String("redis_url");
+            if (redis is null && rs.String("redis_host") is { Length: > 0 } host)
+            {
+                var password = rs.String("redis_password");
+                redis = $"redis://{(password is null ? "" : ":" + Uri.EscapeDataString(password) + "@")}{host}:{rs.Int("redis_port", 1, 65535) ?? 6379}";
+            }
+            rs.ReportUnknownKeys(strict: false);
+        }
+        router.Options = o;
+
+        var masterKey = default(Secret);
+        var storage = new StorageOptions();
+        JwtOptions? jwt = null;
+        if (root.Map("general_settings") is { } gs)
+        {
+            masterKey = new Secret(gs.String("master_key"));
+            if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
+            jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
+            gs.ReportUnknownKeys(strict: false);
+        }
+        LiteLlmSecurity.CheckRoot(root);
+
+        // environment_variables were applied before mapping (see ConfigLoader); mark them read.
+        root.MarkRead("environment_variables");
+        // Not a LiteLLM key: our sandbox section, accepted beside a LiteLLM config so one file configures both.
+        var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
+        var budgets = OwnSchemaMapper.ReadBudgets(root.Map("budgets"));
+        root.ReportUnknownKeys(strict: false);
+        // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
+        if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt };
+    }
+
+    private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)
+    {
+        o = o with
+        {
+            Fallbacks = router.ReadFallbacks(m, "fallbacks", o.Fallbacks),
+            ContextWindowFallbacks = router.ReadFallbacks(m, "context_window_fallbacks", o.ContextWindowFallbacks),
+            ContentPolicyFallbacks = router.ReadFallbacks(m, "content_policy_fallbacks", o.ContentPolicyFallbacks),
+        };
+        if (m.Has("default_fallbacks")) o = o with { DefaultFallbacks = router.ReadGroupList(m, "default_fallbacks") };
+        return o;
+    }
+}

@@ -1,0 +1,27 @@
+namespace AgenticGateway.Yaml;
+
+/// <summary>Collects every configuration error and warning with its path, so all are reported at once.</summary>
+/// <param name="allowUnsupported">--allow-unsupported: security settings the gateway cannot enforce are warnings, not errors.</param>
+internal sealed class ConfigIssues(bool allowUnsupported = false)
+{
+    private readonly List<string> _errors = [];
+    private readonly List<string> _warnings = [];
+
+    public IReadOnlyList<string> Errors => _errors;
+    public IReadOnlyList<string> Warnings => _warnings;
+    public bool HasErrors => _errors.Count > 0;
+
+    public void Error(string path, string message) => _errors.Add(string.IsNullOrEmpty(path) ? message : $"{path}: {message}");
+    public void Warning(string path, string message) => _warnings.Add(string.IsNullOrEmpty(path) ? message : $"{path}: {message}");
+
+    /// <summary>
+    /// A setting that governs authentication, guardrails, policies or access and that the gateway cannot enforce. Running
+    /// without it would silently leave the gateway more open than its operator asked for, so it is an error unless the
+    /// operator accepted that with --allow-unsupported.
+    /// </summary>
+    public void Unsupported(string path, string what, string instead)
+    {
+        if (allowUnsupported) Warning(path, $"{what} is not supported and NOT enforced (accepted with --allow-unsupported); {instead}");
+        else Error(path, $"{what} is not supported, so it cannot be enforced; {instead}. Run with --allow-unsupported to start without it");
+    }
+}

@@ -1,0 +1,101 @@
+using AgenticGateway.Keys;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Spend;
+using AgenticGateway.Pricing;
+
+namespace AgenticGateway.Limits;
+
+/// <summary>
+/// The budgets of a key, its user and its team: a request reserves its worst-case cost against each before it runs and
+/// settles to its real cost when it ends (see <see cref="IBudgetCounters"/> for the admission rule). Counters are shared
+/// through Redis when it is configured and reachable; otherwise (or when it fails) this node's own counters are used.
+/// </summary>
+internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, BudgetAlerts alerts, TimeProvider time, RedisConnection? redis = null)
+{
+    private readonly RedisBudgetCounters? _shared = redis is null ? null : new RedisBudgetCounters(redis);
+
+    /// <summary>Reserves <paramref name="cost"/> against every budget that binds the caller; null when none does.</summary>
+    public async ValueTask<(Hold? Hold, ApiError? Refused)> ReserveAsync(Caller caller, decimal cost, CancellationToken ct)
+    {
+        var nanos = Money.ToNanos(cost);
+        List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)>? held = null;
+        var now = time.GetUtcNow();
+        try
+        {
+            foreach (var h in caller.LimitHolders())
+            {
+                if (h.Limits.MaxBudget is not { } max) continue;
+                var (start, end) = BudgetPeriod.Current(h.Limits.BudgetDuration, h.CreatedAt, now);
+                var counter = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
+                var lifetime = end is { } e ? e - now + TimeSpan.FromHours(1) : TimeSpan.FromDays(400);
+                var (reservation, store) = await ReserveAsync(counter, h, start, lifetime, Money.ToNanos(max), nanos, ct);
+                if (reservation.Verdict == BudgetVerdict.Reserved)
+                {
+                    (held ??= []).Add((counter, h, store, reservation.Minute));
+                    continue;
+                }
+                var refused = Refusal(h, max, end, reservation, cost);
+                if (held is not null) await SettleAsync(new Hold(held, nanos), 0);
+                held = null;
+                return (null, refused);
+            }
+            return (held is null ? null : new Hold(held, nanos), null);
+        }
+        catch when (held is not null)
+        {
+            await SettleAsync(new Hold(held, nanos), 0);
+            throw;
+        }
+    }
+
+    /// <summary>Replaces the reservations by the real cost (0 gives them back), and checks the alert thresholds.</summary>
+    public async ValueTask SettleAsync(Hold hold, long costNanos)
+    {
+        foreach (var (counter, holder, store, minute) in hold.Counters)
+        {
+            long? now;
+            try { now = await store.SettleAsync(counter, minute, hold.ReservedNanos, costNanos, CancellationToken.None); }
+            catch (Exception ex) when (LimitHolders.IsRedisFailure(ex))
+            {
+                // The cost still counts on this node while Redis is away (the reservation there expires on its own).
+                redis!.MarkDown(ex);
+                now = await memory.SettleAsync(counter, 0, 0, costNanos, CancellationToken.None);
+            }
+            if (now is { } after && costNanos != 0) alerts.Check(holder, after - costNanos, after);
+        }
+    }
+
+    private static ApiError Refusal(ILimitHolder h, decimal max, DateTimeOffset? end, BudgetReservation reservation, decimal cost)
+    {
+        var spent = Money.FromNanos(reservation.SpentNanos);
+        if (reservation.Verdict == BudgetVerdict.Exceeded)
+        {
+            var reset = end is { } r ? $" The budget resets at {r:O}." : "";
+            return new ApiError(400, $"Budget exceeded for {h.Scope} {LimitHolders.Display(h)}: spent ${spent:0.######} of ${max:0.######}.{reset}", "budget_exceeded", "budget_exceeded");
+        }
+        // Room is left, but requests in flight hold it: a retry once they end may well be admitted.
+        var mayCost = cost > 0 ? $" (this request may cost up to ${cost:0.######})" : "";
+        return new ApiError(429, $"Budget of {h.Scope} {LimitHolders.Display(h)} is held by requests in flight: spent ${spent:0.######} of ${max:0.######}, "
+            + $"${Money.FromNanos(reservation.ReservedNanos):0.######} reserved{mayCost}. Try again when they finish.", "budget_exceeded", "budget_in_flight") { RetryAfterSeconds = 1 };
+    }
+
+    private async ValueTask<(BudgetReservation Reservation, IBudgetCounters Store)> ReserveAsync(string counter, ILimitHolder h, DateTimeOffset start, TimeSpan lifetime,
+        long maxNanos, long costNanos, CancellationToken ct)
+    {
+        Func<CancellationToken, Task<long>> load = c => spend.SpendSinceAsync(h.Scope, h.Id, start, c);
+        var shared = _shared is not null && redis!.IsUp;
+        IBudgetCounters store = shared ? _shared! : memory;
+        try
+        {
+            return (await store.ReserveAsync(counter, load, lifetime, maxNanos, costNanos, ct), store);
+        }
+        catch (Exception ex) when (shared && LimitHolders.IsRedisFailure(ex))
+        {
+            redis!.MarkDown(ex);
+            return (await memory.ReserveAsync(counter, load, lifetime, maxNanos, costNanos, ct), memory);
+        }
+    }
+
+    /// <summary>The budget counters (key, user, team) holding a request's reservation: whose, where, since which minute.</summary>
+    public sealed record Hold(List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)> Counters, long ReservedNanos);
+}

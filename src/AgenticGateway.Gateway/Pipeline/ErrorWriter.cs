@@ -1,0 +1,50 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Net.Http.Headers;
+using AgenticGateway.OpenAi;
+
+namespace AgenticGateway.Pipeline;
+
+/// <summary>Writes <see cref="ApiError"/>s as OpenAI-shaped JSON responses and as SSE error events.</summary>
+internal static class ErrorWriter
+{
+    /// <param name="anthropic">Write it in Anthropic's shape, for Anthropic-format clients (/v1/messages).</param>
+    public static Task WriteAsync(HttpResponse response, ApiError error, bool anthropic = false)
+    {
+        if (response.HasStarted) return Task.CompletedTask;
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
+        var buffer = new ArrayBufferWriter<byte>(256);
+        // A provider's own error body goes as it came to a client of the same format.
+        if (error is UpstreamApiError { RawBody: { } raw } upstream && upstream.RawIsAnthropic == anthropic) buffer.Write(raw);
+        else if (anthropic) Providers.Anthropic.Inbound.AnthropicErrors.Write(buffer, error);
+        else Write(buffer, error);
+        response.ContentLength = buffer.WrittenCount;
+        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+
+    public static void Write(IBufferWriter<byte> output, ApiError error)
+    {
+        using var w = new Utf8JsonWriter(output);
+        w.WriteStartObject();
+        w.WriteStartObject("error");
+        w.WriteString("message", error.Message);
+        w.WriteString("type", error.Type);
+        if (error.Param is null) w.WriteNull("param"); else w.WriteString("param", error.Param);
+        if (error.Code is null) w.WriteNull("code"); else w.WriteString("code", error.Code);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>An SSE event carrying the error, for failures after a stream has started.</summary>
+    public static byte[] SseEvent(ApiError error)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write("data: "u8);
+        Write(buffer, error);
+        buffer.Write("\n\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+}

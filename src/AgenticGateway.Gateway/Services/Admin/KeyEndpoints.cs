@@ -1,0 +1,206 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using AgenticGateway.Configuration;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+using AgenticGateway.Keys;
+using AgenticGateway.Yaml;
+
+namespace AgenticGateway.Services.Admin;
+
+/// <summary>
+/// LiteLLM's key management API, same paths and field names, so existing scripts keep working:
+/// /key/generate, /key/update, /key/info, /key/list, /key/delete, /key/block, /key/unblock, /key/regenerate.
+/// Only the master key may call it. A key is named by its secret ("sk-...") or by its token (the hash).
+/// </summary>
+internal static class KeyEndpoints
+{
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        var m = routes.ServiceProvider.GetRequiredService<KeyManager>();
+        var ids = routes.ServiceProvider.GetRequiredService<IdentityManager>();
+        var app = routes.MapGroup("").Gateway(GatewayRoute.Admin);
+        static RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => AdminAsync(c, action);
+
+        app.MapPost("/key/generate", Admin(m.GenerateAsync));
+        app.MapPost("/key/update", Admin(m.UpdateAsync));
+        app.MapGet("/key/info", Admin(m.InfoAsync));
+        app.MapGet("/key/list", Admin(m.ListAsync));
+        app.MapPost("/key/delete", Admin(m.DeleteAsync));
+        app.MapPost("/key/block", Admin((x, ct) => m.SetBlockedAsync(x, true, ct)));
+        app.MapPost("/key/unblock", Admin((x, ct) => m.SetBlockedAsync(x, false, ct)));
+        app.MapPost("/key/regenerate", Admin(m.RegenerateAsync));
+        app.MapPost("/key/{key}/regenerate", Admin(m.RegenerateAsync));
+
+        app.MapPost("/team/new", Admin(ids.NewTeamAsync));
+        app.MapPost("/team/update", Admin(ids.UpdateTeamAsync));
+        app.MapGet("/team/info", Admin(ids.TeamInfoAsync));
+        app.MapGet("/team/list", Admin(ids.ListTeamsAsync));
+        app.MapPost("/team/delete", Admin(ids.DeleteTeamsAsync));
+        app.MapPost("/team/member_add", Admin(ids.AddMemberAsync));
+        app.MapPost("/team/member_delete", Admin(ids.DeleteMemberAsync));
+        app.MapPost("/user/new", Admin(ids.NewUserAsync));
+        app.MapPost("/user/update", Admin(ids.UpdateUserAsync));
+        app.MapGet("/user/info", Admin(ids.UserInfoAsync));
+        app.MapPost("/user/delete", Admin(ids.DeleteUsersAsync));
+    }
+
+    /// <summary>Runs a management action (the pipeline has checked the caller is the admin): body parsing, and the store's failures as clean errors.</summary>
+    internal static async Task AdminAsync(HttpContext context, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
+    {
+        JsonElement? body = null;
+        if (HttpMethods.IsPost(context.Request.Method))
+        {
+            ApiError? bodyError;
+            (body, bodyError) = await JsonBody.ReadObjectAsync(context.Request, 1 << 20, context.RequestAborted);
+            if (bodyError is not null) { await PipelineErrors.WriteAsync(context, bodyError); return; }
+        }
+        KeyResult result;
+        try
+        {
+            result = await action(new KeyRequest(body, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
+        }
+        catch (System.Data.Common.DbException ex)
+        {
+            // The database is down or refused the change: say so in the API's shape, never as a bare 500.
+            await PipelineErrors.WriteAsync(context, new ApiError(503, $"The gateway's database is unavailable: {ex.Message}", "server_error", "database_unavailable"));
+            return;
+        }
+        if (result.Error is not null)
+        {
+            await PipelineErrors.WriteAsync(context, result.Error);
+            return;
+        }
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(result.Json);
+    }
+}
+
+/// <summary>The parsed body (if any) and query string of a management request, with typed, validated reads.</summary>
+internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, string? routeKey = null)
+{
+    /// <summary>The key named in the path (/key/{key}/regenerate), if any.</summary>
+    public string? RouteKey => routeKey;
+
+    /// <summary>Who is acting, for the audit log. Only the master key manages today.</summary>
+    public string Actor { get; init; } = "master_key";
+
+    /// <summary>A body field as it is, or null when absent or null.</summary>
+    public JsonElement? Element(string name) =>
+        body is { } b && b.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    public List<string> Errors { get; } = [];
+
+    public bool Has(string name) => body is { } b && b.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+
+    public string? String(string name)
+    {
+        if (body is { } b && b.TryGetProperty(name, out var v))
+        {
+            if (v.ValueKind == JsonValueKind.Null) return null;
+            if (v.ValueKind == JsonValueKind.String) return v.GetString();
+            Errors.Add($"'{name}' must be a string");
+            return null;
+        }
+        return query.TryGetValue(name, out var q) ? q.ToString() : null;
+    }
+
+    public decimal? Decimal(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDecimal(out var d) && d >= 0) return d;
+        if (v.ValueKind == JsonValueKind.String && decimal.TryParse(v.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out d) && d >= 0) return d;
+        Errors.Add($"'{name}' must be a non-negative number");
+        return null;
+    }
+
+    public long? Long(string name)
+    {
+        var d = Decimal(name);
+        if (d is null) return null;
+        if (d != Math.Floor(d.Value) || d > long.MaxValue) { Errors.Add($"'{name}' must be an integer"); return null; }
+        return (long)d.Value;
+    }
+
+    public bool? Bool(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind is JsonValueKind.True or JsonValueKind.False) return v.GetBoolean();
+        Errors.Add($"'{name}' must be true or false");
+        return null;
+    }
+
+    public List<string>? StringList(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+            return v.EnumerateArray().Select(e => e.GetString()!).ToList();
+        Errors.Add($"'{name}' must be a list of strings");
+        return null;
+    }
+
+    /// <summary>A JSON object kept as raw text (metadata).</summary>
+    public string? ObjectText(string name)
+    {
+        if (body is not { } b || !b.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind == JsonValueKind.Object) return v.GetRawText();
+        Errors.Add($"'{name}' must be an object");
+        return null;
+    }
+
+    /// <summary>A LiteLLM duration ("30d", "12h", "15m", "45s").</summary>
+    public TimeSpan? Duration(string name)
+    {
+        var text = String(name);
+        if (text is null) return null;
+        if (Durations.TryParse(text, TimeSpan.FromDays(36500), out var span) && span > TimeSpan.Zero) return span;
+        Errors.Add($"'{name}' must be a duration such as \"30d\", \"12h\" or \"30s\", got '{text}'");
+        return null;
+    }
+
+    /// <summary>The budget and limit fields this request sets, over <paramref name="current"/>: a field left out keeps its value, null clears it.</summary>
+    public LimitSettings Limits(LimitSettings current) => new()
+    {
+        MaxBudget = Has("max_budget") ? Decimal("max_budget") : current.MaxBudget,
+        BudgetDuration = Has("budget_duration") ? BudgetDuration("budget_duration") : current.BudgetDuration,
+        RpmLimit = Has("rpm_limit") ? Long("rpm_limit") : current.RpmLimit,
+        TpmLimit = Has("tpm_limit") ? Long("tpm_limit") : current.TpmLimit,
+        TpdLimit = Has("tpd_limit") ? Long("tpd_limit") : current.TpdLimit,
+        MaxParallelRequests = Has("max_parallel_requests") ? Int("max_parallel_requests") : current.MaxParallelRequests,
+    };
+
+    public int? Int(string name)
+    {
+        var n = Long(name);
+        if (n is > int.MaxValue) { Errors.Add($"'{name}' must be at most {int.MaxValue}"); return null; }
+        return (int?)n;
+    }
+
+    /// <summary>A budget reset period, validated ("30d", "1mo", ...).</summary>
+    public string? BudgetDuration(string name)
+    {
+        var text = String(name);
+        if (text is null || BudgetPeriod.TryParse(text, out _)) return text;
+        Errors.Add($"'{name}' must be a period such as \"30s\", \"1h\", \"30d\" or \"1mo\", got '{text}'");
+        return null;
+    }
+
+    public ApiError? Error => Errors.Count == 0 ? null : ApiError.BadRequest(string.Join("; ", Errors));
+}
+
+internal sealed record KeyResult(ReadOnlyMemory<byte> Json, ApiError? Error)
+{
+    public static KeyResult Fail(ApiError error) => new(ReadOnlyMemory<byte>.Empty, error);
+
+    public static KeyResult Ok(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer)) write(w);
+        return new KeyResult(buffer.WrittenMemory, null);
+    }
+
+    public string Text => System.Text.Encoding.UTF8.GetString(Json.Span);
+}

@@ -1,0 +1,106 @@
+using AgenticGateway.OpenAi;
+using AgenticGateway.Providers.Translation;
+using AgenticGateway.Routing;
+using AgenticGateway.Configuration;
+
+namespace AgenticGateway.Services.Llm;
+
+/// <summary>
+/// How one attempt's answer becomes the answer the client asked for. Null (see <see cref="For"/>) when the provider
+/// already speaks the client's format and the bytes pass through as they are; otherwise a provider translation
+/// (provider format to OpenAI), a client conversion (OpenAI to Anthropic), or both in that order, or an Anthropic
+/// pass-through that reads Anthropic's usage fields.
+/// </summary>
+internal sealed class AnswerCodec
+{
+    private readonly IProviderTranslator? _provider;
+    private readonly ProviderCall _call;
+    private readonly bool _anthropicNative;
+    private readonly LlmOperation _operation;
+    private readonly LlmExchange _x;
+
+    private AnswerCodec(LlmExchange x, IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation)
+    {
+        _x = x;
+        _provider = provider;
+        _call = call;
+        _anthropicNative = anthropicNative;
+        _operation = operation;
+    }
+
+    /// <summary>Whether a Messages request goes to this deployment as it came (Anthropic in, Anthropic out).</summary>
+    public static bool IsAnthropicNative(LlmExchange x, Deployment d) =>
+        x.Operation == LlmOperation.Messages && d.Provider.Wire == ProviderWire.Anthropic;
+
+    public static AnswerCodec? For(LlmExchange x, Deployment d, ProviderCall call)
+    {
+        if (IsAnthropicNative(x, d)) return new AnswerCodec(x, null, call, anthropicNative: true, x.Operation);
+        if (d.Translator is null && x.Operation != LlmOperation.Messages) return null;
+        return new AnswerCodec(x, d.Translator, call, anthropicNative: false, x.Operation);
+    }
+
+    /// <summary>
+    /// Converts a whole successful body. Throws <see cref="InvalidDataException"/> when it is not what the provider
+    /// documents (the attempt then counts as an invalid response and may be retried elsewhere).
+    /// </summary>
+    public ReadOnlyMemory<byte> ConvertBody(ReadOnlyMemory<byte> body, out Usage? usage)
+    {
+        if (_anthropicNative)
+        {
+            if (!AnthropicNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
+            return body;
+        }
+        ReadOnlyMemory<byte> openAi;
+        if (_provider is null)
+        {
+            if (!UsageReader.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
+            openAi = body;
+        }
+        else
+        {
+            openAi = _operation == LlmOperation.Embeddings
+                ? _provider.TranslateEmbeddingsResponse(body, _call, out usage)
+                : _provider.TranslateChatResponse(body, _call, out usage);
+        }
+        return _operation == LlmOperation.Messages ? ClientFormats.ToAnthropicMessage(openAi, _x) : openAi;
+    }
+
+    /// <summary>A decoder chain for one streamed answer.</summary>
+    public IStreamTranslator CreateStream()
+    {
+        if (_anthropicNative) return new AnthropicUsageTap();
+        IStreamTranslator? provider = _provider?.CreateChatStream(_call);
+        if (_operation != LlmOperation.Messages) return provider!;
+        var client = ClientFormats.ToAnthropicStream(_x);
+        return provider is null ? client : new ChainedStream(provider, client);
+    }
+}
+
+/// <summary>Two stream translators in a row: the first one's output is the second one's input.</summary>
+internal sealed class ChainedStream(IStreamTranslator first, IStreamTranslator second) : IStreamTranslator
+{
+    private readonly System.Buffers.ArrayBufferWriter<byte> _between = new(4096);
+
+    /// <summary>The provider's usage (the first stage reads it from the source), else what the second saw.</summary>
+    public Usage? Usage => first.Usage ?? second.Usage;
+
+    public void Feed(ReadOnlySpan<byte> data, System.Buffers.IBufferWriter<byte> output)
+    {
+        first.Feed(data, _between);
+        Pass(output);
+    }
+
+    public void Complete(System.Buffers.IBufferWriter<byte> output)
+    {
+        first.Complete(_between);
+        Pass(output);
+        second.Complete(output);
+    }
+
+    private void Pass(System.Buffers.IBufferWriter<byte> output)
+    {
+        if (_between.WrittenCount == 0) return;
+        second.Feed(_between.WrittenSpan, output);
+        _between.ResetWrittenCount();
+    }
+}

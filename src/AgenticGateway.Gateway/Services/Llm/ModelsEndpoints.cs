@@ -1,0 +1,35 @@
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Runtime;
+using AgenticGateway.Services.Status;
+
+namespace AgenticGateway.Services.Llm;
+
+/// <summary>GET /v1/models and /v1/models/{id}: the public model names (groups and visible aliases).</summary>
+internal static class ModelsEndpoints
+{
+    private static readonly long Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public static async Task ListAsync(HttpContext context, RuntimeHolder runtimes)
+    {
+        var runtime = runtimes.Current;
+        var caller = context.Features.Get<Keys.Caller>();
+        // A key restricted to some models sees only those.
+        var data = runtime.Catalog.PublicModels().Where(m => caller!.MayUse(m.Id, m.Id))
+            .Select(m => new ModelObject(m.Id, "model", Created, m.OwnedBy)).ToList();
+        await context.Response.WriteAsJsonAsync(new ModelList("list", data), GatewayJsonContext.Default.ModelList);
+    }
+
+    public static async Task GetAsync(HttpContext context, RuntimeHolder runtimes, string id)
+    {
+        var runtime = runtimes.Current;
+        var caller = context.Features.Get<Keys.Caller>();
+        var match = runtime.Catalog.PublicModels().FirstOrDefault(m => m.Id == id && caller!.MayUse(m.Id, m.Id));
+        if (match.Id is null)
+        {
+            await PipelineErrors.WriteAsync(context, new ApiError(404, $"The model '{id}' does not exist", "invalid_request_error", "model_not_found", "model"));
+            return;
+        }
+        await context.Response.WriteAsJsonAsync(new ModelObject(match.Id, "model", Created, match.OwnedBy), GatewayJsonContext.Default.ModelObject);
+    }
+}

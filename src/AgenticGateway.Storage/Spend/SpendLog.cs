@@ -1,0 +1,39 @@
+using System.Text.Json.Serialization;
+using AgenticGateway.Pricing;
+
+namespace AgenticGateway.Spend;
+
+/// <summary>
+/// One request's spend record, as written to the write-ahead file and the spend_logs table. <see cref="LogId"/> is
+/// minted by the gateway and makes replays idempotent; <see cref="RequestId"/> is the client-visible id.
+/// </summary>
+internal sealed record SpendLog
+{
+    public required string LogId { get; init; }
+    public required string RequestId { get; init; }
+    /// <summary>The key's token (hash), "master_key", or "anonymous" when auth is off.</summary>
+    public required string ApiKey { get; init; }
+    public string? KeyAlias { get; init; }
+    public string? UserId { get; init; }
+    public string? TeamId { get; init; }
+    public required string Model { get; init; }
+    public string? ModelGroup { get; init; }
+    public string? Deployment { get; init; }
+    public string? Provider { get; init; }
+    public required string CallType { get; init; }
+    public long PromptTokens { get; init; }
+    public long CompletionTokens { get; init; }
+    public long CostNanos { get; init; }
+    public int Status { get; init; }
+    public double LatencyMs { get; init; }
+    public bool Stream { get; init; }
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public DateTimeOffset StartTime { get; init; }
+    public DateTimeOffset EndTime { get; init; }
+
+    [JsonIgnore] public decimal Cost => Money.FromNanos(CostNanos);
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(SpendLog))]
+internal sealed partial class SpendJsonContext : JsonSerializerContext;

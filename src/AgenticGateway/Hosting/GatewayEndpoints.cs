@@ -1,0 +1,68 @@
+using AgenticGateway.Observability;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Routing;
+using AgenticGateway.Runtime;
+using AgenticGateway.Services.Admin;
+using AgenticGateway.Services.Llm;
+using AgenticGateway.Services.Status;
+
+namespace AgenticGateway.Hosting;
+
+/// <summary>Every route the gateway serves, wired in one place.</summary>
+internal static class GatewayEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        var service = app.Services.GetRequiredService<LlmService>();
+        // As route handlers (not RequestDelegates), so the OpenAPI document lists them.
+        var call = (Func<HttpContext, Task>)service.CallAsync;
+        var countTokens = (Func<HttpContext, Task>)service.CountTokensAsync;
+        // LiteLLM serves each OpenAI route with and without the /v1 prefix; so do we.
+        foreach (var prefix in new[] { "/v1", "" })
+        {
+            app.MapPost(prefix + "/chat/completions", call).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmChat))
+                .WithName(prefix + "chat").WithSummary("Create a chat completion (OpenAI format, streaming with stream: true)");
+            app.MapPost(prefix + "/completions", call).Gateway(GatewayRoute.Llm("text_completion", RoutePayload.LlmCompletions))
+                .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)");
+            app.MapPost(prefix + "/embeddings", call).Gateway(GatewayRoute.Llm("embeddings", RoutePayload.LlmEmbeddings))
+                .WithName(prefix + "embeddings").WithSummary("Create embeddings (float or base64)");
+            app.MapGet(prefix + "/models", (HttpContext c, RuntimeHolder r) => ModelsEndpoints.ListAsync(c, r)).Gateway(GatewayRoute.Models)
+                .WithName(prefix + "models").WithSummary("List the models this gateway serves");
+            app.MapGet(prefix + "/models/{**id}", (HttpContext c, RuntimeHolder r, string id) => ModelsEndpoints.GetAsync(c, r, id)).Gateway(GatewayRoute.Models)
+                .WithName(prefix + "model").WithSummary("Describe one model");
+        }
+
+        // Anthropic's Messages API, for Anthropic-format clients (Claude Code, the Anthropic SDKs), on any deployment.
+        app.MapPost("/v1/messages", call).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmMessages, anthropic: true))
+            .WithName("messages").WithSummary("Create a message (Anthropic format, streaming with stream: true)");
+        app.MapPost("/v1/messages/count_tokens", countTokens).Gateway(GatewayRoute.Llm("count_tokens", RoutePayload.LlmCountTokens, anthropic: true))
+            .WithName("count_tokens").WithSummary("Count the input tokens of a message request (Anthropic format)");
+
+        HealthEndpoints.Map(app);
+        KeyEndpoints.Map(app);
+        SpendEndpoints.Map(app);
+        Services.Sandboxes.SandboxEndpoints.Map(app);
+        Ui.UiEndpoints.Map(app);
+        // With a listener of its own (server.metrics_urls), /metrics is not on the API's.
+        if (app.Services.GetService<MetricsListener>() is null) MetricsEndpoint.Map(app);
+        app.MapOpenApi("/openapi/{documentName}.json").Gateway(GatewayRoute.Public);
+
+        app.MapFallback((HttpContext c) => PipelineErrors.WriteAsync(c, Unmatched(c.Request))).Gateway(GatewayRoute.Public);
+    }
+
+    private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings", "/messages", "/messages/count_tokens"];
+
+    /// <summary>404 for unknown paths; 405 (with Allow) for a known path used with the wrong method.</summary>
+    private static ApiError Unmatched(HttpRequest request)
+    {
+        var path = (request.Path.Value ?? "").TrimEnd('/');
+        if (path.StartsWith("/v1/", StringComparison.Ordinal)) path = path[3..];
+        if (request.Method != HttpMethods.Post && PostRoutes.Contains(path, StringComparer.Ordinal))
+        {
+            request.HttpContext.Response.Headers.Allow = "POST";
+            return new ApiError(405, $"Method {request.Method} is not allowed on {request.Path}; use POST.", "invalid_request_error", "method_not_allowed");
+        }
+        return new ApiError(404, $"Unknown route: {request.Method} {request.Path}", "invalid_request_error", "unknown_url");
+    }
+}
