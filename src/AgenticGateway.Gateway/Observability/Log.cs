@@ -25,6 +25,9 @@ internal static partial class Log
     [LoggerMessage(10, LogLevel.Information, "Configuration reloaded from {Source}: {Deployments} deployments")]
     public static partial void ConfigReloaded(ILogger logger, string source, int deployments);
 
+    [LoggerMessage(16, LogLevel.Warning, "Configuration change in {Source} to {Settings} needs a restart: those keep their start-up values, the rest of the change is applied")]
+    public static partial void ConfigNeedsRestart(ILogger logger, string source, string settings);
+
     [LoggerMessage(11, LogLevel.Error, "Configuration change in {Source} rejected, keeping the running configuration:\n{Errors}")]
     public static partial void ConfigRejected(ILogger logger, string source, string errors);
 

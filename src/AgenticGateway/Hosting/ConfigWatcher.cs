@@ -6,7 +6,8 @@ namespace AgenticGateway.Hosting;
 
 /// <summary>
 /// Watches the config file. A valid change is swapped in atomically (requests in flight finish on the snapshot
-/// they started with); an invalid one is logged with every error and ignored.
+/// they started with); an invalid one is logged with every error and ignored. Settings that only take effect at start
+/// (<see cref="StartupOnlySettings"/>) keep their running values, and a change to one is reported by name.
 /// </summary>
 /// <param name="allowUnsupported">As at start (--allow-unsupported): unenforceable security settings are warnings.</param>
 /// <param name="veto">Why a valid configuration must still not be applied (it would open a network listener), or null.</param>
@@ -19,10 +20,13 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
     private FileSystemWatcher? _watcher;
     private ITimer? _timer;
     private string? _lastText;
+    /// <summary>The file's own settings at start (before command-line or test overrides): what start-up-only changes are measured against.</summary>
+    private GatewayOptions? _startup;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _lastText = TryRead();
+        if (_lastText is not null) _startup = ConfigLoader.Load(_lastText, _fullPath, allowUnsupported: allowUnsupported).Options;
         _timer = (time ?? TimeProvider.System).CreateTimer(_ => SafeReload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         // The whole directory, not just the file's name: Kubernetes updates a mounted ConfigMap by swapping a "..data"
         // symlink, and editors often replace a file by renaming another over it. Reload compares the text, so changes
@@ -75,7 +79,9 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
             return false;
         }
         foreach (var warning in result.Warnings) Log.ConfigWarning(logger, warning);
-        runtimes.Swap(result.Options);
+        if (_startup is not null && StartupOnlySettings.Changed(_startup, result.Options) is { Count: > 0 } needRestart)
+            Log.ConfigNeedsRestart(logger, _fullPath, string.Join(", ", needRestart));
+        runtimes.Swap(StartupOnlySettings.Keep(result.Options, runtimes.Current.Options));
         Log.ConfigReloaded(logger, _fullPath, result.Options.Deployments.Length);
         return true;
     }

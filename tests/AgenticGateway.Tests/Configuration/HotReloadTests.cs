@@ -2,6 +2,7 @@ using System.Net;
 using AgenticGateway.Configuration;
 using AgenticGateway.Runtime;
 using AgenticGateway.Tests.Support;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using AgenticGateway.Hosting;
 
@@ -91,6 +92,55 @@ public class HotReloadTests
         Assert.Equal(HttpStatusCode.OK, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode);
         Assert.Equal("after", gw.Services.GetRequiredService<RuntimeHolder>().Current.Options.Deployments[0].ModelName);
         dir.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task A_change_to_a_start_up_only_setting_is_reported_and_the_rest_of_it_applied()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-reload-");
+        var path = Path.Combine(dir.FullName, "gateway.yaml");
+        string Config(string level, string name) => $$"""
+            logging: {level: {{level}}}
+            tracing: {service_name: agw-before}
+            models:
+              - {name: {{name}}, provider: mock}
+            """;
+        await File.WriteAllTextAsync(path, Config("warning", "before"));
+        var logs = new CapturingLoggerProvider();
+        await using var gw = await GatewayServer.StartAsync(Config("warning", "before"), path, time: _clock, services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var watcher = gw.Services.GetRequiredService<ConfigWatcher>();
+        var runtimes = gw.Services.GetRequiredService<RuntimeHolder>();
+
+        // Only reloadable settings changed: applied, nothing to report.
+        await File.WriteAllTextAsync(path, Config("warning", "middle"));
+        Assert.True(watcher.Reload());
+        Assert.DoesNotContain(logs.Messages, m => m.Contains("needs a restart", StringComparison.Ordinal));
+
+        // The log level and the tracing service name are read at start: reported by name, kept, and the new model still applied.
+        await File.WriteAllTextAsync(path, Config("debug", "after").Replace("agw-before", "agw-after"));
+        Assert.True(watcher.Reload());
+        var report = Assert.Single(logs.Messages, m => m.Contains("needs a restart", StringComparison.Ordinal));
+        Assert.Contains("to logging, tracing needs a restart", report);
+        Assert.Equal(LogLevel.Warning, runtimes.Current.Options.Logging.Level);
+        Assert.Equal("agw-before", runtimes.Current.Options.Tracing.ServiceName);
+        Assert.Equal(HttpStatusCode.OK, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("after"))).StatusCode);
+        dir.Delete(recursive: true);
+    }
+
+    /// <summary>Keeps every message logged, from any category.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
+        public IReadOnlyCollection<string> Messages => _messages;
+        public ILogger CreateLogger(string categoryName) => new Logger(_messages);
+        public void Dispose() { }
+
+        private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> messages) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => messages.Enqueue(formatter(state, exception));
+        }
     }
 
     [Fact]
