@@ -9,7 +9,10 @@
 #
 # Other knobs: WARMUP (seconds, discarded run before each measurement), PRIME (seconds of load per mode that
 # every target gets once after startup, see prime()), NGINX_WORKERS (default auto),
-# AGW_BIN (an already published gateway directory; skips the publish step), KEEP=1 (keep the temp dir).
+# AGW_BIN (an already published gateway directory; skips the publish step), KEEP=1 (keep the temp dir),
+# BASELINE_BIN (another build's published directory, e.g. the previous commit's: measured as a fourth target in the
+# same run, interleaved with the others, so "CPU per request at most today's" is a same-run ratio). Allocations per
+# request are read from each gateway by a startup hook (bench/alloc-hook), the same way for both builds.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,12 +79,23 @@ wait_up() {
 
 # --- Publish the gateway (Release) ---------------------------------------------------------------------
 publish_gateway
+TARGETS=(direct nginx gateway)
+if [[ -n ${BASELINE_BIN:-} ]]; then
+  if [[ -x $BASELINE_BIN/AgenticGateway ]]; then BASE=("$BASELINE_BIN/AgenticGateway"); else BASE=(dotnet "$BASELINE_BIN/AgenticGateway.dll"); fi
+  TARGETS=(direct nginx baseline gateway)
+fi
+# The allocation sampler every measured gateway loads (a startup hook, so a baseline build needs no change).
+dotnet build "$HERE/alloc-hook" -c Release -o "$WORK/alloc-hook" --artifacts-path "$WORK/alloc-artifacts" -nologo -v quiet >"$WORK/alloc-hook.log" 2>&1 \
+  || { tail -n 20 "$WORK/alloc-hook.log" >&2; die "building bench/alloc-hook failed"; }
+# with_alloc NAME: the environment (for env, which execs the gateway in place: its pid stays the measured one) that
+# makes the sampler write the gateway's allocated bytes to $WORK/NAME.alloc.
+with_alloc() { echo "DOTNET_STARTUP_HOOKS=$WORK/alloc-hook/AllocHook.dll AGW_BENCH_ALLOC_FILE=$WORK/$1.alloc"; }
 
 # --- Ports, configs, servers ---------------------------------------------------------------------------
 # Bind port 0 for all ports at once (so they are distinct), then release them for the servers.
-read -r P_EMU P_SLOW P_NGINX P_GW P_GW_AUTH < <(python3 -c '
+read -r P_EMU P_SLOW P_NGINX P_GW P_GW_AUTH P_BASE < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
 for s in socks: s.close()')
@@ -149,11 +163,14 @@ EOF
 log "ports: emulator $P_EMU, slow emulator $P_SLOW, nginx $P_NGINX, gateway $P_GW"
 start emu      "${AGW[@]}" mock --urls "http://127.0.0.1:$P_EMU"
 start emu-slow "${AGW[@]}" mock --urls "http://127.0.0.1:$P_SLOW" --tokens-per-second 50
-start gateway  "${AGW[@]}" --config "$WORK/gateway.yaml" --urls "http://127.0.0.1:$P_GW"
+start gateway  env $(with_alloc gateway) "${AGW[@]}" --config "$WORK/gateway.yaml" --urls "http://127.0.0.1:$P_GW"
+# The baseline keeps its state apart: a data directory is locked by the gateway using it.
+[[ -n ${BASELINE_BIN:-} ]] && start baseline env $(with_alloc baseline) AGW_DATA_DIR="$WORK/data-baseline" "${BASE[@]}" --config "$WORK/gateway.yaml" --urls "http://127.0.0.1:$P_BASE"
 start nginx    nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -e "$WORK/nginx/logs/error.log" -g 'daemon off;'
 wait_up emu      "http://127.0.0.1:$P_EMU/v1/models"
 wait_up emu-slow "http://127.0.0.1:$P_SLOW/v1/models"
 wait_up gateway  "http://127.0.0.1:$P_GW/health/ready"
+[[ -n ${BASELINE_BIN:-} ]] && wait_up baseline "http://127.0.0.1:$P_BASE/health/ready"
 wait_up nginx    "http://127.0.0.1:$P_NGINX/v1/models"
 RSS_START_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$PID_gateway/status")
 
@@ -161,6 +178,7 @@ declare -A URL=(
   [direct]="http://127.0.0.1:$P_EMU/v1/chat/completions"
   [nginx]="http://127.0.0.1:$P_NGINX/v1/chat/completions"
   [gateway]="http://127.0.0.1:$P_GW/v1/chat/completions"
+  [baseline]="http://127.0.0.1:$P_BASE/v1/chat/completions"
 )
 
 # check_target LABEL URL [KEY]: one request of each kind must succeed before we load the target; wrk itself
@@ -175,7 +193,7 @@ check_target() {
         -d '{"model":"bench-model","stream":true,"messages":[{"role":"user","content":"hello"}]}')
   [[ ${out##*$'\n'} == 200 && $out == *'data: [DONE]'* ]] || die "$label stream check failed: $out"
 }
-for t in direct nginx gateway; do check_target "$t" "${URL[$t]}"; done
+for t in "${TARGETS[@]}"; do check_target "$t" "${URL[$t]}"; done
 
 # --- Load ---------------------------------------------------------------------------------------------
 # prime URL [KEY]: load a freshly started target for PRIME s non-stream + PRIME s stream at c=32, discarded.
@@ -191,6 +209,7 @@ prime() {
 }
 # Through the gateway first: that also primes the emulator behind it; then the others (cheap if already warm).
 for t in gateway nginx direct; do prime "${URL[$t]}"; done
+[[ -n ${BASELINE_BIN:-} ]] && prime "${URL[baseline]}"
 
 RAW="$WORK/wrk.log"
 : >"$RAW"
@@ -206,8 +225,17 @@ target_pids() {
     direct)  echo "$PID_emu" ;;
     nginx)   echo "$PID_nginx $(pgrep -P "$PID_nginx" | tr '\n' ' ')" ;;
     gateway) echo "${PID_gateway_auth:-$PID_gateway}" ;;
+    baseline) echo "$PID_baseline" ;;
   esac
 }
+# Bytes the gateway serving TARGET has allocated so far (its sampler's last value), or nothing for nginx and the emulator.
+alloc_file() {
+  case $1 in
+    gateway) if [[ -n ${PID_gateway_auth:-} ]]; then echo "$WORK/gateway-auth.alloc"; else echo "$WORK/gateway.alloc"; fi ;;
+    baseline) echo "$WORK/baseline.alloc" ;;
+  esac
+}
+alloc_now() { local f; f=$(alloc_file "$1"); [[ -n $f && -r $f ]] && cat "$f" || echo ""; }
 
 # measure SCENARIO TARGET URL CONNS MODE [KEY]: warm-up run (discarded), then the measured run.
 measure() {
@@ -217,15 +245,20 @@ measure() {
   [[ -n $key ]] && args+=("key=$key")
   log "$scn: $tgt (warm-up ${WARMUP}s, measure ${DURATION}s)"
   wrk -t"$threads" -c"$c" -d"${WARMUP}s" --timeout "$WRK_TIMEOUT" -s "$HERE/chat.lua" "$url" -- "${args[@]}" >/dev/null
-  local pids cpu0 cpu1
+  local pids cpu0 cpu1 alloc0 alloc1
   pids=$(target_pids "$tgt")
+  sleep 0.05   # the sampler writes every 20 ms: let it catch up with the warm-up
+  alloc0=$(alloc_now "$tgt")
   cpu0=$(cpu_ticks $pids)
   out=$(wrk -t"$threads" -c"$c" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" -s "$HERE/chat.lua" "$url" -- "${args[@]}")
   cpu1=$(cpu_ticks $pids)
+  sleep 0.05
+  alloc1=$(alloc_now "$tgt")
   printf '### %s / %s\n%s\n\n' "$scn" "$tgt" "$out" >>"$RAW"
   local line
   line=$(grep '^RESULT ' <<<"$out") || die "no RESULT line from wrk for $scn/$tgt: $out"
   for kv in ${line#RESULT }; do R["$scn|$tgt|${kv%%=*}"]=${kv#*=}; done
+  R["$scn|$tgt|alloc_kb"]=$(awk -v a="$alloc0" -v b="$alloc1" -v n="${R[$scn|$tgt|requests]}" 'BEGIN { if (a != "" && b != "" && n > 0) printf "%.1f", (b - a) / 1024 / n; else printf "n/a" }')
   R["$scn|$tgt|cpu_us"]=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICK" -v n="${R[$scn|$tgt|requests]}" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else printf "n/a" }')
 }
 
@@ -233,8 +266,9 @@ SCENARIOS=("non-stream c=1" "non-stream c=32" "non-stream c=64" "stream c=1" "st
 for scn in "${SCENARIOS[@]}"; do
   mode=${scn%% *}; c=${scn##*c=}
   # Targets interleaved per scenario, so slow drift on a noisy machine affects all three alike.
-  for t in direct nginx gateway; do measure "$scn" "$t" "${URL[$t]}" "$c" "$mode"; done
+  for t in "${TARGETS[@]}"; do measure "$scn" "$t" "${URL[$t]}" "$c" "$mode"; done
 done
+MAIN_SCENARIOS=("${SCENARIOS[@]}")
 
 # --- Streaming "no coalescing" check (before reading the peak RSS, so it counts too) -----------------
 log "streaming check (emulator paced at 50 tokens/s)"
@@ -247,10 +281,11 @@ STREAM_CHECK=$(python3 "$HERE/stream_check.py" --requests 5 --model bench-slow \
 kill -0 "$PID_gateway" 2>/dev/null || die "gateway exited during the benchmark (see $WORK/gateway.log)"
 RSS_PEAK_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$PID_gateway/status")
 kill "$PID_gateway"; wait "$PID_gateway" 2>/dev/null || true
+[[ -n ${BASELINE_BIN:-} ]] && { kill "$PID_baseline"; wait "$PID_baseline" 2>/dev/null || true; }
 
 # --- Auth on: a second gateway with master_key, non-stream c=32 ----------------------------------------------
 # All three targets get the Authorization header (the emulator and nginx ignore it), re-measured side by side.
-start gateway-auth "${AGW[@]}" --config "$WORK/gateway-auth.yaml" --urls "http://127.0.0.1:$P_GW_AUTH"
+start gateway-auth env $(with_alloc gateway-auth) "${AGW[@]}" --config "$WORK/gateway-auth.yaml" --urls "http://127.0.0.1:$P_GW_AUTH"
 wait_up gateway-auth "http://127.0.0.1:$P_GW_AUTH/health/ready"
 URL_AUTH="http://127.0.0.1:$P_GW_AUTH/v1/chat/completions"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "$URL_AUTH" \
@@ -319,6 +354,26 @@ report() {
   for scn in "${SCENARIOS[@]}"; do
     echo "| $scn | ${R[$scn|direct|cpu_us]} | ${R[$scn|nginx|cpu_us]} | ${R[$scn|gateway|cpu_us]} | $(awk -v g="${R[$scn|gateway|cpu_us]}" -v n="${R[$scn|nginx|cpu_us]}" 'BEGIN { if (n > 0) printf "%.1f", g / n; else printf "n/a" }') |"
   done
+  echo
+  echo "Allocations per request (KB, the gateway process's GC.GetTotalAllocatedBytes over the measured run):"
+  echo
+  echo "| scenario | gateway |"
+  echo "|---|---:|"
+  for scn in "${SCENARIOS[@]}"; do echo "| $scn | ${R[$scn|gateway|alloc_kb]} |"; done
+  if [[ -n ${BASELINE_BIN:-} ]]; then
+    echo
+    echo "Against the baseline build ($BASELINE_BIN), measured in the same run, interleaved, same config (access log on):"
+    echo
+    echo "| scenario | baseline req/s | gateway req/s | req/s ratio | baseline CPU µs | gateway CPU µs | CPU ratio | baseline KB | gateway KB | alloc ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for scn in "${MAIN_SCENARIOS[@]}"; do
+      e=$(( ${R[$scn|baseline|status_errors]} + ${R[$scn|baseline|connect]} + ${R[$scn|baseline|read]} + ${R[$scn|baseline|write]} + ${R[$scn|baseline|timeout]} ))
+      (( e == 0 )) || INVALID+=("$scn / baseline: $e errors (of ${R[$scn|baseline|requests]} requests)")
+      echo "| $scn | $(num "${R[$scn|baseline|rps]}") | $(num "${R[$scn|gateway|rps]}") | $(awk -v g="${R[$scn|gateway|rps]}" -v b="${R[$scn|baseline|rps]}" 'BEGIN { if (b > 0) printf "%.2f", g / b; else printf "n/a" }')" \
+           "| ${R[$scn|baseline|cpu_us]} | ${R[$scn|gateway|cpu_us]} | $(awk -v g="${R[$scn|gateway|cpu_us]}" -v b="${R[$scn|baseline|cpu_us]}" 'BEGIN { if (b > 0) printf "%.2f", g / b; else printf "n/a" }')" \
+           "| ${R[$scn|baseline|alloc_kb]} | ${R[$scn|gateway|alloc_kb]} | $(awk -v g="${R[$scn|gateway|alloc_kb]}" -v b="${R[$scn|baseline|alloc_kb]}" 'BEGIN { if (b > 0) printf "%.2f", g / b; else printf "n/a" }') |"
+    done
+  fi
   echo
   echo "Gateway memory: RSS $(awk -v k="$RSS_START_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after startup," \
        "peak RSS (VmHWM) $(awk -v k="$RSS_PEAK_KB" 'BEGIN { printf "%.1f", k / 1024 }') MB after all runs above except the last two rows (auth, virtual key)."

@@ -7,6 +7,7 @@ using AgenticGateway.GuestAgent.Loop;
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Processes;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent;
 
@@ -17,7 +18,7 @@ namespace AgenticGateway.GuestAgent;
 /// </summary>
 internal sealed class Agent
 {
-    public const int Version = 1;
+    public const int Version = AgentOps.Version;
     private const long DefaultMaxOutput = 1 << 20;
     private static readonly string[] Languages = ["python", "node", "bash"];
 
@@ -98,24 +99,24 @@ internal sealed class Agent
             var req = new Request(root);
             switch (op)
             {
-                case "ping": Events.Done(id); break;
-                case "guest.resume": GuestResume.Run(req); Events.Done(id); break;
-                case "context.create": ContextCreate(id, req); break;
-                case "context.list": ContextList(id); break;
-                case "context.restart": FindContext(req).Restart(id); break;
-                case "context.remove": ContextRemove(id, req); break;
-                case "execute": Execute(id, req); break;
-                case "process.start": ProcessStart(id, req); break;
-                case "process.input": ProcessInput(id, req); break;
-                case "process.signal": ProcessSignal(id, req); break;
-                case "process.resize": ProcessResize(id, req); break;
-                case "process.list": ProcessList(id); break;
-                case "cancel": Cancel(id, req); break;
-                case "fs.write":
+                case AgentOps.Ping: Events.Done(id); break;
+                case AgentOps.GuestResume: GuestResume.Run(req); Events.Done(id); break;
+                case AgentOps.ContextCreate: ContextCreate(id, req); break;
+                case AgentOps.ContextList: ContextList(id); break;
+                case AgentOps.ContextRestart: FindContext(req).Restart(id); break;
+                case AgentOps.ContextRemove: ContextRemove(id, req); break;
+                case AgentOps.Execute: Execute(id, req); break;
+                case AgentOps.ProcessStart: ProcessStart(id, req); break;
+                case AgentOps.ProcessInput: ProcessInput(id, req); break;
+                case AgentOps.ProcessSignal: ProcessSignal(id, req); break;
+                case AgentOps.ProcessResize: ProcessResize(id, req); break;
+                case AgentOps.ProcessList: ProcessList(id); break;
+                case AgentOps.Cancel: Cancel(id, req); break;
+                case AgentOps.FsWrite:
                     handedOff = true;
                     _uploads.Writer.TryWrite((id, doc));
                     break;
-                case "fs.stat" or "fs.list" or "fs.read" or "fs.mkdir" or "fs.move" or "fs.remove" or "egress.start":
+                case AgentOps.FsStat or AgentOps.FsList or AgentOps.FsRead or AgentOps.FsMkdir or AgentOps.FsMove or AgentOps.FsRemove or AgentOps.EgressStart:
                     handedOff = true;
                     var (rid, d, name) = (id, doc, op);
                     ThreadPool.UnsafeQueueUserWorkItem(_ => RunPooled(rid, d, name), null);
@@ -157,14 +158,14 @@ internal sealed class Agent
                 var req = new Request(doc.RootElement);
                 switch (op)
                 {
-                    case "fs.stat": _files.Stat(id, req); break;
-                    case "fs.list": _files.List(id, req); break;
-                    case "fs.read": _files.Read(id, req); break;
-                    case "fs.write": _files.Write(id, req); break;
-                    case "fs.mkdir": _files.MakeDirectory(id, req); break;
-                    case "fs.move": _files.Move(id, req); break;
-                    case "fs.remove": _files.Remove(id, req); break;
-                    case "egress.start": _egress.Start(id, req); break;
+                    case AgentOps.FsStat: _files.Stat(id, req); break;
+                    case AgentOps.FsList: _files.List(id, req); break;
+                    case AgentOps.FsRead: _files.Read(id, req); break;
+                    case AgentOps.FsWrite: _files.Write(id, req); break;
+                    case AgentOps.FsMkdir: _files.MakeDirectory(id, req); break;
+                    case AgentOps.FsMove: _files.Move(id, req); break;
+                    case AgentOps.FsRemove: _files.Remove(id, req); break;
+                    case AgentOps.EgressStart: _egress.Start(id, req); break;
                 }
             }
             catch (Exception e)
@@ -177,7 +178,7 @@ internal sealed class Agent
     private async Task RunUploadsAsync()
     {
         await foreach (var (id, doc) in _uploads.Reader.ReadAllAsync().ConfigureAwait(false))
-            RunPooled(id, doc, "fs.write");
+            RunPooled(id, doc, AgentOps.FsWrite);
     }
 
     // -- contexts
@@ -185,7 +186,7 @@ internal sealed class Agent
     private CodeContext FindContext(Request req)
     {
         var name = req.String("context")!;
-        return Contexts.TryGetValue(name, out var ctx) ? ctx : throw new OpError("not_found", $"no context {name}");
+        return Contexts.TryGetValue(name, out var ctx) ? ctx : throw new OpError(AgentErrors.NotFound, $"no context {name}");
     }
 
     private string ResolveCwd(Request req)
@@ -193,7 +194,7 @@ internal sealed class Agent
         var cwd = req.String("cwd", required: false);
         var path = string.IsNullOrEmpty(cwd) ? Settings.Home : PathResolver.NormPath(PathResolver.Join(Settings.Home, cwd));
         if (Libc.FStatAt(Libc.AT_FDCWD, path, out var st, 0) < 0 || !st.IsDirectory)
-            throw new OpError("not_found", $"cwd {path} is not a directory");
+            throw new OpError(AgentErrors.NotFound, $"cwd {path} is not a directory");
         return path;
     }
 
@@ -202,7 +203,7 @@ internal sealed class Agent
         var name = req.String("context")!;
         var language = req.Get("language") is { ValueKind: JsonValueKind.String } l ? l.GetString() : null;
         if (language is null || !Languages.Contains(language)) throw OpError.Invalid($"language must be one of {string.Join(", ", Languages)}");
-        if (Contexts.ContainsKey(name)) throw new OpError("exists", $"context {name} exists");
+        if (Contexts.ContainsKey(name)) throw new OpError(AgentErrors.Exists, $"context {name} exists");
         var ctx = new CodeContext(this, name, language, ResolveCwd(req), req.Env());
         ctx.Start();
         Contexts[name] = ctx;
@@ -248,7 +249,7 @@ internal sealed class Agent
         var cwd = req.Has("cwd") ? ResolveCwd(req) : null;
         var timeout = req.Int("timeout_ms", 0);
         var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
-        if (ctx.Busy) throw new OpError("busy", $"context {ctx.Name} is executing");
+        if (ctx.Busy) throw new OpError(AgentErrors.Busy, $"context {ctx.Name} is executing");
         var ex = new Execution(ctx, id, code, env, cwd, timeout, maxOutput);
         ctx.Submit(ex);
         Cancellable[id] = ex;
@@ -259,7 +260,7 @@ internal sealed class Agent
     private UserProcess FindProcess(Request req)
     {
         var pid = req.Int("pid");
-        return pid is not null && Processes.TryGetValue((int)pid, out var p) ? p : throw new OpError("not_found", $"no running process {pid}");
+        return pid is not null && Processes.TryGetValue((int)pid, out var p) ? p : throw new OpError(AgentErrors.NotFound, $"no running process {pid}");
     }
 
     private void ProcessStart(long id, Request req)

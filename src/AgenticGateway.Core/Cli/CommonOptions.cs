@@ -6,6 +6,13 @@ namespace AgenticGateway.Cli;
 /// <summary>Options more than one entry takes, parsed and checked the same way in each.</summary>
 internal static class CommonOptions
 {
+    public static Option<string> Config(string description) => new("--config") { Description = description, HelpName = "FILE" };
+
+    public static Option<bool> AllowUnsupported() => new("--allow-unsupported")
+    {
+        Description = "start with security settings the gateway cannot enforce, reported as warnings instead of errors",
+    };
+
     public static Option<string> Urls(string description) => new("--urls") { Description = description, HelpName = "URLS" };
 
     public static Option<int?> Port(string description) => new("--port")

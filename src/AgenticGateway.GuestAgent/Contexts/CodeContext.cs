@@ -6,6 +6,7 @@ using System.Text.Json;
 using AgenticGateway.GuestAgent.Loop;
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Contexts;
 
@@ -227,7 +228,7 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
         if (Language == "bash")
         {
             try { data = BashCommand(ex); }
-            catch (ErrnoException e) { throw new OpError("internal", $"cannot write the cell file: {e.Message}"); }
+            catch (ErrnoException e) { throw new OpError(AgentErrors.Internal, $"cannot write the cell file: {e.Message}"); }
         }
         else
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using AgenticGateway.GuestAgent.Loop;
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Contexts;
 
@@ -57,7 +58,7 @@ internal sealed class Kernel(CodeContext context)
         catch (ErrnoException e)
         {
             foreach (var fd in new[] { ctlW, outR, errR, resR }) Fd.Close(fd);
-            if (e.Errno == Libc.EAGAIN) throw new OpError("limit", OpError.LimitMessage);
+            if (e.Errno == Libc.EAGAIN) throw new OpError(AgentErrors.Limit, OpError.LimitMessage);
             throw new OpError(e.Errno == Libc.ENOENT ? "invalid" : "internal", $"cannot start {argv[0]}: {Libc.StrError(e.Errno)}");
         }
         finally

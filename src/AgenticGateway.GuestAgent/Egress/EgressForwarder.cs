@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Egress;
 
@@ -21,7 +22,7 @@ internal sealed class EgressForwarder(EventSink events)
         Socket listener;
         lock (_lock)
         {
-            if (port != 0 && _listeners.ContainsKey(port)) throw new OpError("exists", $"already forwarding port {port}");
+            if (port != 0 && _listeners.ContainsKey(port)) throw new OpError(AgentErrors.Exists, $"already forwarding port {port}");
             listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             try
             {
@@ -32,8 +33,8 @@ internal sealed class EgressForwarder(EventSink events)
             catch (SocketException e)
             {
                 listener.Dispose();
-                if (e.SocketErrorCode == SocketError.AddressAlreadyInUse) throw new OpError("exists", $"port {port} is in use");
-                throw new OpError("internal", e.Message);
+                if (e.SocketErrorCode == SocketError.AddressAlreadyInUse) throw new OpError(AgentErrors.Exists, $"port {port} is in use");
+                throw new OpError(AgentErrors.Internal, e.Message);
             }
             port = ((IPEndPoint)listener.LocalEndPoint!).Port;
             _listeners[port] = listener;

@@ -1,5 +1,6 @@
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Files;
 
@@ -96,7 +97,7 @@ internal static unsafe class DirectoryFds
             return;
         }
         // A FIFO would block the copy forever, a device would copy its stream: only regular files are copied.
-        if (!st.IsRegular) throw new OpError("invalid", $"'{name}' is not a regular file, a directory or a symlink; it cannot be moved across file systems");
+        if (!st.IsRegular) throw new OpError(AgentErrors.Invalid, $"'{name}' is not a regular file, a directory or a symlink; it cannot be moved across file systems");
         var input = Libc.openat(fromFd, name, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         if (input < 0) throw ErrnoException.Last(name);
         try

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Files;
 
@@ -131,14 +132,14 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
             if (v.ValueKind != JsonValueKind.String) throw OpError.Invalid("data_b64 must be a string");
             b64 = v.GetString()!;
         }
-        if (b64.Length > (WriteChunkMax / 3 + 1) * 4) throw new OpError("too_large", $"a chunk may hold at most {WriteChunkMax} bytes");
+        if (b64.Length > (WriteChunkMax / 3 + 1) * 4) throw new OpError(AgentErrors.TooLarge, $"a chunk may hold at most {WriteChunkMax} bytes");
         byte[] data;
         try { data = Convert.FromBase64String(b64); }
         catch (FormatException) { throw OpError.Invalid("data_b64 is not valid base64"); }
         if (offset == 0) DirectoryFds.MakeDirectories(parent);
         int pfd;
         try { pfd = paths.OpenDirectory(parent); }
-        catch (ErrnoException e) when (e.Errno == Libc.ENOENT) { throw new OpError("not_found", $"{p.Value}: parent directory does not exist"); }
+        catch (ErrnoException e) when (e.Errno == Libc.ENOENT) { throw new OpError(AgentErrors.NotFound, $"{p.Value}: parent directory does not exist"); }
         try
         {
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{token}\0{name}")))[..20];
@@ -173,7 +174,7 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
             }
             if (final && Libc.renameat(pfd, tmp, pfd, name) < 0)
             {
-                if (Libc.Errno == Libc.EISDIR) throw new OpError("exists", $"{p.Value} is a directory");
+                if (Libc.Errno == Libc.EISDIR) throw new OpError(AgentErrors.Exists, $"{p.Value} is a directory");
                 throw ErrnoException.Last(p.Value);
             }
         }
@@ -197,7 +198,7 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
         }
         catch (ErrnoException e) when (e.Errno is Libc.EEXIST or Libc.ENOTDIR)
         {
-            throw new OpError("exists", $"{p.Value} exists and is not a directory");
+            throw new OpError(AgentErrors.Exists, $"{p.Value} exists and is not a directory");
         }
         events.Done(id);
     }
@@ -222,7 +223,7 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
                     // Another file system (e.g. /home/user -> /tmp): copy, then delete.
                     if (Libc.FStatAt(dfd, dname, out var existing, Libc.AT_SYMLINK_NOFOLLOW) == 0)
                     {
-                        if (existing.IsDirectory) throw new OpError("exists", $"{dst.Value} is a directory");
+                        if (existing.IsDirectory) throw new OpError(AgentErrors.Exists, $"{dst.Value} is a directory");
                         Libc.unlinkat(dfd, dname, 0);
                     }
                     DirectoryFds.Copy(sfd, sname, dfd, dname);

@@ -1,5 +1,6 @@
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Files;
 
@@ -34,7 +35,7 @@ internal sealed class PathResolver(IReadOnlyList<string> roots, string home)
     public string Resolve(JsonPath p)
     {
         var real = RealPath(Absolute(p));
-        if (!InsideRoots(real)) throw new OpError("denied", $"{p.Value} is outside the sandbox's writable roots");
+        if (!InsideRoots(real)) throw new OpError(AgentErrors.Denied, $"{p.Value} is outside the sandbox's writable roots");
         return real;
     }
 
@@ -47,12 +48,12 @@ internal sealed class PathResolver(IReadOnlyList<string> roots, string home)
         if (name is "" or "." or "..")
         {
             (head, name) = Split(RealPath(a));
-            if (name.Length == 0) throw new OpError("denied", $"{p.Value} is outside the sandbox's writable roots");
+            if (name.Length == 0) throw new OpError(AgentErrors.Denied, $"{p.Value} is outside the sandbox's writable roots");
         }
         var parent = RealPath(head);
         var entry = Join(parent, name);
         if (!InsideRoots(parent) || IsRoot(entry))
-            throw new OpError("denied", $"{p.Value} is outside the sandbox's writable roots (or is a root itself)");
+            throw new OpError(AgentErrors.Denied, $"{p.Value} is outside the sandbox's writable roots (or is a root itself)");
         return (parent, name);
     }
 
@@ -82,11 +83,11 @@ internal sealed class PathResolver(IReadOnlyList<string> roots, string home)
         {
             // No /proc: at least make sure the descriptor is the file the checked path names.
             if (Libc.FStatAt(fd, "", out var a, Libc.AT_EMPTY_PATH) < 0 || Libc.FStatAt(Libc.AT_FDCWD, expected, out var b, Libc.AT_SYMLINK_NOFOLLOW) < 0)
-                throw new OpError("denied", $"cannot verify {expected}");
-            if (a.Dev != b.Dev || a.Ino != b.Ino) throw new OpError("denied", $"{expected} changed while it was opened");
+                throw new OpError(AgentErrors.Denied, $"cannot verify {expected}");
+            if (a.Dev != b.Dev || a.Ino != b.Ino) throw new OpError(AgentErrors.Denied, $"{expected} changed while it was opened");
             return;
         }
-        if (!InsideRoots(real)) throw new OpError("denied", $"{expected} resolves outside the sandbox's writable roots");
+        if (!InsideRoots(real)) throw new OpError(AgentErrors.Denied, $"{expected} resolves outside the sandbox's writable roots");
     }
 
     public static unsafe string? ReadLink(string path, int dirFd = Libc.AT_FDCWD)

@@ -4,6 +4,7 @@ using AgenticGateway.GuestAgent.Contexts;
 using AgenticGateway.GuestAgent.Loop;
 using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.GuestAgent.Processes;
 
@@ -92,7 +93,7 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, 
         }
         catch (ErrnoException e)
         {
-            if (e.Errno == Libc.EAGAIN) throw new OpError("limit", OpError.LimitMessage);
+            if (e.Errno == Libc.EAGAIN) throw new OpError(AgentErrors.Limit, OpError.LimitMessage);
             throw new OpError(e.Code, $"cannot start the process: {Libc.StrError(e.Errno)}");
         }
         finally

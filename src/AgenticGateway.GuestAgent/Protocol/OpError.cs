@@ -1,3 +1,5 @@
+using AgenticGateway.Sandboxes.Protocol;
+
 namespace AgenticGateway.GuestAgent.Protocol;
 
 /// <summary>A request that fails with one of the protocol's error codes (<c>invalid</c>, <c>not_found</c>, ...).</summary>
@@ -7,7 +9,7 @@ internal sealed class OpError(string code, string message) : Exception(message)
 
     public string Code { get; } = code;
 
-    public static OpError Invalid(string message) => new("invalid", message);
+    public static OpError Invalid(string message) => new(AgentErrors.Invalid, message);
 }
 
 /// <summary>A failed system call: its errno, mapped to a protocol error code (docs/sandbox-agent-protocol.md).</summary>
@@ -25,13 +27,13 @@ internal sealed class ErrnoException(int errno, string message) : Exception(mess
 
     public static string CodeOf(int errno) => errno switch
     {
-        Native.Libc.EAGAIN => "limit",      // fork/clone/thread creation refused: the pids cgroup or RLIMIT_NPROC
-        Native.Libc.ENOENT => "not_found",
-        Native.Libc.EEXIST or Native.Libc.ENOTEMPTY => "exists",
-        Native.Libc.EACCES or Native.Libc.EPERM or Native.Libc.ELOOP or Native.Libc.EROFS => "denied",
-        Native.Libc.ENOSPC or Native.Libc.EDQUOT or Native.Libc.EFBIG => "too_large",
+        Native.Libc.EAGAIN => AgentErrors.Limit,      // fork/clone/thread creation refused: the pids cgroup or RLIMIT_NPROC
+        Native.Libc.ENOENT => AgentErrors.NotFound,
+        Native.Libc.EEXIST or Native.Libc.ENOTEMPTY => AgentErrors.Exists,
+        Native.Libc.EACCES or Native.Libc.EPERM or Native.Libc.ELOOP or Native.Libc.EROFS => AgentErrors.Denied,
+        Native.Libc.ENOSPC or Native.Libc.EDQUOT or Native.Libc.EFBIG => AgentErrors.TooLarge,
         Native.Libc.ENOTDIR or Native.Libc.EISDIR or Native.Libc.EINVAL or Native.Libc.ENAMETOOLONG or Native.Libc.EXDEV
             or Native.Libc.EBUSY => "invalid",
-        _ => "internal",
+        _ => AgentErrors.Internal,
     };
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -42,7 +43,7 @@ internal static class MicroVmGuest
     /// fresh host bytes in (forcing a reseed) and sets the clock to the host's, without starting a process.
     /// </summary>
     public static Task ResumeAsync(AgentConnection agent, CancellationToken ct) =>
-        agent.CallAsync("guest.resume", w =>
+        agent.CallAsync(AgentOps.GuestResume, w =>
         {
             w.WriteNumber("time_ns", (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100);
             w.WriteString("seed", Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(64)));

@@ -1,6 +1,7 @@
 using System.Text;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -24,7 +25,7 @@ internal static class PackageInstaller
                 ? $"{pip} --no-index --find-links /opt/agw-packages {quoted}"
                 : $"{pip} {quoted}",
         };
-        var call = agent.Start("process.start", w =>
+        var call = agent.Start(AgentOps.ProcessStart, w =>
         {
             w.WriteString("cmd", command);
             w.WriteNumber("timeout_ms", 300_000);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -39,9 +40,9 @@ internal sealed class Sandbox(string id, string owner, SandboxSpec spec, ISandbo
         if (_contexts.ContainsKey(language)) return;
         try
         {
-            await Agent.CallAsync("context.create", w => { w.WriteString("context", language); w.WriteString("language", language); }, cancellationToken);
+            await Agent.CallAsync(AgentOps.ContextCreate, w => { w.WriteString("context", language); w.WriteString("language", language); }, cancellationToken);
         }
-        catch (AgentException ex) when (ex.Code == "exists") { }
+        catch (AgentException ex) when (ex.Code == AgentErrors.Exists) { }
         _contexts.TryAdd(language, 0);
     }
 

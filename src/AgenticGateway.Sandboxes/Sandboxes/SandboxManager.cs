@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -161,12 +162,12 @@ internal sealed class SandboxManager : BackgroundService
         }
         try
         {
-            await instance.Agent.CallAsync("context.create", w => { w.WriteString("context", spec.Runtime); w.WriteString("language", spec.Runtime); }, cancellationToken);
+            await instance.Agent.CallAsync(AgentOps.ContextCreate, w => { w.WriteString("context", spec.Runtime); w.WriteString("language", spec.Runtime); }, cancellationToken);
             if (spec.Packages.Length > 0)
             {
                 await PackageInstaller.InstallAsync(instance.Agent, spec, _options, cancellationToken);
                 // Python adds the user site directory to sys.path only if it exists at start: restart to see the packages.
-                await instance.Agent.CallAsync("context.restart", w => w.WriteString("context", spec.Runtime), cancellationToken);
+                await instance.Agent.CallAsync(AgentOps.ContextRestart, w => w.WriteString("context", spec.Runtime), cancellationToken);
             }
             return instance;
         }

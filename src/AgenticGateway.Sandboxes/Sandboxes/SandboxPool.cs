@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes;
 
@@ -89,7 +90,7 @@ internal sealed class SandboxPool(
                 {
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
                     timeout.CancelAfter(TimeSpan.FromSeconds(1));
-                    try { await warm.Instance.Agent.CallAsync("ping", null, timeout.Token); }
+                    try { await warm.Instance.Agent.CallAsync(AgentOps.Ping, null, timeout.Token); }
                     catch (Exception ex) when (ex is OperationCanceledException or Agent.AgentException) { healthy = false; }
                 }
                 if (healthy) queue.Enqueue(warm);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using AgenticGateway.Cli;
 using AgenticGateway.Configuration;
+using AgenticGateway.Commands;
 using AgenticGateway.Emulator;
 
 namespace AgenticGateway.Hosting;
@@ -18,14 +19,14 @@ internal static class CommandLine
 
     private static RootCommand Commands()
     {
-        var config = ConfigOption("the config file (own schema or LiteLLM's config.yaml); default: AGW_CONFIG, else the built-in mock provider");
+        var config = CommonOptions.Config("the config file (own schema or LiteLLM's config.yaml); default: AGW_CONFIG, else the built-in mock provider");
         var urls = CommonOptions.Urls("where to listen, e.g. http://127.0.0.1:8080 (default: AGW_URLS, else server.urls)");
         var port = CommonOptions.Port("listen on http://0.0.0.0:PORT");
         var insecure = new Option<bool>("--insecure")
         {
             Description = "accept listening on the network without authentication (also AGW_INSECURE=1)",
         };
-        var allowUnsupported = AllowUnsupportedOption();
+        var allowUnsupported = CommonOptions.AllowUnsupported();
         var root = new RootCommand("""
             Agentic Gateway: runs the gateway.
             With no config the gateway serves the built-in mock provider on :8080.
@@ -35,7 +36,7 @@ internal static class CommandLine
             """)
         {
             config, urls, port, insecure, allowUnsupported,
-            CheckConfigCommand(), ImagesCommand(), MockCommandLine.Command(),
+            ToolCommands.CheckConfig(), ToolCommands.Images(), MockCommandLine.Command(),
         };
         root.SetAction((result, _) =>
         {
@@ -47,48 +48,9 @@ internal static class CommandLine
         return root;
     }
 
-    private static Command CheckConfigCommand()
-    {
-        var config = ConfigOption("the config file to validate (default: AGW_CONFIG, else the built-in defaults)");
-        var allowUnsupported = AllowUnsupportedOption();
-        var command = new Command("check-config", "Validate a config file and exit: every error at once, with its path.") { config, allowUnsupported };
-        command.SetAction(result =>
-        {
-            var configPath = result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG");
-            if (Load(configPath, result.GetValue(allowUnsupported)) is not { } loaded) return 1;
-            foreach (var w in loaded.Warnings) Console.WriteLine($"warning: {w}");
-            var count = loaded.Options!.Deployments.Length;
-            Console.WriteLine($"Configuration is valid: {count} deployment{(count == 1 ? "" : "s")}.");
-            return 0;
-        });
-        return command;
-    }
-
-    private static Command ImagesCommand()
-    {
-        var output = new Option<string>("--out") { Description = "where to write (or find cached) the image", HelpName = "DIR" };
-        var build = new Command("build", "Build (or find cached) the microVM guest image; prints its path last.") { output };
-        build.SetAction(result =>
-        {
-            try
-            {
-                var agent = Sandboxes.Agent.GuestAgentBinary.Locate(Console.WriteLine);
-                var image = Images.ImageBuilder.Build(Path.GetFullPath(result.GetValue(output) ?? Sandboxes.ImageLayout.DefaultCacheDirectory), Console.WriteLine, agent);
-                Console.WriteLine(image);
-                return 0;
-            }
-            catch (InvalidOperationException ex)
-            {
-                Console.Error.WriteLine($"image build failed: {ex.Message}");
-                return 1;
-            }
-        });
-        return new Command("images", "MicroVM guest images.") { build };
-    }
-
     private static async Task<int> ServeAsync(string? configPath, string? requestedUrls, bool insecure, bool allowUnsupported)
     {
-        if (Load(configPath, allowUnsupported) is not { Options: { } options } result) return 1;
+        if (ConfigFiles.LoadOrReport(configPath, allowUnsupported) is not { Options: { } options } result) return 1;
         var (urls, refusal) = ListenPolicy.Resolve(requestedUrls ?? options.Server.Urls, options, insecure);
         if (refusal is not null)
         {
@@ -115,21 +77,4 @@ internal static class CommandLine
         }
         return 0;
     }
-
-    /// <summary>The config file's options, or null after printing every error.</summary>
-    private static ConfigLoadResult? Load(string? configPath, bool allowUnsupported)
-    {
-        var result = configPath is null ? EmbeddedDefaults.Load() : ConfigLoader.LoadFile(configPath, allowUnsupported: allowUnsupported);
-        if (result.Options is not null) return result;
-        Console.Error.WriteLine($"Configuration is invalid ({result.Errors.Count} error{(result.Errors.Count == 1 ? "" : "s")}):");
-        foreach (var e in result.Errors) Console.Error.WriteLine($"  - {e}");
-        return null;
-    }
-
-    private static Option<string> ConfigOption(string description) => new("--config") { Description = description, HelpName = "FILE" };
-
-    private static Option<bool> AllowUnsupportedOption() => new("--allow-unsupported")
-    {
-        Description = "start with security settings the gateway cannot enforce, reported as warnings instead of errors",
-    };
 }

@@ -17,11 +17,12 @@ public class ArchitectureTests
         ["AgenticGateway.Llm"] = ["AgenticGateway.Core"],
         ["AgenticGateway.Identity"] = ["AgenticGateway.Core"],
         ["AgenticGateway.Storage"] = ["AgenticGateway.Core", "AgenticGateway.Identity"],
-        ["AgenticGateway.Sandboxes"] = ["AgenticGateway.Core"],
+        ["AgenticGateway.Sandboxes.Protocol"] = [],
+        ["AgenticGateway.Sandboxes"] = ["AgenticGateway.Core", "AgenticGateway.Sandboxes.Protocol"],
         ["AgenticGateway.Emulator"] = ["AgenticGateway.Core", "AgenticGateway.Llm"],
-        ["AgenticGateway.Tools"] = ["AgenticGateway.Core", "AgenticGateway.Sandboxes"],
-        ["AgenticGateway.Gateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes"],
-        ["AgenticGateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes", "AgenticGateway.Emulator", "AgenticGateway.Tools", "AgenticGateway.Gateway"],
+        ["AgenticGateway.Tools"] = ["AgenticGateway.Core", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol"],
+        ["AgenticGateway.Gateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol"],
+        ["AgenticGateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol", "AgenticGateway.Emulator", "AgenticGateway.Tools", "AgenticGateway.Gateway"],
     };
 
     /// <summary>The emulator's assembly is named after its command; every other after its project.</summary>
@@ -68,12 +69,13 @@ public class ArchitectureTests
         foreach (var project in Allowed.Keys)
         {
             var directory = Path.Combine(root, "src", project);
+            var rootNamespace = System.Xml.Linq.XDocument.Load(Path.Combine(directory, project + ".csproj")).Descendants("RootNamespace").Single().Value;
             foreach (var file in Directory.EnumerateFiles(directory, "*.cs", SearchOption.AllDirectories))
             {
                 var relative = Path.GetRelativePath(directory, file);
                 if (relative.StartsWith("obj" + Path.DirectorySeparatorChar) || relative.StartsWith("bin" + Path.DirectorySeparatorChar) || relative == "Program.cs") continue;
                 var folder = Path.GetDirectoryName(relative)!.Replace(Path.DirectorySeparatorChar, '.');
-                var expected = folder.Length == 0 ? "AgenticGateway" : "AgenticGateway." + folder;
+                var expected = folder.Length == 0 ? rootNamespace : rootNamespace + "." + folder;
                 var declared = File.ReadLines(file).FirstOrDefault(l => l.StartsWith("namespace ", StringComparison.Ordinal))?["namespace ".Length..].TrimEnd(';', ' ');
                 if (declared != expected) wrong.Add($"src/{project}/{relative}: namespace {declared ?? "(none)"}, folder says {expected}");
             }

@@ -4,6 +4,7 @@ using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Services.Sandboxes;
 
@@ -53,7 +54,7 @@ internal static class CommandEndpoints
         if (stdin is not null)
         {
             // A command that exits before reading its input is not an error of the request.
-            try { await sandbox.Agent.CallAsync("process.input", w => { w.WriteNumber("pid", pid); w.WriteString("data", stdin); w.WriteBoolean("eof", true); }, context.RequestAborted); }
+            try { await sandbox.Agent.CallAsync(AgentOps.ProcessInput, w => { w.WriteNumber("pid", pid); w.WriteString("data", stdin); w.WriteBoolean("eof", true); }, context.RequestAborted); }
             catch (AgentException) { }
         }
 
@@ -109,7 +110,7 @@ internal static class CommandEndpoints
     }
 
     public static AgentCall Start(Sandbox sandbox, string cmd, string? cwd, IReadOnlyDictionary<string, string> env, TimeSpan timeout, int maxOutput, string? tag, (int Cols, int Rows)? pty) =>
-        sandbox.Agent.Start("process.start", w =>
+        sandbox.Agent.Start(AgentOps.ProcessStart, w =>
         {
             w.WriteString("cmd", cmd);
             if (cwd is not null) w.WriteString("cwd", cwd);
@@ -156,7 +157,7 @@ internal static class CommandEndpoints
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
-        await SandboxHttp.AgentAsync(context, sandbox, "process.list", null, SandboxHttp.List("processes"));
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.ProcessList, null, SandboxHttp.List("processes"));
     }
 
     private static async Task GetAsync(HttpContext context, SandboxHttp http, string id, long pid)
@@ -191,7 +192,7 @@ internal static class CommandEndpoints
         var data = SandboxHttp.String(body, "data");
         var data64 = SandboxHttp.String(body, "data_b64");
         var eof = body.TryGetProperty("eof", out var e) && e.ValueKind == JsonValueKind.True;
-        await SandboxHttp.AgentAsync(context, sandbox, "process.input", w =>
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.ProcessInput, w =>
         {
             w.WriteNumber("pid", pid);
             if (data is not null) w.WriteString("data", data);
@@ -216,6 +217,6 @@ internal static class CommandEndpoints
                 return;
             }
         }
-        await SandboxHttp.AgentAsync(context, sandbox, "process.signal", w => { w.WriteNumber("pid", pid); w.WriteString("signal", signal); }, SandboxHttp.Ok);
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.ProcessSignal, w => { w.WriteNumber("pid", pid); w.WriteString("signal", signal); }, SandboxHttp.Ok);
     }
 }

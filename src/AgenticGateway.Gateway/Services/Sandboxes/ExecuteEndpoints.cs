@@ -4,6 +4,7 @@ using System.Text.Json;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Services.Sandboxes;
 
@@ -21,8 +22,8 @@ internal static class ExecuteEndpoints
         app.MapPost("/v1/sandbox/{id}/execute", (HttpContext c, string id) => ExecuteAsync(c, http, id)).WithSummary("Run code (seed 000 path)");
         app.MapPost("/v1/sandboxes/{id}/contexts", (HttpContext c, string id) => CreateContextAsync(c, http, id)).WithSummary("Create a named context");
         app.MapGet("/v1/sandboxes/{id}/contexts", (HttpContext c, string id) => ListContextsAsync(c, http, id)).WithSummary("List contexts");
-        app.MapPost("/v1/sandboxes/{id}/contexts/{name}/restart", (HttpContext c, string id, string name) => ContextOpAsync(c, http, id, name, "context.restart")).WithSummary("Restart a context (its state is lost)");
-        app.MapDelete("/v1/sandboxes/{id}/contexts/{name}", (HttpContext c, string id, string name) => ContextOpAsync(c, http, id, name, "context.remove")).WithSummary("Remove a context");
+        app.MapPost("/v1/sandboxes/{id}/contexts/{name}/restart", (HttpContext c, string id, string name) => ContextOpAsync(c, http, id, name, AgentOps.ContextRestart)).WithSummary("Restart a context (its state is lost)");
+        app.MapDelete("/v1/sandboxes/{id}/contexts/{name}", (HttpContext c, string id, string name) => ContextOpAsync(c, http, id, name, AgentOps.ContextRemove)).WithSummary("Remove a context");
     }
 
     public static string? Language(string? requested) => requested?.ToLowerInvariant() switch
@@ -73,7 +74,7 @@ internal static class ExecuteEndpoints
             return;
         }
         var cwd = SandboxHttp.String(body, "cwd");
-        var call = sandbox.Agent.Start("execute", w =>
+        var call = sandbox.Agent.Start(AgentOps.Execute, w =>
         {
             w.WriteString("context", contextName);
             w.WriteString("code", code);
@@ -131,7 +132,7 @@ internal static class ExecuteEndpoints
             return;
         }
         var cwd = SandboxHttp.String(body, "cwd");
-        await SandboxHttp.AgentAsync(context, sandbox, "context.create", w =>
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.ContextCreate, w =>
         {
             w.WriteString("context", name);
             w.WriteString("language", language);
@@ -143,7 +144,7 @@ internal static class ExecuteEndpoints
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
-        await SandboxHttp.AgentAsync(context, sandbox, "context.list", null, SandboxHttp.List("contexts"));
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.ContextList, null, SandboxHttp.List("contexts"));
     }
 
     private static async Task ContextOpAsync(HttpContext context, SandboxHttp http, string id, string name, string op)
@@ -152,7 +153,7 @@ internal static class ExecuteEndpoints
         if (sandbox is null) return;
         await SandboxHttp.AgentAsync(context, sandbox, op, w => w.WriteString("context", name), (w, done) =>
         {
-            if (op == "context.remove") sandbox.ContextForgotten(name);
+            if (op == AgentOps.ContextRemove) sandbox.ContextForgotten(name);
             EventStream.WithoutId(w, done);
         });
     }

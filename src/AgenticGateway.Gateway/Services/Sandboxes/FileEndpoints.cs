@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using AgenticGateway.Sandboxes;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Services.Sandboxes;
 
@@ -26,11 +27,11 @@ internal static class FileEndpoints
             app.MapPut(sb + "/files", (HttpContext c, string id) => UploadAsync(c, http, id)).WithSummary("Write a file (raw body)");
             app.MapPost(sb + "/files", (HttpContext c, string id) => MultipartAsync(c, http, id)).WithSummary("Upload files (multipart/form-data) into a directory");
             app.MapGet(sb + "/files", (HttpContext c, string id) => DownloadAsync(c, http, id)).WithSummary("Read a file");
-            app.MapDelete(sb + "/files", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.remove", Done)).WithSummary("Remove a file or directory");
+            app.MapDelete(sb + "/files", (HttpContext c, string id) => PathOpAsync(c, http, id, AgentOps.FsRemove, Done)).WithSummary("Remove a file or directory");
         }
         const string s = "/v1/sandboxes/{id}";
         app.MapGet(s + "/files/list", (HttpContext c, string id) => ListAsync(c, http, id)).WithSummary("List a directory");
-        app.MapGet(s + "/files/stat", (HttpContext c, string id) => PathOpAsync(c, http, id, "fs.stat", _ => Entry)).WithSummary("Describe a file");
+        app.MapGet(s + "/files/stat", (HttpContext c, string id) => PathOpAsync(c, http, id, AgentOps.FsStat, _ => Entry)).WithSummary("Describe a file");
         app.MapPost(s + "/files/mkdir", (HttpContext c, string id) => MkdirAsync(c, http, id)).WithSummary("Create a directory (with parents)");
         app.MapPost(s + "/files/move", (HttpContext c, string id) => MoveAsync(c, http, id)).WithSummary("Move or rename");
     }
@@ -86,7 +87,7 @@ internal static class FileEndpoints
                 if (offset + filled > max) return -1;
                 var chunkOffset = offset;
                 var data = Convert.ToBase64String(buffer, 0, filled);
-                await sandbox.Agent.CallAsync("fs.write", w =>
+                await sandbox.Agent.CallAsync(AgentOps.FsWrite, w =>
                 {
                     w.WriteString("path", path);
                     w.WriteString("data_b64", data);
@@ -157,7 +158,7 @@ internal static class FileEndpoints
             while (true)
             {
                 var chunkOffset = offset;
-                var done = await sandbox.Agent.CallAsync("fs.read", w => { w.WriteString("path", path); w.WriteNumber("offset", chunkOffset); w.WriteNumber("length", Chunk); }, context.RequestAborted);
+                var done = await sandbox.Agent.CallAsync(AgentOps.FsRead, w => { w.WriteString("path", path); w.WriteNumber("offset", chunkOffset); w.WriteNumber("length", Chunk); }, context.RequestAborted);
                 var data = done.GetProperty("data_b64").GetBytesFromBase64();
                 if (offset == 0)
                 {
@@ -185,7 +186,7 @@ internal static class FileEndpoints
         if (sandbox is null) return;
         var path = SandboxHttp.Query(context, "path") ?? "/home/user";
         var depth = int.TryParse(SandboxHttp.Query(context, "depth"), out var d) ? Math.Clamp(d, 1, 10) : 1;
-        await SandboxHttp.AgentAsync(context, sandbox, "fs.list", w => { w.WriteString("path", path); w.WriteNumber("depth", depth); }, SandboxHttp.List("entries"));
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.FsList, w => { w.WriteString("path", path); w.WriteNumber("depth", depth); }, SandboxHttp.List("entries"));
     }
 
     private static async Task PathOpAsync(HttpContext context, SandboxHttp http, string id, string op, Func<string, Action<Utf8JsonWriter, JsonElement>> answer)
@@ -202,7 +203,7 @@ internal static class FileEndpoints
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
         var path = SandboxHttp.String(body, "path") ?? SandboxHttp.Query(context, "path");
         if (path is null) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("path is required.", "path")); return; }
-        await SandboxHttp.AgentAsync(context, sandbox, "fs.mkdir", w => w.WriteString("path", path), Done(path));
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.FsMkdir, w => w.WriteString("path", path), Done(path));
     }
 
     private static async Task MoveAsync(HttpContext context, SandboxHttp http, string id)
@@ -213,7 +214,7 @@ internal static class FileEndpoints
         var from = SandboxHttp.String(body, "from", "source", "path");
         var to = SandboxHttp.String(body, "to", "destination", "new_path");
         if (from is null || to is null) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("from and to are required.", from is null ? "from" : "to")); return; }
-        await SandboxHttp.AgentAsync(context, sandbox, "fs.move", w => { w.WriteString("from", from); w.WriteString("to", to); }, Done(to));
+        await SandboxHttp.AgentAsync(context, sandbox, AgentOps.FsMove, w => { w.WriteString("from", from); w.WriteString("to", to); }, Done(to));
     }
 
     /// <summary>fs.stat's entry (nested in the agent's answer, whose own "type" is "done"), as a listing shows it.</summary>

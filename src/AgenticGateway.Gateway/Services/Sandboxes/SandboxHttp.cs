@@ -1,3 +1,4 @@
+using AgenticGateway.Sandboxes.Protocol;
 using System.Buffers;
 using System.Collections.Immutable;
 using System.Text.Json;
@@ -116,13 +117,13 @@ internal sealed class SandboxHttp(SandboxManager manager)
     /// <summary>An agent's refusal in the gateway's error shape, with the status its code means.</summary>
     public static ApiError FromAgent(AgentException ex) => ex.Code switch
     {
-        "invalid" => ApiError.BadRequest(ex.Message),
-        "not_found" => new ApiError(404, ex.Message, "invalid_request_error", "not_found"),
-        "exists" => new ApiError(409, ex.Message, "invalid_request_error", "already_exists"),
-        "busy" => new ApiError(409, ex.Message, "invalid_request_error", "context_busy"),
-        "denied" => new ApiError(403, ex.Message, "permission_error", "path_denied"),
-        "too_large" => new ApiError(413, ex.Message, "invalid_request_error", "too_large"),
-        "limit" => new ApiError(429, ex.Message, "rate_limit_error", "sandbox_process_limit"),
+        AgentErrors.Invalid => ApiError.BadRequest(ex.Message),
+        AgentErrors.NotFound => new ApiError(404, ex.Message, "invalid_request_error", "not_found"),
+        AgentErrors.Exists => new ApiError(409, ex.Message, "invalid_request_error", "already_exists"),
+        AgentErrors.Busy => new ApiError(409, ex.Message, "invalid_request_error", "context_busy"),
+        AgentErrors.Denied => new ApiError(403, ex.Message, "permission_error", "path_denied"),
+        AgentErrors.TooLarge => new ApiError(413, ex.Message, "invalid_request_error", "too_large"),
+        AgentErrors.Limit => new ApiError(429, ex.Message, "rate_limit_error", "sandbox_process_limit"),
         "sandbox_gone" => new ApiError(410, "The sandbox has ended.", "invalid_request_error", "sandbox_ended"),
         _ => new ApiError(502, $"The sandbox agent failed: {ex.Message}", "sandbox_error", "sandbox_agent_error"),
     };

@@ -6,6 +6,7 @@ using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Services.Sandboxes;
 
@@ -107,11 +108,11 @@ internal static class SandboxSocket
                 buffer.Advance(result.Count);
                 if (buffer.WrittenCount > 1 << 20) { await CloseAsync(socket, WebSocketCloseStatus.MessageTooBig, "message too big"); return; }
             } while (!result.EndOfMessage);
-            if (result.MessageType == WebSocketMessageType.Close) { sandbox.Agent.Start("process.signal", w => { w.WriteNumber("pid", pid); w.WriteString("signal", "SIGHUP"); }); return; }
+            if (result.MessageType == WebSocketMessageType.Close) { sandbox.Agent.Start(AgentOps.ProcessSignal, w => { w.WriteNumber("pid", pid); w.WriteString("signal", "SIGHUP"); }); return; }
             if (result.MessageType == WebSocketMessageType.Binary)
             {
                 var data = Convert.ToBase64String(buffer.WrittenSpan);
-                sandbox.Agent.Start("process.input", w => { w.WriteNumber("pid", pid); w.WriteString("data_b64", data); });
+                sandbox.Agent.Start(AgentOps.ProcessInput, w => { w.WriteNumber("pid", pid); w.WriteString("data_b64", data); });
                 continue;
             }
             JsonElement message;
@@ -125,13 +126,13 @@ internal static class SandboxSocket
             switch (SandboxHttp.String(message, "type"))
             {
                 case "stdin" when SandboxHttp.String(message, "data") is { } text:
-                    sandbox.Agent.Start("process.input", w => { w.WriteNumber("pid", pid); w.WriteString("data", text); });
+                    sandbox.Agent.Start(AgentOps.ProcessInput, w => { w.WriteNumber("pid", pid); w.WriteString("data", text); });
                     break;
                 case "resize" when message.TryGetProperty("cols", out var cols) && message.TryGetProperty("rows", out var rows) && cols.TryGetInt32(out var cc) && rows.TryGetInt32(out var rr):
-                    sandbox.Agent.Start("process.resize", w => { w.WriteNumber("pid", pid); w.WriteNumber("cols", Math.Clamp(cc, 10, 1000)); w.WriteNumber("rows", Math.Clamp(rr, 5, 500)); });
+                    sandbox.Agent.Start(AgentOps.ProcessResize, w => { w.WriteNumber("pid", pid); w.WriteNumber("cols", Math.Clamp(cc, 10, 1000)); w.WriteNumber("rows", Math.Clamp(rr, 5, 500)); });
                     break;
                 case "signal" when SandboxHttp.String(message, "signal") is { } signal:
-                    sandbox.Agent.Start("process.signal", w => { w.WriteNumber("pid", pid); w.WriteString("signal", signal.StartsWith("SIG", StringComparison.Ordinal) ? signal : "SIG" + signal); });
+                    sandbox.Agent.Start(AgentOps.ProcessSignal, w => { w.WriteNumber("pid", pid); w.WriteString("signal", signal.StartsWith("SIG", StringComparison.Ordinal) ? signal : "SIG" + signal); });
                     break;
             }
         }

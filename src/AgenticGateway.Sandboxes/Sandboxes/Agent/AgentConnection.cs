@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Threading.Channels;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes.Agent;
 
@@ -76,12 +77,12 @@ internal sealed class AgentConnection : IAsyncDisposable
     }
 
     public static AgentException ToException(AgentEvent e) =>
-        new(e.String("code") ?? "internal", e.String("message") ?? "the sandbox agent failed");
+        new(e.String("code") ?? AgentErrors.Internal, e.String("message") ?? "the sandbox agent failed");
 
     /// <summary>Asks the agent to end a running request early (kill its process or interrupt its execution).</summary>
     public void Cancel(long id)
     {
-        if (_calls.ContainsKey(id)) Start("cancel", w => w.WriteNumber("target", id));
+        if (_calls.ContainsKey(id)) Start(AgentOps.Cancel, w => w.WriteNumber("target", id));
     }
 
     private static byte[] Serialize(long id, string op, Action<Utf8JsonWriter>? args)

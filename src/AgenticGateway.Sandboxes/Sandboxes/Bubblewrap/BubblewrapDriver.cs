@@ -6,6 +6,7 @@ using System.Text;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Egress;
 using AgenticGateway.Sandboxes.Isolation;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes.Bubblewrap;
 
@@ -95,7 +96,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
                 if (launch.Network.Mode == NetworkMode.Allowlist)
                 {
                     instance.Egress = ListenForEgress(launch, process.Id, host.IsRoot);
-                    await agent.CallAsync("egress.start", w => { w.WriteNumber("port", 3128); w.WriteString("socket", BubblewrapCommand.EgressSocket); }, boot.Token);
+                    await agent.CallAsync(AgentOps.EgressStart, w => { w.WriteNumber("port", 3128); w.WriteString("socket", BubblewrapCommand.EgressSocket); }, boot.Token);
                 }
             }
             catch (Exception ex)

@@ -7,6 +7,7 @@ using System.Text;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Bubblewrap;
 using AgenticGateway.Sandboxes.Isolation;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes.Firecracker;
 
@@ -194,7 +195,7 @@ internal sealed class FirecrackerDriver : ISandboxDriver
             await using (var agent = await ConnectAgentAsync(vm, timeout.Token))
             {
                 await agent.Ready.WaitAsync(timeout.Token);
-                await agent.CallAsync("ping", null, timeout.Token);
+                await agent.CallAsync(AgentOps.Ping, null, timeout.Token);
             }
             await VmRequests.SnapshotAsync(vm.Client, vm.Layout.SnapshotState, vm.Layout.SnapshotMemory, timeout.Token);
             var template = new Template(Path.Join(directory, "vm.state"), Path.Join(directory, "vm.mem"));

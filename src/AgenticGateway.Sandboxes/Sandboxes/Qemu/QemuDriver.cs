@@ -8,6 +8,7 @@ using System.Text;
 using AgenticGateway.Sandboxes.Agent;
 using AgenticGateway.Sandboxes.Bubblewrap;
 using AgenticGateway.Sandboxes.Isolation;
+using AgenticGateway.Sandboxes.Protocol;
 
 namespace AgenticGateway.Sandboxes.Qemu;
 
@@ -87,7 +88,7 @@ internal sealed class QemuDriver : ISandboxDriver
                 while ((await qmp.ExecuteAsync("query-status", null, boot.Token)).GetProperty("status").GetString() == "inmigrate")
                     await Task.Delay(10, boot.Token);
                 await qmp.ExecuteAsync("cont", null, boot.Token);
-                await agent.CallAsync("ping", null, boot.Token);
+                await agent.CallAsync(AgentOps.Ping, null, boot.Token);
                 await MicroVmGuest.ResumeAsync(agent, boot.Token);
             }
             else await agent.Ready.WaitAsync(boot.Token);
@@ -191,7 +192,7 @@ internal sealed class QemuDriver : ISandboxDriver
             // The agent connection stays open through the migration: the snapshot has the port open, as clones will.
             await using var agent = await ConnectAgentAsync(vm, timeout.Token);
             await agent.Ready.WaitAsync(timeout.Token);
-            await agent.CallAsync("ping", null, timeout.Token);
+            await agent.CallAsync(AgentOps.Ping, null, timeout.Token);
             using var qmp = await QmpClient.ConnectAsync(vm.QmpSocket, timeout.Token);
             await qmp.ExecuteAsync("stop", null, timeout.Token);
             await qmp.ExecuteAsync("migrate-set-capabilities", IgnoreShared, timeout.Token);

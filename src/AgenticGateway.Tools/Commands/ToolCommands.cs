@@ -1,0 +1,50 @@
+using System.CommandLine;
+using AgenticGateway.Cli;
+using AgenticGateway.Images;
+using AgenticGateway.Sandboxes;
+using AgenticGateway.Sandboxes.Agent;
+
+namespace AgenticGateway.Commands;
+
+/// <summary>The offline commands of <c>agw</c>: <c>check-config</c> and <c>images build</c>. Neither starts a server.</summary>
+internal static class ToolCommands
+{
+    public static Command CheckConfig()
+    {
+        var config = CommonOptions.Config("the config file to validate (default: AGW_CONFIG, else the built-in defaults)");
+        var allowUnsupported = CommonOptions.AllowUnsupported();
+        var command = new Command("check-config", "Validate a config file and exit: every error at once, with its path.") { config, allowUnsupported };
+        command.SetAction(result =>
+        {
+            var configPath = result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG");
+            if (ConfigFiles.LoadOrReport(configPath, result.GetValue(allowUnsupported)) is not { } loaded) return 1;
+            foreach (var w in loaded.Warnings) Console.WriteLine($"warning: {w}");
+            var count = loaded.Options!.Deployments.Length;
+            Console.WriteLine($"Configuration is valid: {count} deployment{(count == 1 ? "" : "s")}.");
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Images()
+    {
+        var output = new Option<string>("--out") { Description = "where to write (or find cached) the image", HelpName = "DIR" };
+        var build = new Command("build", "Build (or find cached) the microVM guest image; prints its path last.") { output };
+        build.SetAction(result =>
+        {
+            try
+            {
+                var agent = GuestAgentBinary.Locate(Console.WriteLine);
+                var image = ImageBuilder.Build(Path.GetFullPath(result.GetValue(output) ?? ImageLayout.DefaultCacheDirectory), Console.WriteLine, agent);
+                Console.WriteLine(image);
+                return 0;
+            }
+            catch (InvalidOperationException ex)
+            {
+                Console.Error.WriteLine($"image build failed: {ex.Message}");
+                return 1;
+            }
+        });
+        return new Command("images", "MicroVM guest images.") { build };
+    }
+}
