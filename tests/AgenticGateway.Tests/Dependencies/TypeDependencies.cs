@@ -13,7 +13,14 @@ internal static class TypeDependencies
     /// <summary>For each top-level type of the assembly (by full name): the types of the same assembly it uses.</summary>
     public static Dictionary<string, HashSet<string>> Of(string assemblyPath)
     {
-        using var module = ModuleDefinition.ReadModule(assemblyPath);
+        // Attribute arguments of enum types are resolved: look beside the assembly and in the shared frameworks.
+        using var resolver = new DefaultAssemblyResolver();
+        resolver.AddSearchDirectory(Path.GetDirectoryName(Path.GetFullPath(assemblyPath))!);
+        var runtime = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+        resolver.AddSearchDirectory(runtime);
+        var aspNet = Path.Combine(runtime, "..", "..", "Microsoft.AspNetCore.App");
+        if (Directory.Exists(aspNet) && Directory.GetDirectories(aspNet).Order(StringComparer.Ordinal).LastOrDefault() is { } newest) resolver.AddSearchDirectory(newest);
+        using var module = ModuleDefinition.ReadModule(assemblyPath, new ReaderParameters { AssemblyResolver = resolver });
         var result = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         foreach (var type in module.GetTypes())
         {
