@@ -112,6 +112,9 @@ models:
     model: bench-model
     api_base: http://127.0.0.1:$P_EMU/v1
     api_key: sk-bench
+    # Priced: the virtual key's budget (below) is refused on a model without a price (docs/security.md).
+    input_cost_per_token: 0.0000025
+    output_cost_per_token: 0.00001
   - name: bench-slow
     provider: openai_compatible
     model: bench-slow

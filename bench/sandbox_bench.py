@@ -95,3 +95,7 @@ base_pipe = statistics.median(rows[1][1]); base_bwrap = statistics.median(rows[0
 print()
 print(f"Ratios: execute p50 / bare pipe = {statistics.median(rows[4][1]) / base_pipe:.1f}x; "
       f"cold create p50 / bwrap start = {statistics.median(rows[2][1]) / base_bwrap:.1f}x")
+# For sandbox.sh's comparison of two builds: every row's median, and the create rate.
+if os.environ.get("SANDBOX_BENCH_JSON"):
+    with open(os.environ["SANDBOX_BENCH_JSON"], "w") as f:
+        json.dump({**{name: statistics.median(samples) for name, samples in rows}, "creates per second (bash, cold)": rate}, f)

@@ -33,50 +33,49 @@ internal sealed class LlmRequest(GatewayRuntime runtime, LlmOperation operation,
 /// </summary>
 internal sealed class PayloadStep(RequestDelegate next, RuntimeHolder runtimes)
 {
-    public async Task InvokeAsync(HttpContext context)
+    // Not async on the usual path (a small body is already in Kestrel's buffer): an await here would box a state
+    // machine per request. A body still arriving is awaited in ReadThenContinueAsync.
+    public Task InvokeAsync(HttpContext context)
     {
         var route = context.Route();
-        if (route.Payload == RoutePayload.None)
-        {
-            await next(context);
-            return;
-        }
+        if (route.Payload == RoutePayload.None) return next(context);
         var runtime = runtimes.Current;
-        var (body, bodyError) = await RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
-        if (body is null)
-        {
-            await PipelineErrors.WriteAsync(context, bodyError!);
-            return;
-        }
+        var reading = RequestBody.ReadAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
+        if (!reading.IsCompletedSuccessfully) return ReadThenContinueAsync(context, route, runtime, reading);
+        return Continue(context, route, runtime, reading.Result);
+    }
+
+    private async Task ReadThenContinueAsync(HttpContext context, GatewayRoute route, GatewayRuntime runtime, ValueTask<(RequestBody? Body, ApiError? Error)> reading) =>
+        await Continue(context, route, runtime, await reading);
+
+    private Task Continue(HttpContext context, GatewayRoute route, GatewayRuntime runtime, (RequestBody? Body, ApiError? Error) read)
+    {
+        if (read.Body is not { } body) return PipelineErrors.WriteAsync(context, read.Error!);
         context.Response.RegisterForDispose(body);
         var operation = route.Payload == RoutePayload.LlmCountTokens ? LlmOperation.Messages : route.Payload.Operation()!.Value;
         var caller = context.Features.Get<Caller>()!;
-        if (Read(runtime, caller, operation, body) is { } error)
-        {
-            await PipelineErrors.WriteAsync(context, error);
-            return;
-        }
-        await next(context);
+        if (Read(context, route, runtime, caller, operation, body) is { } error) return PipelineErrors.WriteAsync(context, error);
+        return next(context);
+    }
 
-        ApiError? Read(GatewayRuntime runtime, Caller caller, LlmOperation operation, RequestBody body)
+    private static ApiError? Read(HttpContext context, GatewayRoute route, GatewayRuntime runtime, Caller caller, LlmOperation operation, RequestBody body)
+    {
+        if (RequestReader.TryParse(body.Span, operation, out var parsed) is { } parseError) return parseError;
+        if (!runtime.Catalog.TryResolve(parsed.Model, out var group)) return ModelNotFound(runtime, parsed.Model, caller);
+        if (!caller.MayUse(parsed.Model, group.Name))
+            return new ApiError(403, $"This key may not use the model '{parsed.Model}'.", "permission_error", "model_not_allowed", "model");
+        if (route.Payload == RoutePayload.LlmCountTokens)
         {
-            if (RequestReader.TryParse(body.Span, operation, out var parsed) is { } parseError) return parseError;
-            if (!runtime.Catalog.TryResolve(parsed.Model, out var group)) return ModelNotFound(runtime, parsed.Model, caller);
-            if (!caller.MayUse(parsed.Model, group.Name))
-                return new ApiError(403, $"This key may not use the model '{parsed.Model}'.", "permission_error", "model_not_allowed", "model");
-            if (route.Payload == RoutePayload.LlmCountTokens)
-            {
-                context.Features.Set(new LlmRequest(runtime, operation, body, parsed, group, 0, default));
-                return null;
-            }
-            if (caller.HasBudget && !runtime.Options.Budgets.AllowUnpricedModels && !GroupAccess.IsPriced(group, runtime.Catalog.WildcardName(parsed.Model)))
-                return GroupAccess.Unpriced(parsed.Model);
-            // Limits and budgets apply to virtual keys: only they need the estimate and the reservation.
-            var prompt = caller.Identity is null ? 0 : TokenEstimator.EstimatePromptTokens(body.Span);
-            var reservation = caller.Identity is null ? default : Reservation.For(runtime, caller, group, parsed, operation, prompt);
-            context.Features.Set(new LlmRequest(runtime, operation, body, parsed, group, prompt, reservation));
+            context.Features.Set(new LlmRequest(runtime, operation, body, parsed, group, 0, default));
             return null;
         }
+        if (caller.HasBudget && !runtime.Options.Budgets.AllowUnpricedModels && !GroupAccess.IsPriced(group, runtime.Catalog.WildcardName(parsed.Model)))
+            return GroupAccess.Unpriced(parsed.Model);
+        // Limits and budgets apply to virtual keys: only they need the estimate and the reservation.
+        var prompt = caller.Identity is null ? 0 : TokenEstimator.EstimatePromptTokens(body.Span);
+        var reservation = caller.Identity is null ? default : Reservation.For(runtime, caller, group, parsed, operation, prompt);
+        context.Features.Set(new LlmRequest(runtime, operation, body, parsed, group, prompt, reservation));
+        return null;
     }
 
     /// <summary>The 404 for an unknown model, naming only the models this caller may use (as GET /v1/models does).</summary>

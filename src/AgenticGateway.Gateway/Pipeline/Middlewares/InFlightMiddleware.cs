@@ -9,9 +9,15 @@ internal sealed class InFlightMiddleware(ParallelRequests parallel) : IRouterMid
 {
     public const string Type = "in-flight";
 
-    public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
+    public bool AppliesTo(HttpContext context) => context.Features.Get<Caller>() is { Identity: not null };
+
+    public ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next) =>
+        context.Features.Get<Caller>() is { Identity: not null } caller
+            ? HoldAsync(context, next, caller)
+            : next.InvokeAsync(context);
+
+    private async ValueTask<ApiError?> HoldAsync(HttpContext context, RouterNext next, Caller caller)
     {
-        if (context.Features.Get<Caller>() is not { Identity: not null } caller) return await next.InvokeAsync(context);
         var (hold, refused) = parallel.Acquire(caller);
         if (refused is not null) return refused;
         try { return await next.InvokeAsync(context); }

@@ -12,10 +12,15 @@ internal sealed class RateLimitMiddleware(RateLimits limits) : IRouterMiddleware
 {
     public const string Type = "rate-limit";
 
-    public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
+    public bool AppliesTo(HttpContext context) => context.Features.Get<Caller>() is { Identity: not null } && context.Features.Get<LlmRequest>() is not null;
+
+    public ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next) =>
+        context.Features.Get<Caller>() is { Identity: not null } caller && context.Features.Get<LlmRequest>() is { } llm
+            ? HoldAsync(context, next, caller, llm)
+            : next.InvokeAsync(context);
+
+    private async ValueTask<ApiError?> HoldAsync(HttpContext context, RouterNext next, Caller caller, LlmRequest llm)
     {
-        if (context.Features.Get<Caller>() is not { Identity: not null } caller || context.Features.Get<LlmRequest>() is not { } llm)
-            return await next.InvokeAsync(context);
         var (hold, refused) = await limits.AcquireAsync(caller, llm.Reservation.Tokens, context.RequestAborted);
         if (hold is not null) RateLimits.WriteHeaders(context.Response.Headers, hold);
         if (refused is not null) return refused;
