@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using AgenticGateway.GuestAgent.Contexts;
 using AgenticGateway.GuestAgent.Egress;
 using AgenticGateway.GuestAgent.Files;
@@ -13,8 +12,8 @@ namespace AgenticGateway.GuestAgent;
 
 /// <summary>
 /// The agent: reads request lines from the transport, dispatches each op (contexts and processes on the loop thread,
-/// file ops and the egress forwarder on pool threads, the chunks of uploads one at a time in order) and shuts
-/// everything down when the transport ends. Protocol: docs/sandbox-agent-protocol.md.
+/// file ops and egress.start on the agent's file threads, the chunks of uploads one at a time in order on a thread of
+/// their own) and shuts everything down when the transport ends. Protocol: docs/sandbox-agent-protocol.md.
 /// </summary>
 internal sealed class Agent
 {
@@ -24,7 +23,10 @@ internal sealed class Agent
 
     private readonly FileOps _files;
     private readonly EgressForwarder _egress;
-    private readonly Channel<(long Id, JsonDocument Doc)> _uploads = Channel.CreateUnbounded<(long, JsonDocument)>(new() { SingleReader = true });
+    // Created at start, never later (AgentThreads): file ops two at a time, so one large read does not hold up a stat;
+    // upload chunks on one thread, in order.
+    private readonly AgentThreads _fileThreads = new("agw-files", 2);
+    private readonly AgentThreads _uploadThread = new("agw-uploads", 1);
     private string? _cellDirectory;
     private int _cellIds;
     private int _shuttingDown;
@@ -36,7 +38,6 @@ internal sealed class Agent
         Events = events;
         _files = new FileOps(new PathResolver(settings.Roots, settings.Home), events);
         _egress = new EgressForwarder(events);
-        _ = Task.Run(RunUploadsAsync);
     }
 
     public AgentSettings Settings { get; }
@@ -114,12 +115,13 @@ internal sealed class Agent
                 case AgentOps.Cancel: Cancel(id, req); break;
                 case AgentOps.FsWrite:
                     handedOff = true;
-                    _uploads.Writer.TryWrite((id, doc));
+                    var (uid, udoc) = (id, doc);
+                    _uploadThread.Queue(() => RunOffLoop(uid, udoc, AgentOps.FsWrite));
                     break;
                 case AgentOps.FsStat or AgentOps.FsList or AgentOps.FsRead or AgentOps.FsMkdir or AgentOps.FsMove or AgentOps.FsRemove or AgentOps.EgressStart:
                     handedOff = true;
                     var (rid, d, name) = (id, doc, op);
-                    ThreadPool.UnsafeQueueUserWorkItem(_ => RunPooled(rid, d, name), null);
+                    _fileThreads.Queue(() => RunOffLoop(rid, d, name));
                     break;
                 default:
                     throw OpError.Invalid($"unknown op '{op}'");
@@ -149,7 +151,7 @@ internal sealed class Agent
         }
     }
 
-    private void RunPooled(long id, JsonDocument doc, string op)
+    private void RunOffLoop(long id, JsonDocument doc, string op)
     {
         using (doc)
         {
@@ -173,12 +175,6 @@ internal sealed class Agent
                 ReportFailure(id, e);
             }
         }
-    }
-
-    private async Task RunUploadsAsync()
-    {
-        await foreach (var (id, doc) in _uploads.Reader.ReadAllAsync().ConfigureAwait(false))
-            RunPooled(id, doc, AgentOps.FsWrite);
     }
 
     // -- contexts

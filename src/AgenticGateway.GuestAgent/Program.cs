@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AgenticGateway.GuestAgent;
 using AgenticGateway.GuestAgent.Loop;
 using AgenticGateway.GuestAgent.Native;
@@ -27,6 +26,8 @@ for (var i = 0; i < args.Length; i++)
     }
 }
 
+// Before any thread of the agent's exists, so that they all inherit the mask and the loop's signalfd gets the signals.
+var unblocked = SignalQueue.BlockEverywhere();
 var loop = new AgentLoop();
 IAgentTransport transport;
 try
@@ -56,16 +57,13 @@ var events = new EventSink();
 var agent = new Agent(settings, loop, events);
 events.OnBroken = () => loop.Run(agent.Shutdown);       // the gateway is gone
 events.Start(streams.Output);
-// Handlers, not SIG_IGN: children start with default dispositions anyway (posix_spawn resets them).
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; loop.Run(agent.Shutdown); });
-using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; loop.Run(agent.Shutdown); });
-var reapQueued = 0;
-using var sigchld = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ =>
+if (unblocked is not null) AgentLog.Write($"thread {unblocked} takes SIGCHLD/SIGTERM/SIGHUP/SIGINT itself: the agent may miss them");
+// SIGINT is ignored (read and dropped); children start with default dispositions and an empty mask (posix_spawn).
+loop.Post(_ => _ = SignalQueue.RunAsync(loop, sig =>
 {
-    if (Interlocked.Exchange(ref reapQueued, 1) == 0)
-        loop.Post(_ => { Volatile.Write(ref reapQueued, 0); ChildExits.ReapOrphans(); }, null);
-});
+    if (sig == Libc.SIGCHLD) ChildExits.ReapOrphans();
+    else if (sig is Libc.SIGTERM or Libc.SIGHUP) agent.Shutdown();
+}), null);
 
 var ready = events.Begin(0, "ready");
 ready.WriteNumber("pid", Environment.ProcessId);

@@ -97,7 +97,8 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
             if (_state != State.Starting || Kernel is not null || _removed) return;
             if (ProcessGroups.Alive(pgid) && Stopwatch.GetTimestamp() < deadline)
             {
-                await Task.Delay(2);
+                ChildExits.ReapOrphans();        // the killed group's orphans are the agent's to reap: no SIGCHLD needed for them
+                await Agent.Loop.Delay(TimeSpan.FromMilliseconds(2));
                 continue;
             }
             try { Start(); }

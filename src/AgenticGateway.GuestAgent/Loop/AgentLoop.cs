@@ -8,7 +8,10 @@ namespace AgenticGateway.GuestAgent.Loop;
 /// <see cref="SynchronizationContext"/>, so every <c>await</c> of the agent's request handling resumes here. All mutable
 /// state of contexts and processes is owned by this thread and needs no locks, and an execution's round trip (request
 /// line, control pipe, result channel, done event) runs without a thread hand-off: readiness completes the awaiting
-/// code inline. Other threads (file ops, timers, sockets) come back through <see cref="Post"/>.
+/// code inline. Timers are the loop's own (the epoll_wait timeout), not System.Threading's, whose callbacks run on the
+/// thread pool: the agent must never need a thread it did not create at start, because the sandbox's process limit
+/// counts threads, and the .NET 10 pool dies of an unhandled OutOfMemoryException when it cannot add a worker (see
+/// <see cref="AgentThreads"/>). Other threads (file ops, the event writer) come back through <see cref="Post"/>.
 /// </summary>
 internal sealed unsafe class AgentLoop : SynchronizationContext
 {
@@ -17,6 +20,7 @@ internal sealed unsafe class AgentLoop : SynchronizationContext
     private readonly int _wake;
     private readonly ConcurrentQueue<(SendOrPostCallback, object?)> _queue = new();
     private readonly Dictionary<int, Registration> _fds = [];
+    private readonly PriorityQueue<LoopTimer, long> _timers = new();
     private int _signalled;
     private Thread? _thread;
 
@@ -105,6 +109,32 @@ internal sealed unsafe class AgentLoop : SynchronizationContext
             Post(_ => { reader?.TrySetResult(); writer?.TrySetResult(); }, null);
     }
 
+    /// <summary>Arms <paramref name="timer"/> for <paramref name="due"/> from now. Loop thread only.</summary>
+    internal void Schedule(LoopTimer timer, TimeSpan due) =>
+        _timers.Enqueue(timer, Environment.TickCount64 + Math.Max(0, (long)Math.Ceiling(due.TotalMilliseconds)));
+
+    /// <summary>Completes on the loop after <paramref name="due"/> (Task.Delay without the runtime's timer thread). Loop thread only.</summary>
+    public Task Delay(TimeSpan due)
+    {
+        var done = new TaskCompletionSource();
+        LoopTimer.Start(this, due, () => done.TrySetResult());
+        return done.Task;
+    }
+
+    /// <summary>Fires the timers that are due; returns the epoll_wait timeout until the next one (-1: none).</summary>
+    private int RunTimers()
+    {
+        while (_timers.TryPeek(out var timer, out var due))
+        {
+            var now = Environment.TickCount64;
+            if (due > now) return (int)Math.Min(due - now, int.MaxValue);
+            _timers.Dequeue();
+            try { timer.Fire(); }
+            catch (Exception e) { AgentLog.Write($"timer failed: {e}"); }
+        }
+        return -1;
+    }
+
     /// <summary>Runs the loop on the calling thread until the process exits.</summary>
     public void RunForever()
     {
@@ -115,7 +145,8 @@ internal sealed unsafe class AgentLoop : SynchronizationContext
         while (true)
         {
             Drain();
-            var n = Libc.epoll_wait(_epoll, events, max, _queue.IsEmpty ? -1 : 0);
+            var timeout = RunTimers();
+            var n = Libc.epoll_wait(_epoll, events, max, _queue.IsEmpty ? timeout : 0);
             if (n < 0)
             {
                 if (Libc.Errno == Libc.EINTR) continue;

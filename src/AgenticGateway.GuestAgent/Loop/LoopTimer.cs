@@ -1,26 +1,29 @@
 namespace AgenticGateway.GuestAgent.Loop;
 
-/// <summary>A one-shot timer whose callback runs on the agent loop; cancelling it (on the loop) guarantees it will not run.</summary>
+/// <summary>
+/// A one-shot timer whose callback runs on the agent loop; cancelling it (on the loop) guarantees it will not run.
+/// Kept by the loop itself (<see cref="AgentLoop.Schedule"/>): no timer thread, no thread-pool callback. Loop thread only.
+/// </summary>
 internal sealed class LoopTimer
 {
-    private readonly Timer _timer;
+    private readonly Action _callback;
     private bool _cancelled;
 
-    private LoopTimer(AgentLoop loop, TimeSpan due, Action callback)
+    private LoopTimer(Action callback) => _callback = callback;
+
+    public static LoopTimer Start(AgentLoop loop, TimeSpan due, Action callback)
     {
-        _timer = new Timer(_ => loop.Post(_ =>
-        {
-            if (_cancelled) return;
-            _cancelled = true;
-            callback();
-        }, null), null, due, Timeout.InfiniteTimeSpan);
+        var timer = new LoopTimer(callback);
+        loop.Schedule(timer, due);
+        return timer;
     }
 
-    public static LoopTimer Start(AgentLoop loop, TimeSpan due, Action callback) => new(loop, due, callback);
-
-    public void Cancel()
+    internal void Fire()
     {
+        if (_cancelled) return;
         _cancelled = true;
-        _timer.Dispose();
+        _callback();
     }
+
+    public void Cancel() => _cancelled = true;
 }

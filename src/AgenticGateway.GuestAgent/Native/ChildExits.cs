@@ -4,13 +4,14 @@ using AgenticGateway.GuestAgent.Loop;
 namespace AgenticGateway.GuestAgent.Native;
 
 /// <summary>
-/// Waits for the agent's children to exit and reaps them: a pidfd in the loop's epoll set (a thread blocked in waitid
-/// where the kernel has no pidfd_open), and, for orphans of user code that the agent inherits as child subreaper, a
-/// sweep of zombie children that nobody else waits for.
+/// Waits for the agent's children to exit and reaps them: a pidfd in the loop's epoll set (where the kernel has no
+/// pidfd_open, a poll on a loop timer: never a thread, see <see cref="AgentThreads"/>), and, for orphans of user code
+/// that the agent inherits as child subreaper, a sweep of zombie children that nobody else waits for.
 /// </summary>
 internal static partial class ChildExits
 {
-    private const int P_PID = 1, WEXITED = 4, WNOWAIT = 0x01000000, PR_SET_CHILD_SUBREAPER = 36;
+    private const int P_ALL = 0, P_PID = 1, WEXITED = 4, WNOWAIT = 0x01000000, PR_SET_CHILD_SUBREAPER = 36;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
     private static readonly HashSet<int> Watched = [];
 
     [LibraryImport("libc", SetLastError = true)]
@@ -47,7 +48,7 @@ internal static partial class ChildExits
                     Fd.Close(pidfd);
                 }
             }
-            await Task.Factory.StartNew(() => WaitWithoutReaping(pid), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            while (!HasExited(pid)) await loop.Delay(PollInterval);
             beforeReap?.Invoke();
             return TryReap(pid, out var s) ? s : 0;
         }
@@ -57,10 +58,17 @@ internal static partial class ChildExits
         }
     }
 
-    private static unsafe void WaitWithoutReaping(int pid)
+    /// <summary>Whether child <paramref name="pid"/> has exited (or is no child any more), without reaping it.</summary>
+    private static bool HasExited(int pid) => ExitedChild(P_PID, pid) != 0;
+
+    /// <summary>waitid(WNOHANG | WNOWAIT): the pid of an exited child (left a zombie), 0 if none, -1 if there is no such child.</summary>
+    private static unsafe int ExitedChild(int idtype, int id)
     {
         var info = stackalloc byte[128];
-        while (waitid(P_PID, pid, info, WEXITED | WNOWAIT) < 0 && Libc.Errno == Libc.EINTR) { }
+        new Span<byte>(info, 128).Clear();
+        int r;
+        while ((r = waitid(idtype, id, info, WEXITED | WNOWAIT | Libc.WNOHANG)) < 0 && Libc.Errno == Libc.EINTR) { }
+        return r < 0 ? -1 : *(int*)(info + 16);     // siginfo_t.si_pid (x86-64)
     }
 
     private static unsafe bool TryReap(int pid, out int status)
@@ -77,6 +85,15 @@ internal static partial class ChildExits
     /// <summary>Reaps exited children the agent does not watch (orphans reparented to it). Loop thread.</summary>
     public static unsafe void ReapOrphans()
     {
+        // The common case costs a system call, not a /proc scan: no child has exited, or the one that has is an orphan.
+        while (true)
+        {
+            var pid = ExitedChild(P_ALL, 0);
+            if (pid <= 0) return;
+            if (Watched.Contains(pid)) break;
+            int st;
+            Libc.waitpid(pid, &st, Libc.WNOHANG);
+        }
         var self = Environment.ProcessId;
         foreach (var (pid, state, parent, _) in ProcessGroups.Scan())
         {

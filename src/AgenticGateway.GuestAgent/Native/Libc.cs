@@ -213,6 +213,14 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)]
     public static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
 
+    public const int SIG_BLOCK = 0, SFD_NONBLOCK = 0x800, SFD_CLOEXEC = 0x80000;
+
+    [LibraryImport(Lib)]
+    public static partial int pthread_sigmask(int how, void* set, void* oldset);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int signalfd(int fd, void* mask, int flags);
+
     [LibraryImport(Lib)]
     public static partial int sigemptyset(void* set);
 

@@ -22,8 +22,8 @@ internal sealed class SpawnRequest
 /// <summary>
 /// Starts children with posix_spawn: a new session and process group (POSIX_SPAWN_SETSID), default signal dispositions
 /// and an empty signal mask whatever the runtime set (it ignores SIGPIPE), extra descriptors and a controlling tty —
-/// none of which System.Diagnostics.Process can do. The agent reaps its children itself (pidfds), so the runtime's
-/// SIGCHLD handling never sees them.
+/// none of which System.Diagnostics.Process can do. The agent reaps its children itself (pidfds). The empty mask
+/// matters: the agent blocks the signals it reads from its signalfd (<see cref="SignalQueue"/>), and a mask is inherited.
 /// </summary>
 internal static unsafe class Spawner
 {

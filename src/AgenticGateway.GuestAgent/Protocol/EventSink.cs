@@ -1,14 +1,14 @@
 using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Threading.Channels;
 
 namespace AgenticGateway.GuestAgent.Protocol;
 
 /// <summary>
 /// The event stream to the gateway. Any thread builds an event (one JSON object, <see cref="Begin"/> ... <see cref="End"/>)
-/// and queues it; a single writer task drains the queue and writes every line that is waiting in one write, so a burst
-/// of events (output then result then done) costs one system call and lines never interleave.
+/// and queues it; a single writer thread drains the queue and writes every line that is waiting in one write, so a
+/// burst of events (output then result then done) costs one system call and lines never interleave. The thread is the
+/// agent's own, started with it (not a pool thread: see <see cref="Loop.AgentThreads"/>).
 /// </summary>
 internal sealed class EventSink
 {
@@ -17,13 +17,15 @@ internal sealed class EventSink
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
-    private readonly Channel<byte[]> _lines = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
-    private Task? _writer;
+    private readonly Queue<byte[]> _lines = new();
+    private readonly object _lock = new();
+    private readonly ManualResetEventSlim _stopped = new();
+    private bool _completed;
 
     /// <summary>Called once when the output cannot be written (the gateway is gone).</summary>
     public Action? OnBroken { get; set; }
 
-    public void Start(Stream output) => _writer = Task.Run(() => WriteLinesAsync(output));
+    public void Start(Stream output) => new Thread(() => WriteLines(output)) { IsBackground = true, Name = "agw-events" }.Start();
 
     public Utf8JsonWriter Begin(long id, string type)
     {
@@ -45,7 +47,12 @@ internal sealed class EventSink
         var buffer = t_buffer!;
         var line = buffer.WrittenSpan.ToArray();
         if (buffer.Capacity > 1 << 20) t_buffer = null;      // a 4 MiB fs.read answer: do not keep its buffer
-        _lines.Writer.TryWrite(line);
+        lock (_lock)
+        {
+            if (_completed) return;
+            _lines.Enqueue(line);
+            if (_lines.Count == 1) Monitor.Pulse(_lock);
+        }
     }
 
     public void Done(long id)
@@ -65,36 +72,49 @@ internal sealed class EventSink
     /// <summary>Writes what is queued, then stops (shutdown); gives up after <paramref name="timeout"/>.</summary>
     public void Flush(TimeSpan timeout)
     {
-        _lines.Writer.TryComplete();
-        // A writer that failed has nothing left to flush; shutting down must not stop on its exception.
-        try { _writer?.Wait(timeout); }
-        catch (AggregateException) { }
+        lock (_lock)
+        {
+            _completed = true;
+            Monitor.Pulse(_lock);
+        }
+        _stopped.Wait(timeout);
     }
 
-    private async Task WriteLinesAsync(Stream output)
+    private void WriteLines(Stream output)
     {
         var batch = new ArrayBufferWriter<byte>(1 << 16);
-        var reader = _lines.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            batch.ResetWrittenCount();
-            while (batch.WrittenCount < 4 << 20 && reader.TryRead(out var line))
+            while (true)
             {
-                batch.Write(line);
-                batch.Write("\n"u8);
+                batch.ResetWrittenCount();
+                lock (_lock)
+                {
+                    while (_lines.Count == 0 && !_completed) Monitor.Wait(_lock);
+                    if (_lines.Count == 0) return;
+                    while (batch.WrittenCount < 4 << 20 && _lines.TryDequeue(out var line))
+                    {
+                        batch.Write(line);
+                        batch.Write("\n"u8);
+                    }
+                }
+                try
+                {
+                    output.Write(batch.WrittenSpan);
+                    output.Flush();
+                }
+                // ErrnoException: an fd transport's write (EPIPE once the gateway has gone).
+                catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or ErrnoException)
+                {
+                    OnBroken?.Invoke();
+                    return;
+                }
+                if (batch.Capacity > 8 << 20) batch = new ArrayBufferWriter<byte>(1 << 16);
             }
-            try
-            {
-                output.Write(batch.WrittenSpan);
-                output.Flush();
-            }
-            // ErrnoException: an fd transport's write (EPIPE once the gateway has gone).
-            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or ErrnoException)
-            {
-                OnBroken?.Invoke();
-                return;
-            }
-            if (batch.Capacity > 8 << 20) batch = new ArrayBufferWriter<byte>(1 << 16);
+        }
+        finally
+        {
+            _stopped.Set();
         }
     }
 }

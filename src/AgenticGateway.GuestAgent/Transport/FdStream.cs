@@ -1,5 +1,6 @@
 using AgenticGateway.GuestAgent.Loop;
 using AgenticGateway.GuestAgent.Native;
+using AgenticGateway.GuestAgent.Protocol;
 
 namespace AgenticGateway.GuestAgent.Transport;
 
@@ -11,6 +12,19 @@ namespace AgenticGateway.GuestAgent.Transport;
 internal sealed class FdStream(AgentLoop loop, int fd, bool canRead, bool canWrite) : Stream
 {
     public int Fd { get; } = fd;
+
+    /// <summary>
+    /// Both directions of an accepted connection, on a descriptor of its own (the socket is disposed by the caller).
+    /// Not a NetworkStream: its async reads run on the runtime's socket thread and the thread pool, and the agent makes
+    /// no thread after start (see <see cref="AgentThreads"/>).
+    /// </summary>
+    public static AgentStreams Connection(AgentLoop loop, System.Net.Sockets.Socket conn)
+    {
+        var fd = Libc.fcntl((int)conn.Handle, Libc.F_DUPFD_CLOEXEC, 10);
+        if (fd < 0) throw ErrnoException.Last("fcntl(F_DUPFD_CLOEXEC)");
+        Native.Fd.SetNonBlocking(fd);
+        return new AgentStreams(new FdStream(loop, fd, canRead: true, canWrite: false), new FdStream(loop, fd, canRead: false, canWrite: true));
+    }
 
     public override bool CanRead => canRead;
     public override bool CanWrite => canWrite;

@@ -12,8 +12,8 @@ internal static class TransportSpec
         return kind switch
         {
             "stdio" when arg.Length == 0 => new StdioTransport(loop),
-            "unix" when arg.Length > 0 => new UnixSocketTransport(arg),
-            "vsock" when uint.TryParse(arg, out var port) => new VsockTransport(port),
+            "unix" when arg.Length > 0 => new UnixSocketTransport(loop, arg),
+            "vsock" when uint.TryParse(arg, out var port) => new VsockTransport(loop, port),
             "serial" when arg.Length > 0 => new SerialTransport(loop, arg, sysfsClassDirectory, devDirectory),
             _ => throw new ArgumentException($"bad transport '{spec}' (stdio, unix:PATH, vsock:PORT or serial:NAME)"),
         };

@@ -1,9 +1,10 @@
+using AgenticGateway.GuestAgent.Loop;
 using System.Net.Sockets;
 
 namespace AgenticGateway.GuestAgent.Transport;
 
 /// <summary><c>--transport unix:PATH</c>: listens on a Unix socket, accepts one connection and serves it (tests, local use).</summary>
-internal sealed class UnixSocketTransport(string path) : IAgentTransport
+internal sealed class UnixSocketTransport(AgentLoop loop, string path) : IAgentTransport
 {
     public AgentStreams Open()
     {
@@ -12,8 +13,7 @@ internal sealed class UnixSocketTransport(string path) : IAgentTransport
         listener.Bind(new UnixDomainSocketEndPoint(path));
         listener.Listen(1);
         AgentLog.Write($"listening on unix:{path}");
-        var conn = listener.Accept();
-        var stream = new NetworkStream(conn, ownsSocket: true);
-        return new AgentStreams(stream, stream);
+        using var conn = listener.Accept();
+        return FdStream.Connection(loop, conn);
     }
 }

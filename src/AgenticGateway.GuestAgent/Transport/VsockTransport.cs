@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using AgenticGateway.GuestAgent.Loop;
 
 namespace AgenticGateway.GuestAgent.Transport;
 
@@ -7,7 +8,7 @@ namespace AgenticGateway.GuestAgent.Transport;
 /// <c>--transport vsock:PORT</c> (Firecracker): listens on an AF_VSOCK port for any CID and serves the first
 /// connection. The host reaches it through Firecracker's Unix socket with <c>CONNECT PORT\n</c>.
 /// </summary>
-internal sealed partial class VsockTransport(uint port) : IAgentTransport
+internal sealed partial class VsockTransport(AgentLoop loop, uint port) : IAgentTransport
 {
     public const AddressFamily Vsock = (AddressFamily)40;
 
@@ -18,9 +19,8 @@ internal sealed partial class VsockTransport(uint port) : IAgentTransport
     {
         using var listener = Listen(port);
         AgentLog.Write($"listening on vsock:{port}");
-        var conn = listener.Accept();
-        var stream = new NetworkStream(conn, ownsSocket: true);
-        return new AgentStreams(stream, stream);
+        using var conn = listener.Accept();
+        return FdStream.Connection(loop, conn);
     }
 
     /// <summary>A vsock socket bound to <paramref name="port"/> on every CID, listening.</summary>

@@ -41,6 +41,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     private static readonly ProcessSpawner Spawner = new();
 
     private readonly Process _process;
+    private readonly AgenticGateway.Sandboxes.Isolation.CgroupLimits? _cgroup;
     private readonly Stream _stdin;
     private readonly object _gate = new();
     private readonly Dictionary<long, List<JsonElement>> _events = [];
@@ -53,9 +54,10 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     private bool _outputEnded;
     private long _nextId;
 
-    private AgentUnderTest(Process process, string scratch)
+    private AgentUnderTest(Process process, string scratch, AgenticGateway.Sandboxes.Isolation.CgroupLimits? cgroup)
     {
         _process = process;
+        _cgroup = cgroup;
         _stdin = process.StandardInput.BaseStream;
         Scratch = scratch;
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
@@ -74,6 +76,14 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
 
+    /// <summary>The agent's threads ("tid name", from /proc), found through its cgroup: needs <c>maxProcesses</c>.</summary>
+    public IReadOnlyList<string> AgentThreads()
+    {
+        var procs = File.ReadAllLines(_cgroup?.ProcsFiles[0] ?? throw new InvalidOperationException("started without maxProcesses"));
+        var agent = procs.Single(pid => File.ReadAllText($"/proc/{pid}/comm").Trim() == "agw-agent");
+        return [.. Directory.GetDirectories($"/proc/{agent}/task").Select(t => $"{Path.GetFileName(t)} {File.ReadAllText(t + "/comm").Trim()}").Order()];
+    }
+
     /// <summary>Request ids whose terminal event has arrived.</summary>
     public bool IsFinished(long id) { lock (_gate) return _finished.ContainsKey(id); }
 
@@ -82,7 +92,10 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     /// no process is left in the sandbox, not just until the agent exits: <see cref="ShutdownAsync"/> then checks that
     /// the agent killed everything it started.
     /// </param>
-    public static async Task<AgentUnderTest> StartAsync(bool pidOneWaitsForEveryProcess = false)
+    /// <param name="maxProcesses">
+    /// A cgroup pids.max for the sandbox (threads count), as the bubblewrap driver sets max_processes; 0: none.
+    /// </param>
+    public static async Task<AgentUnderTest> StartAsync(bool pidOneWaitsForEveryProcess = false, int maxProcesses = 0)
     {
         Assert.True(File.Exists("/usr/bin/bwrap"), "bubblewrap is not installed (scripts/test.sh installs it)");
         var scratch = Directory.CreateTempSubdirectory("agw-agent-protocol-").FullName;
@@ -109,8 +122,19 @@ internal sealed class AgentUnderTest : IAsyncDisposable
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", Home,
             "/opt/agw/agw-agent",
         ];
+        AgenticGateway.Sandboxes.Isolation.CgroupLimits? cgroup = null;
+        if (maxProcesses > 0)
+        {
+            cgroup = AgenticGateway.Sandboxes.Isolation.CgroupLimits.TryCreate($"agw-agent-test/{Path.GetFileName(scratch)}", 0, maxProcesses, 0, out var problem);
+            Assert.True(cgroup is not null, $"no cgroup for the process limit: {problem}");
+            // As the driver's launch chain does: the shell joins the group, then execs bwrap, so all of the sandbox counts.
+            info.FileName = "/bin/sh";
+            string[] join = ["-c", "while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift; exec \"$@\"", "sh",
+                .. cgroup.ProcsFiles, "--", "/usr/bin/bwrap"];
+            foreach (var a in join) info.ArgumentList.Add(a);
+        }
         foreach (var a in args) info.ArgumentList.Add(a);
-        var agent = new AgentUnderTest(await Spawner.StartAsync(info), scratch);
+        var agent = new AgentUnderTest(await Spawner.StartAsync(info), scratch, cgroup);
         try
         {
             await agent.WaitUntilAsync(() => agent._ready, TimeSpan.FromSeconds(20), "the agent's ready event");
@@ -192,10 +216,19 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     /// <summary>Writes raw bytes to the agent's input (for malformed lines).</summary>
     public void WriteRaw(string text)
     {
-        lock (_stdin)
+        try
         {
-            _stdin.Write(Encoding.UTF8.GetBytes(text));
-            _stdin.Flush();
+            lock (_stdin)
+            {
+                _stdin.Write(Encoding.UTF8.GetBytes(text));
+                _stdin.Flush();
+            }
+        }
+        catch (IOException e)
+        {
+            // Stderr says why (an unhandled exception's stack trace).
+            _process.WaitForExit(2000);
+            Assert.Fail($"the agent is gone ({e.Message}); stderr:\n{Stderr}");
         }
     }
 
@@ -309,6 +342,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
+        if (_cgroup is not null) await _cgroup.DeleteAsync();
         try { Directory.Delete(Scratch, recursive: true); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
