@@ -111,7 +111,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         }
         catch (Exception ex) when (process is null && ex is not OperationCanceledException)
         {
-            cgroup?.Delete();
+            if (cgroup is not null) await cgroup.DeleteAsync();
             throw new SandboxStartException($"the sandbox could not be started: {ex.Message}");
         }
         finally
@@ -201,7 +201,7 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
         }
         _endReason = EndReason;
         if (process.HasExited) ExitCode = process.ExitCode;
-        cgroup?.Delete();
+        if (cgroup is not null) await cgroup.DeleteAsync();   // waits for the processes to go without holding a thread
         if (Egress is not null) await Egress.DisposeAsync();
         process.Dispose();
     }
