@@ -2,7 +2,8 @@
 # Runs the whole test suite on a fresh machine: installs what the tests need, builds once, runs every test.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 #   --fast   only the unit and functional tests (Category=unit|functional, see tests/README.md): no servers, sandboxes,
-#            VMs or browsers, so only python3 (for the closing line) is installed.
+#            VMs or browsers, so only python3 (for the closing line) and gcc, libc6-dev (the guest agent's Native AOT
+#            link, part of the build) are installed.
 # Further arguments go to dotnet test.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -60,7 +60,10 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         });
         _queue = queue;
         _directory = Path.Combine(dataDirectory, "spend-wal");
-        Directory.CreateDirectory(_directory);
+        // Spend logs name keys, users and teams: the gateway's user's alone, even in a data directory an operator made
+        // readable to others (a volume keeps its own mode).
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(_directory);
+        else Directory.CreateDirectory(_directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         _recovered = Directory.GetFiles(_directory, "*.jsonl").Order(StringComparer.Ordinal).ToList();
         _json = new Utf8JsonWriter(_line);
         _pool = new DefaultObjectPool<PendingAppend>(new PendingPolicy(this), AppendQueueCapacity);
@@ -233,7 +236,9 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         // Sortable by time; the process id is for people reading the directory. Each gateway process needs a data
         // directory of its own: at start, every segment found there is taken to be left over and replayed.
         _currentPath = Path.Combine(_directory, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Environment.ProcessId}-{Interlocked.Increment(ref _segmentNumber):D6}.jsonl");
-        return new FileStream(_currentPath, FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read | FileShare.Delete, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return new FileStream(_currentPath, options);
     }
 
     private void CloseCurrent()

@@ -84,7 +84,17 @@ internal sealed class SqliteDatabase(string connectionString, string? directory 
 
     protected override void BeforeFirstOpen()
     {
-        if (directory is not null) Directory.CreateDirectory(directory);
+        if (directory is null) return;
+        Directory.CreateDirectory(directory);
+        // Key hashes, spend and the audit log: a new database is the gateway's user's alone (SQLite would create it
+        // 0644 under the usual umask, and gives its -wal and -shm files the database file's mode). An empty file is
+        // a new database to SQLite.
+        var file = Path.Combine(directory, "gateway.db");
+        if (!OperatingSystem.IsWindows() && !File.Exists(file))
+        {
+            try { using var _ = new FileStream(file, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }); }
+            catch (IOException) when (File.Exists(file)) { }   // created meanwhile: SQLite opens it as it is
+        }
     }
 
     protected override async Task<DbConnection> OpenRawAsync(CancellationToken cancellationToken)
