@@ -16,6 +16,7 @@ internal interface IRouterMiddleware
     /// </summary>
     bool AppliesTo(HttpContext context);
 
+    /// <summary>Runs the middleware around <paramref name="next"/>; called only for a request it applies to.</summary>
     ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next);
 }
 
@@ -28,10 +29,17 @@ internal readonly struct RouterNext(IRouterMiddleware[] chain, int index, Reques
 {
     public ValueTask<ApiError?> InvokeAsync(HttpContext context)
     {
-        for (var i = index; i < chain.Length; i++)
-            if (chain[i].AppliesTo(context)) return chain[i].InvokeAsync(context, new RouterNext(chain, i + 1, service));
+        var i = FirstApplying(chain, index, context);
+        if (i < chain.Length) return chain[i].InvokeAsync(context, new RouterNext(chain, i + 1, service));
         var served = service(context);
         return served.IsCompletedSuccessfully ? default : ServedAsync(served);
+    }
+
+    /// <summary>The index of the first middleware from <paramref name="from"/> on that applies to the request, or the chain's length.</summary>
+    public static int FirstApplying(IRouterMiddleware[] chain, int from, HttpContext context)
+    {
+        while (from < chain.Length && !chain[from].AppliesTo(context)) from++;
+        return from;
     }
 
     private static async ValueTask<ApiError?> ServedAsync(Task served)
@@ -51,17 +59,11 @@ internal sealed class RouterStep(RequestDelegate next, RuntimeHolder runtimes, R
     public Task InvokeAsync(HttpContext context)
     {
         var chain = chains.For(runtimes.Current.Options.Pipeline, context.Route().Router);
-        if (!AnyApplies(chain, context)) return next(context);
-        var outcome = new RouterNext(chain, 0, next).InvokeAsync(context);
+        var first = RouterNext.FirstApplying(chain, 0, context);
+        if (first == chain.Length) return next(context);
+        var outcome = chain[first].InvokeAsync(context, new RouterNext(chain, first + 1, next));
         if (!outcome.IsCompletedSuccessfully) return OutcomeAsync(context, outcome);
         return outcome.Result is { } refused ? RefuseAsync(context, refused) : Task.CompletedTask;
-    }
-
-    private static bool AnyApplies(IRouterMiddleware[] chain, HttpContext context)
-    {
-        foreach (var middleware in chain)
-            if (middleware.AppliesTo(context)) return true;
-        return false;
     }
 
     private async Task OutcomeAsync(HttpContext context, ValueTask<ApiError?> outcome)

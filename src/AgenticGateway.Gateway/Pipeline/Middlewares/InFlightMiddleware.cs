@@ -11,13 +11,9 @@ internal sealed class InFlightMiddleware(ParallelRequests parallel) : IRouterMid
 
     public bool AppliesTo(HttpContext context) => context.Features.Get<Caller>() is { Identity: not null };
 
-    public ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next) =>
-        context.Features.Get<Caller>() is { Identity: not null } caller
-            ? HoldAsync(context, next, caller)
-            : next.InvokeAsync(context);
-
-    private async ValueTask<ApiError?> HoldAsync(HttpContext context, RouterNext next, Caller caller)
+    public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
     {
+        var caller = context.Features.Get<Caller>()!;
         var (hold, refused) = parallel.Acquire(caller);
         if (refused is not null) return refused;
         try { return await next.InvokeAsync(context); }

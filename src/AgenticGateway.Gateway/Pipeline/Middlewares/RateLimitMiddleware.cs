@@ -12,15 +12,11 @@ internal sealed class RateLimitMiddleware(RateLimits limits) : IRouterMiddleware
 {
     public const string Type = "rate-limit";
 
-    public bool AppliesTo(HttpContext context) => context.Features.Get<Caller>() is { Identity: not null } && context.Features.Get<LlmRequest>() is not null;
+    public bool AppliesTo(HttpContext context) => VirtualKeyCall.Is(context);
 
-    public ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next) =>
-        context.Features.Get<Caller>() is { Identity: not null } caller && context.Features.Get<LlmRequest>() is { } llm
-            ? HoldAsync(context, next, caller, llm)
-            : next.InvokeAsync(context);
-
-    private async ValueTask<ApiError?> HoldAsync(HttpContext context, RouterNext next, Caller caller, LlmRequest llm)
+    public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
     {
+        var (caller, llm) = (context.Features.Get<Caller>()!, context.Features.Get<LlmRequest>()!);
         var (hold, refused) = await limits.AcquireAsync(caller, llm.Reservation.Tokens, context.RequestAborted);
         if (hold is not null) RateLimits.WriteHeaders(context.Response.Headers, hold);
         if (refused is not null) return refused;
