@@ -79,6 +79,33 @@ public class SpendAndLimitsTests
         Assert.Equal(cost, report[0].GetProperty("total_spend").GetDecimal());
     }
 
+    [Fact]
+    public async Task Count_tokens_and_the_model_list_take_nothing_from_a_keys_limits()
+    {
+        // They call no provider: no request from rpm, no parallel slot, no budget hold, no x-ratelimit headers.
+        await using var g = await StartAsync("sqlite");
+        var key = await g.GenerateKeyAsync("""{"rpm_limit": 1, "max_parallel_requests": 1, "max_budget": 5, "key_alias": "one"}""", Master);
+        for (var i = 0; i < 3; i++)
+        {
+            using var count = new HttpRequestMessage(HttpMethod.Post, "/v1/messages/count_tokens")
+            {
+                Content = new StringContent("""{"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            count.Headers.Add("x-api-key", key);
+            count.Headers.Add("anthropic-version", "2023-06-01");
+            using var counted = await g.Client.SendAsync(count);
+            Assert.Equal(HttpStatusCode.OK, counted.StatusCode);
+            Assert.False(counted.Headers.Contains("x-ratelimit-remaining-requests"));
+            using var models = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+            models.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            using var listed = await g.Client.SendAsync(models);
+            Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        }
+        using var chat = await g.ChatAsync(key);
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        Assert.Equal("0", chat.Headers.GetValues("x-ratelimit-remaining-requests").Single());
+    }
+
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]

@@ -9,7 +9,7 @@ internal sealed class InFlightMiddleware(ParallelRequests parallel) : IRouterMid
 {
     public const string Type = "in-flight";
 
-    public bool AppliesTo(HttpContext context) => context.Features.Get<Caller>() is { Identity: not null };
+    public bool AppliesTo(HttpContext context) => VirtualKeyCall.Is(context);
 
     public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
     {
