@@ -142,11 +142,11 @@ internal sealed class Agent
         switch (e)
         {
             case OpError op: Events.Error(id, op.Code, op.Message); break;
-            case ErrnoException errno: Events.Error(id, errno.Code, errno.Code == "limit" ? OpError.LimitMessage : errno.Message); break;
-            case OutOfMemoryException: Events.Error(id, "limit", OpError.LimitMessage); break;
+            case ErrnoException errno: Events.Error(id, errno.Code, errno.Code == AgentErrors.Limit ? OpError.LimitMessage : errno.Message); break;
+            case OutOfMemoryException: Events.Error(id, AgentErrors.Limit, OpError.LimitMessage); break;
             default:
                 AgentLog.Write($"request failed:\n{e}");
-                Events.Error(id, "internal", $"{e.GetType().Name}: {e.Message}");
+                Events.Error(id, AgentErrors.Internal, $"{e.GetType().Name}: {e.Message}");
                 break;
         }
     }

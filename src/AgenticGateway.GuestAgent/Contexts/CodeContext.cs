@@ -107,7 +107,7 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
         }
     }
 
-    private void StartFailed(string message, string code = "internal")
+    private void StartFailed(string message, string code = AgentErrors.Internal)
     {
         _state = State.Dead;
         if (!_created && Agent.Contexts.TryGetValue(Name, out var registered) && registered == this) Agent.Contexts.Remove(Name);
@@ -151,13 +151,13 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
     {
         _removed = true;
         Stop("the context was removed", restarting: false);
-        foreach (var id in _waiters) Agent.Events.Error(id, "not_found", $"context {Name} was removed");
+        foreach (var id in _waiters) Agent.Events.Error(id, AgentErrors.NotFound, $"context {Name} was removed");
         _waiters.Clear();
         if (Queued is { } ex)
         {
             Queued = null;
             Agent.Cancellable.Remove(ex.Id);
-            Agent.Events.Error(ex.Id, "not_found", $"context {Name} was removed");
+            Agent.Events.Error(ex.Id, AgentErrors.NotFound, $"context {Name} was removed");
         }
         if (_cellPath is not null) Libc.unlinkat(Libc.AT_FDCWD, _cellPath, 0);
     }

@@ -59,7 +59,7 @@ internal sealed class Kernel(CodeContext context)
         {
             foreach (var fd in new[] { ctlW, outR, errR, resR }) Fd.Close(fd);
             if (e.Errno == Libc.EAGAIN) throw new OpError(AgentErrors.Limit, OpError.LimitMessage);
-            throw new OpError(e.Errno == Libc.ENOENT ? "invalid" : "internal", $"cannot start {argv[0]}: {Libc.StrError(e.Errno)}");
+            throw new OpError(e.Errno == Libc.ENOENT ? AgentErrors.Invalid : AgentErrors.Internal, $"cannot start {argv[0]}: {Libc.StrError(e.Errno)}");
         }
         finally
         {

@@ -50,7 +50,7 @@ internal sealed class EgressForwarder(EventSink events)
         {
             lock (_lock) _listeners.Remove(port);
             listener.Dispose();
-            throw;      // "limit"
+            throw;      // reported as AgentErrors.Limit
         }
         var w = events.Begin(id, "done");
         w.WriteNumber("port", port);

@@ -6,8 +6,9 @@ namespace AgenticGateway.GuestAgent.Loop;
 /// </summary>
 internal sealed class LoopTimer
 {
-    private readonly Action _callback;
-    private bool _cancelled;
+    // Dropped when the timer fires or is cancelled: the loop's queue keeps a cancelled timer until its due time, and an
+    // execution's timeout callback holds the execution (its code, up to 1 MiB) until then otherwise.
+    private Action? _callback;
 
     private LoopTimer(Action callback) => _callback = callback;
 
@@ -20,10 +21,10 @@ internal sealed class LoopTimer
 
     internal void Fire()
     {
-        if (_cancelled) return;
-        _cancelled = true;
-        _callback();
+        var callback = _callback;
+        _callback = null;
+        callback?.Invoke();
     }
 
-    public void Cancel() => _cancelled = true;
+    public void Cancel() => _callback = null;
 }

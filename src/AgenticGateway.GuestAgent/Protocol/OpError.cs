@@ -33,7 +33,7 @@ internal sealed class ErrnoException(int errno, string message) : Exception(mess
         Native.Libc.EACCES or Native.Libc.EPERM or Native.Libc.ELOOP or Native.Libc.EROFS => AgentErrors.Denied,
         Native.Libc.ENOSPC or Native.Libc.EDQUOT or Native.Libc.EFBIG => AgentErrors.TooLarge,
         Native.Libc.ENOTDIR or Native.Libc.EISDIR or Native.Libc.EINVAL or Native.Libc.ENAMETOOLONG or Native.Libc.EXDEV
-            or Native.Libc.EBUSY => "invalid",
+            or Native.Libc.EBUSY => AgentErrors.Invalid,
         _ => AgentErrors.Internal,
     };
 }

@@ -12,8 +12,8 @@ namespace AgenticGateway.Spend;
 /// records are in the database, and segments left by an earlier process are replayed at start.
 /// Appends are group-committed: a caller queues its record and awaits it; one writer loop writes every record queued
 /// meanwhile with a single write(2) (no fsync, as before), numbers them, hands them to the database queue and only
-/// then releases their callers. Request threads do no file I/O here and never wait behind one (the queue's own
-/// short lock is all they take).
+/// then releases their callers. An append that finds the loop idle runs one batch of it on its own thread (one
+/// write(2) to the page cache, no fsync); one that finds it busy only queues, and never waits behind another's write.
 /// </summary>
 internal sealed class SpendWal : IDisposable, IAsyncDisposable
 {
@@ -23,7 +23,7 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
     private const int MaxBatch = 1024;
 
     private readonly string _directory;
-    // Taken by the writer loop (once per batch) and the database writer's progress calls; never by a request thread.
+    // Taken by the writer loop (once per batch, on whichever thread runs it) and the database writer's progress calls.
     private readonly Lock _lock = new();
     private readonly List<(string Path, long LastSeq)> _closed = [];
     private readonly List<string> _recovered;

@@ -9,7 +9,7 @@ namespace AgenticGateway.Tests.Health;
 /// With a master key, anonymous /health gives the status only: no deployment ids, config path or Redis endpoint. The
 /// admin gets the details; the probes stay open.
 /// </summary>
-[Trait("Category", "functional")]
+[Trait("Category", "integration")]
 public class HealthAccessTests
 {
     private const string Master = "sk-health-master";

@@ -12,7 +12,8 @@ namespace AgenticGateway.Tests.Limits;
 /// The connection to Redis is made in the background and kept by the client's own reconnects: neither start-up nor a
 /// request waits for it, and Redis counts as down (fail-open or fail-closed) until it answers.
 /// </summary>
-[Trait("Category", "functional")]
+// Integration: one test starts a real Redis after the gateway (the others need only a silent TCP listener).
+[Trait("Category", "integration")]
 public class RedisConnectionTests
 {
     private const string Master = "sk-master-key-for-redis-connection-tests";

@@ -25,10 +25,8 @@ public class DataFileModesTests
             {
                 Assert.Equal(HttpStatusCode.OK, (await gw.PostJsonAsync("/v1/chat/completions", Chat.Request("m"))).StatusCode);
                 // The database is opened by the spend writer's first batch, after the answer.
-                var db = Path.Join(dir, "gateway.db");
-                var deadline = DateTime.UtcNow.AddSeconds(20);
-                while (!File.Exists(db) && DateTime.UtcNow < deadline) await Task.Delay(20);
-                Assert.Equal(OwnerFile, File.GetUnixFileMode(db));
+                await gw.FlushSpendAsync();
+                Assert.Equal(OwnerFile, File.GetUnixFileMode(Path.Join(dir, "gateway.db")));
                 Assert.Equal(OwnerDirectory, File.GetUnixFileMode(Path.Join(dir, "spend-wal")));
                 foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith("gateway.lock", StringComparison.Ordinal)))
                     Assert.True((File.GetUnixFileMode(file) & (UnixFileMode.OtherRead | UnixFileMode.GroupRead)) == 0, $"{file} is readable by others: {File.GetUnixFileMode(file)}");
