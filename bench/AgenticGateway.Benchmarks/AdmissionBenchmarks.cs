@@ -45,13 +45,16 @@ public class AdmissionBenchmarks
         _caller = new Caller(false, new KeyIdentity(key, null, null));
         _chain = [new InFlightMiddleware(_gateway.Get<ParallelRequests>()), new RateLimitMiddleware(_gateway.Get<RateLimits>()), new BudgetMiddleware(_gateway.Get<Budgets>())];
         _http = new DefaultHttpContext();
+        // The chat route's metadata, as routing sets it: the limit middlewares act on billable LLM routes only.
+        _http.SetEndpoint(new Endpoint(null, new EndpointMetadataCollection(GatewayRoute.Llm("chat", RoutePayload.LlmChat)), "chat"));
         _http.Features.Set(_caller);
         _http.Features.Set(_llm);
         // The service: the answer's usage and cost, which the middlewares settle to on the way out.
         _service = context =>
         {
             var x = new LlmExchange(context, _llm, _caller, "req-bench", 0) { Usage = Used, CostNanos = 4_000_000 };
-            context.Features.Set(x);
+            // As the LLM service does: the limit middlewares read the outcome through ILlmOutcome.
+            context.Features.Set<ILlmOutcome>(x);
             return Task.CompletedTask;
         };
     }

@@ -9,9 +9,14 @@ internal static class StartupHook
             var temp = path + ".tmp";
             while (true)
             {
-                // Replaced by rename, so a reader never sees a half-written number.
-                File.WriteAllText(temp, GC.GetTotalAllocatedBytes(precise: false).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                File.Move(temp, path, overwrite: true);
+                // Replaced by rename, so a reader never sees a half-written number. A failed write (the bench's temp
+                // directory removed) must not take the measured gateway down with it.
+                try
+                {
+                    File.WriteAllText(temp, GC.GetTotalAllocatedBytes(precise: false).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    File.Move(temp, path, overwrite: true);
+                }
+                catch (IOException) { }
                 Thread.Sleep(20);
             }
         }) { IsBackground = true, Name = "bench allocation sampler" };

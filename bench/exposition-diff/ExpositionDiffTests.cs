@@ -118,7 +118,8 @@ public sealed partial class ExpositionDiffTests(ITestOutputHelper output)
             report.AppendLine($"   le values: {string.Join(" ", buckets)}");
         }
         output.WriteLine(report.ToString());
-        File.WriteAllText(Path.Combine(DeployFiles.Root, "bench", "results", "exposition-diff.txt"), report.ToString()
+        var results = Directory.CreateDirectory(Path.Combine(DeployFiles.Root, "bench", "results")).FullName;   // git-ignored: absent in a fresh clone
+        File.WriteAllText(Path.Combine(results, "exposition-diff.txt"), report.ToString()
             + string.Concat(expositions.Select(e => $"\n\n######## {e.Name}\n{e.Text}")));
     }
 

@@ -20,7 +20,7 @@ internal sealed class LlmService(UpstreamDispatcher dispatcher, SpendRecorder sp
     {
         var llm = context.Features.Get<LlmRequest>()!;
         var request = context.Features.Get<GatewayRequest>()!;
-        var x = new LlmExchange(context, llm, context.Features.Get<Caller>()!, request.Id, request.StartTimestamp) { BeforeAnswer = RecordAsync };
+        var x = new LlmExchange(context, llm, context.Features.Get<Caller>()!, request.Id, request.StartTimestamp) { BeforeAnswer = _record };
         context.Features.Set<ILlmOutcome>(x);
         ApiError? error = null;
         try
@@ -35,12 +35,13 @@ internal sealed class LlmService(UpstreamDispatcher dispatcher, SpendRecorder sp
         finally
         {
             if (error is not null) x.Status = error.Status;
-            await RecordAsync(x);
+            await _record(x);
         }
         if (error is not null) await PipelineErrors.WriteAsync(context, error);
     }
 
-    private ValueTask RecordAsync(LlmExchange x) => spend.RecordAsync(x);
+    // One delegate for the service's lifetime: a method group converted per request would allocate one each time.
+    private readonly Func<LlmExchange, ValueTask> _record = spend.RecordAsync;
 
     /// <summary>
     /// <c>POST /v1/messages/count_tokens</c>: Anthropic counts for an Anthropic deployment (the request passed through),
