@@ -59,8 +59,9 @@ public class RedisConnectionTests
     {
         using var silent = SilentServer();
         var endpoint = $"127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}";
-        var held = new List<TcpClient>();
-        var accepting = Task.Run(async () => { while (true) held.Add(await silent.AcceptTcpClientAsync()); });
+        // The accept loop keeps adding while the client reconnects, so the list it fills must take concurrent adds.
+        var held = new System.Collections.Concurrent.ConcurrentQueue<TcpClient>();
+        var accepting = Task.Run(async () => { while (true) held.Enqueue(await silent.AcceptTcpClientAsync()); });
         await using var g = await GatewayServer.StartAsync(Config, waitForRedis: false,
             storage: s => s with { RedisUrl = new Secret(endpoint), RedisFailOpen = failOpen, RedisTimeout = TimeSpan.FromSeconds(30) });
         var key = await g.GenerateKeyAsync("""{"rpm_limit": 1000}""", Master);
@@ -75,7 +76,8 @@ public class RedisConnectionTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the request took {clock.Elapsed.TotalSeconds:F1} s");
         var (_, health) = await g.AdminAsync("/health", null, Master);
         Assert.Equal("down", health.GetProperty("redis").GetProperty("status").GetString());
-        foreach (var c in held) c.Dispose();
+        silent.Stop();
+        while (held.TryDequeue(out var c)) c.Dispose();
     }
 
     [Fact]
