@@ -20,6 +20,8 @@ public sealed class ModelManagementTests : IAsyncLifetime
           - model_name: gpt-4
             litellm_params: {"{"}model: mock/gpt-4{"}"}
             model_info: {"{"}id: config-gpt-4{"}"}
+        router_settings:
+          model_group_alias: {"{"}gpt-4-alias: gpt-4{"}"}
         general_settings:
           master_key: {Master}
           store_model_in_db: true
@@ -218,6 +220,7 @@ public sealed class ModelManagementTests : IAsyncLifetime
     [InlineData("""{"model_name": "x", "litellm_params": "openai/gpt-4o"}""", "'litellm_params' must be an object")]
     [InlineData("""{"model_name": "x", "litellm_params": {"model": "openai/gpt-4o"}, "model_info": {"id": "config-gpt-4"}}""", "Model with id=config-gpt-4 already exists")]
     [InlineData("""{"model_name": "x", "litellm_params": {"model": "openai/gpt-4o"}, "model_info": {"team_id": "t1"}}""", "team_id")]
+    [InlineData("""{"model_name": "gpt-4-alias", "litellm_params": {"model": "openai/gpt-4o"}}""", "'gpt-4-alias' is a model_group_alias")]
     public async Task Invalid_models_are_refused_with_the_config_loaders_message(string body, string expected)
     {
         var (status, error) = await Admin("/model/new", body);
@@ -257,7 +260,8 @@ public sealed class ModelManagementTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, status);
 
         // A reload replaces the file's models and keeps the database's.
-        await File.WriteAllTextAsync(path, Config.Replace("model_name: gpt-4\n", "model_name: gpt-4-renamed\n", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(path, Config.Replace("model_name: gpt-4\n", "model_name: gpt-4-renamed\n", StringComparison.Ordinal)
+            .Replace("gpt-4-alias: gpt-4}", "gpt-4-alias: gpt-4-renamed}", StringComparison.Ordinal));
         Assert.True(_gateway.Services.GetRequiredService<AgenticGateway.Hosting.ConfigWatcher>().Reload());
         Assert.Equal(HttpStatusCode.OK, await ChatAsync(Master, "kept"));
         Assert.Equal(HttpStatusCode.OK, await ChatAsync(Master, "gpt-4-renamed"));

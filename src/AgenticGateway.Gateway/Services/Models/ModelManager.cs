@@ -123,6 +123,9 @@ internal sealed class ModelManager(ModelStore store, StoredModels stored, Runtim
         using var info = JsonDocument.Parse(modelInfo);
         var result = StoredDeployment.Build(name, litellmParams, info.RootElement, id);
         if (result.Deployment is null) return ApiError.BadRequest(string.Join("; ", result.Errors), "litellm_params", "invalid_model");
+        // As in a config file, a group may not share its name with an alias (the alias would hide it).
+        if (runtimes.Configured.Aliases.ContainsKey(name))
+            return ApiError.BadRequest($"'{name}' is a model_group_alias in the config file; give the model another name", "model_name");
         if (name != previousName && runtimes.Current.AllDeployments.Count(d => d.GroupName == name) >= DeploymentOptions.MaxPerGroup)
             return ApiError.BadRequest($"model group '{name}' already has {DeploymentOptions.MaxPerGroup} deployments, the most a group may have", "model_name");
         return null;
