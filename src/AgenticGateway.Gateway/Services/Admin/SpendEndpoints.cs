@@ -253,6 +253,7 @@ internal static class SpendEndpoints
         if (price.CachedInputPerToken is { } cached) w.WriteNumber("cache_read_input_token_cost", cached);
         if (price.ReasoningPerToken is { } reasoning) w.WriteNumber("output_cost_per_reasoning_token", reasoning);
         if (price.PerRequest != 0) w.WriteNumber("input_cost_per_request", price.PerRequest);
+        if (price.PerQuery != 0) w.WriteNumber("input_cost_per_query", price.PerQuery);
     }
 
     private static SpendQuery? Query(KeyRequest r)

@@ -18,6 +18,7 @@ internal sealed class AnswerCodec
     private readonly bool _anthropicNative;
     private readonly LlmOperation _operation;
     private readonly LlmExchange _x;
+    private IRerankTranslator? _reranker;
 
     private AnswerCodec(LlmExchange x, IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation)
     {
@@ -35,8 +36,10 @@ internal sealed class AnswerCodec
     public static AnswerCodec? For(LlmExchange x, Deployment d, ProviderCall call)
     {
         if (IsAnthropicNative(x, d)) return new AnswerCodec(x, null, call, anthropicNative: true, x.Operation);
-        if (d.Translator is null && x.Operation != LlmOperation.Messages) return null;
-        return new AnswerCodec(x, d.Translator, call, anthropicNative: false, x.Operation);
+        if (x.Operation == LlmOperation.Rerank) return new AnswerCodec(x, null, call, anthropicNative: false, x.Operation) { _reranker = d.Reranker };
+        var translator = d.TranslatorFor(x.Operation);
+        if (translator is null && x.Operation != LlmOperation.Messages) return null;
+        return new AnswerCodec(x, translator, call, anthropicNative: false, x.Operation);
     }
 
     /// <summary>
@@ -50,6 +53,7 @@ internal sealed class AnswerCodec
             if (!AnthropicNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
             return body;
         }
+        if (_reranker is not null) return _reranker.TranslateRerankResponse(body, _x.Body.Memory, _call, out usage);
         ReadOnlyMemory<byte> openAi;
         if (_provider is null)
         {
