@@ -87,7 +87,8 @@ internal sealed class RerankTranslator(RerankDialect dialect) : IRerankTranslato
             Content = new ByteArrayContent(buffer.WrittenSpan.ToArray()) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
         };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        if (call.Deployment.ApiKey.IsSet) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", call.Deployment.ApiKey.Value);
+        // Jina's and vLLM's deployments are OpenAI-compatible: their Bearer header comes with the deployment's headers.
+        if (dialect == RerankDialect.Cohere && call.Deployment.ApiKey.IsSet) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", call.Deployment.ApiKey.Value);
         return ValueTask.FromResult(new TranslatedRequest(request, null));
     }
 
@@ -150,7 +151,7 @@ internal sealed class RerankTranslator(RerankDialect dialect) : IRerankTranslato
                 w.WriteNumber("index", index.GetInt32());
                 w.WritePropertyName("relevance_score");
                 score.WriteTo(w);
-                if (returnDocuments) WriteDocument(w, result, documents, index.GetInt32());
+                if (returnDocuments) WriteDocument(w, result, documents, index.GetInt32(), keepFields: dialect == RerankDialect.Cohere);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -172,19 +173,23 @@ internal sealed class RerankTranslator(RerankDialect dialect) : IRerankTranslato
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>The provider's document (Jina's bare string as <c>{"text"}</c>), else the request's own.</summary>
-    private static void WriteDocument(Utf8JsonWriter w, JsonElement result, JsonArray? documents, int index)
+    /// <summary>
+    /// The provider's document, else the request's own. Cohere's v1 keeps an object document's fields; the others come
+    /// back as LiteLLM's <c>{"text"}</c> (Jina's bare string, vLLM's object with <c>multi_modal</c>).
+    /// </summary>
+    private static void WriteDocument(Utf8JsonWriter w, JsonElement result, JsonArray? documents, int index, bool keepFields)
     {
         if (result.TryGetProperty("document", out var document) && document.ValueKind != JsonValueKind.Null)
         {
             w.WritePropertyName("document");
-            if (document.ValueKind == JsonValueKind.String)
+            if (document.ValueKind == JsonValueKind.Object && keepFields) document.WriteTo(w);
+            else
             {
                 w.WriteStartObject();
-                w.WriteString("text", document.GetString());
+                w.WriteString("text", document.ValueKind == JsonValueKind.String ? document.GetString()
+                    : document.ValueKind == JsonValueKind.Object && document.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : document.GetRawText());
                 w.WriteEndObject();
             }
-            else document.WriteTo(w);
             return;
         }
         if (documents is null || index < 0 || index >= documents.Count) return;
