@@ -195,9 +195,9 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 var noRerank = ApiError.BadRequest($"The model's deployment {d.Id} (provider '{d.ProviderName}') has no rerank API; rerank is served by cohere, jina_ai and hosted_vllm deployments.", "model", "rerank_not_supported");
                 return new UpstreamFailure(FailureKind.BadRequest, 400, noRerank.Message) { ClientError = noRerank };
             }
-            if (x.Operation == LlmOperation.Rerank || d.TranslatorFor(x.Operation) is not null)
+            var translator = d.TranslatorFor(x.Operation);
+            if (x.Operation == LlmOperation.Rerank || translator is not null)
             {
-                var translator = d.TranslatorFor(x.Operation);
                 TranslatedRequest built;
                 try
                 {
