@@ -91,6 +91,7 @@ internal sealed partial class MockEngine
                 return;
             }
         }
+        // OpenAI's names that Cohere's v2 schema does not have: a translation that forgot to rename one fails here.
         foreach (var openAiOnly in new[] { "top_p", "stop", "n", "max_completion_tokens", "stream_options" })
         {
             if (!body.TryGetProperty(openAiOnly, out _)) continue;
