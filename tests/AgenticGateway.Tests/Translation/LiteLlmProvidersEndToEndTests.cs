@@ -253,6 +253,18 @@ public class LiteLlmProvidersEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rerank_counts_against_the_keys_rate_limit()
+    {
+        var token = await _gateway.GenerateKeyAsync("""{"models":["rerank-english-v3.0"],"rpm_limit":1}""", Master);
+        var body = $$"""{"model":"rerank-english-v3.0","query":"q","documents":{{Documents}}}""";
+        var (first, _, _) = await PostAsync("/v1/rerank", body, token);
+        Assert.Equal(HttpStatusCode.OK, first);
+        var (second, error, _) = await PostAsync("/v1/rerank", body, token);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second);
+        Assert.Equal("rate_limit_error", error.GetProperty("error").GetProperty("type").GetString());
+    }
+
+    [Fact]
     public async Task A_cohere_error_keeps_cohere_message_in_openai_shape()
     {
         _upstream.Fail("status=429", model: "command-r");
