@@ -77,6 +77,10 @@ internal static class ConfigLoader
         // With store_model_in_db the models may all come from the database (LiteLLM starts with an empty model_list).
         if (specs.Count == 0 && !mapped.StoreModelInDb) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
 
+        // An operator's model cost map that cannot be read, or entries it skipped, are said where config warnings are.
+        if (Pricing.ModelCostMap.OperatorError is { } mapError) issues.Warning("", mapError);
+        foreach (var skipped in Pricing.ModelCostMap.Operator?.Warnings ?? []) issues.Warning("", skipped);
+
         var built = deployments.ToImmutable();
         ValidateReferences(built, router, issues);
 

@@ -74,7 +74,9 @@ internal static class QuickStart
                 warnings.Add($"--model {d.Provider}/{d.Model}: no API key in {string.Join(" or ", provider.ApiKeyEnv)}; the provider will refuse its requests until one is set");
             }
         }
-        return new ConfigLoadResult(result.Options, result.Errors.Select(Reword).ToList(), warnings);
+        // An alias of a model that failed only repeats that model's error.
+        var errors = result.Errors.Where(e => !e.StartsWith("router_settings.model_group_alias.", StringComparison.Ordinal) || result.Errors.All(o => o.StartsWith("router_settings.", StringComparison.Ordinal)));
+        return new ConfigLoadResult(result.Options, errors.Select(Reword).ToList(), warnings);
     }
 
     /// <summary>The name clients use: the model without its provider (<c>openai/gpt-4o</c> is <c>gpt-4o</c>).</summary>

@@ -57,7 +57,7 @@ internal static class CommandLine
             """)
         {
             config, urls, port, host, insecure, allowUnsupported, model, alias, apiBase,
-            ToolCommands.CheckConfig(), ToolCommands.Images(), MockCommandLine.Command(),
+            ToolCommands.CheckConfig(), ToolCommands.Images(), PricesCommand.Command(), MockCommandLine.Command(),
         };
         root.Validators.Add(r =>
         {

@@ -39,7 +39,7 @@ public class FirstRunConfigTests
             """;
         var env = Env(("LITELLM_MASTER_KEY", "sk-env"));
         Assert.Equal("sk-env", ConfigLoader.Load(withoutKey, "config.yaml", env).Options!.MasterKey.Value);
-        var withKey = withoutKey + "general_settings: {master_key: sk-file}\n";
+        var withKey = withoutKey + "\ngeneral_settings: {master_key: sk-file}\n";
         Assert.Equal("sk-file", ConfigLoader.Load(withKey, "config.yaml", env).Options!.MasterKey.Value);
         var own = "master_key: sk-own\nmodels:\n  - {name: m, provider: mock}\n";
         Assert.Equal("sk-own", ConfigLoader.Load(own, "gateway.yaml", Env(("AGW_MASTER_KEY", "sk-env"))).Options!.MasterKey.Value);
