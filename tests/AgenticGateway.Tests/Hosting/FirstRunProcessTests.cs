@@ -3,7 +3,10 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using AgenticGateway.Configuration;
+using AgenticGateway.Hosting;
 using AgenticGateway.Tests.Support;
 using static AgenticGateway.Tests.Deploy.DeployFiles;
 
@@ -110,6 +113,64 @@ public partial class FirstRunProcessTests
         Assert.Equal(1, emulator.Engine.RequestsFor("gpt-4o-mini"));
     }
 
+    [Fact]
+    public async Task Prices_update_writes_a_checked_map_that_the_gateway_then_prices_with()
+    {
+        // LiteLLM's map as shipped, with gpt-4o repriced and a malformed entry: what a newer upstream file could hold.
+        var shipped = System.Text.Json.Nodes.JsonNode.Parse(ReadShippedMap())!.AsObject();
+        shipped["gpt-4o"]!["input_cost_per_token"] = 0.00004;
+        shipped["broken-model"] = System.Text.Json.Nodes.JsonNode.Parse("{\"input_cost_per_token\": \"cheap\"}");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var server = builder.Build();
+        server.MapGet("/map.json", () => Results.Text(shipped.ToJsonString(), "application/json"));
+        server.MapGet("/tiny.json", () => Results.Text("{\"gpt-4o\": {\"input_cost_per_token\": 1e-06}}", "application/json"));
+        await server.StartAsync();
+        var url = GatewayApp.BoundAddresses(server)[0];
+        var dir = Directory.CreateTempSubdirectory("agw-prices-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "prices", "map.json");
+            var update = await RunAsync(["prices", "update", "--url", url + "/map.json", "--out", file]);
+            Assert.Equal(0, update.Code);
+            Assert.Contains($"models to {file}.", update.Output, StringComparison.Ordinal);
+            Assert.Contains("model 'broken-model' skipped: input_cost_per_token is not a price in dollars", update.Output, StringComparison.Ordinal);
+
+            // A map that shrank to a fraction of the built-in one is a truncated or wrong file: not written.
+            var tiny = await RunAsync(["prices", "update", "--url", url + "/tiny.json", "--out", Path.Combine(dir.FullName, "tiny.json")]);
+            Assert.Equal(1, tiny.Code);
+            Assert.Contains("fewer than half of the built-in", tiny.Output, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(dir.FullName, "tiny.json")));
+
+            var config = Path.Combine(dir.FullName, "gateway.yaml");
+            await File.WriteAllTextAsync(config, "master_key: sk-prices\nmodels:\n  - {name: gpt-4o, provider: openai, model: gpt-4o, api_key: k}\nsandboxes: {enabled: false}\n");
+            var run = await RunAsync(["--config", config, "--urls", "http://127.0.0.1:0"], new() { ["AGW_MODEL_COST_MAP"] = file }, whileRunning: async output =>
+            {
+                using var client = new HttpClient { BaseAddress = new Uri(ListeningOn().Match(output).Groups[1].Value) };
+                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "sk-prices");
+                using var info = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/model/info"));
+                var modelInfo = info.RootElement.GetProperty("data")[0].GetProperty("model_info");
+                // The operator's copy wins over the curated table's $2.50 per million.
+                Assert.Equal(0.00004m, modelInfo.GetProperty("input_cost_per_token").GetDecimal());
+                Assert.Equal(128000, modelInfo.GetProperty("max_input_tokens").GetInt32());
+            });
+            Assert.False(run.Exited, run.Output);
+            Assert.Contains("model 'broken-model' skipped", run.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await server.StopAsync();
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static string ReadShippedMap()
+    {
+        using var stream = typeof(AgenticGateway.Pricing.ModelCostMap).Assembly.GetManifestResourceStream(AgenticGateway.Pricing.ModelCostMap.FileName)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
     [GeneratedRegex(@"listening on (http://[^\s,]+)")]
     private static partial Regex ListeningOn();
 
@@ -126,7 +187,7 @@ public partial class FirstRunProcessTests
         var dir = Directory.CreateTempSubdirectory("agw-first-run-");
         var info = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in (string[])[GatewayDll(), .. args]) info.ArgumentList.Add(a);
-        foreach (var name in new[] { "AGW_URLS", "AGW_INSECURE", "AGW_CONFIG", "AGW_MASTER_KEY", "LITELLM_MASTER_KEY", "DATABASE_URL", "REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY" })
+        foreach (var name in new[] { "AGW_URLS", "AGW_INSECURE", "AGW_CONFIG", "AGW_MASTER_KEY", "LITELLM_MASTER_KEY", "DATABASE_URL", "REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "AGW_MODEL_COST_MAP" })
             info.Environment.Remove(name);
         info.Environment["AGW_DATA_DIR"] = Path.Combine(dir.FullName, "data");
         foreach (var (k, v) in env ?? []) info.Environment[k] = v;
