@@ -45,6 +45,8 @@ internal static class CommandLine
             HelpName = "PROVIDER/MODEL",
             AllowMultipleArgumentsPerToken = false,
         };
+        // LiteLLM's start commands often carry these (its Docker examples do): taken, as the debug log level.
+        var debug = new Option<bool>("--detailed_debug", "--debug") { Description = "log at debug level (LiteLLM's flags; logging.level: debug in a config file)" };
         var alias = new Option<string>("--alias") { Description = "with one --model: the name clients use for it", HelpName = "NAME" };
         var apiBase = new Option<string>("--api_base", "--api-base") { Description = "with --model: the provider's base URL (default: its variable, such as OPENAI_BASE_URL, else its public API)", HelpName = "URL" };
         var root = new RootCommand("""
@@ -56,7 +58,7 @@ internal static class CommandLine
             (custom_auth, guardrails, ...) reported as warnings instead of errors.
             """)
         {
-            config, urls, port, host, insecure, allowUnsupported, model, alias, apiBase,
+            config, urls, port, host, insecure, allowUnsupported, model, alias, apiBase, debug,
             ToolCommands.CheckConfig(), ToolCommands.Images(), PricesCommand.Command(), MockCommandLine.Command(),
         };
         root.Validators.Add(r =>
@@ -77,7 +79,7 @@ internal static class CommandLine
             ConfigSource source = result.GetValue(model) is { Length: > 0 } models
                 ? new ConfigSource(null, () => QuickStart.Load(models, result.GetValue(alias), result.GetValue(apiBase)))
                 : new ConfigSource(result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG"), null);
-            return ServeAsync(source, requested, insecureOn, allow);
+            return ServeAsync(source, requested, insecureOn, allow, result.GetValue(debug));
         });
         return root;
     }
@@ -85,10 +87,11 @@ internal static class CommandLine
     /// <summary>A config file to load and watch, or options built from the command line (--model).</summary>
     private sealed record ConfigSource(string? Path, Func<ConfigLoadResult>? Build);
 
-    private static async Task<int> ServeAsync(ConfigSource source, string? requestedUrls, bool insecure, bool allowUnsupported)
+    private static async Task<int> ServeAsync(ConfigSource source, string? requestedUrls, bool insecure, bool allowUnsupported, bool debug)
     {
         var loaded = source.Build is { } build ? ConfigFiles.Report(build()) : ConfigFiles.LoadOrReport(source.Path, allowUnsupported);
         if (loaded is not { Options: { } options } result) return 1;
+        if (debug) options = options with { Logging = options.Logging with { Level = LogLevel.Debug } };
         var configPath = source.Path;
         var (urls, refusal) = ListenPolicy.Resolve(requestedUrls ?? options.Server.Urls, options, insecure);
         // Everything that can be known before starting is checked before anything starts (the data directory's lock,

@@ -6,8 +6,8 @@ namespace AgenticGateway.Hosting;
 /// <summary>
 /// The options of LiteLLM's <c>litellm</c> command (litellm/proxy/proxy_cli.py) that <c>agw</c> does not take, each
 /// with what to use instead: a LiteLLM user's start command fails with the way forward, not only "unknown option".
-/// <c>--config</c>/<c>-c</c>, <c>--port</c>, <c>--host</c>, <c>--model</c>/<c>-m</c>, <c>--alias</c> and
-/// <c>--api_base</c> are taken as LiteLLM takes them.
+/// <c>--config</c>/<c>-c</c>, <c>--port</c>, <c>--host</c>, <c>--model</c>/<c>-m</c>, <c>--alias</c>,
+/// <c>--api_base</c>, <c>--debug</c> and <c>--detailed_debug</c> are taken as LiteLLM takes them.
 /// </summary>
 internal static class LiteLlmOptions
 {
@@ -27,8 +27,6 @@ internal static class LiteLlmOptions
         ["--timeout_worker_healthcheck"] = OneProcess,
         ["--limit_concurrency"] = "limit callers with rpm_limit and max_parallel_requests on keys, users and teams (docs/keys-and-spend.md)",
         ["--keepalive_timeout"] = "the gateway keeps Kestrel's keep-alive defaults; nothing to set",
-        ["--debug"] = "set logging.level: debug in the config file",
-        ["--detailed_debug"] = "set logging.level: debug in the config file",
         ["--log_config"] = "set logging.level and logging.format (text or json) in the config file",
         ["--validate_config"] = "run `agw check-config --config FILE`",
         ["--health"] = "GET /health with the master key lists every deployment's state",

@@ -70,7 +70,8 @@ public partial class FirstRunProcessTests
 
     [Theory]
     [InlineData("--num_workers", "4", "no workers to set")]
-    [InlineData("--detailed_debug", null, "logging.level: debug")]
+    [InlineData("--run_gunicorn", null, "no workers to set")]
+    [InlineData("--log_config", "log.conf", "logging.format")]
     [InlineData("--validate_config", null, "agw check-config")]
     public async Task A_litellm_only_option_says_what_to_use_instead(string option, string? value, string hint)
     {
@@ -79,6 +80,16 @@ public partial class FirstRunProcessTests
         var line = Assert.Single(Lines(run.Output));
         Assert.StartsWith($"{option} is an option of LiteLLM's litellm command that agw does not take:", line, StringComparison.Ordinal);
         Assert.Contains(hint, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Litellms_debug_flags_are_taken_as_the_debug_log_level()
+    {
+        var run = await RunAsync(["--detailed_debug", "--urls", "http://127.0.0.1:0"]);
+        Assert.False(run.Exited, run.Output);
+        Assert.Contains(" dbug: ", run.Output, StringComparison.Ordinal);
+        var plain = await RunAsync(["--urls", "http://127.0.0.1:0"]);
+        Assert.DoesNotContain(" dbug: ", plain.Output, StringComparison.Ordinal);
     }
 
     [Fact]
