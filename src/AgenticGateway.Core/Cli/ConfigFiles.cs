@@ -14,4 +14,14 @@ internal static class ConfigFiles
         foreach (var e in result.Errors) Console.Error.WriteLine($"  - {e}");
         return null;
     }
+
+    /// <summary>Options built elsewhere (the command line's --model): the same report as a file's.</summary>
+    public static ConfigLoadResult? Report(ConfigLoadResult result)
+    {
+        if (result.Options is not null) return result;
+        foreach (var w in result.Warnings) Console.Error.WriteLine($"Warning: {w}");
+        Console.Error.WriteLine($"Configuration is invalid ({result.Errors.Count} error{(result.Errors.Count == 1 ? "" : "s")}):");
+        foreach (var e in result.Errors) Console.Error.WriteLine($"  - {e}");
+        return null;
+    }
 }

@@ -54,7 +54,8 @@ internal static class ConfigLoader
             return new ConfigLoadResult(null, [$"{source}: invalid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}"], []);
         }
 
-        ApplyEnvironmentOverrides(root, environment ?? ProcessEnvironment());
+        environment ??= ProcessEnvironment();
+        ApplyEnvironmentOverrides(root, environment);
         var extraEnv = ReadEnvironmentVariablesSection(root);
         var context = new ConfigContext(issues, EnvInterpolator.FromProcess(extraEnv));
         var map = new ConfigMap(root, "", context);
@@ -76,6 +77,10 @@ internal static class ConfigLoader
         // With store_model_in_db the models may all come from the database (LiteLLM starts with an empty model_list).
         if (specs.Count == 0 && !mapped.StoreModelInDb) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
 
+        // An operator's model cost map that cannot be read, or entries it skipped, are said where config warnings are.
+        if (Pricing.ModelCostMap.OperatorError is { } mapError) issues.Warning("", mapError);
+        foreach (var skipped in Pricing.ModelCostMap.Operator?.Warnings ?? []) issues.Warning("", skipped);
+
         var built = deployments.ToImmutable();
         ValidateReferences(built, router, issues);
 
@@ -83,7 +88,7 @@ internal static class ConfigLoader
         var options = new GatewayOptions
         {
             Server = mapped.Server,
-            MasterKey = mapped.MasterKey,
+            MasterKey = mapped.MasterKey.IsSet ? mapped.MasterKey : MasterKeyFromEnvironment(environment),
             Deployments = built,
             Aliases = router.Aliases.ToImmutableDictionary(StringComparer.Ordinal),
             Router = router.Options,
@@ -99,6 +104,17 @@ internal static class ConfigLoader
         };
         return new ConfigLoadResult(options, [], issues.Warnings);
     }
+
+    /// <summary>The environment variables that set the master key when the file has none, first set wins.</summary>
+    public static readonly string[] MasterKeyEnv = ["AGW_MASTER_KEY", "LITELLM_MASTER_KEY"];
+
+    /// <summary>
+    /// A master key without a config file, or with one that sets none: AGW_MASTER_KEY, else LiteLLM's
+    /// LITELLM_MASTER_KEY. The file's master_key wins, as in LiteLLM (<c>general_settings.get("master_key",
+    /// get_secret("LITELLM_MASTER_KEY"))</c> in its proxy_server.py), so a file that names its key keeps it.
+    /// </summary>
+    private static Secret MasterKeyFromEnvironment(IReadOnlyDictionary<string, string> environment) =>
+        new(MasterKeyEnv.Select(n => environment.GetValueOrDefault(n)).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v))?.Trim());
 
     private static void ValidateReferences(ImmutableArray<DeploymentOptions> deployments, RouterSpec router, ConfigIssues issues)
     {

@@ -248,10 +248,10 @@ internal sealed record DeploymentOptions
     /// What the deployment's requests cost: the configured price, else the built-in price of the upstream model, else
     /// that of the public model name; null when unknown (a wildcard is priced per request instead).
     /// </summary>
-    public Pricing.ModelPrice? ResolvedPrice => Price ?? Pricing.PriceBook.Find(Model) ?? Pricing.PriceBook.Find(ModelName);
+    public Pricing.ModelPrice? ResolvedPrice => Price ?? Pricing.PriceBook.Find(Model, Provider) ?? Pricing.PriceBook.Find(ModelName);
 
     /// <summary>The configured maximum output, else the built-in one of the upstream model, else that of the public name.</summary>
-    public int? ResolvedMaxOutputTokens => MaxOutputTokens ?? Pricing.PriceBook.FindMaxOutputTokens(Model) ?? Pricing.PriceBook.FindMaxOutputTokens(ModelName);
+    public int? ResolvedMaxOutputTokens => MaxOutputTokens ?? Pricing.PriceBook.FindMaxOutputTokens(Model, Provider) ?? Pricing.PriceBook.FindMaxOutputTokens(ModelName);
 }
 
 /// <summary>Cloud credentials and placement (LiteLLM's names), with the SDKs' environment variables as fallbacks.</summary>

@@ -3,8 +3,10 @@ using System.Collections.Frozen;
 namespace AgenticGateway.Pricing;
 
 /// <summary>
-/// Built-in prices of common models, so costs are known without configuration. A deployment's configured price
-/// (input_cost_per_token and friends) always wins over this table.
+/// Built-in prices of models, so costs are known without configuration: a deployment's configured price
+/// (input_cost_per_token and friends) always wins; then an operator's copy of LiteLLM's model cost map
+/// (AGW_MODEL_COST_MAP, see <see cref="ModelCostMap"/>); then the curated table below (figures checked against the
+/// providers' pages, and models LiteLLM has dropped); then the copy of LiteLLM's map that ships with the gateway.
 /// </summary>
 internal static class PriceBook
 {
@@ -89,14 +91,23 @@ internal static class PriceBook
     private static readonly FrozenDictionary<string, (ModelPrice Price, int MaxOutputTokens)>.AlternateLookup<ReadOnlySpan<char>> BySpan =
         Entries.GetAlternateLookup<ReadOnlySpan<char>>();
 
-    /// <summary>Every model in the table.</summary>
+    /// <summary>Every model in the curated table.</summary>
     public static IEnumerable<string> Models => Entries.Keys;
 
-    /// <summary>The built-in price of a model, or null (see <see cref="FindEntry"/> for how the name is matched).</summary>
-    public static ModelPrice? Find(string? model) => FindEntry(model)?.Price;
+    /// <summary>
+    /// The built-in price of a model, or null. <paramref name="provider"/> (the deployment's) finds LiteLLM's entries
+    /// keyed <c>provider/model</c>; see <see cref="FindEntry"/> for how the curated table matches a name.
+    /// </summary>
+    public static ModelPrice? Find(string? model, string? provider = null) =>
+        ModelCostMap.Operator?.Find(model, provider)?.Price ?? FindEntry(model)?.Price ?? ModelCostMap.Shipped.Find(model, provider)?.Price;
 
-    /// <summary>The most tokens one answer of the model may hold, or null when the model is not in the table.</summary>
-    public static int? FindMaxOutputTokens(string? model) => FindEntry(model)?.MaxOutputTokens;
+    /// <summary>The most tokens one answer of the model may hold, or null when no table knows the model.</summary>
+    public static int? FindMaxOutputTokens(string? model, string? provider = null) =>
+        ModelCostMap.Operator?.Find(model, provider)?.MaxOutputTokens ?? FindEntry(model)?.MaxOutputTokens ?? ModelCostMap.Shipped.Find(model, provider)?.MaxOutputTokens;
+
+    /// <summary>LiteLLM's entry for a model (context window, mode, ...): the operator's copy, else the built-in one.</summary>
+    public static ModelCostEntry? FindModelInfo(string? model, string? provider = null) =>
+        ModelCostMap.Operator?.Find(model, provider) ?? ModelCostMap.Shipped.Find(model, provider);
 
     /// <summary>
     /// The built-in entry of a model, or null. Tries the exact name, then without a provider prefix

@@ -75,18 +75,18 @@ internal sealed class Deployment
     /// The price for one request: <see cref="Price"/>, or for a wildcard deployment without one, the built-in price of
     /// the upstream model the wildcard produced.
     /// </summary>
-    public ModelPrice? PriceFor(string upstreamModel) => Price ?? (WildcardPrefix is null ? null : PriceBook.Find(upstreamModel));
+    public ModelPrice? PriceFor(string upstreamModel) => Price ?? (WildcardPrefix is null ? null : PriceBook.Find(upstreamModel, Options.Provider));
 
     /// <summary>The price a request for <paramref name="requestedModel"/> would pay here (before any attempt picked an upstream model).</summary>
     public ModelPrice? PriceForRequest(string requestedModel) =>
-        Price ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.Find(UpstreamModel(requestedModel)) : null);
+        Price ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.Find(UpstreamModel(requestedModel), Options.Provider) : null);
 
     /// <summary>The most tokens one answer may hold here, when known: configured, else built in. Resolved once.</summary>
     public int? MaxOutputTokens { get; }
 
     /// <summary>The maximum output a request for <paramref name="requestedModel"/> may get here (a wildcard's per upstream model).</summary>
     public int? MaxOutputForRequest(string requestedModel) =>
-        MaxOutputTokens ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.FindMaxOutputTokens(UpstreamModel(requestedModel)) : null);
+        MaxOutputTokens ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.FindMaxOutputTokens(UpstreamModel(requestedModel), Options.Provider) : null);
 
     /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
     public string UpstreamModel(string requestedModel) =>

@@ -30,10 +30,22 @@ internal sealed partial class DataDirectoryLock : IDisposable
     /// <summary>The data directory's full path.</summary>
     public string Directory { get; }
 
-    /// <summary>Locks <paramref name="directory"/> (creating it) or throws <see cref="DataDirectoryInUseException"/>.</summary>
+    /// <summary>
+    /// Locks <paramref name="directory"/> (creating it) or throws <see cref="DataDirectoryInUseException"/>, or
+    /// <see cref="DataDirectoryUnusableException"/> when it cannot be created or written.
+    /// </summary>
     public static DataDirectoryLock Acquire(string directory)
     {
         var full = Path.GetFullPath(directory);
+        try { return AcquireCore(full); }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException && ex is not DataDirectoryInUseException)
+        {
+            throw new DataDirectoryUnusableException(full, ex);
+        }
+    }
+
+    private static DataDirectoryLock AcquireCore(string full)
+    {
         // Spend, audit and key hashes are the operator's: a directory the gateway makes is its user's alone. One the
         // operator made (a container volume) keeps its mode.
         if (!System.IO.Directory.Exists(full))
@@ -85,4 +97,12 @@ internal sealed class DataDirectoryInUseException(string directory, int? holder)
 {
     public string DataDirectory { get; } = directory;
     public int? Holder { get; } = holder;
+}
+
+/// <summary>The data directory cannot be created or written (a read-only mount, a file in its path, no permission).</summary>
+internal sealed class DataDirectoryUnusableException(string directory, Exception inner) : IOException(
+    $"the data directory {directory} cannot be created or written ({inner.Message.TrimEnd('.')}). Give the gateway a " +
+    "writable directory with storage.data_dir or AGW_DATA_DIR.", inner)
+{
+    public string DataDirectory { get; } = directory;
 }

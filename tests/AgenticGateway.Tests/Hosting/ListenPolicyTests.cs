@@ -147,7 +147,7 @@ public class ListenPolicyProcessTests
         await File.WriteAllTextAsync(config, yaml);
         var info = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in (string[])[GatewayDll(), "--config", config, .. args]) info.ArgumentList.Add(a);
-        foreach (var name in new[] { "AGW_URLS", "AGW_INSECURE", "AGW_CONFIG", "DATABASE_URL", "REDIS_URL" }) info.Environment.Remove(name);
+        foreach (var name in new[] { "AGW_URLS", "AGW_INSECURE", "AGW_CONFIG", "AGW_MASTER_KEY", "LITELLM_MASTER_KEY", "DATABASE_URL", "REDIS_URL" }) info.Environment.Remove(name);
         info.Environment["AGW_DATA_DIR"] = Path.Combine(dir.FullName, "data");
         foreach (var (k, v) in env ?? []) info.Environment[k] = v;
         var output = new StringBuilder();

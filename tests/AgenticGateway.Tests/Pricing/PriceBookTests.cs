@@ -92,7 +92,6 @@ public class PriceBookTests
     [InlineData("openai/*")]
     [InlineData("-latest")]
     [InlineData("gpt-4o-x")]
-    [InlineData("gpt-3.5-turbo-1106")]
     [InlineData("2024-08-06")]
     public void Unknown_models_have_no_price(string? name)
     {

@@ -137,7 +137,7 @@ internal static class ModelEndpoints
                 foreach (var p in g.Select(d => d.ProviderName).Distinct()) w.WriteStringValue(p);
                 w.WriteEndArray();
                 ModelJson.WritePrice(w, first.Price);
-                if (first.Options.MaxInputTokens is { } max) w.WriteNumber("max_input_tokens", max); else w.WriteNull("max_input_tokens");
+                ModelJson.WriteLimits(w, first);
                 if (g.Sum(d => d.Options.Rpm ?? 0) is > 0 and var rpm) w.WriteNumber("rpm", rpm); else w.WriteNull("rpm");
                 if (g.Sum(d => d.Options.Tpm ?? 0) is > 0 and var tpm) w.WriteNumber("tpm", tpm); else w.WriteNull("tpm");
                 w.WriteNumber("deployments", g.Count());

@@ -32,13 +32,13 @@ internal static class ModelJson
         var written = new HashSet<string>(StringComparer.Ordinal)
         {
             "id", "db_model", "litellm_provider", "input_cost_per_token", "output_cost_per_token", "max_input_tokens", "max_output_tokens",
+            "max_tokens", "mode",
         };
         w.WriteString("id", d.Id);
         w.WriteBoolean("db_model", stored is not null);
         w.WriteString("litellm_provider", d.ProviderName);
         WritePrice(w, d.Price, written);
-        if (d.Options.MaxInputTokens is { } max) w.WriteNumber("max_input_tokens", max); else w.WriteNull("max_input_tokens");
-        if (d.Options.MaxOutputTokens is { } maxOut) w.WriteNumber("max_output_tokens", maxOut); else w.WriteNull("max_output_tokens");
+        WriteLimits(w, d, written);
         if (stored is not null)
         {
             WriteRowTimes(w, stored, written);
@@ -123,6 +123,22 @@ internal static class ModelJson
         w.WriteString("updated_at", m.UpdatedAt);
         w.WriteString("updated_by", m.UpdatedBy);
         written.UnionWith(["created_at", "created_by", "updated_at", "updated_by"]);
+    }
+
+    /// <summary>
+    /// LiteLLM's model_info limits: max_input_tokens (configured, else the context window in LiteLLM's model cost map),
+    /// max_output_tokens (configured, else known), max_tokens and mode (the map's); null when unknown.
+    /// </summary>
+    public static void WriteLimits(Utf8JsonWriter w, Deployment d, HashSet<string>? written = null)
+    {
+        var info = Pricing.PriceBook.FindModelInfo(d.Options.Model, d.ProviderName);
+        if ((d.Options.MaxInputTokens ?? info?.MaxInputTokens) is { } input) w.WriteNumber("max_input_tokens", input); else w.WriteNull("max_input_tokens");
+        if (d.MaxOutputTokens is { } output) w.WriteNumber("max_output_tokens", output); else w.WriteNull("max_output_tokens");
+        if ((info?.MaxTokens ?? d.MaxOutputTokens) is { } max) w.WriteNumber("max_tokens", max); else w.WriteNull("max_tokens");
+        if (info?.Mode is { } mode) w.WriteString("mode", mode); else w.WriteNull("mode");
+        // Shown, not charged: usage does not count cache writes apart (docs/configuration.md#costs).
+        if (d.Options.Price is null && info?.CacheCreationInputPerToken is { } cacheWrite && (written?.Add("cache_creation_input_token_cost") ?? true))
+            w.WriteNumber("cache_creation_input_token_cost", cacheWrite);
     }
 
     public static void WritePrice(Utf8JsonWriter w, Pricing.ModelPrice? price, HashSet<string>? written = null)
