@@ -27,15 +27,17 @@ internal static class CommandLine
             Description = "accept listening on the network without authentication (also AGW_INSECURE=1)",
         };
         var allowUnsupported = CommonOptions.AllowUnsupported();
+        var strict = CommonOptions.Strict();
         var root = new RootCommand("""
             Agentic Gateway: runs the gateway.
             With no config the gateway serves the built-in mock provider on :8080.
             Without a master key (or JWT auth) it listens on loopback only; listening on the network then needs --insecure
             (or AGW_INSECURE=1). --allow-unsupported starts with security settings it cannot enforce (custom_auth,
-            guardrails, ...) reported as warnings instead of errors.
+            guardrails, ...) reported as warnings instead of errors. --strict refuses a config with a deployment it would
+            skip (a provider it does not serve) instead of starting without it.
             """)
         {
-            config, urls, port, insecure, allowUnsupported,
+            config, urls, port, insecure, allowUnsupported, strict,
             ToolCommands.CheckConfig(), ToolCommands.Images(), MockCommandLine.Command(),
         };
         root.SetAction((result, _) =>
@@ -43,14 +45,14 @@ internal static class CommandLine
             var configPath = result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG");
             var insecureOn = result.GetValue(insecure) || Environment.GetEnvironmentVariable("AGW_INSECURE") is "1" or "true";
             var requested = CommonOptions.ListenUrls(result, urls, port) ?? (Environment.GetEnvironmentVariable("AGW_URLS") is { Length: > 0 } env ? env : null);
-            return ServeAsync(configPath, requested, insecureOn, result.GetValue(allowUnsupported));
+            return ServeAsync(configPath, requested, insecureOn, result.GetValue(allowUnsupported), result.GetValue(strict));
         });
         return root;
     }
 
-    private static async Task<int> ServeAsync(string? configPath, string? requestedUrls, bool insecure, bool allowUnsupported)
+    private static async Task<int> ServeAsync(string? configPath, string? requestedUrls, bool insecure, bool allowUnsupported, bool strict)
     {
-        if (ConfigFiles.LoadOrReport(configPath, allowUnsupported) is not { Options: { } options } result) return 1;
+        if (ConfigFiles.LoadOrReport(configPath, allowUnsupported, strict) is not { Options: { } options } result) return 1;
         var (urls, refusal) = ListenPolicy.Resolve(requestedUrls ?? options.Server.Urls, options, insecure);
         if (refusal is not null)
         {
@@ -58,7 +60,7 @@ internal static class CommandLine
             return 1;
         }
         WebApplication app;
-        try { app = GatewayApp.Build(new GatewayStartOptions(options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported }); }
+        try { app = GatewayApp.Build(new GatewayStartOptions(options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported, Strict = strict }); }
         catch (Storage.DataDirectoryInUseException ex)
         {
             Console.Error.WriteLine($"Cannot start: {ex.Message}");
