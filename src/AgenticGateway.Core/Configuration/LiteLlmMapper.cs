@@ -98,6 +98,8 @@ internal static class LiteLlmMapper
             LiteLlmFeatures.ReportUnknownKeys(rs, "router_settings");
         }
         router.Options = o;
+        if (!o.TagFiltering && deployments.FirstOrDefault(d => !d.Tags.IsDefaultOrEmpty) is { } tagged)
+            root.Context.Issues.Warning($"{tagged.Path}.litellm_params.tags", "deployment tags route requests only with router_settings.enable_tag_filtering: true; without it they are ignored");
 
         var masterKey = default(Secret);
         var storage = new StorageOptions();

@@ -191,6 +191,21 @@ public class LiteLlmMigrationTests
     }
 
     [Fact]
+    public void Deployment_tags_without_tag_filtering_are_reported_once()
+    {
+        var result = Load("""
+            model_list:
+              - {model_name: m, litellm_params: {model: openai/gpt-4o, api_key: k, tags: [teamA]}}
+              - {model_name: m, litellm_params: {model: openai/gpt-4o, api_key: k2, tags: [teamB]}}
+            """);
+        Assert.Single(result.Warnings, w => w.StartsWith("model_list[0].litellm_params.tags: deployment tags route requests only with router_settings.enable_tag_filtering: true", StringComparison.Ordinal));
+        Assert.DoesNotContain(Load("""
+            model_list: [{model_name: m, litellm_params: {model: openai/gpt-4o, api_key: k, tags: [teamA]}}]
+            router_settings: {enable_tag_filtering: true}
+            """).Warnings, w => w.Contains("tags", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_tracing_section_beside_a_litellm_config_is_read()
     {
         var result = Load("""
