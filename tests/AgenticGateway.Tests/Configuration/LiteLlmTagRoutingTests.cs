@@ -140,6 +140,32 @@ public class LiteLlmTagRoutingTests
     }
 
     [Fact]
+    public async Task A_fallback_group_none_of_whose_deployments_the_tags_allow_is_passed_over()
+    {
+        await using var primary = await EmulatorServer.StartAsync();
+        await using var other = await EmulatorServer.StartAsync();
+        await using var gw = await GatewayServer.StartAsync($"""
+            model_list:
+              - model_name: gpt-4
+                litellm_params: {"{"}model: openai/gpt-4o, api_key: k, api_base: "{primary.ApiBase}", tags: [paid]{"}"}
+              - model_name: team-b-only
+                litellm_params: {"{"}model: openai/gpt-4o, api_key: k, api_base: "{other.ApiBase}", tags: [teamB]{"}"}
+              - model_name: paid-backup
+                litellm_params: {"{"}model: openai/gpt-4o-mini, api_key: k, api_base: "{other.ApiBase}", tags: [paid]{"}"}
+            router_settings:
+              enable_tag_filtering: true
+              num_retries: 0
+              fallbacks: [{"{"}gpt-4: [team-b-only, paid-backup]{"}"}]
+            general_settings: {"{"}master_key: sk-1234{"}"}
+            """);
+        primary.Fail("status=500", count: 5);
+        using var r = await gw.PostJsonAsync("/v1/chat/completions", """{"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}], "tags": ["paid"]}""",
+            configure: m => m.Headers.Add("Authorization", "Bearer sk-1234"));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal("paid-backup", r.Headers.GetValues("x-litellm-model-group").Single());
+    }
+
+    [Fact]
     public async Task A_request_whose_tags_are_not_strings_is_refused_in_openais_shape()
     {
         await using var upstream = await EmulatorServer.StartAsync();

@@ -52,8 +52,10 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 while (fallbackIndex < fallbackList.Length && x.Fallbacks < MaxFallbacks)
                 {
                     var candidate = fallbackList[fallbackIndex++];
-                    // A fallback the caller may not use (its models, or an unpriced model under a budget) is never tried for it.
-                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller, x.Runtime, candidate)) { next = candidate; break; }
+                    // A fallback the caller may not use (its models, or an unpriced model under a budget), or none of whose deployments
+                    // its tags allow, is never tried for it.
+                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller, x.Runtime, candidate)
+                        && (!router.TagFiltering || TagRouting.Eligible(candidate.Group, RequestTags(x), router.TagMatchAny) != 0)) { next = candidate; break; }
                 }
                 if (next is not { } target) break;
                 Log.FallingBack(logger, group.Name, target.Group.Name, last.ErrorClass, x.RequestId);
