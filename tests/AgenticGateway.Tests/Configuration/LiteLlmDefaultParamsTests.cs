@@ -1,5 +1,10 @@
 using System.Net;
 using System.Text.Json;
+using AgenticGateway.Keys;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Routing;
+using AgenticGateway.Runtime;
 using AgenticGateway.Tests.Support;
 
 namespace AgenticGateway.Tests.Configuration;
@@ -66,5 +71,26 @@ public class LiteLlmDefaultParamsTests
         Assert.Equal(0.25, sent.GetProperty("temperature").GetDouble());
         Assert.Equal(7, sent.GetProperty("seed").GetInt32());
         Assert.True(sent.GetProperty("stream").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_configured_max_tokens_bounds_what_a_budget_reserves_when_the_client_sets_none()
+    {
+        await using var g = await GatewayServer.StartAsync("""
+            model_list:
+              - model_name: short
+                litellm_params: {model: mock/gpt-4o, max_tokens: 20}
+            """);
+        var runtime = g.Services.GetRequiredService<RuntimeHolder>().Current;
+        Assert.True(runtime.Catalog.TryResolve("short", out var group));
+        long Reserved(string extra)
+        {
+            var body = System.Text.Encoding.UTF8.GetBytes(Chat.Request("short", extra: extra));
+            Assert.Null(RequestReader.TryParse(body, LlmOperation.ChatCompletions, out var parsed));
+            var caller = new Caller(false, new KeyIdentity(new VirtualKey { Token = "t", KeyName = "k", Limits = new LimitSettings { MaxBudget = 10 } }, null, null));
+            return Reservation.For(runtime, caller, group, parsed, LlmOperation.ChatCompletions, 10).Tokens - 10;
+        }
+        Assert.Equal(20, Reserved(""));
+        Assert.Equal(300, Reserved(",\"max_tokens\":300"));
     }
 }
