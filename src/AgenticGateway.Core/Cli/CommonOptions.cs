@@ -13,6 +13,11 @@ internal static class CommonOptions
         Description = "start with security settings the gateway cannot enforce, reported as warnings instead of errors",
     };
 
+    public static Option<bool> Strict() => new("--strict")
+    {
+        Description = "refuse a config with a deployment the gateway would skip (a provider it does not serve) instead of starting without it",
+    };
+
     public static Option<string> Urls(string description) => new("--urls") { Description = description, HelpName = "URLS" };
 
     public static Option<int?> Port(string description) => new("--port")

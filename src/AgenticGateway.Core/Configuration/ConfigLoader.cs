@@ -28,7 +28,8 @@ internal static class ConfigLoader
     public const string EnvOverridePrefix = "AGW__";
 
     /// <param name="allowUnsupported">--allow-unsupported: unenforceable security settings are warnings instead of errors.</param>
-    public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string>? environment = null, bool allowUnsupported = false)
+    /// <param name="strict">--strict: a deployment the gateway would skip to start (a provider it does not serve) is an error.</param>
+    public static ConfigLoadResult LoadFile(string path, IReadOnlyDictionary<string, string>? environment = null, bool allowUnsupported = false, bool strict = false)
     {
         string text;
         try { text = File.ReadAllText(path); }
@@ -36,12 +37,14 @@ internal static class ConfigLoader
         {
             return new ConfigLoadResult(null, [$"{path}: cannot read config file: {ex.Message}"], []);
         }
-        return Load(text, Path.GetFullPath(path), environment, allowUnsupported);
+        return Load(text, Path.GetFullPath(path), environment, allowUnsupported, strict);
     }
 
-    public static ConfigLoadResult Load(string yaml, string source, IReadOnlyDictionary<string, string>? environment = null, bool allowUnsupported = false)
+    /// <param name="variables">What os.environ/NAME and ${NAME} read, instead of the process environment (tests that must not depend on it).</param>
+    public static ConfigLoadResult Load(string yaml, string source, IReadOnlyDictionary<string, string>? environment = null, bool allowUnsupported = false, bool strict = false,
+        IReadOnlyDictionary<string, string>? variables = null)
     {
-        var issues = new ConfigIssues(allowUnsupported);
+        var issues = new ConfigIssues(allowUnsupported, strict);
         YamlMappingNode root;
         try
         {
@@ -57,7 +60,9 @@ internal static class ConfigLoader
         environment ??= ProcessEnvironment();
         ApplyEnvironmentOverrides(root, environment);
         var extraEnv = ReadEnvironmentVariablesSection(root);
-        var context = new ConfigContext(issues, EnvInterpolator.FromProcess(extraEnv));
+        var env = variables is null ? EnvInterpolator.FromProcess(extraEnv)
+            : new EnvInterpolator(name => extraEnv.TryGetValue(name, out var v) ? v : variables.GetValueOrDefault(name));
+        var context = new ConfigContext(issues, env);
         var map = new ConfigMap(root, "", context);
 
         var isLiteLlm = map.Keys.Any(k => k is "model_list" or "litellm_settings" or "router_settings" or "general_settings");
@@ -65,9 +70,16 @@ internal static class ConfigLoader
         var (specs, router) = (mapped.Deployments, mapped.Router);
 
         var deployments = ImmutableArray.CreateBuilder<DeploymentOptions>();
+        var ids = new Dictionary<string, DeploymentSpec>(StringComparer.Ordinal);
+        var skippedGroups = new HashSet<string>(StringComparer.Ordinal);
         foreach (var spec in specs)
         {
-            if (spec.Build(context) is not { } d) continue;
+            if (spec.Build(context) is not { } candidate)
+            {
+                if (spec.Skipped && spec.ModelName is { } skippedName) skippedGroups.Add(skippedName);
+                continue;
+            }
+            if (UniqueId(candidate, spec, ids, issues) is not { } d) continue;
             deployments.Add(d);
             // A wildcard is priced per request, by the upstream model each one resolves to.
             if (!d.IsWildcard && d.ResolvedPrice is null)
@@ -82,7 +94,10 @@ internal static class ConfigLoader
         foreach (var skipped in Pricing.ModelCostMap.Operator?.Warnings ?? []) issues.Warning("", skipped);
 
         var built = deployments.ToImmutable();
-        ValidateReferences(built, router, issues);
+        // The skipped deployments' own groups are gone; a group that still has others stays.
+        skippedGroups.ExceptWith(built.Select(d => d.ModelName));
+        if (specs.Count > 0 && built.Length == 0 && !issues.HasErrors) issues.Error(isLiteLlm ? "model_list" : "models", "no model is left to serve: every deployment was skipped");
+        ValidateReferences(built, router, issues, skippedGroups);
 
         if (issues.HasErrors) return new ConfigLoadResult(null, issues.Errors, issues.Warnings);
         var options = new GatewayOptions
@@ -116,7 +131,33 @@ internal static class ConfigLoader
     private static Secret MasterKeyFromEnvironment(IReadOnlyDictionary<string, string> environment) =>
         new(MasterKeyEnv.Select(n => environment.GetValueOrDefault(n)).FirstOrDefault(v => !string.IsNullOrWhiteSpace(v))?.Trim());
 
-    private static void ValidateReferences(ImmutableArray<DeploymentOptions> deployments, RouterSpec router, ConfigIssues issues)
+
+    /// <summary>
+    /// The deployment with an id no other has. An id set in model_info.id twice is an error that names both entries; a
+    /// derived id seen twice is the same entry listed twice (LiteLLM's load_balancer.yaml does so to weigh it double):
+    /// the second gets a numbered id and both serve.
+    /// </summary>
+    private static DeploymentOptions? UniqueId(DeploymentOptions d, DeploymentSpec spec, Dictionary<string, DeploymentSpec> ids, ConfigIssues issues)
+    {
+        if (!ids.TryGetValue(d.Id, out var first))
+        {
+            ids[d.Id] = spec;
+            return d;
+        }
+        if (spec.Id is not null || first.Id is not null)
+        {
+            issues.Error(spec.Path, $"deployment id '{d.Id}' is already used by {first.Path}; ids must be unique: give one of them another model_info.id (or remove both, and ids are derived from each entry)");
+            return null;
+        }
+        var n = 2;
+        while (ids.ContainsKey($"{d.Id}-{n}")) n++;
+        var renamed = d with { Id = $"{d.Id}-{n}" };
+        ids[renamed.Id] = spec;
+        issues.Warning(spec.Path, $"the same deployment as {first.Path}; both are served (it gets twice the share of '{d.ModelName}'), as deployment {renamed.Id}");
+        return renamed;
+    }
+
+    private static void ValidateReferences(ImmutableArray<DeploymentOptions> deployments, RouterSpec router, ConfigIssues issues, HashSet<string> skippedGroups)
     {
         var groups = deployments.Select(d => d.ModelName).ToHashSet(StringComparer.Ordinal);
         var wildcards = deployments.Where(d => d.IsWildcard).Select(d => d.ModelName[..^1]).ToArray();
@@ -124,7 +165,10 @@ internal static class ConfigLoader
 
         foreach (var (path, group) in router.GroupReferences)
         {
-            if (!Exists(group)) issues.Error(path, $"unknown model group '{group}' (configured: {string.Join(", ", groups.Order())})");
+            if (Exists(group)) continue;
+            // A group whose deployments were skipped was reported with them; the reference to it is left out too.
+            if (skippedGroups.Contains(group)) issues.Warning(path, $"model group '{group}' is not served (its deployments were skipped); ignored here");
+            else issues.Error(path, $"unknown model group '{group}' (configured: {string.Join(", ", groups.Order())})");
         }
         foreach (var (alias, target) in router.Aliases)
         {
@@ -133,8 +177,6 @@ internal static class ConfigLoader
         }
         foreach (var big in deployments.GroupBy(d => d.ModelName).Where(g => g.Count() > DeploymentOptions.MaxPerGroup))
             issues.Error("model_list", $"model group '{big.Key}' has {big.Count()} deployments; at most {DeploymentOptions.MaxPerGroup} are supported per group");
-        foreach (var dup in deployments.GroupBy(d => d.Id).Where(g => g.Count() > 1))
-            issues.Error("model_list", $"deployment id '{dup.Key}' is used {dup.Count()} times; ids must be unique");
     }
 
     /// <summary>AGW__router__num_retries=3 sets router.num_retries; an index selects a list item (AGW__models__0__api_key).</summary>

@@ -46,6 +46,15 @@ internal sealed class DeploymentSpec
     public string? VertexProject { get; set; }
     public string? VertexLocation { get; set; }
     public string? VertexCredentials { get; set; }
+    public ImmutableArray<string> Tags { get; set; } = [];
+    public ImmutableArray<DefaultParameter> DefaultParams { get; set; } = [];
+    /// <summary>
+    /// The entry's settings as canonical text, its api_key left out (the key's hash is added when the id is derived):
+    /// what tells two deployments apart when neither names its id.
+    /// </summary>
+    public string? Identity { get; set; }
+    /// <summary>Set by <see cref="Build"/> when the deployment was left out so the rest can start (a provider not served here).</summary>
+    public bool Skipped { get; private set; }
 
     /// <summary>Reads the cloud keys shared by both schemas (LiteLLM's names).</summary>
     public void ReadCloud(ConfigMap m)
@@ -64,15 +73,28 @@ internal sealed class DeploymentSpec
         var issues = context.Issues;
         var ok = true;
         if (string.IsNullOrWhiteSpace(ModelName)) { issues.Error(ModelNamePath ?? Path, "a model name is required"); ok = false; }
+        if (Provider is not null && Model is "" && ok)
+        {
+            // LiteLLM starts with "azure/" and fails only calls to it; so do we, without it.
+            issues.LeftOut(ModelPath, $"model '{Provider}/' names no {Provider} model, so model group '{ModelName}' is not served; the other models start");
+            Skipped = true;
+            return null;
+        }
         if (string.IsNullOrWhiteSpace(Model)) { issues.Error(ModelPath, "an upstream model is required"); ok = false; }
         if (Provider is null) return null;
 
-        if (!ProviderCatalog.TryGet(Provider, out var provider))
+        if (!ProviderCatalog.TryGet(Provider, out var provider) && ProviderCatalog.NearestTo(Provider) is { } meant)
         {
-            if (ProviderCatalog.IsTranslatedProvider(Provider))
-                issues.Error(ModelPath, $"provider '{Provider}' needs format translation, which this version does not support yet");
-            else
-                issues.Error(ModelPath, $"unknown provider '{Provider}' (known: {string.Join(", ", ProviderCatalog.Names.Order())})");
+            // One letter off a provider we serve is a typo, not a provider LiteLLM serves and we do not.
+            issues.Error(ModelPath, $"unknown provider '{Provider}': did you mean '{meant}'? (providers served: {string.Join(", ", ProviderCatalog.Names.Order())})");
+            return null;
+        }
+        if (provider is null)
+        {
+            // LiteLLM starts and fails only calls to a model it cannot reach: skip this one, start the rest.
+            issues.LeftOut(ModelPath, $"provider '{Provider}' is not served by this gateway, so '{ModelName}' ({Provider}/{Model}) is skipped; the other models start "
+                + $"(providers served: {string.Join(", ", ProviderCatalog.Names.Order())})");
+            Skipped = true;
             return null;
         }
 
@@ -82,9 +104,9 @@ internal sealed class DeploymentSpec
             issues.Error(ModelPath, $"'{Provider}/{Model}' asks for Cohere's v1 chat API, which is not supported; use '{Provider}/{Model[3..]}' (Cohere's v2 API)");
             ok = false;
         }
-        var cloud = BuildCloud(provider);
+        var cloud = BuildCloud(provider, context.Env);
         var apiBaseText = ApiBase;
-        if (string.IsNullOrEmpty(apiBaseText) && provider.ApiBaseEnv is not null) apiBaseText = Environment.GetEnvironmentVariable(provider.ApiBaseEnv);
+        if (string.IsNullOrEmpty(apiBaseText) && provider.ApiBaseEnv is not null) apiBaseText = context.Env.Lookup(provider.ApiBaseEnv);
         if (string.IsNullOrEmpty(apiBaseText)) apiBaseText = provider.DefaultApiBase;
         if (string.IsNullOrEmpty(apiBaseText) && provider.Wire == ProviderWire.Bedrock)
         {
@@ -115,7 +137,7 @@ internal sealed class DeploymentSpec
         }
 
         var apiKey = ApiKey;
-        if (string.IsNullOrEmpty(apiKey)) apiKey = provider.ApiKeyEnv.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        if (string.IsNullOrEmpty(apiKey)) apiKey = provider.ApiKeyEnv.Select(context.Env.Lookup).FirstOrDefault(v => !string.IsNullOrEmpty(v));
 
         if (ModelName is not null && ModelName.Contains('*') && !ModelName.EndsWith('*'))
         {
@@ -126,13 +148,13 @@ internal sealed class DeploymentSpec
 
         return new DeploymentOptions
         {
-            Id = Id ?? StableId(ModelName!, Provider, Model!, apiBase),
+            Id = Id ?? StableId(ModelName!, Provider, Model!, apiBase, apiKey, Identity),
             ModelName = ModelName!,
             Provider = Provider,
             Model = Model!,
             ApiBase = apiBase,
             ApiKey = new Secret(apiKey),
-            ApiVersion = provider.Wire == ProviderWire.AzureOpenAi ? (ApiVersion ?? Environment.GetEnvironmentVariable("AZURE_API_VERSION") ?? ProviderCatalog.DefaultAzureApiVersion) : ApiVersion,
+            ApiVersion = provider.Wire == ProviderWire.AzureOpenAi ? (ApiVersion ?? context.Env.Lookup("AZURE_API_VERSION") ?? ProviderCatalog.DefaultAzureApiVersion) : ApiVersion,
             Headers = Headers,
             AccessGroups = AccessGroups,
             Timeout = Timeout,
@@ -147,12 +169,15 @@ internal sealed class DeploymentSpec
             StreamUsage = StreamUsage ?? provider.StreamUsage,
             Mock = provider.Wire == ProviderWire.Mock ? Mock ?? new MockDeploymentOptions() : null,
             Cloud = cloud,
+            Tags = Tags,
+            DefaultParams = DefaultParams,
         };
     }
 
-    private CloudOptions BuildCloud(ProviderDefinition provider)
+    private CloudOptions BuildCloud(ProviderDefinition provider, EnvInterpolator env)
     {
-        static string? Env(params string[] names) => names.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        // The config's environment_variables count, as LiteLLM puts them into its environment before reading anything.
+        string? Env(params string[] names) => names.Select(env.Lookup).FirstOrDefault(v => !string.IsNullOrEmpty(v));
         return provider.Wire switch
         {
             ProviderWire.Bedrock => new CloudOptions
@@ -210,9 +235,15 @@ internal sealed class DeploymentSpec
         else { Provider = ProviderCatalog.InferFromBareModel(value); Model = value; }
     }
 
-    private static string StableId(string name, string provider, string model, Uri apiBase)
+    /// <summary>
+    /// An id derived from the whole entry: name, provider, model, base URL, the rest of its settings, and a hash of its
+    /// api key (never the key itself: ids are shown in headers, logs and the UI). Deployments that differ only in their
+    /// key so get different ids.
+    /// </summary>
+    private static string StableId(string name, string provider, string model, Uri apiBase, string? apiKey, string? identity)
     {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{name}\n{provider}\n{model}\n{apiBase}"));
+        var keyHash = string.IsNullOrEmpty(apiKey) ? "" : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{name}\n{provider}\n{model}\n{apiBase}\n{keyHash}\n{identity}"));
         return Convert.ToHexStringLower(hash.AsSpan(0, 8));
     }
 }

@@ -242,6 +242,15 @@ internal sealed record DeploymentOptions
     /// <summary>AWS and Google Cloud settings, for the bedrock and vertex_ai providers.</summary>
     public CloudOptions Cloud { get; init; } = CloudOptions.None;
 
+    /// <summary>LiteLLM's <c>litellm_params.tags</c>: which tagged requests this deployment serves when tag filtering is on.</summary>
+    public ImmutableArray<string> Tags { get; init; } = [];
+    /// <summary>
+    /// Request parameters set in the config (LiteLLM's <c>litellm_params.temperature</c>, <c>max_tokens</c>, ...), each as
+    /// its JSON text, in <see cref="DefaultParameters.Names"/> order: added to a request that does not carry them (the
+    /// client's own value wins, as in LiteLLM's router).
+    /// </summary>
+    public ImmutableArray<DefaultParameter> DefaultParams { get; init; } = [];
+
     public bool IsWildcard => ModelName.EndsWith('*');
 
     /// <summary>
@@ -303,6 +312,10 @@ internal sealed record RouterOptions
     public ImmutableArray<string> DefaultFallbacks { get; init; } = [];
     public ImmutableDictionary<string, ImmutableArray<string>> ContextWindowFallbacks { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
     public ImmutableDictionary<string, ImmutableArray<string>> ContentPolicyFallbacks { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+    /// <summary>LiteLLM's <c>router_settings.enable_tag_filtering</c>: requests with tags go only to deployments with one of them.</summary>
+    public bool TagFiltering { get; init; }
+    /// <summary>LiteLLM's <c>tag_filtering_match_any</c> (default true): one shared tag is enough; false: the deployment needs every request tag.</summary>
+    public bool TagMatchAny { get; init; } = true;
 }
 
 /// <summary>A secret value that never prints itself.</summary>

@@ -26,47 +26,7 @@ internal static class LiteLlmMapper
         {
             var entry = root.AsMap(node, path);
             if (entry is null) continue;
-            var spec = new DeploymentSpec { Path = path, ModelName = entry.String("model_name"), ModelNamePath = entry.Child("model_name") };
-            var p = entry.Map("litellm_params");
-            if (p is null)
-            {
-                entry.Context.Issues.Error(entry.Child("litellm_params"), "litellm_params with a model is required");
-                continue;
-            }
-            spec.SetProviderModel(p.String("model"), p.Child("model"));
-            spec.ApiBase = p.String("api_base") ?? p.String("base_url");
-            spec.ApiBasePath = p.Child("api_base");
-            spec.ApiKey = p.String("api_key");
-            spec.ApiVersion = p.String("api_version");
-            spec.Rpm = p.Long("rpm");
-            spec.Tpm = p.Long("tpm");
-            spec.Timeout = p.Duration("timeout", positive: true);
-            spec.StreamTimeout = p.Duration("stream_timeout", positive: true);
-            spec.MaxRetries = p.Int("max_retries", 0, 100);
-            spec.Weight = p.Double("weight", 0);
-            spec.ReadCosts(p);
-            spec.ReadCloud(p);
-            spec.StreamUsage = p.Bool("stream_usage");
-            var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
-            if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));
-            spec.Headers = headers;
-            if (p.Map("mock") is { } mock) spec.Mock = OwnSchemaMapper.ReadMock(mock);
-            p.ReportUnknownKeys(strict: false);
-
-            if (entry.Map("model_info") is { } info)
-            {
-                spec.Id = info.String("id");
-                spec.AccessGroups = info.StringList("access_groups");
-                // model_info costs win over litellm_params ones, key by key.
-                spec.ReadCosts(info);
-                spec.MaxInputTokens = info.Int("max_input_tokens", 1);
-                // LiteLLM's legacy max_tokens is the maximum output where max_output_tokens is absent.
-                spec.MaxOutputTokens = info.Int("max_output_tokens", 1) ?? info.Int("max_tokens", 1);
-                foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
-                info.ReportUnknownKeys(strict: false);
-            }
-            entry.ReportUnknownKeys(strict: false);
-            deployments.Add(spec);
+            if (ReadDeployment(entry, path) is { } spec) deployments.Add(spec);
         }
 
         var router = new RouterSpec();
@@ -92,7 +52,9 @@ internal static class LiteLlmMapper
             if (proxyBudget.Duration is { } bd && !OwnSchemaMapper.IsBudgetDuration(bd))
                 ls.Context.Issues.Error(ls.Child("budget_duration"), $"'{bd}' is not a period such as \"30s\", \"1h\", \"30d\" or \"1mo\"");
             if (LiteLlmSecurity.CheckLiteLlmSettings(ls) is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
-            ls.ReportUnknownKeys(strict: false);
+            LiteLlmFeatures.ReadCallbacks(ls);
+            LiteLlmFeatures.ReadDefaultTeamSettings(ls);
+            LiteLlmFeatures.ReportUnknownKeys(ls, "litellm_settings");
         }
 
         string? redis = null;
@@ -107,6 +69,8 @@ internal static class LiteLlmMapper
                 AllowedFails = rs.Int("allowed_fails", 1) ?? o.AllowedFails,
                 CooldownTime = rs.Duration("cooldown_time") ?? o.CooldownTime,
                 RetryBackoff = rs.Duration("retry_after") ?? o.RetryBackoff,
+                TagFiltering = rs.Bool("enable_tag_filtering") ?? o.TagFiltering,
+                TagMatchAny = rs.Bool("tag_filtering_match_any") ?? o.TagMatchAny,
             };
             o = ReadFallbackFamily(rs, router, o);
             if (rs.Map("model_group_alias") is { } aliases)
@@ -135,9 +99,11 @@ internal static class LiteLlmMapper
                 var password = rs.String("redis_password");
                 redis = $"redis://{(password is null ? "" : ":" + Uri.EscapeDataString(password) + "@")}{host}:{rs.Int("redis_port", 1, 65535) ?? 6379}";
             }
-            rs.ReportUnknownKeys(strict: false);
+            LiteLlmFeatures.ReportUnknownKeys(rs, "router_settings");
         }
         router.Options = o;
+        if (!o.TagFiltering && deployments.FirstOrDefault(d => !d.Tags.IsDefaultOrEmpty) is { } tagged)
+            root.Context.Issues.Warning($"{tagged.Path}.litellm_params.tags", "deployment tags route requests only with router_settings.enable_tag_filtering: true; without it they are ignored");
 
         var masterKey = default(Secret);
         var storage = new StorageOptions();
@@ -150,7 +116,7 @@ internal static class LiteLlmMapper
             masterKey = new Secret(gs.String("master_key"));
             if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
-            gs.ReportUnknownKeys(strict: false);
+            LiteLlmFeatures.ReportUnknownKeys(gs, "general_settings");
         }
         LiteLlmSecurity.CheckRoot(root);
 
@@ -159,11 +125,75 @@ internal static class LiteLlmMapper
         // Not a LiteLLM key: our sandbox section, accepted beside a LiteLLM config so one file configures both.
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = OwnSchemaMapper.ReadBudgets(root.Map("budgets"));
+        // Also ours: where traces go (LiteLLM's "otel" callback reads OTEL_EXPORTER_OTLP_ENDPOINT, which the gateway reads too).
+        var tracing = OwnSchemaMapper.ReadTracing(root.Map("tracing"));
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
-        root.ReportUnknownKeys(strict: false);
-        // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
+        LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb };
+    }
+
+    private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)
+    {
+        var spec = new DeploymentSpec { Path = path, ModelName = entry.String("model_name"), ModelNamePath = entry.Child("model_name") };
+        var p = entry.Map("litellm_params");
+        if (p is null)
+        {
+            entry.Context.Issues.Error(entry.Child("litellm_params"), "litellm_params with a model is required");
+            return null;
+        }
+        spec.SetProviderModel(p.String("model"), p.Child("model"));
+        spec.ApiBase = p.String("api_base") ?? p.String("base_url");
+        spec.ApiBasePath = p.Child("api_base");
+        spec.ApiKey = p.String("api_key");
+        spec.ApiVersion = p.String("api_version");
+        // LiteLLM's router reads rpm and tpm beside litellm_params too (load_balancer.yaml sets them there).
+        spec.Rpm = p.Long("rpm") ?? entry.Long("rpm");
+        spec.Tpm = p.Long("tpm") ?? entry.Long("tpm");
+        spec.Timeout = p.Duration("timeout", positive: true);
+        spec.StreamTimeout = p.Duration("stream_timeout", positive: true);
+        spec.MaxRetries = p.Int("max_retries", 0, 100);
+        spec.Weight = p.Double("weight", 0);
+        spec.ReadCosts(p);
+        spec.ReadCloud(p);
+        spec.StreamUsage = p.Bool("stream_usage");
+        var headers = p.StringPairs("extra_headers").AddRange(p.StringPairs("headers"));
+        if (p.String("organization") is { } org) headers = headers.Add(new("OpenAI-Organization", org));
+        spec.Headers = headers;
+        spec.Tags = p.StringList("tags");
+        spec.DefaultParams = ReadDefaultParams(p);
+        if (p.Map("mock") is { } mock) spec.Mock = OwnSchemaMapper.ReadMock(mock);
+        LiteLlmFeatures.ReportUnknownKeys(p, "litellm_params");
+
+        if (entry.Map("model_info") is { } info)
+        {
+            spec.Id = info.String("id");
+            spec.AccessGroups = info.StringList("access_groups");
+            // model_info costs win over litellm_params ones, key by key.
+            spec.ReadCosts(info);
+            spec.MaxInputTokens = info.Int("max_input_tokens", 1);
+            // LiteLLM's legacy max_tokens is the maximum output where max_output_tokens is absent.
+            spec.MaxOutputTokens = info.Int("max_output_tokens", 1) ?? info.Int("max_tokens", 1);
+            foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
+            LiteLlmFeatures.ReportUnknownKeys(info, "model_info");
+        }
+        LiteLlmFeatures.ReportUnknownKeys(entry, "model_list[]");
+        // What tells this entry from another, its key left out (the id adds the key's hash, never the key).
+        spec.Identity = entry.Peek("litellm_params") is { } lp ? YamlCanonical.Text(lp, "api_key") : null;
+        return spec;
+    }
+
+    /// <summary>The OpenAI request parameters set in litellm_params (temperature, max_tokens, ...), as JSON, in a fixed order.</summary>
+    private static ImmutableArray<DefaultParameter> ReadDefaultParams(ConfigMap p)
+    {
+        var builder = ImmutableArray.CreateBuilder<DefaultParameter>();
+        for (var i = 0; i < DefaultParameters.Names.Length; i++)
+        {
+            var name = DefaultParameters.Names[i];
+            if (p.RawNode(name) is not { } node) continue;
+            if (YamlJson.ToJson(node, p.Child(name), p.Context) is { } json && json != "null") builder.Add(new DefaultParameter(i, json));
+        }
+        return builder.ToImmutable();
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

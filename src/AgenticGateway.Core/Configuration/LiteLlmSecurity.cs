@@ -39,6 +39,8 @@ internal static class LiteLlmSecurity
         "llamaguard_moderations", "google_text_moderation",
     };
 
+    public static bool IsGuardrailCallback(string name) => GuardrailCallbacks.Contains(name);
+
     private const string NoGuardrails = "requests would reach the models unchecked; remove it or run a guardrail service in front of the gateway";
 
     /// <summary>Top-level guardrails and policies.</summary>

@@ -55,6 +55,7 @@ internal static class OwnSchemaMapper
             };
             spec.ReadCosts(m);
             spec.ReadCloud(m);
+            spec.Identity = YamlCanonical.Text(node, "api_key", "id");
             spec.Model = m.String("model") ?? spec.ModelName;
             if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");
             if (m.Map("mock") is { } mock) spec.Mock = ReadMock(mock);
@@ -218,7 +219,7 @@ internal static class OwnSchemaMapper
         return options;
     }
 
-    private static TracingOptions ReadTracing(ConfigMap? t)
+    public static TracingOptions ReadTracing(ConfigMap? t)
     {
         var tracing = new TracingOptions();
         if (t is null) return tracing;

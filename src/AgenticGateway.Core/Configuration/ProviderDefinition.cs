@@ -89,6 +89,22 @@ internal static class ProviderCatalog
 
     public static bool IsTranslatedProvider(string name) => Translated.Contains(name);
 
+    /// <summary>The provider one edit away (a letter added, dropped, changed, or two swapped), if any: a likely typo.</summary>
+    public static string? NearestTo(string name) => Providers.Keys.Order(StringComparer.Ordinal).FirstOrDefault(known => OneEditApart(name, known));
+
+    private static bool OneEditApart(string a, string b)
+    {
+        if (a == b || Math.Abs(a.Length - b.Length) > 1) return false;
+        var i = 0;
+        while (i < a.Length && i < b.Length && a[i] == b[i]) i++;
+        if (a.Length == b.Length)
+        {
+            if (a[(i + 1)..] == b[(i + 1)..]) return true;
+            return i + 1 < a.Length && a[i] == b[i + 1] && a[i + 1] == b[i] && a[(i + 2)..] == b[(i + 2)..];
+        }
+        return a.Length > b.Length ? a[(i + 1)..] == b[i..] : a[i..] == b[(i + 1)..];
+    }
+
     /// <summary>LiteLLM infers a provider from a bare model name; we do the same for the common OpenAI families.</summary>
     public static string InferFromBareModel(string model) =>
         model.StartsWith("claude", StringComparison.Ordinal) ? "anthropic"

@@ -2,7 +2,9 @@ namespace AgenticGateway.Yaml;
 
 /// <summary>Collects every configuration error and warning with its path, so all are reported at once.</summary>
 /// <param name="allowUnsupported">--allow-unsupported: security settings the gateway cannot enforce are warnings, not errors.</param>
-internal sealed class ConfigIssues(bool allowUnsupported = false)
+/// <param name="strict">--strict: what the gateway would leave out to start anyway (a deployment of a provider it does not
+/// serve) is an error instead of a warning.</param>
+internal sealed class ConfigIssues(bool allowUnsupported = false, bool strict = false)
 {
     private readonly List<string> _errors = [];
     private readonly List<string> _warnings = [];
@@ -13,6 +15,16 @@ internal sealed class ConfigIssues(bool allowUnsupported = false)
 
     public void Error(string path, string message) => _errors.Add(string.IsNullOrEmpty(path) ? message : $"{path}: {message}");
     public void Warning(string path, string message) => _warnings.Add(string.IsNullOrEmpty(path) ? message : $"{path}: {message}");
+
+    /// <summary>
+    /// Something the gateway leaves out so the rest can start, as LiteLLM starts and fails only that part: a warning,
+    /// or an error under --strict.
+    /// </summary>
+    public void LeftOut(string path, string message)
+    {
+        if (strict) Error(path, $"{message} (an error under --strict)");
+        else Warning(path, message);
+    }
 
     /// <summary>
     /// A setting that governs authentication, guardrails, policies or access and that the gateway cannot enforce. Running

@@ -38,6 +38,8 @@ internal sealed class ConfigMap
 
     public void MarkRead(string key) => _read.Add(key);
 
+    public bool WasRead(string key) => _read.Contains(key);
+
     /// <summary>The raw node without marking the key read (it is still reported as unknown unless read later).</summary>
     public YamlNode? Peek(string key) => _node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
 
@@ -62,9 +64,22 @@ internal sealed class ConfigMap
         return Context.Env.Expand(scalar.Value ?? "", path, Issues);
     }
 
+    /// <summary>
+    /// A scalar read as a number: a plain one as PyYAML resolves it (YAML 1.1: <c>20_000</c>, <c>0x1F</c>, <c>1:30</c>),
+    /// normalized to decimal text; any other (quoted, or from the environment) as its text.
+    /// </summary>
+    private string? NumberText(string key)
+    {
+        var node = Find(key);
+        if (node is null) return null;
+        if (node is YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: { Length: > 0 } plain } && Yaml11Numbers.Normalize(plain) is { } number)
+            return number;
+        return ScalarText(node, Child(key));
+    }
+
     public int? Int(string key, int min = int.MinValue, int max = int.MaxValue)
     {
-        var text = String(key);
+        var text = NumberText(key);
         if (text is null) return null;
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) &&
             !(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue && (v = (int)d) == d))
@@ -82,7 +97,7 @@ internal sealed class ConfigMap
 
     public long? Long(string key, long min = 0)
     {
-        var text = String(key);
+        var text = NumberText(key);
         if (text is null) return null;
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || d != Math.Floor(d) || d > long.MaxValue)
         {
@@ -95,7 +110,7 @@ internal sealed class ConfigMap
 
     public double? Double(string key, double min = double.MinValue)
     {
-        var text = String(key);
+        var text = NumberText(key);
         if (text is null) return null;
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !double.IsFinite(v))
         {
@@ -108,7 +123,7 @@ internal sealed class ConfigMap
 
     public decimal? Decimal(string key)
     {
-        var text = String(key);
+        var text = NumberText(key);
         if (text is null) return null;
         if (!decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || v < 0)
         {
@@ -135,7 +150,7 @@ internal sealed class ConfigMap
     /// <summary>A duration: a number of seconds, or text such as "250ms", "30s", "5m".</summary>
     public TimeSpan? Duration(string key, bool positive = false)
     {
-        var text = String(key);
+        var text = NumberText(key);
         if (text is null) return null;
         if (!Durations.TryParse(text, out var v))
         {

@@ -8,7 +8,8 @@ namespace AgenticGateway.Pipeline;
 /// <summary>
 /// What a request reserves against its caller's token limits and budgets while it runs: the most it may use and cost
 /// on any deployment it may end up on (its group's, and every fallback open to the caller). Output is bounded by the
-/// request's max_tokens, else the deployment's maximum output, else <c>budgets.default_max_output_tokens</c>, times n.
+/// request's max_tokens, else the one the deployment adds (litellm_params.max_tokens), else the deployment's maximum
+/// output, else <c>budgets.default_max_output_tokens</c>, times n.
 /// </summary>
 internal readonly record struct Reservation(long Tokens, decimal Cost)
 {
@@ -26,7 +27,7 @@ internal readonly record struct Reservation(long Tokens, decimal Cost)
         foreach (var d in target.Group.Deployments)
         {
             long output = operation is LlmOperation.Embeddings or LlmOperation.Rerank ? 0
-                : (long)(request.MaxTokens ?? d.MaxOutputForRequest(target.Name) ?? runtime.Options.Budgets.DefaultMaxOutputTokens) * choices;
+                : (long)(request.MaxTokens ?? d.ConfiguredMaxTokens ?? d.MaxOutputForRequest(target.Name) ?? runtime.Options.Budgets.DefaultMaxOutputTokens) * choices;
             // Cohere bills a search unit per query of up to 100 documents.
             long searchUnits = operation == LlmOperation.Rerank ? Math.Max(1, (request.Documents + 99) / 100) : 0;
             var cost = d.PriceForRequest(target.Name)?.Estimate(promptTokens, output, searchUnits) ?? 0m;

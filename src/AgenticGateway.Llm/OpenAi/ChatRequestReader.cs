@@ -28,6 +28,18 @@ internal struct ParsedRequest
     public bool Base64;
     /// <summary>Documents of a rerank request (<c>documents</c>), for the search units it may be billed.</summary>
     public int Documents;
+    /// <summary>LiteLLM's request tags (tag routing): the body's <c>tags</c>; null when none.</summary>
+    public string[]? Tags;
+    /// <summary>The tags in <c>metadata.tags</c>, which LiteLLM reads when neither the body nor a header names any.</summary>
+    public string[]? MetadataTags;
+    /// <summary>
+    /// Byte range of the top-level <c>tags</c> member with its separating comma, to leave out upstream (LiteLLM
+    /// consumes it; no provider takes it); TagsEnd is 0 when there is none.
+    /// </summary>
+    public int TagsStart;
+    public int TagsEnd;
+    /// <summary>Which of <see cref="Configuration.DefaultParameters.Names"/> the request sets (bit i for name i).</summary>
+    public ulong PresentParams;
 }
 
 internal static class RequestReader
@@ -45,12 +57,60 @@ internal static class RequestReader
         var hasInput = false;
         var hasQuery = false;
         bool? streamOptionsSeen = null;
+        // Whether the tags member, the object's first, still waits for the next member's start (its cut ends there).
+        var tagsOpen = false;
+        var paramNames = Configuration.DefaultParameters.Index.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> nameBuffer = stackalloc char[24];
+        string[]? metadataTags = null;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                 return ApiError.BadRequest("The request body must be a JSON object.");
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                if (tagsOpen) { request.TagsEnd = (int)reader.TokenStartIndex; tagsOpen = false; }
+                if (reader.ValueSpan.Length <= nameBuffer.Length && !reader.ValueIsEscaped
+                    && paramNames.TryGetValue(nameBuffer[..System.Text.Encoding.UTF8.GetChars(reader.ValueSpan, nameBuffer)], out var paramIndex))
+                    request.PresentParams |= 1UL << paramIndex;
+                var memberStart = (int)reader.TokenStartIndex;
+                if (reader.ValueTextEquals("tags"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        if (reader.TokenType != JsonTokenType.StartArray) return TypeError("tags", "an array of strings", reader.TokenType);
+                        if (ReadTags(ref reader) is not { } tags) return ApiError.BadRequest("Invalid 'tags': expected an array of strings.", "tags");
+                        request.Tags = tags;
+                    }
+                    else reader.Skip();
+                    // With a member before it, the comma before it goes; as the first member, the comma after it does.
+                    var comma = memberStart - 1;
+                    while (body[comma] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') comma--;
+                    if (body[comma] == (byte)',') { request.TagsStart = comma; request.TagsEnd = (int)reader.BytesConsumed; }
+                    else { request.TagsStart = memberStart; tagsOpen = true; }
+                    continue;
+                }
+                if (reader.ValueTextEquals("metadata"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        var depth = reader.CurrentDepth;
+                        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+                        {
+                            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == depth + 1 && reader.ValueTextEquals("tags"u8))
+                            {
+                                reader.Read();
+                                // LiteLLM reads metadata.tags only when it is a list of strings; any other shape carries no tags.
+                                if (reader.TokenType == JsonTokenType.StartArray) metadataTags = ReadTags(ref reader);
+                                else reader.Skip();
+                            }
+                            else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip();
+                        }
+                    }
+                    else reader.Skip();
+                    continue;
+                }
                 if (reader.ValueTextEquals("model"u8))
                 {
                     if (request.Model is not null) return ApiError.BadRequest("The 'model' field appears more than once.", "model");
@@ -190,6 +250,7 @@ internal static class RequestReader
             return ApiError.BadRequest($"We could not parse the JSON body of your request: {JsonText.Describe(ex)}", code: "invalid_json");
         }
 
+        request.MetadataTags = metadataTags;
         if (request.Model is null) return ApiError.BadRequest("you must provide a model parameter", "model");
         if (request.Model.Length == 0) return ApiError.BadRequest("Invalid 'model': must not be empty.", "model");
         if (streamOptionsSeen == true && !request.Stream)
@@ -205,6 +266,20 @@ internal static class RequestReader
             LlmOperation.Rerank when request.Stream => ApiError.BadRequest("Rerank does not stream; leave out 'stream'.", "stream", "invalid_value"),
             _ => null,
         };
+    }
+
+    /// <summary>An array of strings (the reader on its start); null when an item is not a string.</summary>
+    private static string[]? ReadTags(ref Utf8JsonReader reader)
+    {
+        var tags = new List<string>();
+        var valid = true;
+        var depth = reader.CurrentDepth;
+        while (reader.Read() && !(reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == depth))
+        {
+            if (reader.TokenType == JsonTokenType.String) tags.Add(reader.GetString()!);
+            else { valid = false; if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip(); }
+        }
+        return valid ? [.. tags] : null;
     }
 
     private static ApiError? ValidateMessages(ref Utf8JsonReader reader)

@@ -39,7 +39,14 @@ internal sealed class Deployment
         ApiBaseForDisplay = options.ApiBase.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
         Price = options.ResolvedPrice;
         MaxOutputTokens = options.ResolvedMaxOutputTokens;
+        foreach (var p in options.DefaultParams)
+        {
+            if (p.Name is "max_tokens" or "max_completion_tokens" && int.TryParse(p.Json, out var max) && max > 0) ConfiguredMaxTokens = max;
+        }
     }
+
+    /// <summary>The max_tokens this deployment sends when the client sets none (litellm_params.max_tokens), if configured.</summary>
+    public int? ConfiguredMaxTokens { get; }
 
     public DeploymentOptions Options { get; }
     public ProviderDefinition Provider { get; }

@@ -21,7 +21,10 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     /// </summary>
     /// <param name="probe">True when the pick is the half-open probe of a deployment leaving cooldown; the caller
     /// must end it (<see cref="DeploymentState.EndProbe"/>) whatever the outcome.</param>
-    public int Pick(ulong tried, in RoutingInput input, long nowTicks, out bool probe)
+    public int Pick(ulong tried, in RoutingInput input, long nowTicks, out bool probe) => Pick(tried, ulong.MaxValue, input, nowTicks, out probe);
+
+    /// <param name="eligible">The deployments this request may use at all (tag routing), as a bit mask.</param>
+    public int Pick(ulong tried, ulong eligible, in RoutingInput input, long nowTicks, out bool probe)
     {
         probe = false;
         var all = Deployments;
@@ -30,6 +33,7 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
         {
             if (!all[i].State.IsCoolingDown(nowTicks)) available |= 1UL << i;
         }
+        available &= eligible;
         var untried = available & ~tried;
         // Deployments that reached their rpm or tpm this minute are passed over while another has room; when none
         // has, the limits only steer and the request still goes to one of them.

@@ -13,11 +13,12 @@ internal static class ToolCommands
     {
         var config = CommonOptions.Config("the config file to validate (default: AGW_CONFIG, else the built-in defaults)");
         var allowUnsupported = CommonOptions.AllowUnsupported();
-        var command = new Command("check-config", "Validate a config file and exit: every error at once, with its path.") { config, allowUnsupported };
+        var strict = CommonOptions.Strict();
+        var command = new Command("check-config", "Validate a config file and exit: every error at once, with its path.") { config, allowUnsupported, strict };
         command.SetAction(result =>
         {
             var configPath = result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG");
-            if (ConfigFiles.LoadOrReport(configPath, result.GetValue(allowUnsupported)) is not { } loaded) return 1;
+            if (ConfigFiles.LoadOrReport(configPath, result.GetValue(allowUnsupported), result.GetValue(strict)) is not { } loaded) return 1;
             foreach (var w in loaded.Warnings) Console.WriteLine($"warning: {w}");
             var count = loaded.Options!.Deployments.Length;
             Console.WriteLine($"Configuration is valid: {count} deployment{(count == 1 ? "" : "s")}.");

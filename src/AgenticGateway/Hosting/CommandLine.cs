@@ -39,6 +39,7 @@ internal static class CommandLine
             Description = "accept listening on the network without authentication (also AGW_INSECURE=1)",
         };
         var allowUnsupported = CommonOptions.AllowUnsupported();
+        var strict = CommonOptions.Strict();
         var model = new Option<string[]>("--model", "-m")
         {
             Description = "serve this model without a config file, e.g. openai/gpt-4o (repeatable); its key comes from the provider's variable (OPENAI_API_KEY, ...)",
@@ -55,10 +56,11 @@ internal static class CommandLine
             instead, with the key in OPENAI_API_KEY. The master key comes from the config, else AGW_MASTER_KEY or
             LITELLM_MASTER_KEY. Without a master key (or JWT auth) it listens on loopback only; listening on the network then
             needs --insecure (or AGW_INSECURE=1). --allow-unsupported starts with security settings it cannot enforce
-            (custom_auth, guardrails, ...) reported as warnings instead of errors.
+            (custom_auth, guardrails, ...) reported as warnings instead of errors. --strict refuses a config with a deployment it
+            would skip (a provider it does not serve) instead of starting without it.
             """)
         {
-            config, urls, port, host, insecure, allowUnsupported, model, alias, apiBase, debug,
+            config, urls, port, host, insecure, allowUnsupported, strict, model, alias, apiBase, debug,
             ToolCommands.CheckConfig(), ToolCommands.Images(), PricesCommand.Command(), MockCommandLine.Command(),
         };
         root.Validators.Add(r =>
@@ -79,7 +81,7 @@ internal static class CommandLine
             ConfigSource source = result.GetValue(model) is { Length: > 0 } models
                 ? new ConfigSource(null, () => QuickStart.Load(models, result.GetValue(alias), result.GetValue(apiBase)))
                 : new ConfigSource(result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG"), null);
-            return ServeAsync(source, requested, insecureOn, allow, result.GetValue(debug));
+            return ServeAsync(source, requested, insecureOn, allow, result.GetValue(strict), result.GetValue(debug));
         });
         return root;
     }
@@ -87,9 +89,9 @@ internal static class CommandLine
     /// <summary>A config file to load and watch, or options built from the command line (--model).</summary>
     private sealed record ConfigSource(string? Path, Func<ConfigLoadResult>? Build);
 
-    private static async Task<int> ServeAsync(ConfigSource source, string? requestedUrls, bool insecure, bool allowUnsupported, bool debug)
+    private static async Task<int> ServeAsync(ConfigSource source, string? requestedUrls, bool insecure, bool allowUnsupported, bool strict, bool debug)
     {
-        var loaded = source.Build is { } build ? ConfigFiles.Report(build()) : ConfigFiles.LoadOrReport(source.Path, allowUnsupported);
+        var loaded = source.Build is { } build ? ConfigFiles.Report(build()) : ConfigFiles.LoadOrReport(source.Path, allowUnsupported, strict);
         if (loaded is not { Options: { } options } result) return 1;
         if (debug) options = options with { Logging = options.Logging with { Level = LogLevel.Debug } };
         var configPath = source.Path;
@@ -103,7 +105,7 @@ internal static class CommandLine
             return 1;
         }
         WebApplication app;
-        try { app = GatewayApp.Build(new GatewayStartOptions(options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported }); }
+        try { app = GatewayApp.Build(new GatewayStartOptions(options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported, Strict = strict }); }
         catch (Exception ex) when (ex is Storage.DataDirectoryInUseException or Storage.DataDirectoryUnusableException)
         {
             Console.Error.WriteLine($"Cannot start: {ex.Message}");

@@ -12,8 +12,9 @@ namespace AgenticGateway.Hosting;
 /// <param name="allowUnsupported">As at start (--allow-unsupported): unenforceable security settings are warnings.</param>
 /// <param name="veto">Why a valid configuration must still not be applied (it would open a network listener), or null.</param>
 /// <param name="time">Runs the debounce timer (a test's fake clock moves past it).</param>
+/// <param name="strict">As at start (--strict): a deployment of a provider not served is an error, not skipped.</param>
 internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger<ConfigWatcher> logger, bool allowUnsupported = false,
-    Func<GatewayOptions, string?>? veto = null, TimeProvider? time = null) : IHostedService, IDisposable
+    Func<GatewayOptions, string?>? veto = null, TimeProvider? time = null, bool strict = false) : IHostedService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(250);
     private readonly string _fullPath = Path.GetFullPath(path);
@@ -26,7 +27,7 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _lastText = TryRead();
-        if (_lastText is not null) _startup = ConfigLoader.Load(_lastText, _fullPath, allowUnsupported: allowUnsupported).Options;
+        if (_lastText is not null) _startup = ConfigLoader.Load(_lastText, _fullPath, allowUnsupported: allowUnsupported, strict: strict).Options;
         _timer = (time ?? TimeProvider.System).CreateTimer(_ => SafeReload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         // The whole directory, not just the file's name: Kubernetes updates a mounted ConfigMap by swapping a "..data"
         // symlink, and editors often replace a file by renaming another over it. Reload compares the text, so changes
@@ -67,7 +68,7 @@ internal sealed class ConfigWatcher(string path, RuntimeHolder runtimes, ILogger
         var text = TryRead();
         if (text is null || text == _lastText) return false;
         _lastText = text;
-        var result = ConfigLoader.Load(text, _fullPath, allowUnsupported: allowUnsupported);
+        var result = ConfigLoader.Load(text, _fullPath, allowUnsupported: allowUnsupported, strict: strict);
         if (result.Options is null)
         {
             Log.ConfigRejected(logger, _fullPath, string.Join("\n", result.Errors.Select(e => "  - " + e)));

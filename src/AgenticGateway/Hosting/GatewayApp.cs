@@ -24,6 +24,8 @@ internal sealed record GatewayStartOptions(GatewayOptions Options, string? Confi
     public bool Insecure { get; init; }
     /// <summary>--allow-unsupported: also for reloads of the config file.</summary>
     public bool AllowUnsupported { get; init; }
+    /// <summary>--strict: also for reloads of the config file.</summary>
+    public bool Strict { get; init; }
 }
 
 /// <summary>Builds the gateway's web application. Used by Program and by the functional tests alike.</summary>
@@ -120,7 +122,7 @@ internal static class GatewayApp
         {
             // A reload may not turn authentication off while the gateway listens on the network.
             builder.Services.AddSingleton(sp => new ConfigWatcher(start.ConfigPath, sp.GetRequiredService<RuntimeHolder>(), sp.GetRequiredService<ILogger<ConfigWatcher>>(),
-                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure, reload: true), sp.GetRequiredService<TimeProvider>()));
+                start.AllowUnsupported, next => ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(next), start.Insecure, reload: true), sp.GetRequiredService<TimeProvider>(), start.Strict));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigWatcher>());
         }
         // Drain streams in flight on shutdown (SIGTERM) before stopping.

@@ -38,6 +38,40 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task Check_config_skips_a_provider_not_served_unless_strict_and_prints_warnings_with_errors()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, """
+            model_list:
+              - model_name: gpt-4o
+                litellm_params: {model: openai/gpt-4o, api_key: k}
+              - model_name: sm
+                litellm_params: {model: sagemaker/my-endpoint}
+            litellm_settings:
+              cache: true
+            """);
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var (originalOut, originalError) = (Console.Out, Console.Error);
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        int lenient, strict;
+        try
+        {
+            lenient = await CommandLine.RunAsync(["check-config", "--config", file]);
+            strict = await CommandLine.RunAsync(["check-config", "--config", file, "--strict"]);
+        }
+        finally { Console.SetOut(originalOut); Console.SetError(originalError); File.Delete(file); }
+        Assert.Equal(0, lenient);
+        Assert.Contains("warning: model_list[1].litellm_params.model: provider 'sagemaker' is not served by this gateway", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Configuration is valid: 1 deployment.", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, strict);
+        var text = stderr.ToString();
+        Assert.Contains("warning: litellm_settings.cache: not supported", text, StringComparison.Ordinal);
+        Assert.Contains("Configuration is invalid (1 error)", text, StringComparison.Ordinal);
+        Assert.Contains("provider 'sagemaker' is not served by this gateway", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Usage_errors_exit_with_2()
     {
         var original = Console.Error;

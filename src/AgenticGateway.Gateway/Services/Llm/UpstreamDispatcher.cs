@@ -52,8 +52,10 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 while (fallbackIndex < fallbackList.Length && x.Fallbacks < MaxFallbacks)
                 {
                     var candidate = fallbackList[fallbackIndex++];
-                    // A fallback the caller may not use (its models, or an unpriced model under a budget) is never tried for it.
-                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller, x.Runtime, candidate)) { next = candidate; break; }
+                    // A fallback the caller may not use (its models, or an unpriced model under a budget), or none of whose deployments
+                    // its tags allow, is never tried for it.
+                    if (candidate.Group != group && candidate.Group != x.RequestedGroup && GroupAccess.MayRunOn(x.Caller, x.Runtime, candidate)
+                        && (!router.TagFiltering || TagRouting.Eligible(candidate.Group, RequestTags(x), router.TagMatchAny) != 0)) { next = candidate; break; }
                 }
                 if (next is not { } target) break;
                 Log.FallingBack(logger, group.Name, target.Group.Name, last.ErrorClass, x.RequestId);
@@ -81,6 +83,17 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var retriesLeft = RetriesFor(group, router);
         var retry = 0;
         UpstreamFailure? lastFailure = null;
+        var eligible = ulong.MaxValue;
+        if (router.TagFiltering)
+        {
+            var tags = RequestTags(x);
+            eligible = TagRouting.Eligible(group, tags, router.TagMatchAny);
+            if (eligible == 0)
+            {
+                var refusal = ApiError.BadRequest(TagRouting.Refusal(group.Name, tags), code: "no_deployments_with_tag_routing");
+                return new UpstreamFailure(FailureKind.BadRequest, refusal.Status, refusal.Message) { ClientError = refusal };
+            }
+        }
         while (true)
         {
             var nowTicks = time.GetUtcNow().UtcTicks;
@@ -88,7 +101,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             bool probe;
             using (var route = GatewayTracing.Source.StartActivity("route"))
             {
-                index = group.Pick(tried, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out probe);
+                index = group.Pick(tried, eligible, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out probe);
                 route?.SetTag("agw.model_group", group.Name);
                 route?.SetTag("agw.deployment", index >= 0 ? group.Deployments[index].Id : null);
             }
@@ -121,7 +134,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             if (!failure.Retryable || retriesLeft-- <= 0) return failure;
 
             nowTicks = time.GetUtcNow().UtcTicks;
-            if (!group.HasUntriedAvailable(tried, nowTicks))
+            if (!group.HasUntriedAvailable(tried | ~eligible, nowTicks))
             {
                 var delay = Backoff(router, retry, failure.RetryAfter);
                 if (delay is null) return failure; // Retry-After longer than we are willing to wait: fall back instead.
@@ -133,6 +146,18 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             x.Retries++;
             metrics.Retry(group.Name);
         }
+    }
+
+    /// <summary>
+    /// The request's tags as LiteLLM reads them: the body's <c>tags</c>, else the <c>x-litellm-tags</c> header (comma
+    /// separated), else <c>metadata.tags</c>.
+    /// </summary>
+    private static IReadOnlyList<string>? RequestTags(LlmExchange x)
+    {
+        if (x.Request.Tags is { } tags) return tags;
+        if (x.Http.Request.Headers.TryGetValue("x-litellm-tags", out var header) && header.ToString() is { Length: > 0 } text)
+            return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return x.Request.MetadataTags;
     }
 
     /// <summary>One attempt on one deployment, in its own GenAI client span when tracing is on.</summary>
@@ -205,7 +230,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                     {
                         LlmOperation.Rerank => await d.Reranker!.BuildRerankRequestAsync(x.OpenAiBody, call, cancellationToken),
                         LlmOperation.Embeddings => await translator!.BuildEmbeddingsRequestAsync(x.OpenAiBody, call, cancellationToken),
-                        _ => await translator!.BuildChatRequestAsync(x.OpenAiBody, call, cancellationToken),
+                        _ => await translator!.BuildChatRequestAsync(DefaultParams(x, d) is { } defaults ? UpstreamContent.Apply(x.OpenAiBody.Span, x.OpenAiRequest, defaults) : x.OpenAiBody, call, cancellationToken),
                     };
                 }
                 catch (HttpRequestException ex)
@@ -331,10 +356,31 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are
         // known for every stream, and take the extra usage chunk out again before the client sees it.
         x.UsageInjected = parsed.Stream && !parsed.HasStreamOptions && x.Operation is not (LlmOperation.Embeddings or LlmOperation.Rerank) && d.Options.StreamUsage == true;
+        var insert = DefaultParams(x, d);
+        if (x.UsageInjected) insert = insert is null ? IncludeUsage : [.. insert, .. IncludeUsage];
         return new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
         {
-            Content = UpstreamContent.WithModel(x.OpenAiBody, parsed, modelToken, x.UsageInjected ? IncludeUsage : null),
+            Content = UpstreamContent.WithModel(x.OpenAiBody, parsed, modelToken, insert),
         };
+    }
+
+    /// <summary>
+    /// The deployment's configured request parameters the client did not send (LiteLLM's litellm_params.temperature,
+    /// max_tokens, ...) as JSON members to add, or null: the client's own value wins, as in LiteLLM's router.
+    /// </summary>
+    private static byte[]? DefaultParams(LlmExchange x, Deployment d)
+    {
+        var configured = d.Options.DefaultParams;
+        if (configured.IsDefaultOrEmpty || x.Operation == LlmOperation.Embeddings) return null;
+        var present = x.OpenAiRequest.PresentParams;
+        var text = new System.Text.StringBuilder();
+        foreach (var p in configured)
+        {
+            if ((present & DefaultParameters.Family(p.Index)) != 0) continue;
+            text.Append(",\"").Append(p.Name).Append("\":").Append(p.Json);
+            present |= DefaultParameters.Family(p.Index);
+        }
+        return text.Length == 0 ? null : System.Text.Encoding.UTF8.GetBytes(text.ToString());
     }
 
     /// <summary>Bedrock streams in AWS's binary event-stream framing; everyone else in SSE.</summary>
