@@ -14,6 +14,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public AlertOptions? Alerts { get; init; }
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     public BudgetOptions Budgets { get; init; } = new();
+    public bool StoreModelInDb { get; init; }
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -72,7 +73,8 @@ internal static class ConfigLoader
                 issues.Warning(spec.Path, $"no price is known for model '{d.Model}' (deployment {d.Id}): its requests are recorded at $0, and callers with a budget "
                     + "are refused on it unless budgets.allow_unpriced_models is true. Set input_cost_per_token and output_cost_per_token (0 for a free model).");
         }
-        if (specs.Count == 0) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
+        // With store_model_in_db the models may all come from the database (LiteLLM starts with an empty model_list).
+        if (specs.Count == 0 && !mapped.StoreModelInDb) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
 
         var built = deployments.ToImmutable();
         ValidateReferences(built, router, issues);
@@ -92,6 +94,7 @@ internal static class ConfigLoader
             Alerts = mapped.Alerts,
             Sandboxes = mapped.Sandboxes,
             Budgets = mapped.Budgets,
+            StoreModelInDb = mapped.StoreModelInDb,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -25,6 +25,11 @@ internal sealed record GatewayOptions
     public BudgetOptions Budgets { get; init; } = new();
     /// <summary>The sandbox gateway (<c>sandboxes:</c>).</summary>
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
+    /// <summary>
+    /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database
+    /// and served beside the config file's. Default false: the write endpoints refuse, as LiteLLM's do.
+    /// </summary>
+    public bool StoreModelInDb { get; init; }
     /// <summary>Where the options came from, for /health and logs.</summary>
     public string Source { get; init; } = "embedded defaults";
 }

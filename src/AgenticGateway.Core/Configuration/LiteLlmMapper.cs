@@ -137,8 +137,11 @@ internal static class LiteLlmMapper
         var masterKey = default(Secret);
         var storage = new StorageOptions();
         JwtOptions? jwt = null;
+        // LiteLLM: STORE_MODEL_IN_DB=True in the environment, or general_settings.store_model_in_db.
+        var storeModelInDb = bool.TryParse(root.Context.Env.Lookup("STORE_MODEL_IN_DB"), out var fromEnv) && fromEnv;
         if (root.Map("general_settings") is { } gs)
         {
+            storeModelInDb = gs.Bool("store_model_in_db") ?? storeModelInDb;
             masterKey = new Secret(gs.String("master_key"));
             if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
@@ -154,7 +157,7 @@ internal static class LiteLlmMapper
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt, StoreModelInDb = storeModelInDb };
     }
 
     private static RouterOptions ReadFallbackFamily(ConfigMap m, RouterSpec router, RouterOptions o)

@@ -78,8 +78,10 @@ internal static class OwnSchemaMapper
         var logging = ReadLogging(root.Map("logging"));
         var tracing = ReadTracing(root.Map("tracing"));
         var storage = new StorageOptions();
+        var storeModelInDb = false;
         if (root.Map("storage") is { } st)
         {
+            storeModelInDb = st.Bool("store_model_in_db") ?? false;
             if (st.String("data_dir") is { Length: > 0 } dir) storage = storage with { DataDirectory = dir };
             if (st.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             if (st.String("redis_url") is { Length: > 0 } redis) storage = storage with { RedisUrl = new Secret(redis) };
@@ -92,7 +94,7 @@ internal static class OwnSchemaMapper
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = ReadBudgets(root.Map("budgets"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Budgets = budgets };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Budgets = budgets, StoreModelInDb = storeModelInDb };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

@@ -18,5 +18,8 @@ internal sealed class GatewayRuntime(GatewayOptions options, ModelCatalog catalo
     /// <summary>SHA-256 of the master key, compared in constant time; null when auth is off.</summary>
     public byte[]? MasterKeyHash { get; } = options.MasterKey.IsSet ? SHA256.HashData(Encoding.UTF8.GetBytes(options.MasterKey.Value!)) : null;
 
+    /// <summary>Ids of the deployments stored in the database (LiteLLM's db_model), served beside the config file's.</summary>
+    public System.Collections.Frozen.FrozenSet<string> StoredIds { get; init; } = System.Collections.Frozen.FrozenSet<string>.Empty;
+
     public IEnumerable<Deployment> AllDeployments => Catalog.Groups.SelectMany(g => g.Deployments);
 }

@@ -15,7 +15,8 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network, IInProcessProvi
     private readonly ConcurrentDictionary<string, DeploymentState> _states = new(StringComparer.Ordinal);
     private readonly ProviderTranslators _translators = new(network);
 
-    public GatewayRuntime Build(GatewayOptions options)
+    /// <param name="storedIds">The deployments that came from the database (model management), not the config file.</param>
+    public GatewayRuntime Build(GatewayOptions options, System.Collections.Frozen.FrozenSet<string>? storedIds = null)
     {
         var groups = new List<ModelGroup>();
         foreach (var byName in options.Deployments.GroupBy(d => d.ModelName, StringComparer.Ordinal))
@@ -48,7 +49,7 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network, IInProcessProvi
             if (group.Fallbacks.Length == 0 && options.Router.Fallbacks.TryGetValue(alias, out var f)) group.Fallbacks = Resolve(f);
         }
         var catalog = new ModelCatalog(groups, aliases, Resolve(options.Router.DefaultFallbacks));
-        return new GatewayRuntime(options, catalog);
+        return new GatewayRuntime(options, catalog) { StoredIds = storedIds ?? System.Collections.Frozen.FrozenSet<string>.Empty };
     }
 
     private Deployment CreateDeployment(DeploymentOptions options)

@@ -112,6 +112,21 @@ internal static class Schema
         );
         CREATE INDEX audit_log_object ON audit_log(object_type, object_id);
         """,
+        // Models added through /model/new (store_model_in_db), with a version that replicas poll to see each other's changes.
+        """
+        CREATE TABLE IF NOT EXISTS proxy_models (
+            model_id TEXT PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            litellm_params TEXT NOT NULL,
+            model_info TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT
+        );
+        CREATE TABLE IF NOT EXISTS proxy_models_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
+        INSERT INTO proxy_models_version (id, version) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM proxy_models_version);
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

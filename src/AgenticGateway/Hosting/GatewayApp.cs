@@ -97,6 +97,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<JwtAuthenticator>();
         builder.Services.AddSingleton<ClientAuth>();
         builder.Services.AddSingleton<KeyManager>();
+        AddModelManagement(builder.Services);
         builder.Services.AddSingleton<PrometheusExporter>();
         if (options.Server.MetricsUrls is { } metricsUrls)
         {
@@ -166,6 +167,25 @@ internal static class GatewayApp
         services.AddSingleton<ParallelRequests>();
         services.AddSingleton<Budgets>();
         services.AddSingleton<RateLimits>();
+    }
+
+    /// <summary>
+    /// Models stored in the database (store_model_in_db): their credentials encrypted with LITELLM_SALT_KEY or the master
+    /// key, loaded into the runtime at start and whenever another replica changes them, and LiteLLM's /model/* API.
+    /// </summary>
+    private static void AddModelManagement(IServiceCollection services)
+    {
+        var salt = Models.ModelSecrets.SaltKeyFromEnvironment();
+        services.AddSingleton(sp =>
+        {
+            var runtimes = sp.GetRequiredService<RuntimeHolder>();
+            return new Models.ModelSecrets(() => salt ?? runtimes.Current.Options.MasterKey.Value);
+        });
+        services.AddSingleton<Models.ModelStore>();
+        services.AddSingleton(Services.Models.ModelSyncOptions.Default);
+        services.AddSingleton<Services.Models.StoredModels>();
+        services.AddHostedService(sp => sp.GetRequiredService<Services.Models.StoredModels>());
+        services.AddSingleton<Services.Models.ModelManager>();
     }
 
     /// <summary>The sandbox gateway: the driver named in config, the manager (lifecycle, pool, quotas) and the API's helpers.</summary>

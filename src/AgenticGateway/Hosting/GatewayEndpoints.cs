@@ -42,6 +42,7 @@ internal static class GatewayEndpoints
         HealthEndpoints.Map(app);
         KeyEndpoints.Map(app);
         SpendEndpoints.Map(app);
+        Services.Models.ModelEndpoints.Map(app);
         Services.Sandboxes.SandboxEndpoints.Map(app);
         Ui.UiEndpoints.Map(app);
         // With a listener of its own (server.metrics_urls), /metrics is not on the API's.

@@ -3,15 +3,14 @@ using System.Text.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
-using AgenticGateway.Runtime;
 using AgenticGateway.Spend;
 using AgenticGateway.Pricing;
 
 namespace AgenticGateway.Services.Admin;
 
 /// <summary>
-/// Spend reporting in LiteLLM's shapes (/spend/logs, /spend/keys, /global/spend/report), seed 000's /v1/usage, the
-/// model catalogue with prices (/model/info, /model_group/info) and the audit log (/audit/logs).
+/// Spend reporting in LiteLLM's shapes (/spend/logs, /spend/keys, /global/spend/report), seed 000's /v1/usage and the
+/// audit log (/audit/logs). The model catalogue (/model/info, /model_group/info) is in Services/Models.
 /// </summary>
 internal static class SpendEndpoints
 {
@@ -20,7 +19,6 @@ internal static class SpendEndpoints
         var spend = routes.ServiceProvider.GetRequiredService<SpendStore>();
         var keys = routes.ServiceProvider.GetRequiredService<IKeyStore>();
         var audit = routes.ServiceProvider.GetRequiredService<AuditLog>();
-        var runtimes = routes.ServiceProvider.GetRequiredService<RuntimeHolder>();
         var admin = routes.MapGroup("").Gateway(GatewayRoute.Admin);
         static RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => KeyEndpoints.AdminAsync(c, action);
 
@@ -32,9 +30,6 @@ internal static class SpendEndpoints
         var account = routes.MapGroup("").Gateway(GatewayRoute.Account);
         account.MapGet("/v1/usage", c => UsageAsync(c, spend));
         account.MapGet("/usage", c => UsageAsync(c, spend));
-        account.MapGet("/model/info", c => ModelInfoAsync(c, runtimes, groups: false));
-        account.MapGet("/v1/model/info", c => ModelInfoAsync(c, runtimes, groups: false));
-        account.MapGet("/model_group/info", c => ModelInfoAsync(c, runtimes, groups: true));
     }
 
     private static async Task<KeyResult> LogsAsync(SpendStore spend, KeyRequest r, CancellationToken ct)
@@ -183,76 +178,6 @@ internal static class SpendEndpoints
         });
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(result.Json);
-    }
-
-    /// <summary>LiteLLM's /model/info (one entry per deployment) and /model_group/info (one per group), prices included, secrets never.</summary>
-    private static async Task ModelInfoAsync(HttpContext context, RuntimeHolder runtimes, bool groups)
-    {
-        var runtime = runtimes.Current;
-        var caller = context.Features.Get<Caller>();
-        var deployments = runtime.AllDeployments.Where(d => caller!.MayUse(d.GroupName, d.GroupName)).ToList();
-        var result = KeyResult.Ok(w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("data");
-            if (groups)
-            {
-                foreach (var g in deployments.GroupBy(d => d.GroupName))
-                {
-                    var first = g.First();
-                    w.WriteStartObject();
-                    w.WriteString("model_group", g.Key);
-                    w.WriteStartArray("providers");
-                    foreach (var p in g.Select(d => d.ProviderName).Distinct()) w.WriteStringValue(p);
-                    w.WriteEndArray();
-                    WritePrice(w, first.Price);
-                    if (first.Options.MaxInputTokens is { } max) w.WriteNumber("max_input_tokens", max); else w.WriteNull("max_input_tokens");
-                    if (g.Sum(d => d.Options.Rpm ?? 0) is > 0 and var rpm) w.WriteNumber("rpm", rpm); else w.WriteNull("rpm");
-                    if (g.Sum(d => d.Options.Tpm ?? 0) is > 0 and var tpm) w.WriteNumber("tpm", tpm); else w.WriteNull("tpm");
-                    w.WriteNumber("deployments", g.Count());
-                    w.WriteEndObject();
-                }
-            }
-            else
-            {
-                foreach (var d in deployments)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("model_name", d.GroupName);
-                    w.WriteStartObject("litellm_params");
-                    w.WriteString("model", $"{d.ProviderName}/{d.Options.Model}");
-                    w.WriteString("api_base", d.ApiBaseForDisplay);
-                    if (d.Options.Rpm is { } rpm) w.WriteNumber("rpm", rpm);
-                    if (d.Options.Tpm is { } tpm) w.WriteNumber("tpm", tpm);
-                    w.WriteEndObject();
-                    w.WriteStartObject("model_info");
-                    w.WriteString("id", d.Id);
-                    WritePrice(w, d.Price);
-                    if (d.Options.MaxInputTokens is { } max) w.WriteNumber("max_input_tokens", max); else w.WriteNull("max_input_tokens");
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                }
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
-        context.Response.ContentType = "application/json";
-        await context.Response.Body.WriteAsync(result.Json);
-    }
-
-    private static void WritePrice(Utf8JsonWriter w, Pricing.ModelPrice? price)
-    {
-        if (price is null)
-        {
-            w.WriteNull("input_cost_per_token");
-            w.WriteNull("output_cost_per_token");
-            return;
-        }
-        w.WriteNumber("input_cost_per_token", price.InputPerToken);
-        w.WriteNumber("output_cost_per_token", price.OutputPerToken);
-        if (price.CachedInputPerToken is { } cached) w.WriteNumber("cache_read_input_token_cost", cached);
-        if (price.ReasoningPerToken is { } reasoning) w.WriteNumber("output_cost_per_reasoning_token", reasoning);
-        if (price.PerRequest != 0) w.WriteNumber("input_cost_per_request", price.PerRequest);
     }
 
     private static SpendQuery? Query(KeyRequest r)
