@@ -46,6 +46,8 @@ public sealed class AdminUiFixture : IAsyncLifetime
                 output_cost_per_token: 0.00000002
             sandboxes:
               pools: {"{}"}
+            storage:
+              store_model_in_db: true
             """);
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions

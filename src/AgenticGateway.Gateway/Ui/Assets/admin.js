@@ -6,8 +6,8 @@
 (() => {
   const { pages, api, unavailable, el, fmt, table, serverPager, named, badge, confirmButton, form, secretOnce } = AGW;
   const section = (title, ...children) => el("section", { class: "panel" }, el("h3", {}, title), children);
-  const limits = (x) => [x.rpm_limit ? `${fmt.int(x.rpm_limit)} rpm` : null, x.tpm_limit ? `${fmt.int(x.tpm_limit)} tpm` : null,
-    x.max_parallel_requests ? `${x.max_parallel_requests} parallel` : null].filter(Boolean).join(", ") || "–";
+  const limits = (x) => fmt.items([x.rpm_limit ? `${fmt.int(x.rpm_limit)} rpm` : null, x.tpm_limit ? `${fmt.int(x.tpm_limit)} tpm` : null,
+    x.max_parallel_requests ? `${x.max_parallel_requests} parallel` : null].filter(Boolean), "–");
   const budgetText = (spend, max, period) => `${fmt.usd(spend || 0)} / ${max === null || max === undefined ? "∞" : fmt.usd(max)}${period ? " per " + period : ""}`;
   const budget = (x) => budgetText(x.spend, x.max_budget, x.budget_duration);
   const newestFirst = (rows) => rows.slice().sort((a, b) => String(b.created_at || "").localeCompare(String(a.created_at || "")));
@@ -52,8 +52,8 @@
           { title: "Key", cls: "name", value: (k) => named(k.key_alias, k.key_name) },
           { title: "Team", value: (k) => k.team_id ? named(dir.teamName(k.team_id), k.team_id) : "–" },
           { title: "User", value: (k) => k.user_id ? named(dir.userById[k.user_id] && dir.userById[k.user_id].user_email, k.user_id) : "–" },
-          { title: "Models", value: (k) => fmt.list(k.models) },
-          { title: "Spend / budget", value: budget },
+          { title: "Models", value: (k) => fmt.items(k.models) },
+          { title: "Spend / budget", cls: "nowrap", value: budget },
           { title: "Limits", value: limits },
           { title: "Created", cls: "nowrap", value: (k) => fmt.day(k.created_at) },
           { title: "Expires", cls: "nowrap", value: (k) => fmt.day(k.expires) },
@@ -112,9 +112,9 @@
         teams.replaceChildren(table([
           { title: "Team", cls: "name", value: (x) => named(x.team_alias, x.team_id) },
           { title: "Organization", value: (x) => x.organization_id ? named(dir.orgById[x.organization_id] && dir.orgById[x.organization_id].organization_alias, x.organization_id) : "–" },
-          { title: "Models", value: (x) => fmt.list(x.models) },
+          { title: "Models", value: (x) => fmt.items(x.models) },
           { title: "Members", cls: "num", value: (x) => fmt.int((x.members_with_roles || []).length) },
-          { title: "Spend / budget", value: budget },
+          { title: "Spend / budget", cls: "nowrap", value: budget },
           { title: "Limits", value: limits },
           { title: "Created", cls: "nowrap", value: (x) => fmt.day(x.created_at) },
           { title: "Status", value: (x) => x.blocked ? badge("blocked", "bad") : badge("active", "ok") },
@@ -127,7 +127,7 @@
           { title: "User", value: (x) => named(x.user_email, x.user_id) },
           { title: "Role", value: (x) => x.user_role || "–" },
           { title: "Teams", value: (x) => x.teams.map(dir.teamName).join(", ") || "–" },
-          { title: "Spend / budget", value: budget },
+          { title: "Spend / budget", cls: "nowrap", value: budget },
           { title: "Created", cls: "nowrap", value: (x) => fmt.day(x.created_at) },
           { title: "", cls: "actions", value: (x) => confirmButton("Delete", async () => { await api("/user/delete", { body: { user_ids: [x.user_id] } }); await load(); }) },
         ], newestFirst(dir.users), "No users yet.", { id: "users-table", state: userState, rowAttrs: (x) => ({ "data-user": x.user_id }) }));
@@ -254,10 +254,10 @@
         dir = await directory();
         list.replaceChildren(table([
           { title: "Organization", cls: "name", value: (o) => named(o.organization_alias, o.organization_id) },
-          { title: "Models", value: (o) => fmt.list(o.models) },
+          { title: "Models", value: (o) => fmt.items(o.models) },
           { title: "Teams", value: (o) => (o.teams || []).map((t) => t.team_alias || t.team_id).join(", ") || "–" },
           { title: "Members", cls: "num", value: (o) => fmt.int((o.members || []).length) },
-          { title: "Spend / budget", value: orgBudget },
+          { title: "Spend / budget", cls: "nowrap", value: orgBudget },
           { title: "Created", cls: "nowrap", value: (o) => fmt.day(o.created_at) },
           { title: "", cls: "actions", value: (o) => [
             el("button", { type: "button", class: "small", onclick: () => show(o.organization_id).catch((e) => AGW.banner(e.message)) }, "Open"),

@@ -72,8 +72,11 @@ const AGW = (() => {
     b.hidden = !message;
   }
 
-  /** Runs fn every ms while the current page is shown. */
-  function every(ms, fn) { timers.push(setInterval(fn, ms)); }
+  /**
+   * Runs fn every ms while the current page is shown; not while a destructive button waits for its confirmation,
+   * since redrawing would put the button back and the second click would land on nothing.
+   */
+  function every(ms, fn) { timers.push(setInterval(() => { if (!document.querySelector("#page [data-armed]")) fn(); }, ms)); }
 
   function stopTimers() { timers.forEach(clearInterval); timers = []; }
 
@@ -170,6 +173,8 @@ const AGW = (() => {
     day: (iso) => (iso ? el("span", { title: new Date(iso).toISOString().replace("T", " ").slice(0, 19) + " UTC" }, new Date(iso).toISOString().slice(0, 10)) : "–"),
     clock: (iso) => new Date(iso).toISOString().slice(11, 16),
     list: (a) => (a && a.length ? a.join(", ") : "all"),
+    /** A list for a table cell: each item kept whole ("gpt-4o-mini" never split at its hyphens), wrapping between items. */
+    items: (a, none = "all") => (a && a.length ? a.flatMap((x, i) => [i ? ", " : null, el("span", { class: "item" }, x)]) : none),
   };
 
   /**
@@ -232,11 +237,13 @@ const AGW = (() => {
     b.addEventListener("click", async () => {
       if (!armed) {
         b.textContent = "Confirm " + label.toLowerCase();
-        armed = setTimeout(() => { armed = null; b.textContent = label; }, 4000);
+        b.dataset.armed = "true";
+        armed = setTimeout(() => { armed = null; b.textContent = label; delete b.dataset.armed; }, 4000);
         return;
       }
       clearTimeout(armed);
       armed = null;
+      delete b.dataset.armed;
       b.disabled = true;
       try { await action(); } catch (e) { banner(e.message); b.disabled = false; b.textContent = label; }
     });

@@ -47,8 +47,8 @@
           else await api("/model/new", { body: { model_name: v.model_name, litellm_params: params } });
           banner(model ? `Model ${v.model_name} saved.` : `Model ${v.model_name} added.`, "info");
           showForm(null);
-          await loadStored();
           await loadLive();
+          await loadStored();
           return false;
         }, "model-form", { keep: !!model, buttons: model ? [el("button", { type: "button", class: "secondary", onclick: () => showForm(null) }, "Cancel")] : [] });
         editor.replaceChildren(section(model ? `Edit ${model.model_name}` : "Add a model", f,
@@ -72,7 +72,7 @@
         stored.replaceChildren(section("Models", table([
           { title: "Model", cls: "nowrap", value: (m) => m.model_name },
           { title: "Provider/model", value: (m) => (m.litellm_params || {}).model || "–" },
-          { title: "API base", value: (m) => (m.litellm_params || {}).api_base || "provider default" },
+          { title: "API base", value: (m) => (m.litellm_params || {}).api_base || (liveById[(m.model_info || {}).id] || {}).api_base || "provider default" },
           { title: "Source", value: (m) => (m.model_info || {}).db_model ? badge("database", "ok") : badge("config file", "") },
           { title: "Price in/out per 1M", cls: "num", value: (m) => {
             const p = m.litellm_params || {}, i = m.model_info || {}, d = liveById[i.id];
@@ -86,8 +86,8 @@
               confirmButton("Delete", async () => {
                 await api("/model/delete", { body: { id: m.model_info.id } });
                 banner(`Model ${m.model_name} deleted.`, "info");
-                await loadStored();
                 await loadLive();
+                await loadStored();
               })]
             : el("span", { class: "muted small" }, "in config") },
         ], r.data, "No models yet: add one above.", { id: "models-table", state: storedState, rowAttrs: (m) => ({ "data-model": m.model_name, "data-id": (m.model_info || {}).id }) })));
@@ -100,13 +100,11 @@
         intro.textContent = `Routing: ${r.strategy}; a deployment cools down for ${r.cooldown_s}s after ${r.allowed_fails} failures; ${r.num_retries} retries.`;
         live.replaceChildren(section("Deployments: live state", table([
           { title: "Model", cls: "nowrap", value: (d) => d.model },
-          { title: "Deployment", cls: "name", value: (d) => named(d.name, d.id) },
-          { title: "API base", value: (d) => d.api_base },
-          { title: "State", value: (d) => badge(d.state, d.state === "healthy" ? "ok" : d.state === "cooldown" ? "bad" : "warn") },
-          { title: "Cooldown", cls: "num", value: (d) => d.cooldown_remaining_s === null ? "–" : d.cooldown_remaining_s + " s" },
+          { title: "Deployment", cls: "name", value: (d) => el("span", { class: "named", title: "id " + d.id }, d.name, el("span", { class: "muted small id" }, d.api_base)) },
+          { title: "State", value: (d) => [badge(d.state, d.state === "healthy" ? "ok" : d.state === "cooldown" ? "bad" : "warn"),
+            d.cooldown_remaining_s === null ? null : el("div", { class: "muted small" }, `${d.cooldown_remaining_s} s left`)] },
           { title: "In flight", cls: "num", value: (d) => fmt.int(d.in_flight) },
-          { title: "Latency", cls: "num", value: (d) => fmt.ms(d.latency_ms) },
-          { title: "TTFT", cls: "num", value: (d) => fmt.ms(d.ttft_ms) },
+          { title: "Latency / TTFT", cls: "num", value: (d) => `${fmt.ms(d.latency_ms)} / ${fmt.ms(d.ttft_ms)}` },
           { title: "Requests / min", cls: "num", value: (d) => fmt.int(d.requests_this_minute) + (d.rpm ? " / " + fmt.int(d.rpm) : "") },
           { title: "Tokens / min", cls: "num", value: (d) => fmt.int(d.tokens_this_minute) + (d.tpm ? " / " + fmt.int(d.tpm) : "") },
           { title: "Price in/out per 1M", cls: "num", value: (d) => price(d.input_cost_per_token, d.output_cost_per_token) },
