@@ -21,6 +21,8 @@ internal sealed class DeploymentSpec
     public string? ApiVersion { get; set; }
     public string? Id { get; set; }
     public ImmutableArray<KeyValuePair<string, string>> Headers { get; set; } = [];
+    /// <summary>LiteLLM's model_info.access_groups: a key listing one of these names may use this deployment's model.</summary>
+    public ImmutableArray<string> AccessGroups { get; set; } = [];
     public TimeSpan? Timeout { get; set; }
     public TimeSpan? StreamTimeout { get; set; }
     public int? MaxRetries { get; set; }
@@ -125,6 +127,7 @@ internal sealed class DeploymentSpec
             ApiKey = new Secret(apiKey),
             ApiVersion = provider.Wire == ProviderWire.AzureOpenAi ? (ApiVersion ?? Environment.GetEnvironmentVariable("AZURE_API_VERSION") ?? ProviderCatalog.DefaultAzureApiVersion) : ApiVersion,
             Headers = Headers,
+            AccessGroups = AccessGroups,
             Timeout = Timeout,
             StreamTimeout = StreamTimeout,
             MaxRetries = MaxRetries,

@@ -121,6 +121,13 @@ internal sealed record BudgetOptions
     public bool AllowUnpricedModels { get; init; }
     /// <summary>Output tokens a request reserves when it sets no max_tokens and its model's maximum output is not known.</summary>
     public int DefaultMaxOutputTokens { get; init; } = 16_384;
+    /// <summary>
+    /// LiteLLM's global proxy budget (<c>litellm_settings.max_budget</c>): spend of every caller together, in USD,
+    /// reported as the <c>litellm-proxy-budget</c> user; virtual keys are refused once it is reached. None: no limit.
+    /// </summary>
+    public decimal? ProxyMaxBudget { get; init; }
+    /// <summary>When the global budget resets (<c>litellm_settings.budget_duration</c>, "30d", "1mo"); none: never.</summary>
+    public string? ProxyBudgetDuration { get; init; }
 }
 
 /// <summary>
@@ -213,6 +220,8 @@ internal sealed record DeploymentOptions
     public Secret ApiKey { get; init; }
     public string? ApiVersion { get; init; }
     public ImmutableArray<KeyValuePair<string, string>> Headers { get; init; } = [];
+    /// <summary>LiteLLM's model_info.access_groups: names a key's models may list to reach this deployment's model.</summary>
+    public ImmutableArray<string> AccessGroups { get; init; } = [];
     public TimeSpan? Timeout { get; init; }
     public TimeSpan? StreamTimeout { get; init; }
     public int? MaxRetries { get; init; }

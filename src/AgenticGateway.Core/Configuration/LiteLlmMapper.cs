@@ -56,6 +56,7 @@ internal static class LiteLlmMapper
             if (entry.Map("model_info") is { } info)
             {
                 spec.Id = info.String("id");
+                spec.AccessGroups = info.StringList("access_groups");
                 // model_info costs win over litellm_params ones, key by key.
                 spec.ReadCosts(info);
                 spec.MaxInputTokens = info.Int("max_input_tokens", 1);
@@ -73,6 +74,7 @@ internal static class LiteLlmMapper
         var logging = new LoggingOptions();
         var server = new ServerOptions { LiteLlmHeaders = true };
 
+        (decimal? Max, string? Duration) proxyBudget = default;
         // litellm_settings first: router_settings wins where both set the same thing, as in LiteLLM's Router.
         if (root.Map("litellm_settings") is { } ls)
         {
@@ -86,6 +88,9 @@ internal static class LiteLlmMapper
             if (ls.Bool("set_verbose") == true) logging = logging with { Level = LogLevel.Debug };
             // Unknown request fields always flow through to the provider, so drop_params has nothing to drop.
             ls.MarkRead("drop_params");
+            proxyBudget = (ls.Decimal("max_budget"), ls.String("budget_duration"));
+            if (proxyBudget.Duration is { } bd && !OwnSchemaMapper.IsBudgetDuration(bd))
+                ls.Context.Issues.Error(ls.Child("budget_duration"), $"'{bd}' is not a period such as \"30s\", \"1h\", \"30d\" or \"1mo\"");
             if (LiteLlmSecurity.CheckLiteLlmSettings(ls) is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
             ls.ReportUnknownKeys(strict: false);
         }
@@ -154,6 +159,7 @@ internal static class LiteLlmMapper
         // Not a LiteLLM key: our sandbox section, accepted beside a LiteLLM config so one file configures both.
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = OwnSchemaMapper.ReadBudgets(root.Map("budgets"));
+        if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         root.ReportUnknownKeys(strict: false);
         // Tracing follows OTEL_EXPORTER_OTLP_ENDPOINT, as LiteLLM's "otel" callback does.
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };

@@ -153,6 +153,10 @@ internal static class OwnSchemaMapper
     }
 
     /// <summary>The <c>budgets:</c> section (ours; accepted beside a LiteLLM config too). Unknown keys are errors in either.</summary>
+    /// <summary>A budget reset period as LiteLLM writes them ("30s", "30m", "24h", "30d", "1mo").</summary>
+    public static bool IsBudgetDuration(string text) =>
+        System.Text.RegularExpressions.Regex.IsMatch(text.Trim(), "^[1-9][0-9]{0,4}(s|m|h|d|mo)$");
+
     public static BudgetOptions ReadBudgets(ConfigMap? b)
     {
         var options = new BudgetOptions();
@@ -161,7 +165,11 @@ internal static class OwnSchemaMapper
         {
             AllowUnpricedModels = b.Bool("allow_unpriced_models") ?? options.AllowUnpricedModels,
             DefaultMaxOutputTokens = b.Int("default_max_output_tokens", 1) ?? options.DefaultMaxOutputTokens,
+            ProxyMaxBudget = b.Decimal("max_budget"),
+            ProxyBudgetDuration = b.String("budget_duration"),
         };
+        if (options.ProxyBudgetDuration is { } d && !IsBudgetDuration(d))
+            b.Context.Issues.Error(b.Child("budget_duration"), $"'{d}' is not a period such as \"30s\", \"1h\", \"30d\" or \"1mo\"");
         b.ReportUnknownKeys(strict: true);
         return options;
     }

@@ -15,14 +15,15 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
     private readonly RedisBudgetCounters? _shared = redis is null ? null : new RedisBudgetCounters(redis);
 
     /// <summary>Reserves <paramref name="cost"/> against every budget that binds the caller; null when none does.</summary>
-    public async ValueTask<(Hold? Hold, ApiError? Refused)> ReserveAsync(Caller caller, decimal cost, CancellationToken ct)
+    /// <param name="proxy">The global proxy budget (LiteLLM's litellm_settings.max_budget), when one is configured.</param>
+    public async ValueTask<(Hold? Hold, ApiError? Refused)> ReserveAsync(Caller caller, decimal cost, CancellationToken ct, ProxyBudget? proxy = null)
     {
         var nanos = Money.ToNanos(cost);
         List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)>? held = null;
         var now = time.GetUtcNow();
         try
         {
-            foreach (var h in caller.LimitHolders())
+            foreach (var h in proxy is null ? caller.LimitHolders() : caller.LimitHolders().Append(proxy))
             {
                 if (h.Limits.MaxBudget is not { } max) continue;
                 var (start, end) = BudgetPeriod.Current(h.Limits.BudgetDuration, h.CreatedAt, now);
@@ -71,18 +72,22 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
         if (reservation.Verdict == BudgetVerdict.Exceeded)
         {
             var reset = end is { } r ? $" The budget resets at {r:O}." : "";
-            return new ApiError(400, $"Budget exceeded for {h.Scope} {LimitHolders.Display(h)}: spent ${spent:0.######} of ${max:0.######}.{reset}", "budget_exceeded", "budget_exceeded");
+            // LiteLLM's wording leads (its scripts and tests match on it), then ours names whose budget it is.
+            var lead = h is VirtualKey
+                ? $"ExceededTokenBudget: Current spend for token: {spent:0.######}; Max Budget for Token: {max:0.######}."
+                : $"Budget has been exceeded! Current cost: {spent:0.######}, Max budget: {max:0.######}.";
+            return new ApiError(400, $"{lead} Budget exceeded for {LimitHolders.Describe(h)}: spent ${spent:0.######} of ${max:0.######}.{reset}", "budget_exceeded", "budget_exceeded");
         }
         // Room is left, but requests in flight hold it: a retry once they end may well be admitted.
         var mayCost = cost > 0 ? $" (this request may cost up to ${cost:0.######})" : "";
-        return new ApiError(429, $"Budget of {h.Scope} {LimitHolders.Display(h)} is held by requests in flight: spent ${spent:0.######} of ${max:0.######}, "
+        return new ApiError(429, $"Budget of {LimitHolders.Describe(h)} is held by requests in flight: spent ${spent:0.######} of ${max:0.######}, "
             + $"${Money.FromNanos(reservation.ReservedNanos):0.######} reserved{mayCost}. Try again when they finish.", "budget_exceeded", "budget_in_flight") { RetryAfterSeconds = 1 };
     }
 
     private async ValueTask<(BudgetReservation Reservation, IBudgetCounters Store)> ReserveAsync(string counter, ILimitHolder h, DateTimeOffset start, TimeSpan lifetime,
         long maxNanos, long costNanos, CancellationToken ct)
     {
-        Func<CancellationToken, Task<long>> load = c => spend.SpendSinceAsync(h.Scope, h.Id, start, c);
+        Func<CancellationToken, Task<long>> load = c => spend.SpendSinceAsync(h, start, c);
         var shared = _shared is not null && redis!.IsUp;
         IBudgetCounters store = shared ? _shared! : memory;
         try

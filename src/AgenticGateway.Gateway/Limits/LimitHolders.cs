@@ -5,7 +5,20 @@ namespace AgenticGateway.Limits;
 internal static class LimitHolders
 {
     /// <summary>How a key, user or team is named in a refusal: a key by its alias (never its token), else its name.</summary>
-    public static string Display(ILimitHolder h) => h is VirtualKey k ? (k.KeyAlias ?? k.KeyName) : h.Id;
+    public static string Display(ILimitHolder h) => h switch
+    {
+        VirtualKey k => k.KeyAlias ?? k.KeyName,
+        TeamMembership m => $"{m.UserId} in team {m.TeamId}",
+        _ => h.Id,
+    };
+
+    /// <summary>Whose limit it is, for messages: "key ci-bot", "team member ann in team research", "the global proxy budget".</summary>
+    public static string Describe(ILimitHolder h) => h switch
+    {
+        ProxyBudget => $"the gateway's global budget ({ProxyBudget.UserId})",
+        TeamMembership => $"team member {Display(h)}",
+        _ => $"{h.Scope} {Display(h)}",
+    };
 
     /// <summary>A failure of the shared store (Redis): counting falls back to this node, or refuses, by configuration.</summary>
     public static bool IsRedisFailure(Exception ex) => ex is StackExchange.Redis.RedisException or TimeoutException or ObjectDisposedException;

@@ -14,7 +14,7 @@ namespace AgenticGateway.Pipeline;
 internal static class GroupAccess
 {
     public static bool MayRunOn(Caller caller, GatewayRuntime runtime, GroupTarget target) =>
-        caller.MayUse(target.Name, target.Group.Name) && (!caller.HasBudget || runtime.Options.Budgets.AllowUnpricedModels || IsPriced(target.Group, target.Name));
+        caller.MayUse(target.Name, target.Group.Name, target.Group.AccessGroups) && (!caller.HasBudget || runtime.Options.Budgets.AllowUnpricedModels || IsPriced(target.Group, target.Name));
 
     /// <summary>Whether every deployment of the group has a price for a request of this model.</summary>
     public static bool IsPriced(ModelGroup group, string requestedModel)

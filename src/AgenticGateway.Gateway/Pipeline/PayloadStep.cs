@@ -61,8 +61,11 @@ internal sealed class PayloadStep(RequestDelegate next, RuntimeHolder runtimes)
     private static ApiError? Read(HttpContext context, GatewayRoute route, GatewayRuntime runtime, Caller caller, LlmOperation operation, RequestBody body)
     {
         if (RequestReader.TryParse(body.Span, operation, out var parsed) is { } parseError) return parseError;
-        if (!runtime.Catalog.TryResolve(parsed.Model, out var group)) return ModelNotFound(runtime, parsed.Model, caller);
-        if (!caller.MayUse(parsed.Model, group.Name))
+        // A key's aliases (LiteLLM's key "aliases") and its team's model_aliases name another model: the alias is what
+        // the client asked for, the target is what serves it and what model access is checked against.
+        var alias = caller.Identity is { } id && (id.Key.Aliases.Count > 0 || id.Team?.ModelAliases.Count > 0) ? id.Key.AliasTarget(parsed.Model, id.Team) : null;
+        if (!runtime.Catalog.TryResolve(alias ?? parsed.Model, out var group)) return ModelNotFound(runtime, parsed.Model, caller);
+        if (!caller.MayUse(alias ?? parsed.Model, group.Name, group.AccessGroups))
             return new ApiError(403, $"This key may not use the model '{parsed.Model}'.", "permission_error", "model_not_allowed", "model");
         if (route.Payload == RoutePayload.LlmCountTokens)
         {
@@ -78,10 +81,14 @@ internal sealed class PayloadStep(RequestDelegate next, RuntimeHolder runtimes)
         return null;
     }
 
+    /// <summary>The access groups of the group a public model name resolves to (none when it resolves to none).</summary>
+    internal static IReadOnlyList<string> AccessGroupsOf(GatewayRuntime runtime, string model) =>
+        runtime.Catalog.TryResolve(model, out var g) ? g.AccessGroups : [];
+
     /// <summary>The 404 for an unknown model, naming only the models this caller may use (as GET /v1/models does).</summary>
     private static ApiError ModelNotFound(GatewayRuntime runtime, string model, Caller caller)
     {
-        var available = string.Join(", ", runtime.Catalog.PublicModels().Where(m => caller.MayUse(m.Id, m.Id)).Select(m => m.Id).Order(StringComparer.Ordinal));
+        var available = string.Join(", ", runtime.Catalog.PublicModels().Where(m => caller.MayUse(m.Id, m.Id, AccessGroupsOf(runtime, m.Id))).Select(m => m.Id).Order(StringComparer.Ordinal));
         return new ApiError(404, $"The model '{model}' does not exist on this gateway. Available models: {available}.", "invalid_request_error", "model_not_found", "model");
     }
 }

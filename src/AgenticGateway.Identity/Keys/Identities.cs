@@ -37,6 +37,10 @@ internal sealed record Team : ILimitHolder
     public LimitSettings Limits { get; init; } = LimitSettings.None;
     public decimal Spend { get; init; }
     public IReadOnlyList<TeamMember> Members { get; init; } = [];
+    /// <summary>The organization above the team (LiteLLM's organization_id): its budget and models bind the team's keys too.</summary>
+    public string? OrganizationId { get; init; }
+    /// <summary>LiteLLM's team model_aliases: a name the team's keys may ask for, and the model it stands for.</summary>
+    public IReadOnlyDictionary<string, string> ModelAliases { get; init; } = EmptyAliases.Instance;
     public string Metadata { get; init; } = "{}";
     public bool Blocked { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
@@ -65,4 +69,64 @@ internal sealed record User : ILimitHolder
 
     string ILimitHolder.Scope => "user";
     string ILimitHolder.Id => UserId;
+}
+
+/// <summary>An empty alias map (keys and teams without model aliases share it).</summary>
+internal static class EmptyAliases
+{
+    public static readonly IReadOnlyDictionary<string, string> Instance = new Dictionary<string, string>(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// An organization (LiteLLM's /organization/* field names): a level above teams. Its budget, rate limits and models
+/// bind every key of its teams.
+/// </summary>
+internal sealed record Organization : ILimitHolder
+{
+    public required string OrganizationId { get; init; }
+    public string? OrganizationAlias { get; init; }
+    public IReadOnlyList<string> Models { get; init; } = [];
+    public LimitSettings Limits { get; init; } = LimitSettings.None;
+    public decimal Spend { get; init; }
+    public string Metadata { get; init; } = "{}";
+    public string CreatedBy { get; init; } = "";
+    public string UpdatedBy { get; init; } = "";
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    string ILimitHolder.Scope => "organization";
+    string ILimitHolder.Id => OrganizationId;
+}
+
+/// <summary>A user's membership of an organization (LiteLLM's LiteLLM_OrganizationMembership), with its budget there.</summary>
+internal sealed record OrganizationMember(string OrganizationId, string UserId, string? UserRole, decimal? MaxBudget, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// A user's budget inside one team (LiteLLM's max_budget_in_team): what the user's keys of that team may spend there
+/// together. It binds as a limit holder of its own, counted from the spend logs of that team and user.
+/// </summary>
+internal sealed record TeamMembership(string TeamId, string UserId, decimal? MaxBudgetInTeam, DateTimeOffset CreatedAt) : ILimitHolder
+{
+    public string Scope => "team_member";
+    /// <summary>The team and the user; a newline cannot occur in either id as the API writes them, so the pair is unambiguous.</summary>
+    public string Id => TeamId + "\n" + UserId;
+    public IReadOnlyList<string> Models => [];
+    public LimitSettings Limits => new() { MaxBudget = MaxBudgetInTeam };
+    public decimal Spend => 0;
+}
+
+/// <summary>
+/// LiteLLM's global proxy budget (litellm_settings.max_budget): the spend of every caller together. Its periods are
+/// anchored at the Unix epoch, so every replica agrees on when one starts.
+/// </summary>
+internal sealed record ProxyBudget(LimitSettings Limits) : ILimitHolder
+{
+    /// <summary>The user LiteLLM reports the global budget as.</summary>
+    public const string UserId = "litellm-proxy-budget";
+
+    public string Scope => "proxy";
+    public string Id => UserId;
+    public IReadOnlyList<string> Models => [];
+    public decimal Spend => 0;
+    public DateTimeOffset CreatedAt => DateTimeOffset.UnixEpoch;
 }

@@ -4,8 +4,11 @@ using Microsoft.Extensions.Internal;
 
 namespace AgenticGateway.Keys;
 
-/// <summary>A virtual key with the user and team it belongs to (when they exist): everything its limits come from.</summary>
-internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team);
+/// <summary>
+/// A virtual key with the user and team it belongs to (when they exist), the user's budget in that team, the team's
+/// organization: everything its limits come from (the global proxy budget is the runtime's, see Budgets).
+/// </summary>
+internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team, TeamMembership? Membership = null, Organization? Organization = null);
 
 /// <summary>
 /// Identities for the request path: a <see cref="MemoryCache"/> in front of the stores, so authenticating a request
@@ -47,12 +50,14 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
             var (user, team, principal) = claims;
             var userRecord = user is null ? null : await registry._identities.FindUserAsync(user, ct);
             var teamRecord = team is null ? null : await registry._identities.FindTeamAsync(team, ct);
+            var organization = teamRecord?.OrganizationId is { } o ? await registry._identities.FindOrganizationAsync(o, ct) : null;
             var key = new VirtualKey
             {
                 Token = "jwt:" + principal, KeyName = JwtKeyName, KeyAlias = "jwt:" + principal, UserId = user, TeamId = teamRecord?.TeamId,
                 CreatedAt = userRecord?.CreatedAt ?? DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
             };
-            return new KeyIdentity(key, userRecord, teamRecord);
+            var membership = teamRecord is not null && user is not null ? await registry._identities.FindTeamMembershipAsync(teamRecord.TeamId, user, ct) : null;
+            return new KeyIdentity(key, userRecord, teamRecord, membership, organization);
         }, cancellationToken);
 
     /// <summary>Creates a user a JWT names on its first request (LiteLLM's user_id_upsert): no limits, every model.</summary>
@@ -84,7 +89,9 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
     {
         var user = key.UserId is { } u ? await _identities.FindUserAsync(u, ct) : null;
         var team = key.TeamId is { } t ? await _identities.FindTeamAsync(t, ct) : null;
-        return new KeyIdentity(key, user, team);
+        var membership = team is not null && key.UserId is { } member ? await _identities.FindTeamMembershipAsync(team.TeamId, member, ct) : null;
+        var organization = team?.OrganizationId is { } o ? await _identities.FindOrganizationAsync(o, ct) : null;
+        return new KeyIdentity(key, user, team, membership, organization);
     }
 
     /// <summary>The cached identity, or the (shared) lookup's. The loader is static and gets its state passed: a hit allocates nothing.</summary>

@@ -16,6 +16,8 @@ internal sealed record VirtualKey : ILimitHolder
     public string? TeamId { get; init; }
     /// <summary>Allowed model names: exact names, aliases, "*" or prefix wildcards such as "openai/*". Empty: all.</summary>
     public IReadOnlyList<string> Models { get; init; } = [];
+    /// <summary>LiteLLM's key aliases: a model name this key may ask for, and the model it stands for.</summary>
+    public IReadOnlyDictionary<string, string> Aliases { get; init; } = EmptyAliases.Instance;
     public LimitSettings Limits { get; init; } = LimitSettings.None;
     public decimal Spend { get; init; }
     /// <summary>Free-form JSON object, kept as sent.</summary>
@@ -33,6 +35,10 @@ internal sealed record VirtualKey : ILimitHolder
 
     /// <summary>Whether this key may use a model, by the name the client asked for or the group it resolved to.</summary>
     public bool Allows(string requested, string group) => ModelAccess.Allows(Models, requested, group);
+
+    /// <summary>The model an alias of this key (LiteLLM's key aliases) or of its team stands for, or null.</summary>
+    public string? AliasTarget(string requested, Team? team) =>
+        Aliases.TryGetValue(requested, out var own) ? own : team?.ModelAliases.TryGetValue(requested, out var shared) == true ? shared : null;
 
     /// <summary>A new secret key: "sk-" and 32 URL-safe characters (192 random bits).</summary>
     public static string NewSecret() => "sk-" + Base64Url(RandomNumberGenerator.GetBytes(24));
@@ -52,12 +58,16 @@ internal sealed record VirtualKey : ILimitHolder
 /// <summary>Model access lists: exact names, groups, "*" (or LiteLLM's "all-proxy-models") and prefix wildcards. Empty allows all.</summary>
 internal static class ModelAccess
 {
-    public static bool Allows(IReadOnlyList<string> models, string requested, string group)
+    public static bool Allows(IReadOnlyList<string> models, string requested, string group) => Allows(models, requested, group, []);
+
+    /// <param name="accessGroups">The access groups (LiteLLM's model_info.access_groups) the group's deployments belong to: listing one allows the group.</param>
+    public static bool Allows(IReadOnlyList<string> models, string requested, string group, IReadOnlyList<string> accessGroups)
     {
         if (models.Count == 0) return true;
         foreach (var m in models)
         {
             if (m is "*" or "all-proxy-models" || m == requested || m == group) return true;
+            for (var i = 0; i < accessGroups.Count; i++) if (accessGroups[i] == m) return true;
             if (m.EndsWith('*') && (requested.StartsWith(m[..^1], StringComparison.Ordinal) || group.StartsWith(m[..^1], StringComparison.Ordinal))) return true;
         }
         return false;

@@ -9,6 +9,8 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     public Deployment[] Deployments { get; } = deployments;
     public IRoutingStrategy Strategy { get; } = strategy;
     public string? WildcardPrefix { get; } = name.EndsWith('*') ? name[..^1] : null;
+    /// <summary>The access groups (LiteLLM's model_info.access_groups) of the group's deployments: a key listing one may use the group.</summary>
+    public string[] AccessGroups { get; } = deployments.SelectMany(d => d.Options.AccessGroups).Distinct(StringComparer.Ordinal).ToArray();
     public GroupTarget[] Fallbacks { get; set; } = [];
     public GroupTarget[] ContextWindowFallbacks { get; set; } = [];
     public GroupTarget[] ContentPolicyFallbacks { get; set; } = [];

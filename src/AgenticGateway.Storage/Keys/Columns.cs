@@ -10,6 +10,10 @@ internal static class Columns
 {
     public static string Json(IReadOnlyList<string> list) => JsonSerializer.Serialize(list, KeyJsonContext.Default.IReadOnlyListString);
     public static IReadOnlyList<string> List(string json) => JsonSerializer.Deserialize(json, KeyJsonContext.Default.IReadOnlyListString) ?? [];
+    public static string Map(IReadOnlyDictionary<string, string> map) =>
+        map.Count == 0 ? "{}" : JsonSerializer.Serialize(new Dictionary<string, string>(map, StringComparer.Ordinal), KeyJsonContext.Default.DictionaryStringString);
+    public static IReadOnlyDictionary<string, string> Map(string json) =>
+        json is "{}" or "" ? EmptyAliases.Instance : (IReadOnlyDictionary<string, string>?)JsonSerializer.Deserialize(json, KeyJsonContext.Default.DictionaryStringString) ?? EmptyAliases.Instance;
     public static string Time(DateTimeOffset t) => t.ToString("O");
     public static DateTimeOffset Time(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture);
 }

@@ -28,14 +28,15 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         var sql = insert
             ? """
               INSERT INTO teams (team_id, team_alias, models, max_budget, budget_duration, spend_nanos, rpm_limit, tpm_limit, tpd_limit,
-                                 max_parallel_requests, members, metadata, blocked, created_at, updated_at)
+                                 max_parallel_requests, members, metadata, blocked, created_at, updated_at, organization_id, model_aliases)
               VALUES (@team_id, @team_alias, @models, @max_budget, @budget_duration, 0, @rpm_limit, @tpm_limit, @tpd_limit,
-                      @max_parallel_requests, @members, @metadata, @blocked, @created_at, @updated_at)
+                      @max_parallel_requests, @members, @metadata, @blocked, @created_at, @updated_at, @organization_id, @model_aliases)
               """
             : """
               UPDATE teams SET team_alias = @team_alias, models = @models, max_budget = @max_budget, budget_duration = @budget_duration,
                   rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, tpd_limit = @tpd_limit, max_parallel_requests = @max_parallel_requests,
-                  members = @members, metadata = @metadata, blocked = @blocked, updated_at = @updated_at
+                  members = @members, metadata = @metadata, blocked = @blocked, updated_at = @updated_at,
+                  organization_id = @organization_id, model_aliases = @model_aliases
               WHERE team_id = @team_id
               """;
         await c.ExecuteAsync(sql, TeamRow.From(t));
@@ -76,6 +77,120 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
 
     public Task<IReadOnlyList<string>> DeleteUsersAsync(IReadOnlyList<string> ids, CancellationToken ct) => db.DeleteWhereInAsync("users", "user_id", ids, ct);
 
+    public async Task<User?> FindUserByEmailAsync(string email, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryFirstOrDefaultAsync<UserRow>("SELECT * FROM users WHERE user_email = @email ORDER BY created_at", new { email }))?.ToUser();
+    }
+
+    public async Task SetUserSpendAsync(string userId, decimal spend, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync("UPDATE users SET spend_nanos = @nanos WHERE user_id = @userId", new { nanos = Pricing.Money.ToNanos(spend), userId });
+    }
+
+    // ----- organizations -----
+
+    public async Task<Organization?> FindOrganizationAsync(string organizationId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QuerySingleOrDefaultAsync<OrganizationRow>("SELECT * FROM organizations WHERE organization_id = @organizationId", new { organizationId }))?.ToOrganization();
+    }
+
+    public async Task<IReadOnlyList<Organization>> ListOrganizationsAsync(CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        return (await c.QueryAsync<OrganizationRow>("SELECT * FROM organizations ORDER BY created_at DESC")).Select(r => r.ToOrganization()).ToList();
+    }
+
+    public async Task SaveOrganizationAsync(Organization o, bool insert, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var sql = insert
+            ? """
+              INSERT INTO organizations (organization_id, organization_alias, models, max_budget, budget_duration, spend_nanos, rpm_limit, tpm_limit, tpd_limit,
+                                         max_parallel_requests, metadata, created_by, updated_by, created_at, updated_at)
+              VALUES (@organization_id, @organization_alias, @models, @max_budget, @budget_duration, 0, @rpm_limit, @tpm_limit, @tpd_limit,
+                      @max_parallel_requests, @metadata, @created_by, @updated_by, @created_at, @updated_at)
+              """
+            : """
+              UPDATE organizations SET organization_alias = @organization_alias, models = @models, max_budget = @max_budget, budget_duration = @budget_duration,
+                  rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, tpd_limit = @tpd_limit, max_parallel_requests = @max_parallel_requests,
+                  metadata = @metadata, updated_by = @updated_by, updated_at = @updated_at
+              WHERE organization_id = @organization_id
+              """;
+        await c.ExecuteAsync(sql, OrganizationRow.From(o));
+    }
+
+    public async Task<bool> DeleteOrganizationAsync(string organizationId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await using var tx = await c.BeginTransactionAsync(ct);
+        var n = await c.ExecuteAsync("DELETE FROM organizations WHERE organization_id = @organizationId", new { organizationId }, tx);
+        await c.ExecuteAsync("DELETE FROM organization_members WHERE organization_id = @organizationId", new { organizationId }, tx);
+        // Teams stay (with their keys): only the level above them goes.
+        await c.ExecuteAsync("UPDATE teams SET organization_id = NULL WHERE organization_id = @organizationId", new { organizationId }, tx);
+        await tx.CommitAsync(ct);
+        return n > 0;
+    }
+
+    public async Task<IReadOnlyList<OrganizationMember>> ListOrganizationMembersAsync(string? organizationId, string? userId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var rows = await c.QueryAsync<(string, string, string?, string?, string, string)>(
+            """
+            SELECT organization_id, user_id, user_role, max_budget, created_at, updated_at FROM organization_members
+            WHERE (@organizationId IS NULL OR organization_id = @organizationId) AND (@userId IS NULL OR user_id = @userId) ORDER BY created_at
+            """, new { organizationId, userId });
+        return rows.Select(r => new OrganizationMember(r.Item1, r.Item2, r.Item3, Money(r.Item4), Columns.Time(r.Item5), Columns.Time(r.Item6))).ToList();
+    }
+
+    public async Task SaveOrganizationMemberAsync(OrganizationMember m, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync("""
+            INSERT INTO organization_members (organization_id, user_id, user_role, max_budget, created_at, updated_at)
+            VALUES (@organization_id, @user_id, @user_role, @max_budget, @created_at, @updated_at)
+            ON CONFLICT (organization_id, user_id) DO UPDATE SET user_role = excluded.user_role, max_budget = excluded.max_budget, updated_at = excluded.updated_at
+            """, new
+        {
+            organization_id = m.OrganizationId, user_id = m.UserId, user_role = m.UserRole, max_budget = Text(m.MaxBudget),
+            created_at = Columns.Time(m.CreatedAt), updated_at = Columns.Time(m.UpdatedAt),
+        });
+    }
+
+    // ----- team memberships (a user's budget in a team) -----
+
+    public async Task<TeamMembership?> FindTeamMembershipAsync(string teamId, string userId, CancellationToken ct) =>
+        (await ListTeamMembershipsAsync(teamId, userId, ct)).FirstOrDefault();
+
+    public async Task<IReadOnlyList<TeamMembership>> ListTeamMembershipsAsync(string? teamId, string? userId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        var rows = await c.QueryAsync<(string, string, string?, string)>(
+            "SELECT team_id, user_id, max_budget, created_at FROM team_memberships WHERE (@teamId IS NULL OR team_id = @teamId) AND (@userId IS NULL OR user_id = @userId) ORDER BY created_at",
+            new { teamId, userId });
+        return rows.Select(r => new TeamMembership(r.Item1, r.Item2, Money(r.Item3), Columns.Time(r.Item4))).ToList();
+    }
+
+    public async Task SaveTeamMembershipAsync(TeamMembership m, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync("""
+            INSERT INTO team_memberships (team_id, user_id, max_budget, created_at) VALUES (@team_id, @user_id, @max_budget, @created_at)
+            ON CONFLICT (team_id, user_id) DO UPDATE SET max_budget = excluded.max_budget
+            """, new { team_id = m.TeamId, user_id = m.UserId, max_budget = Text(m.MaxBudgetInTeam), created_at = Columns.Time(m.CreatedAt) });
+    }
+
+    public async Task DeleteTeamMembershipAsync(string teamId, string userId, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync("DELETE FROM team_memberships WHERE team_id = @teamId AND user_id = @userId", new { teamId, userId });
+    }
+
+    private static string? Text(decimal? d) => d?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static decimal? Money(string? s) => s is null ? null : decimal.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+
 #pragma warning disable IDE1006 // names match the columns
     private sealed class TeamRow : LimitColumns
     {
@@ -83,6 +198,8 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         public string? team_alias { get; set; }
         public string models { get; set; } = "[]";
         public string members { get; set; } = "[]";
+        public string? organization_id { get; set; }
+        public string model_aliases { get; set; } = "{}";
         public string metadata { get; set; } = "{}";
         public long blocked { get; set; }
         public string created_at { get; set; } = "";
@@ -94,6 +211,7 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
             {
                 team_id = t.TeamId, team_alias = t.TeamAlias, models = Columns.Json(t.Models),
                 members = JsonSerializer.Serialize(t.Members.ToList(), KeyJsonContext.Default.ListTeamMember), metadata = t.Metadata,
+                organization_id = t.OrganizationId, model_aliases = Columns.Map(t.ModelAliases),
                 blocked = t.Blocked ? 1 : 0, created_at = Columns.Time(t.CreatedAt), updated_at = Columns.Time(t.UpdatedAt),
             };
             row.SetLimits(t.Limits, t.Spend);
@@ -104,6 +222,7 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         {
             TeamId = team_id, TeamAlias = team_alias, Models = Columns.List(models), Limits = ToLimits(), Spend = Spend,
             Members = JsonSerializer.Deserialize(members, KeyJsonContext.Default.ListTeamMember) ?? [], Metadata = metadata,
+            OrganizationId = organization_id, ModelAliases = Columns.Map(model_aliases),
             Blocked = blocked != 0, CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };
     }
@@ -134,6 +253,34 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         {
             UserId = user_id, UserEmail = user_email, UserRole = user_role, Teams = Columns.List(teams), Models = Columns.List(models),
             Limits = ToLimits(), Spend = Spend, Metadata = metadata, CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
+        };
+    }
+    private sealed class OrganizationRow : LimitColumns
+    {
+        public string organization_id { get; set; } = "";
+        public string? organization_alias { get; set; }
+        public string models { get; set; } = "[]";
+        public string metadata { get; set; } = "{}";
+        public string created_by { get; set; } = "";
+        public string updated_by { get; set; } = "";
+        public string created_at { get; set; } = "";
+        public string updated_at { get; set; } = "";
+
+        public static OrganizationRow From(Organization o)
+        {
+            var row = new OrganizationRow
+            {
+                organization_id = o.OrganizationId, organization_alias = o.OrganizationAlias, models = Columns.Json(o.Models), metadata = o.Metadata,
+                created_by = o.CreatedBy, updated_by = o.UpdatedBy, created_at = Columns.Time(o.CreatedAt), updated_at = Columns.Time(o.UpdatedAt),
+            };
+            row.SetLimits(o.Limits, o.Spend);
+            return row;
+        }
+
+        public Organization ToOrganization() => new()
+        {
+            OrganizationId = organization_id, OrganizationAlias = organization_alias, Models = Columns.List(models), Limits = ToLimits(), Spend = Spend,
+            Metadata = metadata, CreatedBy = created_by, UpdatedBy = updated_by, CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };
     }
 #pragma warning restore IDE1006

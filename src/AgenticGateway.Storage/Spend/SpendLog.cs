@@ -16,6 +16,11 @@ internal sealed record SpendLog
     public string? KeyAlias { get; init; }
     public string? UserId { get; init; }
     public string? TeamId { get; init; }
+    public string? TeamAlias { get; init; }
+    /// <summary>The team's organization when the request was made (LiteLLM's user_api_key_org_id).</summary>
+    public string? OrganizationId { get; init; }
+    /// <summary>The id of the answer the client got ("chatcmpl-..."): LiteLLM's request_id, which /spend/logs?request_id= finds too.</summary>
+    public string? ResponseId { get; init; }
     public required string Model { get; init; }
     public string? ModelGroup { get; init; }
     public string? Deployment { get; init; }

@@ -28,17 +28,19 @@ internal sealed class SpendStore(IDatabase db)
         var keys = new Dictionary<string, long>();
         var users = new Dictionary<string, long>();
         var teams = new Dictionary<string, long>();
+        var organizations = new Dictionary<string, long>();
+        long total = 0;
         // One prepared statement, re-executed with new values: a spend log costs a few microseconds to store, not a
         // parse and a round of parameter binding each (this runs for every request the gateway serves).
         await using var insert = c.CreateCommand();
         insert.Transaction = tx;
         insert.CommandText = """
             INSERT INTO spend_logs (log_id, request_id, api_key, key_alias, user_id, team_id, model, model_group, deployment, provider, call_type,
-                prompt_tokens, completion_tokens, cost_nanos, status, latency_ms, stream, tags, start_time, end_time)
-            VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, @p15, @p16, @p17, @p18, @p19)
+                prompt_tokens, completion_tokens, cost_nanos, status, latency_ms, stream, tags, start_time, end_time, response_id, organization_id, team_alias)
+            VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, @p15, @p16, @p17, @p18, @p19, @p20, @p21, @p22)
             ON CONFLICT (log_id) DO NOTHING
             """;
-        var p = new DbParameter[20];
+        var p = new DbParameter[23];
         for (var i = 0; i < p.Length; i++)
         {
             p[i] = insert.CreateParameter();
@@ -57,15 +59,22 @@ internal sealed class SpendStore(IDatabase db)
             p[16].Value = log.Stream ? 1 : 0;
             p[17].Value = log.Tags.Count == 0 ? "[]" : JsonSerializer.Serialize(log.Tags, KeyJsonContext.Default.IReadOnlyListString);
             p[18].Value = log.StartTime.ToUniversalTime().ToString("O"); p[19].Value = log.EndTime.ToUniversalTime().ToString("O");
+            p[20].Value = (object?)log.ResponseId ?? DBNull.Value; p[21].Value = (object?)log.OrganizationId ?? DBNull.Value;
+            p[22].Value = (object?)log.TeamAlias ?? DBNull.Value;
             var inserted = await insert.ExecuteNonQueryAsync(ct);
             if (inserted == 0 || log.CostNanos == 0) continue;
             Add(keys, log.ApiKey, log.CostNanos);
             if (log.UserId is not null) Add(users, log.UserId, log.CostNanos);
             if (log.TeamId is not null) Add(teams, log.TeamId, log.CostNanos);
+            if (log.OrganizationId is not null) Add(organizations, log.OrganizationId, log.CostNanos);
+            total += log.CostNanos;
         }
         await AddSpendAsync(c, tx, "keys", "token", keys);
         await AddSpendAsync(c, tx, "users", "user_id", users);
         await AddSpendAsync(c, tx, "teams", "team_id", teams);
+        await AddSpendAsync(c, tx, "organizations", "organization_id", organizations);
+        // LiteLLM reports the spend of every caller as its litellm-proxy-budget user (a no-op where none exists).
+        if (total != 0) await AddSpendAsync(c, tx, "users", "user_id", new Dictionary<string, long> { [ProxyBudget.UserId] = total });
         await tx.CommitAsync(ct);
 
         static void Add(Dictionary<string, long> d, string id, long nanos) => d[id] = d.GetValueOrDefault(id) + nanos;
@@ -77,11 +86,31 @@ internal sealed class SpendStore(IDatabase db)
             await c.ExecuteAsync($"UPDATE {table} SET spend_nanos = spend_nanos + @nanos WHERE {idColumn} = @id", new { nanos, id }, tx);
     }
 
+    /// <summary>
+    /// Spend in nano-dollars of a limit holder since a time (DateTimeOffset.MinValue: all time): a key, user, team or
+    /// organization by its column, a team member by its team and user together, the global proxy budget by every log.
+    /// </summary>
+    public async Task<long> SpendSinceAsync(ILimitHolder holder, DateTimeOffset since, CancellationToken ct)
+    {
+        var (where, args) = holder switch
+        {
+            TeamMembership m => ("team_id = @team AND user_id = @user", (object)new { team = m.TeamId, user = m.UserId, since = Since(since) }),
+            ProxyBudget => ("1 = 1", new { since = Since(since) }),
+            _ => ($"{Column(holder.Scope)} = @id", new { id = holder.Id, since = Since(since) }),
+        };
+        await using var c = await db.OpenAsync(ct);
+        return await c.ExecuteScalarAsync<long?>($"SELECT CAST(SUM(cost_nanos) AS BIGINT) FROM spend_logs WHERE {where} AND end_time >= @since", args) ?? 0;
+
+        static string Since(DateTimeOffset since) => since == DateTimeOffset.MinValue ? "" : since.ToUniversalTime().ToString("O");
+    }
+
+    private static string Column(string scope) => scope switch { "key" => "api_key", "user" => "user_id", "organization" => "organization_id", _ => "team_id" };
+
     /// <summary>Spend in nano-dollars of a key, user or team since a time (DateTimeOffset.MinValue: all time).</summary>
     public async Task<long> SpendSinceAsync(string scope, string id, DateTimeOffset since, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        var column = scope switch { "key" => "api_key", "user" => "user_id", _ => "team_id" };
+        var column = Column(scope);
         return await c.ExecuteScalarAsync<long?>($"SELECT CAST(SUM(cost_nanos) AS BIGINT) FROM spend_logs WHERE {column} = @id AND end_time >= @since",
             new { id, since = since == DateTimeOffset.MinValue ? "" : since.ToUniversalTime().ToString("O") }) ?? 0;
     }
@@ -126,7 +155,12 @@ internal sealed class SpendStore(IDatabase db)
         Eq("api_key", q.ApiKey);
         Eq("user_id", q.UserId);
         Eq("team_id", q.TeamId);
-        Eq("request_id", q.RequestId);
+        // The id in x-request-id, or the id of the answer the client got ("chatcmpl-..."), as LiteLLM's request_id is.
+        if (q.RequestId is { } requestId)
+        {
+            clauses.Add("(request_id = @request_id OR response_id = @request_id)");
+            args.Add("request_id", requestId);
+        }
         if (q.Start is { } s) { clauses.Add("end_time >= @start"); args.Add("start", s.ToUniversalTime().ToString("O")); }
         if (q.End is { } e) { clauses.Add("end_time < @end"); args.Add("end", e.ToUniversalTime().ToString("O")); }
         return (clauses.Count == 0 ? "" : "WHERE " + string.Join(" AND ", clauses), args);
@@ -141,6 +175,9 @@ internal sealed class SpendStore(IDatabase db)
         public string? key_alias { get; set; }
         public string? user_id { get; set; }
         public string? team_id { get; set; }
+        public string? team_alias { get; set; }
+        public string? organization_id { get; set; }
+        public string? response_id { get; set; }
         public string model { get; set; } = "";
         public string? model_group { get; set; }
         public string? deployment { get; set; }
@@ -159,6 +196,7 @@ internal sealed class SpendStore(IDatabase db)
         public SpendLog ToLog() => new()
         {
             LogId = log_id, RequestId = request_id, ApiKey = api_key, KeyAlias = key_alias, UserId = user_id, TeamId = team_id, Model = model,
+            TeamAlias = team_alias, OrganizationId = organization_id, ResponseId = response_id,
             ModelGroup = model_group, Deployment = deployment, Provider = provider, CallType = call_type, PromptTokens = prompt_tokens,
             CompletionTokens = completion_tokens, CostNanos = cost_nanos, Status = (int)status, LatencyMs = latency_ms, Stream = stream != 0,
             Tags = JsonSerializer.Deserialize(tags, KeyJsonContext.Default.IReadOnlyListString) ?? [],

@@ -127,6 +127,53 @@ internal static class Schema
         CREATE TABLE IF NOT EXISTS proxy_models_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL);
         INSERT INTO proxy_models_version (id, version) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM proxy_models_version);
         """,
+        // LiteLLM's management API parity: key aliases, team model aliases, organizations above teams, budgets per
+        // team member, and the spend log fields LiteLLM scripts read (the response id clients see, the organization).
+        """
+        ALTER TABLE keys ADD COLUMN aliases TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE teams ADD COLUMN organization_id TEXT;
+        ALTER TABLE teams ADD COLUMN model_aliases TEXT NOT NULL DEFAULT '{}';
+        CREATE TABLE organizations (
+            organization_id TEXT PRIMARY KEY,
+            organization_alias TEXT,
+            models TEXT NOT NULL DEFAULT '[]',
+            max_budget TEXT,
+            budget_duration TEXT,
+            spend_nanos BIGINT NOT NULL DEFAULT 0,
+            rpm_limit BIGINT,
+            tpm_limit BIGINT,
+            tpd_limit BIGINT,
+            max_parallel_requests BIGINT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_by TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE organization_members (
+            organization_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            user_role TEXT,
+            max_budget TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (organization_id, user_id)
+        );
+        CREATE TABLE team_memberships (
+            team_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            max_budget TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (team_id, user_id)
+        );
+        CREATE INDEX users_email ON users(user_email);
+        ALTER TABLE spend_logs ADD COLUMN response_id TEXT;
+        ALTER TABLE spend_logs ADD COLUMN organization_id TEXT;
+        ALTER TABLE spend_logs ADD COLUMN team_alias TEXT;
+        CREATE INDEX spend_logs_response ON spend_logs(response_id);
+        CREATE INDEX spend_logs_org ON spend_logs(organization_id, end_time);
+        CREATE INDEX spend_logs_team_user ON spend_logs(team_id, user_id, end_time);
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

@@ -94,6 +94,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<AuditLog>();
         builder.Services.AddSingleton<KeyRegistry>();
         builder.Services.AddSingleton<IdentityManager>();
+        builder.Services.AddSingleton<OrganizationManager>();
         builder.Services.AddSingleton<JwtAuthenticator>();
         builder.Services.AddSingleton<ClientAuth>();
         builder.Services.AddSingleton<KeyManager>();

@@ -44,6 +44,8 @@ public class KeyManagementTests : IAsyncLifetime
     [Fact]
     public async Task Generate_returns_the_secret_once_and_stores_only_its_hash()
     {
+        await Admin(HttpMethod.Post, "/team/new", """{"team_id":"t1"}""");
+        await Admin(HttpMethod.Post, "/user/new", """{"user_id":"u1","auto_create_key":false}""");
         var (status, body) = await Admin(HttpMethod.Post, "/key/generate",
             """{"key_alias":"ci-bot","models":["gpt-4o"],"max_budget":10.5,"rpm_limit":60,"tpm_limit":1000,"metadata":{"env":"ci"},"tags":["team-a"],"user_id":"u1","team_id":"t1","budget_duration":"30d"}""");
         Assert.Equal(HttpStatusCode.OK, status);
@@ -110,6 +112,8 @@ public class KeyManagementTests : IAsyncLifetime
     [Fact]
     public async Task List_filters_and_pages()
     {
+        await Admin(HttpMethod.Post, "/user/new", """{"user_id":"lister","auto_create_key":false}""");
+        await Admin(HttpMethod.Post, "/user/new", """{"user_id":"someone-else","auto_create_key":false}""");
         for (var i = 0; i < 3; i++) await Generate($$"""{"user_id":"lister","key_alias":"l{{i}}"}""");
         await Generate("""{"user_id":"someone-else"}""");
         var (_, page) = await Admin(HttpMethod.Get, "/key/list?user_id=lister&size=2");
@@ -153,7 +157,7 @@ public class KeyManagementTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Only_the_master_key_manages_keys_and_bad_input_gets_a_clear_400()
+    public async Task Only_the_master_key_manages_keys_and_bad_input_or_unknown_owners_get_a_clear_400()
     {
         var secret = await Generate("{}");
         Assert.Equal(HttpStatusCode.Forbidden, (await Admin(HttpMethod.Post, "/key/generate", "{}", key: secret)).Status);
@@ -165,7 +169,11 @@ public class KeyManagementTests : IAsyncLifetime
         Assert.Contains("max_budget", message, StringComparison.Ordinal);
         Assert.Contains("models", message, StringComparison.Ordinal);
 
-        Assert.Equal(HttpStatusCode.BadRequest, (await Admin(HttpMethod.Post, "/key/generate", """{"models":["gpt-5-typo"]}""")).Status);
+        // A key naming a team or user that does not exist is refused once, here (LiteLLM mints it and refuses every request).
+        var (teamStatus, noTeam) = await Admin(HttpMethod.Post, "/key/generate", """{"team_id":"no-such-team"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, teamStatus);
+        Assert.StartsWith("Team doesn't exist in db. Team=no-such-team.", noTeam.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Admin(HttpMethod.Post, "/key/generate", """{"user_id":"no-such-user"}""")).Status);
         await Generate("""{"key_alias":"unique-alias"}""");
         Assert.Equal(HttpStatusCode.BadRequest, (await Admin(HttpMethod.Post, "/key/generate", """{"key_alias":"unique-alias"}""")).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await Admin(HttpMethod.Post, "/key/generate", "{not json")).Status);

@@ -93,6 +93,8 @@ public class UiApiTests : IAsyncLifetime
     [Fact]
     public async Task A_request_shows_in_the_live_log_and_the_overview_without_its_prompt()
     {
+        // A key's team must exist (the gateway refuses a key naming an unknown team).
+        await _gateway.AdminAsync("/team/new", """{"team_id":"team-live"}""", Master);
         var key = await _gateway.GenerateKeyAsync("""{"key_alias":"live-log-key","team_id":"team-live"}""", Master);
         var (_, before) = await _gateway.AdminAsync("/ui/api/requests", null, Master);
         var after = before.GetProperty("last_seq").GetInt64();

@@ -14,10 +14,14 @@ internal sealed class BudgetMiddleware(Budgets budgets) : IRouterMiddleware
 
     public bool AppliesTo(HttpContext context) => VirtualKeyCall.Is(context);
 
+    /// <summary>LiteLLM's global budget from the running config (it reloads), or null when none is set.</summary>
+    private static ProxyBudget? ProxyBudgetOf(Runtime.GatewayRuntime runtime) =>
+        runtime.Options.Budgets is { ProxyMaxBudget: { } max } b ? new ProxyBudget(new LimitSettings { MaxBudget = max, BudgetDuration = b.ProxyBudgetDuration }) : null;
+
     public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
     {
         var (caller, llm) = (context.Features.Get<Caller>()!, context.Features.Get<LlmRequest>()!);
-        var (hold, refused) = await budgets.ReserveAsync(caller, llm.Reservation.Cost, context.RequestAborted);
+        var (hold, refused) = await budgets.ReserveAsync(caller, llm.Reservation.Cost, context.RequestAborted, ProxyBudgetOf(llm.Runtime));
         if (refused is not null) return refused;
         try { return await next.InvokeAsync(context); }
         finally

@@ -6,7 +6,8 @@ using AgenticGateway.Keys;
 namespace AgenticGateway.Services.Admin;
 
 /// <summary>LiteLLM's /team/* and /user/* operations, in its request and response shapes.</summary>
-internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyManager keyManager, KeyRegistry registry, AuditLog audit, TimeProvider time)
+internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore keys, KeyManager keyManager, KeyRegistry registry, AuditLog audit, TimeProvider time,
+    SpendStore spend, Runtime.RuntimeHolder runtimes)
 {
     // ----- teams -----
 
@@ -16,8 +17,9 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         var id = r.String("team_id") ?? Guid.NewGuid().ToString();
         var team = ApplyTeam(r, new Team { TeamId = id, CreatedAt = now, UpdatedAt = now });
         var members = ReadMembers(r, "members_with_roles");
-        if (members is not null) team = team with { Members = members };
+        if (members is not null) team = team with { Members = await LinkAsync(members, ct) };
         if (r.Error is { } error) return KeyResult.Fail(error);
+        if (await UnknownOrganizationAsync(team, null, ct) is { } noOrg) return KeyResult.Fail(noOrg);
         if (await store.FindTeamAsync(id, ct) is not null) return KeyResult.Fail(ApiError.BadRequest($"Team '{id}' already exists.", "team_id", "duplicate_team"));
         await store.SaveTeamAsync(team, insert: true, ct);
         await audit.RecordAsync(r.Actor, "team.create", "team", id, null, TeamJson(team), ct);
@@ -30,14 +32,37 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         if (team is null) return KeyResult.Fail(error!);
         var updated = ApplyTeam(r, team) with { UpdatedAt = time.GetUtcNow() };
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
-        return await SaveTeamAsync(r, "team.update", team, updated, ct);
+        if (await UnknownOrganizationAsync(updated, team, ct) is { } noOrg) return KeyResult.Fail(noOrg);
+        await SaveTeamAsync(r, "team.update", team, updated, ct);
+        // LiteLLM answers /team/update with the team under "data".
+        return KeyResult.Ok(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("team_id", updated.TeamId);
+            w.WritePropertyName("data");
+            WriteTeam(w, updated);
+            w.WriteEndObject();
+        });
     }
+
+    private async Task<ApiError?> UnknownOrganizationAsync(Team team, Team? before, CancellationToken ct) =>
+        team.OrganizationId is { } org && org != before?.OrganizationId && await store.FindOrganizationAsync(org, ct) is null
+            ? ApiError.BadRequest($"Organization '{org}' does not exist. Create it via `/organization/new`.", "organization_id", "organization_not_found")
+            : null;
 
     public async Task<KeyResult> TeamInfoAsync(KeyRequest r, CancellationToken ct)
     {
-        var (team, error) = await FindTeamAsync(r, ct);
+        // A virtual key reads its own team only (with no team_id named: its own).
+        var ownTeam = r.Caller?.Key?.TeamId;
+        if (!r.IsAdmin)
+        {
+            var named = r.String("team_id");
+            if (ownTeam is null || (named is not null && named != ownTeam)) return KeyResult.Fail(SelfService.Denied("team"));
+        }
+        var (team, error) = await FindTeamAsync(r, ct, r.IsAdmin ? null : ownTeam);
         if (team is null) return KeyResult.Fail(error!);
         var (teamKeys, _) = await keys.ListAsync(new KeyQuery(TeamId: team.TeamId, PageSize: 1000), ct);
+        var memberships = await MembershipsAsync(team, null, ct);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -47,6 +72,7 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
             w.WriteStartArray("keys");
             foreach (var k in teamKeys) KeyManager.WriteKey(w, k, null);
             w.WriteEndArray();
+            WriteMemberships(w, memberships);
             w.WriteEndObject();
         });
     }
@@ -81,29 +107,6 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         });
     }
 
-    public async Task<KeyResult> AddMemberAsync(KeyRequest r, CancellationToken ct)
-    {
-        var (team, error) = await FindTeamAsync(r, ct);
-        if (team is null) return KeyResult.Fail(error!);
-        var added = ReadMembers(r, "member");
-        if (r.Error is { } invalid) return KeyResult.Fail(invalid);
-        if (added is null || added.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Give the member to add in 'member' ({\"role\": \"user\", \"user_id\": ...}).", "member"));
-        var members = team.Members.Where(m => !added.Any(a => Same(a, m))).Concat(added).ToList();
-        return await SaveTeamAsync(r, "team.member_add", team, team with { Members = members, UpdatedAt = time.GetUtcNow() }, ct);
-    }
-
-    public async Task<KeyResult> DeleteMemberAsync(KeyRequest r, CancellationToken ct)
-    {
-        var (team, error) = await FindTeamAsync(r, ct);
-        if (team is null) return KeyResult.Fail(error!);
-        var removed = new TeamMember(r.String("user_id"), r.String("user_email"), "user");
-        if (r.Error is { } invalid) return KeyResult.Fail(invalid);
-        if (removed.UserId is null && removed.UserEmail is null) return KeyResult.Fail(ApiError.BadRequest("Name the member in 'user_id' or 'user_email'.", "user_id"));
-        var members = team.Members.Where(m => !Same(removed, m)).ToList();
-        if (members.Count == team.Members.Count) return KeyResult.Fail(new ApiError(404, "That user is not a member of this team.", "invalid_request_error", "member_not_found", "user_id"));
-        return await SaveTeamAsync(r, "team.member_delete", team, team with { Members = members, UpdatedAt = time.GetUtcNow() }, ct);
-    }
-
     private async Task<KeyResult> SaveTeamAsync(KeyRequest r, string action, Team before, Team after, CancellationToken ct)
     {
         await store.SaveTeamAsync(after, insert: false, ct);
@@ -122,6 +125,8 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         Limits = r.Limits(t.Limits),
         Metadata = r.ObjectText("metadata") ?? t.Metadata,
         Blocked = r.Bool("blocked") ?? t.Blocked,
+        OrganizationId = r.Has("organization_id") ? r.String("organization_id") : t.OrganizationId,
+        ModelAliases = r.StringMap("model_aliases") ?? t.ModelAliases,
     };
 
     /// <summary>A member object or a list of them: {"role": "admin"|"user", "user_id"?, "user_email"?}.</summary>
@@ -142,9 +147,9 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         return members;
     }
 
-    private async Task<(Team?, ApiError?)> FindTeamAsync(KeyRequest r, CancellationToken ct)
+    private async Task<(Team?, ApiError?)> FindTeamAsync(KeyRequest r, CancellationToken ct, string? fallback = null)
     {
-        var id = r.String("team_id");
+        var id = r.String("team_id") ?? fallback;
         if (r.Error is { } invalid) return (null, invalid);
         if (string.IsNullOrEmpty(id)) return (null, ApiError.BadRequest("Name the team in 'team_id'.", "team_id"));
         var team = await store.FindTeamAsync(id, ct);
@@ -153,12 +158,17 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
 
     private static string TeamJson(Team t) => KeyResult.Ok(w => WriteTeam(w, t)).Text;
 
-    internal static void WriteTeam(Utf8JsonWriter w, Team t)
+    internal static void WriteTeam(Utf8JsonWriter w, Team t) => WriteTeam(w, t, null);
+
+    /// <param name="memberships">When given, the team's team_memberships (a user's budget and spend there), as /user/info lists them.</param>
+    internal static void WriteTeam(Utf8JsonWriter w, Team t, List<(TeamMembership, long)>? memberships, bool end = true)
     {
         w.WriteStartObject();
         w.WriteString("team_id", t.TeamId);
         JsonOut.Nullable(w, "team_alias", t.TeamAlias);
+        JsonOut.Nullable(w, "organization_id", t.OrganizationId);
         JsonOut.Strings(w, "models", t.Models);
+        JsonOut.Map(w, "model_aliases", t.ModelAliases);
         JsonOut.Limits(w, t, DateTimeOffset.UtcNow);
         w.WriteStartArray("members_with_roles");
         foreach (var m in t.Members)
@@ -174,7 +184,8 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         w.WriteBoolean("blocked", t.Blocked);
         w.WriteString("created_at", t.CreatedAt);
         w.WriteString("updated_at", t.UpdatedAt);
-        w.WriteEndObject();
+        if (memberships is not null) WriteMemberships(w, memberships);
+        if (end) w.WriteEndObject();
     }
 
     // ----- users -----
@@ -185,14 +196,22 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         var id = r.String("user_id") ?? Guid.NewGuid().ToString();
         var user = ApplyUser(r, new User { UserId = id, CreatedAt = now, UpdatedAt = now });
         var autoKey = r.Bool("auto_create_key") ?? true;
+        // LiteLLM's (deprecated, still used) team_id: the user joins that team and its key is the team's.
+        var teamId = r.String("team_id");
+        var aliases = r.StringMap("aliases");
         if (r.Error is { } error) return KeyResult.Fail(error);
+        var team = teamId is null ? null : await store.FindTeamAsync(teamId, ct);
+        if (teamId is not null && team is null)
+            return KeyResult.Fail(ApiError.BadRequest($"Team doesn't exist in db. Team={teamId}. Create team via `/team/new` call.", "team_id", "team_not_found"));
         if (await store.FindUserAsync(id, ct) is not null) return KeyResult.Fail(ApiError.BadRequest($"User '{id}' already exists.", "user_id", "duplicate_user"));
         await store.SaveUserAsync(user, insert: true, ct);
         await audit.RecordAsync(r.Actor, "user.create", "user", id, null, UserJson(user), ct);
+        if (team is not null && !team.Members.Any(m => m.UserId == id))
+            await SaveTeamAsync(r, "team.member_add", team, team with { Members = [.. team.Members, new TeamMember(id, user.UserEmail, "user")], UpdatedAt = now }, ct);
         // LiteLLM creates a key for a new user unless told not to, and returns it with the user.
         string? secret = null;
         VirtualKey? key = null;
-        if (autoKey) (key, secret) = await keyManager.CreateForUserAsync(id, user.Models, r.Actor, ct);
+        if (autoKey) (key, secret) = await keyManager.CreateForUserAsync(id, user.Models, r.Actor, ct, teamId, aliases);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -204,11 +223,19 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
 
     public async Task<KeyResult> UpdateUserAsync(KeyRequest r, CancellationToken ct)
     {
+        await EnsureProxyBudgetUserAsync(r.String("user_id"), ct);
         var (user, error) = await FindUserAsync(r, ct);
         if (user is null) return KeyResult.Fail(error!);
         var updated = ApplyUser(r, user) with { UpdatedAt = time.GetUtcNow() };
+        // LiteLLM's "spend" sets the recorded spend (its tests reset the litellm-proxy-budget user with it).
+        var newSpend = r.Decimal("spend");
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         await store.SaveUserAsync(updated, insert: false, ct);
+        if (newSpend is { } s)
+        {
+            await store.SetUserSpendAsync(updated.UserId, s, ct);
+            updated = updated with { Spend = s };
+        }
         await audit.RecordAsync(r.Actor, "user.update", "user", updated.UserId, UserJson(user), UserJson(updated), ct);
         registry.InvalidateAll();
         return KeyResult.Ok(w => WriteUser(w, updated));
@@ -216,10 +243,20 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
 
     public async Task<KeyResult> UserInfoAsync(KeyRequest r, CancellationToken ct)
     {
-        var (user, error) = await FindUserAsync(r, ct);
+        // A virtual key reads its own user only (with no user_id named: its own).
+        var ownUser = r.Caller?.Key?.UserId;
+        if (!r.IsAdmin)
+        {
+            var named = r.String("user_id");
+            if (ownUser is null || (named is not null && named != ownUser)) return KeyResult.Fail(SelfService.Denied("user"));
+        }
+        await EnsureProxyBudgetUserAsync(r.String("user_id"), ct);
+        var (user, error) = await FindUserAsync(r, ct, r.IsAdmin ? null : ownUser);
         if (user is null) return KeyResult.Fail(error!);
         var (userKeys, _) = await keys.ListAsync(new KeyQuery(UserId: user.UserId, PageSize: 1000), ct);
         var teams = await store.ListTeamsAsync(user.UserId, ct);
+        var memberships = new Dictionary<string, List<(TeamMembership, long)>>(StringComparer.Ordinal);
+        foreach (var t in teams) memberships[t.TeamId] = await MembershipsAsync(t, user.UserId, ct);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -230,10 +267,35 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
             foreach (var k in userKeys) KeyManager.WriteKey(w, k, null);
             w.WriteEndArray();
             w.WriteStartArray("teams");
-            foreach (var t in teams) WriteTeam(w, t);
+            foreach (var t in teams) WriteTeam(w, t, memberships[t.TeamId]);
             w.WriteEndArray();
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>
+    /// LiteLLM keeps its global budget's spend as the user litellm-proxy-budget, which it creates at start when
+    /// litellm_settings.max_budget is set. We create it when first read or updated, with the spend of the current
+    /// period so far; every spend log adds to it from then on (see SpendStore).
+    /// </summary>
+    private async Task EnsureProxyBudgetUserAsync(string? userId, CancellationToken ct)
+    {
+        if (userId != ProxyBudget.UserId || runtimes.Current.Options.Budgets is not { ProxyMaxBudget: { } max } budgets) return;
+        if (await store.FindUserAsync(userId, ct) is not null) return;
+        var now = time.GetUtcNow();
+        var limits = new LimitSettings { MaxBudget = max, BudgetDuration = budgets.ProxyBudgetDuration };
+        var (start, _) = BudgetPeriod.Current(limits.BudgetDuration, DateTimeOffset.UnixEpoch, now);
+        var spent = await spend.SpendSinceAsync(new ProxyBudget(limits), start, ct);
+        try
+        {
+            await store.SaveUserAsync(new User { UserId = userId, Limits = limits, CreatedAt = now, UpdatedAt = now }, insert: true, ct);
+            await store.SetUserSpendAsync(userId, Pricing.Money.FromNanos(spent), ct);
+        }
+        catch (System.Data.Common.DbException)
+        {
+            // Another request (or replica) created it first; anything else is the store's failure.
+            if (await store.FindUserAsync(userId, ct) is null) throw;
+        }
     }
 
     public async Task<KeyResult> DeleteUsersAsync(KeyRequest r, CancellationToken ct)
@@ -265,9 +327,9 @@ internal sealed class IdentityManager(IIdentityStore store, IKeyStore keys, KeyM
         Metadata = r.ObjectText("metadata") ?? u.Metadata,
     };
 
-    private async Task<(User?, ApiError?)> FindUserAsync(KeyRequest r, CancellationToken ct)
+    private async Task<(User?, ApiError?)> FindUserAsync(KeyRequest r, CancellationToken ct, string? fallback = null)
     {
-        var id = r.String("user_id");
+        var id = r.String("user_id") ?? fallback;
         if (r.Error is { } invalid) return (null, invalid);
         if (string.IsNullOrEmpty(id)) return (null, ApiError.BadRequest("Name the user in 'user_id'.", "user_id"));
         var user = await store.FindUserAsync(id, ct);

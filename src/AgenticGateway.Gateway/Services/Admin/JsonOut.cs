@@ -22,6 +22,14 @@ internal static class JsonOut
         w.WriteEndArray();
     }
 
+    /// <summary>A map of names (key aliases, team model_aliases) as a JSON object.</summary>
+    public static void Map(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, string> map)
+    {
+        w.WriteStartObject(name);
+        foreach (var (k, v) in map) w.WriteString(k, v);
+        w.WriteEndObject();
+    }
+
     /// <summary>A stored JSON value (metadata, audit snapshots), written as it is.</summary>
     public static void Raw(Utf8JsonWriter w, string name, string json)
     {

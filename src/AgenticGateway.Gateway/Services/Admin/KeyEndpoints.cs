@@ -13,7 +13,8 @@ namespace AgenticGateway.Services.Admin;
 /// <summary>
 /// LiteLLM's key management API, same paths and field names, so existing scripts keep working:
 /// /key/generate, /key/update, /key/info, /key/list, /key/delete, /key/block, /key/unblock, /key/regenerate.
-/// Only the master key may call it. A key is named by its secret ("sk-...") or by its token (the hash).
+/// Only the master key may manage; a virtual key may read its own /key/info, its user's /user/info and its team's
+/// /team/info (LiteLLM's self-service reads). A key is named by its secret ("sk-...") or by its token (the hash).
 /// </summary>
 internal static class KeyEndpoints
 {
@@ -21,12 +22,17 @@ internal static class KeyEndpoints
     {
         var m = routes.ServiceProvider.GetRequiredService<KeyManager>();
         var ids = routes.ServiceProvider.GetRequiredService<IdentityManager>();
+        var orgs = routes.ServiceProvider.GetRequiredService<OrganizationManager>();
         var app = routes.MapGroup("").Gateway(GatewayRoute.Admin);
         static RequestDelegate Admin(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => AdminAsync(c, action);
 
         app.MapPost("/key/generate", Admin(m.GenerateAsync));
         app.MapPost("/key/update", Admin(m.UpdateAsync));
-        app.MapGet("/key/info", Admin(m.InfoAsync));
+        // Self-service reads: any caller, each answer scoped to what the caller owns.
+        var self = routes.MapGroup("").Gateway(GatewayRoute.Account);
+        self.MapGet("/key/info", Admin(m.InfoAsync));
+        self.MapGet("/user/info", Admin(ids.UserInfoAsync));
+        self.MapGet("/team/info", Admin(ids.TeamInfoAsync));
         app.MapGet("/key/list", Admin(m.ListAsync));
         app.MapPost("/key/delete", Admin(m.DeleteAsync));
         app.MapPost("/key/block", Admin((x, ct) => m.SetBlockedAsync(x, true, ct)));
@@ -36,14 +42,22 @@ internal static class KeyEndpoints
 
         app.MapPost("/team/new", Admin(ids.NewTeamAsync));
         app.MapPost("/team/update", Admin(ids.UpdateTeamAsync));
-        app.MapGet("/team/info", Admin(ids.TeamInfoAsync));
         app.MapGet("/team/list", Admin(ids.ListTeamsAsync));
         app.MapPost("/team/delete", Admin(ids.DeleteTeamsAsync));
         app.MapPost("/team/member_add", Admin(ids.AddMemberAsync));
         app.MapPost("/team/member_delete", Admin(ids.DeleteMemberAsync));
+        app.MapPost("/team/member_update", Admin(ids.UpdateMemberAsync));
+        // LiteLLM's organization routes; update is PATCH and delete DELETE there, and older clients POST both (and list).
+        app.MapPost("/organization/new", Admin(orgs.NewAsync));
+        app.MapGet("/organization/info", Admin(orgs.InfoAsync));
+        app.MapPost("/organization/info", Admin(orgs.InfoAsync));
+        app.MapGet("/organization/list", Admin(orgs.ListAsync));
+        app.MapPost("/organization/list", Admin(orgs.ListAsync));
+        app.MapMethods("/organization/update", ["PATCH", "POST"], Admin(orgs.UpdateAsync));
+        app.MapMethods("/organization/delete", ["DELETE", "POST"], Admin(orgs.DeleteAsync));
+        app.MapPost("/organization/member_add", Admin(orgs.MemberAddAsync));
         app.MapPost("/user/new", Admin(ids.NewUserAsync));
         app.MapPost("/user/update", Admin(ids.UpdateUserAsync));
-        app.MapGet("/user/info", Admin(ids.UserInfoAsync));
         app.MapPost("/user/delete", Admin(ids.DeleteUsersAsync));
     }
 
@@ -51,7 +65,7 @@ internal static class KeyEndpoints
     internal static async Task AdminAsync(HttpContext context, Func<KeyRequest, CancellationToken, Task<KeyResult>> action)
     {
         JsonElement? body = null;
-        if (HttpMethods.IsPost(context.Request.Method))
+        if (!HttpMethods.IsGet(context.Request.Method))
         {
             ApiError? bodyError;
             (body, bodyError) = await JsonBody.ReadObjectAsync(context.Request, 1 << 20, context.RequestAborted);
@@ -60,7 +74,7 @@ internal static class KeyEndpoints
         KeyResult result;
         try
         {
-            result = await action(new KeyRequest(body, context.Request.Query, context.Request.RouteValues["key"] as string), context.RequestAborted);
+            result = await action(new KeyRequest(body, context.Request.Query, context.Request.RouteValues["key"] as string) { Caller = context.Features.Get<Caller>() }, context.RequestAborted);
         }
         catch (System.Data.Common.DbException ex)
         {
@@ -87,6 +101,22 @@ internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, stri
 
     /// <summary>Who is acting, for the audit log. Only the master key manages today.</summary>
     public string Actor { get; init; } = "master_key";
+
+    /// <summary>Who is calling (null in unit tests of the managers: the admin).</summary>
+    public Caller? Caller { get; init; }
+
+    /// <summary>Whether the caller may read anything (the master key, an admin JWT, or no auth at all).</summary>
+    public bool IsAdmin => Caller is null || Caller.IsAdmin;
+
+    /// <summary>A body field that is a JSON object of strings (aliases, model_aliases); null when absent.</summary>
+    public Dictionary<string, string>? StringMap(string name)
+    {
+        if (Element(name) is not { } e) return null;
+        if (e.ValueKind == JsonValueKind.Object && e.EnumerateObject().All(p => p.Value.ValueKind == JsonValueKind.String))
+            return e.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal);
+        Errors.Add($"'{name}' must be an object of model names (\"alias\": \"model\")");
+        return null;
+    }
 
     /// <summary>A body field as it is, or null when absent or null.</summary>
     public JsonElement? Element(string name) =>

@@ -6,7 +6,7 @@ using AgenticGateway.Keys;
 namespace AgenticGateway.Services.Admin;
 
 /// <summary>The key management operations behind <see cref="KeyEndpoints"/>, in LiteLLM's request and response shapes.</summary>
-internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeHolder runtimes, AuditLog audit, TimeProvider time)
+internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, KeyRegistry registry, AuditLog audit, TimeProvider time)
 {
     public async Task<KeyResult> GenerateAsync(KeyRequest r, CancellationToken ct)
     {
@@ -15,7 +15,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         if (InvalidSecret(secret, "key") is { } badSecret) return KeyResult.Fail(badSecret);
         var key = Apply(r, new VirtualKey { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), CreatedAt = now, UpdatedAt = now }, now);
         if (r.Error is { } error) return KeyResult.Fail(error);
-        if (UnknownModels(key) is { } problem) return KeyResult.Fail(problem);
+        if (await UnknownOwnerAsync(key, null, ct) is { } owner) return KeyResult.Fail(owner);
         if (await AliasTakenAsync(key.KeyAlias, null, ct) is { } taken) return KeyResult.Fail(taken);
         if (await store.FindAsync(key.Token, ct) is not null)
             return KeyResult.Fail(ApiError.BadRequest("That key already exists.", "key", "duplicate_key"));
@@ -27,11 +27,16 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
     }
 
     /// <summary>The key /user/new makes for a new user (LiteLLM's auto_create_key).</summary>
-    public async Task<(VirtualKey Key, string Secret)> CreateForUserAsync(string userId, IReadOnlyList<string> models, string actor, CancellationToken ct)
+    public async Task<(VirtualKey Key, string Secret)> CreateForUserAsync(string userId, IReadOnlyList<string> models, string actor, CancellationToken ct, string? teamId = null,
+        IReadOnlyDictionary<string, string>? aliases = null)
     {
         var now = time.GetUtcNow();
         var secret = VirtualKey.NewSecret();
-        var key = new VirtualKey { Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), UserId = userId, Models = models, CreatedAt = now, UpdatedAt = now };
+        var key = new VirtualKey
+        {
+            Token = VirtualKey.HashOf(secret), KeyName = VirtualKey.Mask(secret), UserId = userId, TeamId = teamId, Models = models,
+            Aliases = aliases ?? EmptyAliases.Instance, CreatedAt = now, UpdatedAt = now,
+        };
         await store.InsertAsync(key, ct);
         await audit.RecordAsync(actor, "key.create", "key", key.Token, null, KeyJson(key), ct);
         return (key, secret);
@@ -44,7 +49,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         var now = time.GetUtcNow();
         var updated = Apply(r, key, now) with { UpdatedAt = now };
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
-        if (UnknownModels(updated) is { } problem) return KeyResult.Fail(problem);
+        if (await UnknownOwnerAsync(updated, key, ct) is { } owner) return KeyResult.Fail(owner);
         if (await AliasTakenAsync(updated.KeyAlias, key.KeyAlias, ct) is { } taken) return KeyResult.Fail(taken);
         await store.UpdateAsync(updated, ct);
         registry.Invalidate(updated.Token);
@@ -54,8 +59,19 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
 
     public async Task<KeyResult> InfoAsync(KeyRequest r, CancellationToken ct)
     {
+        // A virtual key reads itself: with no key named, the caller's own (LiteLLM's /key/info without ?key=).
+        var own = r.Caller?.Key;
+        if (!r.IsAdmin && own is null) return KeyResult.Fail(SelfService.Denied("key"));
+        if (own is not null && !r.IsAdmin && r.RouteKey is null && string.IsNullOrEmpty(r.String("key")))
+            return InfoOf(await store.FindAsync(own.Token, ct) ?? own);
         var (key, error) = await FindAsync(r, ct);
+        if (!r.IsAdmin && (key is null || key.Token != own!.Token)) return KeyResult.Fail(SelfService.Denied("key"));
         if (key is null) return KeyResult.Fail(error!);
+        return InfoOf(key);
+    }
+
+    private static KeyResult InfoOf(VirtualKey key)
+    {
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -165,6 +181,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
             UserId = r.Has("user_id") ? r.String("user_id") : key.UserId,
             TeamId = r.Has("team_id") ? r.String("team_id") : key.TeamId,
             Models = r.StringList("models") ?? key.Models,
+            Aliases = r.StringMap("aliases") ?? key.Aliases,
             Limits = r.Limits(key.Limits),
             Metadata = r.ObjectText("metadata") ?? key.Metadata,
             Tags = r.StringList("tags") ?? key.Tags,
@@ -173,13 +190,18 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         };
     }
 
-    /// <summary>Model names a key is limited to must exist (or be wildcards), so a typo does not lock a key out silently.</summary>
-    private ApiError? UnknownModels(VirtualKey key)
+    /// <summary>
+    /// The team and user a key names must exist (LiteLLM mints such a key and refuses it at every request with "Team
+    /// doesn't exist in db"; we refuse it once, here, with LiteLLM's words). Model names are not checked: as in LiteLLM,
+    /// a key may list models not configured yet, and access groups (model_info.access_groups).
+    /// </summary>
+    private async Task<ApiError?> UnknownOwnerAsync(VirtualKey key, VirtualKey? before, CancellationToken ct)
     {
-        var catalog = runtimes.Current.Catalog;
-        var unknown = key.Models.Where(m => m is not ("*" or "all-proxy-models") && !m.EndsWith('*') && !catalog.TryResolve(m, out _)).ToList();
-        return unknown.Count == 0 ? null
-            : ApiError.BadRequest($"Unknown models for this key: {string.Join(", ", unknown)}.", "models", "model_not_found");
+        if (key.TeamId is { } team && team != before?.TeamId && await identities.FindTeamAsync(team, ct) is null)
+            return ApiError.BadRequest($"Team doesn't exist in db. Team={team}. Create team via `/team/new` call.", "team_id", "team_not_found");
+        if (key.UserId is { } user && user != before?.UserId && await identities.FindUserAsync(user, ct) is null)
+            return ApiError.BadRequest($"User doesn't exist in db. 'user_id'={user}. Create user via `/user/new` call.", "user_id", "user_not_found");
+        return null;
     }
 
     /// <summary>An alias names one key only; <paramref name="current"/> is the key's own alias, which it may keep.</summary>
@@ -218,6 +240,7 @@ internal sealed class KeyManager(IKeyStore store, KeyRegistry registry, RuntimeH
         JsonOut.Nullable(w, "user_id", k.UserId);
         JsonOut.Nullable(w, "team_id", k.TeamId);
         JsonOut.Strings(w, "models", k.Models);
+        JsonOut.Map(w, "aliases", k.Aliases);
         JsonOut.Limits(w, k, DateTimeOffset.UtcNow);
         JsonOut.Raw(w, "metadata", k.Metadata);
         JsonOut.Strings(w, "tags", k.Tags);

@@ -242,6 +242,18 @@ internal static class SpendEndpoints
         w.WriteNumber("latency_ms", l.LatencyMs);
         w.WriteBoolean("stream", l.Stream);
         JsonOut.Strings(w, "request_tags", l.Tags);
+        JsonOut.Nullable(w, "response_id", l.ResponseId);
+        JsonOut.Nullable(w, "organization_id", l.OrganizationId);
+        // LiteLLM's SpendLogsMetadata fields that scripts read (test_spend_logs.py reads user_api_key_org_id and _team_id).
+        w.WriteStartObject("metadata");
+        w.WriteString("user_api_key", l.ApiKey);
+        JsonOut.Nullable(w, "user_api_key_alias", l.KeyAlias);
+        JsonOut.Nullable(w, "user_api_key_team_id", l.TeamId);
+        JsonOut.Nullable(w, "user_api_key_org_id", l.OrganizationId);
+        JsonOut.Nullable(w, "user_api_key_user_id", l.UserId);
+        JsonOut.Nullable(w, "user_api_key_team_alias", l.TeamAlias);
+        w.WriteString("status", l.Status is >= 200 and < 300 ? "success" : "failure");
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

@@ -52,6 +52,8 @@ internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller 
     /// <summary>The model a wildcard deployment was asked for in the last attempt (null: the deployment's own model).</summary>
     public string? UpstreamModel { get; set; }
     public Usage? Usage { get; set; }
+    /// <summary>The id of the answer the client got ("chatcmpl-..."), when the answer had one: spend logs are found by it too.</summary>
+    public string? ResponseId { get; set; }
     /// <summary>Time spent waiting on providers and in retry backoff: everything that is not the gateway's own work.</summary>
     public long UpstreamTicks { get; set; }
     public double OverheadSeconds { get; set; }

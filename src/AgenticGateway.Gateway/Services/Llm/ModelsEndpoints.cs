@@ -15,7 +15,7 @@ internal static class ModelsEndpoints
         var runtime = runtimes.Current;
         var caller = context.Features.Get<Keys.Caller>();
         // A key restricted to some models sees only those.
-        var data = runtime.Catalog.PublicModels().Where(m => caller!.MayUse(m.Id, m.Id))
+        var data = runtime.Catalog.PublicModels().Where(m => caller!.MayUse(m.Id, m.Id, Pipeline.PayloadStep.AccessGroupsOf(runtime, m.Id)))
             .Select(m => new ModelObject(m.Id, "model", Created, m.OwnedBy)).ToList();
         await context.Response.WriteAsJsonAsync(new ModelList("list", data), GatewayJsonContext.Default.ModelList);
     }
@@ -24,7 +24,7 @@ internal static class ModelsEndpoints
     {
         var runtime = runtimes.Current;
         var caller = context.Features.Get<Keys.Caller>();
-        var match = runtime.Catalog.PublicModels().FirstOrDefault(m => m.Id == id && caller!.MayUse(m.Id, m.Id));
+        var match = runtime.Catalog.PublicModels().FirstOrDefault(m => m.Id == id && caller!.MayUse(m.Id, m.Id, Pipeline.PayloadStep.AccessGroupsOf(runtime, m.Id)));
         if (match.Id is null)
         {
             await PipelineErrors.WriteAsync(context, new ApiError(404, $"The model '{id}' does not exist", "invalid_request_error", "model_not_found", "model"));

@@ -52,6 +52,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                 }
             }
             x.Usage = usage;
+            x.ResponseId = ResponseIds.Read(answer.Span);
             var http = x.Http.Response;
             http.StatusCode = (int)response.StatusCode;
             http.ContentType = codec is null ? response.Content.Headers.ContentType?.ToString() ?? "application/json" : "application/json";
@@ -115,6 +116,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                 var boundary = LastEventBoundary(buffer.AsSpan(0, pending), scanFrom);
                 if (boundary <= 0) continue;
                 if (!committed) CommitStream();
+                x.ResponseId ??= ResponseIds.ReadFirstEvent(buffer.AsSpan(0, boundary));
                 ScanUsage(x, buffer.AsSpan(0, boundary));
                 x.StreamedEvents += CountEvents(buffer.AsSpan(0, boundary));
                 // Kestrel's response stream flushes on every write: each event goes out at once.
@@ -220,6 +222,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                         committed = true;
                     }
                     x.StreamedEvents += CountEvents(output.WrittenSpan);
+                    x.ResponseId ??= ResponseIds.ReadFirstEvent(output.WrittenSpan);
                     await x.Http.Response.Body.WriteAsync(output.WrittenMemory, clientAborted);
                     output.ResetWrittenCount();
                     if (read > 0 && await CallerRevokedAsync(x) is { } revoked) return revoked;

@@ -46,6 +46,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
             if (x.Runtime.Options.Server.LiteLlmHeaders) response.Headers["x-litellm-response-cost"] = text;
         }
         var key = x.Caller?.Key;
+        var identity = x.Caller?.Identity;
         var end = time.GetUtcNow();
         var elapsedMs = x.ElapsedMs;
         await wal.AppendAsync(new SpendLog
@@ -56,6 +57,9 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
             KeyAlias = key?.KeyAlias,
             UserId = key?.UserId,
             TeamId = key?.TeamId,
+            TeamAlias = identity?.Team?.TeamAlias,
+            OrganizationId = identity?.Team?.OrganizationId,
+            ResponseId = x.ResponseId,
             Model = x.Request.Model,
             ModelGroup = x.Deployment?.GroupName ?? x.RequestedGroup.Name,
             Deployment = x.Deployment?.Id,

@@ -33,13 +33,46 @@ internal static class HealthEndpoints
                 return Results.Json(new SimpleStatus(report.Status), GatewayJsonContext.Default.SimpleStatus);
             return Results.Json(report, GatewayJsonContext.Default.HealthReport);
         }).Gateway(GatewayRoute.Status);
-        foreach (var path in new[] { "/health/live", "/health/liveliness", "/health/liveness" })
-            app.MapGet(path, () => Results.Json(new SimpleStatus("alive"), GatewayJsonContext.Default.SimpleStatus)).Gateway(GatewayRoute.Public);
-        foreach (var path in new[] { "/health/ready", "/health/readiness" })
+        app.MapGet("/health/live", () => Results.Json(new SimpleStatus("alive"), GatewayJsonContext.Default.SimpleStatus)).Gateway(GatewayRoute.Public);
+        // LiteLLM's spellings answer as LiteLLM does: the JSON string "I'm alive!", unauthenticated.
+        foreach (var path in new[] { "/health/liveliness", "/health/liveness" })
+            app.MapGet(path, () => Results.Text("\"I'm alive!\"", "application/json")).Gateway(GatewayRoute.Public);
+        app.MapGet("/health/ready", (IHostApplicationLifetime lifetime) => lifetime.ApplicationStopping.IsCancellationRequested
+            ? Results.Json(new SimpleStatus("draining"), GatewayJsonContext.Default.SimpleStatus, statusCode: 503)
+            : Results.Json(new SimpleStatus("ready"), GatewayJsonContext.Default.SimpleStatus)).Gateway(GatewayRoute.Public);
+        // LiteLLM's public readiness probe: {"status": "healthy"}, 503 when the database does not answer (or, ours,
+        // while draining). Its details (database, cache, version) need a key, at /health/readiness/details.
+        app.MapGet("/health/readiness", async (IHostApplicationLifetime lifetime, Storage.IDatabase db, CancellationToken ct) =>
         {
-            app.MapGet(path, (IHostApplicationLifetime lifetime) => lifetime.ApplicationStopping.IsCancellationRequested
-                ? Results.Json(new SimpleStatus("draining"), GatewayJsonContext.Default.SimpleStatus, statusCode: 503)
-                : Results.Json(new SimpleStatus("ready"), GatewayJsonContext.Default.SimpleStatus)).Gateway(GatewayRoute.Public);
+            var connected = await DatabaseAnswersAsync(db, ct);
+            var ready = connected && !lifetime.ApplicationStopping.IsCancellationRequested;
+            return Results.Json(new SimpleStatus(ready ? "healthy" : "unhealthy"), GatewayJsonContext.Default.SimpleStatus, statusCode: ready ? 200 : 503);
+        }).Gateway(GatewayRoute.Public);
+        app.MapGet("/health/readiness/details", async (Storage.IDatabase db, IServiceProvider services, Microsoft.Extensions.Logging.ILoggerFactory logs, CancellationToken ct) =>
+        {
+            var connected = await DatabaseAnswersAsync(db, ct);
+            var cache = services.GetService<Limits.RedisConnection>() is null ? null : "redis";
+            var logger = logs.CreateLogger("AgenticGateway");
+            var level = logger.IsEnabled(LogLevel.Debug) ? "DEBUG" : logger.IsEnabled(LogLevel.Information) ? "INFO" : "WARNING";
+            var details = new LiteLlmReadiness("healthy", connected ? "connected" : "disconnected", cache, Version, [], false, level, logger.IsEnabled(LogLevel.Debug));
+            return Results.Json(details, GatewayJsonContext.Default.LiteLlmReadiness, statusCode: connected ? 200 : 503);
+        }).Gateway(GatewayRoute.Account);
+    }
+
+    /// <summary>Whether the gateway's database answers a trivial query (it is created on first use, so this also proves it can be).</summary>
+    private static async Task<bool> DatabaseAnswersAsync(Storage.IDatabase db, CancellationToken ct)
+    {
+        try
+        {
+            await using var c = await db.OpenAsync(ct);
+            await using var command = c.CreateCommand();
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(ct);
+            return true;
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

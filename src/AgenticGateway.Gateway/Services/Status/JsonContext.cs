@@ -51,10 +51,22 @@ internal sealed record StoreHealth(
 
 internal sealed record SimpleStatus([property: JsonPropertyName("status")] string Status);
 
+/// <summary>LiteLLM's /health/readiness details (its _get_health_readiness_details), field for field.</summary>
+internal sealed record LiteLlmReadiness(
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("db")] string Db,
+    [property: JsonPropertyName("cache")] string? Cache,
+    [property: JsonPropertyName("litellm_version")] string LitellmVersion,
+    [property: JsonPropertyName("success_callbacks")] IReadOnlyList<string> SuccessCallbacks,
+    [property: JsonPropertyName("use_aiohttp_transport")] bool UseAiohttpTransport,
+    [property: JsonPropertyName("log_level")] string LogLevel,
+    [property: JsonPropertyName("is_detailed_debug")] bool IsDetailedDebug);
+
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelObject))]
 [JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(SimpleStatus))]
+[JsonSerializable(typeof(LiteLlmReadiness))]
 [JsonSerializable(typeof(System.Text.Json.JsonElement))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext;
