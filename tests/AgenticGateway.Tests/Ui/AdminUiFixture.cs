@@ -91,6 +91,9 @@ public sealed class AdminUiFixture : IAsyncLifetime
         foreach (var width in Widths)
         {
             await page.SetViewportSizeAsync(width, 900);
+            // Every page fits the window's width: wide content wraps or scrolls inside its own box, never the page.
+            var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - window.innerWidth");
+            Assert.True(overflow <= 0, $"{name} is {overflow} px wider than a {width} px window");
             var path = Path.Combine(ScreenshotDirectory, $"{name}-{width}.png");
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
             output.WriteLine($"screenshot: {path}");

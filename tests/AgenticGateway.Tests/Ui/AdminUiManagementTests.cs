@@ -8,7 +8,9 @@ namespace AgenticGateway.Tests.Ui;
 
 /// <summary>
 /// The management pages in a real browser, over LiteLLM's endpoints on a real gateway: models stored in the database
-/// (/model/new, /model/update, /model/delete, /v2/model/info), and the plain "not available" a page shows when a
+/// (/model/new, /model/update, /model/delete, /v2/model/info), team members and their budgets in the team
+/// (/team/member_add, /team/member_update, /team/member_delete, /team/info's team_memberships), organizations
+/// (/organization/new, info, list, update, delete, member_add), and the plain "not available" a page shows when a
 /// gateway does not serve its endpoint. Screenshots at 1280 and 1440 px (paths in the test output).
 /// </summary>
 [Trait("Category", "browser")]
@@ -59,6 +61,104 @@ public class AdminUiManagementTests(AdminUiFixture fixture, ITestOutputHelper ou
         await row.GetByRole(AriaRole.Button, new() { Name = "Confirm delete" }).ClickAsync();
         await Assertions.Expect(row).ToHaveCountAsync(0);
         using (var chat = await Gateway.ChatAsync(key, model: "ui-model")) Assert.Equal(HttpStatusCode.NotFound, chat.StatusCode);
+        fixture.AssertNoPageErrors(page);
+    }
+
+    [Fact]
+    public async Task Team_members_are_added_given_a_budget_in_the_team_changed_and_removed()
+    {
+        await Gateway.AdminAsync("/team/new", """{"team_id":"team-members","team_alias":"Members Team"}""", Master);
+        await Gateway.AdminAsync("/user/new", """{"user_id":"grace","user_email":"grace@example.com","auto_create_key":false}""", Master);
+        var page = await fixture.SignInAsync();
+        await page.GotoAsync(Gateway.Url + "/ui#/teams");
+        await page.Locator("#teams-table tr[data-team='team-members']").GetByRole(AriaRole.Button, new() { Name = "Members" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#team-detail")).ToContainTextAsync("Members of Members Team");
+
+        await page.FillAsync("#add-member-user", "grace");
+        await page.FillAsync("#add-member-max_budget_in_team", "5");
+        await page.ClickAsync("#add-member button[type=submit]");
+        var grace = page.Locator("#members-table tr[data-member='grace']");
+        await Assertions.Expect(grace).ToContainTextAsync("grace@example.com");
+        await Assertions.Expect(grace).ToContainTextAsync("$0 / $5.00");
+        // A member added by email alone becomes a user, as LiteLLM does.
+        await page.FillAsync("#add-member-user", "newcomer@example.com");
+        await page.ClickAsync("#add-member button[type=submit]");
+        var newcomer = page.Locator("#members-table tr", new() { HasText = "newcomer@example.com" });
+        await Assertions.Expect(newcomer).ToHaveCountAsync(1);
+
+        await grace.GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
+        await page.SelectOptionAsync("#update-member-role", "admin");
+        await page.FillAsync("#update-member-max_budget_in_team", "7");
+        await fixture.ScreenshotAsync(page, "team-members-editing", output);
+        await page.ClickAsync("#update-member button[type=submit]");
+        await Assertions.Expect(grace).ToContainTextAsync("admin");
+        await Assertions.Expect(grace).ToContainTextAsync("$0 / $7.00");
+        var (_, info) = await Gateway.AdminAsync("/team/info?team_id=team-members", null, Master);
+        var membership = info.GetProperty("team_memberships").EnumerateArray().Single(m => m.GetProperty("user_id").GetString() == "grace");
+        Assert.Equal(7m, membership.GetProperty("litellm_budget_table").GetProperty("max_budget").GetDecimal());
+        Assert.Contains(info.GetProperty("team_info").GetProperty("members_with_roles").EnumerateArray(),
+            m => m.GetProperty("user_id").GetString() == "grace" && m.GetProperty("role").GetString() == "admin");
+
+        await newcomer.GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
+        await newcomer.GetByRole(AriaRole.Button, new() { Name = "Confirm remove" }).ClickAsync();
+        await Assertions.Expect(newcomer).ToHaveCountAsync(0);
+        await Assertions.Expect(grace).ToHaveCountAsync(1);
+        await fixture.ScreenshotAsync(page, "team-members", output);
+        fixture.AssertNoPageErrors(page);
+    }
+
+    [Fact]
+    public async Task Organizations_are_created_edited_given_members_and_teams_and_deleted()
+    {
+        await Gateway.AdminAsync("/user/new", """{"user_id":"ada-org","user_email":"ada.org@example.com","auto_create_key":false}""", Master);
+        var page = await fixture.SignInAsync();
+        await page.GotoAsync(Gateway.Url + "/ui#/orgs");
+        await page.FillAsync("#create-org-organization_alias", "Acme Research");
+        await page.FillAsync("#create-org-models", "gpt-4o, gpt-4o-mini");
+        await page.FillAsync("#create-org-max_budget", "100");
+        await page.ClickAsync("#create-org button[type=submit]");
+        var acme = page.Locator("#orgs-table tr[data-org='Acme Research']");
+        await Assertions.Expect(acme).ToContainTextAsync("$0 / $100.00");
+        await Assertions.Expect(acme).ToContainTextAsync("gpt-4o-mini");
+
+        await acme.GetByRole(AriaRole.Button, new() { Name = "Open" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#edit-org-organization_alias")).ToHaveValueAsync("Acme Research");
+        await page.FillAsync("#edit-org-max_budget", "150");
+        await page.ClickAsync("#edit-org button[type=submit]");
+        await Assertions.Expect(acme).ToContainTextAsync("$0 / $150.00");
+
+        await page.FillAsync("#add-org-member-user", "ada-org");
+        await page.SelectOptionAsync("#add-org-member-role", "org_admin");
+        await page.FillAsync("#add-org-member-max_budget_in_organization", "20");
+        await page.ClickAsync("#add-org-member button[type=submit]");
+        var member = page.Locator("#org-members-table tr[data-member='ada-org']");
+        await Assertions.Expect(member).ToContainTextAsync("org_admin");
+        await Assertions.Expect(member).ToContainTextAsync("$20.00");
+        await Assertions.Expect(member).ToContainTextAsync("ada.org@example.com");
+        await fixture.ScreenshotAsync(page, "organization", output);
+
+        // A team joins the organization by its name; an organization that does not exist is refused in the browser.
+        await page.GotoAsync(Gateway.Url + "/ui#/teams");
+        await page.FillAsync("#create-team-team_alias", "Acme Evals");
+        await page.FillAsync("#create-team-organization_id", "No Such Org");
+        await page.ClickAsync("#create-team button[type=submit]");
+        await Assertions.Expect(page.Locator("#create-team-error")).ToContainTextAsync("Organization 'No Such Org' does not exist");
+        await page.FillAsync("#create-team-organization_id", "Acme Research");
+        await page.ClickAsync("#create-team button[type=submit]");
+        await Assertions.Expect(page.Locator("#teams-table tr", new() { HasText = "Acme Evals" })).ToContainTextAsync("Acme Research");
+        await page.GotoAsync(Gateway.Url + "/ui#/orgs");
+        await Assertions.Expect(acme).ToContainTextAsync("Acme Evals");
+
+        await page.FillAsync("#create-org-organization_alias", "Short Lived");
+        await page.ClickAsync("#create-org button[type=submit]");
+        var temp = page.Locator("#orgs-table tr[data-org='Short Lived']");
+        await Assertions.Expect(page.Locator("#orgs-table tbody tr").First).ToContainTextAsync("Short Lived");
+        await temp.GetByRole(AriaRole.Button, new() { Name = "Delete" }).ClickAsync();
+        await temp.GetByRole(AriaRole.Button, new() { Name = "Confirm delete" }).ClickAsync();
+        await Assertions.Expect(temp).ToHaveCountAsync(0);
+        var (_, list) = await Gateway.AdminAsync("/organization/list", null, Master);
+        Assert.DoesNotContain(list.EnumerateArray(), o => o.GetProperty("organization_alias").GetString() == "Short Lived");
+        await fixture.ScreenshotAsync(page, "organizations", output);
         fixture.AssertNoPageErrors(page);
     }
 

@@ -27,6 +27,8 @@
       teams, users, orgs, teamById, userById, orgById,
       models: [...new Set(deployments.data.map((d) => d.model))],
       teamName: (id) => (teamById[id] && teamById[id].team_alias) || id,
+      /** A user's teams: those the user record names and those that list the user as a member (/team/member_add). */
+      teamsOf: (u) => [...new Set([...(u.teams || []), ...teams.filter((t) => (t.members_with_roles || []).some((m) => m.user_id === u.user_id)).map((t) => t.team_id)])],
       /** A team named by id or alias, as its id; undefined when there is none. */
       teamId: (text) => (teamById[text] ? text : (teams.find((t) => t.team_alias === text) || {}).team_id),
       orgId: (text) => (orgById[text] ? text : ((orgs || []).find((o) => o.organization_alias === text) || {}).organization_id),
@@ -126,7 +128,7 @@
         users.replaceChildren(table([
           { title: "User", value: (x) => named(x.user_email, x.user_id) },
           { title: "Role", value: (x) => x.user_role || "–" },
-          { title: "Teams", value: (x) => x.teams.map(dir.teamName).join(", ") || "–" },
+          { title: "Teams", value: (x) => fmt.items(dir.teamsOf(x).map(dir.teamName), "–") },
           { title: "Spend / budget", cls: "nowrap", value: budget },
           { title: "Created", cls: "nowrap", value: (x) => fmt.day(x.created_at) },
           { title: "", cls: "actions", value: (x) => confirmButton("Delete", async () => { await api("/user/delete", { body: { user_ids: [x.user_id] } }); await load(); }) },

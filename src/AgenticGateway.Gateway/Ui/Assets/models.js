@@ -104,7 +104,7 @@
           { title: "State", value: (d) => [badge(d.state, d.state === "healthy" ? "ok" : d.state === "cooldown" ? "bad" : "warn"),
             d.cooldown_remaining_s === null ? null : el("div", { class: "muted small" }, `${d.cooldown_remaining_s} s left`)] },
           { title: "In flight", cls: "num", value: (d) => fmt.int(d.in_flight) },
-          { title: "Latency / TTFT", cls: "num", value: (d) => `${fmt.ms(d.latency_ms)} / ${fmt.ms(d.ttft_ms)}` },
+          { title: "Latency / TTFT", cls: "num", value: (d) => (d.latency_ms === null && d.ttft_ms === null ? "–" : `${fmt.ms(d.latency_ms)} / ${fmt.ms(d.ttft_ms)}`) },
           { title: "Requests / min", cls: "num", value: (d) => fmt.int(d.requests_this_minute) + (d.rpm ? " / " + fmt.int(d.rpm) : "") },
           { title: "Tokens / min", cls: "num", value: (d) => fmt.int(d.tokens_this_minute) + (d.tpm ? " / " + fmt.int(d.tpm) : "") },
           { title: "Price in/out per 1M", cls: "num", value: (d) => price(d.input_cost_per_token, d.output_cost_per_token) },
