@@ -9,12 +9,12 @@ internal static class JwtRouteGroups
 {
     private static readonly string[] OpenAi = ["/chat/completions", "/completions", "/embeddings", "/models", "/models/**"];
     private static readonly string[] Anthropic = ["/messages", "/messages/count_tokens"];
-    private static readonly string[] Info = ["/key/info", "/key/list", "/team/info", "/team/list", "/user/info", "/model/info", "/model_group/info", "/health"];
+    private static readonly string[] Info = ["/key/info", "/key/list", "/team/info", "/team/list", "/user/info", "/model/info", "/v2/model/info", "/model_group/info", "/health"];
     private static readonly string[] Management =
     [
         "/user/new", "/user/update", "/user/delete", "/user/info",
         "/team/new", "/team/update", "/team/delete", "/team/list", "/team/info", "/team/member_add", "/team/member_delete",
-        "/model/info", "/audit/logs",
+        "/model/new", "/model/update", "/model/*/update", "/model/delete", "/model/info", "/v2/model/info", "/audit/logs",
         "/key/generate", "/key/update", "/key/delete", "/key/info", "/key/regenerate", "/key/*/regenerate", "/key/list", "/key/block", "/key/unblock",
     ];
     private static readonly string[] SpendTracking = ["/spend/keys", "/spend/users", "/spend/tags", "/spend/calculate", "/spend/logs", "/usage"];

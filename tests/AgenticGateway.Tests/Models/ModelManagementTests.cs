@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using AgenticGateway.Tests.Support;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace AgenticGateway.Tests.Models;
 
@@ -20,6 +21,8 @@ public sealed class ModelManagementTests : IAsyncLifetime
           - model_name: gpt-4
             litellm_params: {"{"}model: mock/gpt-4{"}"}
             model_info: {"{"}id: config-gpt-4{"}"}
+        router_settings:
+          model_group_alias: {"{"}gpt-4-alias: gpt-4{"}"}
         general_settings:
           master_key: {Master}
           store_model_in_db: true
@@ -112,6 +115,7 @@ public sealed class ModelManagementTests : IAsyncLifetime
         Assert.False(entry.GetProperty("litellm_params").TryGetProperty("api_key", out _));
         Assert.Equal("sess**************efgh", entry.GetProperty("litellm_params").GetProperty("aws_session_token").GetString());
         Assert.True(entry.GetProperty("model_info").GetProperty("db_model").GetBoolean());
+        Assert.Equal("openai", entry.GetProperty("model_info").GetProperty("litellm_provider").GetString());
         Assert.Equal("my_custom_value", entry.GetProperty("model_info").GetProperty("my_custom_key").GetString());
         Assert.DoesNotContain("sk-provider-secret-123456", entry.ToString(), StringComparison.Ordinal);
         // A config file model is listed too, as not stored.
@@ -134,6 +138,9 @@ public sealed class ModelManagementTests : IAsyncLifetime
     [Fact]
     public async Task Credentials_are_encrypted_in_the_database_and_environment_references_kept_as_references()
     {
+        var logs = new CapturingLoggerProvider();
+        await _gateway.DisposeAsync();
+        _gateway = await GatewayServer.StartAsync(Config, dataDirectory: _data, services: s => s.AddSingleton<ILoggerProvider>(logs));
         var (status, added) = await Admin("/model/new", $$"""
             {"model_name": "enc", "litellm_params": {"model": "openai/gpt-4o", "api_key": "sk-provider-secret-123456", "api_base": "{{_upstream.ApiBase}}"} }
             """);
@@ -153,8 +160,31 @@ public sealed class ModelManagementTests : IAsyncLifetime
         Assert.Contains("\"os.environ/OPENAI_API_KEY\"", rows["ref"], StringComparison.Ordinal);
 
         // The stored key is the one sent upstream.
-        using var chat = await _gateway.ChatAsync(Master, "enc");
-        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        using (var chat = await _gateway.ChatAsync(Master, "enc")) Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+
+        // The audit log has the change, masked; no log line has the credential.
+        var (_, audit) = await Admin("/audit/logs?object_type=model", null);
+        Assert.Contains(audit.EnumerateArray(), e => e.GetProperty("action").GetString() == "created" && e.GetProperty("object_id").GetString() == "ref");
+        Assert.DoesNotContain("sk-provider-secret-123456", audit.ToString(), StringComparison.Ordinal);
+        Assert.Contains(logs.Messages, m => m.Contains("Model ref (ref) created", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Messages, m => m.Contains("sk-provider-secret-123456", StringComparison.Ordinal));
+    }
+
+    /// <summary>Keeps every message logged, from any category.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
+        public IReadOnlyCollection<string> Messages => _messages;
+        public ILogger CreateLogger(string categoryName) => new Logger(_messages);
+        public void Dispose() { }
+
+        private sealed class Logger(System.Collections.Concurrent.ConcurrentQueue<string> messages) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                messages.Enqueue(formatter(state, exception) + exception);
+        }
     }
 
     [Fact]
@@ -218,6 +248,7 @@ public sealed class ModelManagementTests : IAsyncLifetime
     [InlineData("""{"model_name": "x", "litellm_params": "openai/gpt-4o"}""", "'litellm_params' must be an object")]
     [InlineData("""{"model_name": "x", "litellm_params": {"model": "openai/gpt-4o"}, "model_info": {"id": "config-gpt-4"}}""", "Model with id=config-gpt-4 already exists")]
     [InlineData("""{"model_name": "x", "litellm_params": {"model": "openai/gpt-4o"}, "model_info": {"team_id": "t1"}}""", "team_id")]
+    [InlineData("""{"model_name": "gpt-4-alias", "litellm_params": {"model": "openai/gpt-4o"}}""", "'gpt-4-alias' is a model_group_alias")]
     public async Task Invalid_models_are_refused_with_the_config_loaders_message(string body, string expected)
     {
         var (status, error) = await Admin("/model/new", body);
@@ -257,7 +288,8 @@ public sealed class ModelManagementTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, status);
 
         // A reload replaces the file's models and keeps the database's.
-        await File.WriteAllTextAsync(path, Config.Replace("model_name: gpt-4\n", "model_name: gpt-4-renamed\n", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(path, Config.Replace("model_name: gpt-4\n", "model_name: gpt-4-renamed\n", StringComparison.Ordinal)
+            .Replace("gpt-4-alias: gpt-4}", "gpt-4-alias: gpt-4-renamed}", StringComparison.Ordinal));
         Assert.True(_gateway.Services.GetRequiredService<AgenticGateway.Hosting.ConfigWatcher>().Reload());
         Assert.Equal(HttpStatusCode.OK, await ChatAsync(Master, "kept"));
         Assert.Equal(HttpStatusCode.OK, await ChatAsync(Master, "gpt-4-renamed"));

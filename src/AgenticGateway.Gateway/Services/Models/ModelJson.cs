@@ -29,11 +29,16 @@ internal static class ModelJson
             w.WriteEndObject();
         }
         w.WriteStartObject("model_info");
-        var written = new HashSet<string>(StringComparer.Ordinal) { "id", "db_model", "input_cost_per_token", "output_cost_per_token", "max_input_tokens" };
+        var written = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "id", "db_model", "litellm_provider", "input_cost_per_token", "output_cost_per_token", "max_input_tokens", "max_output_tokens",
+        };
         w.WriteString("id", d.Id);
         w.WriteBoolean("db_model", stored is not null);
+        w.WriteString("litellm_provider", d.ProviderName);
         WritePrice(w, d.Price, written);
         if (d.Options.MaxInputTokens is { } max) w.WriteNumber("max_input_tokens", max); else w.WriteNull("max_input_tokens");
+        if (d.Options.MaxOutputTokens is { } maxOut) w.WriteNumber("max_output_tokens", maxOut); else w.WriteNull("max_output_tokens");
         if (stored is not null)
         {
             WriteRowTimes(w, stored, written);

@@ -42,7 +42,7 @@ internal sealed class ModelManager(ModelStore store, StoredModels stored, Runtim
         var now = time.GetUtcNow().ToString("O");
         var row = new StoredModel(id, name!, p.Value.GetRawText(), infoText, now, r.Actor, now, r.Actor);
         if (!await store.InsertAsync(row, ct)) return KeyResult.Fail(ApiError.BadRequest($"Model with id={id} already exists", "model_info.id", "model_exists"));
-        await ChangedAsync(r.Actor, "created", null, row, ct);
+        await ChangedAsync(r.Actor, "created", null, row);
         return KeyResult.Ok(w => ModelJson.WriteRow(w, row));
     }
 
@@ -81,7 +81,7 @@ internal sealed class ModelManager(ModelStore store, StoredModels stored, Runtim
                 : $"Model with id={id} not found in db";
             return KeyResult.Fail(ApiError.BadRequest(message, "id", "model_not_found"));
         }
-        await ChangedAsync(r.Actor, "deleted", before, null, ct, id);
+        await ChangedAsync(r.Actor, "deleted", before, null, id);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
@@ -113,7 +113,7 @@ internal sealed class ModelManager(ModelStore store, StoredModels stored, Runtim
         var updated = existing with { ModelName = name, LitellmParams = paramsText, ModelInfo = infoText, UpdatedAt = time.GetUtcNow().ToString("O"), UpdatedBy = r.Actor };
         if (!await store.UpdateAsync(updated, ct))
             return KeyResult.Fail(new ApiError(notFoundStatus, $"Model {id} not found on proxy.", "invalid_request_error", "model_not_found", "model_info.id"));
-        await ChangedAsync(r.Actor, "updated", existing, updated, ct);
+        await ChangedAsync(r.Actor, "updated", existing, updated);
         return KeyResult.Ok(w => ModelJson.WriteRow(w, updated));
     }
 
@@ -123,18 +123,24 @@ internal sealed class ModelManager(ModelStore store, StoredModels stored, Runtim
         using var info = JsonDocument.Parse(modelInfo);
         var result = StoredDeployment.Build(name, litellmParams, info.RootElement, id);
         if (result.Deployment is null) return ApiError.BadRequest(string.Join("; ", result.Errors), "litellm_params", "invalid_model");
+        // As in a config file, a group may not share its name with an alias (the alias would hide it).
+        if (runtimes.Configured.Aliases.ContainsKey(name))
+            return ApiError.BadRequest($"'{name}' is a model_group_alias in the config file; give the model another name", "model_name");
         if (name != previousName && runtimes.Current.AllDeployments.Count(d => d.GroupName == name) >= DeploymentOptions.MaxPerGroup)
             return ApiError.BadRequest($"model group '{name}' already has {DeploymentOptions.MaxPerGroup} deployments, the most a group may have", "model_name");
         return null;
     }
 
-    /// <summary>Serves the change here at once, and records it (credentials masked) in the audit log.</summary>
-    private async Task ChangedAsync(string actor, string action, StoredModel? before, StoredModel? after, CancellationToken ct, string? id = null)
+    /// <summary>
+    /// Serves the change here at once, and records it (credentials masked) in the audit log. Not cancelled with the
+    /// request: the change is committed, so a caller that hung up must not leave it unserved or unrecorded.
+    /// </summary>
+    private async Task ChangedAsync(string actor, string action, StoredModel? before, StoredModel? after, string? id = null)
     {
-        await stored.RefreshAsync(force: true, ct);
+        await stored.RefreshAsync(force: true, CancellationToken.None);
         var model = after ?? before;
         id ??= model!.ModelId;
-        await audit.RecordAsync(actor, action, "model", id, before is null ? null : ModelJson.RowText(before), after is null ? null : ModelJson.RowText(after), ct);
+        await audit.RecordAsync(actor, action, "model", id, before is null ? null : ModelJson.RowText(before), after is null ? null : ModelJson.RowText(after), CancellationToken.None);
         Log.StoredModelChanged(logger, id, model?.ModelName ?? "", action, actor);
     }
 
