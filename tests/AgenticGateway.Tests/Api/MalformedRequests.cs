@@ -63,6 +63,11 @@ internal sealed class MalformedRequests(int seed, FuzzTargets t)
         new("POST", "/team/delete", """{"team_ids":["fz-team-nope"]}""", Auth.Master),
         new("POST", "/team/member_add", """{"team_id":"fz-team-nope","member":[{"role":"user","user_id":"u"}],"max_budget_in_team":1}""", Auth.Master),
         new("POST", "/team/member_delete", """{"team_id":"fz-team-nope","user_id":"u"}""", Auth.Master),
+        new("POST", "/team/member_update", """{"team_id":"fz-team-nope","user_id":"u","max_budget_in_team":1,"role":"admin"}""", Auth.Master),
+        new("POST", "/organization/new", """{"organization_alias":"fz","models":["gpt-4o"],"max_budget":10,"budget_duration":"30d","rpm_limit":5,"metadata":{"a":"b"}}""", Auth.Master),
+        new("PATCH", "/organization/update", """{"organization_id":"fz-org-nope","organization_alias":"fz2","max_budget":20,"models":[]}""", Auth.Master),
+        new("DELETE", "/organization/delete", """{"organization_ids":["fz-org-nope"]}""", Auth.Master),
+        new("POST", "/organization/member_add", """{"organization_id":"fz-org-nope","member":[{"role":"internal_user","user_id":"u"}],"max_budget_in_organization":1}""", Auth.Master),
         new("POST", "/user/new", """{"user_id":"fz-user","user_email":"a@b.c","max_budget":5,"models":["gpt-4o"],"user_role":"internal_user","metadata":{}}""", Auth.Master),
         new("POST", "/user/update", """{"user_id":"fz-user-nope","max_budget":6,"models":["gpt-4o"]}""", Auth.Master),
         new("POST", "/user/delete", """{"user_ids":["fz-user-nope"]}""", Auth.Master),
@@ -79,6 +84,7 @@ internal sealed class MalformedRequests(int seed, FuzzTargets t)
     private static readonly string[] QueryTargets =
     [
         "/key/info?key=", "/key/list?page=1&size=", "/key/list?page=", "/team/info?team_id=", "/team/list?x=", "/user/info?user_id=",
+        "/organization/info?organization_id=", "/organization/list?x=",
         "/spend/logs?start_date=", "/spend/logs?api_key=", "/global/spend/report?group_by=team&start_date=", "/audit/logs?limit=",
         "/v1/usage?start_date=", "/model/info?model=", "/v1/models/", "/v1/sandboxes?metadata=", "/v1/sandboxes?metadata.purpose=",
         "/v1/sandboxes/", "/v1/sandboxes/{S}/files/list?path=", "/v1/sandboxes/{S}/files/list?path=/tmp&depth=",

@@ -186,5 +186,11 @@ public class KeyManagementTests : IAsyncLifetime
         using var response = await open.PostJsonAsync("/key/generate", "{}");
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("no_master_key", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // The self-service reads too: with no client auth every caller would count as the admin.
+        foreach (var read in new[] { "/key/info?key=sk-anything-at-all-here", "/user/info?user_id=u", "/team/info?team_id=t" })
+        {
+            using var info = await open.Client.GetAsync(read);
+            Assert.Equal(HttpStatusCode.Forbidden, info.StatusCode);
+        }
     }
 }

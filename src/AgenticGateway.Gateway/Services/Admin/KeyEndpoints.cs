@@ -28,11 +28,17 @@ internal static class KeyEndpoints
 
         app.MapPost("/key/generate", Admin(m.GenerateAsync));
         app.MapPost("/key/update", Admin(m.UpdateAsync));
-        // Self-service reads: any caller, each answer scoped to what the caller owns.
+        // Self-service reads: any caller, each answer scoped to what the caller owns. Without client auth every caller
+        // would be the admin, so they are refused then, as the management routes are.
+        var runtimes = routes.ServiceProvider.GetRequiredService<RuntimeHolder>();
         var self = routes.MapGroup("").Gateway(GatewayRoute.Account);
-        self.MapGet("/key/info", Admin(m.InfoAsync));
-        self.MapGet("/user/info", Admin(ids.UserInfoAsync));
-        self.MapGet("/team/info", Admin(ids.TeamInfoAsync));
+        RequestDelegate Self(Func<KeyRequest, CancellationToken, Task<KeyResult>> action) => c => ClientAuth.IsOn(runtimes.Current)
+            ? AdminAsync(c, action)
+            : PipelineErrors.WriteAsync(c, new ApiError(403, "Key management needs a master key: set master_key (or general_settings.master_key), or JWT auth with an admin scope.",
+                "permission_error", "no_master_key"));
+        self.MapGet("/key/info", Self(m.InfoAsync));
+        self.MapGet("/user/info", Self(ids.UserInfoAsync));
+        self.MapGet("/team/info", Self(ids.TeamInfoAsync));
         app.MapGet("/key/list", Admin(m.ListAsync));
         app.MapPost("/key/delete", Admin(m.DeleteAsync));
         app.MapPost("/key/block", Admin((x, ct) => m.SetBlockedAsync(x, true, ct)));
