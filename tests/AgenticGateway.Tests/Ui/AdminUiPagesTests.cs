@@ -44,6 +44,10 @@ public class AdminUiPagesTests(AdminUiFixture fixture, ITestOutputHelper output)
                 Assert.True(box.X >= 0 && box.X + box.Width <= width, $"at {width} px a Delete button ends at {box.X + box.Width}");
             }
             Assert.True(await page.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"), $"the page scrolls sideways at {width} px");
+            // The table fits: no column hides under the pinned actions column (the status is the last before it).
+            var status = (await rows.First.Locator(".badge").Last.BoundingBoxAsync())!;
+            var actions = (await rows.First.Locator("td.actions").BoundingBoxAsync())!;
+            Assert.True(status.X + status.Width <= actions.X, $"at {width} px the status column ends at {status.X + status.Width}, under the actions column at {actions.X}");
             await fixture.ScreenshotAsync(page, $"keys-page-1-at-{width}", output);
 
             await page.Locator(".pager").Last.GetByRole(AriaRole.Button, new() { Name = "Next page" }).ClickAsync();

@@ -57,8 +57,7 @@
           { title: "Models", value: (k) => fmt.items(k.models) },
           { title: "Spend / budget", cls: "nowrap", value: budget },
           { title: "Limits", value: limits },
-          { title: "Created", cls: "nowrap", value: (k) => fmt.day(k.created_at) },
-          { title: "Expires", cls: "nowrap", value: (k) => fmt.day(k.expires) },
+          { title: "Created / expires", cls: "nowrap", value: (k) => [fmt.day(k.created_at), el("div", { class: "muted small" }, k.expires ? ["until ", fmt.day(k.expires)] : "no expiry")] },
           { title: "Status", value: (k) => k.blocked ? badge("blocked", "bad") : badge("active", "ok") },
           { title: "", cls: "actions", value: (k) => [
             el("button", { type: "button", class: "small", onclick: () => act(() => regenerate(k)) }, "Regenerate"),
