@@ -34,6 +34,7 @@ internal sealed class DeploymentSpec
     public decimal? CacheReadInputTokenCost { get; set; }
     public decimal? OutputCostPerReasoningToken { get; set; }
     public decimal? InputCostPerRequest { get; set; }
+    public decimal? InputCostPerQuery { get; set; }
     public int? MaxInputTokens { get; set; }
     public int? MaxOutputTokens { get; set; }
     public bool? StreamUsage { get; set; }
@@ -75,6 +76,12 @@ internal sealed class DeploymentSpec
             return null;
         }
 
+        // LiteLLM routes cohere/v1/... to Cohere's retired v1 chat API; only v2 (cohere/v2/... or no prefix) is served.
+        if (provider.Wire == ProviderWire.Cohere && Model is not null && Model.StartsWith("v1/", StringComparison.Ordinal))
+        {
+            issues.Error(ModelPath, $"'{Provider}/{Model}' asks for Cohere's v1 chat API, which is not supported; use '{Provider}/{Model[3..]}' (Cohere's v2 API)");
+            ok = false;
+        }
         var cloud = BuildCloud(provider);
         var apiBaseText = ApiBase;
         if (string.IsNullOrEmpty(apiBaseText) && provider.ApiBaseEnv is not null) apiBaseText = Environment.GetEnvironmentVariable(provider.ApiBaseEnv);
@@ -170,7 +177,7 @@ internal sealed class DeploymentSpec
     /// unset token rates are 0, unset cached and reasoning rates follow the input and output rates.
     /// </summary>
     private ModelPrice? ConfiguredPrice() =>
-        InputCostPerToken is null && OutputCostPerToken is null && CacheReadInputTokenCost is null && OutputCostPerReasoningToken is null && InputCostPerRequest is null
+        InputCostPerToken is null && OutputCostPerToken is null && CacheReadInputTokenCost is null && OutputCostPerReasoningToken is null && InputCostPerRequest is null && InputCostPerQuery is null
             ? null
             : new ModelPrice
             {
@@ -179,6 +186,7 @@ internal sealed class DeploymentSpec
                 CachedInputPerToken = CacheReadInputTokenCost,
                 ReasoningPerToken = OutputCostPerReasoningToken,
                 PerRequest = InputCostPerRequest ?? 0,
+                PerQuery = InputCostPerQuery ?? 0,
             };
 
     /// <summary>Reads the cost keys shared by both schemas (LiteLLM's names); a key already set keeps its value when absent here.</summary>
@@ -189,6 +197,7 @@ internal sealed class DeploymentSpec
         CacheReadInputTokenCost = m.Decimal("cache_read_input_token_cost") ?? CacheReadInputTokenCost;
         OutputCostPerReasoningToken = m.Decimal("output_cost_per_reasoning_token") ?? OutputCostPerReasoningToken;
         InputCostPerRequest = m.Decimal("input_cost_per_request") ?? InputCostPerRequest;
+        InputCostPerQuery = m.Decimal("input_cost_per_query") ?? InputCostPerQuery;
     }
 
     /// <summary>Splits LiteLLM's "provider/model"; a bare model name gets the provider LiteLLM would infer.</summary>

@@ -19,6 +19,10 @@ internal enum ProviderWire
     VertexAi,
     /// <summary>AWS Bedrock Runtime: Converse/ConverseStream and InvokeModel, SigV4-signed.</summary>
     Bedrock,
+    /// <summary>OpenAI's legacy completions API (<c>/v1/completions</c>): chat requests are translated into prompts.</summary>
+    OpenAiTextCompletion,
+    /// <summary>Cohere's v2 API: <c>{api_base}/v2/chat</c>, <c>/v2/embed</c>, <c>/v2/rerank</c> (or <c>/v1/rerank</c>), Bearer auth.</summary>
+    Cohere,
 }
 
 /// <summary>A provider preset: wire format, default base URL and the environment variables LiteLLM users expect.</summary>
@@ -65,12 +69,18 @@ internal static class ProviderCatalog
         new("vertex_ai_beta", ProviderWire.VertexAi, null, []),
         new("bedrock", ProviderWire.Bedrock, null, []),
         new("bedrock_converse", ProviderWire.Bedrock, null, []),
+        // LiteLLM's names: text-completion-openai calls openai.completions.create; cohere and cohere_chat both use
+        // Cohere's v2 chat API (LiteLLM's get_cohere_route); jina_ai's embeddings are OpenAI-shaped, its rerank Cohere-like.
+        new("text-completion-openai", ProviderWire.OpenAiTextCompletion, "https://api.openai.com/v1", ["OPENAI_API_KEY"], "OPENAI_BASE_URL", StreamUsage: true),
+        new("cohere", ProviderWire.Cohere, "https://api.cohere.com", ["COHERE_API_KEY", "CO_API_KEY"], "COHERE_API_BASE"),
+        new("cohere_chat", ProviderWire.Cohere, "https://api.cohere.com", ["COHERE_API_KEY", "CO_API_KEY"], "COHERE_API_BASE"),
+        new("jina_ai", ProviderWire.OpenAiCompatible, "https://api.jina.ai/v1", ["JINA_AI_API_KEY", "JINA_API_KEY"]),
     }.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
 
     /// <summary>Providers whose wire format needs translation; they arrive with the provider-translation work.</summary>
     private static readonly FrozenSet<string> Translated = new[]
     {
-        "cohere", "azure_ai",
+        "azure_ai",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     public static IEnumerable<string> Names => Providers.Keys;

@@ -13,6 +13,9 @@ internal readonly record struct Usage(long PromptTokens, long CompletionTokens)
 
     /// <summary>Hidden reasoning tokens (<c>completion_tokens_details.reasoning_tokens</c>); included in <see cref="CompletionTokens"/>.</summary>
     public long ReasoningTokens { get; init; }
+
+    /// <summary>Rerank search units the provider billed (Cohere's <c>meta.billed_units.search_units</c>).</summary>
+    public long SearchUnits { get; init; }
 }
 
 internal static class UsageReader

@@ -25,10 +25,13 @@ internal sealed record ModelPrice
     /// <summary>Flat dollars per request (<c>input_cost_per_request</c>).</summary>
     public decimal PerRequest { get; init; }
 
+    /// <summary>Dollars per rerank search unit (<c>input_cost_per_query</c>), as LiteLLM prices Cohere's rerank.</summary>
+    public decimal PerQuery { get; init; }
+
     /// <summary>
     /// The cost of a finished request: cached prompt tokens at the cached rate, the rest of the prompt at the input
-    /// rate, reasoning tokens at the reasoning rate, the rest of the completion at the output rate, plus the per-request
-    /// amount. Counts a provider reports inconsistently (cached above prompt, negatives) are clamped.
+    /// rate, reasoning tokens at the reasoning rate, the rest of the completion at the output rate, rerank search units
+    /// at the per-query rate, plus the per-request amount. Counts a provider reports inconsistently (cached above prompt, negatives) are clamped.
     /// </summary>
     public decimal Cost(in Usage usage)
     {
@@ -40,17 +43,19 @@ internal sealed record ModelPrice
             + cached * (CachedInputPerToken ?? InputPerToken)
             + (completion - reasoning) * OutputPerToken
             + reasoning * (ReasoningPerToken ?? OutputPerToken)
+            + Math.Max(usage.SearchUnits, 0) * PerQuery
             + PerRequest;
     }
 
     /// <summary>
     /// An upper bound for a request before it runs, to reserve against a budget: every prompt token at the higher of
     /// the input and cached rates, <paramref name="maxOutputTokens"/> at the higher of the output and reasoning rates,
-    /// plus the per-request amount.
+    /// plus the search units a rerank may be billed at the per-query rate, plus the per-request amount.
     /// </summary>
-    public decimal Estimate(long promptTokens, long maxOutputTokens) =>
+    public decimal Estimate(long promptTokens, long maxOutputTokens, long searchUnits = 0) =>
         Math.Max(promptTokens, 0) * Math.Max(InputPerToken, CachedInputPerToken ?? 0)
         + Math.Max(maxOutputTokens, 0) * Math.Max(OutputPerToken, ReasoningPerToken ?? 0)
+        + Math.Max(searchUnits, 0) * PerQuery
         + PerRequest;
 
     /// <summary>A price from dollars per million tokens, the unit providers publish.</summary>

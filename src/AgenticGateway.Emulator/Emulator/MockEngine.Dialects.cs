@@ -13,6 +13,7 @@ internal sealed partial class MockEngine
         if (GeminiRoute(exchange, path)) return ServeGeminiAsync(exchange, path, cancellationToken);
         if (BedrockRoute(exchange, path)) return ServeBedrockAsync(exchange, path, cancellationToken);
         if (AnthropicRoute(exchange, path)) return ServeAnthropicAsync(exchange, path, cancellationToken);
+        if (CohereRoute(exchange, path)) return ServeCohereAsync(exchange, path, cancellationToken);
         return Task.FromResult(false);
     }
 }

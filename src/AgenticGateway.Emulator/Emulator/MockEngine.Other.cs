@@ -15,14 +15,25 @@ internal sealed partial class MockEngine
             await WriteErrorAsync(exchange, 400, "you must provide a prompt parameter", "invalid_request_error", null, "prompt", cancellationToken);
             return;
         }
-        var promptText = prompt.ValueKind == JsonValueKind.String ? prompt.GetString()! : prompt.GetRawText();
-        var seed = Hash(Encoding.UTF8.GetBytes(promptText));
-        var promptTokens = MockText.CountTokens(promptText);
+        // A list of strings is a batch: OpenAI answers one choice per prompt (token arrays are one prompt each too).
+        var prompts = prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() > 0 && prompt.EnumerateArray().All(p => p.ValueKind == JsonValueKind.String)
+            ? prompt.EnumerateArray().Select(p => p.GetString()!).ToList()
+            : [prompt.ValueKind == JsonValueKind.String ? prompt.GetString()! : prompt.GetRawText()];
         var maxTokens = IntField(body, "max_tokens") ?? 16;
-        var pieces = body.TryGetProperty("mock_response", out var mr) && mr.ValueKind == JsonValueKind.String
-            ? MockText.Tokenize(mr.GetString()!) : MockText.Sentence(seed, 8 + (int)(seed % 17));
-        var finish = "stop";
-        if (pieces.Count > maxTokens) { pieces = pieces.GetRange(0, Math.Max(0, maxTokens)); finish = "length"; }
+        var answers = new List<(List<string> Pieces, string Finish)>();
+        var promptTokens = 0;
+        foreach (var promptText in prompts)
+        {
+            var promptSeed = Hash(Encoding.UTF8.GetBytes(promptText));
+            promptTokens += MockText.CountTokens(promptText);
+            var pieces = body.TryGetProperty("mock_response", out var mr) && mr.ValueKind == JsonValueKind.String
+                ? MockText.Tokenize(mr.GetString()!) : MockText.Sentence(promptSeed, 8 + (int)(promptSeed % 17));
+            var finish = "stop";
+            if (pieces.Count > maxTokens) { pieces = pieces.GetRange(0, Math.Max(0, maxTokens)); finish = "length"; }
+            answers.Add((pieces, finish));
+        }
+        var completionTokens = answers.Sum(a => a.Pieces.Count);
+        var seed = Hash(Encoding.UTF8.GetBytes(prompt.GetRawText()));
         var id = NewId("cmpl-mock", seed);
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
 
@@ -38,18 +49,21 @@ internal sealed partial class MockEngine
                 w.WriteNumber("created", created);
                 w.WriteString("model", model);
                 w.WriteStartArray("choices");
-                w.WriteStartObject();
-                w.WriteString("text", string.Concat(pieces));
-                w.WriteNumber("index", 0);
-                w.WriteNull("logprobs");
-                w.WriteString("finish_reason", finish);
-                w.WriteEndObject();
+                for (var i = 0; i < answers.Count; i++)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("text", string.Concat(answers[i].Pieces));
+                    w.WriteNumber("index", i);
+                    w.WriteNull("logprobs");
+                    w.WriteString("finish_reason", answers[i].Finish);
+                    w.WriteEndObject();
+                }
                 w.WriteEndArray();
                 w.WriteString("system_fingerprint", "fp_mock");
                 w.WriteStartObject("usage");
                 w.WriteNumber("prompt_tokens", promptTokens);
-                w.WriteNumber("completion_tokens", pieces.Count);
-                w.WriteNumber("total_tokens", promptTokens + pieces.Count);
+                w.WriteNumber("completion_tokens", completionTokens);
+                w.WriteNumber("total_tokens", promptTokens + completionTokens);
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
@@ -62,32 +76,36 @@ internal sealed partial class MockEngine
         var json = new ArrayBufferWriter<byte>(256);
         var delay = TokenDelay(settings);
         var sent = 0;
-        for (var i = 0; i <= pieces.Count; i++)
+        for (var a = 0; a < answers.Count; a++)
         {
-            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return; }
-            if (i > 0 && delay > TimeSpan.Zero) await Task.Delay(delay, _time, cancellationToken);
-            json.ResetWrittenCount();
-            using (var w = new Utf8JsonWriter(json))
+            var (pieces, finish) = answers[a];
+            for (var i = 0; i <= pieces.Count; i++)
             {
-                WriteChunkHeader(w, id, created, model, "text_completion");
-                w.WriteStartArray("choices");
-                w.WriteStartObject();
-                w.WriteString("text", i < pieces.Count ? pieces[i] : "");
-                w.WriteNumber("index", 0);
-                w.WriteNull("logprobs");
-                if (i < pieces.Count) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finish);
-                w.WriteEndObject();
-                w.WriteEndArray();
-                if (includeUsage) w.WriteNull("usage");
-                w.WriteEndObject();
+                if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return; }
+                if (sent > 0 && delay > TimeSpan.Zero) await Task.Delay(delay, _time, cancellationToken);
+                json.ResetWrittenCount();
+                using (var w = new Utf8JsonWriter(json))
+                {
+                    WriteChunkHeader(w, id, created, model, "text_completion");
+                    w.WriteStartArray("choices");
+                    w.WriteStartObject();
+                    w.WriteString("text", i < pieces.Count ? pieces[i] : "");
+                    w.WriteNumber("index", a);
+                    w.WriteNull("logprobs");
+                    if (i < pieces.Count) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finish);
+                    w.WriteEndObject();
+                    w.WriteEndArray();
+                    if (includeUsage) w.WriteNull("usage");
+                    w.WriteEndObject();
+                }
+                await WriteEventAsync(exchange, json, cancellationToken);
+                sent++;
             }
-            await WriteEventAsync(exchange, json, cancellationToken);
-            sent++;
         }
         if (includeUsage)
         {
             json.ResetWrittenCount();
-            using (var w = new Utf8JsonWriter(json)) WriteUsageChunk(w, id, created, model, "text_completion", promptTokens, pieces.Count);
+            using (var w = new Utf8JsonWriter(json)) WriteUsageChunk(w, id, created, model, "text_completion", promptTokens, completionTokens);
             await WriteEventAsync(exchange, json, cancellationToken);
         }
         await exchange.WriteAsync(Done, cancellationToken);

@@ -70,12 +70,12 @@ internal sealed class BudgetAlerts(RuntimeHolder runtimes, ILogger<BudgetAlerts>
             w.WriteNumber("max_budget", a.MaxBudget);
             w.WriteStringOrNull("token", key?.Token);
             w.WriteStringOrNull("key_alias", key?.KeyAlias);
-            w.WriteStringOrNull("user_id", a.Holder is User u ? u.UserId : key?.UserId);
-            w.WriteStringOrNull("team_id", a.Holder is Team t ? t.TeamId : key?.TeamId);
+            w.WriteStringOrNull("user_id", a.Holder switch { User u => u.UserId, TeamMembership m => m.UserId, OrganizationMember m => m.UserId, _ => key?.UserId });
+            w.WriteStringOrNull("team_id", a.Holder switch { Team t => t.TeamId, TeamMembership m => m.TeamId, _ => key?.TeamId });
             w.WriteString("event", a.Threshold >= 1 ? "budget_crossed" : "threshold_crossed");
             w.WriteString("event_group", a.Holder.Scope);
             w.WriteNumber("threshold", a.Threshold);
-            w.WriteString("event_message", $"{a.Holder.Scope} {a.Holder.Id} has spent ${a.Spend:0.######} of its ${a.MaxBudget:0.######} budget ({a.Threshold:P0} threshold crossed)");
+            w.WriteString("event_message", $"{(a.Holder is TeamMembership or OrganizationMember or ProxyBudget ? LimitHolders.Describe(a.Holder) : $"{a.Holder.Scope} {a.Holder.Id}")} has spent ${a.Spend:0.######} of its ${a.MaxBudget:0.######} budget ({a.Threshold:P0} threshold crossed)");
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

@@ -9,6 +9,7 @@ internal static class LimitHolders
     {
         VirtualKey k => k.KeyAlias ?? k.KeyName,
         TeamMembership m => $"{m.UserId} in team {m.TeamId}",
+        OrganizationMember m => $"{m.UserId} in organization {m.OrganizationId}",
         _ => h.Id,
     };
 
@@ -17,6 +18,7 @@ internal static class LimitHolders
     {
         ProxyBudget => $"the gateway's global budget ({ProxyBudget.UserId})",
         TeamMembership => $"team member {Display(h)}",
+        OrganizationMember => $"organization member {Display(h)}",
         _ => $"{h.Scope} {Display(h)}",
     };
 

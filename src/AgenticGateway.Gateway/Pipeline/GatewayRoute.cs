@@ -46,6 +46,8 @@ internal enum RoutePayload
     LlmMessages,
     /// <summary>Anthropic's count_tokens: a Messages body that is counted, not sent.</summary>
     LlmCountTokens,
+    /// <summary>LiteLLM's rerank (Cohere's request shape).</summary>
+    LlmRerank,
 }
 
 internal static class GatewayRouteExtensions
@@ -61,6 +63,7 @@ internal static class GatewayRouteExtensions
         RoutePayload.LlmCompletions => Routing.LlmOperation.Completions,
         RoutePayload.LlmEmbeddings => Routing.LlmOperation.Embeddings,
         RoutePayload.LlmMessages => Routing.LlmOperation.Messages,
+        RoutePayload.LlmRerank => Routing.LlmOperation.Rerank,
         _ => null,
     };
 

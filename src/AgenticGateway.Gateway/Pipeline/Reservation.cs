@@ -25,9 +25,11 @@ internal readonly record struct Reservation(long Tokens, decimal Cost)
         var choices = Math.Max(request.N ?? 1, 1);
         foreach (var d in target.Group.Deployments)
         {
-            long output = operation == LlmOperation.Embeddings ? 0
+            long output = operation is LlmOperation.Embeddings or LlmOperation.Rerank ? 0
                 : (long)(request.MaxTokens ?? d.MaxOutputForRequest(target.Name) ?? runtime.Options.Budgets.DefaultMaxOutputTokens) * choices;
-            var cost = d.PriceForRequest(target.Name)?.Estimate(promptTokens, output) ?? 0m;
+            // Cohere bills a search unit per query of up to 100 documents.
+            long searchUnits = operation == LlmOperation.Rerank ? Math.Max(1, (request.Documents + 99) / 100) : 0;
+            var cost = d.PriceForRequest(target.Name)?.Estimate(promptTokens, output, searchUnits) ?? 0m;
             most = new Reservation(Math.Max(most.Tokens, promptTokens + output), Math.Max(most.Cost, cost));
         }
         return most;

@@ -26,9 +26,9 @@ internal sealed record Caller(bool IsAdmin, KeyIdentity? Identity)
             && (id.Team is null || ModelAccess.Allows(id.Team.Models, requested, group, accessGroups))
             && (id.Organization is null || ModelAccess.Allows(id.Organization.Models, requested, group, accessGroups))));
 
-    /// <summary>Whether a budget binds this caller (its key's, user's, team's, membership's or organization's).</summary>
+    /// <summary>Whether a budget binds this caller (its key's, user's, team's, organization's, or the user's in the team or organization).</summary>
     public bool HasBudget => Identity is { } id && (id.Key.Limits.MaxBudget is not null || id.User?.Limits.MaxBudget is not null || id.Team?.Limits.MaxBudget is not null
-        || id.Membership?.MaxBudgetInTeam is not null || id.Organization?.Limits.MaxBudget is not null);
+        || id.Membership?.MaxBudgetInTeam is not null || id.Organization?.Limits.MaxBudget is not null || id.OrganizationMembership?.MaxBudget is not null);
 
     /// <summary>The key, then its user, team, team membership and organization: whatever carries limits for this caller.</summary>
     public IEnumerable<ILimitHolder> LimitHolders()
@@ -39,5 +39,6 @@ internal sealed record Caller(bool IsAdmin, KeyIdentity? Identity)
         if (id.Team is not null) yield return id.Team;
         if (id.Membership is { MaxBudgetInTeam: not null }) yield return id.Membership;
         if (id.Organization is not null) yield return id.Organization;
+        if (id.OrganizationMembership is { MaxBudget: not null }) yield return id.OrganizationMembership;
     }
 }

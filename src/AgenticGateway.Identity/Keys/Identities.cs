@@ -98,8 +98,20 @@ internal sealed record Organization : ILimitHolder
     string ILimitHolder.Id => OrganizationId;
 }
 
-/// <summary>A user's membership of an organization (LiteLLM's LiteLLM_OrganizationMembership), with its budget there.</summary>
-internal sealed record OrganizationMember(string OrganizationId, string UserId, string? UserRole, decimal? MaxBudget, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+/// <summary>
+/// A user's membership of an organization (LiteLLM's LiteLLM_OrganizationMembership), with its budget there
+/// (max_budget_in_organization): what the user's keys in the organization's teams may spend there together.
+/// </summary>
+internal sealed record OrganizationMember(string OrganizationId, string UserId, string? UserRole, decimal? MaxBudget, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    : ILimitHolder
+{
+    public string Scope => "organization_member";
+    /// <summary>The organization and the user, as a team membership's id is made.</summary>
+    public string Id => OrganizationId + "\n" + UserId;
+    public IReadOnlyList<string> Models => [];
+    public LimitSettings Limits => new() { MaxBudget = MaxBudget };
+    public decimal Spend => 0;
+}
 
 /// <summary>
 /// A user's budget inside one team (LiteLLM's max_budget_in_team): what the user's keys of that team may spend there

@@ -8,7 +8,8 @@ namespace AgenticGateway.Keys;
 /// A virtual key with the user and team it belongs to (when they exist), the user's budget in that team, the team's
 /// organization: everything its limits come from (the global proxy budget is the runtime's, see Budgets).
 /// </summary>
-internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team, TeamMembership? Membership = null, Organization? Organization = null);
+internal sealed record KeyIdentity(VirtualKey Key, User? User, Team? Team, TeamMembership? Membership = null, Organization? Organization = null,
+    OrganizationMember? OrganizationMembership = null);
 
 /// <summary>
 /// Identities for the request path: a <see cref="MemoryCache"/> in front of the stores, so authenticating a request
@@ -57,7 +58,10 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
                 CreatedAt = userRecord?.CreatedAt ?? DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
             };
             var membership = teamRecord is not null && user is not null ? await registry._identities.FindTeamMembershipAsync(teamRecord.TeamId, user, ct) : null;
-            return new KeyIdentity(key, userRecord, teamRecord, membership, organization);
+            var orgMembership = organization is not null && user is not null
+                ? (await registry._identities.ListOrganizationMembersAsync(organization.OrganizationId, user, ct)).FirstOrDefault()
+                : null;
+            return new KeyIdentity(key, userRecord, teamRecord, membership, organization, orgMembership);
         }, cancellationToken);
 
     /// <summary>Creates a user a JWT names on its first request (LiteLLM's user_id_upsert): no limits, every model.</summary>
@@ -91,7 +95,10 @@ internal sealed class KeyRegistry(IKeyStore store, IIdentityStore identities, Ti
         var team = key.TeamId is { } t ? await _identities.FindTeamAsync(t, ct) : null;
         var membership = team is not null && key.UserId is { } member ? await _identities.FindTeamMembershipAsync(team.TeamId, member, ct) : null;
         var organization = team?.OrganizationId is { } o ? await _identities.FindOrganizationAsync(o, ct) : null;
-        return new KeyIdentity(key, user, team, membership, organization);
+        var orgMembership = organization is not null && key.UserId is { } orgMember
+            ? (await _identities.ListOrganizationMembersAsync(organization.OrganizationId, orgMember, ct)).FirstOrDefault()
+            : null;
+        return new KeyIdentity(key, user, team, membership, organization, orgMembership);
     }
 
     /// <summary>The cached identity, or the (shared) lookup's. The loader is static and gets its state passed: a hit allocates nothing.</summary>

@@ -26,6 +26,8 @@ internal struct ParsedRequest
     public int? N;
     /// <summary>Embeddings asked for as base64 (<c>encoding_format: base64</c>).</summary>
     public bool Base64;
+    /// <summary>Documents of a rerank request (<c>documents</c>), for the search units it may be billed.</summary>
+    public int Documents;
 }
 
 internal static class RequestReader
@@ -41,6 +43,7 @@ internal static class RequestReader
         var hasMessages = false;
         var hasPrompt = false;
         var hasInput = false;
+        var hasQuery = false;
         bool? streamOptionsSeen = null;
         try
         {
@@ -137,6 +140,26 @@ internal static class RequestReader
                     else if (reader.TokenType != JsonTokenType.String) return TypeError("input", "a string or an array", reader.TokenType);
                     hasInput = true;
                 }
+                else if (operation == LlmOperation.Rerank && reader.ValueTextEquals("query"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String) return TypeError("query", "a string", reader.TokenType);
+                    hasQuery = true;
+                }
+                else if (operation == LlmOperation.Rerank && reader.ValueTextEquals("documents"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartArray) return TypeError("documents", "an array", reader.TokenType);
+                    var depth = reader.CurrentDepth;
+                    while (reader.Read() && !(reader.TokenType == JsonTokenType.EndArray && reader.CurrentDepth == depth))
+                    {
+                        if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.StartObject))
+                            return TypeError($"documents[{request.Documents}]", "a string or an object", reader.TokenType);
+                        if (reader.TokenType == JsonTokenType.StartObject) reader.Skip();
+                        request.Documents++;
+                    }
+                    if (request.Documents == 0) return ApiError.BadRequest("'documents' must not be empty.", "documents");
+                }
                 else if (reader.ValueTextEquals("encoding_format"u8))
                 {
                     reader.Read();
@@ -176,6 +199,10 @@ internal static class RequestReader
             LlmOperation.ChatCompletions or LlmOperation.Messages when !hasMessages => ApiError.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter"),
             LlmOperation.Completions when !hasPrompt => ApiError.BadRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter"),
             LlmOperation.Embeddings when !hasInput => ApiError.BadRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter"),
+            LlmOperation.Rerank when !hasQuery => ApiError.BadRequest("Missing required parameter: 'query'.", "query", "missing_required_parameter"),
+            LlmOperation.Rerank when request.Documents == 0 => ApiError.BadRequest("Missing required parameter: 'documents'.", "documents", "missing_required_parameter"),
+            // Rerank answers are one JSON body: no provider streams them.
+            LlmOperation.Rerank when request.Stream => ApiError.BadRequest("Rerank does not stream; leave out 'stream'.", "stream", "invalid_value"),
             _ => null,
         };
     }

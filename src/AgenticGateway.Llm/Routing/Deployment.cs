@@ -13,6 +13,8 @@ internal enum LlmOperation
     Embeddings,
     /// <summary>Anthropic's Messages API (/v1/messages): passed through to Anthropic deployments, converted for the rest.</summary>
     Messages,
+    /// <summary>LiteLLM's rerank API (/v1/rerank, /rerank), Cohere's shape: sent through the deployment's <see cref="Deployment.Reranker"/>.</summary>
+    Rerank,
 }
 
 /// <summary>
@@ -44,6 +46,15 @@ internal sealed class Deployment
     public HttpMessageInvoker Invoker { get; }
     /// <summary>Converts OpenAI requests and answers to and from the provider's own format; null for OpenAI-compatible wires.</summary>
     public Providers.Translation.IProviderTranslator? Translator { get; init; }
+    /// <summary>Speaks the provider's rerank API; null when the provider has none.</summary>
+    public Providers.Translation.IRerankTranslator? Reranker { get; init; }
+
+    /// <summary>
+    /// The translator for one operation: a legacy-completions deployment takes /v1/completions as it came and translates
+    /// only chat; every other translated provider translates every operation.
+    /// </summary>
+    public Providers.Translation.IProviderTranslator? TranslatorFor(LlmOperation operation) =>
+        operation == LlmOperation.Completions && Provider.Wire == ProviderWire.OpenAiTextCompletion ? null : Translator;
     public DeploymentState State { get; }
     public string Id => Options.Id;
     public string ProviderName => Options.Provider;
@@ -107,7 +118,7 @@ internal sealed class Deployment
     {
         var headers = new List<KeyValuePair<string, string>>();
         // Providers with their own wire format authenticate in their translator (x-api-key, x-goog-api-key, SigV4).
-        if (options.ApiKey.IsSet && provider.Wire is ProviderWire.OpenAiCompatible or ProviderWire.AzureOpenAi or ProviderWire.Mock)
+        if (options.ApiKey.IsSet && provider.Wire is ProviderWire.OpenAiCompatible or ProviderWire.AzureOpenAi or ProviderWire.Mock or ProviderWire.OpenAiTextCompletion)
         {
             headers.Add(provider.Wire == ProviderWire.AzureOpenAi
                 ? new("api-key", options.ApiKey.Value!)

@@ -8,6 +8,7 @@ internal static class LlmOperations
     {
         LlmOperation.ChatCompletions or LlmOperation.Messages => "chat",
         LlmOperation.Completions => "text_completion",
+        LlmOperation.Rerank => "rerank",
         _ => "embeddings",
     };
 
@@ -16,6 +17,7 @@ internal static class LlmOperations
         LlmOperation.ChatCompletions => "chat_completions",
         LlmOperation.Completions => "completions",
         LlmOperation.Messages => "messages",
+        LlmOperation.Rerank => "rerank",
         _ => "embeddings",
     };
 }

@@ -59,6 +59,6 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network, IInProcessProvi
         var invoker = provider.Wire == ProviderWire.Mock && inProcess is not null
             ? new HttpMessageInvoker(inProcess.CreateHandler(options), disposeHandler: true)
             : network;
-        return new Deployment(options, provider, invoker, state) { Translator = _translators.For(options, provider) };
+        return new Deployment(options, provider, invoker, state) { Translator = _translators.For(options, provider), Reranker = _translators.RerankerFor(provider) };
     }
 }

@@ -88,13 +88,14 @@ internal sealed class SpendStore(IDatabase db)
 
     /// <summary>
     /// Spend in nano-dollars of a limit holder since a time (DateTimeOffset.MinValue: all time): a key, user, team or
-    /// organization by its column, a team member by its team and user together, the global proxy budget by every log.
+    /// organization by its column, a team or organization member by the pair, the global proxy budget by every log.
     /// </summary>
     public async Task<long> SpendSinceAsync(ILimitHolder holder, DateTimeOffset since, CancellationToken ct)
     {
         var (where, args) = holder switch
         {
             TeamMembership m => ("team_id = @team AND user_id = @user", (object)new { team = m.TeamId, user = m.UserId, since = Since(since) }),
+            OrganizationMember m => ("organization_id = @org AND user_id = @user", new { org = m.OrganizationId, user = m.UserId, since = Since(since) }),
             ProxyBudget => ("1 = 1", new { since = Since(since) }),
             _ => ($"{Column(holder.Scope)} = @id", new { id = holder.Id, since = Since(since) }),
         };

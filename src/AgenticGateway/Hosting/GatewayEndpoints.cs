@@ -33,6 +33,13 @@ internal static class GatewayEndpoints
                 .WithName(prefix + "model").WithSummary("Describe one model");
         }
 
+        // LiteLLM's rerank API (Cohere's request shape) on each of LiteLLM's three paths.
+        foreach (var path in new[] { "/v1/rerank", "/v2/rerank", "/rerank" })
+        {
+            app.MapPost(path, call).Gateway(GatewayRoute.Llm("rerank", RoutePayload.LlmRerank))
+                .WithName(path).WithSummary("Rerank documents by relevance to a query (LiteLLM's /rerank, Cohere's request shape)");
+        }
+
         // Anthropic's Messages API, for Anthropic-format clients (Claude Code, the Anthropic SDKs), on any deployment.
         app.MapPost("/v1/messages", call).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmMessages, anthropic: true))
             .WithName("messages").WithSummary("Create a message (Anthropic format, streaming with stream: true)");
@@ -52,7 +59,7 @@ internal static class GatewayEndpoints
         app.MapFallback((HttpContext c) => PipelineErrors.WriteAsync(c, Unmatched(c.Request))).Gateway(GatewayRoute.Public);
     }
 
-    private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings", "/messages", "/messages/count_tokens"];
+    private static readonly string[] PostRoutes = ["/chat/completions", "/completions", "/embeddings", "/messages", "/messages/count_tokens", "/rerank", "/v2/rerank"];
 
     /// <summary>404 for unknown paths; 405 (with Allow) for a known path used with the wrong method.</summary>
     private static ApiError Unmatched(HttpRequest request)

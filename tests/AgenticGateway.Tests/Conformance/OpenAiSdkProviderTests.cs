@@ -14,7 +14,7 @@ public class OpenAiSdkProviderTests : IAsyncLifetime
     private GatewayServer _gateway = null!;
     private OpenAIClient _client = null!;
 
-    public static TheoryData<string> Models => new() { "claude", "gemini", "bedrock", "vertex-gemini", "vertex-claude" };
+    public static TheoryData<string> Models => new() { "claude", "gemini", "bedrock", "vertex-gemini", "vertex-claude", "cohere" };
 
     public async Task InitializeAsync()
     {

@@ -319,6 +319,26 @@ public class LiteLlmManagementParityTests
     }
 
     [Fact]
+    public async Task A_members_budget_in_an_organization_binds_their_keys_there()
+    {
+        await using var g = await GatewayServer.StartAsync(Config);
+        var (_, org) = await Ok(g.AdminAsync("/organization/new", """{"organization_alias": "my-secret-org", "models": [], "max_budget": 100}""", Master));
+        var orgId = org.GetProperty("organization_id").GetString()!;
+        var (_, team) = await Ok(g.AdminAsync("/team/new", $$"""{"organization_id": "{{orgId}}"}""", Master));
+        var (_, user) = await Ok(g.AdminAsync("/user/new", $$"""{"user_id": "krrish247652@berri.ai", "team_id": "{{team.GetProperty("team_id").GetString()}}"}""", Master));
+        var key = user.GetProperty("key").GetString()!;
+        // The body of LiteLLM's /organization/member_add docstring, with a small budget.
+        await Ok(g.AdminAsync("/organization/member_add", $$$"""{"organization_id": "{{{orgId}}}", "member": {"role": "internal_user", "user_id": "krrish247652@berri.ai"}, "max_budget_in_organization": 0.0000001}""", Master));
+        await Ok(ChatAsync(g, key, "gpt-3.5-turbo"));
+        var (status, refused) = await RefusedAsync(g, key, "gpt-3.5-turbo");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains($"organization member krrish247652@berri.ai in organization {orgId}", refused.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        await g.FlushSpendAsync();
+        var (_, info) = await Ok(g.AdminAsync($"/organization/info?organization_id={orgId}", null, Master));
+        Assert.True(info.GetProperty("members")[0].GetProperty("spend").GetDecimal() > 0);
+    }
+
+    [Fact]
     public async Task Health_liveliness_and_readiness_answer_as_litellms_do_without_a_key()
     {
         await using var g = await GatewayServer.StartAsync(Config);

@@ -121,7 +121,8 @@ public sealed class ModelManagementTests : IAsyncLifetime
         // A config file model is listed too, as not stored.
         Assert.False((await InfoEntryAsync("config-gpt-4"))!.Value.GetProperty("model_info").GetProperty("db_model").GetBoolean());
 
-        // /v2/model/info pages: total_count, current_page, total_pages, size.
+        // /v2/model/info pages: LiteLLM's model_info_v2 takes page, size, search, modelId, model, sortBy and answers
+        // data, total_count, total_pages (its unit tests of RBAC and search on /v2/model/info), current_page and size.
         var (v2Status, v2) = await Admin("/v2/model/info?page=1&size=1&sortBy=model_name&sortOrder=desc", null);
         Assert.Equal(HttpStatusCode.OK, v2Status);
         Assert.Equal(2, v2.GetProperty("total_count").GetInt32());

@@ -31,6 +31,7 @@ public class ProviderEndToEndTests : IAsyncLifetime
           - {"{"}name: vertex-gemini, provider: vertex_ai, model: gemini-2.5-flash, api_base: "{url}", api_key: {Key}, vertex_project: demo-project, vertex_location: us-central1{"}"}
           - {"{"}name: vertex-claude, provider: vertex_ai, model: "claude-sonnet-4-5@20250929", api_base: "{url}", api_key: {Key}, vertex_project: demo-project, vertex_location: us-east5{"}"}
           - {"{"}name: bedrock, provider: bedrock, model: "anthropic.claude-3-5-sonnet-20240620-v1:0", api_base: "{url}", aws_region_name: us-east-1, aws_access_key_id: AKIDEXAMPLE, aws_secret_access_key: {Key}{"}"}
+          - {"{"}name: cohere, provider: cohere, model: command-r, api_base: "{url}", api_key: {Key}{"}"}
           - {"{"}name: gpt, provider: openai_compatible, model: gpt-4o, api_base: "{url}/v1", api_key: {Key}{"}"}
           - {"{"}name: gemini-embed, provider: gemini, model: text-embedding-004, api_base: "{url}", api_key: {Key}{"}"}
           - {"{"}name: titan-embed, provider: bedrock, model: "amazon.titan-embed-text-v2:0", api_base: "{url}", aws_region_name: us-east-1, aws_access_key_id: AKIDEXAMPLE, aws_secret_access_key: {Key}{"}"}

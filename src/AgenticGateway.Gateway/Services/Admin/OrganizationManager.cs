@@ -7,10 +7,11 @@ namespace AgenticGateway.Services.Admin;
 
 /// <summary>
 /// LiteLLM's /organization/* operations, in its request and response shapes: organizations own teams, and their
-/// budget (reserved like a team's), rate limits and models bind every key of those teams. LiteLLM keeps an
+/// budget (reserved like a team's), rate limits and models bind every key of those teams; a member's
+/// max_budget_in_organization binds that user's keys there. LiteLLM keeps an
 /// organization's budget in a budget table row; we answer with the same litellm_budget_table object.
 /// </summary>
-internal sealed class OrganizationManager(IIdentityStore store, IdentityManager identities, KeyRegistry registry, AuditLog audit, TimeProvider time)
+internal sealed class OrganizationManager(IIdentityStore store, IdentityManager identities, KeyRegistry registry, AuditLog audit, TimeProvider time, Spend.SpendStore spend)
 {
     /// <summary>The roles LiteLLM allows inside an organization (LitellmUserRoles).</summary>
     private static readonly string[] Roles = ["org_admin", "internal_user", "internal_user_viewer"];
@@ -49,7 +50,7 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
 
     private async Task<KeyResult> ListOfAsync(IReadOnlyList<Organization> orgs, CancellationToken ct)
     {
-        var details = new List<(Organization, IReadOnlyList<OrganizationMember>, IReadOnlyList<Team>)>();
+        var details = new List<(Organization, IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)>();
         foreach (var o in orgs)
         {
             var (members, teams) = await DetailsAsync(o, ct);
@@ -81,7 +82,7 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
         var ids = r.StringList("organization_ids");
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (ids is null || ids.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the organizations to delete in 'organization_ids'.", "organization_ids"));
-        var found = new List<(Organization, IReadOnlyList<OrganizationMember>, IReadOnlyList<Team>)>();
+        var found = new List<(Organization, IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)>();
         foreach (var id in ids)
         {
             if (await store.FindOrganizationAsync(id, ct) is not { } org) return KeyResult.Fail(NotFound(id));
@@ -134,7 +135,9 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
             users.Add(user);
             memberships.Add(membership);
         }
-        await audit.RecordAsync(r.Actor, "organization.member_add", "organization", org.OrganizationId, null, string.Join(",", users.Select(u => JsonSerializer.Serialize(u.UserId, KeyJsonContext.Default.String))) is var list ? $"[{list}]" : null, ct);
+        await audit.RecordAsync(r.Actor, "organization.member_add", "organization", org.OrganizationId, null,
+            $"[{string.Join(",", users.Select(u => JsonSerializer.Serialize(u.UserId, KeyJsonContext.Default.String)))}]", ct);
+        registry.InvalidateAll();
         // LiteLLM's OrganizationAddMemberResponse.
         return KeyResult.Ok(w =>
         {
@@ -144,15 +147,16 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
             foreach (var u in users) IdentityManager.WriteUser(w, u);
             w.WriteEndArray();
             w.WriteStartArray("updated_organization_memberships");
-            foreach (var m in memberships) WriteMember(w, m);
+            foreach (var m in memberships) WriteMember(w, m, 0);
             w.WriteEndArray();
             w.WriteEndObject();
         });
     }
 
-    private async Task<(IReadOnlyList<OrganizationMember>, IReadOnlyList<Team>)> DetailsAsync(Organization org, CancellationToken ct)
+    private async Task<(IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)> DetailsAsync(Organization org, CancellationToken ct)
     {
-        var members = await store.ListOrganizationMembersAsync(org.OrganizationId, null, ct);
+        var members = new List<(OrganizationMember, long)>();
+        foreach (var m in await store.ListOrganizationMembersAsync(org.OrganizationId, null, ct)) members.Add((m, await spend.SpendSinceAsync(m, DateTimeOffset.MinValue, ct)));
         var teams = (await store.ListTeamsAsync(null, ct)).Where(t => t.OrganizationId == org.OrganizationId).ToList();
         return (members, teams);
     }
@@ -180,7 +184,7 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
     private static string Json(Organization o) => KeyResult.Ok(w => Write(w, o, null, null)).Text;
 
     /// <summary>LiteLLM's LiteLLM_OrganizationTableWithMembers (members and teams only where the endpoint includes them).</summary>
-    internal static void Write(Utf8JsonWriter w, Organization o, IReadOnlyList<OrganizationMember>? members, IReadOnlyList<Team>? teams)
+    internal static void Write(Utf8JsonWriter w, Organization o, IReadOnlyList<(OrganizationMember, long)>? members, IReadOnlyList<Team>? teams)
     {
         w.WriteStartObject();
         w.WriteString("organization_id", o.OrganizationId);
@@ -198,7 +202,7 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
         if (members is not null)
         {
             w.WriteStartArray("members");
-            foreach (var m in members) WriteMember(w, m);
+            foreach (var (m, spent) in members) WriteMember(w, m, spent);
             w.WriteEndArray();
         }
         if (teams is not null)
@@ -227,14 +231,14 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
         w.WriteEndObject();
     }
 
-    /// <summary>LiteLLM's LiteLLM_OrganizationMembershipTable.</summary>
-    private static void WriteMember(Utf8JsonWriter w, OrganizationMember m)
+    /// <summary>LiteLLM's LiteLLM_OrganizationMembershipTable, with the member's spend in the organization so far.</summary>
+    private static void WriteMember(Utf8JsonWriter w, OrganizationMember m, long spentNanos)
     {
         w.WriteStartObject();
         w.WriteString("user_id", m.UserId);
         w.WriteString("organization_id", m.OrganizationId);
         JsonOut.Nullable(w, "user_role", m.UserRole);
-        w.WriteNumber("spend", 0);
+        w.WriteNumber("spend", Money.FromNanos(spentNanos));
         if (m.MaxBudget is { } max)
         {
             w.WriteString("budget_id", $"{m.OrganizationId}/{m.UserId}");

@@ -9,7 +9,7 @@ namespace AgenticGateway.Services.Llm;
 /// How one attempt's answer becomes the answer the client asked for. Null (see <see cref="For"/>) when the provider
 /// already speaks the client's format and the bytes pass through as they are; otherwise a provider translation
 /// (provider format to OpenAI), a client conversion (OpenAI to Anthropic), or both in that order, or an Anthropic
-/// pass-through that reads Anthropic's usage fields.
+/// pass-through that reads Anthropic's usage fields, or a rerank translation into LiteLLM's rerank answer.
 /// </summary>
 internal sealed class AnswerCodec
 {
@@ -18,11 +18,13 @@ internal sealed class AnswerCodec
     private readonly bool _anthropicNative;
     private readonly LlmOperation _operation;
     private readonly LlmExchange _x;
+    private readonly IRerankTranslator? _reranker;
 
-    private AnswerCodec(LlmExchange x, IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation)
+    private AnswerCodec(LlmExchange x, IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation, IRerankTranslator? reranker = null)
     {
         _x = x;
         _provider = provider;
+        _reranker = reranker;
         _call = call;
         _anthropicNative = anthropicNative;
         _operation = operation;
@@ -35,8 +37,11 @@ internal sealed class AnswerCodec
     public static AnswerCodec? For(LlmExchange x, Deployment d, ProviderCall call)
     {
         if (IsAnthropicNative(x, d)) return new AnswerCodec(x, null, call, anthropicNative: true, x.Operation);
-        if (d.Translator is null && x.Operation != LlmOperation.Messages) return null;
-        return new AnswerCodec(x, d.Translator, call, anthropicNative: false, x.Operation);
+        // A rerank answer always becomes LiteLLM's shape, through the deployment's rerank translator.
+        if (x.Operation == LlmOperation.Rerank) return new AnswerCodec(x, null, call, anthropicNative: false, x.Operation, d.Reranker);
+        var translator = d.TranslatorFor(x.Operation);
+        if (translator is null && x.Operation != LlmOperation.Messages) return null;
+        return new AnswerCodec(x, translator, call, anthropicNative: false, x.Operation);
     }
 
     /// <summary>
@@ -50,6 +55,7 @@ internal sealed class AnswerCodec
             if (!AnthropicNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
             return body;
         }
+        if (_reranker is not null) return _reranker.TranslateRerankResponse(body, _x.Body.Memory, _call, out usage);
         ReadOnlyMemory<byte> openAi;
         if (_provider is null)
         {

@@ -26,7 +26,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
         // A deployment is set once its answer was committed to the client: that answer is charged, even when the
         // client left mid-stream, and a provider that reported no usage is charged the prompt estimate.
         var served = x.Deployment;
-        if (served is not null && x.Usage is null && x.Operation != LlmOperation.Embeddings)
+        if (served is not null && x.Usage is null && x.Operation is not (LlmOperation.Embeddings or LlmOperation.Rerank))
             x.Usage = new Usage(x.EstimatedPromptTokens > 0 ? x.EstimatedPromptTokens : TokenEstimator.EstimatePromptTokens(x.Body.Span), 0);
         // A stream cut short (the client left, the upstream broke, the gateway ended it) may not have its final usage:
         // what the client received is charged at least, a token an event, so leaving early is never free output.

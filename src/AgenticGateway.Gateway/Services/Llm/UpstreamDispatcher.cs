@@ -190,14 +190,23 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         else
         {
-            if (d.Translator is { } translator)
+            if (x.Operation == LlmOperation.Rerank && d.Reranker is null)
+            {
+                var noRerank = ApiError.BadRequest($"The model's deployment {d.Id} (provider '{d.ProviderName}') has no rerank API; rerank is served by cohere, jina_ai and hosted_vllm deployments.", "model", "rerank_not_supported");
+                return new UpstreamFailure(FailureKind.BadRequest, 400, noRerank.Message) { ClientError = noRerank };
+            }
+            var translator = d.TranslatorFor(x.Operation);
+            if (x.Operation == LlmOperation.Rerank || translator is not null)
             {
                 TranslatedRequest built;
                 try
                 {
-                    built = x.Operation == LlmOperation.Embeddings
-                        ? await translator.BuildEmbeddingsRequestAsync(x.OpenAiBody, call, cancellationToken)
-                        : await translator.BuildChatRequestAsync(x.OpenAiBody, call, cancellationToken);
+                    built = x.Operation switch
+                    {
+                        LlmOperation.Rerank => await d.Reranker!.BuildRerankRequestAsync(x.OpenAiBody, call, cancellationToken),
+                        LlmOperation.Embeddings => await translator!.BuildEmbeddingsRequestAsync(x.OpenAiBody, call, cancellationToken),
+                        _ => await translator!.BuildChatRequestAsync(x.OpenAiBody, call, cancellationToken),
+                    };
                 }
                 catch (HttpRequestException ex)
                 {
@@ -270,7 +279,8 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         var contentType = response.Content.Headers.ContentType?.ToString();
                         var status = (int)response.StatusCode;
                         if (native) return UpstreamFailure.FromProviderError(Providers.Anthropic.AnthropicErrors.Read(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
-                        if (d.Translator is { } translator) return UpstreamFailure.FromProviderError(translator.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
+                        if (x.Operation == LlmOperation.Rerank) return UpstreamFailure.FromProviderError(d.Reranker!.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
+                        if (d.TranslatorFor(x.Operation) is { } translator) return UpstreamFailure.FromProviderError(translator.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
                         return UpstreamFailure.FromResponse(status, errorBody, contentType, RetryAfter(response));
                     }
                     if (x.Request.Stream && response.Content.Headers.ContentType?.MediaType is { } media && media != ExpectedStreamMedia(d))
@@ -320,7 +330,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         ref readonly var parsed = ref x.OpenAiRequest;
         // Streams carry usage only when asked; ask for it (where the provider accepts it) so tokens and cost are
         // known for every stream, and take the extra usage chunk out again before the client sees it.
-        x.UsageInjected = parsed.Stream && !parsed.HasStreamOptions && x.Operation != LlmOperation.Embeddings && d.Options.StreamUsage == true;
+        x.UsageInjected = parsed.Stream && !parsed.HasStreamOptions && x.Operation is not (LlmOperation.Embeddings or LlmOperation.Rerank) && d.Options.StreamUsage == true;
         return new HttpRequestMessage(HttpMethod.Post, d.EndpointFor(x.Operation, upstreamModel))
         {
             Content = UpstreamContent.WithModel(x.OpenAiBody, parsed, modelToken, x.UsageInjected ? IncludeUsage : null),

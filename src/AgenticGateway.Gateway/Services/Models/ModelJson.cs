@@ -138,5 +138,6 @@ internal static class ModelJson
         if (price.CachedInputPerToken is { } cached) { w.WriteNumber("cache_read_input_token_cost", cached); written?.Add("cache_read_input_token_cost"); }
         if (price.ReasoningPerToken is { } reasoning) { w.WriteNumber("output_cost_per_reasoning_token", reasoning); written?.Add("output_cost_per_reasoning_token"); }
         if (price.PerRequest != 0) { w.WriteNumber("input_cost_per_request", price.PerRequest); written?.Add("input_cost_per_request"); }
+        if (price.PerQuery != 0) { w.WriteNumber("input_cost_per_query", price.PerQuery); written?.Add("input_cost_per_query"); }
     }
 }

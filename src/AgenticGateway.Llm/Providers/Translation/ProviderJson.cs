@@ -5,6 +5,9 @@ namespace AgenticGateway.Providers.Translation;
 /// <summary>How every translator opens a provider's response body.</summary>
 internal static class ProviderJson
 {
+    /// <summary>JSON writer settings for OpenAI output: non-ASCII text kept readable, as OpenAI sends it.</summary>
+    public static readonly JsonWriterOptions OpenAiWriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>
     /// Parses <paramref name="body"/> in place (the document reads the caller's memory; no copy of the body), or throws
     /// <see cref="InvalidDataException"/> starting with <paramref name="notJson"/>, which the pipeline turns into a 502.
