@@ -12,6 +12,7 @@ internal static class DeploymentsView
     {
         var ticks = now.UtcTicks;
         var minute = ticks / TimeSpan.TicksPerMinute;
+        var names = DeploymentNames.Of(runtime);
         w.WriteStartObject();
         w.WriteStartArray("data");
         foreach (var d in runtime.AllDeployments)
@@ -20,6 +21,7 @@ internal static class DeploymentsView
             var until = s.CooldownUntilTicks;
             w.WriteStartObject();
             w.WriteString("id", d.Id);
+            w.WriteString("name", names[d.Id]);
             w.WriteString("model", d.GroupName);
             w.WriteString("provider", d.ProviderName);
             w.WriteString("upstream_model", d.Options.Model);

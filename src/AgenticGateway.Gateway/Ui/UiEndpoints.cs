@@ -1,5 +1,7 @@
 using System.Text.Json;
 using AgenticGateway.Keys;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Runtime;
@@ -29,6 +31,8 @@ internal static class UiEndpoints
         var sandboxes = services.GetRequiredService<SandboxManager>();
         var identities = services.GetRequiredService<IIdentityStore>();
         var time = services.GetRequiredService<TimeProvider>();
+        var keys = services.GetRequiredService<IKeyStore>();
+        var server = services.GetRequiredService<IServer>();
         static RequestDelegate Admin(Func<HttpContext, KeyRequest, CancellationToken, Task<KeyResult>> action) =>
             c => KeyEndpoints.AdminAsync(c, BindContext(action, c));
 
@@ -45,14 +49,15 @@ internal static class UiEndpoints
         var api = "/ui/api";
         app.MapGet(api + "/session", Admin((_, _, _) => Task.FromResult(Session(sandboxes)))).WithSummary("Admin UI: check the master key");
         app.MapGet(api + "/overview", Admin((_, r, _) => Task.FromResult(Overview(r, recent, time)))).WithSummary("Admin UI: request, error, latency, token and cost series");
-        app.MapGet(api + "/requests", Admin((_, r, _) => Task.FromResult(Requests(r, recent)))).WithSummary("Admin UI: the most recent requests (live log)");
+        app.MapGet(api + "/requests", Admin((_, r, _) => Task.FromResult(Requests(r, recent, runtimes.Current)))).WithSummary("Admin UI: the most recent requests (live log)");
         app.MapGet(api + "/deployments", Admin((_, _, _) => Task.FromResult(KeyResult.Ok(w => DeploymentsView.Write(w, runtimes.Current, time.GetUtcNow())))))
             .WithSummary("Admin UI: deployments' health, cooldowns, latency and load");
         app.MapGet(api + "/config", Admin((_, _, _) => Task.FromResult(KeyResult.Ok(w => ConfigView.Write(w, runtimes.Current.Options)))))
             .WithSummary("Admin UI: the effective configuration, secrets masked");
+        app.MapGet(api + "/server", Admin((_, _, _) => Task.FromResult(Server(server, runtimes.Current)))).WithSummary("Admin UI: where the gateway listens");
         app.MapGet(api + "/users", Admin((_, r, ct) => UsersAsync(r, identities, ct))).WithSummary("Admin UI: list users");
-        app.MapGet(api + "/sandboxes", Admin((_, _, _) => Task.FromResult(Sandboxes(sandboxes)))).WithSummary("Admin UI: every live sandbox");
-        app.MapGet(api + "/sandboxes/{id}", Admin((c, _, _) => Task.FromResult(Sandbox(sandboxes, c)))).WithSummary("Admin UI: inspect a sandbox");
+        app.MapGet(api + "/sandboxes", Admin((_, _, ct) => SandboxesAsync(sandboxes, keys, ct))).WithSummary("Admin UI: every live sandbox");
+        app.MapGet(api + "/sandboxes/{id}", Admin((c, _, ct) => SandboxAsync(sandboxes, keys, c, ct))).WithSummary("Admin UI: inspect a sandbox");
         app.MapDelete(api + "/sandboxes/{id}", Admin((c, _, _) => KillAsync(sandboxes, c))).WithSummary("Admin UI: kill a sandbox");
     }
 
@@ -91,26 +96,47 @@ internal static class UiEndpoints
         return KeyResult.Ok(w => OverviewSeries.Write(w, records, from, to, (int)buckets, recent));
     }
 
+    /// <summary>
+    /// The addresses Kestrel bound (a port 0 resolved, "localhost" as bound), not the configured URLs: what a client
+    /// can actually reach. The metrics listener, a separate server, is given as configured.
+    /// </summary>
+    private static KeyResult Server(IServer server, GatewayRuntime runtime) => KeyResult.Ok(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("version", Telemetry.TelemetryNames.Version);
+        w.WriteStartArray("listen_addresses");
+        foreach (var address in server.Features.Get<IServerAddressesFeature>()?.Addresses ?? []) w.WriteStringValue(address);
+        w.WriteEndArray();
+        JsonOut.Nullable(w, "metrics_urls", runtime.Options.Server.MetricsUrls);
+        w.WriteEndObject();
+    });
+
     /// <summary>Newest first; ?after=SEQ for only what came after the last seen, ?limit= (default 200).</summary>
-    private static KeyResult Requests(KeyRequest r, RecentRequests recent)
+    private static KeyResult Requests(KeyRequest r, RecentRequests recent, GatewayRuntime runtime)
     {
         var after = QueryLong(r, "after") ?? 0;
         var limit = QueryLong(r, "limit") ?? 200;
         if (r.Error is { } error) return KeyResult.Fail(error);
         var records = recent.Snapshot(after, limit: (int)Math.Clamp(limit, 1, recent.Capacity));
+        var deployments = runtime.AllDeployments.ToDictionary(d => d.Id, StringComparer.Ordinal);
+        var names = DeploymentNames.Of(runtime);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
             w.WriteNumber("last_seq", recent.Total);
             w.WriteNumber("capacity", recent.Capacity);
             w.WriteStartArray("data");
-            for (var i = records.Count - 1; i >= 0; i--) WriteRecord(w, records[i]);
+            for (var i = records.Count - 1; i >= 0; i--) WriteRecord(w, records[i], deployments, names);
             w.WriteEndArray();
             w.WriteEndObject();
         });
     }
 
-    private static void WriteRecord(Utf8JsonWriter w, RequestRecord x)
+    /// <summary>
+    /// One request, with its deployment's name and whether its model is unpriced there (its cost of $0 is then
+    /// unknown, not free). A deployment a reload has removed since has neither.
+    /// </summary>
+    private static void WriteRecord(Utf8JsonWriter w, RequestRecord x, Dictionary<string, Routing.Deployment> deployments, Dictionary<string, string> names)
     {
         w.WriteStartObject();
         w.WriteNumber("seq", x.Seq);
@@ -123,6 +149,7 @@ internal static class UiEndpoints
         JsonOut.Nullable(w, "user_id", x.UserId);
         w.WriteString("model", x.Model);
         JsonOut.Nullable(w, "deployment", x.Deployment);
+        JsonOut.Nullable(w, "deployment_name", x.Deployment is { } id && names.TryGetValue(id, out var name) ? name : null);
         JsonOut.Nullable(w, "provider", x.Provider);
         w.WriteNumber("status", x.Status);
         JsonOut.Nullable(w, "error", x.ErrorCode);
@@ -131,6 +158,7 @@ internal static class UiEndpoints
         w.WriteNumber("completion_tokens", x.CompletionTokens);
         w.WriteNumber("cost", Money.FromNanos(x.CostNanos));
         w.WriteBoolean("stream", x.Stream);
+        w.WriteBoolean("unpriced", x.Deployment is { } d && deployments.TryGetValue(d, out var deployment) && deployment.PriceForRequest(x.Model) is null);
         w.WriteEndObject();
     }
 
@@ -147,25 +175,29 @@ internal static class UiEndpoints
         });
     }
 
-    private static KeyResult Sandboxes(SandboxManager manager)
+    private static async Task<KeyResult> SandboxesAsync(SandboxManager manager, IKeyStore keys, CancellationToken ct)
     {
         if (manager.Unavailable is { } reason) return KeyResult.Fail(SandboxesOff(reason));
         var all = manager.All().ToList();
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var owner in all.Select(s => s.Owner).Distinct()) owners[owner] = await OwnerNameAsync(owner, keys, ct);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");
-            foreach (var s in all) WriteSandbox(w, s, processes: false);
+            foreach (var s in all) WriteSandbox(w, s, processes: false, owners[s.Owner]);
             w.WriteEndArray();
             w.WriteEndObject();
         });
     }
 
-    private static KeyResult Sandbox(SandboxManager manager, HttpContext context)
+    private static async Task<KeyResult> SandboxAsync(SandboxManager manager, IKeyStore keys, HttpContext context, CancellationToken ct)
     {
         if (manager.Unavailable is { } reason) return KeyResult.Fail(SandboxesOff(reason));
-        return Find(manager, context) is { } s ? KeyResult.Ok(w => WriteSandbox(w, s, processes: true)) : KeyResult.Fail(SandboxNotFound(context));
+        if (Find(manager, context) is not { } s) return KeyResult.Fail(SandboxNotFound(context));
+        var ownerName = await OwnerNameAsync(s.Owner, keys, ct);
+        return KeyResult.Ok(w => WriteSandbox(w, s, processes: true, ownerName));
     }
 
     private static async Task<KeyResult> KillAsync(SandboxManager manager, HttpContext context)
@@ -183,6 +215,19 @@ internal static class UiEndpoints
         });
     }
 
+    /// <summary>
+    /// An owner as people know it: "key:&lt;hash&gt;" becomes the key's alias (or its masked name, sk-...abcd), a deleted
+    /// key says so; "user:&lt;id&gt;" is the user id; "admin" is the master key.
+    /// </summary>
+    internal static async Task<string> OwnerNameAsync(string owner, IKeyStore keys, CancellationToken ct)
+    {
+        if (owner == "admin") return "master key";
+        if (owner.StartsWith("user:", StringComparison.Ordinal)) return "user " + owner["user:".Length..];
+        if (!owner.StartsWith("key:", StringComparison.Ordinal)) return owner;
+        var key = await keys.FindAsync(owner["key:".Length..], ct);
+        return key is null ? "a deleted key" : "key " + (key.KeyAlias ?? key.KeyName);
+    }
+
     private static Sandbox? Find(SandboxManager manager, HttpContext context) =>
         context.Request.RouteValues["id"] is string id ? manager.FindAny(id) : null;
 
@@ -193,7 +238,7 @@ internal static class UiEndpoints
         new(404, "No such live sandbox (it may have expired or been deleted).", "invalid_request_error", "sandbox_not_found", "id");
 
     /// <summary>The sandbox API's own shape, with its owner and, when inspected, its processes.</summary>
-    private static void WriteSandbox(Utf8JsonWriter w, Sandbox s, bool processes)
+    private static void WriteSandbox(Utf8JsonWriter w, Sandbox s, bool processes, string? ownerName = null)
     {
         // The API's object, then the admin's extra fields spliced in before its end.
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
@@ -202,6 +247,7 @@ internal static class UiEndpoints
         w.WriteStartObject();
         foreach (var p in doc.RootElement.EnumerateObject()) p.WriteTo(w);
         w.WriteString("owner", s.Owner);
+        if (ownerName is not null) w.WriteString("owner_name", ownerName);
         if (processes)
         {
             w.WriteStartArray("processes");

@@ -17,4 +17,8 @@ internal interface IKeyStore
 }
 
 /// <summary>Filters and paging for listing keys.</summary>
-internal sealed record KeyQuery(string? UserId = null, string? TeamId = null, string? KeyAlias = null, int Page = 1, int PageSize = 100, bool BySpend = false);
+internal sealed record KeyQuery(string? UserId = null, string? TeamId = null, string? KeyAlias = null, int Page = 1, int PageSize = 100, bool BySpend = false)
+{
+    /// <summary>LiteLLM's /key/list sort_order=desc with sort_by=created_at: the newest keys first (the admin UI's order).</summary>
+    public bool NewestFirst { get; init; }
+}

@@ -61,7 +61,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         const string where = "WHERE (@user_id IS NULL OR user_id = @user_id) AND (@team_id IS NULL OR team_id = @team_id) AND (@key_alias IS NULL OR key_alias = @key_alias)";
         var args = new { user_id = q.UserId, team_id = q.TeamId, key_alias = q.KeyAlias, limit = q.PageSize, offset = (q.Page - 1) * q.PageSize };
         var total = await c.ExecuteScalarAsync<int>($"SELECT COUNT(*) FROM keys {where}", args);
-        var rows = await c.QueryAsync<Row>($"SELECT * FROM keys {where} ORDER BY {(q.BySpend ? "spend_nanos DESC" : "created_at")} LIMIT @limit OFFSET @offset", args);
+        var rows = await c.QueryAsync<Row>($"SELECT * FROM keys {where} ORDER BY {(q.BySpend ? "spend_nanos DESC" : q.NewestFirst ? "created_at DESC" : "created_at")} LIMIT @limit OFFSET @offset", args);
         return (rows.Select(r => r.ToKey()).ToList(), total);
     }
 

@@ -8,7 +8,8 @@ namespace AgenticGateway.Tests.Ui;
 
 /// <summary>
 /// The admin UI in a real browser: Playwright driving Debian's headless Chromium against a real gateway (mock
-/// provider, bubblewrap sandboxes). Screenshots of every page go to TestResults/ui-screenshots under the test output.
+/// provider, bubblewrap sandboxes). Screenshots of every page, at 1280 and 1440 px, go to TestResults/ui-screenshots
+/// under the test output (the paths are printed).
 /// </summary>
 [Trait("Category", "browser")]
 public class AdminUiBrowserTests(AdminUiFixture fixture, ITestOutputHelper output) : IClassFixture<AdminUiFixture>
@@ -133,7 +134,9 @@ public class AdminUiBrowserTests(AdminUiFixture fixture, ITestOutputHelper outpu
             ("models", "#deployments-table", "healthy"),
             ("sandboxes", "#sandboxes-table", ""),
             ("logs", "#log-table", "pages-key"),
-            ("config", "#config-json", "\"master_key\": \"***\""),
+            ("orgs", "#page", ""),
+            ("playground", "#playground-form", ""),
+            ("config", "#config-yaml", "master_key: \"***\""),
         };
         foreach (var (name, selector, text) in expectations)
         {
@@ -147,101 +150,5 @@ public class AdminUiBrowserTests(AdminUiFixture fixture, ITestOutputHelper outpu
         Assert.DoesNotContain(AdminUiFixture.Master, await page.ContentAsync(), StringComparison.Ordinal);
         fixture.AssertNoPageErrors(page);
         await fixture.SaveDocsScreenshotAsync(page, output);
-    }
-}
-
-/// <summary>One gateway and one browser for the class; each test gets a fresh browser context (its own sessionStorage).</summary>
-public sealed class AdminUiFixture : IAsyncLifetime
-{
-    public const string Master = "sk-admin-ui-master-key-for-tests";
-    private const string DefaultChromium = "/usr/bin/chromium";
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
-    private readonly Dictionary<IPage, List<string>> _errors = [];
-
-    internal GatewayServer Gateway { get; private set; } = null!;
-
-    public static string ScreenshotDirectory => Path.Combine(AppContext.BaseDirectory, "TestResults", "ui-screenshots");
-
-    public async Task InitializeAsync()
-    {
-        // CHROMIUM_PATH may point elsewhere; without a browser these tests fail, they never skip.
-        var chromium = Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } custom ? custom : DefaultChromium;
-        if (!File.Exists(chromium))
-            throw new InvalidOperationException($"The admin UI browser tests need Chromium at {chromium} (Debian package 'chromium'; scripts/test.sh installs it, or set CHROMIUM_PATH).");
-        Gateway = await GatewayServer.StartAsync($"""
-            master_key: {Master}
-            models:
-              - name: gpt-4o
-                provider: mock
-              - name: gpt-4o-mini
-                provider: mock
-                api_key: sk-provider-secret-never-shown
-            sandboxes:
-              pools: {"{}"}
-            """);
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            // CI runs as root, where Chromium's own sandbox cannot start; /dev/shm may be small in containers.
-            Args = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-        });
-        Directory.CreateDirectory(ScreenshotDirectory);
-    }
-
-    public async Task<IPage> NewPageAsync()
-    {
-        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1440, Height = 900 }, Locale = "en-US" });
-        context.SetDefaultTimeout(15_000);
-        var page = await context.NewPageAsync();
-        var errors = _errors[page] = [];
-        // Script errors and CSP violations show up here; a failed API call the page expects (401 at sign-in) does too, so those are left out.
-        page.PageError += (_, e) => errors.Add("page error: " + e);
-        page.Console += (_, m) => { if (m.Type == "error" && !m.Text.Contains("status of 40", StringComparison.Ordinal)) errors.Add("console: " + m.Text); };
-        return page;
-    }
-
-    public async Task<IPage> SignInAsync()
-    {
-        var page = await NewPageAsync();
-        await page.GotoAsync(Gateway.Url + "/ui");
-        await page.FillAsync("#master-key", Master);
-        await page.ClickAsync("#sign-in");
-        await Assertions.Expect(page.Locator("#app")).ToBeVisibleAsync();
-        await Assertions.Expect(page.Locator("#stat-requests")).ToBeVisibleAsync();
-        return page;
-    }
-
-    public void AssertNoPageErrors(IPage page) => Assert.True(_errors[page].Count == 0, string.Join("\n", _errors[page]));
-
-    public async Task ScreenshotAsync(IPage page, string name, ITestOutputHelper output)
-    {
-        var path = Path.Combine(ScreenshotDirectory, name + ".png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        output.WriteLine($"screenshot: {path}");
-    }
-
-    /// <summary>With AGW_UPDATE_DOCS_SCREENSHOTS=1, the overview goes to docs/images/ui-overview.png for the README.</summary>
-    public async Task SaveDocsScreenshotAsync(IPage page, ITestOutputHelper output)
-    {
-        if (Environment.GetEnvironmentVariable("AGW_UPDATE_DOCS_SCREENSHOTS") != "1") return;
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "AgenticGateway.slnx"))) root = root.Parent;
-        Assert.NotNull(root);
-        await page.GotoAsync(Gateway.Url + "/ui#/overview");
-        await Assertions.Expect(page.Locator("#chart-requests")).ToBeVisibleAsync();
-        var path = Path.Combine(root.FullName, "docs", "images", "ui-overview.png");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = false });
-        output.WriteLine($"docs screenshot: {path}");
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_browser is not null) await _browser.DisposeAsync();
-        _playwright?.Dispose();
-        if (Gateway is not null) await Gateway.DisposeAsync();
     }
 }

@@ -36,7 +36,7 @@ public class UiApiTests : IAsyncLifetime
     public Task DisposeAsync() => _gateway.DisposeAsync().AsTask();
 
     private static readonly string[] Routes =
-        ["/ui/api/session", "/ui/api/overview", "/ui/api/requests", "/ui/api/deployments", "/ui/api/config", "/ui/api/users", "/ui/api/sandboxes"];
+        ["/ui/api/session", "/ui/api/overview", "/ui/api/requests", "/ui/api/deployments", "/ui/api/config", "/ui/api/server", "/ui/api/users", "/ui/api/sandboxes"];
 
     [Fact]
     public async Task Every_api_route_wants_the_master_key()

@@ -87,7 +87,13 @@ internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, Key
         var page = int.TryParse(r.String("page"), out var p) && p > 0 ? p : 1;
         var size = int.TryParse(r.String("size"), out var s) && s is > 0 and <= 1000 ? s : 100;
         var detailed = r.String("return_full_object") is "true" or "True";
-        var (keys, total) = await store.ListAsync(new KeyQuery(r.String("user_id"), r.String("team_id"), r.String("key_alias"), page, size), ct);
+        // LiteLLM's sort_by/sort_order; created_at is the one column kept in order here (the default stays oldest first).
+        var sortBy = r.String("sort_by");
+        var sortOrder = r.String("sort_order");
+        if (sortBy is not (null or "created_at")) return KeyResult.Fail(ApiError.BadRequest($"sort_by can be 'created_at', not '{sortBy}'.", "sort_by"));
+        if (sortOrder is not (null or "asc" or "desc")) return KeyResult.Fail(ApiError.BadRequest($"sort_order is 'asc' or 'desc', not '{sortOrder}'.", "sort_order"));
+        var query = new KeyQuery(r.String("user_id"), r.String("team_id"), r.String("key_alias"), page, size) { NewestFirst = sortBy is not null && sortOrder is null or "desc" };
+        var (keys, total) = await store.ListAsync(query, ct);
         return KeyResult.Ok(w =>
         {
             w.WriteStartObject();

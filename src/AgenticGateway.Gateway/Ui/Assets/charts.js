@@ -3,7 +3,8 @@
 
 const Charts = (() => {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 560, H = 190, L = 62, R = 10, T = 12, B = 24;
+  // L leaves room for the widest axis label, a cost such as $0.0000005 (costs are never written as 1e-7).
+  const W = 560, H = 190, L = 76, R = 10, T = 12, B = 24;
 
   function s(tag, attrs, ...children) {
     const node = document.createElementNS(NS, tag);

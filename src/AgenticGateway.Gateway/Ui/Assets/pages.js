@@ -2,13 +2,17 @@
 "use strict";
 
 (() => {
-  const { pages, api, el, banner, every, fmt, table, badge, confirmButton, form, secretOnce } = AGW;
+  const { pages, api, el, banner, every, fmt, table, badge, confirmButton } = AGW;
   const section = (title, ...children) => el("section", { class: "panel" }, el("h3", {}, title), children);
   const stat = (id, label, value, sub) => el("div", { class: "stat" }, el("span", { class: "label" }, label), el("span", { class: "value", id }, value), sub ? el("span", { class: "sub muted" }, sub) : null);
   const statusBadge = (code) => badge(String(code), code >= 500 ? "bad" : code >= 400 ? "warn" : "ok");
-  const limits = (x) => [x.rpm_limit ? `${fmt.int(x.rpm_limit)} rpm` : null, x.tpm_limit ? `${fmt.int(x.tpm_limit)} tpm` : null,
-    x.max_parallel_requests ? `${x.max_parallel_requests} parallel` : null].filter(Boolean).join(", ") || "–";
-  const budget = (x) => `${fmt.usd(x.spend)} / ${x.max_budget === null ? "∞" : fmt.usd(x.max_budget)}${x.budget_duration ? " per " + x.budget_duration : ""}`;
+  const unpriced = () => badge("unpriced", "warn unpriced");
+  /** Team id -> alias, for showing names; a failed lookup leaves ids (the page still works). */
+  const teamNames = async () => {
+    const names = {};
+    try { for (const t of await api("/team/list")) names[t.team_id] = t.team_alias || t.team_id; } catch (e) { if (e.status === 401) throw e; }
+    return names;
+  };
 
   // ---- Overview --------------------------------------------------------------------------------------------
   pages.overview = {
@@ -18,6 +22,13 @@
       const picker = el("select", { id: "overview-window" }, Object.keys(windows).map((k) => el("option", { value: windows[k], selected: windows[k] === 60 }, k)));
       const body = el("div", { id: "overview-body" });
       root.append(el("div", { class: "toolbar" }, el("label", {}, "Window ", picker)), body);
+      // A model group is unpriced when none of its deployments has a price: its cost shows as $0 but is unknown.
+      let unpricedModels = new Set();
+      const loadPrices = async () => {
+        const d = await api("/ui/api/deployments");
+        const priced = new Set(d.data.filter((x) => x.input_cost_per_token !== null).map((x) => x.model));
+        unpricedModels = new Set(d.data.map((x) => x.model).filter((m) => !priced.has(m)));
+      };
       const load = async () => {
         const o = await api(`/ui/api/overview?minutes=${picker.value}&buckets=30`);
         const t = o.totals;
@@ -44,113 +55,15 @@
             { title: "p50", cls: "num", value: (m) => fmt.ms(m.stats.p50_ms) },
             { title: "p95", cls: "num", value: (m) => fmt.ms(m.stats.p95_ms) },
             { title: "Tokens", cls: "num", value: (m) => fmt.int(m.stats.prompt_tokens + m.stats.completion_tokens) },
-            { title: "Cost", cls: "num", value: (m) => fmt.usd(m.stats.cost) },
-          ], o.by_model, "No requests in this window.")),
+            { title: "Cost", cls: "num", value: (m) => unpricedModels.has(m.model) ? [unpriced(), " ", fmt.usd(m.stats.cost)] : fmt.usd(m.stats.cost) },
+          ], o.by_model, "No requests in this window.", { id: "by-model-table", rowAttrs: (m) => ({ "data-model": m.model }) })),
           el("p", { class: "muted small" }, `From the last ${fmt.int(o.capacity)} requests kept in memory (${fmt.int(o.recorded_total)} since start); ${o.bucket_seconds}s per bar. Longer history: Spend.`));
         AGW.$("page-status").textContent = "updated " + new Date().toLocaleTimeString("en-GB");
       };
       picker.addEventListener("change", load);
+      await loadPrices().catch((e) => { if (e.status === 401) throw e; });
       await load();
       every(5000, () => load().catch((e) => banner(e.message)));
-    },
-  };
-
-  // ---- Keys ------------------------------------------------------------------------------------------------
-  pages.keys = {
-    title: "Keys",
-    async render(root) {
-      const shown = el("div", { id: "key-secret" });
-      const list = el("div");
-      const load = async () => {
-        const r = await api("/key/list?return_full_object=true&size=1000");
-        list.replaceChildren(table([
-          { title: "Alias", value: (k) => k.key_alias || "–" },
-          { title: "Key", value: (k) => el("code", {}, k.key_name) },
-          { title: "Team", value: (k) => k.team_id || "–" },
-          { title: "User", value: (k) => k.user_id || "–" },
-          { title: "Models", value: (k) => fmt.list(k.models) },
-          { title: "Spend / budget", value: budget },
-          { title: "Limits", value: limits },
-          { title: "Expires", value: (k) => fmt.time(k.expires) },
-          { title: "Status", value: (k) => k.blocked ? badge("blocked", "bad") : badge("active", "ok") },
-          { title: "", cls: "actions", value: (k) => [
-            el("button", { type: "button", class: "small", onclick: () => act(() => regenerate(k)) }, "Regenerate"),
-            el("button", { type: "button", class: "small", onclick: () => act(() => api(k.blocked ? "/key/unblock" : "/key/block", { body: { key: k.token } })) }, k.blocked ? "Unblock" : "Block"),
-            confirmButton("Delete", () => act(() => api("/key/delete", { body: { keys: [k.token] } }))),
-          ] },
-        ], r.keys, "No keys yet.", { id: "keys-table", rowAttrs: (k) => ({ "data-alias": k.key_alias || "" }) }));
-      };
-      const act = async (fn) => { await fn(); await load(); };
-      const regenerate = async (k) => {
-        const r = await api("/key/regenerate", { body: { key: k.token } });
-        shown.replaceChildren(secretOnce(`New secret for ${k.key_alias || k.key_name} (the old one no longer works)`, r.key));
-      };
-      const create = form([
-        { name: "key_alias", label: "Alias", placeholder: "ci-bot" },
-        { name: "models", label: "Models", type: "list", placeholder: "gpt-4o, gpt-4o-mini (empty: all)" },
-        { name: "team_id", label: "Team" },
-        { name: "user_id", label: "User" },
-        { name: "max_budget", label: "Max budget (USD)", type: "number" },
-        { name: "budget_duration", label: "Budget period", placeholder: "30d" },
-        { name: "rpm_limit", label: "Requests / min", type: "number" },
-        { name: "tpm_limit", label: "Tokens / min", type: "number" },
-        { name: "max_parallel_requests", label: "Parallel requests", type: "number" },
-        { name: "duration", label: "Expires after", placeholder: "90d" },
-      ], "Create key", async (values) => {
-        const r = await api("/key/generate", { body: values });
-        shown.replaceChildren(secretOnce(`New key ${r.key_alias || r.key_name}`, r.key));
-        await load();
-      }, "create-key");
-      root.append(shown, section("Create a key", create), section("Keys", list));
-      await load();
-    },
-  };
-
-  // ---- Teams and users -------------------------------------------------------------------------------------
-  pages.teams = {
-    title: "Teams & users",
-    async render(root) {
-      const shown = el("div");
-      const teams = el("div"), users = el("div");
-      const load = async () => {
-        const [t, u] = await Promise.all([api("/team/list"), api("/ui/api/users")]);
-        teams.replaceChildren(table([
-          { title: "Team", value: (x) => x.team_id },
-          { title: "Alias", value: (x) => x.team_alias || "–" },
-          { title: "Models", value: (x) => fmt.list(x.models) },
-          { title: "Members", cls: "num", value: (x) => fmt.int((x.members_with_roles || x.members || []).length) },
-          { title: "Spend / budget", value: budget },
-          { title: "Limits", value: limits },
-          { title: "Status", value: (x) => x.blocked ? badge("blocked", "bad") : badge("active", "ok") },
-          { title: "", cls: "actions", value: (x) => confirmButton("Delete", async () => { await api("/team/delete", { body: { team_ids: [x.team_id] } }); await load(); }) },
-        ], t, "No teams yet.", { id: "teams-table" }));
-        users.replaceChildren(table([
-          { title: "User", value: (x) => x.user_id },
-          { title: "Email", value: (x) => x.user_email || "–" },
-          { title: "Role", value: (x) => x.user_role || "–" },
-          { title: "Teams", value: (x) => x.teams.join(", ") || "–" },
-          { title: "Spend / budget", value: budget },
-          { title: "", cls: "actions", value: (x) => confirmButton("Delete", async () => { await api("/user/delete", { body: { user_ids: [x.user_id] } }); await load(); }) },
-        ], u, "No users yet.", { id: "users-table" }));
-      };
-      const newTeam = form([
-        { name: "team_id", label: "Team id" }, { name: "team_alias", label: "Alias" },
-        { name: "models", label: "Models", type: "list", placeholder: "empty: all" },
-        { name: "max_budget", label: "Max budget (USD)", type: "number" }, { name: "budget_duration", label: "Budget period", placeholder: "30d" },
-        { name: "rpm_limit", label: "Requests / min", type: "number" }, { name: "tpm_limit", label: "Tokens / min", type: "number" },
-      ], "Create team", async (v) => { await api("/team/new", { body: v }); await load(); }, "create-team");
-      const newUser = form([
-        { name: "user_id", label: "User id" }, { name: "user_email", label: "Email" },
-        { name: "user_role", label: "Role", type: "select", options: ["internal_user", "internal_user_viewer", "proxy_admin"] },
-        { name: "teams", label: "Teams", type: "list" }, { name: "max_budget", label: "Max budget (USD)", type: "number" },
-        { name: "auto_create_key", label: "Create a key", type: "checkbox", checked: true },
-      ], "Create user", async (v) => {
-        const r = await api("/user/new", { body: v });
-        shown.replaceChildren(r.key ? secretOnce(`Key for user ${r.user_id}`, r.key) : "");
-        await load();
-      }, "create-user");
-      root.append(shown, el("div", { class: "two" }, section("Create a team", newTeam), section("Create a user", newUser)), section("Teams", teams), section("Users", users));
-      await load();
     },
   };
 
@@ -166,15 +79,16 @@
       root.append(el("div", { class: "toolbar" }, groupBy, el("label", {}, "from ", start), el("label", {}, "to ", end)), body);
       const names = {};
       const load = async () => {
-        const [report, keys, logs] = await Promise.all([
+        const [report, keys, logs, teams] = await Promise.all([
           api(`/global/spend/report?group_by=${groupBy.value}&start_date=${start.value}&end_date=${end.value}`),
           api("/spend/keys?limit=1000"),
-          api(`/spend/logs?start_date=${start.value}&end_date=${end.value}&limit=50`),
+          api(`/spend/logs?start_date=${start.value}&end_date=${end.value}&limit=500`),
+          teamNames(),
         ]);
         for (const k of keys) names[k.token] = k.key_alias || k.key_name;
         const listName = { api_key: "keys", team: "teams", model: "models", user: "users" }[groupBy.value];
         const field = { api_key: "api_key", team: "team_name", model: "model", user: "user_id" }[groupBy.value];
-        const label = (g) => (groupBy.value === "api_key" ? names[g] || g : g) || "(none)";
+        const label = (g) => (groupBy.value === "api_key" ? names[g] || g : groupBy.value === "team" ? teams[g] || g : g) || "(none)";
         const totals = {};
         for (const d of report) for (const g of d[listName]) {
           const t = totals[g[field]] || (totals[g[field]] = { name: label(g[field]), spend: 0, requests: 0, tokens: 0 });
@@ -199,45 +113,16 @@
             { title: "Day", value: (r) => r.day }, { title: "Name", value: (r) => label(r.g[field]) },
             { title: "Requests", cls: "num", value: (r) => fmt.int(r.g.requests) }, { title: "Tokens", cls: "num", value: (r) => fmt.int(r.g.total_tokens) },
             { title: "Spend", cls: "num", value: (r) => fmt.usd(r.g.total_spend) },
-          ], report.flatMap((d) => d[listName].map((g) => ({ day: d.group_by_day, g }))).reverse(), "No spend in this period.")),
-          section("Latest spend logs", table([
-            { title: "Time", value: (l) => fmt.time(l.startTime) }, { title: "Key", value: (l) => l.key_alias || names[l.api_key] || l.api_key },
+          ], report.flatMap((d) => d[listName].map((g) => ({ day: d.group_by_day.slice(0, 10), g }))).reverse(), "No spend in this period.", { id: "spend-days" })),
+          section("Latest spend logs (newest first)", table([
+            { title: "Time", cls: "nowrap", value: (l) => fmt.time(l.startTime) }, { title: "Key", value: (l) => l.key_alias || names[l.api_key] || l.api_key },
+            { title: "Team", value: (l) => l.team_id ? teams[l.team_id] || l.team_id : "–" },
             { title: "Model", value: (l) => l.model }, { title: "Status", value: (l) => statusBadge(l.http_status) },
             { title: "Tokens", cls: "num", value: (l) => fmt.int(l.total_tokens) }, { title: "Spend", cls: "num", value: (l) => fmt.usd(l.spend) },
-          ], logs.slice(0, 50), "No spend logs in this period.")));
+          ], logs, "No spend logs in this period.", { id: "spend-logs" })));
       };
       for (const c of [groupBy, start, end]) c.addEventListener("change", () => load().catch((e) => banner(e.message)));
       await load();
-    },
-  };
-
-  // ---- Models and deployments ------------------------------------------------------------------------------
-  pages.models = {
-    title: "Models & deployments",
-    async render(root) {
-      const body = el("div");
-      root.append(body);
-      const load = async () => {
-        const r = await api("/ui/api/deployments");
-        body.replaceChildren(
-          el("p", { class: "muted" }, `Routing: ${r.router.strategy}; a deployment cools down for ${r.router.cooldown_s}s after ${r.router.allowed_fails} failures; ${r.router.num_retries} retries.`),
-          section("Deployments", table([
-            { title: "Model", value: (d) => d.model },
-            { title: "Deployment", value: (d) => el("code", {}, d.id) },
-            { title: "Provider", value: (d) => `${d.provider} / ${d.upstream_model}` },
-            { title: "API base", value: (d) => d.api_base },
-            { title: "State", value: (d) => badge(d.state, d.state === "healthy" ? "ok" : d.state === "cooldown" ? "bad" : "warn") },
-            { title: "Cooldown left", cls: "num", value: (d) => d.cooldown_remaining_s === null ? "–" : d.cooldown_remaining_s + " s" },
-            { title: "In flight", cls: "num", value: (d) => fmt.int(d.in_flight) },
-            { title: "Latency", cls: "num", value: (d) => fmt.ms(d.latency_ms) },
-            { title: "TTFT", cls: "num", value: (d) => fmt.ms(d.ttft_ms) },
-            { title: "Req this min", cls: "num", value: (d) => fmt.int(d.requests_this_minute) + (d.rpm ? " / " + fmt.int(d.rpm) : "") },
-            { title: "Tokens this min", cls: "num", value: (d) => fmt.int(d.tokens_this_minute) + (d.tpm ? " / " + fmt.int(d.tpm) : "") },
-            { title: "Price in/out per 1M", cls: "num", value: (d) => d.input_cost_per_token === null ? "–" : `${fmt.usd(d.input_cost_per_token * 1e6)} / ${fmt.usd(d.output_cost_per_token * 1e6)}` },
-          ], r.data, "No deployments configured.", { id: "deployments-table" })));
-      };
-      await load();
-      every(3000, () => load().catch((e) => banner(e.message)));
     },
   };
 
@@ -246,6 +131,7 @@
     title: "Sandboxes",
     async render(root) {
       const list = el("div"), detail = el("div", { id: "sandbox-detail" });
+      const listState = { page: 0 };
       root.append(list, detail);
       const load = async () => {
         let r;
@@ -258,9 +144,9 @@
         list.replaceChildren(section("Live sandboxes", table([
           { title: "Id", value: (s) => el("code", {}, s.id) },
           { title: "Runtime", value: (s) => s.runtime },
-          { title: "Owner", value: (s) => s.owner.length > 24 ? s.owner.slice(0, 24) + "…" : s.owner },
-          { title: "Created", value: (s) => fmt.time(s.created_at) },
-          { title: "Expires", value: (s) => fmt.time(s.expires_at) },
+          { title: "Owner", value: (s) => el("span", { title: s.owner }, s.owner_name || s.owner) },
+          { title: "Created", cls: "nowrap", value: (s) => fmt.time(s.created_at) },
+          { title: "Expires", cls: "nowrap", value: (s) => fmt.time(s.expires_at).slice(11) },
           { title: "Resources", value: (s) => `${s.cpu} CPU, ${s.memory_mb} MB, ${s.disk_mb} MB disk` },
           { title: "Network", value: (s) => s.network === "none" ? "none" : "allow " + s.allow_hosts.join(", ") },
           { title: "Metadata", value: (s) => Object.entries(s.metadata).map(([k, v]) => `${k}=${v}`).join(", ") || "–" },
@@ -268,7 +154,8 @@
             el("button", { type: "button", class: "small", onclick: () => inspect(s.id).catch((e) => banner(e.message)) }, "Inspect"),
             confirmButton("Kill", async () => { await api(`/ui/api/sandboxes/${encodeURIComponent(s.id)}`, { method: "DELETE" }); detail.replaceChildren(); banner(`Sandbox ${s.id} killed.`, "info"); await load(); }),
           ] },
-        ], r.data, "No sandboxes running.", { id: "sandboxes-table", rowAttrs: (s) => ({ "data-id": s.id }) })));
+        ], r.data.slice().sort((a, b) => String(b.created_at).localeCompare(String(a.created_at))), "No sandboxes running.",
+        { id: "sandboxes-table", rowAttrs: (s) => ({ "data-id": s.id }), state: listState })));
       };
       const inspect = async (id) => {
         const s = await api(`/ui/api/sandboxes/${encodeURIComponent(id)}`);
@@ -289,44 +176,92 @@
       const pause = el("button", { type: "button", class: "small" }, "Pause");
       pause.addEventListener("click", () => { paused = !paused; pause.textContent = paused ? "Resume" : "Pause"; });
       const body = el("div");
+      const state = { page: 0 };
+      let teams = await teamNames();
       root.append(el("div", { class: "toolbar" }, filter, pause), body);
       const draw = () => {
         const q = filter.value.trim().toLowerCase();
         const shown = q ? rows.filter((r) => [r.request_id, r.key_alias, r.key_name, r.team_id, r.model, r.deployment, String(r.status), r.error].some((v) => v && String(v).toLowerCase().includes(q))) : rows;
         body.replaceChildren(el("div", { class: "panel" }, table([
-          { title: "Time", value: (r) => fmt.time(r.time).slice(11) },
+          { title: "Time", cls: "nowrap", value: (r) => fmt.time(r.time).slice(11) },
           { title: "Request id", value: (r) => el("code", {}, r.request_id) },
           { title: "Key", value: (r) => r.key_alias || r.key_name || "–" },
-          { title: "Team", value: (r) => r.team_id || "–" },
-          { title: "Model", value: (r) => r.model },
-          { title: "Deployment", value: (r) => r.deployment || "–" },
+          { title: "Team", value: (r) => r.team_id ? el("span", { title: r.team_id }, teams[r.team_id] || r.team_id) : "–" },
+          { title: "Model", cls: "nowrap", value: (r) => r.model },
+          { title: "Deployment", value: (r) => r.deployment ? el("span", { title: r.deployment }, r.deployment_name || r.deployment) : "–" },
           { title: "Status", value: (r) => [statusBadge(r.status), r.error ? el("span", { class: "muted small" }, " " + r.error) : null] },
           { title: "Latency", cls: "num", value: (r) => fmt.ms(r.latency_ms) },
           { title: "Tokens in/out", cls: "num", value: (r) => `${fmt.int(r.prompt_tokens)} / ${fmt.int(r.completion_tokens)}` },
-          { title: "Cost", cls: "num", value: (r) => fmt.usd(r.cost) },
-        ], shown, "Waiting for requests…", { id: "log-table", rowAttrs: (r) => ({ "data-request-id": r.request_id }) })));
+          { title: "Cost", cls: "num", value: (r) => r.unpriced ? [unpriced(), " ", fmt.usd(r.cost)] : fmt.usd(r.cost) },
+        ], shown, "Waiting for requests…", { id: "log-table", rowAttrs: (r) => ({ "data-request-id": r.request_id }), pageSize: 50, state })));
       };
       const poll = async () => {
         if (paused) return;
         const r = await api(`/ui/api/requests?after=${last}&limit=500`);
         last = r.last_seq;
-        if (r.data.length) { rows.unshift(...r.data); rows.length = Math.min(rows.length, 500); }
+        if (r.data.length) {
+          rows.unshift(...r.data);
+          rows.length = Math.min(rows.length, 500);
+          if (r.data.some((x) => x.team_id && !(x.team_id in teams))) teams = await teamNames();
+        }
         draw();
         AGW.$("page-status").textContent = `${rows.length} shown · live`;
       };
-      filter.addEventListener("input", draw);
+      filter.addEventListener("input", () => { state.page = 0; draw(); });
       await poll();
       every(1500, () => poll().catch((e) => banner(e.message)));
     },
   };
 
-  // ---- Configuration ---------------------------------------------------------------------------------------
+  // ---- Configuration ------------------------------------------------------------------------------------
   pages.config = {
     title: "Configuration",
     async render(root) {
-      const c = await api("/ui/api/config");
-      root.append(el("p", { class: "muted" }, `The configuration the gateway runs with now (from ${c.source}), defaults included. Secrets show as ***.`),
-        el("pre", { class: "json", id: "config-json" }, JSON.stringify(c, null, 2)));
+      const [c, server] = await Promise.all([api("/ui/api/config"), api("/ui/api/server")]);
+      const listen = server.listen_addresses.length ? server.listen_addresses : ["(not known: the gateway is not listening on a socket)"];
+      const yaml = el("pre", { class: "yaml", id: "config-yaml" }, Yaml.dump(c));
+      const json = el("pre", { class: "json", id: "config-json", hidden: true }, JSON.stringify(c, null, 2));
+      const tab = (label, shown) => el("button", { type: "button", class: "small", "aria-pressed": shown === yaml ? "true" : "false", onclick: (e) => {
+        yaml.hidden = shown !== yaml; json.hidden = shown !== json;
+        e.target.parentNode.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b === e.target)));
+      } }, label);
+      root.append(
+        el("section", { class: "panel", id: "server-info" }, el("h3", {}, "Server"),
+          el("dl", { class: "kv" },
+            el("dt", {}, "Listening on"), el("dd", { id: "listen-addresses" }, listen.map((a) => el("div", {}, el("code", {}, a)))),
+            el("dt", {}, "Metrics listener"), el("dd", { id: "metrics-addresses" }, server.metrics_urls ? el("code", {}, server.metrics_urls) : "none (metrics at /metrics on the addresses above)"),
+            el("dt", {}, "Configuration from"), el("dd", {}, el("code", {}, c.source || "–")),
+            el("dt", {}, "Version"), el("dd", {}, server.version))),
+        el("section", { class: "panel" }, el("h3", {}, "Effective configuration"),
+          el("p", { class: "muted" }, "What the gateway runs with now (after hot reloads), defaults included, in the gateway's own schema. Secrets show as ***."),
+          el("div", { class: "tabs" }, tab("YAML", yaml), tab("JSON", json)), yaml, json));
     },
   };
+
+  /** JSON to block-style YAML, for reading (strings JSON-quoted when plain YAML would change their meaning). */
+  const Yaml = (() => {
+    const plain = /^[A-Za-z_\/.][A-Za-z0-9_ .\/:@+-]*$/;
+    const reserved = /^(true|false|yes|no|on|off|null|~|y|n)$/i;
+    const scalar = (v) => {
+      if (v === null || v === undefined) return "null";
+      if (typeof v === "number" || typeof v === "boolean") return String(v);
+      const text = String(v);
+      return plain.test(text) && !reserved.test(text) && !text.includes(": ") && !text.endsWith(":") && !text.endsWith(" ") ? text : JSON.stringify(text);
+    };
+    const key = (k) => (/^[A-Za-z0-9_.\/-]+$/.test(k) && !reserved.test(k) ? k : JSON.stringify(k));
+    const empty = (v) => (Array.isArray(v) ? v.length === 0 : v && typeof v === "object" ? Object.keys(v).length === 0 : false);
+    const isBlock = (v) => v !== null && typeof v === "object" && !empty(v);
+    function lines(v, indent) {
+      const pad = "  ".repeat(indent);
+      if (Array.isArray(v)) return v.map((item) => {
+        if (!isBlock(item)) return `${pad}- ${empty(item) ? (Array.isArray(item) ? "[]" : "{}") : scalar(item)}`;
+        const inner = lines(item, indent + 1);
+        return `${pad}- ${inner.slice((indent + 1) * 2)}`;
+      }).join("\n");
+      return Object.entries(v).map(([k, item]) => isBlock(item)
+        ? `${pad}${key(k)}:\n${lines(item, Array.isArray(item) ? indent : indent + 1)}`
+        : `${pad}${key(k)}: ${empty(item) ? (Array.isArray(item) ? "[]" : "{}") : scalar(item)}`).join("\n");
+    }
+    return { dump: (v) => lines(v, 0) + "\n" };
+  })();
 })();
