@@ -51,7 +51,8 @@ internal static class QuickStart
                 yaml.Append("    ").Append(Quote(from)).Append(": {model: ").Append(Quote(to)).Append(", hidden: true}\n");
         }
 
-        var result = ConfigLoader.Load(yaml.ToString(), Source, environment);
+        // Strict: a model named on the command line is never skipped (a provider not served is an error naming it).
+        var result = ConfigLoader.Load(yaml.ToString(), Source, environment, strict: true);
         // The generated file's paths mean nothing to the user: name the option instead.
         string Reword(string message)
         {

@@ -32,12 +32,12 @@ internal static class StoredDeployment
 
         var text = new StringWriter();
         new YamlStream(new YamlDocument(root)).Save(text, assignAnchors: false);
-        // No AGW__ overrides: they address the config file, not a stored model.
-        var result = ConfigLoader.Load(text.ToString(), "model", new Dictionary<string, string>());
+        // No AGW__ overrides: they address the config file, not a stored model. Strict: a deployment a file would have
+        // skipped with a warning (a provider not served) is refused, naming why; the API has nowhere to show a warning.
+        var result = ConfigLoader.Load(text.ToString(), "model", new Dictionary<string, string>(), strict: true);
         var errors = result.Errors.Select(Relative).ToList();
         var warnings = result.Warnings.Select(Relative).ToList();
         var deployment = result.Options?.Deployments.SingleOrDefault();
-        // A deployment the loader skipped with a warning (a provider not served) is refused here: the API has nowhere to show a warning.
         if (deployment is null && errors.Count == 0) errors.AddRange(warnings.Count > 0 ? warnings : ["the model was not accepted"]);
         return new StoredDeploymentResult(errors.Count == 0 ? deployment : null, errors, warnings);
     }

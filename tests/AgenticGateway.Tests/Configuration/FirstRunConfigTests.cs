@@ -79,6 +79,11 @@ public class FirstRunConfigTests
         Assert.Null(unknown.Options);
         Assert.StartsWith("--model opneai/gpt-4o: unknown provider 'opneai'", Assert.Single(unknown.Errors), StringComparison.Ordinal);
 
+        // A file's deployment of a provider not served is skipped with a warning; one named on the command line is refused.
+        var unserved = QuickStart.Load(["sagemaker/my-endpoint", "openai/gpt-4o"], null, null, Env());
+        Assert.Null(unserved.Options);
+        Assert.StartsWith("--model sagemaker/my-endpoint: provider 'sagemaker' is not served", Assert.Single(unserved.Errors), StringComparison.Ordinal);
+
         var badBase = QuickStart.Load(["openai/gpt-4o"], null, "not a url", Env());
         Assert.StartsWith("--api_base not a url: ", Assert.Single(badBase.Errors), StringComparison.Ordinal);
 

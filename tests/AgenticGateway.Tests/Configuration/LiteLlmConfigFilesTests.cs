@@ -35,7 +35,7 @@ public class LiteLlmConfigFilesTests
         ["pass_through_config.yaml"] = (Outcome.Rejected, ["custom_auth: custom authentication code is not supported"]),
         ["prometheus_test_config.yaml"] = (Outcome.Warnings, ["the 'otel' callback is not offered: add a tracing: section", "the 'prometheus' callback is not offered"]),
         ["proxy_config.yaml"] = (Outcome.Rejected, ["invalid YAML at line 34"]),
-        ["proxy_server_config.yaml"] = (Outcome.Warnings, ["provider 'sagemaker' is not served", "provider 'text-completion-openai' is not served", "model 'azure/' names no azure model"]),
+        ["proxy_server_config.yaml"] = (Outcome.Warnings, ["provider 'sagemaker' is not served", "model 'azure/' names no azure model"]),
         ["queue.yaml"] = (Outcome.Clean, []),
         ["reject_clientside_metadata_tags_config.yaml"] = (Outcome.Warnings, ["reject_clientside_metadata_tags: not supported"]),
         ["reject_metadata_tags_config.yaml"] = (Outcome.Warnings, ["reject_metadata_tags: not supported"]),
