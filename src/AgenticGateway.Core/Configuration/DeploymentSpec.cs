@@ -76,7 +76,8 @@ internal sealed class DeploymentSpec
         if (Provider is not null && Model is "" && ok)
         {
             // LiteLLM starts with "azure/" and fails only calls to it; so do we, without it.
-            issues.LeftOut(ModelPath, $"model '{Provider}/' names no {Provider} model, so model group '{ModelName}' is not served; the other models start");
+            issues.LeftOut(ModelPath, $"model '{Provider}/' names no {Provider} model, so model group '{ModelName}' is not served; the other models start",
+                $"model '{Provider}/' names no {Provider} model (model group '{ModelName}'): name one, as in '{Provider}/<model>'");
             Skipped = true;
             return null;
         }
@@ -92,8 +93,9 @@ internal sealed class DeploymentSpec
         if (provider is null)
         {
             // LiteLLM starts and fails only calls to a model it cannot reach: skip this one, start the rest.
-            issues.LeftOut(ModelPath, $"provider '{Provider}' is not served by this gateway, so '{ModelName}' ({Provider}/{Model}) is skipped; the other models start "
-                + $"(providers served: {string.Join(", ", ProviderCatalog.Names.Order())})");
+            var served = $"providers served: {string.Join(", ", ProviderCatalog.Names.Order())}";
+            issues.LeftOut(ModelPath, $"provider '{Provider}' is not served by this gateway, so '{ModelName}' ({Provider}/{Model}) is skipped; the other models start ({served})",
+                $"provider '{Provider}' is not served by this gateway (model group '{ModelName}', {Provider}/{Model}); {served}; see docs/litellm-compatibility.md");
             Skipped = true;
             return null;
         }

@@ -113,7 +113,7 @@ internal static class LiteLlmMapper
         if (root.Map("general_settings") is { } gs)
         {
             storeModelInDb = gs.Bool("store_model_in_db") ?? storeModelInDb;
-            masterKey = new Secret(gs.String("master_key"));
+            masterKey = new Secret(gs.AuthSecret("master_key"));
             if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
             LiteLlmFeatures.ReportUnknownKeys(gs, "general_settings");

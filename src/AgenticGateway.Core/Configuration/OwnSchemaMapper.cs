@@ -23,7 +23,7 @@ internal static class OwnSchemaMapper
             s.ReportUnknownKeys(strict: true);
         }
 
-        var masterKey = new Secret(root.String("master_key"));
+        var masterKey = new Secret(root.AuthSecret("master_key"));
 
         var deployments = new List<DeploymentSpec>();
         foreach (var (node, path) in root.Sequence("models"))
@@ -199,7 +199,7 @@ internal static class OwnSchemaMapper
         {
             Issuer = j.String("issuer"),
             Audience = j.String("audience"),
-            Secret = new Secret(j.String("secret")),
+            Secret = new Secret(j.AuthSecret("secret")),
             PublicKeyPem = j.String("public_key"),
             JwksUrls = j.StringList("jwks_url"),
             KeyCacheTtl = j.Duration("jwks_cache_ttl", positive: true) ?? TimeSpan.FromMinutes(10),
@@ -208,7 +208,9 @@ internal static class OwnSchemaMapper
             AdminScope = j.String("admin_scope"),
         };
         var sources = (options.Secret.IsSet ? 1 : 0) + (options.PublicKeyPem is null ? 0 : 1) + (options.JwksUrls.Length > 0 ? 1 : 0);
-        if (sources != 1) j.Context.Issues.Error(j.Path, "jwt needs exactly one of a secret (HS256), a public_key (PEM, RS256/ES256) or a jwks_url");
+        // A secret naming an unset variable was reported as such already; "needs exactly one" would only blur it.
+        var unresolvedSecret = sources == 0 && j.Peek("secret") is not null;
+        if (sources != 1 && !unresolvedSecret) j.Context.Issues.Error(j.Path, "jwt needs exactly one of a secret (HS256), a public_key (PEM, RS256/ES256) or a jwks_url");
         else if (options.Secret.IsSet && options.Secret.Value!.Length < 32) j.Context.Issues.Error(j.Child("secret"), "an HS256 secret must be at least 32 characters");
         foreach (var url in options.JwksUrls)
         {

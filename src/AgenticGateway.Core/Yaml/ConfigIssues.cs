@@ -18,12 +18,14 @@ internal sealed class ConfigIssues(bool allowUnsupported = false, bool strict = 
 
     /// <summary>
     /// Something the gateway leaves out so the rest can start, as LiteLLM starts and fails only that part: a warning,
-    /// or an error under --strict.
+    /// or an error under --strict and wherever one thing is loaded strictly (a model added with /model/new, a --model).
+    /// Each gets its own text: the warning says what is skipped and that the rest starts, which an error that refuses
+    /// the whole load must not claim.
     /// </summary>
-    public void LeftOut(string path, string message)
+    public void LeftOut(string path, string warning, string error)
     {
-        if (strict) Error(path, $"{message} (an error under --strict)");
-        else Warning(path, message);
+        if (strict) Error(path, error);
+        else Warning(path, $"{warning} (an error under --strict)");
     }
 
     /// <summary>

@@ -53,6 +53,28 @@ internal sealed class ConfigMap
         return ScalarText(node, Child(key));
     }
 
+    /// <summary>
+    /// An authentication secret (a master key, a JWT secret) read like <see cref="String"/>, except that a value naming an
+    /// environment variable (<c>os.environ/NAME</c>, <c>${NAME}</c>) which is unset or empty is an error, not a warning:
+    /// an empty secret means no authentication, and a typo in a variable name must not open the gateway.
+    /// </summary>
+    public string? AuthSecret(string key)
+    {
+        var node = Find(key);
+        if (node is null) return null;
+        var path = Child(key);
+        if (node is not YamlScalarNode { Value: { } raw } || !(raw.StartsWith("os.environ/", StringComparison.Ordinal) || raw.Contains("${", StringComparison.Ordinal)))
+            return ScalarText(node, path);
+        // The "is not set" warning Expand gives is replaced by the error below; its other errors (an unterminated ${) stay.
+        var scratch = new ConfigIssues();
+        var value = Context.Env.Expand(raw, path, scratch);
+        foreach (var error in scratch.Errors) Issues.Error("", error);
+        if (!string.IsNullOrWhiteSpace(value)) return value;
+        Issues.Error(path, $"'{raw}' names an environment variable that is not set or is empty, and {key} is an authentication secret: "
+            + $"the gateway would run without it. Set the variable, or remove {key}");
+        return null;
+    }
+
     public string? ScalarText(YamlNode node, string path)
     {
         if (node is not YamlScalarNode scalar)

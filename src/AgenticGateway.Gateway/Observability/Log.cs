@@ -37,6 +37,10 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Information, "Agentic Gateway {Version} listening on {Urls} with {Deployments} deployments from {Source}")]
     public static partial void Started(ILogger logger, string version, string urls, int deployments, string source);
 
+    /// <summary>The start line with store_model_in_db: the file's and the database's deployments counted apart.</summary>
+    [LoggerMessage(17, LogLevel.Information, "Agentic Gateway {Version} listening on {Urls} with {Deployments} deployments: {FileDeployments} from {Source}, {StoredDeployments} from the database")]
+    public static partial void StartedWithStored(ILogger logger, string version, string urls, int deployments, int fileDeployments, string source, int storedDeployments);
+
     [LoggerMessage(15, LogLevel.Error, "Unhandled error serving {Path} request_id={RequestId}")]
     public static partial void Unhandled(ILogger logger, Exception exception, string path, string requestId);
 

@@ -21,7 +21,11 @@ internal static class ToolCommands
             if (ConfigFiles.LoadOrReport(configPath, result.GetValue(allowUnsupported), result.GetValue(strict)) is not { } loaded) return 1;
             foreach (var w in loaded.Warnings) Console.WriteLine($"warning: {w}");
             var count = loaded.Options!.Deployments.Length;
-            Console.WriteLine($"Configuration is valid: {count} deployment{(count == 1 ? "" : "s")}.");
+            var deployments = $"{count} deployment{(count == 1 ? "" : "s")}";
+            // Without a file the built-in defaults were checked: say so, or "valid" reads as if the user's file were.
+            Console.WriteLine(string.IsNullOrEmpty(configPath)
+                ? $"No config file given (--config or AGW_CONFIG): the embedded defaults are valid: {deployments}."
+                : $"Configuration is valid: {deployments}.");
             return 0;
         });
         return command;

@@ -81,7 +81,8 @@ internal static class CommandLine
             ConfigSource source = result.GetValue(model) is { Length: > 0 } models
                 ? new ConfigSource(null, () => QuickStart.Load(models, result.GetValue(alias), result.GetValue(apiBase)))
                 : new ConfigSource(result.GetValue(config) ?? Environment.GetEnvironmentVariable("AGW_CONFIG"), null);
-            return ServeAsync(source, requested, insecureOn, allow, result.GetValue(strict), result.GetValue(debug));
+            var fromPortOption = result.GetResult(port) is not null || result.GetResult(host) is not null;
+            return ServeAsync(source, requested, insecureOn, allow, result.GetValue(strict), result.GetValue(debug), fromPortOption);
         });
         return root;
     }
@@ -89,13 +90,13 @@ internal static class CommandLine
     /// <summary>A config file to load and watch, or options built from the command line (--model).</summary>
     private sealed record ConfigSource(string? Path, Func<ConfigLoadResult>? Build);
 
-    private static async Task<int> ServeAsync(ConfigSource source, string? requestedUrls, bool insecure, bool allowUnsupported, bool strict, bool debug)
+    private static async Task<int> ServeAsync(ConfigSource source, string? requestedUrls, bool insecure, bool allowUnsupported, bool strict, bool debug, bool fromPortOption)
     {
         var loaded = source.Build is { } build ? ConfigFiles.Report(build()) : ConfigFiles.LoadOrReport(source.Path, allowUnsupported, strict);
         if (loaded is not { Options: { } options } result) return 1;
         if (debug) options = options with { Logging = options.Logging with { Level = LogLevel.Debug } };
         var configPath = source.Path;
-        var (urls, refusal) = ListenPolicy.Resolve(requestedUrls ?? options.Server.Urls, options, insecure);
+        var (urls, refusal) = ListenPolicy.Resolve(requestedUrls ?? options.Server.Urls, options, insecure, fromPortOption && requestedUrls is not null);
         // Everything that can be known before starting is checked before anything starts (the data directory's lock,
         // the sandbox pool): one line and exit 1, never a stack trace.
         refusal = (ListenAddresses.Invalid(urls!) is { } invalid ? $"Cannot start: {invalid}." : null) ?? refusal ?? ListenAddresses.InUse(urls!);

@@ -142,7 +142,15 @@ internal static class GatewayApp
         }
         if (options.Jwt is { JwksUrls.Length: > 0, Issuer: null, Audience: null }) Log.JwtUnscoped(logger);
         app.Lifetime.ApplicationStarted.Register(() =>
-            Log.Started(logger, Telemetry.TelemetryNames.Version, string.Join(", ", BoundAddresses(app)), options.Deployments.Length, options.Source));
+        {
+            var urls = string.Join(", ", BoundAddresses(app));
+            // The database's models were loaded before the server started (StoredModels.StartAsync) and are served
+            // beside the file's: a count of the file's alone would under-report what is served.
+            var served = app.Services.GetRequiredService<RuntimeHolder>().Current.Options.Deployments.Length;
+            if (options.StoreModelInDb)
+                Log.StartedWithStored(logger, Telemetry.TelemetryNames.Version, urls, served, options.Deployments.Length, options.Source, served - options.Deployments.Length);
+            else Log.Started(logger, Telemetry.TelemetryNames.Version, urls, options.Deployments.Length, options.Source);
+        });
         return app;
     }
 

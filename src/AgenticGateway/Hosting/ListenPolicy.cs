@@ -18,16 +18,19 @@ internal static class ListenPolicy
 
     /// <summary>The URLs to listen on, or why the gateway must not start.</summary>
     /// <param name="requested">--urls, --port, AGW_URLS or server.urls/port; null when none was given.</param>
-    public static (string? Urls, string? Error) Resolve(string? requested, GatewayOptions options, bool insecure)
+    /// <param name="fromPortOption">The address came from --port (and --host): the refusal answers in those options.</param>
+    public static (string? Urls, string? Error) Resolve(string? requested, GatewayOptions options, bool insecure, bool fromPortOption = false)
     {
         var auth = AuthRequired(options);
         var urls = requested ?? (auth ? NetworkDefault : LoopbackDefault);
-        return (urls, Check(urls, auth, insecure));
+        return (urls, Check(urls, auth, insecure, fromPortOption: fromPortOption));
     }
 
     /// <summary>Null when <paramref name="urls"/> may be used; otherwise the message that says what to do.</summary>
     /// <param name="reload">The check is of a configuration reload on a running gateway (which keeps its addresses).</param>
-    public static string? Check(string urls, bool authRequired, bool insecure, bool reload = false)
+    /// <param name="fromPortOption">The address came from --port: a LiteLLM user (whose --host defaults to 0.0.0.0 too)
+    /// is told the --host that keeps it on loopback, not only the --urls form.</param>
+    public static string? Check(string urls, bool authRequired, bool insecure, bool reload = false, bool fromPortOption = false)
     {
         if (authRequired || insecure) return null;
         var wide = NonLoopback(urls);
@@ -37,9 +40,10 @@ internal static class ListenPolicy
                    "anyone who can reach it could call the models and run code in sandboxes. Keep master_key (or JWT auth) in the file, " +
                    "or restart the gateway on loopback.";
         var port = Port(wide[0]);
+        var loopback = fromPortOption ? $"--host 127.0.0.1 --port {port}, or --urls http://127.0.0.1:{port}" : $"--urls http://127.0.0.1:{port}";
         return $"Refusing to listen on {string.Join(", ", wide)} without authentication: anyone who can reach the gateway could call " +
                "the models and run code in sandboxes. Set a master key (master_key, or general_settings.master_key in a LiteLLM " +
-               $"config) or JWT auth, or listen on loopback only (--urls http://127.0.0.1:{port}), or pass --insecure (AGW_INSECURE=1) " +
+               $"config) or JWT auth, or listen on loopback only ({loopback}), or pass --insecure (AGW_INSECURE=1) " +
                "to accept an open gateway on the network.";
     }
 

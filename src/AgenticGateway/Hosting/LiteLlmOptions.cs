@@ -35,12 +35,14 @@ internal static class LiteLlmOptions
         ["--num_requests"] = "send requests with curl or an OpenAI SDK (README.md)",
         ["--temperature"] = PerModel,
         ["--max_tokens"] = PerModel,
-        ["--request_timeout"] = "set timeout per model in litellm_params, or router_settings.timeout, in a config file",
+        // LiteLLM's --request_timeout sets the global litellm.request_timeout, which litellm_settings.request_timeout sets too.
+        ["--request_timeout"] = "set litellm_settings.request_timeout (seconds) in a config file, or timeout per model in litellm_params",
         ["--drop_params"] = "unknown parameters pass through to the provider unchanged; nothing to set",
         ["--add_function_to_prompt"] = "not offered: send tools to a model that supports them",
         ["--headers"] = "set extra_headers per model in a config file's litellm_params",
         ["--api_version"] = "set api_version per model in litellm_params (or AZURE_API_VERSION)",
-        ["--max_budget"] = "give keys, users or teams a max_budget (docs/keys-and-spend.md)",
+        // LiteLLM's --max_budget is the proxy-wide budget (litellm.max_budget), which litellm_settings.max_budget sets too.
+        ["--max_budget"] = "set the proxy-wide budget in a config file: litellm_settings.max_budget (with budget_duration), or budgets.max_budget in the gateway's own schema (docs/keys-and-spend.md)",
         ["--add_key"] = "not offered: create virtual keys with POST /key/generate",
         ["--save"] = "not offered: write the model list to a config file",
         ["--use_queue"] = "not offered",

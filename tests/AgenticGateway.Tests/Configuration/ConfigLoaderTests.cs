@@ -9,6 +9,26 @@ public class ConfigLoaderTests
 
     private static ConfigLoadResult Load(string yaml, Dictionary<string, string>? env = null) => ConfigLoader.Load(yaml, "test.yaml", env ?? NoEnv);
 
+    [Theory]
+    [InlineData("general_settings: {master_key: os.environ/MY_MASTER}\nmodel_list:\n  - {model_name: m, litellm_params: {model: openai/gpt-4o, api_key: k}}\n", "general_settings.master_key")]
+    [InlineData("master_key: os.environ/MY_MASTER\nmodels:\n  - {name: m, provider: openai, api_key: k}\n", "master_key")]
+    [InlineData("master_key: ${MY_MASTER}\nmodels:\n  - {name: m, provider: openai, api_key: k}\n", "master_key")]
+    [InlineData("jwt: {secret: os.environ/MY_MASTER}\nmodels:\n  - {name: m, provider: openai, api_key: k}\n", "jwt.secret")]
+    public void An_auth_secret_naming_an_unset_or_empty_variable_is_an_error_not_an_open_gateway(string yaml, string path)
+    {
+        foreach (var variables in new[] { new Dictionary<string, string>(), new() { ["MY_MASTER"] = "" }, new() { ["MY_MASTER"] = "  " } })
+        {
+            var result = ConfigLoader.Load(yaml, "test.yaml", NoEnv, variables: variables);
+            Assert.Null(result.Options);
+            var error = Assert.Single(result.Errors);
+            Assert.StartsWith($"{path}: '", error, StringComparison.Ordinal);
+            Assert.Contains("names an environment variable that is not set or is empty", error, StringComparison.Ordinal);
+        }
+        var set = ConfigLoader.Load(yaml, "test.yaml", NoEnv, variables: new Dictionary<string, string> { ["MY_MASTER"] = "sk-0123456789abcdef0123456789abcdef" });
+        Assert.Empty(set.Errors);
+        Assert.True(set.Options!.MasterKey.IsSet || set.Options.Jwt!.Secret.IsSet);
+    }
+
     [Fact]
     public void Own_schema_maps_models_groups_aliases_and_router()
     {

@@ -82,7 +82,11 @@ public class FirstRunConfigTests
         // A file's deployment of a provider not served is skipped with a warning; one named on the command line is refused.
         var unserved = QuickStart.Load(["sagemaker/my-endpoint", "openai/gpt-4o"], null, null, Env());
         Assert.Null(unserved.Options);
-        Assert.StartsWith("--model sagemaker/my-endpoint: provider 'sagemaker' is not served", Assert.Single(unserved.Errors), StringComparison.Ordinal);
+        var unservedError = Assert.Single(unserved.Errors);
+        Assert.StartsWith("--model sagemaker/my-endpoint: provider 'sagemaker' is not served", unservedError, StringComparison.Ordinal);
+        // Refused, not skipped; and --strict is no option of a --model quick start.
+        Assert.DoesNotContain("the other models start", unservedError, StringComparison.Ordinal);
+        Assert.DoesNotContain("--strict", unservedError, StringComparison.Ordinal);
 
         var badBase = QuickStart.Load(["openai/gpt-4o"], null, "not a url", Env());
         Assert.StartsWith("--api_base not a url: ", Assert.Single(badBase.Errors), StringComparison.Ordinal);

@@ -132,8 +132,10 @@ public class LiteLlmConfigFilesTests
         var result = Load("load_balancer.yaml", strict: true);
         Assert.Null(result.Options);
         var error = Assert.Single(result.Errors);
-        Assert.Contains("provider 'mistralai' is not served by this gateway", error);
-        Assert.Contains("--strict", error);
+        Assert.Contains("provider 'mistralai' is not served by this gateway (model group 'mistral-7b-instruct'", error);
+        // An error refuses the whole file: it must not say the model is skipped and the others start.
+        Assert.DoesNotContain("skipped", error);
+        Assert.DoesNotContain("the other models start", error);
     }
 
     [Fact]

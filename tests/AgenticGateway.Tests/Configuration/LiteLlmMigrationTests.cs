@@ -134,7 +134,8 @@ public class LiteLlmMigrationTests
             """);
         Assert.Empty(result.Errors);
         Assert.Equal(["gpt-4o"], result.Options!.Deployments.Select(d => d.ModelName).ToArray());
-        Assert.Contains(result.Warnings, w => w.StartsWith("model_list[1].litellm_params.model: provider 'sagemaker' is not served by this gateway, so 'sm'", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.StartsWith("model_list[1].litellm_params.model: provider 'sagemaker' is not served by this gateway, so 'sm'", StringComparison.Ordinal)
+            && w.EndsWith("(an error under --strict)", StringComparison.Ordinal));
         Assert.Contains(result.Warnings, w => w.Contains("model group 'sm' is not served (its deployments were skipped)", StringComparison.Ordinal));
     }
 
@@ -151,7 +152,10 @@ public class LiteLlmMigrationTests
               cache: true
             """, strict: true);
         Assert.Null(result.Options);
-        Assert.Contains(result.Errors, e => e.Contains("provider 'sagemaker' is not served", StringComparison.Ordinal) && e.Contains("--strict", StringComparison.Ordinal));
+        var error = Assert.Single(result.Errors);
+        Assert.StartsWith("model_list[1].litellm_params.model: provider 'sagemaker' is not served by this gateway (model group 'sm', sagemaker/my-endpoint); providers served: ", error, StringComparison.Ordinal);
+        Assert.EndsWith("; see docs/litellm-compatibility.md", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("the other models start", error, StringComparison.Ordinal);
         Assert.Contains(result.Warnings, w => w.StartsWith("litellm_settings.cache: not supported", StringComparison.Ordinal));
     }
 

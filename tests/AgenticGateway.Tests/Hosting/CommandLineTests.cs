@@ -71,6 +71,49 @@ public class CommandLineTests
         Assert.Contains("provider 'sagemaker' is not served by this gateway", text, StringComparison.Ordinal);
     }
 
+    private static async Task<(int Code, string Out, string Error)> RunCapturedAsync(string[] args)
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var (originalOut, originalError) = (Console.Out, Console.Error);
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try { return (await CommandLine.RunAsync(args), stdout.ToString(), stderr.ToString()); }
+        finally { Console.SetOut(originalOut); Console.SetError(originalError); }
+    }
+
+    [Fact]
+    public async Task Check_config_without_a_file_says_it_checked_the_embedded_defaults()
+    {
+        Assert.Null(Environment.GetEnvironmentVariable("AGW_CONFIG"));
+        var (code, stdout, _) = await RunCapturedAsync(["check-config"]);
+        Assert.Equal(0, code);
+        Assert.Matches(@"No config file given \(--config or AGW_CONFIG\): the embedded defaults are valid: \d+ deployments?\.", stdout);
+        Assert.DoesNotContain("Configuration is valid", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("general_settings: {master_key: os.environ/AGW_TEST_UNSET_MASTER_KEY}\nmodel_list:\n  - {model_name: m, litellm_params: {model: openai/gpt-4o, api_key: k}}\n", "general_settings.master_key")]
+    [InlineData("master_key: ${AGW_TEST_UNSET_MASTER_KEY}\nmodels:\n  - {name: m, provider: openai, api_key: k}\n", "master_key")]
+    public async Task A_master_key_naming_an_unset_variable_fails_check_config_and_start(string yaml, string path)
+    {
+        // Without the key the gateway would have started open (no authentication): a typo in a variable name must not do that.
+        Assert.Null(Environment.GetEnvironmentVariable("AGW_TEST_UNSET_MASTER_KEY"));
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, yaml);
+        try
+        {
+            var check = await RunCapturedAsync(["check-config", "--config", file]);
+            Assert.Equal(1, check.Code);
+            Assert.Contains($"{path}: '", check.Error, StringComparison.Ordinal);
+            Assert.Contains("names an environment variable that is not set or is empty", check.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("valid:", check.Out, StringComparison.Ordinal);
+            var start = await RunCapturedAsync(["--config", file, "--urls", "http://127.0.0.1:0"]);
+            Assert.Equal(1, start.Code);
+            Assert.Contains("names an environment variable that is not set or is empty", start.Error, StringComparison.Ordinal);
+        }
+        finally { File.Delete(file); }
+    }
+
     [Fact]
     public async Task Usage_errors_exit_with_2()
     {
@@ -172,7 +215,10 @@ public class CommandLineTests
     [InlineData("examples/litellm-config.yaml")]
     public void The_example_configs_are_valid(string path)
     {
-        var result = ConfigLoader.LoadFile(Path.Combine(RepoRoot(), path), new Dictionary<string, string>());
+        // With their master key's variable set, as the examples say; an unset one is an error (never an open gateway).
+        var file = Path.Combine(RepoRoot(), path);
+        var variables = new Dictionary<string, string> { ["LITELLM_MASTER_KEY"] = "sk-example-master", ["AGW_MASTER_KEY"] = "sk-example-master" };
+        var result = ConfigLoader.Load(File.ReadAllText(file), file, new Dictionary<string, string>(), variables: variables);
         Assert.Empty(result.Errors);
     }
 }

@@ -73,6 +73,8 @@ public partial class FirstRunProcessTests
     [InlineData("--run_gunicorn", null, "no workers to set")]
     [InlineData("--log_config", "log.conf", "logging.format")]
     [InlineData("--validate_config", null, "agw check-config")]
+    [InlineData("--max_budget", "10", "litellm_settings.max_budget")]
+    [InlineData("--request_timeout", "30", "litellm_settings.request_timeout")]
     public async Task A_litellm_only_option_says_what_to_use_instead(string option, string? value, string hint)
     {
         var run = await RunAsync(value is null ? [option] : [option, value]);

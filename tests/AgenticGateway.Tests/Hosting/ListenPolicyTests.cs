@@ -71,6 +71,16 @@ public class ListenPolicyTests
             dir.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void A_refused_port_option_is_answered_with_the_host_option_that_keeps_it_on_loopback()
+    {
+        // LiteLLM's --host defaults to 0.0.0.0 as ours does: whoever gave --port is told --host 127.0.0.1, in their own options.
+        var fromPort = ListenPolicy.Check("http://0.0.0.0:18080", authRequired: false, insecure: false, fromPortOption: true);
+        Assert.Contains("listen on loopback only (--host 127.0.0.1 --port 18080, or --urls http://127.0.0.1:18080)", fromPort, StringComparison.Ordinal);
+        var fromUrls = ListenPolicy.Check("http://0.0.0.0:18080", authRequired: false, insecure: false);
+        Assert.Contains("listen on loopback only (--urls http://127.0.0.1:18080)", fromUrls, StringComparison.Ordinal);
+    }
 }
 
 /// <summary>
@@ -94,6 +104,7 @@ public class ListenPolicyProcessTests
         // --port means every interface too, and so does AGW_URLS.
         (exited, code, output) = await RunGatewayAsync(OpenConfig, ["--port", "0"], until: "listening on");
         Assert.True(exited && code == 1, output);
+        Assert.Contains("--host 127.0.0.1 --port ", output, StringComparison.Ordinal);
         (exited, code, output) = await RunGatewayAsync(OpenConfig, [], until: "listening on", env: new() { ["AGW_URLS"] = "http://[::]:0" });
         Assert.True(exited && code == 1, output);
         (exited, code, output) = await RunGatewayAsync(OpenConfig.Replace("models:", "server: {port: 0}\nmodels:"), [], until: "listening on");

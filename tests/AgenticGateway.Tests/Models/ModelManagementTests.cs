@@ -171,6 +171,18 @@ public sealed class ModelManagementTests : IAsyncLifetime
         Assert.DoesNotContain(logs.Messages, m => m.Contains("sk-provider-secret-123456", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_start_line_counts_the_files_and_the_databases_deployments_apart()
+    {
+        var (status, _) = await Admin("/model/new", AddModelsBody("db-1", "from-db", _upstream.ApiBase));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var logs = new CapturingLoggerProvider();
+        await _gateway.DisposeAsync();
+        _gateway = await GatewayServer.StartAsync(Config, dataDirectory: _data, services: s => s.AddSingleton<ILoggerProvider>(logs));
+        // 2 served: the file's gpt-4 and the stored model; "with 1 deployments from test.yaml" hid the database's.
+        Assert.Contains(logs.Messages, m => m.Contains(" with 2 deployments: 1 from test.yaml, 1 from the database", StringComparison.Ordinal));
+    }
+
     /// <summary>Keeps every message logged, from any category.</summary>
     private sealed class CapturingLoggerProvider : ILoggerProvider
     {

@@ -33,6 +33,16 @@ public sealed class StoredDeploymentTests
     }
 
     [Fact]
+    public void A_provider_not_served_is_refused_without_the_config_files_skip_wording()
+    {
+        // The 400 of POST /model/new: no other models start with it, and the API has no --strict.
+        var error = Assert.Single(Build("""{"model":"sagemaker/my-endpoint"}""", name: "sm").Errors);
+        Assert.StartsWith("litellm_params.model: provider 'sagemaker' is not served by this gateway (model group 'sm', sagemaker/my-endpoint); providers served: ", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("the other models start", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("--strict", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Errors_name_the_field_inside_the_entry()
     {
         var result = Build("""{"model":"openai/gpt-4o","api_base":"ftp://x","max_retries":-1}""");
