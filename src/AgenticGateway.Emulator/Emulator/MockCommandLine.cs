@@ -49,7 +49,10 @@ internal static class MockCommandLine
                 result.GetValue(rate),
                 result.GetValue(fault));
             var app = MockServer.Build(CommonOptions.ListenUrls(result, urls, port) ?? "http://127.0.0.1:8090", settings, result.GetValue(apiKey));
-            await app.RunAsync();
+            await app.StartAsync();
+            // Its logging is off (an emulator under load should not spend time logging), so say once where it listens.
+            foreach (var line in MockServer.ListeningLines(app)) Console.Out.WriteLine(line);
+            await app.WaitForShutdownAsync();
             return 0;
         });
     }

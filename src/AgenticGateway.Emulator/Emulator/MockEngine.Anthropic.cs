@@ -221,7 +221,7 @@ internal sealed partial class MockEngine
     {
         var messages = body.GetProperty("messages");
         var seed = Hash(Encoding.UTF8.GetBytes(messages.GetRawText()));
-        var id = "msg_mock" + seed.ToString("x16", CultureInfo.InvariantCulture);
+        var id = NewId("msg_mock");
         var maxTokens = IntField(body, "max_tokens") ?? int.MaxValue;
         var promptTokens = AnthropicPromptTokens(body);
         // A request that marks anything for caching is answered as a cache hit on half its prompt, so callers see

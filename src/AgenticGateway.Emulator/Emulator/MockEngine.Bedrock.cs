@@ -423,7 +423,7 @@ internal sealed partial class MockEngine
             }
             else
             {
-                w.WriteString("id", NewId("", Hash(exchange.RequestBody.Span)));
+                w.WriteString("id", NewId(""));
                 w.WriteStartArray("embeddings");
                 foreach (var text in texts)
                 {

@@ -30,7 +30,7 @@ internal sealed partial class MockEngine
         var completionTokens = choices.Sum(c => c.CompletionTokens);
         var logprobs = BoolField(body, "logprobs");
         var topLogprobs = Math.Clamp(IntField(body, "top_logprobs") ?? 0, 0, 20);
-        var id = NewId("chatcmpl-mock", seed);
+        var id = NewId("chatcmpl-mock");
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
 
         if (!BoolField(body, "stream"))

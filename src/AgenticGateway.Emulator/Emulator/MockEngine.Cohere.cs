@@ -124,7 +124,7 @@ internal sealed partial class MockEngine
         var finish = tools.Count > 0 ? "TOOL_CALL" : "COMPLETE";
         if (maxTokens is { } max && pieces.Count > max) { pieces = pieces.GetRange(0, Math.Max(0, max)); finish = "MAX_TOKENS"; }
         var outputTokens = plan.Count + pieces.Count + tools.Sum(t => t.Args.Count);
-        var id = new Guid(MD5Like(seed)).ToString();
+        var id = Guid.NewGuid().ToString();
 
         if (!BoolField(body, "stream"))
         {
@@ -301,7 +301,7 @@ internal sealed partial class MockEngine
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("id", new Guid(MD5Like(Hash(Encoding.UTF8.GetBytes(texts.GetRawText())))).ToString());
+            w.WriteString("id", Guid.NewGuid().ToString());
             w.WriteStartArray("texts");
             foreach (var t in items) w.WriteStringValue(t);
             w.WriteEndArray();
@@ -372,7 +372,7 @@ internal sealed partial class MockEngine
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            if (shape != RerankShape.Jina) w.WriteString("id", (shape == RerankShape.Vllm ? "rerank-" : "") + new Guid(MD5Like(Hash(Encoding.UTF8.GetBytes(body.GetRawText())))).ToString(shape == RerankShape.Vllm ? "N" : "D"));
+            if (shape != RerankShape.Jina) w.WriteString("id", (shape == RerankShape.Vllm ? "rerank-" : "") + Guid.NewGuid().ToString(shape == RerankShape.Vllm ? "N" : "D"));
             if (shape is RerankShape.Jina or RerankShape.Vllm) w.WriteString("model", model);
             if (shape is RerankShape.Jina or RerankShape.Vllm)
             {
@@ -451,17 +451,8 @@ internal sealed partial class MockEngine
         WriteJsonAsync(exchange, status, w =>
         {
             w.WriteStartObject();
-            w.WriteString("id", new Guid(MD5Like(MockText.Hash(Encoding.UTF8.GetBytes(message)))).ToString());
+            w.WriteString("id", Guid.NewGuid().ToString());
             w.WriteString("message", message);
             w.WriteEndObject();
         }, cancellationToken);
-
-    /// <summary>16 bytes from a seed, for the UUID-shaped ids Cohere gives answers.</summary>
-    private static byte[] MD5Like(ulong seed)
-    {
-        var bytes = new byte[16];
-        BitConverter.TryWriteBytes(bytes.AsSpan(0, 8), seed);
-        BitConverter.TryWriteBytes(bytes.AsSpan(8, 8), seed * 0x9E3779B97F4A7C15UL);
-        return bytes;
-    }
 }

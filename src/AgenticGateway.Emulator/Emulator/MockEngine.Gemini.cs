@@ -192,7 +192,7 @@ internal sealed partial class MockEngine
         for (var i = 0; i < candidateCount; i++) answers.Add(GeminiAnswerFor(body, contents, config, promptText.ToString(), seed + (ulong)i * 7919));
         var thoughts = answers.Sum(a => a.Thought.Count);
         var candidatesTokens = answers.Sum(a => a.Tokens);
-        var responseId = NewId("", seed)[..12];
+        var responseId = NewId("")[..12];
 
         if (!stream)
         {

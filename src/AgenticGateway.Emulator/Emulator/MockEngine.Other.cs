@@ -34,7 +34,7 @@ internal sealed partial class MockEngine
         }
         var completionTokens = answers.Sum(a => a.Pieces.Count);
         var seed = Hash(Encoding.UTF8.GetBytes(prompt.GetRawText()));
-        var id = NewId("cmpl-mock", seed);
+        var id = NewId("cmpl-mock");
         var created = _time.GetUtcNow().ToUnixTimeSeconds();
 
         if (!BoolField(body, "stream"))

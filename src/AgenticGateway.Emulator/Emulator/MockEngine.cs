@@ -317,7 +317,12 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
         await exchange.FlushAsync(cancellationToken);
     }
 
-    private static string NewId(string prefix, ulong seed) => prefix + seed.ToString("x16", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// A response id unique to this answer, as providers give: the content stays a function of the request, but two
+    /// identical requests are two responses, and clients (and the gateway's spend logs) tell them apart by id.
+    /// </summary>
+    internal static string NewId(string prefix) =>
+        prefix + System.Security.Cryptography.RandomNumberGenerator.GetHexString(16, lowercase: true);
 
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();

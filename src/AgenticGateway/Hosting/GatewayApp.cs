@@ -84,6 +84,7 @@ internal static class GatewayApp
         }));
 
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new GatewayStart(System.Diagnostics.Stopwatch.GetTimestamp()));
         // Tracing is set up once at start (the provider starts with the host and is flushed when it is disposed).
         Observability.GatewayTracing.Add(builder.Services, options.Tracing);
         builder.Services.AddSingleton(new HttpMessageInvoker(CreateNetworkHandler(), disposeHandler: true));

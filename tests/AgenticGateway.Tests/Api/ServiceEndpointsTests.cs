@@ -55,6 +55,17 @@ public class ServiceEndpointsTests : MockGatewayTests
     }
 
     [Fact]
+    public async Task Health_uptime_counts_from_the_start_not_from_the_first_health_call()
+    {
+        await Task.Delay(1500);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health");
+        request.Headers.Authorization = new("Bearer", "sk-test-master");
+        using var health = await _gateway.Client.SendAsync(request);
+        using var doc = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
+        Assert.True(doc.RootElement.GetProperty("uptime_seconds").GetInt64() >= 1, doc.RootElement.ToString());
+    }
+
+    [Fact]
     public async Task Metrics_are_prometheus_text_with_requests_latency_tokens_and_overhead()
     {
         (await Post("/v1/chat/completions", Chat.Request("gpt-4o"))).Dispose();

@@ -29,6 +29,7 @@ public class MockEngineTests : IAsyncLifetime
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
         if (fault is not null) request.Headers.Add("x-mock-fault", fault);
+        if (path.EndsWith("/messages", StringComparison.Ordinal)) request.Headers.Add("anthropic-version", "2023-06-01");
         using var response = await _client.SendAsync(request);
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync());
     }
@@ -45,6 +46,48 @@ public class MockEngineTests : IAsyncLifetime
         var usage = a.RootElement.GetProperty("usage");
         Assert.Equal(Text(a).Split(' ').Length, usage.GetProperty("completion_tokens").GetInt32());
         Assert.Equal(3 + 3 + 5, usage.GetProperty("prompt_tokens").GetInt32()); // priming + message + "What is a gateway ?"
+    }
+
+    [Fact]
+    public async Task Identical_requests_get_the_same_answer_under_different_ids()
+    {
+        // Providers give every response its own id; the gateway's spend logs are looked up by it.
+        using var a = await Post("/v1/chat/completions", Chat.Request("m", content: "Same question"));
+        using var b = await Post("/v1/chat/completions", Chat.Request("m", content: "Same question"));
+        string Id(JsonDocument d) => d.RootElement.GetProperty("id").GetString()!;
+        Assert.StartsWith("chatcmpl-mock", Id(a), StringComparison.Ordinal);
+        Assert.NotEqual(Id(a), Id(b));
+        Assert.Equal(a.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(),
+            b.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        using var c = await Post("/v1/completions", """{"model":"m","prompt":"Same"}""");
+        using var d = await Post("/v1/completions", """{"model":"m","prompt":"Same"}""");
+        Assert.NotEqual(Id(c), Id(d));
+        using var e = await Post("/v1/messages", """{"model":"m","max_tokens":20,"messages":[{"role":"user","content":"Same"}]}""");
+        using var f = await Post("/v1/messages", """{"model":"m","max_tokens":20,"messages":[{"role":"user","content":"Same"}]}""");
+        Assert.NotEqual(Id(e), Id(f));
+    }
+
+    [Fact]
+    public async Task The_emulator_says_where_it_listens_when_it_starts()
+    {
+        // `agw mock` prints these lines once started (its logging is off): the bound address and the OpenAI base URL.
+        var app = MockServer.Build("http://127.0.0.1:0", default);
+        await app.StartAsync();
+        try
+        {
+            var url = AgenticGateway.Hosting.GatewayApp.BoundAddresses(app)[0];
+            Assert.Equal([$"agw-mock listening on {url} (OpenAI base URL {url}/v1)"], MockServer.ListeningLines(app));
+        }
+        finally { await app.StopAsync(); await app.DisposeAsync(); }
+        // Listening on every interface (agw mock --port N), the base URL is the one a local client dials.
+        var open = MockServer.Build("http://0.0.0.0:0", default);
+        await open.StartAsync();
+        try
+        {
+            var port = new Uri(AgenticGateway.Hosting.GatewayApp.BoundAddresses(open)[0]).Port;
+            Assert.EndsWith($"(OpenAI base URL http://127.0.0.1:{port}/v1)", Assert.Single(MockServer.ListeningLines(open)), StringComparison.Ordinal);
+        }
+        finally { await open.StopAsync(); await open.DisposeAsync(); }
     }
 
     [Fact]

@@ -104,7 +104,8 @@ public class KeyManagementTests : IAsyncLifetime
 
         var (status, deleted) = await Admin(HttpMethod.Post, "/key/delete", """{"key_aliases":["worker"]}""");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(VirtualKey.HashOf(secret), deleted.GetProperty("deleted_keys")[0].GetString());
+        // LiteLLM answers with what it was given (here the alias), never the stored hash.
+        Assert.Equal(["worker"], deleted.GetProperty("deleted_keys").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(HttpStatusCode.Unauthorized, await Chat(secret));
         Assert.Equal(HttpStatusCode.NotFound, (await Admin(HttpMethod.Get, "/key/info?key=" + secret)).Status);
     }

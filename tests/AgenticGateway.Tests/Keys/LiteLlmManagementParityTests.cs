@@ -238,6 +238,69 @@ public class LiteLlmManagementParityTests
         Assert.Equal(HttpStatusCode.NotFound, (await g.AdminAsync($"/team/info?team_id={team2Id}", null, Master)).Status);
     }
 
+    [Fact]
+    public async Task Adding_a_member_already_in_the_team_is_refused_as_LiteLLM_refuses_it()
+    {
+        await using var g = await GatewayServer.StartAsync(Config);
+        var (_, team) = await Ok(g.AdminAsync("/team/new", """{"team_alias": "dupes", "members_with_roles": [{"role": "admin", "user_id": "alice"}, {"role": "user", "user_id": "bob"}]}""", Master));
+        var teamId = team.GetProperty("team_id").GetString()!;
+
+        // team_endpoints.py team_member_add_duplication_check: one member (an object) already there is a 400
+        // team_member_already_in_team naming it; the team is left as it was (not re-added at the end).
+        var (status, body) = await g.AdminAsync("/team/member_add", $$$"""{"team_id": "{{{teamId}}}", "member": {"role": "user", "user_id": "alice"}}""", Master);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = body.GetProperty("error");
+        Assert.Equal("team_member_already_in_team", error.GetProperty("type").GetString());
+        Assert.Equal("member", error.GetProperty("param").GetString());
+        Assert.Equal("400", error.GetProperty("code").GetString());
+        Assert.StartsWith("User already in team. Member: user_id='alice', user_email=None. Existing members=[", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var (_, info) = await Ok(g.AdminAsync($"/team/info?team_id={teamId}", null, Master));
+        Assert.Equal(["alice", "bob"], info.GetProperty("team_info").GetProperty("members_with_roles").EnumerateArray().Select(m => m.GetProperty("user_id").GetString()));
+
+        // A list of only members already there: "All users are already in team."; a list with a new one adds just that one.
+        (status, body) = await g.AdminAsync("/team/member_add", $$"""{"team_id": "{{teamId}}", "member": [{"role": "user", "user_id": "bob"}]}""", Master);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("All users are already in team.", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        var (_, added) = await Ok(g.AdminAsync("/team/member_add", $$"""{"team_id": "{{teamId}}", "member": [{"role": "user", "user_id": "bob"}, {"role": "user", "user_id": "carol"}]}""", Master));
+        Assert.Equal(["alice", "bob", "carol"], added.GetProperty("members_with_roles").EnumerateArray().Select(m => m.GetProperty("user_id").GetString()));
+        Assert.Equal(["carol"], added.GetProperty("updated_users").EnumerateArray().Select(u => u.GetProperty("user_id").GetString()));
+    }
+
+    [Fact]
+    public async Task A_users_own_teams_list_holds_the_teams_it_joined_and_left()
+    {
+        await using var g = await GatewayServer.StartAsync(Config);
+        var (_, team) = await Ok(g.AdminAsync("/team/new", """{"team_alias": "mine"}""", Master));
+        var teamId = team.GetProperty("team_id").GetString()!;
+        // LiteLLM's LiteLLM_UserTable.teams holds the ids of the user's teams: member_add's updated_users and /user/info's user_info show them.
+        var (_, added) = await Ok(g.AdminAsync("/team/member_add", $$$"""{"team_id": "{{{teamId}}}", "member": {"role": "user", "user_id": "alice"}}""", Master));
+        Assert.Equal([teamId], added.GetProperty("updated_users")[0].GetProperty("teams").EnumerateArray().Select(t => t.GetString()));
+        var (_, info) = await Ok(g.AdminAsync("/user/info?user_id=alice", null, Master));
+        Assert.Equal([teamId], info.GetProperty("user_info").GetProperty("teams").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal([teamId], info.GetProperty("teams").EnumerateArray().Select(t => t.GetProperty("team_id").GetString()));
+
+        // /user/new with team_id joins it too; leaving (member_delete) and a deleted team take it off again.
+        var (_, bob) = await Ok(g.AdminAsync("/user/new", $$"""{"user_id": "bob", "team_id": "{{teamId}}", "auto_create_key": false}""", Master));
+        Assert.Equal([teamId], bob.GetProperty("teams").EnumerateArray().Select(t => t.GetString()));
+        await Ok(g.AdminAsync("/team/member_delete", $$"""{"team_id": "{{teamId}}", "user_id": "alice"}""", Master));
+        (_, info) = await Ok(g.AdminAsync("/user/info?user_id=alice", null, Master));
+        Assert.Empty(info.GetProperty("user_info").GetProperty("teams").EnumerateArray());
+        await Ok(g.AdminAsync("/team/delete", $$"""{"team_ids": ["{{teamId}}"]}""", Master));
+        (_, info) = await Ok(g.AdminAsync("/user/info?user_id=bob", null, Master));
+        Assert.Empty(info.GetProperty("user_info").GetProperty("teams").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Key_delete_answers_with_the_keys_it_was_given()
+    {
+        await using var g = await GatewayServer.StartAsync(Config);
+        var key = await g.GenerateKeyAsync("""{"models": ["gpt-4"]}""", Master);
+        // key_management_endpoints.py delete_key_fn returns {"deleted_keys": data.keys} (or data.key_aliases): what
+        // the caller sent, never the stored hash.
+        var (_, deleted) = await Ok(g.AdminAsync("/key/delete", $$"""{"keys": ["{{key}}"]}""", Master));
+        Assert.Equal([key], deleted.GetProperty("deleted_keys").EnumerateArray().Select(k => k.GetString()));
+    }
+
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]

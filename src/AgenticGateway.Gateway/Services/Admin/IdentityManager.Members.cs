@@ -20,12 +20,26 @@ internal sealed partial class IdentityManager
         var budget = r.Decimal("max_budget_in_team");
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (added is null || added.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Give the member to add in 'member' ({\"role\": \"user\", \"user_id\": ...}).", "member"));
+        // LiteLLM refuses to add a member already in the team (by user_id or user_email) rather than moving it: one
+        // member given as an object, or a list of only such members, is a 400; a list mixing old and new adds the new.
+        var duplicates = added.Where(a => team.Members.Any(m => Same(a, m))).ToList();
+        if (duplicates.Count == added.Count)
+        {
+            var single = r.Element("member") is { ValueKind: not JsonValueKind.Array };
+            var message = single
+                ? $"User already in team. Member: user_id={PyStr(added[0].UserId)}, user_email={PyStr(added[0].UserEmail)}. Existing members={PyMembers(team.Members)}"
+                : $"All users are already in team. Existing members={PyMembers(team.Members)}";
+            return KeyResult.Fail(new ApiError(400, message, "team_member_already_in_team", "400", "member"));
+        }
+        added = added.Except(duplicates).ToList();
         var now = time.GetUtcNow();
         var users = new List<User>();
         var linked = new List<TeamMember>();
         foreach (var m in added)
         {
-            var user = await FindOrCreateUserAsync(m.UserId, m.UserEmail, r.Actor, ct);
+            var found = await FindOrCreateUserAsync(m.UserId, m.UserEmail, r.Actor, ct);
+            // LiteLLM keeps the user's teams in the user row too (its user_info.teams, updated_users[].teams).
+            var user = await JoinTeamAsync(found, team.TeamId, now, ct);
             users.Add(user);
             linked.Add(m with { UserId = user.UserId, UserEmail = m.UserEmail ?? user.UserEmail });
         }
@@ -111,7 +125,12 @@ internal sealed partial class IdentityManager
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (member is null) return KeyResult.Fail(missing!);
         var members = team.Members.Where(m => !Same(member, m)).ToList();
-        if (member.UserId is { } userId) await store.DeleteTeamMembershipAsync(team.TeamId, userId, ct);
+        if (member.UserId is { } userId)
+        {
+            await store.DeleteTeamMembershipAsync(team.TeamId, userId, ct);
+            if (await store.FindUserAsync(userId, ct) is { } user && user.Teams.Contains(team.TeamId))
+                await store.SaveUserAsync(user with { Teams = [.. user.Teams.Where(t => t != team.TeamId)], UpdatedAt = time.GetUtcNow() }, insert: false, ct);
+        }
         return await SaveTeamAsync(r, "team.member_delete", team, team with { Members = members, UpdatedAt = time.GetUtcNow() }, ct);
     }
 
@@ -128,6 +147,22 @@ internal sealed partial class IdentityManager
     /// The user a member entry names: by user_id, else by user_email. One that does not exist is created as LiteLLM
     /// creates it (the given id, or a new one, with the email), so /user/info lists the team.
     /// </summary>
+    /// <summary>The user with the team among its teams, saved when it was not there yet.</summary>
+    private async Task<User> JoinTeamAsync(User user, string teamId, DateTimeOffset now, CancellationToken ct)
+    {
+        if (user.Teams.Contains(teamId)) return user;
+        var joined = user with { Teams = [.. user.Teams, teamId], UpdatedAt = now };
+        await store.SaveUserAsync(joined, insert: false, ct);
+        return joined;
+    }
+
+    /// <summary>A value as LiteLLM's message prints it (Python's repr: 'text' or None).</summary>
+    private static string PyStr(string? s) => s is null ? "None" : $"'{s}'";
+
+    /// <summary>The team's members as LiteLLM's error message prints its members_with_roles (a list of pydantic Member reprs).</summary>
+    private static string PyMembers(IEnumerable<TeamMember> members) =>
+        "[" + string.Join(", ", members.Select(m => $"Member(role={PyStr(m.Role)}, user_id={PyStr(m.UserId)}, user_email={PyStr(m.UserEmail)})")) + "]";
+
     internal async Task<User> FindOrCreateUserAsync(string? userId, string? email, string actor, CancellationToken ct)
     {
         var existing = userId is not null ? await store.FindUserAsync(userId, ct) : email is not null ? await store.FindUserByEmailAsync(email, ct) : null;

@@ -93,8 +93,19 @@ internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore ke
         var ids = r.StringList("team_ids");
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (ids is null || ids.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the teams to delete in 'team_ids'.", "team_ids"));
+        var members = new List<string>();
+        foreach (var id in ids)
+        {
+            if (await store.FindTeamAsync(id, ct) is { } t) members.AddRange(t.Members.Select(m => m.UserId).OfType<string>());
+        }
         var deleted = await store.DeleteTeamsAsync(ids, ct);
         if (deleted.Count == 0) return KeyResult.Fail(new ApiError(404, "None of those teams exist.", "invalid_request_error", "team_not_found", "team_ids"));
+        // The users' own lists of teams (user_info.teams) lose the deleted teams too.
+        foreach (var userId in members.Distinct(StringComparer.Ordinal))
+        {
+            if (await store.FindUserAsync(userId, ct) is { } u && u.Teams.Any(deleted.Contains))
+                await store.SaveUserAsync(u with { Teams = [.. u.Teams.Where(t => !deleted.Contains(t))], UpdatedAt = time.GetUtcNow() }, insert: false, ct);
+        }
         foreach (var id in deleted) await audit.RecordAsync(r.Actor, "team.delete", "team", id, null, null, ct);
         registry.InvalidateAll();
         return KeyResult.Ok(w =>
@@ -204,6 +215,8 @@ internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore ke
         if (teamId is not null && team is null)
             return KeyResult.Fail(ApiError.BadRequest($"Team doesn't exist in db. Team={teamId}. Create team via `/team/new` call.", "team_id", "team_not_found"));
         if (await store.FindUserAsync(id, ct) is not null) return KeyResult.Fail(ApiError.BadRequest($"User '{id}' already exists.", "user_id", "duplicate_user"));
+        // LiteLLM keeps the user's teams on the user too (its user_info.teams).
+        if (team is not null && !user.Teams.Contains(team.TeamId)) user = user with { Teams = [.. user.Teams, team.TeamId] };
         await store.SaveUserAsync(user, insert: true, ct);
         await audit.RecordAsync(r.Actor, "user.create", "user", id, null, UserJson(user), ct);
         if (team is not null && !team.Members.Any(m => m.UserId == id))
@@ -262,7 +275,8 @@ internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore ke
             w.WriteStartObject();
             w.WriteString("user_id", user.UserId);
             w.WritePropertyName("user_info");
-            WriteUser(w, user);
+            // The teams it is a member of, also those joined before member_add kept them on the user (team/new's members_with_roles).
+            WriteUser(w, user with { Teams = [.. user.Teams.Union(teams.Select(t => t.TeamId))] });
             w.WriteStartArray("keys");
             foreach (var k in userKeys) KeyManager.WriteKey(w, k, null);
             w.WriteEndArray();

@@ -112,11 +112,21 @@ internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, Key
 
     public async Task<KeyResult> DeleteAsync(KeyRequest r, CancellationToken ct)
     {
+        // Each token with what the caller named it by: LiteLLM answers with the keys (or key_aliases) it was given,
+        // so the answer never shows a hash the caller did not send.
         var tokens = new List<string>();
-        foreach (var k in r.StringList("keys") ?? []) tokens.Add(VirtualKey.TokenOf(k));
+        var named = new List<(string Token, string Given)>();
+        foreach (var k in r.StringList("keys") ?? [])
+        {
+            var token = VirtualKey.TokenOf(k);
+            tokens.Add(token);
+            named.Add((token, k));
+        }
         foreach (var alias in r.StringList("key_aliases") ?? [])
         {
-            if (await store.FindByAliasAsync(alias, ct) is { } found) tokens.Add(found.Token);
+            if (await store.FindByAliasAsync(alias, ct) is not { } found) continue;
+            tokens.Add(found.Token);
+            named.Add((found.Token, alias));
         }
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (tokens.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the keys to delete in 'keys' (or 'key_aliases').", "keys"));
@@ -128,7 +138,10 @@ internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, Key
         {
             w.WriteStartObject();
             w.WriteStartArray("deleted_keys");
-            foreach (var t in deleted) w.WriteStringValue(t);
+            foreach (var (token, given) in named)
+            {
+                if (deleted.Contains(token)) w.WriteStringValue(given);
+            }
             w.WriteEndArray();
             w.WriteEndObject();
         });

@@ -12,7 +12,6 @@ namespace AgenticGateway.Services.Status;
 /// </summary>
 internal static class HealthEndpoints
 {
-    private static readonly long Started = Stopwatch.GetTimestamp();
     public static string Version => Telemetry.TelemetryNames.Version;
 
     public static void Map(IEndpointRouteBuilder app)
@@ -20,7 +19,7 @@ internal static class HealthEndpoints
         app.MapGet("/health", (HttpContext context, RuntimeHolder runtimes, Spend.SpendWriter spend, IServiceProvider services) =>
         {
             var runtime = runtimes.Current;
-            var report = Report(runtime, services.GetRequiredService<TimeProvider>()) with { SpendQueue = spend.Pending };
+            var report = Report(runtime, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<GatewayStart>()) with { SpendQueue = spend.Pending };
             // Redis being down degrades the gateway (limits are per node until it returns) but does not stop it.
             if (services.GetService<Limits.RedisConnection>() is { } redis)
             {
@@ -77,7 +76,8 @@ internal static class HealthEndpoints
     }
 
     /// <param name="time">The gateway's clock, the one cooldowns are set by.</param>
-    public static HealthReport Report(GatewayRuntime runtime, TimeProvider time)
+    /// <param name="started">When the gateway was built, which its uptime counts from.</param>
+    public static HealthReport Report(GatewayRuntime runtime, TimeProvider time, GatewayStart started)
     {
         var now = time.GetUtcNow().UtcTicks;
         var deployments = runtime.AllDeployments.Select(d => new DeploymentHealth(
@@ -90,6 +90,12 @@ internal static class HealthEndpoints
             g.Any(d => d.State != "cooldown"),
             g.Where(d => d.LatencyMs is not null).Select(d => d.LatencyMs).DefaultIfEmpty(null).Average() is { } avg ? Math.Round(avg, 2) : null)).ToList();
         var status = providers.All(p => p.Healthy) ? "healthy" : providers.Any(p => p.Healthy) ? "degraded" : "unhealthy";
-        return new HealthReport(status, Version, (long)Stopwatch.GetElapsedTime(Started).TotalSeconds, providers, deployments, runtime.Options.Source);
+        return new HealthReport(status, Version, (long)Stopwatch.GetElapsedTime(started.Timestamp).TotalSeconds, providers, deployments, runtime.Options.Source);
     }
 }
+
+/// <summary>
+/// When the gateway was built (a Stopwatch timestamp): /health's uptime counts from it. Taken when the host is built,
+/// not on first use, so the uptime is the gateway's and not the time since someone first asked for it.
+/// </summary>
+internal sealed record GatewayStart(long Timestamp);
