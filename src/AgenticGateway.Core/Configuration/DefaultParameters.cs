@@ -25,7 +25,7 @@ internal static class DefaultParameters
     public static readonly FrozenDictionary<string, int> Index = Names.Select((n, i) => (n, i)).ToFrozenDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
 
     /// <summary>Bits of parameters that stand for one another: a client's max_completion_tokens replaces a configured max_tokens.</summary>
-    public static ulong Family(int index) => Names[index] is "max_tokens" or "max_completion_tokens"
-        ? (1UL << Index["max_tokens"]) | (1UL << Index["max_completion_tokens"])
-        : 1UL << index;
+    public static ulong Family(int index) => (MaxTokensFamily & (1UL << index)) != 0 ? MaxTokensFamily : 1UL << index;
+
+    private static readonly ulong MaxTokensFamily = (1UL << Array.IndexOf(Names, "max_tokens")) | (1UL << Array.IndexOf(Names, "max_completion_tokens"));
 }

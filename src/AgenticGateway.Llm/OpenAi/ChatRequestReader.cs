@@ -38,8 +38,6 @@ internal struct ParsedRequest
     /// </summary>
     public int TagsStart;
     public int TagsEnd;
-    /// <summary>Which of <see cref="Configuration.DefaultParameters.Names"/> the request sets (bit i for name i).</summary>
-    public ulong PresentParams;
 }
 
 internal static class RequestReader
@@ -59,8 +57,6 @@ internal static class RequestReader
         bool? streamOptionsSeen = null;
         // Whether the tags member, the object's first, still waits for the next member's start (its cut ends there).
         var tagsOpen = false;
-        var paramNames = Configuration.DefaultParameters.Index.GetAlternateLookup<ReadOnlySpan<char>>();
-        Span<char> nameBuffer = stackalloc char[24];
         string[]? metadataTags = null;
         try
         {
@@ -69,9 +65,6 @@ internal static class RequestReader
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (tagsOpen) { request.TagsEnd = (int)reader.TokenStartIndex; tagsOpen = false; }
-                if (reader.ValueSpan.Length <= nameBuffer.Length && !reader.ValueIsEscaped
-                    && paramNames.TryGetValue(nameBuffer[..System.Text.Encoding.UTF8.GetChars(reader.ValueSpan, nameBuffer)], out var paramIndex))
-                    request.PresentParams |= 1UL << paramIndex;
                 var memberStart = (int)reader.TokenStartIndex;
                 if (reader.ValueTextEquals("tags"u8))
                 {
@@ -266,6 +259,29 @@ internal static class RequestReader
             LlmOperation.Rerank when request.Stream => ApiError.BadRequest("Rerank does not stream; leave out 'stream'.", "stream", "invalid_value"),
             _ => null,
         };
+    }
+
+    /// <summary>
+    /// Which of <see cref="Configuration.DefaultParameters.Names"/> a body that <see cref="TryParse"/> accepted sets at
+    /// its top level (bit i for name i). Read apart from TryParse because only a deployment that configures default
+    /// parameters needs it: every other request is spared the lookups.
+    /// </summary>
+    public static ulong PresentParams(ReadOnlySpan<byte> body)
+    {
+        var names = Configuration.DefaultParameters.Index.GetAlternateLookup<ReadOnlySpan<char>>();
+        Span<char> name = stackalloc char[24];
+        var reader = new Utf8JsonReader(body, ReaderOptions);
+        ulong present = 0;
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueSpan.Length <= name.Length && !reader.ValueIsEscaped
+                && names.TryGetValue(name[..System.Text.Encoding.UTF8.GetChars(reader.ValueSpan, name)], out var index))
+                present |= 1UL << index;
+            reader.Read();
+            reader.Skip();
+        }
+        return present;
     }
 
     /// <summary>An array of strings (the reader on its start); null when an item is not a string.</summary>

@@ -44,7 +44,8 @@ public class RequestTagsTests
         Assert.Null(RequestReader.TryParse(body, LlmOperation.ChatCompletions, out var parsed));
         Assert.Equal(["free"], parsed.Tags!);
         Assert.Equal(["x", "y"], parsed.MetadataTags!);
-        var present = AgenticGateway.Configuration.DefaultParameters.Names.Where((_, i) => (parsed.PresentParams & (1UL << i)) != 0).ToArray();
+        var bits = RequestReader.PresentParams(body);
+        var present = AgenticGateway.Configuration.DefaultParameters.Names.Where((_, i) => (bits & (1UL << i)) != 0).ToArray();
         Assert.Equal(["temperature", "max_completion_tokens", "seed"], present);
     }
 

@@ -372,7 +372,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         var configured = d.Options.DefaultParams;
         if (configured.IsDefaultOrEmpty || x.Operation == LlmOperation.Embeddings) return null;
-        var present = x.OpenAiRequest.PresentParams;
+        var present = RequestReader.PresentParams(x.OpenAiBody.Span);
         var text = new System.Text.StringBuilder();
         foreach (var p in configured)
         {
