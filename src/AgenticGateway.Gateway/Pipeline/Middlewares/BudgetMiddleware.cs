@@ -14,9 +14,20 @@ internal sealed class BudgetMiddleware(Budgets budgets) : IRouterMiddleware
 
     public bool AppliesTo(HttpContext context) => VirtualKeyCall.Is(context);
 
+    private sealed record ProxyBudgetOfRuntime(Runtime.GatewayRuntime Runtime, ProxyBudget? Budget);
+
+    // Derived from the running config, so built once per runtime (a reload swaps the runtime) rather than per request.
+    private ProxyBudgetOfRuntime? _proxyBudget;
+
     /// <summary>LiteLLM's global budget from the running config (it reloads), or null when none is set.</summary>
-    private static ProxyBudget? ProxyBudgetOf(Runtime.GatewayRuntime runtime) =>
-        runtime.Options.Budgets is { ProxyMaxBudget: { } max } b ? new ProxyBudget(new LimitSettings { MaxBudget = max, BudgetDuration = b.ProxyBudgetDuration }) : null;
+    private ProxyBudget? ProxyBudgetOf(Runtime.GatewayRuntime runtime)
+    {
+        if (_proxyBudget is { } known && ReferenceEquals(known.Runtime, runtime)) return known.Budget;
+        var budget = runtime.Options.Budgets is { ProxyMaxBudget: { } max } b
+            ? new ProxyBudget(new LimitSettings { MaxBudget = max, BudgetDuration = b.ProxyBudgetDuration }) : null;
+        _proxyBudget = new ProxyBudgetOfRuntime(runtime, budget);
+        return budget;
+    }
 
     public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
     {
