@@ -49,10 +49,7 @@ internal sealed class CohereStreamTranslator(ProviderCall call, long created) : 
     private void Event(ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
         if (data.IsEmpty || data.SequenceEqual("[DONE]"u8)) return;
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(data.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("Cohere sent a stream event that is not JSON: " + ex.Message, ex); }
-        using (doc)
+        using (var doc = ProviderJson.Parse(data.ToArray(), "Cohere sent a stream event that is not JSON"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("Cohere sent a stream event that is not an object.");

@@ -42,10 +42,7 @@ internal sealed class TextCompletionStreamTranslator(ProviderCall call) : IStrea
             output.Write("data: [DONE]\n\n"u8);
             return;
         }
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(data.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("The completions stream sent an event that is not JSON: " + ex.Message, ex); }
-        using (doc)
+        using (var doc = ProviderJson.Parse(data.ToArray(), "The completions stream sent an event that is not JSON"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("The completions stream sent an event that is not an object.");
