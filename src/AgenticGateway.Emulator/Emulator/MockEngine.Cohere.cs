@@ -179,18 +179,13 @@ internal sealed partial class MockEngine
         {
             if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return false; }
             if (sent > 0 && delay > TimeSpan.Zero && type is "content-delta" or "tool-call-delta" or "tool-plan-delta") await Task.Delay(delay, _time, cancellationToken);
-            json.ResetWrittenCount();
-            json.Write(Encoding.UTF8.GetBytes("event: " + type + "\ndata: "));
-            using (var w = new Utf8JsonWriter(json))
+            await WriteNamedEventAsync(exchange, json, type, w =>
             {
                 w.WriteStartObject();
                 w.WriteString("type", type);
                 fields(w);
                 w.WriteEndObject();
-            }
-            json.Write(EventEnd);
-            await exchange.WriteAsync(json.WrittenMemory.ToArray(), cancellationToken);
-            await exchange.FlushAsync(cancellationToken);
+            }, cancellationToken);
             sent++;
             return true;
         }
