@@ -139,19 +139,7 @@ internal sealed partial class MockEngine
                 if (tools.Count > 0)
                 {
                     w.WriteString("tool_plan", string.Concat(plan));
-                    w.WriteStartArray("tool_calls");
-                    foreach (var (callId, name, args) in tools)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("id", callId);
-                        w.WriteString("type", "function");
-                        w.WriteStartObject("function");
-                        w.WriteString("name", name);
-                        w.WriteString("arguments", string.Concat(args));
-                        w.WriteEndObject();
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
+                    WriteToolCalls(w, tools);
                 }
                 else
                 {
