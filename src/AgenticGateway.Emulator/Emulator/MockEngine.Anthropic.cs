@@ -336,11 +336,11 @@ internal sealed partial class MockEngine
         {
             if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks)
             {
-                await WriteAnthropicEventAsync(exchange, json, "error", w => WriteAnthropicErrorBody(w, "overloaded_error", fault.Message ?? "Overloaded", withRequestId: false), cancellationToken);
+                await WriteNamedEventAsync(exchange, json, "error", w => WriteAnthropicErrorBody(w, "overloaded_error", fault.Message ?? "Overloaded", withRequestId: false), cancellationToken);
                 return false;
             }
             if (token && tokenDelay > TimeSpan.Zero) await Task.Delay(tokenDelay, _time, cancellationToken);
-            await WriteAnthropicEventAsync(exchange, json, type, w =>
+            await WriteNamedEventAsync(exchange, json, type, w =>
             {
                 w.WriteStartObject();
                 w.WriteString("type", type);
@@ -421,7 +421,8 @@ internal sealed partial class MockEngine
         await EmitAsync("message_stop", _ => { });
     }
 
-    private static async ValueTask WriteAnthropicEventAsync(IMockExchange exchange, ArrayBufferWriter<byte> json, string type, Action<Utf8JsonWriter> write, CancellationToken cancellationToken)
+    /// <summary>One SSE event, <c>event: {type}</c> and <c>data: {json}</c>, written and flushed (Anthropic's and Cohere's streams).</summary>
+    private static async ValueTask WriteNamedEventAsync(IMockExchange exchange, ArrayBufferWriter<byte> json, string type, Action<Utf8JsonWriter> write, CancellationToken cancellationToken)
     {
         json.ResetWrittenCount();
         json.Write(Encoding.UTF8.GetBytes("event: " + type + "\ndata: "));

@@ -214,19 +214,7 @@ internal sealed partial class MockEngine
             if (c.ToolCalls.Count > 0)
             {
                 w.WriteNull("content");
-                w.WriteStartArray("tool_calls");
-                foreach (var (callId, name, args) in c.ToolCalls)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("id", callId);
-                    w.WriteString("type", "function");
-                    w.WriteStartObject("function");
-                    w.WriteString("name", name);
-                    w.WriteString("arguments", string.Concat(args));
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
+                WriteToolCalls(w, c.ToolCalls);
             }
             else w.WriteString("content", string.Concat(c.Pieces));
             w.WriteNull("refusal");
@@ -251,6 +239,24 @@ internal sealed partial class MockEngine
         w.WriteString("service_tier", "default");
         w.WriteString("system_fingerprint", "fp_mock");
         w.WriteEndObject();
+    }
+
+    /// <summary><c>"tool_calls":[{id, type:"function", function:{name, arguments}}]</c>, as OpenAI's and Cohere's messages carry them.</summary>
+    private static void WriteToolCalls(Utf8JsonWriter w, List<(string Id, string Name, List<string> ArgPieces)> calls)
+    {
+        w.WriteStartArray("tool_calls");
+        foreach (var (callId, name, args) in calls)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", callId);
+            w.WriteString("type", "function");
+            w.WriteStartObject("function");
+            w.WriteString("name", name);
+            w.WriteString("arguments", string.Concat(args));
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     private static void WriteTokenLogprob(Utf8JsonWriter w, string token, int top)

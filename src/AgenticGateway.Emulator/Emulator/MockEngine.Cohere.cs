@@ -139,19 +139,7 @@ internal sealed partial class MockEngine
                 if (tools.Count > 0)
                 {
                     w.WriteString("tool_plan", string.Concat(plan));
-                    w.WriteStartArray("tool_calls");
-                    foreach (var (callId, name, args) in tools)
-                    {
-                        w.WriteStartObject();
-                        w.WriteString("id", callId);
-                        w.WriteString("type", "function");
-                        w.WriteStartObject("function");
-                        w.WriteString("name", name);
-                        w.WriteString("arguments", string.Concat(args));
-                        w.WriteEndObject();
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndArray();
+                    WriteToolCalls(w, tools);
                 }
                 else
                 {
@@ -179,18 +167,13 @@ internal sealed partial class MockEngine
         {
             if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return false; }
             if (sent > 0 && delay > TimeSpan.Zero && type is "content-delta" or "tool-call-delta" or "tool-plan-delta") await Task.Delay(delay, _time, cancellationToken);
-            json.ResetWrittenCount();
-            json.Write(Encoding.UTF8.GetBytes("event: " + type + "\ndata: "));
-            using (var w = new Utf8JsonWriter(json))
+            await WriteNamedEventAsync(exchange, json, type, w =>
             {
                 w.WriteStartObject();
                 w.WriteString("type", type);
                 fields(w);
                 w.WriteEndObject();
-            }
-            json.Write(EventEnd);
-            await exchange.WriteAsync(json.WrittenMemory.ToArray(), cancellationToken);
-            await exchange.FlushAsync(cancellationToken);
+            }, cancellationToken);
             sent++;
             return true;
         }

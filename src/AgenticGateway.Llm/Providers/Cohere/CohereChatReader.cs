@@ -23,25 +23,25 @@ internal static class CohereChatReader
             throw new InvalidDataException("Cohere's chat answer has no message.");
         var text = new StringBuilder();
         var reasoning = new StringBuilder();
-        if (Str(message, "tool_plan") is { Length: > 0 } plan) reasoning.Append(plan);
+        if (ProviderJson.Str(message, "tool_plan") is { Length: > 0 } plan) reasoning.Append(plan);
         if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
         {
             foreach (var part in content.EnumerateArray())
             {
-                if (Str(part, "type") == "thinking") reasoning.Append(Str(part, "thinking"));
-                else text.Append(Str(part, "text"));
+                if (ProviderJson.Str(part, "type") == "thinking") reasoning.Append(ProviderJson.Str(part, "thinking"));
+                else text.Append(ProviderJson.Str(part, "text"));
             }
         }
         var calls = message.TryGetProperty("tool_calls", out var tc) && tc.ValueKind == JsonValueKind.Array ? tc : default;
         var hasCalls = calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0;
-        var finish = MapFinish(Str(root, "finish_reason"), hasCalls);
+        var finish = MapFinish(ProviderJson.Str(root, "finish_reason"), hasCalls);
         usage = root.TryGetProperty("usage", out var u) ? ReadUsage(u) : null;
 
         var buffer = new ArrayBufferWriter<byte>(body.Length + 256);
         using (var w = new Utf8JsonWriter(buffer, ProviderJson.OpenAiWriterOptions))
         {
             w.WriteStartObject();
-            w.WriteString("id", "chatcmpl-" + (Str(root, "id") ?? call.RequestId));
+            w.WriteString("id", "chatcmpl-" + (ProviderJson.Str(root, "id") ?? call.RequestId));
             w.WriteString("object", "chat.completion");
             w.WriteNumber("created", created);
             w.WriteString("model", call.UpstreamModel);
@@ -59,11 +59,11 @@ internal static class CohereChatReader
                 {
                     var function = call2.TryGetProperty("function", out var f) ? f : default;
                     w.WriteStartObject();
-                    w.WriteString("id", Str(call2, "id") ?? throw new InvalidDataException("A Cohere tool call has no id."));
+                    w.WriteString("id", ProviderJson.Str(call2, "id") ?? throw new InvalidDataException("A Cohere tool call has no id."));
                     w.WriteString("type", "function");
                     w.WriteStartObject("function");
-                    w.WriteString("name", Str(function, "name") ?? throw new InvalidDataException("A Cohere tool call has no name."));
-                    w.WriteString("arguments", Str(function, "arguments") ?? "{}");
+                    w.WriteString("name", ProviderJson.Str(function, "name") ?? throw new InvalidDataException("A Cohere tool call has no name."));
+                    w.WriteString("arguments", ProviderJson.Str(function, "arguments") ?? "{}");
                     w.WriteEndObject();
                     w.WriteEndObject();
                 }
@@ -123,7 +123,4 @@ internal static class CohereChatReader
 
     private static long Number(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? (long)v.GetDouble() : 0;
-
-    public static string? Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 }

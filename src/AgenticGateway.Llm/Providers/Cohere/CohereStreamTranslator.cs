@@ -49,33 +49,30 @@ internal sealed class CohereStreamTranslator(ProviderCall call, long created) : 
     private void Event(ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
         if (data.IsEmpty || data.SequenceEqual("[DONE]"u8)) return;
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(data.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("Cohere sent a stream event that is not JSON: " + ex.Message, ex); }
-        using (doc)
+        using (var doc = ProviderJson.Parse(data.ToArray(), "Cohere sent a stream event that is not JSON"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("Cohere sent a stream event that is not an object.");
-            var type = CohereChatReader.Str(root, "type");
+            var type = ProviderJson.Str(root, "type");
             var delta = root.TryGetProperty("delta", out var d) && d.ValueKind == JsonValueKind.Object ? d : default;
             var message = delta.ValueKind == JsonValueKind.Object && delta.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
             switch (type)
             {
                 case "message-start":
-                    _id ??= CohereChatReader.Str(root, "id");
+                    _id ??= ProviderJson.Str(root, "id");
                     Start(output);
                     break;
                 case "content-delta":
                     Start(output);
                     if (message.ValueKind == JsonValueKind.Object && message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Object)
                     {
-                        if (CohereChatReader.Str(content, "thinking") is { Length: > 0 } thinking) Delta(output, w => w.WriteString("reasoning_content", thinking), null);
-                        if (CohereChatReader.Str(content, "text") is { Length: > 0 } text) Delta(output, w => w.WriteString("content", text), null);
+                        if (ProviderJson.Str(content, "thinking") is { Length: > 0 } thinking) Delta(output, w => w.WriteString("reasoning_content", thinking), null);
+                        if (ProviderJson.Str(content, "text") is { Length: > 0 } text) Delta(output, w => w.WriteString("content", text), null);
                     }
                     break;
                 case "tool-plan-delta":
                     Start(output);
-                    if (CohereChatReader.Str(message, "tool_plan") is { Length: > 0 } plan) Delta(output, w => w.WriteString("reasoning_content", plan), null);
+                    if (ProviderJson.Str(message, "tool_plan") is { Length: > 0 } plan) Delta(output, w => w.WriteString("reasoning_content", plan), null);
                     break;
                 case "tool-call-start":
                     {
@@ -83,9 +80,9 @@ internal sealed class CohereStreamTranslator(ProviderCall call, long created) : 
                         var toolCall = message.ValueKind == JsonValueKind.Object && message.TryGetProperty("tool_calls", out var t) && t.ValueKind == JsonValueKind.Object ? t : default;
                         var function = toolCall.ValueKind == JsonValueKind.Object && toolCall.TryGetProperty("function", out var f) ? f : default;
                         var index = _toolCalls++;
-                        var id = CohereChatReader.Str(toolCall, "id") ?? throw new InvalidDataException("Cohere's tool-call-start has no id.");
-                        var name = CohereChatReader.Str(function, "name") ?? throw new InvalidDataException("Cohere's tool-call-start has no function name.");
-                        var arguments = CohereChatReader.Str(function, "arguments") ?? "";
+                        var id = ProviderJson.Str(toolCall, "id") ?? throw new InvalidDataException("Cohere's tool-call-start has no id.");
+                        var name = ProviderJson.Str(function, "name") ?? throw new InvalidDataException("Cohere's tool-call-start has no function name.");
+                        var arguments = ProviderJson.Str(function, "arguments") ?? "";
                         Delta(output, w => OpenAiChunks.WriteToolCallDelta(w, index, id, name, arguments), null);
                         break;
                     }
@@ -94,7 +91,7 @@ internal sealed class CohereStreamTranslator(ProviderCall call, long created) : 
                         if (_toolCalls == 0) throw new InvalidDataException("Cohere sent tool-call-delta before tool-call-start.");
                         var toolCall = message.ValueKind == JsonValueKind.Object && message.TryGetProperty("tool_calls", out var t) && t.ValueKind == JsonValueKind.Object ? t : default;
                         var function = toolCall.ValueKind == JsonValueKind.Object && toolCall.TryGetProperty("function", out var f) ? f : default;
-                        if (CohereChatReader.Str(function, "arguments") is { Length: > 0 } arguments)
+                        if (ProviderJson.Str(function, "arguments") is { Length: > 0 } arguments)
                         {
                             var index = _toolCalls - 1;
                             Delta(output, w => OpenAiChunks.WriteToolCallDelta(w, index, null, null, arguments), null);
@@ -103,10 +100,10 @@ internal sealed class CohereStreamTranslator(ProviderCall call, long created) : 
                     }
                 case "message-end":
                     {
-                        if (delta.ValueKind == JsonValueKind.Object && CohereChatReader.Str(delta, "error") is { Length: > 0 } error)
+                        if (delta.ValueKind == JsonValueKind.Object && ProviderJson.Str(delta, "error") is { Length: > 0 } error)
                             throw new ProviderStreamException(new ProviderError(500, error, null));
                         if (delta.ValueKind == JsonValueKind.Object && delta.TryGetProperty("usage", out var usage)) Usage = CohereChatReader.ReadUsage(usage);
-                        var reason = CohereChatReader.Str(delta, "finish_reason");
+                        var reason = ProviderJson.Str(delta, "finish_reason");
                         if (reason is "ERROR" or "TIMEOUT")
                             throw new ProviderStreamException(new ProviderError(reason == "TIMEOUT" ? 504 : 500, $"Cohere ended the generation with finish_reason {reason}.", reason));
                         Start(output);

@@ -14,8 +14,8 @@ internal static class OpenAiErrors
             using var doc = JsonDocument.Parse(body.ToArray());
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object)
             {
-                var message = TextCompletionTranslator.Str(e, "message") ?? $"HTTP {status}";
-                return new ProviderError(status, message, TextCompletionTranslator.Str(e, "code") ?? TextCompletionTranslator.Str(e, "type"));
+                var message = ProviderJson.Str(e, "message") ?? $"HTTP {status}";
+                return new ProviderError(status, message, ProviderJson.Str(e, "code") ?? ProviderJson.Str(e, "type"));
             }
         }
         catch (JsonException)

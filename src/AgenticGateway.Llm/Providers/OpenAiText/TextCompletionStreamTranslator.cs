@@ -42,15 +42,12 @@ internal sealed class TextCompletionStreamTranslator(ProviderCall call) : IStrea
             output.Write("data: [DONE]\n\n"u8);
             return;
         }
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(data.ToArray()); }
-        catch (JsonException ex) { throw new InvalidDataException("The completions stream sent an event that is not JSON: " + ex.Message, ex); }
-        using (doc)
+        using (var doc = ProviderJson.Parse(data.ToArray(), "The completions stream sent an event that is not JSON"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException("The completions stream sent an event that is not an object.");
             if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
-                throw new ProviderStreamException(new ProviderError(500, TextCompletionTranslator.Str(error, "message") ?? "The provider reported an error in the stream.", TextCompletionTranslator.Str(error, "code")));
+                throw new ProviderStreamException(new ProviderError(500, ProviderJson.Str(error, "message") ?? "The provider reported an error in the stream.", ProviderJson.Str(error, "code")));
             if (root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object && UsageReader.TryRead(data, out var usage)) Usage = usage;
             var choices = root.TryGetProperty("choices", out var c) && c.ValueKind == JsonValueKind.Array ? c : default;
             var hasChoices = choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
@@ -66,10 +63,10 @@ internal sealed class TextCompletionStreamTranslator(ProviderCall call) : IStrea
         using (var w = new Utf8JsonWriter(_json, ProviderJson.OpenAiWriterOptions))
         {
             w.WriteStartObject();
-            w.WriteString("id", TextCompletionTranslator.Str(root, "id") ?? "chatcmpl-" + call.RequestId);
+            w.WriteString("id", ProviderJson.Str(root, "id") ?? "chatcmpl-" + call.RequestId);
             w.WriteString("object", "chat.completion.chunk");
             if (root.TryGetProperty("created", out var created) && created.ValueKind == JsonValueKind.Number) w.WriteNumber("created", created.GetInt64());
-            w.WriteString("model", TextCompletionTranslator.Str(root, "model") ?? call.UpstreamModel);
+            w.WriteString("model", ProviderJson.Str(root, "model") ?? call.UpstreamModel);
             w.WriteStartArray("choices");
             if (hasChoices)
             {
@@ -80,10 +77,10 @@ internal sealed class TextCompletionStreamTranslator(ProviderCall call) : IStrea
                     w.WriteNumber("index", index);
                     w.WriteStartObject("delta");
                     if (_started.Add(index)) w.WriteString("role", "assistant");
-                    w.WriteString("content", TextCompletionTranslator.Str(choice, "text") ?? "");
+                    w.WriteString("content", ProviderJson.Str(choice, "text") ?? "");
                     w.WriteEndObject();
                     w.WriteNull("logprobs");
-                    if (TextCompletionTranslator.Str(choice, "finish_reason") is { } finish) w.WriteString("finish_reason", finish);
+                    if (ProviderJson.Str(choice, "finish_reason") is { } finish) w.WriteString("finish_reason", finish);
                     else w.WriteNull("finish_reason");
                     w.WriteEndObject();
                 }

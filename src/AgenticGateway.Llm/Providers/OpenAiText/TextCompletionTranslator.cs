@@ -131,10 +131,10 @@ internal sealed class TextCompletionTranslator : IProviderTranslator
         using (var w = new Utf8JsonWriter(buffer, ProviderJson.OpenAiWriterOptions))
         {
             w.WriteStartObject();
-            w.WriteString("id", Str(root, "id") ?? "chatcmpl-" + call.RequestId);
+            w.WriteString("id", ProviderJson.Str(root, "id") ?? "chatcmpl-" + call.RequestId);
             w.WriteString("object", "chat.completion");
             w.WriteNumber("created", root.TryGetProperty("created", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt64() : DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-            w.WriteString("model", Str(root, "model") ?? call.UpstreamModel);
+            w.WriteString("model", ProviderJson.Str(root, "model") ?? call.UpstreamModel);
             w.WriteStartArray("choices");
             var index = 0;
             foreach (var choice in choices.EnumerateArray())
@@ -143,10 +143,10 @@ internal sealed class TextCompletionTranslator : IProviderTranslator
                 w.WriteNumber("index", index++);
                 w.WriteStartObject("message");
                 w.WriteString("role", "assistant");
-                w.WriteString("content", Str(choice, "text") ?? throw new InvalidDataException("A completions choice has no text."));
+                w.WriteString("content", ProviderJson.Str(choice, "text") ?? throw new InvalidDataException("A completions choice has no text."));
                 w.WriteEndObject();
                 w.WriteNull("logprobs");
-                if (Str(choice, "finish_reason") is { } finish) w.WriteString("finish_reason", finish); else w.WriteNull("finish_reason");
+                if (ProviderJson.Str(choice, "finish_reason") is { } finish) w.WriteString("finish_reason", finish); else w.WriteNull("finish_reason");
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -155,7 +155,7 @@ internal sealed class TextCompletionTranslator : IProviderTranslator
                 w.WritePropertyName("usage");
                 u.WriteTo(w);
             }
-            if (Str(root, "system_fingerprint") is { } fp) w.WriteString("system_fingerprint", fp);
+            if (ProviderJson.Str(root, "system_fingerprint") is { } fp) w.WriteString("system_fingerprint", fp);
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -177,7 +177,4 @@ internal sealed class TextCompletionTranslator : IProviderTranslator
         try { return JsonNode.Parse(body.Span) as JsonObject; }
         catch (JsonException) { return null; }
     }
-
-    internal static string? Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 }
