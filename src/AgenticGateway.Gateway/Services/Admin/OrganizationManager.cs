@@ -50,18 +50,22 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
 
     private async Task<KeyResult> ListOfAsync(IReadOnlyList<Organization> orgs, CancellationToken ct)
     {
+        // The teams are read once for the whole list, not once per organization.
+        var allTeams = await store.ListTeamsAsync(null, ct);
         var details = new List<(Organization, IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)>();
         foreach (var o in orgs)
         {
-            var (members, teams) = await DetailsAsync(o, ct);
+            var (members, teams) = await DetailsAsync(o, allTeams, ct);
             details.Add((o, members, teams));
         }
-        return KeyResult.Ok(w =>
-        {
-            w.WriteStartArray();
-            foreach (var (o, members, teams) in details) Write(w, o, members, teams);
-            w.WriteEndArray();
-        });
+        return KeyResult.Ok(w => WriteAll(w, details));
+    }
+
+    private static void WriteAll(Utf8JsonWriter w, List<(Organization, IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)> details)
+    {
+        w.WriteStartArray();
+        foreach (var (o, members, teams) in details) Write(w, o, members, teams);
+        w.WriteEndArray();
     }
 
     public async Task<KeyResult> UpdateAsync(KeyRequest r, CancellationToken ct)
@@ -83,10 +87,11 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
         if (r.Error is { } invalid) return KeyResult.Fail(invalid);
         if (ids is null || ids.Count == 0) return KeyResult.Fail(ApiError.BadRequest("Name the organizations to delete in 'organization_ids'.", "organization_ids"));
         var found = new List<(Organization, IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)>();
+        var allTeams = await store.ListTeamsAsync(null, ct);
         foreach (var id in ids)
         {
             if (await store.FindOrganizationAsync(id, ct) is not { } org) return KeyResult.Fail(NotFound(id));
-            var (members, teams) = await DetailsAsync(org, ct);
+            var (members, teams) = await DetailsAsync(org, allTeams, ct);
             found.Add((org, members, teams));
         }
         foreach (var (org, _, _) in found)
@@ -95,12 +100,7 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
             await audit.RecordAsync(r.Actor, "organization.delete", "organization", org.OrganizationId, Json(org), null, ct);
         }
         registry.InvalidateAll();
-        return KeyResult.Ok(w =>
-        {
-            w.WriteStartArray();
-            foreach (var (o, members, teams) in found) Write(w, o, members, teams);
-            w.WriteEndArray();
-        });
+        return KeyResult.Ok(w => WriteAll(w, found));
     }
 
     /// <summary>LiteLLM's /organization/member_add: members by user_id or user_email (created when missing), with a role and an optional budget there.</summary>
@@ -153,11 +153,14 @@ internal sealed class OrganizationManager(IIdentityStore store, IdentityManager 
         });
     }
 
-    private async Task<(IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)> DetailsAsync(Organization org, CancellationToken ct)
+    private async Task<(IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)> DetailsAsync(Organization org, CancellationToken ct) =>
+        await DetailsAsync(org, await store.ListTeamsAsync(null, ct), ct);
+
+    private async Task<(IReadOnlyList<(OrganizationMember, long)>, IReadOnlyList<Team>)> DetailsAsync(Organization org, IReadOnlyList<Team> allTeams, CancellationToken ct)
     {
         var members = new List<(OrganizationMember, long)>();
         foreach (var m in await store.ListOrganizationMembersAsync(org.OrganizationId, null, ct)) members.Add((m, await spend.SpendSinceAsync(m, DateTimeOffset.MinValue, ct)));
-        var teams = (await store.ListTeamsAsync(null, ct)).Where(t => t.OrganizationId == org.OrganizationId).ToList();
+        var teams = allTeams.Where(t => t.OrganizationId == org.OrganizationId).ToList();
         return (members, teams);
     }
 

@@ -4,8 +4,7 @@
 "use strict";
 
 (() => {
-  const { pages, api, unavailable, el, fmt, table, serverPager, named, badge, confirmButton, form, secretOnce } = AGW;
-  const section = (title, ...children) => el("section", { class: "panel" }, el("h3", {}, title), children);
+  const { pages, api, unavailable, el, fmt, table, serverPager, named, badge, section, confirmButton, form, secretOnce } = AGW;
   const limits = (x) => fmt.items([x.rpm_limit ? `${fmt.int(x.rpm_limit)} rpm` : null, x.tpm_limit ? `${fmt.int(x.tpm_limit)} tpm` : null,
     x.max_parallel_requests ? `${x.max_parallel_requests} parallel` : null].filter(Boolean), "–");
   const budgetText = (spend, max, period) => `${fmt.usd(spend || 0)} / ${max === null || max === undefined ? "∞" : fmt.usd(max)}${period ? " per " + period : ""}`;

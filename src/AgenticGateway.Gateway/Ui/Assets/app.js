@@ -230,6 +230,9 @@ const AGW = (() => {
 
   function badge(text, kind) { return el("span", { class: "badge " + (kind || text) }, text); }
 
+  /** A titled panel of a page. */
+  const section = (title, ...children) => el("section", { class: "panel" }, el("h3", {}, title), children);
+
   /** A button that asks once more ("Really?") before it acts. */
   function confirmButton(label, action, attrs = {}) {
     const b = el("button", Object.assign({ type: "button", class: "danger small" }, attrs), label);
@@ -319,5 +322,5 @@ const AGW = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", start);
-  return { pages, api, ApiError, unavailable, el, append, banner, every, fmt, table, serverPager, named, badge, confirmButton, form, secretOnce, route, $ };
+  return { pages, api, ApiError, unavailable, el, append, banner, every, fmt, table, serverPager, named, badge, section, confirmButton, form, secretOnce, route, $ };
 })();

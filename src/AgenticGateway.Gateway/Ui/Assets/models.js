@@ -4,8 +4,7 @@
 "use strict";
 
 (() => {
-  const { pages, api, unavailable, el, every, fmt, table, named, badge, confirmButton, form, banner } = AGW;
-  const section = (title, ...children) => el("section", { class: "panel" }, el("h3", {}, title), children);
+  const { pages, api, unavailable, el, every, fmt, table, named, badge, section, confirmButton, form, banner } = AGW;
   const perMillion = (perToken) => (perToken === null || perToken === undefined ? null : perToken * 1e6);
   const price = (input, output) => (input === null || input === undefined ? badge("unpriced", "warn unpriced") : `${fmt.usd(perMillion(input))} / ${fmt.usd(perMillion(output))}`);
   const num = (v) => (v === null || v === undefined || v === "" ? undefined : Number(v));

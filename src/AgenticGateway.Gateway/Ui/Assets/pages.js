@@ -2,8 +2,7 @@
 "use strict";
 
 (() => {
-  const { pages, api, el, banner, every, fmt, table, badge, confirmButton } = AGW;
-  const section = (title, ...children) => el("section", { class: "panel" }, el("h3", {}, title), children);
+  const { pages, api, el, banner, every, fmt, table, badge, section, confirmButton } = AGW;
   const stat = (id, label, value, sub) => el("div", { class: "stat" }, el("span", { class: "label" }, label), el("span", { class: "value", id }, value), sub ? el("span", { class: "sub muted" }, sub) : null);
   const statusBadge = (code) => badge(String(code), code >= 500 ? "bad" : code >= 400 ? "warn" : "ok");
   const unpriced = () => badge("unpriced", "warn unpriced");
