@@ -67,8 +67,16 @@ internal sealed class ModelCostMap
     {
         if (string.IsNullOrWhiteSpace(model)) return null;
         var name = model.AsSpan().Trim();
-        if (provider is { Length: > 0 } && !name.StartsWith(provider + "/", StringComparison.OrdinalIgnoreCase)
-            && _bySpan.TryGetValue(string.Concat(provider, "/", name), out var qualified)) return qualified;
+        if (provider is { Length: > 0 } && !(name.Length > provider.Length && name[provider.Length] == '/' && name.StartsWith(provider, StringComparison.OrdinalIgnoreCase)))
+        {
+            // provider/model, built on the stack: wildcard deployments look prices up on every request.
+            var length = provider.Length + 1 + name.Length;
+            Span<char> key = length <= 256 ? stackalloc char[length] : new char[length];
+            provider.CopyTo(key);
+            key[provider.Length] = '/';
+            name.CopyTo(key[(provider.Length + 1)..]);
+            if (_bySpan.TryGetValue(key, out var qualified)) return qualified;
+        }
         if (_bySpan.TryGetValue(name, out var entry)) return entry;
         var slash = name.LastIndexOf('/');
         return slash >= 0 && _bySpan.TryGetValue(name[(slash + 1)..], out entry) ? entry : null;

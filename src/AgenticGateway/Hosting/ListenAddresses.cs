@@ -58,7 +58,7 @@ internal static class ListenAddresses
         return null;
     }
 
-    private static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    internal static string[] Split(string urls) => urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static string Bad(string url) => $"'{url}' is not a listen address: expected http://HOST:PORT, such as http://127.0.0.1:8080 or http://0.0.0.0:8080";
 

@@ -55,7 +55,7 @@ internal static class ListenPolicy
 
     /// <summary>Every listed URL that is not loopback: wildcards (*, +, 0.0.0.0, ::), other IPs and host names.</summary>
     public static IReadOnlyList<string> NonLoopback(string urls) =>
-        urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(u => !IsLoopback(u)).ToList();
+        ListenAddresses.Split(urls).Where(u => !IsLoopback(u)).ToList();
 
     public static bool IsLoopbackOnly(string urls) => NonLoopback(urls).Count == 0;
 

@@ -189,53 +189,10 @@ public partial class FirstRunProcessTests
 
     private static string[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private sealed record Run(bool Exited, int Code, string Output);
-
     /// <summary>
     /// Runs the built gateway with no config file, in its own data directory and without the test process's gateway
     /// variables, until it exits or <paramref name="until"/> appears (then runs <paramref name="whileRunning"/> and stops it).
     /// </summary>
-    private static async Task<Run> RunAsync(string[] args, Dictionary<string, string?>? env = null, string until = "listening on", Func<string, Task>? whileRunning = null)
-    {
-        var dir = Directory.CreateTempSubdirectory("agw-first-run-");
-        var info = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[GatewayDll(), .. args]) info.ArgumentList.Add(a);
-        foreach (var name in new[] { "AGW_URLS", "AGW_INSECURE", "AGW_CONFIG", "AGW_MASTER_KEY", "LITELLM_MASTER_KEY", "DATABASE_URL", "REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "AGW_MODEL_COST_MAP" })
-            info.Environment.Remove(name);
-        info.Environment["AGW_DATA_DIR"] = Path.Combine(dir.FullName, "data");
-        foreach (var (k, v) in env ?? []) info.Environment[k] = v;
-        var output = new StringBuilder();
-        var seen = new TaskCompletionSource();
-        using var process = new Process { StartInfo = info };
-        void Collect(string? line)
-        {
-            if (line is null) return;
-            lock (output) output.AppendLine(line);
-            if (line.Contains(until, StringComparison.Ordinal)) seen.TrySetResult();
-        }
-        process.OutputDataReceived += (_, e) => Collect(e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await Task.WhenAny(seen.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
-            var exited = process.HasExited;
-            if (!exited && whileRunning is not null)
-            {
-                string text;
-                lock (output) text = output.ToString();
-                await whileRunning(text);
-            }
-            if (!exited) process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            lock (output) return new Run(exited, exited ? process.ExitCode : -1, output.ToString());
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-            try { dir.Delete(recursive: true); } catch (IOException) { }
-        }
-    }
+    private static Task<GatewayRun> RunAsync(string[] args, Dictionary<string, string?>? env = null, string until = "listening on", Func<string, Task>? whileRunning = null) =>
+        GatewayProcess.RunAsync("agw-first-run-", args, env, until, whileRunning);
 }

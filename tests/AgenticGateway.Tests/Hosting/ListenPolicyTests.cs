@@ -153,40 +153,12 @@ public class ListenPolicyProcessTests
     /// </summary>
     private static async Task<(bool Exited, int Code, string Output)> RunGatewayAsync(string yaml, string[] args, string until, Dictionary<string, string?>? env = null)
     {
-        var dir = Directory.CreateTempSubdirectory("agw-listen-");
-        var config = Path.Combine(dir.FullName, "gateway.yaml");
-        await File.WriteAllTextAsync(config, yaml);
-        var info = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])[GatewayDll(), "--config", config, .. args]) info.ArgumentList.Add(a);
-        foreach (var name in new[] { "AGW_URLS", "AGW_INSECURE", "AGW_CONFIG", "AGW_MASTER_KEY", "LITELLM_MASTER_KEY", "DATABASE_URL", "REDIS_URL" }) info.Environment.Remove(name);
-        info.Environment["AGW_DATA_DIR"] = Path.Combine(dir.FullName, "data");
-        foreach (var (k, v) in env ?? []) info.Environment[k] = v;
-        var output = new StringBuilder();
-        var seen = new TaskCompletionSource();
-        using var process = new Process { StartInfo = info };
-        void Collect(string? line)
+        var run = await GatewayProcess.RunAsync("agw-listen-", args, env, until, prepare: async dir =>
         {
-            if (line is null) return;
-            lock (output) output.AppendLine(line);
-            if (line.Contains(until, StringComparison.Ordinal)) seen.TrySetResult();
-        }
-        process.OutputDataReceived += (_, e) => Collect(e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await Task.WhenAny(seen.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
-            var exited = process.HasExited;
-            if (!exited) process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            lock (output) return (exited, exited ? process.ExitCode : -1, output.ToString());
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-            try { dir.Delete(recursive: true); } catch (IOException) { }
-        }
+            var config = Path.Combine(dir.FullName, "gateway.yaml");
+            await File.WriteAllTextAsync(config, yaml);
+            return ["--config", config];
+        });
+        return (run.Exited, run.Code, run.Output);
     }
 }
