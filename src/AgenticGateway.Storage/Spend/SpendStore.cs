@@ -21,6 +21,10 @@ internal sealed class SpendStore(IDatabase db)
     /// Writes a batch in one transaction. A log already stored (same log id: a replay) is skipped, and only the logs
     /// actually inserted add to the key's, user's and team's running spend, so replays never count twice.
     /// </summary>
+    // With their prefix: Microsoft.Data.Sqlite binds a name without one by trying "@", ":" and "$" in turn, a new string and
+    // UTF-8 copy per try, for each of the 23 parameters of every spend log (a third of the gateway's allocations at full load).
+    private static readonly string[] ParameterNames = [.. Enumerable.Range(0, 23).Select(i => "@p" + i)];
+
     public async Task WriteBatchAsync(IReadOnlyList<SpendLog> logs, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
@@ -44,7 +48,7 @@ internal sealed class SpendStore(IDatabase db)
         for (var i = 0; i < p.Length; i++)
         {
             p[i] = insert.CreateParameter();
-            p[i].ParameterName = "p" + i;
+            p[i].ParameterName = ParameterNames[i];
             p[i].DbType = i switch { 11 or 12 or 13 => System.Data.DbType.Int64, 14 or 16 => System.Data.DbType.Int32, 15 => System.Data.DbType.Double, _ => System.Data.DbType.String };
             insert.Parameters.Add(p[i]);
         }

@@ -15,7 +15,7 @@ internal sealed class MetricsListener(string urls, PrometheusExporter exporter, 
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        var builder = WebApplication.CreateSlimBuilder(GatewayApp.HostOptions());
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(urls);
         builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
