@@ -65,6 +65,8 @@ internal static class GatewayApp
         builder.Logging.ClearProviders();
         if (options.Logging.Format == "json") builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; });
+        // The same lines, written in batches by one thread (the access log is a line per request).
+        Observability.BatchedConsoleLoggerProvider.ReplaceConsoleLogger(builder.Logging);
         builder.Logging.SetMinimumLevel(options.Logging.Level);
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         // While this category is enabled at all, ASP.NET Core gives every request an Activity and a logging scope
