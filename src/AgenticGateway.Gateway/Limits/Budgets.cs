@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Spend;
@@ -27,7 +28,7 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
             {
                 if (h.Limits.MaxBudget is not { } max) continue;
                 var (start, end) = BudgetPeriod.Current(h.Limits.BudgetDuration, h.CreatedAt, now);
-                var counter = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
+                var counter = CounterName(h, start);
                 var lifetime = end is { } e ? e - now + TimeSpan.FromHours(1) : TimeSpan.FromDays(400);
                 var (reservation, store) = await ReserveAsync(counter, h, start, lifetime, Money.ToNanos(max), nanos, ct);
                 if (reservation.Verdict == BudgetVerdict.Reserved)
@@ -48,6 +49,23 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
             throw;
         }
     }
+
+    // The counter of a holder's current budget period: the same string for every request of the period (holders are
+    // immutable records; a changed one is a new object), so it is made once per period, not per request.
+    private static readonly ConditionalWeakTable<ILimitHolder, StrongBox<PeriodCounter>> Counters = new();
+
+    private static string CounterName(ILimitHolder h, DateTimeOffset start)
+    {
+        var box = Counters.GetValue(h, static _ => new StrongBox<PeriodCounter>(new PeriodCounter(DateTimeOffset.MaxValue, "")));
+        // One immutable object swapped whole: a racing reader sees the old period's pair or the new one's, never a mix.
+        var current = Volatile.Read(ref box.Value!);
+        if (current.Start == start) return current.Name;
+        var name = $"{h.Scope}:{h.Id}:{(start == DateTimeOffset.MinValue ? 0 : start.ToUnixTimeSeconds())}";
+        Volatile.Write(ref box.Value, new PeriodCounter(start, name));
+        return name;
+    }
+
+    private sealed record PeriodCounter(DateTimeOffset Start, string Name);
 
     /// <summary>Replaces the reservations by the real cost (0 gives them back), and checks the alert thresholds.</summary>
     public async ValueTask SettleAsync(Hold hold, long costNanos)

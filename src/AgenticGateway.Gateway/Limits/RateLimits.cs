@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using AgenticGateway.Keys;
 using AgenticGateway.OpenAi;
 
@@ -63,15 +64,28 @@ internal sealed class RateLimits(MemoryRateLimitStore memory, RedisConnection? r
         }
     }
 
+    // A holder's rules depend on the holder alone, and holders are immutable records (a changed key, user or team is a
+    // new object): built once per holder instead of five strings per holder per request.
+    private static readonly ConditionalWeakTable<ILimitHolder, LimitRule[]> RulesOf = new();
+
     private static void AddRules(ref List<LimitRule>? rules, ILimitHolder h)
     {
+        var own = RulesOf.GetValue(h, static h => BuildRules(h));
+        if (own.Length == 0) return;
+        rules ??= new List<LimitRule>(4);
+        rules.AddRange(own);
+    }
+
+    private static LimitRule[] BuildRules(ILimitHolder h)
+    {
         var limits = h.Limits;
-        if (limits.RpmLimit is null && limits.TpmLimit is null && limits.TpdLimit is null) return;
+        if (limits.RpmLimit is null && limits.TpmLimit is null && limits.TpdLimit is null) return [];
         var who = $"{h.Scope} {LimitHolders.Display(h)}";
-        rules ??= [];
+        var rules = new List<LimitRule>(3);
         if (limits.RpmLimit is { } rpm) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:rpm", $"{who} rpm_limit", rpm, MinuteMs, false));
         if (limits.TpmLimit is { } tpm) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:tpm", $"{who} tpm_limit", tpm, MinuteMs, true));
         if (limits.TpdLimit is { } tpd) rules.Add(new LimitRule($"{h.Scope}:{h.Id}:tpd", $"{who} tpd_limit", tpd, DayMs, true));
+        return [.. rules];
     }
 
     /// <summary>OpenAI's x-ratelimit-* headers, from the tightest request rule and the tightest token rule.</summary>
