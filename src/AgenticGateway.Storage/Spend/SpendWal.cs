@@ -11,9 +11,10 @@ namespace AgenticGateway.Spend;
 /// response is released) so a crash or kill -9 loses nothing; the batching writer deletes a segment once all of its
 /// records are in the database, and segments left by an earlier process are replayed at start.
 /// Appends are group-committed: a caller queues its record and awaits it; one writer loop writes every record queued
-/// meanwhile with a single write(2) (no fsync, as before), numbers them, hands them to the database queue and only
-/// then releases their callers. An append that finds the loop idle runs one batch of it on its own thread (one
-/// write(2) to the page cache, no fsync); one that finds it busy only queues, and never waits behind another's write.
+/// meanwhile with a single copy into the memory-mapped segment (<see cref="MappedSegment"/>: in the page cache at once,
+/// no system call; no fsync, as before), numbers them, hands them to the database queue and only
+/// then releases their callers. An append that finds the loop idle runs one batch of it on its own thread; one that
+/// finds it busy only queues, and never waits behind another's write.
 /// </summary>
 internal sealed class SpendWal : IDisposable, IAsyncDisposable
 {
@@ -27,8 +28,7 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<(string Path, long LastSeq)> _closed = [];
     private readonly List<string> _recovered;
-    private FileStream? _current;
-    private string? _currentPath;
+    private MappedSegment? _current;
     private long _currentLastSeq;
     private long _seq;
     private int _segmentNumber;
@@ -147,18 +147,17 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>One write(2) for the batch, then numbers and queues its records, in order, under the lock.</summary>
+    /// <summary>One copy of the batch into the segment, then numbers and queues its records, in order, under the lock.</summary>
     private void Commit(List<PendingAppend> batch)
     {
         lock (_lock)
         {
-            _current ??= OpenSegment();
-            try { _current.Write(_lines.WrittenSpan); }
-            catch
+            var lines = _lines.WrittenSpan;
+            if (_current is not null && !_current.TryAppend(lines)) CloseCurrent();
+            if (_current is null)
             {
-                // A partly written batch ends its segment: the torn tail cannot run into the next batch's first line.
-                CloseCurrent();
-                throw;
+                _current = OpenSegment(Math.Max(MappedSegment.DefaultCapacity, lines.Length));
+                _current.TryAppend(lines);
             }
             var seq = _seq;
             foreach (var pending in batch)
@@ -217,12 +216,16 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         TryDelete(path);
     }
 
-    /// <summary>Reads a segment's records; a torn last line (the process died mid-write) is skipped.</summary>
+    /// <summary>Reads a segment's records; a torn last line (the process died mid-write) is skipped, and so is the zeroed tail
+    /// a killed process leaves in its mapped segment.</summary>
     public static IEnumerable<SpendLog> Read(string path)
     {
         using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
         while (reader.ReadLine() is { } line)
         {
+            // The zeroed, never written tail of a mapped segment whose process was killed (a line cut short runs into it):
+            // nothing follows.
+            if (line.Contains('\0')) break;
             if (line.Length == 0) continue;
             SpendLog? log;
             try { log = JsonSerializer.Deserialize(line, SpendJsonContext.Default.SpendLog); }
@@ -231,21 +234,20 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         }
     }
 
-    private FileStream OpenSegment()
+    private MappedSegment OpenSegment(int capacity)
     {
         // Sortable by time; the process id is for people reading the directory. Each gateway process needs a data
         // directory of its own: at start, every segment found there is taken to be left over and replayed.
-        _currentPath = Path.Combine(_directory, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Environment.ProcessId}-{Interlocked.Increment(ref _segmentNumber):D6}.jsonl");
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read | FileShare.Delete, BufferSize = 0 };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        return new FileStream(_currentPath, options);
+        var path = Path.Combine(_directory, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Environment.ProcessId}-{Interlocked.Increment(ref _segmentNumber):D6}.jsonl");
+        return MappedSegment.Create(path, capacity);
     }
 
     private void CloseCurrent()
     {
-        _current!.Dispose();
+        var current = _current!;
         _current = null;
-        _closed.Add((_currentPath!, _currentLastSeq));
+        _closed.Add((current.Path, _currentLastSeq));
+        current.Dispose();
     }
 
     private static void TryDelete(string path)

@@ -174,4 +174,60 @@ public class SpendWalTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task What_an_append_acknowledged_is_in_the_file_while_the_process_still_holds_it_open()
+    {
+        // The segment is mapped into memory: an acknowledged append is a copy into the page cache, which a kill -9
+        // cannot take back. A reader of the file (the next process, after a kill) sees it, then the zeroed tail, where it stops.
+        var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
+        try
+        {
+            var queue = Channel.CreateUnbounded<(SpendLog Log, long Seq)>();
+            await using var wal = new SpendWal(dir, queue.Writer);
+            for (var i = 1; i <= 3; i++) await wal.AppendAsync(Log(i));
+            var segment = Assert.Single(Directory.GetFiles(Path.Combine(dir, "spend-wal"), "*.jsonl"));
+            Assert.True(new FileInfo(segment).Length >= MappedSegment.DefaultCapacity, "the segment is created at its full size");
+            Assert.Equal(["log-1", "log-2", "log-3"], SpendWal.Read(segment).Select(l => l.LogId).ToList());
+            // A line cut short by the kill runs into the zeros: skipped, and nothing after it is read.
+            using (var f = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+            {
+                var end = SpendWal.Read(segment).Count();
+                var text = File.ReadAllBytes(segment);
+                var used = Array.IndexOf(text, (byte)0);
+                f.Position = used;
+                f.Write("{\"log_id\":\"log-4\",\"req"u8);
+            }
+            Assert.Equal(["log-1", "log-2", "log-3"], SpendWal.Read(segment).Select(l => l.LogId).ToList());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_that_does_not_fit_the_segment_goes_to_a_new_one_and_closed_segments_are_cut_to_their_records()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
+        try
+        {
+            var queue = Channel.CreateUnbounded<(SpendLog Log, long Seq)>();
+            var big = new string('t', 300_000);
+            await using (var wal = new SpendWal(dir, queue.Writer))
+            {
+                // 4 MB segments: 20 records of 300 KB fill more than one.
+                for (var i = 0; i < 20; i++) await wal.AppendAsync(Log(i) with { Tags = [big] });
+                var segments = wal.SealForReplay();
+                Assert.True(segments.Count >= 2, $"{segments.Count} segments");
+                Assert.Equal(Enumerable.Range(0, 20).Select(i => $"log-{i}"), segments.SelectMany(SpendWal.Read).Select(l => l.LogId));
+                foreach (var segment in segments)
+                    Assert.Equal((byte)'\n', File.ReadAllBytes(segment)[^1]);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
