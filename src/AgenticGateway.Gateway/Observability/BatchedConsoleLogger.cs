@@ -33,9 +33,12 @@ internal sealed class BatchedConsoleLoggerProvider : ILoggerProvider, ISupportEx
     /// <param name="output">Where lines go (stdout; a test's stream).</param>
     internal BatchedConsoleLoggerProvider(IOptionsMonitor<ConsoleLoggerOptions> options, IEnumerable<ConsoleFormatter> formatters, Stream output)
     {
+        // As ASP.NET's provider: an unknown formatter name falls back to the simple one.
         var name = options.CurrentValue.FormatterName ?? ConsoleFormatterNames.Simple;
-        _formatter = formatters.FirstOrDefault(f => f.Name == name)
-            ?? throw new InvalidOperationException($"No console log formatter named '{name}' is registered.");
+        _formatter = formatters.FirstOrDefault(f => f.Name == name) ?? formatters.First(f => f.Name == ConsoleFormatterNames.Simple);
+        // Every line goes to stdout: a setting asking for some on stderr would silently do nothing, so it is refused.
+        if (options.CurrentValue.LogToStandardErrorThreshold != LogLevel.None)
+            throw new InvalidOperationException("Logging:Console:LogToStandardErrorThreshold is not supported: the gateway writes every log line to stdout.");
         _writer = new ConsoleLineWriter(output);
     }
 
@@ -115,17 +118,21 @@ internal sealed class ConsoleLineWriter : IDisposable
         _thread.Start();
     }
 
+    // One per logging thread: a surrogate pair split across two of the line's chunks is encoded whole.
+    [ThreadStatic] private static Encoder? t_encoder;
+
     public void Enqueue(StringBuilder line)
     {
-        var length = 0;
-        foreach (var chunk in line.GetChunks()) length += Encoding.UTF8.GetMaxByteCount(chunk.Length);
-        var bytes = ArrayPool<byte>.Shared.Rent(length);
+        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(line.Length));
+        var encoder = t_encoder ??= Encoding.UTF8.GetEncoder();
+        encoder.Reset();
         var written = 0;
-        foreach (var chunk in line.GetChunks()) written += Encoding.UTF8.GetBytes(chunk.Span, bytes.AsSpan(written));
+        foreach (var chunk in line.GetChunks()) written += encoder.GetBytes(chunk.Span, bytes.AsSpan(written), flush: false);
+        written += encoder.GetBytes([], bytes.AsSpan(written), flush: true);
         if (_disposed)
         {
             // After shutdown (a last message from a disposing service): written at once, in the caller's thread.
-            lock (_output) { _output.Write(bytes, 0, written); _output.Flush(); }
+            Write(bytes.AsSpan(0, written));
             ArrayPool<byte>.Shared.Return(bytes);
             return;
         }
@@ -138,6 +145,8 @@ internal sealed class ConsoleLineWriter : IDisposable
         Interlocked.Add(ref _pendingBytes, written);
         _lines.Enqueue((bytes, written));
         if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1) _wake.Release();
+        // Queued while shutting down, perhaps after the writer's last look: written here rather than left in the queue.
+        if (_disposed) Flush();
     }
 
     private void Run()
@@ -166,7 +175,10 @@ internal sealed class ConsoleLineWriter : IDisposable
 
     private void WriteQueued()
     {
-        lock (_drain) WriteQueuedLocked();
+        // Bounded: a drain stuck in write(2) on a stdout nobody reads must not hold a logging thread forever.
+        if (!_drain.TryEnter(TimeSpan.FromSeconds(5))) return;
+        try { WriteQueuedLocked(); }
+        finally { _drain.Exit(); }
     }
 
     private void WriteQueuedLocked()
@@ -196,10 +208,9 @@ internal sealed class ConsoleLineWriter : IDisposable
 
     private void Write(ReadOnlySpan<byte> bytes)
     {
-        // A closed or broken stdout loses the log, never the request that logged it.
+        // A closed or broken stdout (EPIPE, EBADF...) loses the log, never the request that logged it, nor the process.
         try { lock (_output) { _output.Write(bytes); _output.Flush(); } }
-        catch (IOException) { }
-        catch (ObjectDisposedException) { }
+        catch (Exception) { }
     }
 
     /// <summary>Writes everything queued so far (tests; shutdown).</summary>
@@ -210,8 +221,8 @@ internal sealed class ConsoleLineWriter : IDisposable
         if (_disposed) return;
         _disposed = true;
         _wake.Release();
-        _thread.Join(TimeSpan.FromSeconds(5));
-        Flush();
+        // A writer stuck in write(2) on a stdout nobody reads keeps the drain: shutdown does not wait for it forever.
+        if (_thread.Join(TimeSpan.FromSeconds(5))) Flush();
         _room.Set();
     }
 }

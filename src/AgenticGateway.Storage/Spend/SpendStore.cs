@@ -19,10 +19,6 @@ internal sealed record SpendAggregate(string Bucket, string Group, long PromptTo
 /// <summary>Spend logs in the gateway's database: idempotent batch writes and the aggregates the spend endpoints serve.</summary>
 internal sealed class SpendStore(IDatabase db)
 {
-    /// <summary>
-    /// Writes a batch in one transaction. A log already stored (same log id: a replay) is skipped, and only the logs
-    /// actually inserted add to the key's, user's and team's running spend, so replays never count twice.
-    /// </summary>
     private const string InsertSql = """
         INSERT INTO spend_logs (log_id, request_id, api_key, key_alias, user_id, team_id, model, model_group, deployment, provider, call_type,
             prompt_tokens, completion_tokens, cost_nanos, status, latency_ms, stream, tags, start_time, end_time, response_id, organization_id, team_alias)
@@ -31,6 +27,10 @@ internal sealed class SpendStore(IDatabase db)
         """;
     private const int Columns = 23;
 
+    /// <summary>
+    /// Writes a batch in one transaction. A log already stored (same log id: a replay) is skipped, and only the logs
+    /// actually inserted add to the key's, user's and team's running spend, so replays never count twice.
+    /// </summary>
     public async Task WriteBatchAsync(IReadOnlyList<SpendLog> logs, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);

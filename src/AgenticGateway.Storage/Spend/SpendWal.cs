@@ -20,7 +20,7 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
 {
     /// <summary>Appends waiting for the writer loop. Past this, callers wait for room: a record is never dropped here.</summary>
     public const int AppendQueueCapacity = 4096;
-    /// <summary>The most records one write(2) carries.</summary>
+    /// <summary>The most records one batch (one copy into the segment) carries.</summary>
     private const int MaxBatch = 1024;
 
     private readonly string _directory;
@@ -28,7 +28,7 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<(string Path, long LastSeq)> _closed = [];
     private readonly List<string> _recovered;
-    private MappedSegment? _current;
+    private IWalSegment? _current;
     private long _currentLastSeq;
     private long _seq;
     private int _segmentNumber;
@@ -153,11 +153,20 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         lock (_lock)
         {
             var lines = _lines.WrittenSpan;
-            if (_current is not null && !_current.TryAppend(lines)) CloseCurrent();
-            if (_current is null)
+            try
             {
-                _current = OpenSegment(Math.Max(MappedSegment.DefaultCapacity, lines.Length));
-                _current.TryAppend(lines);
+                if (_current is not null && !_current.TryAppend(lines)) CloseCurrent();
+                if (_current is null)
+                {
+                    _current = OpenSegment(Math.Max(MappedSegment.DefaultCapacity, lines.Length));
+                    _current.TryAppend(lines);
+                }
+            }
+            catch
+            {
+                // A partly written batch ends its segment: the torn tail cannot run into the next batch's first line.
+                if (_current is not null) CloseCurrent();
+                throw;
             }
             var seq = _seq;
             foreach (var pending in batch)
@@ -234,12 +243,12 @@ internal sealed class SpendWal : IDisposable, IAsyncDisposable
         }
     }
 
-    private MappedSegment OpenSegment(int capacity)
+    private IWalSegment OpenSegment(int capacity)
     {
         // Sortable by time; the process id is for people reading the directory. Each gateway process needs a data
         // directory of its own: at start, every segment found there is taken to be left over and replayed.
         var path = Path.Combine(_directory, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}-{Environment.ProcessId}-{Interlocked.Increment(ref _segmentNumber):D6}.jsonl");
-        return MappedSegment.Create(path, capacity);
+        return (IWalSegment?)MappedSegment.TryCreate(path, capacity) ?? new WrittenSegment(path);
     }
 
     private void CloseCurrent()

@@ -105,7 +105,8 @@ internal sealed class SqliteDatabase(string connectionString, string? directory 
         // In WAL mode, synchronous=NORMAL keeps every commit through a process crash and skips an fsync per commit;
         // only a power loss can undo the last commits.
         // 8 MB of page cache instead of SQLite's 2 MB: the spend log's ten b-trees (a row and nine indexes, three of them on
-        // random ids) outgrow 2 MB within minutes at full load, and every insert then reads pages back with pread(2).
+        // random ids) outgrow 2 MB within minutes at full load, and every insert then reads pages back with pread(2). Per pooled
+        // connection: the spend writer's and the few the management API and key lookups use.
         await connection.ExecuteAsync("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192");
         return connection;
     }

@@ -86,6 +86,41 @@ public class BatchedConsoleLoggerTests
         Assert.EndsWith("after", lines[2]);
     }
 
+    [Fact]
+    public void Characters_outside_the_basic_plane_survive_a_line_long_enough_to_span_several_chunks()
+    {
+        var output = new CountingStream();
+        var text = string.Concat(Enumerable.Repeat("a😀", 20_000));
+        using (var factory = Factory("simple", output)) factory.CreateLogger("AgenticGateway.Test").LogInformation("{Text}", text);
+        Assert.DoesNotContain('\uFFFD', output.Text);
+        Assert.EndsWith(text, output.Text.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public void A_stderr_threshold_it_would_ignore_is_refused_and_an_unknown_formatter_falls_back_to_simple()
+    {
+        Assert.Throws<InvalidOperationException>(() => new BatchedConsoleLoggerProvider(
+            new Options(new ConsoleLoggerOptions { LogToStandardErrorThreshold = LogLevel.Warning }), Formatters(), new CountingStream()));
+        var output = new CountingStream();
+        using (var provider = new BatchedConsoleLoggerProvider(new Options(new ConsoleLoggerOptions { FormatterName = "nope" }), Formatters(), output))
+            provider.CreateLogger("AgenticGateway.Test").LogWarning("fallback");
+        Assert.Contains("warn: AgenticGateway.Test[0]", output.Text);
+    }
+
+    private static IEnumerable<ConsoleFormatter> Formatters()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true));
+        return services.BuildServiceProvider().GetServices<ConsoleFormatter>().ToList();
+    }
+
+    private sealed class Options(ConsoleLoggerOptions value) : Microsoft.Extensions.Options.IOptionsMonitor<ConsoleLoggerOptions>
+    {
+        public ConsoleLoggerOptions CurrentValue => value;
+        public ConsoleLoggerOptions Get(string? name) => value;
+        public IDisposable? OnChange(Action<ConsoleLoggerOptions, string?> listener) => null;
+    }
+
     private static ILoggerFactory Factory(string format, Stream output)
     {
         var services = new ServiceCollection();

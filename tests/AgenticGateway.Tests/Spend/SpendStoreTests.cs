@@ -30,7 +30,8 @@ public class SpendStoreTests
         };
         var bare = new SpendLog
         {
-            LogId = "log-bare-" + backend, RequestId = "req_2", ApiKey = "hashed-key-1", Model = "m", CallType = "embeddings", Status = 429,
+            // Empty strings are stored as empty strings, not NULL (the NOT NULL columns would refuse the whole batch).
+            LogId = "log-bare-" + backend, RequestId = "req_2", ApiKey = "hashed-key-1", Model = "", CallType = "", KeyAlias = "", Status = 429,
             StartTime = start.AddSeconds(1), EndTime = start.AddSeconds(2),
         };
 

@@ -230,4 +230,25 @@ public class SpendWalTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Where_a_file_cannot_be_allocated_up_front_segments_are_written_instead_and_read_the_same()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-wal-").FullName;
+        try
+        {
+            // Linux temp directories allocate (fallocate); the written segment is the fallback elsewhere.
+            using (var mapped = MappedSegment.TryCreate(Path.Combine(dir, "a.jsonl"), 4096)) Assert.NotNull(mapped);
+            var path = Path.Combine(dir, "b.jsonl");
+            using (var written = new WrittenSegment(path))
+            {
+                Assert.True(written.TryAppend("{\"log_id\":\"log-1\",\"request_id\":\"r\",\"api_key\":\"k\",\"model\":\"m\",\"call_type\":\"chat\"}\n"u8));
+            }
+            Assert.Equal(["log-1"], SpendWal.Read(path).Select(l => l.LogId).ToList());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
