@@ -34,6 +34,9 @@ internal sealed record SandboxLaunch(string Id, SandboxResources Resources, int 
 {
     /// <summary>Read-only host directory mounted at /opt/agw-packages (the package cache), if any.</summary>
     public string? PackageCache { get; init; }
+
+    /// <summary>Where the start's phases are marked, for the debug log.</summary>
+    public StartTimeline Timeline { get; init; } = new();
 }
 
 /// <summary>A running sandbox as its driver sees it.</summary>
