@@ -27,10 +27,7 @@ internal sealed partial record BubblewrapHost
         if (!OperatingSystem.IsLinux()) { problem = "sandboxes need Linux (bubblewrap)"; return null; }
         var bwrap = new[] { "/usr/bin/bwrap", "/usr/local/bin/bwrap" }.FirstOrDefault(File.Exists);
         if (bwrap is null) { problem = "bubblewrap is not installed (apt-get install bubblewrap)"; return null; }
-        foreach (var needed in new[] { "/usr/bin/prlimit", "/bin/bash" })
-        {
-            if (!File.Exists(needed)) { problem = $"{needed} is missing"; return null; }
-        }
+        if (!File.Exists("/bin/bash")) { problem = "/bin/bash is missing"; return null; }
         var isRoot = IsRootUser();
         if (isRoot && !File.Exists("/usr/bin/setpriv")) { problem = "/usr/bin/setpriv is missing (util-linux)"; return null; }
 
