@@ -43,6 +43,8 @@ internal sealed partial record BubblewrapHost
 
         Directory.CreateDirectory(stateDirectory);
         var guest = Bubblewrap.GuestFiles.Extract(Path.Combine(stateDirectory, "guest"), agent);
+        // The sandboxes run the host's /usr/bin/python3 (the agent's default; /usr is the host's, read-only).
+        Bubblewrap.GuestFiles.CompilePythonKernel(guest, "/usr/bin/python3");
         var seccomp = Path.Combine(stateDirectory, "seccomp.bpf");
         File.WriteAllBytes(seccomp, SeccompFilter.Build());
         return new BubblewrapHost
