@@ -148,6 +148,7 @@ internal sealed class SandboxManager : BackgroundService
         var launch = new SandboxLaunch(id, spec.Resources, _options.MaxProcesses, spec.Network, pool?.BootTimeout ?? TimeSpan.FromSeconds(10))
         {
             PackageCache = spec.Packages.Length > 0 ? _options.PackageCache : null,
+            PreStartContext = spec.Runtime,
         };
         var name = _options.DriverFor(spec.Runtime, spec.Isolation);
         var driver = _drivers[name];

@@ -127,6 +127,7 @@ internal static class BubblewrapCommand
         // bwrap takes the command from its own command line only (it stops reading --args at the first non-option).
         // The agent (stdio transport) is bwrap's child, not pid 1 (no --as-pid-1): .NET as pid 1 reaps every child.
         a.Add(GuestFiles.AgentPath);
+        if (launch.PreStartContext is { } context) { a.Add("--context"); a.Add($"{context}={context}"); }
         return new BubblewrapLaunch(info, Nul(o));
     }
 
