@@ -52,7 +52,7 @@ internal sealed class Agent
     /// <summary>Serves the transport: one reader, on the loop thread, until end-of-file.</summary>
     public async Task ServeAsync(Stream input)
     {
-        var buffer = new byte[1 << 20];
+        var buffer = GC.AllocateUninitializedArray<byte>(1 << 20);     // not zeroed: see Kernel.ReadBuffer
         var filled = 0;
         while (true)
         {
