@@ -11,21 +11,9 @@ HEAD = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
 
 
 def call(method, path, body=None, raw=None, expect=(200, 201)):
-    global conn
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    for attempt in range(3):
-        try:
-            conn.request(method, path, body=data, headers=HEAD)
-            r = conn.getresponse()
-            break
-        except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected) as e:
-            # Seen on the shared dev machine: a new connection to a live gateway refused now and then, for both
-            # builds alike. Say so, and try again on a new connection; a gateway that is gone fails the run.
-            print(f"{method} {path}: {e!r}, reconnecting", file=sys.stderr)
-            conn.close()
-            conn = http.client.HTTPConnection(url.hostname, url.port)
-            if attempt == 2: raise
-            time.sleep(0.5)
+    conn.request(method, path, body=data, headers=HEAD)
+    r = conn.getresponse()
     payload = r.read()
     if r.status not in expect:
         raise SystemExit(f"{method} {path}: {r.status} {payload[:300]!r}")
