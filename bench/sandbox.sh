@@ -55,7 +55,7 @@ YAML
   for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
   curl -fs "http://127.0.0.1:$port/health" >/dev/null || { tail -n 30 "$dir/gateway.log" >&2; die "$name did not start"; }
   log "measuring $name"
-  SANDBOX_BENCH_JSON="$dir/result.json" python3 "$HERE/sandbox_bench.py" "http://127.0.0.1:$port" sk-bench "${QUICK:-0}" >"$dir/table.md"
+  SANDBOX_BENCH_JSON="$dir/result.json" SANDBOX_BENCH_PID=$PID python3 "$HERE/sandbox_bench.py" "http://127.0.0.1:$port" sk-bench "${QUICK:-0}" >"$dir/table.md"
   kill "$PID"; wait "$PID" 2>/dev/null || true
   PID=""
 }

@@ -27,6 +27,8 @@ internal sealed class Agent
     // upload chunks on one thread, in order.
     private readonly AgentThreads _fileThreads = new("agw-files", 2);
     private readonly AgentThreads _uploadThread = new("agw-uploads", 1);
+    /// <summary>Contexts started at launch (<see cref="PreStart"/>) that no context.create has joined yet.</summary>
+    private readonly HashSet<string> _preStarted = new(StringComparer.Ordinal);
     private string? _cellDirectory;
     private int _cellIds;
     private int _shuttingDown;
@@ -50,7 +52,7 @@ internal sealed class Agent
     /// <summary>Serves the transport: one reader, on the loop thread, until end-of-file.</summary>
     public async Task ServeAsync(Stream input)
     {
-        var buffer = new byte[1 << 20];
+        var buffer = GC.AllocateUninitializedArray<byte>(1 << 20);     // not zeroed: see Kernel.ReadBuffer
         var filled = 0;
         while (true)
         {
@@ -194,11 +196,38 @@ internal sealed class Agent
         return path;
     }
 
+    public static bool IsLanguage(string language) => Languages.Contains(language);
+
+    /// <summary>
+    /// Starts a context at launch, before any request (agw-agent --context NAME=LANGUAGE): in the home directory, with
+    /// the agent's environment. The first context.create of that name and language, without cwd or env, joins it
+    /// instead of failing as <c>exists</c>. If the interpreter cannot start, there is no context, and that create
+    /// starts one itself and reports why it fails.
+    /// </summary>
+    public void PreStart(string name, string language)
+    {
+        var ctx = new CodeContext(this, name, language, Settings.Home, []);
+        try { ctx.Start(); }
+        catch (OpError e)
+        {
+            AgentLog.Write($"context {name} ({language}) did not start at launch: {e.Message}");
+            return;
+        }
+        Contexts[name] = ctx;
+        _preStarted.Add(name);
+    }
+
     private void ContextCreate(long id, Request req)
     {
         var name = req.String("context")!;
         var language = req.Get("language") is { ValueKind: JsonValueKind.String } l ? l.GetString() : null;
         if (language is null || !Languages.Contains(language)) throw OpError.Invalid($"language must be one of {string.Join(", ", Languages)}");
+        if (_preStarted.Remove(name) && Contexts.TryGetValue(name, out var started) && started.Language == language
+            && !req.Has("cwd") && req.Env().Count == 0)
+        {
+            started.Join(id);
+            return;
+        }
         if (Contexts.ContainsKey(name)) throw new OpError(AgentErrors.Exists, $"context {name} exists");
         var ctx = new CodeContext(this, name, language, ResolveCwd(req), req.Env());
         ctx.Start();

@@ -4,10 +4,12 @@ using AgenticGateway.GuestAgent.Native;
 using AgenticGateway.GuestAgent.Protocol;
 using AgenticGateway.GuestAgent.Transport;
 
-// agw-agent [--transport stdio|unix:PATH|vsock:PORT|serial:NAME] [--guest-dir DIR] [--sysfs DIR] [--dev DIR]
+// agw-agent [--transport stdio|unix:PATH|vsock:PORT|serial:NAME] [--guest-dir DIR] [--sysfs DIR] [--dev DIR] [--context NAME=LANGUAGE]...
 // The sandbox's guest agent: docs/sandbox-agent-protocol.md.
+const string Usage = "usage: agw-agent [--transport stdio|unix:PATH|vsock:PORT|serial:NAME] [--guest-dir DIR] [--sysfs DIR] [--dev DIR] [--context NAME=LANGUAGE]...";
 string transportSpec = "stdio", sysfs = "/sys/class", dev = "/dev";
 string? guestDir = null;
+var preStart = new List<(string Name, string Language)>();
 for (var i = 0; i < args.Length; i++)
 {
     string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -17,8 +19,18 @@ for (var i = 0; i < args.Length; i++)
         case "--guest-dir": guestDir = Value(); break;
         case "--sysfs": sysfs = Value(); break;
         case "--dev": dev = Value(); break;
+        case "--context":
+            var spec = Value();
+            var eq = spec.IndexOf('=');
+            if (eq <= 0 || !Agent.IsLanguage(spec[(eq + 1)..]))
+            {
+                Console.Error.WriteLine($"agw-agent: --context takes NAME=LANGUAGE (python, node or bash), not '{spec}'");
+                return 2;
+            }
+            preStart.Add((spec[..eq], spec[(eq + 1)..]));
+            break;
         case "--help" or "-h":
-            Console.Error.WriteLine("usage: agw-agent [--transport stdio|unix:PATH|vsock:PORT|serial:NAME] [--guest-dir DIR] [--sysfs DIR] [--dev DIR]");
+            Console.Error.WriteLine(Usage);
             return 0;
         default:
             Console.Error.WriteLine($"agw-agent: unknown argument {args[i]}");
@@ -29,6 +41,8 @@ for (var i = 0; i < args.Length; i++)
 // Before any thread of the agent's exists, so that they all inherit the mask and the loop's signalfd gets the signals.
 var unblocked = SignalQueue.BlockEverywhere();
 var loop = new AgentLoop();
+// The loop's thread from here on (RunForever runs it below): the interpreters started next await on it.
+loop.Enter();
 IAgentTransport transport;
 try
 {
@@ -42,6 +56,12 @@ catch (ArgumentException e)
 
 var settings = AgentSettings.FromEnvironment(guestDir);
 ChildExits.BecomeSubreaper();
+var events = new EventSink();
+var agent = new Agent(settings, loop, events);
+// The contexts the host asked for start now, before the transport is open and the ready event is out: the
+// interpreter's own start-up (tens of ms for Python) then overlaps the rest of the agent's and the host's instead of
+// following a context.create round trip. The host's context.create of the same name joins it (protocol doc).
+foreach (var (name, language) in preStart) agent.PreStart(name, language);
 AgentStreams streams;
 try
 {
@@ -53,8 +73,6 @@ catch (Exception e) when (e is IOException or InvalidOperationException or Syste
     return 1;
 }
 
-var events = new EventSink();
-var agent = new Agent(settings, loop, events);
 events.OnBroken = () => loop.Run(agent.Shutdown);       // the gateway is gone
 events.Start(streams.Output);
 if (unblocked is not null) AgentLog.Write($"thread {unblocked} takes SIGCHLD/SIGTERM/SIGHUP/SIGINT itself: the agent may miss them");

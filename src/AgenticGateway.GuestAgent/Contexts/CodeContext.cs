@@ -55,6 +55,19 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
 
     public void AddWaiter(long id) => _waiters.Add(id);
 
+    /// <summary>A context.create joining a context started at launch: answered now if its interpreter is ready, else when it is.</summary>
+    public void Join(long id)
+    {
+        if (_state is State.Idle or State.Busy)
+        {
+            var w = Agent.Events.Begin(id, "done");
+            WriteInfo(w);
+            Agent.Events.End();
+        }
+        else if (_state == State.Starting) AddWaiter(id);
+        else Restart(id);       // it died and could not be restarted: try again for this caller
+    }
+
     // -- lifecycle
 
     public void Start()

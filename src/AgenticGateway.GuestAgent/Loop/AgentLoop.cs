@@ -135,11 +135,20 @@ internal sealed unsafe class AgentLoop : SynchronizationContext
         return -1;
     }
 
-    /// <summary>Runs the loop on the calling thread until the process exits.</summary>
-    public void RunForever()
+    /// <summary>
+    /// Makes the calling thread the loop's before it runs (<see cref="RunForever"/> must then be called on it): work set up
+    /// in between, such as an interpreter started at launch, awaits on the loop as if it had been posted there.
+    /// </summary>
+    public void Enter()
     {
         _thread = Thread.CurrentThread;
         SetSynchronizationContext(this);
+    }
+
+    /// <summary>Runs the loop on the calling thread until the process exits.</summary>
+    public void RunForever()
+    {
+        Enter();
         const int max = 64;
         var events = stackalloc Libc.EpollEvent[max];
         while (true)

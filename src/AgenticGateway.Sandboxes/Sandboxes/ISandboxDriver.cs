@@ -34,6 +34,15 @@ internal sealed record SandboxLaunch(string Id, SandboxResources Resources, int 
 {
     /// <summary>Read-only host directory mounted at /opt/agw-packages (the package cache), if any.</summary>
     public string? PackageCache { get; init; }
+
+    /// <summary>
+    /// The context (named after its language) the agent starts at launch, so the interpreter boots alongside the agent
+    /// rather than after a context.create round trip; null for none. Drivers that cannot pass it leave it to that create.
+    /// </summary>
+    public string? PreStartContext { get; init; }
+
+    /// <summary>Where the start's phases are marked, for the debug log.</summary>
+    public StartTimeline Timeline { get; init; } = new();
 }
 
 /// <summary>A running sandbox as its driver sees it.</summary>

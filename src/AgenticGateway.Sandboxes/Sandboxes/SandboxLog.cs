@@ -33,6 +33,9 @@ internal static partial class SandboxLog
     [LoggerMessage(110, LogLevel.Warning, "Sandbox driver {Driver} is offered but unavailable here (creates asking for it get 503, pools on it stay empty): {Reason}")]
     public static partial void DriverUnavailable(ILogger logger, string driver, string reason);
 
+    [LoggerMessage(111, LogLevel.Debug, "Sandbox {Id} start phases (ms since the start): {Phases}")]
+    public static partial void StartPhases(ILogger logger, string id, string phases);
+
     [LoggerMessage(109, LogLevel.Information, "Egress from sandbox {Id} to {Host}:{Port} {Decision}")]
     public static partial void Egress(ILogger logger, string id, string host, int port, string decision);
 }

@@ -148,6 +148,7 @@ internal sealed class SandboxManager : BackgroundService
         var launch = new SandboxLaunch(id, spec.Resources, _options.MaxProcesses, spec.Network, pool?.BootTimeout ?? TimeSpan.FromSeconds(10))
         {
             PackageCache = spec.Packages.Length > 0 ? _options.PackageCache : null,
+            PreStartContext = spec.Runtime,
         };
         var name = _options.DriverFor(spec.Runtime, spec.Isolation);
         var driver = _drivers[name];
@@ -163,12 +164,14 @@ internal sealed class SandboxManager : BackgroundService
         try
         {
             await instance.Agent.CallAsync(AgentOps.ContextCreate, w => { w.WriteString("context", spec.Runtime); w.WriteString("language", spec.Runtime); }, cancellationToken);
+            launch.Timeline.Mark("interpreter");
             if (spec.Packages.Length > 0)
             {
                 await PackageInstaller.InstallAsync(instance.Agent, spec, _options, cancellationToken);
                 // Python adds the user site directory to sys.path only if it exists at start: restart to see the packages.
                 await instance.Agent.CallAsync(AgentOps.ContextRestart, w => w.WriteString("context", spec.Runtime), cancellationToken);
             }
+            if (_logger.IsEnabled(LogLevel.Debug)) SandboxLog.StartPhases(_logger, id, launch.Timeline.ToString());
             return instance;
         }
         catch (Exception ex)

@@ -46,6 +46,19 @@ public class SandboxIsolationTests(SandboxGatewayFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Every_process_runs_under_the_sandboxs_resource_limits()
+    {
+        // 64 MiB of disk (file size), 100 s at 2 CPUs (CPU seconds: lifetime x CPUs + 5), 4096 open files, no core dumps;
+        // soft and hard alike, so that nothing in the sandbox can raise them again.
+        var id = await G.CreateAsync("""{"runtime":"bash","disk_mb":64,"timeout":100,"cpu":2}""");
+        var r = await G.RunAsync(id, "grep -E '^Max (cpu time|file size|core file size|open files)' /proc/self/limits | tr -s ' '");
+        var limits = r.GetProperty("stdout").GetString()!.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(
+            ["Max cpu time 205 205 seconds", "Max file size 67108864 67108864 bytes", "Max core file size 0 0 bytes", "Max open files 4096 4096 files"],
+            limits.Select(l => l.Trim()).ToArray());
+    }
+
+    [Fact]
     public async Task A_host_loopback_listener_is_unreachable()
     {
         using var listener = new TcpListener(IPAddress.Any, 0);

@@ -11,9 +11,10 @@ internal sealed record BubblewrapLaunch(ProcessStartInfo Start, byte[] Options);
 
 /// <summary>
 /// The command line that starts one sandbox. A tiny bash prologue runs first, as root: it moves itself into the
-/// sandbox's cgroups (so every descendant is counted from the first instruction) and opens the files bwrap reads on
-/// numbered fds; then prlimit sets the per-process limits, setpriv drops to an unprivileged uid, and bwrap builds the
-/// namespaces. Each step execs the next, so the process the gateway holds is bwrap itself.
+/// sandbox's cgroups (so every descendant is counted from the first instruction), sets the per-process limits (bash's
+/// own ulimit: the same setrlimit calls prlimit made, one exec fewer on every start) and opens the files bwrap reads
+/// on numbered fds; then setpriv drops to an unprivileged uid, and bwrap builds the namespaces. Each step execs the
+/// next, so the process the gateway holds is bwrap itself.
 /// <para>
 /// Nothing of the host may be readable inside. bwrap stays the sandbox's pid 1, and any process can read pid 1's
 /// command line (and, as the same uid, its environment and open files) through /proc. So the chain runs with an empty
@@ -31,11 +32,14 @@ internal static class BubblewrapCommand
     public const string EgressDirectory = "/run/agw";
     public const string EgressSocket = EgressDirectory + "/egress.sock";
 
-    // $1: the options file (fd 3); $2: how many cgroup.procs files follow; then the files to open on fds 4, 5, ...
-    // up to "--"; then the command. bash, not dash: dash redirects only fds 0-9.
+    // $1: the options file (fd 3); $2: how many cgroup.procs files follow; then the limits (open files, file size in
+    // KiB, CPU seconds); then the files to open on fds 4, 5, ... up to "--"; then the command. bash, not dash: dash
+    // redirects only fds 0-9. ulimit without -H or -S sets the hard limit with the soft one, as prlimit did; a limit
+    // that cannot be set fails the start (exit 125) rather than running without it.
     private const string Prologue = """
         exec 3<"$1" || exit 125; n=$2; shift 2
         while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done
+        ulimit -n "$1" -f "$2" -t "$3" -c 0 || exit 125; shift 3
         fd=4
         while [ "$1" != -- ]; do eval "exec $fd<\"\$1\"" || exit 125; fd=$((fd+1)); shift; done
         shift
@@ -44,6 +48,9 @@ internal static class BubblewrapCommand
 
     /// <summary>The fd the options file is opened on.</summary>
     private const int OptionsFd = 3;
+
+    /// <summary>Open files per process (RLIMIT_NOFILE, soft and hard).</summary>
+    public const int OpenFiles = 4096;
 
     /// <summary>Read-only parts of the host's /etc the runtimes need (alternatives for python3/node links, TLS roots, time zone).</summary>
     private static readonly string[] HostEtc =
@@ -70,6 +77,11 @@ internal static class BubblewrapCommand
         a.Add(optionsFile);
         a.Add(cgroupProcFiles.Count.ToString(CultureInfo.InvariantCulture));
         foreach (var f in cgroupProcFiles) a.Add(f);
+        var r = launch.Resources;
+        a.Add(OpenFiles.ToString(CultureInfo.InvariantCulture));
+        a.Add(((long)r.DiskMb << 10).ToString(CultureInfo.InvariantCulture));     // KiB
+        // CPU seconds per process: the sandbox's whole lifetime at its CPU share, a backstop behind the wall clock.
+        a.Add(((long)Math.Ceiling(r.Timeout.TotalSeconds * Math.Max(r.Cpu, 1)) + 5).ToString(CultureInfo.InvariantCulture));
         var opened = new List<string>();
         string Fd(string hostFile)
         {
@@ -77,7 +89,6 @@ internal static class BubblewrapCommand
             return (OptionsFd + opened.Count).ToString(CultureInfo.InvariantCulture);
         }
 
-        var r = launch.Resources;
         var diskBytes = ((long)r.DiskMb << 20).ToString(CultureInfo.InvariantCulture);
         var o = new List<string>
         {
@@ -105,13 +116,6 @@ internal static class BubblewrapCommand
 
         foreach (var f in opened) a.Add(f);
         a.Add("--");
-        a.Add("/usr/bin/prlimit");
-        a.Add("--nofile=4096");
-        a.Add($"--fsize={(long)r.DiskMb << 20}");
-        a.Add("--core=0");
-        // CPU seconds per process: the sandbox's whole lifetime at its CPU share, a backstop behind the wall clock.
-        a.Add($"--cpu={(long)Math.Ceiling(r.Timeout.TotalSeconds * Math.Max(r.Cpu, 1)) + 5}");
-        a.Add("--");
         if (host.IsRoot)
         {
             a.Add("/usr/bin/setpriv");
@@ -123,6 +127,7 @@ internal static class BubblewrapCommand
         // bwrap takes the command from its own command line only (it stops reading --args at the first non-option).
         // The agent (stdio transport) is bwrap's child, not pid 1 (no --as-pid-1): .NET as pid 1 reaps every child.
         a.Add(GuestFiles.AgentPath);
+        if (launch.PreStartContext is { } context) { a.Add("--context"); a.Add($"{context}={context}"); }
         return new BubblewrapLaunch(info, Nul(o));
     }
 

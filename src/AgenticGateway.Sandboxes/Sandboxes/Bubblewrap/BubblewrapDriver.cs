@@ -76,12 +76,15 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
                 var memory = ((long)resources.MemoryMb + resources.DiskMb) << 20;
                 cgroup = CgroupLimits.TryCreate($"{_cgroupPrefix}/{launch.Id}", memory, launch.MaxProcesses, resources.Cpu, out var problem);
                 if (cgroup is null && problem is not null) SandboxLog.NoCgroup(_logger, launch.Id, problem);
+                launch.Timeline.Mark("cgroup");
             }
 
             var command = BubblewrapCommand.Build(launch, host, cgroup?.ProcsFiles ?? [], optionsFile);
             // For the gateway's user only: the sandbox's environment is in it.
             UnixFiles.WriteOwnerOnly(optionsFile, command.Options);
+            launch.Timeline.Mark("options");
             process = await _spawner.StartAsync(command.Start);
+            launch.Timeline.Mark("spawned");
             var id = launch.Id;
             process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) SandboxLog.AgentStderr(_logger, id, line); };
             process.BeginErrorReadLine();
@@ -93,6 +96,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
             try
             {
                 await agent.Ready.WaitAsync(boot.Token);
+                launch.Timeline.Mark("agent");
                 if (launch.Network.Mode == NetworkMode.Allowlist)
                 {
                     instance.Egress = ListenForEgress(launch, process.Id, host.IsRoot);

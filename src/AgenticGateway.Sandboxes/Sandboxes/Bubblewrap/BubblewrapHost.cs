@@ -27,10 +27,7 @@ internal sealed partial record BubblewrapHost
         if (!OperatingSystem.IsLinux()) { problem = "sandboxes need Linux (bubblewrap)"; return null; }
         var bwrap = new[] { "/usr/bin/bwrap", "/usr/local/bin/bwrap" }.FirstOrDefault(File.Exists);
         if (bwrap is null) { problem = "bubblewrap is not installed (apt-get install bubblewrap)"; return null; }
-        foreach (var needed in new[] { "/usr/bin/prlimit", "/bin/bash" })
-        {
-            if (!File.Exists(needed)) { problem = $"{needed} is missing"; return null; }
-        }
+        if (!File.Exists("/bin/bash")) { problem = "/bin/bash is missing"; return null; }
         var isRoot = IsRootUser();
         if (isRoot && !File.Exists("/usr/bin/setpriv")) { problem = "/usr/bin/setpriv is missing (util-linux)"; return null; }
 
@@ -46,6 +43,8 @@ internal sealed partial record BubblewrapHost
 
         Directory.CreateDirectory(stateDirectory);
         var guest = Bubblewrap.GuestFiles.Extract(Path.Combine(stateDirectory, "guest"), agent);
+        // The sandboxes run the host's /usr/bin/python3 (the agent's default; /usr is the host's, read-only).
+        Bubblewrap.GuestFiles.CompilePythonKernel(guest, "/usr/bin/python3");
         var seccomp = Path.Combine(stateDirectory, "seccomp.bpf");
         File.WriteAllBytes(seccomp, SeccompFilter.Build());
         return new BubblewrapHost

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Agent;
 
@@ -46,6 +47,46 @@ internal static class GuestFiles
         foreach (var dir in Directory.EnumerateDirectories(directory).Where(d => !Directory.EnumerateFileSystemEntries(d).Any()).ToList())
             Directory.Delete(dir);
         return directory;
+    }
+
+    /// <summary>
+    /// Compiles pykernel.py in <paramref name="directory"/> to pykernel.pyc with <paramref name="python"/>, which must
+    /// be the interpreter the sandboxes run (the host's, whose /usr they see): the agent then runs the bytecode and
+    /// skips compiling the kernel's source on every interpreter start. False (and no .pyc) when that fails; the agent
+    /// runs the source then.
+    /// </summary>
+    public static bool CompilePythonKernel(string directory, string python)
+    {
+        var source = Path.Join(directory, "pykernel.py");
+        var compiled = Path.Join(directory, "pykernel.pyc");
+        var temp = compiled + ".tmp";
+        if (!File.Exists(python) || !File.Exists(source)) return false;
+        var info = new ProcessStartInfo(python) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        info.Environment.Clear();
+        // -I -S: nothing of the gateway's environment, user site or .pth files; the code object's file name is where
+        // the sandbox runs it, which pykernel compares its frames against to hide them from tracebacks.
+        foreach (var arg in new[] { "-I", "-S", "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile=sys.argv[3], doraise=True)",
+                     source, temp, MountPoint + "/pykernel.pyc" })
+            info.ArgumentList.Add(arg);
+        try
+        {
+            using var process = Process.Start(info)!;
+            process.StandardOutput.ReadToEnd();
+            process.StandardError.ReadToEnd();
+            if (!process.WaitForExit(30_000) || process.ExitCode != 0 || !File.Exists(temp))
+            {
+                if (!process.HasExited) process.Kill();
+                File.Delete(temp);
+                return false;
+            }
+            UnixFiles.SetMode(temp, UnixFiles.WorldReadable);
+            File.Move(temp, compiled, overwrite: true);
+            return true;
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

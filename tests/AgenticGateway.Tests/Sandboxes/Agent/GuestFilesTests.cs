@@ -35,4 +35,30 @@ public class GuestFilesTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public void The_python_kernel_is_compiled_by_the_sandboxes_interpreter_and_placed_beside_its_source()
+    {
+        Assert.True(File.Exists("/usr/bin/python3"), "python3 is not installed (scripts/test.sh installs it)");
+        var directory = Directory.CreateTempSubdirectory("agw-guest-files-").FullName;
+        try
+        {
+            GuestFiles.Extract(directory);
+            Assert.True(GuestFiles.CompilePythonKernel(directory, "/usr/bin/python3"));
+
+            Assert.Contains(("/opt/agw/pykernel.pyc", "0644"), GuestFiles.Placements(directory).Select(p => (p.Sandbox, p.Mode)));
+            // The bytecode of this interpreter's version (its magic number), named as the sandbox runs it.
+            var magic = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/usr/bin/python3", ["-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"]) { RedirectStandardOutput = true })!;
+            var expected = magic.StandardOutput.ReadToEnd().Trim();
+            magic.WaitForExit();
+            var pyc = File.ReadAllBytes(Path.Join(directory, "pykernel.pyc"));
+            Assert.Equal(expected, Convert.ToHexStringLower(pyc, 0, 4));
+            Assert.True(pyc.AsSpan().IndexOf("/opt/agw/pykernel.pyc"u8) >= 0, "the code object is not named /opt/agw/pykernel.pyc");
+            Assert.False(GuestFiles.CompilePythonKernel(directory, "/nonexistent/python3"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }

@@ -95,7 +95,8 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     /// <param name="maxProcesses">
     /// A cgroup pids.max for the sandbox (threads count), as the bubblewrap driver sets max_processes; 0: none.
     /// </param>
-    public static async Task<AgentUnderTest> StartAsync(bool pidOneWaitsForEveryProcess = false, int maxProcesses = 0)
+    /// <param name="agentArgs">Arguments for the agent itself (after its path), e.g. <c>--context NAME=LANGUAGE</c>.</param>
+    public static async Task<AgentUnderTest> StartAsync(bool pidOneWaitsForEveryProcess = false, int maxProcesses = 0, string[]? agentArgs = null)
     {
         Assert.True(File.Exists("/usr/bin/bwrap"), "bubblewrap is not installed (scripts/test.sh installs it)");
         var scratch = Directory.CreateTempSubdirectory("agw-agent-protocol-").FullName;
@@ -121,6 +122,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
             "--unshare-all", "--new-session", "--chdir", Home, "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", Home,
             "/opt/agw/agw-agent",
+            .. agentArgs ?? [],
         ];
         AgenticGateway.Sandboxes.Isolation.CgroupLimits? cgroup = null;
         if (maxProcesses > 0)

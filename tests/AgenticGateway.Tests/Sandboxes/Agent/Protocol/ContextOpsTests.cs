@@ -25,6 +25,29 @@ public class ContextOpsTests
     }
 
     [Fact]
+    public async Task A_context_started_at_launch_is_joined_by_the_first_create_of_its_name_and_language()
+    {
+        await using var a = await AgentUnderTest.StartAsync(agentArgs: ["--context", "py=python"]);
+        var listed = await Listed(a, "py");         // there before any request asked for it
+        var joined = await a.CreateContextAsync("py", "python");
+        Assert.Equal(("py", "python", AgentUnderTest.Home), (joined.Str("context"), joined.Str("language"), joined.Str("cwd")));
+        Assert.True(joined.GetProperty("pid").GetInt32() > 0, joined.ToString());
+        Assert.Equal(listed.Int("pid"), joined.Int("pid"));         // the same interpreter, not a second one
+        await a.CallAsync("context.create", new { context = "py", language = "python" }, expect: "exists");   // joined once only
+        Assert.Equal("2", (await a.ExecuteAsync("py", "1 + 1")).MainText);
+        await a.ShutdownAsync();
+    }
+
+    [Fact]
+    public async Task A_create_that_differs_from_the_context_started_at_launch_does_not_join_it()
+    {
+        await using var a = await AgentUnderTest.StartAsync(agentArgs: ["--context", "py=python"]);
+        await a.CallAsync("context.create", new { context = "py", language = "node" }, expect: "exists");
+        await a.CallAsync("context.create", new { context = "py", language = "python", cwd = AgentUnderTest.Tmp }, expect: "exists");
+        await a.ShutdownAsync();
+    }
+
+    [Fact]
     public async Task List_shows_language_directory_and_whether_a_context_is_busy()
     {
         await using var a = await AgentUnderTest.StartAsync();
