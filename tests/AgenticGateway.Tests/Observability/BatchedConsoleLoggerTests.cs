@@ -58,7 +58,7 @@ public class BatchedConsoleLoggerTests
     }
 
     [Fact]
-    public void A_single_line_logged_alone_is_written_without_waiting_for_more()
+    public void A_single_line_logged_alone_is_written_without_waiting_for_more_lines()
     {
         var output = new CountingStream();
         using var factory = Factory("simple", output);
