@@ -6,7 +6,7 @@
 # MIN_YARP_RATIO of YARP's throughput. See bench/README.md.
 #
 #   bash bench/run.sh                 # 10 s per measurement, about 7-8 minutes on 2 cores
-#   QUICK=1 bash bench/run.sh         # 3 s measurements, smoke test, about 3 minutes
+#   QUICK=1 bash bench/run.sh         # 3 s measurements, smoke test, about 4 minutes
 #   DURATION=30 bash bench/run.sh     # longer measurements
 #   SOAK=600 bash bench/run.sh        # then 10 minutes at full load on the gateway: RSS and GC heap growth
 #
@@ -105,6 +105,8 @@ wait_up() {
 
 # --- Publish the gateway and the YARP hop (Release), build the allocation sampler ------------------------------
 publish_gateway
+# The load average before anything of ours runs, for the report: on a shared machine another job moves every number.
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "publishing the YARP hop (Release) to $WORK/yarp"
 dotnet publish "$HERE/yarp-hop" -c Release -o "$WORK/yarp" --artifacts-path "$WORK/yarp-artifacts" -nologo -v quiet >"$WORK/yarp-publish.log" 2>&1 \
   || { tail -n 40 "$WORK/yarp-publish.log" >&2; die "publishing bench/yarp-hop failed"; }
@@ -494,7 +496,8 @@ report() {
        "wrk ${DURATION}s per cell after ${WARMUP}s warm-up, nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') worker_processes $NGINX_WORKERS." \
        "Every request carries a virtual key with rpm/tpm limits and a budget (the gateways check, limit, price and" \
        "spend-log it; the others ignore it). gateway: the default configuration (access log on);" \
-       "gateway-tuned: plus $(tr '\n' ' ' <<<"$TUNED_YAML" | sed 's/  */ /g; s/ $//')${TUNED_ENV:+, env $TUNED_ENV}."
+       "gateway-tuned: plus $(tr '\n' ' ' <<<"$TUNED_YAML" | sed 's/  */ /g; s/ $//')${TUNED_ENV:+, env $TUNED_ENV}." \
+       "Load average before the run: $LOAD_AT_START (1, 5, 15 min); other work on the machine moves every figure, so compare ratios within the run."
   echo
   echo "Throughput (req/s):"
   echo
@@ -570,7 +573,7 @@ report() {
   if (( SOAK > 0 )); then
     echo "| no growth over the soak | $( (( SOAK_RC == 0 )) && echo "passed (${SOAK} s, below)" || echo "FAILED (${SOAK} s, below)") |"
   else
-    echo "| no growth over the soak | not run (SOAK=600) |"
+    echo "| no growth over the soak | not run (set SOAK=600) |"
   fi
   echo
   if (( ${#INVALID[@]} )); then

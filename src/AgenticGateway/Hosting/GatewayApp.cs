@@ -63,7 +63,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton(_ => dataLock);
 
         builder.Logging.ClearProviders();
-        if (options.Logging.Format == "json") builder.Logging.AddJsonConsole(o => o.IncludeScopes = false);
+        if (options.Logging.Format == "json") builder.Logging.AddJsonConsole(o => { o.IncludeScopes = false; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
         else builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; });
         // The same lines, written in batches by one thread (the access log is a line per request).
         Observability.BatchedConsoleLoggerProvider.ReplaceConsoleLogger(builder.Logging);

@@ -68,6 +68,8 @@ public class AccessLogTests
             }
             Assert.True(access is not null, "no access line for the request in:\n" + string.Join("\n", lines));
             var state = access.Value.GetProperty("State");
+            // A shipped JSON line carries its own time (UTC, as the text format's), not the collector's.
+            Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", access.Value.GetProperty("Timestamp").GetString());
             Assert.Equal("ci-bot", state.GetProperty("KeyAlias").GetString());
             Assert.Equal(team, state.GetProperty("Team").GetString());
             Assert.Equal("gpt-4o", state.GetProperty("Model").GetString());
