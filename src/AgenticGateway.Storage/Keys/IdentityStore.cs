@@ -126,10 +126,13 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
     {
         await using var c = await db.OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
-        var n = await c.ExecuteAsync("DELETE FROM organizations WHERE organization_id = @organizationId", new { organizationId }, tx);
-        await c.ExecuteAsync("DELETE FROM organization_members WHERE organization_id = @organizationId", new { organizationId }, tx);
+        // Teams first, the organization last: the order in which the spend writer adds spend (keys, users, teams,
+        // organizations). The other way round, a spend batch holding the team's row while waiting for the organization's
+        // deadlocked with this (PostgreSQL aborts one of the two).
         // Teams stay (with their keys): only the level above them goes.
         await c.ExecuteAsync("UPDATE teams SET organization_id = NULL WHERE organization_id = @organizationId", new { organizationId }, tx);
+        await c.ExecuteAsync("DELETE FROM organization_members WHERE organization_id = @organizationId", new { organizationId }, tx);
+        var n = await c.ExecuteAsync("DELETE FROM organizations WHERE organization_id = @organizationId", new { organizationId }, tx);
         await tx.CommitAsync(ct);
         return n > 0;
     }

@@ -169,7 +169,9 @@ internal sealed class SpendStore(IDatabase db)
 
     private static async Task AddSpendAsync(DbConnection c, DbTransaction tx, string table, string idColumn, Dictionary<string, long> deltas)
     {
-        foreach (var (id, nanos) in deltas)
+        // Rows in one order (by id), as tables are (keys, users, teams, organizations): two writers (replicas on one
+        // PostgreSQL) never hold each other's next row.
+        foreach (var (id, nanos) in deltas.OrderBy(d => d.Key, StringComparer.Ordinal))
             await c.ExecuteAsync($"UPDATE {table} SET spend_nanos = spend_nanos + @nanos WHERE {idColumn} = @id", new { nanos, id }, tx);
     }
 
