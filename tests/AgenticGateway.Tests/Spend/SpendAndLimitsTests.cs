@@ -24,7 +24,7 @@ public class SpendAndLimitsTests
           - name: slow
             provider: mock
             model: gpt-4o
-            mock: {"{"}latency: 400ms{"}"}
+            mock: {"{"}latency: 2s{"}"}
         """;
 
     private static Task<GatewayServer> StartAsync(string backend, string? data = null) => Backends.StartGatewayAsync(Config, backend, data);
@@ -266,10 +266,15 @@ public class SpendAndLimitsTests
     /// <summary>Waits until a request for <paramref name="model"/> is in flight at its deployment.</summary>
     private static async Task WaitInFlightAsync(GatewayServer g, string model)
     {
+        // The slow request lasts 2 s: long enough to be seen in flight on a loaded machine (at 400 ms a busy test run
+        // could miss it, and the next request then ran alone instead of beside it). Not seeing it fails here, clearly.
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < deadline && !(await g.AdminAsync("/health", null, Master)).Body.GetProperty("deployments").EnumerateArray()
+        while (!(await g.AdminAsync("/health", null, Master)).Body.GetProperty("deployments").EnumerateArray()
                    .Any(d => d.GetProperty("model").GetString() == model && d.GetProperty("in_flight").GetInt32() == 1))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the {model} request was never seen in flight");
             await Task.Delay(10);
+        }
     }
 
     [Fact]
