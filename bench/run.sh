@@ -471,6 +471,13 @@ num() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 mb()  { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (a != "n/a" && b != "n/a" && b > 0) printf f, a / b; else printf "n/a" }'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", (a - b) / 1000 }'; }
+# table_head EXTRA...: a markdown header with a column per target, then the EXTRA (right-aligned) columns.
+table_head() {
+  local row="| scenario |" rule="|---|" t x
+  for t in "${TARGETS[@]}"; do row+=" $t |"; rule+="---:|"; done
+  for x in "$@"; do row+=" $x |"; rule+="---:|"; done
+  echo "$row"; echo "$rule"
+}
 
 # Errors and the regression gate, decided before the report is written (it runs in the same shell, but this keeps
 # the verdicts in one place).
@@ -501,10 +508,7 @@ report() {
   echo
   echo "Throughput (req/s):"
   echo
-  row="| scenario |"; for t in "${TARGETS[@]}"; do row+=" $t |"; done
-  echo "$row gateway/yarp | tuned/yarp | gateway/nginx |"
-  row="|---|"; for t in "${TARGETS[@]}"; do row+="---:|"; done
-  echo "$row---:|---:|---:|"
+  table_head "gateway/yarp" "tuned/yarp" "gateway/nginx"
   for scn in "${SCENARIOS[@]}"; do
     row="| $scn |"; for t in "${TARGETS[@]}"; do row+=" $(num "${R[$scn|$t|rps]}") |"; done
     row+=" $(ratio "${R[$scn|gateway|rps]}" "${R[$scn|yarp|rps]}") | $(ratio "${R[$scn|gateway-tuned|rps]}" "${R[$scn|yarp|rps]}")"
@@ -513,10 +517,7 @@ report() {
   echo
   echo "Latency, p50 / p99 (ms; stream: time to the last byte), and what each proxy adds to direct's p50:"
   echo
-  row="| scenario |"; for t in "${TARGETS[@]}"; do row+=" $t |"; done
-  echo "$row yarp added p50 | gateway added p50 | tuned added p50 |"
-  row="|---|"; for t in "${TARGETS[@]}"; do row+="---:|"; done
-  echo "$row---:|---:|---:|"
+  table_head "yarp added p50" "gateway added p50" "tuned added p50"
   for scn in "${SCENARIOS[@]}"; do
     row="| $scn |"; for t in "${TARGETS[@]}"; do row+=" $(ms "${R[$scn|$t|p50_us]}") / $(ms "${R[$scn|$t|p99_us]}") |"; done
     for t in yarp gateway gateway-tuned; do row+=" $(added "${R[$scn|$t|p50_us]}" "${R[$scn|direct|p50_us]}") |"; done
