@@ -125,12 +125,14 @@ internal static class LiteLlmMapper
         // Not a LiteLLM key: our sandbox section, accepted beside a LiteLLM config so one file configures both.
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = OwnSchemaMapper.ReadBudgets(root.Map("budgets"));
+        // LiteLLM's mcp_servers as it writes them, and (ours) an mcp: section beside it for the gateway's own settings.
+        var mcp = Mcp.McpConfigReader.Read(root.Map("mcp"), root.Map("mcp_servers"), root.Context);
         // Also ours: where traces go (LiteLLM's "otel" callback reads OTEL_EXPORTER_OTLP_ENDPOINT, which the gateway reads too).
         var tracing = OwnSchemaMapper.ReadTracing(root.Map("tracing"));
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Budgets = budgets, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb };
     }
 
     private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)

@@ -94,8 +94,9 @@ internal static class OwnSchemaMapper
         var alerts = ReadAlerts(root.Map("alerts"));
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = ReadBudgets(root.Map("budgets"));
+        var mcp = Mcp.McpConfigReader.Read(root.Map("mcp"), null, root.Context);
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Budgets = budgets, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, StoreModelInDb = storeModelInDb };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

@@ -22,6 +22,8 @@ internal sealed record PipelineOptions
             // OpenAI's and Anthropic's LLM routes (chat, completions, embeddings, messages, count_tokens, models).
             ["llm"] = new("llm", ["in-flight", "budget", "rate-limit"]),
             ["sandboxes"] = new("sandboxes", []),
+            // The MCP gateway (/mcp): its limits are per tool, inside the service.
+            ["mcp"] = new("mcp", []),
             // Key, team, user, spend, audit and the admin UI's data.
             ["admin"] = new("admin", []),
             // Health, metrics, the admin UI's files, the OpenAPI document.
@@ -37,6 +39,7 @@ internal sealed record PipelineOptions
         {
             ["llm"] = new("llm"),
             ["sandboxes"] = new("sandboxes"),
+            ["mcp"] = new("mcp"),
             ["admin"] = new("admin"),
             ["internal"] = new("internal"),
         }),

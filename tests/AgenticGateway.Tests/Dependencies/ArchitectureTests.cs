@@ -16,13 +16,14 @@ public class ArchitectureTests
         ["AgenticGateway.Core"] = [],
         ["AgenticGateway.Llm"] = ["AgenticGateway.Core"],
         ["AgenticGateway.Identity"] = ["AgenticGateway.Core"],
-        ["AgenticGateway.Storage"] = ["AgenticGateway.Core", "AgenticGateway.Identity"],
+        ["AgenticGateway.Mcp"] = ["AgenticGateway.Core"],
+        ["AgenticGateway.Storage"] = ["AgenticGateway.Core", "AgenticGateway.Identity", "AgenticGateway.Mcp"],
         ["AgenticGateway.Sandboxes.Protocol"] = [],
         ["AgenticGateway.Sandboxes"] = ["AgenticGateway.Core", "AgenticGateway.Sandboxes.Protocol"],
         ["AgenticGateway.Emulator"] = ["AgenticGateway.Core", "AgenticGateway.Llm"],
         ["AgenticGateway.Tools"] = ["AgenticGateway.Core", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol"],
-        ["AgenticGateway.Gateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol"],
-        ["AgenticGateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol", "AgenticGateway.Emulator", "AgenticGateway.Tools", "AgenticGateway.Gateway"],
+        ["AgenticGateway.Gateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol", "AgenticGateway.Mcp"],
+        ["AgenticGateway"] = ["AgenticGateway.Core", "AgenticGateway.Llm", "AgenticGateway.Identity", "AgenticGateway.Storage", "AgenticGateway.Mcp", "AgenticGateway.Sandboxes", "AgenticGateway.Sandboxes.Protocol", "AgenticGateway.Emulator", "AgenticGateway.Tools", "AgenticGateway.Gateway"],
     };
 
     /// <summary>The emulator's assembly is named after its command; every other after its project.</summary>
