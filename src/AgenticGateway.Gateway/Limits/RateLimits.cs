@@ -53,6 +53,25 @@ internal sealed class RateLimits(MemoryRateLimitStore memory, RedisConnection? r
         return (new Hold(rules, outcome, store, tokens), null);
     }
 
+    /// <summary>
+    /// Counts one request in rules of the caller's own making (an MCP tool's calls per minute, the loop breaker), in
+    /// the same store as the key's limits. Fails open or closed with Redis as they do.
+    /// </summary>
+    public async ValueTask<(bool Allowed, int Refused, long RetryAfterMs)> CountAsync(IReadOnlyList<LimitRule> rules, CancellationToken ct)
+    {
+        var shared = _shared is not null && redis!.IsUp;
+        if (!shared && redis is not null && !redis.FailOpen) return (false, 0, 1000);
+        LimitOutcome outcome;
+        try { outcome = await (shared ? _shared! : (IRateLimitStore)memory).AcquireAsync(rules, 0, ct); }
+        catch (Exception ex) when (shared && LimitHolders.IsRedisFailure(ex))
+        {
+            redis!.MarkDown(ex);
+            if (!redis.FailOpen) return (false, 0, 1000);
+            outcome = await memory.AcquireAsync(rules, 0, ct);
+        }
+        return (outcome.Allowed, Math.Max(0, outcome.Refused), outcome.RetryAfterMs);
+    }
+
     /// <summary>Replaces the token reservation by the real usage (<paramref name="actualTokens"/>).</summary>
     public async ValueTask SettleAsync(Hold hold, long actualTokens)
     {

@@ -74,6 +74,10 @@ internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimePro
     public static string? PresentedKey(HttpRequest request)
     {
         var headers = request.Headers;
+        // LiteLLM's primary key header: with it, Authorization is free to carry a credential for an upstream (its MCP
+        // gateway forwards that), so it wins.
+        var litellm = headers["x-litellm-api-key"];
+        if (litellm.Count > 0 && litellm[0] is { Length: > 0 } lk) return lk.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? lk[7..].Trim() : lk.Trim();
         var auth = headers.Authorization;
         if (auth.Count > 0)
         {

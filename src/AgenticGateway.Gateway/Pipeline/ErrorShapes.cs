@@ -17,6 +17,9 @@ internal static class ErrorShapes
 {
     public static bool IsAnthropic(PathString path) => path.StartsWithSegments("/v1/messages", StringComparison.Ordinal);
 
+    /// <summary>MCP clients parse JSON-RPC errors (the pipeline's refusals of /mcp, /mcp/{server} and their SSE paths).</summary>
+    public static bool IsJsonRpc(PathString path) => path.StartsWithSegments("/mcp", StringComparison.Ordinal);
+
     public static void Use(WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway.Errors");
@@ -29,8 +32,10 @@ internal static class ErrorShapes
         });
         app.UseStatusCodePages(new StatusCodePagesOptions
         {
-            HandleAsync = status => ErrorWriter.WriteAsync(status.HttpContext.Response, ForStatus(status.HttpContext.Request, status.HttpContext.Response.StatusCode),
-                IsAnthropic(status.HttpContext.Request.Path)),
+            HandleAsync = status => IsJsonRpc(status.HttpContext.Request.Path)
+                ? ErrorWriter.WriteJsonRpcAsync(status.HttpContext.Response, ForStatus(status.HttpContext.Request, status.HttpContext.Response.StatusCode))
+                : ErrorWriter.WriteAsync(status.HttpContext.Response, ForStatus(status.HttpContext.Request, status.HttpContext.Response.StatusCode),
+                    IsAnthropic(status.HttpContext.Request.Path)),
         });
     }
 

@@ -25,6 +25,39 @@ internal static class ErrorWriter
         return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
     }
 
+    /// <summary>
+    /// The error as a JSON-RPC response (id null: the request was refused before its id was read), for MCP clients.
+    /// The HTTP status stays what it is (401 for a missing key, 429 for a limit), which MCP clients act on; the code is
+    /// JSON-RPC's Invalid Request for a client's fault and Internal Error for the gateway's, and data says which.
+    /// </summary>
+    public static Task WriteJsonRpcAsync(HttpResponse response, ApiError error)
+    {
+        if (response.HasStarted) return Task.CompletedTask;
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
+        if (error.Status == 401) response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("jsonrpc", "2.0");
+            w.WriteNull("id");
+            w.WriteStartObject("error");
+            w.WriteNumber("code", error.Status >= 500 ? -32603 : -32600);
+            w.WriteString("message", error.Message);
+            w.WriteStartObject("data");
+            w.WriteNumber("status", error.Status);
+            w.WriteString("type", error.Type);
+            if (error.Code is not null) w.WriteString("code", error.Code);
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        response.ContentLength = buffer.WrittenCount;
+        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+
     public static void Write(IBufferWriter<byte> output, ApiError error)
     {
         using var w = new Utf8JsonWriter(output);

@@ -8,11 +8,13 @@ namespace AgenticGateway.Pipeline;
 internal sealed record GatewayRoute(string Router, string Operation, RouteAuth Auth, RoutePayload Payload = RoutePayload.None, bool AnthropicErrors = false)
 {
     // The routers of today's configuration model (see Configuration/RouterDefinition.cs).
-    public const string LlmRouter = "llm", SandboxesRouter = "sandboxes", AdminRouter = "admin", InternalRouter = "internal";
+    public const string LlmRouter = "llm", SandboxesRouter = "sandboxes", McpRouter = "mcp", AdminRouter = "admin", InternalRouter = "internal";
 
     public static GatewayRoute Llm(string operation, RoutePayload payload, bool anthropic = false) => new(LlmRouter, operation, RouteAuth.Caller, payload, anthropic);
     public static readonly GatewayRoute Models = new(LlmRouter, "models", RouteAuth.Caller);
     public static readonly GatewayRoute Sandboxes = new(SandboxesRouter, "sandboxes", RouteAuth.Caller);
+    /// <summary>The MCP gateway (/mcp): JSON-RPC, read by the MCP SDK itself (so no payload step).</summary>
+    public static readonly GatewayRoute Mcp = new(McpRouter, "mcp", RouteAuth.Caller);
     /// <summary>Key, team, user, spend and audit management, and the admin UI's data: the master key or an admin JWT.</summary>
     public static readonly GatewayRoute Admin = new(AdminRouter, "admin", RouteAuth.Admin);
     /// <summary>Reads a caller may make about its own key (its usage, the model catalogue).</summary>

@@ -15,8 +15,9 @@ internal static class PipelineErrors
         try
         {
             // By route, and by path for what no route serves (an unknown path under /v1/messages is an Anthropic client's).
-            var anthropic = (request?.Route ?? context.Route()).AnthropicErrors || ErrorShapes.IsAnthropic(context.Request.Path);
-            await ErrorWriter.WriteAsync(context.Response, error, anthropic);
+            var route = request?.Route ?? context.Route();
+            if (route.Router == GatewayRoute.McpRouter || ErrorShapes.IsJsonRpc(context.Request.Path)) await ErrorWriter.WriteJsonRpcAsync(context.Response, error);
+            else await ErrorWriter.WriteAsync(context.Response, error, route.AnthropicErrors || ErrorShapes.IsAnthropic(context.Request.Path));
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {

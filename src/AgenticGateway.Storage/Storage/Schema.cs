@@ -174,6 +174,20 @@ internal static class Schema
         CREATE INDEX spend_logs_org ON spend_logs(organization_id, end_time);
         CREATE INDEX spend_logs_team_user ON spend_logs(team_id, user_id, end_time);
         """,
+        // Issue 17: MCP tool pins (the approved definition of each upstream tool, and a changed one held for approval).
+        """
+        CREATE TABLE mcp_tool_pins (
+            server TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            approved_hash TEXT,
+            pending_hash TEXT,
+            pending_definition TEXT,
+            reason TEXT,
+            approved_by TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (server, tool)
+        );
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

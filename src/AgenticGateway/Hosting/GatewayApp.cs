@@ -134,6 +134,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<RouterChains>();
         builder.Services.AddSingleton(new RecentRequests());
         AddSandboxes(builder.Services, options);
+        Services.Mcp.McpEndpoints.AddMcpGateway(builder.Services);
         start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
         {

@@ -1,0 +1,84 @@
+using System.Security.Claims;
+using AgenticGateway.Keys;
+using AgenticGateway.Mcp.Pinning;
+using AgenticGateway.Pipeline;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
+
+namespace AgenticGateway.Services.Mcp;
+
+/// <summary>
+/// The MCP gateway's endpoints: <c>/mcp</c> (every server) and <c>/mcp/{server}</c> (one), each speaking Streamable
+/// HTTP in both eras, negotiated per request by the SDK: the stateless 2026-07-28 protocol (server/discover, no
+/// session) and, for clients that send <c>initialize</c>, the 2025-06-18/2025-11-25 session protocol; plus the legacy
+/// SSE transport (<c>/sse</c> and <c>/message</c> under each) for old clients.
+/// </summary>
+internal static class McpEndpoints
+{
+    public static void AddMcpGateway(IServiceCollection services)
+    {
+        services.AddHttpContextAccessor();
+        services.AddSingleton<IToolPinStore, AgenticGateway.Mcp.ToolPinStore>();
+        services.AddSingleton(sp => new ToolPins(sp.GetRequiredService<IToolPinStore>(), sp.GetRequiredService<Runtime.RuntimeHolder>().Configured.Mcp.ApproveNewTools,
+            sp.GetRequiredService<ILogger<ToolPins>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<McpGateway>();
+        services.AddHostedService(sp => sp.GetRequiredService<McpGateway>());
+        services.AddSingleton<McpCallGuard>();
+        services.AddSingleton<McpMetrics>();
+        services.AddSingleton<McpHandlers>();
+        services.AddMcpServer(o =>
+            {
+                o.ServerInfo = new Implementation { Name = "agentic-gateway", Version = Telemetry.TelemetryNames.Version };
+                o.ServerInstructions = "Tools of several MCP servers behind Agentic Gateway; each tool's name starts with its server's.";
+            })
+            .WithHttpTransport(t =>
+            {
+                // Stateless for 2026-07-28 clients (any replica serves them), sessions for those that initialize.
+                t.SessionMode = HttpServerSessionMode.StatefulForInitializeClients;
+#pragma warning disable MCP9004 // The legacy SSE transport is deprecated; old clients still use it.
+                t.EnableLegacySse = true;
+#pragma warning restore MCP9004
+            })
+            .WithListToolsHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ListToolsAsync(r, ct))
+            .WithCallToolHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().CallToolAsync(r, ct))
+            .WithListPromptsHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ListPromptsAsync(r, ct))
+            .WithGetPromptHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().GetPromptAsync(r, ct))
+            .WithListResourcesHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ListResourcesAsync(r, ct))
+            .WithReadResourceHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ReadResourceAsync(r, ct));
+    }
+
+    public static void Map(WebApplication app)
+    {
+        // The pipeline authenticated the request (AuthenticationStep); the SDK reads who it is from HttpContext.User.
+        app.Use((context, next) =>
+        {
+            if (context.Route().Router == GatewayRoute.McpRouter && context.Features.Get<Caller>() is { } caller)
+            {
+                var server = context.GetRouteValue("server") as string;
+                context.User = new ClaimsPrincipal(new McpRequestIdentity(caller, server, UpstreamHeaders(context.Request)));
+            }
+            return next(context);
+        });
+        app.MapMcp("/mcp").Gateway(GatewayRoute.Mcp);
+        app.MapMcp("/mcp/{server}").Gateway(GatewayRoute.Mcp);
+        McpAdminEndpoints.Map(app);
+    }
+
+    /// <summary>
+    /// The request headers an upstream could be given (each server's allow list picks from these): none that carries
+    /// the gateway credential the caller presented, whatever its name.
+    /// </summary>
+    private static List<KeyValuePair<string, string>> UpstreamHeaders(HttpRequest request)
+    {
+        var presented = ClientAuth.PresentedKey(request);
+        var result = new List<KeyValuePair<string, string>>();
+        foreach (var (name, values) in request.Headers)
+        {
+            if (name.Equals("x-litellm-api-key", StringComparison.OrdinalIgnoreCase)) continue;
+            var value = values.ToString();
+            if (presented is { Length: > 0 } && value.Contains(presented, StringComparison.Ordinal)) continue;
+            result.Add(new(name, value));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Text.Json;
+using AgenticGateway.Mcp;
+using AgenticGateway.Mcp.Federation;
+using AgenticGateway.Mcp.Upstreams;
+using AgenticGateway.Pipeline;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace AgenticGateway.Services.Mcp;
+
+/// <summary>
+/// The MCP methods the gateway answers, the same for every transport (stateless 2026-07-28, sessions, legacy SSE):
+/// lists fanned out over the federation and filtered to what the caller may call, and calls checked (permission, pin,
+/// limits, loop breaker, budget), bounded (timeout, result size) and routed to the tool's server.
+/// </summary>
+internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard, McpMetrics metrics, IHttpContextAccessor http, ILogger<McpHandlers> log)
+{
+    public async ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> request, CancellationToken ct)
+    {
+        var who = Identity(request);
+        var federation = gateway.Federation;
+        var tools = await federation.ListToolsAsync(who.Server, ct);
+        var visible = new List<Tool>(tools.Count);
+        foreach (var t in tools)
+            if (McpAccess.MayCall(who.Caller, t.Server, t.UpstreamName)) visible.Add(t.Definition);
+        // Filtered per caller: a cache must not share it (2026-07-28's cacheScope).
+        return new ListToolsResult { Tools = visible, CacheScope = CacheScope.Private, TimeToLive = federation.Options.ListTtl };
+    }
+
+    public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> request, CancellationToken ct)
+    {
+        var who = Identity(request);
+        var name = request.Params?.Name ?? throw new McpProtocolException("tools/call needs params.name", McpErrorCode.InvalidParams);
+        var federation = gateway.Federation;
+        var tool = await federation.FindToolAsync(name, who.Server, ct);
+        if (tool is null)
+        {
+            var held = Held(federation, name, who.Server);
+            throw new McpProtocolException(held is null ? $"Unknown tool: {name}"
+                : $"Tool {name} is quarantined ({held}); an admin must approve its current definition before it can be called", McpErrorCode.InvalidParams);
+        }
+        if (!McpAccess.MayCall(who.Caller, tool.Server, tool.UpstreamName))
+            throw new McpProtocolException($"Tool {name} is not allowed for this key", McpErrorCode.InvalidParams);
+
+        var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
+        var owner = McpRequestIdentity.OwnerOf(who.Caller);
+        var options = federation.Options;
+        var (refusal, hold) = await guard.AdmitAsync(who.Caller, owner, tool, args, options, ct);
+        if (refusal is not null)
+        {
+            metrics.Call(tool.Server.Name, tool.Name, "refused", 0);
+            LogRefused(log, tool.Name, refusal);
+            return Failure(refusal);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var context = new McpCallContext(owner, request.Server.SessionId, Forwarded(who, tool.Server));
+        var timeout = tool.Server.Config?.CallTimeout ?? options.CallTimeout;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(timeout);
+        using var span = Observability.GatewayTracing.Source.StartActivity("mcp " + tool.Name);
+        span?.SetTag("mcp.server", tool.Server.Name);
+        span?.SetTag("mcp.tool", tool.UpstreamName);
+        CallToolResult result;
+        string outcome;
+        var status = 200;
+        try
+        {
+            result = await tool.Server.Upstream.CallToolAsync(tool.UpstreamName, args, context, limit.Token);
+            tool.Server.Succeeded();
+            outcome = result.IsError == true ? "tool_error" : "ok";
+            var size = JsonSerializer.SerializeToUtf8Bytes(result, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(CallToolResult))).Length;
+            if (size > options.MaxResultBytes)
+            {
+                outcome = "too_large";
+                status = 413;
+                result = Failure($"The result of {tool.Name} is {size} bytes, over the gateway's limit of {options.MaxResultBytes} bytes (mcp.max_result_bytes); ask for less.");
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            outcome = "timeout";
+            status = 504;
+            result = Failure($"{tool.Name} did not answer within {timeout.TotalSeconds:0.###} s and was cancelled.");
+        }
+        catch (McpProtocolException)
+        {
+            // The upstream's own protocol error (unknown tool, bad arguments) goes to the client as it is.
+            metrics.Call(tool.Server.Name, tool.Name, "protocol_error", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            await guard.ChargeAsync(who.Caller, tool, hold, RequestId(), 400, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            throw;
+        }
+        catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or McpException or InvalidOperationException)
+        {
+            tool.Server.Failed(ex);
+            outcome = "unavailable";
+            status = 502;
+            LogUpstreamFailed(log, tool.Server.Name, tool.Name, ex.Message);
+            result = Failure($"The MCP server '{tool.Server.Name}' could not run {tool.Name}: it is unavailable. Other tools are not affected.");
+        }
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        span?.SetTag("mcp.outcome", outcome);
+        metrics.Call(tool.Server.Name, tool.Name, outcome, elapsed);
+        await guard.ChargeAsync(who.Caller, tool, hold, RequestId(), status, elapsed);
+        LogCall(log, tool.Name, outcome, elapsed, RequestId());
+        return result;
+    }
+
+    public async ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> request, CancellationToken ct)
+    {
+        var who = Identity(request);
+        var federation = gateway.Federation;
+        var prompts = new List<Prompt>();
+        foreach (var (server, prompt) in await federation.ListPromptsAsync(who.Server, ct))
+        {
+            if (!McpAccess.MayUseServer(who.Caller, server)) continue;
+            prompts.Add(new Prompt { Name = federation.Expose(server.Name, prompt.Name), Title = prompt.Title, Description = prompt.Description, Arguments = prompt.Arguments, Icons = prompt.Icons, Meta = prompt.Meta });
+        }
+        return new ListPromptsResult { Prompts = prompts, CacheScope = CacheScope.Private, TimeToLive = federation.Options.ListTtl };
+    }
+
+    public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> request, CancellationToken ct)
+    {
+        var who = Identity(request);
+        var name = request.Params?.Name ?? throw new McpProtocolException("prompts/get needs params.name", McpErrorCode.InvalidParams);
+        var federation = gateway.Federation;
+        if (federation.ResolvePrompt(name, who.Server) is not { } target || !McpAccess.MayUseServer(who.Caller, target.Server))
+            throw new McpProtocolException($"Unknown prompt: {name}", McpErrorCode.InvalidParams);
+        var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(federation.Options.CallTimeout);
+        try
+        {
+            return await target.Server.Upstream.GetPromptAsync(target.Name, args, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, Forwarded(who, target.Server)), limit.Token);
+        }
+        catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            throw new McpProtocolException($"The MCP server '{target.Server.Name}' is unavailable: {ex.Message}", McpErrorCode.InternalError);
+        }
+    }
+
+    public async ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> request, CancellationToken ct)
+    {
+        var who = Identity(request);
+        var federation = gateway.Federation;
+        var resources = new List<Resource>();
+        foreach (var (server, resource) in await federation.ListResourcesAsync(who.Server, ct))
+            if (McpAccess.MayUseServer(who.Caller, server)) resources.Add(resource);
+        return new ListResourcesResult { Resources = resources, CacheScope = CacheScope.Private, TimeToLive = federation.Options.ListTtl };
+    }
+
+    public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> request, CancellationToken ct)
+    {
+        var who = Identity(request);
+        var uri = request.Params?.Uri ?? throw new McpProtocolException("resources/read needs params.uri", McpErrorCode.InvalidParams);
+        var federation = gateway.Federation;
+        var server = await federation.ResourceServerAsync(uri, who.Server, ct);
+        if (server is null || !McpAccess.MayUseServer(who.Caller, server))
+            throw new McpProtocolException($"Resource not found: {uri}", McpErrorCode.ResourceNotFound);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(federation.Options.CallTimeout);
+        try
+        {
+            return await server.Upstream.ReadResourceAsync(uri, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, Forwarded(who, server)), limit.Token);
+        }
+        catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            throw new McpProtocolException($"The MCP server '{server.Name}' is unavailable: {ex.Message}", McpErrorCode.InternalError);
+        }
+    }
+
+    private static McpRequestIdentity Identity<T>(RequestContext<T> request) =>
+        request.User?.Identities.OfType<McpRequestIdentity>().FirstOrDefault()
+        ?? throw new McpProtocolException("The request carries no gateway identity", McpErrorCode.InvalidRequest);
+
+    private static string? Held(McpFederation federation, string exposed, string? onlyServer)
+    {
+        foreach (var s in onlyServer is null ? federation.Servers : federation.Server(onlyServer) is { } one ? [one] : [])
+            foreach (var (tool, pin) in s.Tools?.Held ?? [])
+                if (federation.Expose(s.Name, tool.Name) == exposed || (onlyServer is not null && tool.Name == exposed)) return pin.Reason;
+        return null;
+    }
+
+    /// <summary>
+    /// The client headers a server may receive: those its config lists (LiteLLM's extra_headers) and
+    /// x-mcp-{server}-{header} (LiteLLM's per-server credentials, sent as {header}). Never the gateway's own credential.
+    /// </summary>
+    private static List<KeyValuePair<string, string>> Forwarded(McpRequestIdentity who, ServerState server)
+    {
+        var result = new List<KeyValuePair<string, string>>();
+        var prefix = "x-mcp-" + server.Name + "-";
+        foreach (var (name, value) in who.Headers)
+        {
+            if (name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && name.Length > prefix.Length)
+                result.Add(new(name[prefix.Length..], value));
+            else if (server.Config is { } config && config.ForwardHeaders.Contains(name, StringComparer.OrdinalIgnoreCase))
+                result.Add(new(name, value));
+        }
+        return result;
+    }
+
+    private string RequestId() => http.HttpContext?.Features.Get<GatewayRequest>()?.Id ?? "";
+
+    private static CallToolResult Failure(string text) => new() { IsError = true, Content = [new TextContentBlock { Text = text }] };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "MCP call {Tool} {Outcome} in {ElapsedMs:0.###} ms (request {RequestId})")]
+    private static partial void LogCall(ILogger logger, string tool, string outcome, double elapsedMs, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "MCP call {Tool} refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string tool, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MCP server {Server} failed a call of {Tool}: {Reason}")]
+    private static partial void LogUpstreamFailed(ILogger logger, string server, string tool, string reason);
+}
