@@ -174,6 +174,11 @@ internal static class Schema
         CREATE INDEX spend_logs_org ON spend_logs(organization_id, end_time);
         CREATE INDEX spend_logs_team_user ON spend_logs(team_id, user_id, end_time);
         """,
+        // MCP authorization: LiteLLM's object_permission on keys and teams, as a JSON object (NULL: none set).
+        """
+        ALTER TABLE keys ADD COLUMN object_permission TEXT;
+        ALTER TABLE teams ADD COLUMN object_permission TEXT;
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)
