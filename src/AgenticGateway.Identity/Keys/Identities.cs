@@ -41,6 +41,8 @@ internal sealed record Team : ILimitHolder
     public string? OrganizationId { get; init; }
     /// <summary>LiteLLM's team model_aliases: a name the team's keys may ask for, and the model it stands for.</summary>
     public IReadOnlyDictionary<string, string> ModelAliases { get; init; } = EmptyAliases.Instance;
+    /// <summary>LiteLLM's object_permission: the MCP servers and tools every key of the team (and every JWT caller mapped to it) may use at most.</summary>
+    public ObjectPermission? ObjectPermission { get; init; }
     public string Metadata { get; init; } = "{}";
     public bool Blocked { get; init; }
     public DateTimeOffset CreatedAt { get; init; }

@@ -23,6 +23,8 @@ internal sealed record VirtualKey : ILimitHolder
     /// <summary>Free-form JSON object, kept as sent.</summary>
     public string Metadata { get; init; } = "{}";
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>LiteLLM's object_permission: the MCP servers and tools this key may use; null: the key sets none (its team's apply).</summary>
+    public ObjectPermission? ObjectPermission { get; init; }
     public DateTimeOffset? ExpiresAt { get; init; }
     public bool Blocked { get; init; }
     public DateTimeOffset CreatedAt { get; init; }

@@ -28,15 +28,15 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         var sql = insert
             ? """
               INSERT INTO teams (team_id, team_alias, models, max_budget, budget_duration, spend_nanos, rpm_limit, tpm_limit, tpd_limit,
-                                 max_parallel_requests, members, metadata, blocked, created_at, updated_at, organization_id, model_aliases)
+                                 max_parallel_requests, members, metadata, blocked, created_at, updated_at, organization_id, model_aliases, object_permission)
               VALUES (@team_id, @team_alias, @models, @max_budget, @budget_duration, 0, @rpm_limit, @tpm_limit, @tpd_limit,
-                      @max_parallel_requests, @members, @metadata, @blocked, @created_at, @updated_at, @organization_id, @model_aliases)
+                      @max_parallel_requests, @members, @metadata, @blocked, @created_at, @updated_at, @organization_id, @model_aliases, @object_permission)
               """
             : """
               UPDATE teams SET team_alias = @team_alias, models = @models, max_budget = @max_budget, budget_duration = @budget_duration,
                   rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, tpd_limit = @tpd_limit, max_parallel_requests = @max_parallel_requests,
                   members = @members, metadata = @metadata, blocked = @blocked, updated_at = @updated_at,
-                  organization_id = @organization_id, model_aliases = @model_aliases
+                  organization_id = @organization_id, model_aliases = @model_aliases, object_permission = @object_permission
               WHERE team_id = @team_id
               """;
         await c.ExecuteAsync(sql, TeamRow.From(t));
@@ -203,6 +203,7 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         public string members { get; set; } = "[]";
         public string? organization_id { get; set; }
         public string model_aliases { get; set; } = "{}";
+        public string? object_permission { get; set; }
         public string metadata { get; set; } = "{}";
         public long blocked { get; set; }
         public string created_at { get; set; } = "";
@@ -214,7 +215,7 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
             {
                 team_id = t.TeamId, team_alias = t.TeamAlias, models = Columns.Json(t.Models),
                 members = JsonSerializer.Serialize(t.Members.ToList(), KeyJsonContext.Default.ListTeamMember), metadata = t.Metadata,
-                organization_id = t.OrganizationId, model_aliases = Columns.Map(t.ModelAliases),
+                organization_id = t.OrganizationId, model_aliases = Columns.Map(t.ModelAliases), object_permission = t.ObjectPermission?.ToJson(),
                 blocked = t.Blocked ? 1 : 0, created_at = Columns.Time(t.CreatedAt), updated_at = Columns.Time(t.UpdatedAt),
             };
             row.SetLimits(t.Limits, t.Spend);
@@ -225,7 +226,7 @@ internal sealed class IdentityStore(IDatabase db) : IIdentityStore
         {
             TeamId = team_id, TeamAlias = team_alias, Models = Columns.List(models), Limits = ToLimits(), Spend = Spend,
             Members = JsonSerializer.Deserialize(members, KeyJsonContext.Default.ListTeamMember) ?? [], Metadata = metadata,
-            OrganizationId = organization_id, ModelAliases = Columns.Map(model_aliases),
+            OrganizationId = organization_id, ModelAliases = Columns.Map(model_aliases), ObjectPermission = ObjectPermission.FromJson(object_permission),
             Blocked = blocked != 0, CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };
     }

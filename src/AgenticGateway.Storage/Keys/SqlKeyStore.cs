@@ -26,9 +26,9 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         await using var c = await db.OpenAsync(cancellationToken);
         await c.ExecuteAsync("""
             INSERT INTO keys (token, key_name, key_alias, user_id, team_id, models, aliases, max_budget, budget_duration, spend, spend_nanos, rpm_limit, tpm_limit,
-                              tpd_limit, max_parallel_requests, metadata, tags, expires_at, blocked, created_at, updated_at)
+                              tpd_limit, max_parallel_requests, metadata, tags, object_permission, expires_at, blocked, created_at, updated_at)
             VALUES (@token, @key_name, @key_alias, @user_id, @team_id, @models, @aliases, @max_budget, @budget_duration, '0', @spend_nanos, @rpm_limit, @tpm_limit,
-                    @tpd_limit, @max_parallel_requests, @metadata, @tags, @expires_at, @blocked, @created_at, @updated_at)
+                    @tpd_limit, @max_parallel_requests, @metadata, @tags, @object_permission, @expires_at, @blocked, @created_at, @updated_at)
             """, Row.From(key));
     }
 
@@ -38,7 +38,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         var n = await c.ExecuteAsync("""
             UPDATE keys SET key_alias = @key_alias, user_id = @user_id, team_id = @team_id, models = @models, aliases = @aliases, max_budget = @max_budget,
                 budget_duration = @budget_duration, rpm_limit = @rpm_limit, tpm_limit = @tpm_limit, tpd_limit = @tpd_limit, max_parallel_requests = @max_parallel_requests,
-                metadata = @metadata, tags = @tags, expires_at = @expires_at, blocked = @blocked, updated_at = @updated_at
+                metadata = @metadata, tags = @tags, object_permission = @object_permission, expires_at = @expires_at, blocked = @blocked, updated_at = @updated_at
             WHERE token = @token
             """, Row.From(key));
         return n == 1;
@@ -78,6 +78,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         public string aliases { get; set; } = "{}";
         public string metadata { get; set; } = "{}";
         public string tags { get; set; } = "[]";
+        public string? object_permission { get; set; }
         public string? expires_at { get; set; }
         public long blocked { get; set; }
         public string created_at { get; set; } = "";
@@ -89,7 +90,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
             var row = new Row
             {
                 token = k.Token, key_name = k.KeyName, key_alias = k.KeyAlias, user_id = k.UserId, team_id = k.TeamId, models = Columns.Json(k.Models), aliases = Columns.Map(k.Aliases),
-                metadata = k.Metadata, tags = Columns.Json(k.Tags), expires_at = k.ExpiresAt is { } e ? Columns.Time(e) : null, blocked = k.Blocked ? 1 : 0,
+                metadata = k.Metadata, tags = Columns.Json(k.Tags), object_permission = k.ObjectPermission?.ToJson(), expires_at = k.ExpiresAt is { } e ? Columns.Time(e) : null, blocked = k.Blocked ? 1 : 0,
                 created_at = Columns.Time(k.CreatedAt), updated_at = Columns.Time(k.UpdatedAt),
             };
             row.SetLimits(k.Limits, k.Spend);
@@ -99,7 +100,7 @@ internal sealed class SqlKeyStore(IDatabase db) : IKeyStore
         public VirtualKey ToKey() => new()
         {
             Token = token, KeyName = key_name, KeyAlias = key_alias, UserId = user_id, TeamId = team_id, Models = Columns.List(models), Aliases = Columns.Map(aliases),
-            Limits = ToLimits(), Spend = Spend, Metadata = metadata, Tags = Columns.List(tags),
+            Limits = ToLimits(), Spend = Spend, Metadata = metadata, Tags = Columns.List(tags), ObjectPermission = ObjectPermission.FromJson(object_permission),
             ExpiresAt = expires_at is null ? null : Columns.Time(expires_at), Blocked = blocked != 0,
             CreatedAt = Columns.Time(created_at), UpdatedAt = Columns.Time(updated_at),
         };

@@ -174,7 +174,8 @@ internal static class Schema
         CREATE INDEX spend_logs_org ON spend_logs(organization_id, end_time);
         CREATE INDEX spend_logs_team_user ON spend_logs(team_id, user_id, end_time);
         """,
-        // Issue 17: MCP tool pins (the approved definition of each upstream tool, and a changed one held for approval).
+        // Issue 17, the MCP gateway: tool pins (the approved definition of each upstream tool, and a changed one held
+        // for approval), and LiteLLM's object_permission on keys and teams as a JSON object (NULL: none set).
         """
         CREATE TABLE mcp_tool_pins (
             server TEXT NOT NULL,
@@ -187,6 +188,8 @@ internal static class Schema
             updated_at TEXT NOT NULL,
             PRIMARY KEY (server, tool)
         );
+        ALTER TABLE keys ADD COLUMN object_permission TEXT;
+        ALTER TABLE teams ADD COLUMN object_permission TEXT;
         """,
     ];
 

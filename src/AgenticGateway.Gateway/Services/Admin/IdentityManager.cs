@@ -138,6 +138,7 @@ internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore ke
         Blocked = r.Bool("blocked") ?? t.Blocked,
         OrganizationId = r.Has("organization_id") ? r.String("organization_id") : t.OrganizationId,
         ModelAliases = r.StringMap("model_aliases") ?? t.ModelAliases,
+        ObjectPermission = r.Permission("object_permission", t.ObjectPermission),
     };
 
     /// <summary>A member object or a list of them: {"role": "admin"|"user", "user_id"?, "user_email"?}.</summary>
@@ -191,6 +192,7 @@ internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore ke
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        JsonOut.Permission(w, t.ObjectPermission);
         JsonOut.Raw(w, "metadata", t.Metadata);
         w.WriteBoolean("blocked", t.Blocked);
         w.WriteString("created_at", t.CreatedAt);

@@ -37,6 +37,13 @@ internal static class JsonOut
         w.WriteRawValue(json);
     }
 
+    /// <summary>LiteLLM's object_permission of a key or team, null when none is set (as LiteLLM answers).</summary>
+    public static void Permission(Utf8JsonWriter w, ObjectPermission? permission)
+    {
+        w.WritePropertyName("object_permission");
+        if (permission is null) w.WriteNullValue(); else permission.Write(w);
+    }
+
     /// <summary>A holder's spend, budget and limits, in LiteLLM's field names, with when the current budget period ends.</summary>
     public static void Limits(Utf8JsonWriter w, ILimitHolder h, DateTimeOffset now)
     {

@@ -187,6 +187,13 @@ internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, stri
         return null;
     }
 
+    /// <summary>
+    /// LiteLLM's object_permission over <paramref name="current"/>: absent or null keeps it; an object replaces the
+    /// fields it sends and keeps the others (LiteLLM's merge on /key/update and /team/update).
+    /// </summary>
+    public ObjectPermission? Permission(string name, ObjectPermission? current) =>
+        Element(name) is { } e ? Keys.ObjectPermission.Merge(current, e, name, Errors) ?? current : current;
+
     /// <summary>A LiteLLM duration ("30d", "12h", "15m", "45s").</summary>
     public TimeSpan? Duration(string name)
     {

@@ -198,6 +198,7 @@ internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, Key
             Limits = r.Limits(key.Limits),
             Metadata = r.ObjectText("metadata") ?? key.Metadata,
             Tags = r.StringList("tags") ?? key.Tags,
+            ObjectPermission = r.Permission("object_permission", key.ObjectPermission),
             Blocked = r.Bool("blocked") ?? key.Blocked,
             ExpiresAt = duration is { } d ? now + d : key.ExpiresAt,
         };
@@ -257,6 +258,7 @@ internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, Key
         JsonOut.Limits(w, k, DateTimeOffset.UtcNow);
         JsonOut.Raw(w, "metadata", k.Metadata);
         JsonOut.Strings(w, "tags", k.Tags);
+        JsonOut.Permission(w, k.ObjectPermission);
         if (k.ExpiresAt is { } e) w.WriteString("expires", e); else w.WriteNull("expires");
         w.WriteBoolean("blocked", k.Blocked);
         w.WriteString("created_at", k.CreatedAt);

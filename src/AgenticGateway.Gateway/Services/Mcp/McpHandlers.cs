@@ -24,7 +24,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var tools = await federation.ListToolsAsync(who.Server, ct);
         var visible = new List<Tool>(tools.Count);
         foreach (var t in tools)
-            if (McpAccess.MayCall(who.Caller, t.Server, t.UpstreamName)) visible.Add(t.Definition);
+            if (McpAccess.MayCall(who.Caller, t.Server, t.UpstreamName, t.Name)) visible.Add(t.Definition);
         // Filtered per caller: a cache must not share it (2026-07-28's cacheScope).
         return new ListToolsResult { Tools = visible, CacheScope = CacheScope.Private, TimeToLive = federation.Options.ListTtl };
     }
@@ -41,7 +41,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
             throw new McpProtocolException(held is null ? $"Unknown tool: {name}"
                 : $"Tool {name} is quarantined ({held}); an admin must approve its current definition before it can be called", McpErrorCode.InvalidParams);
         }
-        if (!McpAccess.MayCall(who.Caller, tool.Server, tool.UpstreamName))
+        if (!McpAccess.MayCall(who.Caller, tool.Server, tool.UpstreamName, tool.Name))
             throw new McpProtocolException($"Tool {name} is not allowed for this key", McpErrorCode.InvalidParams);
 
         var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
