@@ -13,7 +13,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public JwtOptions? Jwt { get; init; }
     public AlertOptions? Alerts { get; init; }
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
-    public Mcp.McpOptions Mcp { get; init; } = new();
+    public McpOptions Mcp { get; init; } = new();
     public BudgetOptions Budgets { get; init; } = new();
     public bool StoreModelInDb { get; init; }
 }

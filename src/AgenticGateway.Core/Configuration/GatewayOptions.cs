@@ -26,7 +26,7 @@ internal sealed record GatewayOptions
     /// <summary>The sandbox gateway (<c>sandboxes:</c>).</summary>
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     /// <summary>The MCP gateway (<c>mcp:</c>, LiteLLM's <c>mcp_servers:</c>).</summary>
-    public Mcp.McpOptions Mcp { get; init; } = new();
+    public McpOptions Mcp { get; init; } = new();
     /// <summary>
     /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database
     /// and served beside the config file's. Default false: the write endpoints refuse, as LiteLLM's do.

@@ -126,7 +126,7 @@ internal static class LiteLlmMapper
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = OwnSchemaMapper.ReadBudgets(root.Map("budgets"));
         // LiteLLM's mcp_servers as it writes them, and (ours) an mcp: section beside it for the gateway's own settings.
-        var mcp = Mcp.McpConfigReader.Read(root.Map("mcp"), root.Map("mcp_servers"), root.Context);
+        var mcp = McpConfigReader.Read(root.Map("mcp"), root.Map("mcp_servers"), root.Context);
         // Also ours: where traces go (LiteLLM's "otel" callback reads OTEL_EXPORTER_OTLP_ENDPOINT, which the gateway reads too).
         var tracing = OwnSchemaMapper.ReadTracing(root.Map("tracing"));
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };

@@ -94,7 +94,7 @@ internal static class OwnSchemaMapper
         var alerts = ReadAlerts(root.Map("alerts"));
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = ReadBudgets(root.Map("budgets"));
-        var mcp = Mcp.McpConfigReader.Read(root.Map("mcp"), null, root.Context);
+        var mcp = McpConfigReader.Read(root.Map("mcp"), null, root.Context);
         root.ReportUnknownKeys(strict: true);
         return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, StoreModelInDb = storeModelInDb };
     }

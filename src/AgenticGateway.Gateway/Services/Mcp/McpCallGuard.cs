@@ -1,3 +1,4 @@
+using AgenticGateway.Configuration;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;

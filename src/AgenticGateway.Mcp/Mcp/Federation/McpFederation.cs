@@ -1,3 +1,4 @@
+using AgenticGateway.Configuration;
 using System.Collections.Frozen;
 using System.Collections.Immutable;
 using System.Diagnostics;

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using AgenticGateway.Configuration;
 using AgenticGateway.Yaml;
 
-namespace AgenticGateway.Mcp;
+namespace AgenticGateway.Configuration;
 
 /// <summary>
 /// Reads the MCP gateway's settings: our <c>mcp:</c> section (strict) and LiteLLM's top-level <c>mcp_servers:</c>

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using AgenticGateway.Configuration;
 
-namespace AgenticGateway.Mcp;
+namespace AgenticGateway.Configuration;
 
 /// <summary>
 /// The MCP gateway (<c>mcp:</c> in our schema, LiteLLM's top-level <c>mcp_servers:</c> in theirs): the upstream servers
