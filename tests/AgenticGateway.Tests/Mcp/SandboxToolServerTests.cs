@@ -101,6 +101,24 @@ public class SandboxToolServerTests(SandboxGatewayFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_cancelled_call_interrupts_its_run_and_the_interpreter_keeps_its_state()
+    {
+        var caller = Caller("key:cancel");
+        await OkAsync("run_code", """{"code":"kept = 7"}""", caller);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        using var document = JsonDocument.Parse("""{"code":"import time\ntime.sleep(60)"}""");
+        var arguments = document.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Server.CallToolAsync("run_code", arguments, caller, cts.Token).AsTask());
+
+        // The interrupt reaches the interpreter within seconds (not the 60 s of the sleep); until then the context is busy.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        CallToolResult after;
+        while ((after = await CallAsync("run_code", """{"code":"kept"}""", caller)).IsError == true && Text(after).Contains("still running") && DateTime.UtcNow < deadline)
+            await Task.Delay(200);
+        Assert.Equal("7", Structured(after).GetProperty("results")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
     public async Task Run_command_returns_exit_code_stdout_and_stderr_and_fails_on_a_non_zero_exit()
     {
         var caller = Caller("key:command", "s");
