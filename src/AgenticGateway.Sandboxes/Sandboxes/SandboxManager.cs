@@ -197,6 +197,20 @@ internal sealed class SandboxManager : BackgroundService
 
     private static string NewId() => "sb-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
 
+    /// <summary>
+    /// Reaps what a crashed run left before the host has started, not in <see cref="ExecuteAsync"/>: that runs on the
+    /// thread pool while requests are already served, and a reap there killed the first sandboxes created meanwhile.
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Unavailable is null)
+        {
+            var reaped = _drivers.Values.Where(d => d.Unavailable is null).Sum(d => d.ReapOrphans());
+            if (reaped > 0) SandboxLog.Reaped(_logger, reaped);
+        }
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (Unavailable is not null)
@@ -204,8 +218,6 @@ internal sealed class SandboxManager : BackgroundService
             SandboxLog.Disabled(_logger, Unavailable);
             return;
         }
-        var reaped = _drivers.Values.Where(d => d.Unavailable is null).Sum(d => d.ReapOrphans());
-        if (reaped > 0) SandboxLog.Reaped(_logger, reaped);
         foreach (var (name, driver) in _drivers)
             if (name != _options.Driver && driver.Unavailable is { } why) SandboxLog.DriverUnavailable(_logger, name, why);
         SandboxLog.Enabled(_logger, string.Join("; ", _drivers.Where(d => d.Value.Unavailable is null).Select(d => d.Key == _options.Driver ? d.Value.Description + " (default)" : d.Value.Description)),

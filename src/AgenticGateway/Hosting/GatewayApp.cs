@@ -217,7 +217,10 @@ internal static class GatewayApp
         services.AddSingleton<Services.Models.ModelManager>();
     }
 
-    /// <summary>The sandbox gateway: the driver named in config, the manager (lifecycle, pool, quotas) and the API's helpers.</summary>
+    /// <summary>
+    /// The sandbox gateway: the driver named in config, the manager (lifecycle, pool, quotas), the API's helpers, and
+    /// the built-in <c>sandbox</c> MCP server over the same manager.
+    /// </summary>
     private static void AddSandboxes(IServiceCollection services, GatewayOptions options)
     {
         services.AddSingleton<Sandboxes.Egress.IEgressResolver, Sandboxes.Egress.SystemEgressResolver>();
@@ -237,6 +240,7 @@ internal static class GatewayApp
             sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());
         services.AddSingleton<Services.Sandboxes.SandboxHttp>();
+        services.AddSingleton<Services.Mcp.SandboxToolServer>();
     }
 
     /// <summary>The addresses Kestrel actually bound (port 0 resolved).</summary>
