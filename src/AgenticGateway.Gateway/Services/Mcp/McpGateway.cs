@@ -81,7 +81,8 @@ internal sealed partial class McpGateway(RuntimeHolder runtimes, ToolPins pins, 
         var sandboxes = runtimes.Configured.Sandboxes;
         if (options.SandboxServer ?? sandboxes.Enabled == true)
         {
-            if (services.GetService<SandboxToolServerAccess>()?.Create() is { } sandbox) yield return (sandbox, null);
+            // A singleton shared by every federation: its DisposeAsync ends nothing, sandboxes outlive a reload.
+            if (services.GetService<SandboxToolServer>() is { } sandbox) yield return (sandbox, null);
         }
     }
 
@@ -105,10 +106,4 @@ internal sealed partial class McpGateway(RuntimeHolder runtimes, ToolPins pins, 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MCP tool pins could not be read at start: {Reason}")]
     private static partial void LogPinsUnreadable(ILogger logger, string reason);
-}
-
-/// <summary>Makes the built-in sandbox server for a federation (registered when the sandbox gateway is).</summary>
-internal sealed class SandboxToolServerAccess(Func<IMcpUpstream> create)
-{
-    public IMcpUpstream Create() => create();
 }

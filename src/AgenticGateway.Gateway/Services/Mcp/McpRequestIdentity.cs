@@ -24,6 +24,9 @@ internal sealed class McpRequestIdentity : ClaimsIdentity
     /// <summary>The client's request headers that upstreams may be given (filtered per server when a call is made).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; }
 
-    /// <summary>What owns per-caller state (sandboxes, loop and rate counters): the key's token hash, "admin" or "anonymous".</summary>
-    public static string OwnerOf(Caller caller) => caller.Key?.Token ?? (caller.IsAdmin ? "admin" : "anonymous");
+    /// <summary>
+    /// What owns per-caller state (sandboxes, loop and rate counters): the sandbox API's owner ("key:" and the token
+    /// hash, "user:" and the id, or "admin"), so a key's MCP sandbox is the one its REST calls see and count against.
+    /// </summary>
+    public static string OwnerOf(Caller caller) => Sandboxes.SandboxHttp.OwnerOf(caller);
 }

@@ -1,3 +1,4 @@
+using AgenticGateway.Configuration;
 using System.Buffers;
 using System.Diagnostics;
 using System.Text;

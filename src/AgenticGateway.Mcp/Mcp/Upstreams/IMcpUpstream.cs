@@ -31,7 +31,7 @@ internal interface IMcpUpstream : IAsyncDisposable
 }
 
 /// <summary>
-/// Who a call is for. <paramref name="Owner"/> scopes per-caller state (the key's token hash, or "admin");
+/// Who a call is for. <paramref name="Owner"/> scopes per-caller state (the sandbox API's owner, SandboxHttp.OwnerOf: "key:" and the token hash, or "admin");
 /// <paramref name="Session"/> is the client's MCP session when it has one (null for stateless 2026-07-28 clients);
 /// <paramref name="Headers"/> are the client's headers this server may receive (its forward list, and
 /// x-mcp-{server}-{header}), never the gateway's credentials.
