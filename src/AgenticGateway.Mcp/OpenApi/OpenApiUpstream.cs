@@ -84,7 +84,8 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
         // The caller's forwarded headers, then the server's own, which win (LiteLLM's precedence: a caller cannot
         // replace the credentials the operator configured).
         foreach (var (name, value) in context.Headers) Set(request, name, value);
-        foreach (var (name, secret) in _config.Headers) Set(request, name, secret.Value ?? "");
+        foreach (var (name, secret) in _config.Headers)
+            if (secret.IsSet) Set(request, name, secret.Value!);
         if (!request.Headers.Accept.Any()) request.Headers.Accept.ParseAdd("application/json, */*;q=0.5");
 
         using var response = await SendAsync(request, operation, ct);

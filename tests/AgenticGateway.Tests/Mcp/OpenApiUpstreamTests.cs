@@ -39,7 +39,8 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
         _temp.Dispose();
     }
 
-    private OpenApiUpstream Upstream(string spec, string? basePath, ImmutableArray<KeyValuePair<string, Secret>> headers = default, OpenApiLimits? limits = null) =>
+    private OpenApiUpstream Upstream(string spec, string? basePath, ImmutableArray<KeyValuePair<string, Secret>> headers = default, OpenApiLimits? limits = null,
+        TimeSpan? callTimeout = null) =>
         OpenApiUpstream.Create(new McpServerConfig
         {
             Name = "petstore",
@@ -47,6 +48,7 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
             SpecPath = spec,
             Url = basePath is null ? null : new Uri(_store.Address + basePath),
             Headers = headers.IsDefault ? [] : headers,
+            CallTimeout = callTimeout,
         }, NullLoggerFactory.Instance, limits);
 
     private static McpCallContext Caller(params (string, string)[] headers) => new("key-hash", null, [.. headers.Select(h => new KeyValuePair<string, string>(h.Item1, h.Item2))]);
@@ -181,6 +183,27 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_call_that_outlives_the_timeout_fails_and_does_not_hang()
+    {
+        await using var upstream = Upstream(PetstoreYaml, "/v1", callTimeout: TimeSpan.FromSeconds(1));
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<TimeoutException>(async () => await upstream.CallToolAsync("showpetbyid", Args("""{"petId":"slow"}"""), Caller(), default));
+        Assert.Contains("'petstore': GET /pets/{petId} did not answer within 1 s", error.Message);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task A_spec_url_over_the_size_limit_is_refused()
+    {
+        _store.Specs["/specs/big.json"] = await File.ReadAllTextAsync(PetstoreJson);
+        await using var upstream = Upstream(_store.Address + "/specs/big.json", "/api", limits: new OpenApiLimits { MaxSpecBytes = 1000 });
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await upstream.ListToolsAsync(default));
+        Assert.Contains("over the 1000-byte limit", error.Message);
+        Assert.Contains("/specs/big.json", error.Message);
+    }
+
+    [Fact]
     public async Task A_broken_ref_fails_the_listing_naming_the_server_the_spec_and_the_ref()
     {
         var path = Path.Combine(_temp.Path, "broken.yaml");
@@ -284,6 +307,11 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
                     return;
                 case ("GET", [_, "pets", var id]):
                     var name = Uri.UnescapeDataString(id);
+                    if (name == "slow")
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted).ContinueWith(_ => { });
+                        return;
+                    }
                     if (name == "missing")
                     {
                         context.Response.StatusCode = 404;
