@@ -59,7 +59,7 @@ internal static class OpenApiToolBuilder
             }
         }
 
-        var parameters = Parameters(document, item, operation, where);
+        var parameters = Parameters(document, path, item, operation, where);
         var taken = new HashSet<string>(StringComparer.Ordinal);
         if (body is not null) taken.Add(OpenApiBody.Property);
         var properties = new List<(string Property, JsonObject Parameter, ParameterLocation In)>();
@@ -110,7 +110,7 @@ internal static class OpenApiToolBuilder
     }
 
     /// <summary>Path-item parameters merged with the operation's (the operation's win on the same name and location).</summary>
-    private static List<(JsonObject Parameter, ParameterLocation In)> Parameters(SpecDocument document, JsonObject item, JsonObject operation, string where)
+    private static List<(JsonObject Parameter, ParameterLocation In)> Parameters(SpecDocument document, string path, JsonObject item, JsonObject operation, string where)
     {
         var result = new List<(JsonObject, ParameterLocation)>();
         var seen = new Dictionary<(string, ParameterLocation), int>();
@@ -141,7 +141,23 @@ internal static class OpenApiToolBuilder
                 }
             }
         }
+        // A template variable the spec forgot to declare still has to be filled: it becomes a required string.
+        foreach (var variable in TemplateVariables(path))
+        {
+            if (seen.ContainsKey((variable, ParameterLocation.Path))) continue;
+            result.Add((new JsonObject { ["name"] = variable, ["in"] = "path", ["required"] = true, ["schema"] = new JsonObject { ["type"] = "string" } }, ParameterLocation.Path));
+        }
         return result;
+    }
+
+    private static IEnumerable<string> TemplateVariables(string path)
+    {
+        for (var start = path.IndexOf('{'); start >= 0; start = path.IndexOf('{', start + 1))
+        {
+            var end = path.IndexOf('}', start);
+            if (end < 0) yield break;
+            if (end > start + 1) yield return path[(start + 1)..end];
+        }
     }
 
     private static OpenApiBody? Body(SpecDocument document, JsonObject operation, string where, out JsonNode? schema, out string? unsupported)

@@ -71,7 +71,16 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
     // Tools change only with the spec, and the spec only with a reload (a new upstream): there is nothing to raise.
     public event Action<IMcpUpstream>? ListChanged { add { } remove { } }
 
-    public async ValueTask<IReadOnlyList<Tool>> ListToolsAsync(CancellationToken ct) => (await LoadAsync(ct)).Tools;
+    /// <summary>Fresh <see cref="Tool"/> objects each time: they are mutable, and what a caller does to one must not change the next listing.</summary>
+    public async ValueTask<IReadOnlyList<Tool>> ListToolsAsync(CancellationToken ct) => [.. (await LoadAsync(ct)).Tools.Select(Copy)];
+
+    private static Tool Copy(Tool tool) => new()
+    {
+        Name = tool.Name,
+        Description = tool.Description,
+        InputSchema = tool.InputSchema,
+        Annotations = tool.Annotations is { } a ? new ToolAnnotations { ReadOnlyHint = a.ReadOnlyHint } : null,
+    };
 
     public async ValueTask<CallToolResult> CallToolAsync(string tool, IReadOnlyDictionary<string, JsonElement>? arguments, McpCallContext context, CancellationToken ct)
     {
@@ -154,8 +163,8 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
         timeout.CancelAfter(_limits.SpecTimeout);
         try
         {
-            var document = await SpecLoader.LoadAsync(spec, _http, _limits.MaxSpecBytes, timeout.Token);
-            var baseUrl = BaseUrl(document, spec);
+            var (document, location) = await SpecLoader.LoadAsync(spec, _http, _limits.MaxSpecBytes, timeout.Token);
+            var baseUrl = BaseUrl(document, location);
             var skipped = new List<string>();
             var operations = OpenApiToolBuilder.Build(document, skipped);
             foreach (var why in skipped) LogOperationSkipped(_config.Name, why);
@@ -176,7 +185,7 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
     /// The configured url, else the spec's first server (its variables at their defaults) resolved against the spec's
     /// own URL, as OpenAPI says a relative server URL is meant; a spec without servers means "/".
     /// </summary>
-    private Uri BaseUrl(SpecDocument document, string spec)
+    private Uri BaseUrl(SpecDocument document, Uri? specLocation)
     {
         if (_config.Url is { } configured) return configured;
         var server = document.Root["servers"] is JsonArray { Count: > 0 } servers && servers[0] is JsonObject first ? first : null;
@@ -188,7 +197,7 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
         }
         Uri? resolved = null;
         if (Uri.TryCreate(url, UriKind.Absolute, out var absolute) && absolute.Scheme is "http" or "https") resolved = absolute;
-        else if (SpecLoader.IsUrl(spec) && Uri.TryCreate(new Uri(spec), url, out var relative)) resolved = relative;
+        else if (specLocation is not null && Uri.TryCreate(specLocation, url, out var relative)) resolved = relative;
         return resolved is { Scheme: "http" or "https" }
             ? resolved
             : throw new FormatException($"its servers[0].url '{url}' is not an http(s) URL the spec's location can resolve; set the server's url");

@@ -7,16 +7,23 @@ namespace AgenticGateway.Mcp.OpenApi;
 
 /// <summary>
 /// Reads a spec from a file or an http(s) URL, within a size limit (and the caller's timeout), and parses it as JSON
-/// or YAML. The spec is fetched without the server's credentials: it may live on another host than the API.
+/// or YAML. The spec is fetched without the server's credentials: it may live on another host than the API; so its
+/// redirects (a few, to http(s) only) are followed, where the API client follows none.
 /// </summary>
 internal static class SpecLoader
 {
     public static bool IsUrl(string specPath) =>
         specPath.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || specPath.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
 
-    public static async Task<SpecDocument> LoadAsync(string specPath, HttpClient http, long maxBytes, CancellationToken ct)
+    private const int MaxRedirects = 5;
+
+    /// <summary>The document, and the URL it was finally read from (what a relative server URL is relative to; null for a file).</summary>
+    public static async Task<(SpecDocument Document, Uri? Location)> LoadAsync(string specPath, HttpClient http, long maxBytes, CancellationToken ct)
     {
-        var bytes = IsUrl(specPath) ? await FetchAsync(new Uri(specPath), http, maxBytes, ct) : await ReadFileAsync(specPath, maxBytes, ct);
+        Uri? location = null;
+        byte[] bytes;
+        if (IsUrl(specPath)) (bytes, location) = await FetchAsync(new Uri(specPath), http, maxBytes, ct);
+        else bytes = await ReadFileAsync(specPath, maxBytes, ct);
         string text;
         try { text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes).TrimStart('\uFEFF'); }
         catch (DecoderFallbackException) { throw new FormatException("it is not UTF-8 text"); }
@@ -29,7 +36,7 @@ internal static class SpecLoader
         }
         catch (JsonException e) { throw new FormatException($"it is not valid JSON: {e.Message}"); }
         catch (YamlDotNet.Core.YamlException e) { throw new FormatException($"it is not valid YAML: {e.Message}"); }
-        return SpecDocument.From(root);
+        return (SpecDocument.From(root), location);
     }
 
     private static async Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken ct)
@@ -40,14 +47,24 @@ internal static class SpecLoader
         return await File.ReadAllBytesAsync(file.FullName, ct);
     }
 
-    private static async Task<byte[]> FetchAsync(Uri url, HttpClient http, long maxBytes, CancellationToken ct)
+    private static async Task<(byte[], Uri)> FetchAsync(Uri url, HttpClient http, long maxBytes, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.Accept.ParseAdd("application/json, application/yaml;q=0.9, */*;q=0.5");
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        if (response.StatusCode != HttpStatusCode.OK) throw new HttpRequestException($"GET answered {(int)response.StatusCode} {response.ReasonPhrase}", null, response.StatusCode);
-        return await ReadLimitedAsync(response.Content, maxBytes, ct)
-            ?? throw new FormatException($"it is over the {maxBytes}-byte limit");
+        for (var hops = 0; ; hops++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.Accept.ParseAdd("application/json, application/yaml;q=0.9, */*;q=0.5");
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            var status = (int)response.StatusCode;
+            if (status is >= 300 and < 400 && response.Headers.Location is { } next && hops < MaxRedirects)
+            {
+                url = next.IsAbsoluteUri ? next : new Uri(url, next);
+                if (url.Scheme is not ("http" or "https")) throw new HttpRequestException($"GET redirected to {url}, not an http(s) URL");
+                continue;
+            }
+            if (response.StatusCode != HttpStatusCode.OK) throw new HttpRequestException($"GET {url} answered {status} {response.ReasonPhrase}", null, response.StatusCode);
+            var bytes = await ReadLimitedAsync(response.Content, maxBytes, ct) ?? throw new FormatException($"it is over the {maxBytes}-byte limit");
+            return (bytes, url);
+        }
     }
 
     /// <summary>The whole body, or null when it is larger than <paramref name="maxBytes"/> (read no further than that).</summary>

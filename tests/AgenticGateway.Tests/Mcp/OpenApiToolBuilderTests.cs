@@ -89,6 +89,36 @@ public sealed class OpenApiToolBuilderTests
     }
 
     [Fact]
+    public void A_3_1_schema_is_kept_as_json_schema_with_a_refs_own_description_and_an_undeclared_path_variable_is_a_required_string()
+    {
+        var (operations, _) = Build("""
+            openapi: 3.1.0
+            info: {title: t, version: '1'}
+            paths:
+              /notes/{noteId}:
+                patch:
+                  operationId: updateNote
+                  requestBody:
+                    required: true
+                    content:
+                      application/merge-patch+json:
+                        schema: {$ref: '#/components/schemas/Note', description: The fields to change}
+                  responses: {}
+            components:
+              schemas:
+                Note: {type: object, properties: {text: {type: [string, 'null'], nullable: true}}}
+            """);
+        var operation = Assert.Single(operations);
+        Assert.Equal("application/merge-patch+json", operation.Body!.MediaType);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""
+            {"type":"object","properties":{
+              "noteId":{"type":"string"},
+              "body":{"type":"object","properties":{"text":{"type":["string","null"],"nullable":true}},"description":"The fields to change"}},
+             "required":["noteId","body"]}
+            """), Schema(operation)), Schema(operation).ToJsonString());
+    }
+
+    [Fact]
     public void A_schema_that_would_multiply_when_inlined_is_referenced_through_defs()
     {
         // Each level uses the next ten times: 10^5 nodes inlined, five definitions referenced.

@@ -169,17 +169,18 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_spec_url_with_a_relative_server_is_fetched_and_calls_go_to_the_server_it_resolves_to()
+    public async Task A_spec_url_is_fetched_through_its_redirect_and_a_relative_server_resolves_against_where_it_was_found()
     {
         var spec = JsonNode.Parse(await File.ReadAllTextAsync(PetstoreJson))!;
-        spec["servers"] = JsonNode.Parse("""[{"url":"/api"}]""");
-        _store.Specs["/specs/petstore.json"] = spec.ToJsonString();
+        spec["servers"] = JsonNode.Parse("""[{"url":"api"}]""");
+        _store.Specs["/specs/v2/petstore.json"] = spec.ToJsonString();
+        _store.Redirects["/specs/latest"] = "/specs/v2/petstore.json";
 
-        await using var upstream = Upstream(_store.Address + "/specs/petstore.json", basePath: null);
+        await using var upstream = Upstream(_store.Address + "/specs/latest", basePath: null);
         Assert.Equal(4, (await upstream.ListToolsAsync(default)).Count);
         var result = await upstream.CallToolAsync("find_pet_by_id", Args("""{"id":7}"""), Caller(), default);
         Assert.NotEqual(true, result.IsError);
-        Assert.Equal("GET /api/pets/7", _store.Last.Target);
+        Assert.Equal("GET /specs/v2/api/pets/7", _store.Last.Target);
     }
 
     [Fact]
@@ -263,6 +264,7 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
 
         public string Address => GatewayApp.BoundAddresses(_app)[0];
         public ConcurrentDictionary<string, string> Specs { get; } = new();
+        public ConcurrentDictionary<string, string> Redirects { get; } = new();
         public Seen Last => _seen.Last();
         public int Count(Func<Seen, bool> match) => _seen.Count(match);
 
@@ -283,6 +285,11 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
             var request = context.Request;
             var body = await new StreamReader(request.Body).ReadToEndAsync();
             var path = request.Path.ToUriComponent();
+            if (Redirects.TryGetValue(path, out var location))
+            {
+                context.Response.Redirect(location);
+                return;
+            }
             if (Specs.TryGetValue(path, out var spec))
             {
                 context.Response.ContentType = "application/json";
@@ -296,16 +303,16 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
             context.Response.ContentType = "application/json";
             switch (request.Method, segments)
             {
-                case ("GET", [_, "pets"]):
+                case ("GET", [.., "pets"]):
                     var limit = int.TryParse(request.Query["limit"], out var l) ? l : 3;
                     await context.Response.WriteAsync(new JsonArray([.. Enumerable.Range(1, limit).Select(i => new JsonObject { ["id"] = i, ["name"] = $"pet{i}" })]).ToJsonString());
                     return;
-                case ("POST", [_, "pets"]):
+                case ("POST", [.., "pets"]):
                     var pet = JsonNode.Parse(body)!.AsObject();
                     pet.Insert(0, "id", 1);
                     await context.Response.WriteAsync(pet.ToJsonString());
                     return;
-                case ("GET", [_, "pets", var id]):
+                case ("GET", [.., "pets", var id]):
                     var name = Uri.UnescapeDataString(id);
                     if (name == "slow")
                     {
