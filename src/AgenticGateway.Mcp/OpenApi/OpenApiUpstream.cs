@@ -33,6 +33,7 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
     private readonly McpServerConfig _config;
     private readonly OpenApiLimits _limits;
     private readonly HttpClient _http;
+    private readonly TimeSpan _callTimeout;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _loading = new(1, 1);
     private volatile Loaded? _loaded;
@@ -46,8 +47,9 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
         _config = config;
         _limits = limits ?? new OpenApiLimits();
         _logger = logger;
-        // The client's own timeout is the call's; the spec's load has its own, shorter one through a token.
-        _http = new HttpClient(handler) { Timeout = config.CallTimeout ?? _limits.DefaultCallTimeout };
+        // Calls and the spec's load each have their own deadline, through a token.
+        _callTimeout = config.CallTimeout ?? _limits.DefaultCallTimeout;
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <summary>The upstream with its own connection pool: bounded, no cookies shared between callers, no redirects followed with credentials.</summary>
@@ -97,29 +99,28 @@ internal sealed partial class OpenApiUpstream : IMcpUpstream
             if (secret.IsSet) Set(request, name, secret.Value!);
         if (!request.Headers.Accept.Any()) request.Headers.Accept.ParseAdd("application/json, */*;q=0.5");
 
-        using var response = await SendAsync(request, operation, ct);
-        var body = await SpecLoader.ReadLimitedAsync(response.Content, _limits.MaxResponseBytes, ct);
-        var status = (int)response.StatusCode;
-        if (body is null)
-        {
-            LogResponseTooLarge(_config.Name, operation.Describe(), _limits.MaxResponseBytes);
-            return Error($"{operation.Describe()} answered HTTP {status} with a body over the {_limits.MaxResponseBytes}-byte limit; it was not read.");
-        }
-        var text = Decode(body, response.Content.Headers.ContentType?.CharSet);
-        if (!response.IsSuccessStatusCode)
-            return Error($"HTTP {status} {response.ReasonPhrase}" + (text.Length > 0 ? $": {text}" : ""));
-        return new CallToolResult { Content = [new TextContentBlock { Text = text.Length > 0 ? text : $"HTTP {status} {response.ReasonPhrase} (no body)" }] };
-    }
-
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, OpenApiOperation operation, CancellationToken ct)
-    {
+        // One deadline for the request and its whole body: HttpClient's own timeout stops at the headers, and a body
+        // that trickles in would otherwise hold the call open.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(_callTimeout);
         try
         {
-            return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            var body = await SpecLoader.ReadLimitedAsync(response.Content, _limits.MaxResponseBytes, deadline.Token);
+            var status = (int)response.StatusCode;
+            if (body is null)
+            {
+                LogResponseTooLarge(_config.Name, operation.Describe(), _limits.MaxResponseBytes);
+                return Error($"{operation.Describe()} answered HTTP {status} with a body over the {_limits.MaxResponseBytes}-byte limit; it was not read.");
+            }
+            var text = Decode(body, response.Content.Headers.ContentType?.CharSet);
+            if (!response.IsSuccessStatusCode)
+                return Error($"HTTP {status} {response.ReasonPhrase}" + (text.Length > 0 ? $": {text}" : ""));
+            return new CallToolResult { Content = [new TextContentBlock { Text = text.Length > 0 ? text : $"HTTP {status} {response.ReasonPhrase} (no body)" }] };
         }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"OpenAPI server '{_config.Name}': {operation.Describe()} did not answer within {_http.Timeout.TotalSeconds:0.#} s", e);
+            throw new TimeoutException($"OpenAPI server '{_config.Name}': {operation.Describe()} did not answer within {_callTimeout.TotalSeconds:0.#} s", e);
         }
     }
 

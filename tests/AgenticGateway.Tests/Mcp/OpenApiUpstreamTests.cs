@@ -191,6 +191,12 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<TimeoutException>(async () => await upstream.CallToolAsync("showpetbyid", Args("""{"petId":"slow"}"""), Caller(), default));
         Assert.Contains("'petstore': GET /pets/{petId} did not answer within 1 s", error.Message);
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed}");
+
+        // A body that starts at once and then stalls is under the same deadline.
+        started.Restart();
+        error = await Assert.ThrowsAsync<TimeoutException>(async () => await upstream.CallToolAsync("showpetbyid", Args("""{"petId":"trickle"}"""), Caller(), default));
+        Assert.Contains("did not answer within 1 s", error.Message);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"took {started.Elapsed}");
     }
 
     [Fact]
@@ -314,6 +320,13 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
                     return;
                 case ("GET", [.., "pets", var id]):
                     var name = Uri.UnescapeDataString(id);
+                    if (name == "trickle")
+                    {
+                        await context.Response.WriteAsync("{\"id\":1,");
+                        await context.Response.Body.FlushAsync();
+                        await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted).ContinueWith(_ => { });
+                        return;
+                    }
                     if (name == "slow")
                     {
                         await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted).ContinueWith(_ => { });
