@@ -201,7 +201,7 @@ public class McpGatewayTests
         Assert.Equal(HttpStatusCode.OK, approved);
         var listed = (await client.ListToolsAsync()).Single(t => t.Name == "alpha-mutable");
         Assert.Contains("~/.ssh", listed.Description);
-        Assert.False((await client.CallToolAsync("alpha-mutable")).IsError);
+        Assert.NotEqual(true, (await client.CallToolAsync("alpha-mutable")).IsError);
     }
 
     [Fact]
@@ -240,15 +240,15 @@ public class McpGatewayTests
         var key = await s.Gateway.GenerateKeyAsync("{}", Master);
         await using var client = await s.ClientAsync(key);
         for (var i = 0; i < 3; i++)
-            Assert.False((await client.CallToolAsync("beta-echo", new Dictionary<string, object?> { ["text"] = "same" })).IsError);
+            Assert.NotEqual(true, (await client.CallToolAsync("beta-echo", new Dictionary<string, object?> { ["text"] = "same" })).IsError);
         var looped = await client.CallToolAsync("beta-echo", new Dictionary<string, object?> { ["text"] = "same" });
         Assert.True(looped.IsError);
         Assert.Contains("Loop breaker", Text(looped));
         // Other arguments are another call.
-        Assert.False((await client.CallToolAsync("beta-echo", new Dictionary<string, object?> { ["text"] = "other" })).IsError);
+        Assert.NotEqual(true, (await client.CallToolAsync("beta-echo", new Dictionary<string, object?> { ["text"] = "other" })).IsError);
 
-        Assert.False((await client.CallToolAsync("alpha-add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 1 })).IsError);
-        Assert.False((await client.CallToolAsync("alpha-add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 2 })).IsError);
+        Assert.NotEqual(true, (await client.CallToolAsync("alpha-add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 1 })).IsError);
+        Assert.NotEqual(true, (await client.CallToolAsync("alpha-add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 2 })).IsError);
         var limited = await client.CallToolAsync("alpha-add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 3 });
         Assert.True(limited.IsError);
         Assert.Contains("Rate limit", Text(limited));

@@ -73,7 +73,7 @@ internal sealed partial class McpGateway(RuntimeHolder runtimes, ToolPins pins, 
         {
             IMcpUpstream upstream = server.Transport switch
             {
-                McpTransport.OpenApi => throw new NotSupportedException("OpenAPI MCP servers arrive with the OpenAPI upstream"),
+                McpTransport.OpenApi => AgenticGateway.Mcp.OpenApi.OpenApiUpstream.Create(server, loggers, new AgenticGateway.Mcp.OpenApi.OpenApiLimits { MaxResponseBytes = options.MaxResultBytes }),
                 _ => new ClientUpstream(server, _http, loggers),
             };
             yield return (upstream, server);

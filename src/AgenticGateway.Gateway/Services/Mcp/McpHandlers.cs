@@ -95,6 +95,8 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or McpException or InvalidOperationException)
         {
             tool.Server.Failed(ex);
+            // Its tools leave the lists until it answers again (the next list asks it, after its client's backoff).
+            tool.Server.Tools = null;
             outcome = "unavailable";
             status = 502;
             LogUpstreamFailed(log, tool.Server.Name, tool.Name, ex.Message);
