@@ -38,7 +38,7 @@ internal sealed record McpOptions
     public bool ApproveNewTools { get; init; } = true;
     /// <summary>How often every upstream's definitions are re-listed and re-checked against their pins (at most 30 s).</summary>
     public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(30);
-    /// <summary>The built-in <c>sandbox</c> server; null: on when sandboxes are enabled.</summary>
+    /// <summary>The built-in <c>sandbox</c> server; null: on where the sandbox API is (enabled, and its driver runs here).</summary>
     public bool? SandboxServer { get; init; }
 
     public bool Enabled => !Servers.IsDefaultOrEmpty || SandboxServer == true;

@@ -258,10 +258,10 @@ public sealed class OpenApiUpstreamTests : IAsyncLifetime
     }
 
     /// <summary>One request as the pet store saw it.</summary>
-    private sealed record Seen(string Target, IReadOnlyDictionary<string, string> Headers, string? ContentType, string Body);
+    internal sealed record Seen(string Target, IReadOnlyDictionary<string, string> Headers, string? ContentType, string Body);
 
     /// <summary>The petstore examples' operations on real Kestrel, and specs served at /specs/.</summary>
-    private sealed class PetStore : IAsyncDisposable
+    internal sealed class PetStore : IAsyncDisposable
     {
         private readonly WebApplication _app;
         private readonly ConcurrentQueue<Seen> _seen = new();

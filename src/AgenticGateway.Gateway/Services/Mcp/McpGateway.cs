@@ -78,8 +78,8 @@ internal sealed partial class McpGateway(RuntimeHolder runtimes, ToolPins pins, 
             };
             yield return (upstream, server);
         }
-        var sandboxes = runtimes.Configured.Sandboxes;
-        if (options.SandboxServer ?? sandboxes.Enabled == true)
+        // On by default where the sandbox API is (enabled, and its driver can run here); mcp.sandbox_server decides otherwise.
+        if (options.SandboxServer ?? services.GetService<AgenticGateway.Sandboxes.SandboxManager>()?.Unavailable is null)
         {
             // A singleton shared by every federation: its DisposeAsync ends nothing, sandboxes outlive a reload.
             if (services.GetService<SandboxToolServer>() is { } sandbox) yield return (sandbox, null);
