@@ -254,6 +254,26 @@ public class McpGatewayTests
         Assert.Contains("Rate limit", Text(limited));
     }
 
+    [Fact]
+    public async Task A_priced_tool_counts_against_the_keys_budget_and_is_logged_as_spend()
+    {
+        await using var s = await Setup.StartAsync(alphaExtra: "      cost_per_call: 0.4");
+        var key = await s.Gateway.GenerateKeyAsync("""{"max_budget": 1.0}""", Master);
+        await using var client = await s.ClientAsync(key);
+        Assert.NotEqual(true, (await client.CallToolAsync("alpha-echo", new Dictionary<string, object?> { ["text"] = "1" })).IsError);
+        Assert.NotEqual(true, (await client.CallToolAsync("alpha-echo", new Dictionary<string, object?> { ["text"] = "2" })).IsError);
+        // As for LLM calls, a lone call is admitted while spend is below the budget (LiteLLM's spend >= max_budget rule).
+        Assert.NotEqual(true, (await client.CallToolAsync("alpha-echo", new Dictionary<string, object?> { ["text"] = "3" })).IsError);
+        var refused = await client.CallToolAsync("alpha-echo", new Dictionary<string, object?> { ["text"] = "4" });
+        Assert.True(refused.IsError);
+        Assert.Contains("Budget", Text(refused));
+        // Unpriced tools still go.
+        Assert.NotEqual(true, (await client.CallToolAsync("beta-echo", new Dictionary<string, object?> { ["text"] = "4" })).IsError);
+        await s.Gateway.FlushSpendAsync();
+        var (_, info) = await s.Gateway.AdminAsync("/key/info?key=" + key, null, Master);
+        Assert.Equal(1.2, info.GetProperty("info").GetProperty("spend").GetDouble(), 6);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
     {
         var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));

@@ -10,7 +10,7 @@ namespace AgenticGateway.Services.Mcp;
 /// <summary>
 /// The MCP gateway's admin API: servers and their health (<c>GET /v1/mcp/server</c>, LiteLLM's path), every tool with
 /// its pin (<c>GET /v1/mcp/tools/pins</c>: served, or held and why, with the held definition to read), and approval of
-/// a held definition by its hash (<c>POST /v1/mcp/tools/approve</c>), which is audited in the log.
+/// a held definition by its hash (<c>POST /v1/mcp/tools/approve</c>), recorded in the audit log (<c>GET /audit</c>).
 /// </summary>
 internal static class McpAdminEndpoints
 {
@@ -20,7 +20,7 @@ internal static class McpAdminEndpoints
             .WithName("mcp_servers").WithSummary("List the MCP servers behind /mcp and their health");
         app.MapGet("/v1/mcp/tools/pins", (Func<HttpContext, McpGateway, Task>)PinsAsync).Gateway(GatewayRoute.Admin)
             .WithName("mcp_tool_pins").WithSummary("List every MCP tool's pin: approved, or quarantined with the held definition");
-        app.MapPost("/v1/mcp/tools/approve", (Func<HttpContext, McpGateway, Task>)ApproveAsync).Gateway(GatewayRoute.Admin)
+        app.MapPost("/v1/mcp/tools/approve", (Func<HttpContext, McpGateway, AuditLog, Task>)ApproveAsync).Gateway(GatewayRoute.Admin)
             .WithName("mcp_tool_approve").WithSummary("Approve a quarantined MCP tool definition by its hash");
     }
 
@@ -42,7 +42,7 @@ internal static class McpAdminEndpoints
         await context.Response.WriteAsJsonAsync(pins, McpAdminJson.Default.ListMcpPinView, contentType: null, context.RequestAborted);
     }
 
-    private static async Task ApproveAsync(HttpContext context, McpGateway gateway)
+    private static async Task ApproveAsync(HttpContext context, McpGateway gateway, AuditLog audit)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(context.Request, 64 * 1024, context.RequestAborted);
         if (error is not null) { await PipelineErrors.WriteAsync(context, error); return; }
@@ -64,6 +64,8 @@ internal static class McpAdminEndpoints
                 : new ApiError(409, $"MCP tool {server}/{tool} holds no definition with hash {hash} (held now: {pin.PendingHash ?? "none"}); read GET /v1/mcp/tools/pins again.", "invalid_request_error", "hash_mismatch"));
             return;
         }
+        // Who approved which definition, kept with the other admin changes (GET /audit).
+        await audit.RecordAsync(by, "mcp_tool.approve", "mcp_tool", $"{server}/{tool}", null, $$"""{"approved_hash":"{{hash}}"}""", context.RequestAborted);
         // Served from the next listing on; list now so the approval takes effect at once.
         await gateway.Federation.RefreshAsync(server, context.RequestAborted);
         await context.Response.WriteAsJsonAsync(new McpPinView(approved.Server, approved.Tool, "approved", approved.ApprovedHash, null, null, null, approved.ApprovedBy, approved.UpdatedAt),

@@ -38,6 +38,9 @@ internal static class McpEndpoints
 #pragma warning disable MCP9004 // The legacy SSE transport is deprecated; old clients still use it.
                 t.EnableLegacySse = true;
 #pragma warning restore MCP9004
+#pragma warning disable MCPEXP002 // The session's end is where the sandbox kept for it ends (there is no other hook).
+                t.RunSessionHandler = RunSessionAsync;
+#pragma warning restore MCPEXP002
             })
             .WithListToolsHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ListToolsAsync(r, ct))
             .WithCallToolHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().CallToolAsync(r, ct))
@@ -45,6 +48,26 @@ internal static class McpEndpoints
             .WithGetPromptHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().GetPromptAsync(r, ct))
             .WithListResourcesHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ListResourcesAsync(r, ct))
             .WithReadResourceHandler((r, ct) => r.Services!.GetRequiredService<McpHandlers>().ReadResourceAsync(r, ct));
+    }
+
+    /// <summary>A session (initialize clients, legacy SSE) runs until it ends; then the sandbox kept for it ends too.</summary>
+    private static async Task RunSessionAsync(HttpContext context, ModelContextProtocol.Server.McpServer server, CancellationToken ct)
+    {
+        // Read now: the session outlives the request that started it.
+        var caller = context.Features.Get<Caller>();
+        var sandboxes = context.RequestServices.GetService<SandboxToolServer>();
+        try
+        {
+            await server.RunAsync(ct);
+        }
+        finally
+        {
+            if (caller is not null && server.SessionId is { } session && sandboxes is not null)
+            {
+                try { await sandboxes.EndSessionAsync(McpRequestIdentity.OwnerOf(caller), session); }
+                catch (Exception ex) when (ex is not OutOfMemoryException) { /* the sandbox ends by its own timeout */ }
+            }
+        }
     }
 
     public static void Map(WebApplication app)
