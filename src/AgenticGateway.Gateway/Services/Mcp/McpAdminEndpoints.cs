@@ -10,7 +10,7 @@ namespace AgenticGateway.Services.Mcp;
 /// <summary>
 /// The MCP gateway's admin API: servers and their health (<c>GET /v1/mcp/server</c>, LiteLLM's path), every tool with
 /// its pin (<c>GET /v1/mcp/tools/pins</c>: served, or held and why, with the held definition to read), and approval of
-/// a held definition by its hash (<c>POST /v1/mcp/tools/approve</c>), recorded in the audit log (<c>GET /audit</c>).
+/// a held definition by its hash (<c>POST /v1/mcp/tools/approve</c>), recorded in the audit log (<c>/audit/logs</c>).
 /// </summary>
 internal static class McpAdminEndpoints
 {
@@ -64,7 +64,7 @@ internal static class McpAdminEndpoints
                 : new ApiError(409, $"MCP tool {server}/{tool} holds no definition with hash {hash} (held now: {pin.PendingHash ?? "none"}); read GET /v1/mcp/tools/pins again.", "invalid_request_error", "hash_mismatch"));
             return;
         }
-        // Who approved which definition, kept with the other admin changes (GET /audit).
+        // Who approved which definition, kept with the other admin changes (/audit/logs).
         await audit.RecordAsync(by, "mcp_tool.approve", "mcp_tool", $"{server}/{tool}", null, $$"""{"approved_hash":"{{hash}}"}""", context.RequestAborted);
         // Served from the next listing on; list now so the approval takes effect at once.
         await gateway.Federation.RefreshAsync(server, context.RequestAborted);
