@@ -255,6 +255,50 @@ public class McpGatewayTests
     }
 
     [Fact]
+    public async Task A_stdio_server_that_exits_is_started_again_on_the_next_use()
+    {
+        var marker = "restart" + Guid.NewGuid().ToString("N")[..8];
+        var stdio = await NodeMcp.StdioServerCommandAsync(marker);
+        await using var gateway = await GatewayServer.StartAsync($"""
+            master_key: {Master}
+            models:
+              - {"{"}name: m, provider: mock{"}"}
+            mcp:
+              sandbox_server: false
+              servers:
+                local:
+                  command: {JsonSerializer.Serialize(stdio[0])}
+                  args: {JsonSerializer.Serialize(stdio.Skip(1))}
+            """);
+        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(gateway.Url + "/mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Bearer " + Master },
+        }));
+        Assert.Equal($"{marker}: 1", Text(await client.CallToolAsync("local-echo", new Dictionary<string, object?> { ["text"] = "1" })));
+        var pids = ChildPids(marker);
+        Assert.Single(pids);
+        foreach (var pid in pids) System.Diagnostics.Process.GetProcessById(pid).Kill();
+
+        // The next use (after the backoff) starts a new child.
+        await WaitUntilAsync(async () => Text(await client.CallToolAsync("local-echo", new Dictionary<string, object?> { ["text"] = "2" })) == $"{marker}: 2", TimeSpan.FromSeconds(20));
+        var restarted = ChildPids(marker);
+        Assert.Single(restarted);
+        Assert.NotEqual(pids[0], restarted[0]);
+    }
+
+    /// <summary>The node processes started with this marker in their arguments.</summary>
+    private static List<int> ChildPids(string marker) =>
+        [.. Directory.EnumerateDirectories("/proc").Select(d => Path.GetFileName(d)).Where(n => n.All(char.IsAsciiDigit)).Select(int.Parse)
+            .Where(pid =>
+            {
+                try { return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Contains(marker, StringComparison.Ordinal); }
+                catch (IOException) { return false; }
+                catch (UnauthorizedAccessException) { return false; }
+            })];
+
+    [Fact]
     public async Task A_priced_tool_counts_against_the_keys_budget_and_is_logged_as_spend()
     {
         await using var s = await Setup.StartAsync(alphaExtra: "      cost_per_call: 0.4");
