@@ -36,6 +36,7 @@ internal static class McpAdminEndpoints
 
     private static async Task PinsAsync(HttpContext context, McpGateway gateway)
     {
+        await gateway.Pins.EnsureLoadedAsync(context.RequestAborted);
         var pins = gateway.Pins.All.OrderBy(p => p.Server, StringComparer.Ordinal).ThenBy(p => p.Tool, StringComparer.Ordinal)
             .Select(p => new McpPinView(p.Server, p.Tool, p.Quarantined ? "quarantined" : p.ApprovedHash is null ? "pending" : "approved",
                 p.ApprovedHash, p.PendingHash, p.PendingDefinition is { } d ? JsonDocument.Parse(d).RootElement : null, p.Reason, p.ApprovedBy, p.UpdatedAt)).ToList();

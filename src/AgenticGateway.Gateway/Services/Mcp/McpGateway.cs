@@ -86,11 +86,13 @@ internal sealed partial class McpGateway(RuntimeHolder runtimes, ToolPins pins, 
         }
     }
 
+    /// <summary>With MCP servers configured, the pins are read and every server listed once before clients ask.</summary>
     public async Task StartAsync(CancellationToken ct)
     {
-        try { await pins.LoadAsync(ct); }
+        if (!runtimes.Configured.Mcp.Enabled) return;
+        try { await pins.EnsureLoadedAsync(ct); }
         catch (Exception ex) when (ex is not OperationCanceledException) { LogPinsUnreadable(_log, ex.Message); }
-        if (runtimes.Configured.Mcp.Enabled) _ = Federation;
+        _ = Federation;
     }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;

@@ -18,16 +18,35 @@ internal sealed partial class ToolPins(IToolPinStore store, bool approveNewTools
     private readonly ConcurrentDictionary<(string Server, string Tool), ToolPin> _pins = new();
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
+    private Task? _firstLoad;
+
     public IEnumerable<ToolPin> All => _pins.Values;
 
+    /// <summary>Reads the pins again (every replica's approvals).</summary>
     public async Task LoadAsync(CancellationToken ct)
     {
         foreach (var pin in await store.LoadAsync(ct)) _pins[(pin.Server, pin.Tool)] = pin;
     }
 
+    /// <summary>
+    /// The pins are read when first needed, not at start: a gateway that serves no MCP server touches no database for
+    /// them. A failed first read is tried again by the next check.
+    /// </summary>
+    public Task EnsureLoadedAsync(CancellationToken ct)
+    {
+        var load = Volatile.Read(ref _firstLoad);
+        if (load is null || load.IsFaulted || load.IsCanceled)
+        {
+            var next = LoadAsync(CancellationToken.None);
+            load = Interlocked.CompareExchange(ref _firstLoad, next, load) == load ? next : _firstLoad!;
+        }
+        return load.IsCompletedSuccessfully ? Task.CompletedTask : load.WaitAsync(ct);
+    }
+
     /// <summary>The pin a definition meets: approved when its hash is the approved one; otherwise it is held and the pin says why.</summary>
     public async ValueTask<ToolPin> CheckAsync(string server, Tool tool, CancellationToken ct)
     {
+        await EnsureLoadedAsync(ct);
         var (hash, json) = ToolDefinition.Of(tool);
         var key = (server, tool.Name);
         if (_pins.TryGetValue(key, out var pin))
@@ -58,6 +77,7 @@ internal sealed partial class ToolPins(IToolPinStore store, bool approveNewTools
     /// </summary>
     public async Task<ToolPin?> ApproveAsync(string server, string tool, string hash, string by, CancellationToken ct)
     {
+        await EnsureLoadedAsync(ct);
         if (!_pins.TryGetValue((server, tool), out var pin) || pin.PendingHash != hash) return null;
         var approved = pin with { ApprovedHash = hash, PendingHash = null, PendingDefinition = null, Reason = null, UpdatedAt = _time.GetUtcNow(), ApprovedBy = by };
         LogApproved(log, server, tool, hash, by);
