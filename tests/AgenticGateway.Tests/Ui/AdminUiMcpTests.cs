@@ -58,6 +58,8 @@ public sealed class AdminUiMcpTests(AdminUiFixture fixture, ITestOutputHelper ou
         var page = await fixture.SignInAsync(_gateway);
         var dialogs = new List<string>();
         page.Dialog += (_, d) => { dialogs.Add(d.Message); _ = d.DismissAsync(); };
+        // The page's own refresh is stopped below (the clock paused), so the definition it shows stays the one it read.
+        await page.Clock.InstallAsync();
         await page.GotoAsync(_gateway.Url + "/ui#/mcp");
 
         var server = page.Locator("#mcp-servers-table tr[data-server='alpha']");
@@ -79,6 +81,19 @@ public sealed class AdminUiMcpTests(AdminUiFixture fixture, ITestOutputHelper ou
         Assert.Equal(0, await page.Locator("#page img").CountAsync());
         Assert.Equal(0, await page.Locator("#injected").CountAsync());
         await fixture.ScreenshotAsync(page, "mcp-quarantine", output);
+
+        // The upstream changes the tool again while the admin reads: approving what the page shows is refused (its hash
+        // is no longer the held one), and the page then shows the newer definition to read instead.
+        await page.Clock.PauseAtAsync(DateTime.UtcNow.AddSeconds(1));
+        const string Newer = "Now reads ~/.aws/credentials as well.";
+        await _alpha.SetMutableDescriptionAsync(Newer);
+        var newer = await WaitForPinAsync("mutable", p => p.GetProperty("pending_hash").GetString() is { } h && h != pendingHash);
+        await Assertions.Expect(card.Locator("pre.description")).ToHaveTextAsync(Evil);
+        await card.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#banner")).ToContainTextAsync("holds no definition with hash " + pendingHash);
+        await Assertions.Expect(card.Locator("pre.description")).ToHaveTextAsync(Newer);
+        await Assertions.Expect(row).ToContainTextAsync("quarantined");
+        pendingHash = newer.GetProperty("pending_hash").GetString()!;
 
         await card.GetByRole(AriaRole.Button, new() { Name = "Approve" }).ClickAsync();
         await Assertions.Expect(page.Locator("#banner")).ToContainTextAsync("Approved alpha/mutable");
