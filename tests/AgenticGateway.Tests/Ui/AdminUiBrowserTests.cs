@@ -133,6 +133,7 @@ public class AdminUiBrowserTests(AdminUiFixture fixture, ITestOutputHelper outpu
             ("spend", "#spend-totals", "pages-key"),
             ("models", "#deployments-table", "healthy"),
             ("sandboxes", "#sandboxes-table", ""),
+            ("mcp", "#mcp-servers-table", ""),
             ("logs", "#log-table", "pages-key"),
             ("orgs", "#page", ""),
             ("playground", "#playground-form", ""),

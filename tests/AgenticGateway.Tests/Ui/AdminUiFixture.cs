@@ -72,10 +72,13 @@ public sealed class AdminUiFixture : IAsyncLifetime
         return page;
     }
 
-    public async Task<IPage> SignInAsync(int width = 1440)
+    public Task<IPage> SignInAsync(int width = 1440) => SignInAsync(Gateway, width);
+
+    /// <summary>Signs in to another gateway with the same master key (a test's own config).</summary>
+    internal async Task<IPage> SignInAsync(GatewayServer gateway, int width = 1440)
     {
         var page = await NewPageAsync(width);
-        await page.GotoAsync(Gateway.Url + "/ui");
+        await page.GotoAsync(gateway.Url + "/ui");
         await page.FillAsync("#master-key", Master);
         await page.ClickAsync("#sign-in");
         await Assertions.Expect(page.Locator("#app")).ToBeVisibleAsync();

@@ -84,8 +84,14 @@
         { name: "tpm_limit", label: "Tokens / min", type: "number" },
         { name: "max_parallel_requests", label: "Parallel requests", type: "number" },
         { name: "duration", label: "Expires after", placeholder: "90d" },
+        { name: "mcp_servers", label: "MCP servers", type: "list", placeholder: "empty: all (the team's)" },
+        { name: "blocked_tools", label: "Blocked MCP tools", type: "list", placeholder: "github-delete_repo" },
       ], "Create key", async (values) => {
         if (values.team_id) values.team_id = dir.teamId(values.team_id);
+        // LiteLLM's object_permission: servers the key may use (unset: not restricted) and tools refused by their listed name.
+        const { mcp_servers, blocked_tools } = values;
+        delete values.mcp_servers; delete values.blocked_tools;
+        if (mcp_servers || blocked_tools) values.object_permission = Object.assign({}, mcp_servers ? { mcp_servers } : null, blocked_tools ? { blocked_tools } : null);
         const r = await api("/key/generate", { body: values });
         shown.replaceChildren(secretOnce(`New key ${r.key_alias || r.key_name}`, r.key));
         page = 1;
