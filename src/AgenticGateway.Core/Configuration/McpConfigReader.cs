@@ -37,6 +37,13 @@ internal static partial class McpConfigReader
             if (section.Int("max_result_bytes", 1024) is { } max) options = options with { MaxResultBytes = max };
             if (section.Int("tool_rpm", 1) is { } rpm) options = options with { ToolRpm = rpm };
             if (section.Bool("sandbox_server") is { } sandbox) options = options with { SandboxServer = sandbox };
+            if (section.StringList("scopes_supported") is { Length: > 0 } scopes)
+            {
+                // A scope token is printable ASCII without space, '"' or '\\' (RFC 6749 §3.3): it is quoted in the 401's challenge.
+                if (scopes.FirstOrDefault(sc => sc.Length == 0 || sc.Any(ch => ch is < '!' or > '~' or '"' or '\\')) is { } bad)
+                    context.Issues.Error(section.Child("scopes_supported"), $"'{bad}' is not an OAuth scope (printable ASCII without spaces, quotes or backslashes)");
+                else options = options with { ScopesSupported = scopes };
+            }
             if (section.Map("loop_breaker") is { } loop)
             {
                 if (loop.Int("max_repeats", 0, 10_000) is { } repeats) options = options with { LoopMaxRepeats = repeats };
@@ -144,8 +151,13 @@ internal static partial class McpConfigReader
         var headers = new List<KeyValuePair<string, Secret>>();
         var authType = e.String("auth_type")?.ToLowerInvariant();
         var authValue = e.AuthSecret("auth_value") ?? e.AuthSecret("authentication_token");
+        McpTokenExchange? exchange = null;
         switch (authType)
         {
+            case "oauth2_token_exchange":
+                exchange = ReadTokenExchange(e, strict, transport);
+                if (exchange is null) ok = false;
+                break;
             case null or "none" when authValue is null: break;
             case null or "bearer_token": headers.Add(new("Authorization", new Secret("Bearer " + StripBearer(authValue!)))); break;
             case "api_key": headers.Add(new("X-API-Key", new Secret(authValue))); break;
@@ -153,7 +165,7 @@ internal static partial class McpConfigReader
             case "authorization": headers.Add(new("Authorization", new Secret(authValue))); break;
             case "token": headers.Add(new("Authorization", new Secret("token " + authValue))); break;
             default:
-                issues.Unsupported(e.Child("auth_type"), $"MCP auth_type '{authType}'", "use bearer_token, api_key, basic, authorization or token with a static credential, or static_headers");
+                issues.Unsupported(e.Child("auth_type"), $"MCP auth_type '{authType}'", "use bearer_token, api_key, basic, authorization or token with a static credential, static_headers, or oauth2_token_exchange for per-user tokens");
                 break;
         }
         if (authType is not (null or "none") && authValue is null && authType is "bearer_token" or "api_key" or "basic" or "authorization" or "token")
@@ -215,6 +227,7 @@ internal static partial class McpConfigReader
             ToolRpm = e.Int("tool_rpm", 1),
             ToolRpms = rpms.ToImmutable(),
             CallTimeout = e.Duration("call_timeout", positive: true),
+            TokenExchange = exchange,
             Path = e.Path,
         };
         if (transport == McpTransport.OpenApi && uri is null && spec is not null && !spec.StartsWith("http", StringComparison.OrdinalIgnoreCase))
@@ -224,6 +237,73 @@ internal static partial class McpConfigReader
             if (!strict && e.Has(quiet)) e.Context.Issues.Warning(e.Child(quiet), "accepted and ignored (not served by this gateway)");
         e.ReportUnknownKeys(strict);
         return ok ? config : null;
+    }
+
+    /// <summary>
+    /// auth_type oauth2_token_exchange, with LiteLLM's fields: token_exchange_endpoint (or token_url), audience,
+    /// subject_token_type, client_id, client_secret, scopes and token_endpoint_auth_method; resource (RFC 8693's) besides.
+    /// </summary>
+    private static McpTokenExchange? ReadTokenExchange(ConfigMap e, bool strict, McpTransport transport)
+    {
+        var issues = e.Context.Issues;
+        var ok = true;
+        if (transport is not (McpTransport.Http or McpTransport.Sse))
+        {
+            issues.Error(e.Child("auth_type"), "oauth2_token_exchange needs an http or sse MCP server (the exchanged token is sent as its Authorization header)");
+            ok = false;
+        }
+        var endpointKey = e.Has("token_exchange_endpoint") ? "token_exchange_endpoint" : "token_url";
+        var endpointText = e.String(endpointKey);
+        Uri? endpoint = null;
+        if (endpointText is null)
+        {
+            issues.Error(e.Path, "auth_type oauth2_token_exchange needs token_exchange_endpoint (the authorization server's token endpoint)");
+            ok = false;
+        }
+        else if (!Uri.TryCreate(endpointText, UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https"))
+        {
+            issues.Error(e.Child(endpointKey), $"expected an http(s) URL, got '{endpointText}'");
+            ok = false;
+        }
+        var clientId = e.String("client_id");
+        var clientSecret = e.AuthSecret("client_secret");
+        // LiteLLM refuses the exchange without both: the gateway is a confidential client of the authorization server.
+        if (string.IsNullOrEmpty(clientId) || string.IsNullOrEmpty(clientSecret))
+        {
+            issues.Error(e.Path, "auth_type oauth2_token_exchange needs client_id and client_secret (the gateway's own credentials at the token endpoint)");
+            ok = false;
+        }
+        var method = e.String("token_endpoint_auth_method");
+        bool basic;
+        switch (method)
+        {
+            // LiteLLM sends the credentials in the form unless told otherwise; our schema uses the method every
+            // authorization server must support (RFC 6749 §2.3.1).
+            case null: basic = strict; break;
+            case "client_secret_basic": basic = true; break;
+            case "client_secret_post": basic = false; break;
+            default:
+                issues.Error(e.Child("token_endpoint_auth_method"), $"must be client_secret_basic or client_secret_post, got '{method}'");
+                return null;
+        }
+        var subjectType = e.String("subject_token_type") ?? McpTokenExchange.AccessTokenType;
+        if (!subjectType.StartsWith("urn:", StringComparison.Ordinal))
+        {
+            issues.Error(e.Child("subject_token_type"), $"expected a token type URI such as {McpTokenExchange.AccessTokenType} or urn:ietf:params:oauth:token-type:jwt, got '{subjectType}'");
+            ok = false;
+        }
+        if (!ok) return null;
+        return new McpTokenExchange
+        {
+            Endpoint = endpoint!,
+            Audience = e.String("audience"),
+            Resource = e.String("resource"),
+            SubjectTokenType = subjectType,
+            Scopes = e.StringList("scopes"),
+            ClientId = clientId!,
+            ClientSecret = new Secret(clientSecret),
+            BasicAuth = basic,
+        };
     }
 
     private static string StripBearer(string value) =>

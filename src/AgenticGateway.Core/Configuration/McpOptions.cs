@@ -40,11 +40,25 @@ internal sealed record McpOptions
     public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>The built-in <c>sandbox</c> server; null: on where the sandbox API is (enabled, and its driver runs here).</summary>
     public bool? SandboxServer { get; init; }
+    /// <summary>
+    /// The scopes a client may ask the authorization server for to call <c>/mcp</c>: the protected resource metadata's
+    /// scopes_supported (RFC 9728) and the scope of a 401's challenge. Empty: none are advertised.
+    /// </summary>
+    public ImmutableArray<string> ScopesSupported { get; init; } = [];
 
     public bool Enabled => !Servers.IsDefaultOrEmpty || SandboxServer == true;
 
     /// <summary>The name of the built-in server (a configured server may not take it).</summary>
     public const string SandboxServerName = "sandbox";
+
+    /// <summary>
+    /// The path of a resource's RFC 9728 metadata: the well-known prefix, then the resource's path (<c>/mcp</c> or
+    /// <c>/mcp/{server}</c>), where MCP clients look for it (MCP 2025-11-25, authorization, protected resource metadata discovery).
+    /// </summary>
+    public static string ResourceMetadataPath(string? server) => "/.well-known/oauth-protected-resource" + ResourcePath(server);
+
+    /// <summary>The path of the MCP endpoint a caller reaches: every server's, or one's.</summary>
+    public static string ResourcePath(string? server) => server is null ? "/mcp" : "/mcp/" + Uri.EscapeDataString(server);
 }
 
 internal enum McpPrefixMode { Always, Never }
@@ -83,6 +97,11 @@ internal sealed record McpServerConfig
     public int? ToolRpm { get; init; }
     public ImmutableDictionary<string, int> ToolRpms { get; init; } = ImmutableDictionary<string, int>.Empty;
     public TimeSpan? CallTimeout { get; init; }
+    /// <summary>
+    /// Per-user credentials (auth_type oauth2_token_exchange): each call carries a token the gateway got for the caller
+    /// by exchanging the caller's own JWT (RFC 8693); callers without one may not call this server. Null: none.
+    /// </summary>
+    public McpTokenExchange? TokenExchange { get; init; }
     /// <summary>Where in the config file it came from, for messages.</summary>
     public string Path { get; init; } = "";
 
@@ -92,4 +111,30 @@ internal sealed record McpServerConfig
     /// <summary>Whether the server's allow and deny lists let its tool be served at all.</summary>
     public bool Serves(string tool) =>
         !DisallowedTools.Contains(tool, StringComparer.Ordinal) && (AllowedTools.IsDefaultOrEmpty || AllowedTools.Contains(tool, StringComparer.Ordinal));
+}
+
+/// <summary>
+/// How a server's per-user tokens are got: an RFC 8693 token exchange at <see cref="Endpoint"/>, the caller's JWT as
+/// the subject token, the gateway authenticating as a confidential client (LiteLLM's token_exchange_endpoint,
+/// audience, subject_token_type, client_id, client_secret, scopes, token_endpoint_auth_method).
+/// </summary>
+internal sealed record McpTokenExchange
+{
+    /// <summary>RFC 8693's default subject token type: an OAuth access token (LiteLLM's default too).</summary>
+    public const string AccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+
+    public required Uri Endpoint { get; init; }
+    /// <summary>The logical name of the upstream the token is for (RFC 8693 audience); null: not sent.</summary>
+    public string? Audience { get; init; }
+    /// <summary>The upstream's URI (RFC 8693 resource, RFC 8707); null: not sent.</summary>
+    public string? Resource { get; init; }
+    public string SubjectTokenType { get; init; } = AccessTokenType;
+    public ImmutableArray<string> Scopes { get; init; } = [];
+    public required string ClientId { get; init; }
+    public Secret ClientSecret { get; init; }
+    /// <summary>
+    /// HTTP Basic client authentication (client_secret_basic, which RFC 6749 §2.3.1 has every server support); false:
+    /// the credentials in the form (client_secret_post, LiteLLM's default).
+    /// </summary>
+    public bool BasicAuth { get; init; } = true;
 }

@@ -36,7 +36,7 @@ internal static class ErrorWriter
         response.StatusCode = error.Status;
         response.ContentType = "application/json";
         if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
-        if (error.Status == 401) response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+        if (error.Status == 401) response.Headers[HeaderNames.WWWAuthenticate] = BearerChallenge(response.HttpContext);
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
         {
@@ -56,6 +56,24 @@ internal static class ErrorWriter
         }
         response.ContentLength = buffer.WrittenCount;
         return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+    }
+
+    /// <summary>
+    /// A 401's challenge for MCP clients: with an authorization server to name (a JWT issuer), where the endpoint's
+    /// protected resource metadata is (RFC 9728 §5.1), and the scopes to ask for when configured (MCP 2025-11-25,
+    /// authorization); else plain Bearer.
+    /// </summary>
+    private static string BearerChallenge(HttpContext context)
+    {
+        var options = context.RequestServices.GetService<Runtime.RuntimeHolder>()?.Current.Options;
+        if (options?.Jwt?.Issuer is not { Length: > 0 }) return "Bearer";
+        var request = context.Request;
+        var metadata = request.Scheme + "://" + request.Host.Value + request.PathBase.Value
+            + Configuration.McpOptions.ResourceMetadataPath(context.GetRouteValue("server") as string);
+        var challenge = $"Bearer resource_metadata=\"{metadata}\"";
+        // scope is a quoted string of space-separated scope tokens, which hold no '"' or '\\' (RFC 6749 §3.3).
+        if (options.Mcp.ScopesSupported.Length > 0) challenge += $", scope=\"{string.Join(' ', options.Mcp.ScopesSupported)}\"";
+        return challenge;
     }
 
     public static void Write(IBufferWriter<byte> output, ApiError error)

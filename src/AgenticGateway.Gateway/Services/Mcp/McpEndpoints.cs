@@ -26,6 +26,7 @@ internal static class McpEndpoints
         services.AddSingleton<McpCallGuard>();
         services.AddSingleton<McpMetrics>();
         services.AddSingleton<McpHandlers>();
+        services.AddSingleton<McpOAuthExchange>();
         services.AddMcpServer(o =>
             {
                 o.ServerInfo = new Implementation { Name = "agentic-gateway", Version = Telemetry.TelemetryNames.Version };
@@ -78,13 +79,16 @@ internal static class McpEndpoints
             if (context.Route().Router == GatewayRoute.McpRouter && context.Features.Get<Caller>() is { } caller)
             {
                 var server = context.GetRouteValue("server") as string;
-                context.User = new ClaimsPrincipal(new McpRequestIdentity(caller, server, UpstreamHeaders(context.Request)));
+                var identity = new McpRequestIdentity(caller, server, UpstreamHeaders(context.Request));
+                // The caller's JWT, for the servers whose tokens are exchanged for it; it is not among the headers above.
+                context.User = McpOAuthSubject.Of(context) is { } subject ? new ClaimsPrincipal([identity, subject]) : new ClaimsPrincipal(identity);
             }
             return next(context);
         });
         app.MapMcp("/mcp").Gateway(GatewayRoute.Mcp);
         app.MapMcp("/mcp/{server}").Gateway(GatewayRoute.Mcp);
         McpAdminEndpoints.Map(app);
+        McpOAuthMetadata.Map(app);
     }
 
     /// <summary>

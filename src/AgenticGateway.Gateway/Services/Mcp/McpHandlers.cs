@@ -15,7 +15,7 @@ namespace AgenticGateway.Services.Mcp;
 /// lists fanned out over the federation and filtered to what the caller may call, and calls checked (permission, pin,
 /// limits, loop breaker, budget), bounded (timeout, result size) and routed to the tool's server.
 /// </summary>
-internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard, McpMetrics metrics, IHttpContextAccessor http, ILogger<McpHandlers> log)
+internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard, McpMetrics metrics, McpOAuthExchange oauth, IHttpContextAccessor http, ILogger<McpHandlers> log)
 {
     public async ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> request, CancellationToken ct)
     {
@@ -47,6 +47,17 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
         var owner = McpRequestIdentity.OwnerOf(who.Caller);
         var options = federation.Options;
+        List<KeyValuePair<string, string>> headers;
+        try
+        {
+            headers = await ForwardedAsync(request.User, who, tool.Server, ct);
+        }
+        catch (McpTokenExchangeException ex)
+        {
+            metrics.Call(tool.Server.Name, tool.Name, "refused", 0);
+            LogRefused(log, tool.Name, ex.Message);
+            return Failure(ex.Message);
+        }
         var (refusal, hold) = await guard.AdmitAsync(who.Caller, owner, tool, args, options, ct);
         if (refusal is not null)
         {
@@ -56,7 +67,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         }
 
         var started = Stopwatch.GetTimestamp();
-        var context = new McpCallContext(owner, request.Server.SessionId, Forwarded(who, tool.Server));
+        var context = new McpCallContext(owner, request.Server.SessionId, headers);
         var timeout = tool.Server.Config?.CallTimeout ?? options.CallTimeout;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
@@ -131,11 +142,12 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         if (federation.ResolvePrompt(name, who.Server) is not { } target || !McpAccess.MayUseServer(who.Caller, target.Server))
             throw new McpProtocolException($"Unknown prompt: {name}", McpErrorCode.InvalidParams);
         var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
+        var headers = await ForwardedOrRefusedAsync(request.User, who, target.Server, ct);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(federation.Options.CallTimeout);
         try
         {
-            return await target.Server.Upstream.GetPromptAsync(target.Name, args, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, Forwarded(who, target.Server)), limit.Token);
+            return await target.Server.Upstream.GetPromptAsync(target.Name, args, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, headers), limit.Token);
         }
         catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
@@ -161,11 +173,12 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var server = await federation.ResourceServerAsync(uri, who.Server, ct);
         if (server is null || !McpAccess.MayUseServer(who.Caller, server))
             throw new McpProtocolException($"Resource not found: {uri}", McpErrorCode.ResourceNotFound);
+        var headers = await ForwardedOrRefusedAsync(request.User, who, server, ct);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(federation.Options.CallTimeout);
         try
         {
-            return await server.Upstream.ReadResourceAsync(uri, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, Forwarded(who, server)), limit.Token);
+            return await server.Upstream.ReadResourceAsync(uri, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, headers), limit.Token);
         }
         catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
@@ -201,6 +214,38 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
                 result.Add(new(name, value));
         }
         return result;
+    }
+
+    /// <summary>
+    /// The headers of a call to <paramref name="server"/>: <see cref="Forwarded"/>'s, and for a server with per-user
+    /// tokens (oauth2_token_exchange) the token exchanged for the caller's JWT as its Authorization, in place of any
+    /// the client forwarded. A caller without a JWT (a virtual key, the master key) has no identity to exchange.
+    /// </summary>
+    /// <exception cref="McpTokenExchangeException">No token could be had; the message says why, for the caller.</exception>
+    private async ValueTask<List<KeyValuePair<string, string>>> ForwardedAsync(System.Security.Claims.ClaimsPrincipal? user, McpRequestIdentity who, ServerState server, CancellationToken ct)
+    {
+        var headers = Forwarded(who, server);
+        if (server.Config?.TokenExchange is not { } exchange) return headers;
+        var subject = user?.Identities.OfType<McpOAuthSubject>().FirstOrDefault()
+            ?? throw new McpTokenExchangeException($"The MCP server '{server.Name}' is called with each user's own token, exchanged for the JWT "
+                + "the user authenticates with: call it with such a JWT (Authorization: Bearer <jwt>), not an API key.");
+        var token = await oauth.AccessTokenAsync(server.Name, exchange, subject, ct);
+        headers.RemoveAll(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase));
+        headers.Add(new("Authorization", "Bearer " + token));
+        return headers;
+    }
+
+    /// <summary><see cref="ForwardedAsync"/> for prompts and resources, whose refusals are JSON-RPC errors.</summary>
+    private async ValueTask<List<KeyValuePair<string, string>>> ForwardedOrRefusedAsync(System.Security.Claims.ClaimsPrincipal? user, McpRequestIdentity who, ServerState server, CancellationToken ct)
+    {
+        try
+        {
+            return await ForwardedAsync(user, who, server, ct);
+        }
+        catch (McpTokenExchangeException ex)
+        {
+            throw new McpProtocolException(ex.Message, McpErrorCode.InvalidRequest);
+        }
     }
 
     private string RequestId() => http.HttpContext?.Features.Get<GatewayRequest>()?.Id ?? "";
