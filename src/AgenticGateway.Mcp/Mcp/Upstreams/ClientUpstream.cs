@@ -56,6 +56,9 @@ internal sealed partial class ClientUpstream : IMcpUpstream
         {
             var result = await Guard(client, c => c.ListToolsAsync(new ListToolsRequestParams { Cursor = cursor }, ct));
             tools.AddRange(result.Tools);
+            // The raw list does not fill the client's tool cache, which tools/call consults for x-mcp-header arguments
+            // (and warns on every call without it).
+            client.AddKnownTools(result.Tools);
             if ((cursor = result.NextCursor) is null) break;
         }
         return tools;
