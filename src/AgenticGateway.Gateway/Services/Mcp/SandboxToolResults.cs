@@ -68,42 +68,29 @@ internal sealed class SandboxExecution
     /// <summary>The agent's result fields kept in the JSON (its images go in image blocks instead).</summary>
     private static readonly string[] ResultFields = ["is_main_result", "text", "html", "markdown", "svg", "latex", "json"];
 
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
-    private readonly List<JsonElement> _results = [];
-    private JsonElement? _exception;
-    private JsonElement? _done;
+    // The REST API's gatherer: the same events make the same fields in both APIs.
+    private readonly Sandboxes.ExecutionResult _events = new();
 
-    public void Add(AgentEvent e)
-    {
-        switch (e.Type)
-        {
-            case "stdout": _stdout.Append(e.String("data")); break;
-            case "stderr": _stderr.Append(e.String("data")); break;
-            case "result": _results.Add(e.Body); break;
-            case "exception": _exception = e.Body; break;
-            case "done": _done = e.Body; break;
-        }
-    }
+    public void Add(AgentEvent e) => _events.Add(e);
 
     public CallToolResult ToResult(string? note)
     {
         var images = new List<ContentBlock>();
-        foreach (var result in _results)
+        foreach (var result in _events.Results)
             foreach (var (field, mimeType) in ImageFields)
                 if (result.TryGetProperty(field, out var data) && data.ValueKind == JsonValueKind.String)
                     // The agent's base64 is the block's wire form already: no decoding and encoding again.
                     images.Add(new ImageContentBlock { Data = Encoding.UTF8.GetBytes(data.GetString()!), MimeType = mimeType });
-        return SandboxToolResults.Structured(Write, isError: _exception is not null, note, images);
+        return SandboxToolResults.Structured(Write, isError: _events.Exception is not null, note, images);
     }
 
     private void Write(Utf8JsonWriter w)
     {
         w.WriteStartObject();
-        w.WriteString("stdout", _stdout.ToString());
-        w.WriteString("stderr", _stderr.ToString());
+        w.WriteString("stdout", _events.Stdout);
+        w.WriteString("stderr", _events.Stderr);
         w.WriteStartArray("results");
-        foreach (var r in _results)
+        foreach (var r in _events.Results)
         {
             w.WriteStartObject();
             foreach (var p in r.EnumerateObject())
@@ -118,7 +105,7 @@ internal sealed class SandboxExecution
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        if (_exception is { } ex)
+        if (_events.Exception is { } ex)
         {
             w.WriteStartObject("error");
             foreach (var name in new[] { "name", "value", "traceback" })
@@ -126,8 +113,8 @@ internal sealed class SandboxExecution
             w.WriteEndObject();
         }
         else w.WriteNull("error");
-        var done = _done ?? default;
-        w.WriteNumber("exit_code", done.ValueKind == JsonValueKind.Object && done.TryGetProperty("exit_code", out var code) && code.TryGetInt32(out var c) ? c : (_exception is null ? 0 : 1));
+        var done = _events.Done ?? default;
+        w.WriteNumber("exit_code", done.ValueKind == JsonValueKind.Object && done.TryGetProperty("exit_code", out var code) && code.TryGetInt32(out var c) ? c : (_events.Exception is null ? 0 : 1));
         foreach (var flag in new[] { "truncated", "timed_out", "context_restarted" })
             w.WriteBoolean(flag, done.ValueKind == JsonValueKind.Object && done.TryGetProperty(flag, out var f) && f.ValueKind == JsonValueKind.True);
         w.WriteEndObject();

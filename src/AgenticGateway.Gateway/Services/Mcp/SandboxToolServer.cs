@@ -185,14 +185,7 @@ internal sealed class SandboxToolServer(SandboxManager manager, TimeProvider tim
                 var final = offset + length == bytes.Length;
                 var chunkOffset = offset;
                 var data = Convert.ToBase64String(bytes, offset, length);
-                await sandbox.Agent.CallAsync(AgentOps.FsWrite, w =>
-                {
-                    w.WriteString("path", path);
-                    w.WriteString("data_b64", data);
-                    w.WriteNumber("offset", chunkOffset);
-                    w.WriteBoolean("final", final);
-                    w.WriteString("upload", upload);
-                }, ct);
+                await Sandboxes.FileEndpoints.WriteChunkAsync(sandbox, path, data, chunkOffset, final, upload, ct);
                 offset += length;
             } while (offset < bytes.Length);
         }

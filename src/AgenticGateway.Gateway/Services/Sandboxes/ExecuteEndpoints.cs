@@ -168,6 +168,13 @@ internal sealed class ExecutionResult
     private JsonElement? _exception;
     private JsonElement? _done;
 
+    // What was gathered, for the MCP sandbox server's results (Services/Mcp/SandboxToolResults.cs).
+    public string Stdout => _stdout.ToString();
+    public string Stderr => _stderr.ToString();
+    public IReadOnlyList<JsonElement> Results => _results;
+    public JsonElement? Exception => _exception;
+    public JsonElement? Done => _done;
+
     public void Add(AgentEvent e)
     {
         switch (e.Type)

@@ -18,6 +18,20 @@ namespace AgenticGateway.Services.Sandboxes;
 /// </summary>
 internal static class FileEndpoints
 {
+    /// <summary>
+    /// One chunk of a file written through the agent (fs.write): base64 data at an offset of the upload named
+    /// <paramref name="upload"/>, which the agent renames into place on the final chunk. Used by the MCP sandbox server too.
+    /// </summary>
+    internal static Task WriteChunkAsync(Sandbox sandbox, string path, string data, long offset, bool final, string upload, CancellationToken ct) =>
+        sandbox.Agent.CallAsync(AgentOps.FsWrite, w =>
+        {
+            w.WriteString("path", path);
+            w.WriteString("data_b64", data);
+            w.WriteNumber("offset", offset);
+            w.WriteBoolean("final", final);
+            w.WriteString("upload", upload);
+        }, ct);
+
     private const int Chunk = 1 << 20;
 
     public static void Map(IEndpointRouteBuilder app, SandboxHttp http)
@@ -87,14 +101,7 @@ internal static class FileEndpoints
                 if (offset + filled > max) return -1;
                 var chunkOffset = offset;
                 var data = Convert.ToBase64String(buffer, 0, filled);
-                await sandbox.Agent.CallAsync(AgentOps.FsWrite, w =>
-                {
-                    w.WriteString("path", path);
-                    w.WriteString("data_b64", data);
-                    w.WriteNumber("offset", chunkOffset);
-                    w.WriteBoolean("final", final);
-                    w.WriteString("upload", upload);
-                }, cancellationToken);
+                await WriteChunkAsync(sandbox, path, data, chunkOffset, final, upload, cancellationToken);
                 offset += filled;
                 if (final) return offset;
             }
