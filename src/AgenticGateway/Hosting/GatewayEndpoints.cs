@@ -65,6 +65,9 @@ internal static class GatewayEndpoints
     /// <summary>404 for unknown paths; 405 (with Allow) for a known path used with the wrong method.</summary>
     private static ApiError Unmatched(HttpRequest request)
     {
+        // The MCP SDK's endpoints take JSON bodies only: another content type falls through to here.
+        if (Pipeline.ErrorShapes.IsJsonRpc(request.Path) && request.Method == HttpMethods.Post && !(request.ContentType ?? "").StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return new ApiError(415, $"POST {request.Path} takes a JSON-RPC body with Content-Type: application/json (got '{request.ContentType}').", "invalid_request_error", "unsupported_media_type");
         var path = (request.Path.Value ?? "").TrimEnd('/');
         if (path.StartsWith("/v1/", StringComparison.Ordinal)) path = path[3..];
         if (request.Method != HttpMethods.Post && PostRoutes.Contains(path, StringComparer.Ordinal))

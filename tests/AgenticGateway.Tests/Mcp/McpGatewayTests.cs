@@ -132,6 +132,16 @@ public class McpGatewayTests
         using var body = await GatewayServer.JsonAsync(anonymous);
         Assert.Equal("2.0", body.RootElement.GetProperty("jsonrpc").GetString());
         Assert.Equal(-32600, body.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+
+        // A server that is not configured is a 404; a body that is not JSON a 415; both in JSON-RPC's shape.
+        using var nosuch = await s.Gateway.PostJsonAsync("/mcp/nosuch", """{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", configure: r => r.Headers.Authorization = new("Bearer", Master));
+        Assert.Equal(HttpStatusCode.NotFound, nosuch.StatusCode);
+        Assert.Contains("nosuch", (await GatewayServer.JsonAsync(nosuch)).RootElement.GetProperty("error").GetProperty("message").GetString());
+        using var plain = new HttpRequestMessage(HttpMethod.Post, "/mcp") { Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""") };
+        plain.Headers.Authorization = new("Bearer", Master);
+        using var wrongType = await s.Gateway.Client.SendAsync(plain);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, wrongType.StatusCode);
+        Assert.Equal("2.0", (await GatewayServer.JsonAsync(wrongType)).RootElement.GetProperty("jsonrpc").GetString());
     }
 
     [Fact]

@@ -79,6 +79,9 @@ internal static class McpEndpoints
             if (context.Route().Router == GatewayRoute.McpRouter && context.Features.Get<Caller>() is { } caller)
             {
                 var server = context.GetRouteValue("server") as string;
+                // /mcp/{server} of a server that is not configured: a 404, not an empty server.
+                if (server is not null && context.RequestServices.GetRequiredService<McpGateway>().Federation.Server(server) is null)
+                    return PipelineErrors.WriteAsync(context, new OpenAi.ApiError(404, $"No MCP server '{server}' is configured here.", "invalid_request_error", "mcp_server_not_found"));
                 var identity = new McpRequestIdentity(caller, server, UpstreamHeaders(context.Request));
                 // The caller's JWT, for the servers whose tokens are exchanged for it; it is not among the headers above.
                 context.User = McpOAuthSubject.Of(context) is { } subject ? new ClaimsPrincipal([identity, subject]) : new ClaimsPrincipal(identity);
