@@ -76,6 +76,9 @@ internal static class GatewayApp
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        // The MCP SDK logs every request's handler start and end, and each client call, at Information: three lines per
+        // tool call beside the access line and the gateway's own line for it. Its warnings and errors still show.
+        builder.Logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
 
         builder.WebHost.UseUrls(start.Urls);
         // Run request continuations inline on the transport's I/O thread rather than queueing them: the handlers never
