@@ -47,7 +47,8 @@ internal sealed partial class McpGateway(RuntimeHolder runtimes, ToolPins pins, 
         McpFederation next;
         lock (_lock)
         {
-            if (_current is not null && (ReferenceEquals(options, _builtFrom) || StartupOnlySettings.SameValue(options, _builtFrom)))
+            // Another thread rebuilt it, or a reload left mcp: as it was (a new but equal object).
+            if (_current is not null && StartupOnlySettings.SameValue(options, _builtFrom))
             {
                 _builtFrom = options;
                 return _current;

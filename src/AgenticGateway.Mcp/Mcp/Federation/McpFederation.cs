@@ -286,7 +286,6 @@ internal sealed class ServerState(IMcpUpstream upstream, McpServerConfig? config
     private long _lastSuccess;
 
     public bool Healthy => Volatile.Read(ref _failures) == 0 && Volatile.Read(ref _lastSuccess) != 0;
-    public int ConsecutiveFailures => Volatile.Read(ref _failures);
     public string? LastError => _lastError;
 
     public void Succeeded()

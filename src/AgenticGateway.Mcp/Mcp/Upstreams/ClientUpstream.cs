@@ -44,9 +44,6 @@ internal sealed partial class ClientUpstream : IMcpUpstream
     public string Name => _config.Name;
     public event Action<IMcpUpstream>? ListChanged;
 
-    /// <summary>The last connection failure while the server is down (null when connected or not yet tried).</summary>
-    public Exception? LastFailure => _client is null ? _lastFailure : null;
-
     public async ValueTask<IReadOnlyList<Tool>> ListToolsAsync(CancellationToken ct)
     {
         var client = await ClientAsync(ct);

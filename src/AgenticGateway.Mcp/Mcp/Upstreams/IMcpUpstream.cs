@@ -36,7 +36,4 @@ internal interface IMcpUpstream : IAsyncDisposable
 /// <paramref name="Headers"/> are the client's headers this server may receive (its forward list, and
 /// x-mcp-{server}-{header}), never the gateway's credentials.
 /// </summary>
-internal sealed record McpCallContext(string Owner, string? Session, IReadOnlyList<KeyValuePair<string, string>> Headers)
-{
-    public static readonly McpCallContext Internal = new("admin", null, []);
-}
+internal sealed record McpCallContext(string Owner, string? Session, IReadOnlyList<KeyValuePair<string, string>> Headers);
