@@ -12,17 +12,29 @@ internal static class ErrorWriter
     /// <param name="anthropic">Write it in Anthropic's shape, for Anthropic-format clients (/v1/messages).</param>
     public static Task WriteAsync(HttpResponse response, ApiError error, bool anthropic = false)
     {
-        if (response.HasStarted) return Task.CompletedTask;
-        response.StatusCode = error.Status;
-        response.ContentType = "application/json";
-        if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
+        if (!Start(response, error)) return Task.CompletedTask;
         var buffer = new ArrayBufferWriter<byte>(256);
         // A provider's own error body goes as it came to a client of the same format.
         if (error is UpstreamApiError { RawBody: { } raw } upstream && upstream.RawIsAnthropic == anthropic) buffer.Write(raw);
         else if (anthropic) Providers.Anthropic.Inbound.AnthropicErrors.Write(buffer, error);
         else Write(buffer, error);
-        response.ContentLength = buffer.WrittenCount;
-        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+        return Finish(response, buffer);
+    }
+
+    /// <summary>The status and headers every error response has; false when the response has started (too late for one).</summary>
+    private static bool Start(HttpResponse response, ApiError error)
+    {
+        if (response.HasStarted) return false;
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
+        return true;
+    }
+
+    private static Task Finish(HttpResponse response, ArrayBufferWriter<byte> body)
+    {
+        response.ContentLength = body.WrittenCount;
+        return response.Body.WriteAsync(body.WrittenMemory).AsTask();
     }
 
     /// <summary>
@@ -32,10 +44,7 @@ internal static class ErrorWriter
     /// </summary>
     public static Task WriteJsonRpcAsync(HttpResponse response, ApiError error)
     {
-        if (response.HasStarted) return Task.CompletedTask;
-        response.StatusCode = error.Status;
-        response.ContentType = "application/json";
-        if (error.RetryAfterSeconds is { } retryAfter) response.Headers[HeaderNames.RetryAfter] = retryAfter.ToString(CultureInfo.InvariantCulture);
+        if (!Start(response, error)) return Task.CompletedTask;
         if (error.Status == 401) response.Headers[HeaderNames.WWWAuthenticate] = BearerChallenge(response.HttpContext);
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
@@ -54,8 +63,7 @@ internal static class ErrorWriter
             w.WriteEndObject();
             w.WriteEndObject();
         }
-        response.ContentLength = buffer.WrittenCount;
-        return response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
+        return Finish(response, buffer);
     }
 
     /// <summary>
