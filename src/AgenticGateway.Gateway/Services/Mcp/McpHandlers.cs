@@ -1,3 +1,4 @@
+using AgenticGateway.Configuration;
 using System.Diagnostics;
 using System.Text.Json;
 using AgenticGateway.Mcp;
@@ -37,7 +38,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var tool = await federation.FindToolAsync(name, who.Server, ct);
         if (tool is null)
         {
-            var held = Held(federation, name, who.Server);
+            var held = federation.HeldReason(name, who.Server);
             throw new McpProtocolException(held is null ? $"Unknown tool: {name}"
                 : $"Tool {name} is quarantined ({held}); an admin must approve its current definition before it can be called", McpErrorCode.InvalidParams);
         }
@@ -47,18 +48,18 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
         var owner = McpRequestIdentity.OwnerOf(who.Caller);
         var options = federation.Options;
-        List<KeyValuePair<string, string>> headers;
+        List<KeyValuePair<string, string>>? headers = null;
+        string? refusal = null;
+        Limits.Budgets.Hold? hold = null;
         try
         {
             headers = await ForwardedAsync(request.User, who, tool.Server, ct);
         }
         catch (McpTokenExchangeException ex)
         {
-            metrics.Call(tool.Server.Name, tool.Name, "refused", 0);
-            LogRefused(log, tool.Name, ex.Message);
-            return Failure(ex.Message);
+            refusal = ex.Message;
         }
-        var (refusal, hold) = await guard.AdmitAsync(who.Caller, owner, tool, args, options, ct);
+        if (refusal is null) (refusal, hold) = await guard.AdmitAsync(who.Caller, owner, tool, args, options, ct);
         if (refusal is not null)
         {
             metrics.Call(tool.Server.Name, tool.Name, "refused", 0);
@@ -67,7 +68,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         }
 
         var started = Stopwatch.GetTimestamp();
-        var context = new McpCallContext(owner, request.Server.SessionId, headers);
+        var context = new McpCallContext(owner, request.Server.SessionId, headers!);
         var timeout = tool.Server.Config?.CallTimeout ?? options.CallTimeout;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
@@ -99,8 +100,9 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         catch (McpProtocolException)
         {
             // The upstream's own protocol error (unknown tool, bad arguments) goes to the client as it is.
-            metrics.Call(tool.Server.Name, tool.Name, "protocol_error", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            await guard.ChargeAsync(who.Caller, tool, hold, RequestId(), 400, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            var failedAfter = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            metrics.Call(tool.Server.Name, tool.Name, "protocol_error", failedAfter);
+            await guard.ChargeAsync(who.Caller, tool, hold, RequestId(), 400, failedAfter);
             throw;
         }
         catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or McpException or InvalidOperationException)
@@ -116,8 +118,9 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         span?.SetTag("mcp.outcome", outcome);
         metrics.Call(tool.Server.Name, tool.Name, outcome, elapsed);
-        await guard.ChargeAsync(who.Caller, tool, hold, RequestId(), status, elapsed);
-        LogCall(log, tool.Name, outcome, elapsed, RequestId());
+        var requestId = RequestId();
+        await guard.ChargeAsync(who.Caller, tool, hold, requestId, status, elapsed);
+        LogCall(log, tool.Name, outcome, elapsed, requestId);
         return result;
     }
 
@@ -142,17 +145,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         if (federation.ResolvePrompt(name, who.Server) is not { } target || !McpAccess.MayUseServer(who.Caller, target.Server))
             throw new McpProtocolException($"Unknown prompt: {name}", McpErrorCode.InvalidParams);
         var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
-        var headers = await ForwardedOrRefusedAsync(request.User, who, target.Server, ct);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(federation.Options.CallTimeout);
-        try
-        {
-            return await target.Server.Upstream.GetPromptAsync(target.Name, args, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, headers), limit.Token);
-        }
-        catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
-        {
-            throw new McpProtocolException($"The MCP server '{target.Server.Name}' is unavailable: {ex.Message}", McpErrorCode.InternalError);
-        }
+        return await RelayAsync(request, who, target.Server, federation.Options, (context, c) => target.Server.Upstream.GetPromptAsync(target.Name, args, context, c), ct);
     }
 
     public async ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> request, CancellationToken ct)
@@ -173,12 +166,30 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var server = await federation.ResourceServerAsync(uri, who.Server, ct);
         if (server is null || !McpAccess.MayUseServer(who.Caller, server))
             throw new McpProtocolException($"Resource not found: {uri}", McpErrorCode.ResourceNotFound);
-        var headers = await ForwardedOrRefusedAsync(request.User, who, server, ct);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(federation.Options.CallTimeout);
+        return await RelayAsync(request, who, server, federation.Options, (context, c) => server.Upstream.ReadResourceAsync(uri, context, c), ct);
+    }
+
+    /// <summary>
+    /// A prompt or resource read on its server, with the caller's headers (or exchanged token) and the call timeout.
+    /// Refusals and an unavailable server are JSON-RPC errors: unlike a tool's, these results have no isError.
+    /// </summary>
+    private async Task<T> RelayAsync<TParams, T>(RequestContext<TParams> request, McpRequestIdentity who, ServerState server, McpOptions options,
+        Func<McpCallContext, CancellationToken, ValueTask<T>> call, CancellationToken ct)
+    {
+        List<KeyValuePair<string, string>> headers;
         try
         {
-            return await server.Upstream.ReadResourceAsync(uri, new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, headers), limit.Token);
+            headers = await ForwardedAsync(request.User, who, server, ct);
+        }
+        catch (McpTokenExchangeException ex)
+        {
+            throw new McpProtocolException(ex.Message, McpErrorCode.InvalidRequest);
+        }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(options.CallTimeout);
+        try
+        {
+            return await call(new McpCallContext(McpRequestIdentity.OwnerOf(who.Caller), request.Server.SessionId, headers), limit.Token);
         }
         catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
@@ -189,14 +200,6 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
     private static McpRequestIdentity Identity<T>(RequestContext<T> request) =>
         request.User?.Identities.OfType<McpRequestIdentity>().FirstOrDefault()
         ?? throw new McpProtocolException("The request carries no gateway identity", McpErrorCode.InvalidRequest);
-
-    private static string? Held(McpFederation federation, string exposed, string? onlyServer)
-    {
-        foreach (var s in onlyServer is null ? federation.Servers : federation.Server(onlyServer) is { } one ? [one] : [])
-            foreach (var (tool, pin) in s.Tools?.Held ?? [])
-                if (federation.Expose(s.Name, tool.Name) == exposed || (onlyServer is not null && tool.Name == exposed)) return pin.Reason;
-        return null;
-    }
 
     /// <summary>
     /// The client headers a server may receive: those its config lists (LiteLLM's extra_headers) and
@@ -233,19 +236,6 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         headers.RemoveAll(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase));
         headers.Add(new("Authorization", "Bearer " + token));
         return headers;
-    }
-
-    /// <summary><see cref="ForwardedAsync"/> for prompts and resources, whose refusals are JSON-RPC errors.</summary>
-    private async ValueTask<List<KeyValuePair<string, string>>> ForwardedOrRefusedAsync(System.Security.Claims.ClaimsPrincipal? user, McpRequestIdentity who, ServerState server, CancellationToken ct)
-    {
-        try
-        {
-            return await ForwardedAsync(user, who, server, ct);
-        }
-        catch (McpTokenExchangeException ex)
-        {
-            throw new McpProtocolException(ex.Message, McpErrorCode.InvalidRequest);
-        }
     }
 
     private string RequestId() => http.HttpContext?.Features.Get<GatewayRequest>()?.Id ?? "";

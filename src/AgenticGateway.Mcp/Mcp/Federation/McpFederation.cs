@@ -88,29 +88,26 @@ internal sealed partial class McpFederation : IAsyncDisposable
         if (onlyServer is not null) yield return (onlyServer, exposed);
     }
 
-    /// <summary>Prompts, prefixed like tools; a failing server is left out.</summary>
-    public async ValueTask<IReadOnlyList<(ServerState Server, Prompt Prompt)>> ListPromptsAsync(string? onlyServer, CancellationToken ct)
-    {
-        var result = new List<(ServerState, Prompt)>();
-        var tasks = Selected(onlyServer).Select(async s => (s, await Guarded(s, c => s.Upstream.ListPromptsAsync(c), ct))).ToList();
-        foreach (var (s, prompts) in await Task.WhenAll(tasks))
-            foreach (var p in prompts ?? []) result.Add((s, p));
-        return result;
-    }
+    /// <summary>Prompts (the caller prefixes them like tools); a failing server is left out.</summary>
+    public ValueTask<IReadOnlyList<(ServerState Server, Prompt Item)>> ListPromptsAsync(string? onlyServer, CancellationToken ct) =>
+        FanOutAsync(onlyServer, (u, c) => u.ListPromptsAsync(c), ct);
 
     /// <summary>Resources by their own URIs; the server that listed a URI is remembered so a read goes to it.</summary>
-    public async ValueTask<IReadOnlyList<(ServerState Server, Resource Resource)>> ListResourcesAsync(string? onlyServer, CancellationToken ct)
+    public async ValueTask<IReadOnlyList<(ServerState Server, Resource Item)>> ListResourcesAsync(string? onlyServer, CancellationToken ct)
     {
-        var result = new List<(ServerState, Resource)>();
-        var tasks = Selected(onlyServer).Select(async s => (s, await Guarded(s, c => s.Upstream.ListResourcesAsync(c), ct))).ToList();
-        foreach (var (s, resources) in await Task.WhenAll(tasks))
-        {
-            foreach (var r in resources ?? [])
-            {
-                result.Add((s, r));
-                s.ResourceUris[r.Uri] = 0;
-            }
-        }
+        var resources = await FanOutAsync(onlyServer, (u, c) => u.ListResourcesAsync(c), ct);
+        foreach (var (s, r) in resources) s.ResourceUris[r.Uri] = 0;
+        return resources;
+    }
+
+    /// <summary>One uncached list of every selected server, asked in parallel, each with the list timeout; a failing server is left out.</summary>
+    private async ValueTask<IReadOnlyList<(ServerState Server, T Item)>> FanOutAsync<T>(string? onlyServer,
+        Func<IMcpUpstream, CancellationToken, ValueTask<IReadOnlyList<T>>> list, CancellationToken ct)
+    {
+        var lists = await Task.WhenAll(Selected(onlyServer).Select(async s => (s, await Guarded(s, c => list(s.Upstream, c), ct))));
+        var result = new List<(ServerState, T)>();
+        foreach (var (s, items) in lists)
+            foreach (var item in items ?? []) result.Add((s, item));
         return result;
     }
 
@@ -121,6 +118,17 @@ internal sealed partial class McpFederation : IAsyncDisposable
         foreach (var s in _servers.Values) if (s.ResourceUris.ContainsKey(uri)) return s;
         await ListResourcesAsync(null, ct);
         foreach (var s in _servers.Values) if (s.ResourceUris.ContainsKey(uri)) return s;
+        return null;
+    }
+
+    /// <summary>Why a tool the client named is held by its pin (quarantined, or new and awaiting approval), or null when none is.</summary>
+    public string? HeldReason(string exposed, string? onlyServer)
+    {
+        // Unprefixed names (prefix: never) may be any server's.
+        var candidates = _options.PrefixMode == McpPrefixMode.Never && onlyServer is null ? _servers.Keys.Select(s => (s, exposed)) : Candidates(exposed, onlyServer);
+        foreach (var (server, name) in candidates)
+            foreach (var (tool, pin) in Server(server)?.Tools?.Held ?? [])
+                if (tool.Name == name) return pin.Reason;
         return null;
     }
 
