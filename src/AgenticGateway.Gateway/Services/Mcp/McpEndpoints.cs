@@ -73,10 +73,22 @@ internal static class McpEndpoints
 
     public static void Map(WebApplication app)
     {
-        // The pipeline authenticated the request (AuthenticationStep); the SDK reads who it is from HttpContext.User.
-        app.Use((context, next) =>
+        app.MapMcp("/mcp").Gateway(GatewayRoute.Mcp).Add(WithIdentity);
+        app.MapMcp("/mcp/{server}").Gateway(GatewayRoute.Mcp).Add(WithIdentity);
+        McpAdminEndpoints.Map(app);
+        McpOAuthMetadata.Map(app);
+    }
+
+    /// <summary>
+    /// Wraps each MCP endpoint (only those: no other route pays for it) so the SDK finds the caller where it reads it,
+    /// HttpContext.User, once the pipeline has authenticated the request (AuthenticationStep).
+    /// </summary>
+    private static void WithIdentity(EndpointBuilder endpoint)
+    {
+        var inner = endpoint.RequestDelegate!;
+        endpoint.RequestDelegate = context =>
         {
-            if (context.Route().Router == GatewayRoute.McpRouter && context.Features.Get<Caller>() is { } caller)
+            if (context.Features.Get<Caller>() is { } caller)
             {
                 var server = context.GetRouteValue("server") as string;
                 // /mcp/{server} of a server that is not configured: a 404, not an empty server.
@@ -86,12 +98,8 @@ internal static class McpEndpoints
                 // The caller's JWT, for the servers whose tokens are exchanged for it; it is not among the headers above.
                 context.User = McpOAuthSubject.Of(context) is { } subject ? new ClaimsPrincipal([identity, subject]) : new ClaimsPrincipal(identity);
             }
-            return next(context);
-        });
-        app.MapMcp("/mcp").Gateway(GatewayRoute.Mcp);
-        app.MapMcp("/mcp/{server}").Gateway(GatewayRoute.Mcp);
-        McpAdminEndpoints.Map(app);
-        McpOAuthMetadata.Map(app);
+            return inner(context);
+        };
     }
 
     /// <summary>
