@@ -15,6 +15,11 @@ internal enum LlmOperation
     Messages,
     /// <summary>LiteLLM's rerank API (/v1/rerank, /rerank), Cohere's shape: sent through the deployment's <see cref="Deployment.Reranker"/>.</summary>
     Rerank,
+    /// <summary>
+    /// OpenAI's Responses API (/v1/responses): passed through to deployments that serve it (<see cref="Deployment.ResponsesUri"/>),
+    /// converted to chat completions for the rest.
+    /// </summary>
+    Responses,
 }
 
 /// <summary>
@@ -95,6 +100,12 @@ internal sealed class Deployment
     public int? MaxOutputForRequest(string requestedModel) =>
         MaxOutputTokens ?? (WildcardPrefix is not null && requestedModel.StartsWith(WildcardPrefix, StringComparison.Ordinal) ? PriceBook.FindMaxOutputTokens(UpstreamModel(requestedModel), Options.Provider) : null);
 
+    /// <summary>
+    /// Where this deployment serves OpenAI's Responses API natively (a Responses request passes through as it came);
+    /// null when it does not, and Responses requests are converted to chat completions for it.
+    /// </summary>
+    public Uri? ResponsesUri { get; init; }
+
     /// <summary>The upstream model for a request: fixed, or built from what a wildcard matched.</summary>
     public string UpstreamModel(string requestedModel) =>
         WildcardPrefix is null ? Options.Model
@@ -103,7 +114,7 @@ internal sealed class Deployment
     /// <summary>The OpenAI-format endpoint (a Messages request sent here was converted to chat completions first).</summary>
     public Uri EndpointFor(LlmOperation operation, string? upstreamModel)
     {
-        if (operation == LlmOperation.Messages) operation = LlmOperation.ChatCompletions;
+        if (operation is LlmOperation.Messages or LlmOperation.Responses) operation = LlmOperation.ChatCompletions;
         return _uris.Length > 0 ? _uris[(int)operation] : Endpoint(operation, upstreamModel ?? Options.Model);
     }
 

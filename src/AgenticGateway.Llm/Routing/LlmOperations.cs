@@ -6,7 +6,7 @@ internal static class LlmOperations
     /// <summary>gen_ai.operation.name values.</summary>
     public static string Name(LlmOperation operation) => operation switch
     {
-        LlmOperation.ChatCompletions or LlmOperation.Messages => "chat",
+        LlmOperation.ChatCompletions or LlmOperation.Messages or LlmOperation.Responses => "chat",
         LlmOperation.Completions => "text_completion",
         LlmOperation.Rerank => "rerank",
         _ => "embeddings",
@@ -18,6 +18,7 @@ internal static class LlmOperations
         LlmOperation.Completions => "completions",
         LlmOperation.Messages => "messages",
         LlmOperation.Rerank => "rerank",
+        LlmOperation.Responses => "responses",
         _ => "embeddings",
     };
 }
