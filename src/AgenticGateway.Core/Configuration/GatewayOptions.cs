@@ -27,6 +27,8 @@ internal sealed record GatewayOptions
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     /// <summary>The MCP gateway (<c>mcp:</c>, LiteLLM's <c>mcp_servers:</c>).</summary>
     public McpOptions Mcp { get; init; } = new();
+    /// <summary>The Responses API (<c>responses:</c>): how long stored responses are kept.</summary>
+    public ResponsesOptions Responses { get; init; } = new();
     /// <summary>
     /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database
     /// and served beside the config file's. Default false: the write endpoints refuse, as LiteLLM's do.

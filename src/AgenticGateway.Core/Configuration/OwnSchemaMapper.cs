@@ -95,8 +95,9 @@ internal static class OwnSchemaMapper
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = ReadBudgets(root.Map("budgets"));
         var mcp = McpConfigReader.Read(root.Map("mcp"), null, root.Context);
+        var responses = ResponsesOptions.Read(root.Map("responses"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)
