@@ -178,6 +178,12 @@ internal static class LiteLlmMapper
             spec.MaxInputTokens = info.Int("max_input_tokens", 1);
             // LiteLLM's legacy max_tokens is the maximum output where max_output_tokens is absent.
             spec.MaxOutputTokens = info.Int("max_output_tokens", 1) ?? info.Int("max_tokens", 1);
+            // LiteLLM registers model_info with the model, and bridges chat to the Responses API for a model whose mode is responses.
+            if (info.Peek("mode") is not null && info.String("mode") == "responses")
+            {
+                spec.ResponsesApi = ResponsesApiMode.Only;
+                spec.ResponsesApiPath = info.Child("mode");
+            }
             foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
             LiteLlmFeatures.ReportUnknownKeys(info, "model_info");
         }

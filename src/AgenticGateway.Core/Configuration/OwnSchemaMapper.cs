@@ -55,6 +55,7 @@ internal static class OwnSchemaMapper
             };
             spec.ReadCosts(m);
             spec.ReadCloud(m);
+            spec.ReadResponsesApi(m);
             spec.Identity = YamlCanonical.Text(node, "api_key", "id");
             spec.Model = m.String("model") ?? spec.ModelName;
             if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");
