@@ -101,6 +101,12 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
             status = error.Status;
             throw new CodeInterpreterException(error);
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The caller left (nginx's 499): the run was interrupted in the sandbox; the time it took is still charged.
+            status = 499;
+            throw;
+        }
         catch (CodeInterpreterException ex) when (status == 500)
         {
             status = ex.Error.Status;
