@@ -285,7 +285,7 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
         if (previous is null) return latest;
         var merged = (JsonArray)JsonNode.Parse(previous)!;
         foreach (var block in (JsonArray)JsonNode.Parse(latest)!) merged.Add(block!.DeepClone());
-        return merged.ToJsonString();
+        return merged.ToJsonString(ChatToResponses.CompactJson);
     }
 
     private void ToolCall(JsonElement call, int position, IBufferWriter<byte> output)

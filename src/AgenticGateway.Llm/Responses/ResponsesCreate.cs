@@ -75,6 +75,10 @@ internal sealed class ResponsesCreate
     public string? PromptCacheRetention { get; private init; }
     public string? SafetyIdentifier { get; private init; }
 
+    /// <summary>The ids the input's <c>item_reference</c> items name, in order, for the service to look up.</summary>
+    public IReadOnlyList<string> ItemReferences =>
+        [.. Input.OfType<JsonObject>().Where(i => Str(i, "type") == "item_reference").Select(i => Str(i, "id")!)];
+
     /// <summary>Whether <c>include</c> asks for <paramref name="value"/>.</summary>
     public bool Includes(string value) => Include.Contains(value, StringComparer.Ordinal);
 
