@@ -215,6 +215,11 @@ internal static class ResponsesSse
         return events;
     }
 
+    /// <summary>The events as if numbered from 0 (a writer that started at <paramref name="first"/>), for <see cref="Parse"/>.</summary>
+    public static byte[] Renumber(ReadOnlySpan<byte> sse, int first) =>
+        Encoding.UTF8.GetBytes(System.Text.RegularExpressions.Regex.Replace(Encoding.UTF8.GetString(sse), "\"sequence_number\":(\\d+)",
+            m => "\"sequence_number\":" + (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) - first)));
+
     public static void AssertSameEvents(string expected, string actual, string name)
     {
         var e = Parse(expected);
