@@ -26,7 +26,8 @@ namespace AgenticGateway.Responses;
 /// <para>Parameters: function tools become chat tools and the service's <c>extraTools</c> are added;
 /// <c>code_interpreter</c> and <c>mcp</c> entries are left to the service, and any other hosted tool is refused, since
 /// nobody would run it. <c>tool_choice</c> maps one to one (an <c>allowed_tools</c> choice narrows the tools sent),
-/// <c>text.format</c> becomes <c>response_format</c>, <c>reasoning.effort</c> <c>reasoning_effort</c>,
+/// <c>text.format</c> becomes <c>response_format</c>, <c>reasoning.effort</c> <c>reasoning_effort</c> (<c>xhigh</c> and
+/// <c>max</c>, which chat does not have, as <c>high</c>),
 /// <c>max_output_tokens</c> <c>max_completion_tokens</c>; <c>temperature</c>, <c>top_p</c>, <c>user</c>,
 /// <c>text.verbosity</c> pass as they are and <c>parallel_tool_calls</c> when there are tools. <c>metadata</c>,
 /// <c>store</c> and <c>include</c> are the gateway's own business and are not sent (except that
@@ -84,7 +85,9 @@ internal static class ResponsesToChat
             }
             if (ResponseFormat(request.Text) is { } format) body["response_format"] = format;
             if (request.Text?["verbosity"] is JsonValue verbosity) body["verbosity"] = verbosity.DeepClone();
-            if (request.Reasoning?["effort"] is JsonValue effort) body["reasoning_effort"] = effort.DeepClone();
+            if (request.Reasoning?["effort"] is JsonValue effort)
+                // Chat's scale (and every translator's) tops out at high: the Responses-only levels above it ask for the most there is.
+                body["reasoning_effort"] = effort.GetValue<string>() is "xhigh" or "max" ? "high" : effort.GetValue<string>();
             if (request.MaxOutputTokens is { } max) body["max_completion_tokens"] = max;
             if (request.Temperature is { } temperature) body["temperature"] = temperature;
             if (request.TopP is { } topP) body["top_p"] = topP;
