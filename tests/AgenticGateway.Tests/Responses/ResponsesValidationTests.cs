@@ -116,6 +116,10 @@ public class ResponsesValidationTests
         Assert.False(request.Store);
         Assert.Equal("resp_1", request.PreviousResponseId);
 
+        // A field this reader does not know (a client newer than it) is kept for a native deployment, not refused.
+        Assert.Null(ResponsesCreate.TryRead("""{"model":"m","input":"hi","client_metadata":{"x":"y"}}"""u8, out request));
+        Assert.NotNull(request!.Body["client_metadata"]);
+
         // Continuing a stored conversation needs no new input.
         Assert.Null(ResponsesCreate.TryRead("""{"model":"m","previous_response_id":"resp_1"}"""u8, out request));
         Assert.Empty(request!.Input);
