@@ -52,6 +52,25 @@ public class ResponsesToChatTests
         Assert.Equal(2, Convert(Body, Turns(10), window: 1)["messages"]!.AsArray().Count);
     }
 
+    [Fact]
+    public void Claudes_signed_thinking_goes_back_with_the_tool_call_it_preceded()
+    {
+        // The output of a Claude turn (thinking, then a tool call), continued with the tool's result: Anthropic checks
+        // the thinking's signature, so the blocks must come back whole in the same assistant message as the call.
+        var answer = ChatToResponses.FromCompletion(ResponsesInboundGoldenTests.Read("thinking_tool_use", "chat_response.json"), new ResponsesItemIds("resp_a"));
+        List<JsonNode> history = [JsonNode.Parse("""{"type":"message","role":"user","content":"Weather in Paris?"}""")!, .. answer.Output.Select(i => i!.DeepClone())];
+        var body = Convert("""{"model":"claude","previous_response_id":"resp_a","input":[{"type":"function_call_output","call_id":"toolu_01","output":"18 C"}]}""", history);
+        var messages = body["messages"]!.AsArray();
+        Assert.Equal(["user", "assistant", "tool"], messages.Select(m => m!["role"]!.GetValue<string>()));
+        var assistant = messages[1]!;
+        Assert.Equal("The user wants the weather.", assistant["reasoning_content"]!.GetValue<string>());
+        Assert.Equal("EqQBCkYIBx", assistant["thinking_blocks"]![0]!["signature"]!.GetValue<string>());
+        Assert.Equal("The user wants the weather.", assistant["thinking_blocks"]![0]!["thinking"]!.GetValue<string>());
+        Assert.Equal("redacted_thinking", assistant["thinking_blocks"]![1]!["type"]!.GetValue<string>());
+        Assert.Equal("toolu_01", assistant["tool_calls"]![0]!["id"]!.GetValue<string>());
+        Assert.Equal("toolu_01", messages[2]!["tool_call_id"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("xhigh", "high")]
     [InlineData("max", "high")]
