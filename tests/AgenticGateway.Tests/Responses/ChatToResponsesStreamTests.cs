@@ -196,6 +196,24 @@ public class ChatToResponsesStreamTests
         }
     }
 
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[]")]
+    [InlineData("{\"choices\":[]}")]
+    [InlineData("{\"choices\":[{\"index\":0,\"finish_reason\":\"stop\"}]}")]
+    public void A_json_answer_that_is_not_a_chat_completion_is_invalid_data(string body) =>
+        Assert.Throws<InvalidDataException>(() => ChatToResponses.FromCompletion(Encoding.UTF8.GetBytes(body)));
+
+    [Fact]
+    public void A_json_answer_without_usage_leaves_it_unknown_and_random_ids_by_default()
+    {
+        var answer = ChatToResponses.FromCompletion("""{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}"""u8);
+        Assert.Null(answer.Usage);
+        Assert.Null(answer.GatewayUsage);
+        Assert.Equal("completed", answer.Status);
+        Assert.Matches("^msg_[0-9a-f]{48}$", answer.Output[0]!["id"]!.GetValue<string>());
+    }
+
     [Fact]
     public void Response_ids_have_the_prefix_and_48_hex_digits_and_item_ids_derive_from_the_response()
     {
