@@ -19,6 +19,12 @@ internal interface IResponseStore
     /// </summary>
     Task<IReadOnlyList<StoredResponse>> GetChainAsync(string id, string owner, int maxDepth, CancellationToken ct);
 
+    /// <summary>
+    /// The owner's stored items (input or output items of responses not expired) with these ids, by id; ids not found
+    /// are left out.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, System.Text.Json.Nodes.JsonObject>> FindItemsAsync(IReadOnlyCollection<string> itemIds, string owner, CancellationToken ct);
+
     /// <summary>Deletes the owner's response; false when it is missing, expired or another owner's.</summary>
     Task<bool> DeleteAsync(string id, string owner, CancellationToken ct);
 

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using AgenticGateway.Storage;
 using Dapper;
 
@@ -36,7 +38,46 @@ internal sealed class ResponseStore(IDatabase db, TimeProvider time) : IResponse
             InputItems = r.InputItemsJson, Response = r.ResponseJson, UpdatedAt = Time(time.GetUtcNow()),
         }, cancellationToken: ct));
         if (changed == 0) throw new InvalidOperationException($"response id {r.Id} is already stored for another owner");
+        var items = ItemIds(r.InputItemsJson, null).Concat(ItemIds(r.ResponseJson, "output")).Distinct(StringComparer.Ordinal).ToList();
+        await c.ExecuteAsync(new CommandDefinition("DELETE FROM response_items WHERE response_id = @Id", new { r.Id }, cancellationToken: ct));
+        if (items.Count > 0)
+            await c.ExecuteAsync(new CommandDefinition("INSERT INTO response_items (item_id, response_id) VALUES (@ItemId, @ResponseId) ON CONFLICT DO NOTHING",
+                items.Select(i => new { ItemId = i, ResponseId = r.Id }), cancellationToken: ct));
     }
+
+    public async Task<IReadOnlyDictionary<string, JsonObject>> FindItemsAsync(IReadOnlyCollection<string> itemIds, string owner, CancellationToken ct)
+    {
+        var found = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        if (itemIds.Count == 0) return found;
+        await using var c = await db.OpenAsync(ct);
+        var rows = await c.QueryAsync<(string input_items, string response)>(new CommandDefinition(
+            """
+            SELECT r.input_items, r.response FROM responses r
+            WHERE r.owner = @owner AND r.expires_at > @now AND r.id IN (SELECT response_id FROM response_items WHERE item_id IN @ids)
+            """, new { owner, now = Time(time.GetUtcNow()), ids = itemIds.Distinct(StringComparer.Ordinal).ToArray() }, cancellationToken: ct));
+        var wanted = itemIds.ToHashSet(StringComparer.Ordinal);
+        foreach (var (input, response) in rows)
+        {
+            foreach (var item in Items(input, null).Concat(Items(response, "output")))
+                if ((string?)item["id"] is { } id && wanted.Contains(id)) found.TryAdd(id, item);
+        }
+        return found;
+    }
+
+    /// <summary>The item objects of a stored JSON array (input items), or of an object's array member (a response's output).</summary>
+    private static IEnumerable<JsonObject> Items(string json, string? member)
+    {
+        JsonNode? node;
+        try { node = JsonNode.Parse(json); }
+        catch (JsonException) { yield break; }
+        if (member is not null) node = node?[member];
+        if (node is not JsonArray array) yield break;
+        foreach (var item in array)
+            if (item is JsonObject o) yield return o;
+    }
+
+    private static IEnumerable<string> ItemIds(string json, string? member) =>
+        Items(json, member).Select(i => (string?)i["id"]).OfType<string>();
 
     public async Task<StoredResponse?> GetAsync(string id, string owner, CancellationToken ct)
     {
@@ -70,8 +111,10 @@ internal sealed class ResponseStore(IDatabase db, TimeProvider time) : IResponse
     public async Task<bool> DeleteAsync(string id, string owner, CancellationToken ct)
     {
         await using var c = await db.OpenAsync(ct);
-        return await c.ExecuteAsync(new CommandDefinition("DELETE FROM responses WHERE id = @id AND owner = @owner AND expires_at > @now",
+        var deleted = await c.ExecuteAsync(new CommandDefinition("DELETE FROM responses WHERE id = @id AND owner = @owner AND expires_at > @now",
             new { id, owner, now = Time(time.GetUtcNow()) }, cancellationToken: ct)) > 0;
+        if (deleted) await c.ExecuteAsync(new CommandDefinition("DELETE FROM response_items WHERE response_id = @id", new { id }, cancellationToken: ct));
+        return deleted;
     }
 
     public async Task<int> PurgeExpiredAsync(DateTimeOffset now, CancellationToken ct)
@@ -84,8 +127,12 @@ internal sealed class ResponseStore(IDatabase db, TimeProvider time) : IResponse
         for (var batch = 0; batch < PurgeBatches; batch++)
         {
             // One statement per batch, each its own transaction: a writer waiting on SQLite's lock waits for one batch at most.
+            // The batch's item ids go first (an id left behind by a crash between the two finds nothing: reads join responses).
+            await c.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM response_items WHERE response_id IN (SELECT id FROM responses WHERE expires_at <= @now ORDER BY expires_at LIMIT @limit)",
+                new { now = Time(now), limit = PurgeBatchSize }, cancellationToken: ct));
             var n = await c.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_at <= @now LIMIT @limit)",
+                "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_at <= @now ORDER BY expires_at LIMIT @limit)",
                 new { now = Time(now), limit = PurgeBatchSize }, cancellationToken: ct));
             deleted += n;
             if (n < PurgeBatchSize) break;

@@ -210,6 +210,16 @@ internal static class Schema
         );
         CREATE INDEX responses_expiry ON responses(expires_at);
         """,
+        // The ids of each stored response's items (input and output), so an input item_reference (the AI SDK refers to
+        // earlier stored answers so, without previous_response_id) finds the response that holds the item.
+        """
+        CREATE TABLE response_items (
+            item_id TEXT NOT NULL,
+            response_id TEXT NOT NULL,
+            PRIMARY KEY (item_id, response_id)
+        );
+        CREATE INDEX response_items_response ON response_items(response_id);
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

@@ -116,5 +116,6 @@ public class ResponsePurgeTests
         public Task<StoredResponse?> GetAsync(string id, string owner, CancellationToken ct) => throw new NotSupportedException();
         public Task<IReadOnlyList<StoredResponse>> GetChainAsync(string id, string owner, int maxDepth, CancellationToken ct) => throw new NotSupportedException();
         public Task<bool> DeleteAsync(string id, string owner, CancellationToken ct) => throw new NotSupportedException();
+        public Task<IReadOnlyDictionary<string, System.Text.Json.Nodes.JsonObject>> FindItemsAsync(IReadOnlyCollection<string> itemIds, string owner, CancellationToken ct) => throw new NotSupportedException();
     }
 }

@@ -19,7 +19,7 @@ internal static class ClientFormats
         byte[] openAi;
         if (x.Responses is { } responses)
         {
-            if (ResponsesToChat.Convert(responses.Request, responses.History, responses.ExtraTools, x.Request.Stream, out openAi) is { } invalidResponses) return invalidResponses;
+            if (ResponsesToChat.Convert(responses.Request, responses.History, responses.ExtraTools, x.Request.Stream, out openAi, referencedItems: responses.ReferencedItems) is { } invalidResponses) return invalidResponses;
         }
         else if (AnthropicRequestConverter.ToOpenAi(x.Body.Span, out openAi) is { } error) return error;
         if (RequestReader.TryParse(openAi, LlmOperation.ChatCompletions, out var parsed) is { } invalid) return invalid;

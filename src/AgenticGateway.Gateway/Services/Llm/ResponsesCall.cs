@@ -16,6 +16,8 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
     public string Id { get; } = id;
     public long CreatedAt { get; } = createdAt;
     public IReadOnlyList<JsonNode> History { get; } = history;
+    /// <summary>Stored items the input's <c>item_reference</c>s name (outside the history), by id; null when none.</summary>
+    public IReadOnlyDictionary<string, JsonObject>? ReferencedItems { get; init; }
     /// <summary>Chat function tools standing in for the hosted tools the gateway runs (code_interpreter, mcp).</summary>
     public IReadOnlyList<JsonObject> ExtraTools { get; init; } = [];
     /// <summary>The whole response object (a JSON answer, or the last one of a stream) once known.</summary>
@@ -77,7 +79,7 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
         root.Remove("previous_response_id");
         // The gateway runs background requests itself and polls nothing upstream.
         root.Remove("background");
-        if (History.Count > 0 || root["input"] is JsonValue)
+        if (History.Count > 0 || root["input"] is JsonValue || ReferencedItems is { Count: > 0 })
         {
             var input = new JsonArray();
             foreach (var item in History)
@@ -86,11 +88,15 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
                 if (item is JsonObject o && (string?)o["type"] == "reasoning" && o["encrypted_content"] is null) continue;
                 input.Add(item.DeepClone());
             }
-            foreach (var item in Request.Input) input.Add(item!.DeepClone());
+            foreach (var item in Request.Input) input.Add(Resolved(item!).DeepClone());
             root["input"] = input;
         }
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(clientBody.Length + 256);
+        var buffer = new ArrayBufferWriter<byte>(clientBody.Length + 256);
         using (var w = new Utf8JsonWriter(buffer)) root.WriteTo(w);
         return buffer.WrittenSpan.ToArray();
     }
+
+    /// <summary>An item_reference the gateway stored the item for, as that item (one it does not know goes as it came).</summary>
+    private JsonNode Resolved(JsonNode item) =>
+        item is JsonObject o && (string?)o["type"] == "item_reference" && (string?)o["id"] is { } id && ReferencedItems?.GetValueOrDefault(id) is { } stored ? stored : item;
 }

@@ -254,7 +254,7 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
         foreach (var item in run.Call.Request.Input)
             if (item is not null) history.Add(item);
         history.AddRange(run.Conversation);
-        if (ResponsesToChat.Convert(run.Call.Request.WithInput([]), history, offerHosted ? run.Functions : [], stream: false, out var chat) is { } error)
+        if (ResponsesToChat.Convert(run.Call.Request.WithInput([]), history, offerHosted ? run.Functions : [], stream: false, out var chat, referencedItems: run.Call.ReferencedItems) is { } error)
             return ([], error);
         if (!offerHosted && run.Functions.Count > 0 && run.Call.Request.Tools.Count == run.Hosted.Count)
         {
@@ -476,47 +476,7 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
     {
         var index = run.Output.Count;
         run.Output.Add(item);
-        if (run.Events is not { } events) return;
-        var itemId = (string?)item["id"] ?? "";
-        switch ((string?)item["type"])
-        {
-            case "message":
-                var opened = item.DeepClone().AsObject();
-                opened["status"] = "in_progress";
-                opened["content"] = new JsonArray();
-                await events.ItemAsync("response.output_item.added", index, opened, run.Ct);
-                var parts = item["content"] as JsonArray ?? [];
-                for (var p = 0; p < parts.Count; p++)
-                {
-                    if (parts[p] is not JsonObject part) continue;
-                    var text = (string?)part["text"] ?? "";
-                    var empty = part.DeepClone().AsObject();
-                    if (empty.ContainsKey("text")) empty["text"] = "";
-                    await events.OfItemAsync("response.content_part.added", index, itemId, new JsonObject { ["content_index"] = p, ["part"] = empty }, run.Ct);
-                    if ((string?)part["type"] == "output_text")
-                    {
-                        await events.OfItemAsync("response.output_text.delta", index, itemId, new JsonObject { ["content_index"] = p, ["delta"] = text, ["logprobs"] = new JsonArray() }, run.Ct);
-                        await events.OfItemAsync("response.output_text.done", index, itemId, new JsonObject { ["content_index"] = p, ["text"] = text, ["logprobs"] = new JsonArray() }, run.Ct);
-                    }
-                    await events.OfItemAsync("response.content_part.done", index, itemId, new JsonObject { ["content_index"] = p, ["part"] = part.DeepClone() }, run.Ct);
-                }
-                await events.ItemAsync("response.output_item.done", index, item, run.Ct);
-                break;
-            case "function_call":
-                var open = item.DeepClone().AsObject();
-                open["arguments"] = "";
-                open["status"] = "in_progress";
-                await events.ItemAsync("response.output_item.added", index, open, run.Ct);
-                var arguments = (string?)item["arguments"] ?? "";
-                await events.OfItemAsync("response.function_call_arguments.delta", index, itemId, new JsonObject { ["delta"] = arguments }, run.Ct);
-                await events.OfItemAsync("response.function_call_arguments.done", index, itemId, new JsonObject { ["arguments"] = arguments, ["name"] = (string?)item["name"] }, run.Ct);
-                await events.ItemAsync("response.output_item.done", index, item, run.Ct);
-                break;
-            default:
-                await events.ItemAsync("response.output_item.added", index, item, run.Ct);
-                await events.ItemAsync("response.output_item.done", index, item, run.Ct);
-                break;
-        }
+        if (run.Events is { } events) await events.CompletedItemAsync(index, item, run.Ct);
     }
 
     /// <summary>An item the gateway made (a tool list, an approval request), with its in-progress and completed events where it has them.</summary>
@@ -699,39 +659,53 @@ internal sealed class LoopOutcome : ILlmOutcome
     }
 }
 
-/// <summary>The loop's Responses events, numbered in order, each written and flushed as it happens.</summary>
+/// <summary>The loop's Responses events (<see cref="ResponsesEvents"/>, numbered in order), each written and flushed as it happens.</summary>
 internal sealed class LoopEvents(HttpResponse response)
 {
-    private int _sequence;
+    private readonly ResponsesEvents _events = new();
+    private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(4096);
 
-    public Task ResponseAsync(string type, byte[] responseJson, CancellationToken ct) =>
-        WriteAsync(type, new JsonObject { ["response"] = JsonNode.Parse(responseJson) }, ct);
-
-    public Task ItemAsync(string type, int outputIndex, JsonObject item, CancellationToken ct) =>
-        WriteAsync(type, new JsonObject { ["output_index"] = outputIndex, ["item"] = item.DeepClone() }, ct);
-
-    public Task OfItemAsync(string type, int outputIndex, string itemId, JsonObject? fields, CancellationToken ct)
+    public Task ResponseAsync(string type, byte[] responseJson, CancellationToken ct)
     {
-        var data = new JsonObject { ["item_id"] = itemId, ["output_index"] = outputIndex };
-        if (fields is not null)
-            foreach (var (name, value) in fields.ToList())
-            {
-                fields.Remove(name);
-                data[name] = value;
-            }
-        return WriteAsync(type, data, ct);
+        _events.Response(_buffer, type, responseJson);
+        return FlushAsync(ct);
     }
 
-    private async Task WriteAsync(string type, JsonObject data, CancellationToken ct)
+    public Task ItemAsync(string type, int outputIndex, JsonObject item, CancellationToken ct)
     {
-        var payload = new JsonObject { ["type"] = type };
-        foreach (var (name, value) in data.ToList())
+        if (type == "response.output_item.added") _events.OutputItemAdded(_buffer, outputIndex, item);
+        else _events.OutputItemDone(_buffer, outputIndex, item);
+        return FlushAsync(ct);
+    }
+
+    /// <summary>A model's whole item from a non-stream turn, as its stream would have sent it.</summary>
+    public Task CompletedItemAsync(int outputIndex, JsonObject item, CancellationToken ct)
+    {
+        _events.CompletedItem(_buffer, outputIndex, item);
+        return FlushAsync(ct);
+    }
+
+    /// <summary>An event about one item (<c>item_id</c>, <c>output_index</c>, then <paramref name="fields"/>).</summary>
+    public Task OfItemAsync(string type, int outputIndex, string itemId, JsonObject? fields, CancellationToken ct)
+    {
+        _events.Write(_buffer, type, w =>
         {
-            data.Remove(name);
-            payload[name] = value;
-        }
-        payload["sequence_number"] = _sequence++;
-        await response.WriteAsync($"event: {type}\ndata: {payload.ToJsonString()}\n\n", ct);
+            w.WriteString("item_id", itemId);
+            w.WriteNumber("output_index", outputIndex);
+            foreach (var (name, value) in fields ?? [])
+            {
+                w.WritePropertyName(name);
+                if (value is null) w.WriteNullValue();
+                else value.WriteTo(w);
+            }
+        });
+        return FlushAsync(ct);
+    }
+
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        await response.Body.WriteAsync(_buffer.WrittenMemory, ct);
+        _buffer.ResetWrittenCount();
         await response.Body.FlushAsync(ct);
     }
 }

@@ -6,12 +6,21 @@ namespace AgenticGateway.Services.Responses;
 /// <summary>A request's input items as <c>input_items</c> lists them: each with an id, a message's text as content parts.</summary>
 internal static class InputItems
 {
-    public static JsonArray ForStore(JsonArray input)
+    /// <param name="referenced">
+    /// Stored items the input referred to (<c>item_reference</c>): kept as those items, so a conversation continued
+    /// later has their content even when the response that held them has expired.
+    /// </param>
+    public static JsonArray ForStore(JsonArray input, IReadOnlyDictionary<string, JsonObject>? referenced = null)
     {
         var result = new JsonArray();
         foreach (var node in input)
         {
             if (node is not JsonObject source) continue;
+            if ((string?)source["type"] == "item_reference" && (string?)source["id"] is { } refId && referenced?.GetValueOrDefault(refId) is { } stored)
+            {
+                result.Add(stored.DeepClone());
+                continue;
+            }
             var item = source.DeepClone().AsObject();
             var type = (string?)item["type"] ?? "message";
             item["type"] = type;

@@ -44,7 +44,10 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
             await PipelineErrors.WriteAsync(context, hostedError);
             return;
         }
-        var call = new ResponsesCall(create!, ResponsesIds.New("resp"), time.GetUtcNow().ToUnixTimeSeconds(), history);
+        var call = new ResponsesCall(create!, ResponsesIds.New("resp"), time.GetUtcNow().ToUnixTimeSeconds(), history)
+        {
+            ReferencedItems = await ReferencedAsync(create!, history, owner, ct),
+        };
         var hosted = HostedTools.Read(create!).Tools;
 
         if (create!.Background)
@@ -84,7 +87,7 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
         {
             await store.SaveAsync(new StoredResponse(id ?? call.Id, owner, caller.Key?.TeamId, call.Request.Model, status ?? "completed",
                 DateTimeOffset.FromUnixTimeSeconds(call.CreatedAt), now + settings.StoreTtl, call.Request.PreviousResponseId,
-                InputItems.ForStore(call.Request.Input).ToJsonString(), System.Text.Encoding.UTF8.GetString(response)), ct);
+                InputItems.ForStore(call.Request.Input, call.ReferencedItems).ToJsonString(), System.Text.Encoding.UTF8.GetString(response)), ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -111,6 +114,19 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
                 foreach (var item in output) if (item is not null) items.Add(item.DeepClone());
         }
         return (items, null);
+    }
+
+    /// <summary>
+    /// The stored items the input refers to by <c>item_reference</c> that neither the history nor the input holds (the AI
+    /// SDK sends earlier stored answers so); a reference found nowhere is the converter's 400.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, JsonObject>?> ReferencedAsync(ResponsesCreate create, IReadOnlyList<JsonNode> history, string owner, CancellationToken ct)
+    {
+        var references = create.ItemReferences;
+        if (references.Count == 0) return null;
+        var known = history.Concat(create.Input.OfType<JsonNode>()).Select(i => (string?)i["id"]).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var missing = references.Where(r => !known.Contains(r)).Distinct(StringComparer.Ordinal).ToList();
+        return missing.Count == 0 ? null : await store.FindItemsAsync(missing, owner, ct);
     }
 
     private async Task StartBackgroundAsync(HttpContext context, LlmRequest request, Caller caller, string owner, ResponsesCall call, IReadOnlyList<HostedTool> hosted)
