@@ -43,6 +43,33 @@ public class AiSdkTests(ResponsesDeployments deployments) : IClassFixture<Respon
 
     [Theory]
     [MemberData(nameof(ResponsesDeployments.Models), MemberType = typeof(ResponsesDeployments))]
+    public async Task A_second_turn_refers_to_the_stored_first_answer(string model)
+    {
+        var result = await RunAsync("two-turns", model);
+        var first = result.GetProperty("first");
+        var firstText = first.GetProperty("text").GetString()!;
+        Assert.False(string.IsNullOrWhiteSpace(firstText));
+        // What makes the SDK send an item_reference: the answer's part carries its item id.
+        var part = first.GetProperty("messages")[0].GetProperty("content")[0];
+        Assert.StartsWith("msg_", part.GetProperty("providerOptions").GetProperty("openai").GetProperty("itemId").GetString());
+
+        var second = result.GetProperty("second");
+        Assert.False(string.IsNullOrWhiteSpace(second.GetProperty("text").GetString()));
+        Assert.Equal("stop", second.GetProperty("finishReason").GetString());
+        Assert.NotEqual(first.GetProperty("responseId").GetString(), second.GetProperty("responseId").GetString());
+
+        // The provider got the first answer's text in its place: the reference was resolved by the gateway, which
+        // stores responses itself (a native upstream is not asked to store them, so it could not resolve it).
+        var (_, sent) = deployments.LastUpstreamRequest();
+        var strings = Strings(sent).ToList();
+        Assert.DoesNotContain("item_reference", strings);
+        var order = new[] { "First question", firstText, "Second question" }
+            .Select(text => strings.FindIndex(s => s.Contains(text, StringComparison.Ordinal))).ToList();
+        Assert.True(order.All(i => i >= 0) && order[0] < order[1] && order[1] < order[2], sent.GetRawText());
+    }
+
+    [Theory]
+    [MemberData(nameof(ResponsesDeployments.Models), MemberType = typeof(ResponsesDeployments))]
     public async Task A_tool_the_sdk_executes_between_steps(string model)
     {
         var result = await RunAsync("tool-loop", model);
@@ -57,6 +84,15 @@ public class AiSdkTests(ResponsesDeployments deployments) : IClassFixture<Respon
         Assert.Equal("stop", result.GetProperty("finishReason").GetString());
         Assert.Contains("Tool result: 22 C and sunny", result.GetProperty("text").GetString());
     }
+
+    /// <summary>Every string value in a JSON document, in document order.</summary>
+    private static IEnumerable<string> Strings(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.String => [element.GetString()!],
+        JsonValueKind.Array => element.EnumerateArray().SelectMany(Strings),
+        JsonValueKind.Object => element.EnumerateObject().SelectMany(p => Strings(p.Value)),
+        _ => [],
+    };
 
     private static void AssertUsage(JsonElement usage)
     {

@@ -37,6 +37,22 @@ await main({
     };
   },
 
+  // A conversation carried on the way AI SDK apps do: the first answer's response.messages go back in the second call.
+  // With store on (the SDK's default) the SDK sends the earlier answer as {type: "item_reference", id: <its msg_ id>},
+  // not as text, so the server must find the item it stored.
+  async 'two-turns'(s) {
+    const first = await generateText({ model: model(s), prompt: 'First question', maxRetries: 0 });
+    const second = await generateText({
+      model: model(s),
+      maxRetries: 0,
+      messages: [{ role: 'user', content: 'First question' }, ...first.response.messages, { role: 'user', content: 'Second question' }],
+    });
+    return {
+      first: { text: first.text, responseId: first.response?.id ?? null, messages: first.response.messages },
+      second: { text: second.text, finishReason: second.finishReason, responseId: second.response?.id ?? null },
+    };
+  },
+
   // A tool the SDK executes itself: the call comes back, the SDK runs it and sends the result in the next step.
   async 'tool-loop'(s) {
     const result = await generateText({
