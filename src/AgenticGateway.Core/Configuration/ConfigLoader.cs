@@ -15,6 +15,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     public McpOptions Mcp { get; init; } = new();
     public BudgetOptions Budgets { get; init; } = new();
+    public ResponsesOptions Responses { get; init; } = new();
     public bool StoreModelInDb { get; init; }
 }
 
@@ -116,6 +117,7 @@ internal static class ConfigLoader
             Sandboxes = mapped.Sandboxes,
             Mcp = mapped.Mcp,
             Budgets = mapped.Budgets,
+            Responses = mapped.Responses,
             StoreModelInDb = mapped.StoreModelInDb,
             Source = source,
         };

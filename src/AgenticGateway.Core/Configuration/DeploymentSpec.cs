@@ -48,6 +48,8 @@ internal sealed class DeploymentSpec
     public string? VertexCredentials { get; set; }
     public ImmutableArray<string> Tags { get; set; } = [];
     public ImmutableArray<DefaultParameter> DefaultParams { get; set; } = [];
+    public ResponsesApiMode? ResponsesApi { get; set; }
+    public string ResponsesApiPath { get; set; } = "";
     /// <summary>
     /// The entry's settings as canonical text, its api_key left out (the key's hash is added when the id is derived):
     /// what tells two deployments apart when neither names its id.
@@ -104,6 +106,11 @@ internal sealed class DeploymentSpec
         if (provider.Wire == ProviderWire.Cohere && Model is not null && Model.StartsWith("v1/", StringComparison.Ordinal))
         {
             issues.Error(ModelPath, $"'{Provider}/{Model}' asks for Cohere's v1 chat API, which is not supported; use '{Provider}/{Model[3..]}' (Cohere's v2 API)");
+            ok = false;
+        }
+        if (ResponsesApi is ResponsesApiMode.Native or ResponsesApiMode.Only && provider.Wire is not (ProviderWire.OpenAiCompatible or ProviderWire.AzureOpenAi or ProviderWire.Mock))
+        {
+            issues.Error(ResponsesApiPath, $"provider '{Provider}' has no OpenAI Responses API; a Responses-only deployment needs openai, azure, mock or an OpenAI-compatible provider");
             ok = false;
         }
         var cloud = BuildCloud(provider, context.Env);
@@ -173,6 +180,7 @@ internal sealed class DeploymentSpec
             Cloud = cloud,
             Tags = Tags,
             DefaultParams = DefaultParams,
+            ResponsesApi = ResponsesApi ?? ResponsesApiMode.Auto,
         };
     }
 
@@ -235,6 +243,31 @@ internal sealed class DeploymentSpec
         var slash = value.IndexOf('/');
         if (slash > 0) { Provider = value[..slash]; Model = value[(slash + 1)..]; }
         else { Provider = ProviderCatalog.InferFromBareModel(value); Model = value; }
+        // LiteLLM's openai/responses/<model> and azure/responses/<deployment>: a model served only through the Responses API.
+        if (Model.StartsWith(ResponsesPrefix, StringComparison.Ordinal) && Model.Length > ResponsesPrefix.Length)
+        {
+            Model = Model[ResponsesPrefix.Length..];
+            ResponsesApi = ResponsesApiMode.Only;
+            ResponsesApiPath = path;
+        }
+    }
+
+    private const string ResponsesPrefix = "responses/";
+
+    /// <summary>Reads our schema's <c>responses_api: auto | native | only | off</c>.</summary>
+    public void ReadResponsesApi(ConfigMap m)
+    {
+        if (m.String("responses_api") is not { } text) return;
+        ResponsesApiPath = m.Child("responses_api");
+        ResponsesApi = text switch
+        {
+            "auto" => ResponsesApiMode.Auto,
+            "native" => ResponsesApiMode.Native,
+            "only" => ResponsesApiMode.Only,
+            "off" => ResponsesApiMode.Off,
+            _ => null,
+        };
+        if (ResponsesApi is null) m.Context.Issues.Error(ResponsesApiPath, $"responses_api must be auto, native, only or off, not '{text}'");
     }
 
     /// <summary>

@@ -27,6 +27,8 @@ internal sealed record GatewayOptions
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     /// <summary>The MCP gateway (<c>mcp:</c>, LiteLLM's <c>mcp_servers:</c>).</summary>
     public McpOptions Mcp { get; init; } = new();
+    /// <summary>The Responses API (<c>responses:</c>): how long stored responses are kept.</summary>
+    public ResponsesOptions Responses { get; init; } = new();
     /// <summary>
     /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database
     /// and served beside the config file's. Default false: the write endpoints refuse, as LiteLLM's do.
@@ -206,6 +208,19 @@ internal sealed record LoggingOptions
     public string Format { get; init; } = "text";
 }
 
+/// <summary>Whether a deployment serves OpenAI's Responses API (<c>{api_base}/responses</c>) and whether that is all it serves.</summary>
+internal enum ResponsesApiMode
+{
+    /// <summary>By provider: openai, azure and the built-in mock serve it natively; other OpenAI-compatible servers, often without /responses, do not.</summary>
+    Auto,
+    /// <summary>Serves /responses natively (Responses requests pass through); chat stays on chat completions.</summary>
+    Native,
+    /// <summary>Serves only the Responses API: chat (and Anthropic Messages) requests are bridged through it.</summary>
+    Only,
+    /// <summary>Never native: Responses requests are converted to chat completions.</summary>
+    Off,
+}
+
 internal sealed record DeploymentOptions
 {
     /// <summary>Deployments one model group may hold (the router tracks which it tried as bits of a 64-bit mask).</summary>
@@ -252,6 +267,8 @@ internal sealed record DeploymentOptions
     /// client's own value wins, as in LiteLLM's router).
     /// </summary>
     public ImmutableArray<DefaultParameter> DefaultParams { get; init; } = [];
+    /// <summary>How the deployment takes OpenAI's Responses API (LiteLLM's <c>openai/responses/...</c> and <c>mode: responses</c> say <see cref="ResponsesApiMode.Only"/>).</summary>
+    public ResponsesApiMode ResponsesApi { get; init; }
 
     public bool IsWildcard => ModelName.EndsWith('*');
 

@@ -129,10 +129,12 @@ internal static class LiteLlmMapper
         var mcp = McpConfigReader.Read(root.Map("mcp"), root.Map("mcp_servers"), root.Context);
         // Also ours: where traces go (LiteLLM's "otel" callback reads OTEL_EXPORTER_OTLP_ENDPOINT, which the gateway reads too).
         var tracing = OwnSchemaMapper.ReadTracing(root.Map("tracing"));
+        // And ours: the Responses API's retention (LiteLLM has no setting of its own for it; see ResponsesOptions.StoreTtl).
+        var responses = ResponsesOptions.Read(root.Map("responses"));
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb };
     }
 
     private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)
@@ -176,6 +178,12 @@ internal static class LiteLlmMapper
             spec.MaxInputTokens = info.Int("max_input_tokens", 1);
             // LiteLLM's legacy max_tokens is the maximum output where max_output_tokens is absent.
             spec.MaxOutputTokens = info.Int("max_output_tokens", 1) ?? info.Int("max_tokens", 1);
+            // LiteLLM registers model_info with the model, and bridges chat to the Responses API for a model whose mode is responses.
+            if (info.Peek("mode") is not null && info.String("mode") == "responses")
+            {
+                spec.ResponsesApi = ResponsesApiMode.Only;
+                spec.ResponsesApiPath = info.Child("mode");
+            }
             foreach (var k in DescriptiveModelInfoKeys) info.MarkRead(k);
             LiteLlmFeatures.ReportUnknownKeys(info, "model_info");
         }

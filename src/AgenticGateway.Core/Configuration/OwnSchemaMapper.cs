@@ -55,6 +55,7 @@ internal static class OwnSchemaMapper
             };
             spec.ReadCosts(m);
             spec.ReadCloud(m);
+            spec.ReadResponsesApi(m);
             spec.Identity = YamlCanonical.Text(node, "api_key", "id");
             spec.Model = m.String("model") ?? spec.ModelName;
             if (spec.Provider is null) m.Context.Issues.Error(m.Child("provider"), "a provider is required");
@@ -95,8 +96,9 @@ internal static class OwnSchemaMapper
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = ReadBudgets(root.Map("budgets"));
         var mcp = McpConfigReader.Read(root.Map("mcp"), null, root.Context);
+        var responses = ResponsesOptions.Read(root.Map("responses"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

@@ -64,6 +64,7 @@ internal static class SandboxConfigReader
             q.ReportUnknownKeys(strict: true);
             options = options with { Quota = quota };
         }
+        if (s.Decimal("cost_per_second") is { } cost) options = options with { CostPerSecond = cost };
         if (s.Map("egress") is { } egress) options = options with { Egress = Egress.EgressConfigReader.Read(egress) };
         s.ReportUnknownKeys(strict: true);
         if (options.Defaults.MemoryMb > options.Max.MemoryMb || options.Defaults.Cpu > options.Max.Cpu

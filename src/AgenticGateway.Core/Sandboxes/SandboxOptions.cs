@@ -34,6 +34,13 @@ internal sealed record SandboxOptions
     /// <summary>Warm pools per runtime. A runtime without an entry has no pool (every create is cold).</summary>
     public ImmutableDictionary<string, PoolOptions> Pools { get; init; } = ImmutableDictionary<string, PoolOptions>.Empty.Add("python", new PoolOptions());
     public QuotaOptions Quota { get; init; } = new();
+    /// <summary>
+    /// USD per second of sandbox work done for the hosted code interpreter (a run's wall-clock time, with its
+    /// container's start when the run made one): charged to the caller's budgets and written to the spend log. 0 (the
+    /// default) makes sandbox time free, yet still logged. LiteLLM prices only a whole session
+    /// (<c>code_interpreter_cost_per_session</c>), which says nothing about a run's length; its naming is kept.
+    /// </summary>
+    public decimal CostPerSecond { get; init; }
     /// <summary>The operator's bounds on network "allowlist": a ceiling on allow_hosts, and private networks opted in.</summary>
     public Egress.EgressOptions Egress { get; init; } = new();
 

@@ -170,13 +170,14 @@ internal sealed class ConfigMap
     }
 
     /// <summary>A duration: a number of seconds, or text such as "250ms", "30s", "5m".</summary>
-    public TimeSpan? Duration(string key, bool positive = false)
+    /// <param name="max">The longest accepted (default <see cref="Durations.Max"/>, 30 days): a retention may be longer than any timer.</param>
+    public TimeSpan? Duration(string key, bool positive = false, TimeSpan? max = null)
     {
         var text = NumberText(key);
         if (text is null) return null;
-        if (!Durations.TryParse(text, out var v))
+        if (!Durations.TryParse(text, max ?? Durations.Max, out var v))
         {
-            Issues.Error(Child(key), $"expected a duration up to 30 days such as 30, \"30s\" or \"250ms\", got '{text}'");
+            Issues.Error(Child(key), $"expected a duration up to {(max ?? Durations.Max).TotalDays.ToString("0.###", CultureInfo.InvariantCulture)} days such as 30, \"30s\" or \"250ms\", got '{text}'");
             return null;
         }
         if (positive && v <= TimeSpan.Zero)

@@ -249,6 +249,10 @@ internal sealed partial class MockEngine
             var choiceType = AnthropicMessagesText(choice, "type") ?? "auto";
             if (choiceType != "none")
             {
+                var forced = choiceType == "tool" ? AnthropicMessagesText(choice, "name") : null;
+                if (MockDirectives.TryToolCall(AnthropicLastUserText(messages), out var directed, out var directedArgs) && (forced is null || forced == directed)
+                    && tools.EnumerateArray().Any(t => AnthropicMessagesText(t, "name") == directed))
+                    return new AnthropicAnswer(id, thinking, signature, [], [($"toolu_mock{seed:x12}", directed, MockText.Chunk(directedArgs))], "tool_use", promptTokens - cacheRead, cacheRead);
                 var parallel = !(choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("disable_parallel_tool_use", out var dp) && dp.ValueKind == JsonValueKind.True);
                 IEnumerable<JsonElement> selected = choiceType switch
                 {
@@ -265,13 +269,31 @@ internal sealed partial class MockEngine
         }
 
         List<string> text;
-        if (body.TryGetProperty("output_config", out var oc) && oc.TryGetProperty("format", out var format) && format.TryGetProperty("schema", out var outputSchema))
+        if (answersTools)
+            text = MockText.Tokenize(MockDirectives.ToolResultAnswer(lastContent.EnumerateArray()
+                .Where(b => AnthropicMessagesText(b, "type") == "tool_result")
+                .Select(b => b.TryGetProperty("content", out var c) ? MockDirectives.TextOf(c) : "")));
+        else if (body.TryGetProperty("output_config", out var oc) && oc.TryGetProperty("format", out var format) && format.TryGetProperty("schema", out var outputSchema))
             text = MockText.Chunk(MockText.SampleFromSchema(outputSchema));
         else
             text = MockText.Sentence(seed, 8 + (int)(seed % 17));
         var stop = "end_turn";
         if (text.Count > Math.Max(0, maxTokens)) { text = text.GetRange(0, Math.Max(0, maxTokens)); stop = "max_tokens"; }
         return new AnthropicAnswer(id, thinking, signature, text, [], stop, promptTokens - cacheRead, cacheRead);
+    }
+
+    /// <summary>The text of the last user message's text (string content or text blocks; tool results aside).</summary>
+    private static string? AnthropicLastUserText(JsonElement messages)
+    {
+        for (var i = messages.GetArrayLength() - 1; i >= 0; i--)
+        {
+            var m = messages[i];
+            if (AnthropicMessagesText(m, "role") != "user" || !m.TryGetProperty("content", out var content)) continue;
+            if (content.ValueKind == JsonValueKind.String) return content.GetString();
+            if (content.ValueKind == JsonValueKind.Array)
+                return string.Join("\n", content.EnumerateArray().Where(b => AnthropicMessagesText(b, "type") == "text").Select(b => AnthropicMessagesText(b, "text")));
+        }
+        return null;
     }
 
     private static void WriteAnthropicMessage(Utf8JsonWriter w, AnthropicAnswer a, string model)

@@ -157,6 +157,10 @@ internal sealed partial class MockEngine
             var choice = body.TryGetProperty("tool_choice", out var tc) ? tc : default;
             if (!(choice.ValueKind == JsonValueKind.String && choice.GetString() == "none"))
             {
+                var forced = choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("function", out var fn0) && fn0.TryGetProperty("name", out var fn0Name) ? fn0Name.GetString() : null;
+                if (MockDirectives.TryToolCall(LastChatUserText(messages), out var directed, out var directedArgs) && (forced is null || forced == directed)
+                    && tools.EnumerateArray().Any(t => ToolName(t) == directed))
+                    return new Choice([], [($"call_mock{seed:x12}", directed, MockText.Chunk(directedArgs))], "tool_calls");
                 var selected = new List<JsonElement>();
                 if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("function", out var named) && named.TryGetProperty("name", out var namedName))
                     selected.AddRange(tools.EnumerateArray().Where(t => ToolName(t) == namedName.GetString()).Take(1));
@@ -179,6 +183,8 @@ internal sealed partial class MockEngine
         List<string> pieces;
         if (body.TryGetProperty("mock_response", out var mock) && mock.ValueKind == JsonValueKind.String)
             pieces = MockText.Tokenize(mock.GetString()!);
+        else if (lastRole == "tool")
+            pieces = MockText.Tokenize(MockDirectives.ToolResultAnswer(TrailingChatToolResults(messages)));
         else if (body.TryGetProperty("response_format", out var rf) && rf.ValueKind == JsonValueKind.Object && rf.TryGetProperty("type", out var rft) && rft.GetString() is "json_object" or "json_schema")
         {
             var schema = rft.GetString() == "json_schema" && rf.TryGetProperty("json_schema", out var js) && js.TryGetProperty("schema", out var s) ? s : (JsonElement?)null;
@@ -190,6 +196,27 @@ internal sealed partial class MockEngine
 
         if (maxTokens is { } max && max >= 0 && pieces.Count > max) return new Choice(pieces.GetRange(0, max), [], "length");
         return new Choice(pieces, [], "stop");
+    }
+
+    /// <summary>The text of the last user message (where a test writes its directives).</summary>
+    private static string? LastChatUserText(JsonElement messages)
+    {
+        for (var i = messages.GetArrayLength() - 1; i >= 0; i--)
+            if (messages[i] is { ValueKind: JsonValueKind.Object } m && m.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String && role.GetString() == "user")
+                return m.TryGetProperty("content", out var content) ? MockDirectives.TextOf(content) : null;
+        return null;
+    }
+
+    /// <summary>The results of the tool messages that end the conversation, in order.</summary>
+    private static List<string> TrailingChatToolResults(JsonElement messages)
+    {
+        var results = new List<string>();
+        for (var i = messages.GetArrayLength() - 1; i >= 0; i--)
+        {
+            if (!(messages[i] is { ValueKind: JsonValueKind.Object } m && m.TryGetProperty("role", out var role) && role.ValueKind == JsonValueKind.String && role.GetString() == "tool")) break;
+            results.Insert(0, m.TryGetProperty("content", out var content) ? MockDirectives.TextOf(content) : "");
+        }
+        return results;
     }
 
     private static string? ToolName(JsonElement tool) =>

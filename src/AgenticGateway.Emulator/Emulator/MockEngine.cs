@@ -7,7 +7,7 @@ using AgenticGateway.Configuration;
 namespace AgenticGateway.Emulator;
 
 /// <summary>
-/// The provider emulator: speaks OpenAI's wire format (chat completions, completions, embeddings, models) with
+/// The provider emulator: speaks OpenAI's wire format (chat completions, responses, completions, embeddings, models) with
 /// deterministic content, usage consistent with that content, configurable timing, and injected faults.
 /// </summary>
 internal sealed partial class MockEngine(MockSettings defaults, string? requiredApiKey = null, TimeProvider? time = null)
@@ -106,13 +106,16 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
                 return;
             }
 
+            var responses = path.EndsWith("/responses", StringComparison.Ordinal);
             var settings = defaults.WithHeaders(exchange);
             if (body.TryGetProperty("mock_fault", out var bodyFault) && bodyFault.ValueKind == JsonValueKind.String) settings = settings with { Fault = bodyFault.GetString() };
-            if (await BeginAsync(model, settings, f => ApplyPreResponseFaultAsync(exchange, f, model, cancellationToken), cancellationToken) is not { } fault) return;
+            if (await BeginAsync(model, settings, f => ApplyPreResponseFaultAsync(exchange, f, model, cancellationToken, responses ? "input" : "messages"), cancellationToken) is not { } fault) return;
 
             try
             {
-                if (path.EndsWith("/chat/completions", StringComparison.Ordinal))
+                if (responses)
+                    await ResponsesAsync(exchange, body, model, settings, fault, cancellationToken);
+                else if (path.EndsWith("/chat/completions", StringComparison.Ordinal))
                     await ChatAsync(exchange, body, model, settings, fault, cancellationToken);
                 else if (path.EndsWith("/completions", StringComparison.Ordinal))
                     await CompletionsAsync(exchange, body, model, settings, fault, cancellationToken);
@@ -159,7 +162,7 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
         spec is not null && MockFault.TryParse(spec, out var fault, out _) ? fault : MockFault.None;
 
     /// <summary>Faults that replace the whole response. Returns true when the request was answered (or dropped).</summary>
-    private async Task<bool> ApplyPreResponseFaultAsync(IMockExchange exchange, MockFault fault, string model, CancellationToken cancellationToken)
+    private async Task<bool> ApplyPreResponseFaultAsync(IMockExchange exchange, MockFault fault, string model, CancellationToken cancellationToken, string promptParam = "messages")
     {
         switch (fault.Kind)
         {
@@ -184,7 +187,7 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
                 return true;
             case MockFaultKind.ContextWindow:
                 await WriteErrorAsync(exchange, 400, fault.Message ?? "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.",
-                    "invalid_request_error", "context_length_exceeded", "messages", cancellationToken);
+                    "invalid_request_error", "context_length_exceeded", promptParam, cancellationToken);
                 return true;
             case MockFaultKind.ContentPolicy:
                 await WriteErrorAsync(exchange, 400, fault.Message ?? "Your request was rejected as a result of our safety system.",

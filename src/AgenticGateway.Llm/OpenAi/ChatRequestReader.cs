@@ -54,6 +54,7 @@ internal static class RequestReader
         var hasPrompt = false;
         var hasInput = false;
         var hasQuery = false;
+        var hasPreviousResponse = false;
         bool? streamOptionsSeen = null;
         // Whether the tags member, the object's first, still waits for the next member's start (its cut ends there).
         var tagsOpen = false;
@@ -153,6 +154,28 @@ internal static class RequestReader
                     if (max < 1) return ApiError.BadRequest($"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {max} instead.", name, "integer_below_min_value");
                     request.MaxTokens = max;
                 }
+                else if (operation == LlmOperation.Responses && reader.ValueTextEquals("max_output_tokens"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var max)) return TypeError("max_output_tokens", "an integer", reader.TokenType);
+                    // OpenAI's floor for max_output_tokens (a Responses model needs room for its reasoning and framing).
+                    if (max < 16) return ApiError.BadRequest($"Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got {max} instead.", "max_output_tokens", "integer_below_min_value");
+                    request.MaxTokens = max;
+                }
+                else if (operation == LlmOperation.Responses && reader.ValueTextEquals("previous_response_id"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    if (reader.TokenType != JsonTokenType.String) return TypeError("previous_response_id", "a string", reader.TokenType);
+                    hasPreviousResponse = true;
+                }
+                else if (operation == LlmOperation.Responses && reader.ValueTextEquals("prompt"u8))
+                {
+                    // A Responses prompt is a template reference (an object), checked by the Responses reader.
+                    reader.Read();
+                    reader.Skip();
+                }
                 else if (reader.ValueTextEquals("n"u8))
                 {
                     reader.Read();
@@ -188,7 +211,8 @@ internal static class RequestReader
                             empty = false;
                             if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip();
                         }
-                        if (empty) return ApiError.BadRequest("'input' must not be empty.", "input");
+                        // A Responses call may continue a stored conversation with no new items.
+                        if (empty && operation != LlmOperation.Responses) return ApiError.BadRequest("'input' must not be empty.", "input");
                     }
                     else if (reader.TokenType != JsonTokenType.String) return TypeError("input", "a string or an array", reader.TokenType);
                     hasInput = true;
@@ -252,6 +276,7 @@ internal static class RequestReader
         {
             LlmOperation.ChatCompletions or LlmOperation.Messages when !hasMessages => ApiError.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter"),
             LlmOperation.Completions when !hasPrompt => ApiError.BadRequest("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter"),
+            LlmOperation.Responses when !hasInput && !hasPreviousResponse => ApiError.BadRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter"),
             LlmOperation.Embeddings when !hasInput => ApiError.BadRequest("Missing required parameter: 'input'.", "input", "missing_required_parameter"),
             LlmOperation.Rerank when !hasQuery => ApiError.BadRequest("Missing required parameter: 'query'.", "query", "missing_required_parameter"),
             LlmOperation.Rerank when request.Documents == 0 => ApiError.BadRequest("Missing required parameter: 'documents'.", "documents", "missing_required_parameter"),

@@ -25,7 +25,8 @@ internal static class TokenEstimator
     public const int ImageTokens = 765;
 
     /// <summary>
-    /// Estimated prompt tokens of a chat completions, completions or embeddings request body. A body that is not valid
+    /// Estimated prompt tokens of a chat completions, completions, embeddings or Responses request body (a Responses
+    /// body's <c>instructions</c>, <c>input</c> items, <c>tools</c> and <c>text.format</c>). A body that is not valid
     /// JSON is estimated from its length.
     /// </summary>
     public static long EstimatePromptTokens(ReadOnlySpan<byte> requestJson)
@@ -48,7 +49,8 @@ internal static class TokenEstimator
                     reader.Read();
                     Content(ref reader, ref count);
                 }
-                else if (reader.ValueTextEquals("tools"u8) || reader.ValueTextEquals("functions"u8) || reader.ValueTextEquals("response_format"u8))
+                else if (reader.ValueTextEquals("tools"u8) || reader.ValueTextEquals("functions"u8) || reader.ValueTextEquals("response_format"u8)
+                         || reader.ValueTextEquals("text"u8))
                 {
                     reader.Read();
                     Raw(ref reader, requestJson, ref count);
@@ -115,7 +117,9 @@ internal static class TokenEstimator
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("content"u8) || reader.ValueTextEquals("refusal"u8) || reader.ValueTextEquals("reasoning_content"u8)
-                || reader.ValueTextEquals("tool_call_id"u8))
+                || reader.ValueTextEquals("tool_call_id"u8)
+                // Responses input items: a function call's arguments and output, a reasoning item's summary, code run by a hosted tool.
+                || reader.ValueTextEquals("arguments"u8) || reader.ValueTextEquals("output"u8) || reader.ValueTextEquals("summary"u8) || reader.ValueTextEquals("code"u8))
             {
                 reader.Read();
                 Content(ref reader, ref count);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using AgenticGateway.Configuration;
 using AgenticGateway.Providers;
+using AgenticGateway.Providers.OpenAiResponses;
 using AgenticGateway.Routing;
 
 namespace AgenticGateway.Runtime;
@@ -59,6 +60,11 @@ internal sealed class RuntimeBuilder(HttpMessageInvoker network, IInProcessProvi
         var invoker = provider.Wire == ProviderWire.Mock && inProcess is not null
             ? new HttpMessageInvoker(inProcess.CreateHandler(options), disposeHandler: true)
             : network;
-        return new Deployment(options, provider, invoker, state) { Translator = _translators.For(options, provider), Reranker = _translators.RerankerFor(provider) };
+        var responsesUri = ResponsesEndpoints.For(options, provider);
+        // A Responses-only deployment takes chat through its Responses API (responsesUri is set: BridgesChat needs an OpenAI wire).
+        var translator = responsesUri is not null && ResponsesEndpoints.BridgesChat(options, provider)
+            ? new ResponsesApiTranslator(responsesUri)
+            : _translators.For(options, provider);
+        return new Deployment(options, provider, invoker, state) { Translator = translator, Reranker = _translators.RerankerFor(provider), ResponsesUri = responsesUri };
     }
 }

@@ -43,6 +43,9 @@ internal abstract class MigratingDatabase : IDatabase
 
     public abstract SqlDialect Dialect { get; }
 
+    /// <summary>Whether this process has opened the database yet (and so created and migrated it).</summary>
+    public bool Opened => _migrated;
+
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         if (!_migrated) await MigrateOnceAsync(cancellationToken);

@@ -191,6 +191,25 @@ internal static class Schema
         ALTER TABLE keys ADD COLUMN object_permission TEXT;
         ALTER TABLE teams ADD COLUMN object_permission TEXT;
         """,
+        // Issue 18, the Responses API: stored responses (store: true) for previous_response_id, retrieve, delete and
+        // input_items, each its owner's until expires_at. Reads go by id (the key) and check owner and expiry on the
+        // row; the purge finds expired rows by expires_at.
+        """
+        CREATE TABLE responses (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            team_id TEXT,
+            model TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            previous_response_id TEXT,
+            input_items TEXT NOT NULL,
+            response TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX responses_expiry ON responses(expires_at);
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

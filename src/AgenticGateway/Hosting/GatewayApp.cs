@@ -138,6 +138,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton(new RecentRequests());
         AddSandboxes(builder.Services, options);
         Services.Mcp.McpEndpoints.AddMcpGateway(builder.Services);
+        Services.Containers.ContainerEndpoints.AddContainers(builder.Services);
         start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
         {

@@ -51,6 +51,7 @@ internal static class GatewayEndpoints
         SpendEndpoints.Map(app);
         Services.Models.ModelEndpoints.Map(app);
         Services.Sandboxes.SandboxEndpoints.Map(app);
+        Services.Containers.ContainerEndpoints.Map(app);
         Services.Mcp.McpEndpoints.Map(app);
         Ui.UiEndpoints.Map(app);
         // With a listener of its own (server.metrics_urls), /metrics is not on the API's.

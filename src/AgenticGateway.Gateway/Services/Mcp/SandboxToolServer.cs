@@ -22,8 +22,6 @@ namespace AgenticGateway.Services.Mcp;
 /// </summary>
 internal sealed class SandboxToolServer(SandboxManager manager, TimeProvider time, ILogger<SandboxToolServer> logger) : IMcpUpstream
 {
-    /// <summary>The agent's own limit ends a run; this is the backstop should the agent stop answering.</summary>
-    private static readonly TimeSpan Backstop = TimeSpan.FromSeconds(10);
     private const int MaxCodeChars = 1 << 20;
     private const int MaxCommandChars = 128 * 1024;
     /// <summary>How much of a file one agent request carries (the REST API streams in the same chunks).</summary>
@@ -75,13 +73,7 @@ internal sealed class SandboxToolServer(SandboxManager manager, TimeProvider tim
         try
         {
             await sandbox.EnsureContextAsync(language, ct);
-            var call = sandbox.Agent.Start(AgentOps.Execute, w =>
-            {
-                w.WriteString("context", language);
-                w.WriteString("code", code);
-                w.WriteNumber("timeout_ms", (long)timeout.TotalMilliseconds);
-                w.WriteNumber("max_output_bytes", options.MaxOutputBytes);
-            });
+            var call = CodeExecution.Start(sandbox, language, code, timeout, options.MaxOutputBytes);
             var execution = new SandboxExecution();
             var error = await DrainAsync(call, sandbox, timeout, execution.Add, ct);
             return error ?? execution.ToResult(note);
@@ -235,24 +227,14 @@ internal sealed class SandboxToolServer(SandboxManager manager, TimeProvider tim
     /// </summary>
     private async Task<CallToolResult?> DrainAsync(AgentCall call, Sandbox sandbox, TimeSpan timeout, Action<AgentEvent> onEvent, CancellationToken ct)
     {
-        using var backstop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        backstop.CancelAfter(timeout + Backstop);
-        using var onCancel = ct.Register(call.Cancel);
         try
         {
-            await foreach (var e in call.Events.ReadAllAsync(backstop.Token))
-            {
-                if (e.Type == "error") return SandboxToolResults.FromAgent(AgentConnection.ToException(e));
-                onEvent(e);
-            }
-            return null;
+            if (await CodeExecution.DrainAsync(call, timeout, onEvent, ct)) return null;
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            call.Cancel();
-            SandboxToolLog.Unanswered(logger, sandbox.Id, (timeout + Backstop).TotalSeconds);
-            return SandboxToolResults.Failed($"The sandbox did not finish within {(timeout + Backstop).TotalSeconds:0} seconds; the run was cancelled.");
-        }
+        catch (AgentException ex) { return SandboxToolResults.FromAgent(ex); }
+        var waited = (timeout + CodeExecution.Backstop).TotalSeconds;
+        SandboxToolLog.Unanswered(logger, sandbox.Id, waited);
+        return SandboxToolResults.Failed($"The sandbox did not finish within {waited:0} seconds; the run was cancelled.");
     }
 
     private CallToolResult TooLarge(string path, long size, long max) =>

@@ -74,19 +74,11 @@ internal static class ExecuteEndpoints
             return;
         }
         var cwd = SandboxHttp.String(body, "cwd");
-        var call = sandbox.Agent.Start(AgentOps.Execute, w =>
-        {
-            w.WriteString("context", contextName);
-            w.WriteString("code", code);
-            w.WriteNumber("timeout_ms", (long)timeout.TotalMilliseconds);
-            w.WriteNumber("max_output_bytes", options.MaxOutputBytes);
-            if (cwd is not null) w.WriteString("cwd", cwd);
-            SandboxHttp.WriteEnv(w, env);
-        });
+        var call = CodeExecution.Start(sandbox, contextName, code, timeout, options.MaxOutputBytes, cwd, env);
         var started = Stopwatch.GetTimestamp();
         // The agent enforces the timeout; this is the backstop should the agent itself stop answering.
         using var backstop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        backstop.CancelAfter(timeout + TimeSpan.FromSeconds(10));
+        backstop.CancelAfter(timeout + CodeExecution.Backstop);
         using var onAbort = context.RequestAborted.Register(call.Cancel);
         try
         {
@@ -109,7 +101,7 @@ internal static class ExecuteEndpoints
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
             call.Cancel();
-            await PipelineErrors.WriteAsync(context, new ApiError(504, $"The sandbox did not finish the execution within {timeout.TotalSeconds + 10:0} s.", "timeout_error", "execution_timeout"));
+            await PipelineErrors.WriteAsync(context, new ApiError(504, $"The sandbox did not finish the execution within {(timeout + CodeExecution.Backstop).TotalSeconds:0} s.", "timeout_error", "execution_timeout"));
         }
         catch (OperationCanceledException) { }
         finally

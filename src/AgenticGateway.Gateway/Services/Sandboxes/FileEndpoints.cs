@@ -84,8 +84,8 @@ internal static class FileEndpoints
         }
     }
 
-    /// <summary>Sends the stream to the agent in chunks of one upload; -1 when it is larger than <paramref name="max"/>.</summary>
-    private static async Task<long> WriteStreamAsync(Sandbox sandbox, string path, Stream body, long max, CancellationToken cancellationToken)
+    /// <summary>Sends the stream to the agent in chunks of one upload; -1 when it is larger than <paramref name="max"/>. Used by the containers API too.</summary>
+    internal static async Task<long> WriteStreamAsync(Sandbox sandbox, string path, Stream body, long max, CancellationToken cancellationToken)
     {
         var upload = Guid.NewGuid().ToString("N");
         var buffer = ArrayPool<byte>.Shared.Rent(Chunk);
@@ -159,6 +159,12 @@ internal static class FileEndpoints
     {
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null || await RequirePathAsync(context) is not { } path) return;
+        await StreamAsync(context, sandbox, path, "application/octet-stream");
+    }
+
+    /// <summary>A sandbox's file as the response body, read in chunks (used by the containers API too).</summary>
+    internal static async Task StreamAsync(HttpContext context, Sandbox sandbox, string path, string contentType)
+    {
         long offset = 0;
         try
         {
@@ -170,7 +176,7 @@ internal static class FileEndpoints
                 if (offset == 0)
                 {
                     context.Response.StatusCode = 200;
-                    context.Response.ContentType = "application/octet-stream";
+                    context.Response.ContentType = contentType;
                     if (done.TryGetProperty("size", out var size)) context.Response.Headers["X-File-Size"] = size.GetRawText();
                 }
                 await context.Response.Body.WriteAsync(data, context.RequestAborted);
