@@ -18,11 +18,18 @@ internal sealed record ResponsesOptions
     /// </summary>
     public TimeSpan StoreTtl { get; init; } = DefaultStoreTtl;
 
+    /// <summary>
+    /// Model turns one response (or chat completion) may take while the gateway runs its hosted tools (code_interpreter,
+    /// mcp) for it; the last allowed turn offers no tool, so the model answers (<c>max_tool_iterations</c>).
+    /// </summary>
+    public int MaxToolIterations { get; init; } = 8;
+
     public static ResponsesOptions Read(ConfigMap? r)
     {
         var options = new ResponsesOptions();
         if (r is null) return options;
         if (r.Duration("store_ttl", positive: true, max: MaxStoreTtl) is { } ttl) options = options with { StoreTtl = ttl };
+        if (r.Int("max_tool_iterations", min: 1, max: 100) is { } turns) options = options with { MaxToolIterations = turns };
         r.ReportUnknownKeys(strict: true);
         return options;
     }

@@ -12,6 +12,8 @@ internal sealed record GatewayRoute(string Router, string Operation, RouteAuth A
 
     public static GatewayRoute Llm(string operation, RoutePayload payload, bool anthropic = false) => new(LlmRouter, operation, RouteAuth.Caller, payload, anthropic);
     public static readonly GatewayRoute Models = new(LlmRouter, "models", RouteAuth.Caller);
+    /// <summary>Stored responses (retrieve, delete, cancel, input items) and containers: the caller's own, read in the service.</summary>
+    public static readonly GatewayRoute StoredResponses = new(LlmRouter, "responses", RouteAuth.Caller);
     public static readonly GatewayRoute Sandboxes = new(SandboxesRouter, "sandboxes", RouteAuth.Caller);
     /// <summary>The MCP gateway (/mcp): JSON-RPC, read by the MCP SDK itself (so no payload step).</summary>
     public static readonly GatewayRoute Mcp = new(McpRouter, "mcp", RouteAuth.Caller);
@@ -50,6 +52,8 @@ internal enum RoutePayload
     LlmCountTokens,
     /// <summary>LiteLLM's rerank (Cohere's request shape).</summary>
     LlmRerank,
+    /// <summary>OpenAI's Responses API: create.</summary>
+    LlmResponses,
 }
 
 internal static class GatewayRouteExtensions
@@ -66,6 +70,7 @@ internal static class GatewayRouteExtensions
         RoutePayload.LlmEmbeddings => Routing.LlmOperation.Embeddings,
         RoutePayload.LlmMessages => Routing.LlmOperation.Messages,
         RoutePayload.LlmRerank => Routing.LlmOperation.Rerank,
+        RoutePayload.LlmResponses => Routing.LlmOperation.Responses,
         _ => null,
     };
 

@@ -25,6 +25,14 @@ internal sealed class RequestBody : IDisposable
         if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
     }
 
+    /// <summary>A body the gateway wrote itself (a turn of a hosted-tool loop), copied into a pooled buffer.</summary>
+    public static RequestBody Of(ReadOnlySpan<byte> json)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, json.Length));
+        json.CopyTo(buffer);
+        return new RequestBody(buffer, json.Length);
+    }
+
     /// <summary>Reads the whole body. Returns an error (413, 408 or 400) instead of throwing for bad input.</summary>
     public static async ValueTask<(RequestBody? Body, ApiError? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {

@@ -53,7 +53,7 @@ internal sealed class ResponsesCreate
     public string? PreviousResponseId { get; private init; }
     public string? Instructions { get; private init; }
     /// <summary>The input items in order: a string input is one user message item; an item without <c>type</c> gets <c>"type":"message"</c>.</summary>
-    public JsonArray Input { get; private init; } = [];
+    public JsonArray Input { get; private set; } = [];
     /// <summary>The tools as sent (function, code_interpreter, mcp, others).</summary>
     public JsonArray Tools { get; private init; } = [];
     public JsonNode? ToolChoice { get; private init; }
@@ -74,6 +74,17 @@ internal sealed class ResponsesCreate
     public string? PromptCacheKey { get; private init; }
     public string? PromptCacheRetention { get; private init; }
     public string? SafetyIdentifier { get; private init; }
+
+    /// <summary>
+    /// The same request with other input items: a hosted-tool loop's turn puts the request's own input in the history it
+    /// passes to <see cref="ResponsesToChat"/>, followed by the calls it ran, and converts with no input of its own.
+    /// </summary>
+    public ResponsesCreate WithInput(JsonArray input)
+    {
+        var copy = (ResponsesCreate)MemberwiseClone();
+        copy.Input = input;
+        return copy;
+    }
 
     /// <summary>Whether <c>include</c> asks for <paramref name="value"/>.</summary>
     public bool Includes(string value) => Include.Contains(value, StringComparer.Ordinal);

@@ -42,8 +42,19 @@ internal static class ResponsesToChat
 
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>The chat function the service offers for tool <paramref name="tool"/> of MCP server <paramref name="serverLabel"/>.</summary>
-    public static string McpFunctionName(string serverLabel, string tool) => $"{serverLabel}__{tool}";
+    /// <summary>
+    /// The chat function the service offers for tool <paramref name="tool"/> of MCP server <paramref name="serverLabel"/>:
+    /// <c>{label}__{tool}</c> in the characters and length OpenAI's function names allow (<c>^[a-zA-Z0-9_-]{1,64}$</c>;
+    /// other characters become <c>_</c>, a longer name is cut and ends in a hash of the whole).
+    /// </summary>
+    public static string McpFunctionName(string serverLabel, string tool)
+    {
+        var name = new StringBuilder(serverLabel.Length + tool.Length + 2);
+        foreach (var c in serverLabel + "__" + tool) name.Append(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' ? c : '_');
+        if (name.Length <= 64) return name.ToString();
+        var hash = System.Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(serverLabel + "\n" + tool)))[..8];
+        return name.ToString(0, 55) + "_" + hash;
+    }
 
     /// <param name="request">The validated request.</param>
     /// <param name="history">Items of the responses this one continues, oldest first: each one's input items, then its output items, as stored.</param>

@@ -131,6 +131,8 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmService>();
+        builder.Services.AddSingleton<Responses.IResponseStore, Responses.ResponseStore>();
+        builder.Services.AddHostedService<Services.Responses.ResponsePurge>();
         builder.Services.AddSingleton<Pipeline.Middlewares.InFlightMiddleware>();
         builder.Services.AddSingleton<Pipeline.Middlewares.BudgetMiddleware>();
         builder.Services.AddSingleton<Pipeline.Middlewares.RateLimitMiddleware>();
@@ -139,6 +141,7 @@ internal static class GatewayApp
         AddSandboxes(builder.Services, options);
         Services.Mcp.McpEndpoints.AddMcpGateway(builder.Services);
         Services.Containers.ContainerEndpoints.AddContainers(builder.Services);
+        Services.Responses.ResponsesEndpoints.AddResponses(builder.Services);
         start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
         {

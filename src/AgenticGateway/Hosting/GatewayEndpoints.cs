@@ -18,10 +18,12 @@ internal static class GatewayEndpoints
         // As route handlers (not RequestDelegates), so the OpenAPI document lists them.
         var call = (Func<HttpContext, Task>)service.CallAsync;
         var countTokens = (Func<HttpContext, Task>)service.CountTokensAsync;
+        // Chat completions run OpenAI's code_interpreter tool in the gateway's sandboxes (LiteLLM's interception).
+        var chat = (Func<HttpContext, Task>)app.Services.GetRequiredService<Services.Responses.ChatCodeInterpreter>().CallAsync;
         // LiteLLM serves each OpenAI route with and without the /v1 prefix; so do we.
         foreach (var prefix in new[] { "/v1", "" })
         {
-            app.MapPost(prefix + "/chat/completions", call).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmChat))
+            app.MapPost(prefix + "/chat/completions", chat).Gateway(GatewayRoute.Llm("chat", RoutePayload.LlmChat))
                 .WithName(prefix + "chat").WithSummary("Create a chat completion (OpenAI format, streaming with stream: true)");
             app.MapPost(prefix + "/completions", call).Gateway(GatewayRoute.Llm("text_completion", RoutePayload.LlmCompletions))
                 .WithName(prefix + "completions").WithSummary("Create a text completion (legacy OpenAI format)");
@@ -45,6 +47,9 @@ internal static class GatewayEndpoints
             .WithName("messages").WithSummary("Create a message (Anthropic format, streaming with stream: true)");
         app.MapPost("/v1/messages/count_tokens", countTokens).Gateway(GatewayRoute.Llm("count_tokens", RoutePayload.LlmCountTokens, anthropic: true))
             .WithName("count_tokens").WithSummary("Count the input tokens of a message request (Anthropic format)");
+
+        // OpenAI's Responses API (the default of the AI SDK, LangChain's useResponsesApi, the Agents SDK, Codex).
+        Services.Responses.ResponsesEndpoints.Map(app);
 
         HealthEndpoints.Map(app);
         KeyEndpoints.Map(app);

@@ -80,6 +80,7 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
 
         var started = Stopwatch.GetTimestamp();
         var status = 500;
+        double? seconds = null;
         try
         {
             if (sandbox is null)
@@ -90,13 +91,21 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
             }
             var run = await RunInAsync(sandbox, code, timeout, ct);
             status = 200;
-            return run with { SandboxSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds };
+            // The seconds reported are the seconds charged.
+            seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            return run with { SandboxSeconds = seconds.Value };
         }
         catch (AgentException ex)
         {
             var error = SandboxHttp.FromAgent(ex);
             status = error.Status;
             throw new CodeInterpreterException(error);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The caller left (nginx's 499): the run was interrupted in the sandbox; the time it took is still charged.
+            status = 499;
+            throw;
         }
         catch (CodeInterpreterException ex) when (status == 500)
         {
@@ -105,11 +114,11 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
         }
         finally
         {
-            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            manager.Metrics.Executed(Language, seconds);
+            seconds ??= Stopwatch.GetElapsedTime(started).TotalSeconds;
+            manager.Metrics.Executed(Language, seconds.Value);
             // A run that never had a sandbox (its create refused) did no sandbox work: nothing is charged.
             if (sandbox is null) { if (hold is not null) await budgets.SettleAsync(hold, 0); }
-            else await ChargeAsync(caller, SandboxContainers.IdOf(sandbox), hold, price, seconds, status, requestId);
+            else await ChargeAsync(caller, SandboxContainers.IdOf(sandbox), hold, price, seconds.Value, status, requestId);
         }
     }
 

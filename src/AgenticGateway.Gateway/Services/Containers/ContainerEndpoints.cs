@@ -60,7 +60,7 @@ internal static class ContainerEndpoints
         if (await PageAsync(context) is not { } page) return;
         var name = SandboxHttp.Query(context, "name");
         var all = containers.List(owner)
-            .Where(s => name is null || s.Spec.Metadata.GetValueOrDefault("container_name") == name)
+            .Where(s => name is null || SandboxContainers.NameOf(s) == name)
             .OrderBy(s => s.CreatedAt).ThenBy(s => s.Id, StringComparer.Ordinal).ToList();
         await WritePageAsync(context, page, all, SandboxContainers.IdOf, containers.Write);
     }

@@ -100,6 +100,8 @@ internal sealed class SandboxContainers(SandboxManager manager, TimeProvider tim
         manager.Extend(sandbox, wanted);
     }
 
+    public static string NameOf(Sandbox sandbox) => sandbox.Spec.Metadata.GetValueOrDefault(NameKey, "");
+
     public static int MinutesOf(Sandbox sandbox) =>
         sandbox.Spec.Metadata.TryGetValue(MinutesKey, out var m) && int.TryParse(m, CultureInfo.InvariantCulture, out var minutes) ? minutes : ContainerRequest.DefaultMinutes;
 
@@ -126,7 +128,7 @@ internal sealed class SandboxContainers(SandboxManager manager, TimeProvider tim
         w.WriteNumber("minutes", minutes);
         w.WriteEndObject();
         w.WriteNumber("last_active_at", active.ToUnixTimeSeconds());
-        w.WriteString("name", sandbox.Spec.Metadata.GetValueOrDefault(NameKey, ""));
+        w.WriteString("name", NameOf(sandbox));
         if (sandbox.Spec.Metadata.TryGetValue(MemoryKey, out var memory)) w.WriteString("memory_limit", memory);
         w.WriteStartObject("network_policy");
         if (sandbox.Spec.Network.Mode == NetworkMode.None) w.WriteString("type", "disabled");

@@ -1,3 +1,4 @@
+using System.Buffers;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Providers.Translation;
 using AgenticGateway.Routing;
@@ -19,6 +20,7 @@ internal sealed class AnswerCodec
     private readonly LlmOperation _operation;
     private readonly LlmExchange _x;
     private readonly IRerankTranslator? _reranker;
+    private bool _responsesNative;
 
     private AnswerCodec(LlmExchange x, IProviderTranslator? provider, ProviderCall call, bool anthropicNative, LlmOperation operation, IRerankTranslator? reranker = null)
     {
@@ -34,13 +36,21 @@ internal sealed class AnswerCodec
     public static bool IsAnthropicNative(LlmExchange x, Deployment d) =>
         x.Operation == LlmOperation.Messages && d.Provider.Wire == ProviderWire.Anthropic;
 
+    /// <summary>Whether a Responses request goes to this deployment's own Responses API (Responses in, Responses out).</summary>
+    public static bool IsResponsesNative(LlmExchange x, Deployment d) =>
+        x.Operation == LlmOperation.Responses && d.ResponsesUri is not null;
+
+    /// <summary>Whether the request goes in the client's own format (no conversion to OpenAI chat).</summary>
+    public static bool IsNative(LlmExchange x, Deployment d) => IsAnthropicNative(x, d) || IsResponsesNative(x, d);
+
     public static AnswerCodec? For(LlmExchange x, Deployment d, ProviderCall call)
     {
         if (IsAnthropicNative(x, d)) return new AnswerCodec(x, null, call, anthropicNative: true, x.Operation);
+        if (IsResponsesNative(x, d)) return new AnswerCodec(x, null, call, anthropicNative: false, x.Operation) { _responsesNative = true };
         // A rerank answer always becomes LiteLLM's shape, through the deployment's rerank translator.
         if (x.Operation == LlmOperation.Rerank) return new AnswerCodec(x, null, call, anthropicNative: false, x.Operation, d.Reranker);
         var translator = d.TranslatorFor(x.Operation);
-        if (translator is null && x.Operation != LlmOperation.Messages) return null;
+        if (translator is null && x.Operation is not (LlmOperation.Messages or LlmOperation.Responses)) return null;
         return new AnswerCodec(x, translator, call, anthropicNative: false, x.Operation);
     }
 
@@ -55,6 +65,11 @@ internal sealed class AnswerCodec
             if (!AnthropicNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not valid JSON");
             return body;
         }
+        if (_responsesNative)
+        {
+            if (!Providers.OpenAiResponses.ResponsesNativeUsage.TryRead(body.Span, out usage)) throw new InvalidDataException("the body is not a Responses API response object");
+            return _x.Responses!.FinalResponse = _x.Responses.Restore(body.Span);
+        }
         if (_reranker is not null) return _reranker.TranslateRerankResponse(body, _x.Body.Memory, _call, out usage);
         ReadOnlyMemory<byte> openAi;
         if (_provider is null)
@@ -68,16 +83,28 @@ internal sealed class AnswerCodec
                 ? _provider.TranslateEmbeddingsResponse(body, _call, out usage)
                 : _provider.TranslateChatResponse(body, _call, out usage);
         }
-        return _operation == LlmOperation.Messages ? ClientFormats.ToAnthropicMessage(openAi, _x) : openAi;
+        return _operation switch
+        {
+            LlmOperation.Messages => ClientFormats.ToAnthropicMessage(openAi, _x),
+            LlmOperation.Responses => ClientFormats.ToResponse(openAi, _x),
+            _ => openAi,
+        };
     }
 
     /// <summary>A decoder chain for one streamed answer.</summary>
     public IStreamTranslator CreateStream()
     {
         if (_anthropicNative) return new AnthropicUsageTap();
+        if (_responsesNative)
+        {
+            var tap = new Providers.OpenAiResponses.ResponsesNativeTap();
+            var call = _x.Responses!;
+            call.StreamFinal = () => tap.FinalResponse is { } final ? call.Restore(final) : null;
+            return call.Request.PreviousResponseId is null ? tap : new RestoringStream(tap, call);
+        }
         IStreamTranslator? provider = _provider?.CreateChatStream(_call);
-        if (_operation != LlmOperation.Messages) return provider!;
-        var client = ClientFormats.ToAnthropicStream(_x);
+        if (_operation is not (LlmOperation.Messages or LlmOperation.Responses)) return provider!;
+        var client = _operation == LlmOperation.Messages ? ClientFormats.ToAnthropicStream(_x) : ClientFormats.ToResponsesStream(_x);
         return provider is null ? client : new ChainedStream(provider, client);
     }
 }
@@ -108,5 +135,33 @@ internal sealed class ChainedStream(IStreamTranslator first, IStreamTranslator s
         if (_between.WrittenCount == 0) return;
         second.Feed(_between.WrittenSpan, output);
         _between.ResetWrittenCount();
+    }
+}
+
+/// <summary>A native Responses stream whose events get the client's <c>previous_response_id</c> back (<see cref="ResponsesCall.Restore"/>).</summary>
+internal sealed class RestoringStream(IStreamTranslator tap, ResponsesCall call) : IStreamTranslator
+{
+    private readonly System.Buffers.ArrayBufferWriter<byte> _events = new(4096);
+
+    public Usage? Usage => tap.Usage;
+
+    // The tap writes whole events, so no replaced text is ever split between two writes.
+    public void Feed(ReadOnlySpan<byte> data, System.Buffers.IBufferWriter<byte> output)
+    {
+        tap.Feed(data, _events);
+        Pass(output);
+    }
+
+    public void Complete(System.Buffers.IBufferWriter<byte> output)
+    {
+        tap.Complete(_events);
+        Pass(output);
+    }
+
+    private void Pass(System.Buffers.IBufferWriter<byte> output)
+    {
+        if (_events.WrittenCount == 0) return;
+        output.Write(call.Restore(_events.WrittenSpan));
+        _events.ResetWrittenCount();
     }
 }

@@ -2,6 +2,7 @@ using AgenticGateway.OpenAi;
 using AgenticGateway.Pricing;
 using AgenticGateway.Providers.Anthropic.Inbound;
 using AgenticGateway.Providers.Translation;
+using AgenticGateway.Responses;
 using AgenticGateway.Routing;
 
 namespace AgenticGateway.Services.Llm;
@@ -15,7 +16,12 @@ internal static class ClientFormats
     /// <summary>Converts the client's Anthropic request; returns the error to answer with when it cannot be converted.</summary>
     public static ApiError? ToOpenAi(LlmExchange x)
     {
-        if (AnthropicRequestConverter.ToOpenAi(x.Body.Span, out var openAi) is { } error) return error;
+        byte[] openAi;
+        if (x.Responses is { } responses)
+        {
+            if (ResponsesToChat.Convert(responses.Request, responses.History, responses.ExtraTools, x.Request.Stream, out openAi) is { } invalidResponses) return invalidResponses;
+        }
+        else if (AnthropicRequestConverter.ToOpenAi(x.Body.Span, out openAi) is { } error) return error;
         if (RequestReader.TryParse(openAi, LlmOperation.ChatCompletions, out var parsed) is { } invalid) return invalid;
         x.OpenAiBody = openAi;
         x.OpenAiRequest = parsed;
@@ -25,6 +31,26 @@ internal static class ClientFormats
 
     public static byte[] ToAnthropicMessage(ReadOnlyMemory<byte> openAiCompletion, LlmExchange x) =>
         AnthropicResponseConverter.FromOpenAi(openAiCompletion, x.Request.Model);
+
+    /// <summary>An OpenAI chat completion as the Responses API's response object (kept for the store).</summary>
+    public static byte[] ToResponse(ReadOnlyMemory<byte> openAiCompletion, LlmExchange x)
+    {
+        var call = x.Responses!;
+        var output = ChatToResponses.FromCompletion(openAiCompletion.Span);
+        var response = ChatToResponses.Response(call.Request, call.Id, call.CreatedAt, output.Status, output.Output, output.Usage, null, output.IncompleteDetails);
+        call.FinalResponse = response;
+        return response;
+    }
+
+    /// <summary>OpenAI chat chunks as Responses API events; the last response object is kept for the store.</summary>
+    public static IStreamTranslator ToResponsesStream(LlmExchange x)
+    {
+        var call = x.Responses!;
+        var estimate = x.EstimatedPromptTokens > 0 ? x.EstimatedPromptTokens : TokenEstimator.EstimatePromptTokens(x.OpenAiBody.Span);
+        var stream = new ChatToResponsesStream(call.Request, call.Id, call.CreatedAt, estimate);
+        call.StreamFinal = () => stream.FinalResponse;
+        return stream;
+    }
 
     public static IStreamTranslator ToAnthropicStream(LlmExchange x)
     {

@@ -25,7 +25,9 @@ internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller 
     public ReadOnlyMemory<byte> OpenAiBody { get; set; } = llm.Body.Memory;
     public ParsedRequest OpenAiRequest = llm.Parsed;
     /// <summary>Whether <see cref="OpenAiBody"/> is ready (always for OpenAI-format clients).</summary>
-    public bool HasOpenAiBody { get; set; } = llm.Operation != LlmOperation.Messages;
+    public bool HasOpenAiBody { get; set; } = llm.Operation is not (LlmOperation.Messages or LlmOperation.Responses);
+    /// <summary>A Responses API request's state (its parsed request, id, history, and the answer as the client got it); null for other operations.</summary>
+    public ResponsesCall? Responses { get; init; }
     public ModelGroup RequestedGroup { get; } = llm.Group;
     /// <summary>
     /// The name the current group's wildcard deployments build their upstream model from: the requested model (or an

@@ -14,13 +14,26 @@ namespace AgenticGateway.Services.Llm;
 /// records its spend, once: just before a whole answer is released, else (streams, failures) when the call ends.
 /// The outcome is the <see cref="LlmExchange"/> feature.
 /// </summary>
+/// <summary>What a call the gateway made itself came to: the exchange (usage, cost), its error, or its answer's bytes.</summary>
+internal sealed record CapturedAnswer(LlmExchange Exchange, ApiError? Error, byte[] Body);
+
 internal sealed class LlmService(UpstreamDispatcher dispatcher, SpendRecorder spend)
 {
-    public async Task CallAsync(HttpContext context)
+    public Task CallAsync(HttpContext context) => CallAsync(context, null, null);
+
+    /// <summary>
+    /// The call, for a Responses API request too (<paramref name="responses"/>): <paramref name="beforeAnswer"/> runs
+    /// after the spend is recorded and before a JSON answer is released (the Responses service stores it there).
+    /// </summary>
+    public async Task<LlmExchange> CallAsync(HttpContext context, ResponsesCall? responses, Func<LlmExchange, ValueTask>? beforeAnswer)
     {
         var llm = context.Features.Get<LlmRequest>()!;
         var request = context.Features.Get<GatewayRequest>()!;
-        var x = new LlmExchange(context, llm, context.Features.Get<Caller>()!, request.Id, request.StartTimestamp) { BeforeAnswer = _record };
+        var x = new LlmExchange(context, llm, context.Features.Get<Caller>()!, request.Id, request.StartTimestamp)
+        {
+            BeforeAnswer = beforeAnswer is null ? _record : async e => { await _record(e); await beforeAnswer(e); },
+            Responses = responses,
+        };
         context.Features.Set<ILlmOutcome>(x);
         ApiError? error = null;
         try
@@ -38,6 +51,36 @@ internal sealed class LlmService(UpstreamDispatcher dispatcher, SpendRecorder sp
             await _record(x);
         }
         if (error is not null) await PipelineErrors.WriteAsync(context, error);
+        return x;
+    }
+
+    /// <summary>
+    /// One call made by the gateway itself (a turn of a hosted-tool loop, a background response): routed, retried,
+    /// limited by the group's deployments and priced and logged like a client's, but never streamed and with the answer
+    /// captured instead of written to a client. <paramref name="origin"/> lends its headers (tags, trace context).
+    /// </summary>
+    public async Task<CapturedAnswer> CallCapturedAsync(HttpRequest? origin, LlmRequest llm, Caller caller, string requestId, ResponsesCall? responses, CancellationToken ct)
+    {
+        var http = new DefaultHttpContext { RequestAborted = ct };
+        if (origin is not null)
+        {
+            foreach (var name in (ReadOnlySpan<string>)["x-litellm-tags", "traceparent", "tracestate"])
+                if (origin.Headers.TryGetValue(name, out var value)) http.Request.Headers[name] = value;
+        }
+        var body = new MemoryStream();
+        http.Response.Body = body;
+        var x = new LlmExchange(http, llm, caller, requestId, System.Diagnostics.Stopwatch.GetTimestamp()) { BeforeAnswer = _record, Responses = responses };
+        ApiError? error = null;
+        try
+        {
+            error = await dispatcher.DispatchAsync(x);
+        }
+        finally
+        {
+            if (error is not null) x.Status = error.Status;
+            await _record(x);
+        }
+        return new CapturedAnswer(x, error, body.ToArray());
     }
 
     // One delegate for the service's lifetime: a method group converted per request would allocate one each time.

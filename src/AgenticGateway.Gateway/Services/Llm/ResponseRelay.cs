@@ -266,8 +266,31 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
     internal static readonly TimeSpan CallerRecheckInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>An error event in the client's stream format.</summary>
-    internal static byte[] ClientErrorEvent(LlmExchange x, ApiError error) =>
-        x.Operation == LlmOperation.Messages ? Providers.Anthropic.Inbound.AnthropicErrors.SseEvent(error) : ErrorWriter.SseEvent(error);
+    internal static byte[] ClientErrorEvent(LlmExchange x, ApiError error) => x.Operation switch
+    {
+        LlmOperation.Messages => Providers.Anthropic.Inbound.AnthropicErrors.SseEvent(error),
+        LlmOperation.Responses => ResponsesErrorEvent(error, x.Responses?.NextSequence?.Invoke() ?? 0),
+        _ => ErrorWriter.SseEvent(error),
+    };
+
+    /// <summary>The Responses API's <c>error</c> event: <c>{type, code, message, param, sequence_number}</c>.</summary>
+    internal static byte[] ResponsesErrorEvent(ApiError error, int sequenceNumber)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        buffer.Write("event: error\ndata: "u8);
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "error");
+            w.WriteString("code", error.Code ?? error.Type);
+            w.WriteString("message", error.Message);
+            if (error.Param is null) w.WriteNull("param"); else w.WriteString("param", error.Param);
+            w.WriteNumber("sequence_number", sequenceNumber);
+            w.WriteEndObject();
+        }
+        buffer.Write("\n\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
 
     /// <summary>Writes complete events to the client, leaving out the usage chunk the gateway asked for itself.</summary>
     private static async ValueTask ForwardAsync(LlmExchange x, ReadOnlyMemory<byte> events, CancellationToken cancellationToken)

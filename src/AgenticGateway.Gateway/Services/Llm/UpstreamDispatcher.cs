@@ -199,7 +199,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         x.UpstreamModel = upstreamModel;
         x.UsageInjected = false;
-        var native = AnswerCodec.IsAnthropicNative(x, d);
+        var native = AnswerCodec.IsNative(x, d);
         // An Anthropic-format request is converted to OpenAI chat once, the first time a deployment needs it.
         if (!native && !x.HasOpenAiBody && ClientFormats.ToOpenAi(x) is { } conversionError)
             return new UpstreamFailure(FailureKind.BadRequest, conversionError.Status, conversionError.Message) { ClientError = conversionError };
@@ -211,7 +211,9 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         HttpRequestMessage request;
         if (native)
         {
-            request = AnthropicPassthrough.Build(x, d, modelToken);
+            request = x.Operation == LlmOperation.Responses
+                ? ResponsesPassthrough.Build(x, d, upstreamModel ?? d.Options.Model)
+                : AnthropicPassthrough.Build(x, d, modelToken);
         }
         else
         {
@@ -303,7 +305,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                         x.UpstreamTicks += Stopwatch.GetTimestamp() - start;
                         var contentType = response.Content.Headers.ContentType?.ToString();
                         var status = (int)response.StatusCode;
-                        if (native) return UpstreamFailure.FromProviderError(Providers.Anthropic.AnthropicErrors.Read(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
+                        if (native && x.Operation == LlmOperation.Messages) return UpstreamFailure.FromProviderError(Providers.Anthropic.AnthropicErrors.Read(status, errorBody), errorBody, keepBody: true, contentType, RetryAfter(response));
                         if (x.Operation == LlmOperation.Rerank) return UpstreamFailure.FromProviderError(d.Reranker!.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
                         if (d.TranslatorFor(x.Operation) is { } translator) return UpstreamFailure.FromProviderError(translator.ReadError(status, errorBody), errorBody, keepBody: false, contentType, RetryAfter(response));
                         return UpstreamFailure.FromResponse(status, errorBody, contentType, RetryAfter(response));

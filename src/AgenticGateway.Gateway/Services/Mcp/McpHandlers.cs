@@ -30,10 +30,22 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         return new ListToolsResult { Tools = visible, CacheScope = CacheScope.Private, TimeToLive = federation.Options.ListTtl };
     }
 
-    public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> request, CancellationToken ct)
+    public ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> request, CancellationToken ct)
     {
         var who = Identity(request);
         var name = request.Params?.Name ?? throw new McpProtocolException("tools/call needs params.name", McpErrorCode.InvalidParams);
+        var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
+        return CallAsync(request.User, who, name, args, request.Server.SessionId, RequestId(), ct);
+    }
+
+    /// <summary>
+    /// One tool call by its federated name, for an MCP client or for a tool the gateway runs inside a Responses call:
+    /// permission, pin, limits, loop breaker and budget checked, bounded in time and size, charged and logged.
+    /// Throws <see cref="McpProtocolException"/> for a tool that is unknown, held or not allowed for the caller.
+    /// </summary>
+    public async ValueTask<CallToolResult> CallAsync(System.Security.Claims.ClaimsPrincipal? user, McpRequestIdentity who, string name,
+        IReadOnlyDictionary<string, JsonElement>? args, string? sessionId, string requestId, CancellationToken ct)
+    {
         var federation = gateway.Federation;
         var tool = await federation.FindToolAsync(name, who.Server, ct);
         if (tool is null)
@@ -45,7 +57,6 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         if (!McpAccess.MayCall(who.Caller, tool.Server, tool.UpstreamName, tool.Name))
             throw new McpProtocolException($"Tool {name} is not allowed for this key", McpErrorCode.InvalidParams);
 
-        var args = request.Params.Arguments is { } a ? (IReadOnlyDictionary<string, JsonElement>)a.AsReadOnly() : null;
         var owner = McpRequestIdentity.OwnerOf(who.Caller);
         var options = federation.Options;
         List<KeyValuePair<string, string>>? headers = null;
@@ -53,7 +64,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         Limits.Budgets.Hold? hold = null;
         try
         {
-            headers = await ForwardedAsync(request.User, who, tool.Server, ct);
+            headers = await ForwardedAsync(user, who, tool.Server, ct);
         }
         catch (McpTokenExchangeException ex)
         {
@@ -68,7 +79,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         }
 
         var started = Stopwatch.GetTimestamp();
-        var context = new McpCallContext(owner, request.Server.SessionId, headers!);
+        var context = new McpCallContext(owner, sessionId, headers!);
         var timeout = tool.Server.Config?.CallTimeout ?? options.CallTimeout;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
@@ -102,7 +113,7 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
             // The upstream's own protocol error (unknown tool, bad arguments) goes to the client as it is.
             var failedAfter = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             metrics.Call(tool.Server.Name, tool.Name, "protocol_error", failedAfter);
-            await guard.ChargeAsync(who.Caller, tool, hold, RequestId(), 400, failedAfter);
+            await guard.ChargeAsync(who.Caller, tool, hold, requestId, 400, failedAfter);
             throw;
         }
         catch (Exception ex) when (ex is McpUpstreamUnavailableException or IOException or HttpRequestException or McpException or InvalidOperationException)
@@ -118,7 +129,6 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         span?.SetTag("mcp.outcome", outcome);
         metrics.Call(tool.Server.Name, tool.Name, outcome, elapsed);
-        var requestId = RequestId();
         await guard.ChargeAsync(who.Caller, tool, hold, requestId, status, elapsed);
         LogCall(log, tool.Name, outcome, elapsed, requestId);
         return result;
