@@ -36,7 +36,7 @@ public class OpenAiResponsesSdkTests(ResponsesDeployments deployments) : IClassF
             MaxOutputTokenCount = 60,
         });
         AssertCompleted(response);
-        var message = Assert.IsType<MessageResponseItem>(Assert.Single(response.OutputItems));
+        var message = Assert.IsAssignableFrom<MessageResponseItem>(Assert.Single(response.OutputItems));
         Assert.Equal(MessageRole.Assistant, message.Role);
         Assert.StartsWith("msg_", message.Id);
         Assert.False(string.IsNullOrWhiteSpace(response.GetOutputText()));
@@ -83,7 +83,7 @@ public class OpenAiResponsesSdkTests(ResponsesDeployments deployments) : IClassF
         var items = new List<ResponseItem>();
         await foreach (var item in _client.GetResponseInputItemsAsync(new ResponseItemCollectionOptions(created.Id)))
             items.Add(item);
-        var input = Assert.IsType<MessageResponseItem>(Assert.Single(items));
+        var input = Assert.IsAssignableFrom<MessageResponseItem>(Assert.Single(items));
         Assert.Equal(MessageRole.User, input.Role);
         Assert.Equal("Hello there!", input.Content[0].Text);
 
