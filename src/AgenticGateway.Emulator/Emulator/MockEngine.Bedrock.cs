@@ -195,6 +195,10 @@ internal sealed partial class MockEngine
         var answeringToolResult = last.EnumerateArray().Any(b => b.TryGetProperty("toolResult", out _));
         if (toolConfig.ValueKind == JsonValueKind.Object && toolConfig.TryGetProperty("tools", out var tools) && tools.GetArrayLength() > 0 && !answeringToolResult)
         {
+            var forced = toolConfig.TryGetProperty("toolChoice", out var fc) && fc.TryGetProperty("tool", out var fcTool) && fcTool.TryGetProperty("name", out var fcName) ? fcName.GetString() : null;
+            if (MockDirectives.TryToolCall(BedrockLastUserText(messages), out var directed, out var directedArgs) && (forced is null || forced == directed)
+                && tools.EnumerateArray().Any(x => x.TryGetProperty("toolSpec", out var ts) && ts.TryGetProperty("name", out var tn) && tn.GetString() == directed))
+                return new(reasoning, signature, [], ("tooluse_mock" + seed.ToString("x12", CultureInfo.InvariantCulture), directed, MockText.Chunk(directedArgs)), "tool_use", input);
             var spec = tools[0].GetProperty("toolSpec");
             if (toolConfig.TryGetProperty("toolChoice", out var choice) && choice.TryGetProperty("tool", out var named))
                 spec = tools.EnumerateArray().Select(x => x.GetProperty("toolSpec")).FirstOrDefault(s => s.GetProperty("name").GetString() == named.GetProperty("name").GetString(), spec);
@@ -203,7 +207,9 @@ internal sealed partial class MockEngine
             return new(reasoning, signature, [], ("tooluse_mock" + seed.ToString("x12", CultureInfo.InvariantCulture), spec.GetProperty("name").GetString()!, args), "tool_use", input);
         }
 
-        var text = MockText.Sentence(seed, 8 + (int)(seed % 17));
+        var text = answeringToolResult
+            ? MockText.Tokenize(MockDirectives.ToolResultAnswer(last.EnumerateArray().Where(b => b.TryGetProperty("toolResult", out _)).Select(b => BedrockResultText(b.GetProperty("toolResult")))))
+            : MockText.Sentence(seed, 8 + (int)(seed % 17));
         var max = body.TryGetProperty("inferenceConfig", out var ic) && ic.TryGetProperty("maxTokens", out var mt) && mt.TryGetInt32(out var m) ? m : (int?)null;
         if (max is { } limit && reasoning.Count + text.Count > limit)
         {
@@ -211,6 +217,28 @@ internal sealed partial class MockEngine
             return new(reasoning, signature, text.GetRange(0, Math.Min(room, text.Count)), null, "max_tokens", input);
         }
         return new(reasoning, signature, text, null, "end_turn", input);
+    }
+
+    /// <summary>The text blocks of the last user message (where a test writes its directives).</summary>
+    private static string? BedrockLastUserText(JsonElement messages)
+    {
+        for (var i = messages.GetArrayLength() - 1; i >= 0; i--)
+        {
+            var m = messages[i];
+            if (!(m.TryGetProperty("role", out var role) && role.GetString() == "user" && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)) continue;
+            var texts = content.EnumerateArray().Where(b => b.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String).Select(b => b.GetProperty("text").GetString()!).ToList();
+            if (texts.Count > 0) return string.Join("\n", texts);
+        }
+        return null;
+    }
+
+    /// <summary>A toolResult's content as text: its text blocks, and its json blocks as JSON.</summary>
+    private static string BedrockResultText(JsonElement result)
+    {
+        if (!result.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array) return "";
+        return string.Join("\n", content.EnumerateArray().Select(b =>
+            b.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
+            : b.TryGetProperty("json", out var j) ? j.GetRawText() : ""));
     }
 
     private static int CountBlockTokens(JsonElement blocks)

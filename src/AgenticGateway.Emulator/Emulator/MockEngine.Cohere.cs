@@ -109,7 +109,10 @@ internal sealed partial class MockEngine
         {
             var required = body.TryGetProperty("tool_choice", out var req) && req.GetString() == "REQUIRED";
             var i = 0;
-            foreach (var tool in toolList.EnumerateArray().Take(required ? 3 : 1))
+            if (MockDirectives.TryToolCall(LastChatUserText(messages), out var directed, out var directedArgs)
+                && toolList.EnumerateArray().Any(t => ToolName(t) == directed))
+                tools.Add(($"{directed}_{seed % 0xFFFFFFFFFFFFUL:x12}", directed, MockText.Chunk(directedArgs)));
+            else foreach (var tool in toolList.EnumerateArray().Take(required ? 3 : 1))
             {
                 var fn = tool.GetProperty("function");
                 var name = fn.GetProperty("name").GetString()!;
@@ -117,7 +120,9 @@ internal sealed partial class MockEngine
                 tools.Add(($"{name}_{(seed + (ulong)i++) % 0xFFFFFFFFFFFFUL:x12}", name, MockText.Chunk(args)));
             }
         }
-        List<string> pieces = tools.Count > 0 ? [] : MockText.Sentence(seed, 8 + (int)(seed % 17));
+        List<string> pieces = tools.Count > 0 ? []
+            : lastRole == "tool" ? MockText.Tokenize(MockDirectives.ToolResultAnswer(TrailingChatToolResults(messages)))
+            : MockText.Sentence(seed, 8 + (int)(seed % 17));
         if (tools.Count == 0 && body.TryGetProperty("response_format", out var rf) && rf.TryGetProperty("type", out var rft) && rft.GetString() == "json_object")
             pieces = MockText.Chunk(rf.TryGetProperty("json_schema", out var schema) ? MockText.SampleFromSchema(schema) : "{\"answer\":\"" + string.Concat(MockText.Sentence(seed, 6)) + "\"}");
         var plan = tools.Count > 0 ? MockText.Sentence(seed ^ 0x5EED, 6) : [];

@@ -348,6 +348,9 @@ internal sealed partial class MockEngine
         if (declarations.Count > 0 && mode != "NONE" && !lastIsResponse)
         {
             var allowed = (callingConfig?["allowedFunctionNames"] as JsonArray)?.Select(n => n?.GetValue<string>()).ToHashSet();
+            if (MockDirectives.TryToolCall(GeminiLastUserText(contents), out var directed, out var directedArgs) && (allowed is null || allowed.Contains(directed))
+                && declarations.Any(d => d["name"]?.GetValue<string>() == directed))
+                return new GeminiAnswer(thought, [], (directed, directedArgs), "STOP");
             var chosen = declarations.FirstOrDefault(d => allowed is null || allowed.Contains(d["name"]?.GetValue<string>())) ?? declarations[0];
             var parameters = chosen["parameters"] is JsonNode p ? JsonDocument.Parse(LowerTypes(p.DeepClone()).ToJsonString()).RootElement : (JsonElement?)null;
             var args = parameters is null ? "{}" : MockText.SampleFromSchema(parameters);
@@ -355,7 +358,10 @@ internal sealed partial class MockEngine
         }
 
         List<string> pieces;
-        if (config?["responseMimeType"]?.GetValue<string>() == "application/json")
+        if (lastIsResponse)
+            pieces = MockText.Tokenize(MockDirectives.ToolResultAnswer(((JsonArray)contents[^1]!["parts"]!)
+                .Select(p => p?["functionResponse"]?["response"]).Where(r => r is not null).Select(GeminiResultText)));
+        else if (config?["responseMimeType"]?.GetValue<string>() == "application/json")
         {
             var schema = config["responseSchema"] is JsonNode s ? JsonDocument.Parse(LowerTypes(s.DeepClone()).ToJsonString()).RootElement : (JsonElement?)null;
             pieces = MockText.Chunk(schema is null ? "{\"answer\":\"" + string.Concat(MockText.Sentence(seed, 6)) + "\"}" : MockText.SampleFromSchema(schema));
@@ -364,6 +370,26 @@ internal sealed partial class MockEngine
         if (config?["maxOutputTokens"] is JsonValue mv && mv.TryGetValue<int>(out var max) && max >= 0 && pieces.Count > max)
             return new GeminiAnswer(thought, pieces.GetRange(0, max), null, "MAX_TOKENS");
         return new GeminiAnswer(thought, pieces, null, "STOP");
+    }
+
+    /// <summary>The text parts of the last user turn (where a test writes its directives).</summary>
+    private static string? GeminiLastUserText(JsonArray contents)
+    {
+        for (var i = contents.Count - 1; i >= 0; i--)
+        {
+            if (contents[i] is not JsonObject c || (c["role"]?.GetValue<string>() ?? "user") != "user" || c["parts"] is not JsonArray parts) continue;
+            var texts = parts.Select(p => p?["text"]).OfType<JsonValue>().Select(t => t.GetValue<string>()).ToList();
+            if (texts.Count > 0) return string.Join("\n", texts);
+        }
+        return null;
+    }
+
+    /// <summary>A functionResponse's result as text: its <c>content</c>, <c>result</c> or <c>output</c> string, else its JSON.</summary>
+    private static string GeminiResultText(JsonNode? response)
+    {
+        foreach (var key in new[] { "content", "result", "output" })
+            if (response?[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String) return v.GetValue<string>();
+        return response?.ToJsonString() ?? "";
     }
 
     /// <summary>Gemini schemas spell types in capitals (OBJECT, STRING); the sampler reads JSON Schema's lower case.</summary>

@@ -22,6 +22,9 @@ internal static class ChatToResponses
 {
     internal static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>Compact JSON text with readable non-ASCII, for JSON kept inside a string.</summary>
+    internal static readonly JsonSerializerOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>
     /// Reads a chat completion body. <paramref name="ids"/> names the items (by default, random ids). Throws
     /// <see cref="InvalidDataException"/> when the body is not a chat completion.
@@ -242,7 +245,7 @@ internal static class ChatToResponses
         var keep = false;
         foreach (var block in blocks.EnumerateArray())
             keep |= Str(block, "signature") is { Length: > 0 } || Str(block, "type") == "redacted_thinking";
-        return keep ? blocks.GetRawText() : null;
+        return keep ? JsonNode.Parse(blocks.GetRawText())!.ToJsonString(CompactJson) : null;
     }
 
     /// <summary>Chat annotations (<c>{type:url_citation, url_citation:{...}}</c>) in Responses' flat form.</summary>

@@ -60,7 +60,8 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
     private JsonArray _parts = [];
     private PartKind _part;
     private JsonArray _logprobs = [];
-    private string? _thinking;
+    private JsonArray? _thinking;
+    private readonly StringBuilder _thinkingText = new();
     private int _callKey = -1;
     private string _callId = "";
     private string _callName = "";
@@ -235,11 +236,7 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
                 w.WriteString("delta", reasoning);
             });
         }
-        if (ChatToResponses.SignedThinking(delta) is { } thinking)
-        {
-            OpenReasoning(output);
-            _thinking = MergeThinking(_thinking, thinking);
-        }
+        if (delta.TryGetProperty("thinking_blocks", out var blocks) && blocks.ValueKind == JsonValueKind.Array) ThinkingBlocks(blocks, output);
         if (delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 } text)
         {
             OpenPart(PartKind.Text, output);
@@ -279,13 +276,29 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
         }
     }
 
-    /// <summary>Keeps the latest signature of each thinking block (LiteLLM streams the signature once, in its own delta).</summary>
-    private static string MergeThinking(string? previous, string latest)
+    /// <summary>
+    /// LiteLLM's streamed <c>thinking_blocks</c>: the text comes in fragments (also sent as <c>reasoning_content</c>),
+    /// then the block's signature with empty text; a block is whole, and kept for <c>encrypted_content</c>, once signed.
+    /// Redacted blocks come whole.
+    /// </summary>
+    private void ThinkingBlocks(JsonElement blocks, IBufferWriter<byte> output)
     {
-        if (previous is null) return latest;
-        var merged = (JsonArray)JsonNode.Parse(previous)!;
-        foreach (var block in (JsonArray)JsonNode.Parse(latest)!) merged.Add(block!.DeepClone());
-        return merged.ToJsonString();
+        foreach (var block in blocks.EnumerateArray())
+        {
+            var type = ChatToResponses.Str(block, "type");
+            if (type == "redacted_thinking")
+            {
+                OpenReasoning(output);
+                (_thinking ??= []).Add(JsonNode.Parse(block.GetRawText()));
+                continue;
+            }
+            if (type != "thinking") continue;
+            _thinkingText.Append(ChatToResponses.Str(block, "thinking"));
+            if (ChatToResponses.Str(block, "signature") is not { Length: > 0 } signature) continue;
+            OpenReasoning(output);
+            (_thinking ??= []).Add(new JsonObject { ["type"] = "thinking", ["thinking"] = _thinkingText.ToString(), ["signature"] = signature });
+            _thinkingText.Clear();
+        }
     }
 
     private void ToolCall(JsonElement call, int position, IBufferWriter<byte> output)
@@ -452,8 +465,9 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
                     w.WriteNumber("summary_index", 0);
                     WriteSummaryPart(w, summary);
                 });
-                Done(output, ChatToResponses.ReasoningItem(_itemId, summary, _thinking));
+                Done(output, ChatToResponses.ReasoningItem(_itemId, summary, _thinking?.ToJsonString(ChatToResponses.CompactJson)));
                 _thinking = null;
+                _thinkingText.Clear();
                 break;
             case ItemKind.Message:
                 ClosePart(output);

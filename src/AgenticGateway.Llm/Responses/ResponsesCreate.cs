@@ -12,8 +12,8 @@ namespace AgenticGateway.Responses;
 /// <remarks>
 /// Field names, types and ranges follow openai-node <c>src/resources/responses/responses.ts</c>
 /// (<c>ResponseCreateParamsBase</c>). Errors are OpenAI's 400s, worded the way OpenAI words them and naming the field
-/// in <c>param</c> (<c>input[2].content[0].type</c>). An unknown top-level parameter is refused as OpenAI refuses it,
-/// so a client that sends a chat body here learns so at once. What the gateway cannot do for a translated deployment
+/// in <c>param</c> (<c>input[2].content[0].type</c>). A chat completions parameter is refused as OpenAI refuses an
+/// unknown one, so a client that sends a chat body here learns so at once. What the gateway cannot do for a translated deployment
 /// (hosted tools it does not run, file ids) is refused later, by <see cref="ResponsesToChat"/>: a native deployment
 /// takes them.
 /// </remarks>
@@ -26,14 +26,15 @@ internal sealed class ResponsesCreate
         "computer_call_output.output.image_url", "code_interpreter_call.outputs", "reasoning.encrypted_content", "message.output_text.logprobs",
     ];
 
-    private static readonly HashSet<string> Known =
+    /// <summary>
+    /// Chat completions parameters that are not Responses ones: refused as OpenAI refuses an unknown parameter, so a
+    /// chat body sent here says what is wrong at once. Other fields the reader does not know are kept (a native
+    /// deployment gets them; translation has no use for them), so a client newer than this list still works.
+    /// </summary>
+    private static readonly HashSet<string> ChatOnly =
     [
-        "background", "context_management", "conversation", "include", "input", "instructions", "max_output_tokens", "max_tool_calls",
-        "metadata", "model", "moderation", "parallel_tool_calls", "previous_response_id", "prompt", "prompt_cache_key", "prompt_cache_options",
-        "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier", "store", "stream", "stream_options", "temperature", "text",
-        "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "user",
-        // LiteLLM's routing tags: read by the request reader, never sent upstream.
-        "tags",
+        "messages", "max_tokens", "max_completion_tokens", "n", "stop", "functions", "function_call", "response_format", "frequency_penalty",
+        "presence_penalty", "logit_bias", "seed", "logprobs", "modalities", "audio", "prediction", "web_search_options", "reasoning_effort",
     ];
 
     private static readonly string[] Efforts = ["none", "minimal", "low", "medium", "high", "xhigh", "max"];
@@ -86,6 +87,10 @@ internal sealed class ResponsesCreate
         return copy;
     }
 
+    /// <summary>The ids the input's <c>item_reference</c> items name, in order, for the service to look up.</summary>
+    public IReadOnlyList<string> ItemReferences =>
+        [.. Input.OfType<JsonObject>().Where(i => Str(i, "type") == "item_reference").Select(i => Str(i, "id")!)];
+
     /// <summary>Whether <c>include</c> asks for <paramref name="value"/>.</summary>
     public bool Includes(string value) => Include.Contains(value, StringComparer.Ordinal);
 
@@ -119,7 +124,7 @@ internal sealed class ResponsesCreate
     private static ResponsesCreate Read(JsonObject body)
     {
         foreach (var (name, _) in body)
-            if (!Known.Contains(name)) throw new ResponsesRequestException($"Unknown parameter: '{name}'.", name, "unknown_parameter");
+            if (ChatOnly.Contains(name)) throw new ResponsesRequestException($"Unknown parameter: '{name}'.", name, "unknown_parameter");
 
         if (body["model"] is not { } modelNode) throw ResponsesRequestException.Missing("model");
         var model = Str(body, "model") ?? throw ResponsesRequestException.Type("model", "a string", modelNode);

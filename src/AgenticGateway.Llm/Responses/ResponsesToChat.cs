@@ -26,7 +26,8 @@ namespace AgenticGateway.Responses;
 /// <para>Parameters: function tools become chat tools and the service's <c>extraTools</c> are added;
 /// <c>code_interpreter</c> and <c>mcp</c> entries are left to the service, and any other hosted tool is refused, since
 /// nobody would run it. <c>tool_choice</c> maps one to one (an <c>allowed_tools</c> choice narrows the tools sent),
-/// <c>text.format</c> becomes <c>response_format</c>, <c>reasoning.effort</c> <c>reasoning_effort</c>,
+/// <c>text.format</c> becomes <c>response_format</c>, <c>reasoning.effort</c> <c>reasoning_effort</c> (<c>xhigh</c> and
+/// <c>max</c>, which chat does not have, as <c>high</c>),
 /// <c>max_output_tokens</c> <c>max_completion_tokens</c>; <c>temperature</c>, <c>top_p</c>, <c>user</c>,
 /// <c>text.verbosity</c> pass as they are and <c>parallel_tool_calls</c> when there are tools. <c>metadata</c>,
 /// <c>store</c> and <c>include</c> are the gateway's own business and are not sent (except that
@@ -62,15 +63,21 @@ internal static class ResponsesToChat
     /// <param name="stream">Ask for a stream (with the usage chunk).</param>
     /// <param name="chatBody">The chat completions body; empty when an error is returned.</param>
     /// <param name="contextWindowTokens">The model's context window, for <c>truncation: "auto"</c>; 0 when unknown.</param>
+    /// <param name="referencedItems">
+    /// Stored items the input's <c>item_reference</c>s name (<see cref="ResponsesCreate.ItemReferences"/>), looked up by
+    /// the service among the caller's stored responses: clients that store (the AI SDK by default) send earlier
+    /// assistant and reasoning items as references without <c>previous_response_id</c>. Items of
+    /// <paramref name="history"/> and earlier input items resolve without it.
+    /// </param>
     /// <returns>null, or the 400 to answer with (naming the field).</returns>
     public static ApiError? Convert(ResponsesCreate request, IReadOnlyList<JsonNode> history, IReadOnlyList<JsonObject> extraTools, bool stream, out byte[] chatBody,
-        long contextWindowTokens = 0)
+        long contextWindowTokens = 0, IReadOnlyDictionary<string, JsonObject>? referencedItems = null)
     {
         chatBody = [];
         try
         {
             var body = new JsonObject { ["model"] = request.Model };
-            var messages = new MessageBuilder(history);
+            var messages = new MessageBuilder(history, referencedItems);
             if (request.Instructions is { Length: > 0 } instructions) messages.System(instructions);
             for (var i = 0; i < history.Count; i++) messages.Add(history[i], "previous_response_id", fromHistory: true);
             for (var i = 0; i < request.Input.Count; i++) messages.Add(request.Input[i], $"input[{i}]", fromHistory: false);
@@ -89,7 +96,9 @@ internal static class ResponsesToChat
             }
             if (ResponseFormat(request.Text) is { } format) body["response_format"] = format;
             if (request.Text?["verbosity"] is JsonValue verbosity) body["verbosity"] = verbosity.DeepClone();
-            if (request.Reasoning?["effort"] is JsonValue effort) body["reasoning_effort"] = effort.DeepClone();
+            if (request.Reasoning?["effort"] is JsonValue effort)
+                // Chat's scale (and every translator's) tops out at high: the Responses-only levels above it ask for the most there is.
+                body["reasoning_effort"] = effort.GetValue<string>() is "xhigh" or "max" ? "high" : effort.GetValue<string>();
             if (request.MaxOutputTokens is { } max) body["max_completion_tokens"] = max;
             if (request.Temperature is { } temperature) body["temperature"] = temperature;
             if (request.TopP is { } topP) body["top_p"] = topP;
@@ -259,8 +268,10 @@ internal static class ResponsesToChat
         private StringBuilder? _assistantText;
         private JsonArray? _pendingUserParts;
 
-        public MessageBuilder(IReadOnlyList<JsonNode> history)
+        public MessageBuilder(IReadOnlyList<JsonNode> history, IReadOnlyDictionary<string, JsonObject>? referenced)
         {
+            if (referenced is not null)
+                foreach (var (id, item) in referenced) _byId[id] = item;
             foreach (var item in history)
                 if (item is JsonObject o && o["id"] is JsonValue id && id.GetValueKind() == JsonValueKind.String) _byId.TryAdd(id.GetValue<string>(), o);
         }
@@ -302,7 +313,7 @@ internal static class ResponsesToChat
                 case "code_interpreter_call":
                     var code = ResponsesCreate.Str(item, "code", at) ?? "";
                     var callId = ResponsesCreate.Str(item, "id", at) ?? ResponsesIds.New("ci");
-                    AddToolCall(callId, CodeInterpreterFunction, new JsonObject { ["code"] = code }.ToJsonString());
+                    AddToolCall(callId, CodeInterpreterFunction, new JsonObject { ["code"] = code }.ToJsonString(ChatToResponses.CompactJson));
                     CloseAssistant();
                     _messages.Add(new JsonObject { ["role"] = "tool", ["tool_call_id"] = callId, ["content"] = CodeOutputs(item["outputs"]) });
                     break;
@@ -454,7 +465,10 @@ internal static class ResponsesToChat
                 if (ResponsesCreate.Str((JsonObject)part!, "type") == "text") texts.Add(part!.DeepClone());
                 else (_pendingUserParts ??= []).Add(part!.DeepClone());
             }
-            return texts.Count > 0 ? texts : "";
+            // Text alone goes as a string, the form every chat server and translator takes for a tool result.
+            var joined = new StringBuilder();
+            foreach (var part in texts) joined.Append(part!["text"]!.GetValue<string>());
+            return joined.ToString();
         }
 
         private static string CodeOutputs(JsonNode? outputs)

@@ -390,4 +390,49 @@ public class ResponsesEmulatorTests : IAsyncLifetime
             """);
         Assert.Equal("Tool result: 18C and sunny", (string)JsonNode.Parse(anthropic)!["content"]![0]!["text"]!);
     }
+
+    [Fact]
+    public async Task The_directives_work_in_gemini_bedrock_and_cohere_too()
+    {
+        const string Directive = """Go.\nmock_tool_call: {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}""";
+
+        var (_, gemini) = await PostAsync("/v1beta/models/gemini-2.5-flash:generateContent", $$$"""
+            {"contents":[{"role":"user","parts":[{"text":"{{{Directive}}}"}]}],
+             "tools":[{"functionDeclarations":[{"name":"get_time","parameters":{"type":"OBJECT"}},{"name":"get_weather","parameters":{"type":"OBJECT"}}]}]}
+            """);
+        var call = JsonNode.Parse(gemini)!["candidates"]![0]!["content"]!["parts"]![0]!["functionCall"]!;
+        Assert.Equal("get_weather", (string)call["name"]!);
+        Assert.Equal("Paris", (string)call["args"]!["city"]!);
+        (_, gemini) = await PostAsync("/v1beta/models/gemini-2.5-flash:generateContent", """
+            {"contents":[{"role":"user","parts":[{"text":"Weather?"}]},{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{}}}]},
+              {"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"output":"18C"}}}]}],
+             "tools":[{"functionDeclarations":[{"name":"get_weather","parameters":{"type":"OBJECT"}}]}]}
+            """);
+        Assert.Equal("Tool result: 18C", (string)JsonNode.Parse(gemini)!["candidates"]![0]!["content"]!["parts"]![0]!["text"]!);
+
+        const string BedrockTools = """{"tools":[{"toolSpec":{"name":"get_time","inputSchema":{"json":{"type":"object"}}}},{"toolSpec":{"name":"get_weather","inputSchema":{"json":{"type":"object"}}}}]}""";
+        var (_, bedrock) = await PostAsync("/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse", $$$"""
+            {"messages":[{"role":"user","content":[{"text":"{{{Directive}}}"}]}],"toolConfig":{{{BedrockTools}}}}
+            """);
+        var use = JsonNode.Parse(bedrock)!["output"]!["message"]!["content"]!.AsArray().Single(b => b!["toolUse"] is not null)!["toolUse"]!;
+        Assert.Equal("get_weather", (string)use["name"]!);
+        Assert.Equal("Paris", (string)use["input"]!["city"]!);
+        (_, bedrock) = await PostAsync("/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse", $$$$"""
+            {"messages":[{"role":"user","content":[{"text":"Weather?"}]},{"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"get_weather","input":{}}}]},
+              {"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"18C"}]}}]}],"toolConfig":{{{{BedrockTools}}}}}
+            """);
+        Assert.Equal("Tool result: 18C", (string)JsonNode.Parse(bedrock)!["output"]!["message"]!["content"]![0]!["text"]!);
+
+        const string CohereTools = """[{"type":"function","function":{"name":"get_time","parameters":{"type":"object"}}},{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]""";
+        var (_, cohere) = await PostAsync("/v2/chat", $$$"""{"model":"command-a-03-2025","messages":[{"role":"user","content":"{{{Directive}}}"}],"tools":{{{CohereTools}}}}""");
+        var cohereCall = Assert.Single(JsonNode.Parse(cohere)!["message"]!["tool_calls"]!.AsArray())!;
+        Assert.Equal("get_weather", (string)cohereCall["function"]!["name"]!);
+        Assert.Equal("""{"city": "Paris"}""", (string)cohereCall["function"]!["arguments"]!);
+        (_, cohere) = await PostAsync("/v2/chat", $$$"""
+            {"model":"command-a-03-2025","messages":[{"role":"user","content":"Weather?"},
+              {"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},
+              {"role":"tool","tool_call_id":"c1","content":"18C"}],"tools":{{{CohereTools}}}}
+            """);
+        Assert.Equal("Tool result: 18C", (string)JsonNode.Parse(cohere)!["message"]!["content"]![0]!["text"]!);
+    }
 }
