@@ -43,12 +43,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# The MCP tests' Node upstreams and clients (the TypeScript MCP SDK, the MCP Inspector CLI), pinned by their
-# package-lock.json; npm ci writes node_modules/.package-lock.json last, so it is missing or older after a change.
-mcp_node=tests/AgenticGateway.Tests/Mcp/node
-if [ "$fast" -eq 0 ] && { [ ! -f "$mcp_node/node_modules/.package-lock.json" ] || [ "$mcp_node/package-lock.json" -nt "$mcp_node/node_modules/.package-lock.json" ]; }; then
-  npm ci --prefix "$mcp_node" --no-audit --no-fund --loglevel=error
-fi
+# The Node projects of the tests, pinned by their package-lock.json: the MCP tests' upstreams and clients (the
+# TypeScript MCP SDK, the MCP Inspector CLI) and the Responses API clients (openai, the AI SDK, LangChain).
+# npm ci writes node_modules/.package-lock.json last, so it is missing or older after a change.
+for node_project in tests/AgenticGateway.Tests/Mcp/node tests/AgenticGateway.Tests/Clients/node; do
+  if [ "$fast" -eq 0 ] && { [ ! -f "$node_project/node_modules/.package-lock.json" ] || [ "$node_project/package-lock.json" -nt "$node_project/node_modules/.package-lock.json" ]; }; then
+    npm ci --prefix "$node_project" --no-audit --no-fund --loglevel=error
+  fi
+done
 
 # The QEMU image builder downloads Debian's kernel package with apt-get download: it needs the package lists.
 if [ "$fast" -eq 0 ] && [ "$(id -u)" -eq 0 ] && ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update -qq; fi

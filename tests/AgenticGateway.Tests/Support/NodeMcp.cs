@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using ModelContextProtocol.Client;
@@ -7,26 +6,22 @@ using ModelContextProtocol.Client;
 namespace AgenticGateway.Tests.Support;
 
 /// <summary>
-/// The Node side of the MCP tests (tests/AgenticGateway.Tests/Mcp/node): upstream servers and clients written on the
-/// official TypeScript SDK (@modelcontextprotocol/sdk) and the MCP Inspector CLI, pinned in its package-lock.json.
-/// node_modules is installed by scripts/test.sh, or here on first use (npm ci, once per run, under a lock).
+/// The Node side of the MCP tests (tests/AgenticGateway.Tests/Mcp/node, <see cref="NodeProject.Mcp"/>): upstream servers
+/// and clients written on the official TypeScript SDK (@modelcontextprotocol/sdk) and the MCP Inspector CLI, pinned in
+/// its package-lock.json.
 /// </summary>
 internal static class NodeMcp
 {
     /// <summary>How long one client or Inspector run may take before it is killed.</summary>
     public static readonly TimeSpan DefaultRunTimeout = TimeSpan.FromSeconds(60);
 
-    private static readonly TimeSpan InstallTimeout = TimeSpan.FromMinutes(10);
-    private static readonly Lazy<Task> Installed = new(InstallAsync);
-    private static readonly Lazy<string> NodeBinary = new(() => LocalServers.Require("node", LocalServers.PathDirectories(), "nodejs"));
-
     /// <summary>The folder of the scripts and their node_modules, in the source tree (the scripts import from it).</summary>
-    public static string ScriptDirectory { get; } = FindDirectory();
+    public static string ScriptDirectory => NodeProject.Mcp.Directory;
 
-    public static string Node => NodeBinary.Value;
+    public static string Node => NodeProject.Node;
 
     /// <summary>Installs node_modules if it is missing or older than package-lock.json. Every helper here calls it.</summary>
-    public static Task EnsureInstalledAsync() => Installed.Value;
+    public static Task EnsureInstalledAsync() => NodeProject.Mcp.EnsureInstalledAsync();
 
     /// <summary>
     /// The stdio test server's command line for a gateway's config (the program, then its arguments). Its environment:
@@ -136,55 +131,6 @@ internal static class NodeMcp
         if (protocolEra is not null)
             arguments.AddRange(["--protocol-era", protocolEra]);
         return arguments;
-    }
-
-    private static string FindDirectory()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgenticGateway.slnx")))
-            dir = dir.Parent;
-        if (dir is null)
-            throw new InvalidOperationException($"repository root (AgenticGateway.slnx) not found above {AppContext.BaseDirectory}");
-        return Path.Combine(dir.FullName, "tests", "AgenticGateway.Tests", "Mcp", "node");
-    }
-
-    private static bool IsInstalled()
-    {
-        // npm ci writes node_modules/.package-lock.json last; a lock newer than it means the pins changed since.
-        var installed = new FileInfo(Path.Combine(ScriptDirectory, "node_modules", ".package-lock.json"));
-        return installed.Exists && installed.LastWriteTimeUtc >= File.GetLastWriteTimeUtc(Path.Combine(ScriptDirectory, "package-lock.json"));
-    }
-
-    private static async Task InstallAsync()
-    {
-        if (IsInstalled())
-            return;
-        // Test processes of one checkout (several dotnet test runs) share node_modules: one installs, the others wait.
-        var lockName = "agw-npm-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ScriptDirectory)))[..16] + ".lock";
-        await using var fileLock = await AcquireLockAsync(Path.Combine(Path.GetTempPath(), lockName));
-        if (IsInstalled())
-            return;
-        var npm = LocalServers.Require("npm", LocalServers.PathDirectories(), "nodejs");
-        var run = await NodeRun.RunAsync(npm, ["ci", "--no-audit", "--no-fund", "--loglevel=error"], InstallTimeout, workingDirectory: ScriptDirectory);
-        if (run.ExitCode != 0)
-            throw new InvalidOperationException($"npm ci in {ScriptDirectory} failed with exit code {run.ExitCode}:\n{run.Stdout}\n{run.Stderr}");
-    }
-
-    private static async Task<FileStream> AcquireLockAsync(string path)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                // FileShare.None takes an advisory lock (flock) that other processes' opens respect.
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (clock.Elapsed < InstallTimeout)
-            {
-                await Task.Delay(200);
-            }
-        }
     }
 }
 
