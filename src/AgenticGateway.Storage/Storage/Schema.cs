@@ -209,10 +209,8 @@ internal static class Schema
             updated_at TEXT NOT NULL
         );
         CREATE INDEX responses_expiry ON responses(expires_at);
-        """,
-        // The ids of each stored response's items (input and output), so an input item_reference (the AI SDK refers to
-        // earlier stored answers so, without previous_response_id) finds the response that holds the item.
-        """
+        -- The ids of each stored response's items (input and output), so an input item_reference (the AI SDK refers to
+        -- earlier stored answers so, without previous_response_id) finds the response that holds the item.
         CREATE TABLE response_items (
             item_id TEXT NOT NULL,
             response_id TEXT NOT NULL,

@@ -205,7 +205,7 @@ public class ResponseStoreTests
         await using (var previous = new Backend(backend, location) { KeepDatabase = true })
         {
             await using var c = await previous.Database.OpenAsync(None);
-            await c.ExecuteAsync("DROP TABLE responses; DELETE FROM schema_migrations WHERE version > 5");
+            await c.ExecuteAsync("DROP TABLE response_items; DROP TABLE responses; DELETE FROM schema_migrations WHERE version > 5");
             await c.ExecuteAsync("INSERT INTO mcp_tool_pins (server, tool, approved_hash, updated_at) VALUES ('srv', 'tool', 'h1', '2026-12-01T00:00:00.0000000+00:00')");
             Assert.Equal(5, await c.ExecuteScalarAsync<int>("SELECT MAX(version) FROM schema_migrations"));
         }

@@ -100,7 +100,7 @@ internal sealed class AnswerCodec
             var tap = new Providers.OpenAiResponses.ResponsesNativeTap();
             var call = _x.Responses!;
             call.StreamFinal = () => tap.FinalResponse is { } final ? call.Restore(final) : null;
-            return call.Request.PreviousResponseId is null ? tap : new RestoringStream(tap, call);
+            return call.Request.PreviousResponseId is null && !call.Request.Store ? tap : new RestoringStream(tap, call);
         }
         IStreamTranslator? provider = _provider?.CreateChatStream(_call);
         if (_operation is not (LlmOperation.Messages or LlmOperation.Responses)) return provider!;
@@ -138,7 +138,7 @@ internal sealed class ChainedStream(IStreamTranslator first, IStreamTranslator s
     }
 }
 
-/// <summary>A native Responses stream whose events get the client's <c>previous_response_id</c> back (<see cref="ResponsesCall.Restore"/>).</summary>
+/// <summary>A native Responses stream whose events get the client's <c>previous_response_id</c> and <c>store</c> back (<see cref="ResponsesCall.Restore"/>).</summary>
 internal sealed class RestoringStream(IStreamTranslator tap, ResponsesCall call) : IStreamTranslator
 {
     private readonly System.Buffers.ArrayBufferWriter<byte> _events = new(4096);

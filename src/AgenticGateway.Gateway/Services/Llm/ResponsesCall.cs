@@ -32,38 +32,56 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
     public byte[]? Final => FinalResponse ?? StreamFinal?.Invoke();
 
     /// <summary>
-    /// A native deployment's answer (a response object, or a stream's events) with the client's
-    /// <c>previous_response_id</c> put back: the deployment never saw it, since the gateway sent the conversation in
-    /// <c>input</c> instead. A byte replacement is exact here: <c>"previous_response_id":null</c> with bare quotes cannot
-    /// occur inside a JSON string (its quotes would be escaped there).
+    /// A native deployment's answer (a response object, or a stream's events) with what the gateway changed in the
+    /// request put back: the client's <c>previous_response_id</c> (the deployment got the conversation in <c>input</c>
+    /// instead) and <c>store: true</c> (the deployment was asked to keep nothing: the gateway keeps the conversation,
+    /// so deleting it here or its expiry removes it everywhere). A byte replacement is exact: a member such as
+    /// <c>"store":false</c> with bare quotes cannot occur inside a JSON string, whose quotes are escaped.
     /// </summary>
     public byte[] Restore(ReadOnlySpan<byte> json)
     {
-        if (Request.PreviousResponseId is not { } previous) return json.ToArray();
-        var value = Routing.Deployment.QuoteJson(previous);
-        var output = new System.Buffers.ArrayBufferWriter<byte>(json.Length + 64);
+        if (Request.PreviousResponseId is null && !Request.Store) return json.ToArray();
+        var output = new ArrayBufferWriter<byte>(json.Length + 64);
         while (true)
         {
-            var (at, length) = NullPrevious(json);
+            var (at, length, replacement) = NextChanged(json);
             if (at < 0)
             {
                 output.Write(json);
                 return output.WrittenSpan.ToArray();
             }
             output.Write(json[..at]);
-            output.Write("\"previous_response_id\":"u8);
-            output.Write(value);
+            output.Write(replacement);
             json = json[(at + length)..];
         }
     }
 
-    private static (int At, int Length) NullPrevious(ReadOnlySpan<byte> json)
+    /// <summary>The first member the gateway changed upstream, as (offset, length, the client's member), or offset -1.</summary>
+    private (int At, int Length, byte[] Replacement) NextChanged(ReadOnlySpan<byte> json)
     {
-        var compact = json.IndexOf("\"previous_response_id\":null"u8);
-        var spaced = json.IndexOf("\"previous_response_id\": null"u8);
-        if (compact < 0) return (spaced, 28);
-        return spaced < 0 || compact < spaced ? (compact, 27) : (spaced, 28);
+        (int, int, byte[]) best = (-1, 0, []);
+        if (Request.PreviousResponseId is { } previous)
+        {
+            var member = _previousMember ??= [.. "\"previous_response_id\":"u8, .. Routing.Deployment.QuoteJson(previous)];
+            Find("\"previous_response_id\":null"u8, member, ref best, json);
+            Find("\"previous_response_id\": null"u8, member, ref best, json);
+        }
+        if (Request.Store)
+        {
+            Find("\"store\":false"u8, StoreTrue, ref best, json);
+            Find("\"store\": false"u8, StoreTrue, ref best, json);
+        }
+        return best;
+
+        static void Find(ReadOnlySpan<byte> pattern, byte[] replacement, ref (int At, int Length, byte[] Replacement) best, ReadOnlySpan<byte> json)
+        {
+            var at = json.IndexOf(pattern);
+            if (at >= 0 && (best.At < 0 || at < best.At)) best = (at, pattern.Length, replacement);
+        }
     }
+
+    private static readonly byte[] StoreTrue = "\"store\":true"u8.ToArray();
+    private byte[]? _previousMember;
 
     /// <summary>
     /// The body for a deployment that serves the Responses API itself: the client's own body (so fields newer than
@@ -79,6 +97,8 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
         root.Remove("previous_response_id");
         // The gateway runs background requests itself and polls nothing upstream.
         root.Remove("background");
+        // The gateway keeps the conversation (and deletes it when asked, or when it expires); the provider keeps none.
+        root["store"] = false;
         if (History.Count > 0 || root["input"] is JsonValue || ReferencedItems is { Count: > 0 })
         {
             var input = new JsonArray();

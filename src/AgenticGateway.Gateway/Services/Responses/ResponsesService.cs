@@ -124,7 +124,9 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
     {
         var references = create.ItemReferences;
         if (references.Count == 0) return null;
-        var known = history.Concat(create.Input.OfType<JsonNode>()).Select(i => (string?)i["id"]).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        // A reference carries the id it names: only the other items are ones the converter can resolve it to.
+        var known = history.Concat(create.Input.OfType<JsonNode>()).Where(i => (string?)i["type"] != "item_reference")
+            .Select(i => (string?)i["id"]).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var missing = references.Where(r => !known.Contains(r)).Distinct(StringComparer.Ordinal).ToList();
         return missing.Count == 0 ? null : await store.FindItemsAsync(missing, owner, ct);
     }
