@@ -13,6 +13,13 @@ internal static class JsonText
 {
     private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 64 };
 
+    /// <summary>
+    /// For <c>JsonNode.Parse</c> of JSON a client or a model wrote: a name given twice is a parse error (a
+    /// <see cref="JsonException"/>, so the caller's 400), where by default it parses and then throws an
+    /// ArgumentException the first time the object is read.
+    /// </summary>
+    public static readonly JsonDocumentOptions NodeOptions = new() { MaxDepth = 128, AllowDuplicateProperties = false };
+
     /// <summary>Checks and parses a JSON object; the element owns a copy of the data.</summary>
     public static (JsonElement? Body, ApiError? Error) ParseObject(ReadOnlySpan<byte> json)
     {

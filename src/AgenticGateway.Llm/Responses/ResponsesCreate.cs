@@ -103,7 +103,7 @@ internal sealed class ResponsesCreate
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 128 });
+            root = JsonNode.Parse(body, documentOptions: JsonText.NodeOptions);
         }
         catch (JsonException ex)
         {

@@ -402,7 +402,7 @@ internal static class ResponsesToChat
             if (ResponsesCreate.Str(item, "encrypted_content") is not { Length: > 1 } encrypted || encrypted[0] != '[') return null;
             try
             {
-                return JsonNode.Parse(encrypted) is JsonArray blocks && blocks.All(b => b is JsonObject o && o["type"] is JsonValue) ? blocks : null;
+                return JsonNode.Parse(encrypted, documentOptions: Json.JsonText.NodeOptions) is JsonArray blocks && blocks.All(b => b is JsonObject o && o["type"] is JsonValue) ? blocks : null;
             }
             catch (JsonException)
             {

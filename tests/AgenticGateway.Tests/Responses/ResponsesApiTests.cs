@@ -265,6 +265,18 @@ public class ResponsesApiTests : IAsyncLifetime
         Assert.False(string.IsNullOrWhiteSpace((string?)body["error"]!["message"]));
     }
 
+    [Theory]
+    [InlineData("/v1/responses", """{"model":"claude","input":"x","input":"y"}""")]
+    [InlineData("/v1/responses", """{"model":"claude","input":[{"role":"user","content":"a","content":"b"}]}""")]
+    [InlineData("/v1/chat/completions", """{"model":"claude","messages":[{"role":"user","content":"x"}],"tools":[{"type":"code_interpreter","type":"code_interpreter"}]}""")]
+    public async Task A_name_given_twice_is_a_400_not_a_500(string path, string json)
+    {
+        // Found by the request fuzz: JsonNode parses duplicate names, then throws on the first read of the object.
+        var (status, body, _) = await SendAsync(HttpMethod.Post, path, json);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_json", (string?)body["error"]!["code"]);
+    }
+
     [Fact]
     public async Task A_response_is_counted_in_spend_like_a_chat_completion()
     {

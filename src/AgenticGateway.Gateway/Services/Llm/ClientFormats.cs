@@ -49,6 +49,13 @@ internal static class ClientFormats
         var estimate = x.EstimatedPromptTokens > 0 ? x.EstimatedPromptTokens : TokenEstimator.EstimatePromptTokens(x.OpenAiBody.Span);
         var stream = new ChatToResponsesStream(call.Request, call.Id, call.CreatedAt, estimate);
         call.StreamFinal = () => stream.FinalResponse;
+        // A stream the gateway ends (the upstream broke off, the key was revoked) ends as OpenAI's do: response.failed.
+        call.StreamFailed = error =>
+        {
+            var events = new System.Buffers.ArrayBufferWriter<byte>(1024);
+            stream.WriteFailed(events, error);
+            return events.WrittenSpan.ToArray();
+        };
         return stream;
     }
 

@@ -46,7 +46,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
             else
             {
                 try { answer = codec.ConvertBody(answer, out usage); }
-                catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+                catch (Exception ex) when (ex is InvalidDataException or System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException or ArgumentException)
                 {
                     return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} returned a body that is not what {d.ProviderName} documents: {ex.Message}");
                 }
@@ -269,7 +269,9 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
     internal static byte[] ClientErrorEvent(LlmExchange x, ApiError error) => x.Operation switch
     {
         LlmOperation.Messages => Providers.Anthropic.Inbound.AnthropicErrors.SseEvent(error),
-        LlmOperation.Responses => ResponsesErrorEvent(error, x.Responses?.NextSequence?.Invoke() ?? 0),
+        // A native stream's own numbering is the provider's: its error event is OpenAI's "error", numbered 0 like one
+        // that stands alone; a translated stream ends with its response.failed.
+        LlmOperation.Responses => x.Responses?.StreamFailed?.Invoke(error) ?? ResponsesErrorEvent(error, 0),
         _ => ErrorWriter.SseEvent(error),
     };
 

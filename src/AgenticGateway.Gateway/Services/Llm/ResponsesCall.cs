@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgenticGateway.OpenAi;
 using AgenticGateway.Responses;
 
 namespace AgenticGateway.Services.Llm;
@@ -25,8 +26,8 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
     /// <summary>While a stream runs: reads its translator's response object once the stream has completed.</summary>
     public Func<byte[]?>? StreamFinal { get; set; }
 
-    /// <summary>While a stream runs: the sequence number its next event gets (for an error event the gateway adds).</summary>
-    public Func<int>? NextSequence { get; set; }
+    /// <summary>While a translated stream runs: its closing <c>response.failed</c> event for an error the gateway met.</summary>
+    public Func<ApiError, byte[]>? StreamFailed { get; set; }
 
     /// <summary>The response object the client got, when complete.</summary>
     public byte[]? Final => FinalResponse ?? StreamFinal?.Invoke();

@@ -30,7 +30,17 @@ internal sealed class ChatCodeInterpreter(LlmService llm, HostedToolLoop loop, R
 
     private async Task CallWithToolAsync(HttpContext context, LlmRequest request)
     {
-        if (JsonNode.Parse(request.Body.Span) is not JsonObject root || root["tools"] is not JsonArray tools
+        JsonNode? parsedBody;
+        try
+        {
+            parsedBody = JsonNode.Parse(request.Body.Span, documentOptions: Json.JsonText.NodeOptions);
+        }
+        catch (JsonException ex)
+        {
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"We could not parse the JSON body of your request: {Json.JsonText.Describe(ex)}", code: "invalid_json"));
+            return;
+        }
+        if (parsedBody is not JsonObject root || root["tools"] is not JsonArray tools
             || !tools.Any(t => t is JsonObject o && (string?)o["type"] == "code_interpreter"))
         {
             await llm.CallAsync(context);
@@ -81,7 +91,17 @@ internal sealed class ChatCodeInterpreter(LlmService llm, HostedToolLoop loop, R
                 await PipelineErrors.WriteAsync(context, error);
                 return;
             }
-            last = JsonNode.Parse(answer.Body) as JsonObject;
+            try
+            {
+                last = JsonNode.Parse(answer.Body, documentOptions: Json.JsonText.NodeOptions) as JsonObject;
+            }
+            catch (JsonException ex)
+            {
+                var unreadable = new ApiError(502, $"The model's answer could not be read: {ex.Message}", "server_error", "invalid_upstream_response");
+                outcome.Status = unreadable.Status;
+                await PipelineErrors.WriteAsync(context, unreadable);
+                return;
+            }
             prompt += (long?)last?["usage"]?["prompt_tokens"] ?? 0;
             completion += (long?)last?["usage"]?["completion_tokens"] ?? 0;
             var message = last?["choices"]?[0]?["message"] as JsonObject;

@@ -212,7 +212,7 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
             {
                 produced = ChatToResponses.FromCompletion(answer.Body);
             }
-            catch (Exception ex) when (ex is InvalidDataException or JsonException or InvalidOperationException)
+            catch (Exception ex) when (ex is InvalidDataException or JsonException or InvalidOperationException or ArgumentException)
             {
                 run.Failure = new ApiError(502, $"The model's answer could not be read: {ex.Message}", "server_error", "invalid_upstream_response");
                 return;
@@ -531,7 +531,7 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
     {
         try
         {
-            if (JsonNode.Parse(arguments) is JsonObject o && o["code"] is JsonValue v && v.TryGetValue<string>(out var source)) return source;
+            if (JsonNode.Parse(arguments, documentOptions: Json.JsonText.NodeOptions) is JsonObject o && o["code"] is JsonValue v && v.TryGetValue<string>(out var source)) return source;
         }
         catch (JsonException)
         {
