@@ -37,6 +37,32 @@ internal sealed record SpendLog
     public DateTimeOffset EndTime { get; init; }
 
     [JsonIgnore] public decimal Cost => Money.FromNanos(CostNanos);
+
+    /// <summary>
+    /// A log of work the gateway did for a caller besides an LLM call (an MCP tool call, a code interpreter run): who
+    /// (key, user, team, organization, tags), when, and what; the caller adds the cost, status and where it ran.
+    /// </summary>
+    public static SpendLog ForCaller(Keys.Caller caller, string requestId, string model, string callType, DateTimeOffset end, double elapsedMs)
+    {
+        var key = caller.Key;
+        return new SpendLog
+        {
+            LogId = Guid.CreateVersion7().ToString("N"),
+            RequestId = requestId,
+            ApiKey = key?.Token ?? (caller.IsAdmin ? "master_key" : "anonymous"),
+            KeyAlias = key?.KeyAlias,
+            UserId = key?.UserId,
+            TeamId = key?.TeamId,
+            TeamAlias = caller.Identity?.Team?.TeamAlias,
+            OrganizationId = caller.Identity?.Team?.OrganizationId,
+            Model = model,
+            CallType = callType,
+            LatencyMs = Math.Round(elapsedMs, 3),
+            Tags = key?.Tags ?? [],
+            StartTime = end - TimeSpan.FromMilliseconds(elapsedMs),
+            EndTime = end,
+        };
+    }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

@@ -175,6 +175,8 @@ public class ResponsesApiTests : IAsyncLifetime
         var (_, desc, _) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?limit=1", key: key);
         Assert.Equal("two", (string?)desc["data"]![0]!["content"]![0]!["text"]);
         Assert.True((bool)desc["has_more"]!);
+        var (afterStatus, _, _) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?after=msg_nope", key: key);
+        Assert.Equal(HttpStatusCode.BadRequest, afterStatus);
 
         // Another key learns nothing, not even that the id exists, and cannot delete it.
         foreach (var (method, path) in new[] { (HttpMethod.Get, "/v1/responses/" + id), (HttpMethod.Get, $"/v1/responses/{id}/input_items"), (HttpMethod.Delete, "/v1/responses/" + id) })
@@ -201,10 +203,12 @@ public class ResponsesApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, "/v1/responses/" + (string?)created["id"])).Status);
     }
 
-    [Fact]
-    public async Task A_background_response_is_queued_then_read_back_completed()
+    [Theory]
+    [InlineData("claude")]
+    [InlineData("gpt-4o")]
+    public async Task A_background_response_is_queued_then_read_back_completed(string model)
     {
-        var (status, queued, _) = await SendAsync(HttpMethod.Post, "/v1/responses", """{"model":"claude","input":"hi","background":true}""");
+        var (status, queued, _) = await SendAsync(HttpMethod.Post, "/v1/responses", $$"""{"model":"{{model}}","input":"hi","background":true}""");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("queued", (string?)queued["status"]);
         Assert.True((bool)queued["background"]!);
@@ -217,13 +221,15 @@ public class ResponsesApiTests : IAsyncLifetime
         }
         Assert.Equal("completed", (string?)polled["status"]);
         Assert.Equal(id, (string?)polled["id"]);
+        // A native deployment ran it as a plain request: the client's background flag is put back.
+        Assert.True((bool)polled["background"]!);
         Assert.False(string.IsNullOrWhiteSpace(OutputText(polled)));
 
         // Cancelling a finished background response changes nothing; a foreground one cannot be cancelled.
         var (cancelStatus, cancelled, _) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
         Assert.Equal(HttpStatusCode.OK, cancelStatus);
         Assert.Equal("completed", (string?)cancelled["status"]);
-        var (_, foreground, _) = await SendAsync(HttpMethod.Post, "/v1/responses", """{"model":"claude","input":"hi"}""");
+        var (_, foreground, _) = await SendAsync(HttpMethod.Post, "/v1/responses", $$"""{"model":"{{model}}","input":"hi"}""");
         var (refused, error, _) = await SendAsync(HttpMethod.Post, $"/v1/responses/{(string?)foreground["id"]}/cancel");
         Assert.Equal(HttpStatusCode.BadRequest, refused);
         Assert.Equal("invalid_request_error", (string?)error["error"]!["type"]);

@@ -180,29 +180,13 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
     {
         var nanos = Money.ToNanos(price * (decimal)seconds);
         if (hold is not null) await budgets.SettleAsync(hold, nanos);
-        var key = caller.Key;
-        var end = time.GetUtcNow();
-        await wal.AppendAsync(new SpendLog
+        await wal.AppendAsync(SpendLog.ForCaller(caller, requestId, "code_interpreter", "code_interpreter", time.GetUtcNow(), seconds * 1000) with
         {
-            LogId = Guid.CreateVersion7().ToString("N"),
-            RequestId = requestId,
-            ApiKey = key?.Token ?? (caller.IsAdmin ? "master_key" : "anonymous"),
-            KeyAlias = key?.KeyAlias,
-            UserId = key?.UserId,
-            TeamId = key?.TeamId,
-            TeamAlias = caller.Identity?.Team?.TeamAlias,
-            OrganizationId = caller.Identity?.Team?.OrganizationId,
-            Model = "code_interpreter",
             ModelGroup = "code_interpreter",
             Deployment = containerId,
             Provider = "sandbox",
-            CallType = "code_interpreter",
             CostNanos = nanos,
             Status = status,
-            LatencyMs = Math.Round(seconds * 1000, 3),
-            Tags = key?.Tags ?? [],
-            StartTime = end - TimeSpan.FromSeconds(seconds),
-            EndTime = end,
         });
     }
 

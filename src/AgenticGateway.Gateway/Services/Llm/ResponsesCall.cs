@@ -35,13 +35,13 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
     /// <summary>
     /// A native deployment's answer (a response object, or a stream's events) with what the gateway changed in the
     /// request put back: the client's <c>previous_response_id</c> (the deployment got the conversation in <c>input</c>
-    /// instead) and <c>store: true</c> (the deployment was asked to keep nothing: the gateway keeps the conversation,
-    /// so deleting it here or its expiry removes it everywhere). A byte replacement is exact: a member such as
+    /// instead), <c>store: true</c> (the deployment was asked to keep nothing: the gateway keeps the conversation,
+    /// so deleting it here or its expiry removes it everywhere) and <c>background: true</c> (the gateway ran it so). A byte replacement is exact: a member such as
     /// <c>"store":false</c> with bare quotes cannot occur inside a JSON string, whose quotes are escaped.
     /// </summary>
     public byte[] Restore(ReadOnlySpan<byte> json)
     {
-        if (Request.PreviousResponseId is null && !Request.Store) return json.ToArray();
+        if (Request.PreviousResponseId is null && !Request.Store && !Request.Background) return json.ToArray();
         var output = new ArrayBufferWriter<byte>(json.Length + 64);
         while (true)
         {
@@ -72,6 +72,11 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
             Find("\"store\":false"u8, StoreTrue, ref best, json);
             Find("\"store\": false"u8, StoreTrue, ref best, json);
         }
+        if (Request.Background)
+        {
+            Find("\"background\":false"u8, BackgroundTrue, ref best, json);
+            Find("\"background\": false"u8, BackgroundTrue, ref best, json);
+        }
         return best;
 
         static void Find(ReadOnlySpan<byte> pattern, byte[] replacement, ref (int At, int Length, byte[] Replacement) best, ReadOnlySpan<byte> json)
@@ -82,6 +87,7 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
     }
 
     private static readonly byte[] StoreTrue = "\"store\":true"u8.ToArray();
+    private static readonly byte[] BackgroundTrue = "\"background\":true"u8.ToArray();
     private byte[]? _previousMember;
 
     /// <summary>

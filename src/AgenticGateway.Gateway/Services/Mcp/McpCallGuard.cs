@@ -55,28 +55,12 @@ internal sealed class McpCallGuard(RateLimits limits, Budgets budgets, SpendWal 
         var nanos = Money.ToNanos(cost);
         if (hold is not null) await budgets.SettleAsync(hold, nanos);
         if (cost <= 0) return;
-        var key = caller.Key;
-        var end = time.GetUtcNow();
-        await wal.AppendAsync(new SpendLog
+        await wal.AppendAsync(SpendLog.ForCaller(caller, requestId, tool.Name, "call_mcp_tool", time.GetUtcNow(), elapsedMs) with
         {
-            LogId = Guid.CreateVersion7().ToString("N"),
-            RequestId = requestId,
-            ApiKey = key?.Token ?? (caller.IsAdmin ? "master_key" : "anonymous"),
-            KeyAlias = key?.KeyAlias,
-            UserId = key?.UserId,
-            TeamId = key?.TeamId,
-            TeamAlias = caller.Identity?.Team?.TeamAlias,
-            OrganizationId = caller.Identity?.Team?.OrganizationId,
-            Model = tool.Name,
             ModelGroup = tool.Server.Name,
             Provider = "mcp",
-            CallType = "call_mcp_tool",
             CostNanos = nanos,
             Status = status,
-            LatencyMs = Math.Round(elapsedMs, 3),
-            Tags = key?.Tags ?? [],
-            StartTime = end - TimeSpan.FromMilliseconds(elapsedMs),
-            EndTime = end,
         });
     }
 

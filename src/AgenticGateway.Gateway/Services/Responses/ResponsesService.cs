@@ -314,6 +314,11 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
         if (order == "desc") items.Reverse();
         var after = q["after"] is { Count: > 0 } a ? a.ToString() : null;
         var start = after is null ? 0 : items.FindIndex(i => (string?)i["id"] == after) + 1;
+        if (after is not null && start == 0)
+        {
+            await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"Invalid 'after': the response has no input item '{Truncate(after)}'.", "after", "invalid_value"));
+            return;
+        }
         var page = items.Skip(start).Take(limit).ToList();
         var list = new JsonObject
         {
