@@ -27,7 +27,7 @@ public class HostedMcpToolTests
         return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
     }
 
-    private static async Task<(EmulatorServer, NodeMcpHttpServer, GatewayServer)> StartAsync()
+    private static async Task<(EmulatorServer, NodeMcpHttpServer, GatewayServer)> StartAsync(string serverExtra = "")
     {
         var upstream = await EmulatorServer.StartAsync();
         var mcp = await NodeMcp.StartHttpServerAsync(name: "inventory");
@@ -39,6 +39,7 @@ public class HostedMcpToolTests
               servers:
                 inventory:
                   url: "{mcp.Url}"
+                  {serverExtra}
             """);
         return (upstream, mcp, gateway);
     }
@@ -66,6 +67,37 @@ public class HostedMcpToolTests
         Assert.Equal("inventory: pears", (string?)call["output"]);
         Assert.Null(call["error"]);
         Assert.Contains("Tool result: inventory: pears", (string?)output.Last(i => (string?)i!["type"] == "message")!["content"]![0]!["text"]);
+    }
+
+    [Fact]
+    public async Task The_model_turns_and_a_priced_tool_are_in_the_spend_logs()
+    {
+        var (upstream, mcp, gateway) = await StartAsync("cost_per_call: 0.25");
+        await using var _1 = upstream;
+        await using var _2 = mcp;
+        await using var _3 = gateway;
+        var key = await gateway.GenerateKeyAsync("""{"max_budget": 5}""", Master);
+        using var request = new HttpRequestMessage(HttpMethod.Post, gateway.Url + "/v1/responses")
+        {
+            Content = JsonContent.Create(new
+            {
+                model = "claude",
+                input = Ask("inventory__echo", new { text = "kiwis" }),
+                tools = new object[] { new { type = "mcp", server_label = "inventory", require_approval = "never" } },
+            }),
+        };
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+        using var response = await gateway.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await gateway.FlushSpendAsync();
+        var (_, logs) = await gateway.AdminAsync("/spend/logs?request_id=" + response.Headers.GetValues("x-request-id").Single(), null, Master);
+        var rows = logs.EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count(r => r.GetProperty("call_type").GetString() == "chat"));
+        var tool = rows.Single(r => r.GetProperty("call_type").GetString() == "call_mcp_tool");
+        Assert.Equal(0.25, tool.GetProperty("spend").GetDouble(), 6);
+        // The key's spend is the tool's price and both turns' tokens.
+        var (_, info) = await gateway.AdminAsync("/key/info?key=" + key, null, Master);
+        Assert.Equal(rows.Sum(r => r.GetProperty("spend").GetDouble()), info.GetProperty("info").GetProperty("spend").GetDouble(), 6);
     }
 
     [Fact]
