@@ -42,7 +42,13 @@ internal static class CodeExecution
         {
             await foreach (var e in call.Events.ReadAllAsync(backstop.Token))
             {
-                if (e.Type == "error") throw AgentConnection.ToException(e);
+                // A cancelled call makes the agent interrupt the run and answer with an error event, which can arrive
+                // before the read sees the cancellation: the caller asked to stop, so that is what it is told.
+                if (e.Type == "error")
+                {
+                    ct.ThrowIfCancellationRequested();
+                    throw AgentConnection.ToException(e);
+                }
                 onEvent(e);
             }
             return true;
