@@ -42,6 +42,18 @@ public class ResponsesConfigTests
         }
     }
 
+    [Theory]
+    [InlineData(Own)]
+    [InlineData(LiteLlm)]
+    public void The_hosted_tool_loop_takes_eight_turns_unless_set(string config)
+    {
+        Assert.Equal(8, Load(config).Options!.Responses.MaxToolIterations);
+        Assert.Equal(3, Load(config + "responses: {max_tool_iterations: 3}\n").Options!.Responses.MaxToolIterations);
+        var refused = Load(config + "responses: {max_tool_iterations: 0}\n");
+        Assert.Null(refused.Options);
+        Assert.StartsWith("responses.max_tool_iterations:", Assert.Single(refused.Errors));
+    }
+
     [Fact]
     public void Other_durations_keep_their_thirty_day_limit()
     {
