@@ -271,26 +271,15 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         LlmOperation.Messages => Providers.Anthropic.Inbound.AnthropicErrors.SseEvent(error),
         // A native stream's own numbering is the provider's: its error event is OpenAI's "error", numbered 0 like one
         // that stands alone; a translated stream ends with its response.failed.
-        LlmOperation.Responses => x.Responses?.StreamFailed?.Invoke(error) ?? ResponsesErrorEvent(error, 0),
+        LlmOperation.Responses => x.Responses?.StreamFailed?.Invoke(error) ?? ResponsesErrorEvent(error),
         _ => ErrorWriter.SseEvent(error),
     };
 
-    /// <summary>The Responses API's <c>error</c> event: <c>{type, code, message, param, sequence_number}</c>.</summary>
-    internal static byte[] ResponsesErrorEvent(ApiError error, int sequenceNumber)
+    /// <summary>The Responses API's <c>error</c> event, standing alone (numbered 0).</summary>
+    internal static byte[] ResponsesErrorEvent(ApiError error)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        buffer.Write("event: error\ndata: "u8);
-        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", "error");
-            w.WriteString("code", error.Code ?? error.Type);
-            w.WriteString("message", error.Message);
-            if (error.Param is null) w.WriteNull("param"); else w.WriteString("param", error.Param);
-            w.WriteNumber("sequence_number", sequenceNumber);
-            w.WriteEndObject();
-        }
-        buffer.Write("\n\n"u8);
+        new AgenticGateway.Responses.ResponsesEvents().Error(buffer, error.Code ?? error.Type, error.Message, error.Param);
         return buffer.WrittenSpan.ToArray();
     }
 

@@ -42,7 +42,4 @@ internal sealed class ResponseRegistry
         catch (ObjectDisposedException) { return null; } // it finished meanwhile
         return r;
     }
-
-    /// <summary>Background runs still going (the host waits for them to save their state on shutdown).</summary>
-    public IEnumerable<Task> BackgroundTasks() => _running.Values.Select(r => r.Task).OfType<Task>();
 }
