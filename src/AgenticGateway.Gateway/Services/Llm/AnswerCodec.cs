@@ -100,7 +100,7 @@ internal sealed class AnswerCodec
             var tap = new Providers.OpenAiResponses.ResponsesNativeTap();
             var call = _x.Responses!;
             call.StreamFinal = () => tap.FinalResponse is { } final ? call.Restore(final) : null;
-            return call.Request.PreviousResponseId is null && !call.Request.Store ? tap : new RestoringStream(tap, call);
+            return call.NeedsRestore ? new RestoringStream(tap, call) : tap;
         }
         IStreamTranslator? provider = _provider?.CreateChatStream(_call);
         if (_operation is not (LlmOperation.Messages or LlmOperation.Responses)) return provider!;
@@ -161,7 +161,7 @@ internal sealed class RestoringStream(IStreamTranslator tap, ResponsesCall call)
     private void Pass(System.Buffers.IBufferWriter<byte> output)
     {
         if (_events.WrittenCount == 0) return;
-        output.Write(call.Restore(_events.WrittenSpan));
+        call.RestoreTo(_events.WrittenSpan, output);
         _events.ResetWrittenCount();
     }
 }

@@ -41,21 +41,27 @@ internal sealed class ResponsesCall(ResponsesCreate request, string id, long cre
     /// </summary>
     public byte[] Restore(ReadOnlySpan<byte> json)
     {
-        if (Request.PreviousResponseId is null && !Request.Store && !Request.Background) return json.ToArray();
         var output = new ArrayBufferWriter<byte>(json.Length + 64);
-        while (true)
+        RestoreTo(json, output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary><see cref="Restore"/> written straight to <paramref name="output"/> (a stream's events: no copy of their own).</summary>
+    public void RestoreTo(ReadOnlySpan<byte> json, IBufferWriter<byte> output)
+    {
+        while (NeedsRestore)
         {
             var (at, length, replacement) = NextChanged(json);
-            if (at < 0)
-            {
-                output.Write(json);
-                return output.WrittenSpan.ToArray();
-            }
+            if (at < 0) break;
             output.Write(json[..at]);
             output.Write(replacement);
             json = json[(at + length)..];
         }
+        output.Write(json);
     }
+
+    /// <summary>Whether the gateway changed anything upstream that an answer must get back.</summary>
+    public bool NeedsRestore => Request.PreviousResponseId is not null || Request.Store || Request.Background;
 
     /// <summary>The first member the gateway changed upstream, as (offset, length, the client's member), or offset -1.</summary>
     private (int At, int Length, byte[] Replacement) NextChanged(ReadOnlySpan<byte> json)

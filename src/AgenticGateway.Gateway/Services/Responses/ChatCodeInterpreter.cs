@@ -76,8 +76,13 @@ internal sealed class ChatCodeInterpreter(LlmService llm, HostedToolLoop loop, R
         for (var turn = 0; turn < max; turn++)
         {
             var final = turn == max - 1;
-            root["tools"] = final ? null : offered.DeepClone();
-            if (final) { root.Remove("tools"); root.Remove("tool_choice"); root.Remove("parallel_tool_calls"); }
+            if (final)
+            {
+                root.Remove("tools");
+                root.Remove("tool_choice");
+                root.Remove("parallel_tool_calls");
+            }
+            else root["tools"] = offered.DeepClone();
             var bytes = System.Text.Encoding.UTF8.GetBytes(root.ToJsonString());
             using var body = RequestBody.Of(bytes);
             RequestReader.TryParse(body.Span, LlmOperation.ChatCompletions, out var parsed);

@@ -34,11 +34,11 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
     /// Runs the loop for a client: a JSON answer, or the events as they happen. Returns the response object (to store),
     /// or null when the request was refused before anything was answered.
     /// </summary>
-    public async Task<byte[]?> RunAsync(HttpContext context, LlmRequest request, Caller caller, string owner, ResponsesCall call, IReadOnlyList<HostedTool> hosted)
+    public async Task<byte[]?> RunAsync(HttpContext context, LlmRequest request, Caller caller, ResponsesCall call, IReadOnlyList<HostedTool> hosted)
     {
         var outcome = new LoopOutcome();
         context.Features.Set<ILlmOutcome>(outcome);
-        var run = new LoopRun(request, caller, owner, call, hosted, context.Features.Get<GatewayRequest>()!.Id, context.Request, outcome, context.RequestAborted)
+        var run = new LoopRun(request, caller, call, hosted, context.Features.Get<GatewayRequest>()!.Id, context.Request, outcome, context.RequestAborted)
         {
             Events = call.Request.Stream ? new LoopEvents(context.Response) : null,
         };
@@ -90,11 +90,11 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
     }
 
     /// <summary>The loop for a background response: nothing is written; the response object and what the turns cost.</summary>
-    public async Task<(byte[] Response, long CostNanos)> RunCapturedAsync(LlmRequest request, Caller caller, string owner, ResponsesCall call, IReadOnlyList<HostedTool> hosted,
+    public async Task<(byte[] Response, long CostNanos)> RunCapturedAsync(LlmRequest request, Caller caller, ResponsesCall call, IReadOnlyList<HostedTool> hosted,
         string requestId, CancellationToken ct)
     {
         var outcome = new LoopOutcome();
-        var run = new LoopRun(request, caller, owner, call, hosted, requestId, null, outcome, ct);
+        var run = new LoopRun(request, caller, call, hosted, requestId, null, outcome, ct);
         if (await PrepareAsync(run) is { } refused)
             run.Failure = refused;
         else
@@ -254,17 +254,10 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
         foreach (var item in run.Call.Request.Input)
             if (item is not null) history.Add(item);
         history.AddRange(run.Conversation);
+        // The last turn offers no hosted tool: the converter then sends only the client's own functions (and no tools,
+        // tool_choice or parallel_tool_calls when there are none), so the model answers.
         if (ResponsesToChat.Convert(run.Call.Request.WithInput([]), history, offerHosted ? run.Functions : [], stream: false, out var chat, referencedItems: run.Call.ReferencedItems) is { } error)
             return ([], error);
-        if (!offerHosted && run.Functions.Count > 0 && run.Call.Request.Tools.Count == run.Hosted.Count)
-        {
-            // The last turn: the model must answer, with no tool left to call.
-            var root = JsonNode.Parse(chat)!.AsObject();
-            root.Remove("tools");
-            root.Remove("tool_choice");
-            root.Remove("parallel_tool_calls");
-            chat = System.Text.Encoding.UTF8.GetBytes(root.ToJsonString());
-        }
         return (chat, null);
     }
 
@@ -345,7 +338,7 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
             await events.OfItemAsync("response.code_interpreter_call_code.done", index, itemId, new JsonObject { ["code"] = source }, run.Ct);
             await events.OfItemAsync("response.code_interpreter_call.interpreting", index, itemId, null, run.Ct);
         }
-        var (ran, resultText, container) = await ExecuteCodeAsync(run.Caller, run.ContainerId ?? run.CodeTool!.ContainerId, source, run.RequestId, item, run.Ct);
+        var (ran, resultText, container) = await ExecuteCodeAsync(run.Caller, run.ContainerId, source, run.RequestId, item, run.Ct);
         item = ran;
         run.ContainerId = container ?? run.ContainerId;
         run.Output.Add(item);
@@ -581,12 +574,11 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
     private sealed record McpFunction(McpTool Tool, string ServerName, string ExposedName, string UpstreamName, bool ReadOnly);
 
     /// <summary>One loop's state.</summary>
-    private sealed class LoopRun(LlmRequest request, Caller caller, string owner, ResponsesCall call, IReadOnlyList<HostedTool> hosted, string requestId,
+    private sealed class LoopRun(LlmRequest request, Caller caller, ResponsesCall call, IReadOnlyList<HostedTool> hosted, string requestId,
         HttpRequest? origin, LoopOutcome outcome, CancellationToken ct)
     {
         public LlmRequest Request { get; } = request;
         public Caller Caller { get; } = caller;
-        public string Owner { get; } = owner;
         public ResponsesCall Call { get; } = call;
         public IReadOnlyList<HostedTool> Hosted { get; } = hosted;
         public string RequestId { get; } = requestId;
@@ -600,8 +592,8 @@ internal sealed partial class HostedToolLoop(LlmService llm, CodeInterpreter cod
         public List<JsonObject> Output { get; } = [];
         /// <summary>What the model has been told this response, after the request's input: hosted calls and their results.</summary>
         public List<JsonNode> Conversation { get; } = [];
-        public CodeInterpreterTool? CodeTool => Hosted.OfType<CodeInterpreterTool>().FirstOrDefault();
-        public bool HasCode => CodeTool is not null;
+        public bool HasCode { get; } = hosted.OfType<CodeInterpreterTool>().Any();
+        /// <summary>The container code runs in: the request's, else the one the first run made.</summary>
         public string? ContainerId { get; set; } = hosted.OfType<CodeInterpreterTool>().FirstOrDefault()?.ContainerId;
         public string Status { get; set; } = "completed";
         public JsonObject? IncompleteDetails { get; set; }

@@ -39,7 +39,8 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
             await PipelineErrors.WriteAsync(context, refused);
             return;
         }
-        if (HostedTools.Read(create!) is { Error: { } hostedError })
+        var (hosted, hostedError) = HostedTools.Read(create!);
+        if (hostedError is not null)
         {
             await PipelineErrors.WriteAsync(context, hostedError);
             return;
@@ -48,7 +49,6 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
         {
             ReferencedItems = await ReferencedAsync(create!, history, owner, ct),
         };
-        var hosted = HostedTools.Read(create!).Tools;
 
         if (create!.Background)
         {
@@ -57,7 +57,7 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
         }
         if (hosted.Count > 0)
         {
-            var done = await loop.RunAsync(context, request, caller, owner, call, hosted);
+            var done = await loop.RunAsync(context, request, caller, call, hosted);
             if (create.Store && done is { } response) await SaveAsync(owner, caller, call, response, ct);
             return;
         }
@@ -171,7 +171,7 @@ internal sealed partial class ResponsesService(LlmService llm, IResponseStore st
             await SaveAsync(owner, caller, call, ChatToResponses.Response(call.Request, call.Id, call.CreatedAt, "in_progress", [], null, null, null), ct);
             if (hosted.Count > 0)
             {
-                var (response, spent) = await loop.RunCapturedAsync(request, caller, owner, call, hosted, requestId, ct);
+                var (response, spent) = await loop.RunCapturedAsync(request, caller, call, hosted, requestId, ct);
                 cost = spent;
                 final = response;
             }
