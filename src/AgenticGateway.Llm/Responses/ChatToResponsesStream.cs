@@ -42,8 +42,8 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
     private readonly TimeProvider _time;
     private readonly ResponsesItemIds _ids;
     private readonly ResponsesEvents _events;
-    private readonly ArrayBufferWriter<byte> _line = new(256);
-    private readonly ArrayBufferWriter<byte> _data = new(1024);
+    /// <summary>The chat stream's framing, as every stream translator reads it.</summary>
+    private readonly SseEventBuffer _sse = new();
     private readonly JsonArray _output = [];
     private readonly StringBuilder _text = new();
     private readonly HashSet<int> _doneCalls = [];
@@ -51,7 +51,6 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
     private readonly Dictionary<int, int> _aliases = [];
     private bool _started;
     private bool _ended;
-    private bool _hasData;
 
     // The open item.
     private ItemKind _open;
@@ -102,39 +101,17 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
     /// <inheritdoc />
     public void Feed(ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
-        while (!data.IsEmpty && !_ended)
-        {
-            var newline = data.IndexOf((byte)'\n');
-            if (newline < 0)
-            {
-                _line.Write(data);
-                return;
-            }
-            if (_line.WrittenCount > 0)
-            {
-                _line.Write(data[..newline]);
-                Line(_line.WrittenSpan, output);
-                _line.ResetWrittenCount();
-            }
-            else
-            {
-                Line(data[..newline], output);
-            }
-            data = data[(newline + 1)..];
-        }
+        if (_ended) return;
+        _sse.Append(data);
+        while (!_ended && _sse.TryTake(out var evt)) Dispatch(SseEventBuffer.Data(evt), output);
     }
 
     /// <inheritdoc />
     public void Complete(IBufferWriter<byte> output)
     {
         if (_ended) return;
-        if (_line.WrittenCount > 0)
-        {
-            var line = _line.WrittenSpan.ToArray();
-            _line.ResetWrittenCount();
-            Line(line, output);
-        }
-        if (!_ended && _hasData) Dispatch(output);
+        var rest = _sse.TakeRest();
+        if (!rest.IsEmpty) Dispatch(SseEventBuffer.Data(rest), output);
         if (_ended) return;
         if (!_finished) throw new InvalidDataException("the chat stream ended before a finish reason or [DONE]");
         Finish(output);
@@ -155,48 +132,25 @@ internal sealed class ChatToResponsesStream : IStreamTranslator
     }
 
     /// <summary>One SSE line (without its <c>\n</c>): data lines accumulate, a blank line dispatches the event.</summary>
-    private void Line(ReadOnlySpan<byte> line, IBufferWriter<byte> output)
+    /// <summary>One event's data: a chunk, or <c>[DONE]</c>; an event without data (a comment, a keep-alive) is nothing.</summary>
+    private void Dispatch(ReadOnlySpan<byte> payload, IBufferWriter<byte> output)
     {
-        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
-        if (line.IsEmpty)
+        if (payload.IsEmpty) return;
+        if (payload.SequenceEqual("[DONE]"u8))
         {
-            if (_hasData) Dispatch(output);
+            Finish(output);
             return;
         }
-        if (!line.StartsWith("data:"u8)) return; // comments (": keep-alive"), event:, id:, retry:
-        line = line[5..];
-        if (!line.IsEmpty && line[0] == (byte)' ') line = line[1..];
-        if (_hasData) _data.Write("\n"u8);
-        _data.Write(line);
-        _hasData = true;
-    }
-
-    private void Dispatch(IBufferWriter<byte> output)
-    {
-        _hasData = false;
+        JsonDocument document;
         try
         {
-            var payload = _data.WrittenSpan;
-            if (payload.SequenceEqual("[DONE]"u8))
-            {
-                Finish(output);
-                return;
-            }
-            JsonDocument document;
-            try
-            {
-                document = JsonDocument.Parse(payload.ToArray());
-            }
-            catch (JsonException ex)
-            {
-                throw new InvalidDataException($"a chat stream event is not JSON: {ex.Message}", ex);
-            }
-            using (document) Chunk(document.RootElement, output);
+            document = JsonDocument.Parse(payload.ToArray());
         }
-        finally
+        catch (JsonException ex)
         {
-            _data.ResetWrittenCount();
+            throw new InvalidDataException($"a chat stream event is not JSON: {ex.Message}", ex);
         }
+        using (document) Chunk(document.RootElement, output);
     }
 
     private void Chunk(JsonElement chunk, IBufferWriter<byte> output)
