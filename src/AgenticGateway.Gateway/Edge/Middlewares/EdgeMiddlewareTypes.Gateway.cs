@@ -1,0 +1,7 @@
+namespace AgenticGateway.Edge.Middlewares;
+
+internal static partial class EdgeMiddlewareTypes
+{
+    /// <summary>The gateway's own middlewares, usable on any router: key and JWT auth, budgets, token metering, affinity.</summary>
+    private static IEdgeMiddlewareType[] GatewayTypes => [];
+}
