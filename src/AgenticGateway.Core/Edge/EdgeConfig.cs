@@ -147,7 +147,8 @@ internal sealed record TcpRouterConfig(
     RouterTlsConfig? Tls,
     string Path)
 {
-    public int EffectivePriority => Priority != 0 ? Priority : Rule.Length;
+    /// <summary>The explicit priority, else the rule's length; Traefik puts a bare HostSNI(`*`) last (-1).</summary>
+    public int EffectivePriority => Priority != 0 ? Priority : Matcher.IsCatchAll ? -1 : Rule.Length;
 }
 
 internal abstract record TcpServiceConfig(string Name, string Path);
