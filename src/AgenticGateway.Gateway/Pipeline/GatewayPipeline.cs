@@ -5,6 +5,7 @@ namespace AgenticGateway.Pipeline;
 /// asks of it from the route's <see cref="GatewayRoute"/> (endpoint metadata) and hands what it learned to the next
 /// step as a request feature. A step that refuses writes its error once, in the route's shape (<see cref="PipelineErrors"/>).
 /// <list type="number">
+/// <item>the edge (<see cref="Edge.Runtime.EdgeStep"/>), when configured: Traefik's routers; proxied requests end there</item>
 /// <item>request context (<see cref="RequestContextStep"/>): request id, span; access log, live log and metrics when done</item>
 /// <item>authentication (<see cref="AuthenticationStep"/>): master key, virtual key or JWT, as the route requires → <see cref="Keys.Caller"/></item>
 /// <item>payload (<see cref="PayloadStep"/>): the route's parser (LLM bodies) → <see cref="LlmRequest"/></item>
@@ -21,9 +22,13 @@ internal static class GatewayPipeline
     public static void Use(WebApplication app, Action<WebApplication> mapServices)
     {
         RejectionBodies.TrackRequests(app);
+        // The edge, when configured: its routers answer what they proxy, and send the rest here, to the gateway's own services.
+        var edge = app.Services.GetService<Edge.Runtime.EdgeHolder>() is not null;
+        if (edge) app.UseMiddleware<Edge.Runtime.EdgeStep>();
         // WebSocket upgrades (the sandbox terminal): a protocol detail, not a step.
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
+        if (edge) app.UseMiddleware<Edge.Runtime.EdgeInternalGuard>();
         app.UseMiddleware<RequestContextStep>();
         ErrorShapes.Use(app);
         app.UseMiddleware<AuthenticationStep>();

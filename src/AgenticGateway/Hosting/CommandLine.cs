@@ -100,6 +100,9 @@ internal static class CommandLine
         // Everything that can be known before starting is checked before anything starts (the data directory's lock,
         // the sandbox pool): one line and exit 1, never a stack trace.
         refusal = (ListenAddresses.Invalid(urls!) is { } invalid ? $"Cannot start: {invalid}." : null) ?? refusal ?? ListenAddresses.InUse(urls!);
+        // The edge's entry points reach the gateway's services through its routers: the same rule, and free ports.
+        if (refusal is null && !options.Edge.EntryPoints.IsEmpty)
+            refusal = ListenPolicy.Check(EdgeListeners.Urls(options.Edge), ListenPolicy.AuthRequired(options), insecure) ?? ListenAddresses.InUse(EdgeListeners.Urls(options.Edge));
         if (refusal is not null)
         {
             Console.Error.WriteLine(refusal);
@@ -107,7 +110,7 @@ internal static class CommandLine
         }
         WebApplication app;
         try { app = GatewayApp.Build(new GatewayStartOptions(options, configPath, urls!, result.Warnings) { Insecure = insecure, AllowUnsupported = allowUnsupported, Strict = strict }); }
-        catch (Exception ex) when (ex is Storage.DataDirectoryInUseException or Storage.DataDirectoryUnusableException)
+        catch (Exception ex) when (ex is Storage.DataDirectoryInUseException or Storage.DataDirectoryUnusableException or Edge.Runtime.EdgeConfigException)
         {
             Console.Error.WriteLine($"Cannot start: {ex.Message}");
             return 1;

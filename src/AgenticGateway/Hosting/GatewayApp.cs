@@ -59,6 +59,9 @@ internal static class GatewayApp
         var options = start.Options;
         // Every way of starting the gateway passes here: no unauthenticated network listener without --insecure.
         if (ListenPolicy.Check(start.Urls, ListenPolicy.AuthRequired(options), start.Insecure) is { } refusal) throw new InvalidOperationException(refusal);
+        // The edge's entry points reach the gateway's own services too (through its routers): the same rule holds for them.
+        if (!options.Edge.EntryPoints.IsEmpty && ListenPolicy.Check(EdgeListeners.Urls(options.Edge), ListenPolicy.AuthRequired(options), start.Insecure) is { } edgeRefusal)
+            throw new InvalidOperationException(edgeRefusal);
         // Held until the app is disposed (the container disposes what a factory returned once it is resolved, below).
         builder.Services.AddSingleton(_ => dataLock);
 
@@ -80,7 +83,8 @@ internal static class GatewayApp
         // tool call beside the access line and the gateway's own line for it. Its warnings and errors still show.
         builder.Logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
 
-        builder.WebHost.UseUrls(start.Urls);
+        if (EdgeListeners.Needed(options)) builder.WebHost.ConfigureKestrel(k => EdgeListeners.Configure(k, start.Urls, options.Edge));
+        else builder.WebHost.UseUrls(start.Urls);
         // Run request continuations inline on the transport's I/O thread rather than queueing them: the handlers never
         // block, and on few cores the hand-off dominates (see bench/README.md).
         builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
@@ -142,6 +146,7 @@ internal static class GatewayApp
         Services.Mcp.McpEndpoints.AddMcpGateway(builder.Services);
         Services.Containers.ContainerEndpoints.AddContainers(builder.Services);
         Services.Responses.ResponsesEndpoints.AddResponses(builder.Services);
+        if (options.Edge.IsEnabled) AddEdge(builder.Services, options, start.ConfigPath);
         start.OverrideServices?.Invoke(builder.Services);
         if (start.ConfigPath is not null)
         {
@@ -155,6 +160,8 @@ internal static class GatewayApp
 
         var app = builder.Build();
         app.Services.GetRequiredService<DataDirectoryLock>();
+        // The file provider's files are read now: their errors stop the start with every one listed (EdgeConfigException).
+        app.Services.GetService<Edge.Runtime.EdgeProviderFiles>();
         GatewayPipeline.Use(app, GatewayEndpoints.Map);
         RegisterGauges(app);
 
@@ -177,6 +184,23 @@ internal static class GatewayApp
             else Log.Started(logger, Telemetry.TelemetryNames.Version, urls, options.Deployments.Length, options.Source);
         });
         return app;
+    }
+
+    /// <summary>
+    /// The edge (entry points, routers, middlewares, services in Traefik's shape): only when configured, so a gateway
+    /// without it pays nothing on its request path.
+    /// </summary>
+    private static void AddEdge(IServiceCollection services, GatewayOptions options, string? configPath)
+    {
+        services.AddHttpForwarder();
+        services.AddSingleton<Edge.Runtime.EdgeTransports>();
+        services.AddSingleton<Edge.Runtime.EdgeBuilder>();
+        // Relative paths in providers.file are read from the config file's folder, as the config file's own are.
+        var baseDirectory = configPath is null ? Directory.GetCurrentDirectory() : Path.GetDirectoryName(Path.GetFullPath(configPath))!;
+        services.AddSingleton(sp => new Edge.Runtime.EdgeProviderFiles(options, baseDirectory, sp.GetRequiredService<ILogger<Edge.Runtime.EdgeProviderFiles>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeProviderFiles>());
+        services.AddSingleton<Edge.Runtime.EdgeHolder>();
+        services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeHolder>());
     }
 
     /// <summary>

@@ -1,0 +1,147 @@
+using AgenticGateway.Configuration;
+using AgenticGateway.Edge;
+using AgenticGateway.Runtime;
+
+namespace AgenticGateway.Edge.Runtime;
+
+/// <summary>
+/// The edge's current snapshot, and its hot reload: when the file provider's files change (providers.file.watch) or
+/// the config file's inline routers do (the gateway's own reload), a new snapshot is built and swapped in atomically.
+/// Requests in flight finish on the snapshot they started with; connections (pooled per servers transport) are kept.
+/// A file that does not parse leaves the running configuration as it was, with its errors logged.
+/// </summary>
+internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runtimes, EdgeProviderFiles files, ILogger<EdgeHolder> logger) : IHostedService, IDisposable
+{
+    private readonly Lock _gate = new();
+    private volatile EdgeSnapshot? _current;
+    private RequestDelegate? _gateway;
+    private GatewayOptions? _builtFrom;
+    private EdgeDynamicConfig? _builtFiles;
+    private CancellationTokenSource? _stopping;
+
+    public EdgeSnapshot Current => _current ?? throw new InvalidOperationException("the edge has not started");
+
+    /// <summary>Answers ACME HTTP-01 challenges on every entry point when a resolver uses them (set by the ACME manager).</summary>
+    public RequestDelegate? AcmeHttpChallenge { get; set; }
+
+    /// <summary>Raised after each swap (the ACME manager and the TCP/UDP routers follow the new configuration).</summary>
+    public event Action<EdgeSnapshot>? Swapped;
+
+    /// <summary>Builds the first snapshot; <paramref name="gateway"/> is the rest of the pipeline, where internal services go.</summary>
+    public void Start(RequestDelegate gateway)
+    {
+        lock (_gate)
+        {
+            _gateway = gateway;
+            Rebuild();
+        }
+    }
+
+    /// <summary>Rebuilds if the inline configuration or the provider's files changed since the last build.</summary>
+    public void Refresh()
+    {
+        lock (_gate)
+        {
+            if (_gateway is null) return;
+            if (ReferenceEquals(_builtFrom, runtimes.Current.Options) && ReferenceEquals(_builtFiles, files.Current)) return;
+            Rebuild();
+        }
+    }
+
+    private void Rebuild()
+    {
+        var options = runtimes.Current.Options;
+        var fileConfig = files.Current;
+        var merged = EdgeMerge.Merge(options.Edge.Inline, fileConfig, out var conflicts);
+        foreach (var conflict in conflicts) Log.Conflict(logger, conflict);
+        var next = builder.Build(merged, options, _gateway!);
+        next.Start();
+        var old = _current;
+        _current = next;
+        _builtFrom = options;
+        _builtFiles = fileConfig;
+        Log.Built(logger, next.Routers.Length, next.Routers.Count(r => r.Status == "enabled"), next.ServiceStatus.Length);
+        old?.Dispose();
+        Swapped?.Invoke(next);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _stopping = new CancellationTokenSource();
+        files.Changed += Refresh;
+        _ = WatchRuntimeAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The config file's reload swaps the gateway's options; the inline routers follow within a second.</summary>
+    private async Task WatchRuntimeAsync(CancellationToken stopping)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                try { Refresh(); }
+                catch (Exception ex) when (ex is not OperationCanceledException) { Log.RebuildFailed(logger, ex); }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        files.Changed -= Refresh;
+        _stopping?.Cancel();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _stopping?.Dispose();
+        _current?.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1904, Level = LogLevel.Information, Message = "edge: configuration loaded: {Routers} routers ({Enabled} enabled), {Services} services")]
+        public static partial void Built(ILogger logger, int routers, int enabled, int services);
+
+        [LoggerMessage(EventId = 1905, Level = LogLevel.Warning, Message = "edge: {Conflict}")]
+        public static partial void Conflict(ILogger logger, string conflict);
+
+        [LoggerMessage(EventId = 1906, Level = LogLevel.Error, Message = "edge: rebuilding the configuration failed; the previous one stays")]
+        public static partial void RebuildFailed(ILogger logger, Exception ex);
+    }
+}
+
+/// <summary>The inline configuration and the provider's files together; a name defined in both is kept from the config file and reported.</summary>
+internal static class EdgeMerge
+{
+    public static EdgeDynamicConfig Merge(EdgeDynamicConfig inline, EdgeDynamicConfig files, out List<string> conflicts)
+    {
+        var found = new List<string>();
+        if (files.IsEmpty && files.Http.ServersTransports.IsEmpty) { conflicts = found; return inline; }
+        if (inline.IsEmpty && inline.Http.ServersTransports.IsEmpty) { conflicts = found; return files; }
+        System.Collections.Immutable.ImmutableDictionary<string, T> Join<T>(System.Collections.Immutable.ImmutableDictionary<string, T> a, System.Collections.Immutable.ImmutableDictionary<string, T> b, string what)
+        {
+            var result = a;
+            foreach (var (k, v) in b)
+            {
+                if (result.ContainsKey(k)) found.Add($"the {what} \"{k}\" is defined both in the config file and in the provider's files; the config file's is used");
+                else result = result.Add(k, v);
+            }
+            return result;
+        }
+        var merged = new EdgeDynamicConfig
+        {
+            Http = new HttpSection(Join(inline.Http.Routers, files.Http.Routers, "router"), Join(inline.Http.Services, files.Http.Services, "service"),
+                Join(inline.Http.Middlewares, files.Http.Middlewares, "middleware"), Join(inline.Http.ServersTransports, files.Http.ServersTransports, "servers transport")),
+            Tcp = new TcpSection(Join(inline.Tcp.Routers, files.Tcp.Routers, "TCP router"), Join(inline.Tcp.Services, files.Tcp.Services, "TCP service"),
+                Join(inline.Tcp.Middlewares, files.Tcp.Middlewares, "TCP middleware"), Join(inline.Tcp.ServersTransports, files.Tcp.ServersTransports, "TCP servers transport")),
+            Udp = new UdpSection(Join(inline.Udp.Routers, files.Udp.Routers, "UDP router"), Join(inline.Udp.Services, files.Udp.Services, "UDP service")),
+            Tls = new TlsSection([.. inline.Tls.Certificates, .. files.Tls.Certificates], Join(inline.Tls.Options, files.Tls.Options, "TLS option"), Join(inline.Tls.Stores, files.Tls.Stores, "TLS store")),
+        };
+        conflicts = found;
+        return merged;
+    }
+}
