@@ -201,6 +201,18 @@ internal static class GatewayApp
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeProviderFiles>());
         services.AddSingleton<Edge.Runtime.EdgeHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeHolder>());
+        // ACME (certificatesResolvers): certificates kept in the database, so replicas share them and one orders each.
+        services.AddSingleton(sp => new Edge.AcmeStore(sp.GetRequiredService<IDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Edge.Acme.AcmeChallenges>();
+        services.AddSingleton<Edge.Acme.AcmeCertificates>();
+        services.AddSingleton<Edge.Acme.AcmeHttpChallenge>();
+        services.AddSingleton<Edge.Acme.AcmeTlsChallenge>();
+        if (!options.Edge.CertificatesResolvers.IsEmpty)
+        {
+            services.AddSingleton(sp => new Edge.Acme.AcmeManager(sp.GetRequiredService<Edge.AcmeStore>(), sp.GetRequiredService<Edge.Acme.AcmeChallenges>(),
+                sp.GetRequiredService<Edge.Acme.AcmeCertificates>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Edge.Acme.AcmeManager>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<Edge.Acme.AcmeManager>());
+        }
     }
 
     /// <summary>
