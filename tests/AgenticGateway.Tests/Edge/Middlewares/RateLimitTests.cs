@@ -175,4 +175,39 @@ public class RateLimitTests
     [InlineData(0.25, "250µs")]
     public void Retry_in_is_written_as_go_writes_a_duration(double milliseconds, string expected) =>
         Assert.Equal(expected, GoDurationText.Format(TimeSpan.FromMilliseconds(milliseconds)));
+
+    [Fact]
+    public void Every_documented_redis_option_is_accepted()
+    {
+        // Traefik's example with every option (the TLS files are only read when a connection is made).
+        var (built, errors) = TryBuild("""
+            http:
+              middlewares:
+                test-ratelimit:
+                  rateLimit:
+                    average: 100
+                    period: 1s
+                    burst: 200
+                    redis:
+                      endpoints:
+                        - "redis-primary.example.com:6379"
+                        - "redis-replica.example.com:6379"
+                      username: "ratelimit-user"
+                      password: "secure-password"
+                      db: 2
+                      poolSize: 50
+                      minIdleConns: 10
+                      maxActiveConns: 200
+                      readTimeout: 3s
+                      writeTimeout: 3s
+                      dialTimeout: 5s
+                      tls:
+                        ca: "/etc/ssl/redis-ca.crt"
+                        cert: "/etc/ssl/redis-client.crt"
+                        key: "/etc/ssl/redis-client.key"
+                        insecureSkipVerify: false
+            """);
+        Assert.Empty(errors);
+        Assert.NotNull(built);
+    }
 }
