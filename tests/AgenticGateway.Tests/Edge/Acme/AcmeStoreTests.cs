@@ -11,9 +11,12 @@ namespace AgenticGateway.Tests.Edge.Acme;
 /// wins a race; a certificate saved again replaces its row; challenges expire; a database of schema version 6 upgrades.
 /// </summary>
 [Trait("Category", "integration")]
-public sealed class AcmeStoreTests
+public sealed class AcmeStoreTests : IDisposable
 {
     private static readonly CancellationToken None = CancellationToken.None;
+    private readonly string _data = Directory.CreateTempSubdirectory("agw-acme-store-").FullName;
+
+    public void Dispose() => LocalServers.DeleteDirectory(_data);
 
     [Theory]
     [InlineData("sqlite")]
@@ -87,11 +90,9 @@ public sealed class AcmeStoreTests
         Assert.Equal("h1", await check.ExecuteScalarAsync<string>("SELECT approved_hash FROM mcp_tool_pins WHERE server = 'srv'"));
     }
 
-    private static async Task<(AcmeStore Store, FakeTimeProvider Clock, string Location)> OpenAsync(string backend)
+    private async Task<(AcmeStore Store, FakeTimeProvider Clock, string Location)> OpenAsync(string backend)
     {
-        var location = backend == "postgres"
-            ? await (await PostgresInstance.SharedAsync()).CreateDatabaseAsync("acme")
-            : Directory.CreateTempSubdirectory("agw-acme-store-").FullName;
+        var location = backend == "postgres" ? await (await PostgresInstance.SharedAsync()).CreateDatabaseAsync("acme") : _data;
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 0, 0, 0, TimeSpan.Zero));
         return (new AcmeStore(Database(backend, location), clock), clock, location);
     }
