@@ -45,6 +45,8 @@ internal sealed partial class AcmeManager : IHostedService, IAsyncDisposable
     private readonly Dictionary<(string CaServer, string Email), (AcmeAccountKey Key, string Url)> _accounts = [];
     private readonly ConcurrentDictionary<(string Resolver, string Domains), (int Failures, DateTimeOffset Next)> _retries = new();
     private volatile IReadOnlyList<AcmeWanted> _wanted = [];
+    // No certificatesResolvers: the manager never opens the database (a gateway that stores nothing writes nothing).
+    private volatile bool _active;
     private CancellationTokenSource? _stopping;
     private Task _loop = Task.CompletedTask;
     private DateTimeOffset _lastRefresh = DateTimeOffset.MinValue;
@@ -66,6 +68,7 @@ internal sealed partial class AcmeManager : IHostedService, IAsyncDisposable
         var wanted = AcmeDomains.Wanted(dynamic, statics, problems);
         foreach (var problem in problems) LogConfigProblem(problem);
         _wanted = wanted;
+        _active = !statics.CertificatesResolvers.IsEmpty;
         // A changed configuration gets a fresh attempt at once, whatever failed before.
         _retries.Clear();
         Wake();
@@ -98,7 +101,7 @@ internal sealed partial class AcmeManager : IHostedService, IAsyncDisposable
             var wait = _settings.CheckInterval;
             try
             {
-                await RefreshAsync(force: false, ct);
+                if (_active) await RefreshAsync(force: false, ct);
                 var now = _time.GetUtcNow();
                 foreach (var wanted in _wanted)
                 {

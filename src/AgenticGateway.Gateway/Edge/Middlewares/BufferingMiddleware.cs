@@ -30,12 +30,14 @@ internal sealed class BufferingType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var maxRequest = options.Long("maxRequestBodyBytes", 0) ?? 0;
         var memRequest = options.Long("memRequestBodyBytes", 0) ?? 0;
         var maxResponse = options.Long("maxResponseBodyBytes", 0) ?? 0;
         var memResponse = options.Long("memResponseBodyBytes", 0) ?? 0;
         var expression = options.String("retryExpression") ?? "";
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         Func<RetryState, bool>? retry = null;
         if (expression.Length > 0)
         {
@@ -66,7 +68,7 @@ internal sealed class BufferingType : IEdgeMiddlewareType
         {
             await body.DrainAsync(http.RequestAborted);
         }
-        catch (IOException) when (!http.RequestAborted.IsCancellationRequested && settings.MaxRequest > 0 && body.Length >= settings.MaxRequest)
+        catch (IOException) when (!http.RequestAborted.IsCancellationRequested && settings.MaxRequest > 0)
         {
             await TraefikText.StatusAsync(http, StatusCodes.Status413PayloadTooLarge);
             return;

@@ -10,8 +10,10 @@ internal sealed class ChainType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var names = options.Strings("middlewares");
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         var path = EdgeNode.ChildPath(options.Path, "middlewares");
         if (names.IsEmpty)
         {

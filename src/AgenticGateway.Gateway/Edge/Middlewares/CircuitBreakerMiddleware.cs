@@ -14,12 +14,14 @@ internal sealed class CircuitBreakerType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var expression = options.String("expression") ?? "";
         var checkPeriod = Positive(options.Duration("checkPeriod")) ?? TimeSpan.FromMilliseconds(100);
         var fallback = Positive(options.Duration("fallbackDuration")) ?? TimeSpan.FromSeconds(10);
         var recovery = Positive(options.Duration("recoveryDuration")) ?? TimeSpan.FromSeconds(10);
         var responseCode = options.Int("responseCode", 100, 999) ?? StatusCodes.Status503ServiceUnavailable;
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         var condition = PredicateExpression.Parse(expression, Functions, out var error);
         if (condition is null)
         {

@@ -9,8 +9,8 @@ namespace AgenticGateway.Edge.Middlewares;
 /// Traefik's <c>compress</c>: gzip, br or zstd as the client's Accept-Encoding prefers (at equal weight, the order
 /// of <c>encodings</c>; <c>*</c> or no header with <c>defaultEncoding</c> takes that), for responses of at least
 /// <c>minResponseBodyBytes</c> (1024) not already encoded and whose type passes <c>excludedContentTypes</c> /
-/// <c>includedContentTypes</c>. The first bytes are held only until that size is reached or the handler flushes;
-/// application/grpc is never compressed, and neither is text/event-stream, so a stream is never held back.
+/// <c>includedContentTypes</c>. The first bytes are held only until that size is reached; a flush before it sends
+/// them uncompressed. application/grpc is never compressed, nor is text/event-stream, so a stream is never held back.
 /// </summary>
 internal sealed class CompressType : IEdgeMiddlewareType
 {
@@ -188,9 +188,10 @@ internal sealed class CompressingBody(HttpContext context, string encoding, Comp
     {
         if (_mode == Mode.Undecided)
         {
-            // Starting before any byte: headers decide; a body of unknown size is compressed (a stream that starts early).
-            if (!Compressible() || Context.Response.ContentLength < settings.MinSize) await PassAsync(cancellationToken);
-            else await StartCompressingAsync(cancellationToken);
+            // Starting before any byte (Response.WriteAsync starts the response first): a response that will never be
+            // compressed starts now; one that may be waits for its bytes, as Traefik holds the status line too.
+            if (Compressible() && !(Context.Response.ContentLength < settings.MinSize)) return;
+            await PassAsync(cancellationToken);
         }
         await Inner.StartAsync(cancellationToken);
     }
@@ -199,11 +200,12 @@ internal sealed class CompressingBody(HttpContext context, string encoding, Comp
     {
         if (_mode == Mode.Undecided)
         {
-            // Nothing written yet: nothing to flush. Something held: a flush means the handler wants it sent now,
-            // so compression starts with what there is (Traefik's, as klauspost's gzip handler).
+            // Nothing written yet: nothing to flush. Something held but under the minimum: the handler wants it sent
+            // now, so the response goes uncompressed and nothing is held back. ASP.NET flushes on every
+            // Response.WriteAsync, so forcing compression here, as Traefik's Go handler does on an explicit flush,
+            // would compress every small answer.
             if (_held.Length == 0) return;
-            if (Compressible()) await StartCompressingAsync(cancellationToken);
-            else await PassAsync(cancellationToken);
+            await PassAsync(cancellationToken);
         }
         if (_compressor is not null) await _compressor.FlushAsync(cancellationToken);
         await Inner.Stream.FlushAsync(cancellationToken);

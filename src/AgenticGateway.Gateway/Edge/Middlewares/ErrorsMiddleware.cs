@@ -15,6 +15,7 @@ internal sealed class ErrorsType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var status = StatusRanges.Parse(options.Strings("status"), options, EdgeNode.ChildPath(options.Path, "status"));
         var rewrites = new List<(StatusRanges From, int To)>();
         var rewritesPath = EdgeNode.ChildPath(options.Path, "statusRewrites");
@@ -29,6 +30,7 @@ internal sealed class ErrorsType : IEdgeMiddlewareType
         var headersNode = options.Child("errorRequestHeaders");
         ImmutableArray<string>? requestHeaders = headersNode is null ? null : options.Strings("errorRequestHeaders");
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         var service = serviceName.Length == 0 ? null : context.Service(serviceName);
         if (serviceName.Length == 0) options.Error(EdgeNode.ChildPath(options.Path, "service"), "is required: the service that serves the error pages");
         else if (service is null) options.Error(EdgeNode.ChildPath(options.Path, "service"), $"service '{serviceName}' does not exist");

@@ -27,8 +27,10 @@ internal sealed class GrpcWebType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var origins = options.Strings("allowOrigins");
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         return next => http =>
         {
             var request = http.Request;

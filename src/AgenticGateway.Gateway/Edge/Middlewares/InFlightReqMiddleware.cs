@@ -13,9 +13,11 @@ internal sealed class InFlightReqType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var amount = options.Long("amount", 0) ?? 0;
         var criterion = SourceCriterion.Read(options) ?? SourceCriterion.RequestHost;
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         var gate = new Lock();
         var refusal = "max connections reached: " + amount.ToString(CultureInfo.InvariantCulture);

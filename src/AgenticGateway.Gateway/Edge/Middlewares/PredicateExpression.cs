@@ -80,7 +80,7 @@ internal static class PredicateExpression
                 return s => (bool)read(s);
             }
             if (fn.Result == PredicateType.Bool) throw Error($"{fn.Name}() is a condition and cannot be compared");
-            var literalColumn = _pos;
+            var literalColumn = Here();
             var (literal, type) = ParseLiteral();
             if (type != fn.Result)
                 throw Error($"{fn.Name}() returns {Name(fn.Result)}, so compare it with {Name(fn.Result)} (such as {Example(fn.Result)}), not '{literal}'", literalColumn);
@@ -119,7 +119,7 @@ internal static class PredicateExpression
             {
                 do
                 {
-                    var argColumn = _pos;
+                    var argColumn = Here();
                     var (value, type) = ParseLiteral();
                     var index = args.Count;
                     if (index >= fn.Parameters.Length) throw Error($"{name}() takes {fn.Parameters.Length} argument(s)", argColumn);
@@ -176,6 +176,13 @@ internal static class PredicateExpression
             if (string.CompareOrdinal(text, _pos, token, 0, token.Length) != 0) return false;
             _pos += token.Length;
             return true;
+        }
+
+        /// <summary>The position of the next token (for its column in errors).</summary>
+        private int Here()
+        {
+            SkipSpace();
+            return _pos;
         }
 
         private char Peek()

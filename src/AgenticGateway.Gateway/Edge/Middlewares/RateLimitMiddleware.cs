@@ -14,6 +14,7 @@ internal sealed class RateLimitType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var average = options.Long("average", 0) ?? 0;
         var period = options.Duration("period") ?? TimeSpan.Zero;
         var burst = options.Long("burst") ?? 1;
@@ -21,6 +22,7 @@ internal sealed class RateLimitType : IEdgeMiddlewareType
         var redisOptions = options.Map("redis");
         var redis = redisOptions is null ? null : RedisBucketOptions.Read(redisOptions);
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         if (period == TimeSpan.Zero) period = TimeSpan.FromSeconds(1);
         burst = Math.Max(burst, 1);
         // average 0 is Traefik's "no rate limiting".

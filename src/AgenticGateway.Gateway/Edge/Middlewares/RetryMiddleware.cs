@@ -18,6 +18,7 @@ internal sealed class RetryType : IEdgeMiddlewareType
 
     public EdgeMiddleware? Build(EdgeOptions options, EdgeBuildContext context)
     {
+        var errorsBefore = options.Errors.Count;
         var attemptsNode = options.Child("attempts");
         var attempts = options.Int("attempts", 1) ?? 0;
         var initialInterval = options.Duration("initialInterval") ?? TimeSpan.Zero;
@@ -27,6 +28,7 @@ internal sealed class RetryType : IEdgeMiddlewareType
         var noNetwork = options.Bool("disableRetryOnNetworkError") ?? false;
         var nonIdempotent = options.Bool("retryNonIdempotentMethod") ?? false;
         options.ReportUnknown();
+        if (options.Errors.Count > errorsBefore) return null;
         if (attemptsNode is null) options.Error(EdgeNode.ChildPath(options.Path, "attempts"), "is required: how many tries in all (at least 1)");
         if (noNetwork && status.IsEmpty) options.Error(options.Path, "disableRetryOnNetworkError needs status: otherwise nothing is ever retried");
         if (attempts < 1 || (noNetwork && status.IsEmpty)) return null;

@@ -30,9 +30,12 @@ internal static class TraefikText
         return response.Body.WriteAsync(Encoding.UTF8.GetBytes(text ?? StatusText(status))).AsTask();
     }
 
-    /// <summary>Go's <c>http.StatusText</c> for the codes the edge writes.</summary>
+    /// <summary>Go's <c>http.StatusText</c>: ASP.NET's reason phrases, where Go's wording differs in Go's.</summary>
     public static string StatusText(int status) => status switch
     {
+        413 => "Request Entity Too Large",
+        414 => "Request URI Too Long",
+        416 => "Requested Range Not Satisfiable",
         499 => "Client Closed Request",
         _ => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status),
     };
