@@ -90,7 +90,8 @@ internal static class ConfigLoader
                     + "are refused on it unless budgets.allow_unpriced_models is true. Set input_cost_per_token and output_cost_per_token (0 for a free model).");
         }
         // With store_model_in_db the models may all come from the database (LiteLLM starts with an empty model_list).
-        if (specs.Count == 0 && !mapped.StoreModelInDb) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
+        // A gateway used as an edge only (Traefik's configuration, no LLM) needs no model.
+        if (specs.Count == 0 && !mapped.StoreModelInDb && !mapped.Edge.IsEnabled) issues.Error(isLiteLlm ? "model_list" : "models", "at least one model is required");
 
         // An operator's model cost map that cannot be read, or entries it skipped, are said where config warnings are.
         if (Pricing.ModelCostMap.OperatorError is { } mapError) issues.Warning("", mapError);

@@ -100,9 +100,10 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
         return Task.CompletedTask;
     }
 
+    // The container disposes the holder twice (as itself and as the hosted service its factory returned).
     public void Dispose()
     {
-        _stopping?.Dispose();
+        _stopping?.Cancel();
         _current?.Dispose();
     }
 

@@ -70,8 +70,12 @@ internal sealed class EdgeSnapshot : IDisposable
         foreach (var service in Services.Values) service.Start(_stopping.Token);
     }
 
+    private int _disposed;
+
+    /// <summary>Stops the health checks. Idempotent: the holder and the container may both dispose it.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         _stopping.Dispose();
     }
