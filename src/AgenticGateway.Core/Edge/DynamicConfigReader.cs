@@ -72,6 +72,7 @@ internal static class DynamicConfigReader
 
     private static HttpRouterConfig? ReadHttpRouter(string name, EdgeOptions o)
     {
+        NotSupported(o, "parentRefs", "multi-layer routing: give each router its full rule");
         var entryPoints = o.Strings("entryPoints");
         var middlewares = o.Strings("middlewares");
         var service = o.String("service");

@@ -58,7 +58,7 @@ internal static class HttpServiceReader
             }
             servers.Add(new ServerConfig(uri, weight, preservePath));
         }
-        if (servers.Count == 0 && o.Node["servers"] is null) o.Error(EdgeNode.ChildPath(o.Path, "servers"), "is required (at least one server with its url)");
+        // No servers is valid, as in Traefik: the service answers 503 until servers are added.
         var sticky = ReadSticky(o);
         var health = ReadHealthCheck(o);
         PassiveHealthCheckConfig? passive = null;

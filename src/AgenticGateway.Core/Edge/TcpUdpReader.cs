@@ -66,7 +66,6 @@ internal static class TcpUdpReader
             if (!HostPort.IsValid(address)) { s.Error(EdgeNode.ChildPath(s.Path, "address"), $"'{address}' is not host:port"); continue; }
             servers.Add(new TcpServerConfig(address, tls, 1));
         }
-        if (servers.Count == 0 && lb.Node["servers"] is null) lb.Error(EdgeNode.ChildPath(lb.Path, "servers"), "is required (at least one server with its address)");
         int? proxyProtocol = null;
         if (HttpServiceReader.Present(lb, "proxyProtocol") is { } pp)
         {
@@ -154,7 +153,6 @@ internal static class TcpUdpReader
             if (!HostPort.IsValid(address)) { s.Error(EdgeNode.ChildPath(s.Path, "address"), $"'{address}' is not host:port"); continue; }
             servers.Add(address);
         }
-        if (servers.Count == 0 && lb.Node["servers"] is null) lb.Error(EdgeNode.ChildPath(lb.Path, "servers"), "is required (at least one server with its address)");
         lb.ReportUnknown();
         return new UdpLoadBalancerConfig(name, lb.Path, servers.ToImmutable());
     }
