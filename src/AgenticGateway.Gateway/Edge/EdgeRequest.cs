@@ -19,6 +19,9 @@ internal sealed class EdgeRequest
     public string? Server { get; set; }
     /// <summary>Attempts made so far by the retry middleware (0 for the first).</summary>
     public int Attempt { get; set; }
+    /// <summary>The headers middleware removed X-Forwarded-For (<c>customRequestHeaders: {X-Forwarded-For: ""}</c>): Traefik
+    /// then sends none upstream, rather than a new one with the client's address, so the load balancer must not add it.</summary>
+    public bool OmitForwardedFor { get; set; }
 }
 
 internal static class EdgeRequestExtensions
