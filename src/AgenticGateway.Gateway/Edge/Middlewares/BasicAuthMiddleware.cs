@@ -54,6 +54,7 @@ internal sealed class BasicAuthMiddleware : IEdgeMiddlewareType
                 response.Headers.WWWAuthenticate = challenge;
                 return response.WriteAsync("401 Unauthorized\n", http.RequestAborted);
             }
+            if (http.Edge() is { } edge) edge.User = user;
             if (headerField.Length > 0) http.Request.Headers[headerField] = user;
             if (removeHeader) http.Request.Headers.Authorization = default;
             return next(http);
