@@ -31,6 +31,11 @@ internal sealed class EdgeRequest
     /// in the load balancer), set by the gateway's affinity middleware from a session or conversation id.
     /// </summary>
     public string? AffinityKey { get; set; }
+    /// <summary>The headers middleware removed X-Forwarded-For (<c>customRequestHeaders: {X-Forwarded-For: ""}</c>): Traefik
+    /// then sends none upstream, rather than a new one with the client's address, so the load balancer must not add it.</summary>
+    public bool OmitForwardedFor { get; set; }
+    /// <summary>The user basicAuth let in, or forwardAuth's headerField named (Traefik's access log ClientUsername).</summary>
+    public string? User { get; set; }
 }
 
 internal static class EdgeRequestExtensions

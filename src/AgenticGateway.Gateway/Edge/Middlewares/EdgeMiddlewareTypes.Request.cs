@@ -12,6 +12,10 @@ internal static partial class EdgeMiddlewareTypes
         new ReplacePathRegexMiddleware(),
         new RedirectSchemeMiddleware(),
         new RedirectRegexMiddleware(),
+        new HeadersMiddleware(),
+        new BasicAuthMiddleware(),
+        new ForwardAuthMiddleware(),
+        new ContentTypeMiddleware(),
         new IpAllowListMiddleware("ipAllowList"),
         // Traefik v3 still reads the v2 name, deprecated, with the same options but rejectStatusCode.
         new IpAllowListMiddleware("ipWhiteList"),
