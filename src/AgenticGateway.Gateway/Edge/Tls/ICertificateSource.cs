@@ -2,9 +2,12 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace AgenticGateway.Edge.Tls;
 
-/// <summary>Certificates the edge did not read from files (ACME's store), asked by SNI when no file certificate matches.</summary>
+/// <summary>
+/// Certificates the edge did not read from tls.certificates (ACME's store): asked by server name when no file
+/// certificate matches it exactly. Implementations answer from memory; the TLS handshake waits on the call.
+/// </summary>
 internal interface ICertificateSource
 {
-    /// <summary>The certificate (with its private key) for <paramref name="serverName"/>, or null when there is none.</summary>
+    /// <summary>The certificate (with its private key) to serve for <paramref name="serverName"/>, or null.</summary>
     X509Certificate2? Find(string serverName);
 }
