@@ -16,6 +16,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public McpOptions Mcp { get; init; } = new();
     public BudgetOptions Budgets { get; init; } = new();
     public ResponsesOptions Responses { get; init; } = new();
+    public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     public bool StoreModelInDb { get; init; }
 }
 
@@ -118,6 +119,7 @@ internal static class ConfigLoader
             Mcp = mapped.Mcp,
             Budgets = mapped.Budgets,
             Responses = mapped.Responses,
+            PassThroughEndpoints = mapped.PassThroughEndpoints,
             StoreModelInDb = mapped.StoreModelInDb,
             Source = source,
         };

@@ -29,6 +29,8 @@ internal sealed record GatewayOptions
     public McpOptions Mcp { get; init; } = new();
     /// <summary>The Responses API (<c>responses:</c>): how long stored responses are kept.</summary>
     public ResponsesOptions Responses { get; init; } = new();
+    /// <summary>LiteLLM's pass_through_endpoints (ours: <c>pass_through_endpoints:</c>): routes forwarded to a URL as they came. Read at start.</summary>
+    public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     /// <summary>
     /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database
     /// and served beside the config file's. Default false: the write endpoints refuse, as LiteLLM's do.

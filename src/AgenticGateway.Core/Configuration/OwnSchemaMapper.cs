@@ -97,8 +97,9 @@ internal static class OwnSchemaMapper
         var budgets = ReadBudgets(root.Map("budgets"));
         var mcp = McpConfigReader.Read(root.Map("mcp"), null, root.Context);
         var responses = ResponsesOptions.Read(root.Map("responses"));
+        var passThrough = PassThroughReader.Read(root, "pass_through_endpoints", strict: true);
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough };
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

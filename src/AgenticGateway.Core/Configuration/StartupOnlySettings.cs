@@ -23,6 +23,8 @@ internal static class StartupOnlySettings
         if (!SameValue(startup.Sandboxes, next.Sandboxes)) changed.Add("sandboxes");
         if (!SameValue(startup.Logging, next.Logging)) changed.Add("logging");
         if (!SameValue(startup.Tracing, next.Tracing)) changed.Add("tracing");
+        // Their routes are mapped when the server starts.
+        if (!SameValue(startup.PassThroughEndpoints, next.PassThroughEndpoints)) changed.Add("pass_through_endpoints");
         return changed;
     }
 
@@ -39,6 +41,7 @@ internal static class StartupOnlySettings
         Sandboxes = running.Sandboxes,
         Logging = running.Logging,
         Tracing = running.Tracing,
+        PassThroughEndpoints = running.PassThroughEndpoints,
     };
 
     /// <summary>
