@@ -83,7 +83,6 @@ internal static class PassThroughReader
             foreach (var method in methods.Where(x => !KnownMethods.Contains(x)))
                 m.Context.Issues.Error(m.Child("methods"), $"'{method}' is not an HTTP method the gateway forwards ({string.Join(", ", KnownMethods)})");
             var cost = m.Decimal("cost_per_request") ?? 0m;
-            if (cost < 0) m.Context.Issues.Error(m.Child("cost_per_request"), "must be 0 or more (USD per request)");
             var timeout = m.Double("timeout", 0.001) is { } seconds ? TimeSpan.FromSeconds(Math.Min(seconds, 86_400)) : TimeSpan.FromSeconds(600);
             if (m.Has("guardrails")) m.Context.Issues.Error(m.Child("guardrails"), "guardrails on pass-through endpoints are not supported");
             var endpoint = new PassThroughEndpoint
@@ -94,7 +93,7 @@ internal static class PassThroughReader
                 Headers = headers.ToImmutable(),
                 ForwardHeaders = m.Bool("forward_headers") ?? false,
                 IncludeSubpath = m.Bool("include_subpath") ?? false,
-                CostPerRequest = Math.Max(0, cost),
+                CostPerRequest = cost,
                 Auth = m.Bool("auth") ?? false,
                 Methods = methods,
                 Timeout = timeout,

@@ -19,6 +19,11 @@ internal sealed class EdgeRequest
     public string? Server { get; set; }
     /// <summary>Attempts made so far by the retry middleware (0 for the first).</summary>
     public int Attempt { get; set; }
+    /// <summary>
+    /// What keeps a conversation on one server (the conversationAffinity middleware sets it from a session header or the
+    /// body's previous_response_id); the load balancer picks the server by rendezvous hashing of it. Null: no affinity.
+    /// </summary>
+    public string? AffinityKey { get; set; }
 }
 
 internal static class EdgeRequestExtensions

@@ -132,6 +132,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmService>();
         builder.Services.AddSingleton<Services.Passthrough.PassthroughForwarder>();
+        builder.Services.AddSingleton<Edge.Middlewares.IGatewayEdgeAccess, EdgeGatewayAccess>();
         builder.Services.AddSingleton<Responses.IResponseStore, Responses.ResponseStore>();
         builder.Services.AddHostedService<Services.Responses.ResponsePurge>();
         builder.Services.AddSingleton<Pipeline.Middlewares.InFlightMiddleware>();
