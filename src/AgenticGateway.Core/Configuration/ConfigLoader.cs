@@ -16,6 +16,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public McpOptions Mcp { get; init; } = new();
     public BudgetOptions Budgets { get; init; } = new();
     public ResponsesOptions Responses { get; init; } = new();
+    public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     public bool StoreModelInDb { get; init; }
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
 }
@@ -121,6 +122,7 @@ internal static class ConfigLoader
             Budgets = mapped.Budgets,
             Responses = mapped.Responses,
             Edge = mapped.Edge,
+            PassThroughEndpoints = mapped.PassThroughEndpoints,
             StoreModelInDb = mapped.StoreModelInDb,
             Source = source,
         };

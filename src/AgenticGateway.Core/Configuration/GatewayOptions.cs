@@ -31,6 +31,8 @@ internal sealed record GatewayOptions
     public ResponsesOptions Responses { get; init; } = new();
     /// <summary>The edge: Traefik's static configuration (entry points, file provider, ACME resolvers, api, metrics) and inline dynamic configuration; empty when the file has none.</summary>
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
+    /// <summary>LiteLLM's pass_through_endpoints (ours: <c>pass_through_endpoints:</c>): routes forwarded to a URL as they came. Read at start.</summary>
+    public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     /// <summary>
     /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database
     /// and served beside the config file's. Default false: the write endpoints refuse, as LiteLLM's do.

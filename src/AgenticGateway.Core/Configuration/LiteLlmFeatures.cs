@@ -36,7 +36,6 @@ internal static class LiteLlmFeatures
         ["general_settings.database_connection_pool_limit"] = "the connection pool is sized by the database URL (Maximum Pool Size=N for PostgreSQL)",
         ["general_settings.disable_prisma_schema_update"] = "the gateway migrates its own schema at start; there is no Prisma",
         ["general_settings.use_redis_transaction_buffer"] = "spend is written through a local write-ahead log; nothing to turn on",
-        ["general_settings.pass_through_endpoints"] = "pass-through routes are not offered: call the upstream directly, or use a model of that provider",
         ["general_settings.key_management_system"] = "secrets are read from the environment (os.environ/NAME); fill it from your secret store",
         ["general_settings.reject_metadata_tags"] = "request tags only steer tag routing here; they never change budgets",
         ["general_settings.reject_clientside_metadata_tags"] = "request tags only steer tag routing here; they never change budgets",

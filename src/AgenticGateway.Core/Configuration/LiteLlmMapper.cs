@@ -108,6 +108,7 @@ internal static class LiteLlmMapper
         var masterKey = default(Secret);
         var storage = new StorageOptions();
         JwtOptions? jwt = null;
+        System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> passThrough = [];
         // LiteLLM: STORE_MODEL_IN_DB=True in the environment, or general_settings.store_model_in_db.
         var storeModelInDb = bool.TryParse(root.Context.Env.Lookup("STORE_MODEL_IN_DB"), out var fromEnv) && fromEnv;
         if (root.Map("general_settings") is { } gs)
@@ -116,6 +117,7 @@ internal static class LiteLlmMapper
             masterKey = new Secret(gs.AuthSecret("master_key"));
             if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
+            passThrough = PassThroughReader.Read(gs, "pass_through_endpoints", strict: false);
             LiteLlmFeatures.ReportUnknownKeys(gs, "general_settings");
         }
         LiteLlmSecurity.CheckRoot(root);
@@ -134,7 +136,7 @@ internal static class LiteLlmMapper
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough };
     }
 
     private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)

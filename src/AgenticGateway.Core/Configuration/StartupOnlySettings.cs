@@ -31,6 +31,8 @@ internal static class StartupOnlySettings
         if (!SameValue(startup.Edge.CertificatesResolvers, next.Edge.CertificatesResolvers)) changed.Add("certificatesResolvers");
         if (startup.Edge.Api != next.Edge.Api || startup.Edge.Dashboard != next.Edge.Dashboard) changed.Add("api");
         if (!SameValue(startup.Edge.Prometheus, next.Edge.Prometheus)) changed.Add("metrics");
+        // Their routes are mapped when the server starts.
+        if (!SameValue(startup.PassThroughEndpoints, next.PassThroughEndpoints)) changed.Add("pass_through_endpoints");
         return changed;
     }
 
@@ -49,6 +51,7 @@ internal static class StartupOnlySettings
         Tracing = running.Tracing,
         // The inline dynamic configuration (http, tcp, udp, tls) reloads; the rest of the edge is start-up only.
         Edge = running.Edge with { Inline = next.Edge.Inline },
+        PassThroughEndpoints = running.PassThroughEndpoints,
     };
 
     /// <summary>

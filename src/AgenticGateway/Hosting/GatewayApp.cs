@@ -135,6 +135,8 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmService>();
+        builder.Services.AddSingleton<Services.Passthrough.PassthroughForwarder>();
+        builder.Services.AddSingleton<Edge.Middlewares.IGatewayEdgeAccess, EdgeGatewayAccess>();
         builder.Services.AddSingleton<Responses.IResponseStore, Responses.ResponseStore>();
         builder.Services.AddHostedService<Services.Responses.ResponsePurge>();
         builder.Services.AddSingleton<Pipeline.Middlewares.InFlightMiddleware>();

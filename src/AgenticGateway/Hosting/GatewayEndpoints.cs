@@ -58,6 +58,8 @@ internal static class GatewayEndpoints
         Services.Sandboxes.SandboxEndpoints.Map(app);
         Services.Containers.ContainerEndpoints.Map(app);
         Services.Mcp.McpEndpoints.Map(app);
+        // Providers' native APIs (/anthropic/*, /openai/*, ...) and LiteLLM's pass_through_endpoints.
+        Services.Passthrough.PassthroughEndpoints.Map(app, app.Services.GetRequiredService<RuntimeHolder>().Current.Options);
         Ui.UiEndpoints.Map(app);
         // With a listener of its own (server.metrics_urls), /metrics is not on the API's.
         if (app.Services.GetService<MetricsListener>() is null) MetricsEndpoint.Map(app);
