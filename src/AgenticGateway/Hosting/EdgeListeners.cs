@@ -34,6 +34,10 @@ internal static class EdgeListeners
             {
                 lo.Protocols = HttpProtocols.Http1AndHttp2;
                 Mark(lo, ep.Name);
+                // PROXY protocol, the ClientHello's SNI and ALPN, TCP routers, and TLS for HTTPS routers: each new
+                // connection reads the current snapshot.
+                Edge.Runtime.EdgeHolder? holder = null;
+                Edge.Tcp.EdgeConnections.Use(lo, ep.Name, () => (holder ??= lo.ApplicationServices.GetRequiredService<Edge.Runtime.EdgeHolder>()).TcpSnapshot);
             });
         }
     }

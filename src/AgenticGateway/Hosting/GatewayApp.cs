@@ -203,6 +203,10 @@ internal static class GatewayApp
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeProviderFiles>());
         services.AddSingleton<Edge.Runtime.EdgeHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeHolder>());
+        // UDP entry points: datagrams to the UDP routers' services, per-client sessions.
+        foreach (var udp in options.Edge.EntryPoints.Values.Where(e => e.Udp))
+            services.AddSingleton<IHostedService>(sp => new Edge.Tcp.UdpEntryPoint(udp, () => sp.GetRequiredService<Edge.Runtime.EdgeHolder>().TcpSnapshot,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway.Edge.Udp")));
         // ACME (certificatesResolvers): certificates kept in the database, so replicas share them and one orders each.
         services.AddSingleton(sp => new Edge.AcmeStore(sp.GetRequiredService<IDatabase>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Edge.Acme.AcmeChallenges>();

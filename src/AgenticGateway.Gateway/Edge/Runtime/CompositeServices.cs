@@ -7,7 +7,7 @@ namespace AgenticGateway.Edge.Runtime;
 internal sealed class WeightedService(string name, EdgeService[] children, int[] weights, StickyConfig? sticky, bool healthCheck) : EdgeService(name)
 {
     private readonly WeightedCycle _cycle = new(weights);
-    private readonly string? _cookieName = sticky is null ? null : sticky.CookieName ?? LoadBalancerService.DefaultCookieName(name);
+    private readonly string? _cookieName = sticky is null ? null : sticky.CookieName ?? StickyConfig.GeneratedCookieName(name);
 
     public override bool IsUp => !healthCheck || children.Any(c => c.IsUp);
 

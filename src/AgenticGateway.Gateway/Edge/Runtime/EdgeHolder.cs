@@ -25,6 +25,15 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
 
     public EdgeSnapshot Current => _current ?? throw new InvalidOperationException("the edge has not started");
 
+    private volatile AgenticGateway.Edge.Tcp.EdgeTcpSnapshot _tcp = AgenticGateway.Edge.Tcp.EdgeTcpSnapshot.Empty;
+
+    /// <summary>The TCP and UDP routers, TLS certificates and options: what each new connection to an entry point reads.</summary>
+    public AgenticGateway.Edge.Tcp.EdgeTcpSnapshot TcpSnapshot => _tcp;
+
+    private readonly Tls.ICertificateSource[] _certificates = services.GetService<Acme.AcmeManager>() is null ? [] : [services.GetRequiredService<Acme.AcmeCertificates>()];
+    private readonly Tls.IAcmeTlsChallenge? _acmeTls = services.GetService<Acme.AcmeManager>() is null ? null : services.GetRequiredService<Acme.AcmeTlsChallenge>();
+    private readonly ILoggerFactory _loggers = services.GetRequiredService<ILoggerFactory>();
+
     /// <summary>Answers ACME HTTP-01 challenges (true when it did) while a certificate resolver is configured.</summary>
     public Acme.AcmeHttpChallenge? AcmeHttpChallenge { get; } = services.GetService<Acme.AcmeManager>() is null ? null : services.GetRequiredService<Acme.AcmeHttpChallenge>();
 
@@ -59,9 +68,13 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
         var merged = EdgeMerge.Merge(options.Edge.Inline, fileConfig, out var conflicts);
         foreach (var conflict in conflicts) Log.Conflict(logger, conflict);
         var next = builder.Build(merged, options, _gateway!);
+        var tcpErrors = new List<string>();
+        var tcp = AgenticGateway.Edge.Tcp.EdgeTcpSnapshot.Build(merged, options.Edge, _certificates, _acmeTls, _loggers, tcpErrors);
+        foreach (var error in tcpErrors) Log.Conflict(logger, error);
         next.Start();
         var old = _current;
         _current = next;
+        _tcp = tcp;
         _builtFrom = options;
         _builtFiles = fileConfig;
         Log.Built(logger, next.Routers.Length, next.Routers.Count(r => r.Status == "enabled"), next.ServiceStatus.Length);

@@ -46,7 +46,7 @@ internal sealed class LoadBalancerService : EdgeService
         _servers = config.Servers.Select(s => Server(s, config, transport)).ToArray();
         _cycle = new WeightedCycle(_servers.Select(s => s.Config.Weight).ToArray());
         _transformer = new EdgeTransformer(config.PassHostHeader);
-        _cookieName = config.Sticky is null ? null : config.Sticky.CookieName ?? DefaultCookieName(name);
+        _cookieName = config.Sticky is null ? null : config.Sticky.CookieName ?? StickyConfig.GeneratedCookieName(name);
         if (config.HealthCheck is { } hc) _health = new HealthChecker(name, hc, _servers, invoker, logger, time);
     }
 
@@ -152,10 +152,6 @@ internal sealed class LoadBalancerService : EdgeService
         context.Response.Headers.Append(HeaderNames.SetCookie, cookie.ToString());
     }
 
-    /// <summary>Traefik's default cookie name: an underscore and the start of a hash of the service's name.</summary>
-    internal static string DefaultCookieName(string service) =>
-        "_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA1.HashData(Encoding.UTF8.GetBytes(service)))[..5];
-
     private static EdgeServer Server(ServerConfig server, LoadBalancerConfig config, ServersTransportConfig? transport)
     {
         var url = server.Url;
@@ -191,7 +187,9 @@ internal sealed class EdgeTransformer(bool passHostHeader) : HttpTransformer
         var headers = proxyRequest.Headers;
         var remote = context.Connection.RemoteIpAddress;
         var remoteText = remote?.IsIPv4MappedToIPv6 == true ? remote.MapToIPv4().ToString() : remote?.ToString();
-        if (remoteText is not null)
+        // The headers middleware removed it (customRequestHeaders X-Forwarded-For: ""): Traefik then sends none.
+        if (context.Edge()?.OmitForwardedFor == true) headers.Remove("X-Forwarded-For");
+        else if (remoteText is not null)
         {
             var existing = request.Headers["X-Forwarded-For"];
             headers.Remove("X-Forwarded-For");
