@@ -201,6 +201,8 @@ internal static class GatewayApp
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeProviderFiles>());
         services.AddSingleton<Edge.Runtime.EdgeHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeHolder>());
+        // Traefik's metrics and the edge's access log (metrics.prometheus is start-up only, as in Traefik).
+        services.AddSingleton(sp => new Edge.Observability.EdgeTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), options.Edge.Prometheus, sp.GetRequiredService<ILoggerFactory>()));
     }
 
     /// <summary>
@@ -302,6 +304,8 @@ internal static class GatewayApp
         var redis = app.Services.GetService<RedisConnection>();
         var sandboxes = app.Services.GetRequiredService<Sandboxes.SandboxManager>();
         var time = app.Services.GetRequiredService<TimeProvider>();
+        if (app.Services.GetService<Edge.Runtime.EdgeHolder>() is { } edge)
+            Edge.Api.EdgeStatusMetrics.Register(exporter, edge, app.Services.GetRequiredService<Edge.Observability.EdgeTelemetry>(), time);
         exporter.AddGauges(() =>
         {
             var samples = new List<PrometheusExporter.GaugeSample>
