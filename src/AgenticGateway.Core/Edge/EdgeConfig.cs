@@ -66,7 +66,13 @@ internal sealed record HttpRouterConfig(
 {
     /// <summary>The priority routers are ordered by: the explicit one, else the rule's length (Traefik's default).</summary>
     public int EffectivePriority => Priority != 0 ? Priority : Rule.Length;
+
+    /// <summary>The router's observability section (access logs, metrics, tracing); null when absent (everything on).</summary>
+    public RouterObservabilityConfig? Observability { get; init; }
 }
+
+/// <summary>A router's observability switches (Traefik v3.3+); each null means the entry point's setting.</summary>
+internal sealed record RouterObservabilityConfig(bool? AccessLogs, bool? Metrics, bool? Tracing, string TraceVerbosity);
 
 /// <summary>A router's tls section: present (even empty) means the router serves HTTPS only.</summary>
 internal sealed record RouterTlsConfig(string? Options, string? CertResolver, ImmutableArray<TlsDomain> Domains, bool Passthrough = false);
@@ -85,13 +91,30 @@ internal sealed record LoadBalancerConfig(
     bool PassHostHeader,
     string? ServersTransport,
     TimeSpan? FlushInterval,
-    string Strategy) : HttpServiceConfig(Name, Path);
+    string Strategy) : HttpServiceConfig(Name, Path)
+{
+    /// <summary>Passive health checks: a server failing this many times within the window is out for the window.</summary>
+    public PassiveHealthCheckConfig? PassiveHealthCheck { get; init; }
+}
+
+internal sealed record PassiveHealthCheckConfig(TimeSpan FailureWindow, int MaxFailedAttempts);
 
 /// <summary>A server: its URL (scheme, host, port and an optional path prefix), weight, and whether path is kept as is.</summary>
 internal sealed record ServerConfig(Uri Url, int Weight, bool PreservePath);
 
-/// <summary>Sticky sessions by cookie (Traefik's sticky.cookie).</summary>
-internal sealed record StickyConfig(string? CookieName, bool Secure, bool HttpOnly, string? SameSite, int MaxAge, string? Path, string? Domain);
+/// <summary>
+/// Sticky sessions by cookie (Traefik's sticky.cookie). <see cref="CookieName"/> is the configured name made safe
+/// for a cookie (Traefik's sanitising), or null: then the runtime names it with <see cref="GeneratedCookieName"/>.
+/// </summary>
+internal sealed record StickyConfig(string? CookieName, bool Secure, bool HttpOnly, string? SameSite, int MaxAge, string? Path, string? Domain)
+{
+    /// <summary>Traefik's default cookie name for a service: "_" and the first 5 hex digits of SHA-1("_TRAEFIK_BACKEND_" + its qualified name).</summary>
+    public static string GeneratedCookieName(string qualifiedServiceName)
+    {
+        var hash = System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes("_TRAEFIK_BACKEND_" + qualifiedServiceName));
+        return "_" + Convert.ToHexStringLower(hash)[..5];
+    }
+}
 
 /// <summary>Active health checks (Traefik's healthCheck).</summary>
 internal sealed record HealthCheckConfig(
@@ -116,7 +139,13 @@ internal sealed record MirroringConfig(string Name, string Path, string Service,
 
 internal sealed record Mirror(string Name, int Percent);
 
-internal sealed record FailoverConfig(string Name, string Path, string Service, string Fallback, bool HealthCheck) : HttpServiceConfig(Name, Path);
+internal sealed record FailoverConfig(string Name, string Path, string Service, string Fallback, bool HealthCheck) : HttpServiceConfig(Name, Path)
+{
+    /// <summary>Failover on answers too (Traefik's failover.errors): the statuses that send the request to the fallback, and how much body is kept to replay it (-1: no limit).</summary>
+    public FailoverErrorsConfig? Errors { get; init; }
+}
+
+internal sealed record FailoverErrorsConfig(ImmutableArray<string> Status, long MaxRequestBodyBytes);
 
 /// <summary>A middleware: its Traefik type (<c>stripPrefix</c>, <c>basicAuth</c>, ... or one of ours) and its options, read by its builder.</summary>
 internal sealed record MiddlewareConfig(string Name, string Type, EdgeNode Options);
@@ -132,7 +161,17 @@ internal sealed record ServersTransportConfig(
     TimeSpan DialTimeout,
     TimeSpan ResponseHeaderTimeout,
     TimeSpan IdleConnTimeout,
-    bool DisableHttp2);
+    bool DisableHttp2)
+{
+    public ImmutableArray<string> CipherSuites { get; init; } = [];
+    public string? MinVersion { get; init; }
+    public string? MaxVersion { get; init; }
+    /// <summary>HTTP/2 ping health check after this long without a frame (zero: none), and how long a ping may take.</summary>
+    public TimeSpan ReadIdleTimeout { get; init; }
+    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>The URI SAN the server's certificate must carry.</summary>
+    public string? PeerCertUri { get; init; }
+}
 
 // ---------- TCP and UDP ----------
 
@@ -160,7 +199,15 @@ internal sealed record TcpServerConfig(string Address, bool Tls, int Weight);
 
 internal sealed record TcpWeightedConfig(string Name, string Path, ImmutableArray<WeightedService> Services) : TcpServiceConfig(Name, Path);
 
-internal sealed record TcpServersTransportConfig(string Name, TimeSpan DialTimeout, TimeSpan DialKeepAlive, TimeSpan TerminationDelay, string? ServerName, bool InsecureSkipVerify, ImmutableArray<string> RootCas);
+internal sealed record TcpServersTransportConfig(string Name, TimeSpan DialTimeout, TimeSpan DialKeepAlive, TimeSpan TerminationDelay, string? ServerName, bool InsecureSkipVerify, ImmutableArray<string> RootCas)
+{
+    /// <summary>PROXY protocol version (1 or 2) sent to the servers; null for none.</summary>
+    public int? ProxyProtocolVersion { get; init; }
+    /// <summary>Whether the transport has a tls section (servers reached with TLS use it).</summary>
+    public bool Tls { get; init; }
+    public ImmutableArray<CertificateConfig> Certificates { get; init; } = [];
+    public string? PeerCertUri { get; init; }
+}
 
 internal sealed record UdpRouterConfig(string Name, ImmutableArray<string> EntryPoints, string Service, string Path);
 
@@ -198,7 +245,11 @@ internal sealed record TlsOptionsConfig(
     string ClientAuthType,
     bool SniStrict,
     ImmutableArray<string> AlpnProtocols,
-    string Path);
+    string Path)
+{
+    /// <summary>No TLS session resumption by ticket (SslServerAuthenticationOptions.AllowTlsResume false).</summary>
+    public bool DisableSessionTickets { get; init; }
+}
 
 internal sealed record TlsStoreConfig(string Name, CertificateConfig? DefaultCertificate, string? DefaultGeneratedResolver, TlsDomain? DefaultGeneratedDomain);
 

@@ -20,8 +20,10 @@ internal sealed class EdgeRequest
     /// <summary>Attempts made so far by the retry middleware (0 for the first).</summary>
     public int Attempt { get; set; }
     /// <summary>
-    /// The service could not reach a server (connection refused, reset, timed out) before any response byte: the status
-    /// is set (502 or 504) but no body is written, so the retry middleware may try again; else the edge writes Traefik's text.
+    /// Set by the load balancer when the request never reached a server (connection refused or reset before the request
+    /// was sent, DNS, TLS handshake): set it before writing the 502, and the retry middleware discards that answer and
+    /// tries again (Traefik's retry-on-network-error). Whatever is written after a server was reached leaves it false,
+    /// so a request a server may have seen is not replayed. The retry middleware clears it before each attempt.
     /// </summary>
     public bool ProxyFailed { get; set; }
     /// <summary>

@@ -83,6 +83,9 @@ internal sealed class LoadBalancerService : EdgeService
     {
         var error = await sending;
         if (error == ForwarderError.None || context.Response.HasStarted) return;
+        // Only when no server answered (it could not be reached, or did not answer in time): a request a server may
+        // have acted on and answered is never replayed.
+        if (error is not (ForwarderError.Request or ForwarderError.RequestTimedOut)) return;
         // The forwarder set 502 or 504 and wrote no body: the retry middleware may try again; the edge step writes
         // Traefik's text ("Bad Gateway") if nothing does.
         if (context.Edge() is { } edge) edge.ProxyFailed = true;
