@@ -23,8 +23,9 @@ if [ "${1-}" = "--fast" ]; then fast=1; shift; fi
 #   debootstrap, e2fsprogs, xz-utils  the guest image's root filesystem (debootstrap from deb.debian.org, mke2fs -d)
 #                 and its uncompressed vmlinux (the image builder also runs apt-get download and dpkg-deb)
 #   gcc, libc6-dev  the native link of the guest agent, which the build publishes Native AOT (zlib is in the runtime pack)
+#   pebble        Let's Encrypt's ACME test server and pebble-challtestsrv (its DNS), which the edge's ACME tests run privately
 packages=(prometheus redis-server postgresql python3 bubblewrap nodejs procps python3-matplotlib chromium qemu-system-x86 busybox-static
-          debootstrap e2fsprogs xz-utils gcc libc6-dev)
+          debootstrap e2fsprogs xz-utils gcc libc6-dev pebble)
 filter=()
 if [ "$fast" -eq 1 ]; then
   packages=(python3 gcc libc6-dev)

@@ -17,6 +17,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public BudgetOptions Budgets { get; init; } = new();
     public ResponsesOptions Responses { get; init; } = new();
     public bool StoreModelInDb { get; init; }
+    public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -118,6 +119,7 @@ internal static class ConfigLoader
             Mcp = mapped.Mcp,
             Budgets = mapped.Budgets,
             Responses = mapped.Responses,
+            Edge = mapped.Edge,
             StoreModelInDb = mapped.StoreModelInDb,
             Source = source,
         };

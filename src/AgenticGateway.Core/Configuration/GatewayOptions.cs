@@ -29,7 +29,7 @@ internal sealed record GatewayOptions
     public McpOptions Mcp { get; init; } = new();
     /// <summary>The Responses API (<c>responses:</c>): how long stored responses are kept.</summary>
     public ResponsesOptions Responses { get; init; } = new();
-    /// <summary>The edge (Traefik's static configuration and the inline dynamic one); Empty leaves today's gateway untouched.</summary>
+    /// <summary>The edge: Traefik's static configuration (entry points, file provider, ACME resolvers, api, metrics) and inline dynamic configuration; empty when the file has none.</summary>
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
     /// <summary>
     /// LiteLLM's store_model_in_db (or STORE_MODEL_IN_DB=True): models added through /model/new are kept in the database

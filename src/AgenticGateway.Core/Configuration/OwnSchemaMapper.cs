@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using System.Collections.Immutable;
+using AgenticGateway.Edge;
 using AgenticGateway.Yaml;
 
 namespace AgenticGateway.Configuration;
@@ -97,8 +98,25 @@ internal static class OwnSchemaMapper
         var budgets = ReadBudgets(root.Map("budgets"));
         var mcp = McpConfigReader.Read(root.Map("mcp"), null, root.Context);
         var responses = ResponsesOptions.Read(root.Map("responses"));
+        var edge = ReadEdge(root);
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge };
+    }
+
+    /// <summary>
+    /// The edge's keys (Traefik's static configuration and inline dynamic configuration, in Traefik's own spelling),
+    /// read as Traefik reads them: no environment interpolation, since "${1}" is a regex replacement there.
+    /// </summary>
+    private static EdgeStaticConfig ReadEdge(ConfigMap root)
+    {
+        var errors = new List<string>();
+        var entries = new List<KeyValuePair<string, EdgeNode>>();
+        foreach (var key in StaticConfigReader.Keys)
+            if (root.RawNode(key) is { } node) entries.Add(new(key, EdgeFiles.FromYamlNode(node, key, "the config file", errors)));
+        if (entries.Count == 0) return EdgeStaticConfig.Empty;
+        var edge = errors.Count == 0 ? StaticConfigReader.Read(EdgeNode.OfMap("", entries), errors, root.Context.Env.Lookup) : EdgeStaticConfig.Empty;
+        foreach (var error in errors) root.Context.Issues.Error("", error);
+        return edge;
     }
 
     public static MockDeploymentOptions ReadMock(ConfigMap mock)

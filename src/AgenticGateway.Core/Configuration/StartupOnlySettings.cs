@@ -7,8 +7,10 @@ namespace AgenticGateway.Configuration;
 /// The settings a running gateway cannot change: where it listens and keeps state, its sandboxes (drivers, pools and
 /// their processes), how it logs and traces, and the request-size limit Kestrel was started with. A reload that changes
 /// one is still applied for everything else; these keep their start-up values (so the running configuration says what
-/// is in effect) and are reported by name, never silently ignored. Everything else (deployments, aliases, routing,
-/// routers and middlewares, keys' auth, JWT, budgets, alerts, LiteLLM headers, metrics auth) reloads.
+/// is in effect) and are reported by name, never silently ignored. The edge's static configuration (entryPoints,
+/// providers, certificatesResolvers, api, metrics) is start-up only, as in Traefik. Everything else (deployments,
+/// aliases, routing, routers and middlewares, the edge's inline http/tcp/udp/tls, keys' auth, JWT, budgets, alerts,
+/// LiteLLM headers, metrics auth) reloads.
 /// </summary>
 internal static class StartupOnlySettings
 {
@@ -23,6 +25,12 @@ internal static class StartupOnlySettings
         if (!SameValue(startup.Sandboxes, next.Sandboxes)) changed.Add("sandboxes");
         if (!SameValue(startup.Logging, next.Logging)) changed.Add("logging");
         if (!SameValue(startup.Tracing, next.Tracing)) changed.Add("tracing");
+        // The edge's static configuration is Traefik's, which is start-up only there too: listeners, providers, resolvers.
+        if (!SameValue(startup.Edge.EntryPoints, next.Edge.EntryPoints)) changed.Add("entryPoints");
+        if (!SameValue(startup.Edge.FileProvider, next.Edge.FileProvider)) changed.Add("providers");
+        if (!SameValue(startup.Edge.CertificatesResolvers, next.Edge.CertificatesResolvers)) changed.Add("certificatesResolvers");
+        if (startup.Edge.Api != next.Edge.Api || startup.Edge.Dashboard != next.Edge.Dashboard) changed.Add("api");
+        if (!SameValue(startup.Edge.Prometheus, next.Edge.Prometheus)) changed.Add("metrics");
         return changed;
     }
 
@@ -39,6 +47,8 @@ internal static class StartupOnlySettings
         Sandboxes = running.Sandboxes,
         Logging = running.Logging,
         Tracing = running.Tracing,
+        // The inline dynamic configuration (http, tcp, udp, tls) reloads; the rest of the edge is start-up only.
+        Edge = running.Edge with { Inline = next.Edge.Inline },
     };
 
     /// <summary>

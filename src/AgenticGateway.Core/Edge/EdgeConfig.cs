@@ -298,7 +298,11 @@ internal sealed record EntryPointConfig(
     TrustedIpsConfig? ProxyProtocol,
     int? Http2MaxConcurrentStreams,
     TimeSpan UdpTimeout,
-    string Path);
+    string Path)
+{
+    /// <summary>The entry point's default observability for its routers (a router's own section replaces it).</summary>
+    public RouterObservabilityConfig? Observability { get; init; }
+}
 
 /// <summary>entryPoints.X.http.redirections.entryPoint: to (an entry point name or a port), scheme, permanent, priority.</summary>
 internal sealed record RedirectionConfig(string To, string Scheme, bool Permanent, int Priority);

@@ -22,22 +22,24 @@ internal static class EdgeFiles
         Path.GetExtension(path).ToLowerInvariant() is ".yml" or ".yaml" or ".toml";
 
     /// <summary>Reads a file by its extension (.toml is TOML, anything else YAML); null after reporting an error.</summary>
-    public static EdgeNode? Load(string path, List<string> errors)
+    /// <param name="displayName">How errors name the file (a path relative to the provider's directory); the path by default.</param>
+    public static EdgeNode? Load(string path, List<string> errors, string? displayName = null)
     {
+        var name = displayName ?? path;
         string text;
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists) { errors.Add($"{path}: the file does not exist"); return null; }
-            if (info.Length > MaxBytes) { errors.Add($"{path}: the file is larger than {MaxBytes / (1024 * 1024)} MiB"); return null; }
+            if (!info.Exists) { errors.Add($"{name}: the file does not exist"); return null; }
+            if (info.Length > MaxBytes) { errors.Add($"{name}: the file is larger than {MaxBytes / (1024 * 1024)} MiB"); return null; }
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            errors.Add($"{path}: cannot be read: {e.Message}");
+            errors.Add($"{name}: cannot be read: {e.Message}");
             return null;
         }
-        return Parse(text, path, errors);
+        return Parse(text, name, errors);
     }
 
     public static EdgeNode? Parse(string text, string fileName, List<string> errors) =>
@@ -68,6 +70,13 @@ internal static class EdgeFiles
         if (root.IsScalar && root.Scalar is null) return EdgeNode.OfMap("", []);
         if (!root.IsMap) { errors.Add($"{fileName}: expected a map at the top (http:, tcp:, udp:, tls:)"); return null; }
         return root;
+    }
+
+    /// <summary>A YAML node of another document (our config file's edge keys) as a tree rooted at <paramref name="path"/>.</summary>
+    public static EdgeNode FromYamlNode(YamlNode node, string path, string fileName, List<string> errors)
+    {
+        var budget = MaxNodes;
+        return FromYaml(node, path, fileName, errors, ref budget);
     }
 
     private static string Innermost(Exception e)

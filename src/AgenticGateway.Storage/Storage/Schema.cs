@@ -218,6 +218,41 @@ internal static class Schema
         );
         CREATE INDEX response_items_response ON response_items(response_id);
         """,
+        // Issue 19, the edge's ACME certificates, shared by replicas: the account per CA and email, the certificates per
+        // resolver and domain list, the pending challenges' key authorizations (a CA may validate through any replica),
+        // and leases so that one replica at a time orders a given certificate.
+        """
+        CREATE TABLE edge_acme_accounts (
+            ca_server TEXT NOT NULL,
+            email TEXT NOT NULL,
+            private_key TEXT NOT NULL,
+            account_url TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (ca_server, email)
+        );
+        CREATE TABLE edge_certificates (
+            resolver TEXT NOT NULL,
+            domains TEXT NOT NULL,
+            certificate TEXT NOT NULL,
+            private_key TEXT NOT NULL,
+            not_before TEXT NOT NULL,
+            not_after TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (resolver, domains)
+        );
+        CREATE TABLE edge_acme_challenges (
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            key_authorization TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (kind, name)
+        );
+        CREATE TABLE edge_acme_leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using AgenticGateway.Cli;
+using AgenticGateway.Edge;
 using AgenticGateway.Images;
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Agent;
@@ -22,6 +23,20 @@ internal static class ToolCommands
             foreach (var w in loaded.Warnings) Console.WriteLine($"warning: {w}");
             var count = loaded.Options!.Deployments.Length;
             var deployments = $"{count} deployment{(count == 1 ? "" : "s")}";
+            if (loaded.Options.Edge.FileProvider is { } provider)
+            {
+                // The edge's file provider is read as a start or a reload would read it, relative to the config file.
+                var baseDir = Path.GetDirectoryName(Path.GetFullPath(configPath!)) ?? Directory.GetCurrentDirectory();
+                var (edge, errors) = EdgeFileProvider.Load(provider, baseDir);
+                if (errors.Count > 0)
+                {
+                    Console.Error.WriteLine($"The edge's file provider configuration is invalid ({errors.Count} error{(errors.Count == 1 ? "" : "s")}):");
+                    foreach (var e in errors) Console.Error.WriteLine($"  - {e}");
+                    return 1;
+                }
+                deployments += $"; the file provider: {Count(edge.Http.Routers.Count + edge.Tcp.Routers.Count + edge.Udp.Routers.Count, "router")}, "
+                    + $"{Count(edge.Http.Services.Count + edge.Tcp.Services.Count + edge.Udp.Services.Count, "service")}, {Count(edge.Http.Middlewares.Count + edge.Tcp.Middlewares.Count, "middleware")}";
+            }
             // Without a file the built-in defaults were checked: say so, or "valid" reads as if the user's file were.
             Console.WriteLine(string.IsNullOrEmpty(configPath)
                 ? $"No config file given (--config or AGW_CONFIG): the embedded defaults are valid: {deployments}."
@@ -30,6 +45,8 @@ internal static class ToolCommands
         });
         return command;
     }
+
+    private static string Count(int n, string noun) => $"{n} {noun}{(n == 1 ? "" : "s")}";
 
     public static Command Images()
     {

@@ -203,6 +203,18 @@ internal static class GatewayApp
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeHolder>());
         // Traefik's metrics and the edge's access log (metrics.prometheus is start-up only, as in Traefik).
         services.AddSingleton(sp => new Edge.Observability.EdgeTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), options.Edge.Prometheus, sp.GetRequiredService<ILoggerFactory>()));
+        // ACME (certificatesResolvers): certificates kept in the database, so replicas share them and one orders each.
+        services.AddSingleton(sp => new Edge.AcmeStore(sp.GetRequiredService<IDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Edge.Acme.AcmeChallenges>();
+        services.AddSingleton<Edge.Acme.AcmeCertificates>();
+        services.AddSingleton<Edge.Acme.AcmeHttpChallenge>();
+        services.AddSingleton<Edge.Acme.AcmeTlsChallenge>();
+        if (!options.Edge.CertificatesResolvers.IsEmpty)
+        {
+            services.AddSingleton(sp => new Edge.Acme.AcmeManager(sp.GetRequiredService<Edge.AcmeStore>(), sp.GetRequiredService<Edge.Acme.AcmeChallenges>(),
+                sp.GetRequiredService<Edge.Acme.AcmeCertificates>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Edge.Acme.AcmeManager>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<Edge.Acme.AcmeManager>());
+        }
     }
 
     /// <summary>

@@ -82,6 +82,33 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task Check_config_reads_the_edges_file_provider_and_reports_its_every_error()
+    {
+        var dir = Directory.CreateTempSubdirectory("agw-check-edge-").FullName;
+        try
+        {
+            var config = Path.Combine(dir, "agw.yaml");
+            await File.WriteAllTextAsync(config, "models:\n  - {name: a, provider: mock}\nproviders:\n  file: {directory: dynamic}\n");
+            Directory.CreateDirectory(Path.Combine(dir, "dynamic"));
+            await File.WriteAllTextAsync(Path.Combine(dir, "dynamic", "a.yml"),
+                "http:\n  routers:\n    r: {rule: \"Path(`/a`)\", service: s}\n  services:\n    s: {loadBalancer: {servers: [{url: \"http://127.0.0.1:1\"}]}}\n");
+            var valid = await RunCapturedAsync(["check-config", "--config", config]);
+            Assert.Equal(0, valid.Code);
+            Assert.Contains("Configuration is valid: 1 deployment; the file provider: 1 router, 1 service, 0 middlewares.", valid.Out, StringComparison.Ordinal);
+
+            await File.WriteAllTextAsync(Path.Combine(dir, "dynamic", "b.toml"), "[http.routers.bad]\nrule = \"Hots(`a`)\"\n[http.middlewares.m]\n");
+            var invalid = await RunCapturedAsync(["check-config", "--config", config]);
+            Assert.Equal(1, invalid.Code);
+            Assert.Contains("The edge's file provider configuration is invalid (3 errors):", invalid.Error, StringComparison.Ordinal);
+            Assert.Contains("b.toml: http.routers.bad.rule: column 1: unknown matcher 'Hots'", invalid.Error, StringComparison.Ordinal);
+            Assert.Contains("b.toml: http.routers.bad.service: is required", invalid.Error, StringComparison.Ordinal);
+            Assert.Contains("b.toml: http.middlewares.m: a middleware needs its type", invalid.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("valid:", invalid.Out, StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public async Task Check_config_without_a_file_says_it_checked_the_embedded_defaults()
     {
         Assert.Null(Environment.GetEnvironmentVariable("AGW_CONFIG"));

@@ -124,7 +124,9 @@ internal sealed partial class EdgeBuilder(IServiceProvider services, IHttpForwar
         var table = routes.ToFrozenDictionary(r => r.Key, r => new EntryPointRoutes(r.Key,
             // Highest priority first; Traefik breaks ties by rule order, so a stable sort keeps the file's order.
             [.. r.Value.OrderByDescending(x => x.Priority)],
-            statics.EntryPoints.GetValueOrDefault(r.Key)?.ForwardedHeaders ?? TrustedIpsConfig.None), StringComparer.Ordinal);
+            // The gateway's own listener keeps today's behaviour (the gateway reads forwarded headers as before); an
+            // entry point trusts only whom its forwardedHeaders name, as Traefik's do.
+            statics.EntryPoints.GetValueOrDefault(r.Key)?.ForwardedHeaders ?? (r.Key == EdgeEntryPoint.Gateway ? GatewayTrust : TrustedIpsConfig.None)), StringComparer.Ordinal);
         return new EdgeSnapshot(config, table, built.ToFrozenDictionary(StringComparer.Ordinal), routerStatus.ToImmutable(), serviceStatus.ToImmutable(), middlewareStatus.ToImmutable());
     }
 
@@ -269,6 +271,8 @@ internal sealed partial class EdgeBuilder(IServiceProvider services, IHttpForwar
         var at = full.LastIndexOf('@');
         return at >= 0 && full.AsSpan(at + 1).SequenceEqual(provider) ? full[..at] : null;
     }
+
+    private static readonly TrustedIpsConfig GatewayTrust = new([], Insecure: true);
 
     private static readonly HttpRule AnyHost = HttpRule.Parse("PathPrefix(`/`)", out _)!;
 

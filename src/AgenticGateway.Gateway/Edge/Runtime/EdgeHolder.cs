@@ -10,8 +10,12 @@ namespace AgenticGateway.Edge.Runtime;
 /// Requests in flight finish on the snapshot they started with; connections (pooled per servers transport) are kept.
 /// A file that does not parse leaves the running configuration as it was, with its errors logged.
 /// </summary>
-internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runtimes, EdgeProviderFiles files, ILogger<EdgeHolder> logger) : IHostedService, IDisposable
+internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runtimes, EdgeProviderFiles files, ILogger<EdgeHolder> logger, IServiceProvider services)
+    : IHostedService, IDisposable
 {
+    // ACME, when a certificate resolver is configured: it follows each configuration for the domains to certify.
+    private readonly Acme.AcmeManager? _acme = services.GetService<Acme.AcmeManager>();
+
     private readonly Lock _gate = new();
     private volatile EdgeSnapshot? _current;
     private RequestDelegate? _gateway;
@@ -21,8 +25,8 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
 
     public EdgeSnapshot Current => _current ?? throw new InvalidOperationException("the edge has not started");
 
-    /// <summary>Answers ACME HTTP-01 challenges on every entry point when a resolver uses them (set by the ACME manager).</summary>
-    public RequestDelegate? AcmeHttpChallenge { get; set; }
+    /// <summary>Answers ACME HTTP-01 challenges (true when it did) while a certificate resolver is configured.</summary>
+    public Acme.AcmeHttpChallenge? AcmeHttpChallenge { get; } = services.GetService<Acme.AcmeManager>() is null ? null : services.GetRequiredService<Acme.AcmeHttpChallenge>();
 
     /// <summary>Raised after each swap (the ACME manager and the TCP/UDP routers follow the new configuration).</summary>
     public event Action<EdgeSnapshot>? Swapped;
@@ -62,6 +66,7 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
         _builtFiles = fileConfig;
         Log.Built(logger, next.Routers.Length, next.Routers.Count(r => r.Status == "enabled"), next.ServiceStatus.Length);
         old?.Dispose();
+        _acme?.Update(merged, options.Edge);
         Swapped?.Invoke(next);
     }
 

@@ -39,8 +39,19 @@ internal sealed class EdgeStep
         if (!routes.TrustsForwardedHeaders(peer)) RemoveForwarded(context.Request.Headers);
         var edge = new EdgeRequest { EntryPoint = entryPoint, ClientIp = peer };
         context.Features.Set(edge);
-        if (_edge.AcmeHttpChallenge is { } acme && context.Request.Path.StartsWithSegments("/.well-known/acme-challenge")) return acme(context);
+        if (_edge.AcmeHttpChallenge is { } acme && context.Request.Path.StartsWithSegments("/.well-known/acme-challenge")) return AcmeAsync(context, acme, routes, edge, peer, start);
+        return Route(context, routes, edge, peer, start);
+    }
 
+    /// <summary>An ACME server's HTTP-01 request is answered before any router (Traefik's acme-http@internal); other paths route on.</summary>
+    private async Task AcmeAsync(HttpContext context, Acme.AcmeHttpChallenge acme, EntryPointRoutes routes, EdgeRequest edge, IPAddress? peer, long start)
+    {
+        if (await acme.TryAnswerAsync(context)) return;
+        await Route(context, routes, edge, peer, start);
+    }
+
+    private Task Route(HttpContext context, EntryPointRoutes routes, EdgeRequest edge, IPAddress? peer, long start)
+    {
         var input = new HttpContextRuleInput(context, peer);
         var https = context.Request.IsHttps;
         foreach (var route in routes.Routes)
