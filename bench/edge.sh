@@ -133,7 +133,7 @@ EOF2
 # thread per core (nbthread defaults to the cores available).
 cat >"$WORK/haproxy.cfg" <<EOF2
 global
-    maxconn 20000
+    maxconn 4096
 defaults
     mode http
     timeout connect 5s
