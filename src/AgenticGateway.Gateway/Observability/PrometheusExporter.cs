@@ -99,6 +99,7 @@ internal sealed class PrometheusExporter : IDisposable
         private readonly ConcurrentDictionary<SeriesKey, Series> _series;
         private readonly ConcurrentDictionary<SeriesKey, Series>.AlternateLookup<TagSpan> _lookup;
         private readonly bool _histogram;
+        private readonly double[] _bounds;
         private readonly bool _aspNet;
         private readonly string _help;
 
@@ -108,6 +109,8 @@ internal sealed class PrometheusExporter : IDisposable
             _series = new(new SeriesKeyComparer(_aspNet ? AspNetKept : null));
             _lookup = _series.GetAlternateLookup<TagSpan>();
             _histogram = instrument is Histogram<double> or Histogram<long>;
+            // An instrument may advise its own buckets (the edge's Traefik histograms: metrics.prometheus.buckets).
+            _bounds = (instrument as Histogram<double>)?.Advice?.HistogramBucketBoundaries is { Count: > 0 } advised ? [.. advised] : SecondsBuckets;
             _help = instrument.Description ?? instrument.Name;
             Name = _aspNet ? "http_request_duration_seconds" : PrometheusName(instrument);
         }
@@ -124,8 +127,8 @@ internal sealed class PrometheusExporter : IDisposable
 
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
-            var series = _lookup.TryGetValue(new TagSpan(tags), out var found) ? found : _series.GetOrAdd(SeriesKey.From(tags, _aspNet), _ => new Series(_histogram ? SecondsBuckets.Length : 0));
-            series.Add(value, _histogram ? SecondsBuckets : null);
+            var series = _lookup.TryGetValue(new TagSpan(tags), out var found) ? found : _series.GetOrAdd(SeriesKey.From(tags, _aspNet), _ => new Series(_histogram ? _bounds.Length : 0));
+            series.Add(value, _histogram ? _bounds : null);
         }
 
         public void Render(StringBuilder sb)
@@ -148,10 +151,10 @@ internal sealed class PrometheusExporter : IDisposable
                     continue;
                 }
                 long cumulative = 0;
-                for (var i = 0; i < SecondsBuckets.Length; i++)
+                for (var i = 0; i < _bounds.Length; i++)
                 {
                     cumulative += s.BucketCount(i);
-                    AppendSample(sb, Name + "_bucket", key.Labels.Append(("le", Format(SecondsBuckets[i]))), cumulative);
+                    AppendSample(sb, Name + "_bucket", key.Labels.Append(("le", Format(_bounds[i]))), cumulative);
                 }
                 AppendSample(sb, Name + "_bucket", key.Labels.Append(("le", "+Inf")), s.Count);
                 AppendSample(sb, Name + "_sum", key.Labels, s.Sum);

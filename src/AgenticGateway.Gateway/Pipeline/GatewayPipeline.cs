@@ -5,7 +5,7 @@ namespace AgenticGateway.Pipeline;
 /// asks of it from the route's <see cref="GatewayRoute"/> (endpoint metadata) and hands what it learned to the next
 /// step as a request feature. A step that refuses writes its error once, in the route's shape (<see cref="PipelineErrors"/>).
 /// <list type="number">
-/// <item>the edge (<see cref="Edge.Runtime.EdgeStep"/>), when configured: Traefik's routers; proxied requests end there</item>
+/// <item>the edge (Edge/Runtime's EdgeStep), when configured: Traefik's routers; proxied requests end there</item>
 /// <item>request context (<see cref="RequestContextStep"/>): request id, span; access log, live log and metrics when done</item>
 /// <item>authentication (<see cref="AuthenticationStep"/>): master key, virtual key or JWT, as the route requires → <see cref="Keys.Caller"/></item>
 /// <item>payload (<see cref="PayloadStep"/>): the route's parser (LLM bodies) → <see cref="LlmRequest"/></item>
@@ -19,16 +19,17 @@ internal static class GatewayPipeline
 {
     /// <param name="app">The application whose pipeline this is.</param>
     /// <param name="mapServices">Maps the services' endpoints, each with its <see cref="GatewayRoute"/>.</param>
-    public static void Use(WebApplication app, Action<WebApplication> mapServices)
+    /// <param name="edge">The edge, when configured (the host composes it, since the edge builds on this pipeline): its
+    /// step in front of everything, and its guard once the route is known.</param>
+    public static void Use(WebApplication app, Action<WebApplication> mapServices, (Type Step, Type Guard)? edge = null)
     {
         RejectionBodies.TrackRequests(app);
-        // The edge, when configured: its routers answer what they proxy, and send the rest here, to the gateway's own services.
-        var edge = app.Services.GetService<Edge.Runtime.EdgeHolder>() is not null;
-        if (edge) app.UseMiddleware<Edge.Runtime.EdgeStep>();
+        // The edge: its routers answer what they proxy, and send the rest here, to the gateway's own services.
+        if (edge is { } e) app.UseMiddleware(e.Step);
         // WebSocket upgrades (the sandbox terminal): a protocol detail, not a step.
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
-        if (edge) app.UseMiddleware<Edge.Runtime.EdgeInternalGuard>();
+        if (edge is { } g) app.UseMiddleware(g.Guard);
         app.UseMiddleware<RequestContextStep>();
         ErrorShapes.Use(app);
         app.UseMiddleware<AuthenticationStep>();

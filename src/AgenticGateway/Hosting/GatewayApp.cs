@@ -164,7 +164,7 @@ internal static class GatewayApp
         app.Services.GetRequiredService<DataDirectoryLock>();
         // The file provider's files are read now: their errors stop the start with every one listed (EdgeConfigException).
         app.Services.GetService<Edge.Runtime.EdgeProviderFiles>();
-        GatewayPipeline.Use(app, GatewayEndpoints.Map);
+        GatewayPipeline.Use(app, GatewayEndpoints.Map, options.Edge.IsEnabled ? (typeof(Edge.Runtime.EdgeStep), typeof(Edge.Runtime.EdgeInternalGuard)) : null);
         RegisterGauges(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway");
@@ -203,6 +203,8 @@ internal static class GatewayApp
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeProviderFiles>());
         services.AddSingleton<Edge.Runtime.EdgeHolder>();
         services.AddHostedService(sp => sp.GetRequiredService<Edge.Runtime.EdgeHolder>());
+        // Traefik's metrics and the edge's access log (metrics.prometheus is start-up only, as in Traefik).
+        services.AddSingleton(sp => new Edge.Observability.EdgeTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), options.Edge.Prometheus, sp.GetRequiredService<ILoggerFactory>()));
         // UDP entry points: datagrams to the UDP routers' services, per-client sessions.
         foreach (var udp in options.Edge.EntryPoints.Values.Where(e => e.Udp))
             services.AddSingleton<IHostedService>(sp => new Edge.Tcp.UdpEntryPoint(udp, () => sp.GetRequiredService<Edge.Runtime.EdgeHolder>().TcpSnapshot,
@@ -320,6 +322,8 @@ internal static class GatewayApp
         var redis = app.Services.GetService<RedisConnection>();
         var sandboxes = app.Services.GetRequiredService<Sandboxes.SandboxManager>();
         var time = app.Services.GetRequiredService<TimeProvider>();
+        if (app.Services.GetService<Edge.Runtime.EdgeHolder>() is { } edge)
+            Edge.Api.EdgeStatusMetrics.Register(exporter, edge, app.Services.GetRequiredService<Edge.Observability.EdgeTelemetry>(), time);
         exporter.AddGauges(() =>
         {
             var samples = new List<PrometheusExporter.GaugeSample>

@@ -61,6 +61,8 @@ internal static class GatewayEndpoints
         // Providers' native APIs (/anthropic/*, /openai/*, ...) and LiteLLM's pass_through_endpoints.
         Services.Passthrough.PassthroughEndpoints.Map(app, app.Services.GetRequiredService<RuntimeHolder>().Current.Options);
         Ui.UiEndpoints.Map(app);
+        // Traefik's API (/api/http/routers, ...) when the edge is configured.
+        if (app.Services.GetService<Edge.Runtime.EdgeHolder>() is not null) Edge.Api.EdgeApi.Map(app);
         // With a listener of its own (server.metrics_urls), /metrics is not on the API's.
         if (app.Services.GetService<MetricsListener>() is null) MetricsEndpoint.Map(app);
         app.MapOpenApi("/openapi/{documentName}.json").Gateway(GatewayRoute.Public);

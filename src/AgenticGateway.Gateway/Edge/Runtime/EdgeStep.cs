@@ -1,5 +1,6 @@
 using System.Net;
 using AgenticGateway.Edge;
+using AgenticGateway.Edge.Observability;
 using AgenticGateway.Edge.Rules;
 using AgenticGateway.Pipeline;
 
@@ -15,16 +16,20 @@ internal sealed class EdgeStep
 {
     private readonly RequestDelegate _next;
     private readonly EdgeHolder _edge;
+    private readonly EdgeTelemetry _telemetry;
 
-    public EdgeStep(RequestDelegate next, EdgeHolder edge)
+    public EdgeStep(RequestDelegate next, EdgeHolder edge, EdgeTelemetry telemetry)
     {
         _next = next;
         _edge = edge;
+        _telemetry = telemetry;
         edge.Start(next);
     }
 
     public Task InvokeAsync(HttpContext context)
     {
+        // ops hook 1: the request's start, for the Traefik metrics and the access log (a timestamp, nothing allocated).
+        var start = EdgeTelemetry.Start();
         var snapshot = _edge.Current;
         var entryPoint = context.Features.Get<EdgeEntryPoint>()?.Name ?? EdgeEntryPoint.Gateway;
         if (!snapshot.EntryPoints.TryGetValue(entryPoint, out var routes)) return NotFound(context);
@@ -34,18 +39,18 @@ internal sealed class EdgeStep
         if (!routes.TrustsForwardedHeaders(peer)) RemoveForwarded(context.Request.Headers);
         var edge = new EdgeRequest { EntryPoint = entryPoint, ClientIp = peer };
         context.Features.Set(edge);
-        if (_edge.AcmeHttpChallenge is { } acme && context.Request.Path.StartsWithSegments("/.well-known/acme-challenge")) return AcmeAsync(context, acme, routes, edge, peer);
-        return Route(context, routes, edge, peer);
+        if (_edge.AcmeHttpChallenge is { } acme && context.Request.Path.StartsWithSegments("/.well-known/acme-challenge")) return AcmeAsync(context, acme, routes, edge, peer, start);
+        return Route(context, routes, edge, peer, start);
     }
 
     /// <summary>An ACME server's HTTP-01 request is answered before any router (Traefik's acme-http@internal); other paths route on.</summary>
-    private static async Task AcmeAsync(HttpContext context, Acme.AcmeHttpChallenge acme, EntryPointRoutes routes, EdgeRequest edge, IPAddress? peer)
+    private async Task AcmeAsync(HttpContext context, Acme.AcmeHttpChallenge acme, EntryPointRoutes routes, EdgeRequest edge, IPAddress? peer, long start)
     {
         if (await acme.TryAnswerAsync(context)) return;
-        await Route(context, routes, edge, peer);
+        await Route(context, routes, edge, peer, start);
     }
 
-    private static Task Route(HttpContext context, EntryPointRoutes routes, EdgeRequest edge, IPAddress? peer)
+    private Task Route(HttpContext context, EntryPointRoutes routes, EdgeRequest edge, IPAddress? peer, long start)
     {
         var input = new HttpContextRuleInput(context, peer);
         var https = context.Request.IsHttps;
@@ -55,18 +60,37 @@ internal sealed class EdgeStep
             edge.Router = route.Name;
             edge.Service = route.Service;
             var served = route.Handler(context);
-            return served.IsCompletedSuccessfully && !edge.ProxyFailed ? Task.CompletedTask : ServedAsync(context, served, edge);
+            if (!served.IsCompletedSuccessfully || edge.ProxyFailed) return ServedAsync(context, served, edge, start);
+            Done(context, edge, start);
+            return Task.CompletedTask;
         }
-        return NotFound(context);
+        var notFound = NotFound(context);
+        if (!notFound.IsCompletedSuccessfully) return ServedAsync(context, notFound, edge, start);
+        Done(context, edge, start);
+        return Task.CompletedTask;
     }
 
-    private static async Task ServedAsync(HttpContext context, Task served, EdgeRequest edge)
+    private async Task ServedAsync(HttpContext context, Task served, EdgeRequest edge, long start)
     {
-        await served;
-        if (!edge.ProxyFailed || context.Response.HasStarted) return;
-        var status = context.Response.StatusCode;
-        await context.Response.WriteAsync(status == StatusCodes.Status504GatewayTimeout ? "Gateway Timeout" : "Bad Gateway");
+        try
+        {
+            await served;
+            if (!edge.ProxyFailed || context.Response.HasStarted) return;
+            var status = context.Response.StatusCode;
+            await context.Response.WriteAsync(status == StatusCodes.Status504GatewayTimeout ? "Gateway Timeout" : "Bad Gateway");
+        }
+        finally
+        {
+            Done(context, edge, start);
+        }
     }
+
+    /// <summary>
+    /// ops hook 2: the request is done: Traefik's metrics and the edge's access-log line; a request the gateway's own
+    /// pipeline served (its request context ran) has the gateway's line already, so it is counted, not logged twice.
+    /// </summary>
+    private void Done(HttpContext context, EdgeRequest edge, long start) =>
+        _telemetry.Done(context, edge, start, gatewayLogged: context.Features.Get<GatewayRequest>() is not null);
 
     private static Task NotFound(HttpContext context)
     {
