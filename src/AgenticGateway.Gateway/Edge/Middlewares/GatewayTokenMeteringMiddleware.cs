@@ -171,7 +171,7 @@ internal sealed class GatewayEdgeMeters
 
     private GatewayEdgeMeters(IMeterFactory factory)
     {
-        var meter = factory.Create(Observability.GatewayMetrics.MeterName);
+        var meter = factory.Create(AgenticGateway.Observability.GatewayMetrics.MeterName);
         _tokens = meter.CreateCounter<long>("edge.tokens", "{token}", "Tokens of LLM answers passing through edge routers, by router, key, agent, session and direction.");
         _cost = meter.CreateCounter<double>("edge.cost", "USD", "What the metered LLM answers cost at their models' prices.");
         _requests = meter.CreateCounter<long>("edge.llm_requests", "{request}", "LLM answers metered by edge routers.");

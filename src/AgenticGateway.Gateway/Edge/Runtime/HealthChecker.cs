@@ -57,8 +57,9 @@ internal sealed partial class HealthChecker(string service, HealthCheckConfig co
     private HttpRequestMessage Request(EdgeServer server)
     {
         var url = server.Config.Url;
-        var h2c = url.Scheme.Equals("h2c", StringComparison.OrdinalIgnoreCase);
-        var scheme = config.Scheme ?? (h2c ? "http" : url.Scheme);
+        // h2c (the server's or the check's own scheme) is HTTP/2 without TLS: an http:// request sent as HTTP/2 only.
+        var h2c = (config.Scheme ?? url.Scheme).Equals("h2c", StringComparison.OrdinalIgnoreCase);
+        var scheme = h2c ? "http" : config.Scheme ?? url.Scheme;
         var builder = new UriBuilder(scheme, url.Host, config.Port ?? url.Port);
         var grpc = config.Mode.Equals("grpc", StringComparison.OrdinalIgnoreCase);
         if (grpc) builder.Path = "/grpc.health.v1.Health/Check";

@@ -25,10 +25,10 @@ internal static partial class EdgeTestConfig
         new() { EntryPoints = entryPoints.ToImmutableDictionary(e => e.Name, StringComparer.Ordinal) };
 
     public static TcpRouterConfig TcpRouter(string name, string rule, string service, RouterTlsConfig? tls = null, int priority = 0, params string[] middlewares) =>
-        new(name, rule, null!, priority, [], [.. middlewares], service, tls, $"tcp.routers.{name}");
+        new(name, rule, global::AgenticGateway.Edge.Rules.TcpRule.Parse(rule, out var error) ?? throw new ArgumentException(error), priority, [], [.. middlewares], service, tls, $"tcp.routers.{name}");
 
     public static HttpRouterConfig HttpsRouter(string name, string rule, string? options = null) =>
-        new(name, rule, null!, 0, [], [], "api@internal", new RouterTlsConfig(options, null, []), $"http.routers.{name}");
+        new(name, rule, global::AgenticGateway.Edge.Rules.HttpRule.Parse(rule, out var error) ?? throw new ArgumentException(error), 0, [], [], "api@internal", new RouterTlsConfig(options, null, []), $"http.routers.{name}");
 
     public static TcpLoadBalancerConfig TcpService(string name, int? proxyProtocol = null, params (string Address, bool Tls, int Weight)[] servers) =>
         new(name, $"tcp.services.{name}", [.. servers.Select(s => new TcpServerConfig(s.Address, s.Tls, s.Weight))], proxyProtocol, TimeSpan.FromMilliseconds(100), null);
