@@ -60,6 +60,9 @@ internal static class TlsReader
             o.Error(EdgeNode.ChildPath(o.Path, "minVersion"), $"{min} is above maxVersion {max}");
         var cipherSuites = o.Strings("cipherSuites");
         var curves = o.Strings("curvePreferences");
+        // .NET's TLS cannot restrict the key exchange curves; a security setting that would not apply is refused.
+        if (!curves.IsEmpty)
+            o.Error(EdgeNode.ChildPath(o.Path, "curvePreferences"), "is not supported: the gateway's TLS (.NET) cannot restrict the curves; remove it to use the system's defaults");
         ImmutableArray<string> caFiles = [];
         var clientAuthType = "NoClientCert";
         if (o.Map("clientAuth") is { } auth)

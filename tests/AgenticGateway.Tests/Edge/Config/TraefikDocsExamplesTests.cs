@@ -38,6 +38,8 @@ public class TraefikDocsExamplesTests
         ["http-routing-rules-and-priority-1.yml"] = "http.routers.Router-v3.service: is required (the service the router sends requests to)",
         ["http-routing-rules-and-priority-2.toml"] = "http.routers.Router-1.service: is required (the service the router sends requests to)",
         ["http-routing-rules-and-priority-2.yml"] = "4:13: While scanning a quoted scalar, found unknown escape character.",
+        ["http-tls-tls-options-4.toml"] = "tls.options.default.curvePreferences: is not supported: the gateway's TLS (.NET) cannot restrict the curves",
+        ["http-tls-tls-options-4.yml"] = "tls.options.default.curvePreferences: is not supported: the gateway's TLS (.NET) cannot restrict the curves",
         ["tcp-middlewares-overview-1.toml"] = "tcp.routers.router1.rule: column 1: unknown matcher 'Host' (known: HostSNI, HostSNIRegexp, ClientIP, ALPN) in ",
         ["tcp-middlewares-overview-1.yml"] = "tcp.routers.router1.rule: column 1: unknown matcher 'Host' (known: HostSNI, HostSNIRegexp, ClientIP, ALPN) in ",
         ["tcp-serverstransport-1.toml"] = "tcp.serversTransports.mytransport.tls.certificates[0]: expected a map of options, got '/path/to/cert1.pem'",
