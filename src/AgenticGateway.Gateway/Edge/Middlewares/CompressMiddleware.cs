@@ -239,12 +239,12 @@ internal sealed class CompressingBody(HttpContext context, string encoding, Comp
     }
 
     private bool SniffedIncluded() =>
-        ContentTypeMatch.TryParse(MimeSniff.Detect(_held.GetBuffer().AsSpan(0, (int)_held.Length))) is { } sniffed && settings.Included.Any(i => i.Matches(sniffed));
+        ContentTypeMatch.TryParse(ContentSniffer.Detect(_held.GetBuffer().AsSpan(0, (int)_held.Length))) is { } sniffed && settings.Included.Any(i => i.Matches(sniffed));
 
     private void SetSniffedType()
     {
         if (_held.Length > 0 && string.IsNullOrEmpty(Context.Response.ContentType))
-            Context.Response.ContentType = MimeSniff.Detect(_held.GetBuffer().AsSpan(0, (int)_held.Length));
+            Context.Response.ContentType = ContentSniffer.Detect(_held.GetBuffer().AsSpan(0, (int)_held.Length));
     }
 
     private async Task PassAsync(CancellationToken cancellationToken)

@@ -45,6 +45,8 @@ internal static class ContentSniffer
         ([0x00, 0x61, 0x73, 0x6D], "application/wasm"),
     ];
 
+    public static string Detect(string text) => Detect(System.Text.Encoding.UTF8.GetBytes(text));
+
     public static string Detect(ReadOnlySpan<byte> data)
     {
         if (data.Length > Length) data = data[..Length];

@@ -89,7 +89,7 @@ internal sealed partial class ForwardAuthMiddleware : IEdgeMiddlewareType
         if (s.ForwardBody && !HttpMethods.IsConnect(http.Request.Method))
         {
             var body = await ReadLimitedAsync(http.Request.Body, s.MaxBodySize, http.RequestAborted);
-            if (body is null) { await TraefikAnswers.StatusErrorAsync(http, StatusCodes.Status401Unauthorized); return; }
+            if (body is null) { await TraefikText.StatusErrorAsync(http, StatusCodes.Status401Unauthorized); return; }
             // The service still gets the body the auth server saw.
             http.Request.Body = new MemoryStream(body, writable: false);
             authRequest.Content = new ByteArrayContent(body);
@@ -109,11 +109,11 @@ internal sealed partial class ForwardAuthMiddleware : IEdgeMiddlewareType
         {
             if (http.RequestAborted.IsCancellationRequested) return;
             LogAuthServerFailed(s.Logger, s.Middleware, s.Address.GetLeftPart(UriPartial.Path), e.Message);
-            await TraefikAnswers.StatusErrorAsync(http, StatusCodes.Status500InternalServerError);
+            await TraefikText.StatusErrorAsync(http, StatusCodes.Status500InternalServerError);
             return;
         }
         using var _ = authResponse;
-        if (authBody is null) { await TraefikAnswers.StatusErrorAsync(http, StatusCodes.Status401Unauthorized); return; }
+        if (authBody is null) { await TraefikText.StatusErrorAsync(http, StatusCodes.Status401Unauthorized); return; }
 
         var status = (int)authResponse.StatusCode;
         if (s.HeaderField.Length > 0 && http.Edge() is { } edge && Values(authResponse, s.HeaderField) is [var user, ..]) edge.User = user;

@@ -29,6 +29,6 @@ internal sealed class IpAllowListMiddleware(string name) : IEdgeMiddlewareType
         }
         var ranges = IpRanges.Read(options, "sourceRange", sourceRange);
         if (ranges.IsEmpty) return null;
-        return next => http => ranges.Contains(strategy.ClientIp(http)) ? next(http) : TraefikAnswers.StatusTextAsync(http, reject);
+        return next => http => ranges.Contains(strategy.ClientIp(http)) ? next(http) : TraefikText.StatusAsync(http, reject);
     }
 }

@@ -15,7 +15,7 @@ internal sealed class Redirector(GoRegex regex, GoTemplate replacement, bool per
         if (newUrl == oldUrl) return next(http);
         // Go's url.Parse refuses control characters and a malformed host; Traefik's error handler answers 500 then.
         if (newUrl.Any(char.IsControl) || !Uri.TryCreate(newUrl, UriKind.RelativeOrAbsolute, out _))
-            return TraefikAnswers.StatusTextAsync(http, StatusCodes.Status500InternalServerError);
+            return TraefikText.StatusAsync(http, StatusCodes.Status500InternalServerError);
         var get = HttpMethods.IsGet(http.Request.Method);
         var status = (permanent, get) switch
         {
@@ -25,7 +25,7 @@ internal sealed class Redirector(GoRegex regex, GoTemplate replacement, bool per
             (false, false) => StatusCodes.Status307TemporaryRedirect,
         };
         http.Response.Headers.Location = newUrl;
-        return TraefikAnswers.StatusTextAsync(http, status);
+        return TraefikText.StatusAsync(http, status);
     };
 
     /// <summary>The path and query as they go upstream now (Go's RequestURI after earlier middlewares changed the URL).</summary>

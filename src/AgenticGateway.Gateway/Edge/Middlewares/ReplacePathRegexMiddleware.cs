@@ -24,9 +24,9 @@ internal sealed class ReplacePathRegexMiddleware : IEdgeMiddlewareType
             http.Request.Headers.Append(ReplacePathMiddleware.ReplacedPathHeader, current);
             // A replacement can build a malformed escape out of its text and a group; Traefik answers that with 500 and Go's message.
             if (!EdgePaths.TryUnescape(regex.ReplaceAll(current, replacement), out var path, out var error))
-                return TraefikAnswers.ErrorAsync(http, StatusCodes.Status500InternalServerError, error!);
+                return TraefikText.ErrorAsync(http, StatusCodes.Status500InternalServerError, error!);
             path = EdgePaths.EnsureLeadingSlash(path);
-            if (!EdgePaths.IsClean(path)) return TraefikAnswers.StatusErrorAsync(http, StatusCodes.Status400BadRequest);
+            if (!EdgePaths.IsClean(path)) return TraefikText.StatusErrorAsync(http, StatusCodes.Status400BadRequest);
             EdgePaths.Set(http.Request, path);
             return next(http);
         };

@@ -36,7 +36,7 @@ internal sealed class SecureHeaders
         foreach (var allowed in AllowedHosts)
             if (string.Equals(allowed, host, StringComparison.OrdinalIgnoreCase)) return true;
         // unrolled/secure's answer, which Traefik returns as it is.
-        refusal = TraefikAnswers.ErrorAsync(http, StatusCodes.Status500InternalServerError, "Bad Host");
+        refusal = TraefikText.ErrorAsync(http, StatusCodes.Status500InternalServerError, "Bad Host");
         return false;
     }
 

@@ -27,7 +27,7 @@ internal sealed partial class StripPrefixMiddleware : IEdgeMiddlewareType
                 if (!path.StartsWith(prefix, StringComparison.Ordinal)) continue;
                 var rest = path[prefix.Length..];
                 var stripped = forceSlash ? "/" + (rest.StartsWith('/') ? rest[1..] : rest) : EdgePaths.EnsureLeadingSlash(rest);
-                if (!EdgePaths.IsClean(stripped)) return TraefikAnswers.StatusErrorAsync(http, StatusCodes.Status400BadRequest);
+                if (!EdgePaths.IsClean(stripped)) return TraefikText.StatusErrorAsync(http, StatusCodes.Status400BadRequest);
                 EdgePaths.Set(http.Request, stripped);
                 EdgePaths.AddStrippedPrefix(http, prefix);
                 break;

@@ -26,7 +26,7 @@ internal sealed class StripPrefixRegexMiddleware : IEdgeMiddlewareType
                 if (!match.Success || match.Length == 0 || !path.StartsWith(match.Value, StringComparison.Ordinal)) continue;
                 var prefix = match.Value;
                 var stripped = EdgePaths.EnsureLeadingSlash(path[prefix.Length..]);
-                if (!EdgePaths.IsClean(stripped)) return TraefikAnswers.StatusErrorAsync(http, StatusCodes.Status400BadRequest);
+                if (!EdgePaths.IsClean(stripped)) return TraefikText.StatusErrorAsync(http, StatusCodes.Status400BadRequest);
                 EdgePaths.Set(http.Request, stripped);
                 EdgePaths.AddStrippedPrefix(http, prefix);
                 break;

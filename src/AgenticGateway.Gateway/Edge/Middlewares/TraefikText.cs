@@ -21,6 +21,9 @@ internal static class TraefikText
         return response.Body.WriteAsync(Encoding.UTF8.GetBytes(message + "\n")).AsTask();
     }
 
+    /// <summary>As Go's <c>http.Error(w, http.StatusText(status), status)</c>.</summary>
+    public static Task StatusErrorAsync(HttpContext context, int status) => ErrorAsync(context, status, StatusText(status));
+
     /// <summary>As <c>w.WriteHeader(status); w.Write([]byte(text))</c>.</summary>
     public static Task StatusAsync(HttpContext context, int status, string? text = null)
     {

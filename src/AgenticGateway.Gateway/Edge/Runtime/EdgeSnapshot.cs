@@ -23,13 +23,13 @@ internal sealed class EntryPointRoutes(string name, EdgeRoute[] routes, TrustedI
     public string Name { get; } = name;
     public EdgeRoute[] Routes { get; } = routes;
     public TrustedIpsConfig ForwardedHeaders { get; } = forwardedHeaders;
-    private readonly System.Net.IPNetwork[] _trusted = forwardedHeaders.TrustedIps.Select(IpRanges.Parse).ToArray();
+    // The static configuration checked each range already (StaticConfigReader); one that does not parse matches nothing.
+    private readonly IpRange[] _trusted = [.. forwardedHeaders.TrustedIps.Select(t => IpRange.TryParse(t, out var r, out _) ? r : default).Where(r => !r.Equals(default(IpRange)))];
 
     public bool TrustsForwardedHeaders(System.Net.IPAddress? peer)
     {
         if (ForwardedHeaders.Insecure) return true;
         if (peer is null) return false;
-        if (peer.IsIPv4MappedToIPv6) peer = peer.MapToIPv4();
         foreach (var range in _trusted) if (range.Contains(peer)) return true;
         return false;
     }
@@ -78,23 +78,5 @@ internal sealed class EdgeSnapshot : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         _stopping.Dispose();
-    }
-}
-
-internal static class IpRanges
-{
-    /// <summary>An IP or CIDR as Traefik takes them (<c>10.0.0.0/8</c>, <c>192.168.1.7</c>, <c>::1</c>).</summary>
-    public static System.Net.IPNetwork Parse(string text)
-    {
-        var t = text.Trim();
-        if (t.Contains('/')) return System.Net.IPNetwork.Parse(t);
-        var ip = System.Net.IPAddress.Parse(t);
-        return new System.Net.IPNetwork(ip, ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
-    }
-
-    public static bool TryParse(string text, out System.Net.IPNetwork network)
-    {
-        try { network = Parse(text); return true; }
-        catch (FormatException) { network = default; return false; }
     }
 }

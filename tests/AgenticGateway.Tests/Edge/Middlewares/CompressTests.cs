@@ -222,5 +222,5 @@ public class CompressTests
     [InlineData("%PDF-1.7", "application/pdf")]
     [InlineData("{\"json\":true}", "text/plain; charset=utf-8")]
     [InlineData("\u0001\u0002binary", "application/octet-stream")]
-    public void Sniffing_follows_the_whatwg_rules(string body, string expected) => Assert.Equal(expected, MimeSniff.Detect(body));
+    public void Sniffing_follows_the_whatwg_rules(string body, string expected) => Assert.Equal(expected, ContentSniffer.Detect(body));
 }
