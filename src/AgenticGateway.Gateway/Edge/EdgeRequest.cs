@@ -11,6 +11,8 @@ internal sealed class EdgeRequest
     public required string EntryPoint { get; init; }
     public string? Router { get; set; }
     public string? Service { get; set; }
+    /// <summary>The path as the client sent it, before middlewares rewrote it (the access log's, as Traefik logs it).</summary>
+    public string? OriginalPath { get; init; }
     /// <summary>The client's address: the connection's, or the forwarded one when the peer is trusted.</summary>
     public IPAddress? ClientIp { get; set; }
     /// <summary>The prefix stripPrefix or stripPrefixRegex removed, sent upstream as X-Forwarded-Prefix.</summary>

@@ -82,6 +82,8 @@ internal static class GatewayApp
         // The MCP SDK logs every request's handler start and end, and each client call, at Information: three lines per
         // tool call beside the access line and the gateway's own line for it. Its warnings and errors still show.
         builder.Logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
+        // YARP logs two lines per proxied request at Information; the edge writes its own access line.
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
 
         if (EdgeListeners.Needed(options)) builder.WebHost.ConfigureKestrel(k => EdgeListeners.Configure(k, start.Urls, options.Edge));
         else builder.WebHost.UseUrls(start.Urls);
@@ -163,7 +165,13 @@ internal static class GatewayApp
         var app = builder.Build();
         app.Services.GetRequiredService<DataDirectoryLock>();
         // The file provider's files are read now: their errors stop the start with every one listed (EdgeConfigException).
-        app.Services.GetService<Edge.Runtime.EdgeProviderFiles>();
+        if (app.Services.GetService<Edge.Runtime.EdgeProviderFiles>() is { } edgeFiles)
+        {
+            // And every middleware's options, so a typo stops the start instead of disabling routers.
+            var merged = Edge.Runtime.EdgeMerge.Merge(options.Edge.Inline, edgeFiles.Current, out _);
+            if (app.Services.GetRequiredService<Edge.Runtime.EdgeBuilder>().CheckMiddlewares(merged, options) is { Count: > 0 } middlewareErrors)
+                throw new Edge.Runtime.EdgeConfigException(middlewareErrors);
+        }
         GatewayPipeline.Use(app, GatewayEndpoints.Map, options.Edge.IsEnabled ? (typeof(Edge.Runtime.EdgeStep), typeof(Edge.Runtime.EdgeInternalGuard)) : null);
         RegisterGauges(app);
 

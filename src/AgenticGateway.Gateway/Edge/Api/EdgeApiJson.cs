@@ -261,7 +261,7 @@ internal static class EdgeApiJson
         foreach (var s in lb.Servers)
         {
             w.WriteStartObject();
-            w.WriteString("url", s.Url.OriginalString);
+            w.WriteString("url", string.IsNullOrEmpty(s.Url.UserInfo) ? s.Url.OriginalString : s.Url.OriginalString.Replace(s.Url.UserInfo + "@", "", StringComparison.Ordinal));
             if (s.Weight != 1) w.WriteNumber("weight", s.Weight);
             if (s.PreservePath) w.WriteBoolean("preservePath", true);
             w.WriteEndObject();

@@ -107,7 +107,7 @@ internal sealed partial class EdgeTelemetry
         if (!gatewayLogged && _access.IsEnabled(LogLevel.Information))
         {
             var client = edge.ClientIp ?? context.Connection.RemoteIpAddress;
-            Log.Access(_access, request.Method, request.Path.Value ?? "", status, entryPoint, router ?? "-", service ?? "-", edge.Server ?? "-",
+            Log.Access(_access, request.Method, edge.OriginalPath ?? request.Path.Value ?? "", status, entryPoint, router ?? "-", service ?? "-", edge.Server ?? "-",
                 client?.IsIPv4MappedToIPv6 == true ? client.MapToIPv4() : client, seconds * 1000);
         }
     }

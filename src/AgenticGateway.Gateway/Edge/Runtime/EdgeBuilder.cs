@@ -238,6 +238,44 @@ internal sealed partial class EdgeBuilder(IServiceProvider services, IHttpForwar
         }
     }
 
+    /// <summary>
+    /// Every middleware's options checked by building it once (unknown fields, bad values, unknown types, chains to
+    /// nothing), as Traefik refuses a file whose middleware options it cannot decode: a reload with such an error is not
+    /// applied, and at start it stops the gateway, instead of disabling the routers that use the middleware.
+    /// </summary>
+    public List<string> CheckMiddlewares(EdgeDynamicConfig config, GatewayOptions options)
+    {
+        var errors = new List<string>();
+        foreach (var (name, cfg) in config.Http.Middlewares)
+        {
+            if (!EdgeMiddlewareTypes.All.TryGetValue(cfg.Type, out var type))
+            {
+                errors.Add($"{cfg.Options.Path}: the middleware type \"{cfg.Type}\" is not supported");
+                continue;
+            }
+            var context = new EdgeBuildContext
+            {
+                Services = services,
+                Router = "(check)",
+                Name = name + "@file",
+                Service = _ => static _ => Task.CompletedTask,
+                // A chain's members are checked on their own; here only that they exist.
+                Middleware = reference => config.Http.Middlewares.ContainsKey(LocalName(FullName(reference, "file"), "file") ?? "") ? static next => next : null,
+                Time = time,
+                Loggers = loggers,
+                Options = options,
+            };
+            var own = new List<string>();
+            try { type.Build(new EdgeOptions(cfg.Options, own), context); }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or IOException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+            {
+                own.Add($"{cfg.Options.Path}: {ex.Message}");
+            }
+            errors.AddRange(own);
+        }
+        return errors;
+    }
+
     private static EdgeService Internal(string name, RequestDelegate gateway) => name switch
     {
         "noop@internal" => new FixedService(name, StatusCodes.Status418ImATeapot, null),

@@ -66,6 +66,14 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
         var options = runtimes.Current.Options;
         var fileConfig = files.Current;
         var merged = EdgeMerge.Merge(options.Edge.Inline, fileConfig, out var conflicts);
+        // A middleware whose options do not decode would disable its routers: such a change is not applied.
+        if (_current is not null && builder.CheckMiddlewares(merged, options) is { Count: > 0 } refused)
+        {
+            Log.MiddlewaresRefused(logger, refused.Count, string.Join("; ", refused));
+            _builtFrom = options;
+            _builtFiles = fileConfig;
+            return;
+        }
         foreach (var conflict in conflicts) Log.Conflict(logger, conflict);
         var next = builder.Build(merged, options, _gateway!);
         var tcpErrors = new List<string>();
@@ -127,6 +135,9 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
 
         [LoggerMessage(EventId = 1905, Level = LogLevel.Warning, Message = "edge: {Conflict}")]
         public static partial void Conflict(ILogger logger, string conflict);
+
+        [LoggerMessage(EventId = 1909, Level = LogLevel.Error, Message = "edge: the new configuration has {Count} middleware error(s) and was not applied; the running configuration stays: {Errors}")]
+        public static partial void MiddlewaresRefused(ILogger logger, int count, string errors);
 
         [LoggerMessage(EventId = 1906, Level = LogLevel.Error, Message = "edge: rebuilding the configuration failed; the previous one stays")]
         public static partial void RebuildFailed(ILogger logger, Exception ex);

@@ -37,7 +37,7 @@ internal sealed class EdgeStep
         if (peer is { IsIPv4MappedToIPv6: true }) peer = peer.MapToIPv4();
         // Traefik drops X-Forwarded-* from clients it does not trust, so a client cannot claim another address or scheme.
         if (!routes.TrustsForwardedHeaders(peer)) RemoveForwarded(context.Request.Headers);
-        var edge = new EdgeRequest { EntryPoint = entryPoint, ClientIp = peer };
+        var edge = new EdgeRequest { EntryPoint = entryPoint, ClientIp = peer, OriginalPath = context.Request.Path.Value };
         context.Features.Set(edge);
         if (_edge.AcmeHttpChallenge is { } acme && context.Request.Path.StartsWithSegments("/.well-known/acme-challenge")) return AcmeAsync(context, acme, routes, edge, peer, start);
         return Route(context, routes, edge, peer, start);

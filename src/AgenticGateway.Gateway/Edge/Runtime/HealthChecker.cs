@@ -27,8 +27,8 @@ internal sealed partial class HealthChecker(string service, HealthCheckConfig co
                 if (healthy != server.Healthy)
                 {
                     server.Healthy = healthy;
-                    if (healthy) Log.Up(logger, service, server.Config.Url.OriginalString);
-                    else Log.Down(logger, service, server.Config.Url.OriginalString);
+                    if (healthy) Log.Up(logger, service, server.Display);
+                    else Log.Down(logger, service, server.Display);
                 }
                 await Task.Delay(healthy ? config.Interval : config.UnhealthyInterval, time, stopping);
             }

@@ -18,6 +18,8 @@ internal sealed class EdgeServer(ServerConfig config, string destinationPrefix, 
     /// <summary>The sticky cookie's value for this server: a hash of its URL, so the URL itself is not disclosed.</summary>
     public string CookieValue { get; } = Convert.ToHexStringLower(XxHash64.Hash(Encoding.UTF8.GetBytes(config.Url.AbsoluteUri)));
     public volatile bool Healthy = true;
+    /// <summary>The URL as logs, metrics and the API show it: without credentials a user wrote into it (user:password@).</summary>
+    public string Display { get; } = string.IsNullOrEmpty(config.Url.UserInfo) ? config.Url.OriginalString : config.Url.OriginalString.Replace(config.Url.UserInfo + "@", "", StringComparison.Ordinal);
 }
 
 /// <summary>
@@ -62,7 +64,7 @@ internal sealed class LoadBalancerService : EdgeService
     }
 
     public override IReadOnlyList<KeyValuePair<string, string>> ServerStatus =>
-        _servers.Select(s => new KeyValuePair<string, string>(s.Config.Url.OriginalString, s.Healthy ? "UP" : "DOWN")).ToArray();
+        _servers.Select(s => new KeyValuePair<string, string>(s.Display, s.Healthy ? "UP" : "DOWN")).ToArray();
 
     public override void Start(CancellationToken stopping) => _health?.Start(stopping);
 
@@ -74,7 +76,7 @@ internal sealed class LoadBalancerService : EdgeService
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return context.Response.WriteAsync("no available server");
         }
-        if (context.Edge() is { } edge) edge.Server = server.Config.Url.OriginalString;
+        if (context.Edge() is { } edge) edge.Server = server.Display;
         var sending = _forwarder.SendAsync(context, server.DestinationPrefix, _invoker, server.RequestConfig, _transformer);
         return sending.IsCompletedSuccessfully && sending.Result == ForwarderError.None ? Task.CompletedTask : SentAsync(context, sending);
     }

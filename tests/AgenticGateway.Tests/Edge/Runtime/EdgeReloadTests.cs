@@ -79,8 +79,12 @@ public sealed class EdgeReloadTests
             var body = await web.GetStringAsync("/");
             return TestBackend.Parse(body)["backend"] == "b";
         });
-        // A broken edit is refused and the running configuration stays.
+        // A broken edit is refused and the running configuration stays: a file that does not parse, and a middleware
+        // option that does not decode (which would otherwise disable the router that uses it).
         await ReplaceAsync(file, "http:\n  routers:\n    r:\n      rule: \"Host(`x\"\n      service: s\n");
+        await Task.Delay(600);
+        Assert.Equal("b", TestBackend.Parse(await web.GetStringAsync("/"))["backend"]);
+        await ReplaceAsync(file, Dynamic(a.Url, "  middlewares:\n    strip:\n      stripPrefix:\n        prefixs: [\"/x\"]\n").Replace("service: s", "service: s\n      middlewares: [strip]"));
         await Task.Delay(600);
         Assert.Equal("b", TestBackend.Parse(await web.GetStringAsync("/"))["backend"]);
         await stop.CancelAsync();
@@ -88,5 +92,32 @@ public sealed class EdgeReloadTests
 
         Assert.Empty(failures);
         Assert.True(seen["a"] > 0 && seen["b"] > 0);
+    }
+
+    [Fact]
+    public async Task A_middleware_option_that_does_not_decode_stops_the_start_with_its_path()
+    {
+        var port = LocalServers.FreePort();
+        var error = await Assert.ThrowsAsync<AgenticGateway.Edge.Runtime.EdgeConfigException>(() => GatewayServer.StartAsync($$"""
+            entryPoints:
+              web:
+                address: "127.0.0.1:{{port}}"
+            http:
+              routers:
+                r:
+                  rule: "PathPrefix(`/`)"
+                  middlewares: [strip]
+                  service: s
+              middlewares:
+                strip:
+                  stripPrefix:
+                    prefixs: ["/api"]
+              services:
+                s:
+                  loadBalancer:
+                    servers:
+                      - url: "http://127.0.0.1:1"
+            """));
+        Assert.Contains("http.middlewares.strip.stripPrefix.prefixs: unknown field 'prefixs'", error.Message);
     }
 }

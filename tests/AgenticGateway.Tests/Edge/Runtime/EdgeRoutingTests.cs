@@ -424,6 +424,38 @@ public sealed class EdgeRoutingTests
     }
 
     [Fact]
+    public async Task Credentials_in_a_server_url_stay_out_of_metrics_and_the_api()
+    {
+        await using var a = await TestBackend.StartAsync("a");
+        var url = a.Url.Replace("http://", "http://user:s3cretpw@");
+        var (gateway, web, _) = await StartAsync($"""
+            master_key: sk-edge-master
+            http:
+              routers:
+                r:
+                  rule: "PathPrefix(`/`)"
+                  service: s
+              services:
+                s:
+                  loadBalancer:
+                    servers:
+                      - url: "{url}"
+            """);
+        await using var _ = gateway;
+        Assert.Equal("a", (await GetAsync(web, "/", "c.test"))["backend"]);
+        var metrics = await gateway.Client.GetStringAsync("/metrics");
+        Assert.Contains("traefik_service_server_up", metrics);
+        Assert.DoesNotContain("s3cretpw", metrics);
+        using var api = new HttpRequestMessage(HttpMethod.Get, "/api/http/services");
+        api.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "sk-edge-master");
+        using var listed = await gateway.Client.SendAsync(api);
+        var body = await listed.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        Assert.Contains(a.Url, body);
+        Assert.DoesNotContain("s3cretpw", body);
+    }
+
+    [Fact]
     public async Task A_server_that_refuses_connections_answers_bad_gateway()
     {
         var closed = LocalServers.FreePort();
