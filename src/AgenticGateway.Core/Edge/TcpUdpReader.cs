@@ -38,15 +38,7 @@ internal static class TcpUdpReader
 
     private static TcpServiceConfig? ReadTcpService(string name, EdgeOptions o)
     {
-        var hasLb = o.Node["loadBalancer"] is not null;
-        var hasWeighted = o.Node["weighted"] is not null;
-        if (hasLb == hasWeighted)
-        {
-            o.Error(o.Path, hasLb ? "a service has exactly one kind, found loadBalancer and weighted" : "a service needs loadBalancer or weighted");
-            o.Child("loadBalancer");
-            o.Child("weighted");
-            return null;
-        }
+        if (IsWeighted(o) is not { } hasWeighted) return null;
         if (hasWeighted)
         {
             var w = HttpServiceReader.Present(o, "weighted")!;
@@ -127,15 +119,7 @@ internal static class TcpUdpReader
 
     private static UdpServiceConfig? ReadUdpService(string name, EdgeOptions o)
     {
-        var hasLb = o.Node["loadBalancer"] is not null;
-        var hasWeighted = o.Node["weighted"] is not null;
-        if (hasLb == hasWeighted)
-        {
-            o.Error(o.Path, hasLb ? "a service has exactly one kind, found loadBalancer and weighted" : "a service needs loadBalancer or weighted");
-            o.Child("loadBalancer");
-            o.Child("weighted");
-            return null;
-        }
+        if (IsWeighted(o) is not { } hasWeighted) return null;
         if (hasWeighted)
         {
             var w = HttpServiceReader.Present(o, "weighted")!;
@@ -155,6 +139,18 @@ internal static class TcpUdpReader
         }
         lb.ReportUnknown();
         return new UdpLoadBalancerConfig(name, lb.Path, servers.ToImmutable());
+    }
+
+    /// <summary>Whether a TCP or UDP service is weighted (else a loadBalancer); null, with the error, when it is neither or both.</summary>
+    private static bool? IsWeighted(EdgeOptions o)
+    {
+        var hasLb = o.Node["loadBalancer"] is not null;
+        var hasWeighted = o.Node["weighted"] is not null;
+        if (hasLb != hasWeighted) return hasWeighted;
+        o.Error(o.Path, hasLb ? "a service has exactly one kind, found loadBalancer and weighted" : "a service needs loadBalancer or weighted");
+        o.Child("loadBalancer");
+        o.Child("weighted");
+        return null;
     }
 }
 

@@ -57,8 +57,10 @@ internal sealed partial class MirroringService(string name, EdgeService main, (E
     public override async Task InvokeAsync(HttpContext context)
     {
         var n = Interlocked.Increment(ref _count);
-        var chosen = mirrors.Where(m => Chosen(n, m.Percent)).Select(m => m.Service).ToArray();
-        if (chosen.Length == 0)
+        List<EdgeService>? chosen = null;
+        foreach (var (service, percent) in mirrors)
+            if (Chosen(n, percent)) (chosen ??= []).Add(service);
+        if (chosen is null)
         {
             await main.InvokeAsync(context);
             return;

@@ -31,11 +31,12 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
     public AgenticGateway.Edge.Tcp.EdgeTcpSnapshot TcpSnapshot => _tcp;
 
     private readonly Tls.ICertificateSource[] _certificates = services.GetService<Acme.AcmeManager>() is null ? [] : [services.GetRequiredService<Acme.AcmeCertificates>()];
-    private readonly Tls.IAcmeTlsChallenge? _acmeTls = services.GetService<Acme.AcmeManager>() is null ? null : services.GetRequiredService<Acme.AcmeTlsChallenge>();
+    private Tls.IAcmeTlsChallenge? AcmeTls => _acme is null ? null : services.GetRequiredService<Acme.AcmeTlsChallenge>();
     private readonly ILoggerFactory _loggers = services.GetRequiredService<ILoggerFactory>();
 
     /// <summary>Answers ACME HTTP-01 challenges (true when it did) while a certificate resolver is configured.</summary>
-    public Acme.AcmeHttpChallenge? AcmeHttpChallenge { get; } = services.GetService<Acme.AcmeManager>() is null ? null : services.GetRequiredService<Acme.AcmeHttpChallenge>();
+    public Acme.AcmeHttpChallenge? AcmeHttpChallenge => _acmeHttp;
+    private readonly Acme.AcmeHttpChallenge? _acmeHttp = services.GetService<Acme.AcmeManager>() is null ? null : services.GetRequiredService<Acme.AcmeHttpChallenge>();
 
     /// <summary>Raised after each swap (the ACME manager and the TCP/UDP routers follow the new configuration).</summary>
     public event Action<EdgeSnapshot>? Swapped;
@@ -77,7 +78,7 @@ internal sealed partial class EdgeHolder(EdgeBuilder builder, RuntimeHolder runt
         foreach (var conflict in conflicts) Log.Conflict(logger, conflict);
         var next = builder.Build(merged, options, _gateway!);
         var tcpErrors = new List<string>();
-        var tcp = AgenticGateway.Edge.Tcp.EdgeTcpSnapshot.Build(merged, options.Edge, _certificates, _acmeTls, _loggers, tcpErrors);
+        var tcp = AgenticGateway.Edge.Tcp.EdgeTcpSnapshot.Build(merged, options.Edge, _certificates, AcmeTls, _loggers, tcpErrors);
         foreach (var error in tcpErrors) Log.Conflict(logger, error);
         next.Start();
         var old = _current;

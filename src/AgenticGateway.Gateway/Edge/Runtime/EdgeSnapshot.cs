@@ -24,7 +24,14 @@ internal sealed class EntryPointRoutes(string name, EdgeRoute[] routes, TrustedI
     public EdgeRoute[] Routes { get; } = routes;
     public TrustedIpsConfig ForwardedHeaders { get; } = forwardedHeaders;
     // The static configuration checked each range already (StaticConfigReader); one that does not parse matches nothing.
-    private readonly IpRange[] _trusted = [.. forwardedHeaders.TrustedIps.Select(t => IpRange.TryParse(t, out var r, out _) ? r : default).Where(r => !r.Equals(default(IpRange)))];
+    private readonly IpRange[] _trusted = Ranges(forwardedHeaders.TrustedIps);
+
+    private static IpRange[] Ranges(IEnumerable<string> texts)
+    {
+        var ranges = new List<IpRange>();
+        foreach (var text in texts) if (IpRange.TryParse(text, out var range, out _)) ranges.Add(range);
+        return [.. ranges];
+    }
 
     public bool TrustsForwardedHeaders(System.Net.IPAddress? peer)
     {

@@ -51,15 +51,14 @@ internal sealed class EdgeTransports : IDisposable
             if (t.InsecureSkipVerify) ssl.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
             else if (t.RootCas.Length > 0)
             {
-                var roots = new X509Certificate2Collection();
-                foreach (var ca in t.RootCas) roots.AddRange(Pem.Certificates(ca));
+                var roots = Loaded(errors => Tls.EdgeCertificates.LoadCas(t.RootCas, $"serversTransports.{t.Name}.rootCAs", errors));
                 ssl.CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
                 ssl.CertificateChainPolicy.CustomTrustStore.AddRange(roots);
             }
             if (t.Certificates.Length > 0)
             {
                 var certs = new X509Certificate2Collection();
-                foreach (var c in t.Certificates) certs.Add(Pem.CertificateWithKey(c.CertFile, c.KeyFile));
+                foreach (var c in t.Certificates) certs.Add(Loaded(errors => Tls.EdgeCertificates.Load(c, errors))!.TargetCertificate);
                 ssl.ClientCertificates = certs;
             }
             handler.SslOptions = ssl;
@@ -67,30 +66,21 @@ internal sealed class EdgeTransports : IDisposable
         return handler;
     }
 
+    /// <summary>
+    /// Certificates read with the TLS section's loader (file path or PEM text). The transport is made at its first
+    /// request, so an unreadable file fails that request, with the loader's errors.
+    /// </summary>
+    private static T Loaded<T>(Func<List<string>, T> load)
+    {
+        var errors = new List<string>();
+        var loaded = load(errors);
+        if (errors.Count > 0 || loaded is null) throw new InvalidOperationException(string.Join("; ", errors));
+        return loaded;
+    }
+
     public void Dispose()
     {
         foreach (var invoker in _invokers.Values) invoker.Dispose();
         _invokers.Clear();
-    }
-}
-
-/// <summary>Certificates as Traefik takes them: a file path or the PEM text itself.</summary>
-internal static class Pem
-{
-    public static string Text(string fileOrPem) =>
-        fileOrPem.Contains("-----BEGIN", StringComparison.Ordinal) ? fileOrPem : File.ReadAllText(fileOrPem);
-
-    public static X509Certificate2Collection Certificates(string fileOrPem)
-    {
-        var collection = new X509Certificate2Collection();
-        collection.ImportFromPem(Text(fileOrPem));
-        return collection;
-    }
-
-    public static X509Certificate2 CertificateWithKey(string certFileOrPem, string keyFileOrPem)
-    {
-        using var pem = X509Certificate2.CreateFromPem(Text(certFileOrPem), Text(keyFileOrPem));
-        // An ephemeral key cannot be used by SslStream on every platform: export and re-import as PKCS#12.
-        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
 }
