@@ -27,6 +27,10 @@ internal sealed record GatewayOptions
     public Sandboxes.SandboxOptions Sandboxes { get; init; } = new();
     /// <summary>The MCP gateway (<c>mcp:</c>, LiteLLM's <c>mcp_servers:</c>).</summary>
     public McpOptions Mcp { get; init; } = new();
+    /// <summary>The response cache (LiteLLM's <c>litellm_settings.cache</c>/<c>cache_params</c>; ours: <c>cache:</c>). Off unless configured.</summary>
+    public CacheOptions Cache { get; init; } = CacheOptions.Off;
+    /// <summary>Guardrails (LiteLLM's <c>guardrails:</c>; ours: the same list). None unless configured.</summary>
+    public GuardrailOptions Guardrails { get; init; } = GuardrailOptions.None;
     /// <summary>The Responses API (<c>responses:</c>): how long stored responses are kept.</summary>
     public ResponsesOptions Responses { get; init; } = new();
     /// <summary>The edge: Traefik's static configuration (entry points, file provider, ACME resolvers, api, metrics) and inline dynamic configuration; empty when the file has none.</summary>

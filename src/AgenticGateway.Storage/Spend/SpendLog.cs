@@ -35,6 +35,13 @@ internal sealed record SpendLog
     public IReadOnlyList<string> Tags { get; init; } = [];
     public DateTimeOffset StartTime { get; init; }
     public DateTimeOffset EndTime { get; init; }
+    /// <summary>The answer came from the response cache (LiteLLM's <c>cache_hit</c>): it cost nothing upstream.</summary>
+    public bool CacheHit { get; init; }
+    /// <summary>
+    /// The guardrails' decisions on this request as a JSON array (LiteLLM's <c>metadata.guardrail_information</c>):
+    /// name, mode, status, action and counts by entity; never the content. Null when no guardrail ran.
+    /// </summary>
+    public string? GuardrailInformation { get; init; }
 
     [JsonIgnore] public decimal Cost => Money.FromNanos(CostNanos);
 

@@ -253,6 +253,12 @@ internal static class Schema
             expires_at TEXT NOT NULL
         );
         """,
+        // Issue 20, cache and guardrails: whether the answer came from the response cache, and the guardrails'
+        // decisions (a JSON array without any content), as LiteLLM's spend logs carry them.
+        """
+        ALTER TABLE spend_logs ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE spend_logs ADD COLUMN guardrail_information TEXT;
+        """,
     ];
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)

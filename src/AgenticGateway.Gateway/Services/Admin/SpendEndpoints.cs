@@ -244,6 +244,8 @@ internal static class SpendEndpoints
         JsonOut.Strings(w, "request_tags", l.Tags);
         JsonOut.Nullable(w, "response_id", l.ResponseId);
         JsonOut.Nullable(w, "organization_id", l.OrganizationId);
+        // LiteLLM writes cache_hit as the string "True" or "False".
+        w.WriteString("cache_hit", l.CacheHit ? "True" : "False");
         // LiteLLM's SpendLogsMetadata fields that scripts read (test_spend_logs.py reads user_api_key_org_id and _team_id).
         w.WriteStartObject("metadata");
         w.WriteString("user_api_key", l.ApiKey);
@@ -252,6 +254,7 @@ internal static class SpendEndpoints
         JsonOut.Nullable(w, "user_api_key_org_id", l.OrganizationId);
         JsonOut.Nullable(w, "user_api_key_user_id", l.UserId);
         JsonOut.Nullable(w, "user_api_key_team_alias", l.TeamAlias);
+        if (l.GuardrailInformation is { } guardrails) JsonOut.Raw(w, "guardrail_information", guardrails);
         w.WriteString("status", l.Status is >= 200 and < 300 ? "success" : "failure");
         w.WriteEndObject();
         w.WriteEndObject();
