@@ -86,7 +86,7 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
             decisions.Add((await runner.RunAsync(GuardrailMode.LoggingOnly, texts, caller, model, requestId, requested, ct)).Decisions);
         if (!changed) return new AnswerFiltered(answer, null);
         var buffer = new ArrayBufferWriter<byte>(answer.Length + 64);
-        using (var w = new Utf8JsonWriter(buffer)) root.WriteTo(w);
+        using (var w = new Utf8JsonWriter(buffer, SseTexts.WriterOptions)) root.WriteTo(w);
         return new AnswerFiltered(buffer.WrittenMemory, null);
     }
 

@@ -76,6 +76,9 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
             ? new GuardrailAnswerFilter(runner, operation, caller, model, requestId, requested, decisions, duringCheck, logger)
             : null;
         if (filter is not null) context.Features.Set<IAnswerFilter>(filter);
+        // The cache (after this middleware) keys answers on the output guardrails in effect: a masked answer is never
+        // served to a request under other output guardrails.
+        if (post) context.Features.Set(new OutputGuardrails(runner.Selected(GuardrailMode.PostCall, caller, requested).Select(g => g.Definition.Name).ToArray()));
         SetAppliedHeader(context, decisions, runner, caller, requested);
         try
         {
@@ -102,7 +105,7 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
     private static ApiError? Rewrite(HttpContext context, LlmRequest llm, JsonObject body)
     {
         var buffer = new ArrayBufferWriter<byte>(llm.Body.Length + 64);
-        using (var w = new Utf8JsonWriter(buffer)) body.WriteTo(w);
+        using (var w = new Utf8JsonWriter(buffer, SseTexts.WriterOptions)) body.WriteTo(w);
         var rewritten = RequestBody.Of(buffer.WrittenSpan);
         context.Response.RegisterForDispose(rewritten);
         if (RequestReader.TryParse(rewritten.Span, llm.Operation, out var parsed) is { } error) return error;

@@ -26,6 +26,9 @@ internal interface ITextPolicy
 /// </summary>
 internal sealed class SseTexts(LlmOperation operation)
 {
+    /// <summary>How the guardrails write JSON they changed: as providers do, without escaping &lt; and &gt; (a placeholder stays readable).</summary>
+    internal static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private JsonObject? _chunkTemplate;
     private JsonObject? _deltaTemplate;
     private readonly HashSet<string> _open = new(StringComparer.Ordinal);
@@ -246,7 +249,7 @@ internal sealed class SseTexts(LlmOperation operation)
         if (changed is null) { output.Write(original); return; }
         if (name is not null) output.Write(Encoding.UTF8.GetBytes("event: " + name + "\n"));
         output.Write("data: "u8);
-        using (var w = new Utf8JsonWriter(output)) changed.WriteTo(w);
+        using (var w = new Utf8JsonWriter(output, WriterOptions)) changed.WriteTo(w);
         output.Write("\n\n"u8);
     }
 }
