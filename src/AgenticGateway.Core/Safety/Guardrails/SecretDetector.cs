@@ -118,6 +118,6 @@ internal sealed partial class SecretDetector : ITextDetector, IKnowsKinds
     private static partial Regex BasicAuth();
     // A value assigned to a name that says it is secret (api_key, secret, token, password, ...), quoted or not; a value
     // with no letter ("max_tokens": 1000) or a literal (true, null) is no secret.
-    [GeneratedRegex(@"\b[\w.-]{0,40}(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|auth[_-]?key|credential|private[_-]?key|access[_-]?key)[\w.-]{0,40}[""']?\s{0,5}(?:=|:|=>)\s{0,5}([""']?)([^\s""',;]{4,200})\1", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b[\w.-]{0,40}(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|auth[_-]?key|credential|private[_-]?key|access[_-]?key)[\w.-]{0,40}[""']?\s{0,5}(?:=|:|=>)\s{0,5}([""']?)(?!(?:true|false|null|none|undefined)\b)((?=[^\s""',;]{0,199}[A-Za-z])[^\s""',;]{4,200})\1", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex KeywordAssignment();
 }
