@@ -15,7 +15,7 @@ namespace AgenticGateway.Guardrails;
 /// The guardrails' view of a request's answer (the relay consults it before releasing anything): the during_call
 /// check the answer waits for, then post_call (and logging_only, which only records) on the answer's texts. A JSON
 /// answer is checked whole. A stream is checked as it passes when every post_call guardrail in effect is local (held
-/// back only as much as a match can span, see <see cref="TextHold"/>); with a remote one the whole stream is held and
+/// back only as much as a match can span, see <see cref="LocalTextPolicy"/>); with a remote one the whole stream is held and
 /// checked at its end, then released.
 /// </summary>
 internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation operation, Caller caller, string model, string requestId,
@@ -147,7 +147,7 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
             {
                 // Nothing of this batch goes out: the stream ends with the error instead.
                 Record();
-                var reason = $"found {blocked.Kind}";
+                var reason = blocked.Reason;
                 GuardrailLog.Blocked(owner.Logger, blocked.Guard.Guardrail.Definition.Name, "answer", reason, owner.RequestId);
                 return GuardrailMiddleware.Violation(blocked.Guard.Guardrail.Definition.Name, reason, "answer");
             }
@@ -162,7 +162,8 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
             for (var i = 0; i < guards.Count; i++)
             {
                 var mode = i >= guards.Count - loggingCount ? GuardrailMode.LoggingOnly : GuardrailMode.PostCall;
-                owner.Decisions.Add(owner.Runner.Record(guards[i].Guardrail.Definition, mode, guards[i].Action, guards[i].Counts, guards[i].Milliseconds));
+                var (action, counts) = guards[i].Outcome();
+                owner.Decisions.Add(owner.Runner.Record(guards[i].Guardrail.Definition, mode, action, counts, guards[i].Milliseconds));
             }
         }
     }
