@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace AgenticGateway.Json;
@@ -5,6 +6,9 @@ namespace AgenticGateway.Json;
 /// <summary>The strings of a JSON value (object values and array items, depth first), read out and written back in order.</summary>
 internal static class JsonStrings
 {
+    // Written as a client would read them back: a masked "<EMAIL_ADDRESS>" stays that, not "\u003CEMAIL_ADDRESS\u003E".
+    private static readonly JsonWriterOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static void Collect(JsonElement value, List<string> into)
     {
         switch (value.ValueKind)
@@ -19,7 +23,7 @@ internal static class JsonStrings
     public static JsonElement Rewrite(JsonElement value, IReadOnlyList<string> texts, ref int index)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer)) Write(value, texts, ref index, w);
+        using (var w = new Utf8JsonWriter(buffer, Relaxed)) Write(value, texts, ref index, w);
         using var doc = JsonDocument.Parse(buffer.ToArray());
         return doc.RootElement.Clone();
     }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using AgenticGateway.Configuration;
 using AgenticGateway.Json;
@@ -8,9 +9,10 @@ using AgenticGateway.Sandboxes.Agent;
 namespace AgenticGateway.Services.Sandboxes;
 
 /// <summary>
-/// <c>sandbox_output</c> guardrails on a run's events: every string of its stdout, stderr, result and exception
-/// events (the protocol's id and type aside) is checked at once, so a secret printed across two writes is found too;
-/// a mask rewrites those strings in place, a block refuses the whole output.
+/// <c>sandbox_output</c> guardrails on a run's events. The guardrails see the whole stdout as one text and the whole
+/// stderr as another (so a secret printed across two writes is still found), then every string of the result and
+/// exception events. A mask releases the masked stdout (and stderr) as one event where the first was, and rewrites the
+/// other strings in place; a block refuses the whole output.
 /// </summary>
 internal static class SandboxOutputGuard
 {
@@ -21,54 +23,83 @@ internal static class SandboxOutputGuard
     public static async ValueTask<(List<AgentEvent> Events, ContentCheck? Check)> CheckAsync(IContentGuardrails guardrails, List<AgentEvent> events,
         Caller caller, string requestId, CancellationToken ct)
     {
-        var texts = new List<string>();
-        foreach (var e in events)
-            if (Guarded(e)) Collect(e.Body, texts);
-        if (texts.Count == 0) return (events, null);
-        var check = await guardrails.CheckAsync(GuardrailMode.SandboxOutput, texts, caller, requestId, "sandbox", ct);
-        if (check.Blocked) return (events, check);
-        var index = 0;
-        var released = new List<AgentEvent>(events.Count);
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        var texts = new List<string> { "", "" };
         foreach (var e in events)
         {
-            if (!Guarded(e))
+            if (e.Type == "stdout") stdout.Append(e.String("data"));
+            else if (e.Type == "stderr") stderr.Append(e.String("data"));
+            else if (e.Type is "result" or "exception") CollectOwn(e.Body, texts);
+        }
+        texts[0] = stdout.ToString();
+        texts[1] = stderr.ToString();
+        if (texts.All(t => t.Length == 0)) return (events, null);
+        var check = await guardrails.CheckAsync(GuardrailMode.SandboxOutput, texts, caller, requestId, "sandbox", ct);
+        if (check.Blocked) return (events, check);
+
+        var released = new List<AgentEvent>(events.Count);
+        bool stdoutDone = false, stderrDone = false;
+        var index = 2;
+        foreach (var e in events)
+        {
+            switch (e.Type)
             {
-                released.Add(e);
-                continue;
+                case "stdout":
+                    if (!stdoutDone) released.Add(e with { Body = WithData(e.Body, check.Texts[0]) });
+                    stdoutDone = true;
+                    break;
+                case "stderr":
+                    if (!stderrDone) released.Add(e with { Body = WithData(e.Body, check.Texts[1]) });
+                    stderrDone = true;
+                    break;
+                case "result" or "exception":
+                    var own = Replacements(e.Body, check.Texts, ref index);
+                    var at = 0;
+                    released.Add(e with { Body = JsonStrings.Rewrite(e.Body, own, ref at) });
+                    break;
+                default:
+                    released.Add(e);
+                    break;
             }
-            var own = WithId(e.Body, check.Texts, ref index);
-            var at = 0;
-            released.Add(e with { Body = JsonStrings.Rewrite(e.Body, own, ref at) });
         }
         return (released, check);
     }
 
-    private static bool Guarded(AgentEvent e) => e.Type is "stdout" or "stderr" or "result" or "exception";
-
-    private static void Collect(JsonElement body, List<string> into)
+    /// <summary>The strings of an event's own fields (the protocol's id and type aside).</summary>
+    private static void CollectOwn(JsonElement body, List<string> into)
     {
         foreach (var p in body.EnumerateObject())
             if (!p.NameEquals("id") && !p.NameEquals("type")) JsonStrings.Collect(p.Value, into);
     }
 
-    /// <summary>
-    /// The replacement strings of one event in <see cref="JsonStrings.Rewrite"/>'s order: its id and type kept as they
-    /// are, every other string taken from <paramref name="texts"/>.
-    /// </summary>
-    private static List<string> WithId(JsonElement body, IReadOnlyList<string> texts, ref int index)
+    /// <summary>An event's strings in <see cref="JsonStrings.Rewrite"/>'s order: id and type as they are, the others from <paramref name="texts"/>.</summary>
+    private static List<string> Replacements(JsonElement body, IReadOnlyList<string> texts, ref int index)
     {
         var own = new List<string>();
         foreach (var p in body.EnumerateObject())
         {
-            if (p.NameEquals("id") || p.NameEquals("type"))
-            {
-                JsonStrings.Collect(p.Value, own);
-                continue;
-            }
-            var count = new List<string>();
-            JsonStrings.Collect(p.Value, count);
-            for (var i = 0; i < count.Count; i++) own.Add(texts[index++]);
+            var strings = new List<string>();
+            JsonStrings.Collect(p.Value, strings);
+            if (p.NameEquals("id") || p.NameEquals("type")) own.AddRange(strings);
+            else for (var i = 0; i < strings.Count; i++) own.Add(texts[index++]);
         }
         return own;
+    }
+
+    /// <summary>The event with its <c>data</c> replaced.</summary>
+    private static JsonElement WithData(JsonElement body, string data)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            foreach (var p in body.EnumerateObject())
+                if (!p.NameEquals("data")) p.WriteTo(w);
+            w.WriteString("data", data);
+            w.WriteEndObject();
+        }
+        using var doc = JsonDocument.Parse(buffer.ToArray());
+        return doc.RootElement.Clone();
     }
 }
