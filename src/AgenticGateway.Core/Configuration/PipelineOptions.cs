@@ -20,7 +20,7 @@ internal sealed record PipelineOptions
         Routers = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, RouterDefinition>
         {
             // OpenAI's and Anthropic's LLM routes (chat, completions, embeddings, messages, count_tokens, models).
-            ["llm"] = new("llm", ["in-flight", "budget", "rate-limit"]),
+            ["llm"] = new("llm", ["in-flight", "budget", "rate-limit", "guardrails"]),
             ["sandboxes"] = new("sandboxes", []),
             // The MCP gateway (/mcp): its limits are per tool, inside the service.
             ["mcp"] = new("mcp", []),
@@ -34,6 +34,7 @@ internal sealed record PipelineOptions
             ["in-flight"] = new("in-flight"),
             ["budget"] = new("budget"),
             ["rate-limit"] = new("rate-limit"),
+            ["guardrails"] = new("guardrails"),
         }),
         Services = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, ServiceDefinition>
         {
@@ -49,7 +50,7 @@ internal sealed record PipelineOptions
 /// <summary>A router: the service it sends to and the middlewares around it, in order, by name. Its rule is its routes.</summary>
 internal sealed record RouterDefinition(string Service, ImmutableArray<string> Middlewares);
 
-/// <summary>A middleware by its type: <c>in-flight</c> (max parallel requests), <c>budget</c>, <c>rate-limit</c>.</summary>
+/// <summary>A middleware by its type: <c>in-flight</c> (max parallel requests), <c>budget</c>, <c>rate-limit</c>, <c>guardrails</c>.</summary>
 internal sealed record MiddlewareDefinition(string Type);
 
 /// <summary>A service by its type: <c>llm</c>, <c>sandboxes</c>, <c>admin</c>, <c>internal</c>.</summary>

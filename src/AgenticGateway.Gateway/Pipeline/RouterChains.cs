@@ -8,7 +8,7 @@ namespace AgenticGateway.Pipeline;
 /// Each router's middlewares as instances, in configuration order, built once per configuration snapshot (a reload
 /// builds them anew). Middleware types are chosen by name.
 /// </summary>
-internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware budget, RateLimitMiddleware rateLimit)
+internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware budget, RateLimitMiddleware rateLimit, IGuardrailsMiddleware guardrails)
 {
     private volatile Built? _built;
 
@@ -29,6 +29,16 @@ internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware
         InFlightMiddleware.Type => inFlight,
         BudgetMiddleware.Type => budget,
         RateLimitMiddleware.Type => rateLimit,
+        IGuardrailsMiddleware.Type => guardrails,
         _ => throw new InvalidOperationException($"unknown middleware type '{definition.Type}'"),
     };
+}
+
+/// <summary>
+/// <c>guardrails</c>: the guardrail middleware, implemented in Guardrails/ (which uses the pipeline, not the other way
+/// round); the chain knows it by this interface.
+/// </summary>
+internal interface IGuardrailsMiddleware : IRouterMiddleware
+{
+    public const string Type = "guardrails";
 }

@@ -73,12 +73,14 @@ internal sealed class GatewayServer : IAsyncDisposable
     /// cooldown, an expiry, a grace period or a debounce instead of sleeping through it.</param>
     public static async Task<GatewayServer> StartAsync(string yaml, string? configPath = null, string? dataDirectory = null, Func<StorageOptions, StorageOptions>? storage = null,
         Action<IServiceCollection>? services = null, Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? kestrel = null, Action<WebApplication>? routes = null,
-        bool waitForRedis = true, TimeProvider? time = null)
+        bool waitForRedis = true, TimeProvider? time = null, Func<GatewayOptions, GatewayOptions>? configure = null)
     {
         var result = ConfigLoader.Load(yaml, configPath ?? "test.yaml", new Dictionary<string, string>());
         Assert.True(result.Options is not null, "config errors: " + string.Join("; ", result.Errors));
         var store = new StorageOptions { DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("agw-data-").FullName, DatabaseUrl = default, RedisUrl = default };
         var options = result.Options! with { Storage = storage is null ? store : storage(store) };
+        // Options the YAML cannot express (a test double's settings record), applied after it was read.
+        if (configure is not null) options = configure(options);
         // Gateways of tests that do not use sandboxes keep no warm pool: the suite would otherwise start hundreds.
         if (!yaml.Contains("sandboxes:", StringComparison.Ordinal))
             options = options with { Sandboxes = options.Sandboxes with { Pools = System.Collections.Immutable.ImmutableDictionary<string, AgenticGateway.Sandboxes.PoolOptions>.Empty } };

@@ -52,6 +52,14 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                 }
             }
             x.Usage = usage;
+            // The post_call guardrails see the answer as the client would get it: masked here, or refused before its
+            // first byte (the answer was made, so it is charged to this deployment).
+            if (x.Http.Features.Get<IAnswerFilter>() is { } filter)
+            {
+                var filtered = await filter.FilterAsync(answer, x.Http.RequestAborted);
+                if (filtered.Blocked is { } blocked) return Refused(x, d, blocked);
+                answer = filtered.Answer;
+            }
             x.ResponseId = ResponseIds.Read(answer.Span);
             var http = x.Http.Response;
             http.StatusCode = (int)response.StatusCode;
@@ -80,6 +88,10 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         var pending = 0;
         var committed = false;
         var clientAborted = x.Http.RequestAborted;
+        // The post_call guardrails' view of the stream: events pass through it and may come out masked, held back a
+        // little (a match may span two events), or end in an error event.
+        var filter = x.Http.Features.Get<IAnswerFilter>()?.ForStream();
+        var filtered = filter is null ? null : new ArrayBufferWriter<byte>(16 * 1024);
         try
         {
             await using var upstream = await response.Content.ReadAsStreamAsync(attemptCts.Token);
@@ -98,13 +110,29 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
 
                 if (read == 0)
                 {
-                    if (!committed && pending == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
-                    if (!committed) CommitStream();
-                    if (pending > 0)
+                    if (!committed && pending == 0 && filter is null) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
+                    if (filter is not null)
                     {
-                        ScanUsage(x, buffer.AsSpan(0, pending));
-                        x.StreamedEvents += CountEvents(buffer.AsSpan(0, pending));
-                        await ForwardAsync(x, buffer.AsMemory(0, pending), clientAborted);
+                        if (pending > 0)
+                        {
+                            ScanUsage(x, buffer.AsSpan(0, pending));
+                            if (await filter.FeedAsync(buffer.AsMemory(0, pending), filtered!, clientAborted) is { } stopped) return Stop(stopped);
+                        }
+                        if (await filter.CompleteAsync(filtered!, clientAborted) is { } stoppedAtEnd) return Stop(stoppedAtEnd);
+                        if (!committed && filtered!.WrittenCount == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
+                        if (!committed) CommitStream();
+                        x.StreamedEvents += CountEvents(filtered!.WrittenSpan);
+                        await ForwardAsync(x, filtered.WrittenMemory, clientAborted);
+                    }
+                    else
+                    {
+                        if (!committed) CommitStream();
+                        if (pending > 0)
+                        {
+                            ScanUsage(x, buffer.AsSpan(0, pending));
+                            x.StreamedEvents += CountEvents(buffer.AsSpan(0, pending));
+                            await ForwardAsync(x, buffer.AsMemory(0, pending), clientAborted);
+                        }
                     }
                     x.StreamFinished = true;
                     await x.Http.Response.Body.FlushAsync(clientAborted);
@@ -115,12 +143,26 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                 pending += read;
                 var boundary = LastEventBoundary(buffer.AsSpan(0, pending), scanFrom);
                 if (boundary <= 0) continue;
-                if (!committed) CommitStream();
                 x.ResponseId ??= ResponseIds.ReadFirstEvent(buffer.AsSpan(0, boundary));
                 ScanUsage(x, buffer.AsSpan(0, boundary));
-                x.StreamedEvents += CountEvents(buffer.AsSpan(0, boundary));
-                // Kestrel's response stream flushes on every write: each event goes out at once.
-                await ForwardAsync(x, buffer.AsMemory(0, boundary), clientAborted);
+                if (filter is not null)
+                {
+                    if (await filter.FeedAsync(buffer.AsMemory(0, boundary), filtered!, clientAborted) is { } stopped) return Stop(stopped);
+                    if (filtered!.WrittenCount > 0)
+                    {
+                        if (!committed) CommitStream();
+                        x.StreamedEvents += CountEvents(filtered.WrittenSpan);
+                        await ForwardAsync(x, filtered.WrittenMemory, clientAborted);
+                        filtered.ResetWrittenCount();
+                    }
+                }
+                else
+                {
+                    if (!committed) CommitStream();
+                    x.StreamedEvents += CountEvents(buffer.AsSpan(0, boundary));
+                    // Kestrel's response stream flushes on every write: each event goes out at once.
+                    await ForwardAsync(x, buffer.AsMemory(0, boundary), clientAborted);
+                }
                 buffer.AsSpan(boundary, pending - boundary).CopyTo(buffer);
                 pending -= boundary;
                 if (await CallerRevokedAsync(x) is { } revoked) return revoked;
@@ -139,7 +181,25 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
 
         // Only complete events were forwarded, so the error event starts cleanly; a partial event is dropped.
         UpstreamFailure? Fail(UpstreamFailure failure) => committed ? Broken(x, d, failure) : failure;
+
+        // A guardrail refused the answer: before the first byte the client gets the error itself; after it, what it
+        // already has ends with the error event.
+        UpstreamFailure Stop(ApiError refused) => committed ? StoppedStream(x, refused) : Refused(x, d, refused);
     }
+
+    /// <summary>
+    /// An answer a guardrail refused before any of it went out: the client gets the error (not retried: another
+    /// deployment's answer to the same request would be checked the same way). The answer was made, so it is charged.
+    /// </summary>
+    private static UpstreamFailure Refused(LlmExchange x, Deployment d, ApiError refused)
+    {
+        x.Deployment = d;
+        return new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message) { ClientError = refused };
+    }
+
+    /// <summary>A stream a guardrail ended after it started: an error event in the client's format, and nothing the deployment did.</summary>
+    private static StreamBrokenFailure StoppedStream(LlmExchange x, ApiError refused) =>
+        new(new UpstreamFailure(FailureKind.BadRequest, refused.Status, refused.Message), ClientErrorEvent(x, refused)) { EndedByGateway = true };
 
     /// <summary>
     /// One read from the upstream stream. Until the first event the attempt timeout applies; after it, only silence
@@ -192,6 +252,8 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         var output = new ArrayBufferWriter<byte>(16 * 1024);
         var committed = false;
         var clientAborted = x.Http.RequestAborted;
+        var filter = x.Http.Features.Get<IAnswerFilter>()?.ForStream();
+        var filtered = filter is null ? null : new ArrayBufferWriter<byte>(16 * 1024);
         try
         {
             await using var upstream = await response.Content.ReadAsStreamAsync(attemptCts.Token);
@@ -214,6 +276,17 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                     return Fail(new UpstreamFailure(FailureKind.InvalidResponse, 502, $"the stream from {d.Id} is not what {d.ProviderName} documents: {ex.Message}"));
                 }
                 x.Usage = transform.Usage ?? x.Usage;
+                if (filter is not null)
+                {
+                    // The translator writes whole events: they pass the guardrails' filter in the client's format.
+                    if (output.WrittenCount > 0 && await filter.FeedAsync(output.WrittenMemory, filtered!, clientAborted) is { } stopped) return Stop(stopped);
+                    if (read == 0 && await filter.CompleteAsync(filtered!, clientAborted) is { } stoppedAtEnd) return Stop(stoppedAtEnd);
+                    x.ResponseId ??= ResponseIds.ReadFirstEvent(output.WrittenSpan);
+                    output.ResetWrittenCount();
+                    filtered!.WrittenSpan.CopyTo(output.GetSpan(filtered.WrittenCount));
+                    output.Advance(filtered.WrittenCount);
+                    filtered.ResetWrittenCount();
+                }
                 if (output.WrittenCount > 0)
                 {
                     if (!committed)
@@ -242,6 +315,8 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         }
 
         UpstreamFailure? Fail(UpstreamFailure failure) => committed ? Broken(x, d, failure) : failure;
+
+        UpstreamFailure Stop(ApiError refused) => committed ? StoppedStream(x, refused) : Refused(x, d, refused);
     }
 
     /// <summary>

@@ -74,6 +74,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
             Tags = key?.Tags ?? [],
             StartTime = end - TimeSpan.FromMilliseconds(elapsedMs),
             EndTime = end,
+            GuardrailInformation = x.Http.Features.Get<IGuardrailInformation>()?.Json,
         });
     }
 }

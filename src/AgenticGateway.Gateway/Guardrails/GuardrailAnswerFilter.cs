@@ -1,0 +1,215 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AgenticGateway.Configuration;
+using AgenticGateway.Keys;
+using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Routing;
+using AgenticGateway.Safety.Guardrails;
+
+namespace AgenticGateway.Guardrails;
+
+/// <summary>
+/// The guardrails' view of a request's answer (the relay consults it before releasing anything): the during_call
+/// check the answer waits for, then post_call (and logging_only, which only records) on the answer's texts. A JSON
+/// answer is checked whole. A stream is checked as it passes when every post_call guardrail in effect is local (held
+/// back only as much as a match can span, see <see cref="TextHold"/>); with a remote one the whole stream is held and
+/// checked at its end, then released.
+/// </summary>
+internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation operation, Caller caller, string model, string requestId,
+    GuardrailSelection? requested, GuardrailDecisions decisions, Task<GuardrailResult>? duringCheck, ILogger logger) : IAnswerFilter
+{
+    private int _duringSettled;
+
+    // For the stream filters below (nested classes do not see the primary constructor's parameters).
+    private GuardrailRunner Runner => runner;
+    private LlmOperation Operation => operation;
+    private Caller Caller => caller;
+    private string Model => model;
+    private string RequestId => requestId;
+    private GuardrailSelection? Requested => requested;
+    private GuardrailDecisions Decisions => decisions;
+    private ILogger Logger => logger;
+
+    /// <summary>The during_call result, recorded once; a block is the error the answer is replaced by.</summary>
+    private async ValueTask<ApiError?> DuringAsync()
+    {
+        if (duringCheck is null) return null;
+        var result = await duringCheck;
+        if (Interlocked.Exchange(ref _duringSettled, 1) == 0) decisions.Add(result.Decisions);
+        return result.Blocked ? Violation(result, "request") : null;
+    }
+
+    /// <summary>Records the during_call decision of a call that ended without an answer.</summary>
+    public async ValueTask SettleAsync()
+    {
+        if (duringCheck is null || Volatile.Read(ref _duringSettled) == 1) return;
+        try { await DuringAsync(); }
+        catch (OperationCanceledException) { }
+    }
+
+    private ApiError Violation(GuardrailResult result, string what)
+    {
+        GuardrailLog.Blocked(logger, result.BlockedBy ?? "", what, result.Reason ?? "", requestId);
+        return GuardrailMiddleware.Violation(result.BlockedBy, result.Reason, what);
+    }
+
+    public async ValueTask<AnswerFiltered> FilterAsync(ReadOnlyMemory<byte> answer, CancellationToken ct)
+    {
+        if (await DuringAsync() is { } refused) return new AnswerFiltered(answer, refused);
+        var post = runner.AnyFor(GuardrailMode.PostCall, caller, requested);
+        var logging = runner.AnyFor(GuardrailMode.LoggingOnly, caller, requested);
+        if (!post && !logging) return new AnswerFiltered(answer, null);
+        JsonObject? root;
+        try { root = JsonNode.Parse(answer.Span) as JsonObject; }
+        catch (JsonException) { return new AnswerFiltered(answer, null); }
+        if (root is null) return new AnswerFiltered(answer, null);
+        var slots = MessageTexts.OfAnswer(root, operation);
+        var texts = slots.ConvertAll(s => s.Text);
+        var changed = false;
+        if (post && texts.Count > 0)
+        {
+            var result = await runner.RunAsync(GuardrailMode.PostCall, texts, caller, model, requestId, requested, ct);
+            decisions.Add(result.Decisions);
+            if (result.Blocked) return new AnswerFiltered(answer, Violation(result, "answer"));
+            for (var i = 0; i < texts.Count; i++)
+            {
+                if (result.Texts[i] == texts[i]) continue;
+                slots[i].Set(result.Texts[i]);
+                changed = true;
+            }
+            texts = [.. result.Texts];
+        }
+        if (logging && texts.Count > 0)
+            decisions.Add((await runner.RunAsync(GuardrailMode.LoggingOnly, texts, caller, model, requestId, requested, ct)).Decisions);
+        if (!changed) return new AnswerFiltered(answer, null);
+        var buffer = new ArrayBufferWriter<byte>(answer.Length + 64);
+        using (var w = new Utf8JsonWriter(buffer, SseTexts.WriterOptions)) root.WriteTo(w);
+        return new AnswerFiltered(buffer.WrittenMemory, null);
+    }
+
+    public IStreamAnswerFilter? ForStream()
+    {
+        var post = runner.Selected(GuardrailMode.PostCall, caller, requested);
+        var logging = runner.Selected(GuardrailMode.LoggingOnly, caller, requested);
+        if (post.Count == 0 && logging.Count == 0 && duringCheck is null) return null;
+        // Every guardrail local: checked as the stream passes. A remote one sees whole texts only: the stream is held.
+        var allLocal = post.All(g => g is LocalGuardrail) && logging.All(g => g is LocalGuardrail);
+        if (!allLocal) return new HeldStream(this, post.Count > 0, logging.Count > 0);
+        var guards = post.Select(g => new StreamGuard((LocalGuardrail)g, runner.ReportsOnly(g.Definition, GuardrailMode.PostCall)))
+            .Concat(logging.Select(g => new StreamGuard((LocalGuardrail)g, true))).ToList();
+        return new PassingStream(this, guards, logging.Count);
+    }
+
+    /// <summary>A stream checked by local guardrails as it passes.</summary>
+    private sealed class PassingStream(GuardrailAnswerFilter owner, List<StreamGuard> guards, int loggingCount) : IStreamAnswerFilter
+    {
+        private readonly SseTexts _texts = new(owner.Operation);
+        private readonly LocalTextPolicy? _policy = guards.Count == 0 ? null : new LocalTextPolicy(guards);
+        private readonly ArrayBufferWriter<byte> _scratch = new(4096);
+        private bool _waited;
+        private bool _recorded;
+
+        public async ValueTask<ApiError?> FeedAsync(ReadOnlyMemory<byte> events, IBufferWriter<byte> output, CancellationToken ct)
+        {
+            if (!_waited)
+            {
+                _waited = true;
+                if (await owner.DuringAsync() is { } refused) return refused;
+            }
+            if (_policy is null) { output.Write(events.Span); return null; }
+            return Run(() => _texts.Feed(events.Span, _policy, _scratch), output);
+        }
+
+        public async ValueTask<ApiError?> CompleteAsync(IBufferWriter<byte> output, CancellationToken ct)
+        {
+            if (!_waited)
+            {
+                _waited = true;
+                if (await owner.DuringAsync() is { } refused) return refused;
+            }
+            if (_policy is null) return null;
+            var error = Run(() => _texts.Complete(_policy, _scratch), output);
+            Record();
+            return error;
+        }
+
+        private ApiError? Run(Action walk, IBufferWriter<byte> output)
+        {
+            var started = Stopwatch.GetTimestamp();
+            _scratch.ResetWrittenCount();
+            walk();
+            var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds / Math.Max(1, guards.Count);
+            foreach (var g in guards) g.Milliseconds += ms;
+            if (_policy!.Blocked is { } blocked)
+            {
+                // Nothing of this batch goes out: the stream ends with the error instead.
+                Record();
+                var reason = $"found {blocked.Kind}";
+                GuardrailLog.Blocked(owner.Logger, blocked.Guard.Guardrail.Definition.Name, "answer", reason, owner.RequestId);
+                return GuardrailMiddleware.Violation(blocked.Guard.Guardrail.Definition.Name, reason, "answer");
+            }
+            output.Write(_scratch.WrittenSpan);
+            return null;
+        }
+
+        private void Record()
+        {
+            if (_recorded) return;
+            _recorded = true;
+            for (var i = 0; i < guards.Count; i++)
+            {
+                var mode = i >= guards.Count - loggingCount ? GuardrailMode.LoggingOnly : GuardrailMode.PostCall;
+                owner.Decisions.Add(owner.Runner.Record(guards[i].Guardrail.Definition, mode, guards[i].Action, guards[i].Counts, guards[i].Milliseconds));
+            }
+        }
+    }
+
+    /// <summary>A stream held whole (a remote guardrail checks whole texts): checked at its end, then released, masked or refused.</summary>
+    private sealed class HeldStream(GuardrailAnswerFilter owner, bool post, bool logging) : IStreamAnswerFilter
+    {
+        private readonly ArrayBufferWriter<byte> _held = new(16 * 1024);
+
+        public ValueTask<ApiError?> FeedAsync(ReadOnlyMemory<byte> events, IBufferWriter<byte> output, CancellationToken ct)
+        {
+            _held.Write(events.Span);
+            return default;
+        }
+
+        public async ValueTask<ApiError?> CompleteAsync(IBufferWriter<byte> output, CancellationToken ct)
+        {
+            if (await owner.DuringAsync() is { } refused) return refused;
+            var collect = new CollectTextPolicy();
+            var scratch = new ArrayBufferWriter<byte>(_held.WrittenCount + 256);
+            var first = new SseTexts(owner.Operation);
+            first.Feed(_held.WrittenSpan, collect, scratch);
+            first.Complete(collect, scratch);
+            var channels = collect.Texts.Keys.ToList();
+            IReadOnlyList<string> texts = channels.ConvertAll(c => collect.Texts[c].ToString());
+            Dictionary<string, string>? masked = null;
+            if (post && texts.Count > 0)
+            {
+                var result = await owner.Runner.RunAsync(GuardrailMode.PostCall, texts, owner.Caller, owner.Model, owner.RequestId, owner.Requested, ct);
+                owner.Decisions.Add(result.Decisions);
+                if (result.Blocked) return owner.Violation(result, "answer");
+                for (var i = 0; i < texts.Count; i++)
+                    if (result.Texts[i] != texts[i]) (masked ??= new(StringComparer.Ordinal))[channels[i]] = result.Texts[i];
+                texts = result.Texts;
+            }
+            if (logging && texts.Count > 0)
+                owner.Decisions.Add((await owner.Runner.RunAsync(GuardrailMode.LoggingOnly, texts, owner.Caller, owner.Model, owner.RequestId, owner.Requested, ct)).Decisions);
+            if (masked is null)
+            {
+                output.Write(_held.WrittenSpan);
+                return null;
+            }
+            var second = new SseTexts(owner.Operation);
+            var policy = new MaskedTextPolicy(masked);
+            second.Feed(_held.WrittenSpan, policy, output);
+            second.Complete(policy, output);
+            return null;
+        }
+    }
+}
