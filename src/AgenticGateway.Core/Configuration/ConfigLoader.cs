@@ -19,6 +19,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     public bool StoreModelInDb { get; init; }
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
+    public GuardrailOptions Guardrails { get; init; } = GuardrailOptions.None;
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -124,6 +125,7 @@ internal static class ConfigLoader
             Edge = mapped.Edge,
             PassThroughEndpoints = mapped.PassThroughEndpoints,
             StoreModelInDb = mapped.StoreModelInDb,
+            Guardrails = mapped.Guardrails,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

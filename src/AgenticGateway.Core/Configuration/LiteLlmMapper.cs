@@ -35,6 +35,7 @@ internal static class LiteLlmMapper
         var server = new ServerOptions { LiteLlmHeaders = true };
 
         (decimal? Max, string? Duration) proxyBudget = default;
+        GuardrailOptions? guardrails = null;
         // litellm_settings first: router_settings wins where both set the same thing, as in LiteLLM's Router.
         if (root.Map("litellm_settings") is { } ls)
         {
@@ -54,6 +55,7 @@ internal static class LiteLlmMapper
             if (LiteLlmSecurity.CheckLiteLlmSettings(ls) is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
             LiteLlmFeatures.ReadCallbacks(ls);
             LiteLlmFeatures.ReadDefaultTeamSettings(ls);
+            guardrails = GuardrailConfigReader.ReadLiteLlm(root, ls);
             LiteLlmFeatures.ReportUnknownKeys(ls, "litellm_settings");
         }
 
@@ -121,6 +123,7 @@ internal static class LiteLlmMapper
             LiteLlmFeatures.ReportUnknownKeys(gs, "general_settings");
         }
         LiteLlmSecurity.CheckRoot(root);
+        guardrails ??= GuardrailConfigReader.ReadLiteLlm(root, null);
 
         // environment_variables were applied before mapping (see ConfigLoader); mark them read.
         root.MarkRead("environment_variables");
@@ -136,7 +139,7 @@ internal static class LiteLlmMapper
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough, Guardrails = guardrails };
     }
 
     private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)

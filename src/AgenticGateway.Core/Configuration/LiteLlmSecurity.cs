@@ -32,37 +32,19 @@ internal static class LiteLlmSecurity
         ("role_permissions", "role-based permissions (RBAC)", "limit models per team or key"),
     ];
 
-    /// <summary>LiteLLM callbacks that are guardrails: they check or rewrite requests before they reach a model.</summary>
-    private static readonly HashSet<string> GuardrailCallbacks = new(StringComparer.Ordinal)
-    {
-        "detect_prompt_injection", "lakera_prompt_injection", "presidio", "hide_secrets", "llmguard_moderations",
-        "llamaguard_moderations", "google_text_moderation",
-    };
+    /// <summary>LiteLLM callbacks that are guardrails (read, or refused when remote, by <see cref="GuardrailConfigReader"/>).</summary>
+    public static bool IsGuardrailCallback(string name) => GuardrailConfigReader.IsGuardrailCallback(name);
 
-    public static bool IsGuardrailCallback(string name) => GuardrailCallbacks.Contains(name);
+    private const string NoPolicies = "requests would reach the models without the policy's checks; attach guardrails per key or team instead (guardrails: with default_on, or a key's guardrails)";
 
-    private const string NoGuardrails = "requests would reach the models unchecked; remove it or run a guardrail service in front of the gateway";
-
-    /// <summary>Top-level guardrails and policies.</summary>
+    /// <summary>Guardrail policies (the guardrails list itself is read by <see cref="GuardrailConfigReader"/>).</summary>
     public static void CheckRoot(ConfigMap root)
     {
-        if (root.Has("guardrails")) root.Context.Issues.Unsupported(root.Child("guardrails"), "a guardrails list", NoGuardrails);
-        if (root.Has("policies")) root.Context.Issues.Unsupported(root.Child("policies"), "guardrail policies", NoGuardrails);
+        if (root.Has("policies")) root.Context.Issues.Unsupported(root.Child("policies"), "guardrail policies", NoPolicies);
     }
 
-    /// <summary>litellm_settings: guardrails (older place), guardrail callbacks, and auth on /metrics (which we enforce).</summary>
-    public static bool? CheckLiteLlmSettings(ConfigMap ls)
-    {
-        if (ls.Has("guardrails")) ls.Context.Issues.Unsupported(ls.Child("guardrails"), "a guardrails list", NoGuardrails);
-        if (ls.Has("prompt_injection_params")) ls.Context.Issues.Unsupported(ls.Child("prompt_injection_params"), "prompt injection detection", NoGuardrails);
-        foreach (var key in new[] { "callbacks", "success_callback", "failure_callback" })
-        {
-            if (ls.Peek(key) is not YamlSequenceNode list) continue;
-            foreach (var name in list.Children.OfType<YamlScalarNode>().Select(n => n.Value ?? "").Where(GuardrailCallbacks.Contains))
-                ls.Context.Issues.Unsupported(ls.Child(key), $"the guardrail callback '{name}'", NoGuardrails);
-        }
-        return ls.Bool("require_auth_for_metrics_endpoint");
-    }
+    /// <summary>litellm_settings: auth on /metrics (which we enforce). Guardrail keys are read by <see cref="GuardrailConfigReader"/>.</summary>
+    public static bool? CheckLiteLlmSettings(ConfigMap ls) => ls.Bool("require_auth_for_metrics_endpoint");
 
     /// <summary>general_settings: the auth and access settings, and JWT auth when enabled.</summary>
     public static JwtOptions? CheckGeneralSettings(ConfigMap gs)

@@ -100,8 +100,9 @@ internal static class OwnSchemaMapper
         var responses = ResponsesOptions.Read(root.Map("responses"));
         var edge = ReadEdge(root);
         var passThrough = PassThroughReader.Read(root, "pass_through_endpoints", strict: true);
+        var guardrails = GuardrailConfigReader.ReadOwn(root);
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge, PassThroughEndpoints = passThrough };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge, PassThroughEndpoints = passThrough, Guardrails = guardrails };
     }
 
     /// <summary>

@@ -21,6 +21,42 @@ internal static partial class InjectionScanner
         (InvisibleCharacters(), "contains invisible or bidirectional-control characters"),
     ];
 
+    /// <summary>
+    /// The rules a guardrail applies to what users and tools send a model (LiteLLM's <c>detect_prompt_injection</c>
+    /// heuristics: an order to ignore or override earlier instructions, in its many wordings; role and instruction
+    /// markers; a request to reveal the system prompt; a jailbreak persona), each with the kind it reports.
+    /// Mentions of credential files and exfiltration wording are left to the tool-description scan: users ask about them.
+    /// </summary>
+    private static readonly (Regex Pattern, string Kind)[] PromptRules =
+    [
+        (IgnorePrevious(), "ignore_instructions"),
+        (OverrideInstructions(), "ignore_instructions"),
+        (HiddenBlock(), "instruction_markers"),
+        (RevealPrompt(), "reveal_system_prompt"),
+        (Persona(), "jailbreak_persona"),
+        (InvisibleCharacters(), "invisible_characters"),
+    ];
+
+    /// <summary>The longest text one <see cref="PromptRules"/> match can span.</summary>
+    public const int PromptMatchReach = 200;
+
+    /// <summary>Adds each injection technique found in <paramref name="text"/> (a prompt) with where it is.</summary>
+    public static void FindInPrompt(ReadOnlySpan<char> text, List<Guardrails.TextFinding> findings)
+    {
+        foreach (var (pattern, kind) in PromptRules)
+        {
+            try
+            {
+                foreach (var m in pattern.EnumerateMatches(text))
+                    findings.Add(new Guardrails.TextFinding(kind, m.Index, m.Length, Guardrails.GuardrailAction.Block));
+            }
+            catch (RegexMatchTimeoutException)
+            {
+                findings.Add(new Guardrails.TextFinding("scan_timeout", 0, text.Length, Guardrails.GuardrailAction.Block));
+            }
+        }
+    }
+
     /// <summary>The reasons the text looks like an injection, empty when it does not.</summary>
     public static IReadOnlyList<string> Scan(string? text)
     {
@@ -43,6 +79,17 @@ internal static partial class InjectionScanner
 
     [GeneratedRegex(@"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|other|system)\b.{0,20}\b(instructions?|prompts?|rules|directions)\b", RegexOptions.IgnoreCase | RegexOptions.Singleline, 100)]
     private static partial Regex IgnorePrevious();
+
+    // LiteLLM's heuristics combine verbs, adjectives, prepositions and objects ("disregard the preceding directives",
+    // "pay no attention to prior content"); this is that family, bounded so each match's reach is known.
+    [GeneratedRegex(@"\b(?:ignore|disregard|skip|forget|neglect|overlook|omit|bypass|pay no attention to|do not follow|do not obey|don't follow|stop following)\b[\s\w,]{0,30}?\b(?:prior|previous|preceding|above|foregoing|earlier|initial|original|all)\b[\s\w]{0,20}?\b(?:content|text|instructions?|directives?|commands?|context|conversation|inputs?|messages?|prompts?|guidelines|rules|orders)\b", RegexOptions.IgnoreCase, 100)]
+    private static partial Regex OverrideInstructions();
+
+    [GeneratedRegex(@"\b(?:reveal|print|show|repeat|output|display|tell me|leak)\b[\s\w]{0,30}?\b(?:system prompt|initial (?:prompt|instructions)|hidden (?:prompt|instructions)|developer (?:message|prompt)|your instructions)\b", RegexOptions.IgnoreCase, 100)]
+    private static partial Regex RevealPrompt();
+
+    [GeneratedRegex(@"\b(?:you are now|act as|pretend (?:to be|you are)|from now on you are|enter|switch to)\b[\s\w""'-]{0,30}?\b(?:DAN|jailbroken|jailbreak|unfiltered|uncensored|developer mode|without (?:any )?(?:restrictions|rules|filters|limits))\b", RegexOptions.IgnoreCase, 100)]
+    private static partial Regex Persona();
 
     [GeneratedRegex(@"<\s*/?\s*(important|system|instructions?|secret|hidden)\s*>|\[/?INST\]|<\|im_start\|>", RegexOptions.IgnoreCase, 100)]
     private static partial Regex HiddenBlock();

@@ -31,7 +31,7 @@ public class LiteLlmConfigFilesTests
         ["multi_instance_simple_config.yaml"] = (Outcome.Warnings, ["litellm_settings.cache: not supported"]),
         ["oai_misc_config.yaml"] = (Outcome.Warnings, ["default_team_settings[0]: per-team logging is not offered, so team 'team-1' has no logging to langfuse", "finetune_settings: not supported"]),
         ["okta_jwt_auth_config.yaml"] = (Outcome.Rejected, ["JWT auth needs JWT_PUBLIC_KEY_URL", "Run with --allow-unsupported"]),
-        ["otel_test_config.yaml"] = (Outcome.Rejected, ["guardrails: a guardrails list is not supported"]),
+        ["otel_test_config.yaml"] = (Outcome.Rejected, ["the 'aporia' guardrail is not supported", "the 'bedrock' guardrail is not supported", "the custom guardrail class"]),
         ["pass_through_config.yaml"] = (Outcome.Rejected, ["custom_auth: custom authentication code is not supported"]),
         ["prometheus_test_config.yaml"] = (Outcome.Warnings, ["the 'otel' callback is not offered: add a tracing: section", "the 'prometheus' callback is not offered"]),
         ["proxy_config.yaml"] = (Outcome.Rejected, ["invalid YAML at line 34"]),
@@ -42,8 +42,8 @@ public class LiteLlmConfigFilesTests
         ["simple_config.yaml"] = (Outcome.Clean, []),
         ["spend_tracking_config.yaml"] = (Outcome.Warnings, ["use_redis_transaction_buffer: not supported"]),
         ["store_model_db_config.yaml"] = (Outcome.Warnings, ["custom_team_metadata_validate: not supported"]),
-        ["test_pipeline_config.yaml"] = (Outcome.Rejected, ["guardrails: a guardrails list is not supported", "policies: guardrail policies is not supported"]),
-        ["tool_permission_example.yaml"] = (Outcome.Rejected, ["guardrails: a guardrails list is not supported"]),
+        ["test_pipeline_config.yaml"] = (Outcome.Rejected, ["the custom guardrail class 'pipeline_test_guardrails.", "policies: guardrail policies is not supported"]),
+        ["tool_permission_example.yaml"] = (Outcome.Rejected, ["the 'tool_permission' guardrail is not supported"]),
         ["websearch_interception_config.yaml"] = (Outcome.Warnings, ["the 'websearch_interception' callback is not offered"]),
     };
 

@@ -37,10 +37,10 @@ public class UnsupportedSecuritySettingsTests
     public static TheoryData<string, string> Unenforceable => new()
     {
         { "general_settings:\n  master_key: sk-1\n  custom_auth: custom_auth.user_api_key_auth\n", "general_settings.custom_auth" },
-        { "guardrails:\n  - guardrail_name: general-guard\n    litellm_params: {guardrail: aporia, mode: pre_call}\n", "guardrails" },
+        { "guardrails:\n  - guardrail_name: general-guard\n    litellm_params: {guardrail: aporia, mode: pre_call}\n", "guardrails[0].litellm_params.guardrail" },
         { "policies:\n  - name: no-pii\n", "policies" },
-        { "litellm_settings:\n  guardrails:\n    - prompt_injection: {callbacks: [lakera_prompt_injection], default_on: true}\n", "litellm_settings.guardrails" },
-        { "litellm_settings:\n  callbacks: [\"detect_prompt_injection\"]\n", "litellm_settings.callbacks" },
+        { "litellm_settings:\n  guardrails:\n    - prompt_injection: {callbacks: [lakera_prompt_injection], default_on: true}\n", "litellm_settings.guardrails[0].prompt_injection.callbacks" },
+        { "litellm_settings:\n  callbacks: [\"lakera_prompt_injection\"]\n", "litellm_settings.callbacks" },
         { "general_settings:\n  allowed_ips: [10.0.0.1]\n", "general_settings.allowed_ips" },
         { "general_settings:\n  allowed_routes: [/chat/completions]\n", "general_settings.allowed_routes" },
         { "general_settings:\n  admin_only_routes: [/key/generate]\n", "general_settings.admin_only_routes" },
@@ -106,11 +106,11 @@ public class UnsupportedSecuritySettingsTests
         {
             var (code, output) = await RunAsync([DotnetHost(), GatewayDll(), "check-config", "--config", file], null, TimeSpan.FromSeconds(60));
             Assert.True(code == 1, output);
-            Assert.Contains("guardrails: a guardrails list is not supported, so it cannot be enforced", output, StringComparison.Ordinal);
+            Assert.Contains("guardrails[0].litellm_params.guardrail: the 'aporia' guardrail is not supported, so it cannot be enforced", output, StringComparison.Ordinal);
 
             (code, output) = await RunAsync([DotnetHost(), GatewayDll(), "check-config", "--config", file, "--allow-unsupported"], null, TimeSpan.FromSeconds(60));
             Assert.True(code == 0, output);
-            Assert.Contains("warning: guardrails: a guardrails list is not supported and NOT enforced", output, StringComparison.Ordinal);
+            Assert.Contains("warning: guardrails[0].litellm_params.guardrail: the 'aporia' guardrail is not supported and NOT enforced", output, StringComparison.Ordinal);
 
             (code, output) = await RunAsync([DotnetHost(), GatewayDll(), "--config", file, "--urls", "http://127.0.0.1:0"], null, TimeSpan.FromSeconds(60));
             Assert.True(code == 1, output);

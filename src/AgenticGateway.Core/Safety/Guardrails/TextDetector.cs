@@ -31,4 +31,13 @@ internal interface ITextDetector
     /// chunk boundaries, so a match split between two chunks is still found and masked before it is sent.
     /// </summary>
     int MaxMatchLength { get; }
+
+    /// <summary>
+    /// The text that replaces a masked finding, as the guardrail type's reference writes it (Presidio's
+    /// <c>&lt;EMAIL_ADDRESS&gt;</c>, LiteLLM content filter's <c>[EMAIL_REDACTED]</c>, hide-secrets' <c>[REDACTED]</c>).
+    /// </summary>
+    string MaskText(in TextFinding finding) => $"<{finding.Kind}>";
+
+    /// <summary>Why a blocking finding blocks, in the reference's words; never contains the matched text.</summary>
+    string BlockMessage(in TextFinding finding) => $"{finding.Kind} detected";
 }
