@@ -149,7 +149,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<Pipeline.Middlewares.BudgetMiddleware>();
         builder.Services.AddSingleton<Pipeline.Middlewares.RateLimitMiddleware>();
         builder.Services.AddSingleton<RouterChains>();
-        Guardrails.GuardrailEndpoints.AddGuardrails(builder.Services, _ => null);
+        Guardrails.GuardrailEndpoints.AddGuardrails(builder.Services, Safety.Guardrails.TextDetectors.Create);
         builder.Services.AddSingleton(new RecentRequests());
         AddSandboxes(builder.Services, options);
         Services.Mcp.McpEndpoints.AddMcpGateway(builder.Services);

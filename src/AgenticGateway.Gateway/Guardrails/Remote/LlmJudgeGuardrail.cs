@@ -14,16 +14,18 @@ namespace AgenticGateway.Guardrails.Remote;
 /// LiteLLM formats a prompt, are sent as the user message to the model group <c>llm_api_name</c> under
 /// <c>llm_api_system_prompt</c>; an answer containing <c>llm_api_fail_call_string</c> refuses the request with
 /// LiteLLM's "Rejected message. This is a prompt injection attack.". The judge's call goes through the LLM service
-/// (routing, retries, fallbacks) and is priced and logged under the caller, with the request's id.
+/// (routing, retries, fallbacks) and is priced and logged under the caller, with the request's id. The guardrail's
+/// local heuristics (<paramref name="heuristics"/>), when on, run first: what they refuse is not sent to the judge.
+/// LiteLLM runs the judge in its moderation hook, in parallel with the call; here it runs in the guardrail's modes
+/// (pre_call for the callback), so a refused prompt never reaches the model.
 /// </summary>
-internal sealed class LlmJudgeGuardrail(GuardrailDefinition definition, LlmJudgeSettings settings, LlmService llm, RuntimeHolder runtimes) : IGuardrail
+internal sealed class LlmJudgeGuardrail(GuardrailDefinition definition, LlmJudgeSettings settings, LocalGuardrail? heuristics, LlmService llm, RuntimeHolder runtimes) : IGuardrail
 {
-    public const string RejectedMessage = "Rejected message. This is a prompt injection attack.";
-
     public GuardrailDefinition Definition => definition;
 
     public async ValueTask<GuardrailVerdict> CheckAsync(GuardrailCheck check, CancellationToken ct)
     {
+        if (heuristics?.Check(check.Texts) is { Action: not GuardrailAction.Allow } found) return found;
         var prompt = string.Join('\n', check.Texts.Where(t => t.Length > 0));
         if (prompt.Length == 0) return GuardrailVerdict.Allowed;
         var runtime = runtimes.Current;
@@ -53,7 +55,7 @@ internal sealed class LlmJudgeGuardrail(GuardrailDefinition definition, LlmJudge
         if (Content(answer.Body) is not { } content)
             return new RemoteFailure($"the answer of '{settings.Model}' has no message content", false).Verdict(definition.Name, settings.Fallback);
         return content.Contains(settings.FailCallString, StringComparison.Ordinal)
-            ? new GuardrailVerdict(GuardrailAction.Block, null, RejectedMessage, new Dictionary<string, int> { ["prompt_injection"] = 1 })
+            ? new GuardrailVerdict(GuardrailAction.Block, null, PromptInjectionSettings.RejectionMessage, new Dictionary<string, int> { ["prompt_injection"] = 1 })
             : GuardrailVerdict.Allowed;
     }
 
