@@ -135,13 +135,15 @@ internal static class GuardrailConfigReader
             case "presidio": return ReadPresidio(p);
             case "hide-secrets" or "hide_secrets": return ReadSecrets(p);
             case "detect_prompt_injection": return ReadPromptInjection(p);
+            case GenericGuardrailApiSettings.TypeName: return GenericGuardrailApiSettings.Read(p);
+            case OpenAiModerationSettings.TypeName: return OpenAiModerationSettings.Read(p);
         }
         if (RemoteVendorTypes.Contains(type))
             p.Context.Issues.Unsupported(p.Child("guardrail"), $"the '{type}' guardrail", NotOffered);
         else if (type.Contains('.', StringComparison.Ordinal))
             p.Context.Issues.Unsupported(p.Child("guardrail"), $"the custom guardrail class '{type}' (Python code)", NotOffered);
         else
-            p.Context.Issues.Error(p.Child("guardrail"), $"unknown guardrail type '{type}'; the local types are litellm_content_filter, presidio, hide-secrets and detect_prompt_injection");
+            p.Context.Issues.Error(p.Child("guardrail"), $"unknown guardrail type '{type}'; the local types are litellm_content_filter, presidio, hide-secrets and detect_prompt_injection, the remote ones generic_guardrail_api and openai_moderation");
         return null;
     }
 

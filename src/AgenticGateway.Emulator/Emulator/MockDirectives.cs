@@ -8,6 +8,7 @@ namespace AgenticGateway.Emulator;
 /// a line <c>mock_tool_call: {"name": "...", "arguments": {...}}</c> in the last user message makes the model call
 /// exactly that tool with exactly those arguments (when the request offers it), and an answer that follows tool
 /// results quotes them (<c>Tool result: ...</c>), so an agent loop through the gateway can be checked end to end.
+/// A line <c>mock_response: text</c> makes an OpenAI chat answer that text.
 /// </summary>
 internal static class MockDirectives
 {
@@ -44,6 +45,26 @@ internal static class MockDirectives
             {
                 // A malformed directive is ordinary text: the model answers as it would without it.
             }
+        }
+        return false;
+    }
+
+    private const string ResponsePrefix = "mock_response:";
+
+    /// <summary>
+    /// Reads a <c>mock_response: text</c> line from a user message: the model answers that text. Unlike the body's
+    /// <c>mock_response</c> it reaches calls the gateway makes itself from a client's text (an LLM judge's verdict).
+    /// </summary>
+    public static bool TryResponse(string? userText, out string response)
+    {
+        response = "";
+        if (string.IsNullOrEmpty(userText) || !userText.Contains(ResponsePrefix, StringComparison.Ordinal)) return false;
+        foreach (var rawLine in userText.Split('\n'))
+        {
+            var line = rawLine.Trim();
+            if (!line.StartsWith(ResponsePrefix, StringComparison.Ordinal)) continue;
+            response = line[ResponsePrefix.Length..].Trim();
+            return response.Length > 0;
         }
         return false;
     }

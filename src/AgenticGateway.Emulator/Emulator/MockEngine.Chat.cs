@@ -185,6 +185,8 @@ internal sealed partial class MockEngine
             pieces = MockText.Tokenize(mock.GetString()!);
         else if (lastRole == "tool")
             pieces = MockText.Tokenize(MockDirectives.ToolResultAnswer(TrailingChatToolResults(messages)));
+        else if (MockDirectives.TryResponse(LastChatUserText(messages), out var scripted))
+            pieces = MockText.Tokenize(scripted);
         else if (body.TryGetProperty("response_format", out var rf) && rf.ValueKind == JsonValueKind.Object && rf.TryGetProperty("type", out var rft) && rft.GetString() is "json_object" or "json_schema")
         {
             var schema = rft.GetString() == "json_schema" && rf.TryGetProperty("json_schema", out var js) && js.TryGetProperty("schema", out var s) ? s : (JsonElement?)null;

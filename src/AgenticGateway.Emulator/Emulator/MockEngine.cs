@@ -7,7 +7,7 @@ using AgenticGateway.Configuration;
 namespace AgenticGateway.Emulator;
 
 /// <summary>
-/// The provider emulator: speaks OpenAI's wire format (chat completions, responses, completions, embeddings, models) with
+/// The provider emulator: speaks OpenAI's wire format (chat completions, responses, completions, embeddings, moderations, models) with
 /// deterministic content, usage consistent with that content, configurable timing, and injected faults.
 /// </summary>
 internal sealed partial class MockEngine(MockSettings defaults, string? requiredApiKey = null, TimeProvider? time = null)
@@ -100,6 +100,9 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
         {
             var body = document.RootElement;
             var model = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : null;
+            var moderations = path.EndsWith("/moderations", StringComparison.Ordinal);
+            // Moderations is the one OpenAI endpoint whose model is optional.
+            if (moderations && body.ValueKind == JsonValueKind.Object) model ??= DefaultModerationModel;
             if (model is null)
             {
                 await WriteErrorAsync(exchange, 400, "you must provide a model parameter", "invalid_request_error", null, null, cancellationToken);
@@ -121,6 +124,8 @@ internal sealed partial class MockEngine(MockSettings defaults, string? required
                     await CompletionsAsync(exchange, body, model, settings, fault, cancellationToken);
                 else if (path.EndsWith("/embeddings", StringComparison.Ordinal))
                     await EmbeddingsAsync(exchange, body, model, fault, cancellationToken);
+                else if (moderations)
+                    await ModerationsAsync(exchange, body, model, fault, cancellationToken);
                 else
                     await WriteErrorAsync(exchange, 404, $"Unknown route POST {path}", "invalid_request_error", "unknown_url", null, cancellationToken);
             }

@@ -137,6 +137,10 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmService>();
+        builder.Services.AddSingleton<Guardrails.Remote.RemoteGuardrailHttp>();
+        builder.Services.AddSingleton<Guardrails.IGuardrailTypes, Guardrails.Remote.RemoteGuardrailTypes>();
+        // MCP and sandbox guardrails, over the runner when one is registered (null otherwise: the services check nothing).
+        builder.Services.AddSingleton<Pipeline.IContentGuardrails>(sp => sp.GetService<Guardrails.IGuardrailRunner>() is { } runner ? new Guardrails.ContentGuardrails(runner) : null!);
         builder.Services.AddSingleton<Services.Passthrough.PassthroughForwarder>();
         builder.Services.AddSingleton<Edge.Middlewares.IGatewayEdgeAccess, EdgeGatewayAccess>();
         builder.Services.AddSingleton<Responses.IResponseStore, Responses.ResponseStore>();

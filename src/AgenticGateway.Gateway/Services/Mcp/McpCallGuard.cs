@@ -48,19 +48,23 @@ internal sealed class McpCallGuard(RateLimits limits, Budgets budgets, SpendWal 
         return (null, null);
     }
 
-    /// <summary>Charges a priced call (whatever its outcome: the upstream did the work) and logs its spend.</summary>
-    public async ValueTask ChargeAsync(Caller caller, FederatedTool tool, Budgets.Hold? hold, string requestId, int status, double elapsedMs)
+    /// <summary>
+    /// Charges a priced call (whatever its outcome: the upstream did the work) and logs its spend; a free call is
+    /// logged (at cost 0) only when guardrails decided on it, with their decisions (<paramref name="guardrailInformation"/>).
+    /// </summary>
+    public async ValueTask ChargeAsync(Caller caller, FederatedTool tool, Budgets.Hold? hold, string requestId, int status, double elapsedMs, string? guardrailInformation = null)
     {
         var cost = tool.Server.Config?.CostOf(tool.UpstreamName) ?? 0m;
         var nanos = Money.ToNanos(cost);
         if (hold is not null) await budgets.SettleAsync(hold, nanos);
-        if (cost <= 0) return;
+        if (cost <= 0 && guardrailInformation is null) return;
         await wal.AppendAsync(SpendLog.ForCaller(caller, requestId, tool.Name, "call_mcp_tool", time.GetUtcNow(), elapsedMs) with
         {
             ModelGroup = tool.Server.Name,
             Provider = "mcp",
             CostNanos = nanos,
             Status = status,
+            GuardrailInformation = guardrailInformation,
         });
     }
 

@@ -24,6 +24,7 @@ internal static class McpEndpoints
         services.AddSingleton<McpGateway>();
         services.AddHostedService(sp => sp.GetRequiredService<McpGateway>());
         services.AddSingleton<McpCallGuard>();
+        services.AddSingleton(sp => new McpGuardrails(sp.GetService<Pipeline.IContentGuardrails>()));
         services.AddSingleton<McpMetrics>();
         services.AddSingleton<McpHandlers>();
         services.AddSingleton<McpOAuthExchange>();

@@ -16,7 +16,7 @@ namespace AgenticGateway.Services.Mcp;
 /// lists fanned out over the federation and filtered to what the caller may call, and calls checked (permission, pin,
 /// limits, loop breaker, budget), bounded (timeout, result size) and routed to the tool's server.
 /// </summary>
-internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard, McpMetrics metrics, McpOAuthExchange oauth, IHttpContextAccessor http, ILogger<McpHandlers> log)
+internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard, McpGuardrails guardrails, McpMetrics metrics, McpOAuthExchange oauth, IHttpContextAccessor http, ILogger<McpHandlers> log)
 {
     public async ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> request, CancellationToken ct)
     {
@@ -57,6 +57,17 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         if (!McpAccess.MayCall(who.Caller, tool.Server, tool.UpstreamName, tool.Name))
             throw new McpProtocolException($"Tool {name} is not allowed for this key", McpErrorCode.InvalidParams);
 
+        // pre_mcp_call: the arguments are checked (and masked) before anything is counted, reserved or sent.
+        var (checkedArgs, before) = await guardrails.ArgumentsAsync(GuardrailMode.PreMcpCall, args, who.Caller, requestId, tool.Name, ct);
+        if (before is { Blocked: true })
+        {
+            metrics.Call(tool.Server.Name, tool.Name, "guardrail_blocked", 0);
+            LogRefused(log, tool.Name, "guardrail " + before.BlockedBy);
+            await guard.ChargeAsync(who.Caller, tool, null, requestId, 400, 0, McpGuardrails.Information(before));
+            return McpGuardrails.Blocked(before, "the arguments of " + tool.Name);
+        }
+        args = checkedArgs;
+
         var owner = McpRequestIdentity.OwnerOf(who.Caller);
         var options = federation.Options;
         List<KeyValuePair<string, string>>? headers = null;
@@ -89,6 +100,11 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
         CallToolResult result;
         string outcome;
         var status = 200;
+        // during_mcp_call: checked while the call runs; its result waits for the verdict.
+        var during = guardrails.Any(who.Caller, GuardrailMode.DuringMcpCall)
+            ? guardrails.ArgumentsAsync(GuardrailMode.DuringMcpCall, args, who.Caller, requestId, tool.Name, ct).AsTask()
+            : null;
+        ContentCheck? duringCheck = null, after = null, output = null;
         try
         {
             result = await tool.Server.Upstream.CallToolAsync(tool.UpstreamName, args, context, limit.Token);
@@ -126,10 +142,28 @@ internal sealed partial class McpHandlers(McpGateway gateway, McpCallGuard guard
             LogUpstreamFailed(log, tool.Server.Name, tool.Name, ex.Message);
             result = Failure($"The MCP server '{tool.Server.Name}' could not run {tool.Name}: it is unavailable. Other tools are not affected.");
         }
+        if (during is not null)
+        {
+            duringCheck = (await during).Check;
+            if (duringCheck is { Blocked: true })
+            {
+                outcome = "guardrail_blocked";
+                status = 400;
+                result = McpGuardrails.Blocked(duringCheck, "the arguments of " + tool.Name);
+            }
+        }
+        if (status == 200)
+        {
+            // post_mcp_call on every result; the sandbox server's are sandbox output as well.
+            (result, after) = await guardrails.ResultAsync(GuardrailMode.PostMcpCall, result, who.Caller, requestId, tool.Name, ct);
+            if (after is not { Blocked: true } && tool.Server.Upstream is SandboxToolServer)
+                (result, output) = await guardrails.ResultAsync(GuardrailMode.SandboxOutput, result, who.Caller, requestId, tool.Name, ct);
+            if (after is { Blocked: true } || output is { Blocked: true }) outcome = "guardrail_blocked";
+        }
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         span?.SetTag("mcp.outcome", outcome);
         metrics.Call(tool.Server.Name, tool.Name, outcome, elapsed);
-        await guard.ChargeAsync(who.Caller, tool, hold, requestId, status, elapsed);
+        await guard.ChargeAsync(who.Caller, tool, hold, requestId, status, elapsed, McpGuardrails.Information(before, duringCheck, after, output));
         LogCall(log, tool.Name, outcome, elapsed, requestId);
         return result;
     }

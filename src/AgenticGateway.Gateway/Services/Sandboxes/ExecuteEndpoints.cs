@@ -82,6 +82,13 @@ internal static class ExecuteEndpoints
         using var onAbort = context.RequestAborted.Register(call.Cancel);
         try
         {
+            var caller = context.Features.Get<Keys.Caller>();
+            var guardrails = context.RequestServices.GetService<IContentGuardrails>();
+            if (SandboxOutputGuard.Applies(guardrails, caller))
+            {
+                await GuardedAsync(context, call, guardrails!, caller!, SandboxHttp.WantsStream(context, body), backstop.Token);
+                return;
+            }
             if (SandboxHttp.WantsStream(context, body))
             {
                 await EventStream.StartAsync(context.Response);
@@ -108,6 +115,36 @@ internal static class ExecuteEndpoints
         {
             http.Manager.Metrics.Executed(language ?? sandbox.Runtime, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
+    }
+
+    /// <summary>
+    /// A run under sandbox_output guardrails: its events are gathered, checked together, then released masked (as JSON,
+    /// or as the same SSE events when a stream was asked for, sent when the run ends), or refused with a 400.
+    /// </summary>
+    private static async Task GuardedAsync(HttpContext context, AgentCall call, IContentGuardrails guardrails, Keys.Caller caller, bool stream, CancellationToken ct)
+    {
+        var events = new List<AgentEvent>();
+        await foreach (var e in call.Events.ReadAllAsync(ct))
+        {
+            if (e.Type == "error" && !stream) { await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return; }
+            events.Add(e);
+        }
+        var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
+        var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails, events, caller, requestId, ct);
+        if (check is { Blocked: true })
+        {
+            await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this run"), "invalid_request_error", "guardrail_blocked"));
+            return;
+        }
+        if (stream)
+        {
+            await EventStream.StartAsync(context.Response);
+            await EventStream.WriteAllAsync(context.Response, released.ToAsyncEnumerable(), ct);
+            return;
+        }
+        var result = new ExecutionResult();
+        foreach (var e in released) result.Add(e);
+        await SandboxHttp.JsonAsync(context.Response, 200, result.Write);
     }
 
     private static async Task CreateContextAsync(HttpContext context, SandboxHttp http, string id)

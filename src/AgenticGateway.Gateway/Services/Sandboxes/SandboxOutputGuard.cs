@@ -1,0 +1,105 @@
+using System.Text;
+using System.Text.Json;
+using AgenticGateway.Configuration;
+using AgenticGateway.Json;
+using AgenticGateway.Keys;
+using AgenticGateway.Pipeline;
+using AgenticGateway.Sandboxes.Agent;
+
+namespace AgenticGateway.Services.Sandboxes;
+
+/// <summary>
+/// <c>sandbox_output</c> guardrails on a run's events. The guardrails see the whole stdout as one text and the whole
+/// stderr as another (so a secret printed across two writes is still found), then every string of the result and
+/// exception events. A mask releases the masked stdout (and stderr) as one event where the first was, and rewrites the
+/// other strings in place; a block refuses the whole output.
+/// </summary>
+internal static class SandboxOutputGuard
+{
+    public static bool Applies(IContentGuardrails? guardrails, Caller? caller) =>
+        caller is not null && guardrails?.AnyFor(GuardrailMode.SandboxOutput, caller) == true;
+
+    /// <summary>The events to release (masked where needed) and the check (null when there was nothing to check).</summary>
+    public static async ValueTask<(List<AgentEvent> Events, ContentCheck? Check)> CheckAsync(IContentGuardrails guardrails, List<AgentEvent> events,
+        Caller caller, string requestId, CancellationToken ct)
+    {
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        var texts = new List<string> { "", "" };
+        foreach (var e in events)
+        {
+            if (e.Type == "stdout") stdout.Append(e.String("data"));
+            else if (e.Type == "stderr") stderr.Append(e.String("data"));
+            else if (e.Type is "result" or "exception") CollectOwn(e.Body, texts);
+        }
+        texts[0] = stdout.ToString();
+        texts[1] = stderr.ToString();
+        if (texts.All(t => t.Length == 0)) return (events, null);
+        var check = await guardrails.CheckAsync(GuardrailMode.SandboxOutput, texts, caller, requestId, "sandbox", ct);
+        if (check.Blocked) return (events, check);
+
+        var released = new List<AgentEvent>(events.Count);
+        bool stdoutDone = false, stderrDone = false;
+        var index = 2;
+        foreach (var e in events)
+        {
+            switch (e.Type)
+            {
+                case "stdout":
+                    if (!stdoutDone) released.Add(e with { Body = WithData(e.Body, check.Texts[0]) });
+                    stdoutDone = true;
+                    break;
+                case "stderr":
+                    if (!stderrDone) released.Add(e with { Body = WithData(e.Body, check.Texts[1]) });
+                    stderrDone = true;
+                    break;
+                case "result" or "exception":
+                    var own = Replacements(e.Body, check.Texts, ref index);
+                    var at = 0;
+                    released.Add(e with { Body = JsonStrings.Rewrite(e.Body, own, ref at) });
+                    break;
+                default:
+                    released.Add(e);
+                    break;
+            }
+        }
+        return (released, check);
+    }
+
+    /// <summary>The strings of an event's own fields (the protocol's id and type aside).</summary>
+    private static void CollectOwn(JsonElement body, List<string> into)
+    {
+        foreach (var p in body.EnumerateObject())
+            if (!p.NameEquals("id") && !p.NameEquals("type")) JsonStrings.Collect(p.Value, into);
+    }
+
+    /// <summary>An event's strings in <see cref="JsonStrings.Rewrite"/>'s order: id and type as they are, the others from <paramref name="texts"/>.</summary>
+    private static List<string> Replacements(JsonElement body, IReadOnlyList<string> texts, ref int index)
+    {
+        var own = new List<string>();
+        foreach (var p in body.EnumerateObject())
+        {
+            var strings = new List<string>();
+            JsonStrings.Collect(p.Value, strings);
+            if (p.NameEquals("id") || p.NameEquals("type")) own.AddRange(strings);
+            else for (var i = 0; i < strings.Count; i++) own.Add(texts[index++]);
+        }
+        return own;
+    }
+
+    /// <summary>The event with its <c>data</c> replaced.</summary>
+    private static JsonElement WithData(JsonElement body, string data)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            foreach (var p in body.EnumerateObject())
+                if (!p.NameEquals("data")) p.WriteTo(w);
+            w.WriteString("data", data);
+            w.WriteEndObject();
+        }
+        using var doc = JsonDocument.Parse(buffer.ToArray());
+        return doc.RootElement.Clone();
+    }
+}
