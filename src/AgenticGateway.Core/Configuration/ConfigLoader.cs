@@ -18,6 +18,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public ResponsesOptions Responses { get; init; } = new();
     public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     public bool StoreModelInDb { get; init; }
+    public CacheOptions Cache { get; init; } = CacheOptions.Off;
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
     public GuardrailOptions Guardrails { get; init; } = GuardrailOptions.None;
 }
@@ -126,6 +127,7 @@ internal static class ConfigLoader
             PassThroughEndpoints = mapped.PassThroughEndpoints,
             StoreModelInDb = mapped.StoreModelInDb,
             Guardrails = mapped.Guardrails,
+            Cache = mapped.Cache,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -20,7 +20,7 @@ internal sealed record PipelineOptions
         Routers = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, RouterDefinition>
         {
             // OpenAI's and Anthropic's LLM routes (chat, completions, embeddings, messages, count_tokens, models).
-            ["llm"] = new("llm", ["in-flight", "budget", "rate-limit", "guardrails"]),
+            ["llm"] = new("llm", ["in-flight", "budget", "rate-limit", "guardrails", "cache"]),
             ["sandboxes"] = new("sandboxes", []),
             // The MCP gateway (/mcp): its limits are per tool, inside the service.
             ["mcp"] = new("mcp", []),
@@ -35,6 +35,7 @@ internal sealed record PipelineOptions
             ["budget"] = new("budget"),
             ["rate-limit"] = new("rate-limit"),
             ["guardrails"] = new("guardrails"),
+            ["cache"] = new("cache"),
         }),
         Services = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, ServiceDefinition>
         {

@@ -135,6 +135,7 @@ internal sealed partial class MockEngine
         var dimensions = Math.Clamp(IntField(body, "dimensions") ?? (model.Contains("large", StringComparison.Ordinal) ? 3072 : 1536), 1, 8192);
         var base64 = body.TryGetProperty("encoding_format", out var ef) && ef.GetString() == "base64";
         var tokens = items.Sum(MockText.CountTokens);
+        var lexical = LexicalEmbedding.Applies(model);
 
         var buffer = new ArrayBufferWriter<byte>(items.Count * dimensions * 12 + 256);
         var vector = new float[dimensions];
@@ -146,7 +147,8 @@ internal sealed partial class MockEngine
             w.WriteStartArray("data");
             for (var i = 0; i < items.Count; i++)
             {
-                FillVector(vector, Hash(Encoding.UTF8.GetBytes(items[i])));
+                if (lexical) LexicalEmbedding.Fill(vector, items[i]);
+                else FillVector(vector, Hash(Encoding.UTF8.GetBytes(items[i])));
                 w.WriteStartObject();
                 w.WriteString("object", "embedding");
                 w.WriteNumber("index", i);
