@@ -18,6 +18,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public ResponsesOptions Responses { get; init; } = new();
     public System.Collections.Immutable.ImmutableArray<PassThroughEndpoint> PassThroughEndpoints { get; init; } = [];
     public bool StoreModelInDb { get; init; }
+    public CacheOptions Cache { get; init; } = CacheOptions.Off;
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
 }
 
@@ -124,6 +125,7 @@ internal static class ConfigLoader
             Edge = mapped.Edge,
             PassThroughEndpoints = mapped.PassThroughEndpoints,
             StoreModelInDb = mapped.StoreModelInDb,
+            Cache = mapped.Cache,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

@@ -14,12 +14,9 @@ internal static class LiteLlmFeatures
     private const string Observe = "every request is in the spend log (/spend/logs, with key, team, model, tokens and cost) and, with a tracing: section "
         + "(otlp_endpoint) or OTEL_EXPORTER_OTLP_ENDPOINT, in OpenTelemetry traces, which Langfuse, Datadog, Arize and most such backends accept over OTLP";
     private const string NoBatches = "the batch API (/batches) is not offered, so its storage settings have no use; the model itself is served";
-    private const string NoCache = "response caching is not offered yet: every request reaches a model";
 
     private static readonly FrozenDictionary<string, string> Instead = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["litellm_settings.cache"] = NoCache,
-        ["litellm_settings.cache_params"] = NoCache,
         ["litellm_settings.telemetry"] = "the gateway sends no telemetry anywhere",
         ["litellm_settings.return_response_headers"] = "the provider's rate-limit headers are not passed on; the gateway's own x-litellm-* headers are",
         ["litellm_settings.include_cost_in_streaming_usage"] = "the cost of each request is in the x-litellm-response-cost header and the spend log",

@@ -35,6 +35,8 @@ internal static class LiteLlmMapper
         var server = new ServerOptions { LiteLlmHeaders = true };
 
         (decimal? Max, string? Duration) proxyBudget = default;
+        var cache = CacheOptions.Off;
+        ConfigMap? cacheSettings = null;
         // litellm_settings first: router_settings wins where both set the same thing, as in LiteLLM's Router.
         if (root.Map("litellm_settings") is { } ls)
         {
@@ -51,6 +53,10 @@ internal static class LiteLlmMapper
             proxyBudget = (ls.Decimal("max_budget"), ls.String("budget_duration"));
             if (proxyBudget.Duration is { } bd && !OwnSchemaMapper.IsBudgetDuration(bd))
                 ls.Context.Issues.Error(ls.Child("budget_duration"), $"'{bd}' is not a period such as \"30s\", \"1h\", \"30d\" or \"1mo\"");
+            // The cache's Redis may be router_settings' (read below): the cache is read once both are.
+            cacheSettings = ls;
+            ls.MarkRead("cache");
+            ls.MarkRead("cache_params");
             if (LiteLlmSecurity.CheckLiteLlmSettings(ls) is { } metricsAuth) server = server with { MetricsAuth = metricsAuth };
             LiteLlmFeatures.ReadCallbacks(ls);
             LiteLlmFeatures.ReadDefaultTeamSettings(ls);
@@ -102,6 +108,7 @@ internal static class LiteLlmMapper
             LiteLlmFeatures.ReportUnknownKeys(rs, "router_settings");
         }
         router.Options = o;
+        if (cacheSettings is not null) cache = CacheConfigReader.ReadLiteLlm(cacheSettings, redis);
         if (!o.TagFiltering && deployments.FirstOrDefault(d => !d.Tags.IsDefaultOrEmpty) is { } tagged)
             root.Context.Issues.Warning($"{tagged.Path}.litellm_params.tags", "deployment tags route requests only with router_settings.enable_tag_filtering: true; without it they are ignored");
 
@@ -136,7 +143,7 @@ internal static class LiteLlmMapper
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough, Cache = cache };
     }
 
     private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)

@@ -93,6 +93,7 @@ internal static class OwnSchemaMapper
             st.ReportUnknownKeys(strict: true);
         }
         var jwt = ReadJwt(root.Map("jwt"));
+        var cache = CacheConfigReader.ReadOwn(root.Map("cache"), storage.RedisUrl.IsSet ? storage.RedisUrl.Value : null);
         var alerts = ReadAlerts(root.Map("alerts"));
         var sandboxes = Sandboxes.SandboxConfigReader.Read(root.Map("sandboxes"));
         var budgets = ReadBudgets(root.Map("budgets"));
@@ -101,7 +102,7 @@ internal static class OwnSchemaMapper
         var edge = ReadEdge(root);
         var passThrough = PassThroughReader.Read(root, "pass_through_endpoints", strict: true);
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge, PassThroughEndpoints = passThrough };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge, PassThroughEndpoints = passThrough, Cache = cache };
     }
 
     /// <summary>

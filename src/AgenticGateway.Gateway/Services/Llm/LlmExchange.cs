@@ -75,6 +75,8 @@ internal sealed class LlmExchange(HttpContext http, LlmRequest llm, Keys.Caller 
     /// <summary>When a running stream next checks that its caller may still be served (a timestamp of the gateway's TimeProvider; 0: not yet set).</summary>
     public long NextCallerCheck { get; set; }
     public bool SpendRecorded { get; set; }
+    /// <summary>The answer came from the response cache: logged with cache_hit and no cost (no provider was called).</summary>
+    public bool CacheHit { get; init; }
     /// <summary>
     /// Called once the whole answer is known and just before it is released to the client (a JSON answer; a stream
     /// is accounted when it ends): the service records the spend here, so the client only has an answer whose spend

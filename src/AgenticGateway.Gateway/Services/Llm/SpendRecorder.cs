@@ -71,6 +71,7 @@ internal sealed class SpendRecorder(SpendWal wal, TimeProvider time, Observabili
             Status = x.Status,
             LatencyMs = Math.Round(elapsedMs, 3),
             Stream = x.Request.Stream,
+            CacheHit = x.CacheHit,
             Tags = key?.Tags ?? [],
             StartTime = end - TimeSpan.FromMilliseconds(elapsedMs),
             EndTime = end,
