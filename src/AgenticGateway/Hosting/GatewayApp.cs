@@ -137,6 +137,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<ResponseRelay>();
         builder.Services.AddSingleton<UpstreamDispatcher>();
         builder.Services.AddSingleton<LlmService>();
+        Caching.CacheServices.Add(builder.Services);
         builder.Services.AddSingleton<Services.Passthrough.PassthroughForwarder>();
         builder.Services.AddSingleton<Edge.Middlewares.IGatewayEdgeAccess, EdgeGatewayAccess>();
         builder.Services.AddSingleton<Responses.IResponseStore, Responses.ResponseStore>();
