@@ -4,7 +4,7 @@ namespace AgenticGateway.Emulator;
 
 /// <summary>
 /// A deterministic lexical embedding for the emulator's model <see cref="ModelName"/> (and any model whose name contains
-/// "lexical"): hashed, normalised word unigrams plus bigrams with light stemming and stop words dropped. The default
+/// "lexical"): hashed, normalised word unigrams plus unordered neighbour pairs with light stemming and stop words dropped. The default
 /// emulator embedding is random per text, so nothing is near anything; this one puts texts that share their content
 /// words close together and unrelated texts far apart, which is what the semantic cache's tests and its replay harness
 /// (bench/cache.sh) need. It knows no synonyms: paraphrases it sees as close are rewordings, reorderings and fillers.
@@ -37,7 +37,8 @@ internal static class LexicalEmbedding
         foreach (var word in Words(text))
         {
             Add(vector, word, 1f);
-            if (previous is not null) Add(vector, previous + " " + word, 0.5f);
+            // Neighbouring pairs in either order: "France's capital" and "capital of France" share theirs.
+            if (previous is not null) Add(vector, string.CompareOrdinal(previous, word) < 0 ? previous + " " + word : word + " " + previous, 0.5f);
             previous = word;
             any = true;
         }

@@ -25,7 +25,39 @@ internal static partial class FalseHitGuard
         var setB = wb.ToHashSet(StringComparer.Ordinal);
         if (Names(a).Any(n => !setB.Contains(n)) || Names(b).Any(n => !setA.Contains(n))) return "name";
         if (Literals(a).Any(l => !lowerB.Contains(l, StringComparison.Ordinal)) || Literals(b).Any(l => !lowerA.Contains(l, StringComparison.Ordinal))) return "literal";
+        if (Swapped(wa, wb, setB) || Swapped(wb, wa, setA)) return "direction";
         return null;
+    }
+
+    private static readonly HashSet<string> Directions = new(StringComparer.Ordinal) { "to", "into", "from", "than", "vs", "versus" };
+    private static readonly HashSet<string> Articles = new(StringComparer.Ordinal) { "a", "an", "the" };
+
+    /// <summary>(preposition, the word after it) for "to", "into", "from", "than": "Fahrenheit to Celsius" gives (to, celsius).</summary>
+    private static HashSet<(string, string)> Targets(List<string> words)
+    {
+        var set = new HashSet<(string, string)>();
+        for (var i = 0; i < words.Count - 1; i++)
+        {
+            if (!Directions.Contains(words[i])) continue;
+            var j = i + 1;
+            while (j < words.Count - 1 && Articles.Contains(words[j])) j++;
+            set.Add((words[i], words[j]));
+        }
+        return set;
+    }
+
+    /// <summary>
+    /// The same words with the direction turned round ("Fahrenheit to Celsius" against "Celsius to Fahrenheit"): a word
+    /// after "to" in one question that the other has too, but after none of its own "to"s although it has one.
+    /// </summary>
+    private static bool Swapped(List<string> a, List<string> b, HashSet<string> wordsOfB)
+    {
+        var ta = Targets(a);
+        if (ta.Count == 0) return false;
+        var tb = Targets(b);
+        foreach (var (prep, word) in ta)
+            if (wordsOfB.Contains(word) && !tb.Contains((prep, word)) && tb.Any(t => t.Item1 == prep)) return true;
+        return false;
     }
 
     /// <summary>Lower-case words, apostrophes kept inside ("don't"), possessive 's dropped.</summary>

@@ -141,6 +141,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<Guardrails.IGuardrailTypes, Guardrails.Remote.RemoteGuardrailTypes>();
         // MCP and sandbox guardrails, over the runner when one is registered (null otherwise: the services check nothing).
         builder.Services.AddSingleton<Pipeline.IContentGuardrails>(sp => sp.GetService<Guardrails.IGuardrailRunner>() is { } runner ? new Guardrails.ContentGuardrails(runner) : null!);
+        Caching.CacheServices.Add(builder.Services);
         builder.Services.AddSingleton<Services.Passthrough.PassthroughForwarder>();
         builder.Services.AddSingleton<Edge.Middlewares.IGatewayEdgeAccess, EdgeGatewayAccess>();
         builder.Services.AddSingleton<Responses.IResponseStore, Responses.ResponseStore>();

@@ -54,6 +54,7 @@ internal static class GatewayEndpoints
         HealthEndpoints.Map(app);
         KeyEndpoints.Map(app);
         SpendEndpoints.Map(app);
+        Caching.CacheServices.Map(app);
         Services.Models.ModelEndpoints.Map(app);
         Services.Sandboxes.SandboxEndpoints.Map(app);
         Services.Containers.ContainerEndpoints.Map(app);
