@@ -122,7 +122,7 @@ internal sealed partial class ContentFilterDetector : ITextDetector, IKnowsKinds
         "generic_api_key" => (GenericApiKey(), 300),
         "ipv4" => (Ipv4(), 15),
         "ipv6" => (Ipv6(), 45),
-        "url" => (Url(), 2100),
+        "url" => (Url(), 512),
         "passport_us" => (PassportUs(), 9),
         "passport_uk" => (PassportUk(), 9),
         "passport_germany" => (PassportGermany(), 9),
@@ -168,7 +168,7 @@ internal sealed partial class ContentFilterDetector : ITextDetector, IKnowsKinds
     private static partial Regex Ipv4();
     [GeneratedRegex(@"(?<![0-9A-Fa-f:])(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,5}(?::[0-9A-Fa-f]{1,4}){1,2}|(?:[0-9A-Fa-f]{1,4}:){1,4}(?::[0-9A-Fa-f]{1,4}){1,3}|(?:[0-9A-Fa-f]{1,4}:){1,3}(?::[0-9A-Fa-f]{1,4}){1,4}|(?:[0-9A-Fa-f]{1,4}:){1,2}(?::[0-9A-Fa-f]{1,4}){1,5}|[0-9A-Fa-f]{1,4}:(?::[0-9A-Fa-f]{1,4}){1,6}|:(?::[0-9A-Fa-f]{1,4}){1,7})(?![0-9A-Fa-f:])", RegexOptions.CultureInvariant)]
     private static partial Regex Ipv6();
-    [GeneratedRegex(@"\b(?:https?://|www\.)[^\s/$.?#][^\s]{0,2048}\b", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b(?:https?://|www\.)[^\s/$.?#][^\s]{0,500}\b", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Url();
     [GeneratedRegex(@"\b(?:[A-Z]\d{8}|\d{9})\b", RegexOptions.CultureInvariant)]
     private static partial Regex PassportUs();

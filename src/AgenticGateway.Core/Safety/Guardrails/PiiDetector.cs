@@ -54,15 +54,23 @@ internal sealed partial class PiiDetector : ITextDetector, IKnowsKinds
         var first = findings.Count;
         foreach (var (r, action, _) in _active)
         {
-            foreach (var m in r.Regex.EnumerateMatches(text))
+            var at = 0;
+            while (at <= text.Length)
             {
+                var matches = r.Regex.EnumerateMatches(text, at);
+                if (!matches.MoveNext()) break;
+                var m = matches.Current;
                 var match = text.Slice(m.Index, m.Length);
-                if (r.Validate is { } validate && !validate(match)) continue;
-                if (Allowed(match)) continue;
-                // The recognisers are in order of how specific they are: a number already taken as a card or an SSN is
-                // not also a phone number.
-                if (Overlaps(findings, first, m.Index, m.Length)) continue;
+                // A candidate that fails its check (or is already another entity) must not hide a shorter one starting
+                // inside it: the search resumes one character on, not after it. This also makes the findings depend only
+                // on the text from where a scan starts, so a stream scanned piece by piece finds what the whole text has.
+                if ((r.Validate is { } validate && !validate(match)) || Allowed(match) || Overlaps(findings, first, m.Index, m.Length))
+                {
+                    at = m.Index + 1;
+                    continue;
+                }
                 findings.Add(new TextFinding(r.Entity, m.Index, m.Length, action));
+                at = m.Index + Math.Max(m.Length, 1);
             }
         }
     }
@@ -111,7 +119,7 @@ internal sealed partial class PiiDetector : ITextDetector, IKnowsKinds
         new("IP_ADDRESS", Ipv4(), 15, 0.6, null),
         new("IP_ADDRESS", Ipv6(), 45, 0.6, Checks.Ipv6),
         new("MAC_ADDRESS", Mac(), 17, 0.5, null),
-        new("URL", Url(), 2100, 0.5, null),
+        new("URL", Url(), 512, 0.5, null),
         new("PHONE_NUMBER", Phone(), 24, 0.4, Checks.Phone),
     ];
 
@@ -155,7 +163,7 @@ internal sealed partial class PiiDetector : ITextDetector, IKnowsKinds
     private static partial Regex Ipv6();
     [GeneratedRegex(@"\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b|\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\b", RegexOptions.CultureInvariant)]
     private static partial Regex Mac();
-    [GeneratedRegex(@"\b(?:https?://|www\.)[^\s<>""']{1,2048}[^\s<>""'.,;:!?)\]]", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\b(?:https?://|www\.)[^\s<>""']{1,500}[^\s<>""'.,;:!?)\]]", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Url();
     [GeneratedRegex(@"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)", RegexOptions.CultureInvariant)]
     private static partial Regex Phone();

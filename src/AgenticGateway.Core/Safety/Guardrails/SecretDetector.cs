@@ -31,7 +31,7 @@ internal sealed partial class SecretDetector : ITextDetector, IKnowsKinds
         new("SendGridApiTokenDetector", SendGridKey(), 0, 69),
         new("TwilioKeyDetector", TwilioKey(), 0, 34),
         new("MailchimpDetector", MailchimpKey(), 0, 37),
-        new("JwtTokenDetector", Jwt(), 0, 6100),
+        new("JwtTokenDetector", Jwt(), 0, 2200),
         new("BasicAuthDetector", BasicAuth(), 1, 300),
         new("KeywordDetector", KeywordAssignment(), 2, 300),
     ];
@@ -112,7 +112,7 @@ internal sealed partial class SecretDetector : ITextDetector, IKnowsKinds
     private static partial Regex TwilioKey();
     [GeneratedRegex(@"\b[0-9a-f]{32}-us\d{1,2}\b", RegexOptions.CultureInvariant)]
     private static partial Regex MailchimpKey();
-    [GeneratedRegex(@"\beyJ[A-Za-z0-9_-]{8,2000}\.eyJ[A-Za-z0-9_-]{8,2000}\.[A-Za-z0-9_-]{8,2000}", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\beyJ[A-Za-z0-9_-]{8,700}\.eyJ[A-Za-z0-9_-]{8,700}\.[A-Za-z0-9_-]{8,700}", RegexOptions.CultureInvariant)]
     private static partial Regex Jwt();
     [GeneratedRegex(@"\b[a-z][a-z0-9+.-]{1,20}://[^:/?#@\s]{1,100}:([^:/?#@\s]{1,150})@", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex BasicAuth();

@@ -25,6 +25,9 @@ internal sealed class StreamScanner
     // same neighbour (\b, lookbehinds) the whole text has.
     private int _ctx;
     private Dictionary<string, int>? _masked;
+    // How much had arrived at the last scan: small deltas are gathered before the next one, so a detector with a long
+    // reach is not rerun over its whole window for every token (the output is the same, released a little later).
+    private int _scanned;
 
     public StreamScanner(ITextDetector detector) => _detector = detector;
 
@@ -54,7 +57,8 @@ internal sealed class StreamScanner
     {
         var text = _buf.AsSpan(0, _len);
         var reach = Math.Max(_detector.MaxMatchLength, 1);
-        if (!final && _len - _ctx <= reach) return "";
+        if (!final && (_len - _ctx <= reach || _len - _scanned < Math.Min(256, reach / 4 + 1))) return "";
+        _scanned = _len;
         _findings.Clear();
         _detector.Scan(text, _findings);
         // What starts in the released context was decided when it was released.
@@ -66,6 +70,7 @@ internal sealed class StreamScanner
             BlockMessage = _detector.BlockMessage(f);
             _len = 0;
             _ctx = 0;
+            _scanned = 0;
             return "";
         }
         TextMasker.Resolve(_findings);
@@ -102,13 +107,14 @@ internal sealed class StreamScanner
         }
         sb.Append(text[at..cut]);
 
-        if (final) { _len = 0; _ctx = 0; }
+        if (final) { _len = 0; _ctx = 0; _scanned = 0; }
         else
         {
             // Keep one released character as the next scan's left neighbour.
             var keep = cut - 1;
             text[keep..].CopyTo(_buf);
             _len -= keep;
+            _scanned = Math.Max(0, _scanned - keep);
             _ctx = 1;
         }
         return sb.ToString();
