@@ -19,7 +19,7 @@ namespace AgenticGateway.Guardrails;
 /// checked at its end, then released.
 /// </summary>
 internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation operation, Caller caller, string model, string requestId,
-    GuardrailSelection? requested, GuardrailDecisions decisions, Task<GuardrailResult>? duringCheck, ILogger logger) : IAnswerFilter
+    GuardrailSelection? requested, GuardrailDecisions decisions, Task<GuardrailResult>? duringCheck, JsonElement? schema, ILogger logger) : IAnswerFilter
 {
     private int _duringSettled;
 
@@ -61,7 +61,7 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
         if (await DuringAsync() is { } refused) return new AnswerFiltered(answer, refused);
         var post = runner.AnyFor(GuardrailMode.PostCall, caller, requested);
         var logging = runner.AnyFor(GuardrailMode.LoggingOnly, caller, requested);
-        if (!post && !logging) return new AnswerFiltered(answer, null);
+        if (!post && !logging && schema is null) return new AnswerFiltered(answer, null);
         JsonObject? root;
         try { root = JsonNode.Parse(answer.Span) as JsonObject; }
         catch (JsonException) { return new AnswerFiltered(answer, null); }
@@ -84,15 +84,50 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
         }
         if (logging && texts.Count > 0)
             decisions.Add((await runner.RunAsync(GuardrailMode.LoggingOnly, texts, caller, model, requestId, requested, ct)).Decisions);
+        if (schema is { } wanted && operation == LlmOperation.ChatCompletions && SchemaViolation(wanted, texts) is { } invalid)
+            return new AnswerFiltered(answer, invalid);
         if (!changed) return new AnswerFiltered(answer, null);
         var buffer = new ArrayBufferWriter<byte>(answer.Length + 64);
         using (var w = new Utf8JsonWriter(buffer, SseTexts.WriterOptions)) root.WriteTo(w);
         return new AnswerFiltered(buffer.WrittenMemory, null);
     }
 
+    /// <summary>
+    /// LiteLLM's enable_json_schema_validation: each choice's content is checked against the request's
+    /// response_format.json_schema.schema. An answer that does not match is the model's failure (502); a schema that
+    /// cannot be used is the request's (400).
+    /// </summary>
+    private ApiError? SchemaViolation(JsonElement wanted, IReadOnlyList<string> texts)
+    {
+        var started = Stopwatch.GetTimestamp();
+        foreach (var text in texts)
+        {
+            var result = JsonSchemaCheck.Check(wanted, text);
+            if (result.IsValid) continue;
+            decisions.Add(runner.Record(SchemaGuardrail, GuardrailMode.PostCall, GuardrailAction.Block,
+                new Dictionary<string, int> { ["json_schema"] = 1 }, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+            return result.Outcome == JsonSchemaOutcome.SchemaInvalid
+                ? ApiError.BadRequest(result.Message ?? "response_format.json_schema.schema is not usable", "response_format", "invalid_json_schema")
+                : new ApiError(502, $"The model's answer does not match response_format.json_schema: {result.Message}", "upstream_error", "json_schema_validation_failed");
+        }
+        decisions.Add(runner.Record(SchemaGuardrail, GuardrailMode.PostCall, GuardrailAction.Allow, new Dictionary<string, int>(), Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+        return null;
+    }
+
+    /// <summary>How the JSON schema check appears in metrics and the spend log.</summary>
+    private static readonly GuardrailDefinition SchemaGuardrail = new()
+    {
+        Name = "json_schema_validation",
+        Type = "json_schema_validation",
+        Modes = [GuardrailMode.PostCall],
+        Settings = new SchemaCheckSettings(),
+    };
+
+    private sealed record SchemaCheckSettings : GuardrailSettings;
+
     public IStreamAnswerFilter? ForStream()
     {
-        var post = runner.Selected(GuardrailMode.PostCall, caller, requested);
+        var post = runner.Selected(GuardrailMode.PostCall, caller, requested).Where(g => g is not LocalGuardrail l || l.Sees(GuardrailMode.PostCall)).ToList();
         var logging = runner.Selected(GuardrailMode.LoggingOnly, caller, requested);
         if (post.Count == 0 && logging.Count == 0 && duringCheck is null) return null;
         // Every guardrail local: checked as the stream passes. A remote one sees whole texts only: the stream is held.

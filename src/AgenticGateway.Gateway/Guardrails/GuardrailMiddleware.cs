@@ -72,8 +72,9 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
             decisions.Add((await runner.RunAsync(GuardrailMode.LoggingOnly, texts, caller, model, requestId, requested, context.RequestAborted)).Decisions);
         var duringCheck = during && texts.Count > 0
             ? runner.RunAsync(GuardrailMode.DuringCall, texts, caller, model, requestId, requested, context.RequestAborted).AsTask() : null;
-        var filter = post || duringCheck is not null || (logging && hasOutput)
-            ? new GuardrailAnswerFilter(runner, operation, caller, model, requestId, requested, decisions, duringCheck, logger)
+        var schema = operation == LlmOperation.ChatCompletions && runner.Options.JsonSchemaValidation && !llm.Parsed.Stream ? ResponseSchema(llm.Body.Span) : null;
+        var filter = post || duringCheck is not null || (logging && hasOutput) || schema is not null
+            ? new GuardrailAnswerFilter(runner, operation, caller, model, requestId, requested, decisions, duringCheck, schema, logger)
             : null;
         if (filter is not null) context.Features.Set<IAnswerFilter>(filter);
         // The cache (after this middleware) keys answers on the output guardrails in effect: a masked answer is never
@@ -89,6 +90,17 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
             // A call that failed before its answer: the during_call decision is still the request's.
             if (filter is not null) await filter.SettleAsync();
         }
+    }
+
+    /// <summary>The request's response_format.json_schema.schema, when it asks for one (checked on the answer).</summary>
+    private static JsonElement? ResponseSchema(ReadOnlySpan<byte> body)
+    {
+        if (body.IndexOf("\"json_schema\""u8) < 0) return null;
+        using var doc = JsonDocument.Parse(body.ToArray());
+        return doc.RootElement.TryGetProperty("response_format", out var format) && format.ValueKind == JsonValueKind.Object
+            && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "json_schema"
+            && format.TryGetProperty("json_schema", out var js) && js.ValueKind == JsonValueKind.Object && js.TryGetProperty("schema", out var schema)
+            ? schema.Clone() : null;
     }
 
     /// <summary>LiteLLM's x-litellm-applied-guardrails: the guardrails in effect for the request, by name.</summary>

@@ -23,7 +23,18 @@ internal sealed class LocalGuardrail(GuardrailDefinition definition, ITextDetect
     public GuardrailDefinition Definition { get; } = definition;
     public ITextDetector Detector { get; } = detector;
 
-    public ValueTask<GuardrailVerdict> CheckAsync(GuardrailCheck check, CancellationToken ct) => ValueTask.FromResult(Check(check.Texts));
+    // Presidio's presidio_filter_scope: which way the guardrail looks (the request, the answer, or both).
+    private readonly PiiFilterScope _scope = definition.Settings is PresidioSettings p ? p.FilterScope : PiiFilterScope.Both;
+
+    /// <summary>Whether it checks texts of this mode: an input-only guardrail leaves outputs alone, and the other way round.</summary>
+    public bool Sees(GuardrailMode mode)
+    {
+        var output = mode is GuardrailMode.PostCall or GuardrailMode.PostMcpCall or GuardrailMode.SandboxOutput;
+        return _scope switch { PiiFilterScope.Input => !output, PiiFilterScope.Output => output, _ => true };
+    }
+
+    public ValueTask<GuardrailVerdict> CheckAsync(GuardrailCheck check, CancellationToken ct) =>
+        ValueTask.FromResult(Sees(check.Mode) ? Check(check.Texts) : GuardrailVerdict.Allowed);
 
     public GuardrailVerdict Check(IReadOnlyList<string> texts)
     {

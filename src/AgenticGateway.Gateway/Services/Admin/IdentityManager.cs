@@ -134,7 +134,7 @@ internal sealed partial class IdentityManager(IIdentityStore store, IKeyStore ke
         TeamAlias = r.Has("team_alias") ? r.String("team_alias") : t.TeamAlias,
         Models = r.StringList("models") ?? t.Models,
         Limits = r.Limits(t.Limits),
-        Metadata = r.ObjectText("metadata") ?? t.Metadata,
+        Metadata = r.Metadata(t.Metadata),
         Blocked = r.Bool("blocked") ?? t.Blocked,
         OrganizationId = r.Has("organization_id") ? r.String("organization_id") : t.OrganizationId,
         ModelAliases = r.StringMap("model_aliases") ?? t.ModelAliases,

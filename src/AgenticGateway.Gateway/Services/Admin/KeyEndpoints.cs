@@ -188,6 +188,23 @@ internal sealed class KeyRequest(JsonElement? body, IQueryCollection query, stri
     }
 
     /// <summary>
+    /// The metadata to store over <paramref name="current"/>: the body's <c>metadata</c> (absent keeps the current one),
+    /// with LiteLLM's top-level <c>guardrails</c> (names) and <c>disable_global_guardrails</c> of /key/generate,
+    /// /key/update, /team/new and /team/update put into it, where LiteLLM keeps them (docs proxy/guardrails/quick_start.md).
+    /// </summary>
+    public string Metadata(string current)
+    {
+        var given = ObjectText("metadata");
+        if (!Has("guardrails") && !Has("disable_global_guardrails")) return given ?? current;
+        var names = StringList("guardrails");
+        var disable = Bool("disable_global_guardrails");
+        var metadata = System.Text.Json.Nodes.JsonNode.Parse(given ?? current) as System.Text.Json.Nodes.JsonObject ?? [];
+        if (names is not null) metadata["guardrails"] = new System.Text.Json.Nodes.JsonArray([.. names.Select(n => (System.Text.Json.Nodes.JsonNode?)n)]);
+        if (disable is { } d) metadata["disable_global_guardrails"] = d;
+        return metadata.ToJsonString();
+    }
+
+    /// <summary>
     /// LiteLLM's object_permission over <paramref name="current"/>: absent or null keeps it; an object replaces the
     /// fields it sends and keeps the others (LiteLLM's merge on /key/update and /team/update).
     /// </summary>

@@ -196,7 +196,7 @@ internal sealed class KeyManager(IKeyStore store, IIdentityStore identities, Key
             Models = r.StringList("models") ?? key.Models,
             Aliases = r.StringMap("aliases") ?? key.Aliases,
             Limits = r.Limits(key.Limits),
-            Metadata = r.ObjectText("metadata") ?? key.Metadata,
+            Metadata = r.Metadata(key.Metadata),
             Tags = r.StringList("tags") ?? key.Tags,
             ObjectPermission = r.Permission("object_permission", key.ObjectPermission),
             Blocked = r.Bool("blocked") ?? key.Blocked,
