@@ -20,7 +20,7 @@ internal sealed record PipelineOptions
         Routers = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, RouterDefinition>
         {
             // OpenAI's and Anthropic's LLM routes (chat, completions, embeddings, messages, count_tokens, models).
-            ["llm"] = new("llm", ["in-flight", "budget", "rate-limit"]),
+            ["llm"] = new("llm", ["in-flight", "budget", "rate-limit", "cache"]),
             ["sandboxes"] = new("sandboxes", []),
             // The MCP gateway (/mcp): its limits are per tool, inside the service.
             ["mcp"] = new("mcp", []),
@@ -34,6 +34,7 @@ internal sealed record PipelineOptions
             ["in-flight"] = new("in-flight"),
             ["budget"] = new("budget"),
             ["rate-limit"] = new("rate-limit"),
+            ["cache"] = new("cache"),
         }),
         Services = ImmutableDictionary.CreateRange(StringComparer.Ordinal, new Dictionary<string, ServiceDefinition>
         {

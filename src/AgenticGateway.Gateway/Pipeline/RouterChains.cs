@@ -8,7 +8,7 @@ namespace AgenticGateway.Pipeline;
 /// Each router's middlewares as instances, in configuration order, built once per configuration snapshot (a reload
 /// builds them anew). Middleware types are chosen by name.
 /// </summary>
-internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware budget, RateLimitMiddleware rateLimit)
+internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware budget, RateLimitMiddleware rateLimit, IServiceProvider services)
 {
     private volatile Built? _built;
 
@@ -29,6 +29,8 @@ internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware
         InFlightMiddleware.Type => inFlight,
         BudgetMiddleware.Type => budget,
         RateLimitMiddleware.Type => rateLimit,
+        // Caching/ builds on Pipeline/, so the cache is found by its type name here rather than referenced.
+        "cache" => services.GetRequiredKeyedService<IRouterMiddleware>("cache"),
         _ => throw new InvalidOperationException($"unknown middleware type '{definition.Type}'"),
     };
 }

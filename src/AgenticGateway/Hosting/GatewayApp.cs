@@ -146,6 +146,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<Pipeline.Middlewares.BudgetMiddleware>();
         builder.Services.AddSingleton<Pipeline.Middlewares.RateLimitMiddleware>();
         builder.Services.AddSingleton<RouterChains>();
+        Caching.CacheMiddleware.AddCache(builder.Services);
         builder.Services.AddSingleton(new RecentRequests());
         AddSandboxes(builder.Services, options);
         Services.Mcp.McpEndpoints.AddMcpGateway(builder.Services);
