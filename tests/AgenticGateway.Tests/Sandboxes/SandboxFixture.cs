@@ -15,13 +15,14 @@ internal sealed class SandboxGateway : IAsyncDisposable
     public GatewayServer Server => _gateway;
 
     public static async Task<SandboxGateway> StartAsync(string sandboxes = "pools: {python: {min_ready: 1, max_total: 30}}", string? dataDirectory = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, string extra = "")
     {
         var yaml = $"""
             master_key: {Master}
             models:
               - {"{"}name: gpt-4o, provider: mock{"}"}
             sandboxes: {"{"}{sandboxes}{"}"}
+            {extra}
             """;
         return new SandboxGateway(await GatewayServer.StartAsync(yaml, dataDirectory: dataDirectory, services: services));
     }

@@ -133,7 +133,7 @@ internal static class ExecuteEndpoints
         var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails, events, caller, requestId, ct);
         if (check is { Blocked: true })
         {
-            await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this run"), "invalid_request_error", "guardrail_blocked"));
+            await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this run"), "invalid_request_error", "guardrail_violation"));
             return;
         }
         if (stream)

@@ -157,14 +157,14 @@ public class RemoteGuardrailSettingsTests
                   mode: "pre_call"
                   api_key: os.environ/OPENAI_API_KEY
                   model: "omni-moderation-latest"
-                default_on: true
+                  default_on: true
             """);
         Assert.Equal(2, options.Guardrails.Length);
         var webhook = Assert.IsType<GenericGuardrailApiSettings>(options.Guardrails[0].Settings);
         Assert.Equal("https://your-guardrail-api.com/beta/litellm_basic_guardrail_api", webhook.Endpoint.ToString());
         Assert.Equal([GuardrailMode.PreCall, GuardrailMode.PostCall, GuardrailMode.PreMcpCall, GuardrailMode.PostMcpCall, GuardrailMode.SandboxOutput], options.Guardrails[0].Modes.ToArray());
         var moderation = Assert.IsType<OpenAiModerationSettings>(options.Guardrails[1].Settings);
-        Assert.Equal("sk-test", moderation.ApiKey);
+        Assert.Equal("omni-moderation-latest", moderation.Model);
         Assert.True(options.Guardrails[1].DefaultOn);
     }
 

@@ -1,0 +1,87 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using AgenticGateway.Tests.Sandboxes;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace AgenticGateway.Tests.Guardrails.Tools;
+
+/// <summary>sandbox_output guardrails on real runs (bubblewrap): the execute API's JSON and SSE, and the sandbox MCP server's results.</summary>
+[Trait("Category", "sandbox")]
+public class SandboxOutputGuardrailsTests : IAsyncLifetime
+{
+    private SandboxGateway _sandboxes = null!;
+
+    public async Task InitializeAsync() => _sandboxes = await SandboxGateway.StartAsync(extra: """
+        guardrails:
+          - guardrail_name: sandbox-pii
+            litellm_params:
+              guardrail: presidio
+              mode: sandbox_output
+              pii_entities_config:
+                EMAIL_ADDRESS: MASK
+                CREDIT_CARD: BLOCK
+              default_on: true
+        """);
+
+    public async Task DisposeAsync() => await _sandboxes.DisposeAsync();
+
+    [Fact]
+    public async Task Printed_output_is_masked_even_when_an_address_is_printed_in_two_writes()
+    {
+        var id = await _sandboxes.CreateAsync();
+        var result = await _sandboxes.ExecAsync(id, "import sys\nsys.stdout.write('mail ann@exa'); sys.stdout.flush()\nsys.stdout.write('mple.com now\\n')\nprint('bob@example.org', file=sys.stderr)");
+        Assert.Equal("mail <EMAIL_ADDRESS> now\n", result.GetProperty("stdout").GetString());
+        Assert.Equal("<EMAIL_ADDRESS>\n", result.GetProperty("stderr").GetString());
+    }
+
+    [Fact]
+    public async Task A_streamed_run_is_released_masked_as_the_same_events()
+    {
+        var id = await _sandboxes.CreateAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sandboxes/{id}/execute")
+        {
+            Content = new StringContent("""{"code":"print('write to ann@example.com')","stream":true}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Authorization", "Bearer " + SandboxGateway.Master);
+        using var response = await _sandboxes.Server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("event: stdout", text);
+        Assert.Contains("event: done", text);
+        // The SSE writer escapes '<' and '>' in JSON; the data decodes to the masked text.
+        Assert.Contains("write to \\u003CEMAIL_ADDRESS\\u003E", text);
+        Assert.DoesNotContain("ann@example.com", text);
+    }
+
+    [Fact]
+    public async Task A_blocked_entity_refuses_the_output_with_a_400()
+    {
+        var id = await _sandboxes.CreateAsync();
+        var (status, body) = await _sandboxes.PostAsync($"/v1/sandboxes/{id}/execute", """{"code":"print('4111 1111 1111 1111')"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = body.GetProperty("error");
+        Assert.Equal("guardrail_violation", error.GetProperty("code").GetString());
+        Assert.Contains("The guardrail 'sandbox-pii' blocked the output of this run", error.GetProperty("message").GetString());
+        Assert.DoesNotContain("4111", body.ToString());
+    }
+
+    [Fact]
+    public async Task The_sandbox_mcp_servers_results_are_sandbox_output_too()
+    {
+        var key = await _sandboxes.NewKeyAsync();
+        await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(_sandboxes.Server.Url + "/mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = "Bearer " + key },
+        }));
+        var result = await client.CallToolAsync("sandbox-run_code", new Dictionary<string, object?> { ["code"] = "print('ann' + '@example.com')" });
+        var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+        Assert.Contains("<EMAIL_ADDRESS>", text);
+        Assert.DoesNotContain("ann@example.com", text);
+        if (result.StructuredContent is { } structured) Assert.DoesNotContain("ann@example.com", structured.GetRawText());
+    }
+}
