@@ -67,7 +67,8 @@ public sealed class CacheConfigTests
         var result = Load(Models + "\nlitellm_settings:\n  cache: true\n  cache_params: {type: redis}\nrouter_settings:\n  redis_url: redis://shared:6379\n");
         Assert.Equal("redis://shared:6379", result.Options!.Cache.RedisUrl);
         var none = Load(Models + "\nlitellm_settings:\n  cache: true\n  cache_params: {type: redis}\n");
-        Assert.Contains(none.Errors, e => e.Contains("cache_params.type") && e.Contains("needs a Redis"));
+        Assert.Equal("redis://localhost:6379", none.Options!.Cache.RedisUrl);
+        Assert.Contains(none.Warnings, w => w.Contains("cache_params.type") && w.Contains("names no Redis"));
     }
 
     [Fact]
@@ -117,11 +118,14 @@ public sealed class CacheConfigTests
     [InlineData("disk", "disk cache is not offered")]
     [InlineData("qdrant-semantic", "Qdrant semantic cache is not offered")]
     [InlineData("memcached", "unknown cache type")]
-    public void Backends_not_offered_are_errors_that_say_what_to_use(string type, string message)
+    public void Backends_not_offered_say_what_to_use_warning_in_LiteLLM_files_and_refused_in_ours(string type, string message)
     {
-        var result = Load(Models + $"\nlitellm_settings:\n  cache: true\n  cache_params: {{type: {type}}}\n");
-        Assert.Null(result.Options);
-        Assert.Contains(result.Errors, e => e.Contains("litellm_settings.cache_params.type") && e.Contains(message));
+        var result = Load(Models + $"\nlitellm_settings:\n  cache: true\n  cache_params: {{type: {type}, s3_bucket_name: b}}\n");
+        Assert.False(result.Options!.Cache.Enabled);
+        Assert.Contains(result.Warnings, w => w.Contains("litellm_settings.cache_params.type") && w.Contains(message) && w.Contains("the cache is off"));
+        var own = Load($"models:\n  - {{name: gpt-4o, provider: mock}}\ncache:\n  type: {type}\n");
+        Assert.Null(own.Options);
+        Assert.Contains(own.Errors, e => e.Contains("cache.type") && e.Contains(message));
     }
 
     [Fact]
