@@ -53,27 +53,29 @@ internal static class CacheConfigReader
     {
         var issues = p.Context.Issues;
         var type = (p.String("type") ?? "local").ToLowerInvariant();
-        switch (type)
+        // A backend the gateway does not offer: an error in our schema; in a LiteLLM file a warning and no cache, so a
+        // migrating config still starts (every request then reaches a model, as the warning says).
+        string? refused = type switch
         {
-            case "local" or "redis" or "redis-semantic":
-                break;
+            "local" or "redis" or "redis-semantic" => null,
             // Valkey speaks Redis' protocol, and the semantic index is the gateway's own (kept in Redis), so a Valkey
             // semantic cache is the same thing here.
-            case "valkey-semantic":
-                type = "redis-semantic";
-                break;
-            case "qdrant-semantic":
-                issues.Error(p.Child("type"), "the Qdrant semantic cache is not offered: use type: redis-semantic (the gateway keeps its own vector index, shared through Redis)");
-                break;
-            case "s3" or "gcs" or "azure-blob" or "azure_blob":
-                issues.Error(p.Child("type"), $"the {type} cache is not offered: use type: redis (shared by replicas) or local");
-                break;
-            case "disk":
-                issues.Error(p.Child("type"), "the disk cache is not offered: use type: local (in memory) or redis (survives restarts, shared by replicas)");
-                break;
-            default:
-                issues.Error(p.Child("type"), $"unknown cache type '{type}': expected local, redis or redis-semantic");
-                break;
+            "valkey-semantic" => null,
+            "qdrant-semantic" => "the Qdrant semantic cache is not offered: use type: redis-semantic (the gateway keeps its own vector index, shared through Redis)",
+            "s3" or "gcs" or "azure-blob" or "azure_blob" => $"the {type} cache is not offered: use type: redis (shared by replicas) or local",
+            "disk" => "the disk cache is not offered: use type: local (in memory) or redis (survives restarts, shared by replicas)",
+            _ => $"unknown cache type '{type}': expected local, redis or redis-semantic",
+        };
+        if (type == "valkey-semantic") type = "redis-semantic";
+        if (refused is not null)
+        {
+            if (strict) issues.Error(p.Child("type"), refused);
+            else
+            {
+                issues.Warning(p.Child("type"), refused + "; the cache is off");
+                foreach (var key in p.Keys.ToList()) p.MarkRead(key);
+                return CacheOptions.Off;
+            }
         }
         var options = DefaultFor(type, null);
 
@@ -128,7 +130,11 @@ internal static class CacheConfigReader
         {
             redis ??= RedisFromEnvironment(p.Context.Env) ?? storageRedis;
             if (redis is null)
-                issues.Error(p.Child("type"), $"a {type} cache needs a Redis: set cache_params host/port/password or url, REDIS_HOST/REDIS_URL, or router_settings.redis_url");
+            {
+                // LiteLLM's Redis client then connects to its default, localhost:6379; so does the gateway, and says so.
+                issues.Warning(p.Child("type"), $"a {type} cache names no Redis (cache_params host/port/password or url, REDIS_HOST/REDIS_URL, or router_settings.redis_url): using redis://localhost:6379");
+                redis = "redis://localhost:6379";
+            }
             options = options with { RedisUrl = redis };
         }
         else if (redis is not null)

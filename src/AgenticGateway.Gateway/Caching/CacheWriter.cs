@@ -8,7 +8,7 @@ namespace AgenticGateway.Caching;
 /// the entry is dropped and counted — a store is best effort, a later identical request simply misses and is stored
 /// then. Entries in the queue when the gateway stops are written before it exits.
 /// </summary>
-internal sealed partial class CacheWriter(ILogger<CacheWriter> logger) : BackgroundService
+internal sealed partial class CacheWriter(CacheStores stores, Runtime.RuntimeHolder runtimes, ILogger<CacheWriter> logger) : BackgroundService
 {
     internal const int Capacity = 1024;
 
@@ -29,6 +29,8 @@ internal sealed partial class CacheWriter(ILogger<CacheWriter> logger) : Backgro
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The configured backend is opened at start, so a Redis cache is connected before the first request needs it.
+        stores.For(runtimes.Current.Options.Cache);
         // Not stoppingToken for the reads: the queue is drained on shutdown (completed in StopAsync).
         await foreach (var work in _queue.Reader.ReadAllAsync(CancellationToken.None))
         {

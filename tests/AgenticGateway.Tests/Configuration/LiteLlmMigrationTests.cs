@@ -149,14 +149,14 @@ public class LiteLlmMigrationTests
               - model_name: sm
                 litellm_params: {model: sagemaker/my-endpoint}
             litellm_settings:
-              cache: true
+              telemetry: false
             """, strict: true);
         Assert.Null(result.Options);
         var error = Assert.Single(result.Errors);
         Assert.StartsWith("model_list[1].litellm_params.model: provider 'sagemaker' is not served by this gateway (model group 'sm', sagemaker/my-endpoint); providers served: ", error, StringComparison.Ordinal);
         Assert.EndsWith("; see docs/litellm-compatibility.md", error, StringComparison.Ordinal);
         Assert.DoesNotContain("the other models start", error, StringComparison.Ordinal);
-        Assert.Contains(result.Warnings, w => w.StartsWith("litellm_settings.cache: not supported", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.StartsWith("litellm_settings.telemetry: not supported", StringComparison.Ordinal));
     }
 
     [Fact]
