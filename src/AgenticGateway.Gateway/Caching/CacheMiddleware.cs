@@ -63,6 +63,10 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
             return await BypassAsync(context, next, llm);
         }
         headers["x-litellm-cache-key"] = key;
+        // The semantic index is searched per partition too; the output guardrails in effect are part of it, as they are
+        // of the exact key, so a request never meets an answer stored under other output guardrails by meaning either.
+        var guardrails = context.Features.Get<OutputGuardrails>()?.Names;
+        var semanticPartition = guardrails is { Count: > 0 } ? partition + "|post_call:" + string.Join(',', guardrails) : partition;
 
         SemanticQuery? query = null;
         if (!control.NoCache)
@@ -70,7 +74,7 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
             var now = time.GetUtcNow();
             var entry = await store.GetAsync(key, context.RequestAborted);
             if (Fresh(entry, partition, control, now)) return await ReplayAsync(context, llm, caller, entry!, semanticHit: false);
-            if (semantic is not null && options.Semantic is not null && (query = SemanticText.Query(llm, caller, context.RequestId(), partition)) is not null
+            if (semantic is not null && options.Semantic is not null && (query = SemanticText.Query(llm, caller, context.RequestId(), semanticPartition)) is not null
                 && await semantic.FindAsync(query, context.RequestAborted) is { } match
                 && match.Key != key && await store.GetAsync(match.Key, context.RequestAborted) is var similar && Fresh(similar, partition, control, now)
                 && similar!.Stream == llm.Parsed.Stream)
@@ -80,7 +84,7 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
         else statistics.Bypass(llm.Group.Name);
         headers["x-agw-cache"] = control.NoCache ? "bypass" : "miss";
         if (control.NoStore) return await next.InvokeAsync(context);
-        return await ServeAndStoreAsync(context, next, llm, caller, store, key, partition, callType, control, options, query);
+        return await ServeAndStoreAsync(context, next, llm, caller, store, key, partition, semanticPartition, callType, control, options, query);
     }
 
     private async ValueTask<ApiError?> BypassAsync(HttpContext context, RouterNext next, LlmRequest llm)
@@ -95,7 +99,7 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
         entry is not null && entry.ExpiresAt > now && entry.Partition == partition && (control.MaxAge is not { } age || now - entry.CreatedAt <= age);
 
     private async ValueTask<ApiError?> ServeAndStoreAsync(HttpContext context, RouterNext next, LlmRequest llm, Caller caller, ICacheStore store, string key,
-        string partition, string callType, CacheControl control, CacheOptions options, SemanticQuery? query)
+        string partition, string semanticPartition, string callType, CacheControl control, CacheOptions options, SemanticQuery? query)
     {
         var original = context.Response.Body;
         // The answer is as old as the request: s-maxage and the TTL count from when it was asked.
@@ -122,7 +126,7 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
             if (!Storable(context, llm, captured)) return;
             var x = (LlmExchange)context.Features.Get<ILlmOutcome>()!;
             var index = semantic is not null && options.Semantic is not null ? semantic : null;
-            if (index is not null) query ??= SemanticText.Query(llm, caller, context.RequestId(), partition);
+            if (index is not null) query ??= SemanticText.Query(llm, caller, context.RequestId(), semanticPartition);
             var entry = new CacheEntry
             {
                 Key = key, Partition = partition, ModelGroup = llm.Group.Name, UserId = caller.Key?.UserId, CallType = callType, Stream = llm.Parsed.Stream,

@@ -43,6 +43,13 @@ public sealed class SemanticCacheRedisTests : IAsyncLifetime
               similarity_threshold: 0.8
               redis_semantic_cache_embedding_model: embedder
               max_temperature: 1.0
+            guardrails:
+              - guardrail_name: mask-email
+                litellm_params:
+                  guardrail: presidio
+                  mode: post_call
+                  pii_entities_config:
+                    EMAIL_ADDRESS: MASK
             """;
         // Two replicas sharing Redis (each its own data directory: the second acts through the master key with the tenant's partition named).
         _one = await GatewayServer.StartAsync(yaml);
@@ -115,6 +122,39 @@ public sealed class SemanticCacheRedisTests : IAsyncLifetime
         Assert.Equal("temperature", (await LookupAsync(_one, _teamA, "What's the current population of Tokyo according to the latest official census data", ""","temperature":1.5""")).GetProperty("semantic").GetProperty("refused").GetString());
         // Within the temperature limit, a rewording hits.
         Assert.True((await LookupAsync(_one, _teamA, "What's the current population of Tokyo according to the latest official census data", ""","temperature":0.7""")).GetProperty("hit").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_semantic_match_never_serves_an_answer_stored_under_other_output_guardrails()
+    {
+        // Two keys of one team: one with an output guardrail masking emails (from its metadata), one without.
+        var (_, team) = await _one.AdminAsync("/team/new", """{"team_alias":"guarded"}""", Master);
+        var teamId = team.GetProperty("team_id").GetString()!;
+        var plain = await Key(teamId);
+        var (status, generated) = await _one.AdminAsync("/key/generate", $$"""{"team_id":"{{teamId}}","metadata":{"guardrails":["mask-email"]}}""", Master);
+        Assert.True(status == HttpStatusCode.OK, generated.ToString());
+        var guarded = generated.GetProperty("key").GetString()!;
+        const string answer = ",\"mock_response\":\"Write to jane.doe@example.com about the trip.\"";
+
+        async Task<(string Cache, string Body)> AskAsync(string key, string question)
+        {
+            using var response = await _one.PostJsonAsync("/v1/chat/completions", Request(question, answer), configure: r => r.Headers.Authorization = new("Bearer", key));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, body);
+            return (response.Headers.GetValues("x-agw-cache").Single(), body);
+        }
+
+        Assert.Equal("miss", (await AskAsync(plain, "Where should I write about planning the summer trip to Lisbon?")).Cache);
+        // The unmasked answer is stored (through the background writer) and a rewording by the same key finds it by meaning.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!(await LookupAsync(_one, plain, "Where should I write about planning the summer trip to Lisbon?", answer)).GetProperty("hit").GetBoolean() && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        // The guarded key's rewording must not be served that answer: its output guardrails differ, so it goes to the model and is masked.
+        var (cache, body) = await AskAsync(guarded, "where should i write about planning the summer trip to lisbon");
+        Assert.NotEqual("semantic-hit", cache);
+        Assert.DoesNotContain("jane.doe@example.com", body);
+        Assert.Contains("<EMAIL_ADDRESS>", body);
+        Assert.Equal("semantic-hit", (await AskAsync(plain, "where should i write about planning the summer trip to lisbon")).Cache);
     }
 
     [Fact]
