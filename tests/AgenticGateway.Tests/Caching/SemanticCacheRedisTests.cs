@@ -131,7 +131,7 @@ public sealed class SemanticCacheRedisTests : IAsyncLifetime
         var (_, team) = await _one.AdminAsync("/team/new", """{"team_alias":"guarded"}""", Master);
         var teamId = team.GetProperty("team_id").GetString()!;
         var plain = await Key(teamId);
-        var (status, generated) = await _one.AdminAsync("/key/generate", $$"""{"team_id":"{{teamId}}","metadata":{"guardrails":["mask-email"]}}""", Master);
+        var (status, generated) = await _one.AdminAsync("/key/generate", $$$"""{"team_id":"{{{teamId}}}","metadata":{"guardrails":["mask-email"]}}""", Master);
         Assert.True(status == HttpStatusCode.OK, generated.ToString());
         var guarded = generated.GetProperty("key").GetString()!;
         const string answer = ",\"mock_response\":\"Write to jane.doe@example.com about the trip.\"";
