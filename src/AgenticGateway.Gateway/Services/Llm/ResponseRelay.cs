@@ -59,6 +59,9 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                 var filtered = await filter.FilterAsync(answer, x.Http.RequestAborted);
                 if (filtered.Blocked is { } blocked) return Refused(x, d, blocked);
                 answer = filtered.Answer;
+                // A Responses call stores its answer for retrieve and previous_response_id: the stored one must be
+                // what the client got, never the text the guardrail masked.
+                if (x.Responses is { } call && x.Operation == LlmOperation.Responses) call.FinalResponse = answer.ToArray();
             }
             x.ResponseId = ResponseIds.Read(answer.Span);
             var http = x.Http.Response;
@@ -122,6 +125,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                         if (!committed && filtered!.WrittenCount == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
                         if (!committed) CommitStream();
                         x.StreamedEvents += CountEvents(filtered!.WrittenSpan);
+                        KeepFilteredFinal(x, filtered.WrittenSpan);
                         await ForwardAsync(x, filtered.WrittenMemory, clientAborted);
                     }
                     else
@@ -152,6 +156,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                     {
                         if (!committed) CommitStream();
                         x.StreamedEvents += CountEvents(filtered.WrittenSpan);
+                        KeepFilteredFinal(x, filtered.WrittenSpan);
                         await ForwardAsync(x, filtered.WrittenMemory, clientAborted);
                         filtered.ResetWrittenCount();
                     }
@@ -283,7 +288,8 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                     if (read == 0 && await filter.CompleteAsync(filtered!, clientAborted) is { } stoppedAtEnd) return Stop(stoppedAtEnd);
                     x.ResponseId ??= ResponseIds.ReadFirstEvent(output.WrittenSpan);
                     output.ResetWrittenCount();
-                    filtered!.WrittenSpan.CopyTo(output.GetSpan(filtered.WrittenCount));
+                    KeepFilteredFinal(x, filtered!.WrittenSpan);
+                    filtered.WrittenSpan.CopyTo(output.GetSpan(filtered.WrittenCount));
                     output.Advance(filtered.WrittenCount);
                     filtered.ResetWrittenCount();
                 }
@@ -356,6 +362,43 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         var buffer = new ArrayBufferWriter<byte>(256);
         new AgenticGateway.Responses.ResponsesEvents().Error(buffer, error.Code ?? error.Type, error.Message, error.Param);
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// A guardrail-filtered Responses stream: the response object of its last response.completed or
+    /// response.incomplete event (as the client got it, masked) becomes the call's final response, so the store keeps
+    /// that and not the translator's unfiltered copy.
+    /// </summary>
+    private static void KeepFilteredFinal(LlmExchange x, ReadOnlySpan<byte> events)
+    {
+        if (x.Responses is not { } call || x.Operation != LlmOperation.Responses) return;
+        if (events.IndexOf("\"response.completed\""u8) < 0 && events.IndexOf("\"response.incomplete\""u8) < 0) return;
+        while (events.Length > 0)
+        {
+            var end = events.IndexOf("\n\n"u8);
+            var evt = end < 0 ? events : events[..end];
+            events = end < 0 ? default : events[(end + 2)..];
+            while (evt.Length > 0)
+            {
+                var lineEnd = evt.IndexOf((byte)'\n');
+                var line = lineEnd < 0 ? evt : evt[..lineEnd];
+                evt = lineEnd < 0 ? default : evt[(lineEnd + 1)..];
+                if (!line.StartsWith("data:"u8)) continue;
+                try
+                {
+                    using var doc = System.Text.Json.JsonDocument.Parse(line[5..].ToArray());
+                    var root = doc.RootElement;
+                    if (root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("type", out var type)
+                        && type.ValueKind == System.Text.Json.JsonValueKind.String && type.GetString() is "response.completed" or "response.incomplete"
+                        && root.TryGetProperty("response", out var response) && response.ValueKind == System.Text.Json.JsonValueKind.Object)
+                        call.FinalResponse = System.Text.Encoding.UTF8.GetBytes(response.GetRawText());
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    // Not an event we can read: the client got it as it is; nothing to keep from it.
+                }
+            }
+        }
     }
 
     /// <summary>Writes complete events to the client, leaving out the usage chunk the gateway asked for itself.</summary>
