@@ -25,13 +25,23 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
     {
         byte[] buffer;
         int length;
+        var limit = x.Runtime.Options.Server.MaxResponseBodyBytes is { } configured ? (int)Math.Min(configured, MaxBufferedBody) : MaxBufferedBody;
         try
         {
-            (buffer, length) = await ReadAllAsync(response.Content, MaxBufferedBody, attemptToken);
+            (buffer, length) = await ReadAllAsync(response.Content, limit, attemptToken);
+        }
+        catch (AnswerTooLargeException) when (limit < MaxBufferedBody)
+        {
+            return AnswerTooLarge(d, limit);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
             return new UpstreamFailure(FailureKind.Connection, 502, $"reading the response from {d.Id} failed: {ex.Message}");
+        }
+        if (length > limit)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return AnswerTooLarge(d, limit);
         }
         try
         {
@@ -539,6 +549,13 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         if (UsageReader.TryRead(line.Trim(" \r"u8), out var usage) && usage is not null) x.Usage = usage;
     }
 
+    // LiteLLM's max_response_size_mb: an answer over it is not relayed (another deployment may answer shorter).
+    private static UpstreamFailure AnswerTooLarge(Deployment d, int limit) =>
+        new(FailureKind.InvalidResponse, 502, $"the answer from {d.Id} is larger than max_response_size_mb ({limit} bytes)");
+
+    /// <summary>A body over the read limit (an <see cref="IOException"/>, as a broken read is, where no limit was configured).</summary>
+    private sealed class AnswerTooLargeException(string message) : IOException(message);
+
     private static async Task<(byte[] Buffer, int Length)> ReadAllAsync(HttpContent content, int max, CancellationToken cancellationToken)
     {
         var declared = content.Headers.ContentLength;
@@ -551,7 +568,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
             {
                 if (length == buffer.Length)
                 {
-                    if (buffer.Length >= max) throw new IOException($"response body larger than {max} bytes");
+                    if (buffer.Length >= max) throw new AnswerTooLargeException($"response body larger than {max} bytes");
                     var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, max));
                     buffer.AsSpan(0, length).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(buffer);
