@@ -61,6 +61,8 @@ internal sealed record ServerOptions
     public string? MetricsUrls { get; init; }
     /// <summary>Largest accepted request body. Default 32 MiB: base64 images make chat bodies large.</summary>
     public long MaxRequestBodyBytes { get; init; } = 32 * 1024 * 1024;
+    /// <summary>Largest JSON answer relayed from a provider (LiteLLM's max_response_size_mb); null: the relay's own bound.</summary>
+    public long? MaxResponseBodyBytes { get; init; }
     /// <summary>Also send LiteLLM's x-litellm-* response headers (on by default when a LiteLLM config is loaded).</summary>
     public bool LiteLlmHeaders { get; init; }
 }

@@ -127,6 +127,9 @@ internal static class LiteLlmMapper
             if (gs.String("database_url") is { Length: > 0 } db) storage = storage with { DatabaseUrl = new Secret(db) };
             jwt = LiteLlmSecurity.CheckGeneralSettings(gs);
             passThrough = PassThroughReader.Read(gs, "pass_through_endpoints", strict: false);
+            // LiteLLM's request and response size limits, in MB (its docs' example sets a tiny request limit to see the refusal).
+            if (gs.Double("max_request_size_mb", 0) is { } requestMb) server = server with { MaxRequestBodyBytes = Math.Max(1, (long)(requestMb * 1024 * 1024)) };
+            if (gs.Double("max_response_size_mb", 0) is { } responseMb) server = server with { MaxResponseBodyBytes = Math.Max(1, (long)(responseMb * 1024 * 1024)) };
             LiteLlmFeatures.ReportUnknownKeys(gs, "general_settings");
         }
         LiteLlmSecurity.CheckRoot(root);

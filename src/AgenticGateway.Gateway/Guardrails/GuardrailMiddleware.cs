@@ -19,13 +19,26 @@ namespace AgenticGateway.Guardrails;
 /// </summary>
 internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<GuardrailMiddleware> logger) : IGuardrailsMiddleware
 {
+    // Also where a key or team sets token caps (see TokenCaps), with or without guardrails configured.
     public bool AppliesTo(HttpContext context) =>
-        !runner.Options.IsEmpty && context.Route().Payload.Operation() is not null && context.Features.Get<LlmRequest>() is not null;
+        context.Route().Payload.Operation() is not null && context.Features.Get<LlmRequest>() is not null
+        && (!runner.Options.IsEmpty || TokenCaps.Of(context.Features.Get<Caller>() ?? Caller.Anonymous) is not null);
 
     public async ValueTask<ApiError?> InvokeAsync(HttpContext context, RouterNext next)
     {
         var llm = context.Features.Get<LlmRequest>()!;
         var caller = context.Features.Get<Caller>() ?? Caller.Anonymous;
+        if (TokenCaps.Of(caller) is { } caps)
+        {
+            if (caps.Check(llm, out var addLimit) is { } over) return over;
+            if (addLimit && JsonNode.Parse(llm.Body.Span) is JsonObject capped)
+            {
+                capped[TokenCaps.OutputParameter(llm.Operation)] = caps.MaxOutput!.Value;
+                if (Rewrite(context, llm, capped) is { } cappedError) return cappedError;
+                llm = context.Features.Get<LlmRequest>()!;
+            }
+        }
+        if (runner.Options.IsEmpty) return await next.InvokeAsync(context);
         var requestId = context.RequestId();
         var (requested, named, selectionError) = RequestedGuardrails.Read(llm.Body.Span, runner.Current.ByName);
         if (selectionError is not null) return selectionError;

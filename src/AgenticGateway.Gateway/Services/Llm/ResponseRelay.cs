@@ -25,13 +25,23 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
     {
         byte[] buffer;
         int length;
+        var limit = x.Runtime.Options.Server.MaxResponseBodyBytes is { } configured ? (int)Math.Min(configured, MaxBufferedBody) : MaxBufferedBody;
         try
         {
-            (buffer, length) = await ReadAllAsync(response.Content, MaxBufferedBody, attemptToken);
+            (buffer, length) = await ReadAllAsync(response.Content, limit, attemptToken);
+        }
+        catch (AnswerTooLargeException) when (limit < MaxBufferedBody)
+        {
+            return AnswerTooLarge(d, limit);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
             return new UpstreamFailure(FailureKind.Connection, 502, $"reading the response from {d.Id} failed: {ex.Message}");
+        }
+        if (length > limit)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return AnswerTooLarge(d, limit);
         }
         try
         {
@@ -59,6 +69,9 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                 var filtered = await filter.FilterAsync(answer, x.Http.RequestAborted);
                 if (filtered.Blocked is { } blocked) return Refused(x, d, blocked);
                 answer = filtered.Answer;
+                // A Responses call stores its answer for retrieve and previous_response_id: the stored one must be
+                // what the client got, never the text the guardrail masked.
+                if (x.Responses is { } call && x.Operation == LlmOperation.Responses) call.FinalResponse = answer.ToArray();
             }
             x.ResponseId = ResponseIds.Read(answer.Span);
             var http = x.Http.Response;
@@ -122,6 +135,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                         if (!committed && filtered!.WrittenCount == 0) return new UpstreamFailure(FailureKind.InvalidResponse, 502, $"deployment {d.Id} ended the stream without data");
                         if (!committed) CommitStream();
                         x.StreamedEvents += CountEvents(filtered!.WrittenSpan);
+                        KeepFilteredFinal(x, filtered.WrittenSpan);
                         await ForwardAsync(x, filtered.WrittenMemory, clientAborted);
                     }
                     else
@@ -152,6 +166,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                     {
                         if (!committed) CommitStream();
                         x.StreamedEvents += CountEvents(filtered.WrittenSpan);
+                        KeepFilteredFinal(x, filtered.WrittenSpan);
                         await ForwardAsync(x, filtered.WrittenMemory, clientAborted);
                         filtered.ResetWrittenCount();
                     }
@@ -283,7 +298,8 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
                     if (read == 0 && await filter.CompleteAsync(filtered!, clientAborted) is { } stoppedAtEnd) return Stop(stoppedAtEnd);
                     x.ResponseId ??= ResponseIds.ReadFirstEvent(output.WrittenSpan);
                     output.ResetWrittenCount();
-                    filtered!.WrittenSpan.CopyTo(output.GetSpan(filtered.WrittenCount));
+                    KeepFilteredFinal(x, filtered!.WrittenSpan);
+                    filtered.WrittenSpan.CopyTo(output.GetSpan(filtered.WrittenCount));
                     output.Advance(filtered.WrittenCount);
                     filtered.ResetWrittenCount();
                 }
@@ -356,6 +372,43 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         var buffer = new ArrayBufferWriter<byte>(256);
         new AgenticGateway.Responses.ResponsesEvents().Error(buffer, error.Code ?? error.Type, error.Message, error.Param);
         return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// A guardrail-filtered Responses stream: the response object of its last response.completed or
+    /// response.incomplete event (as the client got it, masked) becomes the call's final response, so the store keeps
+    /// that and not the translator's unfiltered copy.
+    /// </summary>
+    private static void KeepFilteredFinal(LlmExchange x, ReadOnlySpan<byte> events)
+    {
+        if (x.Responses is not { } call || x.Operation != LlmOperation.Responses) return;
+        if (events.IndexOf("\"response.completed\""u8) < 0 && events.IndexOf("\"response.incomplete\""u8) < 0) return;
+        while (events.Length > 0)
+        {
+            var end = events.IndexOf("\n\n"u8);
+            var evt = end < 0 ? events : events[..end];
+            events = end < 0 ? default : events[(end + 2)..];
+            while (evt.Length > 0)
+            {
+                var lineEnd = evt.IndexOf((byte)'\n');
+                var line = lineEnd < 0 ? evt : evt[..lineEnd];
+                evt = lineEnd < 0 ? default : evt[(lineEnd + 1)..];
+                if (!line.StartsWith("data:"u8)) continue;
+                try
+                {
+                    using var doc = System.Text.Json.JsonDocument.Parse(line[5..].ToArray());
+                    var root = doc.RootElement;
+                    if (root.ValueKind == System.Text.Json.JsonValueKind.Object && root.TryGetProperty("type", out var type)
+                        && type.ValueKind == System.Text.Json.JsonValueKind.String && type.GetString() is "response.completed" or "response.incomplete"
+                        && root.TryGetProperty("response", out var response) && response.ValueKind == System.Text.Json.JsonValueKind.Object)
+                        call.FinalResponse = System.Text.Encoding.UTF8.GetBytes(response.GetRawText());
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    // Not an event we can read: the client got it as it is; nothing to keep from it.
+                }
+            }
+        }
     }
 
     /// <summary>Writes complete events to the client, leaving out the usage chunk the gateway asked for itself.</summary>
@@ -496,6 +549,13 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
         if (UsageReader.TryRead(line.Trim(" \r"u8), out var usage) && usage is not null) x.Usage = usage;
     }
 
+    // LiteLLM's max_response_size_mb: an answer over it is not relayed (another deployment may answer shorter).
+    private static UpstreamFailure AnswerTooLarge(Deployment d, int limit) =>
+        new(FailureKind.InvalidResponse, 502, $"the answer from {d.Id} is larger than max_response_size_mb ({limit} bytes)");
+
+    /// <summary>A body over the read limit (an <see cref="IOException"/>, as a broken read is, where no limit was configured).</summary>
+    private sealed class AnswerTooLargeException(string message) : IOException(message);
+
     private static async Task<(byte[] Buffer, int Length)> ReadAllAsync(HttpContent content, int max, CancellationToken cancellationToken)
     {
         var declared = content.Headers.ContentLength;
@@ -508,7 +568,7 @@ internal sealed class ResponseRelay(ClientAuth auth, TimeProvider time, ILogger<
             {
                 if (length == buffer.Length)
                 {
-                    if (buffer.Length >= max) throw new IOException($"response body larger than {max} bytes");
+                    if (buffer.Length >= max) throw new AnswerTooLargeException($"response body larger than {max} bytes");
                     var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, max));
                     buffer.AsSpan(0, length).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(buffer);
