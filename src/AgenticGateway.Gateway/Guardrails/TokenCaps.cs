@@ -23,6 +23,8 @@ internal sealed record TokenCaps(long? MaxInput, long? MaxOutput)
         if (caller.Identity is not { } id) return null;
         var key = Read(id.Key.Metadata);
         var team = id.Team is null ? None : Read(id.Team.Metadata);
+        // The usual caller sets no cap: answered without allocating (this runs on every LLM request of a virtual key).
+        if (ReferenceEquals(key, None) && ReferenceEquals(team, None)) return null;
         var caps = new TokenCaps(Min(key.MaxInput, team.MaxInput), Min(key.MaxOutput, team.MaxOutput));
         return caps.MaxInput is null && caps.MaxOutput is null ? null : caps;
     }
