@@ -84,4 +84,54 @@ public class SandboxOutputGuardrailsTests : IAsyncLifetime
         Assert.DoesNotContain("ann@example.com", text);
         if (result.StructuredContent is { } structured) Assert.DoesNotContain("ann@example.com", structured.GetRawText());
     }
+
+    [Fact]
+    public async Task A_commands_output_is_masked_and_a_blocked_one_is_refused()
+    {
+        var id = await _sandboxes.CreateAsync();
+        var masked = await _sandboxes.RunAsync(id, "echo mail ann@example.com; echo bob@example.org >&2");
+        Assert.Equal("mail <EMAIL_ADDRESS>\n", masked.GetProperty("stdout").GetString());
+        Assert.Equal("<EMAIL_ADDRESS>\n", masked.GetProperty("stderr").GetString());
+        Assert.Equal(0, masked.GetProperty("exit_code").GetInt32());
+
+        var (status, body) = await _sandboxes.PostAsync($"/v1/sandboxes/{id}/commands", """{"cmd":"printf '4111 1111'; printf ' 1111 1111\\n'"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("guardrail_violation", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.DoesNotContain("4111 1111 1111 1111", body.ToString());
+    }
+
+    [Fact]
+    public async Task A_streamed_command_is_released_masked()
+    {
+        var id = await _sandboxes.CreateAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sandboxes/{id}/commands")
+        {
+            Content = new StringContent("""{"cmd":"echo to ann@example.com","stream":true}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Authorization", "Bearer " + SandboxGateway.Master);
+        using var response = await _sandboxes.Server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("event: done", text);
+        Assert.Contains("to \\u003CEMAIL_ADDRESS\\u003E", text);
+        Assert.DoesNotContain("ann@example.com", text);
+    }
+
+    [Fact]
+    public async Task A_background_commands_output_is_masked_when_read()
+    {
+        var id = await _sandboxes.CreateAsync();
+        // The address is split in the command so only its output holds it whole.
+        var started = await _sandboxes.RunAsync(id, "echo ann@exa''mple.com", "\"background\":true");
+        var pid = started.GetProperty("pid").GetInt64();
+        JsonElement state = default;
+        for (var i = 0; i < 100; i++)
+        {
+            (_, state) = await _sandboxes.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}/processes/{pid}");
+            if (!state.GetProperty("running").GetBoolean()) break;
+            await Task.Delay(100);
+        }
+        Assert.Equal("<EMAIL_ADDRESS>\n", state.GetProperty("stdout").GetString());
+        Assert.DoesNotContain("ann@example.com", state.ToString());
+    }
 }
