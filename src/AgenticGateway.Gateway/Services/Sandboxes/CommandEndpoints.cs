@@ -79,7 +79,7 @@ internal static class CommandEndpoints
             var guardrails = context.RequestServices.GetService<IContentGuardrails>();
             if (SandboxOutputGuard.Applies(guardrails, caller))
             {
-                await GuardedAsync(context, call, first, pid, guardrails!, caller!, SandboxHttp.WantsStream(context, body));
+                await GuardedAsync(context, call, first, pid, sandbox.Id, guardrails!, caller!, SandboxHttp.WantsStream(context, body));
                 return;
             }
             if (SandboxHttp.WantsStream(context, body))
@@ -121,8 +121,9 @@ internal static class CommandEndpoints
     /// A foreground command under sandbox_output guardrails: its output is gathered and checked whole (as a run's is on
     /// the execute route), then released masked, as JSON or as the same SSE events, or refused with a 400.
     /// </summary>
-    private static async Task GuardedAsync(HttpContext context, AgentCall call, AgentEvent first, long pid, IContentGuardrails guardrails, Keys.Caller caller, bool stream)
+    private static async Task GuardedAsync(HttpContext context, AgentCall call, AgentEvent first, long pid, string sandboxId, IContentGuardrails guardrails, Keys.Caller caller, bool stream)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var events = new List<AgentEvent> { first };
         await foreach (var e in call.Events.ReadAllAsync(context.RequestAborted))
         {
@@ -131,6 +132,7 @@ internal static class CommandEndpoints
         }
         var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
         var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails, events, caller, requestId, context.RequestAborted);
+        await SandboxOutputGuard.RecordAsync(context, caller, requestId, check, sandboxId, check is { Blocked: true } ? 400 : 200, started);
         if (check is { Blocked: true })
         {
             await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this command"), "invalid_request_error", "guardrail_violation"));

@@ -86,7 +86,7 @@ internal static class ExecuteEndpoints
             var guardrails = context.RequestServices.GetService<IContentGuardrails>();
             if (SandboxOutputGuard.Applies(guardrails, caller))
             {
-                await GuardedAsync(context, call, guardrails!, caller!, SandboxHttp.WantsStream(context, body), backstop.Token);
+                await GuardedAsync(context, call, sandbox.Id, guardrails!, caller!, SandboxHttp.WantsStream(context, body), started, backstop.Token);
                 return;
             }
             if (SandboxHttp.WantsStream(context, body))
@@ -121,7 +121,7 @@ internal static class ExecuteEndpoints
     /// A run under sandbox_output guardrails: its events are gathered, checked together, then released masked (as JSON,
     /// or as the same SSE events when a stream was asked for, sent when the run ends), or refused with a 400.
     /// </summary>
-    private static async Task GuardedAsync(HttpContext context, AgentCall call, IContentGuardrails guardrails, Keys.Caller caller, bool stream, CancellationToken ct)
+    private static async Task GuardedAsync(HttpContext context, AgentCall call, string sandboxId, IContentGuardrails guardrails, Keys.Caller caller, bool stream, long started, CancellationToken ct)
     {
         var events = new List<AgentEvent>();
         await foreach (var e in call.Events.ReadAllAsync(ct))
@@ -131,6 +131,7 @@ internal static class ExecuteEndpoints
         }
         var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
         var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails, events, caller, requestId, ct);
+        await SandboxOutputGuard.RecordAsync(context, caller, requestId, check, sandboxId, check is { Blocked: true } ? 400 : 200, started);
         if (check is { Blocked: true })
         {
             await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this run"), "invalid_request_error", "guardrail_violation"));

@@ -5,6 +5,7 @@ using AgenticGateway.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Spend;
 
 namespace AgenticGateway.Services.Sandboxes;
 
@@ -65,6 +66,30 @@ internal static class SandboxOutputGuard
         }
         return (released, check);
     }
+
+    /// <summary>
+    /// Records a REST run's guardrail decisions as a spend log row at cost 0 (call type <c>sandbox_execute</c>; the
+    /// sandbox API has no spend rows of its own), as the MCP path records a free tool call's decisions, so
+    /// /spend/logs shows them under <c>metadata.guardrail_information</c>. Nothing is written when no guardrail ran.
+    /// </summary>
+    public static async ValueTask RecordAsync(HttpContext context, Caller caller, string requestId, ContentCheck? check, string sandboxId, int status, long started)
+    {
+        if (check?.InformationJson is not { } information) return;
+        var wal = context.RequestServices.GetRequiredService<SpendWal>();
+        var time = context.RequestServices.GetRequiredService<TimeProvider>();
+        await wal.AppendAsync(SpendLog.ForCaller(caller, requestId, "sandbox", CallType, time.GetUtcNow(), System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds) with
+        {
+            ModelGroup = "sandbox",
+            Deployment = sandboxId,
+            Provider = "sandbox",
+            CostNanos = 0,
+            Status = status,
+            GuardrailInformation = information,
+        });
+    }
+
+    /// <summary>The call type of a sandbox REST run's spend row.</summary>
+    public const string CallType = "sandbox_execute";
 
     /// <summary>The strings of an event's own fields (the protocol's id and type aside).</summary>
     private static void CollectOwn(JsonElement body, List<string> into)

@@ -134,4 +134,27 @@ public class SandboxOutputGuardrailsTests : IAsyncLifetime
         Assert.Equal("<EMAIL_ADDRESS>\n", state.GetProperty("stdout").GetString());
         Assert.DoesNotContain("ann@example.com", state.ToString());
     }
+
+    [Fact]
+    public async Task A_runs_decisions_are_in_a_spend_log_row_at_cost_zero()
+    {
+        var id = await _sandboxes.CreateAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sandboxes/{id}/execute")
+        {
+            Content = new StringContent("""{"code":"print('4111 ' + '1111 ' * 2 + '1111')"}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Authorization", "Bearer " + SandboxGateway.Master);
+        using var response = await _sandboxes.Server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var requestId = response.Headers.GetValues("x-request-id").Single();
+
+        await _sandboxes.Server.FlushSpendAsync();
+        var (_, logs) = await _sandboxes.SendAsync(HttpMethod.Get, "/spend/logs?request_id=" + requestId);
+        var row = Assert.Single(logs.EnumerateArray());
+        Assert.Equal("sandbox_execute", row.GetProperty("call_type").GetString());
+        Assert.Equal(0, row.GetProperty("spend").GetDouble());
+        var information = row.GetProperty("metadata").GetProperty("guardrail_information").ToString();
+        Assert.Contains("sandbox-pii", information);
+        Assert.DoesNotContain("4111", information);
+    }
 }
