@@ -157,4 +157,51 @@ public class SandboxOutputGuardrailsTests : IAsyncLifetime
         Assert.Contains("sandbox-pii", information);
         Assert.DoesNotContain("4111", information);
     }
+
+    private async Task<List<(string Event, string Data, TimeSpan At)>> StreamAsync(string id, string code)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/sandboxes/{id}/execute")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { code, stream = true }), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Authorization", "Bearer " + SandboxGateway.Master);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await _sandboxes.Server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<(string, string, TimeSpan)>();
+        string? name = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal)) name = line[7..];
+            else if (line.StartsWith("data: ", StringComparison.Ordinal)) events.Add((name ?? "message", line[6..], clock.Elapsed));
+        }
+        return events;
+    }
+
+    [Fact]
+    public async Task A_streamed_run_goes_out_as_it_runs_masked_across_event_boundaries()
+    {
+        var id = await _sandboxes.CreateAsync();
+        var events = await StreamAsync(id, "import sys, time\nsys.stdout.write('word ' * 400 + 'mail ann@exa'); sys.stdout.flush()\ntime.sleep(0.5)\n"
+            + "sys.stdout.write('mple.com now\\n'); sys.stdout.flush()\ntime.sleep(3)\nprint('end')");
+        var stdout = events.Where(e => e.Event == "stdout").ToList();
+        var done = events.Single(e => e.Event == "done");
+        // The first output went out while the run was still sleeping, not when it ended.
+        Assert.True(done.At - stdout[0].At > TimeSpan.FromSeconds(2), $"first stdout at {stdout[0].At}, done at {done.At}");
+        var text = string.Concat(stdout.Select(e => JsonDocument.Parse(e.Data).RootElement.GetProperty("data").GetString()));
+        Assert.Equal(string.Concat(Enumerable.Repeat("word ", 400)) + "mail <EMAIL_ADDRESS> now\nend\n", text);
+    }
+
+    [Fact]
+    public async Task A_block_in_a_streamed_run_ends_it_with_an_error_event()
+    {
+        var id = await _sandboxes.CreateAsync();
+        var events = await StreamAsync(id, "import sys, time\nprint('fine ' * 300, flush=True)\ntime.sleep(0.5)\nprint('4111 ' + '1111 ' * 2 + '1111', flush=True)\ntime.sleep(0.5)\nprint('after')");
+        Assert.Contains(events, e => e.Event == "stdout");
+        var last = events[^1];
+        Assert.Equal("error", last.Event);
+        Assert.Equal("guardrail_violation", JsonDocument.Parse(last.Data).RootElement.GetProperty("code").GetString());
+        Assert.DoesNotContain(events, e => e.Data.Contains("4111 1111") || e.Data.Contains("after") || e.Event == "done");
+    }
 }
