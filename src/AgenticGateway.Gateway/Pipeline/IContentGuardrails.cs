@@ -17,6 +17,33 @@ internal interface IContentGuardrails
     /// <summary>Runs the guardrails in effect for the caller on the texts, in configuration order.</summary>
     /// <param name="subject">What the texts are, for logs and metrics (a tool's name, "sandbox").</param>
     ValueTask<ContentCheck> CheckAsync(GuardrailMode mode, IReadOnlyList<string> texts, Caller caller, string requestId, string subject, CancellationToken ct);
+
+    /// <summary>
+    /// A check of texts that arrive in pieces (a streamed run's output), masking across piece boundaries as it goes;
+    /// null when a guardrail in effect sees whole texts only (a remote one): the caller then holds the output whole
+    /// and uses <see cref="CheckAsync"/>.
+    /// </summary>
+    IContentStream? OpenStream(GuardrailMode mode, Caller caller, string requestId, string subject) => null;
+}
+
+/// <summary>
+/// Texts checked as they arrive, on named channels (stdout, stderr ...): each piece returns what may be released now
+/// (masked, held back only as much as a match can span), <see cref="End"/> the rest of a channel. After a block
+/// nothing more is released. One per stream; not thread-safe.
+/// </summary>
+internal interface IContentStream
+{
+    string Piece(string channel, string text);
+
+    string End(string channel);
+
+    /// <summary>The guardrail that blocked (null while the stream may go on), and its reason.</summary>
+    string? BlockedBy { get; }
+
+    string? Reason { get; }
+
+    /// <summary>Records the decisions (metrics) and returns them as the spend log's guardrail_information; null when none.</summary>
+    string? Finish();
 }
 
 /// <summary>

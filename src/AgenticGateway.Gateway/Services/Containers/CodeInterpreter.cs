@@ -4,6 +4,7 @@ using System.Text.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.Limits;
 using AgenticGateway.OpenAi;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Pricing;
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Agent;
@@ -38,7 +39,8 @@ internal sealed class CodeInterpreterException(ApiError error) : Exception(error
 /// (its longest possible time) and settled to what it took, and written as a spend log with call type
 /// "code_interpreter" (model "code_interpreter", deployment the container id, latency the sandbox time).
 /// </summary>
-internal sealed partial class CodeInterpreter(SandboxContainers containers, Budgets budgets, SpendWal wal, TimeProvider time, ILogger<CodeInterpreter> logger)
+internal sealed partial class CodeInterpreter(SandboxContainers containers, Budgets budgets, SpendWal wal, TimeProvider time, ILogger<CodeInterpreter> logger,
+    IContentGuardrails? guardrails = null)
 {
     /// <summary>What the model reads of a run's output; beyond it the middle is cut (the end holds the traceback).</summary>
     public const int MaxLogChars = 32 * 1024;
@@ -81,6 +83,7 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
         var started = Stopwatch.GetTimestamp();
         var status = 500;
         double? seconds = null;
+        var guarded = new GuardedRun(caller, requestId);
         try
         {
             if (sandbox is null)
@@ -89,7 +92,7 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
                 if (error is not null) { status = error.Status; throw new CodeInterpreterException(error); }
                 sandbox = created!;
             }
-            var run = await RunInAsync(sandbox, code, timeout, ct);
+            var run = await RunInAsync(sandbox, code, timeout, guarded, ct);
             status = 200;
             // The seconds reported are the seconds charged.
             seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -118,23 +121,43 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
             manager.Metrics.Executed(Language, seconds.Value);
             // A run that never had a sandbox (its create refused) did no sandbox work: nothing is charged.
             if (sandbox is null) { if (hold is not null) await budgets.SettleAsync(hold, 0); }
-            else await ChargeAsync(caller, SandboxContainers.IdOf(sandbox), hold, price, seconds.Value, status, requestId);
+            else await ChargeAsync(caller, SandboxContainers.IdOf(sandbox), hold, price, seconds.Value, status, requestId, guarded.Information);
         }
     }
 
-    private async Task<CodeRun> RunInAsync(Sandbox sandbox, string code, TimeSpan timeout, CancellationToken ct)
+    /// <summary>The caller a run's sandbox_output guardrails apply to, and what they decided (for the run's spend log).</summary>
+    private sealed class GuardedRun(Caller caller, string requestId)
+    {
+        public Caller Caller { get; } = caller;
+        public string RequestId { get; } = requestId;
+        public string? Information { get; set; }
+    }
+
+    private async Task<CodeRun> RunInAsync(Sandbox sandbox, string code, TimeSpan timeout, GuardedRun guarded, CancellationToken ct)
     {
         var containerId = SandboxContainers.IdOf(sandbox);
         // Busy for the run's longest time, then idle minutes from its end.
         containers.Touch(sandbox, timeout + CodeExecution.Backstop);
         await sandbox.EnsureContextAsync(Language, ct);
         var call = CodeExecution.Start(sandbox, Language, code, timeout, containers.Manager.Options.MaxOutputBytes);
-        var result = new ExecutionResult();
-        if (!await CodeExecution.DrainAsync(call, timeout, result.Add, ct))
+        var events = new List<AgentEvent>();
+        if (!await CodeExecution.DrainAsync(call, timeout, events.Add, ct))
         {
             Log.Unanswered(logger, sandbox.Id, (timeout + CodeExecution.Backstop).TotalSeconds);
             throw new CodeInterpreterException(new ApiError(504, $"The sandbox did not finish the run within {(timeout + CodeExecution.Backstop).TotalSeconds:0} s; it was cancelled.", "timeout_error", "execution_timeout"));
         }
+        // sandbox_output guardrails see the run before anything of it is kept: a block refuses the run (so neither the
+        // model nor the client reads the output, and no image of it is saved); a mask is what both read.
+        if (SandboxOutputGuard.Applies(guardrails, guarded.Caller))
+        {
+            var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails!, events, guarded.Caller, guarded.RequestId, ct);
+            guarded.Information = check?.InformationJson;
+            if (check is { Blocked: true })
+                throw new CodeInterpreterException(new ApiError(400, check.BlockMessage("the output of this run"), "invalid_request_error", "guardrail_violation"));
+            events = released;
+        }
+        var result = new ExecutionResult();
+        foreach (var e in events) result.Add(e);
         var images = new List<CodeFile>();
         foreach (var r in result.Results)
             foreach (var (field, mimeType, extension) in ImageFields)
@@ -176,7 +199,7 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
     }
 
     /// <summary>Settles the reservation to the run's cost and writes its spend log (a run is logged even when sandbox time is free).</summary>
-    private async Task ChargeAsync(Caller caller, string containerId, Budgets.Hold? hold, decimal price, double seconds, int status, string requestId)
+    private async Task ChargeAsync(Caller caller, string containerId, Budgets.Hold? hold, decimal price, double seconds, int status, string requestId, string? guardrailInformation)
     {
         var nanos = Money.ToNanos(price * (decimal)seconds);
         if (hold is not null) await budgets.SettleAsync(hold, nanos);
@@ -187,6 +210,7 @@ internal sealed partial class CodeInterpreter(SandboxContainers containers, Budg
             Provider = "sandbox",
             CostNanos = nanos,
             Status = status,
+            GuardrailInformation = guardrailInformation,
         });
     }
 

@@ -75,6 +75,13 @@ internal static class CommandEndpoints
         using var onAbort = context.RequestAborted.Register(call.Cancel);
         try
         {
+            var caller = context.Features.Get<Keys.Caller>();
+            var guardrails = context.RequestServices.GetService<IContentGuardrails>();
+            if (SandboxOutputGuard.Applies(guardrails, caller))
+            {
+                await GuardedAsync(context, call, first, pid, sandbox.Id, guardrails!, caller!, SandboxHttp.WantsStream(context, body));
+                return;
+            }
             if (SandboxHttp.WantsStream(context, body))
             {
                 await EventStream.StartAsync(context.Response);
@@ -90,23 +97,61 @@ internal static class CommandEndpoints
                     case "stdout": stdout.Append(e.String("data")); break;
                     case "stderr": stderr.Append(e.String("data")); break;
                     case "error": await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return;
-                    case "done":
-                        await SandboxHttp.JsonAsync(context.Response, 200, w =>
-                        {
-                            w.WriteStartObject();
-                            w.WriteNumber("pid", pid);
-                            w.WriteString("stdout", stdout.ToString());
-                            w.WriteString("stderr", stderr.ToString());
-                            foreach (var f in e.Body.EnumerateObject())
-                                if (f.Name is "exit_code" or "signal" or "duration_ms" or "truncated" or "timed_out") f.WriteTo(w);
-                            w.WriteEndObject();
-                        });
-                        return;
+                    case "done": await ResultAsync(context, pid, stdout.ToString(), stderr.ToString(), e); return;
                 }
             }
         }
         catch (OperationCanceledException) { }
         finally { sandbox.Processes.TryRemove(pid, out _); }
+    }
+
+    private static Task ResultAsync(HttpContext context, long pid, string stdout, string stderr, AgentEvent done) =>
+        SandboxHttp.JsonAsync(context.Response, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", pid);
+            w.WriteString("stdout", stdout);
+            w.WriteString("stderr", stderr);
+            foreach (var f in done.Body.EnumerateObject())
+                if (f.Name is "exit_code" or "signal" or "duration_ms" or "truncated" or "timed_out") f.WriteTo(w);
+            w.WriteEndObject();
+        });
+
+    /// <summary>
+    /// A foreground command under sandbox_output guardrails: its output is gathered and checked whole (as a run's is on
+    /// the execute route), then released masked, as JSON or as the same SSE events, or refused with a 400.
+    /// </summary>
+    private static async Task GuardedAsync(HttpContext context, AgentCall call, AgentEvent first, long pid, string sandboxId, IContentGuardrails guardrails, Keys.Caller caller, bool stream)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var events = new List<AgentEvent> { first };
+        await foreach (var e in call.Events.ReadAllAsync(context.RequestAborted))
+        {
+            if (e.Type == "error" && !stream) { await PipelineErrors.WriteAsync(context, SandboxHttp.FromAgent(AgentConnection.ToException(e))); return; }
+            events.Add(e);
+        }
+        var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
+        var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails, events, caller, requestId, context.RequestAborted);
+        await SandboxOutputGuard.RecordAsync(context, caller, requestId, check, sandboxId, check is { Blocked: true } ? 400 : 200, started);
+        if (check is { Blocked: true })
+        {
+            await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this command"), "invalid_request_error", "guardrail_violation"));
+            return;
+        }
+        if (stream)
+        {
+            await EventStream.StartAsync(context.Response);
+            await EventStream.WriteAllAsync(context.Response, released.ToAsyncEnumerable(), context.RequestAborted);
+            return;
+        }
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        foreach (var e in released)
+        {
+            if (e.Type == "stdout") stdout.Append(e.String("data"));
+            else if (e.Type == "stderr") stderr.Append(e.String("data"));
+            else if (e.Type == "done") { await ResultAsync(context, pid, stdout.ToString(), stderr.ToString(), e); return; }
+        }
     }
 
     public static AgentCall Start(Sandbox sandbox, string cmd, string? cwd, IReadOnlyDictionary<string, string> env, TimeSpan timeout, int maxOutput, string? tag, (int Cols, int Rows)? pty) =>
@@ -170,6 +215,20 @@ internal static class CommandEndpoints
             return;
         }
         var (stdout, stderr) = record.Output();
+        // A background command's output reaches the caller here: sandbox_output guardrails apply as to a foreground one.
+        var caller = context.Features.Get<Keys.Caller>();
+        var guardrails = context.RequestServices.GetService<IContentGuardrails>();
+        if (SandboxOutputGuard.Applies(guardrails, caller) && (stdout.Length > 0 || stderr.Length > 0))
+        {
+            var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
+            var check = await guardrails!.CheckAsync(Configuration.GuardrailMode.SandboxOutput, [stdout, stderr], caller!, requestId, "sandbox", context.RequestAborted);
+            if (check.Blocked)
+            {
+                await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this command"), "invalid_request_error", "guardrail_violation"));
+                return;
+            }
+            (stdout, stderr) = (check.Texts[0], check.Texts[1]);
+        }
         await SandboxHttp.JsonAsync(context.Response, 200, w =>
         {
             w.WriteStartObject();

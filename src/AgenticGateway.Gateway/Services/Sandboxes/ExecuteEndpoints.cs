@@ -86,7 +86,23 @@ internal static class ExecuteEndpoints
             var guardrails = context.RequestServices.GetService<IContentGuardrails>();
             if (SandboxOutputGuard.Applies(guardrails, caller))
             {
-                await GuardedAsync(context, call, guardrails!, caller!, SandboxHttp.WantsStream(context, body), backstop.Token);
+                var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
+                if (SandboxHttp.WantsStream(context, body) && guardrails!.OpenStream(Configuration.GuardrailMode.SandboxOutput, caller!, requestId, "sandbox") is { } scan)
+                {
+                    await EventStream.StartAsync(context.Response);
+                    try
+                    {
+                        await EventStream.WriteAllAsync(context.Response, SandboxOutputGuard.Streamed(call.Events.ReadAllAsync(backstop.Token), scan, call.Cancel), backstop.Token);
+                    }
+                    finally
+                    {
+                        var information = scan.Finish();
+                        await SandboxOutputGuard.RecordAsync(context, caller!, requestId, new ContentCheck([], scan.BlockedBy, scan.Reason, information), sandbox.Id,
+                            scan.BlockedBy is null ? 200 : 400, started);
+                    }
+                    return;
+                }
+                await GuardedAsync(context, call, sandbox.Id, guardrails!, caller!, SandboxHttp.WantsStream(context, body), started, backstop.Token);
                 return;
             }
             if (SandboxHttp.WantsStream(context, body))
@@ -119,9 +135,10 @@ internal static class ExecuteEndpoints
 
     /// <summary>
     /// A run under sandbox_output guardrails: its events are gathered, checked together, then released masked (as JSON,
-    /// or as the same SSE events when a stream was asked for, sent when the run ends), or refused with a 400.
+    /// or, when a stream was asked for and a remote guardrail needs whole texts, as the same SSE events sent when the
+    /// run ends), or refused with a 400. A stream under local guardrails only is checked as it goes instead.
     /// </summary>
-    private static async Task GuardedAsync(HttpContext context, AgentCall call, IContentGuardrails guardrails, Keys.Caller caller, bool stream, CancellationToken ct)
+    private static async Task GuardedAsync(HttpContext context, AgentCall call, string sandboxId, IContentGuardrails guardrails, Keys.Caller caller, bool stream, long started, CancellationToken ct)
     {
         var events = new List<AgentEvent>();
         await foreach (var e in call.Events.ReadAllAsync(ct))
@@ -131,6 +148,7 @@ internal static class ExecuteEndpoints
         }
         var requestId = context.Features.Get<GatewayRequest>()?.Id ?? "";
         var (released, check) = await SandboxOutputGuard.CheckAsync(guardrails, events, caller, requestId, ct);
+        await SandboxOutputGuard.RecordAsync(context, caller, requestId, check, sandboxId, check is { Blocked: true } ? 400 : 200, started);
         if (check is { Blocked: true })
         {
             await PipelineErrors.WriteAsync(context, new ApiError(400, check.BlockMessage("the output of this run"), "invalid_request_error", "guardrail_violation"));

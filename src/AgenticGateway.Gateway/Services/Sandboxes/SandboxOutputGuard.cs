@@ -5,6 +5,7 @@ using AgenticGateway.Json;
 using AgenticGateway.Keys;
 using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Spend;
 
 namespace AgenticGateway.Services.Sandboxes;
 
@@ -65,6 +66,102 @@ internal static class SandboxOutputGuard
         }
         return (released, check);
     }
+
+    /// <summary>
+    /// A run's events as they come, through <paramref name="scan"/>: stdout and stderr pieces go out masked as soon as
+    /// no match can still span them (masks apply across event boundaries), the held rest of both before the next
+    /// result, exception or done event; a result's or exception's strings are checked each whole. A block ends the
+    /// stream with an error event (code guardrail_violation) and cancels the run; nothing after it is released.
+    /// </summary>
+    public static async IAsyncEnumerable<AgentEvent> Streamed(IAsyncEnumerable<AgentEvent> events, IContentStream scan, Action cancel)
+    {
+        await foreach (var e in events)
+        {
+            var pending = new List<AgentEvent>(2);
+            switch (e.Type)
+            {
+                case "stdout" or "stderr":
+                    var piece = scan.Piece(e.Type, e.String("data") ?? "");
+                    if (piece.Length > 0) pending.Add(e with { Body = WithData(e.Body, piece) });
+                    break;
+                case "result" or "exception" or "done":
+                    foreach (var channel in new[] { "stdout", "stderr" })
+                    {
+                        var rest = scan.End(channel);
+                        if (rest.Length > 0) pending.Add(new AgentEvent(channel, Data(channel, rest)));
+                    }
+                    if (e.Type == "done") { pending.Add(e); break; }
+                    var strings = new List<string>();
+                    CollectOwn(e.Body, strings);
+                    var checkedStrings = new List<string>(strings.Count);
+                    foreach (var text in strings) checkedStrings.Add(scan.Piece("value", text) + scan.End("value"));
+                    var index = 0;
+                    var own = Replacements(e.Body, checkedStrings, ref index);
+                    var at = 0;
+                    pending.Add(e with { Body = JsonStrings.Rewrite(e.Body, own, ref at) });
+                    break;
+                default:
+                    pending.Add(e);
+                    break;
+            }
+            if (scan.BlockedBy is not null)
+            {
+                cancel();
+                yield return new AgentEvent("error", Error(new ContentCheck([], scan.BlockedBy, scan.Reason, null).BlockMessage("the output of this run")));
+                yield break;
+            }
+            foreach (var p in pending) yield return p;
+        }
+    }
+
+    private static JsonElement Data(string type, string data) => Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("type", type);
+        w.WriteString("data", data);
+        w.WriteEndObject();
+    });
+
+    private static JsonElement Error(string message) => Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "error");
+        w.WriteString("code", "guardrail_violation");
+        w.WriteString("message", message);
+        w.WriteEndObject();
+    });
+
+    private static JsonElement Json(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping })) write(w);
+        using var doc = JsonDocument.Parse(buffer.ToArray());
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>
+    /// Records a REST run's guardrail decisions as a spend log row at cost 0 (call type <c>sandbox_execute</c>; the
+    /// sandbox API has no spend rows of its own), as the MCP path records a free tool call's decisions, so
+    /// /spend/logs shows them under <c>metadata.guardrail_information</c>. Nothing is written when no guardrail ran.
+    /// </summary>
+    public static async ValueTask RecordAsync(HttpContext context, Caller caller, string requestId, ContentCheck? check, string sandboxId, int status, long started)
+    {
+        if (check?.InformationJson is not { } information) return;
+        var wal = context.RequestServices.GetRequiredService<SpendWal>();
+        var time = context.RequestServices.GetRequiredService<TimeProvider>();
+        await wal.AppendAsync(SpendLog.ForCaller(caller, requestId, "sandbox", CallType, time.GetUtcNow(), System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds) with
+        {
+            ModelGroup = "sandbox",
+            Deployment = sandboxId,
+            Provider = "sandbox",
+            CostNanos = 0,
+            Status = status,
+            GuardrailInformation = information,
+        });
+    }
+
+    /// <summary>The call type of a sandbox REST run's spend row.</summary>
+    public const string CallType = "sandbox_execute";
 
     /// <summary>The strings of an event's own fields (the protocol's id and type aside).</summary>
     private static void CollectOwn(JsonElement body, List<string> into)
