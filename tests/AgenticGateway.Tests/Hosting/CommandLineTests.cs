@@ -48,7 +48,7 @@ public class CommandLineTests
               - model_name: sm
                 litellm_params: {model: sagemaker/my-endpoint}
             litellm_settings:
-              cache: true
+              telemetry: false
             """);
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
         var (originalOut, originalError) = (Console.Out, Console.Error);
@@ -66,7 +66,7 @@ public class CommandLineTests
         Assert.Contains("Configuration is valid: 1 deployment.", stdout.ToString(), StringComparison.Ordinal);
         Assert.Equal(1, strict);
         var text = stderr.ToString();
-        Assert.Contains("warning: litellm_settings.cache: not supported", text, StringComparison.Ordinal);
+        Assert.Contains("warning: litellm_settings.telemetry: not supported", text, StringComparison.Ordinal);
         Assert.Contains("Configuration is invalid (1 error)", text, StringComparison.Ordinal);
         Assert.Contains("provider 'sagemaker' is not served by this gateway", text, StringComparison.Ordinal);
     }
