@@ -66,16 +66,20 @@ internal static class CacheKeys
     /// (<c>namespace:hash</c>). Throws <see cref="JsonException"/> for a body that is not a JSON object (the payload
     /// step has already refused those).
     /// </summary>
-    public static string For(string? ns, string partition, string callType, string modelGroup, ReadOnlySpan<byte> body, bool stream, IReadOnlyList<string> outputGuardrails)
+    public static string For(string? ns, string partition, LlmOperation operation, string callType, string modelGroup, ReadOnlySpan<byte> body, bool stream,
+        IReadOnlyList<string> outputGuardrails)
     {
         var buffer = new ArrayBufferWriter<byte>(Math.Max(256, body.Length + 128));
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Indented = false }))
         {
             w.WriteStartObject();
-            w.WriteString("v", "1");
+            // v2: the operation is keyed, not only the call type. Messages shares chat's call type, but its answer is in
+            // Anthropic's format: the same body sent to /v1/messages and /v1/chat/completions must never share an entry.
+            w.WriteString("v", "2");
             w.WriteString("namespace", ns ?? "");
             w.WriteString("partition", partition);
             w.WriteString("call_type", callType);
+            w.WriteString("operation", operation.ToString());
             w.WriteString("model_group", modelGroup);
             w.WriteBoolean("stream", stream);
             w.WriteStartArray("output_guardrails");

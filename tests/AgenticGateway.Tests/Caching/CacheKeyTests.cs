@@ -2,6 +2,7 @@ using System.Text;
 using AgenticGateway.Caching;
 using AgenticGateway.Configuration;
 using AgenticGateway.Keys;
+using AgenticGateway.Routing;
 
 namespace AgenticGateway.Tests.Caching;
 
@@ -10,7 +11,7 @@ namespace AgenticGateway.Tests.Caching;
 public sealed class CacheKeyTests
 {
     private static string Key(string body, string partition = "team:a", bool stream = false, string[]? guardrails = null, string? ns = null) =>
-        CacheKeys.For(ns, partition, "acompletion", "gpt-4o", Encoding.UTF8.GetBytes(body), stream, guardrails ?? []);
+        CacheKeys.For(ns, partition, LlmOperation.ChatCompletions, "acompletion", "gpt-4o", Encoding.UTF8.GetBytes(body), stream, guardrails ?? []);
 
     [Fact]
     public void Order_whitespace_escapes_and_fields_that_do_not_change_the_answer_do_not_change_the_key()

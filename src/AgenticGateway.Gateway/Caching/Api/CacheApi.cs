@@ -101,7 +101,7 @@ internal static class CacheApi
         var (p, error) = PartitionFor(c, r, partition);
         if (error is not null) return (null, error);
         var callType = CacheKeys.CallType(operation.Value)!;
-        var key = CacheKeys.For(c.Options.Namespace, p!, callType, group.Name, bytes, parsed.Stream, []);
+        var key = CacheKeys.For(c.Options.Namespace, p!, operation.Value, callType, group.Name, bytes, parsed.Stream, []);
         return (new Keyed(operation.Value, callType, group, p!, key, bytes, parsed.Stream), null);
     }
 
