@@ -90,4 +90,11 @@ public sealed class CacheKeyTests
         Assert.True(SseErrors.HasErrorEvent("event: error\ndata: {\"type\":\"error\",\"error\":{}}\n\n"u8));
         Assert.True(SseErrors.HasErrorEvent("event: response.failed\ndata: {}\n\n"u8));
     }
+
+    [Fact]
+    public void A_lone_surrogate_escape_is_a_JsonException_the_callers_catch_not_an_InvalidOperationException()
+    {
+        Assert.Throws<System.Text.Json.JsonException>(() => Key("""{"model":"gpt-4o","messages":[{"role":"user","content":"\ud800"}]}"""));
+        Assert.Null(SemanticText.Of(LlmOperation.ChatCompletions, Encoding.UTF8.GetBytes("""{"model":"gpt-4o","messages":[{"role":"user","content":"\ud800"}]}""")));
+    }
 }
