@@ -12,7 +12,7 @@ internal enum MockFaultKind
     Reset,
     /// <summary>Never answer (until the caller gives up).</summary>
     Timeout,
-    /// <summary>Send part of the response (N stream chunks, or half the body), then drop the connection.</summary>
+    /// <summary>Send part of the response (N stream chunks, or half the body), then drop the connection (with <c>clean</c>: end the stream normally, without its terminal event).</summary>
     Cut,
     /// <summary>A 200 whose body is not valid JSON.</summary>
     Malformed,
@@ -24,10 +24,10 @@ internal enum MockFaultKind
 
 /// <summary>
 /// A fault to inject, written as comma-separated settings: <c>status=429,retry_after=2</c>, <c>reset</c>,
-/// <c>timeout</c>, <c>cut=3</c>, <c>malformed</c>, <c>context_window</c>, <c>content_policy</c>, optionally with
+/// <c>timeout</c>, <c>cut=3</c> (with <c>clean</c>: a chat stream that ends without <c>[DONE]</c> instead of a dropped connection), <c>malformed</c>, <c>context_window</c>, <c>content_policy</c>, optionally with
 /// <c>delay=200ms</c> before it takes effect.
 /// </summary>
-internal sealed record MockFault(MockFaultKind Kind, int Status = 0, int? RetryAfterSeconds = null, int CutAfterChunks = 0, TimeSpan Delay = default, string? Message = null)
+internal sealed record MockFault(MockFaultKind Kind, int Status = 0, int? RetryAfterSeconds = null, int CutAfterChunks = 0, TimeSpan Delay = default, string? Message = null, bool Clean = false)
 {
     public static readonly MockFault None = new(MockFaultKind.None);
 
@@ -40,6 +40,7 @@ internal sealed record MockFault(MockFaultKind Kind, int Status = 0, int? RetryA
         int? retryAfter = null;
         TimeSpan delay = default;
         string? message = null;
+        var clean = false;
         foreach (var raw in text.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var eq = raw.IndexOf('=');
@@ -67,14 +68,15 @@ internal sealed record MockFault(MockFaultKind Kind, int Status = 0, int? RetryA
                 case "message" when value is not null:
                     message = value;
                     break;
+                case "clean": clean = true; break;
                 case "none": break;
                 default:
-                    error = $"invalid fault setting '{raw}' (expected status=CODE, retry_after=S, reset, timeout, cut=N, malformed, context_window, content_policy, delay=D, message=TEXT)";
+                    error = $"invalid fault setting '{raw}' (expected status=CODE, retry_after=S, reset, timeout, cut=N, clean, malformed, context_window, content_policy, delay=D, message=TEXT)";
                     return false;
             }
         }
         if (kind == MockFaultKind.None && retryAfter is not null) { kind = MockFaultKind.Status; status = 429; }
-        fault = new MockFault(kind, status, retryAfter, cut, delay, message);
+        fault = new MockFault(kind, status, retryAfter, cut, delay, message, clean);
         return true;
     }
 }

@@ -51,7 +51,12 @@ internal sealed partial class MockEngine
 
         async ValueTask<bool> EmitAsync(Action<Utf8JsonWriter> write)
         {
-            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks) { await CutAsync(exchange, sent, cancellationToken); return false; }
+            if (fault.Kind == MockFaultKind.Cut && sent >= fault.CutAfterChunks)
+            {
+                // A clean cut ends the response normally: a stream that stops early with no [DONE], no reset.
+                if (!fault.Clean) await CutAsync(exchange, sent, cancellationToken);
+                return false;
+            }
             json.ResetWrittenCount();
             using (var w = new Utf8JsonWriter(json)) write(w);
             await WriteEventAsync(exchange, json, cancellationToken);
@@ -90,7 +95,11 @@ internal sealed partial class MockEngine
             if (!await EmitAsync(w => WriteChunk(w, id, created, model, index, includeUsage, role: false, content: null, choice.FinishReason, null))) return;
         }
         if (includeUsage && !await EmitAsync(w => WriteUsageChunk(w, id, created, model, "chat.completion.chunk", promptTokens, completionTokens))) return;
-        if (fault.Kind == MockFaultKind.Cut) { await CutAsync(exchange, sent, cancellationToken); return; }
+        if (fault.Kind == MockFaultKind.Cut)
+        {
+            if (!fault.Clean) await CutAsync(exchange, sent, cancellationToken);
+            return;
+        }
         await exchange.WriteAsync(Done, cancellationToken);
         await exchange.FlushAsync(cancellationToken);
     }

@@ -64,18 +64,22 @@ internal static class CacheKeys
     /// <summary>
     /// The key of a request. <paramref name="ns"/> (the request's or the config's namespace) prefixes it as in LiteLLM
     /// (<c>namespace:hash</c>). Throws <see cref="JsonException"/> for a body that is not a JSON object (the payload
-    /// step has already refused those).
+    /// step has already refused those) or has a string with a lone surrogate escape.
     /// </summary>
-    public static string For(string? ns, string partition, string callType, string modelGroup, ReadOnlySpan<byte> body, bool stream, IReadOnlyList<string> outputGuardrails)
+    public static string For(string? ns, string partition, LlmOperation operation, string callType, string modelGroup, ReadOnlySpan<byte> body, bool stream,
+        IReadOnlyList<string> outputGuardrails)
     {
         var buffer = new ArrayBufferWriter<byte>(Math.Max(256, body.Length + 128));
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Indented = false }))
         {
             w.WriteStartObject();
-            w.WriteString("v", "1");
+            // v2: the operation is keyed, not only the call type. Messages shares chat's call type, but its answer is in
+            // Anthropic's format: the same body sent to /v1/messages and /v1/chat/completions must never share an entry.
+            w.WriteString("v", "2");
             w.WriteString("namespace", ns ?? "");
             w.WriteString("partition", partition);
             w.WriteString("call_type", callType);
+            w.WriteString("operation", operation.ToString());
             w.WriteString("model_group", modelGroup);
             w.WriteBoolean("stream", stream);
             w.WriteStartArray("output_guardrails");
@@ -84,7 +88,12 @@ internal static class CacheKeys
             w.WritePropertyName("request");
             using var doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 128 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("the request body is not a JSON object");
-            WriteCanonical(w, doc.RootElement, top: true);
+            try { WriteCanonical(w, doc.RootElement, top: true); }
+            catch (InvalidOperationException e)
+            {
+                // A lone UTF-16 surrogate escape ("\ud800") is valid JSON syntax but no text: such a request is not keyed.
+                throw new JsonException("the request body has a string that is not valid UTF-16", e);
+            }
             w.WriteEndObject();
         }
         var hash = Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using AgenticGateway.Configuration;
 using AgenticGateway.Keys;
@@ -54,7 +55,7 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
         string key;
         try
         {
-            key = CacheKeys.For(control.Namespace ?? options.Namespace, partition, callType, llm.Group.Name, llm.Body.Span, llm.Parsed.Stream,
+            key = CacheKeys.For(control.Namespace ?? options.Namespace, partition, llm.Operation, callType, llm.Group.Name, llm.Body.Span, llm.Parsed.Stream,
                 context.Features.Get<OutputGuardrails>()?.Names ?? []);
         }
         catch (JsonException)
@@ -150,13 +151,58 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
         // Only the plain call (not a hosted-tool loop, whose answer depends on what its tools did).
         if (context.Features.Get<ILlmOutcome>() is not LlmExchange { Deployment: not null } x) return false;
         if (x.Status is < 200 or > 299 || context.Response.StatusCode is < 200 or > 299) return false;
-        if (!llm.Parsed.Stream) return true;
-        return x.StreamFinished && !SseErrors.HasErrorEvent(capture.Captured);
+        if (!llm.Parsed.Stream) return !IsErrorObject(capture.Captured);
+        // A clean end of the connection is not a whole answer: a deployment that stopped early without its
+        // terminal event closed its stream as cleanly as one that finished.
+        return x.StreamFinished && !SseErrors.HasErrorEvent(capture.Captured) && SseErrors.HasTerminalEvent(capture.Captured, llm.Operation);
+    }
+
+    /// <summary>
+    /// Whether a 2xx JSON body is an error object (<c>{"error": ...}</c>, as some providers and proxies answer with a
+    /// 200): never stored, as <c>/cache/store</c> refuses one. A body that is not JSON is not stored either.
+    /// </summary>
+    internal static bool IsErrorObject(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return true;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isError = reader.ValueTextEquals("error"u8);
+                reader.Read();
+                // "error": null is a field of some successful answers, not an error.
+                if (isError && reader.TokenType != JsonTokenType.Null) return true;
+                reader.Skip();
+            }
+            return false;
+        }
+        catch (JsonException) { return true; }
     }
 
     /// <summary>Answers from <paramref name="entry"/>: its spend log (cache hit, no cost) first, then the bytes as they were sent.</summary>
     private async ValueTask<ApiError?> ReplayAsync(HttpContext context, LlmRequest llm, Caller caller, CacheEntry entry, bool semanticHit)
     {
+        // The stored answer passed another request's guardrails, not this one's: this request's post_call checks (and
+        // the during_call verdict they wait for) see the replay as they would a deployment's answer, before any byte.
+        ReadOnlyMemory<byte> body = entry.Body;
+        if (context.Features.Get<IAnswerFilter>() is { } filter)
+        {
+            if (!entry.Stream)
+            {
+                var filtered = await filter.FilterAsync(body, context.RequestAborted);
+                if (filtered.Blocked is { } blocked) return blocked;
+                body = filtered.Answer;
+            }
+            else if (filter.ForStream() is { } events)
+            {
+                // The whole stream is at hand: it is checked before the first event goes out, so a block is a plain error.
+                var output = new ArrayBufferWriter<byte>(entry.Body.Length + 256);
+                if (await events.FeedAsync(body, output, context.RequestAborted) is { } stopped) return stopped;
+                if (await events.CompleteAsync(output, context.RequestAborted) is { } stoppedAtEnd) return stoppedAtEnd;
+                body = output.WrittenMemory;
+            }
+        }
         var request = context.Features.Get<GatewayRequest>()!;
         var x = new LlmExchange(context, llm, caller, request.Id, request.StartTimestamp)
         {
@@ -181,11 +227,11 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
             h["x-accel-buffering"] = "no";
             context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         }
-        else response.ContentLength = entry.Body.Length;
+        else response.ContentLength = body.Length;
         // Recorded before the answer is released, as for any JSON answer: a client with an answer has its spend log.
         await spend.RecordAsync(x);
         x.OverheadSeconds = Math.Max(0, System.Diagnostics.Stopwatch.GetElapsedTime(request.StartTimestamp).TotalSeconds);
-        await response.Body.WriteAsync(entry.Body, context.RequestAborted);
+        await response.Body.WriteAsync(body, context.RequestAborted);
         if (entry.Stream) x.StreamFinished = true;
         return null;
     }

@@ -44,6 +44,13 @@ internal readonly record struct SemanticText(string Context, string Question, do
 
     public static SemanticText? Of(LlmOperation operation, ReadOnlySpan<byte> body)
     {
+        // A string with a lone UTF-16 surrogate escape ("\ud800") parses, but cannot be read as text: no semantic text.
+        try { return Read(operation, body); }
+        catch (InvalidOperationException) { return null; }
+    }
+
+    private static SemanticText? Read(LlmOperation operation, ReadOnlySpan<byte> body)
+    {
         if (operation is not (LlmOperation.ChatCompletions or LlmOperation.Completions or LlmOperation.Messages or LlmOperation.Responses)) return null;
         JsonDocument doc;
         try { doc = JsonDocument.Parse(body.ToArray()); }

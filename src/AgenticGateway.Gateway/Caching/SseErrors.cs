@@ -25,4 +25,38 @@ internal static class SseErrors
         }
         return false;
     }
+
+    /// <summary>
+    /// Whether a stream ended with its format's terminal event: OpenAI's chat and completions <c>data: [DONE]</c>,
+    /// Anthropic's <c>message_stop</c>, the Responses API's <c>response.completed</c>. Without it the stream was cut.
+    /// </summary>
+    public static bool HasTerminalEvent(ReadOnlySpan<byte> events, Routing.LlmOperation operation)
+    {
+        var trimmed = events.TrimEnd("\r\n "u8);
+        // The last event: what follows the last blank line.
+        var start = Math.Max(trimmed.LastIndexOf("\n\n"u8), trimmed.LastIndexOf("\r\n\r\n"u8));
+        var last = start < 0 ? trimmed : trimmed[(start + 2)..];
+        foreach (var range in last.Split((byte)'\n'))
+        {
+            var line = last[range].Trim("\r "u8);
+            switch (operation)
+            {
+                case Routing.LlmOperation.ChatCompletions or Routing.LlmOperation.Completions:
+                    if (line.StartsWith("data:"u8) && line[5..].Trim((byte)' ').SequenceEqual("[DONE]"u8)) return true;
+                    break;
+                case Routing.LlmOperation.Messages:
+                    if ((line.StartsWith("event:"u8) && line[6..].Trim((byte)' ').SequenceEqual("message_stop"u8))
+                        || (line.StartsWith("data:"u8) && line.IndexOf("\"message_stop\""u8) >= 0)) return true;
+                    break;
+                case Routing.LlmOperation.Responses:
+                    if ((line.StartsWith("event:"u8) && line[6..].Trim((byte)' ').SequenceEqual("response.completed"u8))
+                        || (line.StartsWith("data:"u8) && line.IndexOf("\"response.completed\""u8) >= 0)) return true;
+                    break;
+                default:
+                    // A format without a terminal event of its own: a clean end is all there is to go by.
+                    return true;
+            }
+        }
+        return false;
+    }
 }

@@ -14,7 +14,7 @@ public sealed class CacheApiTests : IAsyncLifetime
 {
     private const string Master = "sk-cache-api-master";
     private GatewayServer _gateway = null!;
-    private string _teamA1 = "", _teamA2 = "", _teamB = "";
+    private string _teamA1 = "", _teamA2 = "", _teamB = "", _solo = "", _teamAPartition = "", _teamBPartition = "";
 
     public async Task InitializeAsync()
     {
@@ -35,6 +35,10 @@ public sealed class CacheApiTests : IAsyncLifetime
         _teamA1 = await KeyAsync($$"""{"team_id":"{{teamA}}","user_id":"alice"}""");
         _teamA2 = await KeyAsync($$"""{"team_id":"{{teamA}}","user_id":"bob"}""");
         _teamB = await KeyAsync($$"""{"team_id":"{{teamB}}"}""");
+        // A key without a team: its partition is its own, so it may store and delete there.
+        _solo = await KeyAsync("""{"user_id":"alice"}""");
+        _teamAPartition = "team:" + teamA;
+        _teamBPartition = "team:" + teamB;
     }
 
     private async Task<string> KeyAsync(string json)
@@ -63,7 +67,8 @@ public sealed class CacheApiTests : IAsyncLifetime
     [Fact]
     public async Task A_stored_answer_is_found_by_its_team_and_by_no_other()
     {
-        var (status, stored) = await Call("/cache/store", $$"""{"request":{{Request}},"response":{{Answer}},"ttl":60}""", _teamA1);
+        // The team's partition is shared: the admin stores there, naming it.
+        var (status, stored) = await Call("/cache/store", $$"""{"request":{{Request}},"response":{{Answer}},"ttl":60,"partition":"{{_teamAPartition}}"}""", Master);
         Assert.Equal(HttpStatusCode.OK, status);
         var key = stored.GetProperty("entry").GetProperty("key").GetString()!;
 
@@ -81,15 +86,14 @@ public sealed class CacheApiTests : IAsyncLifetime
         Assert.NotEqual(key, otherTeam.GetProperty("key").GetString());
         // Another team can neither name the partition nor touch the entry by its key.
         AssertError(HttpStatusCode.Forbidden, await Call("/cache/lookup", $$"""{"request":{{Request}},"partition":"{{sameTeam.GetProperty("partition").GetString()}}"}""", _teamB), "partition");
-        AssertError(HttpStatusCode.NotFound, await Call("/cache/invalidate/" + key, null, _teamB, HttpMethod.Delete));
-        var (_, deleted) = await Call("/cache/delete", $$"""{"keys":["{{key}}"]}""", _teamB);
-        Assert.Equal(0, deleted.GetProperty("deleted").GetInt32());
+        AssertError(HttpStatusCode.Forbidden, await Call("/cache/invalidate/" + key, null, _teamB, HttpMethod.Delete));
+        AssertError(HttpStatusCode.Forbidden, await Call("/cache/delete", $$"""{"keys":["{{key}}"]}""", _teamB));
         Assert.True((await Call("/cache/lookup", $$"""{"request":{{Request}}}""", _teamA1)).Body.GetProperty("hit").GetBoolean());
 
         // The admin sees a tenant's partition when it names it, and may delete there.
         var (_, asAdmin) = await Call("/cache/lookup", $$"""{"request":{{Request}},"partition":"{{sameTeam.GetProperty("partition").GetString()}}"}""", Master);
         Assert.True(asAdmin.GetProperty("hit").GetBoolean());
-        var (okStatus, invalidated) = await Call("/cache/invalidate/" + key, null, _teamA2, HttpMethod.Delete);
+        var (okStatus, invalidated) = await Call("/cache/invalidate/" + key, null, Master, HttpMethod.Delete);
         Assert.Equal(HttpStatusCode.OK, okStatus);
         Assert.Equal(1, invalidated.GetProperty("deleted").GetInt64());
         Assert.False((await Call("/cache/lookup", $$"""{"request":{{Request}}}""", _teamA1)).Body.GetProperty("hit").GetBoolean());
@@ -99,12 +103,12 @@ public sealed class CacheApiTests : IAsyncLifetime
     public async Task Warmup_stores_all_or_nothing_and_invalidation_by_model_and_user_removes_them()
     {
         var other = Request.Replace("gpt-4o", "other");
-        var (status, warm) = await Call("/cache/warmup", $$"""{"entries":[{"request":{{Request}},"response":{{Answer}}},{"request":{{other}},"response":{{Answer}}}]}""", _teamA1);
+        var (status, warm) = await Call("/cache/warmup", $$"""{"entries":[{"request":{{Request}},"response":{{Answer}}},{"request":{{other}},"response":{{Answer}}}]}""", _solo);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(2, warm.GetProperty("stored").GetInt32());
         // One bad entry: nothing stored, the error names it.
-        AssertError(HttpStatusCode.BadRequest, await Call("/cache/warmup", $$"""{"entries":[{"request":{{Request.Replace("France", "Spain")}},"response":{{Answer}}},{"request":{{Request}},"response":"Paris"}]}""", _teamA1), "entries[1].response");
-        Assert.False((await Call("/cache/lookup", $$"""{"request":{{Request.Replace("France", "Spain")}}}""", _teamA1)).Body.GetProperty("hit").GetBoolean());
+        AssertError(HttpStatusCode.BadRequest, await Call("/cache/warmup", $$"""{"entries":[{"request":{{Request.Replace("France", "Spain")}},"response":{{Answer}}},{"request":{{Request}},"response":"Paris"}]}""", _solo), "entries[1].response");
+        Assert.False((await Call("/cache/lookup", $$"""{"request":{{Request.Replace("France", "Spain")}}}""", _solo)).Body.GetProperty("hit").GetBoolean());
 
         // Only the admin invalidates a model (every tenant's entries); a key only its own user's.
         AssertError(HttpStatusCode.Forbidden, await Call("/cache/invalidate-model/other", null, _teamA1, HttpMethod.Delete));
@@ -113,7 +117,7 @@ public sealed class CacheApiTests : IAsyncLifetime
         AssertError(HttpStatusCode.Forbidden, await Call("/cache/invalidate-user/alice", null, _teamA2, HttpMethod.Delete));
         var (_, byUser) = await Call("/cache/invalidate-user/alice", null, _teamA1, HttpMethod.Delete);
         Assert.Equal(1, byUser.GetProperty("deleted").GetInt64());
-        Assert.False((await Call("/cache/lookup", $$"""{"request":{{Request}}}""", _teamA1)).Body.GetProperty("hit").GetBoolean());
+        Assert.False((await Call("/cache/lookup", $$"""{"request":{{Request}}}""", _solo)).Body.GetProperty("hit").GetBoolean());
     }
 
     [Fact]
@@ -131,7 +135,8 @@ public sealed class CacheApiTests : IAsyncLifetime
         Assert.True(stats.TryGetProperty("hit_rate", out _));
         Assert.True(stats.TryGetProperty("cost_saved_usd", out _));
 
-        await Call("/cache/store", $$"""{"request":{{Request}},"response":{{Answer}}}""", _teamB);
+        Assert.Equal(HttpStatusCode.OK, (await Call("/cache/store", $$"""{"request":{{Request}},"response":{{Answer}},"partition":"{{_teamBPartition}}"}""", Master)).Status);
+        Assert.True((await Call("/cache/lookup", $$"""{"request":{{Request}}}""", _teamB)).Body.GetProperty("hit").GetBoolean());
         AssertError(HttpStatusCode.Forbidden, await Call("/cache/flushall", "{}", _teamB));
         var (flushStatus, flushed) = await Call("/cache/flushall", "{}", Master);
         Assert.Equal(HttpStatusCode.OK, flushStatus);
@@ -150,7 +155,34 @@ public sealed class CacheApiTests : IAsyncLifetime
     [InlineData("/cache/warmup", """{"entries":[]}""", "entries")]
     [InlineData("/cache/similarity", """{"a":"x","b":"y"}""", null)]
     public async Task Bad_input_is_a_400_in_openai_shape(string path, string json, string? param) =>
-        AssertError(HttpStatusCode.BadRequest, await Call(path, json, _teamA1), param);
+        AssertError(HttpStatusCode.BadRequest, await Call(path, json, _solo), param);
+
+    [Fact]
+    public async Task A_key_may_not_plant_or_remove_answers_its_team_is_served()
+    {
+        var planted = Request.Replace("France", "Italy");
+        var fake = Answer.Replace("Paris.", "Madrid.");
+        var calls = new (string Path, string? Json, HttpMethod? Method)[]
+        {
+            ("/cache/store", $$"""{"request":{{planted}},"response":{{fake}}}""", null),
+            ("/cache/warmup", $$"""{"entries":[{"request":{{planted}},"response":{{fake}}}]}""", null),
+            ("/cache/delete", """{"keys":["abc"]}""", null),
+            ("/cache/invalidate/abc", null, HttpMethod.Delete),
+        };
+        foreach (var (path, json, method) in calls)
+        {
+            var (status, body) = await Call(path, json, _teamA1, method);
+            Assert.Equal(HttpStatusCode.Forbidden, status);
+            var error = body.GetProperty("error");
+            Assert.Equal("permission_error", error.GetProperty("type").GetString());
+            Assert.Equal("cache_partition_shared", error.GetProperty("code").GetString());
+            Assert.Contains("team", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+        // Nothing was planted for the teammate; a lookup stays allowed.
+        var (lookup, found) = await Call("/cache/lookup", $$"""{"request":{{planted}}}""", _teamA2);
+        Assert.Equal(HttpStatusCode.OK, lookup);
+        Assert.False(found.GetProperty("hit").GetBoolean());
+    }
 
     [Fact]
     public async Task Unknown_models_missing_auth_and_a_body_that_is_not_json_are_refused()

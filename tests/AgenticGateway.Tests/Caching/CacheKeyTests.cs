@@ -2,6 +2,7 @@ using System.Text;
 using AgenticGateway.Caching;
 using AgenticGateway.Configuration;
 using AgenticGateway.Keys;
+using AgenticGateway.Routing;
 
 namespace AgenticGateway.Tests.Caching;
 
@@ -10,7 +11,7 @@ namespace AgenticGateway.Tests.Caching;
 public sealed class CacheKeyTests
 {
     private static string Key(string body, string partition = "team:a", bool stream = false, string[]? guardrails = null, string? ns = null) =>
-        CacheKeys.For(ns, partition, "acompletion", "gpt-4o", Encoding.UTF8.GetBytes(body), stream, guardrails ?? []);
+        CacheKeys.For(ns, partition, LlmOperation.ChatCompletions, "acompletion", "gpt-4o", Encoding.UTF8.GetBytes(body), stream, guardrails ?? []);
 
     [Fact]
     public void Order_whitespace_escapes_and_fields_that_do_not_change_the_answer_do_not_change_the_key()
@@ -88,5 +89,12 @@ public sealed class CacheKeyTests
         Assert.True(SseErrors.HasErrorEvent("data: {\"id\":\"x\"}\n\ndata: {\"error\":{\"message\":\"m\"}}\n\n"u8));
         Assert.True(SseErrors.HasErrorEvent("event: error\ndata: {\"type\":\"error\",\"error\":{}}\n\n"u8));
         Assert.True(SseErrors.HasErrorEvent("event: response.failed\ndata: {}\n\n"u8));
+    }
+
+    [Fact]
+    public void A_lone_surrogate_escape_is_a_JsonException_the_callers_catch_not_an_InvalidOperationException()
+    {
+        Assert.Throws<System.Text.Json.JsonException>(() => Key("""{"model":"gpt-4o","messages":[{"role":"user","content":"\ud800"}]}"""));
+        Assert.Null(SemanticText.Of(LlmOperation.ChatCompletions, Encoding.UTF8.GetBytes("""{"model":"gpt-4o","messages":[{"role":"user","content":"\ud800"}]}""")));
     }
 }

@@ -284,4 +284,103 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         Assert.Equal("hit", hit.Cache);
         Assert.NotNull(hit.Key);
     }
+
+    private static Task<HttpResponseMessage> PostAsync(GatewayServer g, string path, string json, string key) =>
+        g.PostJsonAsync(path, json, configure: r => r.Headers.Authorization = new("Bearer", key));
+
+    [Fact]
+    public async Task The_same_body_sent_to_chat_completions_and_messages_gets_an_entry_per_answer_format()
+    {
+        await using var g = await StartAsync();
+        var key = await g.GenerateKeyAsync("{}", Master);
+        // A body both APIs accept as it is.
+        const string body = """{"model":"gpt-4o","max_tokens":20,"messages":[{"role":"user","content":"one body, two formats"}]}""";
+        using var chat = await PostAsync(g, "/v1/chat/completions", body, key);
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+        Assert.Equal("miss", Header(chat, "x-agw-cache"));
+
+        using var messages = await PostAsync(g, "/v1/messages", body, key);
+        var text = await messages.Content.ReadAsStringAsync();
+        Assert.True(messages.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("miss", Header(messages, "x-agw-cache"));
+        Assert.NotEqual(Header(chat, "x-litellm-cache-key"), Header(messages, "x-litellm-cache-key"));
+        Assert.Equal("message", JsonDocument.Parse(text).RootElement.GetProperty("type").GetString());
+
+        // Each format is then answered from its own entry, in its own shape.
+        using var again = await PostAsync(g, "/v1/messages", body, key);
+        Assert.Equal("hit", Header(again, "x-agw-cache"));
+        Assert.Equal("message", JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("type").GetString());
+        using var chatAgain = await PostAsync(g, "/v1/chat/completions", body, key);
+        Assert.Equal("hit", Header(chatAgain, "x-agw-cache"));
+        Assert.Equal("chat.completion", JsonDocument.Parse(await chatAgain.Content.ReadAsStringAsync()).RootElement.GetProperty("object").GetString());
+    }
+
+    [Fact]
+    public async Task A_stream_that_ends_cleanly_without_its_terminal_event_is_not_stored()
+    {
+        await using var g = await StartAsync();
+        var key = await g.GenerateKeyAsync("{}", Master);
+        // The deployment closes its stream normally after two chunks, without data: [DONE].
+        _upstream.Fail("cut=2,clean");
+        var cut = await SendAsync(g, key, content: "clean cut", stream: true);
+        Assert.Equal(HttpStatusCode.OK, cut.Status);
+        Assert.DoesNotContain("[DONE]", cut.Body);
+        var whole = await SendAsync(g, key, content: "clean cut", stream: true);
+        Assert.Equal("miss", whole.Cache);
+        Assert.Contains("data: [DONE]", whole.Body);
+        Assert.Equal("hit", (await SendAsync(g, key, content: "clean cut", stream: true)).Cache);
+    }
+
+    [Fact]
+    public async Task A_lone_surrogate_escape_is_a_400_never_a_500()
+    {
+        await using var g = await StartAsync();
+        var key = await g.GenerateKeyAsync("{}", Master);
+        // Valid JSON syntax, but no text: "\ud800" has no pair. The payload step refuses it on the LLM route, and the
+        // cache API (which keys the request itself) does too, in OpenAI's shape.
+        const string body = """{"model":"gpt-4o","messages":[{"role":"user","content":"hello there"}],"prompt_cache_key":"\ud800"}""";
+        using var response = await PostAsync(g, "/v1/chat/completions", body, key);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var (status, lookup) = await g.AdminAsync("/cache/lookup", $$"""{"request":{{body}}}""", key);
+        Assert.True(status == HttpStatusCode.BadRequest, lookup.ToString());
+        Assert.True(lookup.GetProperty("error").TryGetProperty("message", out _));
+    }
+
+    [Fact]
+    public async Task A_during_call_guardrail_blocks_a_replay_of_a_teammates_stored_answer()
+    {
+        await using var g = await GatewayServer.StartAsync($"""
+            model_list:
+              - model_name: gpt-4o
+                litellm_params: {"{"}model: openai/gpt-4o, api_base: "{_upstream.ApiBase}", api_key: k{"}"}
+            litellm_settings:
+              cache: true
+              cache_params:
+                type: local
+            guardrails:
+              - guardrail_name: words
+                litellm_params:
+                  guardrail: litellm_content_filter
+                  mode: during_call
+                  default_on: false
+                  blocked_words:
+                    - {"{"}keyword: forbidden, action: BLOCK{"}"}
+            general_settings:
+              master_key: {Master}
+            """);
+        var first = await TeamKeyAsync(g, "team-guarded");
+        var second = await TeamKeyAsync(g, "team-guarded");
+        foreach (var stream in new[] { false, true })
+        {
+            // A teammate that did not ask for the guardrail is answered, and the answer stored for the team.
+            var stored = await SendAsync(g, first, content: "tell me the forbidden thing", stream: stream);
+            Assert.Equal(HttpStatusCode.OK, stored.Status);
+            Assert.Equal("miss", stored.Cache);
+            // The same request under the during_call guardrail is blocked, not replayed.
+            var guarded = await SendAsync(g, second, content: "tell me the forbidden thing", stream: stream, extra: ""","guardrails":["words"]""");
+            Assert.True(guarded.Status == HttpStatusCode.BadRequest, guarded.Body);
+            Assert.Equal("guardrail_violation", JsonDocument.Parse(guarded.Body).RootElement.GetProperty("error").GetProperty("code").GetString());
+            Assert.DoesNotContain("chatcmpl", guarded.Body, StringComparison.Ordinal);
+        }
+    }
 }

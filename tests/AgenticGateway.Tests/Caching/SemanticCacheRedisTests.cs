@@ -89,7 +89,10 @@ public sealed class SemanticCacheRedisTests : IAsyncLifetime
 
     private async Task StoreAsync(GatewayServer g, string key, string question)
     {
-        var (status, body) = await g.AdminAsync("/cache/store", $$"""{"request":{{Request(question)}},"response":{{Answer}}}""", key);
+        // A team's partition is shared, so only the master key stores there (naming it); the key's lookup says which it is.
+        var (_, lookup) = await g.AdminAsync("/cache/lookup", $$"""{"request":{{Request(question)}},"semantic":false}""", key);
+        var partition = lookup.GetProperty("partition").GetString();
+        var (status, body) = await g.AdminAsync("/cache/store", $$"""{"request":{{Request(question)}},"response":{{Answer}},"partition":"{{partition}}"}""", Master);
         Assert.True(status == HttpStatusCode.OK, body.ToString());
     }
 

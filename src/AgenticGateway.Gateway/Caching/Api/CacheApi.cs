@@ -15,8 +15,9 @@ namespace AgenticGateway.Caching.Api;
 /// <c>/cache/invalidate-model/{model}</c>, <c>/cache/invalidate-user/{user_id}</c>, <c>/cache/stats</c>,
 /// <c>/cache/warmup</c>, <c>/cache/similarity</c>) and LiteLLM's (<c>/cache/ping</c>, <c>/cache/delete</c>,
 /// <c>/cache/flushall</c>). Unlike LiteLLM, where any key may delete or flush anything, every call is scoped: the
-/// master key (an admin) acts on every tenant; a virtual key looks up, stores, deletes and compares only in its own
-/// partition (its team's, else its own), and what touches every tenant (flush, invalidation by model, statistics)
+/// master key (an admin) acts on every tenant; a virtual key looks up and compares only in its own partition (its
+/// team's, else its own) and stores, warms up, deletes or invalidates only when that partition is its alone (partition
+/// <c>key</c>, or a key without a team), and what touches every tenant (flush, invalidation by model, statistics)
 /// is the admin's.
 /// </summary>
 internal static class CacheApi
@@ -101,7 +102,9 @@ internal static class CacheApi
         var (p, error) = PartitionFor(c, r, partition);
         if (error is not null) return (null, error);
         var callType = CacheKeys.CallType(operation.Value)!;
-        var key = CacheKeys.For(c.Options.Namespace, p!, callType, group.Name, bytes, parsed.Stream, []);
+        string key;
+        try { key = CacheKeys.For(c.Options.Namespace, p!, operation.Value, callType, group.Name, bytes, parsed.Stream, []); }
+        catch (JsonException) { return (null, ApiError.BadRequest($"'{param}' has a string that is not valid text (a lone UTF-16 surrogate escape).", param)); }
         return (new Keyed(operation.Value, callType, group, p!, key, bytes, parsed.Stream), null);
     }
 
@@ -144,6 +147,7 @@ internal static class CacheApi
     /// <summary><c>POST /cache/store</c> <c>{"request": {...}, "response": {...}, "ttl": seconds}</c>: stores an answer for a request, in the caller's partition.</summary>
     private static async Task<KeyResult> StoreAsync(Context c, KeyRequest r, CancellationToken ct)
     {
+        if (MayChange(c, r) is { } refused) return KeyResult.Fail(refused);
         var (entry, error) = await StoreOneAsync(c, r, r.Element("request"), r.Element("response"), r.Element("ttl"), "", ct);
         if (entry is null) return KeyResult.Fail(error!);
         return KeyResult.Ok(w =>
@@ -158,6 +162,7 @@ internal static class CacheApi
     /// <summary><c>POST /cache/warmup</c> <c>{"entries": [{"request", "response", "ttl"}, ...]}</c>: stores many (at most 1000), all or none checked first.</summary>
     private static async Task<KeyResult> WarmupAsync(Context c, KeyRequest r, CancellationToken ct)
     {
+        if (MayChange(c, r) is { } refused) return KeyResult.Fail(refused);
         if (r.Element("entries") is not { ValueKind: JsonValueKind.Array } entries || entries.GetArrayLength() == 0)
             return KeyResult.Fail(ApiError.BadRequest("'entries' must be a non-empty array of {\"request\": {...}, \"response\": {...}}.", "entries"));
         if (entries.GetArrayLength() > MaxWarmupEntries)
@@ -281,6 +286,21 @@ internal static class CacheApi
         });
     }
 
+    /// <summary>
+    /// Whether the caller may write to or delete from its partition. A team's or the global partition is served to
+    /// others: a virtual key storing there would answer its teammates (or everyone) with what it made up, and deleting
+    /// there would remove what others stored. Only a partition that is the key's alone (<c>partition: key</c>, or a key
+    /// with no team) is its to change; the master key may change any.
+    /// </summary>
+    private static ApiError? MayChange(Context c, KeyRequest r)
+    {
+        var caller = CallerOf(r);
+        if (caller.IsAdmin || CacheKeys.PartitionOf(caller, c.Options.Partition).StartsWith("key:", StringComparison.Ordinal)) return null;
+        var shared = c.Options.Partition == CachePartition.Global ? "the global partition, whose entries every caller is served" : "its team's partition, whose entries every key of the team is served";
+        return new ApiError(403, $"A virtual key may not store, warm up, delete or invalidate cache entries in {shared}; use the master key, or set the cache's partition to 'key'.",
+            "permission_error", "cache_partition_shared");
+    }
+
     /// <summary>Whether the caller may touch an entry: the admin any, a virtual key its partition's.</summary>
     private static bool Owns(Context c, KeyRequest r, CacheEntry entry)
     {
@@ -291,6 +311,7 @@ internal static class CacheApi
     /// <summary><c>DELETE /cache/invalidate/{key}</c>: one entry (the <c>x-litellm-cache-key</c> of an answer).</summary>
     private static async Task<KeyResult> InvalidateAsync(Context c, KeyRequest r, CancellationToken ct)
     {
+        if (MayChange(c, r) is { } refused) return KeyResult.Fail(refused);
         var key = r.RouteKey ?? "";
         // Another tenant's entry is "not found" too: a key never learns what others cached.
         if (await c.Store.GetAsync(key, ct) is not { } entry || !Owns(c, r, entry))
@@ -303,6 +324,7 @@ internal static class CacheApi
     /// <summary>LiteLLM's <c>POST /cache/delete</c> <c>{"keys": [...]}</c>; a virtual key's call skips keys of other partitions.</summary>
     private static async Task<KeyResult> DeleteAsync(Context c, KeyRequest r, CancellationToken ct)
     {
+        if (MayChange(c, r) is { } refused) return KeyResult.Fail(refused);
         if (r.Element("keys") is not { ValueKind: JsonValueKind.Array } list || list.EnumerateArray().Any(k => k.ValueKind != JsonValueKind.String))
             return KeyResult.Fail(ApiError.BadRequest("'keys' must be an array of cache keys (the x-litellm-cache-key header of answers).", "keys"));
         if (list.GetArrayLength() > 10_000) return KeyResult.Fail(ApiError.BadRequest("At most 10000 keys per call.", "keys"));
