@@ -42,8 +42,10 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
         var requestId = context.RequestId();
         var (requested, named, selectionError) = RequestedGuardrails.Read(llm.Body.Span, runner.Current.ByName);
         if (selectionError is not null) return selectionError;
-        if (requested is { Off.Count: > 0 } && !GuardrailScope.Of(caller).MayModify)
-            return new ApiError(403, "Your team does not have permission to modify guardrails.", "auth_error", "guardrails_not_modifiable", "guardrails");
+        // Turning a guardrail off needs a grant (see GuardrailScope.MayDisable); turning more on is always allowed.
+        if (requested is { Off.Count: > 0 } && !GuardrailScope.Of(caller).MayDisable)
+            return new ApiError(403, "Your team does not have permission to modify guardrails: turning a guardrail off needs modify_guardrails: true in the key's or its team's metadata.guardrails.",
+                "auth_error", "guardrails_not_modifiable", "guardrails");
 
         var decisions = new GuardrailDecisions();
         context.Features.Set<IGuardrailInformation>(decisions);
