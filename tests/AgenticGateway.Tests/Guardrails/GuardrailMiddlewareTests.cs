@@ -257,7 +257,7 @@ public class GuardrailMiddlewareTests
         var teamGranted = await g.GenerateKeyAsync($$"""{"team_id": "{{open.GetProperty("team_id").GetString()}}"}""", Master);
         var (_, team) = await g.AdminAsync("/team/new", """{"team_alias": "locked", "metadata": {"guardrails": {"modify_guardrails": false}}}""", Master);
         var locked = await g.GenerateKeyAsync($$"""{"team_id": "{{team.GetProperty("team_id").GetString()}}"}""", Master);
-        var lockedDespiteKey = await g.GenerateKeyAsync($$"""{"team_id": "{{team.GetProperty("team_id").GetString()}}", "metadata": {"guardrails": {"modify_guardrails": true}}}""", Master);
+        var lockedDespiteKey = await g.GenerateKeyAsync("{\"team_id\": \"" + team.GetProperty("team_id").GetString() + "\", \"metadata\": {\"guardrails\": {\"modify_guardrails\": true}}}", Master);
         const string off = ",\"metadata\":{\"guardrails\":{\"pii\":false}}";
         const string offTop = ",\"guardrails\":{\"pii\":false}";
 
