@@ -56,6 +56,13 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
         return GuardrailMiddleware.Violation(result.BlockedBy, result.Reason, what);
     }
 
+    /// <summary>An answer (or stream event) the output guardrails could not read: refused rather than passed on unchecked.</summary>
+    internal ApiError Unreadable(Exception? ex)
+    {
+        GuardrailLog.Blocked(logger, "post_call", "answer", "unreadable answer: " + (ex?.GetType().Name ?? "not a JSON object"), requestId);
+        return new ApiError(502, "The upstream answer could not be read, so the output guardrails could not check it.", "upstream_error", "guardrail_unreadable_answer");
+    }
+
     public async ValueTask<AnswerFiltered> FilterAsync(ReadOnlyMemory<byte> answer, CancellationToken ct)
     {
         if (await DuringAsync() is { } refused) return new AnswerFiltered(answer, refused);
@@ -63,10 +70,18 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
         var logging = runner.AnyFor(GuardrailMode.LoggingOnly, caller, requested);
         if (!post && !logging && schema is null) return new AnswerFiltered(answer, null);
         JsonObject? root;
-        try { root = JsonNode.Parse(answer.Span) as JsonObject; }
-        catch (JsonException) { return new AnswerFiltered(answer, null); }
-        if (root is null) return new AnswerFiltered(answer, null);
-        var slots = MessageTexts.OfAnswer(root, operation);
+        List<TextSlot> slots;
+        // An answer the guardrails cannot read is not released unchecked (fail closed).
+        try
+        {
+            root = JsonNode.Parse(answer.Span, documentOptions: Json.JsonText.NodeOptions) as JsonObject;
+            slots = root is null ? [] : MessageTexts.OfAnswer(root, operation);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return new AnswerFiltered(answer, post ? Unreadable(ex) : null);
+        }
+        if (root is null) return new AnswerFiltered(answer, post ? Unreadable(null) : null);
         var texts = slots.ConvertAll(s => s.Text);
         var changed = false;
         if (post && texts.Count > 0)
@@ -175,7 +190,13 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
         {
             var started = Stopwatch.GetTimestamp();
             _scratch.ResetWrittenCount();
-            walk();
+            try { walk(); }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+            {
+                // A malformed event: nothing of this batch goes out unchecked; the stream ends with the error.
+                Record();
+                return owner.Unreadable(ex);
+            }
             var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds / Math.Max(1, guards.Count);
             foreach (var g in guards) g.Milliseconds += ms;
             if (_policy!.Blocked is { } blocked)
@@ -220,8 +241,15 @@ internal sealed class GuardrailAnswerFilter(GuardrailRunner runner, LlmOperation
             var collect = new CollectTextPolicy();
             var scratch = new ArrayBufferWriter<byte>(_held.WrittenCount + 256);
             var first = new SseTexts(owner.Operation);
-            first.Feed(_held.WrittenSpan, collect, scratch);
-            first.Complete(collect, scratch);
+            try
+            {
+                first.Feed(_held.WrittenSpan, collect, scratch);
+                first.Complete(collect, scratch);
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+            {
+                return owner.Unreadable(ex);
+            }
             var channels = collect.Texts.Keys.ToList();
             IReadOnlyList<string> texts = channels.ConvertAll(c => collect.Texts[c].ToString());
             Dictionary<string, string>? masked = null;

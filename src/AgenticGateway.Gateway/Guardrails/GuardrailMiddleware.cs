@@ -31,7 +31,10 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
         if (TokenCaps.Of(caller) is { } caps)
         {
             if (caps.Check(llm, out var addLimit) is { } over) return over;
-            if (addLimit && JsonNode.Parse(llm.Body.Span) is JsonObject capped)
+            ApiError? capParseError = null;
+            var parsedCapped = addLimit ? ParseBody(llm.Body.Span, out capParseError) : null;
+            if (capParseError is not null) return capParseError;
+            if (parsedCapped is JsonObject capped)
             {
                 capped[TokenCaps.OutputParameter(llm.Operation)] = caps.MaxOutput!.Value;
                 if (Rewrite(context, llm, capped) is { } cappedError) return cappedError;
@@ -40,10 +43,16 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
         }
         if (runner.Options.IsEmpty) return await next.InvokeAsync(context);
         var requestId = context.RequestId();
-        var (requested, named, selectionError) = RequestedGuardrails.Read(llm.Body.Span, runner.Current.ByName);
+        GuardrailSelection? requested;
+        bool named;
+        ApiError? selectionError;
+        try { (requested, named, selectionError) = RequestedGuardrails.Read(llm.Body.Span, runner.Current.ByName); }
+        catch (JsonException) { return Unreadable(); }
         if (selectionError is not null) return selectionError;
-        if (requested is { Off.Count: > 0 } && !GuardrailScope.Of(caller).MayModify)
-            return new ApiError(403, "Your team does not have permission to modify guardrails.", "auth_error", "guardrails_not_modifiable", "guardrails");
+        // Turning a guardrail off needs a grant (see GuardrailScope.MayDisable); turning more on is always allowed.
+        if (requested is { Off.Count: > 0 } && !GuardrailScope.Of(caller).MayDisable)
+            return new ApiError(403, "Your team does not have permission to modify guardrails: turning a guardrail off needs modify_guardrails: true in the key's or its team's metadata.guardrails.",
+                "auth_error", "guardrails_not_modifiable", "guardrails");
 
         var decisions = new GuardrailDecisions();
         context.Features.Set<IGuardrailInformation>(decisions);
@@ -60,11 +69,14 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
         var rewrite = named;
         if (pre || during || logging || named)
         {
-            body = JsonNode.Parse(llm.Body.Span) as JsonObject;
+            body = ParseBody(llm.Body.Span, out var parseError) as JsonObject;
+            if (parseError is not null) return parseError;
             if (body is null) return null;
             // LiteLLM's own parameter is not the provider's: it is taken out before the request goes on.
             if (named) body.Remove("guardrails");
-            slots = MessageTexts.OfRequest(body, operation);
+            // A text that cannot be read (a lone surrogate escape such as "\ud800") would pass unchecked: refused.
+            try { slots = MessageTexts.OfRequest(body, operation); }
+            catch (InvalidOperationException) { return ApiError.BadRequest("The request holds a text that is not valid Unicode (a lone surrogate escape), so the guardrails cannot check it.", null, "invalid_text"); }
         }
         IReadOnlyList<string> texts = slots?.ConvertAll(s => s.Text) ?? [];
         if (pre && texts.Count > 0)
@@ -85,7 +97,9 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
             decisions.Add((await runner.RunAsync(GuardrailMode.LoggingOnly, texts, caller, model, requestId, requested, context.RequestAborted)).Decisions);
         var duringCheck = during && texts.Count > 0
             ? runner.RunAsync(GuardrailMode.DuringCall, texts, caller, model, requestId, requested, context.RequestAborted).AsTask() : null;
-        var schema = operation == LlmOperation.ChatCompletions && runner.Options.JsonSchemaValidation && !llm.Parsed.Stream ? ResponseSchema(llm.Body.Span) : null;
+        JsonElement? schema;
+        try { schema = operation == LlmOperation.ChatCompletions && runner.Options.JsonSchemaValidation && !llm.Parsed.Stream ? ResponseSchema(llm.Body.Span) : null; }
+        catch (JsonException) { return Unreadable(); }
         var filter = post || duringCheck is not null || (logging && hasOutput) || schema is not null
             ? new GuardrailAnswerFilter(runner, operation, caller, model, requestId, requested, decisions, duringCheck, schema, logger)
             : null;
@@ -109,7 +123,7 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
     private static JsonElement? ResponseSchema(ReadOnlySpan<byte> body)
     {
         if (body.IndexOf("\"json_schema\""u8) < 0) return null;
-        using var doc = JsonDocument.Parse(body.ToArray());
+        using var doc = JsonDocument.Parse(body.ToArray(), Json.JsonText.NodeOptions);
         return doc.RootElement.TryGetProperty("response_format", out var format) && format.ValueKind == JsonValueKind.Object
             && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "json_schema"
             && format.TryGetProperty("json_schema", out var js) && js.ValueKind == JsonValueKind.Object && js.TryGetProperty("schema", out var schema)
@@ -125,6 +139,20 @@ internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<Guardr
                 if (!names.Contains(g.Definition.Name)) names.Add(g.Definition.Name);
         if (names.Count > 0) context.Response.Headers["x-litellm-applied-guardrails"] = string.Join(",", names);
     }
+
+    /// <summary>
+    /// The body, read with the request reader's limits (depth 128, as <see cref="Json.JsonText.NodeOptions"/>): the
+    /// default depth of 64 would throw on bodies the reader accepted.
+    /// </summary>
+    private static JsonNode? ParseBody(ReadOnlySpan<byte> body, out ApiError? error)
+    {
+        error = null;
+        try { return JsonNode.Parse(body, documentOptions: Json.JsonText.NodeOptions); }
+        catch (JsonException) { error = Unreadable(); return null; }
+    }
+
+    private static ApiError Unreadable() =>
+        ApiError.BadRequest("The request body is not JSON the guardrails can read (too deeply nested or malformed).", null, "invalid_json");
 
     /// <summary>The rewritten body becomes the request the service sends (parsed again: the service reads both).</summary>
     private static ApiError? Rewrite(HttpContext context, LlmRequest llm, JsonObject body)
@@ -160,7 +188,7 @@ internal static class RequestedGuardrails
     public static (GuardrailSelection? Selection, bool Named, ApiError? Error) Read(ReadOnlySpan<byte> body, IReadOnlyDictionary<string, IGuardrail> known)
     {
         if (body.IndexOf("\"guardrails\""u8) < 0) return (null, false, null);
-        using var doc = JsonDocument.Parse(body.ToArray());
+        using var doc = JsonDocument.Parse(body.ToArray(), Json.JsonText.NodeOptions);
         var root = doc.RootElement;
         var on = new List<string>();
         var off = new List<string>();

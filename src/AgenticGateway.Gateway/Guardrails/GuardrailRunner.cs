@@ -159,12 +159,20 @@ internal sealed class GuardrailRunner(IEnumerable<IGuardrailTypes> types, Runtim
 /// <summary>
 /// What a caller's key and team say about guardrails, read from their metadata as LiteLLM stores it:
 /// <c>guardrails: [names]</c> (set by /key/generate, /key/update, /team/new, /team/update), <c>disable_global_guardrails</c>,
-/// and the team's <c>guardrails: {"modify_guardrails": false}</c> that forbids requests to change the selection.
+/// and <c>guardrails: {"modify_guardrails": true|false}</c> on the key or its team.
 /// Read once per metadata text (keys and teams are cached objects) and kept beside it.
 /// </summary>
-internal sealed record GuardrailScope(FrozenSet<string> Names, bool DisableGlobal, bool MayModify)
+/// <param name="MayModify">Whether requests may pick guardrails beyond their own (false where the key or team sets modify_guardrails: false).</param>
+/// <param name="MayDisable">
+/// Whether a request may turn a guardrail off. Unlike LiteLLM, where any request may unless its team says
+/// modify_guardrails: false, this needs an explicit grant: modify_guardrails: true on the key or its team, or the
+/// admin. A default_on guardrail is the operator's policy; a caller holding a plain key must not be able to drop it
+/// with one request parameter. A modify_guardrails: false on either level still wins.
+/// </param>
+internal sealed record GuardrailScope(FrozenSet<string> Names, bool DisableGlobal, bool MayModify, bool MayDisable)
 {
-    public static readonly GuardrailScope None = new(FrozenSet<string>.Empty, false, true);
+    public static readonly GuardrailScope None = new(FrozenSet<string>.Empty, false, true, false);
+    private static readonly GuardrailScope Admin = new(FrozenSet<string>.Empty, false, true, true);
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, MetadataGuardrails> Parsed = new();
 
@@ -172,13 +180,14 @@ internal sealed record GuardrailScope(FrozenSet<string> Names, bool DisableGloba
 
     public static GuardrailScope Of(Caller caller)
     {
-        if (caller.Identity is not { } id) return None;
+        if (caller.Identity is not { } id) return caller.IsAdmin ? Admin : None;
         var key = Read(id.Key.Metadata);
         var team = id.Team is null ? null : Read(id.Team.Metadata);
         if (key.Names.Length == 0 && !key.DisableGlobal && key.Modify is null && (team is null || (team.Names.Length == 0 && !team.DisableGlobal && team.Modify is null)))
-            return None;
+            return caller.IsAdmin ? Admin : None;
+        var mayModify = key.Modify != false && team?.Modify != false;
         return new GuardrailScope([.. key.Names, .. team?.Names ?? []], key.DisableGlobal || team?.DisableGlobal == true,
-            key.Modify != false && team?.Modify != false);
+            mayModify, mayModify && (caller.IsAdmin || key.Modify == true || team?.Modify == true));
     }
 
     private static MetadataGuardrails Read(string metadata)

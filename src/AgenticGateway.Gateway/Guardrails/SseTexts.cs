@@ -73,7 +73,7 @@ internal sealed class SseTexts(LlmOperation operation)
                 return;
             }
             if (!data.Contains("\"choices\"", StringComparison.Ordinal)) { output.Write(e); return; }
-            if (JsonNode.Parse(data) is not JsonObject chunk || chunk["choices"] is not JsonArray choices) { output.Write(e); return; }
+            if (JsonNode.Parse(data, documentOptions: Json.JsonText.NodeOptions) is not JsonObject chunk || chunk["choices"] is not JsonArray choices) { output.Write(e); return; }
             var changed = false;
             foreach (var c in choices)
             {
@@ -100,7 +100,7 @@ internal sealed class SseTexts(LlmOperation operation)
         }
         if (operation == LlmOperation.Messages)
         {
-            if (name == "content_block_delta" && data.Contains("\"text_delta\"", StringComparison.Ordinal) && JsonNode.Parse(data) is JsonObject delta
+            if (name == "content_block_delta" && data.Contains("\"text_delta\"", StringComparison.Ordinal) && JsonNode.Parse(data, documentOptions: Json.JsonText.NodeOptions) is JsonObject delta
                 && delta["delta"] is JsonObject d && d["text"] is JsonValue tv && tv.TryGetValue<string>(out var text))
             {
                 var channel = "b" + (delta["index"]?.ToJsonString() ?? "0");
@@ -110,7 +110,7 @@ internal sealed class SseTexts(LlmOperation operation)
                 Write(e, name, sent != text ? delta : null, output);
                 return;
             }
-            if (name == "content_block_stop" && JsonNode.Parse(data) is JsonObject stop)
+            if (name == "content_block_stop" && JsonNode.Parse(data, documentOptions: Json.JsonText.NodeOptions) is JsonObject stop)
             {
                 var channel = "b" + (stop["index"]?.ToJsonString() ?? "0");
                 if (_open.Contains(channel)) Flush(channel, policy, output);
@@ -125,7 +125,8 @@ internal sealed class SseTexts(LlmOperation operation)
                 output.Write(e);
                 return;
             }
-            if (JsonNode.Parse(data) is not JsonObject evt) { output.Write(e); return; }
+            if (JsonNode.Parse(data, documentOptions: Json.JsonText.NodeOptions) is not JsonObject evt) { output.Write(e); return; }
+            // A non-string type throws InvalidOperationException: the filter ends the stream with an error.
             var type = evt["type"]?.GetValue<string>();
             var changed = false;
             if (type == "response.output_text.delta" && evt["delta"] is JsonValue dv && dv.TryGetValue<string>(out var piece))

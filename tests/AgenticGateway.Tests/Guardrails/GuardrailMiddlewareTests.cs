@@ -248,20 +248,38 @@ public class GuardrailMiddlewareTests
     }
 
     [Fact]
-    public async Task A_request_turns_a_guardrail_off_only_where_its_team_allows_and_names_only_known_ones()
+    public async Task A_request_turns_a_guardrail_off_only_with_an_explicit_grant_and_names_only_known_ones()
     {
         await using var g = await StartAsync(With(Guard("pii", Pre)));
         var free = await g.GenerateKeyAsync("{}", Master);
+        var granted = await g.GenerateKeyAsync("""{"metadata": {"guardrails": {"modify_guardrails": true}}}""", Master);
+        var (_, open) = await g.AdminAsync("/team/new", """{"team_alias": "open", "metadata": {"guardrails": {"modify_guardrails": true}}}""", Master);
+        var teamGranted = await g.GenerateKeyAsync($$"""{"team_id": "{{open.GetProperty("team_id").GetString()}}"}""", Master);
         var (_, team) = await g.AdminAsync("/team/new", """{"team_alias": "locked", "metadata": {"guardrails": {"modify_guardrails": false}}}""", Master);
         var locked = await g.GenerateKeyAsync($$"""{"team_id": "{{team.GetProperty("team_id").GetString()}}"}""", Master);
+        var lockedDespiteKey = await g.GenerateKeyAsync("{\"team_id\": \"" + team.GetProperty("team_id").GetString() + "\", \"metadata\": {\"guardrails\": {\"modify_guardrails\": true}}}", Master);
         const string off = ",\"metadata\":{\"guardrails\":{\"pii\":false}}";
+        const string offTop = ",\"guardrails\":{\"pii\":false}";
 
-        using var allowed = await PostAsync(g, "/v1/chat/completions", ToolResultChat("mail jane.doe@example.com", extra: off), free);
-        Assert.Contains("jane.doe@example.com", await allowed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        foreach (var key in new[] { granted, teamGranted, Master })
+        {
+            using var allowed = await PostAsync(g, "/v1/chat/completions", ToolResultChat("mail jane.doe@example.com", extra: off), key);
+            Assert.Contains("jane.doe@example.com", await allowed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
-        using var refused = await PostAsync(g, "/v1/chat/completions", ToolResultChat("mail jane.doe@example.com", extra: off), locked);
-        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
-        Assert.Contains("Your team does not have permission to modify guardrails.", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // A plain key cannot drop a default_on guardrail (either spelling); a team's false wins over its key's true.
+        foreach (var (key, extra) in new[] { (free, off), (free, offTop), (locked, off), (lockedDespiteKey, off) })
+        {
+            using var refused = await PostAsync(g, "/v1/chat/completions", ToolResultChat("mail jane.doe@example.com", extra: extra), key);
+            var text = await refused.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Contains("does not have permission to modify guardrails", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("jane.doe@example.com", text, StringComparison.Ordinal);
+        }
+
+        // Turning more guardrails on needs no grant.
+        using var more = await PostAsync(g, "/v1/chat/completions", ToolResultChat("mail jane.doe@example.com", extra: ",\"guardrails\":[\"pii\"]"), free);
+        Assert.Contains("<EMAIL_ADDRESS>", await AnswerAsync(more), StringComparison.Ordinal);
 
         using var unknown = await PostAsync(g, "/v1/chat/completions", Chat.Request("gpt-4o", extra: ",\"guardrails\":[\"nope\"]"), free);
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);

@@ -12,7 +12,7 @@ namespace AgenticGateway.Services.Mcp;
 /// arguments before the call, <c>during_mcp_call</c> on the arguments while the call runs (its result waits for the
 /// verdict), <c>post_mcp_call</c> on the result before the caller (usually a model) reads it; the sandbox server's
 /// results go through <c>sandbox_output</c> guardrails too. The texts are every string in the arguments or the result
-/// (text blocks and structured content), so a mask rewrites them in place and keeps their JSON shape. A block is a
+/// (text blocks, embedded text resources and structured content), so a mask rewrites them in place and keeps their JSON shape. A block is a
 /// tool error (<c>isError</c>) naming the guardrail, which a model can read and act on.
 /// </summary>
 internal sealed class McpGuardrails(IContentGuardrails? guardrails)
@@ -41,8 +41,12 @@ internal sealed class McpGuardrails(IContentGuardrails? guardrails)
     {
         if (guardrails is null || !guardrails.AnyFor(mode, caller)) return (result, null);
         var texts = new List<string>();
+        // Text blocks and embedded text resources (a tool may return a file's text as a resource): both reach the model.
         foreach (var block in result.Content)
+        {
             if (block is TextContentBlock text) texts.Add(text.Text);
+            else if (block is EmbeddedResourceBlock { Resource: TextResourceContents resource }) texts.Add(resource.Text);
+        }
         if (result.StructuredContent is { } structured) JsonStrings.Collect(structured, texts);
         if (texts.Count == 0) return (result, null);
         var check = await guardrails.CheckAsync(mode, texts, caller, requestId, tool, ct);
@@ -51,7 +55,17 @@ internal sealed class McpGuardrails(IContentGuardrails? guardrails)
         var index = 0;
         var content = new List<ContentBlock>(result.Content.Count);
         foreach (var block in result.Content)
-            content.Add(block is TextContentBlock t ? new TextContentBlock { Text = check.Texts[index++], Annotations = t.Annotations, Meta = t.Meta } : block);
+            content.Add(block switch
+            {
+                TextContentBlock t => new TextContentBlock { Text = check.Texts[index++], Annotations = t.Annotations, Meta = t.Meta },
+                EmbeddedResourceBlock { Resource: TextResourceContents r } e => new EmbeddedResourceBlock
+                {
+                    Resource = new TextResourceContents { Uri = r.Uri, MimeType = r.MimeType, Meta = r.Meta, Text = check.Texts[index++] },
+                    Annotations = e.Annotations,
+                    Meta = e.Meta,
+                },
+                _ => block,
+            });
         var masked = new CallToolResult { Content = content, IsError = result.IsError, Meta = result.Meta };
         if (result.StructuredContent is { } s) masked.StructuredContent = JsonStrings.Rewrite(s, check.Texts, ref index);
         return (masked, check);

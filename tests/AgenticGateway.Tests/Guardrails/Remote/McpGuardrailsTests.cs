@@ -68,6 +68,26 @@ public class McpGuardrailsTests
     }
 
     [Fact]
+    public async Task Post_mcp_call_masks_embedded_text_resources_and_keeps_their_uri()
+    {
+        var result = new CallToolResult
+        {
+            Content =
+            [
+                new EmbeddedResourceBlock { Resource = new TextResourceContents { Uri = "file:///owners.txt", MimeType = "text/plain", Text = "owner: ann@example.com" } },
+                new EmbeddedResourceBlock { Resource = BlobResourceContents.FromBytes(new byte[] { 1, 2 }, "file:///logo.png", "image/png") },
+            ],
+        };
+        var (masked, check) = await new McpGuardrails(new FakeContentGuardrails(GuardrailMode.PostMcpCall)).ResultAsync(GuardrailMode.PostMcpCall, result, Caller.Admin, "req", "read", CancellationToken.None);
+        Assert.False(check!.Blocked);
+        var text = Assert.IsType<TextResourceContents>(Assert.IsType<EmbeddedResourceBlock>(masked.Content[0]).Resource);
+        Assert.Equal("owner: <EMAIL_ADDRESS>", text.Text);
+        Assert.Equal("file:///owners.txt", text.Uri);
+        Assert.Equal("text/plain", text.MimeType);
+        Assert.IsType<BlobResourceContents>(Assert.IsType<EmbeddedResourceBlock>(masked.Content[1]).Resource);
+    }
+
+    [Fact]
     public async Task A_blocked_result_is_replaced_by_a_tool_error()
     {
         var result = new CallToolResult { Content = [new TextContentBlock { Text = "forbidden data" }] };
