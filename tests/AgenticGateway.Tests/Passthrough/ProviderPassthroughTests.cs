@@ -35,6 +35,12 @@ public class ProviderPassthroughTests : IAsyncLifetime
               - {"{"}name: gpt, provider: openai, model: gpt-4o, api_base: "{_upstream.ApiBase}", api_key: {ProviderKey}{"}"}
               - {"{"}name: gemini, provider: gemini, model: gemini-2.5-flash, api_base: "{_upstream.Url}", api_key: {ProviderKey}{"}"}
               - {"{"}name: cohere, provider: cohere, model: command-r, api_base: "{_upstream.Url}", api_key: {ProviderKey}{"}"}
+            guardrails:
+              - guardrail_name: pii
+                litellm_params:
+                  guardrail: presidio
+                  mode: pre_call
+                  pii_entities_config: {"{"}EMAIL_ADDRESS: MASK{"}"}
             """);
     }
 
@@ -87,6 +93,21 @@ public class ProviderPassthroughTests : IAsyncLifetime
         Assert.Equal(input + output, log.GetProperty("total_tokens").GetInt64());
         Assert.True(log.GetProperty("spend").GetDecimal() > 0, "claude-sonnet-4-5 has a price");
         Assert.Equal(response.Headers.GetValues("x-request-id").Single(), log.GetProperty("request_id").GetString());
+    }
+
+    [Fact]
+    public async Task A_key_with_guardrails_is_refused_on_the_passthrough_which_could_not_apply_them()
+    {
+        var guarded = await KeyAsync("\"metadata\": {\"guardrails\": [\"pii\"]}");
+        using var response = await _gateway.PostJsonAsync("/anthropic/v1/messages", MessageBody, configure: r => r.Headers.Add("x-api-key", guarded));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("cannot check", text);
+        using var openAi = await _gateway.PostJsonAsync("/openai/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""",
+            configure: r => r.Headers.Authorization = new("Bearer", guarded));
+        Assert.Equal(HttpStatusCode.Forbidden, openAi.StatusCode);
+        Assert.Contains("guardrails_not_applicable", await openAi.Content.ReadAsStringAsync());
+        Assert.Empty(await SpendAsync(guarded));
     }
 
     [Fact]

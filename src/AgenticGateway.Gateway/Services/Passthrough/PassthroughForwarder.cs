@@ -55,6 +55,16 @@ internal sealed partial class PassthroughForwarder(HttpMessageInvoker http, Clie
             return;
         }
         context.Features.Set(caller);
+        // A provider's native API is passed through unread, so the LLM guardrails cannot check it: a caller they apply to
+        // is refused here rather than let through unchecked (a guardrail that silently does nothing is no guardrail).
+        if (context.RequestServices.GetService<IContentGuardrails>() is { } guardrails
+            && (guardrails.AnyFor(GuardrailMode.PreCall, caller) || guardrails.AnyFor(GuardrailMode.DuringCall, caller) || guardrails.AnyFor(GuardrailMode.PostCall, caller)))
+        {
+            await PipelineErrors.WriteAsync(context, new ApiError(403,
+                $"Guardrails apply to this key, and they cannot check {route.Catalog}'s native API passed through unread: use the gateway's own routes (/v1/chat/completions, /v1/messages, /v1/responses).",
+                "permission_error", "guardrails_not_applicable"));
+            return;
+        }
         var (apiBase, key, deployment, error) = route.Resolve(runtime, Environment.GetEnvironmentVariable);
         if (error is not null)
         {
