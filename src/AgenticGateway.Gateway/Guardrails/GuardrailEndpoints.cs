@@ -22,7 +22,8 @@ internal static class GuardrailEndpoints
         services.AddSingleton<GuardrailMetrics>();
         services.AddSingleton<GuardrailRunner>();
         services.AddSingleton<IGuardrailRunner>(sp => sp.GetRequiredService<GuardrailRunner>());
-        services.AddSingleton<IGuardrailsMiddleware, GuardrailMiddleware>();
+        services.AddSingleton<GuardrailMiddleware>();
+        services.AddKeyedSingleton<IRouterMiddleware>(GuardrailMiddleware.Type, (sp, _) => sp.GetRequiredService<GuardrailMiddleware>());
     }
 
     public static void Map(IEndpointRouteBuilder app)

@@ -17,8 +17,10 @@ namespace AgenticGateway.Guardrails;
 /// logging_only only records. It sits outside the cache, so a cached answer is one the output guardrails already saw.
 /// Applies only when guardrails are configured.
 /// </summary>
-internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<GuardrailMiddleware> logger) : IGuardrailsMiddleware
+internal sealed class GuardrailMiddleware(GuardrailRunner runner, ILogger<GuardrailMiddleware> logger) : IRouterMiddleware
 {
+    public const string Type = "guardrails";
+
     // Also where a key or team sets token caps (see TokenCaps), with or without guardrails configured.
     public bool AppliesTo(HttpContext context) =>
         context.Route().Payload.Operation() is not null && context.Features.Get<LlmRequest>() is not null

@@ -29,18 +29,9 @@ internal sealed class RouterChains(InFlightMiddleware inFlight, BudgetMiddleware
         InFlightMiddleware.Type => inFlight,
         BudgetMiddleware.Type => budget,
         RateLimitMiddleware.Type => rateLimit,
-        IGuardrailsMiddleware.Type => services.GetRequiredService<IGuardrailsMiddleware>(),
-        // Caching/ builds on Pipeline/, so the cache is found by its type name here rather than referenced.
-        "cache" => services.GetRequiredKeyedService<IRouterMiddleware>("cache"),
-        _ => throw new InvalidOperationException($"unknown middleware type '{definition.Type}'"),
+        // Middlewares of folders that build on Pipeline/ (guardrails, cache) are registered as keyed services under
+        // their type name, so the chain finds them without referencing them.
+        _ => services.GetKeyedService<IRouterMiddleware>(definition.Type)
+            ?? throw new InvalidOperationException($"unknown middleware type '{definition.Type}'"),
     };
-}
-
-/// <summary>
-/// <c>guardrails</c>: the guardrail middleware, implemented in Guardrails/ (which uses the pipeline, not the other way
-/// round); the chain knows it by this interface.
-/// </summary>
-internal interface IGuardrailsMiddleware : IRouterMiddleware
-{
-    public const string Type = "guardrails";
 }
