@@ -66,7 +66,7 @@ internal static class CacheKeys
     /// (<c>namespace:hash</c>). Throws <see cref="JsonException"/> for a body that is not a JSON object (the payload
     /// step has already refused those) or has a string with a lone surrogate escape.
     /// </summary>
-    public static string For(string? ns, string partition, LlmOperation operation, string callType, string modelGroup, ReadOnlySpan<byte> body, bool stream,
+    public static string For(string? ns, string partition, LlmOperation operation, string callType, string modelGroup, ReadOnlyMemory<byte> body, bool stream,
         IReadOnlyList<string> outputGuardrails)
     {
         var buffer = new ArrayBufferWriter<byte>(Math.Max(256, body.Length + 128));
@@ -86,7 +86,8 @@ internal static class CacheKeys
             foreach (var g in outputGuardrails.Order(StringComparer.Ordinal)) w.WriteStringValue(g);
             w.WriteEndArray();
             w.WritePropertyName("request");
-            using var doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 128 });
+            // Parsed from the request's own buffer: no copy of the body per keyed request.
+            using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 128 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("the request body is not a JSON object");
             try { WriteCanonical(w, doc.RootElement, top: true); }
             catch (InvalidOperationException e)

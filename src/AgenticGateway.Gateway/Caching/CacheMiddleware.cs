@@ -55,7 +55,7 @@ internal sealed class CacheMiddleware(CacheStores stores, CacheStatistics statis
         string key;
         try
         {
-            key = CacheKeys.For(control.Namespace ?? options.Namespace, partition, llm.Operation, callType, llm.Group.Name, llm.Body.Span, llm.Parsed.Stream,
+            key = CacheKeys.For(control.Namespace ?? options.Namespace, partition, llm.Operation, callType, llm.Group.Name, llm.Body.Memory, llm.Parsed.Stream,
                 context.Features.Get<OutputGuardrails>()?.Names ?? []);
         }
         catch (JsonException)

@@ -36,24 +36,24 @@ internal readonly record struct SemanticText(string Context, string Question, do
     };
 
     /// <summary>The request's semantic text; null for an operation the semantic cache does not serve (embeddings, rerank) or a body it cannot read.</summary>
-    public static SemanticText? Of(LlmRequest request) => Of(request.Operation, request.Body.Span);
+    public static SemanticText? Of(LlmRequest request) => Of(request.Operation, request.Body.Memory);
 
     /// <summary>The query the cache middleware hands to <see cref="ISemanticLookup"/>; null when the request has no semantic text.</summary>
     public static SemanticQuery? Query(LlmRequest request, Caller caller, string requestId, string partition) =>
         Of(request) is { } text ? new SemanticQuery(caller, requestId, partition, request.Group.Name, text.PromptText, text.Temperature, text.HasTools) : null;
 
-    public static SemanticText? Of(LlmOperation operation, ReadOnlySpan<byte> body)
+    public static SemanticText? Of(LlmOperation operation, ReadOnlyMemory<byte> body)
     {
         // A string with a lone UTF-16 surrogate escape ("\ud800") parses, but cannot be read as text: no semantic text.
         try { return Read(operation, body); }
         catch (InvalidOperationException) { return null; }
     }
 
-    private static SemanticText? Read(LlmOperation operation, ReadOnlySpan<byte> body)
+    private static SemanticText? Read(LlmOperation operation, ReadOnlyMemory<byte> body)
     {
         if (operation is not (LlmOperation.ChatCompletions or LlmOperation.Completions or LlmOperation.Messages or LlmOperation.Responses)) return null;
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(body.ToArray()); }
+        try { doc = JsonDocument.Parse(body); }
         catch (JsonException) { return null; }
         using (doc)
         {
