@@ -27,9 +27,7 @@ internal static class MessageTexts
         switch (operation)
         {
             case LlmOperation.ChatCompletions:
-                if (body["messages"] is JsonArray messages)
-                    foreach (var m in messages)
-                        if (m is JsonObject message) Content(message, "content", slots);
+                Messages(body, slots);
                 break;
             case LlmOperation.Completions:
                 StringOrStrings(body, "prompt", slots);
@@ -39,9 +37,7 @@ internal static class MessageTexts
                 break;
             case LlmOperation.Messages:
                 Content(body, "system", slots);
-                if (body["messages"] is JsonArray anthropic)
-                    foreach (var m in anthropic)
-                        if (m is JsonObject message) Content(message, "content", slots);
+                Messages(body, slots);
                 break;
             case LlmOperation.Responses:
                 Add(body, "instructions", slots);
@@ -89,6 +85,14 @@ internal static class MessageTexts
     {
         foreach (var item in output)
             if (item is JsonObject o && o["content"] is JsonArray) Content(o, "content", slots);
+    }
+
+    /// <summary>The contents of a <c>messages</c> array (OpenAI's chat and Anthropic's alike).</summary>
+    private static void Messages(JsonObject body, List<TextSlot> slots)
+    {
+        if (body["messages"] is not JsonArray messages) return;
+        foreach (var m in messages)
+            if (m is JsonObject message) Content(message, "content", slots);
     }
 
     /// <summary>A content that is a string, or an array of parts whose text parts (and tool results' contents) are read.</summary>
