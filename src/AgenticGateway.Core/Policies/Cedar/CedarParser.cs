@@ -39,6 +39,16 @@ internal sealed class CedarParser
         new CedarParser(source).ParseAll(policies, errors);
     }
 
+    /// <summary>One expression on its own (the explain view and tests); a syntax error throws <see cref="CedarSyntaxException"/>.</summary>
+    public static Expr ParseExpression(string text)
+    {
+        var parser = new CedarParser(new PolicySource("<expression>", text));
+        var expr = parser.ParseExpr();
+        if (parser.Peek.Kind != TokenKind.End)
+            throw parser.Unexpected("the end of the expression");
+        return expr;
+    }
+
     private void ParseAll(List<CedarPolicy> policies, ImmutableArray<PolicyError>.Builder errors)
     {
         while (Peek.Kind != TokenKind.End)

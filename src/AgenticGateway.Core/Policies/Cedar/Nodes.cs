@@ -220,7 +220,12 @@ internal sealed class ArithmeticNode(ArithOp op, Expr left, Expr right) : Expr
         if (env.Error is not null)
             return default;
         if (l.Kind != CedarKind.Long || r.Kind != CedarKind.Long)
-            return env.Fail($"\"{_spelling}\" needs Longs, not {l.Kind} and {r.Kind}");
+        {
+            // Dialect: with a decimal operand the arithmetic is decimal (prices times token counts); Cedar has none.
+            if ((l.Kind == CedarKind.Decimal || r.Kind == CedarKind.Decimal) && l.TryNumber(out var x) && r.TryNumber(out var y))
+                return DecimalArithmetic(x, y, ref env);
+            return env.Fail($"\"{_spelling}\" needs numbers, not {l.Kind} and {r.Kind}");
+        }
         long a = l.RawLong, b = r.RawLong, result;
         bool overflow;
         switch (op)
@@ -240,6 +245,18 @@ internal sealed class ArithmeticNode(ArithOp op, Expr left, Expr right) : Expr
                 break;
         }
         return overflow ? env.Fail($"integer overflow: {a} {_spelling} {b}") : CedarValue.Long(result);
+    }
+
+    private CedarValue DecimalArithmetic(decimal x, decimal y, ref EvalEnv env)
+    {
+        try
+        {
+            return CedarValue.Decimal(op switch { ArithOp.Add => x + y, ArithOp.Subtract => x - y, _ => x * y });
+        }
+        catch (OverflowException)
+        {
+            return env.Fail($"decimal overflow: {x} {_spelling} {y}");
+        }
     }
 }
 
