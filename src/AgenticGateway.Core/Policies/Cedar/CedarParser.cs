@@ -305,20 +305,27 @@ internal sealed class CedarParser
         return result;
     }
 
+    // A chain of && (or ||) is one node over all its operands: the tree stays shallow however long the chain.
     private Expr ParseOr()
     {
-        var left = ParseAnd();
+        var first = ParseAnd();
+        if (Peek.Kind != TokenKind.Or)
+            return first;
+        var operands = new List<Expr> { first };
         while (Accept(TokenKind.Or))
-            left = new LogicNode(false, left, ParseAnd());
-        return left;
+            operands.Add(ParseAnd());
+        return new LogicNode(false, [.. operands]);
     }
 
     private Expr ParseAnd()
     {
-        var left = ParseRelation();
+        var first = ParseRelation();
+        if (Peek.Kind != TokenKind.And)
+            return first;
+        var operands = new List<Expr> { first };
         while (Accept(TokenKind.And))
-            left = new LogicNode(true, left, ParseRelation());
-        return left;
+            operands.Add(ParseRelation());
+        return new LogicNode(true, [.. operands]);
     }
 
     private Expr ParseRelation()
@@ -389,20 +396,29 @@ internal sealed class CedarParser
 
     private Expr ParseAdd()
     {
+        // Each operator of a chain nests the tree one level deeper (evaluation recurses), so it counts against the depth.
+        var depth = _depth;
         var left = ParseMultiply();
         while (Peek.Kind is TokenKind.Plus or TokenKind.Minus)
         {
             var op = Next().Kind == TokenKind.Plus ? ArithOp.Add : ArithOp.Subtract;
+            Enter();
             left = new ArithmeticNode(op, left, ParseMultiply());
         }
+        _depth = depth;
         return left;
     }
 
     private Expr ParseMultiply()
     {
+        var depth = _depth;
         var left = ParseUnary();
         while (Accept(TokenKind.Star))
+        {
+            Enter();
             left = new ArithmeticNode(ArithOp.Multiply, left, ParseUnary());
+        }
+        _depth = depth;
         return left;
     }
 
@@ -441,8 +457,11 @@ internal sealed class CedarParser
 
     private Expr ParseAccess(Expr target)
     {
+        var depth = _depth;
         while (true)
         {
+            if (Peek.Kind is TokenKind.Dot or TokenKind.LBracket)
+                Enter();
             if (Peek.Kind == TokenKind.Dot)
             {
                 Next();
@@ -466,7 +485,10 @@ internal sealed class CedarParser
                 target = Attribute(target, Unescape(name));
             }
             else
+            {
+                _depth = depth;
                 return target;
+            }
         }
     }
 
