@@ -394,10 +394,13 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         metrics.ProviderError(d.ProviderName, group.Name, d.Id, failure.ErrorClass);
         Log.AttemptFailed(logger, d.Id, failure.ErrorClass, failure.Status, failure.Message, x.RequestId);
-        if (!countAgainst || !failure.CountsAgainstDeployment) return;
+        if (!failure.CountsAgainstDeployment) return;
         // Through a wildcard the client names the upstream model: a model it may not use (403) or that does not exist
         // (404) is its own mistake, not the deployment's.
         if (group.WildcardPrefix is not null && (failure.Kind == FailureKind.NotFound || failure.Status == 403)) return;
+        // The error rate (routing policies' current_error_rate) counts every failed attempt; the cooldown one per request.
+        d.State.RecordOutcome(time.GetUtcNow().UtcTicks, failed: true);
+        if (!countAgainst) return;
         // A lone deployment that is rate limited is not failing: the client gets the 429 and its Retry-After
         // instead of a cooldown's 503 (LiteLLM does the same).
         if (failure.Kind == FailureKind.RateLimited && group.Deployments.Length == 1) return;
