@@ -19,7 +19,7 @@ internal readonly record struct EntityUid(string Type, string Id)
         foreach (var part in type.Split("::"))
             if (!CedarText.IsIdentifier(part))
                 return false;
-        if (!CedarText.TryUnescape(text.AsSpan(quote + 1, text.Length - quote - 2), false, out var id, out _))
+        if (!CedarText.TryUnescape(text.AsSpan(quote + 1, text.Length - quote - 2), out var id, out _))
             return false;
         uid = new EntityUid(type, id);
         return true;
@@ -67,11 +67,8 @@ internal static class CedarText
         return sb.Append('"').ToString();
     }
 
-    /// <summary>
-    /// Cedar's string escapes (<c>\n \r \t \\ \0 \' \" \u{hex}</c>, Rust's set). In a <c>like</c> pattern
-    /// (<paramref name="pattern"/>) <c>\*</c> is also allowed and kept as the two characters, for the pattern compiler.
-    /// </summary>
-    public static bool TryUnescape(ReadOnlySpan<char> s, bool pattern, out string value, out string? error)
+    /// <summary>Cedar's string escapes (<c>\n \r \t \\ \0 \' \" \u{hex}</c>, Rust's set).</summary>
+    public static bool TryUnescape(ReadOnlySpan<char> s, out string value, out string? error)
     {
         error = null;
         if (s.IndexOf('\\') < 0)
@@ -102,7 +99,6 @@ internal static class CedarText
                 case '\\': sb.Append('\\'); break;
                 case '\'': sb.Append('\''); break;
                 case '"': sb.Append('"'); break;
-                case '*' when pattern: sb.Append("\\*"); break;
                 case 'u':
                     var close = s[i..].IndexOf('}');
                     if (i + 1 >= s.Length || s[i + 1] != '{' || close < 3 || close > 8
