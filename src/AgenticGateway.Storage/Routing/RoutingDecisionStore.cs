@@ -72,38 +72,15 @@ internal sealed class RoutingDecisionStore(IDatabase db)
     {
         if (policies.IsDefaultOrEmpty) return "[]";
         var buffer = new ArrayBufferWriter<byte>(64);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartArray();
-            foreach (var p in policies) w.WriteStringValue(p);
-            w.WriteEndArray();
-        }
+        using (var w = new Utf8JsonWriter(buffer)) RoutingDecisionJson.WriteStrings(w, policies);
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    /// <summary>The candidates as the API answers them: index, deployment, provider, allowed, preferred, reasons.</summary>
     internal static string CandidatesJson(ImmutableArray<CandidateVerdict> candidates)
     {
         if (candidates.IsDefaultOrEmpty) return "[]";
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartArray();
-            foreach (var v in candidates)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("index", v.Index);
-                w.WriteString("deployment", v.Deployment);
-                w.WriteString("provider", v.Provider);
-                w.WriteBoolean("allowed", v.Allowed);
-                w.WriteBoolean("preferred", v.Preferred);
-                w.WriteStartArray("reasons");
-                foreach (var reason in v.Reasons.IsDefault ? [] : v.Reasons) w.WriteStringValue(reason);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }
+        using (var w = new Utf8JsonWriter(buffer)) RoutingDecisionJson.WriteCandidates(w, candidates);
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 

@@ -9,7 +9,7 @@ namespace AgenticGateway.Routing;
 /// queue drops the decision at once (counted in <c>agw_routing_decisions_dropped_total{reason="queue_full"}</c>): unlike
 /// spend, a decision is a sample for people to read, and no request may wait for the database because of one. A batch
 /// the database refuses is retried a few times, then dropped and counted (<c>reason="write_failed"</c>); meanwhile
-/// the queue fills and drops. On shutdown what is queued is stored, for a bounded time.
+/// the queue fills and drops. On stop what is queued is stored, for a bounded time.
 /// </summary>
 internal sealed class RoutingDecisionWriter : BackgroundService, IRoutingDecisionSink
 {
@@ -34,7 +34,8 @@ internal sealed class RoutingDecisionWriter : BackgroundService, IRoutingDecisio
         _store = store;
         _logger = logger;
         Capacity = capacity;
-        _queue = Channel.CreateBounded<RoutingDecision>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        // Not SingleReader: the stop's flush may read while a loop that outlived the host's stop token still drains.
+        _queue = Channel.CreateBounded<RoutingDecision>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait });
         var meter = meters.Create(Telemetry.TelemetryNames.Meter);
         _dropped = meter.CreateCounter<long>("agw.routing_decisions.dropped", "{decision}",
             "Routing decisions not stored: the queue was full (queue_full) or the database refused them (write_failed).");
@@ -77,12 +78,20 @@ internal sealed class RoutingDecisionWriter : BackgroundService, IRoutingDecisio
             try { await DrainOnceAsync(batch, stoppingToken); }
             catch (OperationCanceledException) { break; }
         }
-        // Shutting down: store what is queued, briefly; what is left then is dropped and counted.
-        using var last = new CancellationTokenSource(ShutdownBudget);
-        try { while (reader.Count > 0 && !last.IsCancellationRequested) await DrainOnceAsync(batch, last.Token); }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        // After the loop has ended (or never ran: a host stopping at once cancels ExecuteAsync before it starts), store
+        // what is queued, briefly; what is left then is dropped and counted.
+        var batch = new List<RoutingDecision>(MaxBatch);
+        using var last = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        last.CancelAfter(ShutdownBudget);
+        try { while (_queue.Reader.Count > 0 && !last.IsCancellationRequested) await DrainOnceAsync(batch, last.Token); }
         catch (OperationCanceledException) { }
         var left = 0;
-        while (reader.TryRead(out _)) left++;
+        while (_queue.Reader.TryRead(out _)) left++;
         if (left > 0)
         {
             Drop(left, "write_failed");
