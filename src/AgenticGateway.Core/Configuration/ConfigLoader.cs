@@ -21,6 +21,7 @@ internal sealed record MappedConfig(ServerOptions Server, Secret MasterKey, List
     public CacheOptions Cache { get; init; } = CacheOptions.Off;
     public Edge.EdgeStaticConfig Edge { get; init; } = AgenticGateway.Edge.EdgeStaticConfig.Empty;
     public GuardrailOptions Guardrails { get; init; } = GuardrailOptions.None;
+    public RoutingPolicyOptions? RoutingPolicies { get; init; }
 }
 
 internal sealed record ConfigLoadResult(GatewayOptions? Options, IReadOnlyList<string> Errors, IReadOnlyList<string> Warnings);
@@ -105,6 +106,7 @@ internal static class ConfigLoader
         skippedGroups.ExceptWith(built.Select(d => d.ModelName));
         if (specs.Count > 0 && built.Length == 0 && !issues.HasErrors) issues.Error(isLiteLlm ? "model_list" : "models", "no model is left to serve: every deployment was skipped");
         ValidateReferences(built, router, issues, skippedGroups);
+        var routingPolicies = Policies.RoutingPolicyFiles.Validate(mapped.RoutingPolicies, source, issues);
 
         if (issues.HasErrors) return new ConfigLoadResult(null, issues.Errors, issues.Warnings);
         var options = new GatewayOptions
@@ -128,6 +130,7 @@ internal static class ConfigLoader
             StoreModelInDb = mapped.StoreModelInDb,
             Guardrails = mapped.Guardrails,
             Cache = mapped.Cache,
+            RoutingPolicies = routingPolicies,
             Source = source,
         };
         return new ConfigLoadResult(options, [], issues.Warnings);

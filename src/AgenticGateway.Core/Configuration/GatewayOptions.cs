@@ -31,6 +31,8 @@ internal sealed record GatewayOptions
     public CacheOptions Cache { get; init; } = CacheOptions.Off;
     /// <summary>Guardrails (LiteLLM's <c>guardrails:</c>; ours: the same list). None unless configured.</summary>
     public GuardrailOptions Guardrails { get; init; } = GuardrailOptions.None;
+    /// <summary>Cedar routing policies (routing_policies:); null when not configured, and then no policy code runs.</summary>
+    public RoutingPolicyOptions? RoutingPolicies { get; init; }
     /// <summary>The Responses API (<c>responses:</c>): how long stored responses are kept.</summary>
     public ResponsesOptions Responses { get; init; } = new();
     /// <summary>The edge: Traefik's static configuration (entry points, file provider, ACME resolvers, api, metrics) and inline dynamic configuration; empty when the file has none.</summary>

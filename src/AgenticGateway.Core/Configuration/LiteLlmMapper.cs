@@ -146,10 +146,12 @@ internal static class LiteLlmMapper
         var tracing = OwnSchemaMapper.ReadTracing(root.Map("tracing"));
         // And ours: the Responses API's retention (LiteLLM has no setting of its own for it; see ResponsesOptions.StoreTtl).
         var responses = ResponsesOptions.Read(root.Map("responses"));
+        // And ours: Cedar routing policies (LiteLLM has none), read the same way in either schema.
+        var routingPolicies = RoutingPolicyOptions.Read(root.Map("routing_policies"));
         if (proxyBudget.Max is not null) budgets = budgets with { ProxyMaxBudget = proxyBudget.Max, ProxyBudgetDuration = proxyBudget.Duration };
         LiteLlmFeatures.ReportUnknownKeys(root, "");
         if (redis is not null) storage = storage with { RedisUrl = new Secret(redis) };
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough, Guardrails = guardrails, Cache = cache };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Storage = storage, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, Jwt = jwt, Tracing = tracing, StoreModelInDb = storeModelInDb, PassThroughEndpoints = passThrough, Guardrails = guardrails, Cache = cache, RoutingPolicies = routingPolicies };
     }
 
     private static DeploymentSpec? ReadDeployment(ConfigMap entry, string path)

@@ -102,8 +102,9 @@ internal static class OwnSchemaMapper
         var edge = ReadEdge(root);
         var passThrough = PassThroughReader.Read(root, "pass_through_endpoints", strict: true);
         var guardrails = GuardrailConfigReader.ReadOwn(root);
+        var routingPolicies = RoutingPolicyOptions.Read(root.Map("routing_policies"));
         root.ReportUnknownKeys(strict: true);
-        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge, PassThroughEndpoints = passThrough, Guardrails = guardrails, Cache = cache };
+        return new MappedConfig(server, masterKey, deployments, router, logging) { Tracing = tracing, Storage = storage, Jwt = jwt, Alerts = alerts, Sandboxes = sandboxes, Mcp = mcp, Budgets = budgets, Responses = responses, StoreModelInDb = storeModelInDb, Edge = edge, PassThroughEndpoints = passThrough, Guardrails = guardrails, Cache = cache, RoutingPolicies = routingPolicies };
     }
 
     /// <summary>

@@ -21,6 +21,7 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
     {
         var nanos = Money.ToNanos(cost);
         List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)>? held = null;
+        BudgetStanding? tightest = null;
         var now = time.GetUtcNow();
         try
         {
@@ -34,6 +35,8 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
                 if (reservation.Verdict == BudgetVerdict.Reserved)
                 {
                     (held ??= []).Add((counter, h, store, reservation.Minute));
+                    var remaining = max - Money.FromNanos(reservation.SpentNanos);
+                    if (tightest is null || remaining < tightest.Value.Remaining) tightest = new BudgetStanding(remaining, Money.FromNanos(reservation.SpentNanos), max);
                     continue;
                 }
                 var refused = Refusal(h, max, end, reservation, cost);
@@ -41,7 +44,7 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
                 held = null;
                 return (null, refused);
             }
-            return (held is null ? null : new Hold(held, nanos), null);
+            return (held is null ? null : new Hold(held, nanos) { Standing = tightest }, null);
         }
         catch when (held is not null)
         {
@@ -120,5 +123,12 @@ internal sealed class Budgets(MemoryBudgetCounters memory, SpendStore spend, Bud
     }
 
     /// <summary>The budget counters (key, user, team) holding a request's reservation: whose, where, since which minute.</summary>
-    public sealed record Hold(List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)> Counters, long ReservedNanos);
+    public sealed record Hold(List<(string Counter, ILimitHolder Holder, IBudgetCounters Store, long Minute)> Counters, long ReservedNanos)
+    {
+        /// <summary>The budget with the least left when the request was admitted (routing policies' cost_budget_remaining).</summary>
+        public BudgetStanding? Standing { get; init; }
+    }
 }
+
+/// <summary>Where one budget stood when a request was admitted: what is left of it (before this request), spent and the maximum, in dollars.</summary>
+internal readonly record struct BudgetStanding(decimal Remaining, decimal Spent, decimal Max);

@@ -4,7 +4,7 @@ namespace AgenticGateway.Routing;
 /// What the router knows about one deployment at run time: requests in flight, smoothed latency, token usage in
 /// the current minute, and its cooldown (circuit) state. Kept across config reloads for an unchanged deployment.
 /// </summary>
-internal sealed class DeploymentState
+internal sealed class DeploymentState : Policies.ILiveDeploymentMetrics
 {
     private const double Alpha = 0.2;
     /// <summary>Failures from this many requests at least before a deployment cools down (other than at once).</summary>
@@ -31,6 +31,50 @@ internal sealed class DeploymentState
     /// <summary>Smoothed time to first token of streams in seconds; NaN until the first stream.</summary>
     public double TimeToFirstTokenSeconds => BitConverter.Int64BitsToDouble(Interlocked.Read(ref _ttftBits));
 
+    public double AverageLatencyMs => LatencySeconds * 1000;
+    public double TimeToFirstTokenMs => TimeToFirstTokenSeconds * 1000;
+
+    // The error rate's sliding window: buckets of ErrorBucketTicks, the current one and those before it within the
+    // window. Lock-free; a bucket reset racing an increment may lose that one count, which a rate can afford.
+    private const int ErrorBuckets = 6;
+    public static readonly TimeSpan ErrorWindow = TimeSpan.FromSeconds(60);
+    private static readonly long ErrorBucketTicks = ErrorWindow.Ticks / ErrorBuckets;
+    private readonly long[] _bucketSlot = new long[ErrorBuckets];
+    private readonly long[] _bucketRequests = new long[ErrorBuckets];
+    private readonly long[] _bucketErrors = new long[ErrorBuckets];
+
+    /// <summary>Counts one attempt's outcome in the error-rate window (every attempt, unlike the cooldown's failure count).</summary>
+    public void RecordOutcome(long nowTicks, bool failed)
+    {
+        var slot = nowTicks / ErrorBucketTicks;
+        var i = (int)(slot % ErrorBuckets);
+        var seen = Volatile.Read(ref _bucketSlot[i]);
+        if (seen != slot && Interlocked.CompareExchange(ref _bucketSlot[i], slot, seen) == seen)
+        {
+            Interlocked.Exchange(ref _bucketRequests[i], 0);
+            Interlocked.Exchange(ref _bucketErrors[i], 0);
+        }
+        Interlocked.Increment(ref _bucketRequests[i]);
+        if (failed) Interlocked.Increment(ref _bucketErrors[i]);
+    }
+
+    /// <summary>The failed share of attempts in the last <see cref="ErrorWindow"/>; 0 with no traffic.</summary>
+    public double ErrorRate(long nowTicks)
+    {
+        var slot = nowTicks / ErrorBucketTicks;
+        long requests = 0, errors = 0;
+        for (var i = 0; i < ErrorBuckets; i++)
+        {
+            var s = Volatile.Read(ref _bucketSlot[i]);
+            if (s > slot - ErrorBuckets && s <= slot)
+            {
+                requests += Volatile.Read(ref _bucketRequests[i]);
+                errors += Volatile.Read(ref _bucketErrors[i]);
+            }
+        }
+        return requests == 0 ? 0 : Math.Min(1.0, (double)errors / requests);
+    }
+
     public void Enter() => Interlocked.Increment(ref _inFlight);
     public void Exit() => Interlocked.Decrement(ref _inFlight);
 
@@ -51,6 +95,7 @@ internal sealed class DeploymentState
 
     public void RecordSuccess(double latencySeconds, double? ttftSeconds, long nowTicks)
     {
+        RecordOutcome(nowTicks, failed: false);
         Smooth(ref _latencyBits, latencySeconds);
         if (ttftSeconds is { } t) Smooth(ref _ttftBits, t);
         // A success after the cooldown closes the circuit (the probe succeeded). A success of a request that

@@ -32,12 +32,21 @@ internal sealed class RuntimeHolder
     /// <summary>A new configuration (a reload): the database's models stay.</summary>
     public GatewayRuntime Swap(GatewayOptions options)
     {
+        GatewayRuntime swapped;
         lock (_gate)
         {
             _configured = options;
-            return Publish();
+            swapped = Publish();
         }
+        Reconfigured?.Invoke(swapped);
+        return swapped;
     }
+
+    /// <summary>
+    /// Raised after a new configuration was swapped in (not for database model changes), outside the lock: what reads
+    /// its own files from the configuration (routing policies) reloads them.
+    /// </summary>
+    public event Action<GatewayRuntime>? Reconfigured;
 
     /// <summary>
     /// The database's models, validated; they are served beside the config file's. One whose id the config file uses

@@ -151,6 +151,7 @@ internal static class GatewayApp
         builder.Services.AddSingleton<Pipeline.Middlewares.RateLimitMiddleware>();
         builder.Services.AddSingleton<RouterChains>();
         Guardrails.GuardrailEndpoints.AddGuardrails(builder.Services, Safety.Guardrails.TextDetectors.Create);
+        Policies.PolicyEndpoints.AddRoutingPolicies(builder.Services);
         Caching.CacheMiddleware.AddCache(builder.Services);
         builder.Services.AddSingleton(new RecentRequests());
         AddSandboxes(builder.Services, options);

@@ -34,6 +34,8 @@ internal sealed class BudgetMiddleware(Budgets budgets) : IRouterMiddleware
         var (caller, llm) = (context.Features.Get<Caller>()!, context.Features.Get<LlmRequest>()!);
         var (hold, refused) = await budgets.ReserveAsync(caller, llm.Reservation.Cost, context.RequestAborted, ProxyBudgetOf(llm.Runtime));
         if (refused is not null) return refused;
+        // Routing policies read where the caller's budgets stand (cost_budget_remaining).
+        if (hold is not null) context.Features.Set(hold);
         try { return await next.InvokeAsync(context); }
         finally
         {

@@ -17,7 +17,44 @@ internal static class ModelsEndpoints
         // A key restricted to some models sees only those.
         var data = runtime.Catalog.PublicModels().Where(m => caller!.MayUse(m.Id, m.Id, Pipeline.PayloadStep.AccessGroupsOf(runtime, m.Id)))
             .Select(m => new ModelObject(m.Id, "model", Created, m.OwnedBy)).ToList();
+        if (caller is { IsAdmin: true })
+        {
+            await WriteWithDeploymentsAsync(context, runtime, data);
+            return;
+        }
         await context.Response.WriteAsJsonAsync(new ModelList("list", data), GatewayJsonContext.Default.ModelList);
+    }
+
+    /// <summary>
+    /// For an admin, OpenAI's list with one addition per model: <c>deployments</c>, each with the live metrics routing
+    /// policies read (<see cref="Policies.PolicyEndpoints.WriteDeployment"/>). Others get OpenAI's shape unchanged.
+    /// </summary>
+    private static Task WriteWithDeploymentsAsync(HttpContext context, GatewayRuntime runtime, List<ModelObject> models)
+    {
+        var nowTicks = (context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow().UtcTicks;
+        return Policies.PolicyJson.WriteAsync(context, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            foreach (var m in models)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", m.Id);
+                w.WriteString("object", m.Object);
+                w.WriteNumber("created", m.Created);
+                w.WriteString("owned_by", m.OwnedBy);
+                w.WriteStartArray("deployments");
+                if (runtime.Catalog.TryResolve(m.Id, out var group))
+                {
+                    foreach (var d in group.Deployments) Policies.PolicyEndpoints.WriteDeployment(w, d, nowTicks);
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
     }
 
     public static async Task GetAsync(HttpContext context, RuntimeHolder runtimes, string id)

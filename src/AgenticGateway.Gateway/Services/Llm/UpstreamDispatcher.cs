@@ -15,7 +15,7 @@ namespace AgenticGateway.Services.Llm;
 /// cooldowns for failing deployments, and ordered fallbacks to other groups. Returns the error to send when
 /// nothing succeeded, or null when the client got its answer.
 /// </summary>
-internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger)
+internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger, Policies.PolicyRouter? policyRouter = null)
 {
     private const int MaxFallbacks = 5;
     private static readonly byte[] IncludeUsage = ",\"stream_options\":{\"include_usage\":true}"u8.ToArray();
@@ -94,17 +94,34 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 return new UpstreamFailure(FailureKind.BadRequest, refusal.Status, refusal.Message) { ClientError = refusal };
             }
         }
+        // Routing policies (routing_policies:): none configured costs this null check. They narrow eligible to the allowed
+        // deployments and give a preferred subset, tried first; the strategy still picks within each.
+        var policies = policyRouter?.Policies.Current;
+        ulong preferred = 0;
+        Policies.GroupPolicy decided = default;
+        var eligibleBeforePolicies = eligible;
+        if (policies is not null)
+        {
+            decided = policyRouter!.Evaluate(x, group, policies, eligible);
+            if (decided.Denied is { } denied) return new UpstreamFailure(FailureKind.BadRequest, denied.Status, denied.Message) { ClientError = denied };
+            eligible = decided.Allowed;
+            preferred = decided.Preferred;
+        }
         while (true)
         {
             var nowTicks = time.GetUtcNow().UtcTicks;
-            int index;
-            bool probe;
+            int index = -1;
+            bool probe = false;
             using (var route = GatewayTracing.Source.StartActivity("route"))
             {
-                index = group.Pick(tried, eligible, new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute), nowTicks, out probe);
+                var input = new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute);
+                // The preferred deployments not yet tried first; when none of them can take it, the other allowed ones.
+                if (preferred != 0) index = group.Pick(tried, preferred & ~tried, input, nowTicks, out probe);
+                if (index < 0) index = group.Pick(tried, eligible, input, nowTicks, out probe);
                 route?.SetTag("agw.model_group", group.Name);
                 route?.SetTag("agw.deployment", index >= 0 ? group.Deployments[index].Id : null);
             }
+            if (policies is not null && tried == 0) policyRouter!.Picked(x, group, policies, decided, eligibleBeforePolicies, index);
             if (index < 0)
             {
                 // If this group already failed for this request, that failure is the truth to report.
@@ -152,7 +169,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     /// The request's tags as LiteLLM reads them: the body's <c>tags</c>, else the <c>x-litellm-tags</c> header (comma
     /// separated), else <c>metadata.tags</c>.
     /// </summary>
-    private static IReadOnlyList<string>? RequestTags(LlmExchange x)
+    internal static IReadOnlyList<string>? RequestTags(LlmExchange x)
     {
         if (x.Request.Tags is { } tags) return tags;
         if (x.Http.Request.Headers.TryGetValue("x-litellm-tags", out var header) && header.ToString() is { Length: > 0 } text)
@@ -394,10 +411,13 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
     {
         metrics.ProviderError(d.ProviderName, group.Name, d.Id, failure.ErrorClass);
         Log.AttemptFailed(logger, d.Id, failure.ErrorClass, failure.Status, failure.Message, x.RequestId);
-        if (!countAgainst || !failure.CountsAgainstDeployment) return;
+        if (!failure.CountsAgainstDeployment) return;
         // Through a wildcard the client names the upstream model: a model it may not use (403) or that does not exist
         // (404) is its own mistake, not the deployment's.
         if (group.WildcardPrefix is not null && (failure.Kind == FailureKind.NotFound || failure.Status == 403)) return;
+        // The error rate (routing policies' current_error_rate) counts every failed attempt; the cooldown one per request.
+        d.State.RecordOutcome(time.GetUtcNow().UtcTicks, failed: true);
+        if (!countAgainst) return;
         // A lone deployment that is rate limited is not failing: the client gets the 429 and its Retry-After
         // instead of a cooldown's 503 (LiteLLM does the same).
         if (failure.Kind == FailureKind.RateLimited && group.Deployments.Length == 1) return;
