@@ -259,7 +259,36 @@ internal static class Schema
         ALTER TABLE spend_logs ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE spend_logs ADD COLUMN guardrail_information TEXT;
         """,
+        // Issue 21, policy routing: the routing decisions the policies made (sampled; every denial and dry-run
+        // disagreement), with each candidate's reasons as a JSON array. id is the request's id and not unique: a retry
+        // or a fallback group gets a decision of its own; seq orders rows written in the same instant.
+        """
+        CREATE TABLE routing_decisions (
+            seq {id},
+            id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            model_group TEXT NOT NULL,
+            requested_model TEXT NOT NULL,
+            chosen_deployment TEXT,
+            provider TEXT,
+            decision TEXT NOT NULL,
+            deciding_policy TEXT,
+            policies TEXT NOT NULL DEFAULT '[]',
+            candidates TEXT NOT NULL DEFAULT '[]',
+            key_alias TEXT,
+            team_id TEXT,
+            user_id TEXT,
+            dry_run INTEGER NOT NULL DEFAULT 0,
+            latency_us BIGINT NOT NULL
+        );
+        CREATE INDEX routing_decisions_time ON routing_decisions(created_at);
+        CREATE INDEX routing_decisions_group ON routing_decisions(model_group, created_at);
+        CREATE INDEX routing_decisions_request ON routing_decisions(id);
+        """,
     ];
+
+    /// <summary>The schema version a migrated database has: the number of migrations.</summary>
+    public static int Version => Migrations.Length;
 
     public static async Task MigrateAsync(DbConnection c, SqlDialect dialect, CancellationToken cancellationToken)
     {

@@ -61,7 +61,7 @@ internal static class CommandLine
             """)
         {
             config, urls, port, host, insecure, allowUnsupported, strict, model, alias, apiBase, debug,
-            ToolCommands.CheckConfig(), ToolCommands.Images(), PricesCommand.Command(), MockCommandLine.Command(),
+            ToolCommands.CheckConfig(), ToolCommands.Images(), PricesCommand.Command(), MockCommandLine.Command(), PoliciesCommand.Command(),
         };
         root.Validators.Add(r =>
         {

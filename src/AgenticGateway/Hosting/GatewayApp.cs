@@ -254,6 +254,11 @@ internal static class GatewayApp
         services.AddSingleton<SpendWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<SpendWriter>());
         services.AddSingleton<SpendRecorder>();
+        // Routing decisions (policy routing): a bounded queue the request path writes to without waiting, and its writer.
+        services.AddSingleton<Routing.RoutingDecisionStore>();
+        services.AddSingleton<Routing.RoutingDecisionWriter>();
+        services.AddSingleton<Policies.IRoutingDecisionSink>(sp => sp.GetRequiredService<Routing.RoutingDecisionWriter>());
+        services.AddHostedService(sp => sp.GetRequiredService<Routing.RoutingDecisionWriter>());
         services.AddSingleton<MemoryRateLimitStore>();
         services.AddSingleton<MemoryBudgetCounters>();
         if (storage.RedisUrl.IsSet)

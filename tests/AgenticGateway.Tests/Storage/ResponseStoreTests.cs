@@ -207,6 +207,7 @@ public class ResponseStoreTests
             await using var c = await previous.Database.OpenAsync(None);
             await c.ExecuteAsync("ALTER TABLE spend_logs DROP COLUMN cache_hit; ALTER TABLE spend_logs DROP COLUMN guardrail_information");
             await c.ExecuteAsync("DROP TABLE edge_acme_accounts; DROP TABLE edge_certificates; DROP TABLE edge_acme_challenges; DROP TABLE edge_acme_leases");
+            await c.ExecuteAsync("DROP TABLE routing_decisions");
             await c.ExecuteAsync("DROP TABLE response_items; DROP TABLE responses; DELETE FROM schema_migrations WHERE version > 5");
             await c.ExecuteAsync("INSERT INTO mcp_tool_pins (server, tool, approved_hash, updated_at) VALUES ('srv', 'tool', 'h1', '2026-12-01T00:00:00.0000000+00:00')");
             Assert.Equal(5, await c.ExecuteScalarAsync<int>("SELECT MAX(version) FROM schema_migrations"));
@@ -218,7 +219,7 @@ public class ResponseStoreTests
         await upgraded.Store.SaveAsync(saved, None);
         Assert.Equal(saved, await upgraded.Store.GetAsync("resp_after_upgrade", "owner-a", None));
         await using var check = await upgraded.Database.OpenAsync(None);
-        Assert.Equal(8, await check.ExecuteScalarAsync<int>("SELECT MAX(version) FROM schema_migrations"));
+        Assert.Equal(Schema.Version, await check.ExecuteScalarAsync<int>("SELECT MAX(version) FROM schema_migrations"));
         Assert.Equal("h1", await check.ExecuteScalarAsync<string>("SELECT approved_hash FROM mcp_tool_pins WHERE server = 'srv' AND tool = 'tool'"));
     }
 

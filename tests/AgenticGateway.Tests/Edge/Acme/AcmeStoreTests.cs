@@ -80,6 +80,7 @@ public sealed class AcmeStoreTests : IDisposable
         await using (var c = await Database(backend, location).OpenAsync(None))
         {
             await c.ExecuteAsync("ALTER TABLE spend_logs DROP COLUMN cache_hit; ALTER TABLE spend_logs DROP COLUMN guardrail_information");
+            await c.ExecuteAsync("DROP TABLE routing_decisions");
             await c.ExecuteAsync("DROP TABLE edge_acme_accounts; DROP TABLE edge_certificates; DROP TABLE edge_acme_challenges; DROP TABLE edge_acme_leases; DELETE FROM schema_migrations WHERE version > 6");
             await c.ExecuteAsync("INSERT INTO mcp_tool_pins (server, tool, approved_hash, updated_at) VALUES ('srv', 'tool', 'h1', '2026-12-01T00:00:00.0000000Z')");
         }
@@ -87,7 +88,7 @@ public sealed class AcmeStoreTests : IDisposable
         var store = new AcmeStore(upgraded, TimeProvider.System);
         Assert.True(await store.TryLeaseAsync("x", "me", TimeSpan.FromMinutes(1), None));
         await using var check = await upgraded.OpenAsync(None);
-        Assert.Equal(8, await check.ExecuteScalarAsync<int>("SELECT MAX(version) FROM schema_migrations"));
+        Assert.Equal(Schema.Version, await check.ExecuteScalarAsync<int>("SELECT MAX(version) FROM schema_migrations"));
         Assert.Equal("h1", await check.ExecuteScalarAsync<string>("SELECT approved_hash FROM mcp_tool_pins WHERE server = 'srv'"));
     }
 
