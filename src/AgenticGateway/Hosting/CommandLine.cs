@@ -9,7 +9,8 @@ namespace AgenticGateway.Hosting;
 /// <summary>
 /// The command line (System.CommandLine): <c>agw [--config FILE | --model M ...] [--urls URLS | [--host H] --port N]
 /// [--insecure] [--allow-unsupported]</c> runs the gateway, <c>agw mock [--port N] ...</c> runs the provider emulator,
-/// <c>agw check-config --config FILE</c> validates, <c>agw images build</c> builds the microVM guest image.
+/// <c>agw check-config --config FILE</c> validates, <c>agw images build</c> builds the microVM guest image,
+/// <c>agw policies test CASES.yaml</c> runs routing policy unit tests (exit 1 on a failed case, 2 on a load error).
 /// Exit codes: 0 done (or --help), 1 refused or failed (invalid config, address in use, ...), 2 usage error (an
 /// unknown command or option, a missing or invalid value: a mistyped option is never silently ignored).
 /// </summary>

@@ -61,7 +61,7 @@ internal static class GatewayEndpoints
         Services.Mcp.McpEndpoints.Map(app);
         Guardrails.GuardrailEndpoints.Map(app);
         Policies.PolicyEndpoints.Map(app);
-        Policies.RoutingDecisionEndpoints.Map(app);
+        RoutingDecisionEndpoints.Map(app);
         // Providers' native APIs (/anthropic/*, /openai/*, ...) and LiteLLM's pass_through_endpoints.
         Services.Passthrough.PassthroughEndpoints.Map(app, app.Services.GetRequiredService<RuntimeHolder>().Current.Options);
         Ui.UiEndpoints.Map(app);

@@ -58,4 +58,44 @@ public sealed class AdminUiRoutingTests(AdminUiFixture fixture, ITestOutputHelpe
         await fixture.ScreenshotAsync(page, "routing", output);
         fixture.AssertNoPageErrors(page);
     }
+
+    [Fact]
+    public async Task The_loaded_policies_show_with_their_source_and_the_mode()
+    {
+        using var dir = new AgenticGateway.Tests.Support.TempDirectory("agw-ui-policies-");
+        var rules = Path.Combine(dir.Path, "rules.cedar");
+        await File.WriteAllTextAsync(rules, """
+            // Prefer self-hosted when budget is low
+            @priority(100)
+            permit (principal, action == "routing:select_model", resource)
+            when { context.cost_budget_remaining < 10.0 && resource.provider == "vllm" };
+
+            @id("breaker")
+            forbid (principal, action == "routing:select_model", resource)
+            when { resource.current_error_rate > 0.05 };
+            """);
+        await using var gateway = await AgenticGateway.Tests.Support.GatewayServer.StartAsync($"""
+            master_key: {AdminUiFixture.Master}
+            models:
+              - name: smart
+                provider: mock
+            routing_policies:
+              file: {rules}
+              mode: shadow
+            """);
+        var page = await fixture.SignInAsync(gateway);
+        await page.GotoAsync(gateway.Url + "/ui#/routing");
+        var permit = page.Locator("#routing-policies tr[data-id='policy0']");
+        await Assertions.Expect(permit).ToContainTextAsync("permit");
+        await Assertions.Expect(permit).ToContainTextAsync("100");
+        await Assertions.Expect(permit).ToContainTextAsync(rules + ":2");
+        await Assertions.Expect(permit).ToContainTextAsync("resource.provider == \"vllm\"");
+        await Assertions.Expect(page.Locator("#routing-policies tr[data-id='breaker']")).ToHaveAttributeAsync("data-effect", "forbid");
+        await Assertions.Expect(page.Locator("#routing-policy-status")).ToContainTextAsync("dry run");
+        await Assertions.Expect(page.Locator("#routing-policy-status")).ToContainTextAsync(rules);
+        await Assertions.Expect(page.Locator("#routing-decisions")).ToContainTextAsync("No routing decisions recorded yet.");
+        await Assertions.Expect(page.Locator("#banner")).ToBeHiddenAsync();
+        await fixture.ScreenshotAsync(page, "routing-policies", output);
+        fixture.AssertNoPageErrors(page);
+    }
 }

@@ -68,7 +68,15 @@
             "No routing policies are loaded: set routing_policies.file in the configuration.")));
           return;
         }
-        policies.replaceChildren(section("Policies", table([
+        const reload = loaded.last_reload;
+        const status = el("dl", { class: "kv", id: "routing-policy-status" },
+          el("dt", {}, "Files"), el("dd", {}, fmt.items(loaded.files, "–")),
+          el("dt", {}, "Mode"), el("dd", {}, loaded.dry_run ? badge("dry run", "warn") : badge("enforced", "ok")),
+          el("dt", {}, "Decisions recorded"), el("dd", {}, fmt.pct(loaded.decision_sample_rate || 0) + " of allowed ones, every denial"),
+          reload ? [el("dt", {}, "Last reload"), el("dd", {}, badge(reload.succeeded ? "loaded" : "failed", reload.succeeded ? "ok" : "bad"),
+            " " + fmt.time(reload.at) + " (" + reload.trigger + ")",
+            reload.errors && reload.errors.length ? el("ul", { class: "edge-errors" }, reload.errors.map((e) => el("li", { class: "error small" }, e))) : null)] : null);
+        policies.replaceChildren(section("Policies", status, table([
           { title: "Policy", cls: "name", value: (p) => el("span", { class: "item" }, p.id) },
           { title: "Effect", value: (p) => badge(p.effect, p.effect === "forbid" ? "bad" : "ok") },
           { title: "Priority", cls: "num", value: (p) => fmt.int(p.priority || 0) },

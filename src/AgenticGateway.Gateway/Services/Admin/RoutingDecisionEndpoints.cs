@@ -1,14 +1,15 @@
 using System.Globalization;
-using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
+using AgenticGateway.Policies;
 using AgenticGateway.Routing;
-using AgenticGateway.Services.Admin;
 
-namespace AgenticGateway.Policies;
+namespace AgenticGateway.Services.Admin;
 
 /// <summary>
 /// <c>GET /routing/decisions?limit=&amp;model=&amp;decision=&amp;since=</c> (admin): the stored routing decisions, newest
-/// first, as <c>{"object": "list", "data": [...]}</c>. A bad filter is a 400 in the OpenAI error shape naming it.
+/// first, as <c>{"object": "list", "data": [...]}</c>. A bad filter is a 400 in the OpenAI error shape naming it. Beside
+/// the other admin reports (spend, audit) rather than in Policies/: the request path's services use the policy router,
+/// so Policies/ may not use Services/.
 /// </summary>
 internal static class RoutingDecisionEndpoints
 {
