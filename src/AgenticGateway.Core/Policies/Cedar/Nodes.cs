@@ -130,24 +130,27 @@ internal sealed class NegateNode(Expr operand) : Expr
     }
 }
 
-/// <summary><c>&amp;&amp;</c> and <c>||</c>: strict Bools, and the right side only when the left does not decide.</summary>
-internal sealed class LogicNode(bool isAnd, Expr left, Expr right) : Expr
+/// <summary>
+/// A chain of <c>&amp;&amp;</c> (or of <c>||</c>): strict Bools, left to right, stopping at the first operand that
+/// decides (false for and, true for or), as Cedar's short-circuit does.
+/// </summary>
+internal sealed class LogicNode(bool isAnd, Expr[] operands) : Expr
 {
-    private readonly string _op = isAnd ? "&&" : "||";
+    private readonly string _typeError = $"\"{(isAnd ? "&&" : "||")}\" needs Bools, not ";
 
     public override CedarValue Evaluate(ref EvalEnv env)
     {
-        var l = left.Evaluate(ref env);
-        if (env.Error is not null)
-            return default;
-        if (l.Kind != CedarKind.Bool)
-            return env.Fail($"\"{_op}\" needs Bools, not {l.Kind}");
-        if ((l.RawLong != 0) != isAnd)
-            return l;
-        var r = right.Evaluate(ref env);
-        if (env.Error is not null)
-            return default;
-        return r.Kind == CedarKind.Bool ? r : env.Fail($"\"{_op}\" needs Bools, not {r.Kind}");
+        foreach (var operand in operands)
+        {
+            var v = operand.Evaluate(ref env);
+            if (env.Error is not null)
+                return default;
+            if (v.Kind != CedarKind.Bool)
+                return env.Fail(_typeError + v.Kind);
+            if ((v.RawLong != 0) != isAnd)
+                return v;
+        }
+        return CedarValue.Bool(isAnd);
     }
 }
 
@@ -282,13 +285,13 @@ internal sealed class InNode(Expr left, Expr right) : Expr
             return CedarValue.Bool(Hierarchy.IsIn(l, r.AsEntity, env.Store));
         if (r.Kind != CedarKind.Set)
             return env.Fail($"\"in\" needs an entity or a set of entities on its right, not {r.Kind}");
+        // Every element must be an entity, even after a match (Cedar checks the whole set first).
         foreach (var e in r.RawSet)
-        {
             if (e.Kind != CedarKind.Entity)
                 return env.Fail($"\"in\" needs a set of entities on its right, and the set holds a {e.Kind}");
+        foreach (var e in r.RawSet)
             if (Hierarchy.IsIn(l, e.AsEntity, env.Store))
                 return CedarValue.True;
-        }
         return CedarValue.False;
     }
 }

@@ -135,6 +135,7 @@ public class CedarExpressionTests
     [InlineData("1 has a", "entity or a record")]
     [InlineData("1 in [User::\"a\"]", "entity on its left")]
     [InlineData("User::\"a\" in [1]", "set of entities")]
+    [InlineData("User::\"a\" in [User::\"a\", 1]", "set of entities")]
     [InlineData("User::\"a\".name", "does not exist")]
     [InlineData("decimal(\"1.\" + \"5\")", "needs numbers")]
     [InlineData("ip(\"10.0.0.1\").lessThan(decimal(\"1.0\"))", "compares decimals")]

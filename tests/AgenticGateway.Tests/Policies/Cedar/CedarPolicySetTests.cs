@@ -248,6 +248,13 @@ public class CedarPolicySetTests
         Assert.Contains("nest deeper than 64", Assert.Single(Errors(deep)).Message);
         var nots = "permit(principal, action, resource) when { " + new string('!', 100_000) + "true };";
         Assert.Contains("nest deeper than 64", Assert.Single(Errors(nots)).Message);
+        // Long chains: && and || stay flat (and evaluate without deep recursion); + and attribute paths count as depth.
+        var ands = "permit(principal, action, resource) when { " + string.Join(" && ", Enumerable.Repeat("true", 50_000)) + " };";
+        Assert.True(Load(ands).IsAuthorized(Request(), EntityStore.Empty).Allowed);
+        var sums = "permit(principal, action, resource) when { " + string.Join(" + ", Enumerable.Repeat("1", 50_000)) + " > 0 };";
+        Assert.Contains("nest deeper than 64", Assert.Single(Errors(sums)).Message);
+        var path = "permit(principal, action, resource) when { context" + string.Concat(Enumerable.Repeat(".a", 50_000)) + " };";
+        Assert.Contains("nest deeper than 64", Assert.Single(Errors(path)).Message);
     }
 
     [Fact]
