@@ -428,3 +428,47 @@ public sealed class PolicyRoutingTests : IAsyncLifetime
         }
     }
 }
+
+/// <summary>A config reload that changes routing_policies re-reads them; one that removes the section turns them off.</summary>
+[Trait("Category", "functional")]
+public sealed class PolicyConfigReloadTests : IAsyncLifetime
+{
+    private EmulatorServer _openai = null!;
+    private EmulatorServer _vllm = null!;
+    private readonly TempDirectory _dir = new("agw-policies-reload-");
+
+    public async Task InitializeAsync()
+    {
+        _openai = await EmulatorServer.StartAsync();
+        _vllm = await EmulatorServer.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _openai.DisposeAsync();
+        await _vllm.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task A_config_reload_loads_the_new_file_and_removing_the_section_turns_policies_off()
+    {
+        var first = WritePolicies(_dir, SeedPolicies);
+        await using var gw = await GatewayServer.StartAsync(Config(_openai, _vllm, first));
+        var policies = gw.Services.GetRequiredService<RoutingPolicies>();
+        Assert.Equal(3, policies.Current!.Set.Policies.Length);
+        var second = WritePolicies(_dir, """@id("one") permit (principal, action, resource);""", "other.cedar");
+        var runtimes = gw.Services.GetRequiredService<RuntimeHolder>();
+        var reloaded = AgenticGateway.Configuration.ConfigLoader.Load(Config(_openai, _vllm, second, dryRun: true), "test.yaml", new Dictionary<string, string>());
+        runtimes.Swap(reloaded.Options!);
+        Assert.Equal(["one"], policies.Current!.Set.Policies.Select(p => p.Id).ToArray());
+        Assert.True(policies.Current.Options.DryRun);
+
+        var off = AgenticGateway.Configuration.ConfigLoader.Load(Config(_openai, _vllm, second).Split("routing_policies:")[0], "test.yaml", new Dictionary<string, string>());
+        runtimes.Swap(off.Options!);
+        Assert.Null(policies.Current);
+        using var r = await gw.PostJsonAsync("/v1/chat/completions", Support.Chat.Request("smart"), configure: m => m.Headers.Authorization = new("Bearer", MasterKey));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.False(r.Headers.Contains("x-agw-policy"));
+    }
+}
