@@ -1,4 +1,4 @@
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using BenchmarkDotNet.Attributes;
 
 namespace AgenticGateway.Benchmarks;

@@ -106,7 +106,7 @@ internal static class ConfigLoader
         skippedGroups.ExceptWith(built.Select(d => d.ModelName));
         if (specs.Count > 0 && built.Length == 0 && !issues.HasErrors) issues.Error(isLiteLlm ? "model_list" : "models", "no model is left to serve: every deployment was skipped");
         ValidateReferences(built, router, issues, skippedGroups);
-        var routingPolicies = Policies.RoutingPolicyFiles.Validate(mapped.RoutingPolicies, source, issues);
+        var routingPolicies = RoutingPolicyFiles.Validate(mapped.RoutingPolicies, source, issues);
 
         if (issues.HasErrors) return new ConfigLoadResult(null, issues.Errors, issues.Warnings);
         var options = new GatewayOptions

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 
 namespace AgenticGateway.Policies;
 

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Pipeline;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using AgenticGateway.Routing;
 using AgenticGateway.Runtime;
 
@@ -22,6 +22,7 @@ internal static class PolicyEndpoints
         services.AddHostedService(sp => sp.GetRequiredService<RoutingPolicies>());
         services.AddSingleton(sp => new PolicyRouter(sp.GetRequiredService<RoutingPolicies>(), sp.GetRequiredService<PolicyMetrics>(),
             sp.GetRequiredService<ILogger<PolicyRouter>>(), sp.GetService<IRoutingDecisionSink>()));
+        services.AddSingleton<Services.Llm.IRoutingPolicyHook>(sp => sp.GetRequiredService<PolicyRouter>());
     }
 
     public static void Map(IEndpointRouteBuilder app)
@@ -337,30 +338,9 @@ internal static class PolicyEndpoints
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");
-            foreach (var d in runtime.AllDeployments) WriteDeployment(w, d, nowTicks);
+            foreach (var d in runtime.AllDeployments) Services.Llm.DeploymentMetricsJson.Write(w, d, nowTicks);
             w.WriteEndArray();
             w.WriteEndObject();
         });
-    }
-
-    /// <summary>A deployment with the live values routing policies read (the same names as the resource's attributes).</summary>
-    public static void WriteDeployment(Utf8JsonWriter w, Deployment d, long nowTicks)
-    {
-        w.WriteStartObject();
-        w.WriteString("id", d.Id);
-        w.WriteString("model_group", d.GroupName);
-        w.WriteString("provider", d.ProviderName);
-        w.WriteString("model", d.Options.Model);
-        var s = d.State;
-        if (double.IsNaN(s.AverageLatencyMs)) w.WriteNull("average_latency_ms");
-        else w.WriteNumber("average_latency_ms", RoutingEntities.ToDecimal(s.AverageLatencyMs));
-        if (double.IsNaN(s.TimeToFirstTokenMs)) w.WriteNull("time_to_first_token_ms");
-        else w.WriteNumber("time_to_first_token_ms", RoutingEntities.ToDecimal(s.TimeToFirstTokenMs));
-        w.WriteNumber("current_error_rate", RoutingEntities.ToDecimal(s.ErrorRate(nowTicks)));
-        w.WriteNumber("in_flight", s.InFlight);
-        w.WriteBoolean("cooling_down", s.IsCoolingDown(nowTicks));
-        if (d.Options.Rpm is { } rpm) w.WriteNumber("rpm", rpm);
-        if (d.Options.Tpm is { } tpm) w.WriteNumber("tpm", tpm);
-        w.WriteEndObject();
     }
 }

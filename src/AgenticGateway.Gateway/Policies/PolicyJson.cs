@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 
 namespace AgenticGateway.Policies;
 

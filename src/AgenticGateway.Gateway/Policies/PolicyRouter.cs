@@ -2,27 +2,11 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using AgenticGateway.Limits;
 using AgenticGateway.OpenAi;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using AgenticGateway.Routing;
 using AgenticGateway.Services.Llm;
 
 namespace AgenticGateway.Policies;
-
-/// <summary>
-/// What the policies decided for one model group of one request: which of its deployments the router may use
-/// (<see cref="Allowed"/>) and which it should try first (<see cref="Preferred"/>), or the refusal when all are forbidden.
-/// </summary>
-internal readonly struct GroupPolicy
-{
-    public required ulong Allowed { get; init; }
-    /// <summary>0 when there is no preference among the allowed ones.</summary>
-    public required ulong Preferred { get; init; }
-    public ApiError? Denied { get; init; }
-    public RoutingVerdict? Verdict { get; init; }
-    public long ElapsedTicks { get; init; }
-    /// <summary>Write the decision to routing_decisions once the router picked (sampled).</summary>
-    public bool Sampled { get; init; }
-}
 
 /// <summary>
 /// The request path's side of routing policies: judges a group's candidates before the router picks, names the deciding
@@ -30,15 +14,23 @@ internal readonly struct GroupPolicy
 /// (<c>x-agw-policy-dry-run</c>). Decisions go to the <see cref="IRoutingDecisionSink"/> when one is registered: sampled,
 /// and always for denials and dry-run disagreements.
 /// </summary>
-internal sealed class PolicyRouter(RoutingPolicies policies, PolicyMetrics metrics, ILogger<PolicyRouter> logger, IRoutingDecisionSink? sink = null)
+internal sealed class PolicyRouter(RoutingPolicies policies, PolicyMetrics metrics, ILogger<PolicyRouter> logger, IRoutingDecisionSink? sink = null) : IRoutingPolicyHook
 {
     public const string PolicyHeader = "x-agw-policy";
     public const string DryRunHeader = "x-agw-policy-dry-run";
 
     public RoutingPolicies Policies => policies;
 
+    public bool TryEvaluate(LlmExchange x, ModelGroup group, ulong eligible, out GroupPolicy decided)
+    {
+        decided = default;
+        if (policies.Current is not { } snapshot) return false;
+        decided = Evaluate(x, group, snapshot, eligible);
+        return true;
+    }
+
     /// <summary>Judges the group's <paramref name="eligible"/> deployments for this request.</summary>
-    public GroupPolicy Evaluate(LlmExchange x, ModelGroup group, PolicySnapshot snapshot, ulong eligible)
+    private GroupPolicy Evaluate(LlmExchange x, ModelGroup group, PolicySnapshot snapshot, ulong eligible)
     {
         var start = Stopwatch.GetTimestamp();
         var principal = PrincipalEntity.For(x.Caller);
@@ -53,32 +45,32 @@ internal sealed class PolicyRouter(RoutingPolicies policies, PolicyMetrics metri
             var ids = string.Join(", ", verdict.ForbiddingPolicies);
             metrics.Evaluated(dryRun ? RoutingDecision.DryRunDecision : RoutingDecision.Deny, elapsed);
             PolicyLog.Denied(logger, group.Name, ids, x.RequestId);
-            Record(x, group, snapshot, principal, context, candidates, eligible, null, dryRun ? RoutingDecision.DryRunDecision : RoutingDecision.Deny, [.. verdict.ForbiddingPolicies], null, elapsed);
+            Record(x, group, snapshot.Set, dryRun, principal, context, candidates, eligible, null, dryRun ? RoutingDecision.DryRunDecision : RoutingDecision.Deny, [.. verdict.ForbiddingPolicies], null, elapsed);
             if (dryRun)
             {
                 headers[DryRunHeader] = "deny; policies=" + string.Join(",", verdict.ForbiddingPolicies);
-                return new GroupPolicy { Allowed = eligible, Preferred = 0, Verdict = verdict, ElapsedTicks = elapsed };
+                return new GroupPolicy { Set = snapshot.Set, DryRun = dryRun, Allowed = eligible, Preferred = 0, Verdict = verdict, ElapsedTicks = elapsed };
             }
             headers.Remove(PolicyHeader);
             var message = $"Routing policies forbid every deployment of '{group.Name}' for this request (forbidden by {ids}).";
-            return new GroupPolicy { Allowed = 0, Preferred = 0, Verdict = verdict, ElapsedTicks = elapsed, Denied = new ApiError(403, message, "permission_denied", "routing_policy_denied") };
+            return new GroupPolicy { Set = snapshot.Set, DryRun = dryRun, Allowed = 0, Preferred = 0, Verdict = verdict, ElapsedTicks = elapsed, Denied = new ApiError(403, message, "permission_error", "routing_policy_denied") };
         }
         metrics.Evaluated(dryRun ? RoutingDecision.DryRunDecision : RoutingDecision.Allow, elapsed);
         var sampled = sink is not null && snapshot.Options.DecisionSampleRate > 0 && (snapshot.Options.DecisionSampleRate >= 1 || Random.Shared.NextDouble() < snapshot.Options.DecisionSampleRate);
-        if (dryRun) return new GroupPolicy { Allowed = eligible, Preferred = 0, Verdict = verdict, ElapsedTicks = elapsed, Sampled = sampled };
+        if (dryRun) return new GroupPolicy { Set = snapshot.Set, DryRun = dryRun, Allowed = eligible, Preferred = 0, Verdict = verdict, ElapsedTicks = elapsed, Sampled = sampled };
         // Each group tried (a fallback too) names its own deciding policy; none: no header.
         if (verdict.DecidingPolicy is { } deciding) headers[PolicyHeader] = deciding;
         else headers.Remove(PolicyHeader);
         var preferred = verdict.Preferred == verdict.Allowed ? 0 : verdict.Preferred;
-        return new GroupPolicy { Allowed = eligible & verdict.Allowed, Preferred = preferred, Verdict = verdict, ElapsedTicks = elapsed, Sampled = sampled };
+        return new GroupPolicy { Set = snapshot.Set, DryRun = dryRun, Allowed = eligible & verdict.Allowed, Preferred = preferred, Verdict = verdict, ElapsedTicks = elapsed, Sampled = sampled };
     }
 
     /// <summary>After the router's first pick in the group: the dry-run report, and the decision record when due.</summary>
-    public void Picked(LlmExchange x, ModelGroup group, PolicySnapshot snapshot, in GroupPolicy decided, ulong eligible, int index)
+    public void Picked(LlmExchange x, ModelGroup group, in GroupPolicy decided, ulong eligible, int index)
     {
-        if (decided.Verdict is not { } verdict || verdict.AllForbidden(eligible & AllOf(group))) return;
+        if (decided.Verdict is not { } verdict || decided.Set is not { } set || verdict.AllForbidden(eligible & AllOf(group))) return;
         var bit = index >= 0 ? 1UL << index : 0;
-        if (snapshot.Options.DryRun)
+        if (decided.DryRun)
         {
             // Would enforcement have chosen differently? A forbidden pick, or one outside the preferred set.
             var disagrees = index >= 0 && ((verdict.Allowed & bit) == 0 || (verdict.Preferred != verdict.Allowed && (verdict.Preferred & bit) == 0));
@@ -89,8 +81,8 @@ internal sealed class PolicyRouter(RoutingPolicies policies, PolicyMetrics metri
         }
         else if (!decided.Sampled) return;
         var principal = PrincipalEntity.For(x.Caller);
-        Record(x, group, snapshot, principal, ContextOf(x, group, principal), policies.EntitiesOf(group), eligible, index,
-            snapshot.Options.DryRun ? RoutingDecision.DryRunDecision : RoutingDecision.Allow, verdict.DecidingPolicy is { } d ? [d] : [], verdict.DecidingPolicy, decided.ElapsedTicks);
+        Record(x, group, set, decided.DryRun, principal, ContextOf(x, group, principal), policies.EntitiesOf(group), eligible, index,
+            decided.DryRun ? RoutingDecision.DryRunDecision : RoutingDecision.Allow, verdict.DecidingPolicy is { } d ? [d] : [], verdict.DecidingPolicy, decided.ElapsedTicks);
     }
 
     private CedarRecord ContextOf(LlmExchange x, ModelGroup group, PrincipalEntity principal) =>
@@ -98,14 +90,14 @@ internal sealed class PolicyRouter(RoutingPolicies policies, PolicyMetrics metri
             x.Request.Model, group.Name, x.Operation, x.Request.Stream, UpstreamDispatcher.RequestTags(x)), policies.Time.GetUtcNow());
 
     /// <summary>The explained decision to the sink; explaining evaluates again, which only sampled and unusual decisions pay.</summary>
-    private void Record(LlmExchange x, ModelGroup group, PolicySnapshot snapshot, PrincipalEntity principal, CedarRecord context, ICedarEntity[] candidates, ulong eligible,
+    private void Record(LlmExchange x, ModelGroup group, PolicySet set, bool dryRun, PrincipalEntity principal, CedarRecord context, ICedarEntity[] candidates, ulong eligible,
         int? index, string decision, ImmutableArray<string> named, string? deciding, long elapsedTicks)
     {
         if (sink is null) return;
-        var explained = RoutingSelection.Select(snapshot.Set, principal, candidates, eligible, context, EntityStore.Empty, explain: true);
+        var explained = RoutingSelection.Select(set, principal, candidates, eligible, context, EntityStore.Empty, explain: true);
         var chosen = index is { } i && i >= 0 ? group.Deployments[i] : null;
         var record = new RoutingDecision(x.RequestId, policies.Time.GetUtcNow(), group.Name, x.Request.Model, chosen?.Id, chosen?.ProviderName, decision, deciding, named,
-            [.. explained.Candidates ?? []], principal.KeyAlias, principal.TeamId, principal.UserId, snapshot.Options.DryRun, (long)Stopwatch.GetElapsedTime(0, elapsedTicks).TotalMicroseconds);
+            [.. explained.Candidates ?? []], principal.KeyAlias, principal.TeamId, principal.UserId, dryRun, (long)Stopwatch.GetElapsedTime(0, elapsedTicks).TotalMicroseconds);
         // A full writer drops the decision and counts it (agw_routing_decisions_dropped_total): never wait for storage here.
         sink.TryWrite(record);
     }

@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using AgenticGateway.Keys;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 
 namespace AgenticGateway.Policies;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using AgenticGateway.Limits;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using AgenticGateway.Routing;
 
 namespace AgenticGateway.Policies;

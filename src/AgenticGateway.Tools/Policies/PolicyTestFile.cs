@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using AgenticGateway.Yaml;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;

@@ -27,12 +27,13 @@ internal static class ModelsEndpoints
 
     /// <summary>
     /// For an admin, OpenAI's list with one addition per model: <c>deployments</c>, each with the live metrics routing
-    /// policies read (<see cref="Policies.PolicyEndpoints.WriteDeployment"/>). Others get OpenAI's shape unchanged.
+    /// policies read (<see cref="DeploymentMetricsJson"/>). Others get OpenAI's shape unchanged.
     /// </summary>
-    private static Task WriteWithDeploymentsAsync(HttpContext context, GatewayRuntime runtime, List<ModelObject> models)
+    private static async Task WriteWithDeploymentsAsync(HttpContext context, GatewayRuntime runtime, List<ModelObject> models)
     {
         var nowTicks = (context.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow().UtcTicks;
-        return Policies.PolicyJson.WriteAsync(context, 200, w =>
+        context.Response.ContentType = "application/json";
+        await using (var w = new System.Text.Json.Utf8JsonWriter(context.Response.BodyWriter))
         {
             w.WriteStartObject();
             w.WriteString("object", "list");
@@ -47,14 +48,15 @@ internal static class ModelsEndpoints
                 w.WriteStartArray("deployments");
                 if (runtime.Catalog.TryResolve(m.Id, out var group))
                 {
-                    foreach (var d in group.Deployments) Policies.PolicyEndpoints.WriteDeployment(w, d, nowTicks);
+                    foreach (var d in group.Deployments) DeploymentMetricsJson.Write(w, d, nowTicks);
                 }
                 w.WriteEndArray();
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteEndObject();
-        });
+        }
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     public static async Task GetAsync(HttpContext context, RuntimeHolder runtimes, string id)

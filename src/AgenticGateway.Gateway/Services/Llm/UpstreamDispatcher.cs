@@ -15,7 +15,7 @@ namespace AgenticGateway.Services.Llm;
 /// cooldowns for failing deployments, and ordered fallbacks to other groups. Returns the error to send when
 /// nothing succeeded, or null when the client got its answer.
 /// </summary>
-internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger, Policies.PolicyRouter? policyRouter = null)
+internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics metrics, TimeProvider time, ILogger<UpstreamDispatcher> logger, IRoutingPolicyHook? routingPolicies = null)
 {
     private const int MaxFallbacks = 5;
     private static readonly byte[] IncludeUsage = ",\"stream_options\":{\"include_usage\":true}"u8.ToArray();
@@ -96,13 +96,12 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         }
         // Routing policies (routing_policies:): none configured costs this null check. They narrow eligible to the allowed
         // deployments and give a preferred subset, tried first; the strategy still picks within each.
-        var policies = policyRouter?.Policies.Current;
         ulong preferred = 0;
-        Policies.GroupPolicy decided = default;
+        GroupPolicy decided = default;
         var eligibleBeforePolicies = eligible;
-        if (policies is not null)
+        var judged = routingPolicies is not null && routingPolicies.TryEvaluate(x, group, eligible, out decided);
+        if (judged)
         {
-            decided = policyRouter!.Evaluate(x, group, policies, eligible);
             if (decided.Denied is { } denied) return new UpstreamFailure(FailureKind.BadRequest, denied.Status, denied.Message) { ClientError = denied };
             eligible = decided.Allowed;
             preferred = decided.Preferred;
@@ -121,7 +120,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
                 route?.SetTag("agw.model_group", group.Name);
                 route?.SetTag("agw.deployment", index >= 0 ? group.Deployments[index].Id : null);
             }
-            if (policies is not null && tried == 0) policyRouter!.Picked(x, group, policies, decided, eligibleBeforePolicies, index);
+            if (judged && tried == 0) routingPolicies!.Picked(x, group, decided, eligibleBeforePolicies, index);
             if (index < 0)
             {
                 // If this group already failed for this request, that failure is the truth to report.

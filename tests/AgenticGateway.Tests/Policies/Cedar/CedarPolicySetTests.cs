@@ -1,4 +1,4 @@
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using static AgenticGateway.Tests.Policies.Cedar.CedarTestData;
 
 namespace AgenticGateway.Tests.Policies.Cedar;

@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 
 namespace AgenticGateway.Tests.Policies.Cedar;
 

@@ -221,7 +221,7 @@ public sealed class PolicyRoutingTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
         using var body = await GatewayServer.JsonAsync(r);
         var error = body.RootElement.GetProperty("error");
-        Assert.Equal("permission_denied", error.GetProperty("type").GetString());
+        Assert.Equal("permission_error", error.GetProperty("type").GetString());
         Assert.Equal("routing_policy_denied", error.GetProperty("code").GetString());
         var message = error.GetProperty("message").GetString()!;
         Assert.Contains("no-openai", message);

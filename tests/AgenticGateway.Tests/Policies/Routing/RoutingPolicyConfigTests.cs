@@ -87,11 +87,11 @@ public sealed class RoutingPolicyConfigTests : IDisposable
         var rules = Directory.CreateDirectory(Path.Combine(_dir.Path, "rules")).FullName;
         File.WriteAllText(Path.Combine(rules, "b.cedar"), "permit (principal, action, resource);");
         File.WriteAllText(Path.Combine(rules, "a.cedar"), "forbid (principal, action, resource) when { false };");
-        var compiled = AgenticGateway.Policies.RoutingPolicyFiles.Compile(rules);
+        var compiled = AgenticGateway.Configuration.RoutingPolicyFiles.Compile(rules);
         Assert.True(compiled.Succeeded, string.Join("; ", compiled.Errors));
         Assert.Equal([Path.Combine(rules, "a.cedar"), Path.Combine(rules, "b.cedar")], compiled.Files.ToArray());
         Assert.Equal(["policy0", "policy1"], compiled.Set!.Policies.Select(p => p.Id).ToArray());
-        Assert.Equal(AgenticGateway.Policies.Cedar.PolicyEffect.Forbid, compiled.Set.Policies[0].Effect);
+        Assert.Equal(AgenticGateway.Cedar.PolicyEffect.Forbid, compiled.Set.Policies[0].Effect);
     }
 
     [Fact]

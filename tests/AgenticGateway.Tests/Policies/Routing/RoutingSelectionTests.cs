@@ -1,6 +1,6 @@
 using AgenticGateway.Configuration;
 using AgenticGateway.Policies;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 
 namespace AgenticGateway.Tests.Policies.Routing;
 

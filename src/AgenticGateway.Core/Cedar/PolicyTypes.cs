@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 internal enum PolicyEffect : byte { Permit, Forbid }
 

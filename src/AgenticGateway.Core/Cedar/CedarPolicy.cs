@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>A compiled policy: what it is (id, effect, annotations, where it was written) and how it evaluates.</summary>
 internal sealed class CedarPolicy

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 internal enum MethodKind : byte
 {

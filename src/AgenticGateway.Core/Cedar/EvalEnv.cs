@@ -1,4 +1,4 @@
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>
 /// What an expression evaluates against. Errors are recorded here rather than thrown, so a policy that reads an absent

@@ -1,9 +1,8 @@
 using System.Collections.Immutable;
-using AgenticGateway.Configuration;
-using AgenticGateway.Policies.Cedar;
+using AgenticGateway.Cedar;
 using AgenticGateway.Yaml;
 
-namespace AgenticGateway.Policies;
+namespace AgenticGateway.Configuration;
 
 /// <summary>The policy files of a <c>routing_policies.file</c> setting, read and compiled.</summary>
 /// <param name="Files">The files read, in load order (a directory's *.cedar files sorted by name).</param>

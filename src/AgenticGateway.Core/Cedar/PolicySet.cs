@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>
 /// A loaded, compiled set of Cedar policies (immutable; reload builds a new one). Policies are parsed and compiled once

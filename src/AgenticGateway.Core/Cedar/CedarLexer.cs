@@ -1,4 +1,4 @@
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 internal enum TokenKind : byte
 {

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>
 /// Cedar's <c>ipaddr</c> extension value: an IPv4 or IPv6 address with a prefix length (a single address has the full

@@ -1,4 +1,4 @@
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>
 /// Cedar's <c>in</c> on entities: an entity is in itself and in each of its ancestors (parents, their parents, ...).

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 // The expression half of the parser: Cedar's precedence levels, one method each, compiling to evaluator nodes.
 internal sealed partial class CedarParser

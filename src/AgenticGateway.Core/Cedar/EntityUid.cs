@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>An entity reference, <c>Type::"Id"</c>. Type may be namespaced (<c>A::B</c>); Id is any string.</summary>
 internal readonly record struct EntityUid(string Type, string Id)

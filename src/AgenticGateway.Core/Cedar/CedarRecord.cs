@@ -1,4 +1,4 @@
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>A Cedar record: attributes by name. Immutable after construction.</summary>
 internal sealed class CedarRecord : IEquatable<CedarRecord>

@@ -1,4 +1,4 @@
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 internal enum ScopeKind : byte { Any, Equal, In, InSet, Is, IsIn }
 

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>
 /// Cedar's policy grammar, by recursive descent, compiling as it parses: each policy becomes scope constraints and a

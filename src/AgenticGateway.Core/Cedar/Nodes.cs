@@ -1,4 +1,4 @@
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 // The compiled expression tree. Each node evaluates its children, returns at once when one failed (env.Error), and
 // records type errors rather than throwing. Messages are built once at compile time where they can be.

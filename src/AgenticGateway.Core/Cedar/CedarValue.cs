@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>Cedar's value types (decimal and ip are its extension types).</summary>
 internal enum CedarKind : byte { Bool, Long, String, Decimal, Ip, Entity, Set, Record }

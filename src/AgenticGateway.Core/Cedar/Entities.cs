@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Collections.Immutable;
 
-namespace AgenticGateway.Policies.Cedar;
+namespace AgenticGateway.Cedar;
 
 /// <summary>An entity's data. The routing layer implements it with live values (latency, error rate) read on access.</summary>
 internal interface ICedarEntity
