@@ -7,28 +7,7 @@ namespace AgenticGateway.Tests.Policies.Cedar;
 [Trait("Category", "unit")]
 public class CedarPolicySetTests
 {
-    // Seed 003's three policies, verbatim.
-    private const string SeedPolicies = """
-        // Prefer self-hosted when budget is low
-        @priority(100)
-        permit (principal, action == "routing:select_model", resource)
-        when {
-            context.cost_budget_remaining < 10.0 &&
-            resource.provider == "vllm"
-        };
-
-        // Forbid slow models for tight latency SLAs
-        @priority(85)
-        forbid (principal, action == "routing:select_model", resource)
-        when {
-            context.latency_sla_ms < 500 &&
-            resource.average_latency_ms > context.latency_sla_ms
-        };
-
-        // Circuit breaker for high error rates
-        forbid (principal, action == "routing:select_model", resource)
-        when { resource.current_error_rate > 0.05 };
-        """;
+    private static string SeedPolicies => Routing.SeedPolicyFile.Text;
 
     private static CedarEntity Deployment(string id, string provider, decimal latency, decimal errorRate) =>
         Entity("Deployment", id, [("provider", CedarValue.String(provider)), ("average_latency_ms", CedarValue.Decimal(latency)),

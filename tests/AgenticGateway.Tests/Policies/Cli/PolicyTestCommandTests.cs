@@ -12,28 +12,7 @@ namespace AgenticGateway.Tests.Policies.Cli;
 [Trait("Category", "unit")]
 public sealed class PolicyTestCommandTests : IDisposable
 {
-    // Seed 003's policies, unchanged.
-    private const string Seed003 = """
-        // Prefer self-hosted when budget is low
-        @priority(100)
-        permit (principal, action == "routing:select_model", resource)
-        when {
-            context.cost_budget_remaining < 10.0 &&
-            resource.provider == "vllm"
-        };
-
-        // Forbid slow models for tight latency SLAs
-        @priority(85)
-        forbid (principal, action == "routing:select_model", resource)
-        when {
-            context.latency_sla_ms < 500 &&
-            resource.average_latency_ms > context.latency_sla_ms
-        };
-
-        // Circuit breaker for high error rates
-        forbid (principal, action == "routing:select_model", resource)
-        when { resource.current_error_rate > 0.05 };
-        """;
+    private static string Seed003 => Routing.SeedPolicyFile.Text;
 
     private const string Deployments = """
         deployments:
@@ -59,6 +38,15 @@ public sealed class PolicyTestCommandTests : IDisposable
         var (output, error) = (new StringWriter(), new StringWriter());
         var code = PoliciesCommand.Test(cases, config, output, error, Now);
         return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void The_shipped_example_cases_pass_against_the_shipped_seed_policies()
+    {
+        var cases = Path.Combine(Deploy.DeployFiles.RepoRoot(), "examples", "policies", "routing-cases.yaml");
+        var (code, output, error) = Run(cases);
+        Assert.True(code == 0, output + error);
+        Assert.Equal(4, output.Split('\n').Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -12,27 +12,7 @@ internal static class PolicyRoutingFixture
     public const string MasterKey = "sk-master-policy-routing-tests";
 
     /// <summary>Seed 003's example policies, unchanged.</summary>
-    public const string SeedPolicies = """
-        // Prefer self-hosted when budget is low
-        @priority(100)
-        permit (principal, action == "routing:select_model", resource)
-        when {
-            context.cost_budget_remaining < 10.0 &&
-            resource.provider == "vllm"
-        };
-
-        // Forbid slow models for tight latency SLAs
-        @priority(85)
-        forbid (principal, action == "routing:select_model", resource)
-        when {
-            context.latency_sla_ms < 500 &&
-            resource.average_latency_ms > context.latency_sla_ms
-        };
-
-        // Circuit breaker for high error rates
-        forbid (principal, action == "routing:select_model", resource)
-        when { resource.current_error_rate > 0.05 };
-        """;
+    public static string SeedPolicies => SeedPolicyFile.Text;
 
     public static string Config(EmulatorServer openai, EmulatorServer vllm, string policyPath, bool dryRun = false, string strategy = "round-robin") => $"""
         master_key: {MasterKey}
