@@ -145,9 +145,11 @@ internal sealed partial class CedarParser
                 throw Unexpected("an annotation name");
             Next();
             var value = "";
+            var valueAt = name;
             if (Accept(TokenKind.LParen))
             {
                 var v = Peek;
+                valueAt = v;
                 if (v.Kind == TokenKind.String)
                     value = Unescape(Next());
                 else if (v.Kind == TokenKind.Integer)
@@ -165,6 +167,10 @@ internal sealed partial class CedarParser
                 throw new CedarSyntaxException(name, $"duplicate annotation @{name.Text}");
             if (name.Text == "priority")
                 priorityAt = name;
+            // The id travels in the x-agw-policy response headers, which carry printable ASCII only: refuse any other id
+            // at load rather than fail requests later.
+            if (name.Text == "id" && !IsPrintableAscii(value))
+                throw new CedarSyntaxException(valueAt, $"@id must be printable ASCII (it is sent in the x-agw-policy header), not \"{value}\"");
         }
         PolicyEffect effect;
         if (AcceptKeyword("permit"))
@@ -199,6 +205,18 @@ internal sealed partial class CedarParser
         var text = _source.Text[first.Offset..(last.Offset + 1)];
         return new CedarPolicy(id, effect, annotations.ToFrozenDictionary(StringComparer.Ordinal), priority, _source.File,
             first.Line, first.Column, text, principal, action, resource, [.. conditions]);
+    }
+
+    private static bool IsPrintableAscii(string value)
+    {
+        if (value.Length == 0)
+            return false;
+        foreach (var c in value)
+        {
+            if (c < 0x20 || c > 0x7E)
+                return false;
+        }
+        return true;
     }
 
     private ScopeConstraint ParseScope(string variable)

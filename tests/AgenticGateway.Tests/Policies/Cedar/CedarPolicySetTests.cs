@@ -210,6 +210,9 @@ public class CedarPolicySetTests
     [InlineData("permit(principal == ?principal, action, resource);", "template slots")]
     [InlineData("@priority(\"high\") permit(principal, action, resource);", "@priority must be an integer")]
     [InlineData("@id(\"a\") @id(\"b\") permit(principal, action, resource);", "duplicate annotation @id")]
+    [InlineData("@id(\"préférer-vllm\") permit(principal, action, resource);", "@id must be printable ASCII")]
+    [InlineData("@id(\"a\\nb\") permit(principal, action, resource);", "@id must be printable ASCII")]
+    [InlineData("@id(\"\") permit(principal, action, resource);", "@id must be printable ASCII")]
     [InlineData("@id(\"a\") permit(principal, action, resource); @id(\"a\") forbid(principal, action, resource);", "duplicate policy id \"a\"")]
     [InlineData("permit(principal, action, resource) when { };", "expected an expression")]
     [InlineData("permit(principal, action, resource) when { context.x like 1 };", "a pattern string")]
@@ -217,6 +220,14 @@ public class CedarPolicySetTests
     [InlineData("permit(principal, action, resource) when { 1 # 2 };", "unexpected character '#'")]
     public void Malformed_policies_are_load_errors(string text, string message) =>
         Assert.Contains(Errors(text), e => e.Message.Contains(message, StringComparison.Ordinal));
+
+    [Fact]
+    public void A_non_ascii_id_is_a_load_error_at_its_value()
+    {
+        var error = Assert.Single(Errors("permit(principal, action, resource);\n  @id(\"préférer-vllm\") permit(principal, action, resource);"));
+        Assert.Equal((2, 7), (error.Line, error.Column));
+        Assert.Contains("@id must be printable ASCII", error.Message);
+    }
 
     [Fact]
     public void Nesting_deeper_than_the_limit_is_an_error_not_a_stack_overflow()
