@@ -30,6 +30,13 @@ internal static class RoutingEntities
     /// <summary>A decimal from a measurement: three fractional digits are plenty for milliseconds and error rates.</summary>
     public static decimal ToDecimal(double value) =>
         double.IsFinite(value) ? (decimal)Math.Round(Math.Clamp(value, -1e15, 1e15), 3) : 0m;
+
+    /// <summary>
+    /// An error rate as policies see it: six fractional digits, so a threshold such as <c>decimal("0.05")</c> fires on
+    /// 0.0504 (three digits would round it down to 0.05). Display may keep <see cref="ToDecimal"/>.
+    /// </summary>
+    public static decimal ToRate(double value) =>
+        double.IsFinite(value) ? (decimal)Math.Round(Math.Clamp(value, 0, 1), 6) : 0m;
 }
 
 /// <summary>A deployment's run-time measurements, read when a policy reads the attribute (never copied per request).</summary>
@@ -111,7 +118,7 @@ internal sealed class DeploymentEntity : ICedarEntity
             case "time_to_first_token_ms":
                 return Measured(_live.TimeToFirstTokenMs, out value);
             case "current_error_rate":
-                value = CedarValue.Decimal(RoutingEntities.ToDecimal(_live.ErrorRate(_time.GetUtcNow().UtcTicks)));
+                value = CedarValue.Decimal(RoutingEntities.ToRate(_live.ErrorRate(_time.GetUtcNow().UtcTicks)));
                 return true;
             case "in_flight":
                 value = CedarValue.Long(_live.InFlight);

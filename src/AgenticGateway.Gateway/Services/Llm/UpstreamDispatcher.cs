@@ -414,8 +414,10 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         // Through a wildcard the client names the upstream model: a model it may not use (403) or that does not exist
         // (404) is its own mistake, not the deployment's.
         if (group.WildcardPrefix is not null && (failure.Kind == FailureKind.NotFound || failure.Status == 403)) return;
-        // The error rate (routing policies' current_error_rate) counts every failed attempt; the cooldown one per request.
-        d.State.RecordOutcome(time.GetUtcNow().UtcTicks, failed: true);
+        // The error rate (routing policies' current_error_rate) counts every failed attempt but a rate-limited one (a
+        // deployment at its quota is not failing); the cooldown counts one per request.
+        if (failure.Kind != FailureKind.RateLimited)
+            d.State.RecordOutcome(time.GetUtcNow().UtcTicks, failed: true);
         if (!countAgainst) return;
         // A lone deployment that is rate limited is not failing: the client gets the 429 and its Retry-After
         // instead of a cooldown's 503 (LiteLLM does the same).

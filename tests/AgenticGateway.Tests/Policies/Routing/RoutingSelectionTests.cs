@@ -124,4 +124,15 @@ public sealed class RoutingSelectionTests
         Assert.Equal(0b001UL, v.Preferred);
         Assert.Equal("policy1", v.DecidingPolicy);
     }
+
+    [Fact]
+    public void Policies_see_the_error_rate_to_six_digits()
+    {
+        var entity = Deployment("edge", "vllm", errorRate: 0.0504);
+        Assert.True(entity.TryGetAttribute("current_error_rate", out var rate));
+        Assert.Equal(0.0504m, rate.AsDecimal);
+        var set = Set("forbid(principal, action, resource) when { resource.current_error_rate > decimal(\"0.05\") };");
+        var verdict = RoutingSelection.Select(set, PrincipalEntityFor("u1"), [entity], 0b1, CedarRecord.Empty, EntityStore.Empty, explain: false);
+        Assert.Equal(0UL, verdict.Allowed);
+    }
 }
