@@ -39,10 +39,14 @@ internal static class PolicyEndpoints
             .WithName("/routing/models").WithSummary("Every deployment with its live routing metrics");
     }
 
+    // /route and /evaluate describe one request: a mebibyte is far beyond any real one and bounds the parse (413 past it).
+    internal const long MaxBodyBytes = 1024 * 1024;
+    internal const int MaxEntities = 10_000;
+
     private static async Task RouteAsync(HttpContext context, RoutingPolicies policies, RuntimeHolder runtimes)
     {
         var runtime = runtimes.Current;
-        var (body, error) = await JsonBody.ReadObjectAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
+        var (body, error) = await JsonBody.ReadObjectAsync(context.Request, Math.Min(runtime.Options.Server.MaxRequestBodyBytes, MaxBodyBytes), context.RequestAborted);
         if (error is not null)
         {
             await PipelineErrors.WriteAsync(context, error);
@@ -154,7 +158,7 @@ internal static class PolicyEndpoints
     private static async Task EvaluateAsync(HttpContext context, RoutingPolicies policies, RuntimeHolder runtimes)
     {
         var runtime = runtimes.Current;
-        var (body, error) = await JsonBody.ReadObjectAsync(context.Request, runtime.Options.Server.MaxRequestBodyBytes, context.RequestAborted);
+        var (body, error) = await JsonBody.ReadObjectAsync(context.Request, Math.Min(runtime.Options.Server.MaxRequestBodyBytes, MaxBodyBytes), context.RequestAborted);
         if (error is not null)
         {
             await PipelineErrors.WriteAsync(context, error);
@@ -167,6 +171,11 @@ internal static class PolicyEndpoints
             if (entities.ValueKind != JsonValueKind.Array)
             {
                 await PipelineErrors.WriteAsync(context, ApiError.BadRequest("Invalid 'entities': expected a list of {uid, attrs, parents}.", "entities", "invalid_type"));
+                return;
+            }
+            if (entities.GetArrayLength() > MaxEntities)
+            {
+                await PipelineErrors.WriteAsync(context, ApiError.BadRequest($"Invalid 'entities': more than {MaxEntities} entities.", "entities", "too_many_entities"));
                 return;
             }
             var n = 0;

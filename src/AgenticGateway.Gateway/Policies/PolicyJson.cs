@@ -9,6 +9,8 @@ namespace AgenticGateway.Policies;
 /// <summary>Reading Cedar's JSON (entity references, values, entities) and writing the policy APIs' answers.</summary>
 internal static class PolicyJson
 {
+    internal const int MaxSetElements = 10_000;
+
     private const int MaxDepth = 32;
 
     public static async Task WriteAsync(HttpContext context, int status, Action<Utf8JsonWriter> write)
@@ -84,6 +86,12 @@ internal static class PolicyJson
                 }
                 return true;
             case JsonValueKind.Array:
+                // Sets are deduplicated and compared element by element: bound their size as well as the body's.
+                if (e.GetArrayLength() > MaxSetElements)
+                {
+                    error = $"a set has more than {MaxSetElements} elements";
+                    return false;
+                }
                 var items = ImmutableArray.CreateBuilder<CedarValue>();
                 foreach (var item in e.EnumerateArray())
                 {

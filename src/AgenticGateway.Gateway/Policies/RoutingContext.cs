@@ -55,12 +55,9 @@ internal static class RoutingContext
         attributes.Add(new("tags", inputs.Tags is { Count: > 0 } tags ? RoutingEntities.StringSet(tags) : EmptySet));
         if (extra is not null)
         {
-            // What the caller of /route gives wins over what the gateway derived.
-            foreach (var e in extra)
-            {
-                attributes.RemoveAll(a => a.Key == e.Key);
-                attributes.Add(e);
-            }
+            // What the caller of /route gives wins over what the gateway derived: CedarRecord keeps the last value of a
+            // repeated name, so appending is enough (removing per key was quadratic in the context's size).
+            attributes.AddRange(extra);
         }
         return new CedarRecord(attributes);
     }

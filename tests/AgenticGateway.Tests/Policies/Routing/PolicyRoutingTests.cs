@@ -361,6 +361,41 @@ public sealed class PolicyRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Route_takes_a_large_context_quickly_and_refuses_a_body_over_a_mebibyte()
+    {
+        await using var gw = await Gateway(SeedPolicies);
+        // 50,000 context keys fit under the limit; removing each from the derived list made this quadratic (minutes).
+        var keys = string.Join(",", Enumerable.Range(0, 50_000).Select(i => $"\"k{i}\":{i}"));
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var (status, body) = await gw.AdminAsync("/route", "{\"requested_model\": \"smart\", \"context\": {" + keys + ", \"hour\": 3}}", MasterKey);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"took {started.Elapsed}");
+
+        var big = "{\"requested_model\": \"smart\", \"pad\": \"" + new string('x', 1024 * 1024) + "\"}";
+        foreach (var path in new[] { "/route", "/evaluate" })
+        {
+            (status, body) = await gw.AdminAsync(path, big, MasterKey);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+            Assert.Equal("request_too_large", body.GetProperty("error").GetProperty("code").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Evaluate_refuses_too_many_entities_and_too_large_sets()
+    {
+        await using var gw = await Gateway(SeedPolicies);
+        var entities = string.Join(",", Enumerable.Range(0, 10_001).Select(i => $"{{\"uid\":\"U::\\\"{i}\\\"\"}}"));
+        var (status, body) = await gw.AdminAsync("/evaluate", "{\"principal\":\"U::\\\"a\\\"\",\"action\":\"Action::\\\"a\\\"\",\"resource\":\"R::\\\"r\\\"\",\"entities\":[" + entities + "]}", MasterKey);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("too_many_entities", body.GetProperty("error").GetProperty("code").GetString());
+
+        var set = string.Join(",", Enumerable.Range(0, 10_001));
+        (status, body) = await gw.AdminAsync("/evaluate", "{\"principal\":\"U::\\\"a\\\"\",\"action\":\"Action::\\\"a\\\"\",\"resource\":\"R::\\\"r\\\"\",\"context\":{\"s\":[" + set + "]}}", MasterKey);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("more than 10000 elements", body.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Route_without_a_measured_latency_reports_the_policy_error_and_skips_it()
     {
         await using var gw = await Gateway(SeedPolicies);
