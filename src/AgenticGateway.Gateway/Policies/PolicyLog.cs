@@ -17,4 +17,7 @@ internal static partial class PolicyLog
 
     [LoggerMessage(2105, LogLevel.Information, "Routing policies are off (routing_policies was removed from the configuration)")]
     public static partial void Disabled(ILogger logger);
+
+    [LoggerMessage(2106, LogLevel.Warning, "Routing policies from {Path} are not watched for changes (reload them with POST /policies/reload): {Reason}")]
+    public static partial void NotWatched(ILogger logger, string path, string reason);
 }

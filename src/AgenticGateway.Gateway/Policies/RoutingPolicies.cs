@@ -86,7 +86,7 @@ internal sealed class RoutingPolicies : IHostedService, IDisposable
             }
             // A config reload validated the files already; if they changed since, the old set stays (and the error is said).
             LoadLocked(options, trigger);
-            if (options.Watch) Watch(options.Path);
+            if (options.Watch) TryWatch(options.Path);
         }
     }
 
@@ -112,6 +112,18 @@ internal sealed class RoutingPolicies : IHostedService, IDisposable
     {
         Volatile.Write(ref _last, result);
         return result;
+    }
+
+    // A watcher can fail to start (inotify limits, a directory gone or unreadable): the gateway carries on without
+    // watching, since POST /policies/reload still works, rather than fail a config reload or start-up.
+    private void TryWatch(string path)
+    {
+        try { Watch(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or PlatformNotSupportedException)
+        {
+            StopWatching();
+            PolicyLog.NotWatched(_logger, path, ex.Message);
+        }
     }
 
     private void Watch(string path)
@@ -141,8 +153,9 @@ internal sealed class RoutingPolicies : IHostedService, IDisposable
 
     private void SafeReload()
     {
+        // A timer callback: an exception here would end the process. Whatever goes wrong, the old set stays.
         try { Reload("file change"); }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
             PolicyLog.ReloadFailed(_logger, _configured?.Path ?? "", "file change", _current?.Set.Policies.Length ?? 0, ex.Message);
         }
@@ -154,7 +167,15 @@ internal sealed class RoutingPolicies : IHostedService, IDisposable
         _watcher = null;
     }
 
-    private void OnReconfigured(GatewayRuntime runtime) => Configure(runtime.Options.RoutingPolicies, "config reload");
+    private void OnReconfigured(GatewayRuntime runtime)
+    {
+        // Raised by the config reload: a failure here must not break the reload of everything else; the old set stays.
+        try { Configure(runtime.Options.RoutingPolicies, "config reload"); }
+        catch (Exception ex)
+        {
+            PolicyLog.ReloadFailed(_logger, runtime.Options.RoutingPolicies?.Path ?? "", "config reload", _current?.Set.Policies.Length ?? 0, ex.Message);
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
