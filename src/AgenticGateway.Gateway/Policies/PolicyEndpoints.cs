@@ -112,10 +112,9 @@ internal static class PolicyEndpoints
             var nowTicks = policies.Time.GetUtcNow().UtcTicks;
             var input = new RoutingInput(false, nowTicks / TimeSpan.TicksPerMinute);
             var allowed = denied ? all : verdict.Allowed;
-            var index = group.Pick(0, verdict.Preferred != 0 && !denied ? verdict.Preferred : allowed, input, nowTicks, out var probe);
-            if (index < 0) index = group.Pick(0, allowed, input, nowTicks, out probe);
-            // An explanation takes no real request's place: a probe it won is given back at once.
-            if (probe && index >= 0) group.Deployments[index].State.EndProbe();
+            // An explanation must not move the live strategy (round-robin counters, probes): a side-effect-free choice.
+            var index = group.FirstAvailable(verdict.Preferred != 0 && !denied ? verdict.Preferred : allowed, input.NowMinute, nowTicks);
+            if (index < 0) index = group.FirstAvailable(allowed, input.NowMinute, nowTicks);
             chosen = index >= 0 ? group.Deployments[index] : null;
         }
         var decision = dryRun ? RoutingDecision.DryRunDecision : denied ? RoutingDecision.Deny : RoutingDecision.Allow;

@@ -45,7 +45,7 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
     }
 
     /// <summary>Deployments below their configured rpm and tpm in the current minute (this node's count).</summary>
-    private ulong UnderLimits(long nowMinute)
+    internal ulong UnderLimits(long nowMinute)
     {
         ulong mask = 0;
         var all = Deployments;
@@ -69,6 +69,26 @@ internal sealed class ModelGroup(string name, Deployment[] deployments, IRouting
             // A deployment whose cooldown just ended admits one probe at a time; others look elsewhere.
             if (all[index].State.TryAcquire(nowTicks, out probe)) return index;
             pool &= ~(1UL << index);
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// A choice without side effects for explanations (/route): the first deployment of <paramref name="pool"/> that is
+    /// available and under its limits, else the first available one; -1 when none is. The strategy's pick is not
+    /// simulated, so round-robin counters, probes and the like stay as they were.
+    /// </summary>
+    internal int FirstAvailable(ulong pool, long nowMinute, long nowTicks)
+    {
+        var index = First(pool & UnderLimits(nowMinute), nowTicks);
+        return index >= 0 ? index : First(pool, nowTicks);
+    }
+
+    private int First(ulong pool, long nowTicks)
+    {
+        for (var i = 0; i < Deployments.Length; i++)
+        {
+            if ((pool & (1UL << i)) != 0 && Deployments[i].State.IsAvailable(nowTicks)) return i;
         }
         return -1;
     }

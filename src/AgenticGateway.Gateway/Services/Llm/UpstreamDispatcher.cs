@@ -115,7 +115,8 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
             {
                 var input = new RoutingInput(x.Request.Stream, nowTicks / TimeSpan.TicksPerMinute);
                 // The preferred deployments not yet tried first; when none of them can take it, the other allowed ones.
-                if (preferred != 0) index = group.Pick(tried, preferred & ~tried, input, nowTicks, out probe);
+                // Only while one of them is under its rpm/tpm: Pick would otherwise fall through to a full one.
+                if (preferred != 0 && (preferred & ~tried & group.UnderLimits(input.NowMinute)) != 0) index = group.Pick(tried, preferred & ~tried, input, nowTicks, out probe);
                 if (index < 0) index = group.Pick(tried, eligible, input, nowTicks, out probe);
                 route?.SetTag("agw.model_group", group.Name);
                 route?.SetTag("agw.deployment", index >= 0 ? group.Deployments[index].Id : null);
