@@ -8,7 +8,7 @@
 # Prints a markdown report (also in bench/results/policies-latest.md; raw figures in bench/results/policies-latest.json).
 #
 #   bash bench/policies.sh              # 5 rounds x 2000 requests per target
-#   QUICK=1 bash bench/policies.sh      # 5 rounds x 500, about a minute (plus the publish)
+#   QUICK=1 bash bench/policies.sh      # 5 rounds x 500, under a minute (plus the publish)
 #   AGW_BIN=dir bash bench/policies.sh  # an already published gateway (skips the publish)
 #
 # Knobs: ROUNDS, REQUESTS, SAMPLE_RATE (decision_sample_rate of (b); default: the gateway's, 0.1), KEEP=1 (keep the temp dir with configs, policies and logs).
