@@ -1,4 +1,5 @@
 using AgenticGateway.Cedar;
+using AgenticGateway.Routing;
 using BenchmarkDotNet.Attributes;
 
 namespace AgenticGateway.Benchmarks;
@@ -67,6 +68,7 @@ public class CedarBenchmarks
     private PolicySet _set = null!;
     private CedarRequest[] _requests = [];
     private IEntityStore _store = null!;
+    private RouterBaseline _router = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -93,8 +95,18 @@ public class CedarBenchmarks
             Deployment("llama-vllm", "vllm", "llama-3.3-70b", null, 0.0000002m, 0.0000006m, 300m, 0.0m, 1, ["gpu", "self-hosted"], group),
         };
         _requests = [.. candidates.Select(c => new CedarRequest(principal, action, c, context))];
+        // The same three deployments as a model group the router picks from without policies: the Ratio column's 1.0.
+        _router = new RouterBaseline([
+            (RouterBaseline.Options("gpt-4o-openai", "openai", "gpt-4o", 0.0000025m, 0.00001m, ["premium"]), new DeploymentState()),
+            (RouterBaseline.Options("claude-anthropic", "anthropic", "claude-sonnet-4-5", 0.000003m, 0.000015m, ["premium"]), new DeploymentState()),
+            (RouterBaseline.Options("llama-vllm", "vllm", "llama-3.3-70b", 0.0000002m, 0.0000006m, ["gpu", "self-hosted"]), new DeploymentState()),
+        ]);
         _store = new EntityStore([new CedarEntity(new EntityUid("Team", "premium"), CedarRecord.Empty, []), new CedarEntity(group, CedarRecord.Empty, [])]);
     }
+
+    /// <summary>The router's own pick among the same 3 deployments, no policies: the baseline of the Ratio column.</summary>
+    [Benchmark(Baseline = true)]
+    public int RouterPickWithoutPolicies() => _router.Pick(stream: true);
 
     /// <summary>Every applicable policy against every candidate: one request's routing decision.</summary>
     [Benchmark]

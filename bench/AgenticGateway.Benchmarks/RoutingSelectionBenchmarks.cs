@@ -18,6 +18,7 @@ public class RoutingSelectionBenchmarks
     private PolicySet _set = null!;
     private ICedarEntity[] _candidates = [];
     private ICedarEntity _principal = null!;
+    private RouterBaseline _router = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,23 +27,26 @@ public class RoutingSelectionBenchmarks
         if (!load.Succeeded) throw new InvalidOperationException(string.Join("\n", load.Errors));
         _set = load.Set!;
         var now = DateTimeOffset.UtcNow.UtcTicks;
-        _candidates =
+        (DeploymentOptions, DeploymentState)[] deployments =
         [
             Deployment("gpt-4o-openai", "openai", "gpt-4o", 0.9, now),
             Deployment("claude-anthropic", "anthropic", "claude-sonnet-4-5", 0.7, now),
             Deployment("llama-vllm", "vllm", "llama-3.3-70b", 0.3, now),
         ];
+        // The policies read the same options and run-time state the router picks from without them (the baseline).
+        _candidates = [.. deployments.Select(d => (ICedarEntity)new DeploymentEntity(d.Item1, d.Item2))];
+        _router = new RouterBaseline(deployments);
         _principal = new CedarEntity(new EntityUid("Key", "team-a-key"), new CedarRecord([
             new("key_alias", CedarValue.String("team-a-key")), new("team_id", CedarValue.String("premium")), new("is_admin", CedarValue.False),
             new("tags", CedarValue.Set([CedarValue.String("staff")])), new("metadata", CedarValue.Record(CedarRecord.Empty))]),
             [new EntityUid("User", "u1"), new EntityUid("Team", "premium")]);
     }
 
-    private static ICedarEntity Deployment(string id, string provider, string model, double latencySeconds, long now)
+    private static (DeploymentOptions, DeploymentState) Deployment(string id, string provider, string model, double latencySeconds, long now)
     {
         var state = new DeploymentState();
         state.RecordSuccess(latencySeconds, null, now);
-        return new DeploymentEntity(new DeploymentOptions
+        return (new DeploymentOptions
         {
             Id = id, ModelName = "smart", Provider = provider, Model = model, ApiBase = new Uri("http://localhost/"), MaxInputTokens = 128_000,
             Price = new Pricing.ModelPrice { InputPerToken = 0.000001m, OutputPerToken = 0.000002m },
@@ -55,6 +59,10 @@ public class RoutingSelectionBenchmarks
         new("day_of_week", CedarValue.String("monday")), new("request_bytes", CedarValue.Long(5_000)), new("requested_model", CedarValue.String("smart")),
         new("model_group", CedarValue.String("smart")), new("operation", CedarValue.String("chat")), new("stream", CedarValue.True),
         new("tags", CedarValue.Set([CedarValue.String("interactive")]))]);
+
+    /// <summary>The router's own pick among the same 3 deployments, no policies: the baseline of the Ratio column.</summary>
+    [Benchmark(Baseline = true)]
+    public int RouterPickWithoutPolicies() => _router.Pick(stream: true);
 
     [Benchmark]
     public ulong Select() => RoutingSelection.Select(_set, _principal, _candidates, 0b111, Context(), EntityStore.Empty, explain: false).Preferred;
