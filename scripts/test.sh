@@ -47,7 +47,7 @@ fi
 # The Node projects of the tests, pinned by their package-lock.json: the MCP tests' upstreams and clients (the
 # TypeScript MCP SDK, the MCP Inspector CLI) and the Responses API clients (openai, the AI SDK, LangChain).
 # npm ci writes node_modules/.package-lock.json last, so it is missing or older after a change.
-for node_project in tests/AgenticGateway.Tests/Mcp/node tests/AgenticGateway.Tests/Clients/node; do
+for node_project in tests/AgenticGateway.Tests/Mcp/node tests/AgenticGateway.Tests/Clients/node tests/AgenticGateway.Tests/E2b/node; do
   if [ "$fast" -eq 0 ] && { [ ! -f "$node_project/node_modules/.package-lock.json" ] || [ "$node_project/package-lock.json" -nt "$node_project/node_modules/.package-lock.json" ]; }; then
     npm ci --prefix "$node_project" --no-audit --no-fund --loglevel=error
   fi

@@ -22,6 +22,7 @@ internal sealed class Agent
     private static readonly string[] Languages = ["python", "node", "bash"];
 
     private readonly FileOps _files;
+    private readonly PathResolver _paths;
     private readonly EgressForwarder _egress;
     // Created at start, never later (AgentThreads): file ops two at a time, so one large read does not hold up a stat;
     // upload chunks on one thread, in order.
@@ -38,7 +39,8 @@ internal sealed class Agent
         Settings = settings;
         Loop = loop;
         Events = events;
-        _files = new FileOps(new PathResolver(settings.Roots, settings.Home), events);
+        _paths = new PathResolver(settings.Roots, settings.Home);
+        _files = new FileOps(_paths, events);
         _egress = new EgressForwarder(events);
     }
 
@@ -115,6 +117,7 @@ internal sealed class Agent
                 case AgentOps.ProcessResize: ProcessResize(id, req); break;
                 case AgentOps.ProcessList: ProcessList(id); break;
                 case AgentOps.Cancel: Cancel(id, req); break;
+                case AgentOps.FsWatch: Watch(id, req); break;
                 case AgentOps.FsWrite:
                     handedOff = true;
                     var (uid, udoc) = (id, doc);
@@ -290,7 +293,9 @@ internal sealed class Agent
 
     private void ProcessStart(long id, Request req)
     {
-        var cmd = req.String("cmd")!;
+        var argv = req.StringArray("argv");
+        var cmd = argv is null ? req.String("cmd")! : string.Join(' ', argv);
+        var stdin = req.Bool("stdin", fallback: true);
         var cwd = ResolveCwd(req);
         var env = req.Env();
         (int, int)? pty = null;
@@ -307,7 +312,7 @@ internal sealed class Agent
         var tag = req.Get("tag")?.Clone();      // any JSON value, echoed by process.list
         var timeout = req.Int("timeout_ms", 0);
         var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
-        var process = new UserProcess(this, id, cmd, cwd, env, pty, tag, timeout, maxOutput);
+        var process = new UserProcess(this, id, cmd, argv, stdin, cwd, env, pty, tag, timeout, maxOutput);
         process.Start();
         if (!process.Exited) Processes[process.Pid] = process;
         if (!process.Finished) Cancellable[id] = process;
@@ -324,7 +329,7 @@ internal sealed class Agent
         }
         else data = System.Text.Encoding.UTF8.GetBytes(req.String("data", required: false, allowEmpty: true) ?? "");
         var eof = req.Bool("eof");
-        var stdin = p.Stdin!;
+        var stdin = p.Stdin ?? throw OpError.Invalid($"process {p.Pid} was started without stdin");
         if (data.Length > 0) stdin.Write(data);
         if (eof)
         {
@@ -374,6 +379,19 @@ internal sealed class Agent
         // Else it has ended already (a cancel racing its end is no error).
         if (target is not null && Cancellable.TryGetValue(target.Value, out var c)) c.Cancel();
         Events.Done(id);
+    }
+
+    // -- directory watches
+
+    private void Watch(long id, Request req)
+    {
+        var p = JsonPath.From(req, "path");
+        var real = _paths.Resolve(p, req.Bool("anywhere"));
+        if (Libc.FStatAt(Libc.AT_FDCWD, real, out var st, 0) < 0) throw ErrnoException.Last(p.Value);
+        if (!st.IsDirectory) throw OpError.Invalid($"{p.Value} is not a directory");
+        var watch = new DirectoryWatch(this, id, real, _paths.Display(p), req.Bool("recursive"));
+        watch.Start();
+        Cancellable[id] = watch;
     }
 
     // -- bash cells

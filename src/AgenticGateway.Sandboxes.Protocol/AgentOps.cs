@@ -29,6 +29,7 @@ internal static class AgentOps
     public const string FsMkdir = "fs.mkdir";
     public const string FsMove = "fs.move";
     public const string FsRemove = "fs.remove";
+    public const string FsWatch = "fs.watch";
 }
 
 /// <summary>The error codes a failed operation carries, and what each means to a caller.</summary>

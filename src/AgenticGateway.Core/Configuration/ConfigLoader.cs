@@ -107,6 +107,9 @@ internal static class ConfigLoader
         if (specs.Count > 0 && built.Length == 0 && !issues.HasErrors) issues.Error(isLiteLlm ? "model_list" : "models", "no model is left to serve: every deployment was skipped");
         ValidateReferences(built, router, issues, skippedGroups);
         var routingPolicies = RoutingPolicyFiles.Validate(mapped.RoutingPolicies, source, issues);
+        // Hosts find each other's sandboxes in the Redis the limits share.
+        if (mapped.Sandboxes.Hosts is not null && !mapped.Storage.RedisUrl.IsSet)
+            issues.Error("sandboxes.hosts", "needs a Redis that every host shares: set storage.redis_url (or REDIS_URL)");
 
         if (issues.HasErrors) return new ConfigLoadResult(null, issues.Errors, issues.Warnings);
         var options = new GatewayOptions

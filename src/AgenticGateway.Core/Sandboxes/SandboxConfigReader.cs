@@ -66,6 +66,17 @@ internal static class SandboxConfigReader
         }
         if (s.Decimal("cost_per_second") is { } cost) options = options with { CostPerSecond = cost };
         if (s.Map("egress") is { } egress) options = options with { Egress = Egress.EgressConfigReader.Read(egress) };
+        if (s.Map("e2b") is { } e2b)
+        {
+            if (e2b.String("host") is { } host)
+            {
+                if (Uri.CheckHostName(host) == UriHostNameType.Dns) options = options with { E2bHost = host };
+                else e2b.Context.Issues.Error(e2b.Child("host"), $"'{host}' is not a host name (such as e2b.example.com)");
+            }
+            e2b.ReportUnknownKeys(strict: true);
+        }
+        if (s.Map("persistence") is { } persistence) options = options with { Persistence = ReadPersistence(persistence) };
+        if (s.Map("hosts") is { } hosts) options = options with { Hosts = Hosts.SandboxHostsConfigReader.Read(hosts) };
         s.ReportUnknownKeys(strict: true);
         if (options.Defaults.MemoryMb > options.Max.MemoryMb || options.Defaults.Cpu > options.Max.Cpu
             || options.Defaults.DiskMb > options.Max.DiskMb || options.Defaults.Timeout > options.Max.Timeout)
@@ -81,6 +92,18 @@ internal static class SandboxConfigReader
         if (r.Double("cpu", 0.01) is { } cpu) result = result with { Cpu = cpu };
         if (r.Int("disk_mb", 1, 1 << 24) is { } disk) result = result with { DiskMb = disk };
         r.ReportUnknownKeys(strict: true);
+        return result;
+    }
+
+    private static PersistenceOptions ReadPersistence(ConfigMap p)
+    {
+        var result = new PersistenceOptions();
+        if (p.Bool("enabled") is { } enabled) result = result with { Enabled = enabled };
+        if (p.Int("max_paused", 0, 100_000) is { } paused) result = result with { MaxPaused = paused };
+        if (p.Int("max_snapshots", 0, 100_000) is { } snapshots) result = result with { MaxSnapshots = snapshots };
+        if (p.Long("max_disk_mb", 1) is { } disk) result = result with { MaxDiskMb = disk };
+        if (p.Duration("ttl", positive: true) is { } ttl) result = result with { Ttl = ttl };
+        p.ReportUnknownKeys(strict: true);
         return result;
     }
 

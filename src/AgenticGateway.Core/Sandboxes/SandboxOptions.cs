@@ -43,6 +43,15 @@ internal sealed record SandboxOptions
     public decimal CostPerSecond { get; init; }
     /// <summary>The operator's bounds on network "allowlist": a ceiling on allow_hosts, and private networks opted in.</summary>
     public Egress.EgressOptions Egress { get; init; } = new();
+    /// <summary>
+    /// A host name on which the E2B-compatible API answers at the root (<c>e2b.host</c>: E2B_API_URL=https://host), as
+    /// it always does under /e2b; null: the prefix only.
+    /// </summary>
+    public string? E2bHost { get; init; }
+    /// <summary>Pause, resume, snapshots and forks: the per-owner caps on what is kept on disk.</summary>
+    public PersistenceOptions Persistence { get; init; } = new();
+    /// <summary>Several sandbox hosts sharing a Redis (<c>hosts:</c>); null: this process's sandboxes are its own.</summary>
+    public Hosts.SandboxHostsOptions? Hosts { get; init; }
 
     public static readonly ImmutableArray<string> Runtimes = ["python", "node", "bash"];
     public static readonly ImmutableArray<string> Drivers = ["bubblewrap", "firecracker", "qemu"];
@@ -83,4 +92,20 @@ internal sealed record QuotaOptions
     /// <summary>Sandbox-seconds a key may use per <see cref="Period"/>; 0 means no limit.</summary>
     public long MaxSandboxSeconds { get; init; }
     public TimeSpan Period { get; init; } = TimeSpan.FromDays(1);
+}
+
+/// <summary>
+/// Per owner (key): paused sandboxes and snapshots kept at once, and the disk their state may take together. State
+/// lives in the data directory (<c>storage.data_dir</c>/sandbox-state), so paused sandboxes survive a restart.
+/// </summary>
+internal sealed record PersistenceOptions
+{
+    /// <summary>Off: pause, resume and snapshots are refused (auto-pause ends the sandbox instead).</summary>
+    public bool Enabled { get; init; } = true;
+    public int MaxPaused { get; init; } = 10;
+    public int MaxSnapshots { get; init; } = 10;
+    /// <summary>Disk for one owner's paused sandboxes and snapshots together, in MiB.</summary>
+    public long MaxDiskMb { get; init; } = 10240;
+    /// <summary>Paused sandboxes and snapshots older than this are deleted; null keeps them until deleted.</summary>
+    public TimeSpan? Ttl { get; init; }
 }

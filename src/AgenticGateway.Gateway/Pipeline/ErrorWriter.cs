@@ -67,6 +67,24 @@ internal static class ErrorWriter
     }
 
     /// <summary>
+    /// The error as E2B's API writes it, <c>{"code": status, "message": ...}</c>, for the E2B-compatible routes (/e2b):
+    /// its SDKs read the message from there.
+    /// </summary>
+    public static Task WriteCodeMessageAsync(HttpResponse response, ApiError error)
+    {
+        if (!Start(response, error)) return Task.CompletedTask;
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("code", error.Status);
+            w.WriteString("message", error.Message);
+            w.WriteEndObject();
+        }
+        return Finish(response, buffer);
+    }
+
+    /// <summary>
     /// A 401's challenge for MCP clients: with an authorization server to name (a JWT issuer), where the endpoint's
     /// protected resource metadata is (RFC 9728 §5.1), and the scopes to ask for when configured (MCP 2025-11-25,
     /// authorization); else plain Bearer.

@@ -7,6 +7,7 @@ namespace AgenticGateway.Pipeline;
 /// <list type="number">
 /// <item>the edge (Edge/Runtime's EdgeStep), when configured: Traefik's routers; proxied requests end there</item>
 /// <item>request context (<see cref="RequestContextStep"/>): request id, span; access log, live log and metrics when done</item>
+/// <item>with several sandbox hosts (<c>sandboxes.hosts</c>): a sandbox's calls forwarded to the host that runs it</item>
 /// <item>authentication (<see cref="AuthenticationStep"/>): master key, virtual key or JWT, as the route requires → <see cref="Keys.Caller"/></item>
 /// <item>payload (<see cref="PayloadStep"/>): the route's parser (LLM bodies) → <see cref="LlmRequest"/></item>
 /// <item>the router's middlewares (<see cref="RouterStep"/>), in configuration order: in-flight, budget, rate limit</item>
@@ -21,7 +22,9 @@ internal static class GatewayPipeline
     /// <param name="mapServices">Maps the services' endpoints, each with its <see cref="GatewayRoute"/>.</param>
     /// <param name="edge">The edge, when configured (the host composes it, since the edge builds on this pipeline): its
     /// step in front of everything, and its guard once the route is known.</param>
-    public static void Use(WebApplication app, Action<WebApplication> mapServices, (Type Step, Type Guard)? edge = null)
+    /// <param name="sandboxHosts">With several sandbox hosts, the step that sends a sandbox's calls to the host that runs
+    /// it (the host composes it, as it does the edge): before authentication, so the serving host authenticates once.</param>
+    public static void Use(WebApplication app, Action<WebApplication> mapServices, (Type Step, Type Guard)? edge = null, Type? sandboxHosts = null)
     {
         RejectionBodies.TrackRequests(app);
         // The edge: its routers answer what they proxy, and send the rest here, to the gateway's own services.
@@ -32,6 +35,7 @@ internal static class GatewayPipeline
         if (edge is { } g) app.UseMiddleware(g.Guard);
         app.UseMiddleware<RequestContextStep>();
         ErrorShapes.Use(app);
+        if (sandboxHosts is not null) app.UseMiddleware(sandboxHosts);
         app.UseMiddleware<AuthenticationStep>();
         app.UseMiddleware<PayloadStep>();
         app.UseMiddleware<RouterStep>();

@@ -9,6 +9,8 @@ internal sealed record GatewayRoute(string Router, string Operation, RouteAuth A
 {
     // The routers of today's configuration model (see Configuration/RouterDefinition.cs).
     public const string LlmRouter = "llm", SandboxesRouter = "sandboxes", McpRouter = "mcp", AdminRouter = "admin", InternalRouter = "internal";
+    /// <summary>Operations of the E2B-compatible routes start so; their errors take E2B's <c>{code, message}</c> shape.</summary>
+    public const string E2bOperationPrefix = "e2b";
 
     public static GatewayRoute Llm(string operation, RoutePayload payload, bool anthropic = false) => new(LlmRouter, operation, RouteAuth.Caller, payload, anthropic);
     public static readonly GatewayRoute Models = new(LlmRouter, "models", RouteAuth.Caller);

@@ -17,6 +17,7 @@ internal static class PipelineErrors
             // By route, and by path for what no route serves (an unknown path under /v1/messages is an Anthropic client's).
             var route = request?.Route ?? context.Route();
             if (route.Router == GatewayRoute.McpRouter || ErrorShapes.IsJsonRpc(context.Request.Path)) await ErrorWriter.WriteJsonRpcAsync(context.Response, error);
+            else if (route.Operation.StartsWith(GatewayRoute.E2bOperationPrefix, StringComparison.Ordinal)) await ErrorWriter.WriteCodeMessageAsync(context.Response, error);
             else await ErrorWriter.WriteAsync(context.Response, error, route.AnthropicErrors || ErrorShapes.IsAnthropic(context.Request.Path));
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)

@@ -18,7 +18,7 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
     public void Stat(long id, Request req)
     {
         var p = JsonPath.From(req, "path");
-        paths.Resolve(p);
+        paths.Resolve(p, req.Bool("anywhere"));
         var display = paths.Display(p);
         var a = paths.Absolute(p).TrimEnd('/');
         if (a.Length == 0) a = "/";
@@ -37,10 +37,11 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
     {
         var p = JsonPath.From(req, "path");
         var depth = (int)(req.Int("depth", 1, 64) ?? 1);
-        var real = paths.Resolve(p);
+        var anywhere = req.Bool("anywhere");
+        var real = paths.Resolve(p, anywhere);
         var display = paths.Display(p);
         int fd;
-        try { fd = paths.OpenChecked(real, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW); }
+        try { fd = paths.OpenChecked(real, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW, anywhere: anywhere); }
         catch (ErrnoException e) when (e.Errno == Libc.ENOTDIR) { throw OpError.Invalid($"{p.Value} is not a directory"); }
         var entries = new List<(string Name, string Path, Libc.Stat Stat, string? Target)>();
         var truncated = false;
@@ -82,10 +83,11 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
     public void Read(long id, Request req)
     {
         var p = JsonPath.From(req, "path");
-        var real = paths.Resolve(p);
+        var anywhere = req.Bool("anywhere");
+        var real = paths.Resolve(p, anywhere);
         var offset = req.Int("offset", 0) ?? 0;
         var length = (int)Math.Min(req.Int("length", 0) ?? 1 << 20, ReadMax);
-        var fd = paths.OpenChecked(real, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK);
+        var fd = paths.OpenChecked(real, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_NONBLOCK, anywhere: anywhere);
         byte[] data;
         Libc.Stat st;
         var got = 0;
@@ -191,6 +193,10 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
     {
         var p = JsonPath.From(req, "path");
         var real = paths.Resolve(p);
+        // exclusive: the caller wants to know whether it created the directory (E2B's makeDir answers false otherwise).
+        if (req.Bool("exclusive") && Libc.FStatAt(Libc.AT_FDCWD, real, out var existing, 0) == 0)
+            throw existing.IsDirectory ? new OpError(AgentErrors.Exists, $"directory {p.Value} exists")
+                : OpError.Invalid($"{p.Value} exists and is not a directory");
         try
         {
             DirectoryFds.MakeDirectories(real);
@@ -255,6 +261,8 @@ internal sealed unsafe class FileOps(PathResolver paths, EventSink events)
         w.WriteString("type", st.IsRegular ? "file" : st.IsDirectory ? "dir" : st.IsSymlink ? "symlink" : "other");
         w.WriteNumber("size", st.Size);
         w.WriteString("mode", Convert.ToString(st.Mode & 0xFFF, 8).PadLeft(4, '0'));
+        w.WriteNumber("uid", st.Uid);
+        w.WriteNumber("gid", st.Gid);
         JsonNumbers.WriteFloat(w, "mtime", st.MTimeSec + st.MTimeNsec / 1e9);
         if (target is not null) w.WriteString("symlink_target", Text.Safe(target));
         w.WriteEndObject();

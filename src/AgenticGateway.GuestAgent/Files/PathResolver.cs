@@ -31,11 +31,14 @@ internal sealed class PathResolver(IReadOnlyList<string> roots, string home)
     /// <summary>The path as shown in answers: absolute and normalized (not resolved).</summary>
     public string Display(JsonPath p) => NormPath(Absolute(p));
 
-    /// <summary>The real path of <paramref name="p"/>; <c>denied</c> unless it is inside a writable root.</summary>
-    public string Resolve(JsonPath p)
+    /// <summary>
+    /// The real path of <paramref name="p"/>; <c>denied</c> unless it is inside a writable root, or
+    /// <paramref name="anywhere"/> (a read-only op asked for the whole file system the agent sees).
+    /// </summary>
+    public string Resolve(JsonPath p, bool anywhere = false)
     {
         var real = RealPath(Absolute(p));
-        if (!InsideRoots(real)) throw new OpError(AgentErrors.Denied, $"{p.Value} is outside the sandbox's writable roots");
+        if (!anywhere && !InsideRoots(real)) throw new OpError(AgentErrors.Denied, $"{p.Value} is outside the sandbox's writable roots");
         return real;
     }
 
@@ -57,11 +60,12 @@ internal sealed class PathResolver(IReadOnlyList<string> roots, string home)
         return (parent, name);
     }
 
-    /// <summary>Opens <paramref name="path"/> and checks the descriptor is still inside the roots.</summary>
-    public int OpenChecked(string path, int flags, int mode = 438, int dirFd = Libc.AT_FDCWD)
+    /// <summary>Opens <paramref name="path"/> and checks the descriptor is still inside the roots (unless <paramref name="anywhere"/>).</summary>
+    public int OpenChecked(string path, int flags, int mode = 438, int dirFd = Libc.AT_FDCWD, bool anywhere = false)
     {
         var fd = Libc.openat(dirFd, path, flags | Libc.O_CLOEXEC, mode);
         if (fd < 0) throw ErrnoException.Last(path);
+        if (anywhere) return fd;
         try
         {
             CheckFd(fd, path);

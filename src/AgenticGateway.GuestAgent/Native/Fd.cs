@@ -23,6 +23,14 @@ internal static unsafe class Fd
         return moved;
     }
 
+    /// <summary>/dev/null for reading, close-on-exec, above the standard descriptors.</summary>
+    public static int OpenNull()
+    {
+        var fd = Libc.open("/dev/null", Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) throw ErrnoException.Last("/dev/null");
+        return High(fd);
+    }
+
     public static void Close(int fd)
     {
         if (fd >= 0) Libc.close(fd);

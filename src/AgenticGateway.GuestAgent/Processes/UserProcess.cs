@@ -9,12 +9,13 @@ using AgenticGateway.Sandboxes.Protocol;
 namespace AgenticGateway.GuestAgent.Processes;
 
 /// <summary>
-/// A <c>process.start</c>: <c>bash -lc cmd</c> in a session and process group of its own, on pipes or on a pty (its
-/// controlling terminal). Streams its output to the request until it exits; signals and timeouts go to its group.
-/// Loop thread only.
+/// A <c>process.start</c>: <c>bash -lc cmd</c> (or the program and arguments of <c>argv</c>) in a session and process
+/// group of its own, on pipes or on a pty (its controlling terminal). Streams its output to the request until it
+/// exits; signals and timeouts go to its group. Without stdin its fd 0 is /dev/null, so a program that reads it sees
+/// end-of-file instead of waiting for input nobody will send. Loop thread only.
 /// </summary>
-internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, List<KeyValuePair<string, string>> env,
-    (int Cols, int Rows)? pty, System.Text.Json.JsonElement? tag, long? timeoutMs, long maxOutput) : ICancellable
+internal sealed class UserProcess(Agent agent, long id, string cmd, IReadOnlyList<string>? argv, bool stdin, string cwd,
+    List<KeyValuePair<string, string>> env, (int Cols, int Rows)? pty, System.Text.Json.JsonElement? tag, long? timeoutMs, long maxOutput) : ICancellable
 {
     private const int ReadSize = 65536;
     private static readonly TimeSpan PtyLinger = TimeSpan.FromMilliseconds(100);
@@ -43,11 +44,10 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, 
         if (_isPty && !environment.Any(kv => kv.Key == "TERM") && !agent.Settings.Environment.ContainsKey("TERM"))
             environment.Add(new("TERM", "xterm-256color"));
         var bash = agent.Settings.Bash;
-        var request = new SpawnRequest
-        {
-            Path = bash, Argv = [bash, "-lc", cmd], Environment = agent.Settings.ChildEnvironment(environment), WorkingDirectory = cwd,
-            Terminal = null,
-        };
+        var childEnvironment = agent.Settings.ChildEnvironment(environment);
+        var request = argv is null
+            ? new SpawnRequest { Path = bash, Argv = [bash, "-lc", cmd], Environment = childEnvironment, WorkingDirectory = cwd }
+            : new SpawnRequest { Path = Executables.Find(argv[0], childEnvironment, cwd), Argv = argv, Environment = childEnvironment, WorkingDirectory = cwd };
         var close = new List<int>();
         try
         {
@@ -72,21 +72,22 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, 
             }
             else
             {
-                var (inR, inW) = Fd.Pipe();
+                var (inR, inW) = stdin ? Fd.Pipe() : (Fd.OpenNull(), -1);
                 var (outR, outW) = Fd.Pipe();
                 var (errR, errW) = Fd.Pipe();
                 close.AddRange([inR, outW, errW]);
                 request.Dup2.Add((inR, 0));
                 request.Dup2.Add((outW, 1));
                 request.Dup2.Add((errW, 2));
+                int[] ours = inW >= 0 ? [inW, outR, errR] : [outR, errR];
                 try { Pid = Spawner.Start(request); }
                 catch
                 {
-                    foreach (var fd in new[] { inW, outR, errR }) Fd.Close(fd);
+                    foreach (var fd in ours) Fd.Close(fd);
                     throw;
                 }
-                foreach (var fd in new[] { inW, outR, errR }) Fd.SetNonBlocking(fd);
-                Stdin = new FdWriter(agent.Loop, inW);
+                foreach (var fd in ours) Fd.SetNonBlocking(fd);
+                if (inW >= 0) Stdin = new FdWriter(agent.Loop, inW);
                 _fds[outR] = 1;
                 _fds[errR] = 2;
             }
@@ -119,6 +120,13 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, string cwd, 
         w.WriteStartObject();
         w.WriteNumber("pid", Pid);
         w.WriteString("cmd", cmd);
+        if (argv is not null)
+        {
+            w.WriteStartArray("argv");
+            foreach (var a in argv) w.WriteStringValue(a);
+            w.WriteEndArray();
+        }
+        w.WriteBoolean("stdin", Stdin is not null);
         w.WritePropertyName("tag");
         if (tag is { } t) t.WriteTo(w);
         else w.WriteNullValue();

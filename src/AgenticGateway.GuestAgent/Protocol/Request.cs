@@ -25,6 +25,20 @@ internal readonly struct Request(JsonElement root)
         return s;
     }
 
+    /// <summary>A non-empty array of strings without NUL, or null when absent.</summary>
+    public List<string>? StringArray(string key)
+    {
+        if (Get(key) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() == 0) throw OpError.Invalid($"{key} must be a non-empty array of strings");
+        var list = new List<string>(v.GetArrayLength());
+        foreach (var item in v.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || item.GetString()!.Contains('\0')) throw OpError.Invalid($"{key} must be an array of strings without NUL");
+            list.Add(item.GetString()!);
+        }
+        return list;
+    }
+
     public long? Int(string key, long? lo = null, long? hi = null)
     {
         if (Get(key) is not { } v) return null;

@@ -17,6 +17,9 @@ internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentC
 
     public string Isolation => isolation;
 
+    /// <summary>The VM itself (its driver's type), for the driver that saves its state.</summary>
+    public IAsyncDisposable Vm => vm;
+
     public string? Image => image;
 
     public AgentConnection Agent { get; } = agent;
@@ -73,6 +76,9 @@ internal static class MicroVmProcess
 /// <summary>The microVM drivers' log messages (event ids 120-129), naming the VMM.</summary>
 internal static partial class MicroVmLog
 {
+    [LoggerMessage(126, LogLevel.Debug, "{Vmm} microVM state saved: {Bytes} bytes in {Milliseconds:F0} ms")]
+    public static partial void Saved(ILogger logger, string vmm, long bytes, double milliseconds);
+
     [LoggerMessage(120, LogLevel.Debug, "Sandbox {Id} {Vmm} microVM ready from {Source} in {Milliseconds:F1} ms")]
     public static partial void Started(ILogger logger, string vmm, string id, string source, double milliseconds);
 

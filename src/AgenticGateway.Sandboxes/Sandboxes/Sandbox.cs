@@ -28,6 +28,29 @@ internal sealed class Sandbox(string id, string owner, SandboxSpec spec, ISandbo
     /// <summary>Background commands' output, kept (bounded) for whoever asks later.</summary>
     public ConcurrentDictionary<long, ProcessRecord> Processes { get; } = new();
 
+    private int _saving;
+    private volatile bool _pausing;
+
+    /// <summary>A pause or snapshot is writing its state: another must wait, and expiry waits for it.</summary>
+    public bool IsSaving => Volatile.Read(ref _saving) == 1;
+
+    /// <summary>Being paused: no longer found by its owner (calls would change files the pause no longer keeps).</summary>
+    public bool IsPausing => _pausing;
+
+    /// <summary>True for the one caller that may save its state now.</summary>
+    public bool TryBeginSave(bool pause)
+    {
+        if (Interlocked.CompareExchange(ref _saving, 1, 0) != 0) return false;
+        _pausing = pause;
+        return true;
+    }
+
+    public void EndSave()
+    {
+        _pausing = false;
+        Volatile.Write(ref _saving, 0);
+    }
+
     public bool HasEnded => _endReason is not null;
     public string? EndReason => _endReason;
 

@@ -12,7 +12,7 @@ namespace AgenticGateway.Sandboxes;
 /// Owns every sandbox's lifecycle: create (from the warm pool when it fits, cold otherwise), find (only by its owner),
 /// extend, end (deleted, expired, out of quota, crashed), and at start-up the reaping of what a crashed run left.
 /// </summary>
-internal sealed class SandboxManager : BackgroundService
+internal sealed partial class SandboxManager : BackgroundService
 {
     private readonly SandboxOptions _options;
     private readonly IReadOnlyDictionary<string, ISandboxDriver> _drivers;
@@ -23,10 +23,16 @@ internal sealed class SandboxManager : BackgroundService
     private readonly SandboxCounts _counts = new();
     private readonly SandboxQuotas _quotas;
     private readonly SandboxPool _pool;
+    private readonly ISandboxCluster? _cluster;
 
     /// <param name="drivers">Every offered driver by name (<see cref="SandboxOptions.OfferedDrivers"/>), the default among them.</param>
-    public SandboxManager(SandboxOptions options, IReadOnlyDictionary<string, ISandboxDriver> drivers, SandboxMetrics metrics, TimeProvider time, ILogger<SandboxManager> logger)
+    /// <param name="stateDirectory">Where paused sandboxes and snapshots are kept (in the data directory); null: no persistence.</param>
+    /// <param name="cluster">The other hosts (<c>sandboxes.hosts</c>), or null when this host's sandboxes are its own.</param>
+    public SandboxManager(SandboxOptions options, IReadOnlyDictionary<string, ISandboxDriver> drivers, SandboxMetrics metrics, TimeProvider time, ILogger<SandboxManager> logger,
+        string? stateDirectory = null, ISandboxCluster? cluster = null)
     {
+        _store = options.Persistence.Enabled && stateDirectory is not null ? new Persistence.SnapshotStore(stateDirectory) : null;
+        _cluster = cluster;
         _options = options;
         _drivers = drivers;
         _metrics = metrics;
@@ -52,6 +58,8 @@ internal sealed class SandboxManager : BackgroundService
 
     public async Task<(Sandbox? Sandbox, ApiError? Error)> CreateAsync(string owner, SandboxSpec spec, CancellationToken cancellationToken)
     {
+        // The API refuses first; this holds for every caller (a gateway that only routes to other hosts runs none).
+        if (Unavailable is { } off) return (null, new ApiError(503, $"Sandboxes are off on this gateway: {off}.", "service_unavailable", "sandboxes_disabled"));
         var started = Stopwatch.GetTimestamp();
         var pool = _options.Pools.GetValueOrDefault(spec.Runtime);
         var resources = spec.Resources;
@@ -61,11 +69,17 @@ internal sealed class SandboxManager : BackgroundService
 
         if (_quotas.TryAdmit(owner, resources.Timeout, LiveSecondsOf(owner, _time.GetUtcNow())) is { } refusal) return (null, refusal);
         var admitted = false;
+        var id = NewId();
+        var clustered = false;
         try
         {
+            if (_cluster is not null)
+            {
+                if (await _cluster.AdmitAsync(owner, id, spec.Runtime, _live.Count, cancellationToken) is { } full) return (null, full);
+                clustered = true;
+            }
             // A pooled sandbox already counts towards max_total; only a cold start needs room of its own.
             var fromPool = spec.FitsPool(_options.Defaults, _options.DriverFor(spec.Runtime, null)) ? _pool.TryTake(spec.Runtime) : null;
-            var id = NewId();
             var instance = fromPool;
             if (instance is null)
             {
@@ -84,6 +98,7 @@ internal sealed class SandboxManager : BackgroundService
             sandbox.ContextKnown(spec.Runtime);
             _live[id] = sandbox;
             admitted = true;
+            if (_cluster is not null) await _cluster.StartedAsync(sandbox);
             _ = WatchAsync(sandbox);
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
             _metrics.Created(spec.Runtime, fromPool is not null, seconds);
@@ -92,17 +107,25 @@ internal sealed class SandboxManager : BackgroundService
         }
         finally
         {
-            if (!admitted) _quotas.Released(owner, TimeSpan.Zero);
+            if (!admitted)
+            {
+                _quotas.Released(owner, TimeSpan.Zero);
+                if (clustered) await _cluster!.WithdrawAsync(owner, id, spec.Runtime);
+            }
         }
     }
 
     public Sandbox? Find(string owner, string id) =>
-        _live.TryGetValue(id, out var s) && s.Owner == owner && !s.HasEnded ? s : null;
+        _live.TryGetValue(id, out var s) && s.Owner == owner && !s.HasEnded && !s.IsPausing ? s : null;
 
-    public IEnumerable<Sandbox> List(string owner) => _live.Values.Where(s => s.Owner == owner && !s.HasEnded).OrderBy(s => s.CreatedAt);
+    public IEnumerable<Sandbox> List(string owner) => _live.Values.Where(s => s.Owner == owner && !s.HasEnded && !s.IsPausing).OrderBy(s => s.CreatedAt);
 
     /// <summary>Every live sandbox, whoever owns it: what the admin UI lists and may end.</summary>
     public IEnumerable<Sandbox> All() => _live.Values.Where(s => !s.HasEnded).OrderBy(s => s.CreatedAt);
+
+    /// <summary>Every paused sandbox on this host, whoever owns it: what it keeps routed here (<see cref="ISandboxCluster"/>).</summary>
+    public IEnumerable<(string Id, string Owner, string Runtime)> AllPaused() =>
+        _paused.Values.Select(s => (s.Manifest.Id, s.Manifest.Owner, s.Manifest.Spec.Runtime));
 
     public Sandbox? FindAny(string id) => _live.TryGetValue(id, out var s) && !s.HasEnded ? s : null;
 
@@ -122,9 +145,17 @@ internal sealed class SandboxManager : BackgroundService
     public async Task EndAsync(Sandbox sandbox, string reason)
     {
         if (!sandbox.TryEnd(reason)) return;
+        await TearDownAsync(sandbox, reason);
+    }
+
+    /// <summary>What ending a sandbox does once <see cref="Sandbox.TryEnd"/> has made the caller the one to do it.</summary>
+    private async Task TearDownAsync(Sandbox sandbox, string reason)
+    {
         // Its seconds move from "live" to "used" before it leaves the live set, so no create slips in between.
         _quotas.Released(sandbox.Owner, _time.GetUtcNow() - sandbox.CreatedAt);
         _live.TryRemove(sandbox.Id, out _);
+        // A paused sandbox's state stays on this host's disk: the other hosts keep sending its calls (resume) here.
+        if (_cluster is not null) await (reason == "paused" ? _cluster.PausedAsync(sandbox) : _cluster.EndedAsync(sandbox));
         await sandbox.Instance.DisposeAsync();
         _counts.Release(sandbox.Runtime);
         _metrics.Ended(sandbox.Runtime, reason);
@@ -165,6 +196,11 @@ internal sealed class SandboxManager : BackgroundService
         {
             await instance.Agent.CallAsync(AgentOps.ContextCreate, w => { w.WriteString("context", spec.Runtime); w.WriteString("language", spec.Runtime); }, cancellationToken);
             launch.Timeline.Mark("interpreter");
+            if (spec.Template is { } template)
+            {
+                await Templates.TemplateAgent.ApplyAsync(instance.Agent, template, spec.Runtime, spec.Env, cancellationToken);
+                launch.Timeline.Mark("template");
+            }
             if (spec.Packages.Length > 0)
             {
                 await PackageInstaller.InstallAsync(instance.Agent, spec, _options, cancellationToken);
@@ -178,6 +214,8 @@ internal sealed class SandboxManager : BackgroundService
         {
             await instance.DisposeAsync();
             if (ex is SandboxStartError) throw;
+            if (ex is AgentException t && spec.Template is not null)
+                throw new SandboxStartError(new ApiError(503, $"The sandbox could not be started from template '{spec.Template.Name}': {t.Message}", "service_unavailable", "template_start_failed"));
             if (ex is AgentException a)
                 throw new SandboxStartError(new ApiError(503, $"The sandbox's {spec.Runtime} interpreter did not start: {a.Message}", "service_unavailable", "sandbox_start_failed"));
             throw;
@@ -207,6 +245,7 @@ internal sealed class SandboxManager : BackgroundService
         {
             var reaped = _drivers.Values.Where(d => d.Unavailable is null).Sum(d => d.ReapOrphans());
             if (reaped > 0) SandboxLog.Reaped(_logger, reaped);
+            LoadStates();
         }
         return base.StartAsync(cancellationToken);
     }
@@ -229,6 +268,7 @@ internal sealed class SandboxManager : BackgroundService
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var now = _time.GetUtcNow();
+                ExpireStates(now);
                 // Each owner's live sandbox-seconds once per tick (not once per sandbox), and only with a time quota.
                 var liveSeconds = new Dictionary<string, double>(StringComparer.Ordinal);
                 if (_options.Quota.MaxSandboxSeconds > 0)
@@ -236,7 +276,8 @@ internal sealed class SandboxManager : BackgroundService
                         liveSeconds[sandbox.Owner] = liveSeconds.GetValueOrDefault(sandbox.Owner) + (now - sandbox.CreatedAt).TotalSeconds;
                 foreach (var sandbox in _live.Values)
                 {
-                    if (now >= sandbox.ExpiresAt) _ = EndAsync(sandbox, "expired");
+                    if (sandbox.IsSaving) continue;     // a pause or snapshot in progress: dealt with on a later tick
+                    if (now >= sandbox.ExpiresAt) _ = sandbox.Spec.AutoPause ? AutoPauseAsync(sandbox) : EndAsync(sandbox, "expired");
                     else if (_quotas.Exhausted(sandbox.Owner, liveSeconds.GetValueOrDefault(sandbox.Owner))) _ = EndAsync(sandbox, "quota");
                 }
             }
@@ -248,6 +289,7 @@ internal sealed class SandboxManager : BackgroundService
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        await PauseForShutdownAsync(cancellationToken);
         await Task.WhenAll(_live.Values.Select(s => EndAsync(s, "shutdown")).Concat(_pool.Drain().Select(p => DiscardAsync(p.Runtime, p.Instance, "shutdown"))));
         if (Unavailable is null)
             foreach (var driver in _drivers.Values.Where(d => d.Unavailable is null)) driver.RemoveHostState();

@@ -18,14 +18,25 @@ internal sealed partial record SandboxSpec
     public ImmutableArray<string> Packages { get; init; } = [];
     /// <summary>The driver asked for (<c>"isolation"</c>); null: the runtime's or the gateway's default.</summary>
     public string? Isolation { get; init; }
+    /// <summary>
+    /// At its timeout the sandbox is paused (state kept, resumable) instead of ended (<c>"auto_pause"</c>, E2B's
+    /// <c>autoPause</c>). A pause that is refused (a cap, a driver that cannot) ends it as before.
+    /// </summary>
+    public bool AutoPause { get; init; }
+    /// <summary>The custom template it starts from (<c>"template": name</c>): its layer, env, working directory and start command.</summary>
+    public Templates.SandboxTemplate? Template { get; init; }
 
     /// <summary>Whether a warm pooled sandbox (default resources and driver, no network, nothing to install) can serve it.</summary>
     public bool FitsPool(SandboxResources defaults, string poolDriver) =>
-        Network.Mode == NetworkMode.None && Packages.IsEmpty && (Isolation is null || Isolation == poolDriver)
+        Network.Mode == NetworkMode.None && Packages.IsEmpty && Template is null && (Isolation is null || Isolation == poolDriver)
         && Resources.MemoryMb == defaults.MemoryMb && Resources.Cpu == defaults.Cpu && Resources.DiskMb == defaults.DiskMb;
 
-    public static (SandboxSpec? Spec, ApiError? Error) Parse(JsonElement body, SandboxOptions options)
+    /// <param name="template">Resolves a <c>"template"</c> that is not a runtime to one of the caller's custom
+    /// templates (null: no such template; an error: it cannot be used); without it only runtimes are known.</param>
+    public static (SandboxSpec? Spec, ApiError? Error) Parse(JsonElement body, SandboxOptions options,
+        Func<string, (Templates.SandboxTemplate? Template, ApiError? Error)>? template = null)
     {
+        Templates.SandboxTemplate? custom = null;
         if (body.ValueKind is not (JsonValueKind.Object or JsonValueKind.Undefined)) return (null, ApiError.BadRequest("The body must be a JSON object."));
         var runtime = "python";
         var resources = options.Defaults;
@@ -33,6 +44,7 @@ internal sealed partial record SandboxSpec
         ImmutableDictionary<string, string> metadata = ImmutableDictionary<string, string>.Empty, env = ImmutableDictionary<string, string>.Empty;
         var packages = ImmutableArray<string>.Empty;
         string? networkMode = null, isolation = null;
+        var autoPause = false;
         ImmutableArray<string> allowHosts = [];
         if (body.ValueKind == JsonValueKind.Object)
         {
@@ -42,6 +54,11 @@ internal sealed partial record SandboxSpec
                 ApiError? error = null;
                 switch (p.Name)
                 {
+                    case "template" when template is not null && v.ValueKind == JsonValueKind.String && !SandboxOptions.Runtimes.Contains(v.GetString()!):
+                        (custom, error) = template(v.GetString()!);
+                        if (custom is null && error is null)
+                            error = ApiError.BadRequest($"template must be one of: {string.Join(", ", SandboxOptions.Runtimes)}, or one of your templates (GET /v1/templates).", "template");
+                        break;
                     case "runtime" or "template" or "language":
                         if (v.ValueKind != JsonValueKind.String || !SandboxOptions.Runtimes.Contains(v.GetString()!))
                             error = ApiError.BadRequest($"{p.Name} must be one of: {string.Join(", ", SandboxOptions.Runtimes)}.", p.Name);
@@ -91,6 +108,10 @@ internal sealed partial record SandboxSpec
                     case "packages":
                         (packages, error) = StringList(v, "packages", 100, PackageName(), "a package name with an optional version, such as numpy==2.1.0");
                         break;
+                    case "auto_pause" or "autoPause":
+                        if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) error = ApiError.BadRequest($"{p.Name} must be true or false.", p.Name);
+                        else autoPause = v.GetBoolean();
+                        break;
                     default:
                         break; // unknown fields are ignored, as the OpenAI-style APIs do
                 }
@@ -105,7 +126,8 @@ internal sealed partial record SandboxSpec
         else if (!allowHosts.IsEmpty)
             return (null, ApiError.BadRequest("allow_hosts only applies with network \"allowlist\".", "allow_hosts"));
 
-        var spec = new SandboxSpec { Runtime = runtime, Resources = resources, Network = network, Metadata = metadata, Env = env, Packages = packages, Isolation = isolation };
+        var spec = new SandboxSpec { Runtime = runtime, Resources = resources, Network = network, Metadata = metadata, Env = env, Packages = packages, Isolation = isolation, AutoPause = autoPause };
+        if (custom is not null) spec = custom.ApplyTo(spec);
         return (spec, null);
     }
 
@@ -139,7 +161,7 @@ internal sealed partial record SandboxSpec
         return (builder.ToImmutable(), null);
     }
 
-    private static (ImmutableArray<string>, ApiError?) StringList(JsonElement v, string name, int maxCount, Regex pattern, string what)
+    internal static (ImmutableArray<string>, ApiError?) StringList(JsonElement v, string name, int maxCount, Regex pattern, string what)
     {
         if (v.ValueKind == JsonValueKind.Null) return ([], null);
         if (v.ValueKind != JsonValueKind.Array) return ([], ApiError.BadRequest($"{name} must be a list of strings.", name));
@@ -192,5 +214,5 @@ internal sealed partial record SandboxSpec
     internal static partial Regex EnvName();
 
     [GeneratedRegex(@"^(@[a-z0-9][a-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}(\[[A-Za-z0-9,_-]+\])?((==|>=|<=|~=|!=|>|<|@)[A-Za-z0-9.*+!_-]{1,64})?$")]
-    private static partial Regex PackageName();
+    internal static partial Regex PackageName();
 }

@@ -180,7 +180,8 @@ internal static class GatewayApp
             if (app.Services.GetRequiredService<Edge.Runtime.EdgeBuilder>().CheckMiddlewares(merged, options) is { Count: > 0 } middlewareErrors)
                 throw new Edge.Runtime.EdgeConfigException(middlewareErrors);
         }
-        GatewayPipeline.Use(app, GatewayEndpoints.Map, options.Edge.IsEnabled ? (typeof(Edge.Runtime.EdgeStep), typeof(Edge.Runtime.EdgeInternalGuard)) : null);
+        GatewayPipeline.Use(app, GatewayEndpoints.Map, options.Edge.IsEnabled ? (typeof(Edge.Runtime.EdgeStep), typeof(Edge.Runtime.EdgeInternalGuard)) : null,
+            Services.Sandboxes.Hosts.SandboxHosts.Step(options.Sandboxes));
         RegisterGauges(app);
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AgenticGateway");
@@ -308,10 +309,15 @@ internal static class GatewayApp
                 sp.GetRequiredService<ILogger<Sandboxes.Bubblewrap.BubblewrapDriver>>()),
         };
         services.AddSingleton<Sandboxes.SandboxMetrics>();
+        Services.Sandboxes.Hosts.SandboxHosts.Add(services, options.Sandboxes);
         services.AddSingleton(sp => new Sandboxes.SandboxManager(options.Sandboxes, options.Sandboxes.OfferedDrivers.ToDictionary(n => n, n => Driver(sp, n)),
-            sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>()));
+            sp.GetRequiredService<Sandboxes.SandboxMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.SandboxManager>>(),
+            Path.Combine(options.Storage.DataDirectory, "sandbox-state"), sp.GetService<Sandboxes.ISandboxCluster>()));
         services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());
         services.AddSingleton<Services.Sandboxes.SandboxHttp>();
+        services.AddSingleton<Services.E2b.E2bSandboxes>();
+        services.AddSingleton(sp => new Sandboxes.Templates.TemplateStore(options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.SandboxManager>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.Templates.TemplateStore>>()));
         services.AddSingleton<Services.Mcp.SandboxToolServer>();
     }
 

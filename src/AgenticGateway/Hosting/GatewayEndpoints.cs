@@ -57,6 +57,7 @@ internal static class GatewayEndpoints
         Caching.CacheServices.Map(app);
         Services.Models.ModelEndpoints.Map(app);
         Services.Sandboxes.SandboxEndpoints.Map(app);
+        Services.E2b.E2bEndpoints.Map(app, app.Services.GetRequiredService<Sandboxes.SandboxManager>().Options.E2bHost);
         Services.Containers.ContainerEndpoints.Map(app);
         Services.Mcp.McpEndpoints.Map(app);
         Guardrails.GuardrailEndpoints.Map(app);

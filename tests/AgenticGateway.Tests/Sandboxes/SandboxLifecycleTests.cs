@@ -167,7 +167,7 @@ public class SandboxLifecycleTests
     }
 
     /// <summary>A minimal pure-Python wheel (PEP 427): the module, METADATA, WHEEL and RECORD.</summary>
-    private static void BuildWheel(string path, string name, string version, string code)
+    internal static void BuildWheel(string path, string name, string version, string code)
     {
         using var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create);
         void Add(string entry, string text)

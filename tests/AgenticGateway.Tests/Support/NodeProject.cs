@@ -30,6 +30,9 @@ internal sealed class NodeProject
     /// <summary>Clients/node: the openai Node SDK, the AI SDK and LangChain against the gateway's Responses API.</summary>
     public static NodeProject Clients { get; } = new(Path.Combine("Clients", "node"));
 
+    /// <summary>E2b/node: the official e2b and @e2b/code-interpreter SDKs against the gateway's /e2b API.</summary>
+    public static NodeProject E2b { get; } = new(Path.Combine("E2b", "node"));
+
     public static string Node => NodeBinary.Value;
 
     /// <summary>The folder of the scripts and their node_modules, in the source tree (the scripts import from it).</summary>

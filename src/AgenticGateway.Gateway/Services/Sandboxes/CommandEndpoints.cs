@@ -43,7 +43,8 @@ internal static class CommandEndpoints
         }
         if (await SandboxHttp.EnvAsync(context, body, sandbox.Spec.Env) is not { } env) return;
         var stdin = SandboxHttp.String(body, "stdin");
-        var call = Start(sandbox, cmd, SandboxHttp.String(body, "cwd"), env, timeout, options.MaxOutputBytes, SandboxHttp.String(body, "tag"), pty: null);
+        // A template's WORKDIR is where its sandbox's commands run unless they say otherwise.
+        var call = Start(sandbox, cmd, SandboxHttp.String(body, "cwd") ?? sandbox.Spec.Template?.Workdir, env, timeout, options.MaxOutputBytes, SandboxHttp.String(body, "tag"), pty: null);
 
         // The first event says whether it started (with its pid) or why not.
         var first = await FirstAsync(call, context.RequestAborted);

@@ -15,11 +15,12 @@ internal static class SandboxEndpoints
     public static void Map(IEndpointRouteBuilder routes)
     {
         var http = routes.ServiceProvider.GetRequiredService<SandboxHttp>();
+        var templates = routes.ServiceProvider.GetRequiredService<AgenticGateway.Sandboxes.Templates.TemplateStore>();
         var app = routes.MapGroup("").Gateway(GatewayRoute.Sandboxes);
         var sb = "/v1/sandboxes/{id}";
 
-        app.MapPost("/v1/sandboxes", (HttpContext c) => CreateAsync(c, http)).WithSummary("Create a sandbox");
-        app.MapPost("/v1/sandbox/create", (HttpContext c) => CreateAsync(c, http)).WithSummary("Create a sandbox (seed 000 path)");
+        app.MapPost("/v1/sandboxes", (HttpContext c) => CreateAsync(c, http, templates)).WithSummary("Create a sandbox");
+        app.MapPost("/v1/sandbox/create", (HttpContext c) => CreateAsync(c, http, templates)).WithSummary("Create a sandbox (seed 000 path)");
         app.MapGet("/v1/sandboxes", (HttpContext c) => ListAsync(c, http)).WithSummary("List your sandboxes (filter with metadata.key=value)");
         app.MapGet(sb, (HttpContext c, string id) => GetAsync(c, http, id)).WithSummary("Describe a sandbox");
         app.MapDelete(sb, (HttpContext c, string id) => DeleteAsync(c, http, id)).WithSummary("Delete a sandbox");
@@ -30,16 +31,22 @@ internal static class SandboxEndpoints
         CommandEndpoints.Map(app, http);
         FileEndpoints.Map(app, http);
         SandboxSocket.Map(app, http);
+        PersistenceEndpoints.Map(app, http);
+        TemplateEndpoints.Map(app, http, templates);
     }
 
-    private static async Task CreateAsync(HttpContext context, SandboxHttp http)
+    private static async Task CreateAsync(HttpContext context, SandboxHttp http, AgenticGateway.Sandboxes.Templates.TemplateStore templates)
     {
         var owner = await http.OwnerAsync(context);
         if (owner is null) return;
         if (await SandboxHttp.BodyAsync(context) is not { } body) return;
-        var (spec, error) = SandboxSpec.Parse(body, http.Manager.Options);
+        var (spec, error) = SandboxSpec.Parse(body, http.Manager.Options, name => templates.ForSandbox(owner, name));
         if (error is not null) { await PipelineErrors.WriteAsync(context, error); return; }
-        var (sandbox, refused) = await http.Manager.CreateAsync(owner, spec!, context.RequestAborted);
+        var snapshot = PersistenceEndpoints.SnapshotOf(body, out var badSnapshot);
+        if (badSnapshot is not null) { await PipelineErrors.WriteAsync(context, badSnapshot); return; }
+        var (sandbox, refused) = snapshot is not null
+            ? await http.Manager.CreateFromSnapshotAsync(owner, snapshot, spec!, context.RequestAborted)
+            : await http.Manager.CreateAsync(owner, spec!, context.RequestAborted);
         if (refused is not null) { await PipelineErrors.WriteAsync(context, refused); return; }
         await SandboxHttp.JsonAsync(context.Response, 201, w => Write(w, sandbox!, "ready"));
     }
@@ -50,12 +57,22 @@ internal static class SandboxEndpoints
         if (owner is null) return;
         var filter = MetadataFilter(context.Request.Query);
         var sandboxes = http.Manager.List(owner).Where(s => filter.All(f => s.Spec.Metadata.TryGetValue(f.Key, out var v) && v == f.Value)).ToList();
+        // With several hosts, the owner's sandboxes on the others too, as their hosts last described them.
+        var remote = http.Registry is null ? [] : await http.Registry.RemoteAsync(owner, context.RequestAborted);
         await SandboxHttp.JsonAsync(context.Response, 200, w =>
         {
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");
             foreach (var s in sandboxes) Write(w, s, "running");
+            foreach (var p in http.Manager.ListPaused(owner).Where(p => filter.All(f => p.Spec.Metadata.TryGetValue(f.Key, out var v) && v == f.Value)))
+                PersistenceEndpoints.WritePaused(w, p);
+            foreach (var r in remote)
+            {
+                using var described = JsonDocument.Parse(r.Json);
+                if (filter.All(f => described.RootElement.TryGetProperty("metadata", out var m) && m.TryGetProperty(f.Key, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() == f.Value))
+                    described.RootElement.WriteTo(w);
+            }
             w.WriteEndArray();
             w.WriteEndObject();
         });
@@ -83,6 +100,7 @@ internal static class SandboxEndpoints
 
     private static async Task GetAsync(HttpContext context, SandboxHttp http, string id)
     {
+        if (await PersistenceEndpoints.PausedAsync(context, http, id, deleted: false)) return;
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
         await SandboxHttp.JsonAsync(context.Response, 200, w => Write(w, sandbox, "running"));
@@ -90,6 +108,7 @@ internal static class SandboxEndpoints
 
     private static async Task DeleteAsync(HttpContext context, SandboxHttp http, string id)
     {
+        if (await PersistenceEndpoints.PausedAsync(context, http, id, deleted: true)) return;
         var (_, sandbox) = await http.SandboxAsync(context, id);
         if (sandbox is null) return;
         await http.Manager.EndAsync(sandbox, "deleted");
@@ -129,6 +148,7 @@ internal static class SandboxEndpoints
         w.WriteString("object", "sandbox");
         w.WriteString("status", status);
         w.WriteString("runtime", s.Runtime);
+        if (s.Spec.Template is { } template) w.WriteString("template", template.Name);
         w.WriteString("isolation", s.Instance.Isolation);
         if (s.Instance.Image is { } image) w.WriteString("image", image);
         w.WriteString("created_at", s.CreatedAt);

@@ -13,9 +13,12 @@ using AgenticGateway.Sandboxes;
 namespace AgenticGateway.Services.Sandboxes;
 
 /// <summary>What every sandbox route shares: who is calling (the owner), finding their sandbox, JSON in and out, error mapping.</summary>
-internal sealed class SandboxHttp(SandboxManager manager)
+internal sealed class SandboxHttp(SandboxManager manager, Hosts.SandboxRegistry? registry = null)
 {
     public SandboxManager Manager { get; } = manager;
+
+    /// <summary>The other sandbox hosts' registry (<c>sandboxes.hosts</c>), or null when this host's sandboxes are all there are.</summary>
+    public Hosts.SandboxRegistry? Registry { get; } = registry;
 
     /// <summary>
     /// The caller's owner id (the pipeline authenticated the caller), or null after writing the error. The master key is
@@ -23,7 +26,8 @@ internal sealed class SandboxHttp(SandboxManager manager)
     /// </summary>
     public async Task<string?> OwnerAsync(HttpContext context)
     {
-        if (Manager.Unavailable is { } reason)
+        // A gateway in front of several hosts without sandboxes of its own still lists theirs (the others are forwarded).
+        if (Manager.Unavailable is { } reason && Registry is null)
         {
             await PipelineErrors.WriteAsync(context, new ApiError(404, $"The sandbox API is off on this gateway: {reason}.", "invalid_request_error", "sandboxes_disabled"));
             return null;

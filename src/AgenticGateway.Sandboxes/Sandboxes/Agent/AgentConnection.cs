@@ -46,8 +46,11 @@ internal sealed class AgentConnection : IAsyncDisposable
     private long _nextId;
     private volatile bool _closed;
 
-    public AgentConnection(Stream toAgent, Stream fromAgent)
+    /// <param name="firstId">Request ids start after it: a microVM resumed from a saved state still runs requests of its
+    /// earlier connection, and new ones must not take their ids.</param>
+    public AgentConnection(Stream toAgent, Stream fromAgent, long firstId = 0)
     {
+        _nextId = firstId;
         _toAgent = toAgent;
         _fromAgent = fromAgent;
         _reader = Task.Run(ReadLoopAsync);

@@ -15,7 +15,7 @@ namespace AgenticGateway.Sandboxes.Bubblewrap;
 /// size-capped tmpfs for the only writable places, no capabilities, an unprivileged uid, a seccomp filter, cgroup
 /// memory/pids/cpu limits and per-process rlimits. See docs/sandboxes.md.
 /// </summary>
-internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
+internal sealed class BubblewrapDriver : ISandboxDriver, Persistence.ISandboxPersistence, IDisposable
 {
     private readonly BubblewrapHost? _host;
     private readonly string _cgroupPrefix;
@@ -144,6 +144,46 @@ internal sealed class BubblewrapDriver : ISandboxDriver, IDisposable
         }
     }
 
+    /// <summary>
+    /// A bubblewrap sandbox keeps its files, not its processes: /home/user and /tmp as one tar (see
+    /// <see cref="Persistence.SandboxFilesArchive"/>), at most both tmpfs full.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> SaveAsync(ISandboxInstance instance, SandboxResources resources, string directory, bool keepRunning, CancellationToken cancellationToken)
+    {
+        await Persistence.SandboxFilesArchive.SaveAsync(instance.Agent, Path.Join(directory, Persistence.SandboxFilesArchive.FileName), 2L * resources.DiskMb << 20, cancellationToken);
+        return new Dictionary<string, string>();
+    }
+
+    /// <summary>A fresh sandbox with the same launch, the kept files unpacked into it before its interpreter starts.</summary>
+    public async Task<ISandboxInstance> RestoreAsync(SandboxLaunch launch, string directory, Persistence.SnapshotManifest manifest, CancellationToken cancellationToken)
+    {
+        var host = _host ?? throw new SandboxStartException(Unavailable ?? "bubblewrap is unavailable");
+        // The interpreter starts after the files are back (the manager creates it): Python reads the user site
+        // directory, where pip installs, only when it starts.
+        var instance = (BubblewrapInstance)await StartAsync(launch with { PreStartContext = null }, cancellationToken);
+        try
+        {
+            if (ProcessTree.OnlyChild(instance.Pid) is not { } sandboxInit) throw new SandboxStartException("the sandbox exited while starting");
+            var root = $"/proc/{sandboxInit}/root";
+            // Opened before the file-system identity changes: the state is readable by the gateway's user only.
+            await using var archive = File.OpenRead(Path.Join(directory, Persistence.SandboxFilesArchive.FileName));
+            await Task.Factory.StartNew(() =>
+            {
+                // As root, files are made as the sandbox user's host uid: host root is not mapped in its namespace.
+                if (host.IsRoot) UnixFiles.AsFileSystemUser(BubblewrapCommand.HostUid, () => { Persistence.SandboxFilesArchive.Restore(root, archive); return 0; });
+                else Persistence.SandboxFilesArchive.Restore(root, archive);
+            }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            return instance;
+        }
+        catch (Exception ex)
+        {
+            await instance.DisposeAsync();
+            if (ex is IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
+                throw new SandboxStartException($"the sandbox's files could not be restored: {ex.Message}");
+            throw;
+        }
+    }
+
     public int ReapOrphans()
     {
         var reaped = CgroupLimits.ReapOrphans(_cgroupPrefix);
@@ -183,6 +223,9 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
     public IAsyncDisposable? Egress { get; set; }
 
     public Task Exited { get; } = process.WaitForExitAsync();
+
+    /// <summary>bwrap's pid on the host (its only child is the sandbox's pid 1).</summary>
+    public int Pid { get; } = process.Id;
 
     public string? EndReason => _endReason ?? (cgroup?.OomKilled() == true ? "oom" : null);
 

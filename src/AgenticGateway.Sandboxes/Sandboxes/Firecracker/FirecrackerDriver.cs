@@ -16,7 +16,7 @@ namespace AgenticGateway.Sandboxes.Firecracker;
 /// namespace), its agent reached over vsock. With snapshots on, the first sandbox of a size boots a template VM up to
 /// a ready agent and snapshots it; every sandbox after that is a clone restored from it. See docs/firecracker.md.
 /// </summary>
-internal sealed class FirecrackerDriver : ISandboxDriver
+internal sealed partial class FirecrackerDriver : ISandboxDriver
 {
     private const int VmmOverheadMb = 64;
     private readonly FirecrackerOptions _options;

@@ -67,6 +67,16 @@ internal static class VmRequests
     }
 
     /// <summary>
+    /// A full snapshot of a running sandbox that goes on running: paused for the moment of the write, then resumed
+    /// (also when the write failed, so a refused snapshot does not leave the sandbox stopped).
+    /// </summary>
+    public static async Task SnapshotAndResumeAsync(FirecrackerClient client, string statePath, string memoryPath, CancellationToken ct)
+    {
+        try { await SnapshotAsync(client, statePath, memoryPath, ct); }
+        finally { await client.PatchVmAsync(Vm.Resumed, CancellationToken.None); }
+    }
+
+    /// <summary>
     /// A clone from a snapshot, on a fresh Firecracker process, running as soon as the call returns. Memory is mapped
     /// privately from the file, so clones share its pages until they write.
     /// </summary>

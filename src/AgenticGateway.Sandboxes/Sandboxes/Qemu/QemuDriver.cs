@@ -19,7 +19,7 @@ namespace AgenticGateway.Sandboxes.Qemu;
 /// its device state to a file; every sandbox after that is a clone that maps the template's RAM copy-on-write, takes
 /// the device state with <c>-incoming</c>, and gets a fresh RNG seed and the host's clock. See docs/qemu.md.
 /// </summary>
-internal sealed class QemuDriver : ISandboxDriver
+internal sealed partial class QemuDriver : ISandboxDriver
 {
     private static readonly TimeSpan MinimumTcgBootTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan TemplateRetry = TimeSpan.FromMinutes(1);
@@ -38,7 +38,7 @@ internal sealed class QemuDriver : ISandboxDriver
         _options = options;
         _logger = logger;
         _state = HostState.MicroVmDirectory(dataDirectory, "qemu");
-        _kvm = File.Exists(kvmDevice);
+        _kvm = Isolation.Kvm.Usable(kvmDevice);
         _image = ImageLayout.Resolve(options.ImageDirectory);
         _imageVersion = ImageLayout.VersionOf(_image);
         Unavailable = Check() ?? UnixFiles.PrivateDirectory(_state);
@@ -119,7 +119,9 @@ internal sealed class QemuDriver : ISandboxDriver
     /// booting: what the guest writes lands in the file) or, for a <paramref name="clone"/>, mapped copy-on-write (it
     /// reads the template's pages and keeps its own writes). A clone starts paused, waiting for the incoming state.
     /// </summary>
-    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? memory, bool clone)
+    /// <param name="restore">Started paused for an incoming saved state (<see cref="RestoreAsync"/>), its RAM a plain
+    /// memory backend when <paramref name="ramBackend"/> (the layout a clone had) or the machine's own otherwise.</param>
+    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? memory, bool clone, bool restore = false, bool ramBackend = false)
     {
         var directory = Path.Join(_state, "vms", id);
         Directory.CreateDirectory(directory);
@@ -130,7 +132,7 @@ internal sealed class QemuDriver : ISandboxDriver
         var append = $"console=ttyS0 quiet panic=-1 {(_kvm ? "" : "tsc_early_khz=2000000 ")}{(disk ? "root=/dev/vda " : "")}agw.seed={seed} agw.disk={size.DiskMb}";
         var args = new List<string>
         {
-            "-M", memory is null ? "microvm" : "microvm,memory-backend=ram", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
+            "-M", memory is null && !ramBackend ? "microvm" : "microvm,memory-backend=ram", "-accel", _kvm ? "kvm" : "tcg", "-m", size.MemoryMb.ToString(CultureInfo.InvariantCulture),
             "-smp", size.Vcpus.ToString(CultureInfo.InvariantCulture),
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-monitor", "none",
             // The console goes to QEMU's stdout, where only its tail is kept (see MicroVmConsole): never to a file a
@@ -150,19 +152,20 @@ internal sealed class QemuDriver : ISandboxDriver
             args.AddRange(["-object", $"memory-backend-file,id=ram,size={size.MemoryMb}M,mem-path={memory},share={(clone ? "off" : "on")}"]);
         // Paused until the host has opened the agent port (a guest resumed without it would see the port closed) and
         // has set the migration capabilities the template was saved with.
-        if (clone) args.AddRange(["-S", "-incoming", "defer"]);
+        if (ramBackend) args.AddRange(["-object", $"memory-backend-ram,id=ram,size={size.MemoryMb}M"]);
+        if (clone || restore) args.AddRange(["-S", "-incoming", "defer"]);
         var process = Process.Start(MicroVmProcess.StartInfo(_options.Binary, args)) ?? throw new IOException("qemu did not start");
         HostState.RecordPid(directory, process.Id);
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) MicroVmLog.Vmm(_logger, "QEMU", id, line); };
         process.BeginErrorReadLine();
-        return new QemuVm(process, directory, agentSocket, qmpSocket, new MicroVmConsole(process.StandardOutput.BaseStream));
+        return new QemuVm(process, directory, agentSocket, qmpSocket, new MicroVmConsole(process.StandardOutput.BaseStream)) { Size = size, MemoryBackend = memory is not null || ramBackend };
     }
 
     /// <summary>QEMU creates the sockets a moment after it starts: retry until the deadline.</summary>
-    private static async Task<AgentConnection> ConnectAgentAsync(QemuVm vm, CancellationToken ct)
+    private static async Task<AgentConnection> ConnectAgentAsync(QemuVm vm, CancellationToken ct, long firstId = 0)
     {
         var stream = await QmpClient.ConnectUnixAsync(vm.AgentSocket, vm.Exited, ct);
-        return new AgentConnection(stream, stream);
+        return new AgentConnection(stream, stream, firstId);
     }
 
     private Task<QemuTemplate?> TemplateAsync((int Vcpus, int MemoryMb, int DiskMb) size, TimeSpan bootTimeout, CancellationToken ct)
@@ -258,6 +261,10 @@ internal sealed class QemuVm(Process process, string directory, string agentSock
 
     public string AgentSocket { get; } = agentSocket;
     public string QmpSocket { get; } = qmpSocket;
+    /// <summary>vCPUs, memory and disk it was started with: a saved state resumes only on the same.</summary>
+    public (int Vcpus, int MemoryMb, int DiskMb) Size { get; init; }
+    /// <summary>Its RAM is a memory backend named "ram" (a clone's layout), not the machine's own RAM block.</summary>
+    public bool MemoryBackend { get; init; }
     public Task Exited { get; } = process.WaitForExitAsync();
 
     public MicroVmConsole Console { get; } = console;

@@ -92,6 +92,18 @@ public class FirecrackerClientTests
     }
 
     [Fact]
+    public async Task A_snapshot_of_a_running_sandbox_pauses_writes_and_resumes_it()
+    {
+        await using var api = await FakeFirecrackerApi.StartAsync();
+        using var client = new FirecrackerClient(api.SocketPath);
+        await VmRequests.SnapshotAndResumeAsync(client, "/vm.state", "/vm.mem", default);
+        Assert.Equal(["PATCH /vm", "PUT /snapshot/create", "PATCH /vm"], api.Requests.Select(r => $"{r.Method} {r.Path}"));
+        AssertValid(api.Requests);
+        Assert.Equal("""{"state":"Paused"}""", api.Requests[0].Body);
+        Assert.Equal("""{"state":"Resumed"}""", api.Requests[2].Body);
+    }
+
+    [Fact]
     public async Task Snapshot_load_uses_a_file_memory_backend_and_resumes_the_vm()
     {
         await using var api = await FakeFirecrackerApi.StartAsync();

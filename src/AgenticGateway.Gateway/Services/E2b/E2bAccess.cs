@@ -1,0 +1,49 @@
+using AgenticGateway.Sandboxes;
+
+namespace AgenticGateway.Services.E2b;
+
+/// <summary>
+/// Who may call a sandbox's own endpoints (envd, the code interpreter). The SDK names the sandbox by the
+/// <c>E2b-Sandbox-Id</c> header and the service by <c>E2b-Sandbox-Port</c>, and proves it may by the
+/// <c>X-Access-Token</c> create and connect handed out. The gateway key is not sent on these calls: the token is the
+/// credential, and it belongs to one sandbox of one owner.
+/// </summary>
+internal static class E2bAccess
+{
+    public const string SandboxIdHeader = "E2b-Sandbox-Id", PortHeader = "E2b-Sandbox-Port", TokenHeader = "X-Access-Token";
+    /// <summary>The ports of E2B's services inside a sandbox: envd and the code interpreter.</summary>
+    public const int EnvdPort = 49983, InterpreterPort = 49999;
+
+    /// <summary>
+    /// The live sandbox the request names, with its E2B record; or the error to answer (401 without the right token,
+    /// 404 for a sandbox that does not exist or has ended, 502 for a port we do not serve, 409 for a paused one).
+    /// A wrong token is 401 whether or not the sandbox exists, so a token guess learns nothing about ids.
+    /// </summary>
+    /// <param name="port">The service the endpoint is (<see cref="EnvdPort"/>, <see cref="InterpreterPort"/>); a request
+    /// naming another port is refused. Null: any port.</param>
+    /// <param name="tokenOptional">A request without a token is let through on the sandbox id alone (a wrong token is
+    /// still refused): for the code interpreter's context calls, which the SDK sends without one. A sandbox id is
+    /// 80 random bits handed to its owner only.</param>
+    public static (Sandbox? Sandbox, E2bSandboxRecord? Record, IResult? Error) Sandbox(HttpContext c, E2bSandboxes records, SandboxManager manager, E2bErrorShape shape,
+        int? port = null, bool tokenOptional = false)
+    {
+        var headers = c.Request.Headers;
+        var id = headers[SandboxIdHeader].ToString();
+        if (id.Length == 0)
+            return (null, null, new E2bError(400, $"The {SandboxIdHeader} header is required: it names the sandbox (set E2B_SANDBOX_URL to this gateway's /e2b).", shape));
+        if (port is { } expected && headers[PortHeader].ToString() is { Length: > 0 } asked && asked != expected.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            return (null, null, new E2bError(502, $"Port {Shown(asked)} is not served for this path; the gateway serves envd on {EnvdPort} and the code interpreter on {InterpreterPort}.", shape));
+        var record = records.Find(id);
+        var token = headers[TokenHeader].ToString();
+        if (record is null || !(E2bSandboxes.Matches(record, token) || (tokenOptional && token.Length == 0)))
+            return (null, null, new E2bError(401, "Invalid or missing access token for this sandbox (X-Access-Token).", shape));
+        var sandbox = record.State == E2bStates.Paused ? null : manager.Find(record.Owner, id);
+        if (sandbox is null)
+            return (null, record, record.State == E2bStates.Paused || manager.FindPaused(record.Owner, id) is not null
+                ? new E2bError(409, $"Sandbox {Shown(id)} is paused; resume it with Sandbox.connect.", shape)
+                : new E2bError(404, $"Sandbox {Shown(id)} not found (it may have timed out or been killed).", shape));
+        return (sandbox, record, null);
+    }
+
+    private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
+}

@@ -1,0 +1,31 @@
+namespace AgenticGateway.Sandboxes.Isolation;
+
+/// <summary>
+/// Whether this host can run guests with KVM. The device alone is not enough: some VM hosts expose /dev/kvm to guests
+/// whose CPU has no virtualization extensions (no vmx or svm flag), and a microVM started there with KVM never boots.
+/// Such a host is treated as having no KVM (QEMU then emulates with TCG).
+/// </summary>
+internal static class Kvm
+{
+    public static bool Usable(string device = "/dev/kvm") => File.Exists(device) && CpuHasVirtualization();
+
+    private static bool CpuHasVirtualization()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+            {
+                if (!line.StartsWith("flags", StringComparison.Ordinal)) continue;
+                var flags = line.AsSpan(line.IndexOf(':') + 1);
+                foreach (var range in flags.Split(' '))
+                {
+                    if (flags[range] is "vmx" or "svm") return true;
+                }
+                return false;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return false;
+    }
+}

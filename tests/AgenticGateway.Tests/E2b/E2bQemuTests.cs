@@ -1,0 +1,32 @@
+using AgenticGateway.Tests.Sandboxes.Qemu;
+
+namespace AgenticGateway.Tests.E2b;
+
+/// <summary>The official E2B SDKs against QEMU microVMs: lifecycle, runCode, and pause then connect with memory kept.</summary>
+[Collection("qemu")]
+[Trait("Category", "vm")]
+public class E2bQemuTests(QemuGatewayFixture fixture)
+{
+    [Fact]
+    public async Task Create_list_setTimeout_and_kill_on_microVMs()
+    {
+        var tag = Guid.NewGuid().ToString("N");
+        var r = await E2bSdk.RunJsonAsync(fixture.Gateway, "lifecycle.mjs", new Dictionary<string, string> { ["RUN_TAG"] = tag });
+        Assert.Equal("running", r.GetProperty("created").GetProperty("state").GetString());
+        Assert.Single(r.GetProperty("listedFirst").EnumerateArray());
+        Assert.Equal(2, r.GetProperty("running").GetInt32());
+        Assert.True(r.GetProperty("killed").GetBoolean());
+        Assert.Equal([r.GetProperty("second").GetString()!], r.GetProperty("afterKill").EnumerateArray().Select(e => e.GetString()!));
+    }
+
+    [Fact]
+    public async Task Pause_then_connect_keeps_the_interpreter_memory_and_the_files()
+    {
+        var r = await E2bSdk.RunJsonAsync(fixture.Gateway, "pause-memory.mjs");
+        Assert.Equal("41", r.GetProperty("before").GetString());
+        Assert.True(r.GetProperty("paused").GetBoolean());
+        Assert.Equal("paused", r.GetProperty("state").GetString());
+        Assert.True(r.GetProperty("variable").GetString() == "42", r.GetProperty("variableError").ToString());
+        Assert.True(r.GetProperty("file").GetString() == "kept", r.GetProperty("fileError").ToString());
+    }
+}

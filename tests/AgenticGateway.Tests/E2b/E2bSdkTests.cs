@@ -1,0 +1,174 @@
+using System.Text.Json;
+
+namespace AgenticGateway.Tests.E2b;
+
+/// <summary>
+/// The official e2b and @e2b/code-interpreter SDKs, unchanged, against the gateway's /e2b API on bubblewrap sandboxes
+/// (scripts in E2b/node): lifecycle and listing, runCode, and ownership.
+/// </summary>
+[Trait("Category", "sandbox")]
+public class E2bSdkTests(E2bFixture e2b) : IClassFixture<E2bFixture>
+{
+    [Fact]
+    public async Task Create_getInfo_list_by_metadata_setTimeout_and_kill()
+    {
+        var tag = Guid.NewGuid().ToString("N");
+        var r = await e2b.RunSdkJsonAsync("lifecycle.mjs", new Dictionary<string, string> { ["RUN_TAG"] = tag });
+        var first = r.GetProperty("first").GetString()!;
+        var second = r.GetProperty("second").GetString()!;
+
+        var created = r.GetProperty("created");
+        Assert.Equal(first, created.GetProperty("sandboxId").GetString());
+        Assert.Equal("base", created.GetProperty("templateId").GetString());
+        Assert.Equal("running", created.GetProperty("state").GetString());
+        Assert.Equal(tag, created.GetProperty("metadata").GetProperty("suite").GetString());
+        Assert.True(created.GetProperty("memoryMB").GetInt32() > 0);
+        var started = created.GetProperty("startedAt").GetDateTimeOffset();
+        var ends = created.GetProperty("endAt").GetDateTimeOffset();
+        Assert.InRange((ends - started).TotalSeconds, 110, 130);
+
+        // The metadata filter: one sandbox by role, both by suite; none of them paused.
+        var listed = Assert.Single(r.GetProperty("listedFirst").EnumerateArray());
+        Assert.Equal(first, listed.GetProperty("sandboxId").GetString());
+        Assert.Equal("first", listed.GetProperty("metadata").GetProperty("role").GetString());
+        Assert.Equal(new[] { first, second }.Order(), r.GetProperty("listedSuite").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal(2, r.GetProperty("running").GetInt32());
+        Assert.Equal(0, r.GetProperty("paused").GetInt32());
+
+        // setTimeout(600 s) moved the end about ten minutes from now.
+        var extended = r.GetProperty("extended");
+        Assert.InRange((extended.GetProperty("endAt").GetDateTimeOffset() - DateTimeOffset.UtcNow).TotalSeconds, 500, 610);
+
+        Assert.True(r.GetProperty("killed").GetBoolean());
+        Assert.False(r.GetProperty("killedAgain").GetBoolean());
+        Assert.Equal([second], r.GetProperty("afterKill").EnumerateArray().Select(e => e.GetString()!));
+        var (status, _) = await e2b.Gateway.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{first}");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, status);
+    }
+
+    [Fact]
+    public async Task RunCode_keeps_state_reports_errors_runs_javascript_and_draws_a_matplotlib_png()
+    {
+        var r = await e2b.RunSdkJsonAsync("interpreter.mjs");
+
+        var first = r.GetProperty("first");
+        Assert.Equal(["set\n"], first.GetProperty("stdout").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal(["set\n"], r.GetProperty("streamed").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("error").ValueKind);
+        Assert.Equal(1, first.GetProperty("executionCount").GetInt32());
+
+        // State across cells, the main result's text, and the count going on.
+        var second = r.GetProperty("second");
+        Assert.Equal("42", second.GetProperty("text").GetString());
+        Assert.True(Assert.Single(second.GetProperty("results").EnumerateArray()).GetProperty("isMainResult").GetBoolean());
+        Assert.Equal(2, second.GetProperty("executionCount").GetInt32());
+        Assert.Equal("a string", r.GetProperty("text").GetProperty("text").GetString());
+
+        var error = r.GetProperty("failed").GetProperty("error");
+        Assert.Equal("ZeroDivisionError", error.GetProperty("name").GetString());
+        Assert.Equal("division by zero", error.GetProperty("value").GetString());
+        Assert.Contains("ZeroDivisionError", error.GetProperty("traceback").GetString());
+        Assert.Equal("yes", r.GetProperty("env").GetProperty("text").GetString());
+
+        // A JavaScript context keeps its own state; a language's default context serves runCode({language}).
+        var js = r.GetProperty("js");
+        Assert.Equal("javascript", js.GetProperty("language").GetString());
+        Assert.Equal("20", r.GetProperty("jsFirst").GetProperty("text").GetString());
+        Assert.Equal(["js\n"], r.GetProperty("jsFirst").GetProperty("stdout").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal("40", r.GetProperty("jsSecond").GetProperty("text").GetString());
+        Assert.Equal("42", r.GetProperty("jsByLanguage").GetProperty("text").GetString());
+        Assert.Contains(r.GetProperty("contexts").EnumerateArray(), c => c.GetProperty("id").GetString() == js.GetProperty("id").GetString()
+            && c.GetProperty("language").GetString() == "javascript");
+        // A restarted context has lost its state.
+        Assert.Equal("undefined", r.GetProperty("afterRestart").GetProperty("text").GetString());
+        Assert.False(r.GetProperty("removed").GetBoolean());
+
+        // The figure: a PNG (base64 of its signature) among the results.
+        var plot = r.GetProperty("plot");
+        Assert.Equal(JsonValueKind.Null, plot.GetProperty("error").ValueKind);
+        var png = Assert.Single(plot.GetProperty("results").EnumerateArray(), x => x.GetProperty("png").ValueKind == JsonValueKind.String);
+        Assert.StartsWith("iVBORw0KGgo", png.GetProperty("png").GetString());
+        Assert.Contains("png", png.GetProperty("formats").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public async Task Pause_then_connect_resumes_the_sandbox_with_its_files()
+    {
+        var r = await e2b.RunSdkJsonAsync("pause.mjs", new Dictionary<string, string> { ["RUN_TAG"] = Guid.NewGuid().ToString("N") });
+        var id = r.GetProperty("id").GetString()!;
+        Assert.True(r.GetProperty("paused").GetBoolean());
+        Assert.False(r.GetProperty("pausedAgain").GetBoolean());
+        Assert.Equal("paused", r.GetProperty("state").GetString());
+        Assert.Equal([id], r.GetProperty("listedPaused").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Empty(r.GetProperty("listedRunning").EnumerateArray());
+        Assert.Contains("409", r.GetProperty("whilePaused").GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(id, r.GetProperty("resumedId").GetString());
+        Assert.True(r.GetProperty("sameToken").GetBoolean());
+        Assert.True(r.GetProperty("read").GetString() == "kept across the pause", r.GetProperty("readError").ToString());
+        Assert.Equal("running", r.GetProperty("after").GetString());
+    }
+
+    [Fact]
+    public async Task Snapshots_and_forks_start_new_sandboxes_with_the_source_files()
+    {
+        var r = await e2b.RunSdkJsonAsync("snapshot.mjs");
+        var snapshot = r.GetProperty("snapshotId").GetString()!;
+        Assert.Contains(snapshot, r.GetProperty("listed").EnumerateArray().Select(e => e.GetString()));
+        Assert.NotEqual(r.GetProperty("source").GetString(), r.GetProperty("fromSnapshot").GetString());
+        Assert.Equal("from the source", r.GetProperty("readFromSnapshot").GetString());
+        var forks = r.GetProperty("forkIds").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Equal(2, forks.Count);
+        Assert.All(forks, Assert.NotNull);
+        Assert.Equal(2, forks.Distinct().Count());
+        Assert.All(r.GetProperty("forkReads").EnumerateArray(), e => Assert.Equal("from the source", e.GetString()));
+        Assert.Equal("running", r.GetProperty("sourceState").GetString());
+        Assert.True(r.GetProperty("deleted").GetBoolean());
+        Assert.False(r.GetProperty("deletedAgain").GetBoolean());
+        Assert.Contains(snapshot, r.GetProperty("createFromDeleted").GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Another_owner_can_neither_see_nor_touch_a_sandbox()
+    {
+        var created = await e2b.RunSdkJsonAsync("create.mjs");
+        var id = created.GetProperty("sandboxId").GetString()!;
+        try
+        {
+            var other = await e2b.NewKeyAsync();
+            var r = await e2b.RunSdkJsonAsync("other-owner.mjs", new Dictionary<string, string> { ["SANDBOX_ID"] = id }, other);
+            Assert.Equal("SandboxNotFoundError", r.GetProperty("getInfo").GetProperty("error").GetProperty("name").GetString());
+            Assert.Equal("SandboxNotFoundError", r.GetProperty("setTimeout").GetProperty("error").GetProperty("name").GetString());
+            Assert.Equal("SandboxNotFoundError", r.GetProperty("connect").GetProperty("error").GetProperty("name").GetString());
+            Assert.False(r.GetProperty("kill").GetProperty("ok").GetBoolean());
+            Assert.DoesNotContain(id, r.GetProperty("listed").EnumerateArray().Select(e => e.GetString()));
+
+            // Still there, untouched, for its owner.
+            var (status, body) = await e2b.Gateway.SendAsync(HttpMethod.Get, $"/e2b/sandboxes/{id}");
+            Assert.True(status == System.Net.HttpStatusCode.OK, body.ToString());
+            Assert.Equal("running", body.GetProperty("state").GetString());
+        }
+        finally
+        {
+            await e2b.Gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_access_token_or_api_key_is_refused()
+    {
+        var created = await e2b.RunSdkJsonAsync("create.mjs");
+        var id = created.GetProperty("sandboxId").GetString()!;
+        try
+        {
+            var r = await e2b.RunSdkJsonAsync("bad-token.mjs", new Dictionary<string, string> { ["SANDBOX_ID"] = id });
+            Assert.Equal("2", r.GetProperty("right").GetProperty("ok").GetString());
+            var wrong = r.GetProperty("wrong").GetProperty("error");
+            Assert.Contains("401", wrong.GetProperty("message").GetString());
+            Assert.Equal("AuthenticationError", r.GetProperty("badKey").GetProperty("error").GetProperty("name").GetString());
+        }
+        finally
+        {
+            await e2b.Gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+        }
+    }
+}
