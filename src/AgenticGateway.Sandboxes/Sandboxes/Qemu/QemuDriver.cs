@@ -97,18 +97,27 @@ internal sealed partial class QemuDriver : ISandboxDriver
         }
         catch (Exception ex)
         {
-            if (agent is not null) await agent.DisposeAsync();
-            if (vm is not null)
-            {
-                MicroVmLog.Console(_logger, "QEMU", launch.Id, vm.ConsoleTail());
-                await vm.DisposeAsync();
-            }
-            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new SandboxStartException($"the microVM did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s");
-            if (ex is AgentException or IOException or SocketException or QmpException or System.ComponentModel.Win32Exception)
-                throw new SandboxStartException($"the microVM could not be started: {ex.Message}");
+            if (await StartFailedAsync(ex, agent, vm, launch.Id, cancellationToken, $"did not become ready within {launch.BootTimeout.TotalSeconds:0.#} s", "could not be started") is { } failure) throw failure;
             throw;
         }
+    }
+
+    /// <summary>
+    /// Cleans up a microVM that failed to start or resume (its console tail logged first) and says what to throw: a
+    /// <see cref="SandboxStartException"/> for a timeout or a VM/agent failure, null when the exception goes on as it is.
+    /// </summary>
+    private async Task<SandboxStartException?> StartFailedAsync(Exception ex, AgentConnection? agent, QemuVm? vm, string id, CancellationToken cancellationToken, string timedOut, string failed)
+    {
+        if (agent is not null) await agent.DisposeAsync();
+        if (vm is not null)
+        {
+            MicroVmLog.Console(_logger, "QEMU", id, vm.ConsoleTail());
+            await vm.DisposeAsync();
+        }
+        if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested) return new SandboxStartException("the microVM " + timedOut);
+        if (ex is AgentException or IOException or SocketException or QmpException or System.ComponentModel.Win32Exception)
+            return new SandboxStartException($"the microVM {failed}: {ex.Message}");
+        return null;
     }
 
     private (int Vcpus, int MemoryMb, int DiskMb) Size(SandboxResources resources) =>

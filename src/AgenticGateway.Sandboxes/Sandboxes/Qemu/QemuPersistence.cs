@@ -98,16 +98,7 @@ internal sealed partial class QemuDriver : ISandboxPersistence
         }
         catch (Exception ex)
         {
-            if (agent is not null) await agent.DisposeAsync();
-            if (vm is not null)
-            {
-                MicroVmLog.Console(_logger, "QEMU", launch.Id, vm.ConsoleTail());
-                await vm.DisposeAsync();
-            }
-            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new SandboxStartException($"the microVM did not resume within {timeout.TotalSeconds:0.#} s");
-            if (ex is AgentException or IOException or SocketException or QmpException or System.ComponentModel.Win32Exception)
-                throw new SandboxStartException($"the microVM could not be resumed: {ex.Message}");
+            if (await StartFailedAsync(ex, agent, vm, launch.Id, cancellationToken, $"did not resume within {timeout.TotalSeconds:0.#} s", "could not be resumed") is { } failure) throw failure;
             throw;
         }
     }
