@@ -16,6 +16,15 @@ internal sealed record RoutingPolicyOptions
     public double DecisionSampleRate { get; init; } = 0.1;
     /// <summary>Reload when the file (or a file in the directory) changes.</summary>
     public bool Watch { get; init; } = true;
+    /// <summary>
+    /// How long routing_decisions rows are kept. Denials are always written, so without a limit a key hammering a
+    /// forbidden model would grow the table without end.
+    /// </summary>
+    public TimeSpan DecisionRetention { get; init; } = DefaultDecisionRetention;
+
+    public static readonly TimeSpan DefaultDecisionRetention = TimeSpan.FromDays(30);
+    /// <summary>Ten years: beyond that a table is an archive, which an operator's own export is for.</summary>
+    private static readonly TimeSpan MaxDecisionRetention = TimeSpan.FromDays(3650);
 
     /// <summary>Reads the section; null when absent or unusable (its errors are reported with their paths).</summary>
     public static RoutingPolicyOptions? Read(ConfigMap? section)
@@ -33,6 +42,7 @@ internal sealed record RoutingPolicyOptions
         var rate = section.Double("decision_sample_rate", 0);
         if (rate is > 1) section.Context.Issues.Error(section.Child("decision_sample_rate"), "must be between 0 and 1");
         var watch = section.Bool("watch");
+        var retention = section.Duration("decision_retention", positive: true, max: MaxDecisionRetention);
         section.ReportUnknownKeys(strict: true);
         if (file is null || file.Length == 0)
         {
@@ -45,6 +55,7 @@ internal sealed record RoutingPolicyOptions
             DryRun = dryRun ?? false,
             DecisionSampleRate = rate is >= 0 and <= 1 ? rate.Value : 0.1,
             Watch = watch ?? true,
+            DecisionRetention = retention ?? DefaultDecisionRetention,
         };
     }
 }

@@ -63,6 +63,19 @@ internal sealed class RoutingDecisionStore(IDatabase db)
         return [.. rows.Select(r => r.ToDecision())];
     }
 
+    /// <summary>
+    /// Deletes up to <paramref name="batch"/> decisions older than <paramref name="cutoff"/>, oldest first; returns how
+    /// many. Bounded so one purge never holds a long write lock (SQLite has one writer): the caller repeats.
+    /// </summary>
+    public async Task<int> PurgeBeforeAsync(DateTimeOffset cutoff, int batch, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        await using var c = await db.OpenAsync(ct);
+        return await c.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM routing_decisions WHERE seq IN (SELECT seq FROM routing_decisions WHERE created_at < @cutoff ORDER BY created_at LIMIT @batch)",
+            new { cutoff = Time(cutoff), batch }, cancellationToken: ct));
+    }
+
     /// <summary>ISO-8601 in UTC: every value has the same width and offset, so text order is time order.</summary>
     private static string Time(DateTimeOffset t) => t.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture);
 

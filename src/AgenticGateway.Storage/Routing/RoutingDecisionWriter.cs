@@ -154,4 +154,10 @@ internal static partial class RoutingDecisionMessages
 
     [LoggerMessage(2152, LogLevel.Warning, "Dropped {Count} routing decisions still queued at shutdown")]
     public static partial void LeftAtShutdown(ILogger logger, int count);
+
+    [LoggerMessage(2153, LogLevel.Information, "Deleted {Count} routing decisions older than {Cutoff:O} (routing_policies.decision_retention)")]
+    public static partial void Purged(ILogger logger, long count, DateTimeOffset cutoff);
+
+    [LoggerMessage(2154, LogLevel.Warning, "Deleting old routing decisions failed; next try in an hour: {Message}")]
+    public static partial void PurgeFailed(ILogger logger, string message);
 }

@@ -102,7 +102,7 @@ internal sealed class UpstreamDispatcher(ResponseRelay relay, GatewayMetrics met
         var judged = routingPolicies is not null && routingPolicies.TryEvaluate(x, group, eligible, out decided);
         if (judged)
         {
-            if (decided.Denied is { } denied) return new UpstreamFailure(FailureKind.BadRequest, denied.Status, denied.Message) { ClientError = denied };
+            if (decided.Denied is { } denied) return new UpstreamFailure(FailureKind.PolicyDenied, denied.Status, denied.Message) { ClientError = denied };
             eligible = decided.Allowed;
             preferred = decided.Preferred;
         }

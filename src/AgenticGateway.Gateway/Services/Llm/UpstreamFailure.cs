@@ -21,6 +21,8 @@ internal enum FailureKind
     BadRequest,
     /// <summary>Every deployment of the group is cooling down.</summary>
     NoDeployment,
+    /// <summary>Routing policies forbid every deployment of the group for this request: a fallback group, judged on its own, may serve it.</summary>
+    PolicyDenied,
 }
 
 /// <summary>A failed attempt: its kind, the upstream status and body (kept to pass on), and any Retry-After.</summary>
@@ -45,6 +47,7 @@ internal record UpstreamFailure(FailureKind Kind, int Status, string Message, by
         FailureKind.ContextWindow => "context_window",
         FailureKind.ContentPolicy => "content_policy",
         FailureKind.NoDeployment => "no_deployment",
+        FailureKind.PolicyDenied => "policy_denied",
         _ => "bad_request",
     };
 

@@ -45,6 +45,31 @@ public class RoutingDecisionStoreTests
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public async Task Retention_deletes_only_decisions_older_than_the_cutoff_in_batches(string backend)
+    {
+        await using var b = await Backend.StartAsync(backend);
+        await b.Store.WriteBatchAsync([
+            Allow("old0", Start), Deny("old1", Start.AddMinutes(1)), Allow("old2", Start.AddMinutes(2)),
+            Allow("new3", Start.AddMinutes(3)), DryRun("new4", Start.AddDays(40)),
+        ], None);
+        // A batch smaller than what is due: the first call deletes the oldest two, the next the third, then nothing.
+        Assert.Equal(2, await b.Store.PurgeBeforeAsync(Start.AddMinutes(3), 2, None));
+        Assert.Equal(["new4", "new3", "old2"], Ids(await b.Store.QueryAsync(new RoutingDecisionQuery(), None)));
+        Assert.Equal(1, await b.Store.PurgeBeforeAsync(Start.AddMinutes(3), 2, None));
+        Assert.Equal(0, await b.Store.PurgeBeforeAsync(Start.AddMinutes(3), 2, None));
+        Assert.Equal(["new4", "new3"], Ids(await b.Store.QueryAsync(new RoutingDecisionQuery(), None)));
+
+        // The service: the configured retention back from the clock's now.
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Start.AddDays(40).AddMinutes(1));
+        var retention = new RoutingDecisionRetention(b.Store, () => TimeSpan.FromDays(30), clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<RoutingDecisionRetention>.Instance);
+        Assert.Equal(1, await retention.PurgeAsync(None));
+        Assert.Equal(["new4"], Ids(await b.Store.QueryAsync(new RoutingDecisionQuery(), None)));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public async Task Filters_combine_and_the_newest_come_first_up_to_the_limit(string backend)
     {
         await using var b = await Backend.StartAsync(backend);

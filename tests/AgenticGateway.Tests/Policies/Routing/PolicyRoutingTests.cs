@@ -233,6 +233,60 @@ public sealed class PolicyRoutingTests : IAsyncLifetime
         Assert.Equal(["no-openai", "no-vllm"], denied.Policies.ToArray());
     }
 
+    /// <summary><c>smart</c> on the OpenAI emulator only, <c>backup</c> on the vLLM one, and <c>smart</c> falling back to <c>backup</c>.</summary>
+    private Task<GatewayServer> GatewayWithFallback(string policies) => GatewayServer.StartAsync($"""
+        master_key: {MasterKey}
+        models:
+          - name: smart
+            provider: openai_compatible
+            api_base: {_openai.ApiBase}
+            id: gpt-openai
+          - name: backup
+            provider: vllm
+            api_base: {_vllm.ApiBase}
+            api_key: none
+            id: llama-vllm
+        router:
+          num_retries: 0
+          fallbacks: {"{"}smart: [backup]{"}"}
+        routing_policies:
+          file: {WritePolicies(_dir, policies)}
+          decision_sample_rate: 1
+        """, services: s => s.AddSingleton<IRoutingDecisionSink>(_sink));
+
+    [Fact]
+    public async Task A_group_whose_deployments_are_all_forbidden_falls_back_to_the_next_group()
+    {
+        await using var gw = await GatewayWithFallback("""
+            @id("no-openai")
+            forbid (principal, action == "routing:select_model", resource) when { resource.provider == "openai_compatible" };
+            @id("any")
+            permit (principal, action == "routing:select_model", resource);
+            """);
+        var key = await gw.GenerateKeyAsync("{}", MasterKey);
+        using var r = await Chat(gw, key);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal(0, _openai.Engine.RequestCount);
+        Assert.Equal(1, _vllm.Engine.RequestCount);
+        // Both groups were judged: smart denied, backup allowed and served.
+        var decisions = _sink.Decisions.ToArray();
+        Assert.Contains(decisions, d => d.ModelGroup == "smart" && d.Decision == "deny");
+        Assert.Contains(decisions, d => d.ModelGroup == "backup" && d.ChosenDeployment == "llama-vllm");
+    }
+
+    [Fact]
+    public async Task When_every_fallback_is_forbidden_too_the_answer_is_the_403()
+    {
+        await using var gw = await GatewayWithFallback(ForbidAll);
+        var key = await gw.GenerateKeyAsync("{}", MasterKey);
+        using var r = await Chat(gw, key);
+        Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
+        using var body = await GatewayServer.JsonAsync(r);
+        Assert.Equal("routing_policy_denied", body.RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(0, _openai.Engine.RequestCount + _vllm.Engine.RequestCount);
+        Assert.Equal(2, _sink.Decisions.Count(d => d.Decision == "deny"));
+    }
+
     [Fact]
     public async Task All_forbidden_is_a_403_in_anthropic_shape_for_messages_clients()
     {

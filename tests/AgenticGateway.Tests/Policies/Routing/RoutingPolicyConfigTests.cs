@@ -31,13 +31,22 @@ public sealed class RoutingPolicyConfigTests : IDisposable
               mode: shadow
               decision_sample_rate: 0.25
               watch: false
+              decision_retention: 7d
             """);
         Assert.True(result.Options is not null, string.Join("; ", result.Errors));
         var p = result.Options!.RoutingPolicies!;
+        Assert.Equal(TimeSpan.FromDays(7), p.DecisionRetention);
         Assert.Equal(Path.Combine(_dir.Path, "rules.cedar"), p.Path);
         Assert.True(p.DryRun);
         Assert.Equal(0.25, p.DecisionSampleRate);
         Assert.False(p.Watch);
+    }
+
+    [Fact]
+    public void Decisions_are_kept_thirty_days_unless_configured()
+    {
+        File.WriteAllText(Path.Combine(_dir.Path, "rules.cedar"), PolicyRoutingFixture.SeedPolicies);
+        Assert.Equal(TimeSpan.FromDays(30), Load(Models + "routing_policies: {file: rules.cedar}\n").Options!.RoutingPolicies!.DecisionRetention);
     }
 
     [Fact]
@@ -52,8 +61,10 @@ public sealed class RoutingPolicyConfigTests : IDisposable
               files: rules.cedar
               mode: enforcing
               decision_sample_rate: 2
+              decision_retention: 0s
             """);
         Assert.Null(result.Options);
+        Assert.Contains("routing_policies.decision_retention: must be greater than zero", result.Errors);
         Assert.Contains("routing_policies.files: unknown key", result.Errors);
         Assert.Contains(result.Errors, e => e.StartsWith("routing_policies.mode: unknown mode 'enforcing'", StringComparison.Ordinal));
         Assert.Contains(result.Errors, e => e.StartsWith("routing_policies.decision_sample_rate:", StringComparison.Ordinal));
