@@ -2,7 +2,10 @@ using AgenticGateway.Tests.Sandboxes.Qemu;
 
 namespace AgenticGateway.Tests.E2b;
 
-/// <summary>The official E2B SDKs against QEMU microVMs: lifecycle, runCode, and pause then connect with memory kept.</summary>
+/// <summary>
+/// The official E2B SDKs against QEMU microVMs, held to the same checks as on bubblewrap (<see cref="E2bSdkChecks"/>):
+/// lifecycle, commands, files, runCode, and pause then connect with the memory kept.
+/// </summary>
 [Collection("qemu")]
 [Trait("Category", "vm")]
 public class E2bQemuTests(QemuGatewayFixture fixture)
@@ -29,4 +32,16 @@ public class E2bQemuTests(QemuGatewayFixture fixture)
         Assert.True(r.GetProperty("variable").GetString() == "42", r.GetProperty("variableError").ToString());
         Assert.True(r.GetProperty("file").GetString() == "kept", r.GetProperty("fileError").ToString());
     }
+
+    [Fact]
+    public async Task Commands_run_with_exit_codes_background_output_list_kill_and_timeouts_on_microVMs() =>
+        E2bSdkChecks.Commands(await E2bSdk.RunJsonAsync(fixture.Gateway, "envd-commands.mjs"));
+
+    [Fact]
+    public async Task Files_write_read_list_rename_remove_makeDir_and_watchDir_on_microVMs() =>
+        E2bSdkChecks.Files(await E2bSdk.RunJsonAsync(fixture.Gateway, "envd-files.mjs"));
+
+    [Fact]
+    public async Task RunCode_keeps_state_reports_errors_runs_javascript_and_draws_a_matplotlib_png_on_microVMs() =>
+        E2bSdkChecks.Interpreter(await E2bSdk.RunJsonAsync(fixture.Gateway, "interpreter.mjs"));
 }
