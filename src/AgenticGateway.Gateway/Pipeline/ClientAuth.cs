@@ -23,7 +23,7 @@ internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimePro
         var master = runtime.MasterKeyHash;
         var presented = PresentedKey(request);
         if (presented is null)
-            return (null, new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "invalid_request_error", "missing_api_key"));
+            return (null, new ApiError(401, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.", "invalid_request_error", "missing_api_key"));
 
         if (runtime.Options.Jwt is { } jwtOptions && JwtAuthenticator.LooksLikeJwt(presented))
         {
@@ -85,9 +85,25 @@ internal sealed class ClientAuth(KeyRegistry keys, JwtAuthenticator jwt, TimePro
             if (value is not null && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return value[7..].Trim();
         }
         var key = headers["x-api-key"];
-        if (key.Count > 0 && !string.IsNullOrEmpty(key[0])) return key[0];
+        if (key.Count > 0 && !string.IsNullOrEmpty(key[0])) return FromE2bForm(key[0]!);
         key = headers["api-key"];
         if (key.Count > 0 && !string.IsNullOrEmpty(key[0])) return key[0];
         return null;
+    }
+
+    /// <summary>
+    /// A gateway key in the form E2B's Python SDK insists on (<c>e2b_</c> and hex; it refuses anything else before
+    /// sending): <c>e2b_</c> followed by the hex of the key's own characters. Only a key that decodes to an
+    /// <c>sk-</c> key is read so; anything else is the key as presented.
+    /// </summary>
+    internal static string FromE2bForm(string presented)
+    {
+        if (!presented.StartsWith("e2b_", StringComparison.Ordinal) || presented.Length % 2 != 0 || presented.Length > 1028) return presented;
+        Span<byte> bytes = stackalloc byte[(presented.Length - 4) / 2];
+        if (Convert.FromHexString(presented.AsSpan(4), bytes, out _, out var written) != System.Buffers.OperationStatus.Done || written != bytes.Length) return presented;
+        if (!bytes.StartsWith("sk-"u8)) return presented;
+        foreach (var b in bytes)
+            if (b is < 0x21 or > 0x7e) return presented;
+        return Encoding.ASCII.GetString(bytes);
     }
 }

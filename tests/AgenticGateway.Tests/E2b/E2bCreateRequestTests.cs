@@ -52,6 +52,46 @@ public class E2bCreateRequestTests
         Assert.Equal(["pypi.org"], request.Spec.Network.AllowHosts);
     }
 
+    [Fact]
+    public void A_host_outside_the_operators_list_is_refused_naming_the_config_key_as_it_is_spelled()
+    {
+        var options = new SandboxOptions { Egress = new EgressOptions { AllowHosts = ["pypi.org"] } };
+        var (_, error) = Parse("""{"templateID":"base","network":{"allowOut":["evil.example.com"]}}""", options);
+        Assert.Equal(400, error!.Status);
+        Assert.Equal("network.allowOut", error.Param);
+        Assert.StartsWith("network.allowOut: 'evil.example.com' is not permitted", error.Message);
+        Assert.Contains("(sandboxes.egress.allow_hosts: pypi.org)", error.Message);
+    }
+
+    [Fact]
+    public void Internet_access_is_the_operators_host_list_when_there_is_one()
+    {
+        var options = new SandboxOptions { Egress = new EgressOptions { AllowHosts = ["pypi.org", "*.npmjs.org"] } };
+        var (request, error) = Parse("""{"templateID":"base","allow_internet_access":true}""", options);
+        Assert.Null(error);
+        Assert.Equal(NetworkMode.Allowlist, request!.Spec.Network.Mode);
+        Assert.Equal(["pypi.org", "*.npmjs.org"], request.Spec.Network.AllowHosts);
+        // allowOut, when given, is what the sandbox gets; false asks for nothing.
+        Assert.Equal(["pypi.org"], Parse("""{"templateID":"base","allow_internet_access":true,"network":{"allowOut":["pypi.org"]}}""", options).Request!.Spec.Network.AllowHosts);
+        Assert.Equal(NetworkMode.None, Parse("""{"templateID":"base","allow_internet_access":false}""", options).Request!.Spec.Network.Mode);
+    }
+
+    [Fact]
+    public void Internet_access_that_cannot_be_given_is_refused_not_ignored()
+    {
+        // No egress at all: 403.
+        var closed = new SandboxOptions { Egress = new EgressOptions { AllowHosts = [] } };
+        var (request, error) = Parse("""{"templateID":"base","allow_internet_access":true}""", closed);
+        Assert.Null(request);
+        Assert.Equal((403, "allow_internet_access"), (error!.Status, error.Param));
+        Assert.Contains("sandboxes.egress.allow_hosts is empty", error.Message);
+        // Any public name may be asked for, but only by name: 400 saying how.
+        (request, error) = Parse("""{"templateID":"base","allow_internet_access":true}""");
+        Assert.Null(request);
+        Assert.Equal((400, "allow_internet_access"), (error!.Status, error.Param));
+        Assert.Contains("network.allowOut", error.Message);
+    }
+
     [Theory]
     [InlineData("""{}""", "templateID")]
     [InlineData("""{"templateID":"desktop"}""", "templateID")]

@@ -54,6 +54,23 @@ public class E2bSdkTests(E2bFixture e2b) : IClassFixture<E2bFixture>
     }
 
     [Fact]
+    public async Task RunCode_calls_on_one_context_wait_their_turn_and_silent_cells_honour_timeoutMs_not_requestTimeoutMs()
+    {
+        var r = await e2b.RunSdkJsonAsync("interpreter-queue.mjs");
+        // Three at once on one context: each ran (no 409), one after another (the counter saw 1, 2, 3).
+        var parallel = r.GetProperty("parallel").EnumerateArray().ToList();
+        Assert.All(parallel, p => Assert.Equal(JsonValueKind.Null, p.GetProperty("error").ValueKind));
+        Assert.Equal(["1", "2", "3"], parallel.Select(p => p.GetProperty("text").GetString()!).Order().ToArray());
+        // A silent cell is ended by its timeoutMs (the headers came before any output), not after it finished.
+        Assert.Equal("TimeoutError", r.GetProperty("timedOut").GetProperty("error").GetProperty("name").GetString());
+        Assert.InRange(r.GetProperty("timedOutAfterMs").GetInt32(), 1000, 6000);
+        // The interrupted cell's context takes the next one at once.
+        Assert.Equal("42", r.GetProperty("next").GetProperty("text").GetString());
+        // A silent cell longer than requestTimeoutMs runs to its end.
+        Assert.Equal("done", r.GetProperty("slow").GetProperty("text").GetString());
+    }
+
+    [Fact]
     public async Task Pause_then_connect_resumes_the_sandbox_with_its_files()
     {
         var r = await e2b.RunSdkJsonAsync("pause.mjs", new Dictionary<string, string> { ["RUN_TAG"] = Guid.NewGuid().ToString("N") });

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Sandboxes;
 
@@ -9,7 +10,7 @@ namespace AgenticGateway.Services.E2b;
 /// E2B's create body (<c>NewSandbox</c>) as a native <see cref="SandboxSpec"/>: its fields are rewritten into the
 /// native API's names and parsed by <see cref="SandboxSpec.Parse"/>, so both APIs validate a sandbox the same way.
 /// </summary>
-internal static class E2bCreateRequest
+internal static partial class E2bCreateRequest
 {
     public sealed record Parsed(SandboxSpec Spec, string Template);
 
@@ -38,6 +39,12 @@ internal static class E2bCreateRequest
         }
         var (hosts, hostsError) = AllowedHosts(body);
         if (hostsError is not null) return (null, hostsError);
+        if (body.TryGetProperty("allow_internet_access", out var internet) && internet.ValueKind == JsonValueKind.True && hosts.Count == 0)
+        {
+            var (open, internetError) = InternetHosts(options);
+            if (internetError is not null) return (null, internetError);
+            hosts.AddRange(open);
+        }
 
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
@@ -98,8 +105,27 @@ internal static class E2bCreateRequest
         return (hosts, null);
     }
 
-    /// <summary>The native parser's field names in a message, as the E2B client wrote them.</summary>
-    private static string E2bNames(string message) => message.Replace("allow_hosts", "network.allowOut").Replace("envs", "envVars");
+    /// <summary>
+    /// <c>allowInternetAccess: true</c> without <c>network.allowOut</c>: the hosts the operator lets sandboxes reach
+    /// (<c>sandboxes.egress.allow_hosts</c>). Egress here is filtered by host name, so with no such list (any public
+    /// name may be asked for, none given) or an empty one it cannot be honoured, and is refused rather than ignored.
+    /// </summary>
+    private static (IReadOnlyList<string> Hosts, ApiError? Error) InternetHosts(SandboxOptions options) =>
+        options.Egress.AllowHosts switch
+        {
+            { IsEmpty: false } ceiling => (ceiling, null),
+            { IsEmpty: true } => ([], new ApiError(403, "allowInternetAccess: this gateway gives sandboxes no network (sandboxes.egress.allow_hosts is empty).", "invalid_request_error", "forbidden", "allow_internet_access")),
+            null => ([], ApiError.BadRequest("allowInternetAccess: this gateway filters sandbox egress by host name; name the hosts the sandbox needs with network.allowOut (such as pypi.org).", "allow_internet_access")),
+        };
+
+    /// <summary>The native parser's field names in a message, as the E2B client wrote them (a config key such as sandboxes.egress.allow_hosts stays).</summary>
+    private static string E2bNames(string message) => EnvsField().Replace(AllowHostsField().Replace(message, "network.allowOut"), "envVars");
+
+    [GeneratedRegex(@"(?<![\w.])allow_hosts\b")]
+    private static partial Regex AllowHostsField();
+
+    [GeneratedRegex(@"(?<![\w.])envs\b")]
+    private static partial Regex EnvsField();
 
     private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AgenticGateway.Sandboxes.Agent;
+using AgenticGateway.Sandboxes.Protocol;
 using AgenticGateway.Services.Sandboxes;
 
 namespace AgenticGateway.Services.E2b.Interpreter;
@@ -9,15 +10,36 @@ namespace AgenticGateway.Services.E2b.Interpreter;
 /// A run's agent events as the code interpreter's stream: one JSON object per line, <c>stdout</c> and <c>stderr</c>
 /// (<c>text</c>, <c>timestamp</c>), <c>result</c> (text, html, markdown, svg, png, jpeg, json, latex, with
 /// <c>is_main_result</c>), <c>error</c> (<c>name</c>, <c>value</c>, <c>traceback</c>), then
-/// <c>number_of_executions</c> (<c>execution_count</c>) and <c>end_of_execution</c>. The response starts with the
-/// first event, so a refusal before it (an unknown context, a busy one) is still an HTTP error.
+/// <c>number_of_executions</c> (<c>execution_count</c>) and <c>end_of_execution</c>.
+/// <para>
+/// The response starts with the first event, or after <see cref="StartWindow"/> when the run is silent: the agent
+/// refuses a run at once (an unknown context), so a refusal is still an HTTP error, while a cell that prints nothing
+/// for a minute still gets its headers. The SDK times a run (<c>timeoutMs</c>) only from the headers on, and ends a
+/// request without them after <c>requestTimeoutMs</c>.
+/// </para>
 /// </summary>
 internal static class ExecutionStream
 {
     private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
 
+    /// <summary>How long a silent run may go before the response starts without an event.</summary>
+    public static readonly TimeSpan StartWindow = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Sends the headers of the stream (when not sent yet), so the client's run timer starts.</summary>
+    public static Task StartAsync(HttpResponse response, CancellationToken ct)
+    {
+        if (response.HasStarted) return Task.CompletedTask;
+        response.StatusCode = 200;
+        response.ContentType = "application/x-ndjson";
+        return response.Body.FlushAsync(ct);
+    }
+
+    /// <summary>
+    /// Streams the run. False when the agent refused it because the context is still running another execution (one
+    /// whose client went away is interrupted, which takes a moment): nothing was written for it, the caller retries.
+    /// </summary>
     /// <param name="counted">Called once the run has ended in the interpreter; returns the context's execution count.</param>
-    public static async Task WriteAsync(HttpContext c, AgentCall call, TimeSpan timeout, Func<int> counted)
+    public static async Task<bool> WriteAsync(HttpContext c, AgentCall call, TimeSpan timeout, Func<int> counted)
     {
         var response = c.Response;
         var ct = c.RequestAborted;
@@ -30,18 +52,27 @@ internal static class ExecutionStream
         bool ran = false, reported = false;
         try
         {
-            await foreach (var e in call.Events.ReadAllAsync(backstop.Token))
+            var reader = call.Events;
+            var first = reader.WaitToReadAsync(backstop.Token).AsTask();
+            if (!response.HasStarted && await Task.WhenAny(first, Task.Delay(StartWindow, backstop.Token)) != first) await StartAsync(response, ct);
+            var more = await first;
+            while (more)
             {
-                if (e.Type == "error")
+                while (reader.TryRead(out var e))
                 {
-                    var refusal = AgentConnection.ToException(e);
-                    if (!response.HasStarted) { await E2bError.From(SandboxHttp.FromAgent(refusal), E2bErrorShape.Envd).ExecuteAsync(c); return; }
-                    Error(w, "SandboxError", refusal.Message);
-                    reported = true;
+                    if (e.Type == "error")
+                    {
+                        var refusal = AgentConnection.ToException(e);
+                        if (refusal.Code == AgentErrors.Busy && !ran) return false;
+                        if (!response.HasStarted) { await E2bError.From(SandboxHttp.FromAgent(refusal), E2bErrorShape.Envd).ExecuteAsync(c); return true; }
+                        Error(w, "SandboxError", refusal.Message);
+                        reported = true;
+                    }
+                    else if (!Event(w, e)) continue;
+                    else if (e.Type == "done") ran = true;
+                    await FlushAsync(response, buffer, w, ct);
                 }
-                else if (!Event(w, e)) continue;
-                else if (e.Type == "done") ran = true;
-                await FlushAsync(response, buffer, w, ct);
+                more = await reader.WaitToReadAsync(backstop.Token);
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -51,7 +82,7 @@ internal static class ExecutionStream
             NewLine(buffer, w);
             reported = true;
         }
-        catch (OperationCanceledException) { return; }
+        catch (OperationCanceledException) { return true; }
         if (!ran && !reported)
         {
             Error(w, "SandboxError", "The sandbox ended during the execution.");
@@ -70,6 +101,22 @@ internal static class ExecutionStream
         w.WriteEndObject();
         NewLine(buffer, w);
         try { await FlushAsync(response, buffer, w, ct); }
+        catch (OperationCanceledException) { }
+        return true;
+    }
+
+    /// <summary>A run refused without running: an HTTP error, or the stream's error and end once the headers are out.</summary>
+    public static async Task RefuseAsync(HttpContext c, int status, string name, string message)
+    {
+        if (!c.Response.HasStarted) { await new E2bError(status, message, E2bErrorShape.Envd).ExecuteAsync(c); return; }
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using var w = new Utf8JsonWriter(buffer);
+        Error(w, name, message);
+        NewLine(buffer, w);
+        w.WriteStartObject();
+        w.WriteString(Type, "end_of_execution");
+        w.WriteEndObject();
+        try { await FlushAsync(c.Response, buffer, w, c.RequestAborted); }
         catch (OperationCanceledException) { }
     }
 

@@ -71,13 +71,29 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
         if (timeout > manager.Options.Max.Timeout) timeout = manager.Options.Max.Timeout;
         if (timeout < TimeSpan.FromSeconds(1)) timeout = TimeSpan.FromSeconds(1);
         var started = time.GetTimestamp();
-        var call = CodeExecution.Start(sandbox, contextId, code, timeout, manager.Options.MaxOutputBytes, env: env);
+        // In turn with the context's other runs; headers go out while waiting long, so the client's run timer starts.
+        var turn = RunQueue.For(sandbox, contextId);
+        var acquired = false;
         try
         {
-            await ExecutionStream.WriteAsync(c, call, timeout, () => record!.ExecutionCounts.AddOrUpdate(contextId, 1, (_, n) => n + 1));
+            if (!(acquired = await turn.WaitAsync(ExecutionStream.StartWindow, c.RequestAborted)))
+            {
+                await ExecutionStream.StartAsync(c.Response, c.RequestAborted);
+                await turn.WaitAsync(c.RequestAborted);
+                acquired = true;
+            }
+            for (var attempt = 0; ; attempt++)
+            {
+                var call = CodeExecution.Start(sandbox, contextId, code, timeout, manager.Options.MaxOutputBytes, env: env);
+                if (await ExecutionStream.WriteAsync(c, call, timeout, () => record!.ExecutionCounts.AddOrUpdate(contextId, 1, (_, n) => n + 1))) break;
+                if (time.GetElapsedTime(started) > timeout) { await ExecutionStream.RefuseAsync(c, 409, "SandboxError", $"Context {contextId} is still running another execution."); break; }
+                await Task.Delay(RunQueue.Backoff(attempt), time, c.RequestAborted);
+            }
         }
+        catch (OperationCanceledException) when (c.RequestAborted.IsCancellationRequested) { }
         finally
         {
+            if (acquired) turn.Release();
             // Labelled by language: a context id starts with its language (the defaults are the language).
             var label = contextId.Split('-', 2)[0];
             manager.Metrics.Executed(SandboxOptions.Runtimes.Contains(label) ? label : "other", time.GetElapsedTime(started).TotalSeconds);
