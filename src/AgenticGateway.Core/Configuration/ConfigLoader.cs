@@ -65,7 +65,7 @@ internal static class ConfigLoader
         }
 
         environment ??= ProcessEnvironment();
-        ApplyEnvironmentOverrides(root, environment);
+        ApplyEnvironmentOverrides(root, environment, issues);
         var extraEnv = ReadEnvironmentVariablesSection(root);
         var env = variables is null ? EnvInterpolator.FromProcess(extraEnv)
             : new EnvInterpolator(name => extraEnv.TryGetValue(name, out var v) ? v : variables.GetValueOrDefault(name));
@@ -198,14 +198,25 @@ internal static class ConfigLoader
             issues.Error("model_list", $"model group '{big.Key}' has {big.Count()} deployments; at most {DeploymentOptions.MaxPerGroup} are supported per group");
     }
 
-    /// <summary>AGW__router__num_retries=3 sets router.num_retries; an index selects a list item (AGW__models__0__api_key).</summary>
-    private static void ApplyEnvironmentOverrides(YamlMappingNode root, IReadOnlyDictionary<string, string> environment)
+    /// <summary>
+    /// AGW__router__num_retries=3 sets router.num_retries; an index selects a list item (AGW__models__0__api_key) or,
+    /// one past the end, adds one (AGW__sandboxes__egress__allow_hosts__0=pypi.org on a file without that list). Applied
+    /// in path order with indexes compared as numbers, so __0, __1, ... __10 build a list in order. An override that
+    /// cannot apply (an index past the end, a key under a plain value) is an error: dropped, it would leave a setting
+    /// silently other than asked, such as an empty egress list.
+    /// </summary>
+    private static void ApplyEnvironmentOverrides(YamlMappingNode root, IReadOnlyDictionary<string, string> environment, ConfigIssues issues)
     {
+        var overrides = new List<(string Name, string[] Parts, string Value)>();
         foreach (var (name, value) in environment)
         {
             if (!name.StartsWith(EnvOverridePrefix, StringComparison.OrdinalIgnoreCase)) continue;
             var parts = name[EnvOverridePrefix.Length..].Split("__", StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 0) continue;
+            if (parts.Length > 0) overrides.Add((name, parts, value));
+        }
+        overrides.Sort(static (a, b) => ComparePaths(a.Parts, b.Parts));
+        foreach (var (name, parts, value) in overrides)
+        {
             YamlNode current = root;
             for (var i = 0; i < parts.Length; i++)
             {
@@ -222,14 +233,33 @@ internal static class ConfigLoader
                     }
                     current = next;
                 }
-                else if (current is YamlSequenceNode s && int.TryParse(key, out var index) && index >= 0 && index < s.Children.Count)
+                else if (current is YamlSequenceNode s && int.TryParse(key, out var index) && index >= 0 && index <= s.Children.Count)
                 {
-                    if (last) { s.Children[index] = new YamlScalarNode(value); break; }
+                    if (index == s.Children.Count) s.Children.Add(last ? new YamlScalarNode(value) : int.TryParse(parts[i + 1], out _) ? new YamlSequenceNode() : new YamlMappingNode());
+                    else if (last) s.Children[index] = new YamlScalarNode(value);
+                    if (last) break;
                     current = s.Children[index];
                 }
-                else break;
+                else
+                {
+                    issues.Error(name, current is YamlSequenceNode list
+                        ? $"'{parts[i]}' is not an index of that list (it has {list.Children.Count} items; the next is {list.Children.Count})"
+                        : $"'{string.Join("__", parts[..i])}' is a single value: it has no '{parts[i]}'");
+                    break;
+                }
             }
         }
+    }
+
+    /// <summary>Path order, numbers as numbers: models__2 before models__10.</summary>
+    private static int ComparePaths(string[] a, string[] b)
+    {
+        for (var i = 0; i < Math.Min(a.Length, b.Length); i++)
+        {
+            var c = int.TryParse(a[i], out var x) && int.TryParse(b[i], out var y) ? x.CompareTo(y) : string.Compare(a[i], b[i], StringComparison.OrdinalIgnoreCase);
+            if (c != 0) return c;
+        }
+        return a.Length.CompareTo(b.Length);
     }
 
     private static Dictionary<string, string> ReadEnvironmentVariablesSection(YamlMappingNode root)

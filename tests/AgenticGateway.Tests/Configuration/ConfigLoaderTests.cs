@@ -183,6 +183,25 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void Environment_overrides_build_a_list_the_file_does_not_have_in_index_order()
+    {
+        var env = new Dictionary<string, string>();
+        for (var i = 0; i < 11; i++) env[$"AGW__sandboxes__egress__allow_hosts__{i}"] = $"h{i}.example.com";
+        var result = Load("models: [{name: a, provider: openai, api_key: sk-file}]\n", env);
+        Assert.Empty(result.Errors);
+        Assert.Equal(Enumerable.Range(0, 11).Select(i => $"h{i}.example.com"), result.Options!.Sandboxes.Egress.AllowHosts!.Value);
+    }
+
+    [Fact]
+    public void An_environment_override_that_cannot_apply_is_an_error_not_a_silent_drop()
+    {
+        var env = new Dictionary<string, string> { ["AGW__sandboxes__egress__allow_hosts__1"] = "pypi.org", ["AGW__router__num_retries__x"] = "1" };
+        var result = Load("models: [{name: a, provider: openai, api_key: sk-file}]\nrouter: {num_retries: 2}\n", env);
+        Assert.Contains("AGW__sandboxes__egress__allow_hosts__1: '1' is not an index of that list (it has 0 items; the next is 0)", result.Errors);
+        Assert.Contains("AGW__router__num_retries__x: 'router__num_retries' is a single value: it has no 'x'", result.Errors);
+    }
+
+    [Fact]
     public void Environment_overrides_set_values_by_path()
     {
         var env = new Dictionary<string, string> { ["AGW__router__num_retries"] = "7", ["AGW__models__0__api_key"] = "sk-override" };
