@@ -320,6 +320,7 @@ internal static class GatewayApp
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.Templates.TemplateStore>>()));
         services.AddSingleton(sp => new Services.E2b.E2bTemplateFiles(options.Storage.DataDirectory, options.Sandboxes.MaxFileBytes,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Services.E2b.E2bTemplateFiles>>()));
+        services.AddSingleton<Services.E2b.E2bPendingBuilds>();
         services.AddSingleton<Services.Mcp.SandboxToolServer>();
     }
 

@@ -20,7 +20,7 @@ namespace AgenticGateway.Services.E2b;
 internal static class E2bTemplateEndpoints
 {
     /// <summary>A build requested through v3 and not started yet (the SDK uploads files in between).</summary>
-    private sealed record Requested(string Owner, string Name, string TemplateId, string BuildId, DateTimeOffset At);
+    internal sealed record Requested(string Owner, string Name, string TemplateId, string BuildId, DateTimeOffset At);
 
     /// <summary>A COPY step's upload: the step, the SDK's hash of its files, where its archive goes in the build's upload.</summary>
     private sealed record CopyUpload(int Step, string Source, string Hash, string Under);
@@ -38,7 +38,8 @@ internal static class E2bTemplateEndpoints
         var store = sp.GetRequiredService<TemplateStore>();
         var time = sp.GetRequiredService<TimeProvider>();
         var files = sp.GetRequiredService<E2bTemplateFiles>();
-        var requested = new ConcurrentDictionary<string, Requested>(StringComparer.Ordinal);
+        // One map for every way the API is mapped (/e2b and the E2B host), so a build requested on one goes on on the other.
+        var requested = sp.GetRequiredService<E2bPendingBuilds>().Requested;
 
         group.MapPost("/v3/templates", (HttpContext c) => RequestAsync(c, http, store, requested, time)).WithSummary("E2B: request a template build");
         group.MapPost("/v2/templates/{templateID}/builds/{buildID}", (HttpContext c, string templateID, string buildID) => StartAsync(c, http, store, files, requested, templateID, buildID))
@@ -305,8 +306,15 @@ internal static class E2bTemplateEndpoints
                 await ErrorAsync(c, 403, "The upload link has expired: ask for a new one.");
                 return;
         }
-        if (c.Request.ContentLength > files.MaxBytes) { await TooLargeAsync(c, files); return; }
-        if (c.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = files.MaxBytes + 1;
+        // Kestrel's own limit sits above ours, so an oversized body is read (and dropped) far enough to deliver the 413.
+        var drainLimit = RequestBody.DrainLimit(files.MaxBytes);
+        if (c.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = drainLimit;
+        if (c.Request.ContentLength > files.MaxBytes)
+        {
+            if (c.Request.ContentLength <= drainLimit) await DrainAsync(c, drainLimit);
+            await TooLargeAsync(c, files);
+            return;
+        }
         bool stored;
         try
         {
@@ -315,8 +323,27 @@ internal static class E2bTemplateEndpoints
         catch (BadHttpRequestException ex) when (ex.StatusCode == 413) { stored = false; }
         catch (BadHttpRequestException ex) { await ErrorAsync(c, 400, $"The upload's body is malformed: {ex.Message}"); return; }
         catch (Exception ex) when (ex is IOException or OperationCanceledException && c.RequestAborted.IsCancellationRequested) { return; }
-        if (!stored) { await TooLargeAsync(c, files); return; }
+        if (!stored)
+        {
+            await DrainAsync(c, drainLimit);
+            await TooLargeAsync(c, files);
+            return;
+        }
         c.Response.StatusCode = 200;
+    }
+
+    /// <summary>Reads and drops what is left of an oversized upload (up to a limit): a client still sending would otherwise see the connection close, not the 413.</summary>
+    private static async Task DrainAsync(HttpContext c, long limit)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            long seen = 0;
+            int read;
+            while (seen <= limit && (read = await c.Request.Body.ReadAsync(buffer, c.RequestAborted)) > 0) seen += read;
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException) { }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
     }
 
     private static Task TooLargeAsync(HttpContext c, E2bTemplateFiles files) =>
