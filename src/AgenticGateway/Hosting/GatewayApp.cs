@@ -322,6 +322,9 @@ internal static class GatewayApp
         services.AddSingleton<Services.E2b.E2bSandboxes>();
         services.AddSingleton(sp => new Sandboxes.Templates.TemplateStore(options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.SandboxManager>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.Templates.TemplateStore>>()));
+        services.AddSingleton(sp => new Services.E2b.E2bTemplateFiles(options.Storage.DataDirectory, options.Sandboxes.MaxFileBytes,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Services.E2b.E2bTemplateFiles>>()));
+        services.AddSingleton<Services.E2b.E2bPendingBuilds>();
         services.AddSingleton<Services.Mcp.SandboxToolServer>();
     }
 

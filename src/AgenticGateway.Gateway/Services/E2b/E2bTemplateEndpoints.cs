@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Text.Json;
+using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Templates;
 using AgenticGateway.Services.Sandboxes;
@@ -11,15 +12,24 @@ namespace AgenticGateway.Services.E2b;
 /// E2B's template build API over the gateway's templates, as the SDK's <c>Template.build()</c> drives it: request a
 /// build (<c>POST /v3/templates</c>: ids handed out), start it with the steps (<c>POST /v2/templates/{id}/builds/{build}</c>),
 /// poll its status and logs (<c>GET /templates/{id}/builds/{build}/status</c>); list, describe and check aliases.
-/// Steps map onto the native spec: RUN, ENV, WORKDIR; USER user/root (both are the sandbox's one user); the base is
-/// one of our runtimes (fromTemplate, or fromImage naming e2bdev/base, python or node). COPY needs E2B's file upload
-/// links, which this gateway does not serve: it is refused (with E2B's error shape) and the native multipart API
-/// (POST /v1/templates) named instead. Errors are E2B's <c>{code, message}</c>.
+/// Steps map onto the native spec: RUN, ENV, WORKDIR; USER user/root (both are the sandbox's one user); COPY from the
+/// archive the SDK uploaded for it (<see cref="E2bTemplateFiles"/>: <c>GET /templates/{id}/files/{hash}</c> hands out a
+/// signed link, the SDK PUTs the tar there); the base is one of our runtimes (fromTemplate, or fromImage naming
+/// e2bdev/base, python or node). Errors are E2B's <c>{code, message}</c>.
 /// </summary>
 internal static class E2bTemplateEndpoints
 {
     /// <summary>A build requested through v3 and not started yet (the SDK uploads files in between).</summary>
-    private sealed record Requested(string Owner, string Name, string TemplateId, string BuildId, DateTimeOffset At);
+    internal sealed record Requested(string Owner, string Name, string TemplateId, string BuildId, DateTimeOffset At);
+
+    /// <summary>A COPY step's upload: the step, the SDK's hash of its files, where its archive goes in the build's upload.</summary>
+    private sealed record CopyUpload(int Step, string Source, string Hash, string Under);
+
+    /// <summary>
+    /// The upload link's PUT: no API key (the SDK sends none to the link it was given), its signature is the authority;
+    /// errors still in E2B's shape.
+    /// </summary>
+    public static readonly GatewayRoute UploadRoute = new(GatewayRoute.SandboxesRouter, "e2b.template_upload", RouteAuth.None);
 
     public static void Map(IEndpointRouteBuilder group)
     {
@@ -27,16 +37,19 @@ internal static class E2bTemplateEndpoints
         var http = sp.GetRequiredService<SandboxHttp>();
         var store = sp.GetRequiredService<TemplateStore>();
         var time = sp.GetRequiredService<TimeProvider>();
-        var requested = new ConcurrentDictionary<string, Requested>(StringComparer.Ordinal);
+        var files = sp.GetRequiredService<E2bTemplateFiles>();
+        // One map for every way the API is mapped (/e2b and the E2B host), so a build requested on one goes on on the other.
+        var requested = sp.GetRequiredService<E2bPendingBuilds>().Requested;
 
         group.MapPost("/v3/templates", (HttpContext c) => RequestAsync(c, http, store, requested, time)).WithSummary("E2B: request a template build");
-        group.MapPost("/v2/templates/{templateID}/builds/{buildID}", (HttpContext c, string templateID, string buildID) => StartAsync(c, http, store, requested, templateID, buildID))
+        group.MapPost("/v2/templates/{templateID}/builds/{buildID}", (HttpContext c, string templateID, string buildID) => StartAsync(c, http, store, files, requested, templateID, buildID))
             .WithSummary("E2B: start a template build with its steps");
         group.MapGet("/templates/{templateID}/builds/{buildID}/status", (HttpContext c, string templateID, string buildID) => StatusAsync(c, http, store, requested, templateID, buildID))
             .WithSummary("E2B: a template build's status and logs");
-        group.MapGet("/templates/{templateID}/files/{hash}", (HttpContext c) =>
-            ErrorAsync(c, 400, "COPY is not supported through the E2B template API on this gateway; build with POST /v1/templates (multipart: the spec and the files)."))
-            .WithSummary("E2B: file upload links (refused: use the native multipart build)");
+        group.MapGet("/templates/{templateID}/files/{hash}", (HttpContext c, string templateID, string hash) => LinkAsync(c, http, store, files, requested, templateID, hash))
+            .WithSummary("E2B: whether a COPY's files are cached, else a signed link to upload them to");
+        group.MapPut("/templates/{templateID}/files/{hash}", (HttpContext c, string templateID, string hash) => UploadAsync(c, files, templateID, hash))
+            .Gateway(UploadRoute).WithSummary("E2B: a COPY's files (a tar archive, gzipped or not), through a signed upload link");
         group.MapGet("/templates", (HttpContext c) => ListAsync(c, http, store)).WithSummary("E2B: list templates");
         group.MapGet("/v2/templates", (HttpContext c) => ListAsync(c, http, store)).WithSummary("E2B: list templates");
         group.MapGet("/templates/{templateID}", (HttpContext c, string templateID) => GetAsync(c, http, store, templateID)).WithSummary("E2B: a template with its builds");
@@ -92,7 +105,7 @@ internal static class E2bTemplateEndpoints
         });
     }
 
-    private static async Task StartAsync(HttpContext c, SandboxHttp http, TemplateStore store, ConcurrentDictionary<string, Requested> requested, string templateID, string buildID)
+    private static async Task StartAsync(HttpContext c, SandboxHttp http, TemplateStore store, E2bTemplateFiles files, ConcurrentDictionary<string, Requested> requested, string templateID, string buildID)
     {
         var owner = await http.OwnerAsync(c);
         if (owner is null) return;
@@ -102,16 +115,61 @@ internal static class E2bTemplateEndpoints
             return;
         }
         if (await SandboxHttp.BodyAsync(c, TemplatePaths.MaxSpecBytes) is not { } body) return;
-        var (spec, problem) = Spec(body);
+        var (spec, copies, problem) = Spec(body);
         if (problem is not null) { await ErrorAsync(c, 400, problem); return; }
-        if (!requested.TryRemove(buildID, out _)) { await ErrorAsync(c, 409, "This build has already been started."); return; }
-        var (_, _, error) = store.Build(owner, new TemplateRequest(request.Name, false, spec!), store.NewContext(), request.TemplateId, request.BuildId);
+        var context = store.NewContext();
+        if (await UploadsAsync(c, files, owner, templateID, copies, context) is { } refused)
+        {
+            context.Dispose();
+            await ErrorAsync(c, 400, refused);
+            return;
+        }
+        if (!requested.TryRemove(buildID, out _)) { context.Dispose(); await ErrorAsync(c, 409, "This build has already been started."); return; }
+        var (_, _, error) = store.Build(owner, new TemplateRequest(request.Name, false, spec!), context, request.TemplateId, request.BuildId);
         if (error is not null) { await ErrorAsync(c, error.Status, error.Message); return; }
         c.Response.StatusCode = 202;
     }
 
-    /// <summary>TemplateBuildStartV2 as a native spec; null and why when a step cannot be built here.</summary>
-    private static (TemplateSpec?, string?) Spec(JsonElement body)
+    /// <summary>
+    /// Each COPY's archive from the owner's uploads into the build's upload, under a directory of its own (so one
+    /// COPY sees only the files the SDK sent for it); null, or why not. The archive's entries are checked as the
+    /// native build's are (relative names inside the upload; regular files and directories only, so no symlink or
+    /// hard link); an archive refused is forgotten, so the next build uploads it again.
+    /// </summary>
+    private static async Task<string?> UploadsAsync(HttpContext c, E2bTemplateFiles files, string owner, string templateID, List<CopyUpload> copies, TemplateContext context)
+    {
+        foreach (var copy in copies)
+        {
+            var at = $"step {copy.Step}: COPY {DockerfileParser.Shown(copy.Source)}";
+            string? problem;
+            try
+            {
+                if (files.Find(owner, copy.Hash) is not { } path) throw new FileNotFoundException();
+                await using var archive = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 81920, FileOptions.Asynchronous);
+                problem = await context.AddTarAsync(archive, copy.Under, c.RequestAborted);
+            }
+            catch (FileNotFoundException)
+            {
+                return $"{at}: its files were not uploaded (GET /templates/{SandboxHttp.Truncate(templateID)}/files/{copy.Hash} gives the link to PUT them to).";
+            }
+            if (problem is not null)
+            {
+                files.Forget(owner, copy.Hash);
+                return $"{at}: the uploaded archive was refused: {problem}.";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>TemplateBuildStartV2 as a native spec and the uploads its COPY steps take; null and why when a step cannot be built here.</summary>
+    private static (TemplateSpec?, List<CopyUpload>, string?) Spec(JsonElement body)
+    {
+        var copies = new List<CopyUpload>();
+        var (spec, problem) = Spec(body, copies);
+        return (spec, copies, problem);
+    }
+
+    private static (TemplateSpec?, string?) Spec(JsonElement body, List<CopyUpload> copies)
     {
         var from = SandboxHttp.String(body, "fromTemplate") ?? SandboxHttp.String(body, "fromImage") ?? "base";
         var runtime = BaseRuntime(from);
@@ -150,10 +208,22 @@ internal static class E2bTemplateEndpoints
                         break;
                     case "USER" when args.Count == 1 && args[0] is "user" or "root":
                         break;   // every process runs as the sandbox's one unprivileged user
-                    case "COPY":
-                        return (null, $"step {n}: COPY is not supported through the E2B template API on this gateway; build with POST /v1/templates (multipart: the spec and the files).");
+                    case "COPY" when args.Count >= 2:
+                        // args: source, destination, user, mode (octal); filesHash names the archive the SDK uploaded.
+                        if (SandboxHttp.String(step, "filesHash") is not { } hash || !E2bTemplateFiles.ValidHash(hash))
+                            return (null, $"step {n}: COPY needs the filesHash of its uploaded files.");
+                        if (args.Count > 2 && args[2] is not ("" or "user" or "root")) return (null, $"step {n}: COPY as user '{DockerfileParser.Shown(args[2])}': only user (and root, which is the same unprivileged user here) exist.");
+                        if (args.Count > 3 && args[3].Length > 0) return (null, $"step {n}: COPY with a mode is not supported (a file keeps its uploaded mode, executable or not); set it with a RUN chmod.");
+                        if (args[0].IndexOfAny(['*', '?', '[']) >= 0) return (null, $"step {n}: COPY {DockerfileParser.Shown(args[0])}: wildcards are not supported; name the files or a directory.");
+                        if (TemplatePaths.InContext(args[0]) is not { } source) return (null, $"step {n}: COPY {DockerfileParser.Shown(args[0])} leaves the uploaded files (a source is a relative path inside the build's context).");
+                        if (TemplatePaths.InHome(args[1], workdir) is not { } target) return (null, $"step {n}: COPY to {DockerfileParser.Shown(args[1])} is outside {TemplatePaths.Home} (a template keeps only the home directory).");
+                        var under = "copy-" + n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        var into = args[1].EndsWith('/') || target == TemplatePaths.Home;
+                        steps.Add(new TemplateStep(TemplateStepKind.Copy, [source.Length == 0 ? under : under + "/" + source, into ? target.TrimEnd('/') + "/" : target], n));
+                        copies.Add(new CopyUpload(n, args[0], hash, under));
+                        break;
                     default:
-                        return (null, $"step {n}: {DockerfileParser.Shown(type ?? "(no type)")} {(type is "RUN" or "ENV" or "WORKDIR" or "USER" ? "has arguments this gateway cannot build" : "is not supported (RUN, ENV, WORKDIR and USER user/root are)")}.");
+                        return (null, $"step {n}: {DockerfileParser.Shown(type ?? "(no type)")} {(type is "RUN" or "ENV" or "WORKDIR" or "USER" or "COPY" ? "has arguments this gateway cannot build" : "is not supported (RUN, COPY, ENV, WORKDIR and USER user/root are)")}.");
                 }
             }
         }
@@ -179,6 +249,105 @@ internal static class E2bTemplateEndpoints
             _ => colon < 0 ? TemplatePaths.BaseRuntime(name) : null,
         };
     }
+
+    /// <summary>
+    /// TemplateBuildFileUpload (201): <c>{present: true}</c> when the caller's uploads hold that hash, else
+    /// <c>{present: false, url}</c>: a link on this gateway, as the caller reached it (scheme, host, prefix: /e2b or
+    /// the E2B host's root), signed for this owner, template and hash, good for <see cref="E2bTemplateFiles.LinkLifetime"/>.
+    /// </summary>
+    private static async Task LinkAsync(HttpContext c, SandboxHttp http, TemplateStore store, E2bTemplateFiles files, ConcurrentDictionary<string, Requested> requested,
+        string templateID, string hash)
+    {
+        var owner = await http.OwnerAsync(c);
+        if (owner is null) return;
+        if (!E2bTemplateFiles.ValidHash(hash)) { await ErrorAsync(c, 400, "hash must be the files' hash (letters and digits, at most 128)."); return; }
+        if (store.Find(owner, templateID) is null && !requested.Values.Any(r => r.Owner == owner && r.TemplateId == templateID))
+        {
+            await ErrorAsync(c, 404, $"No template '{SandboxHttp.Truncate(templateID)}' (request a build with POST /v3/templates).");
+            return;
+        }
+        if (files.Find(owner, hash) is not null)
+        {
+            await SandboxHttp.JsonAsync(c.Response, 201, w => { w.WriteStartObject(); w.WriteBoolean("present", true); w.WriteEndObject(); });
+            return;
+        }
+        var request = c.Request;
+        var suffix = $"/templates/{Uri.EscapeDataString(templateID)}/files/{hash}";
+        var path = request.Path.ToUriComponent();
+        var prefix = path.EndsWith(suffix, StringComparison.Ordinal) ? path[..^suffix.Length] : "";
+        var url = $"{request.Scheme}://{request.Host.ToUriComponent()}{request.PathBase.ToUriComponent()}{prefix}{suffix}?{files.Sign(owner, templateID, hash)}";
+        await SandboxHttp.JsonAsync(c.Response, 201, w =>
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("present", false);
+            w.WriteString("url", url);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// The SDK's PUT of a COPY's archive to its link: the signature checked (in constant time) before a byte is read,
+    /// the body streamed to disk up to <c>sandboxes.max_file_bytes</c> (413 beyond), stored for the link's owner.
+    /// What the archive holds is checked when a build takes it.
+    /// </summary>
+    private static async Task UploadAsync(HttpContext c, E2bTemplateFiles files, string templateID, string hash)
+    {
+        var query = c.Request.Query;
+        if (!E2bTemplateFiles.ValidHash(hash)) { await ErrorAsync(c, 400, "hash must be the files' hash (letters and digits, at most 128)."); return; }
+        switch (files.Verify(query["owner"], query["expires"], query["signature"], templateID, hash))
+        {
+            case LinkCheck.Missing:
+                await ErrorAsync(c, 401, $"This upload needs a signed link: GET /templates/{SandboxHttp.Truncate(templateID)}/files/{hash} (with your API key) gives one.");
+                return;
+            case LinkCheck.Invalid:
+                await ErrorAsync(c, 403, "The upload link's signature is not valid for this template and hash.");
+                return;
+            case LinkCheck.Expired:
+                await ErrorAsync(c, 403, "The upload link has expired: ask for a new one.");
+                return;
+        }
+        // Kestrel's own limit sits above ours, so an oversized body is read (and dropped) far enough to deliver the 413.
+        var drainLimit = RequestBody.DrainLimit(files.MaxBytes);
+        if (c.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = drainLimit;
+        if (c.Request.ContentLength > files.MaxBytes)
+        {
+            if (c.Request.ContentLength <= drainLimit) await DrainAsync(c, drainLimit);
+            await TooLargeAsync(c, files);
+            return;
+        }
+        bool stored;
+        try
+        {
+            stored = await files.StoreAsync(query["owner"]!, hash, c.Request.Body, c.RequestAborted);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == 413) { stored = false; }
+        catch (BadHttpRequestException ex) { await ErrorAsync(c, 400, $"The upload's body is malformed: {ex.Message}"); return; }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && c.RequestAborted.IsCancellationRequested) { return; }
+        if (!stored)
+        {
+            await DrainAsync(c, drainLimit);
+            await TooLargeAsync(c, files);
+            return;
+        }
+        c.Response.StatusCode = 200;
+    }
+
+    /// <summary>Reads and drops what is left of an oversized upload (up to a limit): a client still sending would otherwise see the connection close, not the 413.</summary>
+    private static async Task DrainAsync(HttpContext c, long limit)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            long seen = 0;
+            int read;
+            while (seen <= limit && (read = await c.Request.Body.ReadAsync(buffer, c.RequestAborted)) > 0) seen += read;
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or OperationCanceledException) { }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    private static Task TooLargeAsync(HttpContext c, E2bTemplateFiles files) =>
+        ErrorAsync(c, 413, $"The upload is larger than {files.MaxBytes} bytes (sandboxes.max_file_bytes).");
 
     private static async Task StatusAsync(HttpContext c, SandboxHttp http, TemplateStore store, ConcurrentDictionary<string, Requested> requested, string templateID, string buildID)
     {

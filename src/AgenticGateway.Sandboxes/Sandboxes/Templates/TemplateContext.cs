@@ -35,6 +35,8 @@ internal sealed class TemplateContext : IDisposable
         if (TemplatePaths.InContext(name) is not { Length: > 0 } path) return $"'{DockerfileParser.Shown(name)}' is not a relative path inside the upload";
         if (_files.Count >= MaxFiles) return $"more than {MaxFiles} files";
         if (_directories.Contains(path)) return $"'{DockerfileParser.Shown(path)}' is both a file and a directory";
+        // A name given twice (a tar may hold one twice) would reuse the staged file's name below.
+        if (_files.ContainsKey(path)) return $"'{DockerfileParser.Shown(path)}' appears twice in the upload";
         if (Parents(path).Any(_files.ContainsKey)) return $"'{DockerfileParser.Shown(path)}' is inside a file";
         var full = Path.Join(_root, "f" + _files.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await using (var file = new FileStream(full, FileMode.CreateNew, FileAccess.Write))
@@ -57,8 +59,16 @@ internal sealed class TemplateContext : IDisposable
     private const UnixFileMode Executable = Regular | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
     /// <summary>Adds a tar archive's files (gzip-compressed when it starts with gzip's magic); null, or why it was refused.</summary>
-    public async Task<string?> AddTarAsync(Stream archive, CancellationToken cancellationToken)
+    public Task<string?> AddTarAsync(Stream archive, CancellationToken cancellationToken) => AddTarAsync(archive, "", cancellationToken);
+
+    /// <summary>
+    /// Adds a tar archive's files under the directory <paramref name="under"/> of the upload ("" for its top), so
+    /// several archives (E2B uploads one per COPY) stay apart; null, or why it was refused. Every entry's own name is
+    /// checked before it is placed, so an absolute or escaping name cannot hide behind the prefix.
+    /// </summary>
+    public async Task<string?> AddTarAsync(Stream archive, string under, CancellationToken cancellationToken)
     {
+        if (under.Length > 0 && TemplatePaths.InContext(under) != under) throw new ArgumentException("Not a normalized relative path.", nameof(under));
         var buffered = new BufferedStream(archive, 4096);
         var magic = new byte[2];
         var peeked = await buffered.ReadAtLeastAsync(magic, 2, throwOnEndOfStream: false, cancellationToken);
@@ -73,12 +83,13 @@ internal sealed class TemplateContext : IDisposable
                 switch (entry.EntryType)
                 {
                     case TarEntryType.Directory:
-                        if (TemplatePaths.InContext(entry.Name) is null) return $"'{DockerfileParser.Shown(entry.Name)}' is not a relative path inside the upload";
-                        var dir = TemplatePaths.InContext(entry.Name)!;
+                        if (TemplatePaths.InContext(entry.Name) is not { } relative) return $"'{DockerfileParser.Shown(entry.Name)}' is not a relative path inside the upload";
+                        var dir = Under(under, relative);
                         if (dir.Length > 0) { _directories.Add(dir); foreach (var p in Parents(dir)) _directories.Add(p); }
                         break;
                     case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
-                        if (await AddAsync(entry.Name, entry.DataStream ?? Stream.Null, entry.Mode, cancellationToken) is { } problem) return problem;
+                        if (TemplatePaths.InContext(entry.Name) is not { Length: > 0 } file) return $"'{DockerfileParser.Shown(entry.Name)}' is not a relative path inside the upload";
+                        if (await AddAsync(Under(under, file), entry.DataStream ?? Stream.Null, entry.Mode, cancellationToken) is { } problem) return problem;
                         break;
                     case TarEntryType.GlobalExtendedAttributes or TarEntryType.ExtendedAttributes:
                         break;
@@ -116,6 +127,9 @@ internal sealed class TemplateContext : IDisposable
     }
 
     public bool IsDirectory(string source) => _directories.Contains(source);
+
+    private static string Under(string under, string relative) =>
+        under.Length == 0 ? relative : relative.Length == 0 ? under : under + "/" + relative;
 
     private static IEnumerable<string> Parents(string path)
     {

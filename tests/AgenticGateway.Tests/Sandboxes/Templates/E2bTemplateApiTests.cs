@@ -74,7 +74,12 @@ public class E2bTemplateApiTests
         foreach (var (body, expected) in new[]
         {
             ("""{"fromImage":"ubuntu:22.04"}""", "Base 'ubuntu:22.04' is not available"),
-            ("""{"steps":[{"type":"COPY","args":["a","b","",""],"filesHash":"x"}]}""", "step 1: COPY is not supported"),
+            ("""{"steps":[{"type":"COPY","args":["a","b","",""],"filesHash":"x"}]}""", "step 1: COPY a: its files were not uploaded"),
+            ("""{"steps":[{"type":"COPY","args":["a","b","",""]}]}""", "step 1: COPY needs the filesHash"),
+            ("""{"steps":[{"type":"COPY","args":["*.txt","b","",""],"filesHash":"x"}]}""", "wildcards are not supported"),
+            ("""{"steps":[{"type":"COPY","args":["../a","b","",""],"filesHash":"x"}]}""", "leaves the uploaded files"),
+            ("""{"steps":[{"type":"COPY","args":["a","/etc/a","",""],"filesHash":"x"}]}""", "COPY to /etc/a is outside /home/user"),
+            ("""{"steps":[{"type":"COPY","args":["a","b","","0755"],"filesHash":"x"}]}""", "COPY with a mode is not supported"),
             ("""{"steps":[{"type":"RUN","args":["true"]},{"type":"WORKDIR","args":["/etc"]}]}""", "step 2: WORKDIR /etc is outside /home/user"),
             ("""{"steps":[{"type":"USER","args":["admin"]}]}""", "step 1: USER has arguments"),
             ("""{"steps":[{"type":"ARG","args":["x"]}]}""", "step 1: ARG is not supported"),
@@ -85,9 +90,12 @@ public class E2bTemplateApiTests
             Assert.Equal(400, why.GetProperty("code").GetInt32());
             Assert.Contains(expected, why.GetProperty("message").GetString());
         }
-        var (link, linkError) = await server.AdminAsync($"/e2bt/templates/{templateId}/files/abc", null, master);
-        Assert.Equal(HttpStatusCode.BadRequest, link);
-        Assert.Contains("POST /v1/templates", linkError.GetProperty("message").GetString());
+        // An upload link answers under the prefix the caller used (here /e2bt); the upload itself is E2bTemplateCopyTests'.
+        var (link, linkBody) = await server.AdminAsync($"/e2bt/templates/{templateId}/files/abc", null, master);
+        Assert.Equal(HttpStatusCode.Created, link);
+        Assert.False(linkBody.GetProperty("present").GetBoolean());
+        Assert.StartsWith($"{server.Url.TrimEnd('/')}/e2bt/templates/{templateId}/files/abc?owner=", linkBody.GetProperty("url").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, (await server.AdminAsync($"/e2bt/templates/{templateId}/files/a.b", null, master)).Status);
         // A build id that was never requested, or another owner's, is a 404.
         var key = await server.GenerateKeyAsync("{}", master);
         Assert.Equal(HttpStatusCode.NotFound, (await server.AdminAsync(path, "{}", key)).Status);
