@@ -6,6 +6,7 @@ using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Persistence;
 using AgenticGateway.Services.Sandboxes;
+using AgenticGateway.Services.Sandboxes.Hosts;
 
 namespace AgenticGateway.Services.E2b;
 
@@ -117,7 +118,13 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
 
         var listed = new List<Listed>();
         if (running)
+        {
             foreach (var s in Manager.List(owner)) listed.Add(Listed.Of(s));
+            // With several hosts, the owner's running sandboxes on the others too, as their hosts last described them.
+            if (http.Registry is { } registry)
+                foreach (var remote in await registry.RemoteAsync(owner, c.RequestAborted))
+                    if (Listed.Of(remote) is { } described) listed.Add(described);
+        }
         if (paused)
             foreach (var p in Manager.ListPaused(owner)) listed.Add(Listed.Of(p));
         var matching = listed.Where(x => filter.All(f => x.Metadata.TryGetValue(f.Key, out var v) && v == f.Value)
@@ -554,7 +561,6 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
     /// <summary>E2B's <c>ListedSandbox</c>, or with <paramref name="detail"/> its <c>SandboxDetail</c>.</summary>
     private static void WriteListed(Utf8JsonWriter w, Listed x, bool detail, string? token)
     {
-        var r = x.Spec.Resources;
         w.WriteStartObject();
         w.WriteString("templateID", x.Template);
         w.WriteString("alias", x.Template);
@@ -562,11 +568,11 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         w.WriteString("clientID", ClientId);
         w.WriteString("startedAt", x.StartedAt);
         w.WriteString("endAt", x.EndAt);
-        w.WriteNumber("cpuCount", Math.Max(1, (int)Math.Ceiling(r.Cpu)));
-        w.WriteNumber("memoryMB", r.MemoryMb);
-        w.WriteNumber("diskSizeMB", r.DiskMb);
+        w.WriteNumber("cpuCount", Math.Max(1, (int)Math.Ceiling(x.Cpu)));
+        w.WriteNumber("memoryMB", x.MemoryMb);
+        w.WriteNumber("diskSizeMB", x.DiskMb);
         w.WriteStartObject("metadata");
-        foreach (var (k, v) in x.Spec.Metadata) w.WriteString(k, v);
+        foreach (var (k, v) in x.Metadata) w.WriteString(k, v);
         w.WriteEndObject();
         w.WriteString("state", x.State);
         w.WriteString("envdVersion", EnvdVersion);
@@ -575,25 +581,51 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         if (detail)
         {
             if (token is not null) w.WriteString("envdAccessToken", token);
-            w.WriteBoolean("allowInternetAccess", x.Spec.Network.Mode != NetworkMode.None);
+            w.WriteBoolean("allowInternetAccess", x.Internet);
             w.WriteNull("domain");
             w.WriteStartObject("lifecycle");
             w.WriteBoolean("autoResume", false);
-            w.WriteString("onTimeout", x.Spec.AutoPause ? "pause" : "kill");
+            w.WriteString("onTimeout", x.AutoPause ? "pause" : "kill");
             w.WriteEndObject();
         }
         w.WriteEndObject();
     }
 
-    /// <summary>A sandbox as E2B lists it, running or paused.</summary>
-    private sealed record Listed(string Id, string Template, string Runtime, SandboxSpec Spec, DateTimeOffset StartedAt, DateTimeOffset EndAt, string State)
+    /// <summary>A sandbox as E2B lists it, running or paused, on this host or another.</summary>
+    private sealed record Listed(string Id, string Template, string Runtime, DateTimeOffset StartedAt, DateTimeOffset EndAt, string State,
+        double Cpu, int MemoryMb, int DiskMb, IReadOnlyDictionary<string, string> Metadata, bool Internet, bool AutoPause)
     {
-        public IReadOnlyDictionary<string, string> Metadata => Spec.Metadata;
+        public static Listed Of(Sandbox s) => Of(s.Id, s.Spec, s.CreatedAt, s.ExpiresAt, E2bStates.Running);
 
-        public static Listed Of(Sandbox s) =>
-            new(s.Id, E2bSandboxes.TemplateOf(s.Spec), s.Runtime, s.Spec, s.CreatedAt, s.ExpiresAt, E2bStates.Running);
+        public static Listed Of(PausedSandbox p) => Of(p.Id, p.Spec, p.CreatedAt, p.PausedAt, E2bStates.Paused);
 
-        public static Listed Of(PausedSandbox p) =>
-            new(p.Id, E2bSandboxes.TemplateOf(p.Spec), p.Spec.Runtime, p.Spec, p.CreatedAt, p.PausedAt, E2bStates.Paused);
+        private static Listed Of(string id, SandboxSpec spec, DateTimeOffset startedAt, DateTimeOffset endAt, string state) =>
+            new(id, E2bSandboxes.TemplateOf(spec), spec.Runtime, startedAt, endAt, state, spec.Resources.Cpu, spec.Resources.MemoryMb, spec.Resources.DiskMb,
+                spec.Metadata, spec.Network.Mode != NetworkMode.None, spec.AutoPause);
+
+        /// <summary>A running sandbox of another host, from the native description it keeps in the registry; null if that is not one.</summary>
+        public static Listed? Of(RemoteSandbox remote)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(remote.Json);
+                var d = document.RootElement;
+                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                if (d.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+                    foreach (var p in m.EnumerateObject())
+                        if (p.Value.ValueKind == JsonValueKind.String) metadata[p.Name] = p.Value.GetString()!;
+                var template = Text(d, "e2b_template") ?? Text(d, "template") ?? remote.Runtime;
+                return new(remote.Id, template, remote.Runtime, d.GetProperty("created_at").GetDateTimeOffset(), d.GetProperty("expires_at").GetDateTimeOffset(),
+                    E2bStates.Running, d.GetProperty("cpu").GetDouble(), d.GetProperty("memory_mb").GetInt32(), d.GetProperty("disk_mb").GetInt32(),
+                    metadata, Text(d, "network") is "allowlist", AutoPause: false);
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                // Written by a host of another version, or cut short: left out rather than failing the whole list.
+                return null;
+            }
+        }
+
+        private static string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
     }
 }
