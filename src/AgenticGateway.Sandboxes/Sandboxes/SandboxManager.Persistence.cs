@@ -90,6 +90,7 @@ internal sealed partial class SandboxManager
                 Metadata = spec.Metadata.IsEmpty ? saved.Metadata : spec.Metadata,
                 Env = saved.Env.SetItems(spec.Env),
                 AutoPause = spec.AutoPause,
+                E2bTemplate = spec.E2bTemplate ?? saved.E2bTemplate,
             };
             var (sandbox, error) = await StartFromStateAsync(owner, NewId(), state, merged, cancellationToken);
             if (sandbox is not null) PersistenceLog.Forked(_logger, sandbox.Id, snapshotId);
@@ -106,6 +107,9 @@ internal sealed partial class SandboxManager
 
     public PausedSandbox? FindPaused(string owner, string id) =>
         _paused.TryGetValue(id, out var s) && s.Manifest.Owner == owner ? ToPaused(s) : null;
+
+    /// <summary>A paused sandbox by id alone, whoever owns it: for a caller that proves its right otherwise (E2B's access token).</summary>
+    public PausedSandbox? FindPaused(string id) => _paused.TryGetValue(id, out var s) ? ToPaused(s) : null;
 
     public IEnumerable<SandboxSnapshotInfo> ListSnapshots(string owner) =>
         _snapshots.Values.Where(s => s.Manifest.Owner == owner).OrderBy(s => s.Manifest.SavedAt).Select(ToSnapshot);

@@ -25,6 +25,11 @@ internal sealed partial record SandboxSpec
     public bool AutoPause { get; init; }
     /// <summary>The custom template it starts from (<c>"template": name</c>): its layer, env, working directory and start command.</summary>
     public Templates.SandboxTemplate? Template { get; init; }
+    /// <summary>
+    /// The template as an E2B client named it (<c>code-interpreter-v1</c>, <c>base</c>, a snapshot's id); null when
+    /// created through the native API. Saved with a paused sandbox, so E2B's listing names it as created after a restart.
+    /// </summary>
+    public string? E2bTemplate { get; init; }
 
     /// <summary>Whether a warm pooled sandbox (default resources and driver, no network, nothing to install) can serve it.</summary>
     public bool FitsPool(SandboxResources defaults, string poolDriver) =>

@@ -319,6 +319,7 @@ internal static class GatewayApp
             Path.Combine(options.Storage.DataDirectory, "sandbox-state"), sp.GetService<Sandboxes.ISandboxCluster>()));
         services.AddHostedService(sp => sp.GetRequiredService<Sandboxes.SandboxManager>());
         services.AddSingleton<Services.Sandboxes.SandboxHttp>();
+        services.AddSingleton(sp => Services.E2b.E2bTokenKey.Load(options.Storage.DataDirectory, sp.GetRequiredService<ILogger<Services.E2b.E2bTokenKey>>()));
         services.AddSingleton<Services.E2b.E2bSandboxes>();
         services.AddSingleton(sp => new Sandboxes.Templates.TemplateStore(options.Storage.DataDirectory, sp.GetRequiredService<Sandboxes.SandboxManager>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Sandboxes.Templates.TemplateStore>>()));

@@ -6,11 +6,14 @@ namespace AgenticGateway.Services.E2b;
 /// Who may call a sandbox's own endpoints (envd, the code interpreter). The SDK names the sandbox by the
 /// <c>E2b-Sandbox-Id</c> header and the service by <c>E2b-Sandbox-Port</c>, and proves it may by the
 /// <c>X-Access-Token</c> create and connect handed out. The gateway key is not sent on these calls: the token is the
-/// credential, and it belongs to one sandbox of one owner.
+/// credential, and it belongs to one sandbox of one owner. The code interpreter SDKs (@e2b/code-interpreter 2.8.0,
+/// e2b-code-interpreter for Python) send their context calls without it, with the traffic access token instead
+/// (<c>E2B-Traffic-Access-Token</c>, also handed out by create and connect), so those calls are checked by that one.
 /// </summary>
 internal static class E2bAccess
 {
-    public const string SandboxIdHeader = "E2b-Sandbox-Id", PortHeader = "E2b-Sandbox-Port", TokenHeader = "X-Access-Token";
+    public const string SandboxIdHeader = "E2b-Sandbox-Id", PortHeader = "E2b-Sandbox-Port", TokenHeader = "X-Access-Token",
+        TrafficTokenHeader = "E2B-Traffic-Access-Token";
     /// <summary>The ports of E2B's services inside a sandbox: envd and the code interpreter.</summary>
     public const int EnvdPort = 49983, InterpreterPort = 49999;
 
@@ -21,11 +24,11 @@ internal static class E2bAccess
     /// </summary>
     /// <param name="port">The service the endpoint is (<see cref="EnvdPort"/>, <see cref="InterpreterPort"/>); a request
     /// naming another port is refused. Null: any port.</param>
-    /// <param name="tokenOptional">A request without a token is let through on the sandbox id alone (a wrong token is
-    /// still refused): for the code interpreter's context calls, which the SDK sends without one. A sandbox id is
-    /// 80 random bits handed to its owner only.</param>
+    /// <param name="trafficToken">The traffic access token proves it as well as the envd token does: for the code
+    /// interpreter's context calls, which the SDKs send with that one only. Either must be there, and one that is
+    /// there must be right.</param>
     public static (Sandbox? Sandbox, E2bSandboxRecord? Record, IResult? Error) Sandbox(HttpContext c, E2bSandboxes records, SandboxManager manager, E2bErrorShape shape,
-        int? port = null, bool tokenOptional = false)
+        int? port = null, bool trafficToken = false)
     {
         var headers = c.Request.Headers;
         var id = headers[SandboxIdHeader].ToString();
@@ -35,8 +38,12 @@ internal static class E2bAccess
             return (null, null, new E2bError(502, $"Port {Shown(asked)} is not served for this path; the gateway serves envd on {EnvdPort} and the code interpreter on {InterpreterPort}.", shape));
         var record = records.Find(id);
         var token = headers[TokenHeader].ToString();
-        if (record is null || !(E2bSandboxes.Matches(record, token) || (tokenOptional && token.Length == 0)))
-            return (null, null, new E2bError(401, "Invalid or missing access token for this sandbox (X-Access-Token).", shape));
+        var traffic = trafficToken ? headers[TrafficTokenHeader].ToString() : "";
+        var proven = token.Length > 0 || traffic.Length > 0;
+        if (record is null || !proven || (token.Length > 0 && !E2bSandboxes.Matches(record, token)) || (traffic.Length > 0 && !E2bSandboxes.MatchesTraffic(record, traffic)))
+            return (null, null, new E2bError(401, trafficToken
+                ? $"Invalid or missing access token for this sandbox ({TokenHeader} or {TrafficTokenHeader})."
+                : $"Invalid or missing access token for this sandbox ({TokenHeader}).", shape));
         var sandbox = record.State == E2bStates.Paused ? null : manager.Find(record.Owner, id);
         if (sandbox is null)
             return (null, record, record.State == E2bStates.Paused || manager.FindPaused(record.Owner, id) is not null

@@ -79,7 +79,8 @@ internal static partial class E2bCreateRequest
         using var native = JsonDocument.ParseValue(ref reader);
         var (spec, error) = SandboxSpec.Parse(native.RootElement, options);
         if (error is not null) return (null, error with { Message = E2bNames(error.Message), Param = error.Param is { } p ? E2bNames(p) : null });
-        return (new Parsed(spec! with { AutoPause = autoPause }, template), null);
+        // The template's name is kept with the spec (and saved with a paused sandbox): E2B lists the sandbox by it.
+        return (new Parsed(spec! with { AutoPause = autoPause, E2bTemplate = template }, template), null);
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ using AgenticGateway.Pipeline;
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Persistence;
 using AgenticGateway.Services.Sandboxes;
+using AgenticGateway.Services.Sandboxes.Hosts;
 
 namespace AgenticGateway.Services.E2b;
 
@@ -70,9 +71,9 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
             ? await Manager.CreateFromSnapshotAsync(owner, snapshot.Id, request!.Spec, c.RequestAborted)
             : await Manager.CreateAsync(owner, request!.Spec, c.RequestAborted);
         if (refused is not null) { await PipelineErrors.WriteAsync(c, refused); return; }
-        var record = NewRecord(sandbox!, request.Template, $"Sandbox created from template {request.Template} ({sandbox!.Runtime} on {sandbox.Instance.Isolation})");
+        var record = NewRecord(sandbox!, $"Sandbox created from template {request.Template} ({sandbox!.Runtime} on {sandbox.Instance.Isolation})");
         records.Add(record);
-        records.Prune(Manager);
+        records.Prune();
         await SandboxHttp.JsonAsync(c.Response, 201, w => WriteSandbox(w, record));
     }
 
@@ -117,9 +118,15 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
 
         var listed = new List<Listed>();
         if (running)
-            foreach (var s in Manager.List(owner)) listed.Add(Listed.Of(s, records.Find(s.Id)));
+        {
+            foreach (var s in Manager.List(owner)) listed.Add(Listed.Of(s));
+            // With several hosts, the owner's running sandboxes on the others too, as their hosts last described them.
+            if (http.Registry is { } registry)
+                foreach (var remote in await registry.RemoteAsync(owner, c.RequestAborted))
+                    if (Listed.Of(remote) is { } described) listed.Add(described);
+        }
         if (paused)
-            foreach (var p in Manager.ListPaused(owner)) listed.Add(Listed.Of(p, records.Find(p.Id)));
+            foreach (var p in Manager.ListPaused(owner)) listed.Add(Listed.Of(p));
         var matching = listed.Where(x => filter.All(f => x.Metadata.TryGetValue(f.Key, out var v) && v == f.Value)
                 && (template is null || x.Template == template || x.Runtime == template)
                 && (startedAfter is null || x.StartedAt >= startedAfter))
@@ -143,9 +150,10 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
     {
         var (owner, live, paused) = await FindAsync(c, id);
         if (owner is null) return;
-        var record = live is not null ? RecordFor(live) : records.Find(id) is { } r && r.Owner == owner ? r : null;
-        var listed = live is not null ? Listed.Of(live, record) : Listed.Of(paused!, record);
-        await SandboxHttp.JsonAsync(c.Response, 200, w => WriteListed(w, listed, detail: true, records.TokenFor(id)));
+        var listed = live is not null ? Listed.Of(live) : Listed.Of(paused!);
+        // A key under sandbox_output guardrails gets no token here either (see RefusedForGuardrailsAsync).
+        var token = Guarded(c) ? null : records.TokenFor(id);
+        await SandboxHttp.JsonAsync(c.Response, 200, w => WriteListed(w, listed, detail: true, token));
     }
 
     private async Task KillAsync(HttpContext c, string id)
@@ -371,7 +379,6 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         if (await RefusedForGuardrailsAsync(c)) return;
         var (snapshot, error) = await Manager.SnapshotAsync(sandbox, c.RequestAborted);
         if (error is not null) { await PipelineErrors.WriteAsync(c, error); return; }
-        var source = RecordFor(sandbox);
         var results = new List<(E2bSandboxRecord? Record, ApiError? Error)>(count);
         try
         {
@@ -380,7 +387,7 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
             {
                 var (fork, refused) = await Manager.CreateFromSnapshotAsync(sandbox.Owner, snapshot!.Id, spec, c.RequestAborted);
                 if (fork is null) { results.Add((null, refused)); continue; }
-                var record = records.GetOrAdd(NewRecord(fork, source.TemplateId, $"Sandbox forked from {sandbox.Id}"));
+                var record = records.GetOrAdd(NewRecord(fork, $"Sandbox forked from {sandbox.Id}"));
                 results.Add((record, null));
             }
         }
@@ -477,10 +484,12 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
     /// </summary>
     private static async Task<bool> RefusedForGuardrailsAsync(HttpContext c)
     {
-        if (!SandboxOutputGuard.Applies(c.RequestServices.GetService<IContentGuardrails>(), c.Features.Get<Keys.Caller>())) return false;
+        if (!Guarded(c)) return false;
         await PipelineErrors.WriteAsync(c, new ApiError(403, "sandbox_output guardrails apply to this key, and the E2B API's sandbox calls (commands, files, runCode) cannot be checked by them; use the native sandbox API (/v1/sandboxes).", "permission_error", "guardrails_unsupported"));
         return true;
     }
+
+    private static bool Guarded(HttpContext c) => SandboxOutputGuard.Applies(c.RequestServices.GetService<IContentGuardrails>(), c.Features.Get<Keys.Caller>());
 
     private static Task NotFoundAsync(HttpContext c, string id) =>
         PipelineErrors.WriteAsync(c, new ApiError(404, $"Sandbox {SandboxHttp.Truncate(id)} not found (it may have timed out or been killed).", "invalid_request_error", "sandbox_not_found"));
@@ -506,22 +515,11 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
     /// </summary>
     private E2bSandboxRecord RecordFor(Sandbox sandbox) =>
         records.Find(sandbox.Id) is { } r && r.Owner == sandbox.Owner ? r
-        : records.GetOrAdd(NewRecord(sandbox, sandbox.Runtime, $"Sandbox created ({sandbox.Runtime} on {sandbox.Instance.Isolation})"));
+        : records.GetOrAdd(NewRecord(sandbox, $"Sandbox created ({sandbox.Runtime} on {sandbox.Instance.Isolation})"));
 
-    private E2bSandboxRecord NewRecord(Sandbox sandbox, string template, string created)
+    private E2bSandboxRecord NewRecord(Sandbox sandbox, string created)
     {
-        var record = new E2bSandboxRecord
-        {
-            SandboxId = sandbox.Id,
-            Owner = sandbox.Owner,
-            TemplateId = template,
-            Alias = template,
-            AccessTokenHash = E2bSandboxes.Hash(records.TokenFor(sandbox.Id)),
-            Metadata = sandbox.Spec.Metadata,
-            EnvVars = sandbox.Spec.Env,
-            StartedAt = sandbox.CreatedAt,
-            AutoPause = sandbox.Spec.AutoPause,
-        };
+        var record = records.New(sandbox.Id, sandbox.Owner, sandbox.Spec, sandbox.CreatedAt, E2bStates.Running);
         record.Log(sandbox.CreatedAt, "info", created);
         return record;
     }
@@ -553,7 +551,9 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         w.WriteString("clientID", ClientId);
         w.WriteString("envdVersion", EnvdVersion);
         w.WriteString("envdAccessToken", records.TokenFor(record.SandboxId));
-        w.WriteNull("trafficAccessToken");
+        // E2B hands one out for a sandbox whose ports are private; the code interpreter SDKs send it on their context
+        // calls (never the envd token), so here it is what those calls are checked by.
+        w.WriteString("trafficAccessToken", records.TrafficTokenFor(record.SandboxId));
         w.WriteNull("domain");
         w.WriteEndObject();
     }
@@ -561,7 +561,6 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
     /// <summary>E2B's <c>ListedSandbox</c>, or with <paramref name="detail"/> its <c>SandboxDetail</c>.</summary>
     private static void WriteListed(Utf8JsonWriter w, Listed x, bool detail, string? token)
     {
-        var r = x.Spec.Resources;
         w.WriteStartObject();
         w.WriteString("templateID", x.Template);
         w.WriteString("alias", x.Template);
@@ -569,11 +568,11 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         w.WriteString("clientID", ClientId);
         w.WriteString("startedAt", x.StartedAt);
         w.WriteString("endAt", x.EndAt);
-        w.WriteNumber("cpuCount", Math.Max(1, (int)Math.Ceiling(r.Cpu)));
-        w.WriteNumber("memoryMB", r.MemoryMb);
-        w.WriteNumber("diskSizeMB", r.DiskMb);
+        w.WriteNumber("cpuCount", Math.Max(1, (int)Math.Ceiling(x.Cpu)));
+        w.WriteNumber("memoryMB", x.MemoryMb);
+        w.WriteNumber("diskSizeMB", x.DiskMb);
         w.WriteStartObject("metadata");
-        foreach (var (k, v) in x.Spec.Metadata) w.WriteString(k, v);
+        foreach (var (k, v) in x.Metadata) w.WriteString(k, v);
         w.WriteEndObject();
         w.WriteString("state", x.State);
         w.WriteString("envdVersion", EnvdVersion);
@@ -582,27 +581,51 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         if (detail)
         {
             if (token is not null) w.WriteString("envdAccessToken", token);
-            w.WriteBoolean("allowInternetAccess", x.Spec.Network.Mode != NetworkMode.None);
+            w.WriteBoolean("allowInternetAccess", x.Internet);
             w.WriteNull("domain");
             w.WriteStartObject("lifecycle");
             w.WriteBoolean("autoResume", false);
-            w.WriteString("onTimeout", x.Spec.AutoPause ? "pause" : "kill");
+            w.WriteString("onTimeout", x.AutoPause ? "pause" : "kill");
             w.WriteEndObject();
         }
         w.WriteEndObject();
     }
 
-    /// <summary>A sandbox as E2B lists it, running or paused.</summary>
-    private sealed record Listed(string Id, string Template, string Runtime, SandboxSpec Spec, DateTimeOffset StartedAt, DateTimeOffset EndAt, string State)
+    /// <summary>A sandbox as E2B lists it, running or paused, on this host or another.</summary>
+    private sealed record Listed(string Id, string Template, string Runtime, DateTimeOffset StartedAt, DateTimeOffset EndAt, string State,
+        double Cpu, int MemoryMb, int DiskMb, IReadOnlyDictionary<string, string> Metadata, bool Internet, bool AutoPause)
     {
-        public IReadOnlyDictionary<string, string> Metadata => Spec.Metadata;
+        public static Listed Of(Sandbox s) => Of(s.Id, s.Spec, s.CreatedAt, s.ExpiresAt, E2bStates.Running);
 
-        public static Listed Of(Sandbox s, E2bSandboxRecord? record) =>
-            new(s.Id, Owned(record, s.Owner)?.TemplateId ?? s.Runtime, s.Runtime, s.Spec, s.CreatedAt, s.ExpiresAt, E2bStates.Running);
+        public static Listed Of(PausedSandbox p) => Of(p.Id, p.Spec, p.CreatedAt, p.PausedAt, E2bStates.Paused);
 
-        public static Listed Of(PausedSandbox p, E2bSandboxRecord? record) =>
-            new(p.Id, Owned(record, p.Owner)?.TemplateId ?? p.Spec.Runtime, p.Spec.Runtime, p.Spec, p.CreatedAt, p.PausedAt, E2bStates.Paused);
+        private static Listed Of(string id, SandboxSpec spec, DateTimeOffset startedAt, DateTimeOffset endAt, string state) =>
+            new(id, E2bSandboxes.TemplateOf(spec), spec.Runtime, startedAt, endAt, state, spec.Resources.Cpu, spec.Resources.MemoryMb, spec.Resources.DiskMb,
+                spec.Metadata, spec.Network.Mode != NetworkMode.None, spec.AutoPause);
 
-        private static E2bSandboxRecord? Owned(E2bSandboxRecord? record, string owner) => record?.Owner == owner ? record : null;
+        /// <summary>A running sandbox of another host, from the native description it keeps in the registry; null if that is not one.</summary>
+        public static Listed? Of(RemoteSandbox remote)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(remote.Json);
+                var d = document.RootElement;
+                var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+                if (d.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+                    foreach (var p in m.EnumerateObject())
+                        if (p.Value.ValueKind == JsonValueKind.String) metadata[p.Name] = p.Value.GetString()!;
+                var template = Text(d, "e2b_template") ?? Text(d, "template") ?? remote.Runtime;
+                return new(remote.Id, template, remote.Runtime, d.GetProperty("created_at").GetDateTimeOffset(), d.GetProperty("expires_at").GetDateTimeOffset(),
+                    E2bStates.Running, d.GetProperty("cpu").GetDouble(), d.GetProperty("memory_mb").GetInt32(), d.GetProperty("disk_mb").GetInt32(),
+                    metadata, Text(d, "network") is "allowlist", AutoPause: false);
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                // Written by a host of another version, or cut short: left out rather than failing the whole list.
+                return null;
+            }
+        }
+
+        private static string? Text(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
     }
 }

@@ -22,6 +22,8 @@ internal sealed class E2bSandboxRecord
     public string? Alias { get; init; }
     /// <summary>SHA-256 of the envd access token: the token itself is never kept (see <see cref="E2bSandboxes.TokenFor"/>).</summary>
     public required byte[] AccessTokenHash { get; init; }
+    /// <summary>SHA-256 of the traffic access token (<see cref="E2bSandboxes.TrafficTokenFor"/>); empty: none matches.</summary>
+    public byte[] TrafficTokenHash { get; init; } = [];
     public ImmutableDictionary<string, string> Metadata { get; init; } = ImmutableDictionary<string, string>.Empty;
     public ImmutableDictionary<string, string> EnvVars { get; init; } = ImmutableDictionary<string, string>.Empty;
     public required DateTimeOffset StartedAt { get; init; }
@@ -56,57 +58,85 @@ internal static class E2bStates
 }
 
 /// <summary>
-/// The E2B records of this gateway, by sandbox id. The envd access token of a sandbox is an HMAC of its id under a key
-/// only this process holds: connect must hand the token out again (the SDK reads it from the answer), yet nothing
-/// that could be read back as the token is stored.
+/// The E2B records of this gateway, by sandbox id. A record is kept in memory and rebuilt from what the sandbox
+/// manager keeps on disk (a paused sandbox's spec, with its E2B template name) when the gateway restarts. A sandbox's
+/// access tokens are HMACs of its id under this host's durable key (<see cref="E2bTokenKey"/>): connect hands them out
+/// again, the same as before a restart, yet nothing that could be read back as a token is stored.
 /// </summary>
-internal sealed class E2bSandboxes
+internal sealed class E2bSandboxes(SandboxManager manager, E2bTokenKey key, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, E2bSandboxRecord> _records = new(StringComparer.Ordinal);
-    private readonly byte[] _tokenKey = RandomNumberGenerator.GetBytes(32);
 
     public void Add(E2bSandboxRecord record) => _records[record.SandboxId] = record;
 
-    public E2bSandboxRecord? Find(string id) => _records.GetValueOrDefault(id);
+    /// <summary>
+    /// The record of sandbox <paramref name="id"/>; for a paused sandbox this gateway has no record of (it was paused
+    /// before a restart), one rebuilt from its saved spec.
+    /// </summary>
+    public E2bSandboxRecord? Find(string id)
+    {
+        if (_records.TryGetValue(id, out var record)) return record;
+        if (manager.FindPaused(id) is not { } paused) return null;
+        var rebuilt = New(paused.Id, paused.Owner, paused.Spec, paused.CreatedAt, E2bStates.Paused);
+        rebuilt.Log(time.GetUtcNow(), "info", "Sandbox paused (its record restored after a gateway restart)");
+        return _records.GetOrAdd(id, rebuilt);
+    }
 
     /// <summary>The record of <paramref name="record"/>'s sandbox: the one already kept, else this one (added).</summary>
     public E2bSandboxRecord GetOrAdd(E2bSandboxRecord record) => _records.GetOrAdd(record.SandboxId, record);
 
     public bool Remove(string id) => _records.TryRemove(id, out _);
 
-    public IEnumerable<E2bSandboxRecord> ForOwner(string owner) => _records.Values.Where(r => r.Owner == owner);
+    /// <summary>A new record of a sandbox: its template as the E2B client named it (else its runtime), its tokens' hashes.</summary>
+    public E2bSandboxRecord New(string id, string owner, SandboxSpec spec, DateTimeOffset startedAt, string state) => new()
+    {
+        SandboxId = id,
+        Owner = owner,
+        TemplateId = TemplateOf(spec),
+        Alias = TemplateOf(spec),
+        AccessTokenHash = Hash(TokenFor(id)),
+        TrafficTokenHash = Hash(TrafficTokenFor(id)),
+        Metadata = spec.Metadata,
+        EnvVars = spec.Env,
+        StartedAt = startedAt,
+        AutoPause = spec.AutoPause,
+        State = state,
+    };
+
+    /// <summary>E2B's <c>templateID</c> of a sandbox: the name the client created it with, else its runtime.</summary>
+    public static string TemplateOf(SandboxSpec spec) => spec.E2bTemplate ?? spec.Template?.Name ?? spec.Runtime;
 
     /// <summary>The envd access token of a sandbox (base64url, 32 bytes): the same for every call, so connect can return it.</summary>
-    public string TokenFor(string sandboxId)
-    {
-        Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(_tokenKey, Encoding.UTF8.GetBytes(sandboxId), mac);
-        return Base64Url(mac);
-    }
+    public string TokenFor(string sandboxId) => key.EnvdToken(sandboxId);
+
+    /// <summary>The traffic access token of a sandbox, which the code interpreter SDKs send on their context calls.</summary>
+    public string TrafficTokenFor(string sandboxId) => key.TrafficToken(sandboxId);
 
     /// <summary>SHA-256 of a token, as <see cref="E2bSandboxRecord.AccessTokenHash"/> keeps it.</summary>
     public static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
-    /// <summary>Whether <paramref name="presented"/> is the record's token (constant time).</summary>
-    public static bool Matches(E2bSandboxRecord record, string? presented)
+    /// <summary>Whether <paramref name="presented"/> is the record's envd token (constant time).</summary>
+    public static bool Matches(E2bSandboxRecord record, string? presented) => Matches(record.AccessTokenHash, presented);
+
+    /// <summary>Whether <paramref name="presented"/> is the record's traffic token (constant time).</summary>
+    public static bool MatchesTraffic(E2bSandboxRecord record, string? presented) => Matches(record.TrafficTokenHash, presented);
+
+    private static bool Matches(byte[] expected, string? presented)
     {
-        if (string.IsNullOrEmpty(presented) || presented.Length > 256) return false;
+        if (string.IsNullOrEmpty(presented) || presented.Length > 256 || expected.Length != 32) return false;
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(presented), hash);
-        return CryptographicOperations.FixedTimeEquals(hash, record.AccessTokenHash);
+        return CryptographicOperations.FixedTimeEquals(hash, expected);
     }
 
     /// <summary>
     /// Forgets the records of sandboxes that have ended (expired, crashed, deleted through the native API); a paused
     /// one (by the E2B API or by its own timeout) keeps its record until it is resumed or killed.
     /// </summary>
-    public void Prune(SandboxManager manager)
+    public void Prune()
     {
         foreach (var (id, record) in _records)
             if (record.State == E2bStates.Running && manager.FindAny(id) is null && manager.FindPaused(record.Owner, id) is null)
                 _records.TryRemove(id, out _);
     }
-
-    private static string Base64Url(ReadOnlySpan<byte> bytes) =>
-        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -149,6 +149,7 @@ internal static class SandboxEndpoints
         w.WriteString("status", status);
         w.WriteString("runtime", s.Runtime);
         if (s.Spec.Template is { } template) w.WriteString("template", template.Name);
+        if (s.Spec.E2bTemplate is { } e2b) w.WriteString("e2b_template", e2b);
         w.WriteString("isolation", s.Instance.Isolation);
         if (s.Instance.Image is { } image) w.WriteString("image", image);
         w.WriteString("created_at", s.CreatedAt);

@@ -53,6 +53,7 @@ internal sealed record SnapshotSpec
     [JsonPropertyName("packages")] public List<string> Packages { get; init; } = [];
     [JsonPropertyName("isolation")] public string? Isolation { get; init; }
     [JsonPropertyName("auto_pause")] public bool AutoPause { get; init; }
+    [JsonPropertyName("e2b_template")] public string? E2bTemplate { get; init; }
 
     public static SnapshotSpec From(SandboxSpec spec) => new()
     {
@@ -67,6 +68,7 @@ internal sealed record SnapshotSpec
         Packages = [.. spec.Packages],
         Isolation = spec.Isolation,
         AutoPause = spec.AutoPause,
+        E2bTemplate = spec.E2bTemplate,
     };
 
     public SandboxSpec ToSpec() => new()
@@ -79,6 +81,7 @@ internal sealed record SnapshotSpec
         Packages = [.. Packages],
         Isolation = Isolation,
         AutoPause = AutoPause,
+        E2bTemplate = E2bTemplate,
     };
 }
 

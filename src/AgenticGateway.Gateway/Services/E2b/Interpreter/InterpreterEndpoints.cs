@@ -102,7 +102,7 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
 
     private async Task CreateContextAsync(HttpContext c)
     {
-        var (sandbox, _, refused) = E2bAccess.Sandbox(c, records, manager, E2bErrorShape.Envd, E2bAccess.InterpreterPort, tokenOptional: true);
+        var (sandbox, _, refused) = E2bAccess.Sandbox(c, records, manager, E2bErrorShape.Envd, E2bAccess.InterpreterPort, trafficToken: true);
         if (refused is not null) { await refused.ExecuteAsync(c); return; }
         if (await BodyAsync(c, 64 * 1024) is not { } body) return;
         var requested = SandboxHttp.String(body, "language");
@@ -129,7 +129,7 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
 
     private async Task ListContextsAsync(HttpContext c)
     {
-        var (sandbox, _, refused) = E2bAccess.Sandbox(c, records, manager, E2bErrorShape.Envd, E2bAccess.InterpreterPort, tokenOptional: true);
+        var (sandbox, _, refused) = E2bAccess.Sandbox(c, records, manager, E2bErrorShape.Envd, E2bAccess.InterpreterPort, trafficToken: true);
         if (refused is not null) { await refused.ExecuteAsync(c); return; }
         JsonElement done;
         try { done = await sandbox!.Agent.CallAsync(AgentOps.ContextList, null, c.RequestAborted); }
@@ -145,7 +145,7 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
 
     private async Task ContextOpAsync(HttpContext c, string contextId, string op)
     {
-        var (sandbox, record, refused) = E2bAccess.Sandbox(c, records, manager, E2bErrorShape.Envd, E2bAccess.InterpreterPort, tokenOptional: true);
+        var (sandbox, record, refused) = E2bAccess.Sandbox(c, records, manager, E2bErrorShape.Envd, E2bAccess.InterpreterPort, trafficToken: true);
         if (refused is not null) { await refused.ExecuteAsync(c); return; }
         if (!ContextName().IsMatch(contextId)) { await Fail(404, $"Context {SandboxHttp.Truncate(contextId)} not found").ExecuteAsync(c); return; }
         try { await sandbox!.Agent.CallAsync(op, w => w.WriteString("context", contextId), c.RequestAborted); }
