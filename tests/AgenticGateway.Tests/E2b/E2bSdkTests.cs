@@ -41,6 +41,12 @@ public class E2bSdkTests(E2bFixture e2b) : IClassFixture<E2bFixture>
 
         Assert.True(r.GetProperty("killed").GetBoolean());
         Assert.False(r.GetProperty("killedAgain").GetBoolean());
+        // A killed sandbox is "not running" to the SDK (E2B's 502), not an authentication failure.
+        Assert.True(r.GetProperty("runningBeforeKill").GetBoolean());
+        Assert.False(r.GetProperty("runningAfterKill").GetBoolean());
+        var read = r.GetProperty("readAfterKill").GetProperty("error");
+        Assert.Equal("TimeoutError", read.GetProperty("name").GetString());
+        Assert.Contains("not found (it may have timed out or been killed)", read.GetProperty("message").GetString());
         Assert.Equal([second], r.GetProperty("afterKill").EnumerateArray().Select(e => e.GetString()!));
         var (status, _) = await e2b.Gateway.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{first}");
         Assert.Equal(System.Net.HttpStatusCode.NotFound, status);
@@ -80,7 +86,8 @@ public class E2bSdkTests(E2bFixture e2b) : IClassFixture<E2bFixture>
         Assert.Equal("paused", r.GetProperty("state").GetString());
         Assert.Equal([id], r.GetProperty("listedPaused").EnumerateArray().Select(e => e.GetString()!));
         Assert.Empty(r.GetProperty("listedRunning").EnumerateArray());
-        Assert.Contains("409", r.GetProperty("whilePaused").GetProperty("error").GetProperty("message").GetString());
+        // Not running while paused: E2B's 502, which the SDK reports as a sandbox that is not running.
+        Assert.Contains("is paused; resume it with Sandbox.connect", r.GetProperty("whilePaused").GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(id, r.GetProperty("resumedId").GetString());
         Assert.True(r.GetProperty("sameToken").GetBoolean());
         Assert.True(r.GetProperty("read").GetString() == "kept across the pause", r.GetProperty("readError").ToString());

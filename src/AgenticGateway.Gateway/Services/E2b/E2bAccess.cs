@@ -18,9 +18,11 @@ internal static class E2bAccess
     public const int EnvdPort = 49983, InterpreterPort = 49999;
 
     /// <summary>
-    /// The live sandbox the request names, with its E2B record; or the error to answer (401 without the right token,
-    /// 404 for a sandbox that does not exist or has ended, 502 for a port we do not serve, 409 for a paused one).
-    /// A wrong token is 401 whether or not the sandbox exists, so a token guess learns nothing about ids.
+    /// The live sandbox the request names, with its E2B record; or the error to answer: 401 without the right token,
+    /// 502 for a sandbox that is not running (unknown, ended, killed or paused) and for a port we do not serve. 502 is
+    /// what E2B's own proxy answers for a sandbox it does not run, and what the SDKs read as "not running"
+    /// (<c>isRunning()</c> false, <c>SandboxNotFoundError</c>, a timeout error) rather than as a bad token. It tells a
+    /// caller without the token that an id is unknown, as E2B's does: ids are 80 random bits, handed to their owner only.
     /// </summary>
     /// <param name="port">The service the endpoint is (<see cref="EnvdPort"/>, <see cref="InterpreterPort"/>); a request
     /// naming another port is refused. Null: any port.</param>
@@ -37,20 +39,23 @@ internal static class E2bAccess
         if (port is { } expected && headers[PortHeader].ToString() is { Length: > 0 } asked && asked != expected.ToString(System.Globalization.CultureInfo.InvariantCulture))
             return (null, null, new E2bError(502, $"Port {Shown(asked)} is not served for this path; the gateway serves envd on {EnvdPort} and the code interpreter on {InterpreterPort}.", shape));
         var record = records.Find(id);
+        if (record is null) return (null, null, NotRunning(id, "not found (it may have timed out or been killed)", shape));
         var token = headers[TokenHeader].ToString();
         var traffic = trafficToken ? headers[TrafficTokenHeader].ToString() : "";
         var proven = token.Length > 0 || traffic.Length > 0;
-        if (record is null || !proven || (token.Length > 0 && !E2bSandboxes.Matches(record, token)) || (traffic.Length > 0 && !E2bSandboxes.MatchesTraffic(record, traffic)))
+        if (!proven || (token.Length > 0 && !E2bSandboxes.Matches(record, token)) || (traffic.Length > 0 && !E2bSandboxes.MatchesTraffic(record, traffic)))
             return (null, null, new E2bError(401, trafficToken
                 ? $"Invalid or missing access token for this sandbox ({TokenHeader} or {TrafficTokenHeader})."
                 : $"Invalid or missing access token for this sandbox ({TokenHeader}).", shape));
         var sandbox = record.State == E2bStates.Paused ? null : manager.Find(record.Owner, id);
         if (sandbox is null)
             return (null, record, record.State == E2bStates.Paused || manager.FindPaused(record.Owner, id) is not null
-                ? new E2bError(409, $"Sandbox {Shown(id)} is paused; resume it with Sandbox.connect.", shape)
-                : new E2bError(404, $"Sandbox {Shown(id)} not found (it may have timed out or been killed).", shape));
+                ? NotRunning(id, "is paused; resume it with Sandbox.connect", shape)
+                : NotRunning(id, "not found (it may have timed out or been killed)", shape));
         return (sandbox, record, null);
     }
+
+    private static E2bError NotRunning(string id, string why, E2bErrorShape shape) => new(502, $"Sandbox {Shown(id)} {why}.", shape);
 
     private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

@@ -41,7 +41,8 @@ internal sealed class E2bError(int status, string message, E2bErrorShape shape) 
         429 => "resource_exhausted",
         499 => "canceled",
         501 => "unimplemented",
-        503 => "unavailable",
+        // 502: the sandbox is not running (see E2bAccess); connect clients read an HTTP 502 as unavailable too.
+        502 or 503 => "unavailable",
         504 => "deadline_exceeded",
         _ => status >= 500 ? "internal" : "unknown",
     };

@@ -1,7 +1,7 @@
 // Sandbox.create (a template name, the default template), getInfo, Sandbox.list with a metadata filter, setTimeout
 // and kill, with the official e2b SDK.
 import { Sandbox } from 'e2b';
-import { main, input } from './common.mjs';
+import { main, input, outcome } from './common.mjs';
 
 const info = (i) => ({
   sandboxId: i.sandboxId, templateId: i.templateId, name: i.name ?? null, metadata: i.metadata, state: i.state,
@@ -20,12 +20,16 @@ await main(async () => {
   const paused = (await Sandbox.list({ query: { state: ['paused'], metadata: { suite: tag } } }).nextItems()).length;
   await first.setTimeout(600_000);
   const extended = info(await Sandbox.getInfo(first.sandboxId));
+  const runningBeforeKill = await first.isRunning();
   const killed = await first.kill();
+  // The SDK's own probes of a killed sandbox: not running (envd's 502), and a file read is the "not running" error.
+  const runningAfterKill = await first.isRunning();
+  const readAfterKill = await outcome(first.files.read('/home/user/x.txt'));
   const killedAgain = await Sandbox.kill(first.sandboxId);
   const afterKill = (await Sandbox.list({ query: { metadata: { suite: tag } } }).nextItems()).map((i) => i.sandboxId);
   await second.kill();
   return {
     first: first.sandboxId, second: second.sandboxId, created, listedFirst, listedSuite, running, paused, extended,
-    killed, killedAgain, afterKill,
+    killed, killedAgain, afterKill, runningBeforeKill, runningAfterKill, readAfterKill,
   };
 });
