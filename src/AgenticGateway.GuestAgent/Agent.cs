@@ -163,6 +163,9 @@ internal sealed class Agent
             try
             {
                 var req = new Request(doc.RootElement);
+                // File ops act as the request's user: what they create is the user's to change, and they reach only
+                // what the user's own processes could (SandboxUser). The egress forwarder stays the agent's.
+                using var _ = SandboxUser.BecomeForFiles(op == AgentOps.EgressStart ? RunAs.Root : SandboxUser.From(req));
                 switch (op)
                 {
                     case AgentOps.FsStat: _files.Stat(id, req); break;
@@ -312,7 +315,8 @@ internal sealed class Agent
         var tag = req.Get("tag")?.Clone();      // any JSON value, echoed by process.list
         var timeout = req.Int("timeout_ms", 0);
         var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
-        var process = new UserProcess(this, id, cmd, argv, stdin, cwd, env, pty, tag, timeout, maxOutput);
+        var user = SandboxUser.From(req);
+        var process = new UserProcess(this, id, cmd, argv, stdin, cwd, user, env, pty, tag, timeout, maxOutput);
         process.Start();
         if (!process.Exited) Processes[process.Pid] = process;
         if (!process.Finished) Cancellable[id] = process;

@@ -298,7 +298,12 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
                     pos += (int)n;
                 }
             }
-            if (Libc.FStatAt(fd, "", out var st, Libc.AT_EMPTY_PATH) == 0 && st.Size > code.Length) Libc.ftruncate(fd, code.Length);
+            if (Libc.FStatAt(fd, "", out var st, Libc.AT_EMPTY_PATH) == 0)
+            {
+                if (st.Size > code.Length) Libc.ftruncate(fd, code.Length);
+                // Written by the agent, read by the interpreter, which is the user's (root's 0600 file would be closed to it).
+                if (SandboxUser.Active && st.Uid != (uint)SandboxUser.Uid && Libc.fchown(fd, SandboxUser.Uid, SandboxUser.Gid) < 0) throw ErrnoException.Last(_cellPath);
+            }
         }
         finally
         {
