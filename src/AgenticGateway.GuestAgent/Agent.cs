@@ -407,7 +407,8 @@ internal sealed class Agent
             var tmp = Settings.Environment.TryGetValue("TMPDIR", out var t) && t.Length > 0 ? t : "/tmp";
             var dir = Path.Join(tmp, $".agw-{Environment.ProcessId}");
             if (dir.IndexOfAny(" \t\n'\"\\$`;&|<>(){}*?[]#~".ToCharArray()) >= 0) dir = $"/tmp/.agw-{Environment.ProcessId}";  // goes into a shell line unquoted
-            DirectoryFds.MakePrivateDirectory(dir);
+            // The user's, as the bash interpreters that read the cells are (SandboxUser).
+            using (SandboxUser.BecomeForFiles(RunAs.User)) DirectoryFds.MakePrivateDirectory(dir);
             _cellDirectory = dir;
         }
         return _cellDirectory;

@@ -124,22 +124,11 @@ internal static unsafe class DirectoryFds
         finally { Libc.close(input); }
     }
 
-    /// <summary>
-    /// mkdir -p, then owner-only access (the bash cells' private directory), the owner being the sandbox's user: the
-    /// bash interpreter that reads the cells runs as the user, also where the agent is root (a microVM).
-    /// </summary>
+    /// <summary>mkdir -p, then owner-only access (the bash cells' private directory).</summary>
     public static void MakePrivateDirectory(string path)
     {
         MakeDirectories(path);
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (!SandboxUser.Active) return;
-        var fd = Libc.open(path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
-        if (fd < 0) throw ErrnoException.Last(path);
-        try
-        {
-            if (Libc.fchown(fd, SandboxUser.Uid, SandboxUser.Gid) < 0) throw ErrnoException.Last(path);
-        }
-        finally { Libc.close(fd); }
     }
 
     /// <summary>mkdir -p: fine when it exists as a directory; EEXIST when something else is there.</summary>
