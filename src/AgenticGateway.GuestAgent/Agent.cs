@@ -163,6 +163,9 @@ internal sealed class Agent
             try
             {
                 var req = new Request(doc.RootElement);
+                // File ops act as the request's user: what they create is the user's to change, and they reach only
+                // what the user's own processes could (SandboxUser). The egress forwarder stays the agent's.
+                using var _ = SandboxUser.BecomeForFiles(op == AgentOps.EgressStart ? RunAs.Root : SandboxUser.From(req));
                 switch (op)
                 {
                     case AgentOps.FsStat: _files.Stat(id, req); break;
@@ -312,7 +315,8 @@ internal sealed class Agent
         var tag = req.Get("tag")?.Clone();      // any JSON value, echoed by process.list
         var timeout = req.Int("timeout_ms", 0);
         var maxOutput = req.Int("max_output_bytes", 0) ?? DefaultMaxOutput;
-        var process = new UserProcess(this, id, cmd, argv, stdin, cwd, env, pty, tag, timeout, maxOutput);
+        var user = SandboxUser.From(req);
+        var process = new UserProcess(this, id, cmd, argv, stdin, cwd, user, env, pty, tag, timeout, maxOutput);
         process.Start();
         if (!process.Exited) Processes[process.Pid] = process;
         if (!process.Finished) Cancellable[id] = process;
@@ -403,7 +407,8 @@ internal sealed class Agent
             var tmp = Settings.Environment.TryGetValue("TMPDIR", out var t) && t.Length > 0 ? t : "/tmp";
             var dir = Path.Join(tmp, $".agw-{Environment.ProcessId}");
             if (dir.IndexOfAny(" \t\n'\"\\$`;&|<>(){}*?[]#~".ToCharArray()) >= 0) dir = $"/tmp/.agw-{Environment.ProcessId}";  // goes into a shell line unquoted
-            DirectoryFds.MakePrivateDirectory(dir);
+            // The user's, as the bash interpreters that read the cells are (SandboxUser).
+            using (SandboxUser.BecomeForFiles(RunAs.User)) DirectoryFds.MakePrivateDirectory(dir);
             _cellDirectory = dir;
         }
         return _cellDirectory;

@@ -3,7 +3,9 @@ namespace AgenticGateway.GuestAgent;
 /// <summary>
 /// The agent's configuration, from its environment: AGW_FS_ROOTS (colon-separated writable roots,
 /// default /home/user:/tmp), AGW_HOME (base of relative paths and default cwd, default /home/user), AGW_PYTHON /
-/// AGW_NODE / AGW_BASH (interpreters), plus the directory holding pykernel.py and nodekernel.js.
+/// AGW_NODE / AGW_BASH (interpreters), AGW_USER (<c>UID:GID</c>: the sandbox's user, whom a root agent starts
+/// processes and does file ops as; the microVM image's init sets it, see <see cref="Native.SandboxUser"/>), plus the
+/// directory holding pykernel.py and nodekernel.js.
 /// </summary>
 internal sealed class AgentSettings
 {
@@ -13,6 +15,7 @@ internal sealed class AgentSettings
     public required string Node { get; init; }
     public required string Bash { get; init; }
     public required string GuestDirectory { get; init; }
+    public (int Uid, int Gid)? User { get; init; }
 
     /// <summary>The agent's own environment, which every child starts from.</summary>
     public required IReadOnlyDictionary<string, string> Environment { get; init; }
@@ -38,8 +41,20 @@ internal sealed class AgentSettings
             Node = Get("AGW_NODE", "/usr/bin/node"),
             Bash = Get("AGW_BASH", "/bin/bash"),
             GuestDirectory = guestDirectory ?? Get("AGW_GUEST_DIR", AppContext.BaseDirectory.TrimEnd('/')),
+            User = ParseUser(Get("AGW_USER", "")),
             Environment = env,
         };
+    }
+
+    /// <summary>AGW_USER: empty (no user to switch to) or <c>UID:GID</c>, both positive (root is no sandbox user).</summary>
+    private static (int, int)? ParseUser(string value)
+    {
+        if (value.Length == 0) return null;
+        var parts = value.Split(':');
+        if (parts.Length == 2 && int.TryParse(parts[0], System.Globalization.NumberStyles.None, null, out var uid) && uid > 0
+            && int.TryParse(parts[1], System.Globalization.NumberStyles.None, null, out var gid) && gid > 0)
+            return (uid, gid);
+        throw new ArgumentException($"AGW_USER must be UID:GID (positive numbers), not '{value}'");
     }
 
     /// <summary>The environment for a child: the agent's, with <paramref name="overrides"/> applied, as KEY=VALUE strings.</summary>

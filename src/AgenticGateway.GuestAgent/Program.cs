@@ -54,7 +54,17 @@ catch (ArgumentException e)
     return 2;
 }
 
-var settings = AgentSettings.FromEnvironment(guestDir);
+AgentSettings settings;
+try
+{
+    settings = AgentSettings.FromEnvironment(guestDir);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"agw-agent: {e.Message}");
+    return 2;
+}
+SandboxUser.Configure(settings.User, settings.Home);
 ChildExits.BecomeSubreaper();
 var events = new EventSink();
 var agent = new Agent(settings, loop, events);

@@ -3,7 +3,7 @@ namespace AgenticGateway.Sandboxes.Protocol;
 /// <summary>The protocol's version (the agent's ready event carries it) and its operations, by wire name.</summary>
 internal static class AgentOps
 {
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const string Ping = "ping";
     public const string GuestResume = "guest.resume";

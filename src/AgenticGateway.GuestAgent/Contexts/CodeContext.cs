@@ -275,6 +275,9 @@ internal sealed class CodeContext(Agent agent, string name, string language, str
     private unsafe byte[] BashCommand(Execution ex)
     {
         _cellPath ??= Path.Join(Agent.CellDirectory(), "c" + Agent.NextCellId());
+        // Written with the user's file system ids: the interpreter that reads it is the user's, and the user owns (and
+        // could swap) the directory, which a root agent must not follow anywhere the user could not write.
+        using var asUser = SandboxUser.BecomeForFiles(RunAs.User);
         // Overwritten in place and shrunk only when it was longer: O_TRUNC frees and reallocates the file's blocks,
         // which costs ~150 us on a journaling file system.
         const int flags = Libc.O_WRONLY | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;

@@ -46,8 +46,9 @@ internal sealed class Kernel(CodeContext context)
             "node" => [settings.Node, Path.Join(settings.GuestDirectory, "nodekernel.js")],
             _ => [settings.Bash, "--noprofile", "--norc"],
         };
-        var env = settings.ChildEnvironment(context.Env.Append(new("AGW_CWD", context.Cwd)));
-        var request = new SpawnRequest { Path = argv[0], Argv = argv, Environment = env };
+        // Interpreters are always the user's: E2B's code interpreter has no user to choose.
+        var env = settings.ChildEnvironment(SandboxUser.Environment(RunAs.User).Concat(context.Env).Append(new("AGW_CWD", context.Cwd)));
+        var request = new SpawnRequest { Path = argv[0], Argv = argv, Environment = env, User = RunAs.User };
         request.Dup2.Add((language == "bash" ? ctlR : devnull, 0));
         request.Dup2.Add((outW, 1));
         request.Dup2.Add((errW, 2));

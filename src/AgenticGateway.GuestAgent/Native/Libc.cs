@@ -28,6 +28,9 @@ internal static unsafe partial class Libc
     public const short POLLIN = 0x1, POLLOUT = 0x4, POLLHUP = 0x10;
 
     private const long SYS_getdents64 = 217, SYS_newfstatat = 262, SYS_pidfd_open = 434;
+    // Raw system calls, not glibc's wrappers: the kernel changes only the calling thread's credentials, where glibc's
+    // setresuid and friends signal every thread of the process to change all of them (POSIX's process-wide ids).
+    private const long SYS_getgroups = 115, SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119, SYS_setfsuid = 122, SYS_setfsgid = 123;
 
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
     public struct EpollEvent
@@ -265,6 +268,28 @@ internal static unsafe partial class Libc
     }
 
     public const int AT_EMPTY_PATH = 0x1000;
+
+    [LibraryImport(Lib)]
+    public static partial uint geteuid();
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fchown(int fd, int owner, int group);
+
+    /// <summary>This thread's real, effective and saved uids (-1 leaves one as it is): 0, or -1 and errno.</summary>
+    public static int ThreadSetResUid(int r, int e, int s) => (int)syscall(SYS_setresuid, r, e, s, 0);
+
+    public static int ThreadSetResGid(int r, int e, int s) => (int)syscall(SYS_setresgid, r, e, s, 0);
+
+    /// <summary>This thread's supplementary groups: 0, or -1 and errno.</summary>
+    public static int ThreadSetGroups(int count, uint* groups) => (int)syscall(SYS_setgroups, count, (long)groups, 0, 0);
+
+    /// <summary>This thread's supplementary groups (at most <paramref name="size"/>): their number, or -1 and errno.</summary>
+    public static int ThreadGetGroups(int size, uint* groups) => (int)syscall(SYS_getgroups, size, (long)groups, 0, 0);
+
+    /// <summary>The uid this thread's file system accesses use; returns the previous one (the call cannot report failure).</summary>
+    public static int ThreadSetFsUid(int uid) => (int)syscall(SYS_setfsuid, uid, 0, 0, 0);
+
+    public static int ThreadSetFsGid(int gid) => (int)syscall(SYS_setfsgid, gid, 0, 0, 0);
 
     public static string StrError(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 }

@@ -17,6 +17,9 @@ internal sealed class SpawnRequest
 
     /// <summary>A pty slave to open as fds 0, 1 and 2: opened without O_NOCTTY by the session leader, it becomes the controlling terminal.</summary>
     public string? Terminal { get; init; }
+
+    /// <summary>Whom the child runs as (<see cref="SandboxUser"/>): in a microVM, the user unless a request asked for root.</summary>
+    public required RunAs User { get; init; }
 }
 
 /// <summary>
@@ -24,6 +27,8 @@ internal sealed class SpawnRequest
 /// and an empty signal mask whatever the runtime set (it ignores SIGPIPE), extra descriptors and a controlling tty —
 /// none of which System.Diagnostics.Process can do. The agent reaps its children itself (pidfds). The empty mask
 /// matters: the agent blocks the signals it reads from its signalfd (<see cref="SignalQueue"/>), and a mask is inherited.
+/// posix_spawn cannot change ids: the calling thread takes the child's for the call instead
+/// (<see cref="SandboxUser.BecomeForSpawn"/>), which also keeps a wrapper program out of every start.
 /// </summary>
 internal static unsafe class Spawner
 {
@@ -65,8 +70,10 @@ internal static unsafe class Spawner
             strings.Add((nint)envp);
             for (var i = 0; i < request.Environment.Count; i++) envp[i] = Alloc(request.Environment[i], strings);
             envp[request.Environment.Count] = null;
-            int pid;
-            var err = Libc.posix_spawn(&pid, Alloc(request.Path, strings), actions, attr, argv, envp);
+            int pid, err;
+            var path = Alloc(request.Path, strings);
+            using (SandboxUser.BecomeForSpawn(request.User))
+                err = Libc.posix_spawn(&pid, path, actions, attr, argv, envp);
             if (err != 0) throw new ErrnoException(err, $"cannot start {request.Path}: {Libc.StrError(err)}");
             return pid;
         }

@@ -14,7 +14,7 @@ namespace AgenticGateway.GuestAgent.Processes;
 /// exits; signals and timeouts go to its group. Without stdin its fd 0 is /dev/null, so a program that reads it sees
 /// end-of-file instead of waiting for input nobody will send. Loop thread only.
 /// </summary>
-internal sealed class UserProcess(Agent agent, long id, string cmd, IReadOnlyList<string>? argv, bool stdin, string cwd,
+internal sealed class UserProcess(Agent agent, long id, string cmd, IReadOnlyList<string>? argv, bool stdin, string cwd, RunAs user,
     List<KeyValuePair<string, string>> env, (int Cols, int Rows)? pty, System.Text.Json.JsonElement? tag, long? timeoutMs, long maxOutput) : ICancellable
 {
     private const int ReadSize = 65536;
@@ -44,10 +44,10 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, IReadOnlyLis
         if (_isPty && !environment.Any(kv => kv.Key == "TERM") && !agent.Settings.Environment.ContainsKey("TERM"))
             environment.Add(new("TERM", "xterm-256color"));
         var bash = agent.Settings.Bash;
-        var childEnvironment = agent.Settings.ChildEnvironment(environment);
+        var childEnvironment = agent.Settings.ChildEnvironment(SandboxUser.Environment(user).Concat(environment));
         var request = argv is null
-            ? new SpawnRequest { Path = bash, Argv = [bash, "-lc", cmd], Environment = childEnvironment, WorkingDirectory = cwd }
-            : new SpawnRequest { Path = Executables.Find(argv[0], childEnvironment, cwd), Argv = argv, Environment = childEnvironment, WorkingDirectory = cwd };
+            ? new SpawnRequest { Path = bash, Argv = [bash, "-lc", cmd], Environment = childEnvironment, WorkingDirectory = cwd, User = user }
+            : new SpawnRequest { Path = Executables.Find(argv[0], childEnvironment, cwd), Argv = argv, Environment = childEnvironment, WorkingDirectory = cwd, User = user };
         var close = new List<int>();
         try
         {
@@ -57,9 +57,11 @@ internal sealed class UserProcess(Agent agent, long id, string cmd, IReadOnlyLis
                 close.Add(slave);
                 try
                 {
+                    // The child opens the terminal by its path, as the user: it must be the user's (as a login's is).
+                    if (SandboxUser.Switches(user) && Libc.fchown(slave, SandboxUser.Uid, SandboxUser.Gid) < 0) throw ErrnoException.Last(path);
                     Pid = Spawner.Start(new SpawnRequest
                     {
-                        Path = request.Path, Argv = request.Argv, Environment = request.Environment, WorkingDirectory = cwd, Terminal = path,
+                        Path = request.Path, Argv = request.Argv, Environment = request.Environment, WorkingDirectory = cwd, Terminal = path, User = user,
                     });
                 }
                 catch

@@ -6,7 +6,8 @@ internal static class GuestInit
     /// <summary>
     /// pid 1 (busybox sh). Mounts the basics, reseeds the RNG from <c>agw.seed=</c>, loads the modules, mounts the
     /// root disk named by <c>root=</c> read-only under a tmpfs overlay (no <c>root=</c>: the root filesystem is this
-    /// initramfs), mounts tmpfs on /tmp and /home/user (<c>agw.disk=</c> MiB each) and replaces itself with the agent
+    /// initramfs), mounts tmpfs on /tmp (mode 1777) and /home/user (the user's, uid and gid 1000: the agent, root,
+    /// starts the user's processes as that user: <c>AGW_USER</c>) (<c>agw.disk=</c> MiB each) and replaces itself with the agent
     /// (agw-agent) on <c>agw.transport=</c> (default <c>serial:agent</c>: the virtio-serial port of that name;
     /// Firecracker passes <c>vsock:PORT</c>). A shell is pid 1 with the agent as its child (.NET reaps every child when it is pid 1):
     /// on a virtio-serial port the shell exits when the agent does, the kernel panics and the VM ends (panic=-1, and
@@ -46,7 +47,7 @@ internal static class GuestInit
         mount -t devpts devpts $new/dev/pts
         mount -t tmpfs -o mode=1777 tmpfs $new/dev/shm
         mount -t tmpfs -o mode=1777,size=${disk}m tmpfs $new/tmp
-        mount -t tmpfs -o mode=755,size=${disk}m tmpfs $new/home/user
+        mount -t tmpfs -o mode=755,uid=1000,gid=1000,size=${disk}m tmpfs $new/home/user
         hostname sandbox
         ip link set lo up 2>/dev/null
         set -- /opt/agw/agw-agent --transport "$transport" --guest-dir /opt/agw
@@ -59,7 +60,7 @@ internal static class GuestInit
         else
           set -- /bin/sh -c '"$@"; echo "agw: agent exited ($?)" > /dev/console' agw-agent "$@"
         fi
-        env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash"
+        env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/user LANG=C.UTF-8 TERM=xterm AGW_BASH=/bin/bash AGW_USER=1000:1000"
         if [ "$new" = / ]; then cd /home/user && exec env -i $env "$@"; fi
         exec switch_root /newroot /usr/bin/env -i $env "$@"
         """;

@@ -44,4 +44,17 @@ public class E2bQemuTests(QemuGatewayFixture fixture)
     [Fact]
     public async Task RunCode_keeps_state_reports_errors_runs_javascript_and_draws_a_matplotlib_png_on_microVMs() =>
         E2bSdkChecks.Interpreter(await E2bSdk.RunJsonAsync(fixture.Gateway, "interpreter.mjs"));
+
+    [Fact]
+    public async Task Commands_and_files_are_the_users_and_root_is_root_when_asked()
+    {
+        var r = await E2bSdk.RunJsonAsync(fixture.Gateway, "users.mjs");
+        Assert.Equal("user\n1000\n1000\n1000\n/home/user user user\n/home/user\n", r.GetProperty("who").GetString());
+        // The VM is the boundary: E2B's root is root inside it.
+        Assert.Equal("0\n/root\n", r.GetProperty("asRoot").GetString());
+        Assert.Equal("/home/user 1000:1000\n/home/user/api 1000:1000\n/home/user/api/dir 1000:1000\n/home/user/api/dir/note.txt 1000:1000\n/tmp 1777\n",
+            r.GetProperty("owners").GetString());
+        Assert.Equal("from the files API\nby a command\n", r.GetProperty("modified").GetString());
+        Assert.Equal("0\n", r.GetProperty("rootFile").GetString());
+    }
 }

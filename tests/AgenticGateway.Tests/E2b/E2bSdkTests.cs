@@ -157,4 +157,18 @@ public class E2bSdkTests(E2bFixture e2b) : IClassFixture<E2bFixture>
             await e2b.Gateway.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
         }
     }
+
+    [Fact]
+    public async Task Commands_and_files_are_the_users_and_root_stays_the_user()
+    {
+        var r = await e2b.RunSdkJsonAsync("users.mjs");
+        Assert.Equal("user\n1000\n1000\n1000\n/home/user user user\n/home/user\n", r.GetProperty("who").GetString());
+        // Never root on the host: E2B's root is the sandbox's one user here (the microVMs' root is real, E2bQemuTests).
+        Assert.Equal("1000\n/home/user\n", r.GetProperty("asRoot").GetString());
+        // /tmp is the one user's own here (no other uid exists in the sandbox to share it with).
+        Assert.Equal("/home/user 1000:1000\n/home/user/api 1000:1000\n/home/user/api/dir 1000:1000\n/home/user/api/dir/note.txt 1000:1000\n/tmp 755\n",
+            r.GetProperty("owners").GetString());
+        Assert.Equal("from the files API\nby a command\n", r.GetProperty("modified").GetString());
+        Assert.Equal("1000\n", r.GetProperty("rootFile").GetString());
+    }
 }

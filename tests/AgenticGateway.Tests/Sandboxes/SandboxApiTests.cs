@@ -367,6 +367,21 @@ public abstract class SandboxApiSuite
         }
         Assert.Equal(HttpStatusCode.NotFound, status);
     }
+
+    [Fact]
+    public async Task Commands_run_as_the_user_and_as_root_only_where_root_is_the_vms()
+    {
+        var id = await G.CreateAsync("""{"runtime":"bash"}""");
+        var (_, info) = await G.SendAsync(HttpMethod.Get, $"/v1/sandboxes/{id}");
+        var microVm = info.GetProperty("isolation").GetString() is "qemu" or "firecracker";
+        Assert.Equal("1000 1000 user /home/user\n", (await G.RunAsync(id, "echo $(id -u) $(id -G) $(whoami) $HOME")).GetProperty("stdout").GetString());
+        // Root inside a VM is the VM's; a bubblewrap sandbox is never root on the host, so root there is the same user.
+        Assert.Equal(microVm ? "0\n" : "1000\n", (await G.RunAsync(id, "id -u", "\"user\":\"root\"")).GetProperty("stdout").GetString());
+        var (status, body) = await G.PostAsync($"/v1/sandboxes/{id}/commands", """{"cmd":"id -u","user":"nobody"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("user", body.GetProperty("error").GetProperty("param").GetString());
+        await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{id}");
+    }
 }
 
 /// <summary>The sandbox API suite on bubblewrap, plus what only a bubblewrap sandbox has (the host's Python packages, the native agent as bwrap's child).</summary>

@@ -43,8 +43,11 @@ internal static class CommandEndpoints
         }
         if (await SandboxHttp.EnvAsync(context, body, sandbox.Spec.Env) is not { } env) return;
         var stdin = SandboxHttp.String(body, "stdin");
+        // Whom it runs as: the sandbox's user, or root where root is the VM's (docs/sandbox-agent-protocol.md, Users).
+        var user = SandboxHttp.String(body, "user");
+        if (user is not (null or "user" or "root")) { await PipelineErrors.WriteAsync(context, ApiError.BadRequest("user must be \"user\" or \"root\".", "user")); return; }
         // A template's WORKDIR is where its sandbox's commands run unless they say otherwise.
-        var call = Start(sandbox, cmd, SandboxHttp.String(body, "cwd") ?? sandbox.Spec.Template?.Workdir, env, timeout, options.MaxOutputBytes, SandboxHttp.String(body, "tag"), pty: null);
+        var call = Start(sandbox, cmd, SandboxHttp.String(body, "cwd") ?? sandbox.Spec.Template?.Workdir, env, timeout, options.MaxOutputBytes, SandboxHttp.String(body, "tag"), pty: null, user);
 
         // The first event says whether it started (with its pid) or why not.
         var first = await FirstAsync(call, context.RequestAborted);
@@ -155,10 +158,11 @@ internal static class CommandEndpoints
         }
     }
 
-    public static AgentCall Start(Sandbox sandbox, string cmd, string? cwd, IReadOnlyDictionary<string, string> env, TimeSpan timeout, int maxOutput, string? tag, (int Cols, int Rows)? pty) =>
+    public static AgentCall Start(Sandbox sandbox, string cmd, string? cwd, IReadOnlyDictionary<string, string> env, TimeSpan timeout, int maxOutput, string? tag, (int Cols, int Rows)? pty, string? user = null) =>
         sandbox.Agent.Start(AgentOps.ProcessStart, w =>
         {
             w.WriteString("cmd", cmd);
+            if (user is not null) w.WriteString("user", user);
             if (cwd is not null) w.WriteString("cwd", cwd);
             if (tag is not null) w.WriteString("tag", tag);
             if (timeout > TimeSpan.Zero) w.WriteNumber("timeout_ms", (long)timeout.TotalMilliseconds);

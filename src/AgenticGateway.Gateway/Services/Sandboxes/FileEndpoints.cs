@@ -22,10 +22,11 @@ internal static class FileEndpoints
     /// One chunk of a file written through the agent (fs.write): base64 data at an offset of the upload named
     /// <paramref name="upload"/>, which the agent renames into place on the final chunk. Used by the MCP sandbox server too.
     /// </summary>
-    internal static Task WriteChunkAsync(Sandbox sandbox, string path, string data, long offset, bool final, string upload, CancellationToken ct) =>
+    internal static Task WriteChunkAsync(Sandbox sandbox, string path, string data, long offset, bool final, string upload, CancellationToken ct, string? user = null) =>
         sandbox.Agent.CallAsync(AgentOps.FsWrite, w =>
         {
             w.WriteString("path", path);
+            if (user is not null) w.WriteString("user", user);     // the agent's default is the sandbox's user
             w.WriteString("data_b64", data);
             w.WriteNumber("offset", offset);
             w.WriteBoolean("final", final);
@@ -85,7 +86,7 @@ internal static class FileEndpoints
     }
 
     /// <summary>Sends the stream to the agent in chunks of one upload; -1 when it is larger than <paramref name="max"/>. Used by the containers API too.</summary>
-    internal static async Task<long> WriteStreamAsync(Sandbox sandbox, string path, Stream body, long max, CancellationToken cancellationToken)
+    internal static async Task<long> WriteStreamAsync(Sandbox sandbox, string path, Stream body, long max, CancellationToken cancellationToken, string? user = null)
     {
         var upload = Guid.NewGuid().ToString("N");
         var buffer = ArrayPool<byte>.Shared.Rent(Chunk);
@@ -101,7 +102,7 @@ internal static class FileEndpoints
                 if (offset + filled > max) return -1;
                 var chunkOffset = offset;
                 var data = Convert.ToBase64String(buffer, 0, filled);
-                await WriteChunkAsync(sandbox, path, data, chunkOffset, final, upload, cancellationToken);
+                await WriteChunkAsync(sandbox, path, data, chunkOffset, final, upload, cancellationToken, user);
                 offset += filled;
                 if (final) return offset;
             }

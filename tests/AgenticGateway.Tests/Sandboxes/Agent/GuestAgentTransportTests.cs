@@ -29,7 +29,7 @@ public class GuestAgentTransportTests
     private static async Task PingAndRunPython(AgentConnection agent)
     {
         var ready = await agent.Ready.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.Equal(1, ready.GetProperty("version").GetInt32());
+        Assert.Equal(2, ready.GetProperty("version").GetInt32());
         await agent.CallAsync("ping", null, default).WaitAsync(TimeSpan.FromSeconds(5));
         var created = await agent.CallAsync("context.create", w => { w.WriteString("context", "py"); w.WriteString("language", "python"); }, default)
             .WaitAsync(TimeSpan.FromSeconds(20));

@@ -35,6 +35,9 @@ internal sealed class ConnectCall(HttpContext context, ConnectKind kind)
     public bool IsStream => Kind != ConnectKind.Unary;
     public CancellationToken Aborted => Context.RequestAborted;
 
+    /// <summary>The envd user the call acts as (<see cref="EnvdUser"/>), which the agent's ops carry as <c>user</c>.</summary>
+    public string User { get; set; } = EnvdUser.Default;
+
     /// <summary>
     /// Connect-Timeout-Ms: the deadline the client gives the whole call (at most 10 digits); null when absent. A
     /// malformed value is the client's error.

@@ -49,8 +49,9 @@ internal static partial class EnvdEndpoints
                 return;
             }
             var sandbox = Access(context);
-            var (_, userError) = EnvdUser.FromRequest(context, query: false);
+            var (user, userError) = EnvdUser.FromRequest(context, query: false);
             if (userError is not null) throw new ConnectError(ConnectError.Unauthenticated, userError);
+            call.User = user!;
             if (kind == ConnectKind.ClientStream && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
                 limit.MaxRequestBodySize = null;        // a long input stream; each message is capped instead
             await serve(method, call, sandbox);

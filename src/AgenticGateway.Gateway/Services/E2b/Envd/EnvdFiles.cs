@@ -34,14 +34,14 @@ internal sealed class EnvdFiles(SandboxManager manager)
         new E2bError(status, message, E2bErrorShape.Envd).ExecuteAsync(context);
 
     /// <summary>The user and path of a /files call, or null after the error (an unknown user is envd's 401).</summary>
-    private static async Task<string?> UserAndPathAsync(HttpContext context, bool required)
+    private static async Task<(string User, string Path)?> UserAndPathAsync(HttpContext context, bool required)
     {
-        var (_, userError) = EnvdUser.FromRequest(context, query: true);
+        var (user, userError) = EnvdUser.FromRequest(context, query: true);
         if (userError is not null) { await ErrorAsync(context, 401, userError); return null; }
         var path = context.Request.Query["path"].ToString();
         if (path.Length > 4096 || path.Contains('\0')) { await ErrorAsync(context, 400, "path is not a valid path"); return null; }
         if (path.Length == 0 && required) { await ErrorAsync(context, 400, "path (query parameter) is required"); return null; }
-        return path;
+        return (user!, path);
     }
 
     /// <summary>An agent refusal in envd's terms: a missing file 404, a directory 400, a path it may not write 403.</summary>
@@ -59,7 +59,7 @@ internal sealed class EnvdFiles(SandboxManager manager)
     {
         var sandbox = Access(context, out var refused);
         if (refused is not null) { await refused.ExecuteAsync(context); return; }
-        if (await UserAndPathAsync(context, required: true) is not { } path) return;
+        if (await UserAndPathAsync(context, required: true) is not var (user, path)) return;
         long offset = 0;
         try
         {
@@ -72,6 +72,7 @@ internal sealed class EnvdFiles(SandboxManager manager)
                     w.WriteNumber("offset", at);
                     w.WriteNumber("length", Chunk);
                     w.WriteBoolean("anywhere", true);
+                    w.WriteString("user", user);
                 }, context.RequestAborted);
                 var data = done.GetProperty("data_b64").GetBytesFromBase64();
                 if (offset == 0)
@@ -98,7 +99,7 @@ internal sealed class EnvdFiles(SandboxManager manager)
     {
         var sandbox = Access(context, out var refused);
         if (refused is not null) { await refused.ExecuteAsync(context); return; }
-        if (await UserAndPathAsync(context, required: false) is not { } path) return;
+        if (await UserAndPathAsync(context, required: false) is not var (user, path)) return;
         var max = manager.Options.MaxFileBytes;
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = max * 16 + Chunk;
         var written = new List<string>();
@@ -118,7 +119,7 @@ internal sealed class EnvdFiles(SandboxManager manager)
                     // envd: the path parameter names the file when given, else each part's file name is its path.
                     current = path.Length > 0 ? path : fileName ?? "";
                     if (current.Length == 0) { await ErrorAsync(context, 400, "a file part needs a file name (its path) when no path parameter is given"); return; }
-                    if (await WriteAsync(sandbox!, current, section.Body, max, context) is null) return;
+                    if (await WriteAsync(sandbox!, current, user, section.Body, max, context) is null) return;
                     written.Add(current);
                 }
             }
@@ -132,7 +133,7 @@ internal sealed class EnvdFiles(SandboxManager manager)
                     var other => null,
                 };
                 if (body is null) { await ErrorAsync(context, 400, "Content-Encoding must be gzip or identity"); return; }
-                if (await WriteAsync(sandbox!, path, body, max, context) is null) return;
+                if (await WriteAsync(sandbox!, path, user, body, max, context) is null) return;
                 written.Add(path);
             }
         }
@@ -147,7 +148,7 @@ internal sealed class EnvdFiles(SandboxManager manager)
         try
         {
             foreach (var p in written)
-                entries.Add((await sandbox!.Agent.CallAsync(AgentOps.FsStat, w => w.WriteString("path", p), context.RequestAborted)).GetProperty("entry"));
+                entries.Add((await sandbox!.Agent.CallAsync(AgentOps.FsStat, w => { w.WriteString("path", p); w.WriteString("user", user); }, context.RequestAborted)).GetProperty("entry"));
         }
         catch (AgentException ex) { await AgentErrorAsync(context, current, ex); return; }
         await SandboxHttp.JsonAsync(context.Response, 200, w =>
@@ -166,9 +167,9 @@ internal sealed class EnvdFiles(SandboxManager manager)
     }
 
     /// <summary>One file's body into the sandbox; its size, or null after answering 413.</summary>
-    private static async Task<long?> WriteAsync(Sandbox sandbox, string path, Stream body, long max, HttpContext context)
+    private static async Task<long?> WriteAsync(Sandbox sandbox, string path, string user, Stream body, long max, HttpContext context)
     {
-        var size = await FileEndpoints.WriteStreamAsync(sandbox, path, body, max, context.RequestAborted);
+        var size = await FileEndpoints.WriteStreamAsync(sandbox, path, body, max, context.RequestAborted, user);
         if (size >= 0) return size;
         await ErrorAsync(context, 413, $"the file is larger than the limit of {max} bytes (sandboxes.max_file_bytes)");
         return null;

@@ -4,9 +4,12 @@ namespace AgenticGateway.Services.E2b.Envd;
 
 /// <summary>
 /// The user an envd call acts as. The SDK names it in <c>Authorization: Basic base64("name:")</c> (RPC) or the
-/// <c>username</c> query parameter (/files). E2B's templates have <c>user</c> and <c>root</c>; both are accepted and
-/// both are the sandbox's one unprivileged user (never root on the host); any other name is refused, as envd refuses
-/// a user its sandbox does not have.
+/// <c>username</c> query parameter (/files). E2B's templates have <c>user</c> and <c>root</c>; both are accepted, and
+/// the agent ops of the call carry the name (<c>"user"</c>, docs/sandbox-agent-protocol.md), where the sandbox's agent
+/// decides what it means: in a microVM the agent is root inside the VM, the VM being the isolation boundary (as in
+/// E2B's own sandboxes, which give root and sudo), so <c>root</c> is root there and <c>user</c> is uid 1000; in a
+/// bubblewrap sandbox the agent is the sandbox's one unprivileged user and both names are that user, since a sandbox
+/// is never root on the host. Any other name is refused, as envd refuses a user its sandbox does not have.
 /// </summary>
 internal static class EnvdUser
 {

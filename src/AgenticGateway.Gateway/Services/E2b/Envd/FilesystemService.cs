@@ -60,9 +60,9 @@ internal sealed class FilesystemService
         return path;
     }
 
-    private static async Task<JsonElement> StatEntryAsync(Sandbox sandbox, string path, CancellationToken ct)
+    private static async Task<JsonElement> StatEntryAsync(ConnectCall call, Sandbox sandbox, string path)
     {
-        var done = await Agent(sandbox, AgentOps.FsStat, w => { w.WriteString("path", path); w.WriteBoolean("anywhere", true); }, ct);
+        var done = await Agent(sandbox, AgentOps.FsStat, w => { w.WriteString("path", path); w.WriteBoolean("anywhere", true); w.WriteString("user", call.User); }, call.Aborted);
         return done.GetProperty("entry");
     }
 
@@ -77,14 +77,14 @@ internal sealed class FilesystemService
     private static async Task StatAsync(ConnectCall call, Sandbox sandbox)
     {
         var path = RequirePath(await call.ReadMessageAsync());
-        await SendEntryAsync(call, await StatEntryAsync(sandbox, path, call.Aborted));
+        await SendEntryAsync(call, await StatEntryAsync(call, sandbox, path));
     }
 
     private static async Task MakeDirAsync(ConnectCall call, Sandbox sandbox)
     {
         var path = RequirePath(await call.ReadMessageAsync());
-        await Agent(sandbox, AgentOps.FsMkdir, w => { w.WriteString("path", path); w.WriteBoolean("exclusive", true); }, call.Aborted);
-        await SendEntryAsync(call, await StatEntryAsync(sandbox, path, call.Aborted));
+        await Agent(sandbox, AgentOps.FsMkdir, w => { w.WriteString("path", path); w.WriteBoolean("exclusive", true); w.WriteString("user", call.User); }, call.Aborted);
+        await SendEntryAsync(call, await StatEntryAsync(call, sandbox, path));
     }
 
     private static async Task MoveAsync(ConnectCall call, Sandbox sandbox)
@@ -92,8 +92,8 @@ internal sealed class FilesystemService
         var request = await call.ReadMessageAsync();
         var source = RequirePath(request, "source");
         var destination = RequirePath(request, "destination");
-        await Agent(sandbox, AgentOps.FsMove, w => { w.WriteString("from", source); w.WriteString("to", destination); }, call.Aborted);
-        await SendEntryAsync(call, await StatEntryAsync(sandbox, destination, call.Aborted));
+        await Agent(sandbox, AgentOps.FsMove, w => { w.WriteString("from", source); w.WriteString("to", destination); w.WriteString("user", call.User); }, call.Aborted);
+        await SendEntryAsync(call, await StatEntryAsync(call, sandbox, destination));
     }
 
     private static async Task ListDirAsync(ConnectCall call, Sandbox sandbox)
@@ -103,7 +103,7 @@ internal sealed class FilesystemService
         var depth = ProtoJson.Integer(request, "depth", 0, uint.MaxValue) ?? 0;
         // envd: 0 is 1 (the directory's own entries); the agent walks at most 64 levels.
         depth = Math.Clamp(depth, 1, 64);
-        var done = await Agent(sandbox, AgentOps.FsList, w => { w.WriteString("path", path); w.WriteNumber("depth", depth); w.WriteBoolean("anywhere", true); }, call.Aborted);
+        var done = await Agent(sandbox, AgentOps.FsList, w => { w.WriteString("path", path); w.WriteNumber("depth", depth); w.WriteBoolean("anywhere", true); w.WriteString("user", call.User); }, call.Aborted);
         await call.SendAsync(w =>
         {
             w.WriteStartObject();
@@ -122,7 +122,7 @@ internal sealed class FilesystemService
     private static async Task RemoveAsync(ConnectCall call, Sandbox sandbox)
     {
         var path = RequirePath(await call.ReadMessageAsync());
-        await Agent(sandbox, AgentOps.FsRemove, w => w.WriteString("path", path), call.Aborted);
+        await Agent(sandbox, AgentOps.FsRemove, w => { w.WriteString("path", path); w.WriteString("user", call.User); }, call.Aborted);
         await call.SendAsync(w => { w.WriteStartObject(); w.WriteEndObject(); });
     }
 

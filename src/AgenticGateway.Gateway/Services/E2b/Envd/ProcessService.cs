@@ -86,6 +86,7 @@ internal sealed class ProcessService
             w.WriteStartArray("argv");
             foreach (var a in argv) w.WriteStringValue(a);
             w.WriteEndArray();
+            w.WriteString("user", call.User);
             if (cwd is not null) w.WriteString("cwd", cwd);
             if (tag is not null) w.WriteString("tag", tag);
             if (!stdin && pty is null) w.WriteBoolean("stdin", false);

@@ -16,7 +16,7 @@ public class AgentOpsTests
     public async Task Ready_names_the_protocol_version_and_ping_is_answered()
     {
         await using var a = await AgentUnderTest.StartAsync();
-        Assert.Equal(1, a.Ready.Int("version"));
+        Assert.Equal(2, a.Ready.Int("version"));
         // The agent is bwrap's child, not pid 1 of the sandbox: .NET as pid 1 would reap the children it waits for.
         Assert.True(a.Ready.Int("pid") > 1, a.Ready.ToString());
         await a.CallAsync("ping");
