@@ -21,6 +21,7 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
     // offline install as pip --no-index would make it.
     private const string Dockerfile = """
         FROM python
+        ENV MODE=vm
         WORKDIR app
         COPY agwimg-1.0.0-py3-none-any.whl /home/user/wheels/
         RUN python3 -c "import site, zipfile; zipfile.ZipFile('/home/user/wheels/agwimg-1.0.0-py3-none-any.whl').extractall(site.getusersitepackages())"
@@ -37,7 +38,7 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
             SandboxLifecycleTests.BuildWheel(wheel, "agwimg", "1.0.0", "def answer():\n    return 42\n");
             using var form = new MultipartFormDataContent
             {
-                { new StringContent("""{"name":"img-demo","env":{"MODE":"vm"}}"""), "spec" },
+                { new StringContent("""{"name":"img-demo"}"""), "spec" },
                 { new StringContent(Dockerfile), "dockerfile" },
                 { new ByteArrayContent(await File.ReadAllBytesAsync(wheel)), "file", "agwimg-1.0.0-py3-none-any.whl" },
             };
