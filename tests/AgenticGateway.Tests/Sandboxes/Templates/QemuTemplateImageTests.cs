@@ -29,7 +29,22 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
         """;
 
     [Fact]
-    public async Task A_template_sandbox_boots_from_a_cached_image_with_its_home_and_a_damaged_image_is_made_again()
+    public Task A_template_sandbox_boots_from_a_cached_image_with_its_home_and_a_damaged_image_is_made_again() =>
+        ScenarioAsync(G, "initrd.img");
+
+    [Fact]
+    public async Task With_the_root_filesystem_as_the_initramfs_the_layer_is_appended_to_it()
+    {
+        // The whole root filesystem unpacks into guest memory: every sandbox (the build's too) gets room for it.
+        await using var gateway = await SandboxGateway.StartAsync("driver: qemu, pools: {}, defaults: {memory_mb: 1024}, qemu: {root: initramfs, snapshots: false}");
+        await ScenarioAsync(gateway, "rootfs.cpio.gz");
+    }
+
+    /// <summary>
+    /// Builds the template in a VM, starts sandboxes from it (the first makes the boot image from <paramref name="baseFile"/>,
+    /// the second reuses it, a third after damaging it makes it again) and deletes it.
+    /// </summary>
+    private static async Task ScenarioAsync(SandboxGateway g, string baseFile)
     {
         var staging = Directory.CreateTempSubdirectory("agw-tplimg-").FullName;
         try
@@ -44,36 +59,37 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
             };
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/templates") { Content = form };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", SandboxGateway.Master);
-            using var response = await G.Server.Client.SendAsync(request);
+            using var response = await g.Server.Client.SendAsync(request);
             var build = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
             Assert.True(response.StatusCode == HttpStatusCode.Accepted, build.ToString());
             var templateId = build.GetProperty("template_id").GetString()!;
-            var done = await TemplateBuildTests.WaitAsync(G, templateId, build.GetProperty("build_id").GetString()!, minutes: 6);
+            var done = await TemplateBuildTests.WaitAsync(g, templateId, build.GetProperty("build_id").GetString()!, minutes: 6);
             Assert.True(done.GetProperty("status").GetString() == "ready", done.ToString());
             var digest = done.GetProperty("digest").GetString()!;
 
-            var manager = G.Server.Services.GetRequiredService<SandboxManager>();
-            var store = G.Server.Services.GetRequiredService<TemplateStore>();
+            var manager = g.Server.Services.GetRequiredService<SandboxManager>();
+            var store = g.Server.Services.GetRequiredService<TemplateStore>();
             var images = Path.GetFullPath(Path.Combine(store.Staging, "..", "images", digest));
 
             // The first sandbox makes the boot image, and its home is there without the layer being copied in.
-            var first = await G.CreateAsync("""{"template":"img-demo"}""");
+            var first = await g.CreateAsync("""{"template":"img-demo"}""");
             Assert.True(manager.FindAny(first)!.Instance.TemplateInImage);
-            await AssertHomeAsync(first);
+            await AssertHomeAsync(g, first);
             var image = Assert.Single(Directory.GetDirectories(images));
+            Assert.EndsWith("-" + baseFile, image);
             var file = Path.Combine(image, "initrd");
             var manifest = Manifest(image);
             Assert.Equal(Sha256(file), manifest["sha256"]);
             var written = File.GetLastWriteTimeUtc(file);
 
             // The second reuses it: the same file, not written again.
-            var second = await G.CreateAsync("""{"template":"img-demo"}""");
+            var second = await g.CreateAsync("""{"template":"img-demo"}""");
             Assert.True(manager.FindAny(second)!.Instance.TemplateInImage);
-            await AssertHomeAsync(second);
+            await AssertHomeAsync(g, second);
             Assert.Equal(written, File.GetLastWriteTimeUtc(file));
             Assert.Equal(manifest["built_at"], Manifest(image)["built_at"]);
-            await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{first}");
-            await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{second}");
+            await g.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{first}");
+            await g.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{second}");
 
             // A damaged image (same size, other bytes) is never booted: it is made again from the layer.
             await using (var damage = new FileStream(file, FileMode.Open, FileAccess.Write))
@@ -82,29 +98,29 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
                 damage.Write(new byte[512]);
             }
             Assert.NotEqual(manifest["sha256"], Sha256(file));
-            var third = await G.CreateAsync("""{"template":"img-demo"}""");
-            await AssertHomeAsync(third);
+            var third = await g.CreateAsync("""{"template":"img-demo"}""");
+            await AssertHomeAsync(g, third);
             var remade = Manifest(image);
             Assert.NotEqual(manifest["built_at"], remade["built_at"]);
             Assert.Equal(manifest["sha256"], remade["sha256"]);      // the same inputs give the same bytes
             Assert.Equal(remade["sha256"], Sha256(file));
-            await G.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{third}");
+            await g.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{third}");
 
             // Deleting the template removes its boot images with its layer.
-            var (deleted, _) = await G.SendAsync(HttpMethod.Delete, $"/v1/templates/{templateId}");
+            var (deleted, _) = await g.SendAsync(HttpMethod.Delete, $"/v1/templates/{templateId}");
             Assert.Equal(HttpStatusCode.OK, deleted);
             Assert.False(Directory.Exists(images));
         }
         finally { Directory.Delete(staging, true); }
     }
 
-    private async Task AssertHomeAsync(string id)
+    private static async Task AssertHomeAsync(SandboxGateway g, string id)
     {
         // The package the layer installed imports in the runtime's context, which runs in the workdir with the env.
-        var r = await G.ExecAsync(id, "import os, agwimg\nprint(os.getcwd(), os.environ['MODE'], open('out.txt').read().strip(), agwimg.answer())");
+        var r = await g.ExecAsync(id, "import os, agwimg\nprint(os.getcwd(), os.environ['MODE'], open('out.txt').read().strip(), agwimg.answer())");
         Assert.Equal("/home/user/app vm built in the vm 42\n", r.GetProperty("stdout").GetString());
         // Owners and modes as the build left them, every file the sandbox user's; the symlink a symlink.
-        var stat = await G.RunAsync(id, "stat -c '%u:%g %a %F %n' /home/user /home/user/app out.txt link.txt data/deep/f; readlink link.txt");
+        var stat = await g.RunAsync(id, "stat -c '%u:%g %a %F %n' /home/user /home/user/app out.txt link.txt data/deep/f; readlink link.txt");
         Assert.Equal("""
             1000:1000 755 directory /home/user
             1000:1000 755 directory /home/user/app
