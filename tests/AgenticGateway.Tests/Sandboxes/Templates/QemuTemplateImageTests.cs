@@ -30,7 +30,7 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
 
     [Fact]
     public Task A_template_sandbox_boots_from_a_cached_image_with_its_home_and_a_damaged_image_is_made_again() =>
-        ScenarioAsync(G, "initrd.img");
+        ScenarioAsync(G, "initrd.img", pauseAndResume: true);
 
     [Fact]
     public async Task With_the_root_filesystem_as_the_initramfs_the_layer_is_appended_to_it()
@@ -42,9 +42,10 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
 
     /// <summary>
     /// Builds the template in a VM, starts sandboxes from it (the first makes the boot image from <paramref name="baseFile"/>,
-    /// the second reuses it, a third after damaging it makes it again) and deletes it.
+    /// the second reuses it, a third after damaging it makes it again) and deletes it. The second is paused and
+    /// resumed first when <paramref name="pauseAndResume"/>: its home, in the VM's memory, comes back with it.
     /// </summary>
-    private static async Task ScenarioAsync(SandboxGateway g, string baseFile)
+    private static async Task ScenarioAsync(SandboxGateway g, string baseFile, bool pauseAndResume = false)
     {
         var staging = Directory.CreateTempSubdirectory("agw-tplimg-").FullName;
         try
@@ -88,6 +89,14 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
             await AssertHomeAsync(g, second);
             Assert.Equal(written, File.GetLastWriteTimeUtc(file));
             Assert.Equal(manifest["built_at"], Manifest(image)["built_at"]);
+            if (pauseAndResume)
+            {
+                var (paused, body) = await g.SendAsync(HttpMethod.Post, $"/v1/sandboxes/{second}/pause");
+                Assert.True(paused == HttpStatusCode.OK, body.ToString());
+                var (resumed, again) = await g.SendAsync(HttpMethod.Post, $"/v1/sandboxes/{second}/resume", "{}");
+                Assert.True(resumed == HttpStatusCode.OK, again.ToString());
+                await AssertHomeAsync(g, second);
+            }
             await g.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{first}");
             await g.SendAsync(HttpMethod.Delete, $"/v1/sandboxes/{second}");
 
@@ -120,7 +129,7 @@ public class QemuTemplateImageTests(QemuGatewayFixture fixture)
         var r = await g.ExecAsync(id, "import os, agwimg\nprint(os.getcwd(), os.environ['MODE'], open('out.txt').read().strip(), agwimg.answer())");
         Assert.Equal("/home/user/app vm built in the vm 42\n", r.GetProperty("stdout").GetString());
         // Owners and modes as the build left them, every file the sandbox user's; the symlink a symlink.
-        var stat = await g.RunAsync(id, "stat -c '%u:%g %a %F %n' /home/user /home/user/app out.txt link.txt data/deep/f; readlink link.txt");
+        var stat = await g.RunAsync(id, "cd /home/user/app && stat -c '%u:%g %a %F %n' /home/user /home/user/app out.txt link.txt data/deep/f; readlink link.txt");
         Assert.Equal("""
             1000:1000 755 directory /home/user
             1000:1000 755 directory /home/user/app
