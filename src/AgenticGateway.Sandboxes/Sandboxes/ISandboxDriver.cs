@@ -41,6 +41,12 @@ internal sealed record SandboxLaunch(string Id, SandboxResources Resources, int 
     /// </summary>
     public string? PreStartContext { get; init; }
 
+    /// <summary>
+    /// The template the sandbox starts from, if any: a driver that can boot it from an image with the template's home
+    /// in it does (and says so in <see cref="ISandboxInstance.TemplateInImage"/>); otherwise the layer is copied in.
+    /// </summary>
+    public Templates.SandboxTemplate? Template { get; init; }
+
     /// <summary>Where the start's phases are marked, for the debug log.</summary>
     public StartTimeline Timeline { get; init; } = new();
 }
@@ -61,6 +67,9 @@ internal interface ISandboxInstance : IAsyncDisposable
 
     /// <summary>Why it ended, when the driver can tell (e.g. "oom").</summary>
     string? EndReason { get; }
+
+    /// <summary>It booted from its template's boot image: the template's home is in place, nothing to copy in.</summary>
+    bool TemplateInImage { get; }
 }
 
 internal enum NetworkMode { None, Allowlist }

@@ -29,6 +29,8 @@ internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentC
 
     public string? EndReason => null;
 
+    public bool TemplateInImage { get; init; }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;

@@ -180,6 +180,7 @@ internal sealed partial class SandboxManager : BackgroundService
         {
             PackageCache = spec.Packages.Length > 0 ? _options.PackageCache : null,
             PreStartContext = spec.Runtime,
+            Template = spec.Template,
         };
         var name = _options.DriverFor(spec.Runtime, spec.Isolation);
         var driver = _drivers[name];
@@ -198,7 +199,7 @@ internal sealed partial class SandboxManager : BackgroundService
             launch.Timeline.Mark("interpreter");
             if (spec.Template is { } template)
             {
-                await Templates.TemplateAgent.ApplyAsync(instance.Agent, template, spec.Runtime, spec.Env, cancellationToken);
+                await Templates.TemplateAgent.ApplyAsync(instance.Agent, template, spec.Runtime, spec.Env, instance.TemplateInImage, cancellationToken);
                 launch.Timeline.Mark("template");
             }
             if (spec.Packages.Length > 0)

@@ -7,7 +7,8 @@ internal static class GuestInit
     /// pid 1 (busybox sh). Mounts the basics, reseeds the RNG from <c>agw.seed=</c>, loads the modules, mounts the
     /// root disk named by <c>root=</c> read-only under a tmpfs overlay (no <c>root=</c>: the root filesystem is this
     /// initramfs), mounts tmpfs on /tmp (mode 1777) and /home/user (the user's, uid and gid 1000: the agent, root,
-    /// starts the user's processes as that user: <c>AGW_USER</c>) (<c>agw.disk=</c> MiB each) and replaces itself with the agent
+    /// starts the user's processes as that user: <c>AGW_USER</c>) (<c>agw.disk=</c> MiB each), moves a template's home
+    /// (<c>/agw/home</c>, appended to the initramfs by the gateway) into the latter and replaces itself with the agent
     /// (agw-agent) on <c>agw.transport=</c> (default <c>serial:agent</c>: the virtio-serial port of that name;
     /// Firecracker passes <c>vsock:PORT</c>). A shell is pid 1 with the agent as its child (.NET reaps every child when it is pid 1):
     /// on a virtio-serial port the shell exits when the agent does, the kernel panics and the VM ends (panic=-1, and
@@ -48,6 +49,11 @@ internal static class GuestInit
         mount -t tmpfs -o mode=1777 tmpfs $new/dev/shm
         mount -t tmpfs -o mode=1777,size=${disk}m tmpfs $new/tmp
         mount -t tmpfs -o mode=755,uid=1000,gid=1000,size=${disk}m tmpfs $new/home/user
+        # A template's home, appended to the initramfs by the gateway (LayerCpio): moved into the home, owners and modes kept.
+        if [ -d /agw/home ]; then
+          cp -a /agw/home/. $new/home/user/ || { echo "agw: the template's home does not fit in ${disk} MiB" >&2; exit 1; }
+          rm -rf /agw/home
+        fi
         hostname sandbox
         ip link set lo up 2>/dev/null
         set -- /opt/agw/agw-agent --transport "$transport" --guest-dir /opt/agw

@@ -229,6 +229,9 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
 
     public string? EndReason => _endReason ?? (cgroup?.OomKilled() == true ? "oom" : null);
 
+    /// <summary>Bubblewrap has no boot image: a template's layer is unpacked into the home through the agent.</summary>
+    public bool TemplateInImage => false;
+
     public string Isolation => "bubblewrap";
 
     public string? Image => null;

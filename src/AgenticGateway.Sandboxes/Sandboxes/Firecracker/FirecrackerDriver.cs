@@ -25,6 +25,7 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
     private readonly int _cgroupVersion;
     private readonly ILogger _logger;
     private readonly string? _imageVersion;
+    private readonly Templates.TemplateImages _templateImages;
     private readonly ConcurrentDictionary<(int Vcpus, int MemoryMib), Lazy<Task<Template?>>> _templates = new();
 
     public FirecrackerDriver(FirecrackerOptions options, string dataDirectory, ILogger<FirecrackerDriver> logger, string kvmDevice = "/dev/kvm")
@@ -36,6 +37,7 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
         _cgroupVersion = options.CgroupVersion ?? (File.Exists("/sys/fs/cgroup/cgroup.controllers") ? 2 : 1);
         Unavailable = Check(options, kvmDevice) ?? UnixFiles.PrivateDirectory(_state);
         _imageVersion = options.Kernel is null ? null : ImageLayout.VersionOf(Path.GetDirectoryName(options.Kernel)!);
+        _templateImages = new Templates.TemplateImages(dataDirectory, logger);
     }
 
     public string Name => "firecracker";
@@ -71,13 +73,16 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
         if (launch.Network.Mode != NetworkMode.None)
             throw new SandboxStartException("network 'allowlist' is not available with the firecracker driver yet; use network 'none'");
         var size = Size(launch.Resources);
-        var template = _options.Snapshots ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
+        // A template's home goes into the boot image when there is an initrd to append it to (as on QEMU); a VM that
+        // boots its root disk directly gets the layer through the agent. Either boots cold: a clone has the base's memory.
+        var bootFile = launch.Template is { } custom && _options.Initrd is { } initrd ? await TemplateBootFileAsync(custom, initrd, cancellationToken) : null;
+        var template = _options.Snapshots && bootFile is null ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
         var watch = Stopwatch.StartNew();
         FirecrackerVm? vm = null;
         AgentConnection? agent = null;
         try
         {
-            vm = await LaunchAsync(launch.Id, launch.Resources, size.MemoryMib, launch.BootTimeout, cancellationToken);
+            vm = await LaunchAsync(launch.Id, launch.Resources, size.MemoryMib, launch.BootTimeout, cancellationToken, bootFile);
             using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             boot.CancelAfter(launch.BootTimeout);
             if (template is not null) await RestoreAsync(vm, template, boot.Token);
@@ -86,7 +91,7 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
             await agent.Ready.WaitAsync(boot.Token);
             if (template is not null) await MicroVmGuest.ResumeAsync(agent, boot.Token);
             MicroVmLog.Started(_logger, "Firecracker", launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
-            return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion);
+            return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion) { TemplateInImage = bootFile is not null };
         }
         catch (Exception ex)
         {
@@ -101,6 +106,15 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
             if (ex is FirecrackerApiException or VsockConnectException or AgentException or IOException)
                 throw new SandboxStartException($"the microVM could not be started: {ex.Message}");
             throw;
+        }
+    }
+
+    private async Task<string> TemplateBootFileAsync(Templates.SandboxTemplate template, string initrd, CancellationToken cancellationToken)
+    {
+        try { return await _templateImages.BootFileAsync(template, initrd, _imageVersion ?? "unversioned", cancellationToken); }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxStartException($"the boot image of template '{template.Name}' could not be made: {ex.Message}");
         }
     }
 
@@ -120,7 +134,8 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
     };
 
     /// <summary>A Firecracker process for <paramref name="id"/>, API up, nothing configured yet.</summary>
-    private async Task<FirecrackerVm> LaunchAsync(string id, SandboxResources resources, int memoryMib, TimeSpan timeout, CancellationToken ct)
+    /// <param name="initrd">The initrd to boot instead of the configured one (a template's boot image).</param>
+    private async Task<FirecrackerVm> LaunchAsync(string id, SandboxResources resources, int memoryMib, TimeSpan timeout, CancellationToken ct, string? initrd = null)
     {
         var registry = Path.Join(_state, "vms", id);
         Directory.CreateDirectory(registry);
@@ -134,7 +149,7 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
             Directory.CreateDirectory(layout.ChrootRoot!);
             FirecrackerVm.LinkInto(_options.Kernel!, layout.ToHost(layout.Kernel));
             FirecrackerVm.LinkInto(_options.Rootfs!, layout.ToHost(layout.Rootfs));
-            if (layout.Initrd is not null) FirecrackerVm.LinkInto(_options.Initrd!, layout.ToHost(layout.Initrd));
+            if (layout.Initrd is not null) FirecrackerVm.LinkInto(initrd ?? _options.Initrd!, layout.ToHost(layout.Initrd));
             var memoryBytes = (long)(memoryMib + VmmOverheadMb) << 20;
             command = [_options.Jailer, .. JailerCommand.Build(_options, id, _cgroupParent, _cgroupVersion, memoryBytes, resources.Cpu)];
             cleanup = () => RemoveCgroups(id);
@@ -142,6 +157,7 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
         else
         {
             layout = VmLayout.Direct(registry, _options);
+            if (initrd is not null) layout = layout with { Initrd = initrd };
             command = [_options.Binary, "--id", id, .. JailerCommand.FirecrackerArgs(_options, layout.ApiSocket)];
         }
         return await FirecrackerVm.LaunchAsync(_options, layout, command, registry, line => MicroVmLog.Vmm(_logger, "Firecracker", id, line), cleanup, timeout, ct);

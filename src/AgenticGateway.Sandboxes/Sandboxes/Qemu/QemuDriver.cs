@@ -29,6 +29,7 @@ internal sealed partial class QemuDriver : ISandboxDriver
     private readonly string _image;
     private readonly string? _imageVersion;
     private readonly ILogger _logger;
+    private readonly Templates.TemplateImages _templateImages;
     private readonly ConcurrentDictionary<(int Vcpus, int MemoryMb, int DiskMb), Lazy<Task<QemuTemplate?>>> _templates = new();
     /// <summary>Migration without the RAM: it stays in the template's memory file, which clones map copy-on-write.</summary>
     private const string IgnoreShared = """{"capabilities":[{"capability":"x-ignore-shared","state":true}]}""";
@@ -41,6 +42,7 @@ internal sealed partial class QemuDriver : ISandboxDriver
         _kvm = Isolation.Kvm.Usable(kvmDevice);
         _image = ImageLayout.Resolve(options.ImageDirectory);
         _imageVersion = ImageLayout.VersionOf(_image);
+        _templateImages = new Templates.TemplateImages(dataDirectory, logger);
         Unavailable = Check() ?? UnixFiles.PrivateDirectory(_state);
     }
 
@@ -68,7 +70,9 @@ internal sealed partial class QemuDriver : ISandboxDriver
         // Under TCG a cold boot takes seconds (~5-8 s), more than the pools' default boot timeout allows.
         if (!_kvm && launch.BootTimeout < MinimumTcgBootTimeout) launch = launch with { BootTimeout = MinimumTcgBootTimeout };
         var size = Size(launch.Resources);
-        var template = _options.Snapshots ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
+        var bootFile = launch.Template is { } custom ? await TemplateBootFileAsync(custom, cancellationToken) : null;
+        // A snapshot clone has the base image's initramfs in its memory, not the template's: those boot cold.
+        var template = _options.Snapshots && bootFile is null ? await TemplateAsync(size, launch.BootTimeout, cancellationToken) : null;
         var watch = Stopwatch.StartNew();
         QemuVm? vm = null;
         AgentConnection? agent = null;
@@ -76,7 +80,7 @@ internal sealed partial class QemuDriver : ISandboxDriver
         {
             using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             boot.CancelAfter(launch.BootTimeout);
-            vm = Launch(launch.Id, size, template?.Memory, clone: template is not null);
+            vm = Launch(launch.Id, size, template?.Memory, clone: template is not null, initrd: bootFile);
             agent = await ConnectAgentAsync(vm, boot.Token);
             if (template is not null)
             {
@@ -93,7 +97,7 @@ internal sealed partial class QemuDriver : ISandboxDriver
             }
             else await agent.Ready.WaitAsync(boot.Token);
             MicroVmLog.Started(_logger, "QEMU", launch.Id, template is null ? "boot" : "snapshot", watch.Elapsed.TotalMilliseconds);
-            return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion);
+            return new MicroVmInstance(vm, vm.Exited, agent, Name, _imageVersion) { TemplateInImage = bootFile is not null };
         }
         catch (Exception ex)
         {
@@ -120,6 +124,20 @@ internal sealed partial class QemuDriver : ISandboxDriver
         return null;
     }
 
+    /// <summary>
+    /// The initramfs to boot a sandbox of <paramref name="template"/> from: this image's own (the whole root
+    /// filesystem, or the small initrd of the disk mode) with the template's home appended, made once and cached.
+    /// </summary>
+    private async Task<string> TemplateBootFileAsync(Templates.SandboxTemplate template, CancellationToken cancellationToken)
+    {
+        var baseFile = Path.Join(_image, _options.Root == QemuRoot.Disk ? ImageLayout.InitrdFile : ImageLayout.RootfsInitramfsFile);
+        try { return await _templateImages.BootFileAsync(template, baseFile, _imageVersion ?? "unversioned", cancellationToken); }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxStartException($"the boot image of template '{template.Name}' could not be made: {ex.Message}");
+        }
+    }
+
     private (int Vcpus, int MemoryMb, int DiskMb) Size(SandboxResources resources) =>
         (_options.Vcpus ?? Math.Clamp((int)Math.Ceiling(resources.Cpu), 1, 32), _options.MemoryMb ?? resources.MemoryMb, resources.DiskMb);
 
@@ -130,7 +148,8 @@ internal sealed partial class QemuDriver : ISandboxDriver
     /// </summary>
     /// <param name="restore">Started paused for an incoming saved state (<see cref="RestoreAsync"/>), its RAM a plain
     /// memory backend when <paramref name="ramBackend"/> (the layout a clone had) or the machine's own otherwise.</param>
-    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? memory, bool clone, bool restore = false, bool ramBackend = false)
+    /// <param name="initrd">The initramfs to boot instead of the image's own (a template's boot image).</param>
+    private QemuVm Launch(string id, (int Vcpus, int MemoryMb, int DiskMb) size, string? memory, bool clone, bool restore = false, bool ramBackend = false, string? initrd = null)
     {
         var directory = Path.Join(_state, "vms", id);
         Directory.CreateDirectory(directory);
@@ -149,7 +168,7 @@ internal sealed partial class QemuDriver : ISandboxDriver
             "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
             // The uncompressed ELF kernel, booted through PVH: no decompression (under TCG that alone is ~2.5 s).
             "-kernel", Path.Join(_image, ImageLayout.VmlinuxFile), "-append", append,
-            "-initrd", Path.Join(_image, disk ? ImageLayout.InitrdFile : ImageLayout.RootfsInitramfsFile),
+            "-initrd", initrd ?? Path.Join(_image, disk ? ImageLayout.InitrdFile : ImageLayout.RootfsInitramfsFile),
             "-device", "virtio-serial-device",
             "-chardev", $"socket,id=agent,path={agentSocket},server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=agent",

@@ -103,13 +103,15 @@ internal static class TemplateAgent
     }
 
     /// <summary>
-    /// Starts a sandbox from a template: its layer unpacked into the home, the runtime's interpreter restarted in the
+    /// Starts a sandbox from a template: its layer unpacked into the home (unless the VM booted with it), the runtime's interpreter restarted in the
     /// template's working directory with its environment (and so with any user packages the layer installed on its
     /// path), and the start command started in the background.
     /// </summary>
-    public static async Task ApplyAsync(AgentConnection agent, SandboxTemplate template, string runtime, IReadOnlyDictionary<string, string> env, CancellationToken cancellationToken)
+    /// <param name="homeInPlace">The VM booted from the template's boot image (<see cref="TemplateImages"/>): the home is there already.</param>
+    public static async Task ApplyAsync(AgentConnection agent, SandboxTemplate template, string runtime, IReadOnlyDictionary<string, string> env, bool homeInPlace,
+        CancellationToken cancellationToken)
     {
-        await ExtractAsync(agent, template.LayerFile, TemplatePaths.Home, cancellationToken);
+        if (!homeInPlace) await ExtractAsync(agent, template.LayerFile, TemplatePaths.Home, cancellationToken);
         // Python adds the user site directory to sys.path only if it exists at start, and a context's cwd and env are
         // fixed when it starts: start the runtime's context again, now that the layer is there.
         try { await agent.CallAsync(AgentOps.ContextRemove, w => w.WriteString("context", runtime), cancellationToken); }
@@ -164,4 +166,7 @@ internal sealed record SandboxTemplate(string Id, string Name, string Runtime, s
 {
     /// <summary>A create request's spec started from this template: its runtime, its environment under the request's own.</summary>
     public SandboxSpec ApplyTo(SandboxSpec spec) => spec with { Runtime = Runtime, Env = Env.SetItems(spec.Env), Template = this };
+
+    /// <summary>The layer's digest: the name of the directory its file is in, which boot images are keyed and removed by.</summary>
+    public string LayerDigest => Path.GetFileName(Path.GetDirectoryName(LayerFile))!;
 }

@@ -13,4 +13,13 @@ internal static partial class TemplateLog
 
     [LoggerMessage(188, LogLevel.Warning, "Template record {File} is unreadable and was skipped: {Reason}")]
     public static partial void RecordUnreadable(ILogger logger, string file, string reason);
+
+    [LoggerMessage(2310, LogLevel.Information, "Template {Name}: boot image made in {Directory} ({Bytes} bytes)")]
+    public static partial void ImageBuilt(ILogger logger, string name, string directory, long bytes);
+
+    [LoggerMessage(2311, LogLevel.Debug, "Template {Name}: boot image {Directory} reused (checksum verified)")]
+    public static partial void ImageReused(ILogger logger, string name, string directory);
+
+    [LoggerMessage(2312, LogLevel.Warning, "Template {Name}: boot image {Directory} does not match its checksum or its layer: made again, not booted")]
+    public static partial void ImageDamaged(ILogger logger, string name, string directory);
 }

@@ -9,7 +9,7 @@ namespace AgenticGateway.Sandboxes.Templates;
 /// <summary>
 /// Every owner's templates, their builds and the layer cache, under <c>&lt;data dir&gt;/templates</c>:
 /// <c>records/&lt;id&gt;.json</c> (one template each), <c>layers/&lt;digest&gt;/</c> (<c>layer.tar</c> and its
-/// <c>manifest.json</c>), <c>staging/</c> (uploads while a build runs). A layer is addressed by the SHA-256 of the spec
+/// <c>manifest.json</c>), <c>images/&lt;digest&gt;/</c> (microVM boot images, <see cref="TemplateImages"/>), <c>staging/</c> (uploads while a build runs). A layer is addressed by the SHA-256 of the spec
 /// and the files it copies, so building the same spec and inputs again (by anyone) is a cache hit, not a build.
 /// Templates are scoped to their owner like sandboxes; the master key's may be public, usable by every caller.
 /// </summary>
@@ -19,6 +19,7 @@ internal sealed class TemplateStore : IDisposable
     private const int KeptBuilds = 20;
     private readonly string _records;
     private readonly string _layers;
+    private readonly string _dataDirectory;
     private readonly SandboxManager _manager;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -34,6 +35,7 @@ internal sealed class TemplateStore : IDisposable
         var root = Path.Join(Path.GetFullPath(dataDirectory), "templates");
         _records = Path.Join(root, "records");
         _layers = Path.Join(root, "layers");
+        _dataDirectory = dataDirectory;
         Staging = Path.Join(root, "staging");
         _manager = manager;
         _time = time;
@@ -53,6 +55,9 @@ internal sealed class TemplateStore : IDisposable
         // Uploads of builds a crash interrupted, and layers never finished.
         foreach (var leftover in Directory.EnumerateFileSystemEntries(Staging)) UnixFiles.TryDeleteTree(leftover);
         foreach (var partial in Directory.EnumerateDirectories(_layers, "*.tmp")) UnixFiles.TryDeleteTree(partial);
+        var images = TemplateImages.Root(_dataDirectory);
+        if (Directory.Exists(images))
+            foreach (var partial in Directory.EnumerateDirectories(images, "*.tmp", SearchOption.AllDirectories)) UnixFiles.TryDeleteTree(partial);
         foreach (var file in Directory.EnumerateFiles(_records, "*.json"))
         {
             try
@@ -259,7 +264,10 @@ internal sealed class TemplateStore : IDisposable
             File.Delete(Path.Join(_records, t.Id + ".json"));
             foreach (var b in _builds.Values.Where(b => b.TemplateId == t.Id).ToList()) _builds.TryRemove(b.Id, out _);
             if (t.Digest is { } digest && !_templates.Values.Any(o => o.Digest == digest) && !_building.ContainsKey(digest))
+            {
                 UnixFiles.TryDeleteTree(Path.Join(_layers, digest));
+                TemplateImages.Delete(_dataDirectory, digest);
+            }
             return true;
         }
     }

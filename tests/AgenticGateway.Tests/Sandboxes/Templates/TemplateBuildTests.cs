@@ -215,16 +215,16 @@ public class TemplateBuildTests
         return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
-    /// <summary>Polls the build until it is no longer building (within two minutes).</summary>
-    internal static async Task<JsonElement> WaitAsync(SandboxGateway g, string templateId, string buildId, string key = SandboxGateway.Master)
+    /// <summary>Polls the build until it is no longer building (within two minutes, or <paramref name="minutes"/>).</summary>
+    internal static async Task<JsonElement> WaitAsync(SandboxGateway g, string templateId, string buildId, string key = SandboxGateway.Master, int minutes = 2)
     {
-        var until = DateTime.UtcNow.AddMinutes(2);
+        var until = DateTime.UtcNow.AddMinutes(minutes);
         while (true)
         {
             var (status, body) = await g.SendAsync(HttpMethod.Get, $"/v1/templates/{templateId}/builds/{buildId}", key: key);
             Assert.True(status == HttpStatusCode.OK, body.ToString());
             if (body.GetProperty("status").GetString() != "building") return body;
-            Assert.True(DateTime.UtcNow < until, "the build did not finish in 2 minutes: " + body);
+            Assert.True(DateTime.UtcNow < until, $"the build did not finish in {minutes} minutes: " + body);
             await Task.Delay(100);
         }
     }
