@@ -6,16 +6,15 @@ using AgenticGateway.Sandboxes.Bubblewrap;
 namespace AgenticGateway.Images;
 
 /// <summary>
-/// The guest's root filesystem: <c>debootstrap --variant=minbase</c> of Debian with python3, nodejs and matplotlib
-/// (the code interpreter's figures, as E2B's code-interpreter template has them; numpy comes with it) and any extra
-/// packages, trimmed of apt's caches and documentation. The debootstrapped tree is cached on its own (keyed by
+/// The guest's root filesystem: <c>debootstrap --variant=minbase</c> of Debian with python3 and nodejs (and any
+/// extra packages), trimmed of apt's caches and documentation. The debootstrapped tree is cached on its own (keyed by
 /// suite, mirror and packages) so that a change of the agent or the init rebuilds an image in seconds, not a minute.
 /// </summary>
 internal static class RootFilesystem
 {
     public const string Suite = "bookworm";
     public const string Mirror = "http://deb.debian.org/debian";
-    public static readonly string[] DefaultPackages = ["python3", "nodejs", "python3-matplotlib"];
+    public static readonly string[] DefaultPackages = ["python3", "nodejs"];
     private static readonly string[] Trimmed = ["var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian"];
 
     /// <summary>The cached base tree for these packages, debootstrapping it first if needed. Needs root.</summary>

@@ -77,7 +77,9 @@ internal static class E2bSdkChecks
     }
 
     /// <summary>interpreter.mjs: runCode with state across cells, errors, a JavaScript context, contexts, a matplotlib PNG.</summary>
-    public static void Interpreter(JsonElement r)
+    /// <param name="matplotlib">Whether the sandbox's image has matplotlib (bubblewrap: the host's; the microVM image has
+    /// not: docs/qemu.md): the figure is then a PNG result, else the import's ModuleNotFoundError.</param>
+    public static void Interpreter(JsonElement r, bool matplotlib = true)
     {
         var first = r.GetProperty("first");
         Assert.Equal(["set\n"], first.GetProperty("stdout").EnumerateArray().Select(e => e.GetString()!));
@@ -113,6 +115,11 @@ internal static class E2bSdkChecks
 
         // The figure: a PNG (base64 of its signature) among the results.
         var plot = r.GetProperty("plot");
+        if (!matplotlib)
+        {
+            Assert.Equal("ModuleNotFoundError", plot.GetProperty("error").GetProperty("name").GetString());
+            return;
+        }
         Assert.Equal(JsonValueKind.Null, plot.GetProperty("error").ValueKind);
         var png = Assert.Single(plot.GetProperty("results").EnumerateArray(), x => x.GetProperty("png").ValueKind == JsonValueKind.String);
         Assert.StartsWith("iVBORw0KGgo", png.GetProperty("png").GetString());
