@@ -40,8 +40,9 @@ public class E2bRestartTests
         await using var second = await SandboxGateway.StartAsync("pools: {}", dataDirectory: data);
         try
         {
-            // An old handle's token reaches the sandbox it was handed for: paused, so 502 (not running; a wrong token is 401).
-            Assert.Equal(HttpStatusCode.BadGateway, await EnvdListAsync(second, pausedId, paused.GetProperty("token").GetString()!));
+            // An old handle's token reaches the sandbox it was handed for: paused, so Connect's unavailable (not running;
+            // a wrong token is 401).
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await EnvdListAsync(second, pausedId, paused.GetProperty("token").GetString()!));
             Assert.Equal(HttpStatusCode.Unauthorized, await EnvdListAsync(second, pausedId, auto.GetProperty("token").GetString()!));
 
             var after = await E2bSdk.RunJsonAsync(second, "restart-after.mjs", new Dictionary<string, string>

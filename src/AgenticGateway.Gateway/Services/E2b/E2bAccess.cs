@@ -55,7 +55,7 @@ internal static class E2bAccess
         return (sandbox, record, null);
     }
 
-    private static E2bError NotRunning(string id, string why, E2bErrorShape shape) => new(502, $"Sandbox {Shown(id)} {why}.", shape);
+    private static E2bError NotRunning(string id, string why, E2bErrorShape shape) => new(502, $"Sandbox {Shown(id)} {why}.", shape) { SandboxNotRunning = true };
 
     private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

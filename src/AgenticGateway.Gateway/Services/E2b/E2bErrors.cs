@@ -22,6 +22,9 @@ internal sealed class E2bError(int status, string message, E2bErrorShape shape) 
     public string Message { get; } = message;
     public E2bErrorShape Shape { get; } = shape;
 
+    /// <summary>The sandbox named is not running (unknown, ended, paused): Connect's unavailable, as the SDKs read it.</summary>
+    public bool SandboxNotRunning { get; init; }
+
     /// <summary>Seconds for a Retry-After header (a full gateway, a quota).</summary>
     public int? RetryAfterSeconds { get; init; }
 

@@ -91,9 +91,12 @@ internal static partial class EnvdEndpoints
         var (sandbox, _, error) = E2bAccess.Sandbox(context, services.GetRequiredService<E2bSandboxes>(), services.GetRequiredService<SandboxManager>(),
             E2bErrorShape.Connect, E2bAccess.EnvdPort);
         if (error is E2bError e)
-            throw new ConnectError(e.Status switch
+            throw new ConnectError(e switch
             {
-                502 => ConnectError.Unimplemented,
+                // Not running: unavailable, which the SDK turns into SandboxNotFoundError ("probably not running anymore").
+                { SandboxNotRunning: true } => ConnectError.Unavailable,
+                // A port this path does not serve.
+                { Status: 502 } => ConnectError.Unimplemented,
                 _ => E2bError.ConnectCode(e.Status),
             }, e.Message);
         return sandbox!;
