@@ -4,6 +4,7 @@ namespace AgenticGateway.Sandboxes.Usage;
 /// The last <see cref="Capacity"/> samples of one sandbox, oldest overwritten first. One writer (the sampler's thread)
 /// and any number of readers (request threads) without a lock: the writer fills a slot and only then publishes the new
 /// count; a reader copies, then reads the count again and drops whatever the writer may have overwritten meanwhile.
+/// One slot more than the capacity is the one the writer fills while readers copy the others.
 /// </summary>
 internal sealed class UsageRing
 {
@@ -12,14 +13,13 @@ internal sealed class UsageRing
 
     public UsageRing(int capacity)
     {
-        // One slot would leave a reader nothing the writer cannot be overwriting.
-        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
-        _slots = new UsageSample[capacity];
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _slots = new UsageSample[capacity + 1];
     }
 
-    public int Capacity => _slots.Length;
+    public int Capacity => _slots.Length - 1;
 
-    /// <summary>Samples ever added (the ring holds the last <see cref="Capacity"/> of them).</summary>
+    /// <summary>Samples ever added (the ring answers the last <see cref="Capacity"/> of them).</summary>
     public long Added => Volatile.Read(ref _count);
 
     /// <summary>Adds a sample; one thread at a time.</summary>
@@ -38,7 +38,7 @@ internal sealed class UsageRing
         sample = _slots[(count - 1) % _slots.Length];
         Interlocked.MemoryBarrier();
         // Overwritten while read only if the writer went round the whole ring meanwhile.
-        return Volatile.Read(ref _count) - count < _slots.Length - 1 || TryLatest(out sample);
+        return Volatile.Read(ref _count) - count < Capacity || TryLatest(out sample);
     }
 
     /// <summary>
@@ -48,13 +48,13 @@ internal sealed class UsageRing
     /// </summary>
     public int CopyTo(Span<UsageSample> destination, long fromMs = long.MinValue, long toMs = long.MaxValue)
     {
-        if (destination.Length < _slots.Length) throw new ArgumentException($"The destination must hold {_slots.Length} samples.", nameof(destination));
+        if (destination.Length < Capacity) throw new ArgumentException($"The destination must hold {Capacity} samples.", nameof(destination));
         var count = Volatile.Read(ref _count);
-        var first = Math.Max(0, count - _slots.Length);
+        var first = Math.Max(0, count - Capacity);
         var copied = 0;
         for (var i = first; i < count; i++) destination[copied++] = _slots[i % _slots.Length];
         Interlocked.MemoryBarrier();
-        // The writer may have started on sample n while the count still read n: that overwrote sample n - capacity.
+        // The writer may have started on sample n while the count still read n: that overwrote sample n - slots.
         var valid = Volatile.Read(ref _count) - _slots.Length + 1;
         var skip = (int)Math.Clamp(valid - first, 0, copied);
         var kept = 0;
