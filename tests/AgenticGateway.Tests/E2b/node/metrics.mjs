@@ -26,7 +26,6 @@ await main(async () => {
       id,
       memoryMB: info.memoryMB,
       cpuCount: info.cpuCount,
-      diskSizeMB: info.diskSizeMB,
       metrics,
       byId: await Sandbox.getMetrics(id),
       fromSecond: second ? await sbx.getMetrics({ start: second.timestamp }) : null,
