@@ -124,7 +124,8 @@ internal sealed class UsageSampler
             if (_probe is null) return;
             // Half a tick early rather than a whole tick late: samples 5 s apart, not 6 (the CPU share uses the real interval).
             if (_hasBaseline && time.GetElapsedTime(_lastTimestamp, now) < Interval - Tick / 2) return;
-            if (!_probe.TryRead(scratch, out var reading)) return;
+            // Read, then checked: an instance that ended meanwhile may have freed a pid the probe's paths name.
+            if (!_probe.TryRead(scratch, out var reading) || sandbox.Instance.Exited.IsCompleted) return;
             if (_hasBaseline)
             {
                 var r = sandbox.Spec.Resources;
