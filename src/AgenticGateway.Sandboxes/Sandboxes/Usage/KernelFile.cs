@@ -59,7 +59,7 @@ internal sealed class KernelFile : IDisposable
         return null;
     }
 
-    /// <summary>A non-negative decimal number, surrounding whitespace ignored.</summary>
+    /// <summary>A non-negative decimal number, surrounding whitespace ignored; null for anything else (too large too).</summary>
     public static long? Number(ReadOnlySpan<byte> digits)
     {
         digits = digits.Trim(" \t\n"u8);
@@ -67,8 +67,8 @@ internal sealed class KernelFile : IDisposable
         long value = 0;
         foreach (var b in digits)
         {
-            if (b is < (byte)'0' or > (byte)'9') return null;
-            value = checked(value * 10 + (b - '0'));
+            if (b is < (byte)'0' or > (byte)'9' || value > (long.MaxValue - 9) / 10) return null;
+            value = value * 10 + (b - '0');
         }
         return value;
     }

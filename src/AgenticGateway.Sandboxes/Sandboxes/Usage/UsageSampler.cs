@@ -66,7 +66,10 @@ internal sealed class UsageSampler
             if (sandbox is not null && !sandbox.HasEnded)
             {
                 // Being paused or snapshotted: a microVM stands still meanwhile, so the interval resumes after it.
-                if (!sandbox.IsSaving) t.Sample(sandbox, now, _time, _scratch);
+                if (sandbox.IsSaving) continue;
+                // A probe the host refuses (a /proc entry gone odd) costs this sandbox its samples, never the loop.
+                try { t.Sample(sandbox, now, _time, _scratch); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { t.Close(); }
                 continue;
             }
             if (sandbox is not null) t.Detach(sandbox);

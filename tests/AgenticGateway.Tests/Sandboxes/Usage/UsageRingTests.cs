@@ -97,6 +97,8 @@ public sealed class UsageRingTests
         Assert.Null(KernelFile.Value(stat, "total"u8));
         Assert.Equal(123456789, KernelFile.Number("123456789\n"u8));
         Assert.Null(KernelFile.Number("12a"u8));
+        Assert.Null(KernelFile.Number("99999999999999999999"u8));
+        Assert.Equal(1234567890123456789, KernelFile.Number("1234567890123456789"u8));
         // /proc/<pid>/stat after the command name: utime and stime are the 12th and 13th fields from the state.
         var fields = "S 1 2 3 4 5 6 7 8 9 10 250 50 0 0"u8;
         Assert.Equal(250, KernelFile.Field(fields, 11));
