@@ -11,7 +11,7 @@ namespace AgenticGateway.Sandboxes;
 /// <param name="vmExited">Completes when the VMM process ends.</param>
 /// <param name="isolation">The driver's name.</param>
 /// <param name="image">The guest image's version.</param>
-internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentConnection agent, string isolation, string? image) : ISandboxInstance
+internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentConnection agent, string isolation, string? image) : ISandboxInstance, Usage.IUsageSource
 {
     private int _disposed;
 
@@ -30,6 +30,9 @@ internal sealed class MicroVmInstance(IAsyncDisposable vm, Task vmExited, AgentC
     public string? EndReason => null;
 
     public bool TemplateInImage { get; init; }
+
+    public Usage.IUsageProbe? OpenUsageProbe() =>
+        Volatile.Read(ref _disposed) == 0 && !Exited.IsCompleted && vm is Usage.IVmmProcess vmm ? Usage.VmmUsage.Open(vmm.VmmPid) : null;
 
     public async ValueTask DisposeAsync()
     {

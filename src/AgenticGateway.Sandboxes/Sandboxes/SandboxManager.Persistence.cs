@@ -315,6 +315,7 @@ internal sealed partial class SandboxManager
             var sandbox = new Sandbox(id, owner, spec with { Resources = resources }, instance, now, now + resources.Timeout);
             sandbox.ContextKnown(spec.Runtime);
             _live[id] = sandbox;
+            _usage.Track(sandbox);
             admitted = true;
             if (_cluster is not null) await _cluster.StartedAsync(sandbox);
             _ = WatchAsync(sandbox);

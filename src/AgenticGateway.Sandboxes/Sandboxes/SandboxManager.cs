@@ -24,6 +24,7 @@ internal sealed partial class SandboxManager : BackgroundService
     private readonly SandboxQuotas _quotas;
     private readonly SandboxPool _pool;
     private readonly ISandboxCluster? _cluster;
+    private readonly Usage.UsageSampler _usage;
 
     /// <param name="drivers">Every offered driver by name (<see cref="SandboxOptions.OfferedDrivers"/>), the default among them.</param>
     /// <param name="stateDirectory">Where paused sandboxes and snapshots are kept (in the data directory); null: no persistence.</param>
@@ -43,7 +44,11 @@ internal sealed partial class SandboxManager : BackgroundService
         var fillable = _options.Pools.Where(p => drivers[_options.DriverFor(p.Key, null)].Unavailable is null).ToImmutableDictionary();
         _pool = new SandboxPool(_options with { Pools = fillable }, StartWarmAsync, _counts, (runtime, instance, reason) => _ = DiscardAsync(runtime, instance, reason), time, logger);
         Unavailable = _options.Enabled == false ? "sandboxes.enabled is false" : drivers[options.Driver].Unavailable;
+        _usage = new Usage.UsageSampler(time, id => _paused.ContainsKey(id));
     }
+
+    /// <summary>Every running sandbox's CPU, memory and disk, sampled (and kept for paused ones): E2B's metrics.</summary>
+    public Usage.UsageSampler Usage => _usage;
 
     /// <summary>Why the sandbox API is off, or null when it is on.</summary>
     public string? Unavailable { get; }
@@ -97,6 +102,7 @@ internal sealed partial class SandboxManager : BackgroundService
             var sandbox = new Sandbox(id, owner, spec with { Resources = resources }, instance, now, now + resources.Timeout);
             sandbox.ContextKnown(spec.Runtime);
             _live[id] = sandbox;
+            _usage.Track(sandbox);
             admitted = true;
             if (_cluster is not null) await _cluster.StartedAsync(sandbox);
             _ = WatchAsync(sandbox);
@@ -263,6 +269,7 @@ internal sealed partial class SandboxManager : BackgroundService
         SandboxLog.Enabled(_logger, string.Join("; ", _drivers.Where(d => d.Value.Unavailable is null).Select(d => d.Key == _options.Driver ? d.Value.Description + " (default)" : d.Value.Description)),
             string.Join(", ", _options.Pools.Select(p => $"{p.Key} min_ready={p.Value.MinReady}{(p.Value.Driver is { } d ? " on " + d : "")}")));
         var pool = _pool.RunAsync(stoppingToken);
+        var sampling = _usage.RunAsync(stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
         try
         {
@@ -285,6 +292,7 @@ internal sealed partial class SandboxManager : BackgroundService
         }
         catch (OperationCanceledException) { }
         await pool;
+        await sampling;
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

@@ -428,35 +428,9 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         w.WriteEndObject();
     }
 
-    /// <summary>
-    /// The gateway does not sample a sandbox's CPU, memory or disk use over time, so a sandbox has no metric samples
-    /// (an empty list, as E2B answers before its first sample); its limits are in the sandbox's info.
-    /// </summary>
-    private async Task MetricsAsync(HttpContext c, string id)
-    {
-        var (owner, _, _) = await FindAsync(c, id);
-        if (owner is null) return;
-        await SandboxHttp.JsonAsync(c.Response, 200, w => { w.WriteStartArray(); w.WriteEndArray(); });
-    }
+    private Task MetricsAsync(HttpContext c, string id) => E2bMetrics.SandboxAsync(c, http, id);
 
-    private async Task ManyMetricsAsync(HttpContext c)
-    {
-        var owner = await http.OwnerAsync(c);
-        if (owner is null) return;
-        var ids = c.Request.Query["sandbox_ids"].SelectMany(s => (s ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
-        if (ids.Count is 0 or > MaxPage)
-        {
-            await PipelineErrors.WriteAsync(c, ApiError.BadRequest($"sandbox_ids must name 1 to {MaxPage} sandboxes, comma-separated.", "sandbox_ids"));
-            return;
-        }
-        await SandboxHttp.JsonAsync(c.Response, 200, w =>
-        {
-            w.WriteStartObject();
-            w.WriteStartObject("sandboxes");
-            w.WriteEndObject();
-            w.WriteEndObject();
-        });
-    }
+    private Task ManyMetricsAsync(HttpContext c) => E2bMetrics.ManyAsync(c, http);
 
     /// <summary>The caller's sandbox, running or paused; owner null after a 404 (also for another owner's: its existence is not revealed).</summary>
     private async Task<(string? Owner, Sandbox? Live, PausedSandbox? Paused)> FindAsync(HttpContext c, string id)

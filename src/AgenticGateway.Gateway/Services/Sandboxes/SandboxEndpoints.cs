@@ -33,6 +33,7 @@ internal static class SandboxEndpoints
         SandboxSocket.Map(app, http);
         PersistenceEndpoints.Map(app, http);
         TemplateEndpoints.Map(app, http, templates);
+        MetricsEndpoints.Map(app, http);
     }
 
     private static async Task CreateAsync(HttpContext context, SandboxHttp http, AgenticGateway.Sandboxes.Templates.TemplateStore templates)

@@ -212,7 +212,7 @@ internal sealed class BubblewrapDriver : ISandboxDriver, Persistence.ISandboxPer
 internal sealed class SandboxStartException(string message) : Exception(message);
 
 /// <summary>One running bubblewrap sandbox and everything on the host that belongs to it.</summary>
-internal sealed class BubblewrapInstance(Process process, AgentConnection agent, CgroupLimits? cgroup) : ISandboxInstance
+internal sealed class BubblewrapInstance(Process process, AgentConnection agent, CgroupLimits? cgroup) : ISandboxInstance, Usage.IUsageSource
 {
     private int _disposed;
     private string? _endReason;
@@ -235,6 +235,8 @@ internal sealed class BubblewrapInstance(Process process, AgentConnection agent,
     public string Isolation => "bubblewrap";
 
     public string? Image => null;
+
+    public Usage.IUsageProbe? OpenUsageProbe() => Volatile.Read(ref _disposed) == 1 ? null : BubblewrapUsage.Open(Pid, cgroup);
 
     /// <summary>bwrap's exit code, once disposed (if it had ended by then).</summary>
     public int? ExitCode { get; private set; }

@@ -49,10 +49,11 @@ internal sealed partial class FirecrackerDriver : ISandboxDriver
         : $"firecracker microVMs, not jailed{(_options.Snapshots ? ", snapshot clones" : "")}";
 
     /// <summary>Why this host cannot run the driver, or null.</summary>
-    internal static string? Check(FirecrackerOptions options, string kvmDevice)
+    /// <param name="cpuinfo">Where the CPU's flags are read (<see cref="Kvm.Usable"/>): a device without vmx or svm never boots a VM.</param>
+    internal static string? Check(FirecrackerOptions options, string kvmDevice, string cpuinfo = "/proc/cpuinfo")
     {
         if (!OperatingSystem.IsLinux()) return "Firecracker needs Linux";
-        if (!File.Exists(kvmDevice)) return $"{kvmDevice} is absent: Firecracker needs KVM (bare metal or nested virtualization)";
+        if (Kvm.Problem(kvmDevice, cpuinfo) is { } kvm) return $"{kvm}: Firecracker needs KVM (bare metal or nested virtualization)";
         if (!File.Exists(options.Binary)) return $"firecracker not found at {options.Binary} (sandboxes.firecracker.binary)";
         if (options.UseJailer)
         {

@@ -11,7 +11,7 @@ namespace AgenticGateway.Sandboxes.Firecracker;
 /// One Firecracker process (jailed or not) and its API client. Started by <see cref="LaunchAsync"/>, which returns once
 /// the API socket answers; <see cref="DisposeAsync"/> kills it and removes its files.
 /// </summary>
-internal sealed partial class FirecrackerVm : IAsyncDisposable
+internal sealed partial class FirecrackerVm : IAsyncDisposable, Usage.IVmmProcess
 {
     private const int SigKill = 9;
     private const int ExDev = 18;
@@ -33,6 +33,9 @@ internal sealed partial class FirecrackerVm : IAsyncDisposable
     }
 
     public VmLayout Layout { get; }
+
+    /// <summary>Firecracker's own pid (under the jailer with a new pid namespace, the one the jailer wrote down).</summary>
+    public int VmmPid => Volatile.Read(ref _pid);
     /// <summary>The guest's serial console (Firecracker's stdout).</summary>
     public MicroVmConsole? Console { get; private init; }
     public FirecrackerClient Client { get; }

@@ -23,20 +23,32 @@ internal sealed class CgroupLimits
     private const int SigKill = 9;
     private const long CpuPeriodUs = 100_000;
     private const int KillRounds = 200;
-    private static readonly string[] V1Controllers = ["memory", "pids", "cpu"];
+    // cpuacct only counts (the CPU time a sandbox's metrics report); where it shares a hierarchy with cpu
+    // ("cpu,cpuacct"), the cpu group already has its counters and no second group is made.
+    private static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct"];
 
     private readonly string[] _directories;
     private readonly string _memory;
 
-    private CgroupLimits(CgroupMode mode, string[] directories, string memory)
+    private CgroupLimits(CgroupMode mode, string[] directories, string memory, string? cpuAccounting = null)
     {
         Mode = mode;
         _directories = directories;
         _memory = memory;
+        CpuAccounting = cpuAccounting;
         ProcsFiles = [.. directories.Select(d => Path.Join(d, "cgroup.procs"))];
     }
 
     public CgroupMode Mode { get; }
+
+    /// <summary>The group whose memory.stat counts the sandbox's memory.</summary>
+    public string Memory => _memory;
+
+    /// <summary>
+    /// The group that counts the sandbox's CPU time: v1's cpuacct group (<c>cpuacct.usage</c>), v2's one group
+    /// (<c>cpu.stat</c>'s usage_usec); null on v1 without a cpuacct hierarchy.
+    /// </summary>
+    public string? CpuAccounting { get; }
 
     /// <summary>The group's directories: memory, pids and (if mounted) cpu on v1; the one group on v2.</summary>
     public IReadOnlyList<string> Directories => _directories;
@@ -184,17 +196,26 @@ internal sealed class CgroupLimits
 
     private static CgroupLimits CreateV1(string group, long memoryBytes, int pidsMax, double cpus, List<string> created)
     {
+        string? cpu = null, cpuAccounting = null;
         foreach (var controller in V1Controllers)
         {
             if (OwnDirectory(controller) is not { } own)
             {
-                if (controller == "cpu")
-                    continue; // CPU quota is best effort
+                if (controller is "cpu" or "cpuacct")
+                    continue; // CPU quota and accounting are best effort
                 throw new IOException($"the cgroup v1 {controller} controller is not mounted at {Mount}/{controller}");
             }
             var directory = Path.Join(own, group);
+            // Mounted together with cpu: the cpu group, already made, counts too.
+            if (controller == "cpuacct" && cpu is not null && File.Exists(Path.Join(cpu, "cpuacct.usage")))
+            {
+                cpuAccounting = cpu;
+                continue;
+            }
             Directory.CreateDirectory(directory);
             created.Add(directory);
+            if (controller == "cpu") cpu = directory;
+            if (controller == "cpuacct") cpuAccounting = directory;
         }
         var (memory, pids) = (created[0], created[1]);
         if (memoryBytes > 0)
@@ -205,12 +226,12 @@ internal sealed class CgroupLimits
         }
         if (pidsMax > 0)
             Write(pids, "pids.max", pidsMax.ToString());
-        if (cpus > 0 && created.Count > 2)
+        if (cpus > 0 && cpu is not null)
         {
-            Write(created[2], "cpu.cfs_period_us", CpuPeriodUs.ToString());
-            Write(created[2], "cpu.cfs_quota_us", CpuQuotaUs(cpus).ToString());
+            Write(cpu, "cpu.cfs_period_us", CpuPeriodUs.ToString());
+            Write(cpu, "cpu.cfs_quota_us", CpuQuotaUs(cpus).ToString());
         }
-        return new CgroupLimits(CgroupMode.V1, [.. created], memory);
+        return new CgroupLimits(CgroupMode.V1, [.. created], memory, cpuAccounting);
     }
 
     // Untested here (our machines run cgroup v1); written from the kernel's cgroup-v2 admin guide.
@@ -252,7 +273,7 @@ internal sealed class CgroupLimits
             Write(parent, "pids.max", pidsMax.ToString());
         if (cpus > 0 && wanted.Contains("cpu"))
             Write(parent, "cpu.max", $"{CpuQuotaUs(cpus)} {CpuPeriodUs}");
-        return new CgroupLimits(CgroupMode.V2, [parent], parent);
+        return new CgroupLimits(CgroupMode.V2, [parent], parent, parent);
     }
 
     private static CgroupLimits? Fail(string message, out string? problem)

@@ -283,9 +283,11 @@ internal sealed partial class QemuDriver : ISandboxDriver
 internal sealed record QemuTemplate(string State, string Memory);
 
 /// <summary>One QEMU process, its directory (sockets, pid file) and its console.</summary>
-internal sealed class QemuVm(Process process, string directory, string agentSocket, string qmpSocket, MicroVmConsole console) : IAsyncDisposable
+internal sealed class QemuVm(Process process, string directory, string agentSocket, string qmpSocket, MicroVmConsole console) : IAsyncDisposable, Usage.IVmmProcess
 {
     private int _disposed;
+
+    public int VmmPid { get; } = process.Id;
 
     public string AgentSocket { get; } = agentSocket;
     public string QmpSocket { get; } = qmpSocket;

@@ -27,22 +27,43 @@ public sealed class FirecrackerDriverTests : IDisposable
         Assert.Equal("firecracker", driver.Name);
     }
 
+    /// <summary>A /proc/cpuinfo whose flags line has <paramref name="flags"/>.</summary>
+    private string CpuInfo(string flags)
+    {
+        var path = Path.Combine(_directory, "cpuinfo-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(path, $"processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: {flags}\n");
+        return path;
+    }
+
     [Fact]
     public void Missing_binaries_and_images_are_named_with_their_config_key()
     {
         var kvm = Touch("kvm");
+        var cpu = CpuInfo("fpu vme de pse tsc msr vmx sse sse2");
         var options = new FirecrackerOptions { Binary = Path.Combine(_directory, "firecracker"), Jailer = Path.Combine(_directory, "jailer"), UseJailer = false };
-        Assert.Contains("firecracker not found at", FirecrackerDriver.Check(options, kvm));
-        Assert.Contains("(sandboxes.firecracker.binary)", FirecrackerDriver.Check(options, kvm));
+        Assert.Contains("firecracker not found at", FirecrackerDriver.Check(options, kvm, cpu));
+        Assert.Contains("(sandboxes.firecracker.binary)", FirecrackerDriver.Check(options, kvm, cpu));
 
         options = options with { Binary = Touch("firecracker") };
-        Assert.Contains("guest kernel not found", FirecrackerDriver.Check(options, kvm));
+        Assert.Contains("guest kernel not found", FirecrackerDriver.Check(options, kvm, cpu));
         options = options with { Kernel = Touch("vmlinux") };
-        Assert.Contains("guest rootfs not found", FirecrackerDriver.Check(options, kvm));
+        Assert.Contains("guest rootfs not found", FirecrackerDriver.Check(options, kvm, cpu));
         options = options with { Rootfs = Touch("rootfs.ext4") };
-        Assert.Null(FirecrackerDriver.Check(options, kvm));
+        Assert.Null(FirecrackerDriver.Check(options, kvm, cpu));
 
-        Assert.Contains("jailer not found at", FirecrackerDriver.Check(options with { UseJailer = true }, kvm));
+        Assert.Contains("jailer not found at", FirecrackerDriver.Check(options with { UseJailer = true }, kvm, cpu));
+    }
+
+    [Fact]
+    public void A_kvm_device_on_a_cpu_without_virtualization_extensions_is_not_enough()
+    {
+        // Some VM hosts expose /dev/kvm to guests whose CPU has no vmx or svm: Firecracker would never boot there.
+        var options = new FirecrackerOptions { Binary = Touch("firecracker"), Kernel = Touch("vmlinux"), Rootfs = Touch("rootfs.ext4"), UseJailer = false };
+        var kvm = Touch("kvm");
+        var noVirtualization = CpuInfo("fpu sse sse2 hypervisor");
+        Assert.Equal($"{kvm} exists but the CPU has no virtualization extensions (no vmx or svm flag in {noVirtualization}): Firecracker needs KVM (bare metal or nested virtualization)",
+            FirecrackerDriver.Check(options, kvm, noVirtualization));
+        Assert.Null(FirecrackerDriver.Check(options, kvm, CpuInfo("fpu svm sse")));
     }
 
     [Fact]
