@@ -26,6 +26,7 @@ public sealed class UsageSamplerTests
         public string Isolation => "test";
         public string? Image => null;
         public string? EndReason => null;
+        public bool TemplateInImage => false;
         public IUsageProbe? OpenUsageProbe() { Opened++; return this; }
         public bool TryRead(Span<byte> scratch, out UsageReading reading) { reading = Now; return true; }
         public void Dispose() { }
