@@ -30,6 +30,15 @@ internal static class ImageBuilder
     /// </summary>
     public static string Build(string cacheDirectory, Action<string> log, string agentBinary, IReadOnlyList<string>? packages = null)
     {
+        // One build at a time in a process: the scratch directories are named by the process, so two at once (two test
+        // collections starting on an empty cache) would delete each other's downloads.
+        lock (Building) return BuildAlone(cacheDirectory, log, agentBinary, packages);
+    }
+
+    private static readonly Lock Building = new();
+
+    private static string BuildAlone(string cacheDirectory, Action<string> log, string agentBinary, IReadOnlyList<string>? packages)
+    {
         packages ??= RootFilesystem.DefaultPackages;
         var (kernelName, kernelVersion) = KernelPackage.Candidate();
         const string busybox = "/bin/busybox";
