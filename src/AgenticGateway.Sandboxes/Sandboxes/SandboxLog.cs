@@ -3,6 +3,9 @@ namespace AgenticGateway.Sandboxes;
 /// <summary>The sandbox gateway's log messages (event ids 100-119). Never log code, output or file contents.</summary>
 internal static partial class SandboxLog
 {
+    [LoggerMessage(189, LogLevel.Error, "Sandbox {Id}: usage sampling failed and stops for it (its metrics keep the samples taken)")]
+    public static partial void SamplingFailed(ILogger logger, string id, Exception exception);
+
     [LoggerMessage(100, LogLevel.Information, "Sandboxes enabled: {Driver}, pools {Pools}")]
     public static partial void Enabled(ILogger logger, string driver, string pools);
 

@@ -44,7 +44,7 @@ internal sealed partial class SandboxManager : BackgroundService
         var fillable = _options.Pools.Where(p => drivers[_options.DriverFor(p.Key, null)].Unavailable is null).ToImmutableDictionary();
         _pool = new SandboxPool(_options with { Pools = fillable }, StartWarmAsync, _counts, (runtime, instance, reason) => _ = DiscardAsync(runtime, instance, reason), time, logger);
         Unavailable = _options.Enabled == false ? "sandboxes.enabled is false" : drivers[options.Driver].Unavailable;
-        _usage = new Usage.UsageSampler(time, id => _paused.ContainsKey(id));
+        _usage = new Usage.UsageSampler(time, id => _paused.ContainsKey(id), logger);
     }
 
     /// <summary>Every running sandbox's CPU, memory and disk, sampled (and kept for paused ones): E2B's metrics.</summary>

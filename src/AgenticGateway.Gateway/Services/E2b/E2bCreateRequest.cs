@@ -39,12 +39,6 @@ internal static partial class E2bCreateRequest
         }
         var (hosts, hostsError) = AllowedHosts(body);
         if (hostsError is not null) return (null, hostsError);
-        if (body.TryGetProperty("allow_internet_access", out var internet) && internet.ValueKind == JsonValueKind.True && hosts.Count == 0)
-        {
-            var (open, internetError) = InternetHosts(options);
-            if (internetError is not null) return (null, internetError);
-            hosts.AddRange(open);
-        }
 
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
@@ -86,7 +80,9 @@ internal static partial class E2bCreateRequest
     /// <summary>
     /// <c>network.allowOut</c>'s host names: the sandbox may reach those (through the gateway's egress proxy, within
     /// the operator's ceiling). Addresses and CIDRs are refused: egress here is filtered by name. denyOut needs nothing:
-    /// without allowOut a sandbox has no network.
+    /// without allowOut a sandbox has no network. <c>allow_internet_access</c> opens nothing: E2B's Python SDK sends
+    /// <c>true</c> on every create (its default), so refusing it would refuse every create, and granting the operator's
+    /// whole list to every sandbox would make network on the default; the answer's <c>allowInternetAccess</c> says false.
     /// </summary>
     private static (List<string> Hosts, ApiError? Error) AllowedHosts(JsonElement body)
     {
@@ -105,19 +101,6 @@ internal static partial class E2bCreateRequest
         }
         return (hosts, null);
     }
-
-    /// <summary>
-    /// <c>allowInternetAccess: true</c> without <c>network.allowOut</c>: the hosts the operator lets sandboxes reach
-    /// (<c>sandboxes.egress.allow_hosts</c>). Egress here is filtered by host name, so with no such list (any public
-    /// name may be asked for, none given) or an empty one it cannot be honoured, and is refused rather than ignored.
-    /// </summary>
-    private static (IReadOnlyList<string> Hosts, ApiError? Error) InternetHosts(SandboxOptions options) =>
-        options.Egress.AllowHosts switch
-        {
-            { IsEmpty: false } ceiling => (ceiling, null),
-            { IsEmpty: true } => ([], new ApiError(403, "allowInternetAccess: this gateway gives sandboxes no network (sandboxes.egress.allow_hosts is empty).", "invalid_request_error", "forbidden", "allow_internet_access")),
-            null => ([], ApiError.BadRequest("allowInternetAccess: this gateway filters sandbox egress by host name; name the hosts the sandbox needs with network.allowOut (such as pypi.org).", "allow_internet_access")),
-        };
 
     /// <summary>The native parser's field names in a message, as the E2B client wrote them (a config key such as sandboxes.egress.allow_hosts stays).</summary>
     private static string E2bNames(string message) => EnvsField().Replace(AllowHostsField().Replace(message, "network.allowOut"), "envVars");

@@ -130,13 +130,14 @@ internal sealed class E2bSandboxes(SandboxManager manager, E2bTokenKey key, Time
     }
 
     /// <summary>
-    /// Forgets the records of sandboxes that have ended (expired, crashed, deleted through the native API); a paused
-    /// one (by the E2B API or by its own timeout) keeps its record until it is resumed or killed.
+    /// Forgets the records of sandboxes that have ended (expired, crashed, deleted through the native API, a paused one
+    /// deleted there); a paused one keeps its record. One caught mid-pause (neither live nor paused for a moment) may go
+    /// too: <see cref="Find"/> makes it again from the paused sandbox's saved spec.
     /// </summary>
     public void Prune()
     {
         foreach (var (id, record) in _records)
-            if (record.State == E2bStates.Running && manager.FindAny(id) is null && manager.FindPaused(record.Owner, id) is null)
+            if (manager.FindAny(id) is null && manager.FindPaused(record.Owner, id) is null)
                 _records.TryRemove(id, out _);
     }
 }

@@ -118,7 +118,16 @@ internal static class E2bTemplateEndpoints
         var (spec, copies, problem) = Spec(body);
         if (problem is not null) { await ErrorAsync(c, 400, problem); return; }
         var context = store.NewContext();
-        if (await UploadsAsync(c, files, owner, templateID, copies, context) is { } refused)
+        string? refused;
+        try { refused = await UploadsAsync(c, files, owner, templateID, copies, context); }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The staging directory goes with the failed build; the client hears why unless it has gone.
+            context.Dispose();
+            if (!c.RequestAborted.IsCancellationRequested) await ErrorAsync(c, 507, $"The build's files could not be staged: {ex.Message}");
+            return;
+        }
+        if (refused is not null)
         {
             context.Dispose();
             await ErrorAsync(c, 400, refused);
@@ -322,7 +331,9 @@ internal static class E2bTemplateEndpoints
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == 413) { stored = false; }
         catch (BadHttpRequestException ex) { await ErrorAsync(c, 400, $"The upload's body is malformed: {ex.Message}"); return; }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException && c.RequestAborted.IsCancellationRequested) { return; }
+        catch (Exception ex) when ((ex is IOException or OperationCanceledException) && c.RequestAborted.IsCancellationRequested) { return; }
+        // The gateway's own disk failed (full, read-only): the client is told, not cut off with an unshaped 500.
+        catch (IOException ex) { await ErrorAsync(c, 507, $"The upload could not be stored: {ex.Message}"); return; }
         if (!stored)
         {
             await DrainAsync(c, drainLimit);

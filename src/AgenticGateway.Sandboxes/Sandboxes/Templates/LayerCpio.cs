@@ -45,6 +45,10 @@ internal static class LayerCpio
             while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
             {
                 var relative = Name(entry.Name) ?? throw new InvalidDataException($"the layer holds an entry outside the home: {Shown(entry.Name)}");
+                // The home itself ("." or "./") may only be a directory: anything else would replace it, and every later
+                // entry (and the guest's own files around it) would be written through what replaced it.
+                if (relative.Length == 0 && entry.EntryType != TarEntryType.Directory)
+                    throw new InvalidDataException($"the layer makes the home itself a {entry.EntryType}: {Shown(entry.Name)}");
                 var name = relative.Length == 0 ? Prefix : Prefix + "/" + relative;
                 if (Encoding.UTF8.GetByteCount(name) > MaxNameBytes) throw new InvalidDataException($"the layer holds a name longer than {MaxNameBytes} bytes");
                 for (var slash = relative.IndexOf('/'); slash > 0; slash = relative.IndexOf('/', slash + 1))

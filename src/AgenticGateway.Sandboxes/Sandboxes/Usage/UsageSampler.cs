@@ -22,11 +22,14 @@ internal sealed class UsageSampler
     private readonly Func<string, bool> _isPaused;
     private readonly byte[] _scratch = new byte[ScratchBytes];
 
+    private readonly ILogger? _logger;
+
     /// <param name="isPaused">Whether a sandbox id is paused (its samples are kept).</param>
-    public UsageSampler(TimeProvider time, Func<string, bool> isPaused)
+    public UsageSampler(TimeProvider time, Func<string, bool> isPaused, ILogger? logger = null)
     {
         _time = time;
         _isPaused = isPaused;
+        _logger = logger;
     }
 
     /// <summary>Samples kept per sandbox.</summary>
@@ -70,6 +73,12 @@ internal sealed class UsageSampler
                 // A probe the host refuses (a /proc entry gone odd) costs this sandbox its samples, never the loop.
                 try { t.Sample(sandbox, now, _time, _scratch); }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { t.Close(); }
+                // Anything else is a bug in a probe: that sandbox stops being sampled, said once; the others go on.
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    t.Close();
+                    if (_logger is not null) SandboxLog.SamplingFailed(_logger, id, ex);
+                }
                 continue;
             }
             if (sandbox is not null) t.Detach(sandbox);

@@ -69,6 +69,7 @@ public class TemplateImageCacheTests
     [Theory]
     [InlineData("escape")]
     [InlineData("through-symlink")]
+    [InlineData("home-symlink")]
     [InlineData("damaged-layer")]
     public async Task A_layer_that_would_write_outside_the_home_or_is_damaged_makes_no_image(string kind)
     {
@@ -77,6 +78,8 @@ public class TemplateImageCacheTests
         {
             w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "./"));
             if (kind == "escape") w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "./a/../../etc/passwd") { DataStream = new MemoryStream("x"u8.ToArray()) });
+            // The home itself turned into a symlink: every later entry would go through it.
+            else if (kind == "home-symlink") w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, ".") { LinkName = "/" });
             else
             {
                 w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "./l") { LinkName = "/etc" });
@@ -88,7 +91,7 @@ public class TemplateImageCacheTests
         await File.WriteAllBytesAsync(baseFile, new byte[64]);
         var images = new TemplateImages(dir.Path, new ListLogger());
         var ex = await Assert.ThrowsAsync<InvalidDataException>(() => images.BootFileAsync(template, baseFile, "v1", default));
-        Assert.Contains(kind switch { "escape" => "outside the home", "through-symlink" => "below a symlink", _ => "checksum" }, ex.Message);
+        Assert.Contains(kind switch { "escape" => "outside the home", "through-symlink" => "below a symlink", "home-symlink" => "the home itself", _ => "checksum" }, ex.Message);
         var root = TemplateImages.Root(dir.Path);
         Assert.True(!Directory.Exists(root) || !Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Any());
     }

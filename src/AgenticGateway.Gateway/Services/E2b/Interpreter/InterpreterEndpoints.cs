@@ -50,6 +50,7 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
         var contextId = SandboxHttp.String(body, "context_id");
         var language = SandboxHttp.String(body, "language");
         if (contextId is not null && language is not null) { await Fail(400, "Only one of context_id or language can be provided.").ExecuteAsync(c); return; }
+        if (contextId is not null && !ContextName().IsMatch(contextId)) { await Fail(404, $"Context {SandboxHttp.Truncate(contextId)} not found").ExecuteAsync(c); return; }
         var env = sandbox!.Spec.Env;
         if (body.TryGetProperty("env_vars", out var envJson))
         {
@@ -76,7 +77,7 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
         var acquired = false;
         try
         {
-            if (!(acquired = await turn.WaitAsync(ExecutionStream.StartWindow, c.RequestAborted)))
+            if (turn is not null && !(acquired = await turn.WaitAsync(ExecutionStream.StartWindow, c.RequestAborted)))
             {
                 await ExecutionStream.StartAsync(c.Response, c.RequestAborted);
                 await turn.WaitAsync(c.RequestAborted);
@@ -93,7 +94,7 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
         catch (OperationCanceledException) when (c.RequestAborted.IsCancellationRequested) { }
         finally
         {
-            if (acquired) turn.Release();
+            if (acquired) turn!.Release();
             // Labelled by language: a context id starts with its language (the defaults are the language).
             var label = contextId.Split('-', 2)[0];
             manager.Metrics.Executed(SandboxOptions.Runtimes.Contains(label) ? label : "other", time.GetElapsedTime(started).TotalSeconds);
@@ -152,7 +153,11 @@ internal sealed partial class InterpreterEndpoints(SandboxManager manager, E2bSa
         catch (AgentException ex) { await Fail(ex).ExecuteAsync(c); return; }
         // A restarted context counts its executions from one again, as a restarted kernel does.
         record!.ExecutionCounts.TryRemove(contextId, out _);
-        if (op == AgentOps.ContextRemove) sandbox.ContextForgotten(contextId);
+        if (op == AgentOps.ContextRemove)
+        {
+            sandbox.ContextForgotten(contextId);
+            RunQueue.Forget(sandbox, contextId);
+        }
         c.Response.StatusCode = 204;
     }
 
