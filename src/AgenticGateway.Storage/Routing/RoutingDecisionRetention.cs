@@ -2,10 +2,10 @@ namespace AgenticGateway.Routing;
 
 /// <summary>
 /// Deletes routing decisions older than <c>routing_policies.decision_retention</c> (default 30 days), at start and then
-/// hourly, in bounded batches. The retention is read on every pass, so a config reload changes it; with no policies
-/// configured the rows already stored are purged by the default.
+/// hourly, in bounded batches. The retention is read on every pass, so a config reload changes it. Without routing
+/// policies nothing is written and the database is not touched (a gateway that stores nothing creates no database).
 /// </summary>
-internal sealed class RoutingDecisionRetention(RoutingDecisionStore store, Func<TimeSpan> retention, TimeProvider time, ILogger<RoutingDecisionRetention> logger)
+internal sealed class RoutingDecisionRetention(RoutingDecisionStore store, Func<TimeSpan?> retention, TimeProvider time, ILogger<RoutingDecisionRetention> logger)
     : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromHours(1);
@@ -33,7 +33,8 @@ internal sealed class RoutingDecisionRetention(RoutingDecisionStore store, Func<
     /// <summary>One pass: every decision older than the retention; returns how many were deleted.</summary>
     public async Task<long> PurgeAsync(CancellationToken ct)
     {
-        var cutoff = time.GetUtcNow() - retention();
+        if (retention() is not { } keep) return 0;
+        var cutoff = time.GetUtcNow() - keep;
         long total = 0;
         int deleted;
         do

@@ -261,7 +261,7 @@ internal static class GatewayApp
         services.AddSingleton<Policies.IRoutingDecisionSink>(sp => sp.GetRequiredService<Routing.RoutingDecisionWriter>());
         services.AddHostedService(sp => sp.GetRequiredService<Routing.RoutingDecisionWriter>());
         services.AddSingleton(sp => new Routing.RoutingDecisionRetention(sp.GetRequiredService<Routing.RoutingDecisionStore>(),
-            () => sp.GetRequiredService<Runtime.RuntimeHolder>().Configured.RoutingPolicies?.DecisionRetention ?? Configuration.RoutingPolicyOptions.DefaultDecisionRetention,
+            () => sp.GetRequiredService<Runtime.RuntimeHolder>().Configured.RoutingPolicies?.DecisionRetention,
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Routing.RoutingDecisionRetention>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Routing.RoutingDecisionRetention>());
         services.AddSingleton<MemoryRateLimitStore>();

@@ -65,6 +65,11 @@ public class RoutingDecisionStoreTests
             Microsoft.Extensions.Logging.Abstractions.NullLogger<RoutingDecisionRetention>.Instance);
         Assert.Equal(1, await retention.PurgeAsync(None));
         Assert.Equal(["new4"], Ids(await b.Store.QueryAsync(new RoutingDecisionQuery(), None)));
+        // Without routing policies it touches nothing.
+        var off = new RoutingDecisionRetention(b.Store, () => null, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Start.AddYears(5)),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<RoutingDecisionRetention>.Instance);
+        Assert.Equal(0, await off.PurgeAsync(None));
+        Assert.Equal(["new4"], Ids(await b.Store.QueryAsync(new RoutingDecisionQuery(), None)));
     }
 
     [Theory]
