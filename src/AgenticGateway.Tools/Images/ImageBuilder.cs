@@ -13,7 +13,7 @@ namespace AgenticGateway.Images;
 /// <item><c>vmlinuz</c> and <c>vmlinux</c>: Debian's kernel, compressed (QEMU) and as the uncompressed ELF Firecracker loads;</item>
 /// <item><c>initrd.img</c>: busybox, the kernel modules the guest needs and <see cref="GuestInit"/>'s /init, which
 /// mounts <c>root=</c> (the ext4 image) read-only under a tmpfs overlay and starts the agent;</item>
-/// <item><c>rootfs.ext4</c>: debootstrap minbase + python3 + nodejs + the guest agent (see <see cref="RootFilesystem"/>);</item>
+/// <item><c>rootfs.ext4</c>: debootstrap minbase + python3 + nodejs, then matplotlib, + the guest agent (see <see cref="RootFilesystem"/>);</item>
 /// <item><c>rootfs.cpio.gz</c>: the same root filesystem as an initramfs (busybox, modules and /init included), for
 /// booting without a disk.</item>
 /// </list>

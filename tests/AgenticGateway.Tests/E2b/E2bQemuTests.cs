@@ -4,8 +4,7 @@ namespace AgenticGateway.Tests.E2b;
 
 /// <summary>
 /// The official E2B SDKs against QEMU microVMs, held to the same checks as on bubblewrap (<see cref="E2bSdkChecks"/>):
-/// lifecycle, commands, files, runCode (figures aside: the guest image has no matplotlib), and pause then connect
-/// with the memory kept.
+/// lifecycle, commands, files, runCode (a matplotlib PNG included), and pause then connect with the memory kept.
 /// </summary>
 [Collection("qemu")]
 [Trait("Category", "vm")]
@@ -43,8 +42,8 @@ public class E2bQemuTests(QemuGatewayFixture fixture)
         E2bSdkChecks.Files(await E2bSdk.RunJsonAsync(fixture.Gateway, "envd-files.mjs"));
 
     [Fact]
-    public async Task RunCode_keeps_state_reports_errors_runs_javascript_and_contexts_on_microVMs() =>
-        E2bSdkChecks.Interpreter(await E2bSdk.RunJsonAsync(fixture.Gateway, "interpreter.mjs"), matplotlib: false);
+    public async Task RunCode_keeps_state_reports_errors_runs_javascript_and_draws_a_matplotlib_png_on_microVMs() =>
+        E2bSdkChecks.Interpreter(await E2bSdk.RunJsonAsync(fixture.Gateway, "interpreter.mjs"));
 
     [Fact]
     public async Task Commands_and_files_are_the_users_and_root_is_root_when_asked()

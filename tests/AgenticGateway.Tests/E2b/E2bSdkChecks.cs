@@ -77,9 +77,7 @@ internal static class E2bSdkChecks
     }
 
     /// <summary>interpreter.mjs: runCode with state across cells, errors, a JavaScript context, contexts, a matplotlib PNG.</summary>
-    /// <param name="matplotlib">Whether the sandbox's image has matplotlib (bubblewrap: the host's; the microVM image has
-    /// not: docs/qemu.md): the figure is then a PNG result, else the import's ModuleNotFoundError.</param>
-    public static void Interpreter(JsonElement r, bool matplotlib = true)
+    public static void Interpreter(JsonElement r)
     {
         var first = r.GetProperty("first");
         Assert.Equal(["set\n"], first.GetProperty("stdout").EnumerateArray().Select(e => e.GetString()!));
@@ -115,11 +113,6 @@ internal static class E2bSdkChecks
 
         // The figure: a PNG (base64 of its signature) among the results.
         var plot = r.GetProperty("plot");
-        if (!matplotlib)
-        {
-            Assert.Equal("ModuleNotFoundError", plot.GetProperty("error").GetProperty("name").GetString());
-            return;
-        }
         Assert.Equal(JsonValueKind.Null, plot.GetProperty("error").ValueKind);
         var png = Assert.Single(plot.GetProperty("results").EnumerateArray(), x => x.GetProperty("png").ValueKind == JsonValueKind.String);
         Assert.StartsWith("iVBORw0KGgo", png.GetProperty("png").GetString());
