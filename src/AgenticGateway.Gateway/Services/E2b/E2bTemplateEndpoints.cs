@@ -210,6 +210,12 @@ internal static class E2bTemplateEndpoints
                             steps.Add(new TemplateStep(TemplateStepKind.Env, [args[i], args[i + 1]], n));
                         }
                         break;
+                    // The SDK opens every fromImage/fromDockerfile build with USER root and WORKDIR / of its own: a template
+                    // here keeps only the home, so "/" is read as the home (where E2B's commands start anyway).
+                    case "WORKDIR" when args.Count == 1 && args[0] == "/":
+                        workdir = TemplatePaths.Home;
+                        steps.Add(new TemplateStep(TemplateStepKind.Workdir, [TemplatePaths.Home], n));
+                        break;
                     case "WORKDIR" when args.Count == 1:
                         if (TemplatePaths.InHome(args[0], workdir) is not { } dir) return (null, $"step {n}: WORKDIR {DockerfileParser.Shown(args[0])} is outside {TemplatePaths.Home} (a template keeps only the home directory).");
                         workdir = dir;

@@ -30,6 +30,8 @@ public class E2bTemplateApiTests
 
         var steps = """
             {"fromTemplate":"base","startCmd":"echo up > /tmp/up","steps":[
+              {"type":"USER","args":["root"]},
+              {"type":"WORKDIR","args":["/"]},
               {"type":"ENV","args":["MODE","e2b","LEVEL","3"]},
               {"type":"WORKDIR","args":["proj"]},
               {"type":"USER","args":["user"]},
