@@ -311,16 +311,9 @@ internal sealed partial class SandboxManager
                     return (null, new ApiError(503, $"The sandbox's {spec.Runtime} interpreter did not start: {a.Message}", "service_unavailable", "sandbox_start_failed"));
                 throw;
             }
-            var now = _time.GetUtcNow();
-            var sandbox = new Sandbox(id, owner, spec with { Resources = resources }, instance, now, now + resources.Timeout);
-            sandbox.ContextKnown(spec.Runtime);
-            _live[id] = sandbox;
-            _usage.Track(sandbox);
+            var sandbox = Admit(id, owner, spec with { Resources = resources }, instance);
             admitted = true;
-            if (_cluster is not null) await _cluster.StartedAsync(sandbox);
-            _ = WatchAsync(sandbox);
-            _metrics.Created(spec.Runtime, false, Stopwatch.GetElapsedTime(started).TotalSeconds);
-            SandboxLog.Created(_logger, id, spec.Runtime, owner, Stopwatch.GetElapsedTime(started).TotalMilliseconds, state.Manifest.Kind == SnapshotManifest.PausedKind ? "resume" : "fork");
+            await AnnounceAsync(sandbox, false, state.Manifest.Kind == SnapshotManifest.PausedKind ? "resume" : "fork", started);
             return (sandbox, null);
         }
         finally

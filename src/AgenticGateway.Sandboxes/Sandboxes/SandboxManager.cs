@@ -98,17 +98,9 @@ internal sealed partial class SandboxManager : BackgroundService
                     throw;
                 }
             }
-            var now = _time.GetUtcNow();
-            var sandbox = new Sandbox(id, owner, spec with { Resources = resources }, instance, now, now + resources.Timeout);
-            sandbox.ContextKnown(spec.Runtime);
-            _live[id] = sandbox;
-            _usage.Track(sandbox);
+            var sandbox = Admit(id, owner, spec with { Resources = resources }, instance);
             admitted = true;
-            if (_cluster is not null) await _cluster.StartedAsync(sandbox);
-            _ = WatchAsync(sandbox);
-            var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            _metrics.Created(spec.Runtime, fromPool is not null, seconds);
-            SandboxLog.Created(_logger, id, spec.Runtime, owner, seconds * 1000, fromPool is not null ? "pool" : "cold");
+            await AnnounceAsync(sandbox, fromPool is not null, fromPool is not null ? "pool" : "cold", started);
             return (sandbox, null);
         }
         finally
@@ -170,6 +162,28 @@ internal sealed partial class SandboxManager : BackgroundService
     }
 
     /// <summary>Ends a sandbox whose instance died by itself (e.g. its agent was OOM-killed).</summary>
+    /// <summary>A started instance becomes a live sandbox: listed, sampled. From here its quota is the sandbox's.</summary>
+    private Sandbox Admit(string id, string owner, SandboxSpec spec, ISandboxInstance instance)
+    {
+        var now = _time.GetUtcNow();
+        var sandbox = new Sandbox(id, owner, spec, instance, now, now + spec.Resources.Timeout);
+        sandbox.ContextKnown(spec.Runtime);
+        _live[id] = sandbox;
+        _usage.Track(sandbox);
+        return sandbox;
+    }
+
+    /// <summary>What follows an admission: the cluster registry, the watch for its end, the metric and the log line.</summary>
+    /// <param name="how">How it started, for the log: pool, cold, resume, fork.</param>
+    private async Task AnnounceAsync(Sandbox sandbox, bool pooled, string how, long started)
+    {
+        if (_cluster is not null) await _cluster.StartedAsync(sandbox);
+        _ = WatchAsync(sandbox);
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        _metrics.Created(sandbox.Runtime, pooled, seconds);
+        SandboxLog.Created(_logger, sandbox.Id, sandbox.Runtime, sandbox.Owner, seconds * 1000, how);
+    }
+
     private async Task WatchAsync(Sandbox sandbox)
     {
         await sandbox.Instance.Exited;
