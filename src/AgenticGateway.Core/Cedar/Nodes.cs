@@ -167,17 +167,10 @@ internal sealed class IfNode(Expr condition, Expr then, Expr otherwise) : Expr
     }
 }
 
-internal enum CompareOp : byte { Eq, NotEq, Lt, LtEq, Gt, GtEq }
-
-/// <summary>
-/// <c>== !=</c> on any values (different types are unequal, never an error); <c>&lt; &lt;= &gt; &gt;=</c> on Longs,
-/// and in our dialect on decimals and a mix of both.
-/// </summary>
-internal sealed class CompareNode(CompareOp op, Expr left, Expr right) : Expr
+/// <summary>An operator on two operands, evaluated left then right; an error in either is the result.</summary>
+internal abstract class BinaryNode(Expr left, Expr right) : Expr
 {
-    private static readonly string[] Spellings = ["==", "!=", "<", "<=", ">", ">="];
-
-    public override CedarValue Evaluate(ref EvalEnv env)
+    public sealed override CedarValue Evaluate(ref EvalEnv env)
     {
         var l = left.Evaluate(ref env);
         if (env.Error is not null)
@@ -185,6 +178,24 @@ internal sealed class CompareNode(CompareOp op, Expr left, Expr right) : Expr
         var r = right.Evaluate(ref env);
         if (env.Error is not null)
             return default;
+        return Apply(l, r, ref env);
+    }
+
+    protected abstract CedarValue Apply(in CedarValue l, in CedarValue r, ref EvalEnv env);
+}
+
+internal enum CompareOp : byte { Eq, NotEq, Lt, LtEq, Gt, GtEq }
+
+/// <summary>
+/// <c>== !=</c> on any values (different types are unequal, never an error); <c>&lt; &lt;= &gt; &gt;=</c> on Longs,
+/// and in our dialect on decimals and a mix of both.
+/// </summary>
+internal sealed class CompareNode(CompareOp op, Expr left, Expr right) : BinaryNode(left, right)
+{
+    private static readonly string[] Spellings = ["==", "!=", "<", "<=", ">", ">="];
+
+    protected override CedarValue Apply(in CedarValue l, in CedarValue r, ref EvalEnv env)
+    {
         switch (op)
         {
             case CompareOp.Eq: return CedarValue.Bool(l.Equals(r));
@@ -210,18 +221,12 @@ internal sealed class CompareNode(CompareOp op, Expr left, Expr right) : Expr
 internal enum ArithOp : byte { Add, Subtract, Multiply }
 
 /// <summary><c>+ - *</c> on Longs; a result outside 64 bits is an overflow error, as in Cedar.</summary>
-internal sealed class ArithmeticNode(ArithOp op, Expr left, Expr right) : Expr
+internal sealed class ArithmeticNode(ArithOp op, Expr left, Expr right) : BinaryNode(left, right)
 {
     private readonly string _spelling = op switch { ArithOp.Add => "+", ArithOp.Subtract => "-", _ => "*" };
 
-    public override CedarValue Evaluate(ref EvalEnv env)
+    protected override CedarValue Apply(in CedarValue l, in CedarValue r, ref EvalEnv env)
     {
-        var l = left.Evaluate(ref env);
-        if (env.Error is not null)
-            return default;
-        var r = right.Evaluate(ref env);
-        if (env.Error is not null)
-            return default;
         if (l.Kind != CedarKind.Long || r.Kind != CedarKind.Long)
         {
             // Dialect: with a decimal operand the arithmetic is decimal (prices times token counts); Cedar has none.
@@ -264,18 +269,9 @@ internal sealed class ArithmeticNode(ArithOp op, Expr left, Expr right) : Expr
 }
 
 /// <summary><c>a in b</c>: b an entity (a is b or one of its ancestors) or a set of entities (any of them).</summary>
-internal sealed class InNode(Expr left, Expr right) : Expr
+internal sealed class InNode(Expr left, Expr right) : BinaryNode(left, right)
 {
-    public override CedarValue Evaluate(ref EvalEnv env)
-    {
-        var l = left.Evaluate(ref env);
-        if (env.Error is not null)
-            return default;
-        var r = right.Evaluate(ref env);
-        if (env.Error is not null)
-            return default;
-        return Test(l, r, ref env);
-    }
+    protected override CedarValue Apply(in CedarValue l, in CedarValue r, ref EvalEnv env) => Test(l, r, ref env);
 
     public static CedarValue Test(in CedarValue l, in CedarValue r, ref EvalEnv env)
     {
