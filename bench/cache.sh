@@ -23,16 +23,7 @@ THRESHOLD=${THRESHOLD:-0.85}
 MASTER_KEY=sk-cache-bench-master
 for tool in python3 curl redis-server; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
-WORK=$(mktemp -d /tmp/agw-cachebench.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ $rc -ne 0 || ${KEEP:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir agw-cachebench
 
 publish_gateway
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

@@ -18,3 +18,19 @@ publish_gateway() {
   fi
   if [[ -x $bin/AgenticGateway ]]; then AGW=("$bin/AgenticGateway"); else AGW=(dotnet "$bin/AgenticGateway.dll"); fi
 }
+
+# A scratch directory ($WORK) and the processes the benchmark starts ($PIDS, append to it): on exit the processes are
+# stopped and the directory removed, kept (and said) when the run failed or KEEP=1.
+bench_workdir() {
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  PIDS=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+bench_cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $rc -ne 0 || ${KEEP:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}

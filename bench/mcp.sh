@@ -37,16 +37,7 @@ if [[ ! -d $NODE_DIR/node_modules/@modelcontextprotocol/sdk ]]; then
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null) || die "npm ci failed in $NODE_DIR"
 fi
 
-WORK=$(mktemp -d /tmp/agw-mcpbench.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ $rc -ne 0 || ${KEEP:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir agw-mcpbench
 
 publish_gateway
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -23,16 +23,7 @@ source "$HERE/lib.sh"
 MASTER_KEY=sk-policies-bench-master
 for tool in python3 curl; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
-WORK=$(mktemp -d /tmp/agw-policybench.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ $rc -ne 0 || ${KEEP:-0} == 1 ]]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir agw-policybench
 
 # The very policies the microbenchmark evaluates (its raw string literal), so both measure the same set.
 python3 - "$HERE/AgenticGateway.Benchmarks/CedarBenchmarks.cs" "$WORK/routing.cedar" <<'PY'
