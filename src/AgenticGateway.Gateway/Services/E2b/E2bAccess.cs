@@ -1,5 +1,7 @@
 using AgenticGateway.Sandboxes;
 
+using AgenticGateway.Services.Sandboxes;
+
 namespace AgenticGateway.Services.E2b;
 
 /// <summary>
@@ -37,7 +39,7 @@ internal static class E2bAccess
         if (id.Length == 0)
             return (null, null, new E2bError(400, $"The {SandboxIdHeader} header is required: it names the sandbox (set E2B_SANDBOX_URL to this gateway's /e2b).", shape));
         if (port is { } expected && headers[PortHeader].ToString() is { Length: > 0 } asked && asked != expected.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            return (null, null, new E2bError(502, $"Port {Shown(asked)} is not served for this path; the gateway serves envd on {EnvdPort} and the code interpreter on {InterpreterPort}.", shape));
+            return (null, null, new E2bError(502, $"Port {SandboxHttp.Truncate(asked)} is not served for this path; the gateway serves envd on {EnvdPort} and the code interpreter on {InterpreterPort}.", shape));
         var record = records.Find(id);
         if (record is null) return (null, null, NotRunning(id, "not found (it may have timed out or been killed)", shape));
         var token = headers[TokenHeader].ToString();
@@ -55,7 +57,6 @@ internal static class E2bAccess
         return (sandbox, record, null);
     }
 
-    private static E2bError NotRunning(string id, string why, E2bErrorShape shape) => new(502, $"Sandbox {Shown(id)} {why}.", shape) { SandboxNotRunning = true };
+    private static E2bError NotRunning(string id, string why, E2bErrorShape shape) => new(502, $"Sandbox {SandboxHttp.Truncate(id)} {why}.", shape) { SandboxNotRunning = true };
 
-    private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

@@ -4,6 +4,8 @@ using System.Text.RegularExpressions;
 using AgenticGateway.OpenAi;
 using AgenticGateway.Sandboxes;
 
+using AgenticGateway.Services.Sandboxes;
+
 namespace AgenticGateway.Services.E2b;
 
 /// <summary>
@@ -21,7 +23,7 @@ internal static partial class E2bCreateRequest
         if (!body.TryGetProperty("templateID", out var t) || t.ValueKind != JsonValueKind.String || t.GetString() is not { Length: > 0 } template)
             return (null, ApiError.BadRequest($"templateID is required: one of {string.Join(", ", E2bTemplates.Names)}.", "templateID"));
         if ((snapshotRuntime ?? E2bTemplates.Runtime(template)) is not { } runtime)
-            return (null, ApiError.BadRequest($"Template '{Shown(template)}' is not on this gateway; it has: {string.Join(", ", E2bTemplates.Names)} (and your snapshots' ids).", "templateID"));
+            return (null, ApiError.BadRequest($"Template '{SandboxHttp.Truncate(template)}' is not on this gateway; it has: {string.Join(", ", E2bTemplates.Names)} (and your snapshots' ids).", "templateID"));
         // What this gateway cannot give is refused by name rather than dropped: the SDK would otherwise run on
         // believing it has, say, a volume mounted.
         foreach (var name in (ReadOnlySpan<string>)["mcp", "volumeMounts", "iam"])
@@ -95,7 +97,7 @@ internal static partial class E2bCreateRequest
                 if (item.ValueKind != JsonValueKind.String || item.GetString() is not { Length: > 0 } host)
                     return (hosts, ApiError.BadRequest("network.allowOut must be a list of host names.", "network"));
                 if (host.Contains('/') || System.Net.IPAddress.TryParse(host, out _))
-                    return (hosts, ApiError.BadRequest($"network.allowOut: '{Shown(host)}' is an address; this gateway filters egress by host name (such as pypi.org).", "network"));
+                    return (hosts, ApiError.BadRequest($"network.allowOut: '{SandboxHttp.Truncate(host)}' is an address; this gateway filters egress by host name (such as pypi.org).", "network"));
                 hosts.Add(host);
             }
         }
@@ -111,5 +113,4 @@ internal static partial class E2bCreateRequest
     [GeneratedRegex(@"(?<![\w.])envs\b")]
     private static partial Regex EnvsField();
 
-    private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

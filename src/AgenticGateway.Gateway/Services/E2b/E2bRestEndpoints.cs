@@ -521,7 +521,7 @@ internal sealed class E2bRestEndpoints(SandboxHttp http, E2bSandboxes records, T
         w.WriteStartObject();
         w.WriteString("templateID", record.TemplateId);
         w.WriteString("sandboxID", record.SandboxId);
-        if (record.Alias is { } alias) w.WriteString("alias", alias);
+        w.WriteString("alias", record.TemplateId);
         w.WriteString("clientID", ClientId);
         w.WriteString("envdVersion", EnvdVersion);
         w.WriteString("envdAccessToken", records.TokenFor(record.SandboxId));

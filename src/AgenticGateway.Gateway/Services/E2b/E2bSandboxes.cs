@@ -19,7 +19,6 @@ internal sealed class E2bSandboxRecord
     public required string Owner { get; init; }
     /// <summary>The template as the client named it (<c>base</c>, <c>code-interpreter-v1</c>, a runtime).</summary>
     public required string TemplateId { get; init; }
-    public string? Alias { get; init; }
     /// <summary>SHA-256 of the envd access token: the token itself is never kept (see <see cref="E2bSandboxes.TokenFor"/>).</summary>
     public required byte[] AccessTokenHash { get; init; }
     /// <summary>SHA-256 of the traffic access token (<see cref="E2bSandboxes.TrafficTokenFor"/>); empty: none matches.</summary>
@@ -93,7 +92,6 @@ internal sealed class E2bSandboxes(SandboxManager manager, E2bTokenKey key, Time
         SandboxId = id,
         Owner = owner,
         TemplateId = TemplateOf(spec),
-        Alias = TemplateOf(spec),
         AccessTokenHash = Hash(TokenFor(id)),
         TrafficTokenHash = Hash(TrafficTokenFor(id)),
         Metadata = spec.Metadata,

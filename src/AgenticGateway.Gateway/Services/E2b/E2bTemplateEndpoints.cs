@@ -440,7 +440,7 @@ internal static class E2bTemplateEndpoints
                 w.WriteNull("lastSpawnedAt");
                 w.WriteNumber("spawnCount", 0);
                 w.WriteNumber("buildCount", t.BuildCount);
-                w.WriteString("envdVersion", "0.5.7");
+                w.WriteString("envdVersion", E2bRestEndpoints.EnvdVersion);
                 var last = t.LastBuildId is { } id ? store.FindBuild(t, id) : null;
                 w.WriteString("buildStatus", last?.Status ?? (t.Digest is null ? "error" : "ready"));
                 w.WriteEndObject();
@@ -478,7 +478,7 @@ internal static class E2bTemplateEndpoints
                 w.WriteNumber("cpuCount", Math.Max(1, (int)Math.Ceiling(options.Cpu)));
                 w.WriteNumber("memoryMB", options.MemoryMb);
                 w.WriteNumber("diskSizeMB", options.DiskMb);
-                w.WriteString("envdVersion", "0.5.7");
+                w.WriteString("envdVersion", E2bRestEndpoints.EnvdVersion);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -4,6 +4,8 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 
+using AgenticGateway.Services.Sandboxes;
+
 namespace AgenticGateway.Services.E2b.Envd;
 
 /// <summary>What a method's messages look like on the wire: one JSON body each way, or enveloped streams.</summary>
@@ -47,7 +49,7 @@ internal sealed class ConnectCall(HttpContext context, ConnectKind kind)
         var raw = Context.Request.Headers["Connect-Timeout-Ms"].ToString();
         if (raw.Length == 0) return null;
         if (raw.Length > 10 || !long.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var ms))
-            throw ConnectError.Invalid($"Connect-Timeout-Ms must be a positive integer of at most 10 digits, not '{Shown(raw)}'");
+            throw ConnectError.Invalid($"Connect-Timeout-Ms must be a positive integer of at most 10 digits, not '{SandboxHttp.Truncate(raw)}'");
         return ms == 0 ? null : TimeSpan.FromMilliseconds(ms);
     }
 
@@ -66,7 +68,7 @@ internal sealed class ConnectCall(HttpContext context, ConnectKind kind)
         var media = (semicolon >= 0 ? type[..semicolon] : type).Trim();
         var expected = IsStream ? StreamType : UnaryType;
         if (string.Equals(media, expected, StringComparison.OrdinalIgnoreCase)) return null;
-        return new ConnectError(ConnectError.Unimplemented, $"content type '{Shown(type)}' is not served here: this envd speaks Connect in JSON ({expected} for this method)");
+        return new ConnectError(ConnectError.Unimplemented, $"content type '{SandboxHttp.Truncate(type)}' is not served here: this envd speaks Connect in JSON ({expected} for this method)");
     }
 
     /// <summary>The request message of a unary or server-streaming call (an empty unary body is an empty message).</summary>
@@ -76,7 +78,7 @@ internal sealed class ConnectCall(HttpContext context, ConnectKind kind)
         {
             var encoding = Context.Request.Headers.ContentEncoding.ToString();
             if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
-                throw new ConnectError(ConnectError.Unimplemented, $"compression '{Shown(encoding)}' is not supported; send the message uncompressed");
+                throw new ConnectError(ConnectError.Unimplemented, $"compression '{SandboxHttp.Truncate(encoding)}' is not supported; send the message uncompressed");
             if (Context.Request.ContentLength > MaxMessageBytes) throw TooLarge();
             var body = await ReadAllAsync(Context.Request.Body, MaxMessageBytes, Aborted);
             return Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
@@ -245,5 +247,4 @@ internal sealed class ConnectCall(HttpContext context, ConnectKind kind)
         return got;
     }
 
-    private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

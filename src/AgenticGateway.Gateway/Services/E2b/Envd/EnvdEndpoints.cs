@@ -1,6 +1,8 @@
 using AgenticGateway.Sandboxes;
 using AgenticGateway.Sandboxes.Agent;
 
+using AgenticGateway.Services.Sandboxes;
+
 namespace AgenticGateway.Services.E2b.Envd;
 
 /// <summary>
@@ -42,7 +44,7 @@ internal static partial class EnvdEndpoints
         var call = new ConnectCall(context, kind);
         try
         {
-            if (!known) throw new ConnectError(ConnectError.Unimplemented, $"{context.Request.Path.Value?.Split('/')[^2]}/{Shown(method)} is not a method this envd serves");
+            if (!known) throw new ConnectError(ConnectError.Unimplemented, $"{context.Request.Path.Value?.Split('/')[^2]}/{SandboxHttp.Truncate(method)} is not a method this envd serves");
             if (call.CheckContentType() is { } unsupported)
             {
                 await WriteUnsupportedAsync(context, unsupported);
@@ -119,5 +121,4 @@ internal static partial class EnvdEndpoints
         return context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).AsTask();
     }
 
-    private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }

@@ -178,7 +178,6 @@ internal sealed class EnvdFiles(SandboxManager manager)
     public async Task HealthAsync(HttpContext context)
     {
         Access(context, out var refused);
-        if (refused is E2bError { Status: 404 }) { await ErrorAsync(context, 502, "the sandbox is not running"); return; }
         if (refused is not null) { await refused.ExecuteAsync(context); return; }
         context.Response.StatusCode = 204;
     }

@@ -1,5 +1,7 @@
 using System.Text;
 
+using AgenticGateway.Services.Sandboxes;
+
 namespace AgenticGateway.Services.E2b.Envd;
 
 /// <summary>
@@ -32,8 +34,7 @@ internal static class EnvdUser
             catch (FormatException) { return (null, "Authorization Basic credentials are not valid base64"); }
         }
         if (string.IsNullOrEmpty(name)) return (Default, null);
-        return name is "user" or "root" ? (name, null) : (null, $"error looking up user '{Shown(name)}': unknown user (this sandbox has 'user' and 'root')");
+        return name is "user" or "root" ? (name, null) : (null, $"error looking up user '{SandboxHttp.Truncate(name)}': unknown user (this sandbox has 'user' and 'root')");
     }
 
-    private static string Shown(string s) => s.Length > 64 ? s[..64] + "..." : s;
 }
