@@ -17,6 +17,11 @@ internal static class Kvm
         return null;
     }
 
+    /// <summary>
+    /// False only for an x86 CPU whose <c>flags</c> line lacks vmx and svm. Other CPUs (aarch64 lists <c>Features</c>,
+    /// not flags) and an unreadable cpuinfo leave the decision to the device: a guess of "no" there would turn KVM off
+    /// on hosts where it works.
+    /// </summary>
     private static bool CpuHasVirtualization(string cpuinfo)
     {
         try
@@ -34,6 +39,6 @@ internal static class Kvm
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-        return false;
+        return true;
     }
 }

@@ -64,6 +64,11 @@ public sealed class FirecrackerDriverTests : IDisposable
         Assert.Equal($"{kvm} exists but the CPU has no virtualization extensions (no vmx or svm flag in {noVirtualization}): Firecracker needs KVM (bare metal or nested virtualization)",
             FirecrackerDriver.Check(options, kvm, noVirtualization));
         Assert.Null(FirecrackerDriver.Check(options, kvm, CpuInfo("fpu svm sse")));
+        // An aarch64 cpuinfo has a Features line, no flags: the device decides.
+        var arm = Path.Combine(_directory, "cpuinfo-arm");
+        File.WriteAllText(arm, "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics\nCPU implementer\t: 0x41\n");
+        Assert.Null(FirecrackerDriver.Check(options, kvm, arm));
+        Assert.Contains("is absent", FirecrackerDriver.Check(options, Path.Combine(_directory, "no-kvm"), arm));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace AgenticGateway.Tests.Sandboxes.Persistence;
 
 /// <summary>
 /// The Firecracker driver's pause and resume through its snapshot API, on real microVMs: needs /dev/kvm, firecracker
-/// and the guest image as <see cref="FirecrackerKvmTests"/> does; skipped only when /dev/kvm is absent.
+/// and the guest image as <see cref="FirecrackerKvmTests"/> does; skipped only when KVM is not usable here (Isolation/Kvm: no device, or an x86 CPU without vmx/svm).
 /// </summary>
 [Trait("Category", "vm")]
 public sealed class FirecrackerPersistenceKvmTests
