@@ -207,17 +207,7 @@ internal sealed partial class CedarParser
             first.Line, first.Column, text, principal, action, resource, [.. conditions]);
     }
 
-    private static bool IsPrintableAscii(string value)
-    {
-        if (value.Length == 0)
-            return false;
-        foreach (var c in value)
-        {
-            if (c < 0x20 || c > 0x7E)
-                return false;
-        }
-        return true;
-    }
+    private static bool IsPrintableAscii(string value) => value.Length > 0 && !value.AsSpan().ContainsAnyExceptInRange(' ', '~');
 
     private ScopeConstraint ParseScope(string variable)
     {
