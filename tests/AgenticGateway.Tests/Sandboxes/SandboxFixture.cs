@@ -48,10 +48,10 @@ internal sealed class SandboxGateway : IAsyncDisposable
         return body;
     }
 
-    public async Task<JsonElement> RunAsync(string id, string cmd, string extra = "")
+    public async Task<JsonElement> RunAsync(string id, string cmd, string extra = "", string key = Master)
     {
         var json = $$"""{"cmd":{{JsonSerializer.Serialize(cmd)}}{{(extra.Length > 0 ? "," + extra : "")}}}""";
-        var (status, body) = await PostAsync($"/v1/sandboxes/{id}/commands", json);
+        var (status, body) = await PostAsync($"/v1/sandboxes/{id}/commands", json, key);
         Assert.True(status == HttpStatusCode.OK, $"{status}: {body}");
         return body;
     }

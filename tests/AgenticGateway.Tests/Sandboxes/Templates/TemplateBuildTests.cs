@@ -138,9 +138,9 @@ public class TemplateBuildTests
         Assert.NotEqual(id, bobs.GetProperty("template_id").GetString());
         await WaitAsync(g, bobs.GetProperty("template_id").GetString()!, bobs.GetProperty("build_id").GetString()!, bob);
         var bobBox = await g.CreateAsync("""{"template":"mine"}""", bob);
-        Assert.Equal("bob\n", (await RunAsync(g, bobBox, "echo $WHO", bob)).GetProperty("stdout").GetString());
+        Assert.Equal("bob\n", (await g.RunAsync(bobBox, "echo $WHO", key: bob)).GetProperty("stdout").GetString());
         var aliceBox = await g.CreateAsync("""{"template":"mine"}""", alice);
-        Assert.Equal("alice private\n", (await RunAsync(g, aliceBox, "echo $WHO $(cat note.txt)", alice)).GetProperty("stdout").GetString());
+        Assert.Equal("alice private\n", (await g.RunAsync(aliceBox, "echo $WHO $(cat note.txt)", key: alice)).GetProperty("stdout").GetString());
 
         // Only the master key builds public templates; everyone may start sandboxes from them but not delete them.
         var (denied, _) = await g.PostAsync("/v1/templates", """{"name":"shared","runtime":"bash","public":true}""", alice);
@@ -151,7 +151,7 @@ public class TemplateBuildTests
         var (_, aliceList) = await g.SendAsync(HttpMethod.Get, "/v1/templates", key: alice);
         Assert.Equal(["mine", "shared"], aliceList.GetProperty("data").EnumerateArray().Select(t => t.GetProperty("name").GetString()!).Order().ToArray());
         var fromShared = await g.CreateAsync("""{"template":"shared"}""", bob);
-        Assert.Equal("public", (await RunAsync(g, fromShared, "cat hello.txt", bob)).GetProperty("stdout").GetString());
+        Assert.Equal("public", (await g.RunAsync(fromShared, "cat hello.txt", key: bob)).GetProperty("stdout").GetString());
         Assert.Equal(HttpStatusCode.NotFound, (await g.SendAsync(HttpMethod.Delete, $"/v1/templates/{sharedId}", key: bob)).Status);
 
         // Built-in names cannot be taken; the owner deletes theirs, and it is gone.
@@ -227,12 +227,5 @@ public class TemplateBuildTests
             Assert.True(DateTime.UtcNow < until, $"the build did not finish in {minutes} minutes: " + body);
             await Task.Delay(100);
         }
-    }
-
-    private static async Task<JsonElement> RunAsync(SandboxGateway g, string id, string cmd, string key)
-    {
-        var (status, body) = await g.PostAsync($"/v1/sandboxes/{id}/commands", JsonSerializer.Serialize(new { cmd }), key);
-        Assert.True(status == HttpStatusCode.OK, body.ToString());
-        return body;
     }
 }
