@@ -82,7 +82,6 @@ internal static class RootFilesystem
             foreach (var package in FigurePackages)
                 Tools.Run("chroot", [tree, "apt-get", "install", "-y", "-q", "--no-install-recommends", package], environment: apt);
             Tools.Run("chroot", [tree, "dpkg", "--purge", "--force-depends", .. FigureUnused], environment: apt);
-            Tools.Run("chroot", [tree, "apt-get", "clean"], environment: apt);
         }
         finally
         {
